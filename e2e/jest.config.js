@@ -1,0 +1,12 @@
+/**
+ * End-to-end tests, run from TypeScript sources through ts-jest (transpile only; the package's
+ * `test` script type-checks with `tsc -p tsconfig.json` first). They start real daemons and
+ * containers, so they run serially and get generous timeouts.
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.e2e.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', isolatedModules: true } }] },
+  testTimeout: 60000,
+};

@@ -1,0 +1,140 @@
+/**
+ * Mounting containerd mount descriptions (type, source, options) on a temporary directory, the
+ * way the diff service needs them: every mount of the list onto the same directory, in order;
+ * read-only on request (an overlay with an upper dir becomes a read-only overlay of upper +
+ * lowers, so nothing needs a work dir); always undone.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MNT_DETACH, MS, SysError, type Sys } from '@gantry/linux';
+import type { MountSpec } from '../snapshots/types';
+
+const FLAGS: Record<string, { set: boolean; flag: number }> = {
+  ro: { set: true, flag: MS.RDONLY },
+  rw: { set: false, flag: MS.RDONLY },
+  nosuid: { set: true, flag: MS.NOSUID },
+  suid: { set: false, flag: MS.NOSUID },
+  nodev: { set: true, flag: MS.NODEV },
+  dev: { set: false, flag: MS.NODEV },
+  noexec: { set: true, flag: MS.NOEXEC },
+  exec: { set: false, flag: MS.NOEXEC },
+  sync: { set: true, flag: MS.SYNCHRONOUS },
+  async: { set: false, flag: MS.SYNCHRONOUS },
+  dirsync: { set: true, flag: MS.DIRSYNC },
+  noatime: { set: true, flag: MS.NOATIME },
+  atime: { set: false, flag: MS.NOATIME },
+  nodiratime: { set: true, flag: MS.NODIRATIME },
+  diratime: { set: false, flag: MS.NODIRATIME },
+  relatime: { set: true, flag: MS.RELATIME },
+  norelatime: { set: false, flag: MS.RELATIME },
+  strictatime: { set: true, flag: MS.STRICTATIME },
+  bind: { set: true, flag: MS.BIND },
+  rbind: { set: true, flag: MS.BIND | MS.REC },
+};
+const PROPAGATION = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable']);
+
+export interface ParsedMount {
+  flags: number;
+  data: string[];
+}
+
+export function parseMountOptions(options: readonly string[]): ParsedMount {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    const f = FLAGS[o];
+    if (f) flags = f.set ? flags | f.flag : flags & ~f.flag;
+    else if (!PROPAGATION.has(o)) data.push(o);
+  }
+  return { flags, data };
+}
+
+/** The lower dirs of an overlay mount, upper first when it has one (what a read-only view stacks). */
+export function overlayLayers(m: MountSpec): { upper?: string; lowers: string[] } {
+  let upper: string | undefined;
+  let lowers: string[] = [];
+  for (const o of m.options) {
+    if (o.startsWith('upperdir=')) upper = o.slice('upperdir='.length);
+    else if (o.startsWith('lowerdir=')) lowers = o.slice('lowerdir='.length).split(':').filter((s) => s.length > 0);
+  }
+  return upper !== undefined ? { upper, lowers } : { lowers };
+}
+
+/** A mount made read-only: overlay upper dirs fold into the lower stack. */
+export function readonlyMount(m: MountSpec): MountSpec {
+  const opts = m.options.filter((o) => o !== 'rw');
+  if (m.type === 'overlay') {
+    const { upper, lowers } = overlayLayers(m);
+    if (upper !== undefined) {
+      const rest = opts.filter((o) => !/^(upperdir|workdir|lowerdir)=/.test(o) && o !== 'volatile');
+      return { ...m, options: [...rest, `lowerdir=${[upper, ...lowers].join(':')}`, 'ro'] };
+    }
+  }
+  return { ...m, options: [...opts, 'ro'] };
+}
+
+/** Mount every mount of `mounts` onto `target` (in order). Returns the mount points to undo. */
+export function mountAll(sys: Sys, mounts: readonly MountSpec[], target: string, readonly: boolean): string[] {
+  const done: string[] = [];
+  try {
+    for (const raw of mounts) {
+      const m = readonly ? readonlyMount(raw) : raw;
+      const sub = (m.target ?? '').split('/').filter((s) => s.length > 0 && s !== '.');
+      if (sub.includes('..')) throw new Error(`mount target ${JSON.stringify(m.target)} leaves the mount root`);
+      const at = sub.length > 0 ? path.join(target, ...sub) : target;
+      const { flags, data } = parseMountOptions(m.options);
+      if (flags & MS.BIND || m.type === 'bind' || m.type === 'rbind') {
+        const bindFlags = MS.BIND | (flags & MS.REC) | (m.type === 'rbind' ? MS.REC : 0);
+        sys.mount(m.source, at, null, bindFlags, null);
+        done.push(at);
+        // bind mounts take flags only on a remount
+        const rest = flags & ~(MS.BIND | MS.REC);
+        if (rest !== 0) sys.mount(null, at, null, MS.REMOUNT | MS.BIND | rest, null);
+      } else {
+        sys.mount(m.source, at, m.type, flags, data.length > 0 ? data.join(',') : null);
+        done.push(at);
+      }
+    }
+    return done;
+  } catch (e) {
+    unmountAll(sys, done);
+    throw e;
+  }
+}
+
+/** Undo `mountAll`, innermost first; a busy mount is detached. */
+export function unmountAll(sys: Sys, points: readonly string[]): void {
+  for (const at of [...points].reverse()) {
+    try {
+      sys.umount(at, 0);
+    } catch (e) {
+      if (e instanceof SysError && e.code === 'EBUSY') sys.umount(at, MNT_DETACH);
+      else if (!(e instanceof SysError && e.code === 'EINVAL')) throw e;
+    }
+  }
+}
+
+/** Run `fn` with `mounts` mounted on a fresh directory under `tmpRoot`; unmounted and removed after, always. */
+export async function withTempMounts<T>(sys: Sys, tmpRoot: string, mounts: readonly MountSpec[], readonly: boolean, fn: (dir: string) => Promise<T>): Promise<T> {
+  fs.mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
+  const dir = fs.mkdtempSync(path.join(tmpRoot, 'mount-'));
+  try {
+    const points = mountAll(sys, mounts, dir, readonly);
+    try {
+      return await fn(dir);
+    } finally {
+      unmountAll(sys, points);
+    }
+  } finally {
+    removeMountDir(dir);
+  }
+}
+
+/** rmdir only: if an unmount failed, whatever is still mounted there is left alone. */
+export function removeMountDir(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    /* still mounted (busy) or already gone */
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Reading image indexes, manifests and configs out of the content store, choosing this host's
+ * platform, and the GC reference labels containerd puts on them.
+ */
+import type { Readable } from 'node:stream';
+import type { ContentStore } from '../content/types';
+import { failedPrecondition, invalidArgument, notFound } from '../errors';
+import { isConfig, isIndex, isLayer, isManifest, KNOWN } from './media-types';
+import { platformMatches, type Platform } from './platform';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: Platform & { 'os.version'?: string };
+}
+
+export interface IndexDoc {
+  schemaVersion: number;
+  mediaType?: string;
+  manifests: Descriptor[];
+}
+
+export interface ManifestDoc {
+  schemaVersion: number;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+export interface ImageConfig {
+  architecture?: string;
+  os?: string;
+  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string; Labels?: Record<string, string> };
+  rootfs: { type: string; diff_ids: string[] };
+  history?: unknown[];
+}
+
+const MAX_DOC = 8 * 1024 * 1024;
+
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) throw invalidArgument(`document larger than ${limit} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function readJson<T>(content: ContentStore, ns: string, d: Pick<Descriptor, 'digest'>): Promise<T> {
+  let info;
+  try {
+    info = content.info(ns, d.digest);
+  } catch {
+    throw notFound(`content ${d.digest} is missing`);
+  }
+  const buf = await readAll(content.read(ns, d.digest), Math.min(info.size, MAX_DOC));
+  try {
+    return JSON.parse(buf.toString('utf8')) as T;
+  } catch (e) {
+    throw invalidArgument(`content ${d.digest} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The manifest for `platform` under `target` (itself a manifest, or an index / manifest list). */
+export async function resolveManifest(content: ContentStore, ns: string, target: Descriptor, platform: Platform): Promise<{ manifest: ManifestDoc; descriptor: Descriptor }> {
+  if (!KNOWN.has(target.mediaType)) throw invalidArgument(`unknown media type ${target.mediaType}`);
+  if (isManifest(target.mediaType)) return { manifest: await readJson<ManifestDoc>(content, ns, target), descriptor: target };
+  if (!isIndex(target.mediaType)) throw invalidArgument(`${target.mediaType} is not a manifest or index`);
+  const index = await readJson<IndexDoc>(content, ns, target);
+  const entry = index.manifests.find((m) => isManifest(m.mediaType) && platformMatches(m.platform, platform)) ?? index.manifests.find((m) => isIndex(m.mediaType));
+  if (!entry) throw notFound(`no manifest for platform ${platform.os}/${platform.architecture} in ${target.digest}`);
+  return resolveManifest(content, ns, entry, platform);
+}
+
+/** The image config and layers of a manifest, checked for consistency. */
+export async function readImage(content: ContentStore, ns: string, manifest: ManifestDoc): Promise<{ config: ImageConfig; layers: Descriptor[] }> {
+  if (!isConfig(manifest.config.mediaType)) throw invalidArgument(`unknown config media type ${manifest.config.mediaType}`);
+  for (const l of manifest.layers) if (!isLayer(l.mediaType)) throw invalidArgument(`unknown layer media type ${l.mediaType}`);
+  const config = await readJson<ImageConfig>(content, ns, manifest.config);
+  if (!config.rootfs || !Array.isArray(config.rootfs.diff_ids)) throw invalidArgument(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+    throw failedPrecondition(`image config lists ${config.rootfs.diff_ids.length} layers but the manifest has ${manifest.layers.length}`);
+  }
+  return { config, layers: manifest.layers };
+}
+
+/** containerd's GC labels of a manifest (config + layers) or index (manifests). */
+export function referenceLabels(doc: ManifestDoc | IndexDoc): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if ('config' in doc && doc.config) {
+    labels['containerd.io/gc.ref.content.config'] = doc.config.digest;
+    doc.layers.forEach((l, i) => (labels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
+  } else if ('manifests' in doc) {
+    doc.manifests.forEach((m, i) => (labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest));
+  }
+  return labels;
+}

@@ -1,0 +1,13 @@
+export { startDaemon, DEFAULTS } from './server';
+export type { Daemon, DaemonOptions, DaemonStores } from './server';
+export { importArchive } from './images/archive-import';
+export { exportImages } from './images/archive-export';
+export { unpackImage, chainIds } from './images/unpack';
+export { resolveManifest, readImage } from './images/manifest';
+export { normalizeReference, familiarReference, parseReference } from './images/reference';
+export { hostPlatform, parsePlatform } from './images/platform';
+export { Logger } from './log';
+export type { Level } from './log';
+export { RecordStore, RecordConflict } from './metadata/record-store';
+export { compileFilters, parseFilter, FilterSyntaxError } from './events/filters';
+export { ShimManager } from './tasks/shim-manager';

@@ -1,0 +1,171 @@
+/**
+ * containerd.services.diff.v1.Diff: Apply a layer blob from the content store onto mounts, and
+ * Diff two mount sets into a new layer blob in the content store.
+ *
+ * Status codes: a missing descriptor or mounts is INVALID_ARGUMENT; Apply of a media type that is
+ * not a tar layer is INVALID_ARGUMENT (containerd answers UNKNOWN "no processor for media-type");
+ * a zstd layer is UNIMPLEMENTED; Diff of an unsupported media type is UNIMPLEMENTED, as
+ * containerd's walking differ. A layer that cannot be applied (LayerError) is INVALID_ARGUMENT
+ * when the archive is at fault, UNKNOWN when the filesystem is.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { status as Code } from '@grpc/grpc-js';
+import { linuxSys, type Sys } from '@gantry/linux';
+import type { diff, types } from '@gantry/api';
+import type { ContentStore } from '../content/types';
+import type { DaemonContext } from '../context';
+import { applyLayer, LayerError } from '../diff/apply';
+import { diffMounts } from '../diff/compare';
+import { withTempMounts } from '../diff/mounts';
+import { ApiError, invalidArgument } from '../errors';
+import { requireNamespace, unary } from '../rpc';
+import type { MountSpec } from '../snapshots/types';
+
+export const MEDIA_TYPE = {
+  layer: 'application/vnd.oci.image.layer.v1.tar',
+  layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  layerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+} as const;
+
+/** Media types Apply takes (the content is sniffed: gzip or plain tar). */
+const APPLICABLE = new Set<string>([
+  MEDIA_TYPE.layer,
+  MEDIA_TYPE.layerGzip,
+  MEDIA_TYPE.dockerLayer,
+  MEDIA_TYPE.dockerLayerGzip,
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+]);
+const ZSTD = new Set<string>([MEDIA_TYPE.layerZstd, 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd']);
+
+export const UNCOMPRESSED_LABEL = 'containerd.io/uncompressed';
+
+export interface DiffServiceDeps {
+  content: ContentStore;
+  /** Kernel seam for mounts, mknod and xattrs (default: the real one). */
+  sys?: Sys;
+  /** Where temporary mount points go (default `<root>/tmpmounts`, as containerd). */
+  tmpRoot?: string;
+}
+
+const toMountSpecs = (mounts: readonly types.Mount[]): MountSpec[] =>
+  mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
+
+/** An archive fault (format, confinement) rather than an I/O failure of ours. */
+function layerErrorCode(e: LayerError): Code {
+  const cause = e.cause as { code?: unknown } | undefined;
+  const io = typeof cause?.code === 'string' && /^E[A-Z]+$/.test(cause.code) && !['ENOENT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'ELOOP'].includes(cause.code);
+  return io ? Code.UNKNOWN : Code.INVALID_ARGUMENT;
+}
+
+export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.DiffServer {
+  const log = ctx.log.with({ service: 'diff' });
+  const sys = deps.sys ?? linuxSys();
+  const tmpRoot = deps.tmpRoot ?? path.join(ctx.root, 'tmpmounts');
+
+  return {
+    apply: unary(log, 'Apply', async (req: diff.ApplyRequest, md): Promise<diff.ApplyResponse> => {
+      const ns = requireNamespace(md);
+      const desc = req.diff;
+      if (!desc || !desc.digest) throw invalidArgument('diff descriptor must be set');
+      if (req.mounts.length === 0) throw invalidArgument('mounts must be set');
+      if (ZSTD.has(desc.mediaType)) throw new ApiError(Code.UNIMPLEMENTED, `unsupported diff media type ${desc.mediaType}: zstd layers are not supported`);
+      if (!APPLICABLE.has(desc.mediaType)) throw invalidArgument(`unsupported diff media type ${JSON.stringify(desc.mediaType)}: no processor for media-type`);
+      deps.content.info(ns, desc.digest); // NOT_FOUND before mounting anything
+      const started = Date.now();
+      const result = await withTempMounts(sys, tmpRoot, toMountSpecs(req.mounts), false, async (dir) => {
+        const blob: Readable = deps.content.read(ns, desc.digest);
+        try {
+          return await applyLayer(blob, dir, { sys, onWarning: (message, entry) => log.warn('layer entry', { entry, message }) });
+        } catch (e) {
+          if (e instanceof LayerError) throw new ApiError(layerErrorCode(e), `failed to apply layer ${desc.digest}: ${e.message}`);
+          throw e;
+        }
+      });
+      log.debug('applied', { digest: desc.digest, diffID: result.digest, size: result.size, ms: Date.now() - started });
+      return { applied: { mediaType: MEDIA_TYPE.layer, digest: result.digest, size: BigInt(result.size), annotations: {} } };
+    }),
+
+    diff: unary(log, 'Diff', async (req: diff.DiffRequest, md): Promise<diff.DiffResponse> => {
+      const ns = requireNamespace(md);
+      const mediaType = req.mediaType || MEDIA_TYPE.layerGzip;
+      let gzip: boolean;
+      if (mediaType === MEDIA_TYPE.layer || mediaType === MEDIA_TYPE.dockerLayer) gzip = false;
+      else if (mediaType === MEDIA_TYPE.layerGzip || mediaType === MEDIA_TYPE.dockerLayerGzip) gzip = true;
+      else throw new ApiError(Code.UNIMPLEMENTED, `unsupported diff media type: ${mediaType}`);
+      if (req.right.length === 0) throw invalidArgument('right mounts must be set');
+      const ref = req.ref || `diff-${Date.now()}-${randomBytes(6).toString('hex')}`;
+      const epoch = req.sourceDateEpoch ? new Date(Number(req.sourceDateEpoch.seconds) * 1000 + Math.floor(req.sourceDateEpoch.nanos / 1e6)) : undefined;
+
+      const writer = await deps.content.writer(ns, ref);
+      let committed = false;
+      try {
+        const tar = diffMounts(toMountSpecs(req.left), toMountSpecs(req.right), { sys, tmpRoot, ...(epoch ? { sourceDateEpoch: epoch } : {}) });
+        const diffId = createHash('sha256');
+        const blobHash = createHash('sha256');
+        let blobSize = 0;
+        const put = async (chunk: Buffer) => {
+          blobHash.update(chunk);
+          blobSize += chunk.length;
+          await writer.write(chunk);
+        };
+        if (gzip) {
+          const gz = createGzip();
+          const pump = (async () => {
+            for await (const chunk of gz) await put(chunk as Buffer);
+          })();
+          try {
+            for await (const chunk of tar) {
+              diffId.update(chunk as Buffer);
+              if (!gz.write(chunk)) await new Promise<void>((resolve) => gz.once('drain', resolve));
+            }
+            gz.end();
+          } catch (e) {
+            gz.destroy();
+            await pump.catch(() => {});
+            throw e;
+          }
+          await pump;
+        } else {
+          for await (const chunk of tar) {
+            diffId.update(chunk as Buffer);
+            await put(chunk as Buffer);
+          }
+        }
+        const digest = `sha256:${blobHash.digest('hex')}`;
+        const uncompressed = `sha256:${diffId.digest('hex')}`;
+        const labels = { ...req.labels, [UNCOMPRESSED_LABEL]: uncompressed };
+        try {
+          await writer.commit(blobSize, digest, labels);
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === Code.ALREADY_EXISTS)) throw e;
+          // the same layer is already stored: drop this ingest, answer with the existing blob
+          await writer.close().catch(() => {});
+          try {
+            deps.content.abort(ns, ref);
+          } catch {
+            /* already gone */
+          }
+        }
+        committed = true;
+        log.debug('diff written', { ref, digest, uncompressed, size: blobSize });
+        return { diff: { mediaType, digest, size: BigInt(blobSize), annotations: {} } };
+      } finally {
+        if (!committed) {
+          await writer.close().catch(() => {});
+          try {
+            deps.content.abort(ns, ref);
+          } catch {
+            /* nothing to abort */
+          }
+        }
+      }
+    }),
+  };
+}

@@ -1,0 +1,277 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { events, packAny, shim, timestampFromDate } from '@gantry/api';
+import { linuxSys } from '@gantry/linux';
+import { Runtime } from '@gantry/runtime';
+import type { DaemonContext } from '../context';
+
+/** A task whose shim died: kept (as stopped) until the client deletes it, so it learns why. */
+export interface DeadTask {
+  namespace: string;
+  id: string;
+  pid: number;
+  exitStatus: number;
+  exitedAt: Date;
+  reason: string;
+}
+
+/** Exit status reported for a task whose shim died (what containerd reports). */
+export const DEAD_SHIM_EXIT_STATUS = 255;
+
+function processAlive(pid: number, mustMention: string): boolean {
+  if (pid <= 0) return false;
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return cmd.includes(mustMention) && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** One running shim: its client, the bundle directory it owns and its pid. */
+export interface ShimHandle {
+  namespace: string;
+  id: string;
+  bundle: string;
+  socket: string;
+  client: shim.TaskClient;
+  shimPid: number;
+}
+
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline?: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** Call a shim method as a promise (shim errors keep their gRPC status for the client). */
+export function callShim<Req, Res>(h: ShimHandle, method: Unary<Req, Res>, req: Req, timeoutMs?: number): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(h.client, req, new Metadata(), timeoutMs ? { deadline: Date.now() + timeoutMs } : {}, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+const SHIM_MAIN = path.join(path.dirname(require.resolve('@gantry/shim/package.json')), 'dist', 'main.js');
+
+/**
+ * Starts one gantry-shim per task, detached from the daemon (own session, stdio to a log file),
+ * and finds them again after a daemon restart through the bundle directories under
+ * <state>/tasks/<namespace>/<id>, each holding the shim's socket address.
+ */
+export class ShimManager {
+  private readonly shims = new Map<string, ShimHandle>();
+  private readonly dead = new Map<string, DeadTask>();
+  private readonly monitor: NodeJS.Timeout;
+
+  constructor(private readonly ctx: DaemonContext) {
+    // A shim that dies (kill -9, OOM) takes nothing down with it, but its task must not be left
+    // running unsupervised: look for dead shims and clean up after them.
+    this.monitor = setInterval(() => this.checkShims(), 500);
+    this.monitor.unref();
+  }
+
+  /** The task of a shim that died, until it is deleted. */
+  deadTask(ns: string, id: string): DeadTask | undefined {
+    return this.dead.get(this.key(ns, id));
+  }
+
+  deadTasks(ns: string): DeadTask[] {
+    return [...this.dead.values()].filter((d) => d.namespace === ns);
+  }
+
+  forgetDead(ns: string, id: string): void {
+    this.dead.delete(this.key(ns, id));
+  }
+
+  private checkShims(): void {
+    for (const h of [...this.shims.values()]) {
+      if (!processAlive(h.shimPid, h.socket)) void this.cleanupAfterShim(h.namespace, h.id, h.bundle, h.socket, h.shimPid, h);
+    }
+  }
+
+  /**
+   * The shim is gone: kill what is left of its container (all processes in the cgroup), remove the
+   * cgroup and runtime state, unmount the rootfs, drop the bundle, and report the task stopped.
+   */
+  private async cleanupAfterShim(ns: string, id: string, bundle: string, socket: string, shimPid: number, h?: ShimHandle): Promise<void> {
+    const key = this.key(ns, id);
+    if (h) {
+      if (this.shims.get(key) !== h) return;
+      this.shims.delete(key);
+      h.client.close();
+    }
+    const reason = `gantry-shim (pid ${shimPid || 'unknown'}) exited unexpectedly; the task was killed and cleaned up`;
+    let pid = 0;
+    try {
+      pid = Number(fs.readFileSync(path.join(bundle, 'init.pid'), 'utf8')) || 0;
+    } catch {
+      // the task was never created
+    }
+    const rt = new Runtime({ root: path.join(this.ctx.state, 'runtime', ns) });
+    try {
+      await rt.delete(id, true);
+    } catch (e) {
+      this.ctx.log.debug('runtime delete after shim death', { namespace: ns, id, error: (e as Error).message });
+    }
+    try {
+      linuxSys().umount(path.join(bundle, 'rootfs'), 2 /* MNT_DETACH */);
+    } catch {
+      // not mounted
+    }
+    fs.rmSync(bundle, { recursive: true, force: true });
+    fs.rmSync(socket, { force: true });
+    const exitedAt = new Date();
+    this.dead.set(key, { namespace: ns, id, pid, exitStatus: DEAD_SHIM_EXIT_STATUS, exitedAt, reason });
+    this.ctx.log.warn('shim died', { namespace: ns, id, shim_pid: shimPid, task_pid: pid, reason });
+    this.ctx.publish(ns, '/tasks/exit', packAny('containerd.events.TaskExit', events.TaskExit, { containerId: id, id, pid, exitStatus: DEAD_SHIM_EXIT_STATUS, exitedAt: timestampFromDate(exitedAt) }));
+  }
+
+  private key(ns: string, id: string): string {
+    return `${ns}/${id}`;
+  }
+
+  bundleDir(ns: string, id: string): string {
+    return path.join(this.ctx.state, 'tasks', ns, id);
+  }
+
+  /** Socket paths must stay under 108 bytes whatever the ids: name them by hash, like containerd. */
+  private socketPath(ns: string, id: string): string {
+    const hash = createHash('sha256').update(`${this.ctx.state}\0${ns}\0${id}`).digest('hex').slice(0, 24);
+    return path.join(this.ctx.state, 's', `${hash}.sock`);
+  }
+
+  get(ns: string, id: string): ShimHandle | undefined {
+    return this.shims.get(this.key(ns, id));
+  }
+
+  list(ns: string): ShimHandle[] {
+    return [...this.shims.values()].filter((h) => h.namespace === ns);
+  }
+
+  /** Start a shim for a new task; the bundle directory must already hold config.json. */
+  async start(ns: string, id: string, bundle: string): Promise<ShimHandle> {
+    const socket = this.socketPath(ns, id);
+    fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o711 });
+    fs.rmSync(socket, { force: true });
+    const logFd = fs.openSync(path.join(bundle, 'shim.log'), 'a', 0o600);
+    const child = spawn(
+      process.execPath,
+      [
+        SHIM_MAIN, 'serve',
+        '--socket', socket,
+        '--namespace', ns,
+        '--id', id,
+        '--state-dir', bundle,
+        '--runtime-root', path.join(this.ctx.state, 'runtime', ns),
+        '--publish-address', this.ctx.address,
+      ],
+      { detached: true, stdio: ['ignore', logFd, logFd], cwd: bundle, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } },
+    );
+    fs.closeSync(logFd);
+    child.unref();
+    const shimPid = child.pid ?? 0;
+    fs.writeFileSync(path.join(bundle, 'address'), socket);
+    fs.writeFileSync(path.join(bundle, 'shim.pid'), String(shimPid));
+    const deadline = Date.now() + 15000;
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    while (!fs.existsSync(socket)) {
+      if (exited) throw new Error(`gantry-shim exited during start-up: ${tail(path.join(bundle, 'shim.log'))}`);
+      if (Date.now() > deadline) {
+        try {
+          process.kill(shimPid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        throw new Error('gantry-shim did not start within 15s');
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const handle: ShimHandle = { namespace: ns, id, bundle, socket, shimPid, client: new shim.TaskClient(`unix://${socket}`, credentials.createInsecure()) };
+    this.shims.set(this.key(ns, id), handle);
+    this.ctx.log.info('shim started', { namespace: ns, id, shim_pid: shimPid });
+    return handle;
+  }
+
+  /** Ask the shim to exit and forget it; its bundle directory goes too. */
+  async stop(h: ShimHandle): Promise<void> {
+    try {
+      await callShim(h, h.client.shutdown, { id: h.id, now: true }, 5000);
+    } catch {
+      // already gone
+    }
+    h.client.close();
+    this.shims.delete(this.key(h.namespace, h.id));
+    fs.rmSync(h.bundle, { recursive: true, force: true });
+    fs.rmSync(h.socket, { force: true });
+  }
+
+  /**
+   * After a restart: reconnect to every shim that still answers; bundles whose shim is gone are
+   * removed (their task can no longer be reached).
+   */
+  async reconnect(): Promise<ShimHandle[]> {
+    const found: ShimHandle[] = [];
+    const tasksDir = path.join(this.ctx.state, 'tasks');
+    for (const ns of safeReaddir(tasksDir)) {
+      for (const id of safeReaddir(path.join(tasksDir, ns))) {
+        const bundle = path.join(tasksDir, ns, id);
+        let socket: string;
+        try {
+          socket = fs.readFileSync(path.join(bundle, 'address'), 'utf8').trim();
+        } catch {
+          fs.rmSync(bundle, { recursive: true, force: true });
+          continue;
+        }
+        let recordedPid = 0;
+        try {
+          recordedPid = Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8')) || 0;
+        } catch {
+          // older bundle
+        }
+        const client = new shim.TaskClient(`unix://${socket}`, credentials.createInsecure());
+        const h: ShimHandle = { namespace: ns, id, bundle, socket, client, shimPid: recordedPid };
+        try {
+          const c = await callShim(h, client.connect, { id }, 3000);
+          h.shimPid = c.shimPid;
+          this.shims.set(this.key(ns, id), h);
+          found.push(h);
+          this.ctx.log.info('shim reconnected', { namespace: ns, id, shim_pid: c.shimPid, task_pid: c.taskPid });
+        } catch (e) {
+          if (processAlive(recordedPid, socket)) {
+            // alive but slow to answer: keep it; the monitor notices if it dies
+            this.shims.set(this.key(ns, id), h);
+            found.push(h);
+            this.ctx.log.warn('shim did not answer, keeping it', { namespace: ns, id, shim_pid: recordedPid, error: (e as Error).message });
+            continue;
+          }
+          client.close();
+          this.ctx.log.warn('shim gone, cleaning up its task', { namespace: ns, id, error: (e as Error).message });
+          await this.cleanupAfterShim(ns, id, bundle, socket, recordedPid);
+        }
+      }
+    }
+    return found;
+  }
+
+  closeAll(): void {
+    clearInterval(this.monitor);
+    for (const h of this.shims.values()) h.client.close();
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}

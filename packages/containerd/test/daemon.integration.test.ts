@@ -1,0 +1,210 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { containers, events, namespaceMetadata, tasks, types, unpackAny } from '@gantry/api';
+import { SPEC_TYPE } from '../src/services/tasks';
+import { busyboxSpec, call, isRoot, TestDaemon, waitFor } from './helpers';
+
+const d = isRoot ? describe : describe.skip;
+const NS = 'test';
+
+function fifo(p: string): { text: () => string; close: () => void; path: string } {
+  spawnSync('mkfifo', [p]);
+  const sock = new net.Socket({ fd: fs.openSync(p, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
+  let text = '';
+  sock.on('data', (b: Buffer) => (text += b.toString()));
+  return { text: () => text, close: () => sock.destroy(), path: p };
+}
+
+function subscribe(daemon: TestDaemon, filters: string[] = []): { topics: () => string[]; envelopes: events.Envelope[]; stop: () => void } {
+  const envelopes: events.Envelope[] = [];
+  const stream: ClientReadableStream<events.Envelope> = daemon.events.subscribe({ filters }, namespaceMetadata(NS));
+  stream.on('data', (e: events.Envelope) => envelopes.push(e));
+  stream.on('error', () => undefined);
+  return { envelopes, topics: () => envelopes.map((e) => e.topic), stop: () => stream.cancel() };
+}
+
+async function createContainer(daemon: TestDaemon, id: string, args: string[]): Promise<void> {
+  const spec = busyboxSpec(daemon.dir, args);
+  await call(daemon.containers, daemon.containers.create, {
+    container: containers.Container.fromPartial({
+      id,
+      image: 'busybox',
+      runtime: { name: 'io.containerd.gantry.v1' },
+      spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
+    }),
+  }, NS);
+}
+
+d('gantry-containerd with gantry-shim (root)', () => {
+  let daemon: TestDaemon;
+  let last: types.Process | undefined;
+
+  beforeEach(async () => {
+    daemon = new TestDaemon();
+    await daemon.start();
+  });
+
+  afterEach(async () => {
+    await daemon.stop();
+  });
+
+  it('creates, starts, execs, kills, waits and deletes a task, with every event on a subscription', async () => {
+    const sub = subscribe(daemon);
+    await new Promise((r) => setTimeout(r, 100));
+    await createContainer(daemon, 'c1', ['sh', '-c', 'echo hello; sleep 300']);
+    const out = fifo(path.join(daemon.dir, 'out'));
+    const created = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'c1', stdout: out.path }), NS);
+    expect(created.pid).toBeGreaterThan(1);
+    await call(daemon.tasks, daemon.tasks.start, { containerId: 'c1', execId: '' }, NS);
+    await waitFor('hello on the stdout fifo', () => out.text() === 'hello\n');
+
+    const got = await call(daemon.tasks, daemon.tasks.get, { containerId: 'c1', execId: '' }, NS);
+    expect(got.process).toMatchObject({ containerId: 'c1', pid: created.pid, status: types.Status.RUNNING });
+
+    const execOut = fifo(path.join(daemon.dir, 'exec-out'));
+    const procSpec = { args: ['sh', '-c', 'echo from-exec; exit 3'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] };
+    await call(daemon.tasks, daemon.tasks.exec, tasks.ExecProcessRequest.fromPartial({
+      containerId: 'c1', execId: 'e1', stdout: execOut.path,
+      spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(procSpec)) },
+    }), NS);
+    await call(daemon.tasks, daemon.tasks.start, { containerId: 'c1', execId: 'e1' }, NS);
+    expect((await call(daemon.tasks, daemon.tasks.wait, { containerId: 'c1', execId: 'e1' }, NS)).exitStatus).toBe(3);
+    await waitFor('exec output', () => execOut.text() === 'from-exec\n');
+    await call(daemon.tasks, daemon.tasks.deleteProcess, { containerId: 'c1', execId: 'e1' }, NS);
+
+    const pids = await call(daemon.tasks, daemon.tasks.listPids, { containerId: 'c1' }, NS);
+    expect(pids.processes.map((p) => p.pid)).toContain(created.pid);
+
+    await call(daemon.tasks, daemon.tasks.kill, tasks.KillRequest.fromPartial({ containerId: 'c1', signal: 9 }), NS);
+    const waited = await call(daemon.tasks, daemon.tasks.wait, { containerId: 'c1', execId: '' }, NS);
+    expect(waited.exitStatus).toBe(137);
+    const deleted = await call(daemon.tasks, daemon.tasks.delete, { containerId: 'c1' }, NS);
+    expect(deleted).toMatchObject({ id: 'c1', pid: created.pid, exitStatus: 137 });
+    await call(daemon.containers, daemon.containers.delete, { id: 'c1' }, NS);
+
+    await waitFor('all events', () => sub.topics().includes('/containers/delete'));
+    expect(sub.topics()).toEqual([
+      '/containers/create',
+      '/tasks/create',
+      '/tasks/start',
+      '/tasks/exec-added',
+      '/tasks/exec-started',
+      '/tasks/exit',
+      '/tasks/delete',
+      '/tasks/exit',
+      '/tasks/delete',
+      '/containers/delete',
+    ]);
+    const exits = sub.envelopes.filter((e) => e.topic === '/tasks/exit').map((e) => unpackAny(e.event, 'containerd.events.TaskExit', events.TaskExit));
+    expect(exits.map((e) => [e?.id, e?.exitStatus])).toEqual([
+      ['e1', 3],
+      ['c1', 137],
+    ]);
+    expect(sub.envelopes.every((e) => e.namespace === NS)).toBe(true);
+    sub.stop();
+    out.close();
+    execOut.close();
+    // nothing left: no task, no bundle
+    expect((await call(daemon.tasks, daemon.tasks.list, { filter: '' }, NS)).tasks).toEqual([]);
+    expect(fs.readdirSync(path.join(daemon.dir, 'state', 'tasks', NS))).toEqual([]);
+  });
+
+  it('keeps a task running across kill -9 of the daemon, and reports its exit after the restart', async () => {
+    await createContainer(daemon, 'survivor', ['sleep', '300']);
+    const created = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'survivor' }), NS);
+    await call(daemon.tasks, daemon.tasks.start, { containerId: 'survivor', execId: '' }, NS);
+    await daemon.crash();
+    expect(fs.existsSync(`/proc/${created.pid}`)).toBe(true);
+    await daemon.start();
+    const listed = await call(daemon.tasks, daemon.tasks.list, { filter: '' }, NS);
+    expect(listed.tasks.map((t) => [t.id, t.pid, t.status])).toEqual([['survivor', created.pid, types.Status.RUNNING]]);
+    const sub = subscribe(daemon, ['topic=="/tasks/exit"']);
+    await new Promise((r) => setTimeout(r, 100));
+    const waiting = call(daemon.tasks, daemon.tasks.wait, { containerId: 'survivor', execId: '' }, NS);
+    await call(daemon.tasks, daemon.tasks.kill, tasks.KillRequest.fromPartial({ containerId: 'survivor', signal: 9 }), NS);
+    expect((await waiting).exitStatus).toBe(137);
+    await waitFor('exit event after restart', () => sub.envelopes.length === 1);
+    expect(unpackAny(sub.envelopes[0]!.event, 'containerd.events.TaskExit', events.TaskExit)).toMatchObject({ containerId: 'survivor', exitStatus: 137, pid: created.pid });
+    sub.stop();
+    await call(daemon.tasks, daemon.tasks.delete, { containerId: 'survivor' }, NS);
+    await call(daemon.containers, daemon.containers.delete, { id: 'survivor' }, NS);
+  });
+
+  it('refuses calls without a namespace and tasks of unknown containers with clear gRPC errors', async () => {
+    await expect(call(daemon.tasks, daemon.tasks.list, { filter: '' }, '')).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/namespace is required/) });
+    await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'ghost' }), NS)).rejects.toMatchObject({ code: 5 });
+    await expect(call(daemon.tasks, daemon.tasks.start, { containerId: 'ghost', execId: '' }, NS)).rejects.toMatchObject({ code: 5 });
+  });
+
+  it('cleans up after a shim killed with -9: task reported stopped with the reason, no process, cgroup or mount left', async () => {
+    const spec = busyboxSpec(daemon.dir, ['sleep', '300']);
+    const rootfs = (spec as { root: { path: string } }).root.path;
+    await call(daemon.containers, daemon.containers.create, {
+      container: containers.Container.fromPartial({ id: 'victim', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) } }),
+    }, NS);
+    const sub = subscribe(daemon, ['topic=="/tasks/exit"']);
+    await new Promise((r) => setTimeout(r, 100));
+    // the rootfs comes as a mount, so the shim mounts it: that mount must not leak either
+    const created = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'victim', rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }), NS);
+    await call(daemon.tasks, daemon.tasks.start, { containerId: 'victim', execId: '' }, NS);
+    const bundle = path.join(daemon.dir, 'state', 'tasks', NS, 'victim');
+    const mounted = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(bundle, 'rootfs'));
+    expect(mounted()).toBe(true);
+    const shimPid = Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8'));
+    process.kill(shimPid, 'SIGKILL');
+
+    const got = await waitFor('task reported stopped', () => {
+      void call(daemon.tasks, daemon.tasks.get, { containerId: 'victim', execId: '' }, NS).then((r) => (last = r.process), () => undefined);
+      return last?.status === types.Status.STOPPED ? last : undefined;
+    });
+    expect(got).toMatchObject({ pid: created.pid, exitStatus: 255 });
+    // killed; once re-parented to the host's init it may stay a zombie for a moment
+    await waitFor('container process gone', () => {
+      try {
+        const stat = fs.readFileSync(`/proc/${created.pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+      } catch {
+        return true;
+      }
+    });
+    expect(mounted()).toBe(false);
+    expect(fs.readdirSync('/sys/fs/cgroup').some((c) => fs.existsSync(path.join('/sys/fs/cgroup', c, NS, 'victim')))).toBe(false);
+    await expect(call(daemon.tasks, daemon.tasks.start, { containerId: 'victim', execId: '' }, NS)).rejects.toMatchObject({ code: 9, details: expect.stringMatching(/exited unexpectedly/) });
+    expect((await call(daemon.tasks, daemon.tasks.wait, { containerId: 'victim', execId: '' }, NS)).exitStatus).toBe(255);
+    await waitFor('exit event', () => sub.envelopes.length === 1);
+    expect(unpackAny(sub.envelopes[0]!.event, 'containerd.events.TaskExit', events.TaskExit)).toMatchObject({ containerId: 'victim', exitStatus: 255 });
+    sub.stop();
+    expect(await call(daemon.tasks, daemon.tasks.delete, { containerId: 'victim' }, NS)).toMatchObject({ exitStatus: 255 });
+    await expect(call(daemon.tasks, daemon.tasks.get, { containerId: 'victim', execId: '' }, NS)).rejects.toMatchObject({ code: 5 });
+    await call(daemon.containers, daemon.containers.delete, { id: 'victim' }, NS);
+    expect(fs.existsSync(bundle)).toBe(false);
+  });
+
+  it('answers bad input with the right gRPC codes and keeps serving', async () => {
+    // invalid spec: not JSON
+    await call(daemon.containers, daemon.containers.create, {
+      container: containers.Container.fromPartial({ id: 'badspec', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from('{not json') } }),
+    }, NS);
+    await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'badspec' }), NS)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/invalid spec/) });
+    // a spec the runtime refuses (no process)
+    await call(daemon.containers, daemon.containers.create, {
+      container: containers.Container.fromPartial({ id: 'noproc', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify({ ociVersion: '1.0.2', root: { path: '/nonexistent' } })) } }),
+    }, NS);
+    await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'noproc' }), NS)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/process is required/) });
+    // duplicate container id
+    await expect(
+      call(daemon.containers, daemon.containers.create, { container: containers.Container.fromPartial({ id: 'noproc', runtime: { name: 'x' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from('{}') } }) }, NS),
+    ).rejects.toMatchObject({ code: 6 });
+    // an oversized message (over grpc's default 4 MiB receive limit)
+    await expect(
+      call(daemon.containers, daemon.containers.create, { container: containers.Container.fromPartial({ id: 'huge', runtime: { name: 'x' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.alloc(5 * 1024 * 1024) } }) }, NS),
+    ).rejects.toMatchObject({ code: 8 });
+    // still serving
+    expect((await call(daemon.tasks, daemon.tasks.list, { filter: '' }, NS)).tasks).toEqual([]);
+    await call(daemon.containers, daemon.containers.delete, { id: 'badspec' }, NS);
+    await call(daemon.containers, daemon.containers.delete, { id: 'noproc' }, NS);
+  });
+});

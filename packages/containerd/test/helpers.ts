@@ -1,0 +1,111 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { containers, events, namespaces, tasks } from '@gantry/api';
+
+export const REPO = path.resolve(__dirname, '../../..');
+const MAIN = path.resolve(__dirname, '../dist/main.js');
+export const isRoot = process.getuid?.() === 0;
+
+type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** A gantry-containerd started by a test on temporary dirs, with generated clients. */
+export class TestDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  proc: ChildProcess | undefined;
+  namespaces!: namespaces.NamespacesClient;
+  containers!: containers.ContainersClient;
+  tasks!: tasks.TasksClient;
+  events!: events.EventsClient;
+
+  constructor() {
+    // short: the shims' sockets live under <dir>/state/s/
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gc-'));
+    this.socket = path.join(this.dir, 'c.sock');
+  }
+
+  get logFile(): string {
+    return path.join(this.dir, 'daemon.log');
+  }
+
+  async start(): Promise<void> {
+    const log = fs.openSync(this.logFile, 'a');
+    this.proc = spawn(process.execPath, [MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'debug'], {
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    const deadline = Date.now() + 15000;
+    while (!fs.existsSync(this.socket)) {
+      if (this.proc.exitCode !== null) throw new Error(`daemon exited: ${fs.readFileSync(this.logFile, 'utf8')}`);
+      if (Date.now() > deadline) throw new Error('daemon did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const addr = `unix://${this.socket}`;
+    this.namespaces = new namespaces.NamespacesClient(addr, credentials.createInsecure());
+    this.containers = new containers.ContainersClient(addr, credentials.createInsecure());
+    this.tasks = new tasks.TasksClient(addr, credentials.createInsecure());
+    this.events = new events.EventsClient(addr, credentials.createInsecure());
+  }
+
+  closeClients(): void {
+    for (const c of [this.namespaces, this.containers, this.tasks, this.events]) c?.close();
+  }
+
+  /** kill -9: the daemon dies at once, shims stay. */
+  async crash(): Promise<void> {
+    this.closeClients();
+    const p = this.proc!;
+    p.kill('SIGKILL');
+    if (p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once('exit', r));
+    fs.rmSync(this.socket, { force: true });
+  }
+
+  async stop(): Promise<void> {
+    this.closeClients();
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
+    }
+    // shims this daemon started: their command line names our state dir
+    for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (cmd.includes('/shim/dist/main.js') && cmd.includes(this.dir)) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    spawnSync('sh', ['-c', `grep -o " ${this.dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function call<Req, Res>(client: object, fn: Unary<Req, Res>, req: Req, ns = 'test'): Promise<Res> {
+  const md = new Metadata();
+  if (ns) md.set('containerd-namespace', ns);
+  return new Promise((resolve, reject) => fn.call(client, req, md, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** A busybox bundle made by the repository's tool; returns its config.json (root.path absolute). */
+export function busyboxSpec(dir: string, args: string[]): Record<string, unknown> {
+  const bundle = path.join(dir, `bundle-${Math.random().toString(36).slice(2, 8)}`);
+  const r = spawnSync('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), bundle, '--', ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`make-busybox-bundle: ${r.stderr}`);
+  const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { root: { path: string } } & Record<string, unknown>;
+  spec.root.path = path.join(bundle, 'rootfs');
+  return spec;
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { tasks as tpb } from '@gantry/api';
+import type { EngineContext } from '../context';
+import { badRequest, conflict, fromGrpc, HttpError, notFound } from '../http/errors';
+import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
+import type { ContainerManager } from './manager';
+import type { ContainerConfig } from './docker-types';
+
+export interface ExecConfig {
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  DetachKeys?: string;
+  Tty?: boolean;
+  Env?: string[];
+  Cmd?: string[];
+  Privileged?: boolean;
+  User?: string;
+  WorkingDir?: string;
+  ConsoleSize?: [number, number] | null;
+}
+
+export interface ExecRecord {
+  ID: string;
+  ContainerID: string;
+  Config: ExecConfig;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+  io?: ContainerIO;
+  fifos?: StdioFifos;
+  exited: Promise<void>;
+  markExited: () => void;
+  /** Resolves once ExitCode is known (before the exec's output is torn down). */
+  codeKnown: Promise<void>;
+  markCodeKnown: () => void;
+}
+
+const EXEC_KEYS = new Set(['Detach', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'DetachKeys', 'Tty', 'Env', 'Cmd', 'Privileged', 'User', 'WorkingDir', 'ConsoleSize']);
+
+/** `docker exec`: one more process in a running container, through Tasks.Exec. */
+export class ExecManager {
+  private readonly execs = new Map<string, ExecRecord>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly mgr: ContainerManager,
+  ) {}
+
+  idsOf(containerId: string): string[] {
+    return [...this.execs.values()].filter((e) => e.ContainerID === containerId).map((e) => e.ID);
+  }
+
+  get(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (!e) throw notFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  create(ref: string, body: Record<string, unknown>): { Id: string } {
+    for (const k of Object.keys(body)) if (!EXEC_KEYS.has(k)) throw badRequest(`unknown field "${k}" in exec config`);
+    const cfg = body as ExecConfig;
+    if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0 || cfg.Cmd.some((a) => typeof a !== 'string')) throw badRequest('No exec command specified');
+    const rec = this.mgr.store.get(ref);
+    if (!rec.State.Running) throw conflict(`container ${rec.Id} is not running`);
+    if (rec.State.Paused) throw conflict(`container ${rec.Id} is paused, unpause the container before exec`);
+    const id = randomBytes(32).toString('hex');
+    let markExited!: () => void;
+    const exited = new Promise<void>((r) => (markExited = r));
+    let markCodeKnown!: () => void;
+    const codeKnown = new Promise<void>((r) => (markCodeKnown = r));
+    this.execs.set(id, { ID: id, ContainerID: rec.Id, Config: cfg, Running: false, ExitCode: null, Pid: 0, exited, markExited, codeKnown, markCodeKnown });
+    this.ctx.events.emit('container', `exec_create: ${cfg.Cmd.join(' ')}`, rec.Id, { execID: id, name: rec.Name.slice(1) });
+    return { Id: id };
+  }
+
+  /** Start the exec; with `detach` return at once, otherwise the caller serves its IO. */
+  async start(id: string, opts: { detach: boolean; tty?: boolean; beforeStart?: (e: ExecRecord) => void }): Promise<ExecRecord> {
+    const e = this.get(id);
+    if (e.Running || e.ExitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
+    const rec = this.mgr.store.get(e.ContainerID);
+    if (!rec.State.Running) throw conflict(`container ${rec.Id} is not running`);
+    const ccfg = rec.Config as ContainerConfig;
+    const tty = opts.tty ?? e.Config.Tty === true;
+    const fifos = createFifos(path.join(this.mgr.store.containerDir(rec.Id), 'fifos'), `exec-${id.slice(0, 16)}`, {
+      stdin: !opts.detach && e.Config.AttachStdin === true,
+      stdout: true,
+      stderr: !tty,
+    });
+    const io = ContainerIO.open(fifos, { terminal: tty });
+    e.io = io;
+    e.fifos = fifos;
+    // the container's process spec is the base, as dockerd does: env, user, cwd overridden
+    const specJson = await this.ctx.cd.call(this.ctx.cd.containers, this.ctx.cd.containers.get, { id: rec.Id }).catch((err: unknown) => {
+      throw fromGrpc(err);
+    });
+    const spec = JSON.parse(Buffer.from(specJson.container!.spec!.value).toString('utf8')) as { process: Record<string, unknown> & { env?: string[]; user: { uid: number; gid: number } } };
+    const proc = { ...spec.process, args: e.Config.Cmd, terminal: tty, env: [...(spec.process.env ?? []), ...(e.Config.Env ?? [])], cwd: e.Config.WorkingDir || spec.process.cwd || ccfg.WorkingDir || '/' } as Record<string, unknown>;
+    if (e.Config.User) {
+      const m = /^(\d+)(?::(\d+))?$/.exec(e.Config.User);
+      if (m) proc.user = { uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : 0 };
+      else if (e.Config.User !== 'root') throw badRequest(`exec user ${e.Config.User}: only numeric uid[:gid] or root are supported`);
+      else proc.user = { uid: 0, gid: 0 };
+    }
+    if (e.Config.ConsoleSize) proc.consoleSize = { height: e.Config.ConsoleSize[0], width: e.Config.ConsoleSize[1] };
+    const execId = `exec-${id.slice(0, 16)}`;
+    try {
+      await this.ctx.cd.call(
+        this.ctx.cd.tasks,
+        this.ctx.cd.tasks.exec,
+        tpb.ExecProcessRequest.fromPartial({ containerId: rec.Id, execId, stdin: fifos.stdin, stdout: fifos.stdout, stderr: fifos.stderr, terminal: tty, spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(proc)) } }),
+      );
+      // the client is attached before the process runs, so no early output is lost
+      opts.beforeStart?.(e);
+      const started = await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.start, { containerId: rec.Id, execId }, 60000);
+      io.ready();
+      e.Pid = started.pid;
+      e.Running = true;
+    } catch (err) {
+      io.close();
+      removeFifos(fifos);
+      await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.deleteProcess, { containerId: rec.Id, execId }).catch(() => undefined);
+      e.ExitCode = 126;
+      e.markCodeKnown();
+      e.markExited();
+      const h = fromGrpc(err);
+      throw new HttpError(h.status === 409 || h.status === 404 ? h.status : 500, `OCI runtime exec failed: ${h.message}`);
+    }
+    this.ctx.events.emit('container', `exec_start: ${e.Config.Cmd!.join(' ')}`, rec.Id, { execID: id, name: rec.Name.slice(1) });
+    void (async () => {
+      let code = 255;
+      try {
+        code = (await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.wait, { containerId: rec.Id, execId })).exitStatus;
+      } catch {
+        // the container went away
+      }
+      // known before the output stream ends: the CLI inspects the exit code right after
+      e.Running = false;
+      e.ExitCode = code;
+      e.markCodeKnown();
+      await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.deleteProcess, { containerId: rec.Id, execId }).catch(() => undefined);
+      await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
+      io.close();
+      removeFifos(fifos);
+      e.markExited();
+      this.ctx.events.emit('container', 'exec_die', rec.Id, { execID: id, exitCode: String(code), name: rec.Name.slice(1) });
+      // keep finished execs for inspect a while, then forget them
+      setTimeout(() => this.execs.delete(id), 5 * 60_000).unref();
+    })();
+    return e;
+  }
+
+  async resize(id: string, h: number, w: number): Promise<void> {
+    const e = this.get(id);
+    if (!e.Running) throw conflict(`exec ${id} is not running`);
+    await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.resizePty, { containerId: e.ContainerID, execId: `exec-${id.slice(0, 16)}`, width: w, height: h }).catch((err: unknown) => {
+      throw fromGrpc(err);
+    });
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.get(id);
+    return {
+      ID: e.ID,
+      Running: e.Running,
+      ExitCode: e.ExitCode,
+      ProcessConfig: { tty: e.Config.Tty === true, entrypoint: e.Config.Cmd?.[0] ?? '', arguments: e.Config.Cmd?.slice(1) ?? [], privileged: e.Config.Privileged === true, user: e.Config.User ?? '' },
+      OpenStdin: e.Config.AttachStdin === true,
+      OpenStderr: e.Config.AttachStderr === true,
+      OpenStdout: e.Config.AttachStdout === true,
+      CanRemove: false,
+      ContainerID: e.ContainerID,
+      DetachKeys: e.Config.DetachKeys ?? '',
+      Pid: e.Pid,
+    };
+  }
+}

@@ -1,0 +1,483 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { containers as cpb, snapshots as spb, tasks as tpb, types } from '@gantry/api';
+import { parseSignal } from '@gantry/linux';
+import type { EngineContext } from '../context';
+import { conflict, fromGrpc, HttpError, notModified, serverError } from '../http/errors';
+import { JsonFileWriter, jsonLogPath, parseLogOpts } from '../logs/json-file';
+import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
+import type { ContainerConfig, HostConfig } from './docker-types';
+import { resolveImage, type ResolvedImage } from './image-config';
+import { initialState, NULL_TIME, type ContainerRecord } from './record';
+import { buildSpec } from './spec';
+import type { ContainerStore } from './store';
+import { validateCreate } from './validate';
+import { userResolver } from './users';
+
+export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+export const RUNTIME_NAME = 'io.containerd.gantry.v1';
+const SNAPSHOTTER = 'overlayfs';
+
+/** "TERM", "SIGTERM", "15" → 15 (the runtime's parser); `fallback` when none is given. */
+export function signalNumber(s: string | undefined, fallback = 15): number | undefined {
+  return s ? parseSignal(s) : fallback;
+}
+
+type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
+}
+
+/**
+ * Docker's container lifecycle over gantry-containerd: a container is a containerd container
+ * (spec + overlayfs snapshot) plus, while it runs, a task whose stdio are FIFOs gantryd logs.
+ * Exits are learnt from Tasks.Wait (retried across gantry-containerd restarts); restart
+ * policies and auto-remove act on them.
+ */
+export class ContainerManager {
+  private readonly ios = new Map<string, ContainerIO>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private closing = false;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    readonly store: ContainerStore,
+  ) {}
+
+  private get cd() {
+    return this.ctx.cd;
+  }
+
+  private fifoDir(id: string): string {
+    return path.join(this.store.containerDir(id), 'fifos');
+  }
+
+  io(id: string): ContainerIO | undefined {
+    return this.ios.get(id);
+  }
+
+  // ---- create ----
+
+  async create(body: unknown, name: string | null): Promise<{ Id: string; Warnings: string[] }> {
+    const v = validateCreate(body, name);
+    const config = v.config as ContainerConfig & Record<string, unknown>;
+    if (!config.Image) throw new HttpError(400, 'No image specified');
+    const image: ResolvedImage = await resolveImage(this.cd, String(config.Image)).catch((e: unknown) => {
+      if (e instanceof HttpError && e.status === 404) throw new HttpError(404, `No such image: ${String(config.Image)}`);
+      throw e;
+    });
+    const id = this.store.newId();
+    const containerName = this.store.claimName(v.name);
+    const hostConfig = v.hostConfig as HostConfig & Record<string, unknown>;
+    const dir = this.store.containerDir(id);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
+    const hostname = config.Hostname || id.slice(0, 12);
+    const etc = this.writeEtcFiles(dir, hostname);
+    let snapshotMade = false;
+    try {
+      const mounts = (
+        await this.cd.call(this.cd.snapshots, this.cd.snapshots.prepare, spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: id, parent: image.chainId, labels: { 'containerd.io/gc.root': '' } }))
+      ).mounts;
+      snapshotMade = true;
+      const spec = buildSpec({
+        id,
+        config,
+        hostConfig,
+        image: { config: image.config.config ?? {} },
+        rootfsPath: 'rootfs',
+        hostname,
+        etcFiles: etc,
+        resolveUser: await userResolver(this.cd, mounts, this.ctx.dataRoot),
+      });
+      const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) } };
+      await this.cd.call(this.cd.containers, this.cd.containers.create, {
+        container: cpb.Container.fromPartial({
+          id,
+          image: image.name,
+          labels: { 'io.gantry.name': containerName.slice(1) },
+          runtime: { name: RUNTIME_NAME },
+          spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
+          snapshotter: SNAPSHOTTER,
+          snapshotKey: id,
+        }),
+      });
+      const args = spec.process?.args ?? [];
+      const rec: ContainerRecord = {
+        Id: id,
+        Name: containerName,
+        Created: new Date().toISOString(),
+        Path: args[0] ?? '',
+        Args: args.slice(1),
+        Image: String(config.Image),
+        ImageID: image.id,
+        Config: effective,
+        HostConfig: hostConfig,
+        State: initialState(),
+        RestartCount: 0,
+        LogPath: jsonLogPath(this.ctx.dataRoot, id),
+        ManuallyStopped: false,
+        SnapshotKey: id,
+      };
+      this.store.save(rec);
+      this.ctx.events.emit('container', 'create', id, { image: rec.Image, name: containerName.slice(1) });
+      return { Id: id, Warnings: [] };
+    } catch (e) {
+      if (snapshotMade) await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: id }).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (e instanceof HttpError) throw e;
+      throw fromGrpc(e);
+    }
+  }
+
+  /** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bind-mounted from its directory. */
+  private writeEtcFiles(dir: string, hostname: string): { hosts: string; resolvConf: string; hostname: string } {
+    const hostnameFile = path.join(dir, 'hostname');
+    const hostsFile = path.join(dir, 'hosts');
+    const resolvFile = path.join(dir, 'resolv.conf');
+    fs.writeFileSync(hostnameFile, `${hostname}\n`);
+    fs.writeFileSync(hostsFile, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+    let resolv = 'nameserver 127.0.0.1\n';
+    try {
+      resolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      // no host resolver configuration
+    }
+    fs.writeFileSync(resolvFile, resolv);
+    return { hosts: hostsFile, resolvConf: resolvFile, hostname: hostnameFile };
+  }
+
+  // ---- start / exit ----
+
+  async start(ref: string): Promise<void> {
+    const rec = this.store.get(ref);
+    if (rec.State.Running) {
+      if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
+      throw notModified();
+    }
+    if (rec.State.Status === 'removing' || rec.State.Dead) throw conflict(`container ${rec.Id} is marked for removal and cannot be started`);
+    clearTimeout(this.restartTimers.get(rec.Id));
+    rec.ManuallyStopped = false;
+    await this.startTask(rec);
+  }
+
+  private async startTask(rec: ContainerRecord): Promise<void> {
+    const cfg = rec.Config as ContainerConfig;
+    const tty = cfg.Tty === true;
+    const fifos: StdioFifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
+    const logOpts = ((rec.HostConfig as HostConfig).LogConfig?.Config ?? {}) as Record<string, string>;
+    const log = new JsonFileWriter(rec.LogPath, parseLogOpts(logOpts));
+    const io = ContainerIO.open(fifos, { terminal: tty, log });
+    this.ios.set(rec.Id, io);
+    try {
+      // a task left from an earlier run (exited, not deleted) is in the way
+      await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+      const mounts = (await this.cd.call(this.cd.snapshots, this.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey })).mounts;
+      const created = await this.cd.call(
+        this.cd.tasks,
+        this.cd.tasks.create,
+        tpb.CreateTaskRequest.fromPartial({ containerId: rec.Id, rootfs: mounts, stdin: fifos.stdin, stdout: fifos.stdout, stderr: fifos.stderr, terminal: tty }),
+        120000,
+      );
+      io.ready();
+      await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: rec.Id, execId: '' }, 60000);
+      rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: created.pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: NULL_TIME };
+      this.store.save(rec);
+      this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
+      this.watchExit(rec.Id);
+    } catch (e) {
+      io.close();
+      this.ios.delete(rec.Id);
+      log.close();
+      removeFifos(fifos);
+      await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+      const err = e instanceof HttpError ? e : fromGrpc(e);
+      rec.State = { ...rec.State, Error: err.message, ExitCode: 128, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
+      this.store.save(rec);
+      // dockerd answers a start that fails inside the runtime with 400 (bad command) or 500
+      throw /executable file not found|no such file or directory/.test(err.message) ? new HttpError(400, `failed to create task for container: ${err.message}`) : err.status === 500 ? serverError(err.message) : err;
+    }
+  }
+
+  /** Follow the task until it exits, surviving gantry-containerd restarts. */
+  private watchExit(id: string): void {
+    void (async () => {
+      let delay = 100;
+      for (;;) {
+        if (this.closing) return;
+        try {
+          const w = await this.cd.call(this.cd.tasks, this.cd.tasks.wait, { containerId: id, execId: '' });
+          await this.onExit(id, w.exitStatus, w.exitedAt ? new Date(Number(w.exitedAt.seconds) * 1000 + Math.floor(w.exitedAt.nanos / 1e6)) : new Date());
+          return;
+        } catch (e) {
+          const code = (e as { code?: number }).code;
+          if (this.closing) return;
+          if (code === 5) {
+            // the task is gone (deleted behind our back): it has exited
+            await this.onExit(id, 255, new Date());
+            return;
+          }
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 2000);
+        }
+      }
+    })();
+  }
+
+  private async onExit(id: string, exitStatus: number, exitedAt: Date): Promise<void> {
+    const rec = this.store.find(id);
+    if (!rec) return;
+    // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
+    await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }).catch(() => undefined);
+    const io = this.ios.get(id);
+    if (io) {
+      await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
+      io.close();
+      this.ios.delete(id);
+    }
+    const oom = exitStatus === 137 && (await this.wasOomKilled(id));
+    rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitStatus, OOMKilled: oom, FinishedAt: exitedAt.toISOString() };
+    this.store.save(rec);
+    if (oom) this.ctx.events.emit('container', 'oom', id, { image: rec.Image, name: rec.Name.slice(1) });
+    this.ctx.events.emit('container', 'die', id, { image: rec.Image, name: rec.Name.slice(1), exitCode: String(exitStatus) });
+    this.resolveWaiters(id, ['not-running', 'next-exit'], exitStatus);
+    const host = rec.HostConfig as HostConfig;
+    if (host.AutoRemove) {
+      await this.remove(id, { force: true }).catch((e: unknown) => this.ctx.log.warn('auto-remove failed', { id, error: String(e) }));
+      return;
+    }
+    if (this.shouldRestart(rec, exitStatus)) this.scheduleRestart(rec);
+  }
+
+  private async wasOomKilled(_id: string): Promise<boolean> {
+    return false;
+  }
+
+  private shouldRestart(rec: ContainerRecord, exitStatus: number): boolean {
+    if (this.closing || rec.ManuallyStopped) return false;
+    const p = (rec.HostConfig as HostConfig).RestartPolicy;
+    switch (p?.Name) {
+      case 'always':
+      case 'unless-stopped':
+        return true;
+      case 'on-failure':
+        return exitStatus !== 0 && (!p.MaximumRetryCount || rec.RestartCount < p.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  /** Docker's back-off: 100 ms doubling (reset after 10 s of running), at most 1 min. */
+  private scheduleRestart(rec: ContainerRecord): void {
+    const ranMs = Date.parse(rec.State.FinishedAt) - Date.parse(rec.State.StartedAt);
+    const delay = ranMs > 10_000 ? 100 : Math.min(100 * 2 ** Math.min(rec.RestartCount, 10), 60_000);
+    rec.State = { ...rec.State, Status: 'restarting', Restarting: true };
+    this.store.save(rec);
+    const t = setTimeout(() => {
+      this.restartTimers.delete(rec.Id);
+      const cur = this.store.find(rec.Id);
+      if (!cur || cur.ManuallyStopped || cur.State.Running) return;
+      cur.RestartCount++;
+      this.startTask(cur)
+        .then(() => this.ctx.events.emit('container', 'restart', cur.Id, { image: cur.Image, name: cur.Name.slice(1) }))
+        .catch((e: unknown) => this.ctx.log.warn('restart failed', { id: cur.Id, error: String(e) }));
+    }, delay);
+    t.unref();
+    this.restartTimers.set(rec.Id, t);
+  }
+
+  // ---- signals, stop, pause ----
+
+  private running(ref: string): ContainerRecord {
+    const rec = this.store.get(ref);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    return rec;
+  }
+
+  async kill(ref: string, signal?: string): Promise<void> {
+    const rec = this.running(ref);
+    const sig = signalNumber(signal, 9);
+    if (sig === undefined) throw new HttpError(400, `Invalid signal: ${signal}`);
+    if (sig === 9) rec.ManuallyStopped = true;
+    this.store.save(rec);
+    await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig, all: sig === 9 })).catch((e: unknown) => {
+      throw fromGrpc(e);
+    });
+    this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
+  }
+
+  async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const rec = this.store.get(ref);
+    clearTimeout(this.restartTimers.get(rec.Id));
+    if (!rec.State.Running) {
+      if (rec.State.Restarting) {
+        rec.ManuallyStopped = true;
+        rec.State = { ...rec.State, Status: 'exited', Restarting: false };
+        this.store.save(rec);
+        return;
+      }
+      throw notModified();
+    }
+    rec.ManuallyStopped = true;
+    this.store.save(rec);
+    const cfg = rec.Config as ContainerConfig & { StopTimeout?: number };
+    const sig = signalNumber(signal ?? cfg.StopSignal, 15) ?? 15;
+    const timeout = timeoutSec ?? cfg.StopTimeout ?? 10;
+    const exited = this.waitFor(rec.Id, 'next-exit');
+    if (rec.State.Paused) await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch(() => undefined);
+    await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig })).catch(() => undefined);
+    this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
+    const inTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout * 1000))]);
+    if (!inTime) {
+      await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
+      this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: '9' });
+      await exited;
+    }
+    this.ctx.events.emit('container', 'stop', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
+  }
+
+  async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const rec = this.store.get(ref);
+    if (rec.State.Running) await this.stop(ref, timeoutSec, signal);
+    const cur = this.store.get(rec.Id);
+    cur.ManuallyStopped = false;
+    await this.startTask(cur);
+    this.ctx.events.emit('container', 'restart', cur.Id, { image: cur.Image, name: cur.Name.slice(1) });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const rec = this.running(ref);
+    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is already paused`);
+    await this.cd.call(this.cd.tasks, this.cd.tasks.pause, { containerId: rec.Id }).catch((e: unknown) => {
+      throw fromGrpc(e);
+    });
+    rec.State = { ...rec.State, Paused: true, Status: 'paused' };
+    this.store.save(rec);
+    this.ctx.events.emit('container', 'pause', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = this.store.get(ref);
+    if (!rec.State.Paused) throw conflict(`Container ${rec.Id} is not paused`);
+    await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch((e: unknown) => {
+      throw fromGrpc(e);
+    });
+    rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    this.store.save(rec);
+    this.ctx.events.emit('container', 'unpause', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
+  }
+
+  // ---- wait / remove ----
+
+  private resolveWaiters(id: string, conditions: WaitCondition[], code: number): void {
+    const list = this.waiters.get(id) ?? [];
+    const keep: Waiter[] = [];
+    for (const w of list) {
+      if (conditions.includes(w.condition)) w.resolve({ StatusCode: code, Error: null });
+      else keep.push(w);
+    }
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
+  }
+
+  private waitFor(id: string, condition: WaitCondition): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id) ?? [];
+      list.push({ condition, resolve });
+      this.waiters.set(id, list);
+    });
+  }
+
+  /** POST /containers/{id}/wait: resolves with the exit code when `condition` is met. */
+  wait(ref: string, condition: string = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    if (!['not-running', 'next-exit', 'removed', ''].includes(condition)) throw new HttpError(400, `invalid condition: "${condition}"`);
+    const rec = this.store.get(ref);
+    const c = (condition || 'not-running') as WaitCondition;
+    if (c === 'not-running' && !rec.State.Running && !rec.State.Restarting) return Promise.resolve({ StatusCode: rec.State.ExitCode, Error: null });
+    return this.waitFor(rec.Id, c);
+  }
+
+  async remove(ref: string, opts: { force?: boolean }): Promise<void> {
+    const rec = this.store.get(ref);
+    if (rec.State.Status === 'removing') return;
+    if (rec.State.Running || rec.State.Restarting) {
+      if (!opts.force) {
+        throw conflict(`cannot remove container "${rec.Name}": container is ${rec.State.Paused ? 'paused' : 'running'}: stop the container before removing or force remove`);
+      }
+      clearTimeout(this.restartTimers.get(rec.Id));
+      rec.ManuallyStopped = true;
+      this.store.save(rec);
+      if (rec.State.Running) {
+        const exited = this.waitFor(rec.Id, 'next-exit');
+        if (rec.State.Paused) await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch(() => undefined);
+        await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
+        await exited;
+      }
+    }
+    const cur = this.store.find(rec.Id);
+    if (!cur) return;
+    cur.State = { ...cur.State, Status: 'removing' };
+    this.store.save(cur);
+    await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+    await this.cd.call(this.cd.containers, this.cd.containers.delete, { id: rec.Id }).catch((e: unknown) => {
+      if ((e as { code?: number }).code !== 5) throw fromGrpc(e);
+    });
+    await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
+    this.store.remove(rec.Id);
+    this.ctx.events.emit('container', 'destroy', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
+    this.resolveWaiters(rec.Id, ['removed', 'not-running', 'next-exit'], rec.State.ExitCode);
+  }
+
+  rename(ref: string, newName: string): void {
+    const rec = this.store.get(ref);
+    const name = this.store.claimName(newName);
+    const old = rec.Name;
+    rec.Name = name;
+    this.store.save(rec);
+    this.ctx.events.emit('container', 'rename', rec.Id, { oldName: old, name: name.slice(1) });
+  }
+
+  // ---- live restore ----
+
+  /** After gantryd starts: adopt running tasks, settle those that exited meanwhile, restart by policy. */
+  async restore(): Promise<void> {
+    const running = new Map<string, types.Process>();
+    try {
+      for (const t of (await this.cd.call(this.cd.tasks, this.cd.tasks.list, { filter: '' })).tasks) running.set(t.containerId, t);
+    } catch (e) {
+      this.ctx.log.warn('could not list tasks for live-restore', { error: String(e) });
+    }
+    for (const rec of this.store.all()) {
+      const task = running.get(rec.Id);
+      if (rec.State.Status === 'removing') {
+        await this.remove(rec.Id, { force: true }).catch(() => undefined);
+        continue;
+      }
+      if (task && (task.status === types.Status.RUNNING || task.status === types.Status.PAUSED || task.status === types.Status.CREATED)) {
+        const cfg = rec.Config as ContainerConfig;
+        const tty = cfg.Tty === true;
+        const fifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
+        const log = new JsonFileWriter(rec.LogPath, parseLogOpts(((rec.HostConfig as HostConfig).LogConfig?.Config ?? {}) as Record<string, string>));
+        this.ios.set(rec.Id, ContainerIO.open(fifos, { terminal: tty, log, shimHasEnds: true }));
+        rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
+        this.store.save(rec);
+        this.watchExit(rec.Id);
+        this.ctx.log.info('container adopted', { id: rec.Id, pid: task.pid });
+      } else if (rec.State.Running || rec.State.Restarting) {
+        const exit = task ? task.exitStatus : 255;
+        await this.onExit(rec.Id, exit, new Date());
+      } else if ((rec.HostConfig as HostConfig).RestartPolicy?.Name === 'always' && !rec.ManuallyStopped && rec.State.StartedAt !== NULL_TIME) {
+        this.scheduleRestart(rec);
+      }
+    }
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    for (const io of this.ios.values()) io.close();
+    this.ios.clear();
+  }
+}

@@ -1,0 +1,115 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { linuxSys, MS } from '@gantry/linux';
+import type { types } from '@gantry/api';
+import type { Containerd } from '../containerd/client';
+import type { ResolvedUser } from './spec';
+
+interface Passwd {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+interface Group {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+function parsePasswd(text: string): Passwd[] {
+  return text.split('\n').flatMap((l) => {
+    const f = l.split(':');
+    return f.length >= 4 && /^\d+$/.test(f[2]!) && /^\d+$/.test(f[3]!) ? [{ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]) }] : [];
+  });
+}
+
+function parseGroup(text: string): Group[] {
+  return text.split('\n').flatMap((l) => {
+    const f = l.split(':');
+    return f.length >= 3 && /^\d+$/.test(f[2]!) ? [{ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }] : [];
+  });
+}
+
+/** Resolve Docker's user spec ("name", "uid", "name:group", "uid:gid") against passwd/group text. */
+export function resolveUserSpec(spec: string, passwd: string, group: string): ResolvedUser {
+  const [u, g] = spec.split(':') as [string, string | undefined];
+  const users = parsePasswd(passwd);
+  const groups = parseGroup(group);
+  let uid: number;
+  let gid: number;
+  let name: string | undefined;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    const entry = users.find((x) => x.uid === uid);
+    gid = entry?.gid ?? 0;
+    name = entry?.name;
+  } else {
+    const entry = users.find((x) => x.name === u);
+    if (!entry) throw new Error(`unable to find user ${u}: no matching entries in passwd file`);
+    uid = entry.uid;
+    gid = entry.gid;
+    name = entry.name;
+  }
+  if (g !== undefined && g !== '') {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const entry = groups.find((x) => x.name === g);
+      if (!entry) throw new Error(`unable to find group ${g}: no matching entries in group file`);
+      gid = entry.gid;
+    }
+  }
+  const additionalGids = name ? groups.filter((x) => x.members.includes(name!) && x.gid !== gid).map((x) => x.gid) : [];
+  return { uid, gid, additionalGids };
+}
+
+/**
+ * A resolver reading the image's /etc/passwd and /etc/group: only when a name must be looked up,
+ * by mounting the container's snapshot read-only for a moment.
+ */
+export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataRoot: string): Promise<(user: string) => ResolvedUser> {
+  let cached: { passwd: string; group: string } | undefined;
+  const read = () => {
+    if (cached) return cached;
+    const sys = linuxSys();
+    const dir = fs.mkdtempSync(path.join(fs.existsSync(dataRoot) ? dataRoot : os.tmpdir(), '.userns-'));
+    try {
+      for (const m of mounts) {
+        const opts = m.options.filter((o) => o !== 'rw' && o !== 'ro' && o !== 'rbind' && o !== 'bind');
+        const bind = m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind');
+        sys.mount(m.source, dir, bind ? null : m.type, (bind ? MS.BIND | MS.REC : 0) | MS.RDONLY, opts.length ? opts.join(',') : null);
+      }
+      const get = (f: string) => {
+        try {
+          return fs.readFileSync(path.join(dir, f), 'utf8');
+        } catch {
+          return '';
+        }
+      };
+      cached = { passwd: get('etc/passwd'), group: get('etc/group') };
+      return cached;
+    } finally {
+      try {
+        sys.umount(dir, 2 /* MNT_DETACH */);
+      } catch {
+        // not mounted
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return (user: string) => {
+    if (user === '') return { uid: 0, gid: 0, additionalGids: [] };
+    if (/^\d+(:\d+)?$/.test(user) && !user.includes(':')) {
+      // a bare uid still takes its primary group from passwd when there is one
+      const { passwd, group } = read();
+      return resolveUserSpec(user, passwd, group);
+    }
+    if (/^\d+:\d+$/.test(user)) {
+      const [u, g] = user.split(':');
+      return { uid: Number(u), gid: Number(g), additionalGids: [] };
+    }
+    const { passwd, group } = read();
+    return resolveUserSpec(user, passwd, group);
+  };
+}

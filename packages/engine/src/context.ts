@@ -1,0 +1,15 @@
+import type { Logger } from '@gantry/containerd';
+import type { Containerd } from './containerd/client';
+import type { EngineEvents } from './events';
+
+/** What every part of the engine shares. */
+export interface EngineContext {
+  log: Logger;
+  cd: Containerd;
+  events: EngineEvents;
+  /** --data-root: containers' configs and logs, volumes. */
+  dataRoot: string;
+  /** gantry-containerd's state dir, when gantryd runs it (task bundles: rootfs mounted while running). */
+  containerdState?: string;
+  started: Date;
+}

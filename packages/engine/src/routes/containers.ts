@@ -1,0 +1,355 @@
+import { tasks as tpb } from '@gantry/api';
+import type { EngineContext } from '../context';
+import type { ContainerManager } from '../containers/manager';
+import type { ContainerRecord } from '../containers/record';
+import type { ContainerConfig, HostConfig } from '../containers/docker-types';
+import { badRequest, fromGrpc, HttpError } from '../http/errors';
+import { Reply, type RequestContext, type Router } from '../http/router';
+import { readLogs } from '../logs/json-file';
+import { frame, StdStream } from '../streams/stdcopy';
+import { serveAttach } from '../streams/attach';
+
+function bool(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v === '1' || v === 'true' || v === 'True';
+}
+
+function ago(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} hour${h === 1 ? '' : 's'}`;
+  return `${Math.round(h / 24)} days`;
+}
+
+/** The "Status" column of `docker ps`. */
+export function statusText(r: ContainerRecord): string {
+  const st = r.State;
+  if (st.Restarting) return `Restarting (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
+  if (st.Running) return `Up ${ago(st.StartedAt)}${st.Paused ? ' (Paused)' : ''}${st.Health && st.Health.Status !== 'none' ? ` (${st.Health.Status})` : ''}`;
+  if (st.Status === 'removing') return 'Removal In Progress';
+  if (st.Status === 'created') return 'Created';
+  return `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
+}
+
+export function parseFilters(q: URLSearchParams): Record<string, string[]> {
+  const raw = q.get('filters');
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw badRequest('invalid filter: filters must be JSON');
+  }
+  const out: Record<string, string[]> = {};
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('invalid filter: filters must be an object');
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    // both {"status":["running"]} and the older {"status":{"running":true}} forms
+    out[k] = Array.isArray(v) ? v.map(String) : v && typeof v === 'object' ? Object.keys(v) : [String(v)];
+  }
+  return out;
+}
+
+const LIST_FILTERS = new Set(['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task']);
+
+function matchLabel(labels: Record<string, string>, f: string): boolean {
+  const eq = f.indexOf('=');
+  return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
+}
+
+export function summary(r: ContainerRecord): Record<string, unknown> {
+  const cfg = r.Config as ContainerConfig;
+  const host = r.HostConfig as HostConfig;
+  return {
+    Id: r.Id,
+    Names: [r.Name],
+    Image: r.Image,
+    ImageID: r.ImageID,
+    Command: [r.Path, ...r.Args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' '),
+    Created: Math.floor(Date.parse(r.Created) / 1000),
+    Ports: [],
+    Labels: cfg.Labels ?? {},
+    State: r.State.Status,
+    Status: statusText(r),
+    HostConfig: { NetworkMode: host.NetworkMode || 'default' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+export function inspect(r: ContainerRecord, execIds: string[]): Record<string, unknown> {
+  return {
+    Id: r.Id,
+    Created: r.Created,
+    Path: r.Path,
+    Args: r.Args,
+    State: r.State,
+    Image: r.ImageID,
+    ResolvConfPath: '',
+    HostnamePath: '',
+    HostsPath: '',
+    LogPath: r.LogPath,
+    Name: r.Name,
+    RestartCount: r.RestartCount,
+    Driver: 'overlayfs',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: execIds.length ? execIds : null,
+    HostConfig: r.HostConfig,
+    GraphDriver: { Name: 'overlayfs', Data: null },
+    Mounts: [],
+    Config: r.Config,
+    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
+  };
+}
+
+/** Docker's container endpoints (the lifecycle, logs, attach, top, update, resize, prune). */
+export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr: ContainerManager, execIdsOf: (id: string) => string[]): void {
+  const store = mgr.store;
+
+  router.post('/containers/create', async (c) => Reply.created(await mgr.create(await c.json(), c.query.get('name'))));
+
+  router.get('/containers/json', (c) => {
+    const all = bool(c.query, 'all');
+    const filters = parseFilters(c.query);
+    for (const k of Object.keys(filters)) if (!LIST_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    let list = store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    const byRef = (ref: string) => store.find(ref);
+    const before = filters.before?.[0] ? byRef(filters.before[0]) : undefined;
+    const since = filters.since?.[0] ? byRef(filters.since[0]) : undefined;
+    list = list.filter((r) => {
+      const stateFilters = filters.status ?? [];
+      if (!all && !stateFilters.length && !filters.exited && !r.State.Running && !r.State.Restarting) return false;
+      if (filters.id && !filters.id.some((v) => r.Id.startsWith(v))) return false;
+      if (filters.name && !filters.name.some((v) => new RegExp(v.replace(/^\//, '')).test(r.Name.slice(1)))) return false;
+      if (filters.label && !filters.label.every((f) => matchLabel(((r.Config as ContainerConfig).Labels ?? {}) as Record<string, string>, f))) return false;
+      if (stateFilters.length && !stateFilters.includes(r.State.Status)) return false;
+      if (filters.exited && !(r.State.Status === 'exited' && filters.exited.includes(String(r.State.ExitCode)))) return false;
+      if (filters.ancestor && !filters.ancestor.some((a) => r.Image === a || r.ImageID === a || r.ImageID.replace('sha256:', '').startsWith(a.replace('sha256:', '')))) return false;
+      if (before && Date.parse(r.Created) >= Date.parse(before.Created)) return false;
+      if (since && Date.parse(r.Created) <= Date.parse(since.Created)) return false;
+      return true;
+    });
+    const limit = Number(c.query.get('limit') ?? '-1');
+    if (limit > 0) list = list.slice(0, limit);
+    return list.map(summary);
+  });
+
+  router.get('/containers/:id/json', (c) => inspect(store.get(c.params.id!), execIdsOf(store.get(c.params.id!).Id)));
+
+  router.post('/containers/:id/start', async (c) => {
+    await mgr.start(c.params.id!);
+    return Reply.noContent();
+  });
+  router.post('/containers/:id/stop', async (c) => {
+    const t = c.query.get('t') ?? c.query.get('timeout');
+    await mgr.stop(c.params.id!, t !== null ? Number(t) : undefined, c.query.get('signal') ?? undefined);
+    return Reply.noContent();
+  });
+  router.post('/containers/:id/restart', async (c) => {
+    const t = c.query.get('t') ?? c.query.get('timeout');
+    await mgr.restart(c.params.id!, t !== null ? Number(t) : undefined, c.query.get('signal') ?? undefined);
+    return Reply.noContent();
+  });
+  router.post('/containers/:id/kill', async (c) => {
+    await mgr.kill(c.params.id!, c.query.get('signal') ?? undefined);
+    return Reply.noContent();
+  });
+  router.post('/containers/:id/pause', async (c) => {
+    await mgr.pause(c.params.id!);
+    return Reply.noContent();
+  });
+  router.post('/containers/:id/unpause', async (c) => {
+    await mgr.unpause(c.params.id!);
+    return Reply.noContent();
+  });
+  router.post('/containers/:id/rename', (c) => {
+    const name = c.query.get('name');
+    if (!name) throw badRequest('name is required');
+    mgr.rename(c.params.id!, name);
+    return Reply.noContent();
+  });
+  router.post('/containers/:id/wait', async (c) => {
+    const waiting = mgr.wait(c.params.id!, c.query.get('condition') ?? 'not-running');
+    // headers go out at once: the CLI waits for them before it starts the container
+    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': '1.45' });
+    c.res.flushHeaders();
+    const r = await waiting;
+    c.res.end(`${JSON.stringify(r)}\n`);
+    return Reply.handled;
+  });
+  router.delete('/containers/:id', async (c) => {
+    if (bool(c.query, 'link')) throw badRequest('links are not supported');
+    await mgr.remove(c.params.id!, { force: bool(c.query, 'force') });
+    return Reply.noContent();
+  });
+  router.post('/containers/prune', async (c) => {
+    const filters = parseFilters(c.query);
+    const deleted: string[] = [];
+    for (const r of store.all()) {
+      if (r.State.Running || r.State.Restarting) continue;
+      if (filters.label && !filters.label.every((f) => matchLabel(((r.Config as ContainerConfig).Labels ?? {}) as Record<string, string>, f))) continue;
+      if (filters.until && Date.parse(r.Created) >= Date.parse(filters.until[0]!)) continue;
+      await mgr.remove(r.Id, { force: false });
+      deleted.push(r.Id);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  });
+
+  router.post('/containers/:id/resize', async (c) => {
+    const rec = store.get(c.params.id!);
+    if (!rec.State.Running) throw new HttpError(409, `Container ${rec.Id} is not running`);
+    const h = Number(c.query.get('h') ?? '0');
+    const w = Number(c.query.get('w') ?? '0');
+    await ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.resizePty, { containerId: rec.Id, execId: '', width: w, height: h }).catch((e: unknown) => {
+      throw fromGrpc(e);
+    });
+    return new Reply(200, undefined);
+  });
+
+  router.get('/containers/:id/top', async (c) => {
+    const rec = store.get(c.params.id!);
+    if (!rec.State.Running) throw new HttpError(409, `Container ${rec.Id} is not running`);
+    const pids = (await ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.listPids, { containerId: rec.Id })).processes.map((p) => p.pid);
+    const args = (c.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
+    const { execFileSync } = await import('node:child_process');
+    let out: string;
+    try {
+      out = execFileSync('ps', args, { encoding: 'utf8' });
+    } catch (e) {
+      throw new HttpError(500, `ps: ${(e as Error).message}`);
+    }
+    const lines = out.trimEnd().split('\n');
+    const titles = lines[0]!.trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol < 0) throw new HttpError(500, "Couldn't find PID field in ps output");
+    const set = new Set(pids);
+    const processes = lines.slice(1).flatMap((l) => {
+      const f = l.trim().split(/\s+/);
+      if (!set.has(Number(f[pidCol]))) return [];
+      // the last column (the command) may contain spaces
+      return [[...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')]];
+    });
+    return { Titles: titles, Processes: processes };
+  });
+
+  router.post('/containers/:id/update', async (c) => {
+    const rec = store.get(c.params.id!);
+    const body = await c.json<Record<string, unknown>>();
+    const allowed = new Set(['Memory', 'MemorySwap', 'MemoryReservation', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'NanoCpus', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'KernelMemory', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'MemorySwappiness', 'OomKillDisable', 'Ulimits', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'CgroupParent', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth']);
+    for (const k of Object.keys(body)) if (!allowed.has(k)) throw badRequest(`unknown field "${k}" in update`);
+    const host = { ...(rec.HostConfig as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(body)) if (v !== 0 && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) host[k] = v;
+    const mem = Number(host.Memory ?? 0);
+    if (body.Memory !== undefined && mem > 0 && mem < 6 * 1024 * 1024) throw badRequest('Minimum memory limit allowed is 6MB');
+    let swap = Number(host.MemorySwap ?? 0);
+    if (body.Memory && !body.MemorySwap && swap > 0 && swap < mem) swap = mem * 2;
+    if (swap > 0 && mem > 0 && swap < mem) throw badRequest('Minimum memoryswap limit should be larger than memory limit, see usage');
+    host.MemorySwap = swap;
+    const resources: Record<string, unknown> = {};
+    if (mem > 0) resources.memory = { limit: mem, ...(swap !== 0 ? { swap: swap === -1 ? -1 : swap } : {}), ...(host.MemoryReservation ? { reservation: host.MemoryReservation } : {}) };
+    const cpu: Record<string, unknown> = {};
+    if (host.CpuShares) cpu.shares = host.CpuShares;
+    if (host.NanoCpus) {
+      cpu.period = 100000;
+      cpu.quota = Math.round((Number(host.NanoCpus) * 100000) / 1e9);
+    } else {
+      if (host.CpuQuota) cpu.quota = host.CpuQuota;
+      if (host.CpuPeriod) cpu.period = host.CpuPeriod;
+    }
+    if (host.CpusetCpus) cpu.cpus = host.CpusetCpus;
+    if (host.CpusetMems) cpu.mems = host.CpusetMems;
+    if (Object.keys(cpu).length) resources.cpu = cpu;
+    if (host.PidsLimit) resources.pids = { limit: Number(host.PidsLimit) > 0 ? host.PidsLimit : -1 };
+    if (rec.State.Running) {
+      await ctx.cd
+        .call(ctx.cd.tasks, ctx.cd.tasks.update, tpb.UpdateTaskRequest.fromPartial({ containerId: rec.Id, resources: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', value: Buffer.from(JSON.stringify(resources)) } }))
+        .catch((e: unknown) => {
+          throw fromGrpc(e);
+        });
+    }
+    rec.HostConfig = host;
+    store.save(rec);
+    ctx.events.emit('container', 'update', rec.Id, { name: rec.Name.slice(1) });
+    return { Warnings: [] };
+  });
+
+  router.get('/containers/:id/logs', async (c) => {
+    const rec = store.get(c.params.id!);
+    const stdout = bool(c.query, 'stdout');
+    const stderr = bool(c.query, 'stderr');
+    if (!stdout && !stderr) throw badRequest('Bad parameters: you must choose at least one stream');
+    const tailQ = c.query.get('tail') ?? 'all';
+    const tail = tailQ === 'all' || tailQ === '' ? 'all' : Number.isInteger(Number(tailQ)) && Number(tailQ) >= 0 ? Number(tailQ) : 'all';
+    const unix = (v: string | null) => (v && v !== '0' ? new Date(Number(v.split('.')[0]) * 1000 + Number(`0.${v.split('.')[1] ?? '0'}`) * 1000) : undefined);
+    const follow = bool(c.query, 'follow') && rec.State.Running;
+    const tty = (rec.Config as ContainerConfig).Tty === true;
+    const abort = new AbortController();
+    c.req.on('close', () => abort.abort());
+    c.res.on('close', () => abort.abort());
+    c.res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream', 'Api-Version': '1.45' });
+    c.res.flushHeaders();
+    const stopped = mgr.wait(rec.Id, 'not-running').then(async () => {
+      await new Promise((r) => setTimeout(r, 100));
+    });
+    try {
+      for await (const m of readLogs(rec.LogPath, { stdout, stderr, follow, tail, since: unix(c.query.get('since')), until: unix(c.query.get('until')), timestamps: bool(c.query, 'timestamps'), signal: abort.signal, stopped })) {
+        const chunk = tty ? m.line : frame(m.stream === 'stdout' ? StdStream.Stdout : StdStream.Stderr, m.line);
+        if (!c.res.write(chunk)) await new Promise((r) => c.res.once('drain', r));
+      }
+    } catch (e) {
+      if (!abort.signal.aborted) ctx.log.warn('logs stream failed', { id: rec.Id, error: String(e) });
+    }
+    c.res.end();
+    return Reply.handled;
+  });
+
+  router.post('/containers/:id/attach', async (c: RequestContext) => {
+    const rec = store.get(c.params.id!);
+    const cfg = rec.Config as ContainerConfig;
+    const io = mgr.io(rec.Id);
+    const wantStream = bool(c.query, 'stream');
+    if (wantStream && !io && rec.State.Running) throw new HttpError(409, `container ${rec.Id} output is not available`);
+    const tty = cfg.Tty === true;
+    const conn = c.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    const logs = bool(c.query, 'logs');
+    if (!io) {
+      // not running yet (docker run attaches before start): wait for the task's IO to exist
+      const deadline = Date.now() + 60000;
+      while (!mgr.io(rec.Id) && Date.now() < deadline && store.find(rec.Id)) {
+        if (store.find(rec.Id)?.State.Status === 'exited' && !wantStream) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    const live = mgr.io(rec.Id);
+    if (!live) {
+      conn.end();
+      return Reply.handled;
+    }
+    await serveAttach(conn, live, {
+      stdin: bool(c.query, 'stdin') && cfg.OpenStdin === true,
+      stdout: bool(c.query, 'stdout'),
+      stderr: bool(c.query, 'stderr'),
+      tty,
+      stream: wantStream,
+      detachKeys: c.query.get('detachKeys') ?? undefined,
+      stdinOnce: cfg.StdinOnce === true,
+      onStdinClosed: () =>
+        ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.closeIo, { containerId: rec.Id, execId: '', stdin: true }).then(
+          () => undefined,
+          () => undefined,
+        ),
+      replay: logs
+        ? async function* () {
+            for await (const m of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: false, tail: 'all', timestamps: false })) yield { stream: m.stream, line: m.line };
+          }
+        : undefined,
+    });
+    return Reply.handled;
+  });
+}

@@ -1,0 +1,72 @@
+import type { EngineContext } from '../context';
+import type { ContainerStore } from '../containers/store';
+import type { EngineEvent } from '../events';
+import { badRequest } from '../http/errors';
+import { Reply, type Router } from '../http/router';
+import { parseFilters } from './containers';
+import { imageUsage } from './images';
+
+function parseTime(v: string | null, now: number): number | undefined {
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.floor(Number(v) * 1e9);
+  const rel = /^(\d+)(s|m|h)$/.exec(v);
+  if (rel) return (now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6 }[rel[2] as 's' | 'm' | 'h']) * 1e6;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw badRequest(`invalid time ${JSON.stringify(v)}`);
+  return t * 1e6;
+}
+
+function matches(e: EngineEvent, f: Record<string, string[]>): boolean {
+  if (f.type && !f.type.includes(e.Type)) return false;
+  if (f.event && !f.event.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
+  if (f.container && (e.Type !== 'container' || !f.container.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
+  if (f.image && !f.image.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x || e.Actor.Attributes.name === x)) return false;
+  if (f.label && !f.label.every((l) => (l.includes('=') ? e.Actor.Attributes[l.split('=')[0]!] === l.slice(l.indexOf('=') + 1) : l in e.Actor.Attributes))) return false;
+  return true;
+}
+
+/** GET /events (since/until/filters, streamed as JSON lines) and GET /system/df. */
+export function registerEventRoutes(router: Router, ctx: EngineContext, store: ContainerStore): void {
+  router.get('/events', async (c) => {
+    const now = Date.now();
+    const since = parseTime(c.query.get('since'), now);
+    const until = parseTime(c.query.get('until'), now);
+    const filters = parseFilters(c.query);
+    for (const k of Object.keys(filters)) if (!['type', 'event', 'container', 'image', 'label', 'scope', 'daemon', 'network', 'volume', 'plugin', 'node', 'service', 'secret', 'config'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': '1.45' });
+    c.res.flushHeaders();
+    const send = (e: EngineEvent) => {
+      if (until !== undefined && e.timeNano > until) return;
+      if (matches(e, filters)) c.res.write(`${JSON.stringify(e)}\n`);
+    };
+    if (since !== undefined) for (const e of ctx.events.since(since)) send(e);
+    if (until !== undefined && until <= Date.now() * 1e6) {
+      c.res.end();
+      return Reply.handled;
+    }
+    await new Promise<void>((resolve) => {
+      const unsub = ctx.events.subscribe(send);
+      const done = () => {
+        unsub();
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = until !== undefined ? setTimeout(done, Math.max(0, until / 1e6 - Date.now())) : undefined;
+      c.req.on('close', done);
+      c.res.on('close', done);
+    });
+    c.res.end();
+    return Reply.handled;
+  });
+
+  router.get('/system/df', async () => {
+    const images = await imageUsage(ctx, (id) => store.all().filter((x) => x.ImageID === id).map((x) => x.Id));
+    return {
+      LayersSize: images.reduce((n, i) => n + Number((i as { Size?: number }).Size ?? 0), 0),
+      Images: images,
+      Containers: store.all().map((r) => ({ Id: r.Id, Names: [r.Name], Image: r.Image, ImageID: r.ImageID, Command: [r.Path, ...r.Args].join(' '), Created: Math.floor(Date.parse(r.Created) / 1000), State: r.State.Status, Status: r.State.Status, SizeRw: 0, SizeRootFs: 0, Labels: {}, Mounts: [] })),
+      Volumes: [],
+      BuildCache: [],
+    };
+  });
+}

@@ -1,0 +1,23 @@
+export * from './constants';
+export * from './errors';
+export type { Sys, CapabilitySets, FileKind, SeccompFilter, SeccompRule, SeccompArgRule } from './sys';
+export { FakeSys, FakeExecve } from './fake-sys';
+export type { SysCall } from './fake-sys';
+
+import type { Sys } from './sys';
+
+let real: Sys | undefined;
+
+/** The process-wide real seam, created on first use so koffi loads only when needed. */
+export function linuxSys(): Sys {
+  if (!real) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { LinuxSys } = require('./linux-sys') as typeof import('./linux-sys');
+    real = new LinuxSys();
+  }
+  return real;
+}
+
+export { loadSeccompFilter, preloadSeccomp, seccompFeatures } from './seccomp';
+export type { SeccompFeatures } from './seccomp';
+export type { SeccompActionName, SeccompOperatorName } from './sys';

@@ -1,0 +1,136 @@
+/**
+ * koffi bindings to glibc. Loaded lazily, once, so processes that never touch the kernel seam
+ * (a CLI printing help) do not pay for it. Pointer-sized arguments are passed as Buffers.
+ */
+import koffi from 'koffi';
+
+export interface Libc {
+  unshare(flags: number): number;
+  setns(fd: number, nstype: number): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  umount2(target: string, flags: number): number;
+  pivot_root(newRoot: string, putOld: string): number;
+  chroot(path: string): number;
+  chdir(path: string): number;
+  fchdir(fd: number): number;
+  mkdir(path: string, mode: number): number;
+  mknod(path: string, mode: number, dev: bigint): number;
+  symlink(target: string, path: string): number;
+  unlink(path: string): number;
+  chown(path: string, uid: number, gid: number): number;
+  chmod(path: string, mode: number): number;
+  lsetxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
+  lgetxattr(path: string, name: string, value: Buffer | null, size: number): number;
+  llistxattr(path: string, list: Buffer | null, size: number): number;
+  open(path: string, flags: number, mode: number): number;
+  openat(dirfd: number, path: string, flags: number, mode: number): number;
+  close(fd: number): number;
+  dup3(oldfd: number, newfd: number, flags: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  write(fd: number, buf: Buffer, count: number): number;
+  read(fd: number, buf: Buffer, count: number): number;
+  pipe2(fds: Int32Array, flags: number): number;
+  waitpid(pid: number, status: Int32Array, options: number): number;
+  setsid(): number;
+  ioctl(fd: number, request: number, arg: number): number;
+  ioctl_ptr(fd: number, request: number, arg: Buffer): number;
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, addr: Buffer, len: number): number;
+  sendmsg(fd: number, msg: Buffer, flags: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  listen(fd: number, backlog: number): number;
+  accept4: AsyncCapable;
+  recvmsg: AsyncCapable;
+  getpid(): number;
+  sethostname(name: string, len: number): number;
+  setdomainname(name: string, len: number): number;
+  prctl(option: number, a2: number, a3: number, a4: number, a5: number): number;
+  capget(header: Buffer, data: Buffer): number;
+  capset(header: Buffer, data: Buffer): number;
+  setgroups(size: number, list: Buffer | null): number;
+  setresgid(r: number, e: number, s: number): number;
+  setresuid(r: number, e: number, s: number): number;
+  prlimit(pid: number, resource: number, newLimit: Buffer, oldLimit: Buffer | null): number;
+  umask(mask: number): number;
+  signal(sig: number, handler: null): unknown;
+  sigprocmask(how: number, set: Buffer, old: null): number;
+  kill(pid: number, sig: number): number;
+  execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
+  errno(): number;
+  address(buf: Buffer): bigint;
+}
+
+/** A foreign function that can also run on koffi's worker thread (`fn.async(...args, cb)`). */
+export interface AsyncCapable {
+  (...args: unknown[]): number;
+  async(...args: unknown[]): void;
+}
+
+let cached: Libc | undefined;
+
+export function libc(): Libc {
+  if (cached) return cached;
+  const lib = koffi.load('libc.so.6');
+  const f = (proto: string) => lib.func(proto) as (...args: unknown[]) => number;
+  const fns = {
+    unshare: f('int unshare(int flags)'),
+    setns: f('int setns(int fd, int nstype)'),
+    mount: f('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: f('int umount2(const char *target, int flags)'),
+    pivot_root: lib.func('long syscall(long nr, const char *a, const char *b)') as (...a: unknown[]) => number,
+    chroot: f('int chroot(const char *path)'),
+    chdir: f('int chdir(const char *path)'),
+    fchdir: f('int fchdir(int fd)'),
+    mkdir: f('int mkdir(const char *path, uint32_t mode)'),
+    mknod: f('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    symlink: f('int symlink(const char *target, const char *path)'),
+    unlink: f('int unlink(const char *path)'),
+    chown: f('int chown(const char *path, uint32_t uid, uint32_t gid)'),
+    chmod: f('int chmod(const char *path, uint32_t mode)'),
+    lsetxattr: f('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+    lgetxattr: f('long lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+    llistxattr: f('long llistxattr(const char *path, _Out_ void *list, size_t size)'),
+    open: f('int open(const char *path, int flags, uint32_t mode)'),
+    openat: f('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
+    close: f('int close(int fd)'),
+    dup3: f('int dup3(int oldfd, int newfd, int flags)'),
+    fcntl: f('int fcntl(int fd, int cmd, int arg)'),
+    write: f('long write(int fd, void *buf, size_t count)'),
+    read: f('long read(int fd, _Out_ void *buf, size_t count)'),
+    pipe2: f('int pipe2(_Out_ int *fds, int flags)'),
+    waitpid: f('int waitpid(int pid, _Out_ int *status, int options)'),
+    setsid: f('int setsid()'),
+    ioctl: f('int ioctl(int fd, unsigned long request, unsigned long arg)'),
+    ioctl_ptr: lib.func('ioctl', 'int', ['int', 'unsigned long', 'void *']) as (...a: unknown[]) => number,
+    socket: f('int socket(int domain, int type, int protocol)'),
+    connect: f('int connect(int fd, const void *addr, uint32_t len)'),
+    sendmsg: f('long sendmsg(int fd, const void *msg, int flags)'),
+    bind: f('int bind(int fd, const void *addr, uint32_t len)'),
+    listen: f('int listen(int fd, int backlog)'),
+    accept4: lib.func('int accept4(int fd, void *addr, void *len, int flags)') as unknown as AsyncCapable,
+    recvmsg: lib.func('long recvmsg(int fd, void *msg, int flags)') as unknown as AsyncCapable,
+    getpid: f('int getpid()'),
+    sethostname: f('int sethostname(const char *name, size_t len)'),
+    setdomainname: f('int setdomainname(const char *name, size_t len)'),
+    prctl: f('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+    capget: f('int capget(void *header, _Inout_ void *data)'),
+    capset: f('int capset(void *header, void *data)'),
+    setgroups: f('int setgroups(size_t size, const void *list)'),
+    setresgid: f('int setresgid(uint32_t r, uint32_t e, uint32_t s)'),
+    setresuid: f('int setresuid(uint32_t r, uint32_t e, uint32_t s)'),
+    prlimit: f('int prlimit(int pid, int resource, const void *newLimit, _Out_ void *oldLimit)'),
+    umask: f('uint32_t umask(uint32_t mask)'),
+    signal: lib.func('void *signal(int sig, void *handler)') as (...a: unknown[]) => number,
+    sigprocmask: f('int sigprocmask(int how, const void *set, void *old)'),
+    kill: f('int kill(int pid, int sig)'),
+    execve: f('int execve(const char *path, const char **argv, const char **envp)'),
+  };
+  const SYS_pivot_root = process.arch === 'arm64' ? 41 : 155;
+  cached = {
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'errno' | 'address'>),
+    pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
+    errno: () => koffi.errno(),
+    address: (buf: Buffer) => koffi.address(buf) as bigint,
+  };
+  return cached;
+}

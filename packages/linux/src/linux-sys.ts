@@ -1,0 +1,378 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { libc } from './libc';
+import { SysError } from './errors';
+import { F, FD_CLOEXEC } from './constants';
+import type { CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import { loadSeccompFilter } from './seccomp';
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const ENODATA = 61;
+const ERANGE = 34;
+
+/** struct sockaddr_un for `p`; closes `fd` and throws when the path does not fit. */
+function unixAddress(p: string, fd: number): Buffer {
+  const bytes = Buffer.from(p);
+  if (bytes.length > 107) {
+    libc().close(fd);
+    throw new SysError('connect', 36 /* ENAMETOOLONG */, p);
+  }
+  const addr = Buffer.alloc(2 + bytes.length + 1);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  bytes.copy(addr, 2);
+  return addr;
+}
+
+function check(ret: number, syscall: string, subject?: string): number {
+  if (ret < 0) throw new SysError(syscall, libc().errno(), subject);
+  return ret;
+}
+
+function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+function kindOf(st: fs.Stats): FileKind['kind'] {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'chr';
+  if (st.isBlockDevice()) return 'blk';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  return 'other';
+}
+
+/** The real kernel, through glibc and koffi. */
+export class LinuxSys implements Sys {
+  unshare(flags: number): void {
+    check(libc().unshare(flags), 'unshare', `0x${flags.toString(16)}`);
+  }
+  setns(fd: number, nstype: number): void {
+    check(libc().setns(fd, nstype), 'setns', `fd ${fd}`);
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+    check(libc().mount(source, target, fstype, flags, data), 'mount', `${source ?? 'none'} on ${target}`);
+  }
+  umount(target: string, flags: number): void {
+    check(libc().umount2(target, flags), 'umount', target);
+  }
+  pivotRoot(newRoot: string, putOld: string): void {
+    check(libc().pivot_root(newRoot, putOld), 'pivot_root', newRoot);
+  }
+  chroot(p: string): void {
+    check(libc().chroot(p), 'chroot', p);
+  }
+  chdir(p: string): void {
+    check(libc().chdir(p), 'chdir', p);
+  }
+  fchdir(fd: number): void {
+    check(libc().fchdir(fd), 'fchdir');
+  }
+  stat(p: string, followLinks = false): FileKind | undefined {
+    try {
+      const st = followLinks ? fs.statSync(p) : fs.lstatSync(p);
+      return { kind: kindOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw e;
+    }
+  }
+  mkdirAll(p: string, mode: number): void {
+    const st = this.stat(p, true);
+    if (st) {
+      if (st.kind !== 'dir') throw new SysError('mkdir', 20 /* ENOTDIR */, p);
+      return;
+    }
+    const parent = path.dirname(p);
+    if (parent !== p) this.mkdirAll(parent, mode);
+    const ret = libc().mkdir(p, mode);
+    if (ret < 0 && libc().errno() !== 17 /* EEXIST */) throw new SysError('mkdir', libc().errno(), p);
+  }
+  writeFile(p: string, data: string): void {
+    fs.writeFileSync(p, data);
+  }
+  readFile(p: string): string {
+    return fs.readFileSync(p, 'utf8');
+  }
+  createFile(p: string, mode: number): void {
+    const fd = check(libc().open(p, 0o100 | 0o1 | 0o2000000, mode), 'open', p);
+    libc().close(fd);
+  }
+  symlink(target: string, p: string): void {
+    check(libc().symlink(target, p), 'symlink', p);
+  }
+  unlink(p: string): void {
+    check(libc().unlink(p), 'unlink', p);
+  }
+  mknod(p: string, mode: number, major: number, minor: number): void {
+    check(libc().mknod(p, mode, makedev(major, minor)), 'mknod', p);
+  }
+  chown(p: string, uid: number, gid: number): void {
+    check(libc().chown(p, uid, gid), 'chown', p);
+  }
+  chmod(p: string, mode: number): void {
+    check(libc().chmod(p, mode), 'chmod', p);
+  }
+  realpath(p: string): string {
+    return fs.realpathSync(p);
+  }
+  readlink(p: string): string {
+    return fs.readlinkSync(p);
+  }
+  lsetxattr(p: string, name: string, value: Buffer): void {
+    check(libc().lsetxattr(p, name, value, value.length, 0), 'lsetxattr', `${p} ${name}`);
+  }
+  lgetxattr(p: string, name: string): Buffer | undefined {
+    // size first, then the value; retried when the attribute grows between the two calls (ERANGE)
+    for (;;) {
+      const size = libc().lgetxattr(p, name, null, 0);
+      if (size < 0) {
+        if (libc().errno() === ENODATA) return undefined;
+        throw new SysError('lgetxattr', libc().errno(), `${p} ${name}`);
+      }
+      const buf = Buffer.alloc(size);
+      if (size === 0) return buf;
+      const n = libc().lgetxattr(p, name, buf, size);
+      if (n >= 0) return buf.subarray(0, n);
+      if (libc().errno() === ENODATA) return undefined;
+      if (libc().errno() !== ERANGE) throw new SysError('lgetxattr', libc().errno(), `${p} ${name}`);
+    }
+  }
+  llistxattr(p: string): string[] {
+    for (;;) {
+      const size = check(libc().llistxattr(p, null, 0), 'llistxattr', p);
+      if (size === 0) return [];
+      const buf = Buffer.alloc(size);
+      const n = libc().llistxattr(p, buf, size);
+      if (n < 0) {
+        if (libc().errno() === ERANGE) continue;
+        throw new SysError('llistxattr', libc().errno(), p);
+      }
+      return buf.subarray(0, n).toString().split('\0').filter((s) => s.length > 0);
+    }
+  }
+  open(p: string, flags: number, mode = 0): number {
+    return check(libc().open(p, flags, mode), 'open', p);
+  }
+  openat(dirfd: number, p: string, flags: number, mode = 0): number {
+    return check(libc().openat(dirfd, p, flags, mode), 'openat', p);
+  }
+  close(fd: number): void {
+    check(libc().close(fd), 'close', `fd ${fd}`);
+  }
+  dup2(oldfd: number, newfd: number): void {
+    if (oldfd === newfd) {
+      this.setCloexec(newfd, false);
+      return;
+    }
+    check(libc().dup3(oldfd, newfd, 0), 'dup3', `${oldfd}->${newfd}`);
+  }
+  setCloexec(fd: number, on: boolean): void {
+    const cur = check(libc().fcntl(fd, F.GETFD, 0), 'fcntl', `fd ${fd}`);
+    const next = on ? cur | FD_CLOEXEC : cur & ~FD_CLOEXEC;
+    if (next !== cur) check(libc().fcntl(fd, F.SETFD, next), 'fcntl', `fd ${fd}`);
+  }
+  listFds(): number[] {
+    return fs
+      .readdirSync('/proc/self/fd')
+      .map(Number)
+      .filter((n) => Number.isInteger(n));
+  }
+  write(fd: number, data: string | Buffer): number {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    return check(libc().write(fd, buf, buf.length), 'write', `fd ${fd}`);
+  }
+  read(fd: number, size: number): Buffer {
+    const buf = Buffer.alloc(size);
+    const n = check(libc().read(fd, buf, size), 'read', `fd ${fd}`);
+    return buf.subarray(0, n);
+  }
+  pipe(): [number, number] {
+    const fds = new Int32Array(2);
+    check(libc().pipe2(fds, 0o2000000 /* O_CLOEXEC */), 'pipe2');
+    return [fds[0]!, fds[1]!];
+  }
+  reap(pid: number): number | undefined {
+    const status = new Int32Array(1);
+    const ret = check(libc().waitpid(pid, status, 1 /* WNOHANG */), 'waitpid', String(pid));
+    return ret === 0 ? undefined : status[0];
+  }
+  setsid(): number {
+    return check(libc().setsid(), 'setsid');
+  }
+  ioctlInt(fd: number, request: number, value: number): number {
+    return check(libc().ioctl(fd, request, value), 'ioctl', `0x${request.toString(16)}`);
+  }
+  ptsNumber(masterFd: number): number {
+    const buf = Buffer.alloc(4);
+    check(libc().ioctl_ptr(masterFd, 0x80045430, buf), 'ioctl', 'TIOCGPTN');
+    return buf.readUInt32LE(0);
+  }
+  setWinsize(fd: number, rows: number, cols: number): void {
+    const buf = Buffer.alloc(8);
+    buf.writeUInt16LE(rows, 0);
+    buf.writeUInt16LE(cols, 2);
+    check(libc().ioctl_ptr(fd, 0x5414, buf), 'ioctl', 'TIOCSWINSZ');
+  }
+  ptyUnlock(masterFd: number): void {
+    check(libc().ioctl_ptr(masterFd, 0x40045431, Buffer.alloc(4)), 'ioctl', 'TIOCSPTLCK');
+  }
+  connectUnix(p: string): number {
+    const fd = check(libc().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket');
+    const addr = unixAddress(p, fd);
+    if (libc().connect(fd, addr, addr.length) < 0) {
+      const errno = libc().errno();
+      libc().close(fd);
+      throw new SysError('connect', errno, p);
+    }
+    return fd;
+  }
+  listenUnix(p: string, backlog = 16): number {
+    const fd = check(libc().socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket');
+    const addr = unixAddress(p, fd);
+    if (libc().bind(fd, addr, addr.length) < 0 || libc().listen(fd, backlog) < 0) {
+      const errno = libc().errno();
+      libc().close(fd);
+      throw new SysError('bind', errno, p);
+    }
+    return fd;
+  }
+  acceptAsync(listenFd: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      libc().accept4.async(listenFd, null, null, SOCK_CLOEXEC, (err: unknown, ret: number) => {
+        if (err) reject(err as Error);
+        else if (ret < 0) reject(new SysError('accept', libc().errno()));
+        else resolve(ret);
+      });
+    });
+  }
+  recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }> {
+    const c = libc();
+    const data = Buffer.alloc(4096);
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(c.address(data), 0);
+    iov.writeBigUInt64LE(BigInt(data.length), 8);
+    const control = Buffer.alloc(64);
+    const msg = Buffer.alloc(56);
+    msg.writeBigUInt64LE(c.address(iov), 16);
+    msg.writeBigUInt64LE(1n, 24);
+    msg.writeBigUInt64LE(c.address(control), 32);
+    msg.writeBigUInt64LE(BigInt(control.length), 40);
+    return new Promise((resolve, reject) => {
+      c.recvmsg.async(socketFd, msg, MSG_CMSG_CLOEXEC, (err: unknown, ret: number) => {
+        // keep the buffers alive until the call is done
+        void data.length, iov.length, control.length;
+        if (err) return reject(err as Error);
+        if (ret < 0) return reject(new SysError('recvmsg', c.errno()));
+        const controllen = Number(msg.readBigUInt64LE(40));
+        if (controllen < 20 || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
+          return reject(new SysError('recvmsg', 22 /* EINVAL */, 'no fd in message'));
+        }
+        resolve({ fd: control.readInt32LE(16), payload: data.subarray(0, ret).toString('utf8').replace(/\0+$/, '') });
+      });
+    });
+  }
+  sendFd(socketFd: number, fd: number, payload: string): void {
+    const c = libc();
+    const data = Buffer.from(payload.length > 0 ? payload : '\0');
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(c.address(data), 0);
+    iov.writeBigUInt64LE(BigInt(data.length), 8);
+    // cmsghdr: size_t len, int level, int type, then the fd; CMSG_SPACE(4) = 24
+    const control = Buffer.alloc(24);
+    control.writeBigUInt64LE(20n, 0);
+    control.writeInt32LE(SOL_SOCKET, 8);
+    control.writeInt32LE(SCM_RIGHTS, 12);
+    control.writeInt32LE(fd, 16);
+    const msg = Buffer.alloc(56);
+    msg.writeBigUInt64LE(c.address(iov), 16);
+    msg.writeBigUInt64LE(1n, 24);
+    msg.writeBigUInt64LE(c.address(control), 32);
+    msg.writeBigUInt64LE(24n, 40);
+    check(c.sendmsg(socketFd, msg, 0), 'sendmsg', 'SCM_RIGHTS');
+  }
+  getpid(): number {
+    return libc().getpid();
+  }
+  sethostname(name: string): void {
+    check(libc().sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
+  }
+  setdomainname(name: string): void {
+    check(libc().setdomainname(name, Buffer.byteLength(name)), 'setdomainname', name);
+  }
+  prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+    return check(libc().prctl(option, a2, a3, a4, a5), 'prctl', String(option));
+  }
+  capget(): CapabilitySets {
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+    const data = Buffer.alloc(24);
+    check(libc().capget(header, data), 'capget');
+    const word = (i: number, off: number) => BigInt(data.readUInt32LE(i * 12 + off));
+    return {
+      effective: word(0, 0) | (word(1, 0) << 32n),
+      permitted: word(0, 4) | (word(1, 4) << 32n),
+      inheritable: word(0, 8) | (word(1, 8) << 32n),
+    };
+  }
+  capset(sets: CapabilitySets): void {
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+    const data = Buffer.alloc(24);
+    const put = (v: bigint, off: number) => {
+      data.writeUInt32LE(Number(v & 0xffffffffn), off);
+      data.writeUInt32LE(Number((v >> 32n) & 0xffffffffn), 12 + off);
+    };
+    put(sets.effective, 0);
+    put(sets.permitted, 4);
+    put(sets.inheritable, 8);
+    check(libc().capset(header, data), 'capset');
+  }
+  setgroups(gids: number[]): void {
+    const buf = Buffer.alloc(Math.max(4, gids.length * 4));
+    gids.forEach((g, i) => buf.writeUInt32LE(g, i * 4));
+    check(libc().setgroups(gids.length, gids.length ? buf : null), 'setgroups');
+  }
+  setresgid(gid: number): void {
+    check(libc().setresgid(gid, gid, gid), 'setresgid', String(gid));
+  }
+  setresuid(uid: number): void {
+    check(libc().setresuid(uid, uid, uid), 'setresuid', String(uid));
+  }
+  setrlimit(resource: number, soft: bigint, hard: bigint): void {
+    const buf = Buffer.alloc(16);
+    buf.writeBigUInt64LE(soft, 0);
+    buf.writeBigUInt64LE(hard, 8);
+    check(libc().prlimit(0, resource, buf, null), 'prlimit', String(resource));
+  }
+  umask(mask: number): number {
+    return libc().umask(mask);
+  }
+  resetSignals(): void {
+    for (let sig = 1; sig < 65; sig++) {
+      if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue;
+      libc().signal(sig, null);
+    }
+    check(libc().sigprocmask(2 /* SIG_SETMASK */, Buffer.alloc(128), null), 'sigprocmask');
+  }
+  kill(pid: number, signal: number): void {
+    check(libc().kill(pid, signal), 'kill', String(pid));
+  }
+  seccompLoad(filter: SeccompFilter): void {
+    loadSeccompFilter(filter);
+  }
+  execve(p: string, argv: string[], env: string[]): never {
+    libc().execve(p, [...argv, null], [...env, null]);
+    throw new SysError('execve', libc().errno(), p);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The one seam between Gantry and the kernel. Everything that changes process or kernel state
+ * (namespaces, mounts, credentials, capabilities, rlimits, ttys, exec) goes through this interface,
+ * so container set-up logic can run against `FakeSys` in unit tests and against `LinuxSys` for real.
+ * Every method is synchronous and acts on the calling thread; a failure throws `SysError`.
+ */
+
+export interface CapabilitySets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+export interface FileKind {
+  kind: 'file' | 'dir' | 'symlink' | 'chr' | 'blk' | 'fifo' | 'socket' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+}
+
+/** OCI seccomp actions the loader implements (SCMP_ACT_NOTIFY is refused: no listener support). */
+export type SeccompActionName =
+  | 'SCMP_ACT_KILL'
+  | 'SCMP_ACT_KILL_PROCESS'
+  | 'SCMP_ACT_KILL_THREAD'
+  | 'SCMP_ACT_TRAP'
+  | 'SCMP_ACT_ERRNO'
+  | 'SCMP_ACT_TRACE'
+  | 'SCMP_ACT_ALLOW'
+  | 'SCMP_ACT_LOG';
+
+/** libseccomp's `enum scmp_compare` names, as OCI spells them. */
+export type SeccompOperatorName =
+  | 'SCMP_CMP_NE'
+  | 'SCMP_CMP_LT'
+  | 'SCMP_CMP_LE'
+  | 'SCMP_CMP_EQ'
+  | 'SCMP_CMP_GE'
+  | 'SCMP_CMP_GT'
+  | 'SCMP_CMP_MASKED_EQ';
+
+/** One argument condition; values are 64-bit, hence bigint. */
+export interface SeccompArgRule {
+  /** Argument index, 0..5. */
+  index: number;
+  value: bigint;
+  /** Second datum: the compared value for SCMP_CMP_MASKED_EQ (where `value` is the mask), else 0n. */
+  valueTwo: bigint;
+  op: SeccompOperatorName;
+}
+/** One OCI `syscalls` entry: every name gets the same action and conditions. */
+export interface SeccompRule {
+  names: string[];
+  action: SeccompActionName;
+  /** For SCMP_ACT_ERRNO (errno returned) and SCMP_ACT_TRACE (message to the tracer); default EPERM. */
+  errnoRet?: number;
+  args: SeccompArgRule[];
+}
+export interface SeccompFilter {
+  defaultAction: SeccompActionName;
+  defaultErrnoRet?: number;
+  /** SCMP_ARCH_* names; ones libseccomp does not know are skipped. The native arch is always in. */
+  architectures: string[];
+  /** SECCOMP_FILTER_FLAG_* names. */
+  flags: string[];
+  rules: SeccompRule[];
+}
+
+export interface Sys {
+  // namespaces
+  unshare(flags: number): void;
+  setns(fd: number, nstype: number): void;
+
+  // mounts and root
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  chroot(path: string): void;
+  chdir(path: string): void;
+  fchdir(fd: number): void;
+
+  // files (synchronous, on the calling thread so they see its root and mount namespace)
+  stat(path: string, followLinks?: boolean): FileKind | undefined;
+  mkdirAll(path: string, mode: number): void;
+  writeFile(path: string, data: string): void;
+  readFile(path: string): string;
+  createFile(path: string, mode: number): void;
+  symlink(target: string, path: string): void;
+  unlink(path: string): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  chown(path: string, uid: number, gid: number): void;
+  chmod(path: string, mode: number): void;
+  realpath(path: string): string;
+  readlink(path: string): string;
+  /** lsetxattr(2): set an extended attribute on `path` itself (a symlink is not followed). */
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** lgetxattr(2): the attribute's value, undefined when `path` does not have it (ENODATA). */
+  lgetxattr(path: string, name: string): Buffer | undefined;
+  /** llistxattr(2): the names of `path`'s attributes (those this process may see). */
+  llistxattr(path: string): string[];
+
+  // file descriptors
+  open(path: string, flags: number, mode?: number): number;
+  openat(dirfd: number, path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+  dup2(oldfd: number, newfd: number): void;
+  setCloexec(fd: number, on: boolean): void;
+  /** fds currently open in this process, from /proc/self/fd. */
+  listFds(): number[];
+  write(fd: number, data: string | Buffer): number;
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
+  /** waitpid(pid, WNOHANG): the exit status word when `pid` was reaped, undefined while it runs. */
+  reap(pid: number): number | undefined;
+  read(fd: number, size: number): Buffer;
+
+  // terminals and sockets
+  setsid(): number;
+  ioctlInt(fd: number, request: number, value: number): number;
+  /** Returns the pts number of a pty master (TIOCGPTN). */
+  ptsNumber(masterFd: number): number;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** Unlock a pty master so its slave can be opened (TIOCSPTLCK 0). */
+  ptyUnlock(masterFd: number): void;
+  /** socket(AF_UNIX, SOCK_STREAM) + connect; returns the connected fd (close-on-exec). */
+  connectUnix(path: string): number;
+  /** sendmsg with one fd in SCM_RIGHTS and `payload` as the data. */
+  sendFd(socketFd: number, fd: number, payload: string): void;
+  /** socket + bind + listen on a unix path (close-on-exec); returns the listening fd. */
+  listenUnix(path: string, backlog?: number): number;
+  /** accept(2) on a koffi worker thread, so the event loop keeps running. */
+  acceptAsync(listenFd: number): Promise<number>;
+  /** recvmsg of one SCM_RIGHTS fd (and its data) on a koffi worker thread. */
+  recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }>;
+
+  // process attributes
+  getpid(): number;
+  sethostname(name: string): void;
+  setdomainname(name: string): void;
+  prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number;
+  capget(): CapabilitySets;
+  capset(sets: CapabilitySets): void;
+  setgroups(gids: number[]): void;
+  setresgid(gid: number): void;
+  setresuid(uid: number): void;
+  setrlimit(resource: number, soft: bigint, hard: bigint): void;
+  umask(mask: number): number;
+  /** Default disposition for every signal and an empty mask: ignored signals would survive execve. */
+  resetSignals(): void;
+  kill(pid: number, signal: number): void;
+  seccompLoad(filter: SeccompFilter): void;
+  execve(path: string, argv: string[], env: string[]): never;
+}

@@ -1,0 +1,49 @@
+import type { CgroupFs } from './fs';
+import type { CgroupManager } from './types';
+import { nodeCgroupFs } from './fs';
+import { resolveCgroupPath } from './path';
+import { CgroupV1Manager } from './v1';
+import { CgroupV2Manager } from './v2';
+
+export type { CgroupManager, CgroupStats, MemoryEntry, BlkioEntry } from './types';
+export type { CgroupFs } from './fs';
+export type { CgroupErrorCode } from './errors';
+export { CgroupError, CgroupPathError } from './errors';
+export { nodeCgroupFs } from './fs';
+export { FakeCgroupFs, type FakeWrite } from './fake-fs';
+export { resolveCgroupPath, expandSlice, normalizeCgroupPath, isSystemdPath, DEFAULT_PARENT } from './path';
+export { sharesToWeight, blkioToIoWeight, swapToV2 } from './v2-resources';
+export { deviceLines } from './devices';
+export { UNLIMITED } from './parse';
+export { CgroupV1Manager, V1_SUBSYSTEMS } from './v1';
+export { CgroupV2Manager, V2_CONTROLLERS } from './v2';
+
+export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
+
+export interface OpenCgroupOptions {
+  /** Where the hierarchies are mounted (default /sys/fs/cgroup); tests point it at a fake tree. */
+  root?: string;
+  /** Force a layout instead of detecting it. */
+  version?: 1 | 2;
+  /** File access; tests pass an emulation of cgroupfs. Default: node:fs. */
+  fs?: CgroupFs;
+  /** v2 only: write memory.oom.group on create(). */
+  oomGroup?: boolean;
+}
+
+/** v2 when the root is itself a cgroup2 mount (it has cgroup.controllers); v1/hybrid otherwise. */
+export function detectCgroupVersion(root: string = DEFAULT_CGROUP_ROOT, fs: CgroupFs = nodeCgroupFs): 1 | 2 {
+  return fs.exists(`${root}/cgroup.controllers`) ? 2 : 1;
+}
+
+/**
+ * The manager for a container's cgroup. Nothing is created until create(); the path is validated
+ * here (CgroupPathError) so a bad config fails before any process exists.
+ */
+export function openCgroup(cgroupsPath: string | undefined, containerId: string, opts: OpenCgroupOptions = {}): CgroupManager {
+  const root = (opts.root ?? DEFAULT_CGROUP_ROOT).replace(/\/+$/, '');
+  const fs = opts.fs ?? nodeCgroupFs;
+  const path = resolveCgroupPath(cgroupsPath, containerId);
+  const version = opts.version ?? detectCgroupVersion(root, fs);
+  return version === 2 ? new CgroupV2Manager(path, root, fs, { oomGroup: opts.oomGroup }) : new CgroupV1Manager(path, root, fs);
+}

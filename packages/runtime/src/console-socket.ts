@@ -1,0 +1,37 @@
+import * as fs from 'node:fs';
+import { linuxSys, type Sys } from '@gantry/linux';
+
+/**
+ * The receiving end of `--console-socket`: a unix socket on which the runtime's init stage sends
+ * the pty master of a container (SCM_RIGHTS). Used by `run -t` and by the shim.
+ */
+export class ConsoleSocket {
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    private readonly sys: Sys,
+  ) {}
+
+  static listen(path: string, sys: Sys = linuxSys()): ConsoleSocket {
+    return new ConsoleSocket(path, sys.listenUnix(path), sys);
+  }
+
+  /** Wait for one connection and return the pty master it carries (owned by the caller). */
+  async receive(): Promise<{ master: number; name: string }> {
+    const conn = await this.sys.acceptAsync(this.fd);
+    try {
+      const { fd, payload } = await this.sys.recvFdAsync(conn);
+      return { master: fd, name: payload };
+    } finally {
+      this.sys.close(conn);
+    }
+  }
+
+  close(): void {
+    try {
+      this.sys.close(this.fd);
+    } finally {
+      fs.rmSync(this.path, { force: true });
+    }
+  }
+}

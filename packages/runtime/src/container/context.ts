@@ -1,0 +1,70 @@
+import * as fs from 'node:fs';
+import { linuxSys, type Sys } from '@gantry/linux';
+import { openCgroup } from '../cgroups';
+import type { CgroupManager } from '../cgroups/types';
+import { StateError } from '../errors';
+import type { ContainerState } from '../spec/types';
+import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
+import * as path from 'node:path';
+
+export interface RuntimeOptions {
+  /** State directory (runc's --root). */
+  root?: string;
+  sys?: Sys;
+  /** cgroupfs mount point; tests point it at a fake tree. */
+  cgroupRoot?: string;
+  /** runc's --systemd-cgroup: cgroupsPath is "slice:prefix:name". */
+  systemdCgroup?: boolean;
+}
+
+/** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
+export class RuntimeContext {
+  readonly store: StateStore;
+  readonly sys: Sys;
+  readonly cgroupRoot?: string;
+  constructor(opts: RuntimeOptions = {}) {
+    this.store = new StateStore(opts.root);
+    this.sys = opts.sys ?? linuxSys();
+    this.cgroupRoot = opts.cgroupRoot;
+  }
+
+  cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {
+    return openCgroup(c.cgroupPath, c.id, this.cgroupRoot ? { root: this.cgroupRoot } : undefined);
+  }
+
+  /** The live status: recorded state refined by whether the init process still exists and the freezer. */
+  status(c: StoredContainer): ContainerState['status'] {
+    if (c.pid <= 0) return c.recorded === 'creating' ? 'creating' : 'stopped';
+    const start = processStartTime(c.pid);
+    if (start === undefined || start !== c.pidStartTime) return 'stopped';
+    const letter = processStateLetter(c.pid);
+    if (letter === 'Z' || letter === 'X') return 'stopped';
+    if (c.recorded === 'creating') return 'creating';
+    if (fs.existsSync(path.join(this.store.dir(c.id), EXEC_FIFO))) return 'created';
+    try {
+      if (this.cgroup(c).freezerState() === 'frozen') return 'paused';
+    } catch {
+      // no freezer reachable: cannot be paused
+    }
+    return 'running';
+  }
+
+  loadWithStatus(id: string): { c: StoredContainer; status: ContainerState['status'] } {
+    const c = this.store.load(id);
+    return { c, status: this.status(c) };
+  }
+
+  requireStatus(id: string, allowed: ContainerState['status'][], action: string): StoredContainer {
+    const { c, status } = this.loadWithStatus(id);
+    if (!allowed.includes(status)) throw new StateError(`cannot ${action} container ${id}: container is ${status}`);
+    return c;
+  }
+}
+
+export function isAlive(pid: number, startTime: string): boolean {
+  return processStartTime(pid) === startTime && !['Z', 'X', undefined].includes(processStateLetter(pid));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

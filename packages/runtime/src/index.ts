@@ -1,0 +1,12 @@
+export { Runtime } from './runtime';
+export type { RuntimeOptions } from './container/context';
+export type { CreateOptions, Created } from './container/create';
+export type { ExecOptions, Executed } from './container/exec';
+export { waitExit } from './container/wait';
+export * from './errors';
+export type * from './spec/types';
+export { parseSpec, validateSpec } from './spec/validate';
+export { defaultSpec } from './spec/default-spec';
+export type { CgroupStats, CgroupManager } from './cgroups/types';
+export { ConsoleSocket } from './console-socket';
+export type { StdioFds } from './process/spawn-stage';

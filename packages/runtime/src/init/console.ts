@@ -1,0 +1,31 @@
+import { O, TIOC, SysError, type Sys } from '@gantry/linux';
+
+/**
+ * Create the container's terminal in its own devpts, hand the master to whoever listens on the
+ * console socket (SCM_RIGHTS, as runc does), and make the slave our controlling terminal and stdio.
+ */
+export function setupConsole(
+  sys: Sys,
+  socketFd: number,
+  owner: { uid: number; gid: number },
+  size?: { height: number; width: number },
+): void {
+  const master = sys.open('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
+  sys.ptyUnlock(master);
+  const slavePath = `/dev/pts/${sys.ptsNumber(master)}`;
+  const slave = sys.open(slavePath, O.RDWR | O.NOCTTY | O.CLOEXEC);
+  sys.chown(slavePath, owner.uid, owner.gid);
+  if (size) sys.setWinsize(master, size.height, size.width);
+  sys.sendFd(socketFd, master, slavePath);
+  sys.close(master);
+  sys.close(socketFd);
+  try {
+    sys.setsid();
+  } catch (e) {
+    // already a session leader (spawned detached): that is what we need
+    if (!(e instanceof SysError) || e.code !== 'EPERM') throw e;
+  }
+  for (const fd of [0, 1, 2]) sys.dup2(slave, fd);
+  sys.ioctlInt(0, TIOC.SCTTY, 0);
+  if (slave > 2) sys.close(slave);
+}

@@ -1,0 +1,47 @@
+/**
+ * Entry point of the init and exec stages (the counterpart of `runc init`). Started by the runtime
+ * with the sync socket's fd in _GANTRY_SYNC_FD; loads every module it needs up front, because after
+ * pivot_root a lazy require would resolve inside the container's filesystem.
+ */
+import { linuxSys } from '@gantry/linux';
+import { preloadSeccomp } from '@gantry/linux';
+import { fdChannel } from './fd-channel';
+import { runExec, runInit } from '../init/init-sequence';
+import { trace } from '../trace';
+
+export function main(): void {
+  const fd = Number(process.env._GANTRY_SYNC_FD);
+  if (!Number.isInteger(fd) || fd < 3) {
+    process.stderr.write('gantry-runtime: this entry point is started by the runtime, not by hand\n');
+    process.exit(2);
+  }
+  trace('stage loaded');
+  const sys = linuxSys();
+  const ch = fdChannel(sys, fd);
+  let started = false;
+  try {
+    const msg = ch.receive();
+    trace('stage bootstrap received');
+    if (msg.mode === 'init') {
+      if (msg.seccomp) preloadSeccomp();
+      started = true;
+      runInit(sys, ch, msg);
+    } else if (msg.mode === 'exec') {
+      if (msg.seccomp) preloadSeccomp();
+      started = true;
+      runExec(sys, ch, msg);
+    }
+    throw new Error('unexpected bootstrap message');
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    try {
+      ch.send({ type: 'error', message });
+    } catch {
+      // the parent is gone (after `create` returned): the container's stderr is all we have
+      if (started) process.stderr.write(`gantry-runtime init: ${message}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+if (require.main === module) main();

@@ -1,0 +1,67 @@
+/**
+ * gantry-runtime as a library (what a shim uses): create/start/wait/exec/delete in-process, with
+ * the container's stdio on fds the caller chose.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeRoot, useHarness } from './helpers';
+
+// The library from the build: its init stage is the compiled dist/process/stage-main.js.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const lib = require('../../dist') as typeof import('../../src');
+
+describeRoot('library', () => {
+  const harness = useHarness('lib');
+
+  it('runs a container with its stdout and stderr on caller-provided fds and reports the exit status', async () => {
+    const h = harness();
+    const rt = new lib.Runtime({ root: h.root });
+    const id = h.id('stdio');
+    const out = path.join(h.tmp, 'out.txt');
+    const err = path.join(h.tmp, 'err.txt');
+    const outFd = fs.openSync(out, 'w');
+    const errFd = fs.openSync(err, 'w');
+    try {
+      const created = await rt.create(id, {
+        bundle: h.bundleFor(['sh', '-c', 'echo to-out; echo to-err >&2; read x || echo stdin-empty; exit 7']),
+        stdio: ['ignore', outFd, errFd],
+      });
+      expect(rt.state(id).status).toBe('created');
+      const exited = lib.waitExit(created.init);
+      await rt.start(id);
+      expect(await exited).toBe(7);
+    } finally {
+      fs.closeSync(outFd);
+      fs.closeSync(errFd);
+    }
+    expect(fs.readFileSync(out, 'utf8')).toBe('to-out\nstdin-empty\n');
+    expect(fs.readFileSync(err, 'utf8')).toBe('to-err\n');
+    expect(rt.state(id).status).toBe('stopped');
+    await rt.delete(id);
+    expect(() => rt.state(id)).toThrow(lib.ContainerIdError);
+  });
+
+  it('execs with its own stdio and exit status, and lists the pids', async () => {
+    const h = harness();
+    const rt = new lib.Runtime({ root: h.root });
+    const id = h.id('exec');
+    const created = await rt.create(id, { bundle: h.bundleFor(['sleep', '300']), stdio: ['ignore', 'ignore', 'ignore'] });
+    await rt.start(id);
+    const out = path.join(h.tmp, 'exec.txt');
+    const fd = fs.openSync(out, 'w');
+    try {
+      const ex = await rt.exec(id, {
+        process: { args: ['sh', '-c', 'echo exec-$$; exit 3'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] },
+        stdio: ['ignore', fd, fd],
+      });
+      expect(rt.pids(id)).toEqual(expect.arrayContaining([created.state.pid]));
+      expect(await lib.waitExit(ex.child)).toBe(3);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^exec-\d+\n$/);
+    rt.kill(id, 9);
+    expect(await lib.waitExit(created.init)).toBe(137);
+    await rt.delete(id);
+  });
+});

@@ -1,0 +1,353 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { linuxSys, MS, type Sys } from '@gantry/linux';
+import { ConsoleSocket, Runtime, waitExit, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
+import type { ChildProcess } from 'node:child_process';
+import { ProcessStdio, type StdioPaths } from './stdio';
+import { ShimError } from './errors';
+
+/** containerd's task status values (types/task Status). */
+export enum TaskStatus {
+  UNKNOWN = 0,
+  CREATED = 1,
+  RUNNING = 2,
+  STOPPED = 3,
+  PAUSED = 4,
+  PAUSING = 5,
+}
+
+export interface RootfsMount {
+  type: string;
+  source: string;
+  target?: string;
+  options: string[];
+}
+
+export interface CreateRequest extends StdioPaths {
+  id: string;
+  bundle: string;
+  rootfs: RootfsMount[];
+}
+
+export interface ExecRequest extends StdioPaths {
+  execId: string;
+  spec: Process;
+}
+
+export interface ProcessInfo {
+  execId: string;
+  pid: number;
+  status: TaskStatus;
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+  exitStatus: number;
+  exitedAt?: Date;
+}
+
+/** Events the shim reports upward (to the daemon); names follow containerd's task events. */
+export type ShimEvent =
+  | { topic: '/tasks/create'; containerId: string; pid: number; bundle: string }
+  | { topic: '/tasks/start'; containerId: string; pid: number }
+  | { topic: '/tasks/exit'; containerId: string; id: string; pid: number; exitStatus: number; exitedAt: Date }
+  | { topic: '/tasks/delete'; containerId: string; id: string; pid: number; exitStatus: number; exitedAt: Date }
+  | { topic: '/tasks/exec-added'; containerId: string; execId: string }
+  | { topic: '/tasks/exec-started'; containerId: string; execId: string; pid: number }
+  | { topic: '/tasks/paused'; containerId: string }
+  | { topic: '/tasks/resumed'; containerId: string }
+  | { topic: '/tasks/oom'; containerId: string };
+
+interface TrackedProcess {
+  info: ProcessInfo;
+  stdio: ProcessStdio;
+  console?: ConsoleSocket;
+  child?: ChildProcess;
+  /** For exec processes: what Start runs. */
+  spec?: Process;
+  exited: Promise<void>;
+  markExited: () => void;
+}
+
+const MOUNT_FLAGS: Record<string, number> = { ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, bind: MS.BIND, rbind: MS.BIND | MS.REC };
+
+/**
+ * The task API of one container, over @gantry/runtime used as a library (no runc process per
+ * call). The shim process serves this over its socket; tests drive it directly.
+ */
+export class TaskService {
+  readonly runtime: Runtime;
+  private readonly processes = new Map<string, TrackedProcess>();
+  private container: { id: string; bundle: string; rootfsMounted: boolean } | undefined;
+  private oomSeen = 0;
+  private oomTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly opts: { runtimeRoot: string; stateDir: string; publish: (e: ShimEvent) => void; sys?: Sys },
+  ) {
+    this.runtime = new Runtime({ root: opts.runtimeRoot });
+  }
+
+  private get sys(): Sys {
+    return this.opts.sys ?? linuxSys();
+  }
+
+  private get id(): string {
+    if (!this.container) throw new ShimError('NOT_FOUND', 'no task has been created in this shim');
+    return this.container.id;
+  }
+
+  private proc(execId: string): TrackedProcess {
+    const p = this.processes.get(execId);
+    if (!p) throw new ShimError('NOT_FOUND', execId ? `exec ${execId} not found` : `task ${this.container?.id ?? ''} not found`);
+    return p;
+  }
+
+  private track(info: ProcessInfo, stdio: ProcessStdio, extra: Partial<TrackedProcess> = {}): TrackedProcess {
+    let markExited!: () => void;
+    const exited = new Promise<void>((r) => (markExited = r));
+    const t: TrackedProcess = { info, stdio, exited, markExited, ...extra };
+    this.processes.set(info.execId, t);
+    return t;
+  }
+
+  private consoleFor(execId: string): ConsoleSocket {
+    return ConsoleSocket.listen(path.join(this.opts.stateDir, `console-${execId || 'init'}.sock`));
+  }
+
+  /** Mount the rootfs the client prepared (overlay, bind) at <bundle>/rootfs. */
+  private mountRootfs(bundle: string, mounts: RootfsMount[]): boolean {
+    if (mounts.length === 0) return false;
+    const target = path.join(bundle, 'rootfs');
+    fs.mkdirSync(target, { recursive: true });
+    for (const m of mounts) {
+      let flags = 0;
+      const data: string[] = [];
+      for (const o of m.options) {
+        if (o in MOUNT_FLAGS) flags |= MOUNT_FLAGS[o]!;
+        else if (o !== 'rw') data.push(o);
+      }
+      this.sys.mount(m.source, target, m.type === 'bind' ? null : m.type, flags, data.length ? data.join(',') : null);
+    }
+    return true;
+  }
+
+  async create(req: CreateRequest): Promise<number> {
+    if (this.container) throw new ShimError('ALREADY_EXISTS', `task ${this.container.id} already exists in this shim`);
+    const rootfsMounted = this.mountRootfs(req.bundle, req.rootfs);
+    const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
+    const cons = req.terminal ? this.consoleFor('') : undefined;
+    const master = cons?.receive();
+    try {
+      const created = await this.runtime.create(req.id, {
+        bundle: req.bundle,
+        stdio: req.terminal ? undefined : stdio.childFds,
+        consoleSocket: cons?.path,
+        pidFile: path.join(req.bundle, 'init.pid'),
+      });
+      stdio.releaseChildFds();
+      if (master) stdio.attachMaster((await master).master);
+      this.container = { id: req.id, bundle: req.bundle, rootfsMounted };
+      const t = this.track(
+        { execId: '', pid: created.state.pid, status: TaskStatus.CREATED, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, exitStatus: 0 },
+        stdio,
+        { child: created.init, console: cons },
+      );
+      created.init.ref();
+      this.watchExit(t);
+      this.opts.publish({ topic: '/tasks/create', containerId: req.id, pid: created.state.pid, bundle: req.bundle });
+      return created.state.pid;
+    } catch (e) {
+      stdio.releaseChildFds();
+      stdio.close();
+      cons?.close();
+      if (rootfsMounted) this.unmountRootfs(req.bundle);
+      throw e;
+    }
+  }
+
+  private watchExit(t: TrackedProcess): void {
+    const child = t.child!;
+    void waitExit(child).then(async (status) => {
+      await t.stdio.drain();
+      t.info.exitStatus = status;
+      t.info.exitedAt = new Date();
+      t.info.status = TaskStatus.STOPPED;
+      t.markExited();
+      this.opts.publish({ topic: '/tasks/exit', containerId: this.id, id: t.info.execId || this.id, pid: t.info.pid, exitStatus: status, exitedAt: t.info.exitedAt });
+      if (t.info.execId === '') this.stopOomWatch();
+    });
+  }
+
+  async start(execId: string): Promise<number> {
+    const t = this.proc(execId);
+    if (execId === '') {
+      if (t.info.status !== TaskStatus.CREATED) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} is not in created state`);
+      await this.runtime.start(this.id);
+      t.info.status = TaskStatus.RUNNING;
+      this.startOomWatch();
+      this.opts.publish({ topic: '/tasks/start', containerId: this.id, pid: t.info.pid });
+      return t.info.pid;
+    }
+    if (t.child) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);
+    const master = t.console?.receive();
+    try {
+      const ex = await this.runtime.exec(this.id, {
+        process: t.spec!,
+        stdio: t.info.terminal ? undefined : t.stdio.childFds,
+        consoleSocket: t.console?.path,
+      });
+      t.stdio.releaseChildFds();
+      if (master) t.stdio.attachMaster((await master).master);
+      t.child = ex.child;
+      t.info.pid = ex.pid;
+      t.info.status = TaskStatus.RUNNING;
+      this.watchExit(t);
+      this.opts.publish({ topic: '/tasks/exec-started', containerId: this.id, execId, pid: ex.pid });
+      return ex.pid;
+    } catch (e) {
+      t.stdio.releaseChildFds();
+      t.stdio.close();
+      t.console?.close();
+      this.processes.delete(execId);
+      throw e;
+    }
+  }
+
+  exec(req: ExecRequest): void {
+    const id = this.id;
+    if (this.processes.has(req.execId)) throw new ShimError('ALREADY_EXISTS', `exec ${req.execId} already exists`);
+    if (!req.execId) throw new ShimError('INVALID_ARGUMENT', 'exec id is required');
+    const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
+    const spec: Process = { ...req.spec, terminal: req.terminal };
+    this.track(
+      { execId: req.execId, pid: 0, status: TaskStatus.CREATED, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, exitStatus: 0 },
+      stdio,
+      { spec, console: req.terminal ? this.consoleFor(req.execId) : undefined },
+    );
+    this.opts.publish({ topic: '/tasks/exec-added', containerId: id, execId: req.execId });
+  }
+
+  state(execId: string): ProcessInfo & { id: string; bundle: string } {
+    const t = this.proc(execId);
+    if (execId === '' && t.info.status !== TaskStatus.STOPPED) {
+      const s = this.runtime.state(this.id).status;
+      t.info.status = s === 'paused' ? TaskStatus.PAUSED : s === 'created' ? TaskStatus.CREATED : s === 'running' ? TaskStatus.RUNNING : t.info.status;
+    }
+    return { ...t.info, id: this.id, bundle: this.container!.bundle };
+  }
+
+  kill(execId: string, signal: number, all: boolean): void {
+    const t = this.proc(execId);
+    if (t.info.status === TaskStatus.STOPPED) throw new ShimError('NOT_FOUND', `process ${execId || this.id} has already exited`);
+    if (execId === '') this.runtime.kill(this.id, signal, all);
+    else if (t.info.pid > 0) this.sys.kill(t.info.pid, signal);
+    else throw new ShimError('FAILED_PRECONDITION', `exec ${execId} has not been started`);
+  }
+
+  async wait(execId: string): Promise<{ exitStatus: number; exitedAt: Date }> {
+    const t = this.proc(execId);
+    await t.exited;
+    return { exitStatus: t.info.exitStatus, exitedAt: t.info.exitedAt! };
+  }
+
+  async delete(execId: string): Promise<{ pid: number; exitStatus: number; exitedAt?: Date }> {
+    const t = this.proc(execId);
+    if (execId === '') {
+      const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.child);
+      if (others.length > 0) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} has running exec processes`);
+      if (t.info.status !== TaskStatus.STOPPED && t.info.status !== TaskStatus.CREATED) {
+        throw new ShimError('FAILED_PRECONDITION', `task ${this.id} must be stopped before deletion: ${TaskStatus[t.info.status]}`);
+      }
+      await this.runtime.delete(this.id, true);
+      if (t.info.status === TaskStatus.CREATED) await t.exited;
+      t.stdio.close();
+      t.console?.close();
+      if (this.container!.rootfsMounted) this.unmountRootfs(this.container!.bundle);
+    } else {
+      if (t.child && t.info.status !== TaskStatus.STOPPED) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} is still running`);
+      t.stdio.close();
+      t.console?.close();
+    }
+    this.processes.delete(execId);
+    const res = { pid: t.info.pid, exitStatus: t.info.exitStatus, exitedAt: t.info.exitedAt };
+    this.opts.publish({ topic: '/tasks/delete', containerId: this.container!.id, id: execId || this.container!.id, pid: res.pid, exitStatus: res.exitStatus, exitedAt: res.exitedAt ?? new Date() });
+    if (execId === '') this.container = undefined;
+    return res;
+  }
+
+  private unmountRootfs(bundle: string): void {
+    try {
+      this.sys.umount(path.join(bundle, 'rootfs'), 2 /* MNT_DETACH */);
+    } catch {
+      // not mounted
+    }
+  }
+
+  pids(): number[] {
+    return this.runtime.pids(this.id);
+  }
+
+  pause(): void {
+    this.runtime.pause(this.id);
+    this.proc('').info.status = TaskStatus.PAUSED;
+    this.opts.publish({ topic: '/tasks/paused', containerId: this.id });
+  }
+
+  resume(): void {
+    this.runtime.resume(this.id);
+    this.proc('').info.status = TaskStatus.RUNNING;
+    this.opts.publish({ topic: '/tasks/resumed', containerId: this.id });
+  }
+
+  resizePty(execId: string, width: number, height: number): void {
+    this.proc(execId).stdio.resize(width, height);
+  }
+
+  closeIO(execId: string): void {
+    this.proc(execId).stdio.closeStdin();
+  }
+
+  update(resources: Resources): void {
+    this.runtime.update(this.id, resources);
+  }
+
+  stats(): CgroupStats {
+    return this.runtime.stats(this.id);
+  }
+
+  /** True when nothing is left running or undeleted, so the shim may exit. */
+  idle(): boolean {
+    return this.processes.size === 0;
+  }
+
+  private startOomWatch(): void {
+    // memory.oom_control / memory.events have no push interface we can use from Node; poll.
+    try {
+      this.oomSeen = this.runtime.oomKills(this.id);
+    } catch {
+      return;
+    }
+    this.oomTimer = setInterval(() => {
+      try {
+        const n = this.runtime.oomKills(this.id);
+        if (n > this.oomSeen) this.opts.publish({ topic: '/tasks/oom', containerId: this.id });
+        this.oomSeen = n;
+      } catch {
+        this.stopOomWatch();
+      }
+    }, 250);
+    this.oomTimer.unref();
+  }
+
+  private stopOomWatch(): void {
+    if (this.oomTimer) clearInterval(this.oomTimer);
+    this.oomTimer = undefined;
+    // one last look: the kill that ended the task may be an OOM
+    try {
+      if (this.container && this.runtime.oomKills(this.container.id) > this.oomSeen) this.opts.publish({ topic: '/tasks/oom', containerId: this.container.id });
+    } catch {
+      // cgroup gone
+    }
+  }
+}
