@@ -188,6 +188,19 @@ export class ShimManager {
       await new Promise((r) => setTimeout(r, 10));
     }
     const handle: ShimHandle = { namespace: ns, id, bundle, socket, shimPid, client: new shim.TaskClient(`unix://${socket}`, credentials.createInsecure()) };
+    // The socket file appears at bind(), a moment before listen(): a connect in between is refused.
+    // Only a channel that reached READY proves the shim serves.
+    try {
+      await new Promise<void>((resolve, reject) => handle.client.waitForReady(deadline, (err) => (err ? reject(err) : resolve())));
+    } catch (e) {
+      handle.client.close();
+      try {
+        process.kill(shimPid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      throw new Error(`gantry-shim did not accept connections: ${(e as Error).message}; ${tail(path.join(bundle, 'shim.log'))}`);
+    }
     this.shims.set(this.key(ns, id), handle);
     this.ctx.log.info('shim started', { namespace: ns, id, shim_pid: shimPid });
     return handle;
