@@ -17,7 +17,10 @@ APT_PACKAGES=(
   libseccomp2                # seccomp filters (loaded through koffi)
   iproute2                   # network namespaces, veth, bridges
   hyperfine                  # start-up measurements
-  protobuf-compiler          # protoc, for proto/
+  protobuf-compiler libprotobuf-dev   # protoc and the google/protobuf well-known .proto files, for proto/
+  docker-registry apache2-utils       # distribution 2.8 for registry tests; htpasswd for its basic auth
+  containernetworking-plugins         # CNI bridge/host-local/loopback/portmap/firewall for container networks
+  tmux                       # a real terminal for `docker run -it` e2e tests
   ca-certificates            # npm over https
   tar coreutils findutils util-linux   # bundle/archive building, umount
 )

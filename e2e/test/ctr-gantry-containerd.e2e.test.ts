@@ -69,8 +69,8 @@ describe('ctr against gantry-containerd (tasks through gantry-shim)', () => {
     expect(ok(['containers', 'ls', '-q'])).toContain(id);
 
     const started = d.ctr(['tasks', 'start', '-d', '--fifo-dir', d.fifoDir, id]);
+    // ctr stops copying the task's output when `start -d` returns: what it printed is not asserted
     expect(started.status).toBe(0);
-    expect(started.stdout).toContain('hello-from-gce');
 
     const running = await waitForStatus(id, 'RUNNING');
     expect(running.pid).toBeGreaterThan(1);
