@@ -38,9 +38,17 @@ export function fdChannel(sys: Sys, fd: number): StageChannel {
           }
           throw e;
         }
-        if (chunk.length === 0) throw new Error('parent closed the sync socket');
+        if (chunk.length === 0) throw new ParentGoneError();
         buffered += chunk.toString('utf8');
       }
     },
   };
+}
+
+/** The runtime closed the sync socket: it failed (and reports why itself) or was killed. */
+export class ParentGoneError extends Error {
+  constructor() {
+    super('parent closed the sync socket');
+    this.name = 'ParentGoneError';
+  }
 }

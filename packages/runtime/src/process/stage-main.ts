@@ -5,7 +5,7 @@
  */
 import { linuxSys } from '@gantry/linux';
 import { preloadSeccomp } from '@gantry/linux';
-import { fdChannel } from './fd-channel';
+import { fdChannel, ParentGoneError } from './fd-channel';
 import { runExec, runInit } from '../init/init-sequence';
 import { trace } from '../trace';
 
@@ -33,6 +33,9 @@ export function main(): void {
     }
     throw new Error('unexpected bootstrap message');
   } catch (e) {
+    // The parent gave up on us (a failed hook, a killed runtime): it owns the error report, and a
+    // second line on the shared stderr would only blur it.
+    if (e instanceof ParentGoneError) process.exit(1);
     const message = e instanceof Error ? e.message : String(e);
     try {
       ch.send({ type: 'error', message });
