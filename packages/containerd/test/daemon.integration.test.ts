@@ -133,6 +133,40 @@ d('gantry-containerd with gantry-shim (root)', () => {
     await call(daemon.containers, daemon.containers.delete, { id: 'survivor' }, NS);
   });
 
+  it('starts the next task on a warm spare shim, and the spare ends with the daemon (also on kill -9)', async () => {
+    const spares = () =>
+      fs.readdirSync('/proc').filter((p) => {
+        try {
+          const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+          return cmd.includes('--warm') && cmd.includes(`${path.join(daemon.dir, 'state')}/`);
+        } catch {
+          return false;
+        }
+      });
+    expect(spares()).toEqual([]);
+    await createContainer(daemon, 'w1', ['sleep', '300']);
+    await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'w1' }), NS);
+    await waitFor('a spare shim', () => spares().length === 1);
+    const spare = Number(spares()[0]);
+    await createContainer(daemon, 'w2', ['sh', '-c', 'exit 4']);
+    await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'w2' }), NS);
+    expect(Number(fs.readFileSync(path.join(daemon.dir, 'state', 'tasks', NS, 'w2', 'shim.pid'), 'utf8'))).toBe(spare);
+    await call(daemon.tasks, daemon.tasks.start, { containerId: 'w2', execId: '' }, NS);
+    expect((await call(daemon.tasks, daemon.tasks.wait, { containerId: 'w2', execId: '' }, NS)).exitStatus).toBe(4);
+    expect(fs.readFileSync(path.join(daemon.dir, 'state', 'tasks', NS, 'w2', 'shim.log'), 'utf8')).toContain('"serving"');
+    // the adopted spare keeps --warm on its command line: the new spare is the other one
+    await waitFor('a new spare shim', () => spares().some((p) => Number(p) !== spare));
+    const next = Number(spares().find((p) => Number(p) !== spare));
+    await daemon.crash();
+    await waitFor('the spare to exit with the daemon', () => !fs.existsSync(`/proc/${next}`) || fs.readFileSync(`/proc/${next}/stat`, 'utf8').includes(') Z'));
+    await daemon.start();
+    for (const id of ['w1', 'w2']) {
+      await call(daemon.tasks, daemon.tasks.kill, tasks.KillRequest.fromPartial({ containerId: id, signal: 9 }), NS).catch(() => undefined);
+      await call(daemon.tasks, daemon.tasks.delete, { containerId: id }, NS);
+      await call(daemon.containers, daemon.containers.delete, { id }, NS);
+    }
+  });
+
   it('refuses calls without a namespace and tasks of unknown containers with clear gRPC errors', async () => {
     await expect(call(daemon.tasks, daemon.tasks.list, { filter: '' }, '')).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/namespace is required/) });
     await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'ghost' }), NS)).rejects.toMatchObject({ code: 5 });

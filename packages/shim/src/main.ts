@@ -3,9 +3,15 @@
  * gantry-shim serve --socket <path> --namespace <ns> --id <container> --state-dir <dir>
  *                   --runtime-root <dir> [--publish-address <daemon socket>]
  *
+ * gantry-shim serve --warm --pool <daemon state dir>/
+ *
  * One per container, started detached by gantry-containerd: a child subreaper that serves the
  * containerd.task.v2 Task API (over gRPC) on its own socket, owns the container's stdio and keeps
  * its exit status, whether or not the daemon is running.
+ *
+ * --warm: a spare the daemon starts ahead of need, because loading Node, gRPC and the runtime is
+ * most of a shim's start-up. It waits for one JSON line on stdin (the serve options plus `logFile`)
+ * and then serves that task; end of input before a line means the daemon no longer needs it.
  */
 import * as fs from 'node:fs';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -16,7 +22,7 @@ import { Publisher } from './publisher';
 import { StrayReaper } from './reaper';
 import { TaskService } from './task-service';
 
-interface ServeOptions {
+export interface ServeOptions {
   socket: string;
   namespace: string;
   id: string;
@@ -48,6 +54,54 @@ function parse(argv: string[]): ServeOptions {
     runtimeRoot: need('runtime-root'),
     publishAddress: get('publish-address'),
   };
+}
+
+/** What a warm shim reads on stdin: the options of a cold start, and where to log. */
+export interface WarmAssignment extends ServeOptions {
+  logFile: string;
+}
+
+/** Block until the daemon assigns a task (one line on fd 0); undefined at end of input. */
+function readAssignment(): WarmAssignment | undefined {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const buf = Buffer.alloc(64 * 1024);
+  let text = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EINTR') {
+        Atomics.wait(sleeper, 0, 0, 5);
+        continue;
+      }
+      throw e;
+    }
+    if (n === 0) return undefined;
+    text += buf.toString('utf8', 0, n);
+    const nl = text.indexOf('\n');
+    if (nl >= 0) {
+      const a = JSON.parse(text.slice(0, nl)) as Partial<WarmAssignment>;
+      for (const k of ['socket', 'namespace', 'id', 'stateDir', 'runtimeRoot', 'logFile'] as const) {
+        if (typeof a[k] !== 'string' || a[k] === '') throw new Error(`warm assignment lacks ${k}`);
+      }
+      return a as WarmAssignment;
+    }
+  }
+}
+
+/** Become the shim of the assigned task: its log on stdout/stderr, its bundle as cwd, no stdin. */
+function adopt(a: WarmAssignment): void {
+  const sys = linuxSys();
+  const nul = fs.openSync('/dev/null', 'r');
+  sys.dup2(nul, 0);
+  fs.closeSync(nul);
+  const logFd = fs.openSync(a.logFile, 'a', 0o600);
+  sys.dup2(logFd, 1);
+  sys.dup2(logFd, 2);
+  fs.closeSync(logFd);
+  process.chdir(a.stateDir);
 }
 
 async function serve(o: ServeOptions): Promise<void> {
@@ -99,7 +153,12 @@ async function serve(o: ServeOptions): Promise<void> {
 if (require.main === module) {
   let opts: ServeOptions;
   try {
-    opts = parse(process.argv.slice(2));
+    if (process.argv[2] === 'serve' && process.argv.includes('--warm')) {
+      const a = readAssignment();
+      if (!a) process.exit(0);
+      adopt(a);
+      opts = a;
+    } else opts = parse(process.argv.slice(2));
   } catch (e) {
     process.stderr.write(`gantry-shim: ${(e as Error).message}\n`);
     process.exit(2);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -62,6 +62,8 @@ export class ShimManager {
   private readonly shims = new Map<string, ShimHandle>();
   private readonly dead = new Map<string, DeadTask>();
   private readonly monitor: NodeJS.Timeout;
+  private spare?: ChildProcess;
+  private closed = false;
 
   constructor(private readonly ctx: DaemonContext) {
     // A shim that dies (kill -9, OOM) takes nothing down with it, but its task must not be left
@@ -85,7 +87,7 @@ export class ShimManager {
 
   private checkShims(): void {
     for (const h of [...this.shims.values()]) {
-      if (!processAlive(h.shimPid, h.socket)) void this.cleanupAfterShim(h.namespace, h.id, h.bundle, h.socket, h.shimPid, h);
+      if (!processAlive(h.shimPid, this.ctx.state)) void this.cleanupAfterShim(h.namespace, h.id, h.bundle, h.socket, h.shimPid, h);
     }
   }
 
@@ -148,27 +150,64 @@ export class ShimManager {
     return [...this.shims.values()].filter((h) => h.namespace === ns);
   }
 
+  /**
+   * A warm spare shim (see gantry-shim --warm): started after the first task, one at a time, so a
+   * task start does not wait for Node and gRPC to load. It exits when its stdin closes, so a daemon
+   * that dies takes its spare with it.
+   */
+  private ensureSpare(): void {
+    if (this.closed || (this.spare && this.spare.exitCode === null && this.spare.signalCode === null)) return;
+    const logFd = fs.openSync(path.join(this.ctx.state, 'shim-spare.log'), 'a', 0o600);
+    const child = spawn(process.execPath, [SHIM_MAIN, 'serve', '--warm', '--pool', `${this.ctx.state}/`], {
+      detached: true,
+      stdio: ['pipe', logFd, logFd],
+      cwd: this.ctx.state,
+      env: shimEnv(),
+    });
+    fs.closeSync(logFd);
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    child.on('error', () => undefined);
+    child.stdin?.on('error', () => undefined);
+    this.spare = child;
+  }
+
+  private takeSpare(): ChildProcess | undefined {
+    const c = this.spare;
+    this.spare = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null || !c.pid || !processAlive(c.pid, this.ctx.state)) return undefined;
+    return c;
+  }
+
   /** Start a shim for a new task; the bundle directory must already hold config.json. */
   async start(ns: string, id: string, bundle: string): Promise<ShimHandle> {
     const socket = this.socketPath(ns, id);
     fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o711 });
     fs.rmSync(socket, { force: true });
-    const logFd = fs.openSync(path.join(bundle, 'shim.log'), 'a', 0o600);
-    const child = spawn(
-      process.execPath,
-      [
-        SHIM_MAIN, 'serve',
-        '--socket', socket,
-        '--namespace', ns,
-        '--id', id,
-        '--state-dir', bundle,
-        '--runtime-root', path.join(this.ctx.state, 'runtime', ns),
-        '--publish-address', this.ctx.address,
-      ],
-      { detached: true, stdio: ['ignore', logFd, logFd], cwd: bundle, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } },
-    );
-    fs.closeSync(logFd);
-    child.unref();
+    const opts = { socket, namespace: ns, id, stateDir: bundle, runtimeRoot: path.join(this.ctx.state, 'runtime', ns), publishAddress: this.ctx.address };
+    let child = this.takeSpare();
+    if (child) {
+      child.stdin?.end(`${JSON.stringify({ ...opts, logFile: path.join(bundle, 'shim.log') })}\n`);
+    } else {
+      const logFd = fs.openSync(path.join(bundle, 'shim.log'), 'a', 0o600);
+      child = spawn(
+        process.execPath,
+        [
+          SHIM_MAIN, 'serve',
+          '--socket', opts.socket,
+          '--namespace', opts.namespace,
+          '--id', opts.id,
+          '--state-dir', opts.stateDir,
+          '--runtime-root', opts.runtimeRoot,
+          '--publish-address', opts.publishAddress,
+        ],
+        { detached: true, stdio: ['ignore', logFd, logFd], cwd: bundle, env: shimEnv() },
+      );
+      fs.closeSync(logFd);
+      child.unref();
+    }
+    // The next task gets a shim that has already loaded.
+    setImmediate(() => this.ensureSpare());
     const shimPid = child.pid ?? 0;
     fs.writeFileSync(path.join(bundle, 'address'), socket);
     fs.writeFileSync(path.join(bundle, 'shim.pid'), String(shimPid));
@@ -251,7 +290,7 @@ export class ShimManager {
           found.push(h);
           this.ctx.log.info('shim reconnected', { namespace: ns, id, shim_pid: c.shimPid, task_pid: c.taskPid });
         } catch (e) {
-          if (processAlive(recordedPid, socket)) {
+          if (processAlive(recordedPid, this.ctx.state)) {
             // alive but slow to answer: keep it; the monitor notices if it dies
             this.shims.set(this.key(ns, id), h);
             found.push(h);
@@ -268,9 +307,16 @@ export class ShimManager {
   }
 
   closeAll(): void {
+    this.closed = true;
+    this.spare?.stdin?.end();
+    this.spare = undefined;
     clearInterval(this.monitor);
     for (const h of this.shims.values()) h.client.close();
   }
+}
+
+function shimEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
 }
 
 function safeReaddir(dir: string): string[] {
