@@ -41,6 +41,8 @@ export interface ContainerRecord {
   /** Set when the user stopped it (unless-stopped and always policies keep it down after a restart of gantryd). */
   ManuallyStopped: boolean;
   SnapshotKey: string;
+  /** Volumes, binds and tmpfs mounts as planned at create (volumes/container-mounts.ts). */
+  MountPoints?: import('../volumes/container-mounts').MountPoint[];
 }
 
 export const NULL_TIME = '0001-01-01T00:00:00Z';
