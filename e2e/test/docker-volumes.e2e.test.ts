@@ -2,9 +2,11 @@
  * Volumes and mounts in gantryd, driven by the real docker CLI: named and anonymous volumes,
  * copy-up, binds, tmpfs, tmpfs-/bind-typed local volumes, the volume commands and their errors.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
+import { bundleTool } from '../src/paths';
 
 interface InspectMount {
   Type: string;
@@ -61,6 +63,37 @@ describe('docker volumes and mounts against gantryd', () => {
     expect(h.ok(['run', '--rm', '-v', 'etcvol:/etc', 'busybox', 'cat', '/etc/passwd'])).toBe('mine:x:5:5::/:/bin/sh\n');
     h.ok(['run', '--rm', '--mount', 'type=volume,src=nocopyvol,dst=/etc,volume-nocopy', 'busybox', 'true']);
     expect(fs.readdirSync(volumeDir('nocopyvol')).filter((f) => !['hostname', 'hosts', 'resolv.conf'].includes(f))).toEqual([]);
+  });
+
+  test("the image's VOLUMEs become anonymous volumes with the image content (owner, mode, symlinks kept)", () => {
+    const src = join(h.dir, 'volimg');
+    const made = spawnSync('bash', [bundleTool, src, '--args', 'sh'], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(made.stderr);
+    const data = join(src, 'rootfs', 'data');
+    fs.mkdirSync(join(data, 'sub'), { recursive: true });
+    fs.writeFileSync(join(data, 'f'), 'image file\n');
+    fs.chownSync(join(data, 'f'), 1000, 1001);
+    fs.chmodSync(join(data, 'f'), 0o640);
+    fs.symlinkSync('../f', join(data, 'sub', 'l'));
+    fs.chmodSync(data, 0o710);
+    fs.chownSync(data, 1000, 1001);
+    const tar = spawnSync('tar', ['-C', join(src, 'rootfs'), '-cf', join(h.dir, 'volimg.tar'), '.'], { encoding: 'utf8' });
+    if (tar.status !== 0) throw new Error(tar.stderr);
+    h.ok(['import', '--change', 'VOLUME /data', '--change', 'CMD ["sh"]', join(h.dir, 'volimg.tar'), 'volimg:1']);
+    const out = h.ok(['run', '--name', 'imgvol', 'volimg:1', 'sh', '-c', 'stat -c "%u:%g %a" /data /data/f; readlink /data/sub/l; cat /data/sub/l']);
+    expect(out).toBe('1000:1001 710\n1000:1001 640\n../f\nimage file\n');
+    const [m] = mountsOf('imgvol');
+    expect(m).toMatchObject({ Type: 'volume', Destination: '/data', Driver: 'local', Mode: '', RW: true, Propagation: '' });
+    expect(m!.Name).toMatch(/^[0-9a-f]{64}$/);
+    h.ok(['rm', '-v', 'imgvol']);
+    expect(volumes()).not.toContain(m!.Name);
+    // a bind at the VOLUME path replaces it: no anonymous volume is made
+    const host = join(h.dir, 'overdata');
+    fs.mkdirSync(host);
+    const before = volumes();
+    expect(h.ok(['run', '--rm', '-v', `${host}:/data`, 'volimg:1', 'ls', '-A', '/data'])).toBe('');
+    expect(volumes()).toEqual(before);
+    h.ok(['rmi', 'volimg:1']);
   });
 
   test('-v /host:/ctr:ro refuses writes; rw binds write through; a missing -v source is created', () => {
