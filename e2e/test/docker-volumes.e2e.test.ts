@@ -222,6 +222,23 @@ describe('docker volumes and mounts against gantryd', () => {
     expect(fs.existsSync(missing)).toBe(false);
   });
 
+  test('a running container keeps its tmpfs volume across a gantryd restart; its exit unmounts it', async () => {
+    h.ok(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', 'livevol']);
+    h.ok(['run', '-d', '--name', 'live', '-v', 'livevol:/d', 'busybox', 'sh', '-c', 'echo alive > /d/f; exec sleep 300']);
+    const file = join(volumeDir('livevol'), 'f');
+    for (let i = 0; i < 200 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.readFileSync(file, 'utf8')).toBe('alive\n');
+    await h.stopDaemon('SIGTERM');
+    await h.startDaemon();
+    expect(h.ok(['inspect', '-f', '{{.State.Running}}', 'live'])).toBe('true\n');
+    expect(mountsUnder(volumeDir('livevol'))).toEqual([volumeDir('livevol')]);
+    expect(fs.readFileSync(file, 'utf8')).toBe('alive\n');
+    h.ok(['stop', '-t', '1', 'live']);
+    expect(mountsUnder(volumeDir('livevol'))).toEqual([]);
+    h.ok(['rm', 'live']);
+    h.ok(['volume', 'rm', 'livevol']);
+  });
+
   test('nothing stays mounted under the test directory once everything is removed', () => {
     h.ok(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', 'lastvol']);
     h.ok(['run', '-d', '--name', 'runner', '-v', 'lastvol:/d', '-v', 'anonlast:/e', 'busybox', 'sleep', '300']);
