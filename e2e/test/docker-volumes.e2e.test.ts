@@ -109,6 +109,9 @@ describe('docker volumes and mounts against gantryd', () => {
     h.ok(['rm', 'robind']);
     h.ok(['run', '--rm', '-v', `${host}:/h`, 'busybox', 'sh', '-c', 'echo written > /h/out']);
     expect(fs.readFileSync(join(host, 'out'), 'utf8')).toBe('written\n');
+    h.ok(['create', '--name', 'mbind', '--mount', `type=bind,src=${host},dst=/h,readonly,bind-propagation=rslave`, 'busybox', 'true']);
+    expect(mountsOf('mbind')).toEqual([{ Type: 'bind', Source: host, Destination: '/h', Mode: '', RW: false, Propagation: 'rslave' }]);
+    h.ok(['rm', 'mbind']);
     const created = join(h.dir, 'made', 'by', 'docker');
     h.ok(['run', '--rm', '-v', `${created}:/m`, 'busybox', 'true']);
     expect(fs.statSync(created).isDirectory()).toBe(true);
@@ -133,6 +136,12 @@ describe('docker volumes and mounts against gantryd', () => {
     expect(v[0]!.Options).toEqual({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m' });
     expect(h.ok(['run', '--rm', '-v', 'tmpvol:/d', 'busybox', 'grep', ' /d ', '/proc/mounts'])).toMatch(/^tmpfs \/d tmpfs .*size=65536k/);
     expect(mountsUnder(volumeDir('tmpvol'))).toEqual([]);
+    // the same made on first use by --mount's volume options
+    const out = h.ok(['run', '--rm', '--mount', 'type=volume,src=mtmp,dst=/m,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m,volume-label=k=v', 'busybox', 'grep', ' /m ', '/proc/mounts']);
+    expect(out).toMatch(/^tmpfs \/m tmpfs .*size=2048k/);
+    const mv = JSON.parse(h.ok(['volume', 'inspect', 'mtmp'])) as { Labels: Record<string, string>; Options: Record<string, string> }[];
+    expect(mv[0]).toMatchObject({ Labels: { k: 'v' }, Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=2m' } });
+    expect(mountsUnder(volumeDir('mtmp'))).toEqual([]);
   });
 
   test('a bind-typed local volume shows the host directory and unmounts after', () => {
@@ -239,13 +248,18 @@ describe('docker volumes and mounts against gantryd', () => {
     h.ok(['volume', 'rm', 'livevol']);
   });
 
-  test('nothing stays mounted under the test directory once everything is removed', () => {
+  test('nothing stays mounted under the test directory once everything is removed', async () => {
     h.ok(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', 'lastvol']);
     h.ok(['run', '-d', '--name', 'runner', '-v', 'lastvol:/d', '-v', 'anonlast:/e', 'busybox', 'sleep', '300']);
     expect(mountsUnder(volumeDir('lastvol'))).toEqual([volumeDir('lastvol')]);
     expect(h.docker(['volume', 'rm', 'lastvol']).status).toBe(1);
     h.ok(['rm', '-f', '-v', 'runner']);
     for (const id of h.ok(['ps', '-aq']).split('\n').filter(Boolean)) h.ok(['rm', '-f', '-v', id]);
+    // before API 1.42, prune took named volumes too
+    h.ok(['volume', 'create', 'oldapi']);
+    const pruned = await h.request('POST', '/v1.41/volumes/prune');
+    expect(pruned.status).toBe(200);
+    expect((JSON.parse(pruned.body) as { VolumesDeleted: string[] }).VolumesDeleted).toContain('oldapi');
     h.ok(['volume', 'prune', '-af']);
     expect(volumes()).toEqual([]);
     expect(mountsUnder(h.dir)).toEqual([]);
