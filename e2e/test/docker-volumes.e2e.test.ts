@@ -128,6 +128,7 @@ describe('docker volumes and mounts against gantryd', () => {
     expect(full.stderr).toMatch(/No space left on device/);
     expect(mountsOf('tsize')).toEqual([{ Type: 'tmpfs', Source: '', Destination: '/t', Mode: '', RW: true, Propagation: '' }]);
     h.ok(['rm', 'tsize']);
+    expect(h.ok(['run', '--rm', '--mount', 'type=tmpfs,dst=/t,tmpfs-mode=1770', 'busybox', 'stat', '-c', '%a', '/t'])).toBe('1770\n');
   });
 
   test('a tmpfs-typed local volume is mounted while used and unmounted after', () => {

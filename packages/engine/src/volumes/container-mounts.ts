@@ -45,7 +45,7 @@ export interface PreparedMounts {
 
 /** The `MountPoints` a record carries (absent on records older than volumes). */
 export function mountPointsOf(rec: ContainerRecord): MountPoint[] {
-  return (rec as ContainerRecord & { MountPoints?: MountPoint[] }).MountPoints ?? [];
+  return rec.MountPoints ?? [];
 }
 
 /** `Mounts` of `docker inspect` / `docker ps`: Docker's MountPoint JSON. */
