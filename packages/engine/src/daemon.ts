@@ -13,6 +13,7 @@ import { registerContainerRoutes } from './routes/containers';
 import { registerExecRoutes } from './routes/exec';
 import { registerImageRoutes, imageUsage } from './routes/images';
 import { registerEventRoutes } from './routes/events';
+import { registerVolumeRoutes, volumeUsage } from './routes/volumes';
 import { ContainerManager } from './containers/manager';
 import { ContainerStore } from './containers/store';
 import { ExecManager } from './containers/exec';
@@ -56,7 +57,8 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   };
   const router = new Router();
   const store = new ContainerStore(opts.dataRoot);
-  const containers = new ContainerManager(ctx, store);
+  const volumes = registerVolumeRoutes(router, ctx, store);
+  const containers = new ContainerManager(ctx, store, volumes);
   const execs = new ExecManager(ctx, containers);
   const inUse = (imageId: string, name: string) =>
     store
@@ -77,7 +79,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerContainerRoutes(router, ctx, containers, (id) => execs.idsOf(id));
   registerExecRoutes(router, ctx, execs);
   registerImageRoutes(router, ctx, { inUse });
-  registerEventRoutes(router, ctx, store);
+  registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));
   await containers.restore();
   const server = new ApiServer(router, opts.log);
   await server.listen(opts.host);

@@ -13,6 +13,7 @@ import { buildSpec } from './spec';
 import type { ContainerStore } from './store';
 import { validateCreate } from './validate';
 import { userResolver } from './users';
+import type { ContainerMounts, PreparedMounts } from '../volumes/container-mounts';
 
 export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 export const RUNTIME_NAME = 'io.containerd.gantry.v1';
@@ -45,6 +46,8 @@ export class ContainerManager {
   constructor(
     private readonly ctx: EngineContext,
     readonly store: ContainerStore,
+    /** Volumes and bind mounts: planned at create, held while running, released at exit. */
+    private readonly mounts?: ContainerMounts,
   ) {}
 
   private get cd() {
@@ -77,11 +80,13 @@ export class ContainerManager {
     const hostname = config.Hostname || id.slice(0, 12);
     const etc = this.writeEtcFiles(dir, hostname);
     let snapshotMade = false;
+    let prepared: PreparedMounts | undefined;
     try {
       const mounts = (
         await this.cd.call(this.cd.snapshots, this.cd.snapshots.prepare, spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: id, parent: image.chainId, labels: { 'containerd.io/gc.root': '' } }))
       ).mounts;
       snapshotMade = true;
+      prepared = this.mounts?.prepare(hostConfig, Object.keys({ ...(image.config.config?.Volumes ?? {}), ...(config.Volumes ?? {}) }));
       const spec = buildSpec({
         id,
         config,
@@ -91,7 +96,10 @@ export class ContainerManager {
         hostname,
         etcFiles: etc,
         resolveUser: await userResolver(this.cd, mounts, this.ctx.dataRoot),
+        volumeSource: prepared?.volumeSource,
+        configVolumes: prepared?.configVolumes,
       });
+      prepared?.copyUp(mounts);
       const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) } };
       await this.cd.call(this.cd.containers, this.cd.containers.create, {
         container: cpb.Container.fromPartial({
@@ -120,12 +128,15 @@ export class ContainerManager {
         LogPath: jsonLogPath(this.ctx.dataRoot, id),
         ManuallyStopped: false,
         SnapshotKey: id,
+        ...(prepared ? { MountPoints: prepared.mountPoints } : {}),
       };
       this.store.save(rec);
       this.ctx.events.emit('container', 'create', id, { image: rec.Image, name: containerName.slice(1) });
       return { Id: id, Warnings: [] };
     } catch (e) {
       if (snapshotMade) await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: id }).catch(() => undefined);
+      await this.cd.call(this.cd.containers, this.cd.containers.delete, { id }).catch(() => undefined);
+      prepared?.rollback();
       fs.rmSync(dir, { recursive: true, force: true });
       if (e instanceof HttpError) throw e;
       throw fromGrpc(e);
@@ -174,6 +185,7 @@ export class ContainerManager {
     try {
       // a task left from an earlier run (exited, not deleted) is in the way
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+      this.mounts?.start(rec);
       const mounts = (await this.cd.call(this.cd.snapshots, this.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey })).mounts;
       const created = await this.cd.call(
         this.cd.tasks,
@@ -193,6 +205,7 @@ export class ContainerManager {
       log.close();
       removeFifos(fifos);
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+      this.mounts?.stop(rec);
       const err = e instanceof HttpError ? e : fromGrpc(e);
       rec.State = { ...rec.State, Error: err.message, ExitCode: 128, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
       this.store.save(rec);
@@ -231,6 +244,7 @@ export class ContainerManager {
     if (!rec) return;
     // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
     await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }).catch(() => undefined);
+    this.mounts?.stop(rec);
     const io = this.ios.get(id);
     if (io) {
       await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
@@ -245,7 +259,7 @@ export class ContainerManager {
     this.resolveWaiters(id, ['not-running', 'next-exit'], exitStatus);
     const host = rec.HostConfig as HostConfig;
     if (host.AutoRemove) {
-      await this.remove(id, { force: true }).catch((e: unknown) => this.ctx.log.warn('auto-remove failed', { id, error: String(e) }));
+      await this.remove(id, { force: true, removeVolumes: true }).catch((e: unknown) => this.ctx.log.warn('auto-remove failed', { id, error: String(e) }));
       return;
     }
     if (this.shouldRestart(rec, exitStatus)) this.scheduleRestart(rec);
@@ -399,7 +413,7 @@ export class ContainerManager {
     return this.waitFor(rec.Id, c);
   }
 
-  async remove(ref: string, opts: { force?: boolean }): Promise<void> {
+  async remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean }): Promise<void> {
     const rec = this.store.get(ref);
     if (rec.State.Status === 'removing') return;
     if (rec.State.Running || rec.State.Restarting) {
@@ -426,6 +440,7 @@ export class ContainerManager {
     });
     await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
     this.store.remove(rec.Id);
+    this.mounts?.removed(rec, opts.removeVolumes ?? false);
     this.ctx.events.emit('container', 'destroy', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
     this.resolveWaiters(rec.Id, ['removed', 'not-running', 'next-exit'], rec.State.ExitCode);
   }
@@ -461,6 +476,7 @@ export class ContainerManager {
         const fifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
         const log = new JsonFileWriter(rec.LogPath, parseLogOpts(((rec.HostConfig as HostConfig).LogConfig?.Config ?? {}) as Record<string, string>));
         this.ios.set(rec.Id, ContainerIO.open(fifos, { terminal: tty, log, shimHasEnds: true }));
+        this.mounts?.adopt(rec);
         rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
         this.store.save(rec);
         this.watchExit(rec.Id);
@@ -472,6 +488,7 @@ export class ContainerManager {
         this.scheduleRestart(rec);
       }
     }
+    this.mounts?.volumes.unmountUnheld();
   }
 
   close(): void {

@@ -5,9 +5,9 @@ import type { Mount, TmpfsOptions } from './docker-types';
 /** A mount Docker-side, before it becomes an OCI mount (Docker's `container.Mount`). */
 export interface UserMount {
   destination: string;
-  /** Host path for binds, `tmpfs` for tmpfs. */
+  /** Host path for binds, `tmpfs` for tmpfs, '' for a volume until it is resolved. */
   source: string;
-  kind: 'bind' | 'tmpfs';
+  kind: 'bind' | 'tmpfs' | 'volume';
   writable: boolean;
   /** bind: propagation mode (default rprivate). */
   propagation?: string;
@@ -18,6 +18,18 @@ export interface UserMount {
   readOnlyForceRecursive?: boolean;
   /** tmpfs: the options string (`"size=64m,mode=1777"`). */
   data?: string;
+  /** volume: its name ('' for an anonymous volume). */
+  name?: string;
+  /** volume: copy the image's content at the destination into it when it is empty. */
+  copyData?: boolean;
+  /** volume: driver, options and labels for creating it (`--mount` VolumeOptions). */
+  volumeCreate?: { driver?: string; options?: Record<string, string>; labels?: Record<string, string> };
+  /** The `Mode` `docker inspect` shows (the options of a `-v`). */
+  mode?: string;
+  /** bind: from `-v` (HostConfig.Binds): a missing host path is created at start. */
+  fromBinds?: boolean;
+  /** bind: BindOptions.CreateMountpoint. */
+  createMountpoint?: boolean;
 }
 
 export const PROPAGATION_MODES: ReadonlySet<string> = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
@@ -54,9 +66,9 @@ export function cleanPath(p: string): string {
 }
 
 /**
- * One `HostConfig.Binds` entry, `src:dst[:mode]`. Only host paths are bind-mountable for now: a
- * name (a named volume) or a lone path (an anonymous volume) is refused. Throws Error with Docker's
- * message; the caller turns it into a 400.
+ * One `HostConfig.Binds` entry, `src:dst[:mode]`: a host path (bind), a name (named volume) or a
+ * lone destination (anonymous volume). Throws Error with Docker's message; the caller turns it
+ * into a 400.
  */
 export function parseBind(raw: string): UserMount {
   const invalid = () => new Error(`invalid volume specification: '${raw}'`);
@@ -86,16 +98,28 @@ export function parseBind(raw: string): UserMount {
       throw invalid();
   }
   if (!validMountMode(mode)) throw new Error(`invalid mode: ${mode}`);
-  if (!path.isAbsolute(source)) {
-    throw new Error(`invalid volume specification: '${raw}': ${source === '' ? 'anonymous' : 'named'} volumes are not supported yet; bind-mount an absolute host path`);
-  }
-  if (target === '') throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "bind": field Target must not be empty`);
+  const isVolume = !path.isAbsolute(source);
+  const kind = isVolume ? 'volume' : 'bind';
+  if (target === '') throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "${kind}": field Target must not be empty`);
   try {
     checkTarget(target);
   } catch (e) {
-    throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "bind": ${(e as Error).message}`);
+    throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "${kind}": ${(e as Error).message}`);
   }
   const opts = mode === '' ? [] : mode.split(',');
+  if (isVolume) {
+    if (opts.some((o) => PROPAGATION_MODES.has(o))) throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "volume": propagation modes are not supported for volumes`);
+    return {
+      destination: cleanPath(target),
+      source: '',
+      kind: 'volume',
+      name: source,
+      writable: !opts.includes('ro'),
+      copyData: !opts.includes('nocopy'),
+      // dockerd shows a named volume's default mode as "z"
+      mode: mode === '' && source !== '' ? 'z' : mode,
+    };
+  }
   const propagation = opts.find((o) => PROPAGATION_MODES.has(o)) ?? 'rprivate';
   return {
     destination: cleanPath(target),
@@ -103,6 +127,8 @@ export function parseBind(raw: string): UserMount {
     kind: 'bind',
     writable: !opts.includes('ro'),
     propagation,
+    mode,
+    fromBinds: true,
   };
 }
 
@@ -161,6 +187,8 @@ export function parseMountSpec(m: Mount): UserMount {
         nonRecursive: m.BindOptions?.NonRecursive ?? false,
         readOnlyNonRecursive: m.BindOptions?.ReadOnlyNonRecursive ?? false,
         readOnlyForceRecursive: m.BindOptions?.ReadOnlyForceRecursive ?? false,
+        mode: '',
+        createMountpoint: m.BindOptions?.CreateMountpoint ?? false,
       };
     }
     case 'tmpfs': {
@@ -169,10 +197,18 @@ export function parseMountSpec(m: Mount): UserMount {
       if (m.Source) throw fail('field Source must not be specified');
       const data = tmpfsOptionsString(m.TmpfsOptions, m.ReadOnly ?? false);
       mergeTmpfsOptions(['noexec', 'nosuid', 'nodev', 'rprivate', ...(data ? data.split(',') : [])]);
-      return { destination, source: 'tmpfs', kind: 'tmpfs', writable: !m.ReadOnly, data };
+      return { destination, source: 'tmpfs', kind: 'tmpfs', writable: !m.ReadOnly, data, mode: '' };
     }
-    case 'volume':
-      throw fail('volumes are not supported yet; use a bind mount of an absolute host path');
+    case 'volume': {
+      if (m.BindOptions) throw fail('field BindOptions must not be specified');
+      if (m.TmpfsOptions) throw fail('field TmpfsOptions must not be specified');
+      const vo = m.VolumeOptions;
+      if (vo?.Subpath) throw fail('volume subpaths are not supported');
+      const name = m.Source ?? '';
+      if (name !== '' && path.isAbsolute(name)) throw fail(`invalid volume name: ${name}: a volume name cannot be an absolute path`);
+      const volumeCreate = vo?.DriverConfig || vo?.Labels ? { driver: vo.DriverConfig?.Name, options: vo.DriverConfig?.Options, labels: vo.Labels } : undefined;
+      return { destination, source: '', kind: 'volume', name, writable: !m.ReadOnly, copyData: !vo?.NoCopy, mode: '', volumeCreate };
+    }
     case 'npipe':
     case 'cluster':
     case 'image':
@@ -243,6 +279,7 @@ export function mergeTmpfsOptions(options: readonly string[]): string[] {
 
 /** A user mount as an OCI mount, the way dockerd writes it. */
 export function toOciMount(m: UserMount, recursiveReadOnly: boolean): OciMount {
+  if (m.kind === 'volume') throw new Error(`volume for ${m.destination} was not resolved to a host path`);
   if (m.kind === 'tmpfs') {
     const options = mergeTmpfsOptions(['noexec', 'nosuid', 'nodev', 'rprivate', ...(m.data ? m.data.split(',') : [])]);
     return { destination: m.destination, type: 'tmpfs', source: 'tmpfs', options };

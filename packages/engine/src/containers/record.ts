@@ -1,4 +1,5 @@
 /** A container as gantryd keeps it (the shape behind `docker inspect`), persisted per container. */
+import type { MountPoint } from '../volumes/container-mounts';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -41,6 +42,8 @@ export interface ContainerRecord {
   /** Set when the user stopped it (unless-stopped and always policies keep it down after a restart of gantryd). */
   ManuallyStopped: boolean;
   SnapshotKey: string;
+  /** Volumes, binds and tmpfs mounts as planned at create (volumes/container-mounts.ts). */
+  MountPoints?: MountPoint[];
 }
 
 export const NULL_TIME = '0001-01-01T00:00:00Z';

@@ -53,6 +53,18 @@ export interface BuildSpecInput {
   initPath?: string;
   /** The host's device nodes, given to privileged containers. */
   hostDevices?: Device[];
+  /** Host path of the volume planned at a destination (named and anonymous volumes of Binds and Mounts). */
+  volumeSource?: (destination: string) => string | undefined;
+  /** Anonymous volumes of Config.Volumes (the image's VOLUMEs, `-v /path`), already resolved to binds. */
+  configVolumes?: UserMount[];
+}
+
+/** A volume mount as the bind of its host directory; 400 when the engine planned none. */
+function resolveVolume(input: BuildSpecInput, m: UserMount): UserMount {
+  if (m.kind !== 'volume') return m;
+  const source = input.volumeSource?.(m.destination);
+  if (!source) throw badRequest(`invalid mount config for type "volume": no volume planned for ${m.destination}`);
+  return { ...m, kind: 'bind', source, propagation: 'rprivate' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,14 +198,19 @@ function userMounts(input: BuildSpecInput): UserMount[] {
       throw badRequest((e as Error).message);
     }
   };
-  for (const b of hc.Binds ?? []) out.push(wrap(() => parseBind(b)));
-  for (const m of hc.Mounts ?? []) out.push(wrap(() => parseMountSpec(m)));
+  for (const b of hc.Binds ?? []) out.push(resolveVolume(input, wrap(() => parseBind(b))));
+  for (const m of hc.Mounts ?? []) out.push(resolveVolume(input, wrap(() => parseMountSpec(m))));
   for (const [dest, data] of Object.entries(hc.Tmpfs ?? {})) {
     out.push({ destination: dest, source: 'tmpfs', kind: 'tmpfs', writable: true, data });
   }
   const taken = new Set(out.map((m) => m.destination));
   const dup = out.find((m, i) => out.findIndex((o) => o.destination === m.destination) !== i);
   if (dup) throw badRequest(`Duplicate mount point: ${dup.destination}`);
+  for (const v of input.configVolumes ?? []) {
+    if (taken.has(v.destination)) continue;
+    taken.add(v.destination);
+    out.push(v);
+  }
   const etc: [string | undefined, string][] = [
     [input.etcFiles?.resolvConf, '/etc/resolv.conf'],
     [input.etcFiles?.hostname, '/etc/hostname'],

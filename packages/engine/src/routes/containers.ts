@@ -8,6 +8,7 @@ import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
 import { frame, StdStream } from '../streams/stdcopy';
 import { serveAttach } from '../streams/attach';
+import { mountsJson, usesVolume } from '../volumes/container-mounts';
 
 function bool(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
@@ -76,7 +77,7 @@ export function summary(r: ContainerRecord): Record<string, unknown> {
     Status: statusText(r),
     HostConfig: { NetworkMode: host.NetworkMode || 'default' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: mountsJson(r),
   };
 }
 
@@ -102,7 +103,7 @@ export function inspect(r: ContainerRecord, execIds: string[]): Record<string, u
     ExecIDs: execIds.length ? execIds : null,
     HostConfig: r.HostConfig,
     GraphDriver: { Name: 'overlayfs', Data: null },
-    Mounts: [],
+    Mounts: mountsJson(r),
     Config: r.Config,
     NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
   };
@@ -133,6 +134,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
       if (filters.ancestor && !filters.ancestor.some((a) => r.Image === a || r.ImageID === a || r.ImageID.replace('sha256:', '').startsWith(a.replace('sha256:', '')))) return false;
       if (before && Date.parse(r.Created) >= Date.parse(before.Created)) return false;
       if (since && Date.parse(r.Created) <= Date.parse(since.Created)) return false;
+      if (filters.volume && !filters.volume.some((v) => usesVolume(r, v))) return false;
       return true;
     });
     const limit = Number(c.query.get('limit') ?? '-1');
@@ -185,7 +187,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   });
   router.delete('/containers/:id', async (c) => {
     if (bool(c.query, 'link')) throw badRequest('links are not supported');
-    await mgr.remove(c.params.id!, { force: bool(c.query, 'force') });
+    await mgr.remove(c.params.id!, { force: bool(c.query, 'force'), removeVolumes: bool(c.query, 'v') });
     return Reply.noContent();
   });
   router.post('/containers/prune', async (c) => {

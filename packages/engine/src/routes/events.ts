@@ -5,6 +5,7 @@ import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import { parseFilters } from './containers';
 import { imageUsage } from './images';
+import { mountsJson } from '../volumes/container-mounts';
 
 function parseTime(v: string | null, now: number): number | undefined {
   if (!v) return undefined;
@@ -26,7 +27,7 @@ function matches(e: EngineEvent, f: Record<string, string[]>): boolean {
 }
 
 /** GET /events (since/until/filters, streamed as JSON lines) and GET /system/df. */
-export function registerEventRoutes(router: Router, ctx: EngineContext, store: ContainerStore): void {
+export function registerEventRoutes(router: Router, ctx: EngineContext, store: ContainerStore, volumes?: () => Record<string, unknown>[]): void {
   router.get('/events', async (c) => {
     const now = Date.now();
     const since = parseTime(c.query.get('since'), now);
@@ -64,8 +65,8 @@ export function registerEventRoutes(router: Router, ctx: EngineContext, store: C
     return {
       LayersSize: images.reduce((n, i) => n + Number((i as { Size?: number }).Size ?? 0), 0),
       Images: images,
-      Containers: store.all().map((r) => ({ Id: r.Id, Names: [r.Name], Image: r.Image, ImageID: r.ImageID, Command: [r.Path, ...r.Args].join(' '), Created: Math.floor(Date.parse(r.Created) / 1000), State: r.State.Status, Status: r.State.Status, SizeRw: 0, SizeRootFs: 0, Labels: {}, Mounts: [] })),
-      Volumes: [],
+      Containers: store.all().map((r) => ({ Id: r.Id, Names: [r.Name], Image: r.Image, ImageID: r.ImageID, Command: [r.Path, ...r.Args].join(' '), Created: Math.floor(Date.parse(r.Created) / 1000), State: r.State.Status, Status: r.State.Status, SizeRw: 0, SizeRootFs: 0, Labels: {}, Mounts: mountsJson(r) })),
+      Volumes: volumes?.() ?? [],
       BuildCache: [],
     };
   });

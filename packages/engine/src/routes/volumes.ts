@@ -1,0 +1,120 @@
+import type { EngineContext } from '../context';
+import type { ContainerStore } from '../containers/store';
+import { badRequest, HttpError } from '../http/errors';
+import { Reply, type Router } from '../http/router';
+import { ContainerMounts } from '../volumes/container-mounts';
+import { VolumeStore, type VolumeRecord } from '../volumes/store';
+import { parseFilters } from './containers';
+
+function bool(v: string | null | undefined): boolean {
+  return v === '1' || v === 'true' || v === 'True';
+}
+
+function matchLabel(labels: Record<string, string> | null, f: string): boolean {
+  const l = labels ?? {};
+  const eq = f.indexOf('=');
+  return eq < 0 ? f in l : l[f.slice(0, eq)] === f.slice(eq + 1);
+}
+
+function stringMap(v: unknown, field: string): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw badRequest(`invalid ${field}: must be an object of strings`);
+  return v as Record<string, string>;
+}
+
+function versionLess(a: string, b: string): boolean {
+  const [a1 = 0, a2 = 0] = a.split('.').map(Number);
+  const [b1 = 0, b2 = 0] = b.split('.').map(Number);
+  return a1 < b1 || (a1 === b1 && a2 < b2);
+}
+
+const LIST_FILTERS = new Set(['name', 'label', 'driver', 'dangling']);
+const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
+
+/** Docker's volume endpoints; returns the container-mounts service the container manager uses. */
+export function registerVolumeRoutes(router: Router, ctx: EngineContext, containers: ContainerStore): ContainerMounts {
+  const store = new VolumeStore(ctx.dataRoot);
+  const mounts = new ContainerMounts(store, containers, ctx);
+  const json = (v: VolumeRecord) => ({ CreatedAt: v.CreatedAt, Driver: v.Driver, Labels: v.Labels, Mountpoint: store.dataPath(v.Name), Name: v.Name, Options: v.Options, Scope: v.Scope });
+  const dangling = (v: VolumeRecord) => mounts.usersOf(v.Name).length === 0;
+
+  router.post('/volumes/create', async (c) => {
+    const body = await c.json<Record<string, unknown>>();
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalid JSON: expected an object');
+    for (const [k, t] of [['Name', 'string'], ['Driver', 'string']] as const) {
+      if (body[k] !== undefined && body[k] !== null && typeof body[k] !== t) throw badRequest(`invalid ${k}: must be a ${t}`);
+    }
+    if (body.ClusterVolumeSpec) throw badRequest('cluster volumes are not supported: this node is not a swarm manager');
+    const r = store.create({ name: (body.Name as string | undefined) ?? '', driver: body.Driver as string | undefined, options: stringMap(body.DriverOpts, 'DriverOpts'), labels: stringMap(body.Labels, 'Labels') });
+    if (r.created) ctx.events.emit('volume', 'create', r.volume.Name, { driver: r.volume.Driver });
+    return Reply.created(json(r.volume));
+  });
+
+  router.get('/volumes', (c) => {
+    const f = parseFilters(c.query);
+    for (const k of Object.keys(f)) if (!LIST_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    for (const d of f.dangling ?? []) if (!['true', 'false', '1', '0'].includes(d)) throw badRequest(`invalid filter 'dangling=${d}'`);
+    const list = store.all().filter((v) => {
+      if (f.name && !f.name.some((n) => v.Name.includes(n))) return false;
+      if (f.driver && !f.driver.includes(v.Driver)) return false;
+      if (f.label && !f.label.every((l) => matchLabel(v.Labels, l))) return false;
+      if (f.dangling?.length && f.dangling.some((d) => bool(d) !== dangling(v))) return false;
+      return true;
+    });
+    return { Volumes: list.map(json), Warnings: null };
+  });
+
+  router.get('/volumes/:name', (c) => json(store.get(c.params.name!)));
+
+  router.delete('/volumes/:name', (c) => {
+    const name = c.params.name!;
+    if (!store.find(name)) {
+      if (bool(c.query.get('force'))) return Reply.noContent();
+      throw new HttpError(404, `get ${name}: no such volume`);
+    }
+    store.remove(name, mounts.usersOf(name));
+    ctx.events.emit('volume', 'destroy', name, { driver: 'local' });
+    return Reply.noContent();
+  });
+
+  router.post('/volumes/prune', (c) => {
+    const f = parseFilters(c.query);
+    for (const k of Object.keys(f)) if (!PRUNE_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    for (const a of f.all ?? []) if (!['true', 'false', '1', '0'].includes(a)) throw badRequest(`invalid filter 'all=${a}'`);
+    // before API 1.42 prune took every unused volume, named or not
+    const all = (f.all ?? []).some(bool) || versionLess(c.apiVersion, '1.42');
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const v of store.all()) {
+      if (!dangling(v)) continue;
+      // API 1.42+: only anonymous volumes unless all=true
+      if (!all && !store.isAnonymous(v)) continue;
+      if (f.label && !f.label.every((l) => matchLabel(v.Labels, l))) continue;
+      if (f['label!'] && f['label!'].some((l) => matchLabel(v.Labels, l))) continue;
+      const size = store.size(v.Name);
+      store.remove(v.Name, []);
+      ctx.events.emit('volume', 'destroy', v.Name, { driver: v.Driver });
+      deleted.push(v.Name);
+      reclaimed += size;
+    }
+    ctx.events.emit('volume', 'prune', '', { reclaimed: String(reclaimed) });
+    return { VolumesDeleted: deleted, SpaceReclaimed: reclaimed };
+  });
+
+  return mounts;
+}
+
+/** Volumes for GET /system/df, with their size and how many containers reference them. */
+export function volumeUsage(mounts: ContainerMounts): Record<string, unknown>[] {
+  const store = mounts.volumes;
+  return store.all().map((v) => ({
+    CreatedAt: v.CreatedAt,
+    Driver: v.Driver,
+    Labels: v.Labels,
+    Mountpoint: store.dataPath(v.Name),
+    Name: v.Name,
+    Options: v.Options,
+    Scope: v.Scope,
+    UsageData: { Size: store.size(v.Name), RefCount: mounts.usersOf(v.Name).length },
+  }));
+}

@@ -1,0 +1,266 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { linuxSys } from '@gantry/linux';
+import { badRequest, conflict, HttpError, notFound, serverError } from '../http/errors';
+import { localMountCalls, needsMount, validateLocalOptions } from './local-options';
+import { ANONYMOUS_LABEL, anonymousVolumeName, volumeNameError } from './names';
+
+/** A volume as gantryd keeps it (the shape of `docker volume inspect` without Mountpoint). */
+export interface VolumeRecord {
+  Name: string;
+  Driver: string;
+  Labels: Record<string, string> | null;
+  Options: Record<string, string> | null;
+  CreatedAt: string;
+  Scope: 'local';
+}
+
+/** The part of the kernel seam volumes need (FakeSys records it in unit tests). */
+export interface MountSeam {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags: number): void;
+}
+
+export interface VolumeStoreOptions {
+  sys?: () => MountSeam;
+  /** Mount points now mounted at or under `dir` (default: from /proc/self/mountinfo). */
+  mountsUnder?: (dir: string) => string[];
+}
+
+export interface CreateVolumeOptions {
+  name?: string;
+  driver?: string;
+  options?: Record<string, string> | null;
+  labels?: Record<string, string> | null;
+}
+
+const RECORD = 'volume.json';
+
+/** Mount points from /proc/self/mountinfo at or below `dir` (octal escapes decoded). */
+export function mountsUnderFromProc(dir: string): string[] {
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 5) continue;
+    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp === dir || mp.startsWith(`${dir}/`)) out.push(mp);
+  }
+  return out;
+}
+
+/**
+ * Volumes of the `local` driver: <data-root>/volumes/<name>/_data holds the data and
+ * <name>/volume.json the metadata (written to a temp file and renamed). Volumes with
+ * type/device options get their device mounted on _data while at least one user holds them.
+ */
+export class VolumeStore {
+  readonly dir: string;
+  private readonly vols = new Map<string, VolumeRecord>();
+  /** volume name → the ids holding it mounted (running containers, copy-ups). */
+  private readonly holders = new Map<string, Set<string>>();
+  private readonly sys: () => MountSeam;
+  private readonly mountsUnder: (dir: string) => string[];
+
+  constructor(dataRoot: string, opts: VolumeStoreOptions = {}) {
+    this.dir = path.join(dataRoot, 'volumes');
+    this.sys = opts.sys ?? linuxSys;
+    this.mountsUnder = opts.mountsUnder ?? mountsUnderFromProc;
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o701 });
+    for (const name of fs.readdirSync(this.dir)) {
+      try {
+        const rec = JSON.parse(fs.readFileSync(path.join(this.dir, name, RECORD), 'utf8')) as VolumeRecord;
+        if (rec.Name === name) this.vols.set(name, rec);
+      } catch {
+        // a directory without a record: a create that did not finish, or not ours
+      }
+    }
+  }
+
+  /** The host directory a container sees. */
+  dataPath(name: string): string {
+    return path.join(this.dir, name, '_data');
+  }
+
+  all(): VolumeRecord[] {
+    return [...this.vols.values()];
+  }
+
+  find(name: string): VolumeRecord | undefined {
+    return this.vols.get(name);
+  }
+
+  get(name: string): VolumeRecord {
+    const v = this.vols.get(name);
+    if (!v) throw notFound(`get ${name}: no such volume`);
+    return v;
+  }
+
+  isAnonymous(v: VolumeRecord): boolean {
+    return v.Labels !== null && ANONYMOUS_LABEL in v.Labels;
+  }
+
+  /**
+   * Create a volume, or return the one of that name (as dockerd does). No name means an
+   * anonymous volume. Throws HttpError with Docker's status and message.
+   */
+  create(o: CreateVolumeOptions): { volume: VolumeRecord; created: boolean } {
+    const driver = o.driver || 'local';
+    let name = o.name ?? '';
+    let labels = o.labels ?? null;
+    if (name === '') {
+      name = anonymousVolumeName();
+      labels = { ...(labels ?? {}), [ANONYMOUS_LABEL]: '' };
+    }
+    const existing = this.vols.get(name);
+    if (existing) {
+      if (existing.Driver !== driver) throw conflict(`create ${name}: a volume with the name ${name} already exists with driver ${JSON.stringify(existing.Driver)}`);
+      return { volume: existing, created: false };
+    }
+    if (driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${driver}: plugin ${JSON.stringify(driver)} not found`);
+    const nameErr = volumeNameError(name);
+    if (nameErr) throw badRequest(`create ${name}: ${nameErr}`);
+    try {
+      validateLocalOptions(o.options);
+    } catch (e) {
+      throw badRequest(`create ${name}: ${(e as Error).message}`);
+    }
+    const rec: VolumeRecord = {
+      Name: name,
+      Driver: 'local',
+      Labels: labels,
+      Options: o.options ?? null,
+      CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      Scope: 'local',
+    };
+    const vdir = path.join(this.dir, name);
+    try {
+      fs.mkdirSync(path.join(vdir, '_data'), { recursive: true, mode: 0o755 });
+      const file = path.join(vdir, RECORD);
+      fs.writeFileSync(`${file}.tmp`, JSON.stringify(rec));
+      fs.renameSync(`${file}.tmp`, file);
+    } catch (e) {
+      fs.rmSync(vdir, { recursive: true, force: true });
+      throw serverError(`create ${name}: ${(e as Error).message}`);
+    }
+    this.vols.set(name, rec);
+    return { volume: rec, created: true };
+  }
+
+  /**
+   * Remove a volume that no container uses (`users`: the containers referencing it). Its device
+   * is unmounted first; nothing is deleted while anything is still mounted below it.
+   */
+  remove(name: string, users: string[]): void {
+    this.get(name);
+    if (users.length > 0) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+    const vdir = path.join(this.dir, name);
+    this.holders.delete(name);
+    this.unmountData(name);
+    const left = this.mountsUnder(vdir);
+    if (left.length > 0) throw serverError(`remove ${name}: still mounted at ${left.join(', ')}`);
+    fs.rmSync(vdir, { recursive: true, force: true });
+    this.vols.delete(name);
+  }
+
+  /** `holder` starts using the volume: the device is mounted when it is the first. */
+  acquire(name: string, holder: string): void {
+    const v = this.get(name);
+    const set = this.holders.get(name) ?? new Set<string>();
+    if (set.size === 0 && needsMount(v.Options) && !this.isMounted(name)) {
+      const target = this.dataPath(name);
+      const done: string[] = [];
+      try {
+        for (const c of localMountCalls(v.Options!, target)) {
+          this.sys().mount(c.source, c.target, c.fstype, c.flags, c.data);
+          done.push(c.target);
+        }
+      } catch (e) {
+        if (done.length) this.safeUmount(target);
+        throw new HttpError(500, `error while mounting volume '${target}': ${(e as Error).message}`);
+      }
+    }
+    set.add(holder);
+    this.holders.set(name, set);
+  }
+
+  /** `holder` stops using the volume: the device is unmounted when it was the last. */
+  release(name: string, holder: string): void {
+    const set = this.holders.get(name);
+    if (!set?.delete(holder)) return;
+    if (set.size > 0) return;
+    this.holders.delete(name);
+    if (this.vols.has(name)) this.unmountData(name);
+  }
+
+  holdersOf(name: string): string[] {
+    return [...(this.holders.get(name) ?? [])];
+  }
+
+  /** After a restart of gantryd: unmount devices no holder claimed. */
+  unmountUnheld(): void {
+    for (const v of this.vols.values()) if (!this.holders.get(v.Name)?.size) this.unmountData(v.Name);
+  }
+
+  private isMounted(name: string): boolean {
+    return this.mountsUnder(this.dataPath(name)).includes(this.dataPath(name));
+  }
+
+  private unmountData(name: string): void {
+    const v = this.vols.get(name);
+    if (!v || !needsMount(v.Options)) return;
+    const target = this.dataPath(name);
+    // a bind remounted read-only is two mounts deep at most; tmpfs one
+    for (let i = 0; i < 4 && this.isMounted(name); i++) this.safeUmount(target);
+  }
+
+  private safeUmount(target: string): void {
+    try {
+      this.sys().umount(target, 0);
+    } catch {
+      try {
+        this.sys().umount(target, 2 /* MNT_DETACH */);
+      } catch {
+        // not mounted
+      }
+    }
+  }
+
+  /** Bytes used by the volume's data: regular files and symlinks, each inode once (Docker's directory.Size). */
+  size(name: string): number {
+    const seen = new Set<string>();
+    let total = 0;
+    const walk = (dir: string) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = path.join(dir, e.name);
+        let st: fs.Stats;
+        try {
+          st = fs.lstatSync(p);
+        } catch {
+          continue;
+        }
+        if (st.isDirectory()) {
+          walk(p);
+          continue;
+        }
+        const key = `${st.dev}:${st.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        total += st.size;
+      }
+    };
+    walk(this.dataPath(name));
+    return total;
+  }
+}
