@@ -99,9 +99,11 @@ export function overlayChanges(upper: string, lowers: readonly string[], sys: Sy
       }
       const below = inLowers(lowers, p);
       const sameDir = below?.isDirectory() && st.isDirectory() && below.size === st.size && below.mode === st.mode && below.mtimeMs === st.mtimeMs;
-      if (st.isDirectory()) changedDirs.add(p);
-      if (!below) record(p, ChangeKind.Added);
-      else if (!sameDir) record(p, ChangeKind.Modified);
+      // an unchanged directory is not recorded, so a change below it still reports it (as dockerd)
+      if (!below || !sameDir) {
+        record(p, below ? ChangeKind.Modified : ChangeKind.Added);
+        if (st.isDirectory()) changedDirs.add(p);
+      }
       if (!st.isDirectory()) continue;
       if (below?.isDirectory() && isOpaque(sys, path.join(dir, name))) {
         const kept = new Set(fs.readdirSync(path.join(dir, name)));

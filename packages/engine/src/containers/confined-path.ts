@@ -76,7 +76,7 @@ export function resolveInRoot(root: string, containerPath: string, followLast: b
  * trailing "/" or "/." the way Docker's PreserveTrailingDotOrSeparator does.
  */
 export function containerAbsPath(p: string): string {
-  const clean = path.posix.join('/', p);
+  const clean = path.posix.join('/', p).replace(/\/+$/, '') || '/';
   if (clean === '/') return '/';
   if (p.endsWith('/.')) return `${clean}/.`;
   if (p.endsWith('/')) return `${clean}/`;
