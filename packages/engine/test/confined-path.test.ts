@@ -65,7 +65,7 @@ describe('container path names', () => {
   });
   it('names an archive root by the last element', () => {
     expect(containerBaseName('/tmp/dir/')).toBe('dir');
-    expect(containerBaseName('/tmp/dir/.')).toBe('dir');
+    expect(containerBaseName('/tmp/dir/.')).toBe('.');
     expect(containerBaseName('/etc/passwd')).toBe('passwd');
     expect(containerBaseName('/')).toBe('/');
   });

@@ -85,7 +85,8 @@ export function containerAbsPath(p: string): string {
 
 /** The last element of a container path, as Docker names an archive's root entry ("/" for the root). */
 export function containerBaseName(absPath: string): string {
-  const trimmed = absPath.replace(/\/\.?$/, '');
+  if (absPath.endsWith('/.')) return '.'; // "copy the contents of": Go's filepath.Base gives "."
+  const trimmed = absPath.replace(/\/$/, '');
   if (trimmed === '') return '/';
   return path.posix.basename(trimmed);
 }

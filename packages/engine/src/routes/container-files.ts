@@ -89,7 +89,7 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     const gone = clientGone(c);
     c.res.writeHead(200, { 'Content-Type': 'application/json' });
     let prev: DockerStats | undefined;
-    while (!gone.aborted) {
+    while (!gone.aborted && store.find(rec.Id)) {
       const cur = await next(prev);
       if (gone.aborted) break;
       c.res.write(`${JSON.stringify(cur)}\n`);
