@@ -20,7 +20,7 @@ import { createGunzip } from 'node:zlib';
 import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, TarFormatError, type EntryType, type TarWriteEntry } from '@gantry/containerd';
 import { linuxSys, S_IF } from '@gantry/linux';
 import { badRequest, HttpError } from '../http/errors';
-import { resolveInRoot } from './confined-path';
+import { resolveInRoot, SymlinkLoopError } from './confined-path';
 
 const READ_CHUNK = 1 << 20;
 
@@ -169,6 +169,7 @@ function members(file: string) {
 function tarError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   if (e instanceof TarFormatError) return badRequest(`invalid tar archive: ${e.message}`);
+  if (e instanceof SymlinkLoopError) return badRequest(e.message);
   return new HttpError(500, (e as Error).message ?? String(e));
 }
 

@@ -177,12 +177,13 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     const spoolDir = fs.mkdtempSync(path.join(tmpDir, 'put-'));
     const file = path.join(spoolDir, 'body.tar');
     try {
-      await spool(c.req, file).catch((e: unknown) => {
-        throw badRequest(`reading the archive: ${(e as Error).message}`);
-      });
-      await checkArchive(file);
       await access.withRoot(rec, 'write', async (root) => {
-        const dest = resolveInRoot(root, containerAbsPath(p), true);
+        let dest;
+        try {
+          dest = resolveInRoot(root, containerAbsPath(p), true);
+        } catch (e) {
+          throw e instanceof SymlinkLoopError ? badRequest(e.message) : e;
+        }
         let st: fs.Stats;
         try {
           st = fs.lstatSync(dest.host);
@@ -192,6 +193,11 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
         if (!st.isDirectory()) throw badRequest('extraction point is not a directory');
         if ((rec.HostConfig as { ReadonlyRootfs?: boolean }).ReadonlyRootfs) throw badRequest('container rootfs is marked read-only');
         const chownTo = copyUIDGID ? ownerFor(root, rec) : undefined;
+        // the whole archive is checked before anything is written
+        await spool(c.req, file).catch((e: unknown) => {
+          throw badRequest(`reading the archive: ${(e as Error).message}`);
+        });
+        await checkArchive(file);
         await extractArchive(file, root, dest.inContainer, { noOverwriteDirNonDir, ...(chownTo ? { chownTo } : {}) });
       });
     } finally {
