@@ -161,6 +161,15 @@ describe('docker stats / cp / diff / export against gantryd', () => {
     h.ok(['cp', join(hostDir, 'file.txt'), 'stopped1:/tmp/']);
     h.ok(['cp', join(hostDir, 'tree'), 'stopped1:/tmp/tree']);
     expect(h.ok(['start', '-a', 'stopped1'])).toBe('hello from the host\n#!/bin/sh\necho deep\n640\n750\n');
+    // -a (copyUIDGID) gives the files the container's user; without it the archive's owners stay
+    fs.chownSync(join(hostDir, 'file.txt'), 777, 888);
+    h.ok(['create', '--name', 'owned', '--user', '123:456', 'busybox', 'true']);
+    h.ok(['cp', '-a', join(hostDir, 'file.txt'), 'owned:/tmp/a.txt']);
+    h.ok(['cp', join(hostDir, 'file.txt'), 'owned:/tmp/n.txt']);
+    const owners = spawnSync('tar', ['-tvnf', '-'], { input: spawnSync('docker', ['cp', 'owned:/tmp', '-'], { env: h.env() }).stdout }).stdout.toString();
+    expect(owners).toMatch(/ 123\/456 .* tmp\/a\.txt\n/);
+    expect(owners).toMatch(/ 777\/888 .* tmp\/n\.txt\n/);
+    fs.chownSync(join(hostDir, 'file.txt'), 0, 0);
     // copying a directory onto a file is refused (noOverwriteDirNonDir), a missing destination dir is a 404
     expect(h.docker(['cp', join(hostDir, 'tree'), 'run1:/tmp/file.txt']).status).not.toBe(0);
     const nodir = h.docker(['cp', join(hostDir, 'file.txt'), 'run1:/no/such/dir/']);
