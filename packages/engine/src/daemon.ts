@@ -14,6 +14,7 @@ import { registerExecRoutes } from './routes/exec';
 import { registerImageRoutes, imageUsage } from './routes/images';
 import { registerEventRoutes } from './routes/events';
 import { registerVolumeRoutes, volumeUsage } from './routes/volumes';
+import { registerContainerFileRoutes } from './routes/container-files';
 import { ContainerManager } from './containers/manager';
 import { ContainerStore } from './containers/store';
 import { ExecManager } from './containers/exec';
@@ -77,6 +78,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     };
   });
   registerContainerRoutes(router, ctx, containers, (id) => execs.idsOf(id));
+  registerContainerFileRoutes(router, ctx, containers);
   registerExecRoutes(router, ctx, execs);
   registerImageRoutes(router, ctx, { inUse });
   registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));

@@ -1,0 +1,77 @@
+/**
+ * A container's root filesystem as a host directory, for docker cp / export / diff:
+ * - a running container's rootfs is the overlay its shim mounted at
+ *   <containerd state>/tasks/gantry/<id>/rootfs (in the host's mount namespace, without the
+ *   container's own /proc, /sys, /dev, bind mounts); used as it is for reading and writing.
+ *   When gantryd talks to a containerd it does not run (no state dir), reads mount the snapshot
+ *   read-only and writes go through /proc/<pid>/root.
+ * - a stopped container's snapshot is mounted on a temporary directory (read-only: its upper dir
+ *   folded into the lower stack; for writing: the overlay with its upper dir) and always unmounted.
+ * Volumes and bind mounts are not part of this view.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { overlayLayers, withTempMounts, type MountSpec } from '@gantry/containerd';
+import { linuxSys } from '@gantry/linux';
+import type { EngineContext } from '../context';
+import { ENGINE_NAMESPACE } from '../containerd/client';
+import { fromGrpc } from '../http/errors';
+import type { ContainerRecord } from './record';
+
+const SNAPSHOTTER = 'overlayfs';
+
+export type AccessMode = 'read' | 'write';
+
+/** Whether `dir` is the root of a mount (its device differs from its parent's). */
+function isMountRoot(dir: string): boolean {
+  try {
+    return fs.statSync(dir).dev !== fs.statSync(path.dirname(dir)).dev;
+  } catch {
+    return false;
+  }
+}
+
+export class RootfsAccess {
+  private readonly tmpRoot: string;
+
+  constructor(private readonly ctx: EngineContext) {
+    this.tmpRoot = path.join(ctx.dataRoot, 'tmp', 'rootfs');
+  }
+
+  /** The snapshot's mounts (overlay upper + lowers) as containerd describes them. */
+  async snapshotMounts(rec: ContainerRecord): Promise<MountSpec[]> {
+    const cd = this.ctx.cd;
+    try {
+      const r = await cd.call(cd.snapshots, cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey });
+      return r.mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
+    } catch (e) {
+      throw fromGrpc(e);
+    }
+  }
+
+  /** The overlay upper dir (the container's changes) and the image's lower dirs, top first. */
+  async layers(rec: ContainerRecord): Promise<{ upper: string; lowers: string[] }> {
+    const mounts = await this.snapshotMounts(rec);
+    const m = mounts.length === 1 ? mounts[0]! : undefined;
+    if (!m || m.type !== 'overlay') throw new Error(`container ${rec.Id}: snapshot is not a single overlay mount`);
+    const { upper, lowers } = overlayLayers(m);
+    if (upper === undefined) throw new Error(`container ${rec.Id}: snapshot has no upper dir`);
+    return { upper, lowers };
+  }
+
+  /** The live rootfs mount of a running container's task, when this gantryd's containerd keeps it. */
+  private taskRootfs(rec: ContainerRecord): string | undefined {
+    if (!rec.State.Running || !this.ctx.containerdState) return undefined;
+    const dir = path.join(this.ctx.containerdState, 'tasks', ENGINE_NAMESPACE, rec.Id, 'rootfs');
+    return isMountRoot(dir) ? dir : undefined;
+  }
+
+  /** Run `fn` with the container's root directory; temporary mounts are undone after, always. */
+  async withRoot<T>(rec: ContainerRecord, mode: AccessMode, fn: (root: string) => Promise<T>): Promise<T> {
+    const live = this.taskRootfs(rec);
+    if (live) return fn(live);
+    if (mode === 'write' && rec.State.Running && rec.State.Pid > 0) return fn(`/proc/${rec.State.Pid}/root`);
+    const mounts = await this.snapshotMounts(rec);
+    return withTempMounts(linuxSys(), this.tmpRoot, mounts, mode === 'read', fn);
+  }
+}
