@@ -9,7 +9,9 @@ import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../strea
 import type { ContainerConfig, HostConfig } from './docker-types';
 import { resolveImage, type ResolvedImage } from './image-config';
 import { initialState, NULL_TIME, type ContainerRecord } from './record';
-import { buildSpec } from './spec';
+import { HealthMonitor } from './health';
+import { nextRestartDelay, policyRestarts, restartsOnDaemonStart } from './restart-policy';
+import { buildSpec, mergeImageConfig } from './spec';
 import type { ContainerStore } from './store';
 import { validateCreate } from './validate';
 import { userResolver } from './users';
@@ -40,12 +42,19 @@ export class ContainerManager {
   private readonly ios = new Map<string, ContainerIO>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** The last automatic-restart delay per container (Docker's back-off). */
+  private readonly restartDelays = new Map<string, number>();
+  /** Containers whose next exit must not restart them (docker stop/kill, rm -f). */
+  private readonly exitOnNext = new Set<string>();
   private closing = false;
+  readonly health: HealthMonitor;
 
   constructor(
     private readonly ctx: EngineContext,
     readonly store: ContainerStore,
-  ) {}
+  ) {
+    this.health = new HealthMonitor(ctx, store);
+  }
 
   private get cd() {
     return this.ctx.cd;
@@ -92,7 +101,7 @@ export class ContainerManager {
         etcFiles: etc,
         resolveUser: await userResolver(this.cd, mounts, this.ctx.dataRoot),
       });
-      const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) } };
+      const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) }, Healthcheck: mergeImageConfig(config, image.config.config ?? {}).Healthcheck };
       await this.cd.call(this.cd.containers, this.cd.containers.create, {
         container: cpb.Container.fromPartial({
           id,
@@ -158,9 +167,18 @@ export class ContainerManager {
       throw notModified();
     }
     if (rec.State.Status === 'removing' || rec.State.Dead) throw conflict(`container ${rec.Id} is marked for removal and cannot be started`);
-    clearTimeout(this.restartTimers.get(rec.Id));
-    rec.ManuallyStopped = false;
+    this.resetRestartManager(rec);
     await this.startTask(rec);
+  }
+
+  /** A start by the user: no pending automatic restart, back-off and RestartCount start over (as dockerd's). */
+  private resetRestartManager(rec: ContainerRecord): void {
+    clearTimeout(this.restartTimers.get(rec.Id));
+    this.restartTimers.delete(rec.Id);
+    this.restartDelays.delete(rec.Id);
+    this.exitOnNext.delete(rec.Id);
+    rec.ManuallyStopped = false;
+    rec.RestartCount = 0;
   }
 
   private async startTask(rec: ContainerRecord): Promise<void> {
@@ -186,6 +204,7 @@ export class ContainerManager {
       rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: created.pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: NULL_TIME };
       this.store.save(rec);
       this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
+      this.health.start(rec.Id);
       this.watchExit(rec.Id);
     } catch (e) {
       io.close();
@@ -227,6 +246,7 @@ export class ContainerManager {
   }
 
   private async onExit(id: string, exitStatus: number, exitedAt: Date): Promise<void> {
+    this.health.stop(id);
     const rec = this.store.find(id);
     if (!rec) return;
     // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
@@ -256,29 +276,21 @@ export class ContainerManager {
   }
 
   private shouldRestart(rec: ContainerRecord, exitStatus: number): boolean {
-    if (this.closing || rec.ManuallyStopped) return false;
-    const p = (rec.HostConfig as HostConfig).RestartPolicy;
-    switch (p?.Name) {
-      case 'always':
-      case 'unless-stopped':
-        return true;
-      case 'on-failure':
-        return exitStatus !== 0 && (!p.MaximumRetryCount || rec.RestartCount < p.MaximumRetryCount);
-      default:
-        return false;
-    }
+    if (this.closing || this.exitOnNext.delete(rec.Id)) return false;
+    return policyRestarts((rec.HostConfig as HostConfig).RestartPolicy, { exitCode: exitStatus, manuallyStopped: rec.ManuallyStopped, restartCount: rec.RestartCount });
   }
 
   /** Docker's back-off: 100 ms doubling (reset after 10 s of running), at most 1 min. */
   private scheduleRestart(rec: ContainerRecord): void {
     const ranMs = Date.parse(rec.State.FinishedAt) - Date.parse(rec.State.StartedAt);
-    const delay = ranMs > 10_000 ? 100 : Math.min(100 * 2 ** Math.min(rec.RestartCount, 10), 60_000);
+    const delay = nextRestartDelay(this.restartDelays.get(rec.Id) ?? 0, Number.isNaN(ranMs) ? 0 : ranMs);
+    this.restartDelays.set(rec.Id, delay);
     rec.State = { ...rec.State, Status: 'restarting', Restarting: true };
     this.store.save(rec);
     const t = setTimeout(() => {
       this.restartTimers.delete(rec.Id);
       const cur = this.store.find(rec.Id);
-      if (!cur || cur.ManuallyStopped || cur.State.Running) return;
+      if (!cur || !cur.State.Restarting || cur.State.Running) return;
       cur.RestartCount++;
       this.startTask(cur)
         .then(() => this.ctx.events.emit('container', 'restart', cur.Id, { image: cur.Image, name: cur.Name.slice(1) }))
@@ -300,7 +312,10 @@ export class ContainerManager {
     const rec = this.running(ref);
     const sig = signalNumber(signal, 9);
     if (sig === undefined) throw new HttpError(400, `Invalid signal: ${signal}`);
-    if (sig === 9) rec.ManuallyStopped = true;
+    // as dockerd: any kill marks it stopped by the user; SIGKILL or the stop signal also cancels the restart policy
+    const stopSig = (rec.Config as ContainerConfig).StopSignal;
+    if (sig === 9 || !stopSig || signalNumber(stopSig) === sig) this.exitOnNext.add(rec.Id);
+    rec.ManuallyStopped = true;
     this.store.save(rec);
     await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig, all: sig === 9 })).catch((e: unknown) => {
       throw fromGrpc(e);
@@ -311,6 +326,7 @@ export class ContainerManager {
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const rec = this.store.get(ref);
     clearTimeout(this.restartTimers.get(rec.Id));
+    this.restartTimers.delete(rec.Id);
     if (!rec.State.Running) {
       if (rec.State.Restarting) {
         rec.ManuallyStopped = true;
@@ -321,6 +337,7 @@ export class ContainerManager {
       throw notModified();
     }
     rec.ManuallyStopped = true;
+    this.exitOnNext.add(rec.Id);
     this.store.save(rec);
     const cfg = rec.Config as ContainerConfig & { StopTimeout?: number };
     const sig = signalNumber(signal ?? cfg.StopSignal, 15) ?? 15;
@@ -342,7 +359,7 @@ export class ContainerManager {
     const rec = this.store.get(ref);
     if (rec.State.Running) await this.stop(ref, timeoutSec, signal);
     const cur = this.store.get(rec.Id);
-    cur.ManuallyStopped = false;
+    this.resetRestartManager(cur);
     await this.startTask(cur);
     this.ctx.events.emit('container', 'restart', cur.Id, { image: cur.Image, name: cur.Name.slice(1) });
   }
@@ -408,6 +425,7 @@ export class ContainerManager {
       }
       clearTimeout(this.restartTimers.get(rec.Id));
       rec.ManuallyStopped = true;
+      this.exitOnNext.add(rec.Id);
       this.store.save(rec);
       if (rec.State.Running) {
         const exited = this.waitFor(rec.Id, 'next-exit');
@@ -426,6 +444,8 @@ export class ContainerManager {
     });
     await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
     this.store.remove(rec.Id);
+    this.restartDelays.delete(rec.Id);
+    this.exitOnNext.delete(rec.Id);
     this.ctx.events.emit('container', 'destroy', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
     this.resolveWaiters(rec.Id, ['removed', 'not-running', 'next-exit'], rec.State.ExitCode);
   }
@@ -464,11 +484,17 @@ export class ContainerManager {
         rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
         this.store.save(rec);
         this.watchExit(rec.Id);
+        this.health.resume(rec.Id);
         this.ctx.log.info('container adopted', { id: rec.Id, pid: task.pid });
-      } else if (rec.State.Running || rec.State.Restarting) {
-        const exit = task ? task.exitStatus : 255;
-        await this.onExit(rec.Id, exit, new Date());
-      } else if ((rec.HostConfig as HostConfig).RestartPolicy?.Name === 'always' && !rec.ManuallyStopped && rec.State.StartedAt !== NULL_TIME) {
+      } else if (rec.State.Running) {
+        // it exited while gantryd was down: the shim kept its exit status (255 when the shim is gone too)
+        const exitedAt = task?.exitedAt ? new Date(Number(task.exitedAt.seconds) * 1000 + Math.floor(task.exitedAt.nanos / 1e6)) : new Date();
+        await this.onExit(rec.Id, task ? task.exitStatus : 255, exitedAt);
+      } else if (rec.State.Restarting) {
+        // gantryd went down between an exit and its automatic restart
+        if (task) await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+        this.scheduleRestart(rec);
+      } else if (restartsOnDaemonStart((rec.HostConfig as HostConfig).RestartPolicy, { exitCode: rec.State.ExitCode, manuallyStopped: rec.ManuallyStopped, restartCount: rec.RestartCount, hasRun: rec.State.StartedAt !== NULL_TIME && rec.State.Status === 'exited' })) {
         this.scheduleRestart(rec);
       }
     }
@@ -476,6 +502,7 @@ export class ContainerManager {
 
   close(): void {
     this.closing = true;
+    this.health.stopAll();
     for (const t of this.restartTimers.values()) clearTimeout(t);
     for (const io of this.ios.values()) io.close();
     this.ios.clear();
