@@ -29,6 +29,8 @@ export class ContainerdSupervisor {
     if (orphan !== undefined && fs.existsSync(this.address)) this.adopt(orphan);
     else {
       if (orphan !== undefined) await this.end(orphan);
+      // a socket left by a gantry-containerd that was killed would pass for the new one's
+      fs.rmSync(this.address, { force: true });
       this.spawnOnce();
     }
     const deadline = Date.now() + timeoutMs;

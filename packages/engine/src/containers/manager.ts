@@ -464,12 +464,26 @@ export class ContainerManager {
   /** After gantryd starts: adopt running tasks, settle those that exited meanwhile, restart by policy. */
   async restore(): Promise<void> {
     const running = new Map<string, types.Process>();
-    try {
-      for (const t of (await this.cd.call(this.cd.tasks, this.cd.tasks.list, { filter: '' })).tasks) running.set(t.containerId, t);
-    } catch (e) {
-      this.ctx.log.warn('could not list tasks for live-restore', { error: String(e) });
+    let listed = false;
+    // gantry-containerd may still be coming up: an unanswered list must not pass for "no tasks"
+    for (let delay = 100, deadline = Date.now() + 20000; !listed; delay = Math.min(delay * 2, 2000)) {
+      try {
+        for (const t of (await this.cd.call(this.cd.tasks, this.cd.tasks.list, { filter: '' }, 10000)).tasks) running.set(t.containerId, t);
+        listed = true;
+      } catch (e) {
+        if (Date.now() > deadline) {
+          this.ctx.log.error('could not list tasks for live-restore; container states left as they were', { error: String(e) });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
     for (const rec of this.store.all()) {
+      if (!listed) {
+        // learn their exits once gantry-containerd answers
+        if (rec.State.Running) this.watchExit(rec.Id);
+        continue;
+      }
       const task = running.get(rec.Id);
       if (rec.State.Status === 'removing') {
         await this.remove(rec.Id, { force: true }).catch(() => undefined);
