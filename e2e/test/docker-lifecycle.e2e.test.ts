@@ -82,6 +82,8 @@ describe('container lifecycle with the docker CLI', () => {
     expect(status('hc1')).toMatch(/^Up .* \(healthy\)$/);
     expect(g.ok(['ps', '--filter', 'health=healthy', '--format', '{{.Names}}']).trim().split('\n')).toContain('hc1');
     expect(events(t0, ['container=hc1', 'event=health_status'])).toEqual(['health_status: unhealthy', 'health_status: healthy']);
+    // probes are execs, reported as dockerd does
+    expect(events(t0, ['container=hc1', 'event=exec_start'])).toContain('exec_start: /bin/sh -c test -f /tmp/ok || { echo not ready; exit 1; }');
 
     // probes stop with the container
     g.ok(['stop', '-t', '1', 'hc1']);

@@ -227,8 +227,12 @@ export class HealthMonitor {
       delete proc.consoleSize;
       await cd.call(cd.tasks, cd.tasks.exec, tpb.ExecProcessRequest.fromPartial({ containerId: rec.Id, execId, stdout: fifos.stdout, stderr: fifos.stderr, terminal: false, spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(proc)) } }), 30000);
       created = true;
+      // dockerd reports probes as execs too
+      const attrs = { execID: execId, name: rec.Name.slice(1) };
+      this.ctx.events.emit('container', `exec_create: ${m.settings.probe.join(' ')}`, rec.Id, attrs);
       await cd.call(cd.tasks, cd.tasks.start, { containerId: rec.Id, execId }, 30000);
       io.ready();
+      this.ctx.events.emit('container', `exec_start: ${m.settings.probe.join(' ')}`, rec.Id, attrs);
       // the wait is a long call: a timeout or the container stopping ends our interest in it
       let timer: NodeJS.Timeout | undefined;
       const outcome = await new Promise<{ code: number } | 'timeout' | 'aborted'>((resolve) => {
@@ -246,6 +250,7 @@ export class HealthMonitor {
         if (outcome === 'timeout') return { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: -1, Output: `Health check exceeded timeout (${goDuration(m.settings.timeoutMs)})` };
         return { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: -1, Output: 'container stopped' };
       }
+      this.ctx.events.emit('container', 'exec_die', rec.Id, { ...attrs, exitCode: String(outcome.code) });
       // output still in the FIFOs is read before the result is recorded
       await cd.call(cd.tasks, cd.tasks.deleteProcess, { containerId: rec.Id, execId }).catch(() => undefined);
       created = false;
