@@ -116,7 +116,12 @@ describe('container lifecycle with the docker CLI', () => {
     g.ok(['start', 'hc3']);
     const ok = await until('CMD probe', () => health('hc3'), (x) => x?.Status === 'healthy');
     expect(ok!.Log[0]!.Output).toBe('a;b\n');
-    g.ok(['rm', '-f', 'hc2', 'hc3']);
+    // failures inside --health-start-period do not count while starting
+    g.ok(['run', '-d', '--name', 'hc6', '--health-cmd', 'false', '--health-interval', '200ms', '--health-retries', '1', '--health-start-period', '60s', '--health-start-interval', '200ms', 'busybox', 'sleep', '300']);
+    const sp = await until('probes in the start period', () => health('hc6'), (x) => (x?.Log.length ?? 0) >= 2);
+    expect(sp).toMatchObject({ Status: 'starting', FailingStreak: 0 });
+    expect(status('hc6')).toMatch(/^Up .* \(health: starting\)$/);
+    g.ok(['rm', '-f', 'hc2', 'hc3', 'hc6']);
   });
 
   it("takes the image's HEALTHCHECK, overridable by flags, and --no-healthcheck turns it off", async () => {
@@ -135,7 +140,7 @@ describe('container lifecycle with the docker CLI', () => {
     g.ok(['rm', '-f', 'hc4', 'hc5']);
   });
 
-  it('restarts on-failure:2 exactly twice, with a doubling back-off', async () => {
+  it('restarts on-failure:2 exactly twice, and counts again after a user's start', async () => {
     const t0 = Date.now() / 1000;
     g.ok(['run', '-d', '--name', 'of2', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3']);
     await until('two restarts', () => restarts('of2'), (s) => s.RestartCount === 2 && s.Status === 'exited');
