@@ -46,6 +46,8 @@ export class ContainerManager {
   private readonly restartDelays = new Map<string, number>();
   /** Containers whose next exit must not restart them (docker stop/kill, rm -f). */
   private readonly exitOnNext = new Set<string>();
+  /** Automatic restarts under way: stop and rm wait for them rather than race them. */
+  private readonly autoStarts = new Map<string, Promise<void>>();
   private closing = false;
   readonly health: HealthMonitor;
 
@@ -292,9 +294,14 @@ export class ContainerManager {
       const cur = this.store.find(rec.Id);
       if (!cur || !cur.State.Restarting || cur.State.Running) return;
       cur.RestartCount++;
-      this.startTask(cur)
+      const started = this.startTask(cur)
         .then(() => this.ctx.events.emit('container', 'restart', cur.Id, { image: cur.Image, name: cur.Name.slice(1) }))
-        .catch((e: unknown) => this.ctx.log.warn('restart failed', { id: cur.Id, error: String(e) }));
+        .then(
+          () => undefined,
+          (e: unknown) => this.ctx.log.warn('restart failed', { id: cur.Id, error: String(e) }),
+        )
+        .finally(() => this.autoStarts.delete(cur.Id));
+      this.autoStarts.set(cur.Id, started);
     }, delay);
     t.unref();
     this.restartTimers.set(rec.Id, t);
@@ -324,6 +331,7 @@ export class ContainerManager {
   }
 
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
     clearTimeout(this.restartTimers.get(rec.Id));
     this.restartTimers.delete(rec.Id);
@@ -356,6 +364,7 @@ export class ContainerManager {
   }
 
   async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
     if (rec.State.Running) await this.stop(ref, timeoutSec, signal);
     const cur = this.store.get(rec.Id);
@@ -417,6 +426,7 @@ export class ContainerManager {
   }
 
   async remove(ref: string, opts: { force?: boolean }): Promise<void> {
+    await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
     if (rec.State.Status === 'removing') return;
     if (rec.State.Running || rec.State.Restarting) {
