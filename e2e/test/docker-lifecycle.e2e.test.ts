@@ -140,7 +140,7 @@ describe('container lifecycle with the docker CLI', () => {
     g.ok(['rm', '-f', 'hc4', 'hc5']);
   });
 
-  it('restarts on-failure:2 exactly twice, and counts again after a user's start', async () => {
+  it('restarts on-failure:2 exactly twice, and counts again after a user start', async () => {
     const t0 = Date.now() / 1000;
     g.ok(['run', '-d', '--name', 'of2', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3']);
     await until('two restarts', () => restarts('of2'), (s) => s.RestartCount === 2 && s.Status === 'exited');
