@@ -127,9 +127,18 @@ export class GantrydHarness {
       for (const id of this.docker(['ps', '-aq'], undefined, 20000).stdout.split('\n').filter(Boolean)) this.docker(['rm', '-f', id], undefined, 20000);
     }
     await this.stopDaemon('SIGTERM');
+    // container processes name neither our dir nor gantry: they are found by their cgroup (/…/<container id>)
+    let ids: string[] = [];
+    try {
+      ids = fs.readdirSync(join(this.dir, 'data', 'containers')).filter((d) => /^[0-9a-f]{64}$/.test(d));
+    } catch {
+      // no containers made
+    }
     for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       try {
-        if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dir)) process.kill(Number(pid), 'SIGKILL');
+        const cgroup = ids.length > 0 ? fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8') : '';
+        const ours = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dir) || ids.some((id) => cgroup.includes(id));
+        if (ours) process.kill(Number(pid), 'SIGKILL');
       } catch {
         // gone
       }

@@ -11,6 +11,9 @@ const CONTAINERD_MAIN = path.join(path.dirname(require.resolve('@gantry/containe
  */
 export class ContainerdSupervisor {
   private child: ChildProcess | undefined;
+  /** A gantry-containerd left running by an earlier gantryd that died (kill -9): used, not replaced. */
+  private adopted: number | undefined;
+  private adoptedWatch: NodeJS.Timeout | undefined;
   private stopping = false;
   private restarts = 0;
 
@@ -22,7 +25,14 @@ export class ContainerdSupervisor {
   ) {}
 
   async start(timeoutMs = 20000): Promise<void> {
-    this.spawnOnce();
+    const orphan = this.findOrphan();
+    if (orphan !== undefined && fs.existsSync(this.address)) this.adopt(orphan);
+    else {
+      if (orphan !== undefined) await this.end(orphan);
+      // a socket left by a gantry-containerd that was killed would pass for the new one's
+      fs.rmSync(this.address, { force: true });
+      this.spawnOnce();
+    }
     const deadline = Date.now() + timeoutMs;
     while (!fs.existsSync(this.address)) {
       if (Date.now() > deadline) throw new Error(`gantry-containerd did not start within ${timeoutMs} ms (log: ${this.logFile})`);
@@ -36,7 +46,58 @@ export class ContainerdSupervisor {
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.adopted ?? this.child?.pid;
+  }
+
+  private get pidFile(): string {
+    return path.join(this.state, 'gantry-containerd.pid');
+  }
+
+  /** The gantry-containerd our pid file names, if it still runs on our address. */
+  private findOrphan(): number | undefined {
+    try {
+      const pid = Number(fs.readFileSync(this.pidFile, 'utf8').trim());
+      if (!Number.isInteger(pid) || pid <= 0) return undefined;
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.includes(CONTAINERD_MAIN) && argv[argv.indexOf('--address') + 1] === this.address ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Use the running gantry-containerd and watch it: when it ends, run our own. */
+  private adopt(pid: number): void {
+    this.adopted = pid;
+    this.log.info('gantry-containerd still running; using it', { pid, address: this.address });
+    this.adoptedWatch = setInterval(() => {
+      if (alive(pid)) return;
+      clearInterval(this.adoptedWatch);
+      this.adopted = undefined;
+      if (this.stopping) return;
+      this.log.error('adopted gantry-containerd exited; starting a new one', { pid });
+      this.spawnOnce();
+    }, 500);
+    this.adoptedWatch.unref();
+  }
+
+  /** SIGTERM a process that is not our child, SIGKILL after 10 s. */
+  private async end(pid: number): Promise<void> {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + 10000;
+    while (alive(pid)) {
+      if (Date.now() > deadline) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private spawnOnce(): void {
@@ -49,6 +110,7 @@ export class ContainerdSupervisor {
     });
     fs.closeSync(log);
     this.child = child;
+    if (child.pid) fs.writeFileSync(this.pidFile, `${child.pid}\n`);
     this.log.info('gantry-containerd started', { pid: child.pid, address: this.address });
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
@@ -62,6 +124,12 @@ export class ContainerdSupervisor {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.adoptedWatch);
+    if (this.adopted !== undefined) {
+      await this.end(this.adopted);
+      this.adopted = undefined;
+      return;
+    }
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
@@ -72,5 +140,15 @@ export class ContainerdSupervisor {
       });
       child.kill('SIGTERM');
     });
+  }
+}
+
+/** The process exists and is not a zombie (an orphan's reaper may be slow, or may not reap at all). */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }

@@ -9,7 +9,9 @@ import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../strea
 import type { ContainerConfig, HostConfig } from './docker-types';
 import { resolveImage, type ResolvedImage } from './image-config';
 import { initialState, NULL_TIME, type ContainerRecord } from './record';
-import { buildSpec } from './spec';
+import { HealthMonitor } from './health';
+import { nextRestartDelay, policyRestarts, restartsOnDaemonStart } from './restart-policy';
+import { buildSpec, mergeImageConfig } from './spec';
 import type { ContainerStore } from './store';
 import { validateCreate } from './validate';
 import { userResolver } from './users';
@@ -41,14 +43,23 @@ export class ContainerManager {
   private readonly ios = new Map<string, ContainerIO>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** The last automatic-restart delay per container (Docker's back-off). */
+  private readonly restartDelays = new Map<string, number>();
+  /** Containers whose next exit must not restart them (docker stop/kill, rm -f). */
+  private readonly exitOnNext = new Set<string>();
+  /** Automatic restarts under way: stop and rm wait for them rather than race them. */
+  private readonly autoStarts = new Map<string, Promise<void>>();
   private closing = false;
+  readonly health: HealthMonitor;
 
   constructor(
     private readonly ctx: EngineContext,
     readonly store: ContainerStore,
     /** Volumes and bind mounts: planned at create, held while running, released at exit. */
     private readonly mounts?: ContainerMounts,
-  ) {}
+  ) {
+    this.health = new HealthMonitor(ctx, store);
+  }
 
   private get cd() {
     return this.ctx.cd;
@@ -100,7 +111,7 @@ export class ContainerManager {
         configVolumes: prepared?.configVolumes,
       });
       prepared?.copyUp(mounts);
-      const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) } };
+      const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) }, Healthcheck: mergeImageConfig(config, image.config.config ?? {}).Healthcheck };
       await this.cd.call(this.cd.containers, this.cd.containers.create, {
         container: cpb.Container.fromPartial({
           id,
@@ -169,9 +180,18 @@ export class ContainerManager {
       throw notModified();
     }
     if (rec.State.Status === 'removing' || rec.State.Dead) throw conflict(`container ${rec.Id} is marked for removal and cannot be started`);
-    clearTimeout(this.restartTimers.get(rec.Id));
-    rec.ManuallyStopped = false;
+    this.resetRestartManager(rec);
     await this.startTask(rec);
+  }
+
+  /** A start by the user: no pending automatic restart, back-off and RestartCount start over (as dockerd's). */
+  private resetRestartManager(rec: ContainerRecord): void {
+    clearTimeout(this.restartTimers.get(rec.Id));
+    this.restartTimers.delete(rec.Id);
+    this.restartDelays.delete(rec.Id);
+    this.exitOnNext.delete(rec.Id);
+    rec.ManuallyStopped = false;
+    rec.RestartCount = 0;
   }
 
   private async startTask(rec: ContainerRecord): Promise<void> {
@@ -198,6 +218,7 @@ export class ContainerManager {
       rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: created.pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: NULL_TIME };
       this.store.save(rec);
       this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
+      this.health.start(rec.Id);
       this.watchExit(rec.Id);
     } catch (e) {
       io.close();
@@ -240,6 +261,7 @@ export class ContainerManager {
   }
 
   private async onExit(id: string, exitStatus: number, exitedAt: Date): Promise<void> {
+    this.health.stop(id);
     const rec = this.store.find(id);
     if (!rec) return;
     // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
@@ -270,33 +292,30 @@ export class ContainerManager {
   }
 
   private shouldRestart(rec: ContainerRecord, exitStatus: number): boolean {
-    if (this.closing || rec.ManuallyStopped) return false;
-    const p = (rec.HostConfig as HostConfig).RestartPolicy;
-    switch (p?.Name) {
-      case 'always':
-      case 'unless-stopped':
-        return true;
-      case 'on-failure':
-        return exitStatus !== 0 && (!p.MaximumRetryCount || rec.RestartCount < p.MaximumRetryCount);
-      default:
-        return false;
-    }
+    if (this.closing || this.exitOnNext.delete(rec.Id)) return false;
+    return policyRestarts((rec.HostConfig as HostConfig).RestartPolicy, { exitCode: exitStatus, manuallyStopped: rec.ManuallyStopped, restartCount: rec.RestartCount });
   }
 
   /** Docker's back-off: 100 ms doubling (reset after 10 s of running), at most 1 min. */
   private scheduleRestart(rec: ContainerRecord): void {
     const ranMs = Date.parse(rec.State.FinishedAt) - Date.parse(rec.State.StartedAt);
-    const delay = ranMs > 10_000 ? 100 : Math.min(100 * 2 ** Math.min(rec.RestartCount, 10), 60_000);
+    const delay = nextRestartDelay(this.restartDelays.get(rec.Id) ?? 0, Number.isNaN(ranMs) ? 0 : ranMs);
+    this.restartDelays.set(rec.Id, delay);
     rec.State = { ...rec.State, Status: 'restarting', Restarting: true };
     this.store.save(rec);
     const t = setTimeout(() => {
       this.restartTimers.delete(rec.Id);
       const cur = this.store.find(rec.Id);
-      if (!cur || cur.ManuallyStopped || cur.State.Running) return;
+      if (!cur || !cur.State.Restarting || cur.State.Running) return;
       cur.RestartCount++;
-      this.startTask(cur)
+      const started = this.startTask(cur)
         .then(() => this.ctx.events.emit('container', 'restart', cur.Id, { image: cur.Image, name: cur.Name.slice(1) }))
-        .catch((e: unknown) => this.ctx.log.warn('restart failed', { id: cur.Id, error: String(e) }));
+        .then(
+          () => undefined,
+          (e: unknown) => this.ctx.log.warn('restart failed', { id: cur.Id, error: String(e) }),
+        )
+        .finally(() => this.autoStarts.delete(cur.Id));
+      this.autoStarts.set(cur.Id, started);
     }, delay);
     t.unref();
     this.restartTimers.set(rec.Id, t);
@@ -314,7 +333,10 @@ export class ContainerManager {
     const rec = this.running(ref);
     const sig = signalNumber(signal, 9);
     if (sig === undefined) throw new HttpError(400, `Invalid signal: ${signal}`);
-    if (sig === 9) rec.ManuallyStopped = true;
+    // as dockerd: any kill marks it stopped by the user; SIGKILL or the stop signal also cancels the restart policy
+    const stopSig = (rec.Config as ContainerConfig).StopSignal;
+    if (sig === 9 || !stopSig || signalNumber(stopSig) === sig) this.exitOnNext.add(rec.Id);
+    rec.ManuallyStopped = true;
     this.store.save(rec);
     await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig, all: sig === 9 })).catch((e: unknown) => {
       throw fromGrpc(e);
@@ -323,8 +345,10 @@ export class ContainerManager {
   }
 
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
     clearTimeout(this.restartTimers.get(rec.Id));
+    this.restartTimers.delete(rec.Id);
     if (!rec.State.Running) {
       if (rec.State.Restarting) {
         rec.ManuallyStopped = true;
@@ -335,6 +359,7 @@ export class ContainerManager {
       throw notModified();
     }
     rec.ManuallyStopped = true;
+    this.exitOnNext.add(rec.Id);
     this.store.save(rec);
     const cfg = rec.Config as ContainerConfig & { StopTimeout?: number };
     const sig = signalNumber(signal ?? cfg.StopSignal, 15) ?? 15;
@@ -353,10 +378,11 @@ export class ContainerManager {
   }
 
   async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
     if (rec.State.Running) await this.stop(ref, timeoutSec, signal);
     const cur = this.store.get(rec.Id);
-    cur.ManuallyStopped = false;
+    this.resetRestartManager(cur);
     await this.startTask(cur);
     this.ctx.events.emit('container', 'restart', cur.Id, { image: cur.Image, name: cur.Name.slice(1) });
   }
@@ -414,6 +440,7 @@ export class ContainerManager {
   }
 
   async remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean }): Promise<void> {
+    await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
     if (rec.State.Status === 'removing') return;
     if (rec.State.Running || rec.State.Restarting) {
@@ -422,6 +449,7 @@ export class ContainerManager {
       }
       clearTimeout(this.restartTimers.get(rec.Id));
       rec.ManuallyStopped = true;
+      this.exitOnNext.add(rec.Id);
       this.store.save(rec);
       if (rec.State.Running) {
         const exited = this.waitFor(rec.Id, 'next-exit');
@@ -441,6 +469,8 @@ export class ContainerManager {
     await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
     this.store.remove(rec.Id);
     this.mounts?.removed(rec, opts.removeVolumes ?? false);
+    this.restartDelays.delete(rec.Id);
+    this.exitOnNext.delete(rec.Id);
     this.ctx.events.emit('container', 'destroy', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
     this.resolveWaiters(rec.Id, ['removed', 'not-running', 'next-exit'], rec.State.ExitCode);
   }
@@ -459,12 +489,26 @@ export class ContainerManager {
   /** After gantryd starts: adopt running tasks, settle those that exited meanwhile, restart by policy. */
   async restore(): Promise<void> {
     const running = new Map<string, types.Process>();
-    try {
-      for (const t of (await this.cd.call(this.cd.tasks, this.cd.tasks.list, { filter: '' })).tasks) running.set(t.containerId, t);
-    } catch (e) {
-      this.ctx.log.warn('could not list tasks for live-restore', { error: String(e) });
+    let listed = false;
+    // gantry-containerd may still be coming up: an unanswered list must not pass for "no tasks"
+    for (let delay = 100, deadline = Date.now() + 20000; !listed; delay = Math.min(delay * 2, 2000)) {
+      try {
+        for (const t of (await this.cd.call(this.cd.tasks, this.cd.tasks.list, { filter: '' }, 10000)).tasks) running.set(t.containerId, t);
+        listed = true;
+      } catch (e) {
+        if (Date.now() > deadline) {
+          this.ctx.log.error('could not list tasks for live-restore; container states left as they were', { error: String(e) });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
     for (const rec of this.store.all()) {
+      if (!listed) {
+        // learn their exits once gantry-containerd answers
+        if (rec.State.Running) this.watchExit(rec.Id);
+        continue;
+      }
       const task = running.get(rec.Id);
       if (rec.State.Status === 'removing') {
         await this.remove(rec.Id, { force: true }).catch(() => undefined);
@@ -480,11 +524,17 @@ export class ContainerManager {
         rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
         this.store.save(rec);
         this.watchExit(rec.Id);
+        this.health.resume(rec.Id);
         this.ctx.log.info('container adopted', { id: rec.Id, pid: task.pid });
-      } else if (rec.State.Running || rec.State.Restarting) {
-        const exit = task ? task.exitStatus : 255;
-        await this.onExit(rec.Id, exit, new Date());
-      } else if ((rec.HostConfig as HostConfig).RestartPolicy?.Name === 'always' && !rec.ManuallyStopped && rec.State.StartedAt !== NULL_TIME) {
+      } else if (rec.State.Running) {
+        // it exited while gantryd was down: the shim kept its exit status (255 when the shim is gone too)
+        const exitedAt = task?.exitedAt ? new Date(Number(task.exitedAt.seconds) * 1000 + Math.floor(task.exitedAt.nanos / 1e6)) : new Date();
+        await this.onExit(rec.Id, task ? task.exitStatus : 255, exitedAt);
+      } else if (rec.State.Restarting) {
+        // gantryd went down between an exit and its automatic restart
+        if (task) await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+        this.scheduleRestart(rec);
+      } else if (restartsOnDaemonStart((rec.HostConfig as HostConfig).RestartPolicy, { exitCode: rec.State.ExitCode, manuallyStopped: rec.ManuallyStopped, restartCount: rec.RestartCount, hasRun: rec.State.StartedAt !== NULL_TIME && rec.State.Status === 'exited' })) {
         this.scheduleRestart(rec);
       }
     }
@@ -493,6 +543,7 @@ export class ContainerManager {
 
   close(): void {
     this.closing = true;
+    this.health.stopAll();
     for (const t of this.restartTimers.values()) clearTimeout(t);
     for (const io of this.ios.values()) io.close();
     this.ios.clear();

@@ -30,7 +30,7 @@ function ago(iso: string): string {
 export function statusText(r: ContainerRecord): string {
   const st = r.State;
   if (st.Restarting) return `Restarting (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
-  if (st.Running) return `Up ${ago(st.StartedAt)}${st.Paused ? ' (Paused)' : ''}${st.Health && st.Health.Status !== 'none' ? ` (${st.Health.Status})` : ''}`;
+  if (st.Running) return `Up ${ago(st.StartedAt)}${st.Paused ? ' (Paused)' : ''}${st.Health && st.Health.Status !== 'none' ? (st.Health.Status === 'starting' ? ' (health: starting)' : ` (${st.Health.Status})`) : ''}`;
   if (st.Status === 'removing') return 'Removal In Progress';
   if (st.Status === 'created') return 'Created';
   return `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
@@ -119,6 +119,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     const all = bool(c.query, 'all');
     const filters = parseFilters(c.query);
     for (const k of Object.keys(filters)) if (!LIST_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    for (const v of filters.health ?? []) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw badRequest(`Unrecognised filter value for health: ${v}`);
     let list = store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const byRef = (ref: string) => store.find(ref);
     const before = filters.before?.[0] ? byRef(filters.before[0]) : undefined;
@@ -130,6 +131,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
       if (filters.name && !filters.name.some((v) => new RegExp(v.replace(/^\//, '')).test(r.Name.slice(1)))) return false;
       if (filters.label && !filters.label.every((f) => matchLabel(((r.Config as ContainerConfig).Labels ?? {}) as Record<string, string>, f))) return false;
       if (stateFilters.length && !stateFilters.includes(r.State.Status)) return false;
+      if (filters.health && !filters.health.includes(r.State.Health?.Status ?? 'none')) return false;
       if (filters.exited && !(r.State.Status === 'exited' && filters.exited.includes(String(r.State.ExitCode)))) return false;
       if (filters.ancestor && !filters.ancestor.some((a) => r.Image === a || r.ImageID === a || r.ImageID.replace('sha256:', '').startsWith(a.replace('sha256:', '')))) return false;
       if (before && Date.parse(r.Created) >= Date.parse(before.Created)) return false;
