@@ -342,7 +342,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
       onStdinClosed: () =>
         ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.closeIo, { containerId: rec.Id, execId: '', stdin: true }).then(
           () => undefined,
-          () => undefined,
+          (err: unknown) => ctx.log.warn('closing stdin failed', { id: rec.Id, error: String(err) }),
         ),
       replay: logs
         ? async function* () {
