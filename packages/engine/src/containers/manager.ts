@@ -5,6 +5,7 @@ import { parseSignal } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { conflict, fromGrpc, HttpError, notModified, serverError } from '../http/errors';
 import { JsonFileWriter, jsonLogPath, parseLogOpts } from '../logs/json-file';
+import { noSuchImage } from '../images/catalog';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerConfig, HostConfig } from './docker-types';
 import { resolveImage, type ResolvedImage } from './image-config';
@@ -66,7 +67,7 @@ export class ContainerManager {
     const config = v.config as ContainerConfig & Record<string, unknown>;
     if (!config.Image) throw new HttpError(400, 'No image specified');
     const image: ResolvedImage = await resolveImage(this.cd, String(config.Image)).catch((e: unknown) => {
-      if (e instanceof HttpError && e.status === 404) throw new HttpError(404, `No such image: ${String(config.Image)}`);
+      if (e instanceof HttpError && e.status === 404) throw noSuchImage(String(config.Image));
       throw e;
     });
     const id = this.store.newId();

@@ -8,6 +8,7 @@ import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
 import { frame, StdStream } from '../streams/stdcopy';
 import { serveAttach } from '../streams/attach';
+import { signalParam, stopTimeout } from './query-params';
 
 function bool(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
@@ -147,17 +148,15 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     return Reply.noContent();
   });
   router.post('/containers/:id/stop', async (c) => {
-    const t = c.query.get('t') ?? c.query.get('timeout');
-    await mgr.stop(c.params.id!, t !== null ? Number(t) : undefined, c.query.get('signal') ?? undefined);
+    await mgr.stop(c.params.id!, stopTimeout(c.query), signalParam(c.query));
     return Reply.noContent();
   });
   router.post('/containers/:id/restart', async (c) => {
-    const t = c.query.get('t') ?? c.query.get('timeout');
-    await mgr.restart(c.params.id!, t !== null ? Number(t) : undefined, c.query.get('signal') ?? undefined);
+    await mgr.restart(c.params.id!, stopTimeout(c.query), signalParam(c.query));
     return Reply.noContent();
   });
   router.post('/containers/:id/kill', async (c) => {
-    await mgr.kill(c.params.id!, c.query.get('signal') ?? undefined);
+    await mgr.kill(c.params.id!, signalParam(c.query));
     return Reply.noContent();
   });
   router.post('/containers/:id/pause', async (c) => {
