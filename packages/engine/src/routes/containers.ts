@@ -9,6 +9,7 @@ import { readLogs } from '../logs/json-file';
 import { frame, StdStream } from '../streams/stdcopy';
 import { serveAttach } from '../streams/attach';
 import { signalParam, stopTimeout } from './query-params';
+import { mountPoints } from '../containers/mount-points';
 
 function bool(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
@@ -77,7 +78,7 @@ export function summary(r: ContainerRecord): Record<string, unknown> {
     Status: statusText(r),
     HostConfig: { NetworkMode: host.NetworkMode || 'default' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: mountPoints(host),
   };
 }
 
@@ -103,7 +104,7 @@ export function inspect(r: ContainerRecord, execIds: string[]): Record<string, u
     ExecIDs: execIds.length ? execIds : null,
     HostConfig: r.HostConfig,
     GraphDriver: { Name: 'overlayfs', Data: null },
-    Mounts: [],
+    Mounts: mountPoints(r.HostConfig as HostConfig),
     Config: r.Config,
     NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
   };
