@@ -328,6 +328,51 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     stop();
   });
 
+  itRoot('input sent and closed before the shim opened the FIFO is kept until it has (docker run -i)', async () => {
+    const fifos = createFifos(dir, 'init', { stdin: true, stdout: true, stderr: true });
+    const io = ContainerIO.open(fifos, { terminal: false });
+    const [srv, client, stop] = await connPair();
+    const closed: string[] = [];
+    const result = serveAttach(srv, io, { stdin: true, stdout: true, stderr: true, tty: false, stream: true, stdinOnce: true, onStdinClosed: () => void closed.push('closeio') });
+    client.end('early input\n');
+    await sleep(100);
+    // the task does not exist yet: our end must stay open (a FIFO with no fd open drops its data) and no CloseIO yet
+    expect(closed).toEqual([]);
+    const shim = new FakeShim(fifos).openAll();
+    io.ready();
+    await until(() => closed.length === 1);
+    expect(shim.readStdin()).toBe('early input\n');
+    shim.close();
+    expect(await result).toBe<AttachEnd>('ended');
+    client.destroy();
+    stop();
+  });
+
+  itRoot('reads input from a socket left explicitly paused, and from one whose input already ended', async () => {
+    for (const alreadyEnded of [false, true]) {
+      const fifos = createFifos(dir, `p${alreadyEnded}`, { stdin: true, stdout: true, stderr: true });
+      const io = ContainerIO.open(fifos, { terminal: false });
+      const shim = new FakeShim(fifos).openAll();
+      io.ready();
+      const [srv, client, stop] = await connPair();
+      const closed: string[] = [];
+      if (alreadyEnded) {
+        // the client sent nothing and half-closed; the server saw the end before attaching
+        client.end();
+        srv.resume();
+        await new Promise((r) => srv.once('end', r));
+      } else srv.pause(); // as the upgrade handler leaves it after reading a body off the socket
+      const result = serveAttach(srv, io, { stdin: true, stdout: true, stderr: true, tty: false, stream: true, stdinOnce: true, onStdinClosed: () => void closed.push('closeio') });
+      if (!alreadyEnded) client.end('typed\n');
+      await until(() => closed.length === 1);
+      expect(shim.readStdin()).toBe(alreadyEnded ? '' : 'typed\n');
+      shim.close();
+      expect(await result).toBe<AttachEnd>('ended');
+      client.destroy();
+      stop();
+    }
+  });
+
   it('logs only (stream=0): sends the replay and ends', async () => {
     const io = ContainerIO.open({ stdin: '', stdout: '', stderr: '' }, { terminal: false });
     const [srv, client, stop] = await connPair();

@@ -14,6 +14,7 @@
  * and then serves that task; end of input before a line means the daemon no longer needs it.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { linuxSys, PR } from '@gantry/linux';
 import { shim } from '@gantry/api';
@@ -110,7 +111,7 @@ async function serve(o: ServeOptions): Promise<void> {
   sys.prctl(PR.SET_CHILD_SUBREAPER, 1);
   fs.mkdirSync(o.stateDir, { recursive: true });
   const publisher = new Publisher(o.publishAddress, o.namespace, (m) => log('warn', m));
-  const svc = new TaskService({ runtimeRoot: o.runtimeRoot, stateDir: o.stateDir, publish: (e) => publisher.publish(e) });
+  const svc = new TaskService({ runtimeRoot: o.runtimeRoot, stateDir: o.stateDir, consoleDir: path.dirname(o.socket), publish: (e) => publisher.publish(e) });
   const reaper = new StrayReaper(sys);
   reaper.start();
   const server = new Server();

@@ -18,6 +18,23 @@ function openFifo(path: string): number {
   return fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
 }
 
+/** Everything a non-blocking fd has to read right now. */
+function drainNonBlocking(fd: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (;;) {
+    const buf = Buffer.allocUnsafe(65536);
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      break; // EAGAIN: the FIFO is empty
+    }
+    if (n <= 0) break;
+    out.push(buf.subarray(0, n));
+  }
+  return out;
+}
+
 /**
  * The shim's side of one process's stdio: pipes to the container process, copied to and from the
  * client's FIFOs by the event loop, so the container never writes to a FIFO whose reader is gone
@@ -29,6 +46,8 @@ export class ProcessStdio {
   private readonly closers: (() => void)[] = [];
   private readonly drained: Promise<void>[] = [];
   private stdinWriter: net.Socket | fs.WriteStream | undefined;
+  /** Our O_RDWR end of the client's stdin FIFO and its reader (it never reads EOF: we are a writer too). */
+  private stdinFifo: { fd: number; reader: net.Socket } | undefined;
   private master: number | undefined;
 
   private constructor(
@@ -44,10 +63,13 @@ export class ProcessStdio {
     if (paths.stdin) {
       const [r, w] = sys.pipe();
       io.childFds[0] = r;
-      const fifo = new net.Socket({ fd: openFifo(paths.stdin), readable: true, writable: false });
+      const fd = openFifo(paths.stdin);
+      const fifo = new net.Socket({ fd, readable: true, writable: false });
       const toChild = new net.Socket({ fd: w, readable: false, writable: true });
+      toChild.on('error', () => undefined); // the process closed its stdin: input is dropped
       fifo.pipe(toChild);
       io.stdinWriter = toChild;
+      io.stdinFifo = { fd, reader: fifo };
       io.closers.push(() => fifo.destroy(), () => toChild.destroy());
     }
     for (const [index, p] of [
@@ -87,8 +109,10 @@ export class ProcessStdio {
     } else reader.resume();
     this.drained.push(new Promise((resolve) => reader.once('close', () => resolve())));
     if (this.paths.stdin) {
-      const inp = new net.Socket({ fd: openFifo(this.paths.stdin), readable: true, writable: false });
+      const fd = openFifo(this.paths.stdin);
+      const inp = new net.Socket({ fd, readable: true, writable: false });
       inp.pipe(writer);
+      this.stdinFifo = { fd, reader: inp };
       this.closers.push(() => inp.destroy());
     }
     this.stdinWriter = writer;
@@ -100,9 +124,25 @@ export class ProcessStdio {
     this.sys.setWinsize(this.master, height, width);
   }
 
-  /** The client closed its stdin: the container reads EOF. */
+  /**
+   * The client closed its stdin: the container reads EOF after everything the client wrote. The
+   * client flushed its input into the FIFO before asking, but we may not have read all of it yet
+   * (our reader is asynchronous and may be paused by a slow process): stop the reader, pass on
+   * what it holds and what is left in the FIFO, then end the pipe. A terminal stays open (EOF on
+   * a tty is the client's ^D).
+   */
   closeStdin(): void {
-    if (this.stdinWriter instanceof net.Socket) this.stdinWriter.end();
+    const writer = this.stdinWriter;
+    const src = this.stdinFifo;
+    if (!(writer instanceof net.Socket)) return;
+    if (src && !src.reader.destroyed) {
+      src.reader.unpipe(writer);
+      src.reader.pause();
+      for (let c = src.reader.read() as Buffer | null; c !== null; c = src.reader.read() as Buffer | null) writer.write(c);
+      for (const c of drainNonBlocking(src.fd)) writer.write(c);
+      src.reader.destroy();
+    }
+    writer.end();
   }
 
   /** Close our copies of the fds the container process now holds. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { linuxSys, MS, type Sys } from '@gantry/linux';
@@ -83,7 +84,14 @@ export class TaskService {
   private oomTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly opts: { runtimeRoot: string; stateDir: string; publish: (e: ShimEvent) => void; sys?: Sys },
+    private readonly opts: {
+      runtimeRoot: string;
+      stateDir: string;
+      publish: (e: ShimEvent) => void;
+      sys?: Sys;
+      /** A short directory for console sockets (sun_path is 108 bytes; the state dir holds a 64-char id). */
+      consoleDir?: string;
+    },
   ) {
     this.runtime = new Runtime({ root: opts.runtimeRoot });
   }
@@ -112,7 +120,11 @@ export class TaskService {
   }
 
   private consoleFor(execId: string): ConsoleSocket {
-    return ConsoleSocket.listen(path.join(this.opts.stateDir, `console-${execId || 'init'}.sock`));
+    const name = `console-${execId || 'init'}.sock`;
+    const inState = path.join(this.opts.stateDir, name);
+    if (!this.opts.consoleDir || Buffer.byteLength(inState) < 100) return ConsoleSocket.listen(inState);
+    const hash = createHash('sha256').update(`${this.opts.stateDir}\0${execId}`).digest('hex').slice(0, 24);
+    return ConsoleSocket.listen(path.join(this.opts.consoleDir, `c-${hash}.sock`));
   }
 
   /** Mount the rootfs the client prepared (overlay, bind) at <bundle>/rootfs. */

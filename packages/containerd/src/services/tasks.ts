@@ -94,7 +94,8 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
         );
         return { containerId: r.containerId, pid: res.pid };
       } catch (e) {
-        if (h) await shims.stop(h);
+        // clean-up trouble must not hide why the create failed
+        if (h) await shims.stop(h).catch((err: unknown) => log.warn('cleanup after failed create', { id: r.containerId, error: String(err) }));
         else fs.rmSync(bundle, { recursive: true, force: true });
         throw e;
       }

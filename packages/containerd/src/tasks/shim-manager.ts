@@ -254,6 +254,12 @@ export class ShimManager {
     }
     h.client.close();
     this.shims.delete(this.key(h.namespace, h.id));
+    // a shim told to stop after a failed create may leave the rootfs mounted: rmdir would be EBUSY
+    try {
+      linuxSys().umount(path.join(h.bundle, 'rootfs'), 2 /* MNT_DETACH */);
+    } catch {
+      // not mounted
+    }
     fs.rmSync(h.bundle, { recursive: true, force: true });
     fs.rmSync(h.socket, { force: true });
   }

@@ -5,6 +5,7 @@ import { parseSignal } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { conflict, fromGrpc, HttpError, notModified, serverError } from '../http/errors';
 import { JsonFileWriter, jsonLogPath, parseLogOpts } from '../logs/json-file';
+import { noSuchImage } from '../images/catalog';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerConfig, HostConfig } from './docker-types';
 import { resolveImage, type ResolvedImage } from './image-config';
@@ -80,7 +81,7 @@ export class ContainerManager {
     const config = v.config as ContainerConfig & Record<string, unknown>;
     if (!config.Image) throw new HttpError(400, 'No image specified');
     const image: ResolvedImage = await resolveImage(this.cd, String(config.Image)).catch((e: unknown) => {
-      if (e instanceof HttpError && e.status === 404) throw new HttpError(404, `No such image: ${String(config.Image)}`);
+      if (e instanceof HttpError && e.status === 404) throw noSuchImage(String(config.Image));
       throw e;
     });
     const id = this.store.newId();
@@ -181,7 +182,11 @@ export class ContainerManager {
     }
     if (rec.State.Status === 'removing' || rec.State.Dead) throw conflict(`container ${rec.Id} is marked for removal and cannot be started`);
     this.resetRestartManager(rec);
-    await this.startTask(rec);
+    await this.startTask(rec).catch(async (e: unknown) => {
+      // as dockerd: a --rm container that cannot start is removed (docker run waits for that)
+      if ((rec.HostConfig as HostConfig).AutoRemove) await this.remove(rec.Id, { force: true }).catch(() => undefined);
+      throw e;
+    });
   }
 
   /** A start by the user: no pending automatic restart, back-off and RestartCount start over (as dockerd's). */

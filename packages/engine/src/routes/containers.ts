@@ -9,6 +9,7 @@ import { readLogs } from '../logs/json-file';
 import { frame, StdStream } from '../streams/stdcopy';
 import { serveAttach } from '../streams/attach';
 import { mountsJson, usesVolume } from '../volumes/container-mounts';
+import { signalParam, stopTimeout } from './query-params';
 
 function bool(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
@@ -151,17 +152,15 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     return Reply.noContent();
   });
   router.post('/containers/:id/stop', async (c) => {
-    const t = c.query.get('t') ?? c.query.get('timeout');
-    await mgr.stop(c.params.id!, t !== null ? Number(t) : undefined, c.query.get('signal') ?? undefined);
+    await mgr.stop(c.params.id!, stopTimeout(c.query), signalParam(c.query));
     return Reply.noContent();
   });
   router.post('/containers/:id/restart', async (c) => {
-    const t = c.query.get('t') ?? c.query.get('timeout');
-    await mgr.restart(c.params.id!, t !== null ? Number(t) : undefined, c.query.get('signal') ?? undefined);
+    await mgr.restart(c.params.id!, stopTimeout(c.query), signalParam(c.query));
     return Reply.noContent();
   });
   router.post('/containers/:id/kill', async (c) => {
-    await mgr.kill(c.params.id!, c.query.get('signal') ?? undefined);
+    await mgr.kill(c.params.id!, signalParam(c.query));
     return Reply.noContent();
   });
   router.post('/containers/:id/pause', async (c) => {
@@ -346,7 +345,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
       onStdinClosed: () =>
         ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.closeIo, { containerId: rec.Id, execId: '', stdin: true }).then(
           () => undefined,
-          () => undefined,
+          (err: unknown) => ctx.log.warn('closing stdin failed', { id: rec.Id, error: String(err) }),
         ),
       replay: logs
         ? async function* () {

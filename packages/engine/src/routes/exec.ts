@@ -29,7 +29,7 @@ export function registerExecRoutes(router: Router, ctx: EngineContext, execs: Ex
               onStdinClosed: () =>
                 ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.closeIo, { containerId: ex.ContainerID, execId: `exec-${ex.ID.slice(0, 16)}`, stdin: true }).then(
                   () => undefined,
-                  () => undefined,
+                  (err: unknown) => ctx.log.warn('closing stdin failed', { exec: ex.ID, error: String(err) }),
                 ),
             });
           },

@@ -200,6 +200,12 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
       conn.on('data', onData);
       conn.on('end', onEnd);
       cleanup.push(() => conn.off('data', onData), () => conn.off('end', onEnd));
+      // the server may have paused the socket explicitly (it reads an upgrade's body off it first):
+      // a 'data' listener alone does not restart such a stream
+      conn.resume();
+      // the client may have sent its whole input and half-closed before we got here (docker run -i
+      // < /dev/null: attached while the container was being created): 'end' was already emitted
+      if (conn.readableEnded) queueMicrotask(onEnd);
     } else {
       conn.resume(); // read and drop, so the client's close is seen
     }

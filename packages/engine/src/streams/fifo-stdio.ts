@@ -104,12 +104,17 @@ export class ContainerIO {
   private open = 0;
   private done = false;
   private resolveEnded!: () => void;
+  /** Resolves once the shim holds its ends (see `ready()`). */
+  private readonly shimReady: Promise<void>;
+  private resolveShimReady!: () => void;
 
   private constructor(
     readonly fifos: StdioFifos,
     private readonly opts: ContainerIOOptions,
   ) {
     this.ended = new Promise((r) => (this.resolveEnded = r));
+    this.shimReady = new Promise((r) => (this.resolveShimReady = r));
+    if (opts.shimHasEnds) this.resolveShimReady();
   }
 
   /** Open a process's FIFOs (made by createFifos, or left from before a gantryd restart). */
@@ -142,6 +147,7 @@ export class ContainerIO {
   /** The shim has opened its ends (task created): from now on EOF means the output ended. */
   ready(): void {
     for (const fd of this.keepAlive.splice(0)) fs.closeSync(fd);
+    this.resolveShimReady();
   }
 
   get isEnded(): boolean {
@@ -186,16 +192,23 @@ export class ContainerIO {
   /**
    * Stop writing stdin: pending input is flushed and our end closed. The shim holds the FIFO open
    * itself, so the process sees EOF only through the task's CloseIO (the caller's next step).
+   *
+   * Waits until the shim has opened the FIFO: a client attached before start (`docker run -i`)
+   * may send all its input and close before the task exists, and a FIFO whose last fd closes
+   * drops what it buffers (and a CloseIO before the task exists would be lost too).
    */
   closeStdin(): Promise<void> {
     if (!this.stdin) return Promise.resolve();
     if (!this.stdinClosed) {
       const s = this.stdin;
-      this.stdinClosed = new Promise((resolve) => {
-        if (s.destroyed) return resolve();
-        s.once('close', () => resolve());
-        s.end(() => s.destroy());
-      });
+      this.stdinClosed = this.shimReady.then(
+        () =>
+          new Promise<void>((resolve) => {
+            if (s.destroyed) return resolve();
+            s.once('close', () => resolve());
+            s.end(() => s.destroy());
+          }),
+      );
     }
     return this.stdinClosed;
   }

@@ -1,0 +1,22 @@
+/**
+ * Checks on query parameters that Docker makes before it looks at the container, so bad input is
+ * a 400 whatever state the container is in.
+ */
+import { HttpError } from '../http/errors';
+import { signalNumber } from '../containers/manager';
+
+/** `?t=` / `?timeout=` of stop and restart: an integer number of seconds (negative: wait forever). */
+export function stopTimeout(q: URLSearchParams): number | undefined {
+  const t = q.get('t') ?? q.get('timeout');
+  if (t === null || t === '') return undefined;
+  if (!/^[+-]?\d+$/.test(t)) throw new HttpError(400, `invalid value for t: strconv.Atoi: parsing "${t}": invalid syntax`);
+  return Number(t);
+}
+
+/** `?signal=`: a name (KILL, SIGKILL) or number the kernel knows; undefined when absent. */
+export function signalParam(q: URLSearchParams): string | undefined {
+  const s = q.get('signal');
+  if (s === null || s === '') return undefined;
+  if (signalNumber(s) === undefined) throw new HttpError(400, `Invalid signal: ${s}`);
+  return s;
+}
