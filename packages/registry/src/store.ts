@@ -59,7 +59,7 @@ export class ContainerdStore {
 
   async createLease(id: string, ttlMs = 3600_000): Promise<string> {
     const c = this.clients.leases;
-    const res = await this.call(c, c.create, { id, labels: { [EXPIRE_LABEL]: new Date(Date.now() + ttlMs).toISOString() } });
+    const res = await this.call<leases.CreateRequest, leases.CreateResponse>(c, c.create, { id, labels: { [EXPIRE_LABEL]: new Date(Date.now() + ttlMs).toISOString() } });
     return res.lease?.id ?? id;
   }
 
@@ -76,7 +76,7 @@ export class ContainerdStore {
   async info(digest: string): Promise<content.Info | undefined> {
     const c = this.clients.content;
     try {
-      return (await this.call(c, c.info, { digest })).info;
+      return (await this.call<content.InfoRequest, content.InfoResponse>(c, c.info, { digest })).info;
     } catch (e) {
       if (isGrpcCode(e, Code.NOT_FOUND)) return undefined;
       throw e;
@@ -138,7 +138,7 @@ export class ContainerdStore {
   async getImage(name: string): Promise<images.Image | undefined> {
     const c = this.clients.images;
     try {
-      return (await this.call(c, c.get, { name })).image;
+      return (await this.call<images.GetImageRequest, images.GetImageResponse>(c, c.get, { name })).image;
     } catch (e) {
       if (isGrpcCode(e, Code.NOT_FOUND)) return undefined;
       throw e;
@@ -180,11 +180,11 @@ export class ContainerdStore {
   async unpackLayer(layer: BlobDescriptor, parent: string, chainId: string, expectedDiffId: string): Promise<void> {
     const sc = this.clients.snapshots;
     const key = `extract-${Date.now()}-${Math.random().toString(16).slice(2, 10)} ${chainId}`;
-    const prep = await this.call(sc, sc.prepare, { snapshotter: this.snapshotter, key, parent, labels: { 'containerd.io/snapshot.ref': chainId } });
+    const prep = await this.call<snapshots.PrepareSnapshotRequest, snapshots.PrepareSnapshotResponse>(sc, sc.prepare, { snapshotter: this.snapshotter, key, parent, labels: { 'containerd.io/snapshot.ref': chainId } });
     let committed = false;
     try {
       const dc = this.clients.diff;
-      const res = await this.call(dc, dc.apply, {
+      const res = await this.call<diff.ApplyRequest, diff.ApplyResponse>(dc, dc.apply, {
         diff: types.Descriptor.fromPartial({ mediaType: layer.mediaType, digest: layer.digest, size: BigInt(layer.size) }),
         mounts: prep.mounts,
         payloads: {},

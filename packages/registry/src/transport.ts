@@ -277,7 +277,7 @@ export class RegistryHost {
     let err: RegistryError;
     if (s === 401) {
       const creds = await this.credentials();
-      err = new RegistryError('auth', detail ?? (this.challenge?.scheme === 'basic' && !creds ? 'no basic auth credentials' : 'unauthorized: authentication required'), s);
+      err = new RegistryError('auth', this.challenge?.scheme === 'basic' && !creds ? 'no basic auth credentials' : (detail ?? 'unauthorized: authentication required'), s);
     } else if (s === 403) err = new RegistryError('auth', detail ?? 'denied: requested access to the resource is denied', s);
     else if (s === 404) err = new RegistryError('not-found', detail ?? `${what}: not found`, s);
     else if (s >= 500 || s === 429) err = new RegistryError('protocol', `${what}: registry answered ${s}${detail ? `: ${detail}` : ''}`, s);
