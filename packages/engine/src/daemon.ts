@@ -13,6 +13,7 @@ import { registerContainerRoutes } from './routes/containers';
 import { registerExecRoutes } from './routes/exec';
 import { registerImageRoutes, imageUsage } from './routes/images';
 import { registerEventRoutes } from './routes/events';
+import { registerDistributionRoutes } from './routes/distribution';
 import { ContainerManager } from './containers/manager';
 import { ContainerStore } from './containers/store';
 import { ExecManager } from './containers/exec';
@@ -78,6 +79,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerExecRoutes(router, ctx, execs);
   registerImageRoutes(router, ctx, { inUse });
   registerEventRoutes(router, ctx, store);
+  registerDistributionRoutes(router, ctx);
   await containers.restore();
   const server = new ApiServer(router, opts.log);
   await server.listen(opts.host);
