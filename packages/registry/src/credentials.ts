@@ -40,7 +40,7 @@ export function registryKeyHost(key: string): string {
 /** Run `docker-credential-<helper> get` for `server`. */
 export function credentialHelperGet(helper: string, server: string, timeoutMs = 10_000): Promise<Credentials | undefined> {
   return new Promise((resolve, reject) => {
-    const p = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
     let out = '';
     let err = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);

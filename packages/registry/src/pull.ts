@@ -182,8 +182,10 @@ async function fetchSmall(repo: Repository, store: ContainerdStore, d: ImageDesc
 async function fetchLayer(repo: Repository, store: ContainerdStore, l: ImageDescriptor, sink: ProgressSink, domain: string, path: string): Promise<void> {
   const id = shortDigest(l.digest);
   const labels = { [sourceLabel(domain)]: path };
-  if (await store.info(l.digest)) {
-    await store.setLabels(l.digest, labels).catch(() => undefined);
+  const have = await store.info(l.digest);
+  if (have) {
+    const cur = (have.labels[sourceLabel(domain)] ?? '').split(',').filter((x) => x !== '');
+    if (!cur.includes(path)) await store.setLabels(l.digest, { [sourceLabel(domain)]: [...cur, path].join(',') }).catch(() => undefined);
     sink({ status: 'Download complete', progressDetail: {}, id });
     return;
   }

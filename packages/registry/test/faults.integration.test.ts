@@ -138,4 +138,19 @@ d('pull faults', () => {
     // the config says amd64: accepted because the index said s390x (as Docker trusts the index)
     expect((r as { digest?: string }).digest).toBe(`sha256:${createHash('sha256').update(index).digest('hex')}`);
   });
+
+  it('big blobs are pushed in PATCH chunks; the pushed image pulls back identical', async () => {
+    const store = cd.store('src');
+    const target = `${proxy.host}/f/chunked:v1`;
+    await store.putImage(target, manifest);
+    const before = proxy.requests.length;
+    const pushed = await client.push(store, target, { chunkSize: 64 * 1024 });
+    const reqs = proxy.requests.slice(before);
+    const patches = reqs.filter((r) => r.startsWith('PATCH /v2/f/chunked/blobs/uploads/'));
+    expect(patches.length).toBeGreaterThan(1);
+    expect(reqs.some((r) => r.startsWith('PUT /v2/f/chunked/blobs/uploads/') && r.includes('digest=sha256'))).toBe(true);
+    expect(pushed.digest).toBe(manifest.digest);
+    const r = await client.pull(fresh(), target);
+    expect(r.digest).toBe(manifest.digest);
+  });
 });
