@@ -116,7 +116,9 @@ try {
     rows.skopeoPush.push(performance.now() - t0);
 
     t0 = performance.now();
-    await client.pull(new ContainerdStore(clients, `pull${run}`), gname);
+    const marks = [];
+    await client.pull(new ContainerdStore(clients, `pull${run}`), gname, { progress: (msg) => { if (msg.status === "Download complete" || msg.status === "Pull complete") marks.push(`${msg.status} ${(performance.now() - t0).toFixed(0)}`); } });
+    if (process.env.BENCH_VERBOSE) console.log(marks.join("; "));
     rows.gantryPull.push(performance.now() - t0);
     client.close();
 

@@ -28,6 +28,8 @@ type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, r
 export const isGrpcCode = (e: unknown, code: Code): boolean => (e as { code?: unknown }).code === code;
 
 export const EXPIRE_LABEL = 'containerd.io/gc.expire';
+/** Content Write message size: well under gRPC's 4 MiB default. */
+const WRITE_CHUNK = 1024 * 1024;
 
 export class ContainerdStore {
   constructor(
@@ -242,17 +244,34 @@ export class ContentWriter {
     return { action, ref: this.ref, total: BigInt(this.total), expected: this.offset === 0 || action === content.WriteAction.COMMIT ? this.expected : '', offset: BigInt(this.offset), data, labels };
   }
 
+  private pending: Buffer[] = [];
+  private pendingSize = 0;
+
+  /** Buffer `data`; whole 1 MiB messages go out as they fill (small HTTP chunks would cost one message each). */
   async write(data: Buffer): Promise<void> {
     if (this.failed) throw this.failed;
-    // chunks below gRPC's 4 MiB message limit
-    for (let i = 0; i < data.length; i += 1024 * 1024) {
-      const part = data.subarray(i, i + 1024 * 1024);
+    this.pending.push(data);
+    this.pendingSize += data.length;
+    if (this.pendingSize >= WRITE_CHUNK) await this.flush(false);
+  }
+
+  private async flush(all: boolean): Promise<void> {
+    let buf = Buffer.concat(this.pending, this.pendingSize);
+    this.pending = [];
+    this.pendingSize = 0;
+    while (buf.length >= WRITE_CHUNK || (all && buf.length > 0)) {
+      const part = buf.subarray(0, WRITE_CHUNK);
+      buf = buf.subarray(part.length);
       const ok = this.call.write(this.message(content.WriteAction.WRITE, part));
       this.offset += part.length;
       if (!ok) await new Promise<void>((resolve) => this.call.once('drain', resolve));
       // the server answers every message; drop answers so they do not pile up
       this.responses.length = 0;
       if (this.failed) throw this.failed;
+    }
+    if (buf.length > 0) {
+      this.pending = [buf];
+      this.pendingSize = buf.length;
     }
   }
 
@@ -266,6 +285,7 @@ export class ContentWriter {
 
   /** Commit the ingest; a blob that appeared meanwhile (ALREADY_EXISTS) is success. */
   async commit(labels: Record<string, string> = {}): Promise<void> {
+    await this.flush(true);
     this.responses.length = 0;
     this.call.write(this.message(content.WriteAction.COMMIT, Buffer.alloc(0), labels));
     try {
