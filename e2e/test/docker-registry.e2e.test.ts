@@ -85,4 +85,18 @@ d('docker login / push / pull / run against a registry through gantryd', () => {
     expect(anon.status).toBe(401);
     expect(JSON.parse(anon.body).message).toBe('no basic auth credentials');
   });
+
+  it('errors read as Docker\'s: unknown tag, no credentials for a protected registry', () => {
+    const missing = h.docker(['pull', `${repo}:nope`]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain(`Error response from daemon: manifest for ${repo}:nope not found: manifest unknown: manifest unknown`);
+    h.ok(['logout', reg.host]);
+    const anon = h.docker(['pull', `${repo}:v1`]);
+    expect(anon.status).not.toBe(0);
+    expect(anon.stderr).toContain('no basic auth credentials');
+    h.ok(['tag', `${repo}:v1`, `${repo}:v2`]);
+    const push = h.docker(['push', `${repo}:v2`]);
+    expect(push.status).not.toBe(0);
+    expect(push.stdout + push.stderr).toContain('no basic auth credentials');
+  });
 });

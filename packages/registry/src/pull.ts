@@ -90,8 +90,9 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
   const name = formatReference(ref);
   const shown = familiarReference(name);
 
-  sink({ status: `Pulling from ${ref.domain === 'docker.io' ? ref.path : ref.path}`, id: ref.tag ?? ref.digest! });
+  // resolved before the first message: an unknown tag is then an ordinary error response, as dockerd's
   const top = await repo.getManifest(ref.digest ?? ref.tag!);
+  sink({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest! });
 
   // the manifest for the platform
   const docs: { digest: string; body: Buffer; labels: Record<string, string> }[] = [];

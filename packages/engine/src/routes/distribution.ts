@@ -50,11 +50,14 @@ export function registryAuthHeader(c: RequestContext): Credentials | undefined {
   return credentialsOf(parsed as AuthConfig);
 }
 
-/** Docker's status for a registry failure. */
-export function registryHttpError(e: unknown): HttpError {
+/**
+ * Docker's status for a registry failure. `transfer`: for pull and push an auth failure is not a
+ * 401, as with dockerd: the CLI answers a 401 there by prompting for a login.
+ */
+export function registryHttpError(e: unknown, transfer = false): HttpError {
   if (e instanceof HttpError) return e;
   if (e instanceof RegistryError) {
-    const status = e.kind === 'auth' ? 401 : e.kind === 'not-found' || e.kind === 'platform' ? 404 : e.kind === 'invalid' ? 400 : 500;
+    const status = e.kind === 'auth' ? (transfer ? 500 : 401) : e.kind === 'not-found' || e.kind === 'platform' ? 404 : e.kind === 'invalid' ? 400 : 500;
     return new HttpError(status, e.message);
   }
   const msg = e instanceof Error ? e.message : String(e);
@@ -87,7 +90,7 @@ class MessageStream {
   /** Finish: rethrow errors that can still be HTTP errors, otherwise stream them. */
   finish(e?: unknown): Reply {
     if (e !== undefined) {
-      const err = registryHttpError(e);
+      const err = registryHttpError(e, true);
       if (!this.started) throw err;
       this.send({ errorDetail: { message: err.message }, error: err.message });
     }
