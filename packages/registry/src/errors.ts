@@ -2,7 +2,7 @@
  * Typed failures of registry operations. `kind` says how an engine should answer (Docker maps
  * unauthorized/denied to 401/403-ish messages, unknown manifests to 404, the rest to 500).
  */
-export type RegistryErrorKind = 'auth' | 'not-found' | 'invalid' | 'digest' | 'platform' | 'transport' | 'protocol';
+export type RegistryErrorKind = 'auth' | 'not-found' | 'invalid' | 'digest' | 'platform' | 'transport' | 'protocol' | 'cancelled';
 
 export class RegistryError extends Error {
   constructor(

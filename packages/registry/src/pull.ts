@@ -35,6 +35,8 @@ export interface PullOptions {
   /** Parallel blob downloads (Docker's default is 3). */
   concurrency?: number;
   progress?: ProgressSink;
+  /** Abort the pull (the client went away): it fails with kind "cancelled" and leaves no record. */
+  signal?: AbortSignal;
 }
 
 export interface PullResult {
@@ -85,6 +87,10 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
   const sink: ProgressSink = opts.progress ?? (() => undefined);
   const ref = parseReference(reference);
   if (ref.domain !== host.domain) throw new RegistryError('invalid', `reference ${reference} is not on registry ${host.domain}`);
+  const signal = opts.signal;
+  const check = () => {
+    if (signal?.aborted) throw new RegistryError('cancelled', `pull of ${reference} cancelled`);
+  };
   const platform = opts.platform ?? hostPlatform();
   const repo = new Repository(host, ref.path);
   const name = formatReference(ref);
@@ -119,8 +125,9 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     // the config first (it says which layers to expect and lets the platform be checked)
     const configBuf = await fetchSmall(repo, leased, doc.config, { [sourceLabel(ref.domain)]: ref.path });
     const config = parseJson<ImageConfig & { os?: string; architecture?: string; variant?: string }>(configBuf, `image config ${doc.config.digest}`);
-    if (!isIndex(top.mediaType) && config.os && config.architecture && !platformMatches({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }, platform)) {
-      throw new RegistryError('platform', `image ${shown} is for ${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}, not ${formatPlatform(platform)}: no matching manifest for ${formatPlatform(platform)} in the manifest list entries`);
+    if (opts.platform && !isIndex(top.mediaType) && config.os && config.architecture && !platformMatches({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }, platform)) {
+      const actual = `${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`;
+      throw new RegistryError('platform', `image with reference ${shown} was found but its platform (${actual}) does not match the specified platform (${formatPlatform(platform)})`);
     }
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== doc.layers.length) throw new RegistryError('invalid', `image config lists ${diffIds.length} layers but the manifest has ${doc.layers.length}`);
@@ -133,12 +140,15 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     const todo = doc.layers.filter((_, i) => !present[i]);
     const unique = [...new Map(todo.map((l) => [l.digest, l])).values()];
     for (const l of unique.slice(opts.concurrency ?? 3)) sink({ status: 'Waiting', progressDetail: {}, id: shortDigest(l.digest) });
-    await bounded(opts.concurrency ?? 3, unique, (l) => fetchLayer(repo, leased, l, sink, ref.domain, ref.path));
+    check();
+    await bounded(opts.concurrency ?? 3, unique, (l) => (check(), fetchLayer(repo, leased, l, sink, ref.domain, ref.path, signal)));
+    check();
 
     // unpack in order (each layer on its parent)
     let parent = '';
     for (let i = 0; i < doc.layers.length; i++) {
       const l = doc.layers[i]!;
+      check();
       if (!present[i] && !(await leased.snapshotExists(chain[i]!))) {
         sink({ status: 'Extracting', progressDetail: { current: 0, total: l.size }, id: shortDigest(l.digest) });
         await leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!);
@@ -150,6 +160,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     if (parent) await leased.setLabels(doc.config.digest, { 'containerd.io/gc.ref.snapshot.overlayfs': parent });
 
     // manifest (and index) last: their GC labels then point at blobs that exist
+    check();
     for (const d of docs) await leased.writeBlob({ digest: d.digest }, d.body, d.labels);
     const before = await leased.putImage(name, { mediaType: top.mediaType, digest: top.digest, size: top.body.length });
     const updated = before !== top.digest;
@@ -180,7 +191,7 @@ async function fetchSmall(repo: Repository, store: ContainerdStore, d: ImageDesc
 }
 
 /** Download one layer into the content store, verifying size and digest, retrying transient failures from the start. */
-async function fetchLayer(repo: Repository, store: ContainerdStore, l: ImageDescriptor, sink: ProgressSink, domain: string, path: string): Promise<void> {
+async function fetchLayer(repo: Repository, store: ContainerdStore, l: ImageDescriptor, sink: ProgressSink, domain: string, path: string, signal?: AbortSignal): Promise<void> {
   const id = shortDigest(l.digest);
   const labels = { [sourceLabel(domain)]: path };
   const have = await store.info(l.digest);
@@ -199,6 +210,10 @@ async function fetchLayer(repo: Repository, store: ContainerdStore, l: ImageDesc
       let done = false;
       try {
         const res = await repo.openBlob(l.digest);
+        const cancelled = () => new RegistryError('cancelled', `download of ${l.digest} cancelled`);
+        const onAbort = () => res.body.destroy(cancelled());
+        if (signal?.aborted) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
         const hash = createHash('sha256');
         let n = 0;
         try {
@@ -211,10 +226,12 @@ async function fetchLayer(repo: Repository, store: ContainerdStore, l: ImageDesc
             progress.update(n);
           }
         } catch (e) {
+          if (signal?.aborted) throw cancelled();
           if (e instanceof RegistryError) throw e;
           // the body broke off: a transient failure, the attempt starts again
           throw Object.assign(new RegistryError('transport', `downloading ${l.digest}: ${(e as Error).message}`), { cause: e });
         }
+        signal?.removeEventListener('abort', onAbort);
         if (n !== l.size) throw new RegistryError('transport', `layer ${l.digest}: connection closed after ${n} of ${l.size} bytes`);
         progress.update(n, true);
         sink({ status: 'Verifying Checksum', progressDetail: {}, id });

@@ -153,4 +153,35 @@ d('pull faults', () => {
     const r = await client.pull(fresh(), target);
     expect(r.digest).toBe(manifest.digest);
   });
+
+  it('a cancelled pull (stalled layer) stops at once and leaves no image nor lease', async () => {
+    const stalled: import('node:http').ServerResponse[] = [];
+    proxy.intercept = (req, res) => {
+      if (req.method !== 'GET' || !req.url?.endsWith(`/blobs/${layer.digest}`)) return false;
+      res.writeHead(200, { 'Content-Length': String(layer.size), 'Content-Type': 'application/octet-stream' });
+      res.write(Buffer.alloc(1024)); // then nothing more
+      stalled.push(res);
+      return true;
+    };
+    const store = fresh();
+    const ac = new AbortController();
+    const msgs: JsonMessage[] = [];
+    const pulling = client.pull(store, name(), { signal: ac.signal, progress: (m) => msgs.push(m) }).catch((e: unknown) => e);
+    const deadline = Date.now() + 20000;
+    while (!msgs.some((m) => m.status === 'Downloading') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    const err = await pulling;
+    expect((err as RegistryError).kind).toBe('cancelled');
+    expect(await store.getImage(name())).toBeUndefined();
+    expect(await leasesOf(store)).toEqual([]);
+    for (const r of stalled) r.destroy();
+  });
+
+  it('a single-platform image pulled with another --platform is refused with Docker\'s message', async () => {
+    const store = fresh();
+    const err = await client.pull(store, name(), { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }).catch((e: unknown) => e);
+    expect((err as RegistryError).kind).toBe('platform');
+    expect((err as Error).message).toBe(`image with reference ${proxy.host}/f/busybox:v1 was found but its platform (linux/amd64) does not match the specified platform (linux/arm64/v8)`);
+    expect(await store.getImage(name())).toBeUndefined();
+  });
 });

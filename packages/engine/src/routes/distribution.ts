@@ -121,14 +121,21 @@ export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): P
   const creds = registryAuthHeader(c);
   const client = new RegistryClient({ credentials: credentialsFor(ref.domain, creds) });
   const out = new MessageStream(c);
+  // docker pull interrupted: the client closes the connection, the pull stops and leaves nothing
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!c.res.writableEnded) abort.abort();
+  };
+  c.res.once('close', onClose);
   try {
-    const r = await client.pull(storeOf(ctx), name, { progress: out.send, ...(platform ? { platform } : {}) });
+    const r = await client.pull(storeOf(ctx), name, { progress: out.send, signal: abort.signal, ...(platform ? { platform } : {}) });
     ctx.events.emit('image', 'pull', familiar(r.name), { name: familiar(r.name) });
     return out.finish();
   } catch (e) {
     ctx.log.info('pull failed', { image: familiar(name), error: e instanceof Error ? e.message : String(e) });
     return out.finish(e);
   } finally {
+    c.res.off('close', onClose);
     client.close();
   }
 }
