@@ -25,6 +25,8 @@ export interface EngineOptions {
   execRoot: string;
   /** gantry-containerd socket; when absent gantryd runs its own. */
   containerd?: string;
+  /** Registries (host[:port]) reached over plain HTTP / unverified TLS besides loopback. */
+  insecureRegistries?: string[];
   log?: Logger;
 }
 
@@ -79,7 +81,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerExecRoutes(router, ctx, execs);
   registerImageRoutes(router, ctx, { inUse });
   registerEventRoutes(router, ctx, store);
-  registerDistributionRoutes(router, ctx);
+  registerDistributionRoutes(router, ctx, { insecureRegistries: opts.insecureRegistries ?? [] });
   await containers.restore();
   const server = new ApiServer(router, opts.log);
   await server.listen(opts.host);

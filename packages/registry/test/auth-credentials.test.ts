@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { credentialsFromConfig, endpointHost, isLoopback, parseChallenges, registryKeyHost, repositoryScope, TokenCache } from '../src';
+import { credentialsFromConfig, endpointHost, isLoopback, parseChallenges, RegistryHost, registryKeyHost, repositoryScope, TokenCache } from '../src';
 
 describe('WWW-Authenticate challenges', () => {
   it('parses bearer parameters, quoted commas and several challenges', () => {
@@ -36,6 +36,12 @@ describe('hosts', () => {
     ['10.0.0.1:5000', false],
     ['128.0.0.1', false],
   ])('%s loopback: %s', (h, want) => expect(isLoopback(h)).toBe(want));
+
+  it('plain HTTP only for loopback and configured insecure registries', () => {
+    const hosts = [new RegistryHost('127.0.0.1:5000'), new RegistryHost('registry.example.com:5000'), new RegistryHost('registry.example.com:5000', { insecureRegistries: ['registry.example.com:5000'] }), new RegistryHost('docker.io', { insecureRegistries: ['other:1'] })];
+    expect(hosts.map((h) => h.insecure)).toEqual([true, false, true, false]);
+    hosts.forEach((h) => h.close());
+  });
 
   it('Docker Hub is reached at registry-1.docker.io; config keys map to hosts', () => {
     expect(endpointHost('docker.io')).toBe('registry-1.docker.io');

@@ -64,6 +64,17 @@ export function registryHttpError(e: unknown, transfer = false): HttpError {
   return new HttpError(/^invalid reference format|^invalid repository name/.test(msg) ? 400 : 500, msg);
 }
 
+export interface DistributionOptions {
+  insecureRegistries: string[];
+}
+
+const optionsOf = new WeakMap<EngineContext, DistributionOptions>();
+
+/** A client for one request: its credentials for `domain` only, the daemon's insecure registries. */
+function clientFor(ctx: EngineContext, domain: string, creds: Credentials | undefined): RegistryClient {
+  return new RegistryClient({ credentials: credentialsFor(domain, creds), insecureRegistries: optionsOf.get(ctx)?.insecureRegistries ?? [] });
+}
+
 const storeOf = (ctx: EngineContext) => {
   const cd = ctx.cd;
   return new ContainerdStore({ content: cd.content, images: cd.images, leases: cd.leases, snapshots: cd.snapshots, diff: cd.diff }, cd.namespace);
@@ -119,7 +130,7 @@ export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): P
   const ref = parseName(name)!;
   const platform = platformQuery(c);
   const creds = registryAuthHeader(c);
-  const client = new RegistryClient({ credentials: credentialsFor(ref.domain, creds) });
+  const client = clientFor(ctx, ref.domain, creds);
   const out = new MessageStream(c);
   // docker pull interrupted: the client closes the connection, the pull stops and leaves nothing
   const abort = new AbortController();
@@ -140,7 +151,8 @@ export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): P
   }
 }
 
-export function registerDistributionRoutes(router: Router, ctx: EngineContext): void {
+export function registerDistributionRoutes(router: Router, ctx: EngineContext, opts: DistributionOptions = { insecureRegistries: [] }): void {
+  optionsOf.set(ctx, opts);
   router.post('/images/*name/push', async (c) => {
     const repo = c.params.name!;
     const tag = c.query.get('tag') ?? '';
@@ -164,7 +176,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext): 
         .sort();
       if (names.length === 0) throw new HttpError(404, `An image does not exist locally with the tag: ${familiar(base).replace(/:latest$/, '')}`);
     }
-    const client = new RegistryClient({ credentials: credentialsFor(ref.domain, creds) });
+    const client = clientFor(ctx, ref.domain, creds);
     const out = new MessageStream(c);
     try {
       for (const n of names) {
@@ -184,7 +196,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext): 
     const body = await c.json<AuthConfig>();
     const server = body.serveraddress ? registryKeyHost(body.serveraddress) : 'docker.io';
     const creds = credentialsOf(body);
-    const client = new RegistryClient({ credentials: credentialsFor(server, creds) });
+    const client = clientFor(ctx, server, creds);
     try {
       await client.login(server);
     } catch (e) {
@@ -199,7 +211,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext): 
   router.get('/distribution/*name/json', async (c) => {
     const name = normalizeOrBadRequest(c.params.name!);
     const ref = parseName(name)!;
-    const client = new RegistryClient({ credentials: credentialsFor(ref.domain, registryAuthHeader(c)) });
+    const client = clientFor(ctx, ref.domain, registryAuthHeader(c));
     try {
       return await client.inspect(name);
     } catch (e) {
