@@ -112,7 +112,8 @@ export class ContainerdStore {
   async writeBlob(desc: { digest: string }, data: Buffer, labels: Record<string, string> = {}): Promise<void> {
     const sum = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     if (sum !== desc.digest) throw new RegistryError('digest', `content digest ${sum} does not match the expected ${desc.digest}`);
-    const w = await this.openWriter(`doc-${desc.digest}`, desc.digest, data.length);
+    const ref = `doc-${desc.digest}-${Math.random().toString(16).slice(2, 8)}`;
+    const w = await this.openWriter(ref, desc.digest, data.length);
     if (!w) {
       if (Object.keys(labels).length > 0) await this.setLabels(desc.digest, labels);
       return;
@@ -130,9 +131,25 @@ export class ContainerdStore {
     return new ContentWriter(this.clients.content.write(this.metadata()), ref, expected, total);
   }
 
+  /** Drop an ingest; the server releases a cancelled Write stream's writer asynchronously, so a busy ingest is tried again. */
   async abort(ref: string): Promise<void> {
     const c = this.clients.content;
-    await this.call(c, c.abort, { ref }).catch(() => undefined);
+    for (let i = 0; i < 50; i++) {
+      try {
+        await this.call(c, c.abort, { ref });
+        return;
+      } catch (e) {
+        if (isGrpcCode(e, Code.NOT_FOUND)) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  /** Ingests in progress (refs). */
+  async ingests(): Promise<string[]> {
+    const c = this.clients.content;
+    const res = await this.call<content.ListStatusesRequest, content.ListStatusesResponse>(c, c.listStatuses, { filters: [] });
+    return res.statuses.map((s) => s.ref);
   }
 
   // --- images ---

@@ -81,6 +81,7 @@ d('pull faults', () => {
     expect(msgs.some((m) => m.status?.startsWith('Retrying'))).toBe(true);
     expect(proxy.requests.filter((x) => x === `GET /v2/f/busybox/blobs/${layer.digest}`).length).toBeGreaterThanOrEqual(2);
     expect(await store.getImage(name())).toBeDefined();
+    expect(await store.ingests()).toEqual([]); // the broken attempt's ingest was dropped
   });
 
   it('503 and 429 answers are retried', async () => {
@@ -112,6 +113,7 @@ d('pull faults', () => {
     expect(await store.getImage(name())).toBeUndefined();
     expect(await leasesOf(store)).toEqual([]);
     expect(await store.info(layer.digest)).toBeUndefined();
+    expect(await store.ingests()).toEqual([]);
   });
 
   it('an index with only another platform is a clear error; a platform override pulls it', async () => {
@@ -174,6 +176,7 @@ d('pull faults', () => {
     expect((err as RegistryError).kind).toBe('cancelled');
     expect(await store.getImage(name())).toBeUndefined();
     expect(await leasesOf(store)).toEqual([]);
+    expect(await store.ingests()).toEqual([]);
     for (const r of stalled) r.destroy();
   });
 
