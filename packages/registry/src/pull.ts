@@ -37,6 +37,11 @@ export interface PullOptions {
   progress?: ProgressSink;
   /** Abort the pull (the client went away): it fails with kind "cancelled" and leaves no record. */
   signal?: AbortSignal;
+  /**
+   * When the pull moves the tag off an image no other name holds, keep that image under this
+   * name (dockerd keeps it untagged); created before the tag moves, so GC never sees it unheld.
+   */
+  danglingName?: (manifestDigest: string) => string;
 }
 
 export interface PullResult {
@@ -50,6 +55,8 @@ export interface PullResult {
   id: string;
   /** False when the record already pointed at this digest ("Image is up to date"). */
   updated: boolean;
+  /** The target the record had before, when the pull moved it to another image. */
+  previous?: { mediaType: string; digest: string; size: number };
 }
 
 /** containerd's label naming where a blob came from, used for cross-repository mounts on push. */
@@ -162,11 +169,17 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     // manifest (and index) last: their GC labels then point at blobs that exist
     check();
     for (const d of docs) await leased.writeBlob({ digest: d.digest }, d.body, d.labels);
+    const old = (await leased.getImage(name))?.target;
+    if (old && old.digest !== top.digest && opts.danglingName) {
+      const held = (await leased.listImages()).some((i) => i.name !== name && i.target?.digest === old.digest);
+      if (!held) await leased.putImage(opts.danglingName(old.digest), { mediaType: old.mediaType, digest: old.digest, size: Number(old.size) });
+    }
     const before = await leased.putImage(name, { mediaType: top.mediaType, digest: top.digest, size: top.body.length });
     const updated = before !== top.digest;
+    const previous = old && updated ? { mediaType: old.mediaType, digest: old.digest, size: Number(old.size) } : undefined;
     sink({ status: `Digest: ${top.digest}` });
     sink({ status: updated ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}` });
-    return { name, digest: top.digest, mediaType: top.mediaType, size: top.body.length, id: doc.config.digest, updated };
+    return { name, digest: top.digest, mediaType: top.mediaType, size: top.body.length, id: doc.config.digest, updated, ...(previous ? { previous } : {}) };
   } finally {
     await store.deleteLease(lease).catch(() => undefined);
   }

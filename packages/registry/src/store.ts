@@ -164,6 +164,11 @@ export class ContainerdStore {
     }
   }
 
+  async listImages(): Promise<images.Image[]> {
+    const c = this.clients.images;
+    return (await this.call<images.ListImagesRequest, images.ListImagesResponse>(c, c.list, { filters: [] })).images;
+  }
+
   /** Create the record or point it at `target`; returns the digest it had before, if any. */
   async putImage(name: string, target: BlobDescriptor, labels: Record<string, string> = {}): Promise<string | undefined> {
     const c = this.clients.images;

@@ -4,6 +4,7 @@
  * proxy that demands them). Root is needed (overlay snapshots).
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -135,6 +136,29 @@ d('pull and push against docker-registry', () => {
     const byDigest = await client().pull(ns2, `${plain.host}/test/busybox@${digest}`);
     expect(byDigest.digest).toBe(digest);
     expect(byDigest.name).toBe(`${plain.host}/test/busybox@${digest}`);
+  });
+
+  it('a pull that moves a tag keeps the image it took it from under the dangling name', async () => {
+    const name = `${plain.host}/test/busybox:v1`; // pushed by the first test
+    // image B: the loaded busybox with one more label (own config and manifest, same layer)
+    const loaded = await cd.load('dang', busyboxArchive(dir, 'x/other:1'));
+    const store = cd.store('dang');
+    const a = loaded.images[0]!.target!;
+    const manifestA = JSON.parse((await store.readAll(a.digest)).toString()) as { config: { digest: string; size: number }; layers: { digest: string }[] };
+    const config = JSON.parse((await store.readAll(manifestA.config.digest)).toString()) as { config?: { Labels?: Record<string, string> } };
+    config.config = { ...config.config, Labels: { variant: 'b' } };
+    const configB = Buffer.from(JSON.stringify(config));
+    const configDigest = `sha256:${createHash('sha256').update(configB).digest('hex')}`;
+    await store.writeBlob({ digest: configDigest }, configB);
+    const manifestB = Buffer.from(JSON.stringify({ ...manifestA, config: { ...manifestA.config, digest: configDigest, size: configB.length } }));
+    const b = { mediaType: a.mediaType, digest: `sha256:${createHash('sha256').update(manifestB).digest('hex')}`, size: BigInt(manifestB.length) };
+    await store.writeBlob({ digest: b.digest }, manifestB, { 'containerd.io/gc.ref.content.config': configDigest, 'containerd.io/gc.ref.content.l.0': manifestA.layers[0]!.digest });
+    await store.putImage(name, { mediaType: b.mediaType, digest: b.digest, size: Number(b.size) });
+    const r = await client().pull(store, name, { danglingName: (d) => `dangling@${d}` });
+    expect(r.previous?.digest).toBe(b.digest);
+    expect(r.digest).not.toBe(b.digest);
+    expect((await store.getImage(`dangling@${b.digest}`))?.target?.digest).toBe(b.digest);
+    expect((await store.getImage(name))?.target?.digest).toBe(r.digest);
   });
 
   it('an unknown tag is a clear not-found error and leaves no record', async () => {

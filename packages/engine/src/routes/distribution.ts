@@ -10,7 +10,7 @@ import type { EngineContext } from '../context';
 import { badRequest, HttpError } from '../http/errors';
 import type { RequestContext, Router } from '../http/router';
 import { Reply } from '../http/router';
-import { familiar, normalizeOrBadRequest, parseName } from '../images/names';
+import { danglingName, familiar, normalizeOrBadRequest, parseName } from '../images/names';
 
 /** Docker's AuthConfig (X-Registry-Auth and the body of POST /auth). */
 interface AuthConfig {
@@ -139,7 +139,8 @@ export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): P
   };
   c.res.once('close', onClose);
   try {
-    const r = await client.pull(storeOf(ctx), name, { progress: out.send, signal: abort.signal, ...(platform ? { platform } : {}) });
+    // a tag moved off an image leaves that image untagged, as dockerd does
+    const r = await client.pull(storeOf(ctx), name, { progress: out.send, signal: abort.signal, danglingName, ...(platform ? { platform } : {}) });
     ctx.events.emit('image', 'pull', familiar(r.name), { name: familiar(r.name) });
     return out.finish();
   } catch (e) {
