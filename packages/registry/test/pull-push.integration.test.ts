@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { snapshots } from '@gantry/api';
 import { chainIds } from '@gantry/containerd';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy, TokenServer } from './fake-registry';
@@ -110,7 +111,6 @@ d('pull and push against docker-registry', () => {
     expect(await ns2.snapshotExists(top)).toBe(true);
 
     // the unpacked rootfs runs: mount a view of the top snapshot and run its busybox
-    const { snapshots } = await import('@gantry/api');
     const sc = ns2.clients.snapshots;
     const view = await ns2.call<snapshots.ViewSnapshotRequest, snapshots.ViewSnapshotResponse>(sc, sc.view, { snapshotter: 'overlayfs', key: 'test-view', parent: top, labels: {} });
     const mnt = fs.mkdtempSync(path.join(dir, 'mnt-'));
