@@ -9,8 +9,7 @@
 // (no unpack) — the comparison shows what the transfer costs and what unpack adds. Needs root,
 // `npm run build`, /usr/bin/docker-registry and skopeo. Not part of the test suite.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -79,12 +78,18 @@ try {
   fs.rmSync(arch, { recursive: true });
 
   // --- daemons ---
-  const port = await freePort();
-  fs.writeFileSync(join(dir, 'reg.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'regdata')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-  procs.push(spawn('/usr/bin/docker-registry', ['serve', join(dir, 'reg.yml')], { stdio: 'ignore' }));
+  // a fresh registry (own port and storage) per run: nothing to mount or skip from an earlier run
+  const startRegistry = async (run) => {
+    const port = await freePort();
+    fs.writeFileSync(join(dir, `reg${run}.yml`), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, `regdata${run}`)}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    const proc = spawn('/usr/bin/docker-registry', ['serve', join(dir, `reg${run}.yml`)], { stdio: 'ignore' });
+    procs.push(proc);
+    for (let i = 0; i < 400 && !(await new Promise((ok) => http.get(`http://127.0.0.1:${port}/v2/`, (r) => (r.resume(), ok(true))).on('error', () => ok(false)))); i++) await sleep(50);
+    return { host: `127.0.0.1:${port}`, stop: () => proc.kill('SIGTERM'), data: join(dir, `regdata${run}`) };
+  };
   const sock = join(dir, 'c.sock');
   procs.push(spawn(process.execPath, [join(repo, 'packages/containerd/dist/main.js'), '--address', sock, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--log-level', 'error'], { stdio: 'ignore' }));
-  for (let i = 0; i < 400 && !(fs.existsSync(sock) && (await new Promise((ok) => http.get(`http://127.0.0.1:${port}/v2/`, (r) => (r.resume(), ok(true))).on('error', () => ok(false))))); i++) await sleep(50);
+  for (let i = 0; i < 400 && !fs.existsSync(sock); i++) await sleep(50);
   const addr = `unix://${sock}`;
   const c = credentials.createInsecure();
   const big = { 'grpc.max_receive_message_length': 64 << 20, 'grpc.max_send_message_length': 64 << 20 };
@@ -97,13 +102,14 @@ try {
     call.end();
   });
   const t = loaded.images[0].target;
-  const host = `127.0.0.1:${port}`;
   const src = new ContainerdStore(clients, 'bench');
   const total = opts.layers * opts.layerMb;
   console.log(`image: ${opts.layers} layers, ${total} MB, manifest ${t.digest}`);
 
   const rows = { gantryPush: [], skopeoPush: [], gantryPull: [], skopeoPull: [] };
   for (let run = 0; run < opts.runs; run++) {
+    const reg = await startRegistry(run);
+    const host = reg.host;
     const gname = `${host}/bench/gantry${run}:v1`;
     await src.putImage(gname, { mediaType: t.mediaType, digest: t.digest, size: Number(t.size) });
     const client = new RegistryClient();
@@ -127,6 +133,8 @@ try {
     sh('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${gname}`, `oci:${oci}:v1`]);
     rows.skopeoPull.push(performance.now() - t0);
     fs.rmSync(oci, { recursive: true, force: true });
+    reg.stop();
+    fs.rmSync(reg.data, { recursive: true, force: true });
     console.log(`run ${run + 1}: push gantry ${rows.gantryPush[run].toFixed(0)} ms, skopeo ${rows.skopeoPush[run].toFixed(0)} ms; pull gantry ${rows.gantryPull[run].toFixed(0)} ms (with unpack), skopeo ${rows.skopeoPull[run].toFixed(0)} ms`);
   }
   const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)]));
