@@ -35,3 +35,22 @@ describe('platforms', () => {
     expect(() => parsePlatform('linux')).toThrow(/invalid platform/);
   });
 });
+
+describe("Docker's reference error messages", () => {
+  it.each([
+    ['UPPER', 'invalid reference format: repository name (library/UPPER) must be lowercase'],
+    ['a/B:t', 'invalid reference format: repository name (a/B) must be lowercase'],
+    ['localhost:5000/Ab', 'invalid reference format: repository name (Ab) must be lowercase'],
+    ['busybox:bad tag', 'invalid reference format'],
+    ['a//b', 'invalid reference format'],
+    ['busybox@sha256:short', 'invalid reference format'],
+  ])('%j → %s', (input, message) => {
+    expect(() => parseReference(input)).toThrow(new ReferenceError(message));
+  });
+
+  it('keeps hosts with ports apart from tags', () => {
+    expect(parseReference('localhost:5000/x')).toEqual({ domain: 'localhost:5000', path: 'x', tag: 'latest' });
+    expect(parseReference('[::1]:5000/x:v')).toEqual({ domain: '[::1]:5000', path: 'x', tag: 'v' });
+    expect(parseReference('registry.example.com/a/b@sha256:' + 'c'.repeat(64))).toEqual({ domain: 'registry.example.com', path: 'a/b', digest: 'sha256:' + 'c'.repeat(64) });
+  });
+});

@@ -15,6 +15,7 @@ import { registerImageRoutes, imageUsage } from './routes/images';
 import { registerEventRoutes } from './routes/events';
 import { registerVolumeRoutes, volumeUsage } from './routes/volumes';
 import { registerContainerFileRoutes } from './routes/container-files';
+import { registerDistributionRoutes } from './routes/distribution';
 import { ContainerManager } from './containers/manager';
 import { ContainerStore } from './containers/store';
 import { ExecManager } from './containers/exec';
@@ -26,6 +27,8 @@ export interface EngineOptions {
   execRoot: string;
   /** gantry-containerd socket; when absent gantryd runs its own. */
   containerd?: string;
+  /** Registries (host[:port]) reached over plain HTTP / unverified TLS besides loopback. */
+  insecureRegistries?: string[];
   log?: Logger;
 }
 
@@ -82,6 +85,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerExecRoutes(router, ctx, execs);
   registerImageRoutes(router, ctx, { inUse });
   registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));
+  registerDistributionRoutes(router, ctx, { insecureRegistries: opts.insecureRegistries ?? [] });
   await containers.restore();
   const server = new ApiServer(router, opts.log);
   await server.listen(opts.host);

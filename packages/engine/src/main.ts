@@ -37,6 +37,9 @@ function parse(argv: string[]): EngineOptions & { logLevel: Level } {
       case '--containerd':
         o.containerd = value().replace(/^unix:\/\//, '');
         break;
+      case '--insecure-registry':
+        (o.insecureRegistries ??= []).push(value());
+        break;
       case '--log-level':
       case '-l': {
         const v = value();
@@ -46,7 +49,7 @@ function parse(argv: string[]): EngineOptions & { logLevel: Level } {
       }
       case '--help':
       case '-h':
-        process.stdout.write('usage: gantryd [-H unix:///run/gantry/gantry.sock] [--data-root dir] [--exec-root dir] [--containerd socket] [--log-level level]\n');
+        process.stdout.write('usage: gantryd [-H unix:///run/gantry/gantry.sock] [--data-root dir] [--exec-root dir] [--containerd socket] [--insecure-registry host[:port]]... [--log-level level]\n');
         process.exit(0);
         break;
       default:

@@ -219,9 +219,9 @@ d('image routes driven by the docker CLI (root)', () => {
     expect(badTag2.status).toBe(400);
     const badFilter = await request('GET', `/v1.45/images/json?filters=${encodeURIComponent('{"nope":{"x":true}}')}`);
     expect(badFilter.status).toBe(400);
-    const pull = await request('POST', '/v1.45/images/create?fromImage=busybox&tag=latest');
-    expect(pull.status).toBe(404);
-    expect(JSON.parse(pull.body.toString()).message).toMatch(/pull is not implemented yet/);
+    const pull = await request('POST', '/v1.45/images/create?fromImage=Busy%20Box&tag=latest');
+    expect(pull.status).toBe(400);
+    expect(JSON.parse(pull.body.toString()).message).toMatch(/invalid reference format/);
     const notTar = await request('POST', '/v1.45/images/create?fromSrc=-&repo=x', Buffer.from('this is not a tarball at all'.repeat(40)));
     expect(notTar.status).toBe(400);
     const badLoad = await request('POST', '/v1.45/images/load', Buffer.from('garbage'.repeat(200)));

@@ -22,19 +22,41 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 
-/** Parse and normalise; "latest" is added when there is neither tag nor digest. */
+/**
+ * Parse and normalise; "latest" is added when there is neither tag nor digest. Errors carry the
+ * messages Docker answers with ("invalid reference format", "invalid reference format: repository
+ * name (library/Busybox) must be lowercase", ...).
+ */
 export function parseReference(input: string): Reference {
-  if (input === '' || input.length > 255 + 128 + 100) throw new ReferenceError(`invalid reference format: ${JSON.stringify(input)}`);
-  if (/[A-Z]/.test(input.split('@')[0]!.split(':')[0]!.split('/').slice(-1)[0] ?? '') && !input.includes('/')) {
-    throw new ReferenceError(`invalid reference format: repository name must be lowercase`);
-  }
+  if (input === '') throw new ReferenceError('invalid reference format: repository name must have at least one component');
+  // as Docker's ParseNormalizedNamed: an uppercase repository is named in the error
+  const slash = input.indexOf('/');
+  let remainder = slash >= 0 && looksLikeHost(input.slice(0, slash)) ? input.slice(slash + 1) : input;
+  if (remainder === input && !input.includes('/')) remainder = `library/${input}`;
+  const remote = remainder.includes(':') ? remainder.slice(0, remainder.indexOf(':')) : remainder;
+  if (remote.toLowerCase() !== remote) throw new ReferenceError(`invalid reference format: repository name (${remote}) must be lowercase`);
+  const r = tryParse(input);
+  if (!r) throw new ReferenceError('invalid reference format');
+  if (r.domain.length + 1 + r.path.length > 255) throw new ReferenceError('invalid reference format: repository name must not be more than 255 characters');
+  if (r.domain === LEGACY_DOMAIN) r.domain = DEFAULT_DOMAIN;
+  if (r.domain === DEFAULT_DOMAIN && !r.path.includes('/')) r.path = `library/${r.path}`;
+  if (!r.tag && !r.digest) r.tag = 'latest';
+  return r;
+}
+
+const looksLikeHost = (first: string) => first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
+
+/** The reference's parts as written (no defaults), or undefined when it is malformed. */
+function tryParse(input: string): Reference | undefined {
+  if (input.length > 255 + 128 + 100) return undefined;
   let rest = input;
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError(`invalid reference format: bad digest ${JSON.stringify(digest)}`);
+    if (!DIGEST.test(digest)) return undefined;
+    if (digest.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) return undefined;
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -42,29 +64,18 @@ export function parseReference(input: string): Reference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError(`invalid reference format: bad tag ${JSON.stringify(tag)}`);
+    if (!TAG.test(tag)) return undefined;
   }
   const parts = rest.split('/');
   let domain = DEFAULT_DOMAIN;
   const first = parts[0]!;
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
+  if (parts.length > 1 && looksLikeHost(first)) {
     domain = first;
     parts.shift();
-    if (!DOMAIN.test(domain)) throw new ReferenceError(`invalid reference format: bad registry host ${JSON.stringify(domain)}`);
+    if (!DOMAIN.test(domain)) return undefined;
   }
-  if (domain === LEGACY_DOMAIN) domain = DEFAULT_DOMAIN;
-  if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {
-    throw new ReferenceError(
-      rest !== rest.toLowerCase()
-        ? `invalid reference format: repository name (${rest}) must be lowercase`
-        : `invalid reference format: ${JSON.stringify(input)}`,
-    );
-  }
-  if (domain === DEFAULT_DOMAIN && parts.length === 1) parts.unshift('library');
-  const path = parts.join('/');
-  if (domain.length + 1 + path.length > 255) throw new ReferenceError('invalid reference format: repository name must not be more than 255 characters');
-  if (!tag && !digest) tag = 'latest';
-  return { domain, path, tag, digest };
+  if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) return undefined;
+  return { domain, path: parts.join('/'), ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
 /** The full normalised name: "docker.io/library/busybox:latest", "localhost:5000/x@sha256:...". */

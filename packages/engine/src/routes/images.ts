@@ -1,18 +1,19 @@
 /**
  * Docker's image endpoints (Engine API 1.45) over gantry-containerd's image, content, snapshot and
  * archive services: list, inspect, history, tag, remove, prune, load, save, import; plus the
- * image part of GET /system/df (`imageUsage`). Pull (`/images/create?fromImage=`) is not here yet.
+ * image part of GET /system/df (`imageUsage`). Pull (`/images/create?fromImage=`) is in distribution.ts.
  */
 import * as fs from 'node:fs';
 import { once } from 'node:events';
 import type { images } from '@gantry/api';
 import type { EngineContext } from '../context';
-import { badRequest, conflict, fromGrpc, HttpError, notFound } from '../http/errors';
+import { badRequest, conflict, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { buildImage, exportArchive, importArchive, ociLayout, spoolLayer, tempPath } from '../images/archive';
 import { ImageCatalog, imageCreated, isDangling, repoDigests, repoTags, type ImageEntry, type OciContainerConfig, type OciHistory } from '../images/catalog';
 import { applyChanges } from '../images/changes';
 import { danglingFilter, globToRegExp, labelsMatch, parseFilters, parseTimeFilter } from '../images/filters';
+import { pullFromRegistry } from './distribution';
 import { danglingName, familiar, familiarRepo, isDanglingName, parseName, repoTagOf, repoTagReference, shortId } from '../images/names';
 
 export interface ImageRouteDeps {
@@ -432,7 +433,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   router.post('/images/create', async (c) => {
     const fromImage = c.query.get('fromImage');
     const fromSrc = c.query.get('fromSrc');
-    if (fromImage) throw notFound(`pull is not implemented yet: cannot pull ${fromImage}`);
+    if (fromImage) return pullFromRegistry(c, ctx);
     if (!fromSrc) throw badRequest('fromImage or fromSrc is required');
     if (fromSrc !== '-') throw new HttpError(501, `importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
     const repo = c.query.get('repo') ?? '';
