@@ -16,6 +16,8 @@ import { registerEventRoutes } from './routes/events';
 import { ContainerManager } from './containers/manager';
 import { ContainerStore } from './containers/store';
 import { ExecManager } from './containers/exec';
+import { NetworkController } from './networks/controller';
+import { registerNetworkRoutes } from './routes/networks';
 
 export interface EngineOptions {
   /** Unix socket path of the API. */
@@ -25,6 +27,8 @@ export interface EngineOptions {
   /** gantry-containerd socket; when absent gantryd runs its own. */
   containerd?: string;
   log?: Logger;
+  /** Linux bridge of the default `bridge` network (default gantry0). */
+  defaultBridge?: string;
 }
 
 export interface Engine {
@@ -56,6 +60,20 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   };
   const router = new Router();
   const store = new ContainerStore(opts.dataRoot);
+  const networks = new NetworkController({
+    dataRoot: opts.dataRoot,
+    execRoot: opts.execRoot,
+    log: opts.log,
+    defaultBridge: opts.defaultBridge,
+    containers: {
+      find: (ref) => {
+        const c = store.find(ref);
+        return c && { Id: c.Id, Name: c.Name, running: c.State.Running };
+      },
+    },
+  });
+  await networks.init();
+  ctx.networks = networks;
   const containers = new ContainerManager(ctx, store);
   const execs = new ExecManager(ctx, containers);
   const inUse = (imageId: string, name: string) =>
@@ -78,7 +96,9 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerExecRoutes(router, ctx, execs);
   registerImageRoutes(router, ctx, { inUse });
   registerEventRoutes(router, ctx, store);
+  registerNetworkRoutes(router, ctx, networks);
   await containers.restore();
+  await networks.sweep();
   const server = new ApiServer(router, opts.log);
   await server.listen(opts.host);
   opts.log.info('API listening', { host: opts.host, containerd: address });
@@ -88,6 +108,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     close: async () => {
       containers.close();
       await server.close();
+      await networks.close();
       cd.close();
       await supervisor?.stop();
     },

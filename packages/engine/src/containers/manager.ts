@@ -13,6 +13,8 @@ import { buildSpec } from './spec';
 import type { ContainerStore } from './store';
 import { validateCreate } from './validate';
 import { userResolver } from './users';
+import type { EndpointConfig } from '../networks/controller';
+import type { PortBinding } from '@gantry/network';
 
 export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 export const RUNTIME_NAME = 'io.containerd.gantry.v1';
@@ -74,10 +76,12 @@ export class ContainerManager {
     const hostConfig = v.hostConfig as HostConfig & Record<string, unknown>;
     const dir = this.store.containerDir(id);
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-    const hostname = config.Hostname || id.slice(0, 12);
-    const etc = this.writeEtcFiles(dir, hostname);
+    let hostname = config.Hostname || id.slice(0, 12);
     let snapshotMade = false;
     try {
+      const net = this.prepareNetwork(id, dir, body, config, hostConfig, image.config.config?.ExposedPorts);
+      if (net) hostname = net.hostname;
+      const etc = net ? net.etc : this.writeEtcFiles(dir, hostname);
       const mounts = (
         await this.cd.call(this.cd.snapshots, this.cd.snapshots.prepare, spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: id, parent: image.chainId, labels: { 'containerd.io/gc.root': '' } }))
       ).mounts;
@@ -90,6 +94,8 @@ export class ContainerManager {
         rootfsPath: 'rootfs',
         hostname,
         etcFiles: etc,
+        networkNamespacePath: net?.netnsPath,
+        namespacePath: net ? (type, ref) => this.joinNamespace(type, ref) : undefined,
         resolveUser: await userResolver(this.cd, mounts, this.ctx.dataRoot),
       });
       const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) } };
@@ -126,10 +132,41 @@ export class ContainerManager {
       return { Id: id, Warnings: [] };
     } catch (e) {
       if (snapshotMade) await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: id }).catch(() => undefined);
+      await this.ctx.networks?.forget(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
       if (e instanceof HttpError) throw e;
       throw fromGrpc(e);
     }
+  }
+
+  /** The container's networks (validated, its /etc files written) when gantryd manages networking. */
+  private prepareNetwork(id: string, dir: string, body: unknown, config: ContainerConfig, hc: HostConfig, imageExposed: Record<string, unknown> = {}) {
+    const nets = this.ctx.networks;
+    if (!nets) return undefined;
+    const endpoints = ((body as { NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> } } | null)?.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointConfig>;
+    const exposed = { ...imageExposed, ...(config.ExposedPorts ?? {}) } as Record<string, unknown>;
+    const p = nets.prepare({
+      id,
+      dir,
+      hostname: config.Hostname ?? '',
+      domainname: config.Domainname,
+      networkMode: config.NetworkDisabled ? 'none' : hc.NetworkMode,
+      endpoints,
+      extraHosts: hc.ExtraHosts,
+      dns: hc.Dns,
+      dnsSearch: hc.DnsSearch,
+      dnsOptions: hc.DnsOptions,
+      portBindings: hc.PortBindings as Record<string, PortBinding[] | null> | undefined,
+      exposed,
+      publishAll: hc.PublishAllPorts,
+    });
+    const hostname = p.hostname || id.slice(0, 12);
+    return { hostname, netnsPath: typeof p.netns === 'object' ? p.netns.path : undefined, etc: { hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf'), hostname: path.join(dir, 'hostname') } };
+  }
+
+  private joinNamespace(type: 'network' | 'ipc' | 'pid', ref: string): string {
+    if (type !== 'network') throw new Error(`joining another container's ${type} namespace is not supported yet`);
+    return this.ctx.networks!.joinPath(ref);
   }
 
   /** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bind-mounted from its directory. */
@@ -175,6 +212,7 @@ export class ContainerManager {
       // a task left from an earlier run (exited, not deleted) is in the way
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
       const mounts = (await this.cd.call(this.cd.snapshots, this.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey })).mounts;
+      await this.ctx.networks?.up(rec.Id);
       const created = await this.cd.call(
         this.cd.tasks,
         this.cd.tasks.create,
@@ -193,6 +231,7 @@ export class ContainerManager {
       log.close();
       removeFifos(fifos);
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+      await this.ctx.networks?.down(rec.Id).catch(() => undefined);
       const err = e instanceof HttpError ? e : fromGrpc(e);
       rec.State = { ...rec.State, Error: err.message, ExitCode: 128, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
       this.store.save(rec);
@@ -231,6 +270,7 @@ export class ContainerManager {
     if (!rec) return;
     // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
     await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }).catch(() => undefined);
+    await this.ctx.networks?.down(id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id, error: String(e) }));
     const io = this.ios.get(id);
     if (io) {
       await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
@@ -425,6 +465,7 @@ export class ContainerManager {
       if ((e as { code?: number }).code !== 5) throw fromGrpc(e);
     });
     await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
+    await this.ctx.networks?.forget(rec.Id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id: rec.Id, error: String(e) }));
     this.store.remove(rec.Id);
     this.ctx.events.emit('container', 'destroy', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
     this.resolveWaiters(rec.Id, ['removed', 'not-running', 'next-exit'], rec.State.ExitCode);

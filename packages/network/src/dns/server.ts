@@ -17,6 +17,8 @@ export interface DnsServerOptions {
   lookup: Lookup;
   /** Upstream nameservers (IPv4 addresses), tried in order. */
   forwarders: string[];
+  /** Per-client upstreams (a container's --dns), by the client's address; the default list when undefined. */
+  forwardersFor?: (client: string) => string[] | undefined;
   ttl?: number;
   forwardTimeoutMs?: number;
 }
@@ -48,7 +50,7 @@ export class DnsServer {
     });
     udp.on('error', () => undefined);
     udp.on('message', (msg, rinfo) => {
-      void this.answer(msg).then((out) => udp.send(out, rinfo.port, rinfo.address, () => undefined));
+      void this.answer(msg, rinfo.address).then((out) => udp.send(out, rinfo.port, rinfo.address, () => undefined));
     });
     this.udp = udp;
     const tcp = net.createServer((sock) => this.serveTcp(sock));
@@ -81,7 +83,7 @@ export class DnsServer {
         if (pending.length < 2 + len) break;
         const msg = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
-        void this.answer(msg).then((out) => {
+        void this.answer(msg, sock.remoteAddress ?? '').then((out) => {
           const prefix = Buffer.alloc(2);
           prefix.writeUInt16BE(out.length);
           if (!sock.destroyed) sock.write(Buffer.concat([prefix, out]));
@@ -91,7 +93,7 @@ export class DnsServer {
   }
 
   /** The response to one message (never throws). */
-  async answer(msg: Buffer): Promise<Buffer> {
+  async answer(msg: Buffer, client = ''): Promise<Buffer> {
     let q: Query;
     try {
       q = parseQuery(msg);
@@ -105,7 +107,7 @@ export class DnsServer {
       // a name we own: A records, and an empty NOERROR for other types (no AAAA: IPv4 networks)
       return buildResponse(q, RCODE_NOERROR, { a: question.type === TYPE_A ? ips : [], ttl: this.opts.ttl ?? 600 });
     }
-    for (const upstream of this.opts.forwarders) {
+    for (const upstream of this.opts.forwardersFor?.(client) ?? this.opts.forwarders) {
       const reply = await this.forward(msg, upstream).catch(() => undefined);
       if (reply) return reply;
     }
