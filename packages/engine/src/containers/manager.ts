@@ -197,7 +197,11 @@ export class ContainerManager {
     if (rec.State.Status === 'removing' || rec.State.Dead) throw conflict(`container ${rec.Id} is marked for removal and cannot be started`);
     clearTimeout(this.restartTimers.get(rec.Id));
     rec.ManuallyStopped = false;
-    await this.startTask(rec);
+    await this.startTask(rec).catch(async (e: unknown) => {
+      // dockerd removes an auto-remove container whose start failed (`docker run --rm` waits for that)
+      if ((rec.HostConfig as HostConfig).AutoRemove) await this.remove(rec.Id, { force: true }).catch(() => undefined);
+      throw e;
+    });
   }
 
   private async startTask(rec: ContainerRecord): Promise<void> {

@@ -428,18 +428,18 @@ export class NetworkController {
       if (!net) throw new HttpError(404, `network ${mode} not found`);
       if (net.Driver === 'host' || net.Driver === 'null') sbMode = net.Driver === 'host' ? 'host' : 'none';
       else {
-        const ep = endpoints[mode] ?? endpoints[net.Name] ?? endpoints[net.Id] ?? {};
+        const ep = endpoints[modeRaw] ?? endpoints[mode] ?? endpoints[net.Name] ?? endpoints[net.Id] ?? {};
         attachments.push(this.attachment(net, ep));
       }
     }
     // extra endpoints (API ≥1.44 allows several at create)
     for (const [ref, ep] of Object.entries(endpoints)) {
-      const net = this.store.find(ref);
+      const net = this.store.find(ref === 'default' ? 'bridge' : ref);
       if (!net) throw new HttpError(404, `network ${ref} not found`);
       if (sbMode !== 'bridge' || attachments.some((a) => a.networkId === net.Id)) continue;
       attachments.push(this.attachment(net, ep));
     }
-    const hostname = sbMode === 'host' && !input.hostname ? os.hostname() : input.hostname;
+    const hostname = input.hostname || (sbMode === 'host' ? os.hostname() : input.id.slice(0, 12));
     const etc = { hosts: path.join(input.dir, 'hosts'), resolvConf: path.join(input.dir, 'resolv.conf'), hostname: path.join(input.dir, 'hostname') };
     const sb: Sandbox = {
       containerId: input.id,
