@@ -21,6 +21,8 @@ export interface DnsServerOptions {
   forwardersFor?: (client: string) => string[] | undefined;
   ttl?: number;
   forwardTimeoutMs?: number;
+  /** Port of the upstreams (53; tests use another). */
+  upstreamPort?: number;
 }
 
 export class DnsServer {
@@ -128,7 +130,7 @@ export class DnsServer {
       s.on('message', (reply) => {
         if (reply.length >= 2 && reply.readUInt16BE(0) === msg.readUInt16BE(0)) done(undefined, reply);
       });
-      s.send(msg, 53, upstream);
+      s.send(msg, this.opts.upstreamPort ?? 53, upstream);
     });
   }
 
