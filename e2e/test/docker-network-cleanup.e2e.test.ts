@@ -80,4 +80,25 @@ describe('docker network cleanup', () => {
     const after = traces(bridge, netId);
     expect(after).toEqual({ links: [], iptables: [], netns: [], leases: [], mounts: [] });
   }, 240000);
+
+  it('tears down the namespace of a container that exited while gantryd was down', async () => {
+    const netId = h.ok(['network', 'create', '--subnet', subnet, name]).trim();
+    const bridge = `gt-${netId.slice(0, 12)}`;
+    const id = h.ok(['run', '-d', '--network', name, 'busybox', 'sleep', '3']).trim();
+    expect(traces(bridge, netId).netns).toEqual([id]);
+    await h.stopDaemon('SIGKILL');
+    await new Promise((r) => setTimeout(r, 5000)); // the container exits meanwhile
+    await h.startDaemon();
+    const deadline = Date.now() + 20000;
+    while (traces(bridge, netId).netns.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const t = traces(bridge, netId);
+    expect(t.netns).toEqual([]);
+    expect(t.mounts).toEqual([]);
+    expect(t.leases.filter((f) => f.startsWith(prefix))).toEqual([]);
+    expect(t.iptables.filter((l) => l.includes(id))).toEqual([]);
+    expect(h.ok(['inspect', '-f', '{{.State.Status}}', id]).trim()).toBe('exited');
+    // and it starts again on the same network
+    h.ok(['start', id]);
+    expect(h.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${name}").IPAddress}}`, id]).trim().startsWith(prefix)).toBe(true);
+  }, 60000);
 });
