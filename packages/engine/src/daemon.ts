@@ -19,6 +19,8 @@ import { registerDistributionRoutes } from './routes/distribution';
 import { ContainerManager } from './containers/manager';
 import { ContainerStore } from './containers/store';
 import { ExecManager } from './containers/exec';
+import { NetworkController } from './networks/controller';
+import { registerNetworkRoutes } from './routes/networks';
 
 export interface EngineOptions {
   /** Unix socket path of the API. */
@@ -30,6 +32,8 @@ export interface EngineOptions {
   /** Registries (host[:port]) reached over plain HTTP / unverified TLS besides loopback. */
   insecureRegistries?: string[];
   log?: Logger;
+  /** Linux bridge of the default `bridge` network (default gantry0). */
+  defaultBridge?: string;
 }
 
 export interface Engine {
@@ -61,6 +65,20 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   };
   const router = new Router();
   const store = new ContainerStore(opts.dataRoot);
+  const networks = new NetworkController({
+    dataRoot: opts.dataRoot,
+    execRoot: opts.execRoot,
+    log: opts.log,
+    defaultBridge: opts.defaultBridge,
+    containers: {
+      find: (ref) => {
+        const c = store.find(ref);
+        return c && { Id: c.Id, Name: c.Name, running: c.State.Running };
+      },
+    },
+  });
+  await networks.init();
+  ctx.networks = networks;
   const volumes = registerVolumeRoutes(router, ctx, store);
   const containers = new ContainerManager(ctx, store, volumes);
   const execs = new ExecManager(ctx, containers);
@@ -86,7 +104,9 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerImageRoutes(router, ctx, { inUse });
   registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));
   registerDistributionRoutes(router, ctx, { insecureRegistries: opts.insecureRegistries ?? [] });
+  registerNetworkRoutes(router, ctx, networks);
   await containers.restore();
+  await networks.sweep();
   const server = new ApiServer(router, opts.log);
   await server.listen(opts.host);
   opts.log.info('API listening', { host: opts.host, containerd: address });
@@ -96,6 +116,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     close: async () => {
       containers.close();
       await server.close();
+      await networks.close();
       cd.close();
       await supervisor?.stop();
     },

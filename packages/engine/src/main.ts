@@ -34,6 +34,11 @@ function parse(argv: string[]): EngineOptions & { logLevel: Level } {
       case '--exec-root':
         o.execRoot = value();
         break;
+      case '--bridge':
+      case '-b':
+        o.defaultBridge = value();
+        if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(o.defaultBridge)) throw new Error(`invalid --bridge ${o.defaultBridge}`);
+        break;
       case '--containerd':
         o.containerd = value().replace(/^unix:\/\//, '');
         break;
@@ -49,7 +54,7 @@ function parse(argv: string[]): EngineOptions & { logLevel: Level } {
       }
       case '--help':
       case '-h':
-        process.stdout.write('usage: gantryd [-H unix:///run/gantry/gantry.sock] [--data-root dir] [--exec-root dir] [--containerd socket] [--insecure-registry host[:port]]... [--log-level level]\n');
+        process.stdout.write('usage: gantryd [-H unix:///run/gantry/gantry.sock] [--data-root dir] [--exec-root dir] [--containerd socket] [--insecure-registry host[:port]]... [--bridge gantry0] [--log-level level]\n');
         process.exit(0);
         break;
       default:

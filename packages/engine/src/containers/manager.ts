@@ -17,6 +17,8 @@ import type { ContainerStore } from './store';
 import { validateCreate } from './validate';
 import { userResolver } from './users';
 import type { ContainerMounts, PreparedMounts } from '../volumes/container-mounts';
+import type { EndpointConfig } from '../networks/controller';
+import type { PortBinding } from '@gantry/network';
 
 export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 export const RUNTIME_NAME = 'io.containerd.gantry.v1';
@@ -89,11 +91,13 @@ export class ContainerManager {
     const hostConfig = v.hostConfig as HostConfig & Record<string, unknown>;
     const dir = this.store.containerDir(id);
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-    const hostname = config.Hostname || id.slice(0, 12);
-    const etc = this.writeEtcFiles(dir, hostname);
+    let hostname = config.Hostname || id.slice(0, 12);
     let snapshotMade = false;
     let prepared: PreparedMounts | undefined;
     try {
+      const net = this.prepareNetwork(id, dir, body, config, hostConfig, image.config.config?.ExposedPorts);
+      if (net) hostname = net.hostname;
+      const etc = net ? net.etc : this.writeEtcFiles(dir, hostname);
       const mounts = (
         await this.cd.call(this.cd.snapshots, this.cd.snapshots.prepare, spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: id, parent: image.chainId, labels: { 'containerd.io/gc.root': '' } }))
       ).mounts;
@@ -107,6 +111,8 @@ export class ContainerManager {
         rootfsPath: 'rootfs',
         hostname,
         etcFiles: etc,
+        networkNamespacePath: net?.netnsPath,
+        namespacePath: net ? (type, ref) => this.joinNamespace(type, ref) : undefined,
         resolveUser: await userResolver(this.cd, mounts, this.ctx.dataRoot),
         volumeSource: prepared?.volumeSource,
         configVolumes: prepared?.configVolumes,
@@ -149,10 +155,41 @@ export class ContainerManager {
       if (snapshotMade) await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: id }).catch(() => undefined);
       await this.cd.call(this.cd.containers, this.cd.containers.delete, { id }).catch(() => undefined);
       prepared?.rollback();
+      await this.ctx.networks?.forget(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
       if (e instanceof HttpError) throw e;
       throw fromGrpc(e);
     }
+  }
+
+  /** The container's networks (validated, its /etc files written) when gantryd manages networking. */
+  private prepareNetwork(id: string, dir: string, body: unknown, config: ContainerConfig, hc: HostConfig, imageExposed: Record<string, unknown> = {}) {
+    const nets = this.ctx.networks;
+    if (!nets) return undefined;
+    const endpoints = ((body as { NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> } } | null)?.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointConfig>;
+    const exposed = { ...imageExposed, ...(config.ExposedPorts ?? {}) } as Record<string, unknown>;
+    const p = nets.prepare({
+      id,
+      dir,
+      hostname: config.Hostname ?? '',
+      domainname: config.Domainname,
+      networkMode: config.NetworkDisabled ? 'none' : hc.NetworkMode,
+      endpoints,
+      extraHosts: hc.ExtraHosts,
+      dns: hc.Dns,
+      dnsSearch: hc.DnsSearch,
+      dnsOptions: hc.DnsOptions,
+      portBindings: hc.PortBindings as Record<string, PortBinding[] | null> | undefined,
+      exposed,
+      publishAll: hc.PublishAllPorts,
+    });
+    const hostname = p.hostname || id.slice(0, 12);
+    return { hostname, netnsPath: typeof p.netns === 'object' ? p.netns.path : undefined, etc: { hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf'), hostname: path.join(dir, 'hostname') } };
+  }
+
+  private joinNamespace(type: 'network' | 'ipc' | 'pid', ref: string): string {
+    if (type !== 'network') throw new Error(`joining another container's ${type} namespace is not supported yet`);
+    return this.ctx.networks!.joinPath(ref);
   }
 
   /** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bind-mounted from its directory. */
@@ -212,6 +249,7 @@ export class ContainerManager {
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
       this.mounts?.start(rec);
       const mounts = (await this.cd.call(this.cd.snapshots, this.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey })).mounts;
+      await this.ctx.networks?.up(rec.Id);
       const created = await this.cd.call(
         this.cd.tasks,
         this.cd.tasks.create,
@@ -232,6 +270,7 @@ export class ContainerManager {
       removeFifos(fifos);
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
       this.mounts?.stop(rec);
+      await this.ctx.networks?.down(rec.Id).catch(() => undefined);
       const err = e instanceof HttpError ? e : fromGrpc(e);
       rec.State = { ...rec.State, Error: err.message, ExitCode: 128, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
       this.store.save(rec);
@@ -272,6 +311,7 @@ export class ContainerManager {
     // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
     await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }).catch(() => undefined);
     this.mounts?.stop(rec);
+    await this.ctx.networks?.down(id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id, error: String(e) }));
     const io = this.ios.get(id);
     if (io) {
       await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
@@ -472,6 +512,7 @@ export class ContainerManager {
       if ((e as { code?: number }).code !== 5) throw fromGrpc(e);
     });
     await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
+    await this.ctx.networks?.forget(rec.Id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id: rec.Id, error: String(e) }));
     this.store.remove(rec.Id);
     this.mounts?.removed(rec, opts.removeVolumes ?? false);
     this.restartDelays.delete(rec.Id);

@@ -41,6 +41,8 @@ export interface BuildSpecInput {
   resolveGroup?: (group: string) => number;
   /** Joining another container's namespace (`container:<ref>` modes): the namespace file to join. */
   namespacePath?: (type: 'network' | 'ipc' | 'pid', container: string) => string;
+  /** The container's own network namespace, made and wired by the engine before the task starts. */
+  networkNamespacePath?: string;
   /** Host cgroup version: decides the default cgroup namespace mode (v2: private, v1: host). Default 2. */
   cgroupVersion?: 1 | 2;
   /** Host architecture as Node names it (`process.arch`), for the seccomp profile. */
@@ -319,7 +321,7 @@ function namespaces(input: BuildSpecInput): Namespace[] {
   const list: Namespace[] = [{ type: 'mount' }];
   const net = hc.NetworkMode ?? '';
   if (net.startsWith('container:') && !input.config.NetworkDisabled) list.push(join('network', net));
-  else if (net !== 'host' || input.config.NetworkDisabled) list.push({ type: 'network' });
+  else if (net !== 'host' || input.config.NetworkDisabled) list.push(input.networkNamespacePath && !input.config.NetworkDisabled ? { type: 'network', path: input.networkNamespacePath } : { type: 'network' });
   if (hc.UTSMode !== 'host') list.push({ type: 'uts' });
   const pid = hc.PidMode ?? '';
   if (pid.startsWith('container:')) list.push(join('pid', pid));

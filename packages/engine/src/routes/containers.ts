@@ -62,6 +62,14 @@ function matchLabel(labels: Record<string, string>, f: string): boolean {
   return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
 }
 
+/** Network facts of a container for ps/inspect; set by registerContainerRoutes when gantryd manages networks. */
+const networkHooks = {
+  ports: (_r: ContainerRecord): unknown[] => [],
+  networks: (_r: ContainerRecord): Record<string, unknown> => ({}),
+  settings: (_r: ContainerRecord): Record<string, unknown> => ({ Bridge: '', SandboxID: '', Ports: {}, Networks: {} }),
+  etcPath: (_r: ContainerRecord, _f: string): string => '',
+};
+
 export function summary(r: ContainerRecord): Record<string, unknown> {
   const cfg = r.Config as ContainerConfig;
   const host = r.HostConfig as HostConfig;
@@ -72,12 +80,12 @@ export function summary(r: ContainerRecord): Record<string, unknown> {
     ImageID: r.ImageID,
     Command: [r.Path, ...r.Args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' '),
     Created: Math.floor(Date.parse(r.Created) / 1000),
-    Ports: [],
+    Ports: networkHooks.ports(r),
     Labels: cfg.Labels ?? {},
     State: r.State.Status,
     Status: statusText(r),
     HostConfig: { NetworkMode: host.NetworkMode || 'default' },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: networkHooks.networks(r) },
     Mounts: mountsJson(r),
   };
 }
@@ -90,9 +98,9 @@ export function inspect(r: ContainerRecord, execIds: string[]): Record<string, u
     Args: r.Args,
     State: r.State,
     Image: r.ImageID,
-    ResolvConfPath: '',
-    HostnamePath: '',
-    HostsPath: '',
+    ResolvConfPath: networkHooks.etcPath(r, 'resolv.conf'),
+    HostnamePath: networkHooks.etcPath(r, 'hostname'),
+    HostsPath: networkHooks.etcPath(r, 'hosts'),
     LogPath: r.LogPath,
     Name: r.Name,
     RestartCount: r.RestartCount,
@@ -106,13 +114,21 @@ export function inspect(r: ContainerRecord, execIds: string[]): Record<string, u
     GraphDriver: { Name: 'overlayfs', Data: null },
     Mounts: mountsJson(r),
     Config: r.Config,
-    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
+    NetworkSettings: networkHooks.settings(r),
   };
 }
 
 /** Docker's container endpoints (the lifecycle, logs, attach, top, update, resize, prune). */
 export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr: ContainerManager, execIdsOf: (id: string) => string[]): void {
   const store = mgr.store;
+  const nets = ctx.networks;
+  if (nets) {
+    const exposed = (r: ContainerRecord) => ({ ...((r.Config as ContainerConfig).ExposedPorts ?? {}) }) as Record<string, unknown>;
+    networkHooks.ports = (r) => (r.State.Running ? nets.portSummary(r.Id, exposed(r)) : []);
+    networkHooks.networks = (r) => nets.summaryNetworks(r.Id, r.State.Running);
+    networkHooks.settings = (r) => nets.settings(r.Id, r.State.Running, exposed(r));
+    networkHooks.etcPath = (r, f) => store.containerDir(r.Id) + '/' + f;
+  }
 
   router.post('/containers/create', async (c) => Reply.created(await mgr.create(await c.json(), c.query.get('name'))));
 

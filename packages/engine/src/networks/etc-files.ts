@@ -1,0 +1,49 @@
+/** The contents of a container's /etc/hosts and /etc/resolv.conf, as dockerd writes them. */
+
+export interface HostsInput {
+  hostname: string;
+  domainname?: string;
+  /** The container's address on its primary network, when it has one. */
+  ip?: string;
+  /** HostConfig.ExtraHosts: "name:ip" (or "name=ip"); `host-gateway` already resolved. */
+  extraHosts?: string[];
+}
+
+export function hostsFile(h: HostsInput): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
+  for (const e of h.extraHosts ?? []) {
+    const i = e.search(/[:=]/);
+    if (i > 0) lines.push(`${e.slice(i + 1).replace(/^\[(.*)\]$/, '$1')}\t${e.slice(0, i)}`);
+  }
+  const names = h.domainname ? `${h.hostname}.${h.domainname} ${h.hostname}` : h.hostname;
+  if (h.ip) lines.push(`${h.ip}\t${names}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export interface ResolvInput {
+  /** The host's resolv.conf. */
+  host: string;
+  /** Nameservers to write (embedded resolver's address, or --dns); default: the host's, loopback ones dropped. */
+  nameservers?: string[];
+  search?: string[];
+  options?: string[];
+}
+
+const DEFAULT_DNS = ['8.8.8.8', '8.8.4.4'];
+
+export function resolvConf(r: ResolvInput): string {
+  const hostLines = r.host.split('\n').map((l) => l.trim());
+  const field = (key: string) => hostLines.filter((l) => l.startsWith(`${key} `) || l.startsWith(`${key}\t`)).map((l) => l.slice(key.length).trim());
+  let ns = r.nameservers;
+  if (!ns?.length) {
+    // the host's loopback resolvers are not reachable from the container's namespace
+    ns = field('nameserver').filter((n) => !/^127\./.test(n) && n !== '::1');
+    if (!ns.length) ns = DEFAULT_DNS;
+  }
+  const search = r.search?.length ? r.search : field('search').flatMap((s) => s.split(/\s+/));
+  const options = r.options?.length ? r.options : field('options').flatMap((s) => s.split(/\s+/));
+  const out = ns.map((n) => `nameserver ${n}`);
+  if (search.length) out.push(`search ${search.join(' ')}`);
+  if (options.length) out.push(`options ${options.join(' ')}`);
+  return `${out.join('\n')}\n`;
+}

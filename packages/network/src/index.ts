@@ -1,0 +1,13 @@
+export * from './errors';
+export * from './ip';
+export * from './cni';
+export * from './netns';
+export * from './link';
+export * as firewall from './firewall';
+export * from './store';
+export * from './ipam';
+export * from './conflist';
+export * from './ports';
+export * from './dns/message';
+export { DnsServer, upstreamNameservers, type Lookup, type DnsServerOptions } from './dns/server';
+export { run, CommandError } from './run';

@@ -1,0 +1,91 @@
+/** Networks as gantryd keeps them: one JSON record per network under <data-root>/network/networks. */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { conflicting, missing } from './errors';
+
+export interface IpamPool {
+  Subnet: string;
+  Gateway: string;
+  IPRange?: string;
+}
+
+export type NetworkDriver = 'bridge' | 'host' | 'null';
+
+/** The shape of `docker network inspect` (without Containers, which are computed). */
+export interface NetworkRecord {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: NetworkDriver;
+  EnableIPv6: boolean;
+  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: IpamPool[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+  /** The Linux bridge of a bridge network (gt-<12 hex> or the default's). */
+  Bridge?: string;
+}
+
+/** The always-present networks Docker calls predefined: they cannot be removed. */
+export const PREDEFINED = new Set(['bridge', 'host', 'none']);
+
+export class NetworkStore {
+  private readonly byId = new Map<string, NetworkRecord>();
+
+  constructor(readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const f of fs.readdirSync(dir)) {
+      if (!f.endsWith('.json')) continue;
+      try {
+        const rec = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as NetworkRecord;
+        this.byId.set(rec.Id, rec);
+      } catch {
+        // a torn write from a crash: the network is lost, as with a missing file
+      }
+    }
+  }
+
+  static newId(): string {
+    return randomBytes(32).toString('hex');
+  }
+
+  all(): NetworkRecord[] {
+    return [...this.byId.values()];
+  }
+
+  /** By full id, exact name, or unique id prefix (Docker's order). */
+  find(ref: string): NetworkRecord | undefined {
+    if (!ref) return undefined;
+    const exact = this.byId.get(ref);
+    if (exact) return exact;
+    const named = this.all().find((n) => n.Name === ref);
+    if (named) return named;
+    const prefixed = this.all().filter((n) => n.Id.startsWith(ref));
+    if (prefixed.length > 1) throw conflicting(`network ${ref} is ambiguous (${prefixed.length} matches found based on ID prefix)`);
+    return prefixed[0];
+  }
+
+  get(ref: string): NetworkRecord {
+    const n = this.find(ref);
+    if (!n) throw missing(`network ${ref} not found`);
+    return n;
+  }
+
+  save(rec: NetworkRecord): void {
+    const file = path.join(this.dir, `${rec.Id}.json`);
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 1));
+    fs.renameSync(`${file}.tmp`, file);
+    this.byId.set(rec.Id, rec);
+  }
+
+  remove(id: string): void {
+    fs.rmSync(path.join(this.dir, `${id}.json`), { force: true });
+    this.byId.delete(id);
+  }
+}
