@@ -9,6 +9,8 @@
 // e2e/src/dockerd.ts, transpiled on the fly with esbuild) and are stopped at the end. Needs root.
 // Writes bench/results/engine.json and prints a table of medians and gantryd/dockerd ratios
 // (below 1 means gantryd is faster). Target from the gantryd issue: at most 0.5 on run --rm and exec.
+// Containers run with --network none on both: the private dockerd runs with --bridge=none, and
+// network set-up is compared on its own by bench/network-setup.mjs.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -91,19 +93,19 @@ async function main() {
   try {
     for (const t of targets) {
       await docker(t.env, ['load', '-i', archive]);
-      await docker(t.env, ['run', '-d', '--name', 'bench-exec', 'busybox', 'sleep', '600']);
-      await docker(t.env, ['run', '--rm', 'busybox', 'true']); // warm-up
+      await docker(t.env, ['run', '-d', '--network', 'none', '--name', 'bench-exec', 'busybox', 'sleep', '600']);
+      await docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']); // warm-up
       results[t.name] = { 'run --rm': [], [`${opts.parallel} x run -d`]: [], 'exec true': [], ps: [] };
     }
     const cases = [
-      ['run --rm', (t) => docker(t.env, ['run', '--rm', 'busybox', 'true']), opts.runs],
+      ['run --rm', (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']), opts.runs],
       ['exec true', (t) => docker(t.env, ['exec', 'bench-exec', 'true']), opts.runs],
       ['ps', (t) => docker(t.env, ['ps']), opts.runs],
       [
         `${opts.parallel} x run -d`,
         async (t, i) => {
           const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
-          const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--name', n, 'busybox', 'sleep', '600']))));
+          const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '600']))));
           await docker(t.env, ['rm', '-f', ...names]);
           return ms;
         },
