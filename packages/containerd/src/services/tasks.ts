@@ -63,11 +63,33 @@ async function processOf(h: ShimHandle, execId: string): Promise<types.Process> 
  */
 export function tasksService(ctx: DaemonContext, shims: ShimManager, containers: ContainerLookup): tasks.TasksServer {
   const log = ctx.log;
+  // Deletes in flight, by namespace/id: a second Delete of the same task shares the first one's
+  // result, and a Create waits for it, instead of finding the old shim half-stopped.
+  const deleting = new Map<string, Promise<tasks.DeleteResponse>>();
+  async function deleteTask(ns: string, r: tasks.DeleteTaskRequest): Promise<tasks.DeleteResponse> {
+    const dead = shims.deadTask(ns, r.containerId);
+    if (dead && !shims.get(ns, r.containerId)) {
+      shims.forgetDead(ns, r.containerId);
+      return { id: dead.id, pid: dead.pid, exitStatus: dead.exitStatus, exitedAt: timestampFromDate(dead.exitedAt) };
+    }
+    const h = shimOf(shims, ns, r.containerId);
+    try {
+      const d = await callShim(h, h.client.delete, { id: r.containerId, execId: '' }, 60000);
+      await shims.stop(h);
+      return { id: r.containerId, pid: d.pid, exitStatus: d.exitStatus, exitedAt: d.exitedAt };
+    } catch (e) {
+      if (!unreachable(e)) throw e;
+      await shims.stop(h);
+      return { id: r.containerId, pid: 0, exitStatus: 255, exitedAt: timestampFromDate(new Date()) };
+    }
+  }
+
   return {
     create: unary(log, 'Tasks.Create', async (r: tasks.CreateTaskRequest, md) => {
       const ns = requireNamespace(md);
       const specAny = containers.spec(ns, r.containerId);
       if (!specAny) throw notFound(`container ${r.containerId} not found`);
+      await deleting.get(`${ns}/${r.containerId}`)?.catch(() => undefined);
       if (shims.get(ns, r.containerId) || shims.deadTask(ns, r.containerId)) throw alreadyExists(`task ${r.containerId} already exists`);
       if (r.checkpoint) throw failedPrecondition('checkpoint restore is not supported');
       let spec: OciSpecLike;
@@ -106,20 +128,15 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
     }),
     delete: unary(log, 'Tasks.Delete', async (r: tasks.DeleteTaskRequest, md) => {
       const ns = requireNamespace(md);
-      const dead = shims.deadTask(ns, r.containerId);
-      if (dead && !shims.get(ns, r.containerId)) {
-        shims.forgetDead(ns, r.containerId);
-        return { id: dead.id, pid: dead.pid, exitStatus: dead.exitStatus, exitedAt: timestampFromDate(dead.exitedAt) };
-      }
-      const h = shimOf(shims, ns, r.containerId);
+      const key = `${ns}/${r.containerId}`;
+      const inFlight = deleting.get(key);
+      if (inFlight) return inFlight;
+      const p = deleteTask(ns, r);
+      deleting.set(key, p);
       try {
-        const d = await callShim(h, h.client.delete, { id: r.containerId, execId: '' }, 60000);
-        await shims.stop(h);
-        return { id: r.containerId, pid: d.pid, exitStatus: d.exitStatus, exitedAt: d.exitedAt };
-      } catch (e) {
-        if (!unreachable(e)) throw e;
-        await shims.stop(h);
-        return { id: r.containerId, pid: 0, exitStatus: 255, exitedAt: timestampFromDate(new Date()) };
+        return await p;
+      } finally {
+        deleting.delete(key);
       }
     }),
     deleteProcess: unary(log, 'Tasks.DeleteProcess', async (r: tasks.DeleteProcessRequest, md) => {
