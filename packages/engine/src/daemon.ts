@@ -105,8 +105,10 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));
   registerDistributionRoutes(router, ctx, { insecureRegistries: opts.insecureRegistries ?? [] });
   registerNetworkRoutes(router, ctx, networks);
-  await containers.restore();
+  // Sweep stale sandboxes first: once restore() runs, automatic restarts set up fresh ones that a
+  // later sweep would take for stale (a container being restarted is not running yet).
   await networks.sweep();
+  await containers.restore();
   const server = new ApiServer(router, opts.log);
   await server.listen(opts.host);
   opts.log.info('API listening', { host: opts.host, containerd: address });
