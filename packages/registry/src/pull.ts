@@ -29,6 +29,7 @@ import { LayerProgress, shortDigest, type ProgressSink } from './progress';
 import { Repository, type FetchedManifest } from './repository';
 import type { ContainerdStore } from './store';
 import { withRetry, type RegistryHost } from './transport';
+import { bounded } from './bounded';
 
 export interface PullOptions {
   platform?: Platform;
@@ -71,24 +72,6 @@ function parseJson<T>(m: FetchedManifest | Buffer, what: string): T {
   }
 }
 
-/** Run `fns` with at most `n` in flight; rejects with the first failure after all settled. */
-async function bounded<T>(n: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (e) {
-        failure ??= e;
-        next = items.length; // start nothing new
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  if (failure !== undefined) throw failure;
-}
 
 export async function pullImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions = {}): Promise<PullResult> {
   const sink: ProgressSink = opts.progress ?? (() => undefined);

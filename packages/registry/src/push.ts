@@ -12,6 +12,7 @@ import { sourceLabel } from './pull';
 import { Repository } from './repository';
 import type { ContainerdStore } from './store';
 import { withRetry, type RegistryHost } from './transport';
+import { bounded } from './bounded';
 
 export interface PushOptions {
   progress?: ProgressSink;
@@ -27,23 +28,6 @@ export interface PushResult {
   size: number;
 }
 
-async function bounded<T>(n: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (e) {
-        failure ??= e;
-        next = items.length;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  if (failure !== undefined) throw failure;
-}
 
 /** Push the image named `reference` (normalised) to its registry. */
 export async function pushImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PushOptions = {}): Promise<PushResult> {
