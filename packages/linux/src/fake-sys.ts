@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { SysError } from './errors';
+import { O } from './constants';
 import type { CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
 
 export interface SysCall {
@@ -33,6 +34,8 @@ export class FakeSys implements Sys {
   readonly files = new Map<string, FakeNode>();
   caps: CapabilitySets = { effective: (1n << 41n) - 1n, permitted: (1n << 41n) - 1n, inheritable: 0n };
   private nextFd = 10;
+  /** fd -> path in the fake tree, for the *at calls (open and openat record what they opened). */
+  readonly fdPaths = new Map<number, string>();
   private readonly failures = new Map<string, number>();
   pid = 1;
 
@@ -151,13 +154,67 @@ export class FakeSys implements Sys {
   ptyUnlock(masterFd: number): void { this.record('ptyUnlock', [masterFd]); }
   open(p: string, flags: number, mode = 0): number {
     this.record('open', [p, flags, mode], p);
-    return this.nextFd++;
+    const fd = this.nextFd++;
+    this.fdPaths.set(fd, path.resolve(p));
+    return fd;
   }
+  /**
+   * With O_NOFOLLOW the fake behaves like the kernel for one lookup below a known fd (ENOENT,
+   * ELOOP on a symlink unless O_PATH, ENOTDIR, O_CREAT): that is what the confined walk uses.
+   * Without it, any path "opens", as the init tests expect of their state directory.
+   */
   openat(dirfd: number, p: string, flags: number, mode = 0): number {
     this.record('openat', [dirfd, p, flags, mode], p);
-    return this.nextFd++;
+    const base = this.fdPaths.get(dirfd);
+    const full = base !== undefined ? path.resolve(base, p) : undefined;
+    if (full !== undefined && (flags & O.NOFOLLOW) !== 0) {
+      let node = this.files.get(full);
+      if (!node) {
+        const parent = this.files.get(path.dirname(full));
+        if ((flags & O.CREAT) === 0 || parent?.kind !== 'dir') throw new SysError('openat', 2, p);
+        node = { kind: 'file', mode: mode & 0o7777, uid: 0, gid: 0, rdev: 0, content: '' };
+        this.files.set(full, node);
+      } else if (node.kind === 'symlink' && (flags & O.PATH) === 0) {
+        throw new SysError('openat', 40 /* ELOOP */, p);
+      }
+      if ((flags & O.DIRECTORY) !== 0 && node.kind !== 'dir') throw new SysError('openat', 20, p);
+    }
+    const fd = this.nextFd++;
+    if (full !== undefined) this.fdPaths.set(fd, full);
+    return fd;
   }
-  close(fd: number): void { this.record('close', [fd]); }
+  /** The fake kernel has no openat2 unless a test sets `openat2Errno` to 0 and handles it itself. */
+  openat2Errno = 38; // ENOSYS: the confined resolver falls back to its walk
+  openat2(dirfd: number, p: string, flags: number, mode: number, resolve: number): number {
+    this.record('openat2', [dirfd, p, flags, mode, resolve], p);
+    throw new SysError('openat2', this.openat2Errno, p);
+  }
+  fstat(fd: number): FileKind {
+    const p = this.fdPaths.get(fd);
+    const n = p !== undefined ? this.files.get(p) : undefined;
+    if (!n) throw new SysError('fstat', 9 /* EBADF */, `fd ${fd}`);
+    return { kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, rdev: n.rdev };
+  }
+  readlinkat(dirfd: number, p: string): string {
+    const base = this.fdPaths.get(dirfd);
+    if (base === undefined) throw new SysError('readlinkat', 9, p);
+    const n = this.files.get(p === '' ? base : path.resolve(base, p));
+    if (!n || n.kind !== 'symlink') throw new SysError('readlinkat', n ? 22 : 2, p);
+    return n.target ?? '';
+  }
+  mkdirat(dirfd: number, p: string, mode: number): void {
+    this.record('mkdirat', [dirfd, p, mode], p);
+    const base = this.fdPaths.get(dirfd);
+    if (base === undefined) throw new SysError('mkdirat', 9, p);
+    const full = path.resolve(base, p);
+    if (this.files.has(full)) throw new SysError('mkdirat', 17, p);
+    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('mkdirat', 2, p);
+    this.files.set(full, { kind: 'dir', mode, uid: 0, gid: 0, rdev: 0 });
+  }
+  close(fd: number): void {
+    this.record('close', [fd]);
+    this.fdPaths.delete(fd);
+  }
   dup2(oldfd: number, newfd: number): void { this.record('dup2', [oldfd, newfd]); }
   setCloexec(fd: number, on: boolean): void { this.record('setCloexec', [fd, on]); }
   listFds(): number[] { return [0, 1, 2]; }

@@ -21,3 +21,4 @@ export function linuxSys(): Sys {
 export { loadSeccompFilter, preloadSeccomp, seccompFeatures } from './seccomp';
 export type { SeccompFeatures } from './seccomp';
 export type { SeccompActionName, SeccompOperatorName } from './sys';
+export * from './confine';

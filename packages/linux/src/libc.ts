@@ -24,6 +24,10 @@ export interface Libc {
   llistxattr(path: string, list: Buffer | null, size: number): number;
   open(path: string, flags: number, mode: number): number;
   openat(dirfd: number, path: string, flags: number, mode: number): number;
+  /** openat2(2) through syscall(2); `how` is a struct open_how (24 bytes). */
+  openat2(dirfd: number, path: string, how: Buffer): number;
+  readlinkat(dirfd: number, path: string, buf: Buffer, size: number): number;
+  mkdirat(dirfd: number, path: string, mode: number): number;
   close(fd: number): number;
   dup3(oldfd: number, newfd: number, flags: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
@@ -92,6 +96,9 @@ export function libc(): Libc {
     llistxattr: f('long llistxattr(const char *path, _Out_ void *list, size_t size)'),
     open: f('int open(const char *path, int flags, uint32_t mode)'),
     openat: f('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
+    openat2: lib.func('long syscall(long nr, int dirfd, const char *path, const void *how, size_t size)') as (...a: unknown[]) => number,
+    readlinkat: f('long readlinkat(int dirfd, const char *path, _Out_ char *buf, size_t size)'),
+    mkdirat: f('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
     close: f('int close(int fd)'),
     dup3: f('int dup3(int oldfd, int newfd, int flags)'),
     fcntl: f('int fcntl(int fd, int cmd, int arg)'),
@@ -127,8 +134,10 @@ export function libc(): Libc {
   };
   const SYS_pivot_root = process.arch === 'arm64' ? 41 : 155;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'errno' | 'address'>),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
+    // openat2 is 437 in the generic syscall table, the same on x86_64 and aarch64
+    openat2: (dirfd: number, p: string, how: Buffer) => fns.openat2(437, dirfd, p, how, how.length),
     errno: () => koffi.errno(),
     address: (buf: Buffer) => koffi.address(buf) as bigint,
   };

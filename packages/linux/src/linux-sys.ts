@@ -167,6 +167,25 @@ export class LinuxSys implements Sys {
   openat(dirfd: number, p: string, flags: number, mode = 0): number {
     return check(libc().openat(dirfd, p, flags, mode), 'openat', p);
   }
+  openat2(dirfd: number, p: string, flags: number, mode: number, resolve: number): number {
+    const how = Buffer.alloc(24);
+    how.writeBigUInt64LE(BigInt(flags), 0);
+    how.writeBigUInt64LE(BigInt(mode), 8);
+    how.writeBigUInt64LE(BigInt(resolve), 16);
+    return check(libc().openat2(dirfd, p, how), 'openat2', p);
+  }
+  fstat(fd: number): FileKind {
+    const st = fs.fstatSync(fd);
+    return { kind: kindOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+  }
+  readlinkat(dirfd: number, p: string): string {
+    const buf = Buffer.alloc(4096);
+    const n = check(libc().readlinkat(dirfd, p, buf, buf.length), 'readlinkat', p || `fd ${dirfd}`);
+    return buf.subarray(0, n).toString();
+  }
+  mkdirat(dirfd: number, p: string, mode: number): void {
+    check(libc().mkdirat(dirfd, p, mode), 'mkdirat', p);
+  }
   close(fd: number): void {
     check(libc().close(fd), 'close', `fd ${fd}`);
   }

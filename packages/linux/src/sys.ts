@@ -103,6 +103,16 @@ export interface Sys {
   // file descriptors
   open(path: string, flags: number, mode?: number): number;
   openat(dirfd: number, path: string, flags: number, mode?: number): number;
+  /**
+   * openat2(2) with `resolve` (RESOLVE_* bits). Throws SysError ENOSYS on kernels before 5.6, which
+   * the confined resolver (`openInRoot`) answers with its own walk.
+   */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** fstat(2) of an fd (an O_PATH fd too). */
+  fstat(fd: number): FileKind;
+  /** readlinkat(2); with path "" the fd itself must be an O_PATH|O_NOFOLLOW fd on a symlink. */
+  readlinkat(dirfd: number, path: string): string;
+  mkdirat(dirfd: number, path: string, mode: number): void;
   close(fd: number): void;
   dup2(oldfd: number, newfd: number): void;
   setCloexec(fd: number, on: boolean): void;
