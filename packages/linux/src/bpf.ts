@@ -35,7 +35,7 @@ const RLIMIT_MEMLOCK = 8;
 /** Verifier log sizes tried after a refused load (the kernel reports ENOSPC when it did not fit). */
 const LOG_SIZES = [64 * 1024, 1024 * 1024, 16 * 1024 * 1024];
 
-/** A program the kernel refused; `log` is the verifier's explanation (may be empty). */
+/** A program the kernel refused; `log` is the verifier's whole explanation (may be empty). */
 export class BpfLoadError extends SysError {
   constructor(
     errno: number,
@@ -44,8 +44,14 @@ export class BpfLoadError extends SysError {
   ) {
     super('bpf(BPF_PROG_LOAD)', errno, subject);
     this.name = 'BpfLoadError';
-    const tail = log.trim().split('\n').slice(-20).join('\n');
-    if (tail !== '') this.message += `\nverifier log (last lines):\n${tail}`;
+    // One line (runtime errors are printed one per line); the whole log stays in `log`.
+    const tail = log
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('processed '))
+      .slice(-3)
+      .join(' | ');
+    if (tail !== '') this.message += ` (verifier: ${tail})`;
   }
 }
 

@@ -50,11 +50,12 @@ describe('bpf_attr layouts', () => {
   });
 
   it('BpfLoadError carries errno and the end of the verifier log', () => {
-    const e = new BpfLoadError(13, 'line 1\n0: (95) exit\nR0 !read_ok\n', 'gantry_devices');
+    const e = new BpfLoadError(13, 'line 0\nline 1\n0: (95) exit\nR0 !read_ok\nprocessed 1 insns (limit 1000000)\n', 'gantry_devices');
     expect(e).toBeInstanceOf(SysError);
     expect(e.code).toBe('EACCES');
     expect(e.message).toMatch(/^bpf\(BPF_PROG_LOAD\) gantry_devices: EACCES/);
-    expect(e.message).toMatch(/R0 !read_ok/);
+    expect(e.message).toBe('bpf(BPF_PROG_LOAD) gantry_devices: EACCES (permission denied) (verifier: line 1 | 0: (95) exit | R0 !read_ok)');
+    expect(e.log).toContain('R0 !read_ok');
   });
 });
 
