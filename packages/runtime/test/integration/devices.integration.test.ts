@@ -14,6 +14,13 @@ import * as path from 'node:path';
 import { linuxSys, S_IF } from '@gantry/linux';
 import { describeRoot, useHarness, type Json } from './helpers';
 
+// The library from the build (its init stage is the compiled dist/process/stage-main.js).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const lib = require('../../dist') as typeof import('../../src');
+
+/** The cgroup2 mount of a hybrid host: a cgroup root the runtime sees as v2, without controllers. */
+const UNIFIED = '/sys/fs/cgroup/unified';
+
 const CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_MKNOD'];
 
 if (process.env.CI && spawnSync('losetup', ['--version']).status !== 0) {
@@ -126,5 +133,54 @@ describeRoot('device confinement (root integration)', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(marker);
+  });
+
+  // On this hybrid host the CLI uses cgroup v1. Pointing the runtime (as a library) at the cgroup2
+  // mount makes it use the v2 manager, so the eBPF filter alone confines a real container: its
+  // processes stay in the root of the v1 devices hierarchy, which allows everything.
+  const onHybrid = fs.existsSync(`${UNIFIED}/cgroup.controllers`) && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+  (onHybrid ? it : it.skip)('with the v2 manager (cgroup2 mount), the eBPF filter refuses the device; an allow rule lets it through', async () => {
+    const h = H();
+    const rt = new lib.Runtime({ root: h.root, cgroupRoot: UNIFIED });
+    const parent = `/gantry-devtest-${randomBytes(4).toString('hex')}`;
+    const script = `head -c 1 /zero2 | wc -c | sed "s/^ */zero bytes=/"; head -c ${marker.length} /disk; echo; echo "disk rc=$?"; grep devices /proc/self/cgroup`;
+    const runOnce = async (extra: Json[]): Promise<{ out: string; cgroupDir: string }> => {
+      const id = h.id('v2');
+      const log = path.join(h.tmp, `${id}.out`);
+      const fd = fs.openSync(log, 'w');
+      const cgroupDir = `${UNIFIED}${parent}/${id}`;
+      try {
+        const b = bundle(script, (c) => {
+          c.linux.cgroupsPath = `${parent}/${id}`;
+          c.linux.resources.devices.push(...extra);
+        });
+        const created = await rt.create(id, { bundle: b, stdio: ['ignore', fd, fd] });
+        expect(fs.existsSync(cgroupDir)).toBe(true);
+        expect(fs.readFileSync(`${cgroupDir}/cgroup.procs`, 'utf8').trim()).toBe(String(created.state.pid));
+        const exited = lib.waitExit(created.init);
+        await rt.start(id);
+        expect(await exited).toBe(0);
+      } finally {
+        fs.closeSync(fd);
+        await rt.delete(id, true).catch(() => undefined);
+      }
+      expect(fs.existsSync(cgroupDir)).toBe(false);
+      return { out: fs.readFileSync(log, 'utf8'), cgroupDir };
+    };
+    try {
+      const denied = await runOnce([]);
+      expect(denied.out).toMatch(/^zero bytes=1$/m);
+      expect(denied.out).toMatch(/\/disk: Operation not permitted/);
+      expect(denied.out).not.toContain(marker);
+      expect(denied.out).toMatch(/^\d+:devices:\/$/m); // not confined by the v1 devices controller
+      const allowed = await runOnce([{ allow: true, type: 'b', major: 7, minor, access: 'r' }]);
+      expect(allowed.out).toContain(marker);
+    } finally {
+      try {
+        fs.rmdirSync(`${UNIFIED}${parent}`);
+      } catch {
+        // already gone
+      }
+    }
   });
 });
