@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { linuxSys, S_IF } from '@gantry/linux';
+import { BPF, linuxSys, O, S_IF } from '@gantry/linux';
 import { describeRoot, useHarness, type Json } from './helpers';
 
 // The library from the build (its init stage is the compiled dist/process/stage-main.js).
@@ -181,6 +181,34 @@ describeRoot('device confinement (root integration)', () => {
       } catch {
         // already gone
       }
+    }
+  });
+
+  (onHybrid ? it : it.skip)('with the v2 manager, a filter the kernel will not attach stops create: nothing starts, nothing is left', async () => {
+    const h = H();
+    const rt = new lib.Runtime({ root: h.root, cgroupRoot: UNIFIED });
+    const parent = `/gantry-devtest-${randomBytes(4).toString('hex')}`;
+    const parentDir = `${UNIFIED}${parent}`;
+    const sys = linuxSys();
+    fs.mkdirSync(parentDir);
+    const dirFd = sys.open(parentDir, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    try {
+      // An allow-all program attached without ALLOW_OVERRIDE/ALLOW_MULTI: the kernel then refuses
+      // any device program below it (EPERM), as it would for a policy the runtime may not override.
+      const prog = sys.bpfProgLoad({ type: BPF.PROG_TYPE_CGROUP_DEVICE, insns: Buffer.from('b7000000010000009500000000000000', 'hex'), license: 'Apache' });
+      sys.bpfProgAttach(dirFd, prog, BPF.CGROUP_DEVICE, 0);
+      sys.close(prog);
+      const id = h.id('v2fail');
+      const b = bundle('echo started', (c) => (c.linux.cgroupsPath = `${parent}/${id}`));
+      await expect(rt.create(id, { bundle: b, stdio: ['ignore', 'ignore', 'ignore'] })).rejects.toThrow(
+        /cannot attach the device filter to .*device rules cannot be enforced.*EPERM/,
+      );
+      expect(fs.existsSync(`${parentDir}/${id}`)).toBe(false);
+      expect(fs.existsSync(h.stateDir(id))).toBe(false);
+      expect(rt.list().map((c) => c.id)).not.toContain(id);
+    } finally {
+      sys.close(dirFd);
+      fs.rmdirSync(parentDir);
     }
   });
 });
