@@ -189,3 +189,21 @@ export function parseSignal(text: string): number | undefined {
   }
   return SIGNALS[name];
 }
+
+/**
+ * bpf(2) values for cgroup device filters (uapi linux/bpf.h): program and attach types, attach
+ * flags, and how `struct bpf_cgroup_dev_ctx` encodes a request (access_type = ACC << 16 | DEV).
+ */
+export const BPF = {
+  PROG_TYPE_CGROUP_DEVICE: 15,
+  /** enum bpf_attach_type */
+  CGROUP_DEVICE: 6,
+  F_ALLOW_OVERRIDE: 1,
+  F_ALLOW_MULTI: 2,
+  F_REPLACE: 4,
+  DEVCG_ACC_MKNOD: 1,
+  DEVCG_ACC_READ: 2,
+  DEVCG_ACC_WRITE: 4,
+  DEVCG_DEV_BLOCK: 1,
+  DEVCG_DEV_CHAR: 2,
+} as const;

@@ -1,11 +1,16 @@
 import * as path from 'node:path';
 import { SysError } from './errors';
 import { O } from './constants';
-import type { CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
 
 export interface SysCall {
   op: string;
   args: unknown[];
+}
+
+/** A program FakeSys "loaded": what was asked for, and its id. */
+export interface FakeBpfProgram extends BpfProgram {
+  id: number;
 }
 
 interface FakeNode extends FileKind {
@@ -38,6 +43,11 @@ export class FakeSys implements Sys {
   readonly fdPaths = new Map<number, string>();
   private readonly failures = new Map<string, number>();
   pid = 1;
+  /** Loaded BPF programs by id, which program each BPF fd refers to, and what is attached where. */
+  readonly bpfPrograms = new Map<number, FakeBpfProgram>();
+  private readonly bpfFds = new Map<number, number>();
+  private readonly bpfAttached = new Map<string, { id: number; attachType: number; flags: number }[]>();
+  private nextBpfId = 100;
 
   constructor() {
     this.files.set('/', { kind: 'dir', mode: 0o755, uid: 0, gid: 0, rdev: 0 });
@@ -214,6 +224,7 @@ export class FakeSys implements Sys {
   close(fd: number): void {
     this.record('close', [fd]);
     this.fdPaths.delete(fd);
+    this.bpfFds.delete(fd);
   }
   dup2(oldfd: number, newfd: number): void { this.record('dup2', [oldfd, newfd]); }
   setCloexec(fd: number, on: boolean): void { this.record('setCloexec', [fd, on]); }
@@ -290,6 +301,56 @@ export class FakeSys implements Sys {
   resetSignals(): void { this.record('resetSignals', []); }
   kill(pid: number, signal: number): void { this.record('kill', [pid, signal]); }
   seccompLoad(filter: SeccompFilter): void { this.record('seccompLoad', [filter]); }
+
+  /** Programs attached at `p` (an opened path) for `attachType`, oldest first. */
+  bpfAttachedAt(p: string, attachType: number): FakeBpfProgram[] {
+    return (this.bpfAttached.get(path.resolve(p)) ?? [])
+      .filter((a) => a.attachType === attachType)
+      .map((a) => this.bpfPrograms.get(a.id)!);
+  }
+  /** fds handed out for BPF programs and not closed yet. */
+  openBpfFds(): number[] {
+    return [...this.bpfFds.keys()];
+  }
+  bpfProgLoad(prog: BpfProgram): number {
+    this.record('bpfProgLoad', [prog], prog.name);
+    const id = this.nextBpfId++;
+    this.bpfPrograms.set(id, { ...prog, insns: Buffer.from(prog.insns), id });
+    this.bpfFds.set(this.nextFd, id);
+    return this.nextFd++;
+  }
+  bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number): void {
+    const target = this.fdPaths.get(targetFd);
+    this.record('bpfProgAttach', [target ?? targetFd, this.bpfFds.get(progFd) ?? progFd, attachType, flags], target);
+    const id = this.bpfFds.get(progFd);
+    if (target === undefined || id === undefined) throw new SysError('bpf(BPF_PROG_ATTACH)', 9 /* EBADF */);
+    const list = this.bpfAttached.get(target) ?? [];
+    if (list.some((a) => a.id === id && a.attachType === attachType)) throw new SysError('bpf(BPF_PROG_ATTACH)', 17 /* EEXIST */);
+    list.push({ id, attachType, flags });
+    this.bpfAttached.set(target, list);
+  }
+  bpfProgDetach(targetFd: number, progFd: number, attachType: number): void {
+    const target = this.fdPaths.get(targetFd);
+    this.record('bpfProgDetach', [target ?? targetFd, this.bpfFds.get(progFd) ?? progFd, attachType], target);
+    const id = this.bpfFds.get(progFd);
+    if (target === undefined || id === undefined) throw new SysError('bpf(BPF_PROG_DETACH)', 9 /* EBADF */);
+    const list = this.bpfAttached.get(target) ?? [];
+    const i = list.findIndex((a) => a.id === id && a.attachType === attachType);
+    if (i < 0) throw new SysError('bpf(BPF_PROG_DETACH)', 2 /* ENOENT */);
+    list.splice(i, 1);
+  }
+  bpfProgQuery(targetFd: number, attachType: number): number[] {
+    const target = this.fdPaths.get(targetFd);
+    this.record('bpfProgQuery', [target ?? targetFd, attachType], target);
+    if (target === undefined) throw new SysError('bpf(BPF_PROG_QUERY)', 9 /* EBADF */);
+    return (this.bpfAttached.get(target) ?? []).filter((a) => a.attachType === attachType).map((a) => a.id);
+  }
+  bpfProgGetFdById(id: number): number {
+    this.record('bpfProgGetFdById', [id], String(id));
+    if (!this.bpfPrograms.has(id)) throw new SysError('bpf(BPF_PROG_GET_FD_BY_ID)', 2 /* ENOENT */);
+    this.bpfFds.set(this.nextFd, id);
+    return this.nextFd++;
+  }
   execve(p: string, argv: string[], env: string[]): never {
     this.record('execve', [p, argv, env], p);
     throw new FakeExecve(p, argv, env);

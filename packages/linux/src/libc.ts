@@ -60,6 +60,8 @@ export interface Libc {
   sigprocmask(how: number, set: Buffer, old: null): number;
   kill(pid: number, sig: number): number;
   execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
+  /** bpf(2) through syscall(2): glibc has no wrapper. */
+  bpf(cmd: number, attr: Buffer, size: number): number;
   errno(): number;
   address(buf: Buffer): bigint;
 }
@@ -131,13 +133,16 @@ export function libc(): Libc {
     sigprocmask: f('int sigprocmask(int how, const void *set, void *old)'),
     kill: f('int kill(int pid, int sig)'),
     execve: f('int execve(const char *path, const char **argv, const char **envp)'),
+    bpf_syscall: lib.func('long syscall(long nr, int cmd, _Inout_ void *attr, uint32_t size)') as (...a: unknown[]) => number,
   };
   const SYS_pivot_root = process.arch === 'arm64' ? 41 : 155;
+  const SYS_bpf = process.arch === 'arm64' ? 280 : 321;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'errno' | 'address'>),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
     // openat2 is 437 in the generic syscall table, the same on x86_64 and aarch64
     openat2: (dirfd: number, p: string, how: Buffer) => fns.openat2(437, dirfd, p, how, how.length),
+    bpf: (cmd: number, attr: Buffer, size: number) => fns.bpf_syscall(SYS_bpf, cmd, attr, size),
     errno: () => koffi.errno(),
     address: (buf: Buffer) => koffi.address(buf) as bigint,
   };

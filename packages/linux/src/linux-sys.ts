@@ -3,8 +3,9 @@ import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
 import { F, FD_CLOEXEC } from './constants';
-import type { CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
 import { loadSeccompFilter } from './seccomp';
+import * as bpf from './bpf';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -389,6 +390,21 @@ export class LinuxSys implements Sys {
   }
   seccompLoad(filter: SeccompFilter): void {
     loadSeccompFilter(filter);
+  }
+  bpfProgLoad(prog: BpfProgram): number {
+    return bpf.bpfProgLoad(prog);
+  }
+  bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number): void {
+    bpf.bpfProgAttach(targetFd, progFd, attachType, flags);
+  }
+  bpfProgDetach(targetFd: number, progFd: number, attachType: number): void {
+    bpf.bpfProgDetach(targetFd, progFd, attachType);
+  }
+  bpfProgQuery(targetFd: number, attachType: number): number[] {
+    return bpf.bpfProgQuery(targetFd, attachType);
+  }
+  bpfProgGetFdById(id: number): number {
+    return bpf.bpfProgGetFdById(id);
   }
   execve(p: string, argv: string[], env: string[]): never {
     libc().execve(p, [...argv, null], [...env, null]);

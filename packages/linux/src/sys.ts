@@ -67,6 +67,18 @@ export interface SeccompFilter {
   rules: SeccompRule[];
 }
 
+/** A program for BPF_PROG_LOAD. */
+export interface BpfProgram {
+  /** BPF_PROG_TYPE_* (see `BPF` in constants). */
+  type: number;
+  /** The instructions, 8 bytes each (struct bpf_insn, little-endian). */
+  insns: Buffer;
+  /** Only matters for GPL-only helpers; a program that calls none may carry any license. */
+  license: string;
+  /** Name shown by bpftool: up to 15 characters of [A-Za-z0-9_.]. */
+  name?: string;
+}
+
 export interface Sys {
   // namespaces
   unshare(flags: number): void;
@@ -160,5 +172,17 @@ export interface Sys {
   resetSignals(): void;
   kill(pid: number, signal: number): void;
   seccompLoad(filter: SeccompFilter): void;
+
+  // bpf(2), for cgroup v2 device filters
+  /** BPF_PROG_LOAD: the program's fd (close-on-exec). A refusal throws `BpfLoadError` with the verifier log. */
+  bpfProgLoad(prog: BpfProgram): number;
+  /** BPF_PROG_ATTACH `progFd` to `targetFd` (e.g. a cgroup directory opened O_DIRECTORY). */
+  bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number): void;
+  /** BPF_PROG_DETACH one attached program (`progFd` names it). */
+  bpfProgDetach(targetFd: number, progFd: number, attachType: number): void;
+  /** BPF_PROG_QUERY: ids of the programs attached to `targetFd` itself (not inherited) for `attachType`. */
+  bpfProgQuery(targetFd: number, attachType: number): number[];
+  /** BPF_PROG_GET_FD_BY_ID: an fd for a loaded program (ENOENT once it is gone). */
+  bpfProgGetFdById(id: number): number;
   execve(path: string, argv: string[], env: string[]): never;
 }

@@ -29,7 +29,7 @@ export class RuntimeContext {
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {
-    return openCgroup(c.cgroupPath, c.id, this.cgroupRoot ? { root: this.cgroupRoot } : undefined);
+    return openCgroup(c.cgroupPath, c.id, { root: this.cgroupRoot, sys: this.sys });
   }
 
   /** The live status: recorded state refined by whether the init process still exists and the freezer. */
