@@ -1,0 +1,78 @@
+/**
+ * kill -9 tests without timing: a child process runs the code under test (from dist/) and the
+ * test SIGKILLs it at a point the child reports on stdout, never after a fixed delay.
+ *
+ * Two ways to pick the point:
+ * - `runChild(script, { killWhen })`: the child prints a line per finished operation and keeps
+ *   going; the test kills it when `killWhen(line)` says so (it is then somewhere in the next one).
+ * - `CRASH_HOOK` + `{ crashAt: n }`: the child stops itself just before its n-th file-system
+ *   call after `__crash.arm()`, prints `crash <n> <call>` and blocks; the test kills it there.
+ *   Stepping n = 1, 2, ... covers every instant between two file-system calls of an operation.
+ */
+import { spawn } from 'node:child_process';
+import * as readline from 'node:readline';
+
+/**
+ * Prepend to a child script. Wraps the fs calls that change files (and FileHandle's) so that,
+ * once armed, the `CRASH_AT`-th of them blocks the child instead of running. It blocks reading
+ * stdin, a pipe the test never writes: if the test dies, the read returns 0 and the child exits.
+ * `__crash.disarm()` returns how many calls the armed section made.
+ */
+export const CRASH_HOOK = `
+  const __fs = require('node:fs');
+  const __crashAt = Number(process.env.CRASH_AT || 0);
+  let __step = 0, __armed = false;
+  const __write = __fs.writeSync, __read = __fs.readSync;
+  const __stop = (name) => {
+    if (!__armed || ++__step !== __crashAt) return;
+    __write(1, 'crash ' + __step + ' ' + name + '\\n');
+    __read(0, Buffer.alloc(1));
+    process.exit(70);
+  };
+  const __wrap = (obj, names, label) => {
+    for (const name of names) {
+      const orig = obj[name];
+      if (typeof orig !== 'function') throw new Error('crash hook: no ' + label + name);
+      obj[name] = function (...args) { __stop(label + name); return orig.apply(this, args); };
+    }
+  };
+  __wrap(__fs, ['openSync', 'writeSync', 'fsyncSync', 'fdatasyncSync', 'closeSync', 'renameSync', 'linkSync',
+    'unlinkSync', 'rmSync', 'rmdirSync', 'mkdirSync', 'chmodSync', 'truncateSync', 'ftruncateSync',
+    'writeFileSync', 'copyFileSync', 'symlinkSync'], 'fs.');
+  globalThis.__crash = {
+    /** Also stop in FileHandle methods (pass any open FileHandle: its prototype is wrapped). */
+    wrapFileHandle(fh) { __wrap(Object.getPrototypeOf(fh), ['write', 'truncate', 'chmod', 'sync', 'datasync', 'close'], 'FileHandle.'); },
+    arm() { __step = 0; __armed = true; },
+    disarm() { __armed = false; return __step; },
+  };
+`;
+
+export interface ChildResult {
+  /** Every stdout line the child printed. */
+  lines: string[];
+  /** Whether the test killed it (false: it exited by itself). */
+  killed: boolean;
+  code: number | null;
+}
+
+/** Run `node -e script`; SIGKILL it as soon as `killWhen` accepts a line (or the child prints `crash ...`). */
+export function runChild(script: string, opts: { killWhen?: (line: string) => boolean; crashAt?: number; onLine?: (line: string) => void } = {}): Promise<ChildResult> {
+  const env = { ...process.env, CRASH_AT: String(opts.crashAt ?? 0) };
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'], env });
+  const lines: string[] = [];
+  let killed = false;
+  const rl = readline.createInterface({ input: child.stdout });
+  rl.on('line', (line) => {
+    lines.push(line);
+    opts.onLine?.(line);
+    if (!killed && (line.startsWith('crash ') || opts.killWhen?.(line))) {
+      killed = true;
+      child.kill('SIGKILL');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    // 'close': stdout is drained too, so `lines` is complete
+    child.once('close', (code) => resolve({ lines, killed, code }));
+  });
+}
