@@ -16,15 +16,21 @@ import * as readline from 'node:readline';
  * Prepend to a child script. Wraps the fs calls that change files (and FileHandle's) so that,
  * once armed, the `CRASH_AT`-th of them blocks the child instead of running. It blocks reading
  * stdin, a pipe the test never writes: if the test dies, the read returns 0 and the child exits.
- * `__crash.disarm()` returns how many calls the armed section made.
+ * `__crash.disarm()` returns how many calls the armed section made. fsync, close and read-only
+ * opens are not stop points: after kill -9 (not a power cut) the disk looks the same before and
+ * after them. (fs.rmSync removes a tree through fs.unlinkSync: each file is a stop point.)
  */
 export const CRASH_HOOK = `
   const __fs = require('node:fs');
   const __crashAt = Number(process.env.CRASH_AT || 0);
   let __step = 0, __armed = false;
   const __write = __fs.writeSync, __read = __fs.readSync;
-  const __stop = (name) => {
-    if (!__armed || ++__step !== __crashAt) return;
+  const { O_ACCMODE, O_RDONLY, O_CREAT, O_TRUNC } = __fs.constants;
+  // an open that can neither create nor change a file leaves the disk as it was
+  const __readOnly = (name, args) => name === 'fs.openSync' &&
+    (typeof args[1] === 'number' ? (args[1] & O_ACCMODE) === O_RDONLY && !(args[1] & (O_CREAT | O_TRUNC)) : args[1] === undefined || args[1] === 'r' || args[1] === 'rs');
+  const __stop = (name, args) => {
+    if (!__armed || __readOnly(name, args) || ++__step !== __crashAt) return;
     __write(1, 'crash ' + __step + ' ' + name + '\\n');
     __read(0, Buffer.alloc(1));
     process.exit(70);
@@ -33,15 +39,18 @@ export const CRASH_HOOK = `
     for (const name of names) {
       const orig = obj[name];
       if (typeof orig !== 'function') throw new Error('crash hook: no ' + label + name);
-      obj[name] = function (...args) { __stop(label + name); return orig.apply(this, args); };
+      obj[name] = function (...args) { __stop(label + name, args); return orig.apply(this, args); };
     }
   };
-  __wrap(__fs, ['openSync', 'writeSync', 'fsyncSync', 'fdatasyncSync', 'closeSync', 'renameSync', 'linkSync',
-    'unlinkSync', 'rmSync', 'rmdirSync', 'mkdirSync', 'chmodSync', 'truncateSync', 'ftruncateSync',
-    'writeFileSync', 'copyFileSync', 'symlinkSync'], 'fs.');
+  __wrap(__fs, ['openSync', 'writeSync', 'renameSync', 'linkSync', 'unlinkSync', 'rmSync', 'rmdirSync', 'mkdirSync',
+    'chmodSync', 'truncateSync', 'ftruncateSync', 'writeFileSync', 'copyFileSync', 'symlinkSync'], 'fs.');
   globalThis.__crash = {
-    /** Also stop in FileHandle methods (pass any open FileHandle: its prototype is wrapped). */
-    wrapFileHandle(fh) { __wrap(Object.getPrototypeOf(fh), ['write', 'truncate', 'chmod', 'sync', 'datasync', 'close'], 'FileHandle.'); },
+    /** Also stop in the methods of fs/promises' FileHandle (its prototype; close is an own property, not wrapped). */
+    async wrapFileHandles() {
+      const fh = await require('node:fs/promises').open('/dev/null', 'r');
+      __wrap(Object.getPrototypeOf(fh), ['write', 'truncate', 'chmod'], 'FileHandle.');
+      await fh.close();
+    },
     arm() { __step = 0; __armed = true; },
     disarm() { __armed = false; return __step; },
   };
