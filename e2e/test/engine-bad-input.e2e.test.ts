@@ -138,6 +138,13 @@ describe('gantryd answers bad input as Docker does', () => {
     expect((await h.request('GET', '/_ping')).status).toBe(200);
   });
 
+  it("reports the init stage's own error when the process cannot start (a limit above the kernel's)", () => {
+    // rlimits are set after create returned, so the reason travels to start through exec.fifo
+    const r = h.docker(['run', '--rm', '--ulimit', 'nofile=2000000000:2000000000', 'busybox', 'true']);
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(/Error response from daemon: container [0-9a-f]{64} could not start: prlimit 7: EPERM/);
+  });
+
   it('after all of it: docker run --rm works and nothing leaked', async () => {
     for (const n of ['taken', 'qp2']) h.docker(['rm', '-f', n]);
     const before = footprint();

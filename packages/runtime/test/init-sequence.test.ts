@@ -196,6 +196,18 @@ describe('runInit through the fake seam', () => {
     expect(o.indexOf('hook:startContainer')).toBeLessThan(o.indexOf('setresuid'));
   });
 
+  it('tells start through exec.fifo why the process cannot start when a last step fails after ready', () => {
+    const sys = fakeRootfs();
+    const ch = new FakeChannel();
+    sys.failOn('capset', 1 /* EPERM */);
+    expect(() => runInit(sys, ch, bootstrap(specFor()), () => undefined)).toThrow(/capset/);
+    expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]); // create had returned: the parent is not listening
+    expect(sys.callsOf('openat').map((a) => a[1])).toEqual(['exec.fifo']);
+    const [[, written]] = sys.callsOf('write') as [number, string][];
+    expect(written).toMatch(/^E.*capset/);
+    expect(sys.callsOf('execve')).toHaveLength(0);
+  });
+
   it('asks the parent to run createRuntime hooks after the namespaces exist', () => {
     const sys = fakeRootfs();
     const ch = new FakeChannel([{ mode: 'continue' }]);

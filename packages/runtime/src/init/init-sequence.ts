@@ -4,6 +4,7 @@ import { InitError } from '../errors';
 import { runHooks, type HookState } from '../hooks';
 import type { ExecBootstrap, InitBootstrap, StageChannel } from '../process/messages';
 import { hasNamespace } from '../spec/validate';
+import { EXEC_FIFO, EXEC_FIFO_GO, execFifoFailure } from '../state/store';
 import { setupConsole } from './console';
 import { finalizeProcess, lookPath, processEnv, type FinalExec } from './finalize';
 import { enterNamespaces, joinNamespaceFds } from './namespaces';
@@ -82,20 +83,27 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   // Block until `start` opens the fifo for reading; O_PATH dirfd works after pivot_root. As in
   // runc, the fifo is released right before execve, so `start` returns when the program runs;
   // startContainer hooks must run after `start`, so with them the wait comes first.
-  const waitForStart = () => {
-    const fifo = sys.openat(stateDirFd, 'exec.fifo', O.WRONLY | O.CLOEXEC);
-    sys.write(fifo, '0');
+  const tellStart = (message: string | Buffer) => {
+    const fifo = sys.openat(stateDirFd, EXEC_FIFO, O.WRONLY | O.CLOEXEC);
+    sys.write(fifo, message);
     sys.close(fifo);
     sys.close(stateDirFd);
   };
   const startHooks = spec.hooks?.startContainer ?? [];
   if (startHooks.length > 0) {
-    waitForStart();
+    tellStart(EXEC_FIFO_GO);
     hooks('startContainer', startHooks, { ...state, status: 'created' });
   }
   trace('init started');
-  const exec: FinalExec = finalizeProcess(sys, proc, { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds });
-  if (startHooks.length === 0) waitForStart();
+  let exec: FinalExec;
+  try {
+    exec = finalizeProcess(sys, proc, { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds });
+  } catch (e) {
+    // `create` has returned: `start` is the caller left to hear why (it waits on the fifo)
+    if (startHooks.length === 0) tellStart(execFifoFailure(e instanceof Error ? e.message : String(e)));
+    throw e;
+  }
+  if (startHooks.length === 0) tellStart(EXEC_FIFO_GO);
   trace('init execve');
   return sys.execve(exec.path, exec.argv, exec.env);
 }
