@@ -15,6 +15,11 @@ export interface RuntimeOptions {
   cgroupRoot?: string;
   /** runc's --systemd-cgroup: cgroupsPath is "slice:prefix:name". */
   systemdCgroup?: boolean;
+  /**
+   * The node executable the init and exec stages run. Default: $GANTRY_RUNTIME_STAGE_NODE, else
+   * this process's own (process.execPath).
+   */
+  stageNode?: string;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -22,10 +27,12 @@ export class RuntimeContext {
   readonly store: StateStore;
   readonly sys: Sys;
   readonly cgroupRoot?: string;
+  readonly stageNode: string;
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root);
     this.sys = opts.sys ?? linuxSys();
     this.cgroupRoot = opts.cgroupRoot;
+    this.stageNode = opts.stageNode ?? (process.env.GANTRY_RUNTIME_STAGE_NODE || process.execPath);
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {

@@ -19,6 +19,8 @@ export interface SpawnStageOptions {
   detached: boolean;
   /** The container's stdin/stdout/stderr; default: this process's own 0, 1, 2 (runc's behaviour). */
   stdio?: StdioFds;
+  /** The node executable to run the stage with; default this process's own. */
+  node?: string;
 }
 
 /** fds (or 'ignore' for /dev/null) that become the container process's fds 0, 1 and 2. */
@@ -77,7 +79,7 @@ export function spawnStage(sys: Sys, opts: SpawnStageOptions): StageHandle {
   stdio.push('pipe');
   stdio.push(...opts.extraFds);
   const child = withPidNamespace(sys, opts.pidNamespace, () =>
-    spawn(process.execPath, [STAGE_ENTRY], {
+    spawn(opts.node ?? process.execPath, [STAGE_ENTRY], {
       stdio,
       detached: opts.detached,
       env: { _GANTRY_SYNC_FD: String(syncIndex), ...(process.env.GANTRY_TRACE ? { GANTRY_TRACE: process.env.GANTRY_TRACE } : {}) },
