@@ -56,6 +56,11 @@ export interface Libc {
   sigprocmask(how: number, set: Buffer, old: null): number;
   kill(pid: number, sig: number): number;
   execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
+  fsopen(fsName: string, flags: number): number;
+  fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): number;
+  fsmount(fd: number, flags: number, attrs: number): number;
+  memfd_create(name: string, flags: number): number;
+  sendfile(outFd: number, inFd: number, offset: null, count: number): number;
   errno(): number;
   address(buf: Buffer): bigint;
 }
@@ -124,11 +129,24 @@ export function libc(): Libc {
     sigprocmask: f('int sigprocmask(int how, const void *set, void *old)'),
     kill: f('int kill(int pid, int sig)'),
     execve: f('int execve(const char *path, const char **argv, const char **envp)'),
+    // Through syscall(2): glibc wraps the new mount API only since 2.36.
+    fsopen: lib.func('syscall', 'long', ['long', 'const char *', 'unsigned int']) as (...a: unknown[]) => number,
+    fsconfig: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'const char *', 'const char *', 'int']) as (...a: unknown[]) => number,
+    fsmount: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'unsigned int']) as (...a: unknown[]) => number,
+    memfd_create: f('int memfd_create(const char *name, unsigned int flags)'),
+    sendfile: f('long sendfile(int outFd, int inFd, void *offset, size_t count)'),
   };
   const SYS_pivot_root = process.arch === 'arm64' ? 41 : 155;
+  // Syscalls numbered from 424 on are the same on every architecture.
+  const SYS_fsopen = 430;
+  const SYS_fsconfig = 431;
+  const SYS_fsmount = 432;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'fsopen' | 'fsconfig' | 'fsmount' | 'errno' | 'address'>),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
+    fsopen: (name: string, flags: number) => fns.fsopen(SYS_fsopen, name, flags),
+    fsconfig: (fd: number, cmd: number, key: string | null, value: string | null, aux: number) => fns.fsconfig(SYS_fsconfig, fd, cmd, key, value, aux),
+    fsmount: (fd: number, flags: number, attrs: number) => fns.fsmount(SYS_fsmount, fd, flags, attrs),
     errno: () => koffi.errno(),
     address: (buf: Buffer) => koffi.address(buf) as bigint,
   };

@@ -29,7 +29,8 @@ function writeLoop(release: string): string {
     'echo "GRABBED exe=$(readlink /proc/self/fd/3) size=$(stat -L -c %s /proc/self/fd/3)"',
     release,
     'while :; do',
-    `  if (printf ${MARKER} 1<>/proc/self/fd/3) 2>/tmp/write.err; then echo WRITE-OK; break; fi`,
+    // dd reports a failed open and a failed write alike (printf says nothing about the latter)
+    `  if printf ${MARKER} | dd of=/proc/self/fd/3 conv=notrunc 2>/tmp/write.err; then echo WRITE-OK; break; fi`,
     '  grep -q busy /tmp/write.err || { echo "WRITE-FAILED $(cat /tmp/write.err)"; break; }',
     'done',
   ].join('\n');
@@ -79,6 +80,20 @@ const EVIL_SCRIPT = [
   '',
 ].join('\n');
 
+/** A way of sealing the stage executable, and how the attacker sees it. */
+interface Seal {
+  name: string;
+  env: Record<string, string>;
+  /** readlink of the grabbed handle: a string or an asymmetric matcher */
+  exe: unknown;
+  writeError: RegExp;
+}
+const SEALS: Seal[] = [
+  // overlay works on this kernel; the file is at the root of the detached overlay, named as the binary
+  { name: 'default (overlay)', env: {}, exe: '/node', writeError: /^WRITE-FAILED .*Read-only file system/ },
+  { name: 'copy', env: { GANTRY_RUNTIME_EXE_SEAL: 'copy' }, exe: expect.stringMatching(/^\/memfd:gantry-stage-node/), writeError: /^WRITE-FAILED .*Operation not permitted/ },
+];
+
 interface Outcome {
   grabbed: { exe: string; size: number };
   result: string;
@@ -103,7 +118,7 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
   let node: string;
   let nodeSize: number;
   let pristine: string;
-  let env: Record<string, string>;
+  let baseEnv: Record<string, string>;
 
   beforeAll(() => {
     const h = H();
@@ -113,7 +128,7 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
     fs.chmodSync(node, 0o755);
     nodeSize = fs.statSync(node).size;
     pristine = sha256(node);
-    env = { GANTRY_RUNTIME_STAGE_NODE: node };
+    baseEnv = { GANTRY_RUNTIME_STAGE_NODE: node };
   });
 
   afterEach(() => {
@@ -121,11 +136,14 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
     if (sha256(node) !== pristine) fs.copyFileSync(process.execPath, node);
   });
 
-  /** The handle was the stage's node (same size), the write was refused, the copy is intact. */
-  function expectAttackFailed(out: Outcome): void {
-    expect({ grabbedSize: out.grabbed.size, write: out.result, copyStartsWith: head(node), copyIntact: sha256(node) === pristine }).toEqual({
-      grabbedSize: nodeSize,
-      write: expect.stringMatching(/^WRITE-FAILED .*Read-only file system/),
+  /**
+   * The handle was the stage's node (same size) as the seal presents it (a file on the detached
+   * overlay, or the memfd copy), the write was refused, and the copy is intact.
+   */
+  function expectAttackFailed(out: Outcome, seal: Seal): void {
+    expect({ grabbed: out.grabbed, write: out.result, copyStartsWith: head(node), copyIntact: sha256(node) === pristine }).toEqual({
+      grabbed: { exe: seal.exe, size: nodeSize },
+      write: expect.stringMatching(seal.writeError),
       copyStartsWith: head(process.execPath),
       copyIntact: true,
     });
@@ -137,93 +155,108 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
     expect(lines).toEqual([]);
   }
 
-  it('exec of a `#!/proc/self/exe` program: the container holds the stage binary but cannot write it', async () => {
-    const h = H();
-    const rootfs = glibcRootfs(h, node);
-    fs.writeFileSync(path.join(rootfs, 'evil'), EVIL_SCRIPT, { mode: 0o755 });
-    const attacker = [
-      'mkfifo /tmp/pid.fifo /tmp/grabbed.fifo',
-      'echo READY',
-      'read pid < /tmp/pid.fifo',
-      'if ! (exec 3<"/proc/$pid/exe") 2>/tmp/grab.err; then echo "GRAB-FAILED $(cat /tmp/grab.err)"; exit 1; fi',
-      'exec 3<"/proc/$pid/exe"',
-      writeLoop('echo go > /tmp/grabbed.fifo'),
-      'sleep 3600',
-    ].join('\n');
-    const id = h.id('victim');
-    const log = h.runDetached(
-      id,
-      h.bundleFor(['sh', '-c', attacker], (c: Json) => {
-        c.root.path = rootfs;
-        c.mounts.push(TMPFS_TMP);
-      }),
-      [],
-      env,
-    );
-    await waitFor('the attacker to be ready', () => /^READY$/m.test(readOr(log)), ATTACK_TIMEOUT_MS);
+  describe.each(SEALS)('sealed: $name', (seal) => {
+    it('exec of a `#!/proc/self/exe` program: the container holds the stage binary but cannot write it', async () => {
+      const h = H();
+      const env = { ...baseEnv, ...seal.env };
+      const rootfs = glibcRootfs(h, node);
+      fs.writeFileSync(path.join(rootfs, 'evil'), EVIL_SCRIPT, { mode: 0o755 });
+      const attacker = [
+        'mkfifo /tmp/pid.fifo /tmp/grabbed.fifo',
+        'echo READY',
+        'read pid < /tmp/pid.fifo',
+        'if ! (exec 3<"/proc/$pid/exe") 2>/tmp/grab.err; then echo "GRAB-FAILED $(cat /tmp/grab.err)"; exit 1; fi',
+        'exec 3<"/proc/$pid/exe"',
+        writeLoop('echo go > /tmp/grabbed.fifo'),
+        'sleep 3600',
+      ].join('\n');
+      const id = h.id('victim');
+      const log = h.runDetached(
+        id,
+        h.bundleFor(['sh', '-c', attacker], (c: Json) => {
+          c.root.path = rootfs;
+          c.mounts.push(TMPFS_TMP);
+        }),
+        [],
+        env,
+      );
+      await waitFor('the attacker to be ready', () => /^READY$/m.test(readOr(log)), ATTACK_TIMEOUT_MS);
 
-    const ex = h.cli(['exec', id, '/evil'], { env, timeoutMs: ATTACK_TIMEOUT_MS });
-    expect({ status: ex.status, stderr: ex.stderr }).toEqual({ status: 0, stderr: '' });
+      const ex = h.cli(['exec', id, '/evil'], { env, timeoutMs: ATTACK_TIMEOUT_MS });
+      expect({ status: ex.status, stderr: ex.stderr }).toEqual({ status: 0, stderr: '' });
 
-    const out = await outcomeIn(log);
-    expectAttackFailed(out);
-    expectNoMountOfTheExecutable();
-  });
+      const out = await outcomeIn(log);
+      expectAttackFailed(out, seal);
+      expectNoMountOfTheExecutable();
+    });
 
-  it('an init stage in a shared pid namespace: a CAP_SYS_PTRACE neighbour holds its binary but cannot write it', async () => {
-    const h = H();
-    // The attacker scans its pid namespace for a stage once the test says the victim's init stage
-    // is there (`create` returned: the stage waits on exec.fifo), and holds its /proc/<pid>/exe.
-    const attacker = [
-      'mkfifo /tmp/go.fifo',
-      'echo READY',
-      'read _ < /tmp/go.fifo',
-      'for p in /proc/[0-9]*; do grep -q stage-main "$p/cmdline" 2>/dev/null && stage=$p; done',
-      '[ -n "$stage" ] || { echo "GRAB-FAILED no stage in $(ls -d /proc/[0-9]*)"; exit 1; }',
-      'if ! (exec 3<"$stage/exe") 2>/tmp/grab.err; then echo "GRAB-FAILED $(cat /tmp/grab.err)"; exit 1; fi',
-      'exec 3<"$stage/exe"',
-      writeLoop(':'),
-      'sleep 3600',
-    ].join('\n');
-    const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_PTRACE'];
-    const attackerId = h.id('attacker');
-    const log = h.runDetached(
-      attackerId,
-      h.bundleFor(['sh', '-c', attacker], (c: Json) => {
-        c.mounts.push(TMPFS_TMP);
-        for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = caps;
-      }),
-      [],
-      env,
-    );
-    await waitFor('the attacker to be ready', () => /^READY$/m.test(readOr(log)), ATTACK_TIMEOUT_MS);
-    const attackerPid = h.state(attackerId).pid as number;
+    it('an init stage in a shared pid namespace: a CAP_SYS_PTRACE neighbour holds its binary but cannot write it', async () => {
+      const h = H();
+      const env = { ...baseEnv, ...seal.env };
+      // The attacker scans its pid namespace for a stage once the test says the victim's init stage
+      // is there (`create` returned: the stage waits on exec.fifo), and holds its /proc/<pid>/exe.
+      const attacker = [
+        'mkfifo /tmp/go.fifo',
+        'echo READY',
+        'read _ < /tmp/go.fifo',
+        'for p in /proc/[0-9]*; do grep -q stage-main "$p/cmdline" 2>/dev/null && stage=$p; done',
+        '[ -n "$stage" ] || { echo "GRAB-FAILED no stage in $(ls -d /proc/[0-9]*)"; exit 1; }',
+        'if ! (exec 3<"$stage/exe") 2>/tmp/grab.err; then echo "GRAB-FAILED $(cat /tmp/grab.err)"; exit 1; fi',
+        'exec 3<"$stage/exe"',
+        writeLoop(':'),
+        'sleep 3600',
+      ].join('\n');
+      const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_PTRACE'];
+      const attackerId = h.id('attacker');
+      const log = h.runDetached(
+        attackerId,
+        h.bundleFor(['sh', '-c', attacker], (c: Json) => {
+          c.mounts.push(TMPFS_TMP);
+          for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set] = caps;
+        }),
+        [],
+        env,
+      );
+      await waitFor('the attacker to be ready', () => /^READY$/m.test(readOr(log)), ATTACK_TIMEOUT_MS);
+      const attackerPid = h.state(attackerId).pid as number;
 
-    const victim = h.id('victim');
-    h.createDetached(
-      victim,
-      h.bundleFor(['true'], (c: Json) => {
-        c.linux.namespaces = c.linux.namespaces.map((n: Json) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${attackerPid}/ns/pid` } : n));
-      }),
-      [],
-      env,
-    );
-    fs.writeFileSync(`/proc/${attackerPid}/root/tmp/go.fifo`, 'go\n');
-    await waitFor('the attacker to grab the stage', () => /^(GRABBED|GRAB-FAILED)/m.test(readOr(log)), ATTACK_TIMEOUT_MS);
-    h.ok(['start', victim], { env });
+      const victim = h.id('victim');
+      h.createDetached(
+        victim,
+        h.bundleFor(['true'], (c: Json) => {
+          c.linux.namespaces = c.linux.namespaces.map((n: Json) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${attackerPid}/ns/pid` } : n));
+        }),
+        [],
+        env,
+      );
+      fs.writeFileSync(`/proc/${attackerPid}/root/tmp/go.fifo`, 'go\n');
+      await waitFor('the attacker to grab the stage', () => /^(GRABBED|GRAB-FAILED)/m.test(readOr(log)), ATTACK_TIMEOUT_MS);
+      h.ok(['start', victim], { env });
 
-    const out = await outcomeIn(log);
-    expectAttackFailed(out);
-    expectNoMountOfTheExecutable();
+      const out = await outcomeIn(log);
+      expectAttackFailed(out, seal);
+      expectNoMountOfTheExecutable();
+    });
   });
 
   it('without the libraries node needs, a `#!/proc/self/exe` program does not start at all', () => {
     const h = H();
     fs.writeFileSync(path.join(h.rootfs, 'evil'), EVIL_SCRIPT, { mode: 0o755 });
-    const r = h.cli(['run', '-b', h.bundleFor(['/evil'], (c: Json) => c.mounts.push(TMPFS_TMP)), h.id()], { env });
+    const r = h.cli(['run', '-b', h.bundleFor(['/evil'], (c: Json) => c.mounts.push(TMPFS_TMP)), h.id()], { env: baseEnv });
     // The kernel finds node's ELF interpreter missing in the container: execve fails with ENOENT.
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/ENOENT|no such file/i);
     expect(sha256(node)).toBe(pristine);
+  });
+
+  it('an unknown GANTRY_RUNTIME_EXE_SEAL is refused and leaves no container behind', () => {
+    const h = H();
+    const id = h.id();
+    const r = h.cli(['run', '-b', h.bundleFor(['true']), id], { env: { ...baseEnv, GANTRY_RUNTIME_EXE_SEAL: 'none' } });
+    expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({
+      status: 1,
+      stderr: 'gantry-runtime: invalid stage executable seal "none" (want overlay or copy)',
+    });
+    expect(h.ok(['list', '-q']).split('\n')).not.toContain(id);
   });
 });
