@@ -24,9 +24,13 @@ const ATTACK_TIMEOUT_MS = 30_000;
  * is, let the victim go on (`release`), then try to write the marker into the file at offset 0
  * until the answer is something other than ETXTBSY (which only means the binary still runs).
  */
-function writeLoop(release: string): string {
+function writeLoop(release: string, copySize: number): string {
   return [
-    'echo "GRABBED exe=$(readlink /proc/self/fd/3) size=$(stat -L -c %s /proc/self/fd/3)"',
+    'size=$(stat -L -c %s /proc/self/fd/3)',
+    'echo "GRABBED exe=$(readlink /proc/self/fd/3) size=$size"',
+    // Only ever the test's copy of node: were the runtime to run the host's node after all (a stale
+    // build that ignores GANTRY_RUNTIME_STAGE_NODE), its size gives it away and nothing is written.
+    `[ "$size" = ${copySize} ] || { echo "GRAB-FAILED not the test's node copy"; exit 1; }`,
     release,
     'while :; do',
     // dd reports a failed open and a failed write alike (printf says nothing about the latter)
@@ -38,6 +42,13 @@ function writeLoop(release: string): string {
 
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** The stages' node for these tests: a copy with a trailer (the ELF loader ignores it) that makes its size differ from the host's. */
+function makeCopy(dest: string, tag: string): void {
+  fs.copyFileSync(process.execPath, dest);
+  fs.appendFileSync(dest, `\0gantry test copy of node ${tag}`);
+  fs.chmodSync(dest, 0o755);
 }
 
 /** The first bytes of a file, printable (an ELF header, or the attacker's marker). */
@@ -124,8 +135,7 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
     const h = H();
     node = path.join(h.tmp, 'stage-bin', 'node');
     fs.mkdirSync(path.dirname(node));
-    fs.copyFileSync(process.execPath, node);
-    fs.chmodSync(node, 0o755);
+    makeCopy(node, h.tmp);
     nodeSize = fs.statSync(node).size;
     pristine = sha256(node);
     baseEnv = { GANTRY_RUNTIME_STAGE_NODE: node };
@@ -133,7 +143,7 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
 
   afterEach(() => {
     // The next test must start from an intact copy even if this one lost.
-    if (sha256(node) !== pristine) fs.copyFileSync(process.execPath, node);
+    if (sha256(node) !== pristine) makeCopy(node, H().tmp);
   });
 
   /**
@@ -167,7 +177,7 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
         'read pid < /tmp/pid.fifo',
         'if ! (exec 3<"/proc/$pid/exe") 2>/tmp/grab.err; then echo "GRAB-FAILED $(cat /tmp/grab.err)"; exit 1; fi',
         'exec 3<"/proc/$pid/exe"',
-        writeLoop('echo go > /tmp/grabbed.fifo'),
+        writeLoop('echo go > /tmp/grabbed.fifo', nodeSize),
         'sleep 3600',
       ].join('\n');
       const id = h.id('victim');
@@ -203,7 +213,7 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
         '[ -n "$stage" ] || { echo "GRAB-FAILED no stage in $(ls -d /proc/[0-9]*)"; exit 1; }',
         'if ! (exec 3<"$stage/exe") 2>/tmp/grab.err; then echo "GRAB-FAILED $(cat /tmp/grab.err)"; exit 1; fi',
         'exec 3<"$stage/exe"',
-        writeLoop(':'),
+        writeLoop(':', nodeSize),
         'sleep 3600',
       ].join('\n');
       const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_PTRACE'];
