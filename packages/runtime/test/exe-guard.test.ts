@@ -27,10 +27,10 @@ import { spawnStage } from '../src/process/spawn-stage';
 const ENODEV = 19;
 const EINVAL = 22;
 const NODE = '/opt/node/bin/node';
-const EMPTY = '/run/gantry-runtime/@exe-seal-lower';
+const BOTTOM = '/run/gantry-runtime';
 
 function opts(extra: Partial<StageExecutableOptions> = {}): StageExecutableOptions {
-  return { node: NODE, emptyDir: EMPTY, ...extra };
+  return { node: NODE, bottomDir: BOTTOM, ...extra };
 }
 
 /** The calls made, as "op arg arg" strings, for readable order assertions. */
@@ -47,7 +47,7 @@ function fdOpenedBy(sys: FakeSys, op: string): number {
 }
 
 describe('sealing the stage executable', () => {
-  it('overlay: a detached read-only overlay of node\'s directory over an empty one, then an O_PATH fd of node on it', () => {
+  it('overlay: a detached read-only overlay of node\'s directory over the state root, then an O_PATH fd of node on it', () => {
     const sys = new FakeSys();
     const sealed = sealExecutable(sys, opts());
     expect(sealed.how).toBe('overlay');
@@ -55,11 +55,10 @@ describe('sealing the stage executable', () => {
     const mnt = fdOpenedBy(sys, 'fsmount');
     expect(sealed.fd).toBe(fdOpenedBy(sys, 'openat'));
     expect(ops(sys)).toEqual([
-      `mkdir /run 448`,
-      `mkdir /run/gantry-runtime 448`,
-      `mkdir ${EMPTY} 448`,
+      `mkdir /run ${0o711}`,
+      `mkdir ${BOTTOM} ${0o711}`,
       'fsopen overlay',
-      `fsconfigString ${ctx} lowerdir /opt/node/bin:${EMPTY}`,
+      `fsconfigString ${ctx} lowerdir /opt/node/bin:${BOTTOM}`,
       `fsconfigString ${ctx} xino off`,
       `fsconfigCreate ${ctx}`,
       `fsmount ${ctx} ${MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV}`,
@@ -74,7 +73,7 @@ describe('sealing the stage executable', () => {
 
   it('escapes ":" and "\\" in the layer paths (overlayfs splits lowerdir on ":")', () => {
     const sys = new FakeSys();
-    sealExecutable(sys, opts({ node: '/a:b/c\\d/node', emptyDir: '/e:f' }));
+    sealExecutable(sys, opts({ node: '/a:b/c\\d/node', bottomDir: '/e:f' }));
     expect(sys.callsOf('fsconfigString')[0]).toEqual([expect.any(Number), 'lowerdir', '/a\\:b/c\\\\d:/e\\:f']);
   });
 

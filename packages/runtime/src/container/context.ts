@@ -3,7 +3,7 @@ import { linuxSys, type Sys } from '@gantry/linux';
 import { openCgroup } from '../cgroups';
 import type { CgroupManager } from '../cgroups/types';
 import { StateError } from '../errors';
-import { EXE_SEAL_EMPTY_DIR, StageExecutable, type ExeSealMode } from '../process/exe-guard';
+import { StageExecutable, type ExeSealMode } from '../process/exe-guard';
 import type { ContainerState } from '../spec/types';
 import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
 import * as path from 'node:path';
@@ -42,7 +42,7 @@ export class RuntimeContext {
     this.stageExecutable = new StageExecutable(this.sys, {
       node: opts.stageNode ?? (process.env.GANTRY_RUNTIME_STAGE_NODE || process.execPath),
       seal: opts.exeSeal ?? (process.env.GANTRY_RUNTIME_EXE_SEAL || undefined),
-      emptyDir: path.join(path.resolve(this.store.root), EXE_SEAL_EMPTY_DIR),
+      bottomDir: path.resolve(this.store.root),
     });
   }
 

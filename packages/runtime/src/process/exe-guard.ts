@@ -10,7 +10,7 @@
  * So stages run node only through a sealed handle, made once per process and node binary, as
  * runc's `exeseal` does:
  * - `overlay` (tried first): a read-only overlayfs made with fsopen/fsmount and attached to no
- *   mount table, lower layers node's directory and an empty one, no upper layer. The stage's
+ *   mount table, lower layers node's directory and another one, no upper layer. The stage's
  *   executable then lives on a superblock that is read-only for good (no remount can give it an
  *   upper layer), so every open for writing is EROFS. Nothing is copied; it costs well under a
  *   millisecond, and a detached mount leaves nothing in any mount table to clean up.
@@ -25,8 +25,6 @@ import { ConfigError, InitError } from '../errors';
 import { trace } from '../trace';
 
 export type ExeSealMode = 'overlay' | 'copy';
-/** Under the state root: not a valid container id ('@'), so `create` can never claim it. */
-export const EXE_SEAL_EMPTY_DIR = '@exe-seal-lower';
 export const EXE_SEAL_MODES: readonly ExeSealMode[] = ['overlay', 'copy'];
 
 export interface StageExecutableOptions {
@@ -34,8 +32,13 @@ export interface StageExecutableOptions {
   node: string;
   /** Only this mechanism; default: overlay, then copy. A string so bad env values fail at use. */
   seal?: string;
-  /** An empty directory, the overlay's second lower layer (overlayfs needs two to run with no upper); made if missing. */
-  emptyDir: string;
+  /**
+   * The overlay's bottom layer (overlayfs needs two lower layers to mount with no upper one): any
+   * directory that neither contains nor is inside node's; made if missing. The runtime passes its
+   * state root. node's directory is stacked above it, so nothing in it can shadow the binary, and
+   * nothing but the binary is ever looked up.
+   */
+  bottomDir: string;
 }
 
 export interface SealedExecutable {
@@ -50,14 +53,14 @@ function escapeLowerdir(p: string): string {
 }
 
 /** A read-only, detached overlayfs holding node's directory; returns an O_PATH fd of node on it. */
-export function sealWithOverlay(sys: Sys, node: string, emptyDir: string): SealedExecutable {
+export function sealWithOverlay(sys: Sys, node: string, bottomDir: string): SealedExecutable {
   const real = sys.realpath(node);
-  sys.mkdirAll(emptyDir, 0o700);
+  sys.mkdirAll(bottomDir, 0o711);
   const ctx = sys.fsopen('overlay');
   let mnt: number | undefined;
   try {
     // node's directory on top: nothing in the other layer can shadow the binary.
-    sys.fsconfigString(ctx, 'lowerdir', `${escapeLowerdir(path.dirname(real))}:${escapeLowerdir(emptyDir)}`);
+    sys.fsconfigString(ctx, 'lowerdir', `${escapeLowerdir(path.dirname(real))}:${escapeLowerdir(bottomDir)}`);
     try {
       // Layers on different filesystems would turn xino on and log about it; we do not need it.
       sys.fsconfigString(ctx, 'xino', 'off');
@@ -115,7 +118,7 @@ export function sealExecutable(sys: Sys, opts: StageExecutableOptions): SealedEx
   const failures: string[] = [];
   for (const mode of modes) {
     try {
-      const sealed = mode === 'overlay' ? sealWithOverlay(sys, opts.node, opts.emptyDir) : sealWithCopy(sys, opts.node);
+      const sealed = mode === 'overlay' ? sealWithOverlay(sys, opts.node, opts.bottomDir) : sealWithCopy(sys, opts.node);
       trace(`stage executable sealed (${mode})`);
       return sealed;
     } catch (e) {

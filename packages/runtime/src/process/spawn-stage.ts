@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { CLONE, O, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import { DEFAULT_ROOT } from '../state/store';
-import { EXE_SEAL_EMPTY_DIR, StageExecutable } from './exe-guard';
+import { StageExecutable } from './exe-guard';
 import type { ParentMessage, StageMessage } from './messages';
 import { decodeMessage, encodeMessage } from './wire';
 
@@ -43,7 +43,7 @@ const STAGE_ENTRY = path.join(__dirname, 'stage-main.js');
 
 /** This process's own node (the sealed handle itself is made once, see exe-guard). */
 function ownNode(sys: Sys): StageExecutable {
-  return new StageExecutable(sys, { node: process.execPath, emptyDir: path.join(DEFAULT_ROOT, EXE_SEAL_EMPTY_DIR) });
+  return new StageExecutable(sys, { node: process.execPath, bottomDir: DEFAULT_ROOT });
 }
 
 function inheritable(fd: number): number | 'ignore' {
