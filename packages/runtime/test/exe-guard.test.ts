@@ -54,6 +54,7 @@ describe('sealing the stage executable', () => {
     const ctx = fdOpenedBy(sys, 'fsopen');
     const mnt = fdOpenedBy(sys, 'fsmount');
     expect(sealed.fd).toBe(fdOpenedBy(sys, 'openat'));
+    expect(sealed.mountFd).toBe(mnt);
     expect(ops(sys)).toEqual([
       `mkdir /run ${0o711}`,
       `mkdir ${BOTTOM} ${0o711}`,
@@ -63,7 +64,7 @@ describe('sealing the stage executable', () => {
       `fsconfigCreate ${ctx}`,
       `fsmount ${ctx} ${MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV}`,
       `openat ${mnt} node ${O.PATH | O.NOFOLLOW | O.CLOEXEC} 0`,
-      `close ${mnt}`,
+      // the mount fd stays open until the first spawn (see StageExecutable)
       `close ${ctx}`,
     ]);
     // never mounted anywhere, never exec-less, never attached by path
@@ -191,19 +192,27 @@ describe('StageExecutable', () => {
     expect(new StageExecutable(new FakeSys(), opts()).sealed()).not.toBe(a.sealed());
   });
 
-  it('spawns /proc/self/fd/N of the sealed handle when N is above the child\'s stdio', () => {
+  it('spawns /proc/self/fd/N of the sealed handle when N is above the child\'s stdio; closes the mount fd after the first spawn only', () => {
     const sys = new FakeSys();
     const exe = new StageExecutable(sys, opts());
-    const { fd } = exe.sealed();
+    const { fd, mountFd } = exe.sealed();
     sys.calls.length = 0;
-    expect(exe.spawnWith(fd, (file) => file)).toBe(`/proc/self/fd/${fd}`);
-    expect(sys.calls).toEqual([]);
+    const spawn = (file: string): string => {
+      sys.calls.push({ op: 'spawn', args: [file] });
+      return file;
+    };
+    expect(exe.spawnWith(fd, spawn)).toBe(`/proc/self/fd/${fd}`);
+    expect(exe.spawnWith(fd, spawn)).toBe(`/proc/self/fd/${fd}`);
+    expect(ops(sys)).toEqual([`spawn /proc/self/fd/${fd}`, `close ${mountFd}`, `spawn /proc/self/fd/${fd}`]);
+    // another context sharing the cached handle does not close it again
+    new StageExecutable(sys, opts()).spawnWith(fd, spawn);
+    expect(sys.callsOf('close')).toEqual([[mountFd]]);
   });
 
   it('duplicates a handle the child\'s stdio mapping would replace, and closes the duplicate after spawning', () => {
     const sys = new FakeSys();
     const exe = new StageExecutable(sys, opts());
-    const { fd } = exe.sealed();
+    const { fd, mountFd } = exe.sealed();
     sys.calls.length = 0;
     const stdioCount = fd + 5;
     const file = exe.spawnWith(stdioCount, (f) => {
@@ -212,20 +221,27 @@ describe('StageExecutable', () => {
     });
     const dup = Number(file.slice('/proc/self/fd/'.length));
     expect(dup).toBeGreaterThanOrEqual(stdioCount);
-    expect(ops(sys)).toEqual([`fcntlInt ${fd} ${F.DUPFD_CLOEXEC} ${stdioCount}`, `spawn /proc/self/fd/${dup}`, `close ${dup}`]);
+    expect(ops(sys)).toEqual([
+      `fcntlInt ${fd} ${F.DUPFD_CLOEXEC} ${stdioCount}`,
+      `spawn /proc/self/fd/${dup}`,
+      `close ${dup}`,
+      `close ${mountFd}`,
+    ]);
   });
 
-  it('closes the duplicate when spawning throws', () => {
+  it('closes the duplicate (and the mount fd) when spawning throws', () => {
     const sys = new FakeSys();
     const exe = new StageExecutable(sys, opts());
-    const { fd } = exe.sealed();
+    const { fd, mountFd } = exe.sealed();
     sys.calls.length = 0;
     expect(() =>
       exe.spawnWith(fd + 1, () => {
         throw new Error('EAGAIN');
       }),
     ).toThrow('EAGAIN');
-    expect(sys.callsOf('close')).toHaveLength(1);
+    const [[dup]] = sys.callsOf('close') as [[number]];
+    expect(dup).toBeGreaterThanOrEqual(fd + 1);
+    expect(sys.callsOf('close')).toEqual([[dup], [mountFd]]);
   });
 });
 
@@ -252,10 +268,10 @@ describe('spawnStage with the guard', () => {
       expect.stringMatching(/^fsmount /),
       expect.stringMatching(/^openat /),
       expect.stringMatching(/^close /),
-      expect.stringMatching(/^close /),
       `open /proc/self/ns/pid ${O.RDONLY | O.CLOEXEC} 0`,
       `unshare ${CLONE.NEWPID}`,
       `spawn /proc/self/fd/${sealedFd}`,
+      `close ${fdOpenedBy(sys, 'fsmount')}`,
       `setns ${savedNs} ${CLONE.NEWPID}`,
       `close ${savedNs}`,
     ]);
