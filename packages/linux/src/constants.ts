@@ -40,6 +40,15 @@ export const MS = {
 
 export const MNT_DETACH = 2;
 
+/** mount_setattr(2)/fsmount(2) attribute flags (not the MS_* values). */
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+
+/** memfd_create(2) flags. EXEC (Linux 6.3) asks for an executable memfd where vm.memfd_noexec matters. */
+export const MFD = { CLOEXEC: 0x1, ALLOW_SEALING: 0x2, EXEC: 0x10 } as const;
+
+/** fcntl(F_ADD_SEALS) seals. EXEC (Linux 6.3) freezes the mode's exec bits. */
+export const F_SEAL = { SEAL: 0x1, SHRINK: 0x2, GROW: 0x4, WRITE: 0x8, FUTURE_WRITE: 0x10, EXEC: 0x20 } as const;
+
 export const O = {
   RDONLY: 0,
   WRONLY: 1,
@@ -93,7 +102,7 @@ export const TIOC = {
   GPTPEER: 0x5441,
 } as const;
 
-export const F = { GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4 } as const;
+export const F = { GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4, DUPFD_CLOEXEC: 1030, ADD_SEALS: 1033, GET_SEALS: 1034 } as const;
 export const FD_CLOEXEC = 1;
 
 /** Resource numbers for setrlimit/prlimit, keyed by the OCI names. */

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { SysError } from './errors';
-import { O } from './constants';
+import { F, O } from './constants';
 import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
 
 export interface SysCall {
@@ -41,6 +41,8 @@ export class FakeSys implements Sys {
   private nextFd = 10;
   /** fd -> path in the fake tree, for the *at calls (open and openat record what they opened). */
   readonly fdPaths = new Map<number, string>();
+  /** What successive `sendfile` calls return (bytes copied); 0 (end of file) once empty. */
+  sendfileResults: number[] = [];
   private readonly failures = new Map<string, number>();
   pid = 1;
   /** Loaded BPF programs by id, which program each BPF fd refers to, and what is attached where. */
@@ -354,5 +356,31 @@ export class FakeSys implements Sys {
   execve(p: string, argv: string[], env: string[]): never {
     this.record('execve', [p, argv, env], p);
     throw new FakeExecve(p, argv, env);
+  }
+  fsopen(fsName: string): number {
+    this.record('fsopen', [fsName], fsName);
+    return this.nextFd++;
+  }
+  fsconfigString(fsFd: number, key: string, value: string): void { this.record('fsconfigString', [fsFd, key, value], key); }
+  fsconfigCreate(fsFd: number): void { this.record('fsconfigCreate', [fsFd]); }
+  fsmount(fsFd: number, attrs: number): number {
+    this.record('fsmount', [fsFd, attrs]);
+    return this.nextFd++;
+  }
+  memfdCreate(name: string, flags: number): number {
+    this.record('memfdCreate', [name, flags], name);
+    return this.nextFd++;
+  }
+  sendfile(outFd: number, inFd: number, count: number): number {
+    this.record('sendfile', [outFd, inFd, count]);
+    return Math.min(count, this.sendfileResults.shift() ?? 0);
+  }
+  fcntlInt(fd: number, cmd: number, arg: number): number {
+    this.record('fcntlInt', [fd, cmd, arg], String(cmd));
+    if (cmd !== F.DUPFD_CLOEXEC) return 0;
+    // like the kernel: the lowest free number at or above `arg`
+    const dup = Math.max(arg, this.nextFd);
+    this.nextFd = dup + 1;
+    return dup;
   }
 }

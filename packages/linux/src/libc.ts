@@ -62,6 +62,11 @@ export interface Libc {
   execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
   /** bpf(2) through syscall(2): glibc has no wrapper. */
   bpf(cmd: number, attr: Buffer, size: number): number;
+  fsopen(fsName: string, flags: number): number;
+  fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): number;
+  fsmount(fd: number, flags: number, attrs: number): number;
+  memfd_create(name: string, flags: number): number;
+  sendfile(outFd: number, inFd: number, offset: null, count: number): number;
   errno(): number;
   address(buf: Buffer): bigint;
 }
@@ -134,15 +139,28 @@ export function libc(): Libc {
     kill: f('int kill(int pid, int sig)'),
     execve: f('int execve(const char *path, const char **argv, const char **envp)'),
     bpf_syscall: lib.func('long syscall(long nr, int cmd, _Inout_ void *attr, uint32_t size)') as (...a: unknown[]) => number,
+    // Through syscall(2): glibc wraps the new mount API only since 2.36.
+    fsopen: lib.func('syscall', 'long', ['long', 'const char *', 'unsigned int']) as (...a: unknown[]) => number,
+    fsconfig: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'const char *', 'const char *', 'int']) as (...a: unknown[]) => number,
+    fsmount: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'unsigned int']) as (...a: unknown[]) => number,
+    memfd_create: f('int memfd_create(const char *name, unsigned int flags)'),
+    sendfile: f('long sendfile(int outFd, int inFd, void *offset, size_t count)'),
   };
   const SYS_pivot_root = process.arch === 'arm64' ? 41 : 155;
   const SYS_bpf = process.arch === 'arm64' ? 280 : 321;
+  // Syscalls numbered from 424 on are the same on every architecture.
+  const SYS_fsopen = 430;
+  const SYS_fsconfig = 431;
+  const SYS_fsmount = 432;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'fsopen' | 'fsconfig' | 'fsmount' | 'errno' | 'address'>),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
     // openat2 is 437 in the generic syscall table, the same on x86_64 and aarch64
     openat2: (dirfd: number, p: string, how: Buffer) => fns.openat2(437, dirfd, p, how, how.length),
     bpf: (cmd: number, attr: Buffer, size: number) => fns.bpf_syscall(SYS_bpf, cmd, attr, size),
+    fsopen: (name: string, flags: number) => fns.fsopen(SYS_fsopen, name, flags),
+    fsconfig: (fd: number, cmd: number, key: string | null, value: string | null, aux: number) => fns.fsconfig(SYS_fsconfig, fd, cmd, key, value, aux),
+    fsmount: (fd: number, flags: number, attrs: number) => fns.fsmount(SYS_fsmount, fd, flags, attrs),
     errno: () => koffi.errno(),
     address: (buf: Buffer) => koffi.address(buf) as bigint,
   };

@@ -15,6 +15,10 @@ const SCM_RIGHTS = 1;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
 const MSG_CMSG_CLOEXEC = 0x40000000;
+const FSOPEN_CLOEXEC = 0x1;
+const FSMOUNT_CLOEXEC = 0x1;
+const FSCONFIG_SET_STRING = 1;
+const FSCONFIG_CMD_CREATE = 6;
 const ENODATA = 61;
 const ERANGE = 34;
 
@@ -409,5 +413,26 @@ export class LinuxSys implements Sys {
   execve(p: string, argv: string[], env: string[]): never {
     libc().execve(p, [...argv, null], [...env, null]);
     throw new SysError('execve', libc().errno(), p);
+  }
+  fsopen(fsName: string): number {
+    return check(libc().fsopen(fsName, FSOPEN_CLOEXEC), 'fsopen', fsName);
+  }
+  fsconfigString(fsFd: number, key: string, value: string): void {
+    check(libc().fsconfig(fsFd, FSCONFIG_SET_STRING, key, value, 0), 'fsconfig', `${key}=${value}`);
+  }
+  fsconfigCreate(fsFd: number): void {
+    check(libc().fsconfig(fsFd, FSCONFIG_CMD_CREATE, null, null, 0), 'fsconfig', 'create');
+  }
+  fsmount(fsFd: number, attrs: number): number {
+    return check(libc().fsmount(fsFd, FSMOUNT_CLOEXEC, attrs), 'fsmount');
+  }
+  memfdCreate(name: string, flags: number): number {
+    return check(libc().memfd_create(name, flags), 'memfd_create', name);
+  }
+  sendfile(outFd: number, inFd: number, count: number): number {
+    return check(libc().sendfile(outFd, inFd, null, count), 'sendfile', `fd ${inFd}`);
+  }
+  fcntlInt(fd: number, cmd: number, arg: number): number {
+    return check(libc().fcntl(fd, cmd, arg), 'fcntl', `fd ${fd} cmd ${cmd}`);
   }
 }

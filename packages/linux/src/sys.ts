@@ -185,4 +185,20 @@ export interface Sys {
   /** BPF_PROG_GET_FD_BY_ID: an fd for a loaded program (ENOENT once it is gone). */
   bpfProgGetFdById(id: number): number;
   execve(path: string, argv: string[], env: string[]): never;
+
+  // detached mounts and sealed files (the stages' executable, CVE-2019-5736)
+  /** fsopen(2) with FSOPEN_CLOEXEC: a filesystem context for `fsName` (e.g. "overlay"). */
+  fsopen(fsName: string): number;
+  /** fsconfig(FSCONFIG_SET_STRING) on a context from `fsopen`. */
+  fsconfigString(fsFd: number, key: string, value: string): void;
+  /** fsconfig(FSCONFIG_CMD_CREATE): make the superblock. */
+  fsconfigCreate(fsFd: number): void;
+  /** fsmount(2) with FSMOUNT_CLOEXEC: a mount attached to no mount table; `attrs` are MOUNT_ATTR_*. */
+  fsmount(fsFd: number, attrs: number): number;
+  /** memfd_create(2); `flags` are MFD_*. */
+  memfdCreate(name: string, flags: number): number;
+  /** sendfile(2) from `inFd`'s offset: the bytes copied, 0 at end of file. */
+  sendfile(outFd: number, inFd: number, count: number): number;
+  /** fcntl(2) with an int argument (F_DUPFD_CLOEXEC, F_ADD_SEALS, F_GET_SEALS…): its result. */
+  fcntlInt(fd: number, cmd: number, arg: number): number;
 }

@@ -53,6 +53,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       pidNamespace: hasPidNs ? { kind: 'join', path: `/proc/${c.pid}/ns/pid` } : { kind: 'host' },
       detached: opts.process.terminal === true,
       stdio: opts.stdio,
+      executable: ctx.stageExecutable,
     });
     for (const n of nsFds) sys.close(n.fd);
     if (consoleFd !== undefined) sys.close(consoleFd);

@@ -58,6 +58,8 @@ export interface CliOptions {
   stdoutFd?: number | 'ignore';
   stderrFd?: number | 'ignore';
   cwd?: string;
+  /** Extra environment variables for the CLI (on top of this process's). */
+  env?: Record<string, string>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -195,6 +197,7 @@ export class Harness {
       timeout: opts.timeoutMs ?? 20_000,
       killSignal: 'SIGKILL',
       cwd: opts.cwd ?? this.tmp,
+      env: opts.env ? { ...process.env, ...opts.env } : undefined,
     });
     return {
       status: res.status,
@@ -218,11 +221,11 @@ export class Harness {
    * `run -d` with the container's stdout/stderr going to a log file (a pipe would keep spawnSync
    * waiting for the container). Returns the log path.
    */
-  runDetached(id: string, bundle: string, extra: string[] = []): string {
+  runDetached(id: string, bundle: string, extra: string[] = [], env?: Record<string, string>): string {
     const log = path.join(this.tmp, `${id}.log`);
     const fd = fs.openSync(log, 'w');
     try {
-      const r = this.cli(['run', '-d', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd });
+      const r = this.cli(['run', '-d', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd, env });
       if (r.status !== 0) throw new Error(`run -d ${id} -> status ${r.status} ${r.error?.message ?? ''}: ${readOr(log)}`);
     } finally {
       fs.closeSync(fd);
@@ -231,11 +234,11 @@ export class Harness {
   }
 
   /** `create` with the container's stdout/stderr going to a log file. Returns the log path. */
-  createDetached(id: string, bundle: string, extra: string[] = []): string {
+  createDetached(id: string, bundle: string, extra: string[] = [], env?: Record<string, string>): string {
     const log = path.join(this.tmp, `${id}.log`);
     const fd = fs.openSync(log, 'w');
     try {
-      const r = this.cli(['create', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd });
+      const r = this.cli(['create', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd, env });
       if (r.status !== 0) throw new Error(`create ${id} -> status ${r.status} ${r.error?.message ?? ''}: ${readOr(log)}`);
     } finally {
       fs.closeSync(fd);
