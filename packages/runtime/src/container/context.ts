@@ -3,6 +3,7 @@ import { linuxSys, type Sys } from '@gantry/linux';
 import { openCgroup } from '../cgroups';
 import type { CgroupManager } from '../cgroups/types';
 import { StateError } from '../errors';
+import { OrphanWaiter } from '../process/orphans';
 import type { ContainerState } from '../spec/types';
 import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
 import * as path from 'node:path';
@@ -22,10 +23,13 @@ export class RuntimeContext {
   readonly store: StateStore;
   readonly sys: Sys;
   readonly cgroupRoot?: string;
+  /** exec'd programs this process reaps (they are reparented to it when their exec stage exits). */
+  readonly orphans: OrphanWaiter;
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root);
     this.sys = opts.sys ?? linuxSys();
     this.cgroupRoot = opts.cgroupRoot;
+    this.orphans = new OrphanWaiter(this.sys);
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {
