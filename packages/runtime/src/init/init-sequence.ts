@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { O, PR, type Sys } from '@gantry/linux';
+import { O, PR, SysError, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import { runHooks, type HookState } from '../hooks';
 import type { ExecBootstrap, InitBootstrap, StageChannel } from '../process/messages';
@@ -152,7 +152,10 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   try {
     pid = sys.spawn({ path: exec.path, argv: exec.argv, env: exec.env, setsid: true, terminal, closeFrom: 3 + b.preserveFds });
   } catch (e) {
-    throw new InitError(`exec: "${proc.args![0]}": ${(e as Error).message}`);
+    // glibc's posix_spawn needs clone3 (or clone after ENOSYS) under the container's filter
+    const code = e instanceof SysError ? e.code : '';
+    const why = b.seccomp && (code === 'EPERM' || code === 'ENOSYS') ? " (the container's seccomp profile refuses the clone3/clone that starting a process needs)" : '';
+    throw new InitError(`exec: "${proc.args![0]}": ${(e as Error).message}${why}`);
   }
   ch.send({ type: 'spawned', pid });
   // Under the container's seccomp filter now: end without Node's exit path.
