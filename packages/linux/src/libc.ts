@@ -75,8 +75,6 @@ export interface Libc {
   posix_spawnattr_setflags(attr: Buffer, flags: number): number;
   posix_spawnattr_setsigdefault(attr: Buffer, set: Buffer): number;
   posix_spawnattr_setsigmask(attr: Buffer, set: Buffer): number;
-  sigfillset(set: Buffer): number;
-  sigemptyset(set: Buffer): number;
   errno(): number;
   address(buf: Buffer): bigint;
 }
@@ -162,8 +160,6 @@ export function libc(): Libc {
     posix_spawnattr_setflags: f('int posix_spawnattr_setflags(void *attr, short flags)'),
     posix_spawnattr_setsigdefault: f('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
     posix_spawnattr_setsigmask: f('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
-    sigfillset: f('int sigfillset(void *set)'),
-    sigemptyset: f('int sigemptyset(void *set)'),
   };
   const SYS_pivot_root = process.arch === 'arm64' ? 41 : 155;
   const SYS_getcwd = process.arch === 'arm64' ? 17 : 79;

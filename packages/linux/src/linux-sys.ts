@@ -426,10 +426,11 @@ export class LinuxSys implements Sys {
         must(c.posix_spawn_file_actions_adddup2(actions, 0, 2), 'posix_spawn_file_actions_adddup2');
       }
       if (req.closeFrom !== undefined) must(c.posix_spawn_file_actions_addclosefrom_np(actions, req.closeFrom), 'posix_spawn_file_actions_addclosefrom_np');
+      // Signals 1-64, built by hand: glibc's sigfillset leaves out its internal 32 and 33, which
+      // its spawn child then sets to SIG_IGN, and an ignored signal survives execve.
       const all = Buffer.alloc(128);
+      all.fill(0xff, 0, 8);
       const none = Buffer.alloc(128);
-      c.sigfillset(all);
-      c.sigemptyset(none);
       must(c.posix_spawnattr_setsigdefault(attr, all), 'posix_spawnattr_setsigdefault');
       must(c.posix_spawnattr_setsigmask(attr, none), 'posix_spawnattr_setsigmask');
       must(c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (req.setsid ? POSIX_SPAWN_SETSID : 0)), 'posix_spawnattr_setflags');

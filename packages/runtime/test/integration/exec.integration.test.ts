@@ -49,6 +49,11 @@ describeRoot('exec (root integration)', () => {
     // ppid 0: its parent (us, a subreaper on the host) is outside the namespace; sid = its own pid
     expect(fields[1]).toBe('0');
     expect(fields[3]).toBe(String(pid));
+    // no signal ignored or blocked (Node ignores SIGPIPE; glibc's spawn child would ignore 32 and
+    // 33); asked of grep itself, as a shell ignores SIGQUIT
+    const sig = h.ok(['exec', id, 'grep', '-E', '^Sig(Ign|Blk):', '/proc/self/status']);
+    expect(sig).toMatch(/^SigIgn:\s+0000000000000000$/m);
+    expect(sig).toMatch(/^SigBlk:\s+0000000000000000$/m);
   });
 
   it('exec -d --pid-file writes the program\'s pid and leaves it running', async () => {
