@@ -139,10 +139,10 @@ describe('gantryd answers bad input as Docker does', () => {
   });
 
   it("reports the init stage's own error when the process cannot start (a limit above the kernel's)", () => {
-    // rlimits are set after create returned, so the reason travels to start through exec.fifo
+    // the init applies rlimits before it reports ready, so the runtime's create carries the reason
     const r = h.docker(['run', '--rm', '--ulimit', 'nofile=2000000000:2000000000', 'busybox', 'true']);
     expect(r.status).toBe(125);
-    expect(r.stderr).toMatch(/Error response from daemon: container [0-9a-f]{64} could not start: prlimit 7: EPERM/);
+    expect(r.stderr).toMatch(/Error response from daemon: .*prlimit 7: EPERM/);
   });
 
   it('after all of it: docker run --rm works and nothing leaked', async () => {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { SysError } from './errors';
 import { F, O } from './constants';
-import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, SpawnRequest, Sys } from './sys';
 
 export interface SysCall {
   op: string;
@@ -30,6 +30,13 @@ export class FakeExecve extends Error {
   }
 }
 
+/** Thrown by FakeSys.exitNow so a test can observe the stage's end. */
+export class FakeExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 /**
  * A recording fake of the kernel seam: keeps an in-memory file tree and a call log, so init and
  * rootfs logic can be unit-tested without root. `failOn` makes a chosen call fail with an errno.
@@ -50,6 +57,14 @@ export class FakeSys implements Sys {
   private readonly bpfFds = new Map<number, number>();
   private readonly bpfAttached = new Map<string, { id: number; attachType: number; flags: number }[]>();
   private nextBpfId = 100;
+  /** The working directory chdir has set (resolved like the kernel would, without symlinks). */
+  cwd = '/';
+  /** What getcwd answers instead of `cwd`, e.g. "(unreachable)/host/dir" for a cwd outside the root. */
+  cwdOverride: string | undefined;
+  /** fds listFds reports; close removes one. */
+  fds: number[] = [0, 1, 2];
+  /** The pid spawn returns. */
+  spawnPid = 4242;
 
   constructor() {
     this.files.set('/', { kind: 'dir', mode: 0o755, uid: 0, gid: 0, rdev: 0 });
@@ -74,6 +89,19 @@ export class FakeSys implements Sys {
     this.mkdirAll(p, 0o755);
   }
 
+  addFifo(p: string): void {
+    this.mkdirAll(path.dirname(p), 0o755);
+    this.files.set(p, { kind: 'fifo', mode: 0o622, uid: 0, gid: 0, rdev: 0 });
+  }
+
+  /** /proc/self/fd/N resolved to what fd N was opened on, as the kernel's magic links do. */
+  private resolveFdLink(p: string): string {
+    const m = /^\/proc\/self\/fd\/(\d+)$/.exec(p);
+    if (!m) return path.resolve(p);
+    const target = this.fdPaths.get(Number(m[1]));
+    return target !== undefined && this.fds.includes(Number(m[1])) ? target : path.resolve(p);
+  }
+
   private record(op: string, args: unknown[], subject?: string): void {
     this.calls.push({ op, args });
     for (const key of subject !== undefined ? [`${op}:${subject}`, op] : [op]) {
@@ -95,10 +123,15 @@ export class FakeSys implements Sys {
   chroot(p: string): void { this.record('chroot', [p]); }
   chdir(p: string): void {
     this.record('chdir', [p], p);
+    this.cwd = path.resolve(this.cwd, p);
+  }
+  getcwd(): string {
+    this.record('getcwd', []);
+    return this.cwdOverride ?? this.cwd;
   }
   fchdir(fd: number): void { this.record('fchdir', [fd]); }
-  stat(p: string): FileKind | undefined {
-    const n = this.files.get(path.resolve(p));
+  stat(p: string, followLinks = false): FileKind | undefined {
+    const n = this.files.get(followLinks ? this.resolveFdLink(p) : path.resolve(p));
     return n ? { kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, rdev: n.rdev } : undefined;
   }
   mkdirAll(p: string, mode: number): void {
@@ -143,6 +176,12 @@ export class FakeSys implements Sys {
   chmod(p: string, mode: number): void { this.record('chmod', [p, mode], p); }
   realpath(p: string): string { return path.resolve(p); }
   readlink(p: string): string {
+    const fdLink = /^\/proc\/self\/fd\/(\d+)$/.exec(p);
+    if (fdLink) {
+      const fd = Number(fdLink[1]);
+      if (!this.fds.includes(fd)) throw new SysError('readlink', 2, p);
+      return this.fdPaths.get(fd) ?? `pipe:[${fd}]`;
+    }
     const n = this.files.get(path.resolve(p));
     if (!n || n.kind !== 'symlink') throw new SysError('readlink', 22, p);
     return n.target ?? '';
@@ -166,8 +205,9 @@ export class FakeSys implements Sys {
   ptyUnlock(masterFd: number): void { this.record('ptyUnlock', [masterFd]); }
   open(p: string, flags: number, mode = 0): number {
     this.record('open', [p, flags, mode], p);
-    const fd = this.nextFd++;
-    this.fdPaths.set(fd, path.resolve(p));
+    const target = this.resolveFdLink(p);
+    const fd = this.newFd();
+    this.fdPaths.set(fd, target);
     return fd;
   }
   /**
@@ -191,7 +231,7 @@ export class FakeSys implements Sys {
       }
       if ((flags & O.DIRECTORY) !== 0 && node.kind !== 'dir') throw new SysError('openat', 20, p);
     }
-    const fd = this.nextFd++;
+    const fd = this.newFd();
     if (full !== undefined) this.fdPaths.set(fd, full);
     return fd;
   }
@@ -223,14 +263,24 @@ export class FakeSys implements Sys {
     if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('mkdirat', 2, p);
     this.files.set(full, { kind: 'dir', mode, uid: 0, gid: 0, rdev: 0 });
   }
+  private newFd(): number {
+    const fd = this.nextFd++;
+    this.fds.push(fd);
+    return fd;
+  }
   close(fd: number): void {
     this.record('close', [fd]);
+    this.fds = this.fds.filter((f) => f !== fd);
     this.fdPaths.delete(fd);
     this.bpfFds.delete(fd);
   }
   dup2(oldfd: number, newfd: number): void { this.record('dup2', [oldfd, newfd]); }
   setCloexec(fd: number, on: boolean): void { this.record('setCloexec', [fd, on]); }
-  listFds(): number[] { return [0, 1, 2]; }
+  listFds(): number[] { return [...this.fds]; }
+  closeFrom(first: number, cloexecOnly: boolean): void {
+    this.record('closeFrom', [first, cloexecOnly]);
+    if (!cloexecOnly) this.fds = this.fds.filter((f) => f < first);
+  }
   write(fd: number, data: string | Buffer): number {
     this.record('write', [fd, data.toString()]);
     return data.length;
@@ -241,7 +291,7 @@ export class FakeSys implements Sys {
   }
   pipe(): [number, number] {
     this.record('pipe', []);
-    return [this.nextFd++, this.nextFd++];
+    return [this.newFd(), this.newFd()];
   }
   reap(pid: number): number | undefined {
     this.record('reap', [pid]);
@@ -262,7 +312,7 @@ export class FakeSys implements Sys {
   setWinsize(fd: number, rows: number, cols: number): void { this.record('setWinsize', [fd, rows, cols]); }
   connectUnix(p: string): number {
     this.record('connectUnix', [p], p);
-    return this.nextFd++;
+    return this.newFd();
   }
   sendFd(socketFd: number, fd: number, payload: string): void { this.record('sendFd', [socketFd, fd, payload]); }
   listenUnix(p: string): number {
@@ -382,5 +432,13 @@ export class FakeSys implements Sys {
     const dup = Math.max(arg, this.nextFd);
     this.nextFd = dup + 1;
     return dup;
+  }
+  spawn(req: SpawnRequest): number {
+    this.record('spawn', [req], req.path);
+    return this.spawnPid;
+  }
+  exitNow(code: number): never {
+    this.record('exitNow', [code]);
+    throw new FakeExit(code);
   }
 }

@@ -1,7 +1,7 @@
 export * from './constants';
 export * from './errors';
-export type { Sys, CapabilitySets, FileKind, SeccompFilter, SeccompRule, SeccompArgRule, BpfProgram } from './sys';
-export { FakeSys, FakeExecve } from './fake-sys';
+export type { Sys, CapabilitySets, FileKind, SeccompFilter, SeccompRule, SeccompArgRule, BpfProgram, SpawnRequest } from './sys';
+export { FakeSys, FakeExecve, FakeExit } from './fake-sys';
 export type { SysCall, FakeBpfProgram } from './fake-sys';
 
 import type { Sys } from './sys';

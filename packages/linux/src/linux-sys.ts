@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
 import { F, FD_CLOEXEC } from './constants';
-import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, SpawnRequest, Sys } from './sys';
 import { loadSeccompFilter } from './seccomp';
 import * as bpf from './bpf';
 
@@ -19,6 +19,12 @@ const FSOPEN_CLOEXEC = 0x1;
 const FSMOUNT_CLOEXEC = 0x1;
 const FSCONFIG_SET_STRING = 1;
 const FSCONFIG_CMD_CREATE = 6;
+const CLOSE_RANGE_CLOEXEC = 4;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const POSIX_SPAWN_SETSID = 0x80;
+/** Larger than glibc's posix_spawn_file_actions_t (80 bytes) and posix_spawnattr_t (336 bytes). */
+const SPAWN_STRUCT_SIZE = 1024;
 const ENODATA = 61;
 const ERANGE = 34;
 
@@ -82,6 +88,12 @@ export class LinuxSys implements Sys {
   }
   fchdir(fd: number): void {
     check(libc().fchdir(fd), 'fchdir');
+  }
+  getcwd(): string {
+    const buf = Buffer.alloc(4096);
+    const n = check(libc().getcwd(buf, buf.length), 'getcwd');
+    // the kernel counts the terminating NUL
+    return buf.subarray(0, Math.max(0, n - 1)).toString();
   }
   stat(p: string, followLinks = false): FileKind | undefined {
     try {
@@ -211,6 +223,9 @@ export class LinuxSys implements Sys {
       .readdirSync('/proc/self/fd')
       .map(Number)
       .filter((n) => Number.isInteger(n));
+  }
+  closeFrom(first: number, cloexecOnly: boolean): void {
+    check(libc().close_range(first, 0xffffffff, cloexecOnly ? CLOSE_RANGE_CLOEXEC : 0), 'close_range', `from fd ${first}`);
   }
   write(fd: number, data: string | Buffer): number {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -434,5 +449,42 @@ export class LinuxSys implements Sys {
   }
   fcntlInt(fd: number, cmd: number, arg: number): number {
     return check(libc().fcntl(fd, cmd, arg), 'fcntl', `fd ${fd} cmd ${cmd}`);
+  }
+  spawn(req: SpawnRequest): number {
+    const c = libc();
+    const actions = Buffer.alloc(SPAWN_STRUCT_SIZE);
+    const attr = Buffer.alloc(SPAWN_STRUCT_SIZE);
+    // posix_spawn and its helpers return an error number instead of setting errno
+    const must = (ret: number, what: string) => {
+      if (ret !== 0) throw new SysError(what, ret, req.path);
+    };
+    must(c.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init');
+    must(c.posix_spawnattr_init(attr), 'posix_spawnattr_init');
+    try {
+      if (req.terminal !== undefined) {
+        must(c.posix_spawn_file_actions_addopen(actions, 0, req.terminal, 0o2 /* O_RDWR */ | 0o400000 /* O_NOFOLLOW */, 0), 'posix_spawn_file_actions_addopen');
+        must(c.posix_spawn_file_actions_adddup2(actions, 0, 1), 'posix_spawn_file_actions_adddup2');
+        must(c.posix_spawn_file_actions_adddup2(actions, 0, 2), 'posix_spawn_file_actions_adddup2');
+      }
+      if (req.closeFrom !== undefined) must(c.posix_spawn_file_actions_addclosefrom_np(actions, req.closeFrom), 'posix_spawn_file_actions_addclosefrom_np');
+      // Signals 1-64, built by hand: glibc's sigfillset leaves out its internal 32 and 33, which
+      // its spawn child then sets to SIG_IGN, and an ignored signal survives execve.
+      const all = Buffer.alloc(128);
+      all.fill(0xff, 0, 8);
+      const none = Buffer.alloc(128);
+      must(c.posix_spawnattr_setsigdefault(attr, all), 'posix_spawnattr_setsigdefault');
+      must(c.posix_spawnattr_setsigmask(attr, none), 'posix_spawnattr_setsigmask');
+      must(c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (req.setsid ? POSIX_SPAWN_SETSID : 0)), 'posix_spawnattr_setflags');
+      const pid = new Int32Array(1);
+      must(c.posix_spawn(pid, req.path, actions, attr, [...req.argv, null], [...req.env, null]), 'posix_spawn');
+      return pid[0]!;
+    } finally {
+      c.posix_spawn_file_actions_destroy(actions);
+      c.posix_spawnattr_destroy(attr);
+    }
+  }
+  exitNow(code: number): never {
+    libc()._exit(code);
+    throw new Error('_exit returned');
   }
 }

@@ -79,6 +79,23 @@ export interface BpfProgram {
   name?: string;
 }
 
+/** What posix_spawn(3) starts: a native fork+exec, so no JavaScript runs in the child. */
+export interface SpawnRequest {
+  /** The program, as execve(2) takes it (no PATH search). */
+  path: string;
+  argv: string[];
+  env: string[];
+  /** setsid(2) in the child (POSIX_SPAWN_SETSID), before the file actions. */
+  setsid: boolean;
+  /**
+   * A terminal to open as fds 0, 1 and 2 in the child (O_NOFOLLOW). Opened after setsid, so it
+   * becomes the child's controlling terminal.
+   */
+  terminal?: string;
+  /** Close every fd from this one up in the child, before execve (posix_spawn_file_actions_addclosefrom_np). */
+  closeFrom?: number;
+}
+
 export interface Sys {
   // namespaces
   unshare(flags: number): void;
@@ -91,6 +108,11 @@ export interface Sys {
   chroot(path: string): void;
   chdir(path: string): void;
   fchdir(fd: number): void;
+  /**
+   * getcwd(2) as the kernel answers it: a path, or one starting with "(unreachable)" when the
+   * working directory is outside this thread's root. Throws ENOENT when it was removed.
+   */
+  getcwd(): string;
 
   // files (synchronous, on the calling thread so they see its root and mount namespace)
   stat(path: string, followLinks?: boolean): FileKind | undefined;
@@ -130,6 +152,11 @@ export interface Sys {
   setCloexec(fd: number, on: boolean): void;
   /** fds currently open in this process, from /proc/self/fd. */
   listFds(): number[];
+  /**
+   * close_range(2) from `first` to the last fd: close them, or with `cloexecOnly` mark them
+   * close-on-exec (needs no /proc, so it works where /proc/self is not ours).
+   */
+  closeFrom(first: number, cloexecOnly: boolean): void;
   write(fd: number, data: string | Buffer): number;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
@@ -201,4 +228,12 @@ export interface Sys {
   sendfile(outFd: number, inFd: number, count: number): number;
   /** fcntl(2) with an int argument (F_DUPFD_CLOEXEC, F_ADD_SEALS, F_GET_SEALS…): its result. */
   fcntlInt(fd: number, cmd: number, arg: number): number;
+  /**
+   * posix_spawn(3) from the calling thread: the child inherits this thread's namespaces (pid for
+   * children included), credentials, capabilities, seccomp filter, root and cwd. Every signal is
+   * reset to its default and the child's signal mask is empty. Returns the child's pid.
+   */
+  spawn(req: SpawnRequest): number;
+  /** _exit(2): end the process now, without Node's exit handlers (a stage under seccomp). */
+  exitNow(code: number): never;
 }

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { linuxSys, MS, type Sys } from '@gantry/linux';
 import { ConsoleSocket, Runtime, waitExit, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
-import type { ChildProcess } from 'node:child_process';
 import { ProcessStdio, type StdioPaths } from './stdio';
 import { ShimError } from './errors';
 
@@ -63,7 +62,8 @@ interface TrackedProcess {
   info: ProcessInfo;
   stdio: ProcessStdio;
   console?: ConsoleSocket;
-  child?: ChildProcess;
+  /** Its exit status (shell convention), once started: the init's child exit, an exec's reaped orphan. */
+  exitStatus?: Promise<number>;
   /** For exec processes: what Start runs. */
   spec?: Process;
   exited: Promise<void>;
@@ -163,7 +163,7 @@ export class TaskService {
       const t = this.track(
         { execId: '', pid: created.state.pid, status: TaskStatus.CREATED, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, exitStatus: 0 },
         stdio,
-        { child: created.init, console: cons },
+        { exitStatus: waitExit(created.init), console: cons },
       );
       created.init.ref();
       this.watchExit(t);
@@ -179,8 +179,8 @@ export class TaskService {
   }
 
   private watchExit(t: TrackedProcess): void {
-    const child = t.child!;
-    void waitExit(child).then(async (status) => {
+    // a program we could not reap (not reparented to us) counts as failed, as containerd's 255
+    void t.exitStatus!.catch(() => 255).then(async (status) => {
       await t.stdio.drain();
       t.info.exitStatus = status;
       t.info.exitedAt = new Date();
@@ -201,7 +201,7 @@ export class TaskService {
       this.opts.publish({ topic: '/tasks/start', containerId: this.id, pid: t.info.pid });
       return t.info.pid;
     }
-    if (t.child) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);
+    if (t.exitStatus) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);
     const master = t.console?.receive();
     try {
       const ex = await this.runtime.exec(this.id, {
@@ -211,7 +211,8 @@ export class TaskService {
       });
       t.stdio.releaseChildFds();
       if (master) t.stdio.attachMaster((await master).master);
-      t.child = ex.child;
+      // the program was reparented to us (a subreaper); the runtime reaps it by pid
+      t.exitStatus = ex.exited;
       t.info.pid = ex.pid;
       t.info.status = TaskStatus.RUNNING;
       this.watchExit(t);
@@ -266,7 +267,7 @@ export class TaskService {
   async delete(execId: string): Promise<{ pid: number; exitStatus: number; exitedAt?: Date }> {
     const t = this.proc(execId);
     if (execId === '') {
-      const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.child);
+      const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.exitStatus);
       if (others.length > 0) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} has running exec processes`);
       if (t.info.status !== TaskStatus.STOPPED && t.info.status !== TaskStatus.CREATED) {
         throw new ShimError('FAILED_PRECONDITION', `task ${this.id} must be stopped before deletion: ${TaskStatus[t.info.status]}`);
@@ -277,7 +278,7 @@ export class TaskService {
       t.console?.close();
       if (this.container!.rootfsMounted) this.unmountRootfs(this.container!.bundle);
     } else {
-      if (t.child && t.info.status !== TaskStatus.STOPPED) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} is still running`);
+      if (t.exitStatus && t.info.status !== TaskStatus.STOPPED) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} is still running`);
       t.stdio.close();
       t.console?.close();
     }

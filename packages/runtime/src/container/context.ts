@@ -4,6 +4,7 @@ import { openCgroup } from '../cgroups';
 import type { CgroupManager } from '../cgroups/types';
 import { StateError } from '../errors';
 import { StageExecutable, type ExeSealMode } from '../process/exe-guard';
+import { OrphanWaiter } from '../process/orphans';
 import type { ContainerState } from '../spec/types';
 import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
 import * as path from 'node:path';
@@ -35,6 +36,8 @@ export class RuntimeContext {
   readonly cgroupRoot?: string;
   /** The node the stages run, sealed on first use. */
   readonly stageExecutable: StageExecutable;
+  /** exec'd programs this process reaps (they are reparented to it when their exec stage exits). */
+  readonly orphans: OrphanWaiter;
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root);
     this.sys = opts.sys ?? linuxSys();
@@ -44,6 +47,7 @@ export class RuntimeContext {
       seal: opts.exeSeal ?? (process.env.GANTRY_RUNTIME_EXE_SEAL || undefined),
       bottomDir: path.resolve(this.store.root),
     });
+    this.orphans = new OrphanWaiter(this.sys);
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {

@@ -15,7 +15,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '../../../..');
-export const CLI = path.join(REPO, 'packages/runtime/dist/cli/main.js');
+/** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
+export const CLI = process.env.GANTRY_IT_CLI ?? path.join(REPO, 'packages/runtime/dist/cli/main.js');
 export const MAKE_BUNDLE = path.join(REPO, 'tools/make-busybox-bundle.sh');
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 /** cgroup v1 hierarchies the runtime manages (the default cgroupsPath is /gantry/<id>). */

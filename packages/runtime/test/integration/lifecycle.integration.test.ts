@@ -242,14 +242,12 @@ describeRoot('lifecycle (root integration)', () => {
       expectNothingLeft(h, id);
     });
 
-    it("a process the init cannot start (an rlimit above the kernel's) fails start with the init's own error", () => {
+    it("a process the init cannot start (an rlimit above the kernel's) fails create with the init's own error", () => {
       const h = H();
       const id = h.id('rlimit');
-      h.createDetached(id, h.bundleFor(['true'], (c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 2000000000, soft: 2000000000 }])));
-      // create returned before the limits are set: the reason comes back through exec.fifo
-      expectOneLineError(h.cli(['start', id]), /container .* could not start: prlimit 7: EPERM/);
-      expect(h.state(id).status).toBe('stopped');
-      h.ok(['delete', id]);
+      // the last steps run before the init reports ready, so create itself carries the reason
+      const r = h.cli(['create', '--bundle', h.bundleFor(['true'], (c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 2000000000, soft: 2000000000 }])), id]);
+      expectOneLineError(r, /prlimit 7: EPERM/);
       expectNothingLeft(h, id);
     });
 
