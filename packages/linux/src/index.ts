@@ -1,8 +1,8 @@
 export * from './constants';
 export * from './errors';
-export type { Sys, CapabilitySets, FileKind, SeccompFilter, SeccompRule, SeccompArgRule } from './sys';
+export type { Sys, CapabilitySets, FileKind, FsStat, SeccompFilter, SeccompRule, SeccompArgRule } from './sys';
 export { FakeSys, FakeExecve } from './fake-sys';
-export type { SysCall } from './fake-sys';
+export type { SysCall, FakeMount } from './fake-sys';
 
 import type { Sys } from './sys';
 
@@ -22,3 +22,4 @@ export { loadSeccompFilter, preloadSeccomp, seccompFeatures } from './seccomp';
 export type { SeccompFeatures } from './seccomp';
 export type { SeccompActionName, SeccompOperatorName } from './sys';
 export * from './confine';
+export * from './mount';
