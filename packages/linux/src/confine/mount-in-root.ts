@@ -50,6 +50,8 @@ export interface MountTargetOptions {
   allowRoot?: boolean;
   /** The caller's own rule on the resolved host path (e.g. what may go over /proc); throws to refuse. */
   check?: (hostPath: string) => void;
+  /** Told the host path once the mount exists (before its remount and propagation), so a failure after can be undone. */
+  mounted?: (hostPath: string) => void;
 }
 
 /** Open `hostPath` as a root for mountInRoot; the caller closes `fd`. */
@@ -152,7 +154,8 @@ export function mountInRoot(sys: Sys, root: MountRoot, dest: string, m: MountReq
   let fresh: number | undefined;
   const reopen = () => (fresh ??= reopenMountTarget(sys, root, target.hostPath));
   try {
-    applyMount(sys, m, { first: procFdPath(target.fd), after: () => procFdPath(reopen()) }, o);
+    const onFirst = opts.mounted && (() => opts.mounted!(target.hostPath));
+    applyMount(sys, m, { first: procFdPath(target.fd), after: () => procFdPath(reopen()), ...(onFirst ? { onFirst } : {}) }, o);
     return { fd: reopen(), hostPath: target.hostPath };
   } catch (e) {
     if (fresh !== undefined) sys.close(fresh);

@@ -23,6 +23,8 @@ export interface MountTargets {
    * the first call: a path that names the new mount, not what it covers.
    */
   after?: () => string;
+  /** Told right after the first call succeeded: a caller in the host's namespace can then undo a half-made mount. */
+  onFirst?: () => void;
 }
 
 export type MountSeam = Pick<Sys, 'mount' | 'statfs' | 'mountSetattr'>;
@@ -35,6 +37,7 @@ export function applyMount(sys: MountSeam, m: MountRequest, target: string | Mou
   for (const step of mountSteps(m, o)) {
     if (step.kind === 'mount') {
       sys.mount(step.source, targets.first, step.fstype, step.flags, step.data);
+      targets.onFirst?.();
       continue;
     }
     const at = laterTarget();
