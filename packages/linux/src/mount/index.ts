@@ -3,6 +3,7 @@ export {
   LOCKED_FLAGS,
   LockedMountFlagsError,
   PROPAGATION,
+  mountFlagWord,
   mountSteps,
   parseMountOptions,
   requestOptions,

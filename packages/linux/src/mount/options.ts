@@ -77,6 +77,11 @@ const RECURSIVE_WORDS: Readonly<Record<string, { set: boolean; attr: number }>> 
   rsymfollow: { set: false, attr: MOUNT_ATTR.NOSYMFOLLOW },
 };
 
+/** The MS_* flag a word sets or clears ("ro" and "rw" both name MS_RDONLY), or undefined for other words. */
+export function mountFlagWord(word: string): { flag: number; set: boolean } | undefined {
+  return Object.hasOwn(FLAG_WORDS, word) ? FLAG_WORDS[word] : undefined;
+}
+
 /** Every option word the parser understands (for `features`); anything else is filesystem data. */
 export const KNOWN_MOUNT_OPTIONS: readonly string[] = ['defaults', ...Object.keys(FLAG_WORDS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE_WORDS)].sort();
 
