@@ -40,14 +40,62 @@ export const MS = {
 
 export const MNT_DETACH = 2;
 
-/** mount_setattr(2)/fsmount(2) attribute flags (not the MS_* values). */
-export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
-
 /** memfd_create(2) flags. EXEC (Linux 6.3) asks for an executable memfd where vm.memfd_noexec matters. */
 export const MFD = { CLOEXEC: 0x1, ALLOW_SEALING: 0x2, EXEC: 0x10 } as const;
 
 /** fcntl(F_ADD_SEALS) seals. EXEC (Linux 6.3) freezes the mode's exec bits. */
 export const F_SEAL = { SEAL: 0x1, SHRINK: 0x2, GROW: 0x4, WRITE: 0x8, FUTURE_WRITE: 0x10, EXEC: 0x20 } as const;
+
+/** statfs(2) f_flags bits (ST_*): not all equal to their MS_* counterparts (ST_RELATIME is not). */
+export const ST = {
+  RDONLY: 0x0001,
+  NOSUID: 0x0002,
+  NODEV: 0x0004,
+  NOEXEC: 0x0008,
+  SYNCHRONOUS: 0x0010,
+  MANDLOCK: 0x0040,
+  NOATIME: 0x0400,
+  NODIRATIME: 0x0800,
+  RELATIME: 0x1000,
+  NOSYMFOLLOW: 0x2000,
+} as const;
+
+/** statfs(2) f_type magic numbers of the filesystems Gantry checks for (<linux/magic.h>). */
+export const FS_MAGIC = {
+  PROC: 0x9fa0,
+  SYSFS: 0x62656572,
+  TMPFS: 0x01021994,
+  DEVPTS: 0x1cd1,
+  MQUEUE: 0x19800202,
+  CGROUP: 0x27e0eb,
+  CGROUP2: 0x63677270,
+  OVERLAYFS: 0x794c7630,
+  NSFS: 0x6e736673,
+  EXT4: 0xef53,
+} as const;
+
+/** mount_setattr(2)/fsmount(2) MOUNT_ATTR_* bits (not the MS_* values) (the recursive "rro", "rnosuid", ... options). */
+export const MOUNT_ATTR = {
+  RDONLY: 0x00000001,
+  NOSUID: 0x00000002,
+  NODEV: 0x00000004,
+  NOEXEC: 0x00000008,
+  RELATIME: 0x00000000,
+  NOATIME: 0x00000010,
+  STRICTATIME: 0x00000020,
+  /** The atime bits as one field: setting one of RELATIME/NOATIME/STRICTATIME clears this. */
+  ATIME_MASK: 0x00000070,
+  NODIRATIME: 0x00000080,
+  NOSYMFOLLOW: 0x00200000,
+} as const;
+
+/** *at(2) flags. */
+export const AT = {
+  SYMLINK_NOFOLLOW: 0x100,
+  REMOVEDIR: 0x200,
+  EMPTY_PATH: 0x1000,
+  RECURSIVE: 0x8000,
+} as const;
 
 export const O = {
   RDONLY: 0,

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { SysError } from './errors';
-import { F, O } from './constants';
-import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, SpawnRequest, Sys } from './sys';
+import { F, FS_MAGIC, MS, O } from './constants';
+import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 
 export interface SysCall {
   op: string;
@@ -18,6 +18,28 @@ interface FakeNode extends FileKind {
   target?: string;
   xattrs?: Map<string, Buffer>;
 }
+
+/** A mount(2) call as the fake kernel saw it, with a /proc/self/fd/N target resolved to its path. */
+export interface FakeMount {
+  source: string | null;
+  /** The path mounted on: /proc/self/fd/N is replaced by the fd's path. */
+  target: string;
+  fstype: string | null;
+  flags: number;
+  data: string | null;
+}
+
+const FAKE_FS_MAGIC: Readonly<Record<string, number>> = {
+  proc: FS_MAGIC.PROC,
+  sysfs: FS_MAGIC.SYSFS,
+  tmpfs: FS_MAGIC.TMPFS,
+  devpts: FS_MAGIC.DEVPTS,
+  mqueue: FS_MAGIC.MQUEUE,
+  cgroup: FS_MAGIC.CGROUP,
+  cgroup2: FS_MAGIC.CGROUP2,
+  overlay: FS_MAGIC.OVERLAYFS,
+};
+const PROC_FD = /^\/proc\/(?:self|thread-self)\/fd\/(\d+)$/;
 
 /** Thrown by FakeSys.execve so a test can observe the final exec without the process ending. */
 export class FakeExecve extends Error {
@@ -65,6 +87,13 @@ export class FakeSys implements Sys {
   fds: number[] = [0, 1, 2];
   /** The pid spawn returns. */
   spawnPid = 4242;
+  /** Every mount(2) call, targets resolved: what a test asserts "is mounted where". */
+  readonly mountTable: FakeMount[] = [];
+  /**
+   * statfs answers by path prefix (the longest wins), before the mount table is asked: e.g.
+   * `fsTypes.set('/proc', { type: FS_MAGIC.PROC, flags: 0 })` for a /proc the fake never mounted.
+   */
+  readonly fsTypes = new Map<string, FsStat>();
 
   constructor() {
     this.files.set('/', { kind: 'dir', mode: 0o755, uid: 0, gid: 0, rdev: 0 });
@@ -117,6 +146,45 @@ export class FakeSys implements Sys {
   setns(fd: number, nstype: number): void { this.record('setns', [fd, nstype]); }
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
     this.record('mount', [source, target, fstype, flags, data], target);
+    this.mountTable.push({ source: source !== null && PROC_FD.test(source) ? this.resolveMagic(source) : source, target: this.resolveMagic(target), fstype, flags, data });
+  }
+  /** /proc/self/fd/N as the fd's path (EBADF for an fd the fake did not open); other paths resolved. */
+  resolveMagic(p: string): string {
+    const m = PROC_FD.exec(p);
+    if (!m) return path.resolve(p);
+    const at = this.fdPaths.get(Number(m[1]));
+    if (at === undefined) throw new SysError('readlink', 9 /* EBADF */, p);
+    return at;
+  }
+  mountSetattr(dirfd: number, p: string, flags: number, attrSet: number, attrClear: number): void {
+    this.record('mountSetattr', [dirfd, p, flags, attrSet, attrClear], p);
+  }
+  statfs(p: string): FsStat {
+    this.record('statfs', [p], p);
+    return this.fsStatOf(this.resolveMagic(p), 0);
+  }
+  fstatfs(fd: number): FsStat {
+    this.record('fstatfs', [fd]);
+    const p = this.fdPaths.get(fd);
+    if (p === undefined) throw new SysError('fstatfs', 9, `fd ${fd}`);
+    return this.fsStatOf(p, 0);
+  }
+  /** fsTypes first, then the latest mount covering `p` (a bind reports its source's filesystem), else ext4. */
+  private fsStatOf(p: string, depth: number): FsStat {
+    const covers = (t: string) => p === t || p.startsWith(t === '/' ? '/' : `${t}/`);
+    let best: [string, FsStat] | undefined;
+    for (const [t, st] of this.fsTypes) if (covers(t) && (!best || t.length > best[0].length)) best = [t, st];
+    let mount: FakeMount | undefined;
+    for (const m of this.mountTable) {
+      if ((m.flags & (MS.REMOUNT | MS.PRIVATE | MS.SLAVE | MS.SHARED | MS.UNBINDABLE | MS.MOVE)) !== 0) continue;
+      if (covers(m.target) && (!mount || m.target.length >= mount.target.length)) mount = m;
+    }
+    if (mount && (!best || mount.target.length >= best[0].length)) {
+      if ((mount.flags & MS.BIND) !== 0 && mount.source !== null && depth < 8) return this.fsStatOf(path.resolve(mount.source), depth + 1);
+      const type = mount.fstype !== null ? FAKE_FS_MAGIC[mount.fstype] : undefined;
+      if (type !== undefined) return { type, flags: mount.flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC) };
+    }
+    return best ? { ...best[1] } : { type: FS_MAGIC.EXT4, flags: 0 };
   }
   umount(target: string, flags: number): void { this.record('umount', [target, flags], target); }
   pivotRoot(newRoot: string, putOld: string): void { this.record('pivotRoot', [newRoot, putOld]); }
@@ -182,6 +250,7 @@ export class FakeSys implements Sys {
       if (!this.fds.includes(fd)) throw new SysError('readlink', 2, p);
       return this.fdPaths.get(fd) ?? `pipe:[${fd}]`;
     }
+    if (PROC_FD.test(p)) return this.resolveMagic(p);
     const n = this.files.get(path.resolve(p));
     if (!n || n.kind !== 'symlink') throw new SysError('readlink', 22, p);
     return n.target ?? '';
@@ -267,6 +336,38 @@ export class FakeSys implements Sys {
     const fd = this.nextFd++;
     this.fds.push(fd);
     return fd;
+  }
+  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
+    this.record('mknodat', [dirfd, p, mode, major, minor], p);
+    const full = this.below(dirfd, p, 'mknodat');
+    if (this.files.has(full)) throw new SysError('mknodat', 17, p);
+    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('mknodat', 2, p);
+    const type = mode & 0o170000;
+    const kind: FileKind['kind'] = type === 0o060000 ? 'blk' : type === 0o010000 ? 'fifo' : 'chr';
+    this.files.set(full, { kind, mode: mode & 0o7777, uid: 0, gid: 0, rdev: major * 256 + minor });
+  }
+  symlinkat(target: string, dirfd: number, p: string): void {
+    this.record('symlinkat', [target, dirfd, p], p);
+    const full = this.below(dirfd, p, 'symlinkat');
+    if (this.files.has(full)) throw new SysError('symlinkat', 17, p);
+    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('symlinkat', 2, p);
+    this.files.set(full, { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, rdev: 0, target });
+  }
+  unlinkat(dirfd: number, p: string, flags: number): void {
+    this.record('unlinkat', [dirfd, p, flags], p);
+    const full = this.below(dirfd, p, 'unlinkat');
+    const n = this.files.get(full);
+    if (!n) throw new SysError('unlinkat', 2, p);
+    const removeDir = (flags & 0x200) !== 0; // AT_REMOVEDIR
+    if (n.kind === 'dir' && !removeDir) throw new SysError('unlinkat', 21 /* EISDIR */, p);
+    if (n.kind !== 'dir' && removeDir) throw new SysError('unlinkat', 20, p);
+    this.files.delete(full);
+  }
+  /** `p` below the fd's path, for the *at calls (EBADF for an fd the fake does not know). */
+  private below(dirfd: number, p: string, op: string): string {
+    const base = this.fdPaths.get(dirfd);
+    if (base === undefined) throw new SysError(op, 9, p);
+    return path.resolve(base, p);
   }
   close(fd: number): void {
     this.record('close', [fd]);

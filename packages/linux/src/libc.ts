@@ -28,6 +28,13 @@ export interface Libc {
   openat2(dirfd: number, path: string, how: Buffer): number;
   readlinkat(dirfd: number, path: string, buf: Buffer, size: number): number;
   mkdirat(dirfd: number, path: string, mode: number): number;
+  mknodat(dirfd: number, path: string, mode: number, dev: bigint): number;
+  symlinkat(target: string, dirfd: number, path: string): number;
+  unlinkat(dirfd: number, path: string, flags: number): number;
+  statfs(path: string, buf: Buffer): number;
+  fstatfs(fd: number, buf: Buffer): number;
+  /** mount_setattr(2) through syscall(2); `attr` is a struct mount_attr (32 bytes). */
+  mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer): number;
   close(fd: number): number;
   dup3(oldfd: number, newfd: number, flags: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
@@ -121,6 +128,12 @@ export function libc(): Libc {
     openat2: lib.func('long syscall(long nr, int dirfd, const char *path, const void *how, size_t size)') as (...a: unknown[]) => number,
     readlinkat: f('long readlinkat(int dirfd, const char *path, _Out_ char *buf, size_t size)'),
     mkdirat: f('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+    mknodat: f('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
+    symlinkat: f('int symlinkat(const char *target, int dirfd, const char *path)'),
+    unlinkat: f('int unlinkat(int dirfd, const char *path, int flags)'),
+    statfs: f('int statfs(const char *path, _Out_ void *buf)'),
+    fstatfs: f('int fstatfs(int fd, _Out_ void *buf)'),
+    mount_setattr: lib.func('long syscall(long nr, int dirfd, const char *path, unsigned int flags, const void *attr, size_t size)') as (...a: unknown[]) => number,
     close: f('int close(int fd)'),
     dup3: f('int dup3(int oldfd, int newfd, int flags)'),
     fcntl: f('int fcntl(int fd, int cmd, int arg)'),
@@ -184,7 +197,7 @@ export function libc(): Libc {
   const SYS_fsmount = 432;
   const SYS_close_range = 436;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'fsopen' | 'fsconfig' | 'fsmount' | 'getcwd' | 'close_range' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'fsopen' | 'fsconfig' | 'fsmount' | 'getcwd' | 'close_range' | 'mount_setattr' | 'errno' | 'address'>),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
     // openat2 is 437 in the generic syscall table, the same on x86_64 and aarch64
     openat2: (dirfd: number, p: string, how: Buffer) => fns.openat2(437, dirfd, p, how, how.length),
@@ -194,6 +207,8 @@ export function libc(): Libc {
     fsmount: (fd: number, flags: number, attrs: number) => fns.fsmount(SYS_fsmount, fd, flags, attrs),
     getcwd: (buf: Buffer, size: number) => fns.getcwd(SYS_getcwd, buf, size),
     close_range: (first: number, last: number, flags: number) => fns.close_range(SYS_close_range, first, last, flags),
+    // mount_setattr is 442 in the generic table too
+    mount_setattr: (dirfd: number, p: string, flags: number, attr: Buffer) => fns.mount_setattr(442, dirfd, p, flags, attr, attr.length),
     errno: () => koffi.errno(),
     address: (buf: Buffer) => koffi.address(buf) as bigint,
   };

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
 import { F, FD_CLOEXEC } from './constants';
-import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, SpawnRequest, Sys } from './sys';
+import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 import { loadSeccompFilter } from './seccomp';
 import * as bpf from './bpf';
 
@@ -52,6 +52,13 @@ function makedev(major: number, minor: number): bigint {
   return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
 }
 
+/** struct statfs on 64-bit Linux (x86_64 and aarch64): eleven 8-byte words, then f_spare[4]. */
+const STATFS_SIZE = 120;
+function fsStat(buf: Buffer): FsStat {
+  // f_type at 0, f_flags at 80 (after bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize)
+  return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigInt64LE(80)) };
+}
+
 function kindOf(st: fs.Stats): FileKind['kind'] {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
@@ -94,6 +101,22 @@ export class LinuxSys implements Sys {
     const n = check(libc().getcwd(buf, buf.length), 'getcwd');
     // the kernel counts the terminating NUL
     return buf.subarray(0, Math.max(0, n - 1)).toString();
+  }
+  mountSetattr(dirfd: number, p: string, flags: number, attrSet: number, attrClear: number): void {
+    const attr = Buffer.alloc(32); // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+    attr.writeBigUInt64LE(BigInt(attrSet), 0);
+    attr.writeBigUInt64LE(BigInt(attrClear), 8);
+    check(libc().mount_setattr(dirfd, p, flags, attr), 'mount_setattr', p);
+  }
+  statfs(p: string): FsStat {
+    const buf = Buffer.alloc(STATFS_SIZE);
+    check(libc().statfs(p, buf), 'statfs', p);
+    return fsStat(buf);
+  }
+  fstatfs(fd: number): FsStat {
+    const buf = Buffer.alloc(STATFS_SIZE);
+    check(libc().fstatfs(fd, buf), 'fstatfs', `fd ${fd}`);
+    return fsStat(buf);
   }
   stat(p: string, followLinks = false): FileKind | undefined {
     try {
@@ -202,6 +225,15 @@ export class LinuxSys implements Sys {
   }
   mkdirat(dirfd: number, p: string, mode: number): void {
     check(libc().mkdirat(dirfd, p, mode), 'mkdirat', p);
+  }
+  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
+    check(libc().mknodat(dirfd, p, mode, makedev(major, minor)), 'mknodat', p);
+  }
+  symlinkat(target: string, dirfd: number, p: string): void {
+    check(libc().symlinkat(target, dirfd, p), 'symlinkat', p);
+  }
+  unlinkat(dirfd: number, p: string, flags: number): void {
+    check(libc().unlinkat(dirfd, p, flags), 'unlinkat', p);
   }
   close(fd: number): void {
     check(libc().close(fd), 'close', `fd ${fd}`);

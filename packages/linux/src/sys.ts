@@ -19,6 +19,14 @@ export interface FileKind {
   rdev: number;
 }
 
+/** What statfs(2) says of the filesystem a path or fd is on. */
+export interface FsStat {
+  /** f_type: the filesystem's magic number (FS_MAGIC). */
+  type: number;
+  /** f_flags: the mount's ST_* flags (statfsToMountFlags turns them into MS_*). */
+  flags: number;
+}
+
 /** OCI seccomp actions the loader implements (SCMP_ACT_NOTIFY is refused: no listener support). */
 export type SeccompActionName =
   | 'SCMP_ACT_KILL'
@@ -113,6 +121,12 @@ export interface Sys {
    * working directory is outside this thread's root. Throws ENOENT when it was removed.
    */
   getcwd(): string;
+  /** mount_setattr(2) (kernel 5.12+) on `path` below `dirfd` (-100: the cwd); AT_RECURSIVE in `flags` for the whole tree. */
+  mountSetattr(dirfd: number, path: string, flags: number, attrSet: number, attrClear: number): void;
+  /** statfs(2); follows symlinks (and /proc/self/fd magic links). */
+  statfs(path: string): FsStat;
+  /** fstatfs(2), on an O_PATH fd too: the filesystem the fd is on, whatever its path now is. */
+  fstatfs(fd: number): FsStat;
 
   // files (synchronous, on the calling thread so they see its root and mount namespace)
   stat(path: string, followLinks?: boolean): FileKind | undefined;
@@ -147,6 +161,11 @@ export interface Sys {
   /** readlinkat(2); with path "" the fd itself must be an O_PATH|O_NOFOLLOW fd on a symlink. */
   readlinkat(dirfd: number, path: string): string;
   mkdirat(dirfd: number, path: string, mode: number): void;
+  /** mknodat(2); the mode carries the S_IF* type. */
+  mknodat(dirfd: number, path: string, mode: number, major: number, minor: number): void;
+  symlinkat(target: string, dirfd: number, path: string): void;
+  /** unlinkat(2); AT_REMOVEDIR in `flags` for a directory. */
+  unlinkat(dirfd: number, path: string, flags: number): void;
   close(fd: number): void;
   dup2(oldfd: number, newfd: number): void;
   setCloexec(fd: number, on: boolean): void;

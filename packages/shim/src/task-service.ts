@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { linuxSys, MS, type Sys } from '@gantry/linux';
+import { linuxSys, type Sys } from '@gantry/linux';
 import { ConsoleSocket, Runtime, waitExit, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
 import { ProcessStdio, type StdioPaths } from './stdio';
 import { ShimError } from './errors';
+import { mountRootfs, type RootfsMount } from './rootfs';
+
+export type { RootfsMount } from './rootfs';
 
 /** containerd's task status values (types/task Status). */
 export enum TaskStatus {
@@ -14,13 +16,6 @@ export enum TaskStatus {
   STOPPED = 3,
   PAUSED = 4,
   PAUSING = 5,
-}
-
-export interface RootfsMount {
-  type: string;
-  source: string;
-  target?: string;
-  options: string[];
 }
 
 export interface CreateRequest extends StdioPaths {
@@ -69,8 +64,6 @@ interface TrackedProcess {
   exited: Promise<void>;
   markExited: () => void;
 }
-
-const MOUNT_FLAGS: Record<string, number> = { ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, bind: MS.BIND, rbind: MS.BIND | MS.REC };
 
 /**
  * The task API of one container, over @gantry/runtime used as a library (no runc process per
@@ -127,26 +120,10 @@ export class TaskService {
     return ConsoleSocket.listen(path.join(this.opts.consoleDir, `c-${hash}.sock`));
   }
 
-  /** Mount the rootfs the client prepared (overlay, bind) at <bundle>/rootfs. */
-  private mountRootfs(bundle: string, mounts: RootfsMount[]): boolean {
-    if (mounts.length === 0) return false;
-    const target = path.join(bundle, 'rootfs');
-    fs.mkdirSync(target, { recursive: true });
-    for (const m of mounts) {
-      let flags = 0;
-      const data: string[] = [];
-      for (const o of m.options) {
-        if (o in MOUNT_FLAGS) flags |= MOUNT_FLAGS[o]!;
-        else if (o !== 'rw') data.push(o);
-      }
-      this.sys.mount(m.source, target, m.type === 'bind' ? null : m.type, flags, data.length ? data.join(',') : null);
-    }
-    return true;
-  }
-
   async create(req: CreateRequest): Promise<number> {
     if (this.container) throw new ShimError('ALREADY_EXISTS', `task ${this.container.id} already exists in this shim`);
-    const rootfsMounted = this.mountRootfs(req.bundle, req.rootfs);
+    // the rootfs the client prepared (overlay, bind), mounted at <bundle>/rootfs
+    const rootfsMounted = mountRootfs(this.sys, req.bundle, req.rootfs) > 0;
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
     const cons = req.terminal ? this.consoleFor('') : undefined;
     const master = cons?.receive();

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { mountPointsUnder, readMountinfo } from '@gantry/linux';
 
 export const REPO = path.resolve(__dirname, '../../../..');
 /** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
@@ -109,10 +110,7 @@ export function cgroupDirsOf(id: string): string[] {
 
 /** Mount points (host view) at or below `dir`. */
 export function mountsUnder(dir: string): string[] {
-  return readOr('/proc/self/mountinfo')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((mp) => mp === dir || mp.startsWith(`${dir}/`));
+  return mountPointsUnder(readMountinfo(), dir);
 }
 
 export class Harness {
