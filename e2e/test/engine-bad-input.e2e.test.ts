@@ -139,7 +139,7 @@ describe('gantryd answers bad input as Docker does', () => {
   });
 
   it("reports the init stage's own error when the process cannot start (a limit above the kernel's)", () => {
-    // the init applies rlimits before it reports ready, so the runtime's create carries the reason
+    // the init sets rlimits before it reports ready, so the runtime's create fails with it (as runc's)
     const r = h.docker(['run', '--rm', '--ulimit', 'nofile=2000000000:2000000000', 'busybox', 'true']);
     expect(r.status).toBe(125);
     expect(r.stderr).toMatch(/Error response from daemon: .*prlimit 7: EPERM/);

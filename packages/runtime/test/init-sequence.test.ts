@@ -274,13 +274,27 @@ describe('runInit through the fake seam', () => {
     expect(cloexec).toBeLessThan(chdir);
   });
 
-  it('fails create, before ready, when a last step (capabilities) fails: the error reaches the runtime', () => {
+  it('fails create, before ready, when a last step (capabilities) fails', () => {
     const sys = fakeRootfs();
     const ch = new FakeChannel();
     sys.failOn('capset', 1 /* EPERM */);
     expect(() => runInit(sys, ch, bootstrap(specFor()), () => undefined)).toThrow(/capset/);
-    expect(ch.sent).toEqual([]); // no `ready`: the stage's error goes back on the channel to create
-    expect(sys.callsOf('write')).toHaveLength(0); // exec.fifo untouched
+    expect(ch.sent).toEqual([]); // create is still listening and reports it
+    expect(sys.callsOf('write')).toEqual([]);
+    expect(sys.callsOf('execve')).toHaveLength(0);
+  });
+
+  it('tells start through exec.fifo why the process cannot start when a step after start fails (startContainer hooks)', () => {
+    const sys = fakeRootfs();
+    const ch = new FakeChannel();
+    sys.failOn('capset', 1 /* EPERM */);
+    const spec = specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/true' }] }));
+    expect(() => runInit(sys, ch, bootstrap(spec), () => undefined)).toThrow(/capset/);
+    expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]); // create had returned: the parent is not listening
+    const reopen = sys.callsOf('open').filter(([p]) => String(p).startsWith('/proc/self/fd/'));
+    expect(reopen).toHaveLength(1);
+    const [[, written]] = sys.callsOf('write') as [number, string][];
+    expect(written).toMatch(/^E.*capset/);
     expect(sys.callsOf('execve')).toHaveLength(0);
   });
 

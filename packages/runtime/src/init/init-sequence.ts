@@ -4,7 +4,7 @@ import { InitError } from '../errors';
 import { runHooks, type HookState } from '../hooks';
 import type { ExecBootstrap, InitBootstrap, StageChannel } from '../process/messages';
 import { hasNamespace } from '../spec/validate';
-import { EXEC_FIFO, EXEC_FIFO_GO } from '../state/store';
+import { EXEC_FIFO, EXEC_FIFO_GO, execFifoFailure } from '../state/store';
 import { createConsole, setupConsole } from './console';
 import { closeStrayFds } from './fds';
 import { enterCwd, finalizeProcess, lookPath, preservedFds, processEnv, type FinalExec } from './finalize';
@@ -91,34 +91,38 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   // writing, through the container's /proc (our O_PATH fd cannot be reopened any other way).
   const fifoPath = `/proc/self/fd/${fifoFd}`;
   if (sys.stat(fifoPath, true)?.kind !== 'fifo') throw new InitError(`cannot reach the exec fifo at ${fifoPath}: the container needs /proc mounted`);
-  const waitForStart = () => {
-    const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
-    sys.write(fifo, EXEC_FIFO_GO);
-    sys.close(fifo);
-    sys.close(fifoFd);
-  };
   const finalOptions = { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds, keepFds: new Set([ch.fd, fifoFd]), resetSignals: true };
 
   const startHooks = spec.hooks?.startContainer ?? [];
   let exec: FinalExec;
   if (startHooks.length === 0) {
-    // Everything that can fail comes before `ready`, so `create` reports it (after `ready` the
-    // runtime is gone and an error would only show as "init exited before start").
+    // Everything that can fail comes before `ready`, so `create` reports it, as runc's does.
     exec = finalizeProcess(sys, proc, finalOptions);
     trace('init ready');
     ch.send({ type: 'ready', pid: sys.getpid() });
-    waitForStart();
+    const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
+    sys.write(fifo, EXEC_FIFO_GO);
+    sys.close(fifo);
   } else {
-    // startContainer hooks run after `start`, before privileges drop; a cwd outside the root
-    // still fails `create`.
+    // startContainer hooks run after `start` and before privileges drop. A cwd outside the root
+    // still fails `create`; what fails after `start` (a hook, the last steps) travels to `start`
+    // through the fifo (EXEC_FIFO_FAILED and why), which hears the outcome before returning.
     closeStrayFds(sys, new Set([ch.fd, fifoFd, ...preservedFds(b.preserveFds)]));
     enterCwd(sys, proc.cwd);
     trace('init ready');
     ch.send({ type: 'ready', pid: sys.getpid() });
-    waitForStart();
-    hooks('startContainer', startHooks, { ...state, status: 'created' });
-    exec = finalizeProcess(sys, proc, finalOptions);
+    const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
+    try {
+      hooks('startContainer', startHooks, { ...state, status: 'created' });
+      exec = finalizeProcess(sys, proc, finalOptions);
+    } catch (e) {
+      sys.write(fifo, execFifoFailure(e instanceof Error ? e.message : String(e)));
+      throw e;
+    }
+    sys.write(fifo, EXEC_FIFO_GO);
+    sys.close(fifo);
   }
+  sys.close(fifoFd);
   trace('init execve');
   return sys.execve(exec.path, exec.argv, exec.env);
 }

@@ -242,12 +242,23 @@ describeRoot('lifecycle (root integration)', () => {
       expectNothingLeft(h, id);
     });
 
-    it("a process the init cannot start (an rlimit above the kernel's) fails create with the init's own error", () => {
+    it("a process the init cannot start (an rlimit above the kernel's) fails create with the init's own error, as runc's", () => {
       const h = H();
       const id = h.id('rlimit');
-      // the last steps run before the init reports ready, so create itself carries the reason
-      const r = h.cli(['create', '--bundle', h.bundleFor(['true'], (c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 2000000000, soft: 2000000000 }])), id]);
-      expectOneLineError(r, /prlimit 7: EPERM/);
+      const b = h.bundleFor(['true'], (c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 2000000000, soft: 2000000000 }]));
+      // the init sets the limits (and user, capabilities, seccomp, cwd) before it reports ready
+      expectOneLineError(h.cli(['create', '-b', b, id]), /prlimit 7: EPERM/);
+      expectNothingLeft(h, id);
+    });
+
+    it('a startContainer hook that fails after start fails start with the init\'s own error', () => {
+      const h = H();
+      const id = h.id('starthook');
+      h.createDetached(id, h.bundleFor(['true'], (c) => (c.hooks = { startContainer: [{ path: '/bin/false' }] })));
+      // create returned before the hook ran: the reason comes back through exec.fifo
+      expectOneLineError(h.cli(['start', id]), /container .* could not start: .*startContainer/);
+      expect(h.state(id).status).toBe('stopped');
+      h.ok(['delete', id]);
       expectNothingLeft(h, id);
     });
 
