@@ -166,6 +166,25 @@ describe('sealing the stage executable', () => {
     );
   });
 
+  it('a node that cannot be resolved is a configuration error', () => {
+    const sys = new FakeSys();
+    sys.realpath = (p: string) => {
+      throw Object.assign(new Error(`ENOENT: no such file or directory, realpath '${p}'`), { code: 'ENOENT' });
+    };
+    expect(() => sealExecutable(sys, opts({ node: '/nowhere/node' }))).toThrow(
+      new ConfigError("the stages' node /nowhere/node cannot be used: ENOENT: no such file or directory, realpath '/nowhere/node'"),
+    );
+    expect(sys.calls).toEqual([]);
+  });
+
+  it('seals the binary a symlink points to', () => {
+    const sys = new FakeSys();
+    sys.realpath = () => '/usr/lib/node/bin/node-20';
+    sealExecutable(sys, opts({ node: '/usr/bin/node' }));
+    expect(sys.callsOf('fsconfigString')[0]![2]).toBe(`/usr/lib/node/bin:${BOTTOM}`);
+    expect(sys.callsOf('openat')[0]![1]).toBe('node-20');
+  });
+
   it('refuses an unknown mode before touching the kernel', () => {
     const sys = new FakeSys();
     expect(() => sealExecutable(sys, opts({ seal: 'none' }))).toThrow(ConfigError);

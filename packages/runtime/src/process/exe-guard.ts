@@ -59,9 +59,8 @@ function escapeLowerdir(p: string): string {
   return p.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
 }
 
-/** A read-only, detached overlayfs holding node's directory; returns an O_PATH fd of node on it. */
-export function sealWithOverlay(sys: Sys, node: string, bottomDir: string): SealedExecutable {
-  const real = sys.realpath(node);
+/** A read-only, detached overlayfs holding the directory of `real` (node, symlinks resolved); an O_PATH fd of node on it. */
+export function sealWithOverlay(sys: Sys, real: string, bottomDir: string): SealedExecutable {
   sys.mkdirAll(bottomDir, 0o711);
   const ctx = sys.fsopen('overlay');
   let mnt: number | undefined;
@@ -123,11 +122,18 @@ export function sealExecutable(sys: Sys, opts: StageExecutableOptions): SealedEx
   if (opts.seal !== undefined && !EXE_SEAL_MODES.includes(opts.seal as ExeSealMode)) {
     throw new ConfigError(`invalid stage executable seal ${JSON.stringify(opts.seal)} (want ${EXE_SEAL_MODES.join(' or ')})`);
   }
+  let real: string;
+  try {
+    // The overlay needs the directory that really holds the binary.
+    real = sys.realpath(opts.node);
+  } catch (e) {
+    throw new ConfigError(`the stages' node ${opts.node} cannot be used: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const modes = opts.seal ? [opts.seal as ExeSealMode] : EXE_SEAL_MODES;
   const failures: string[] = [];
   for (const mode of modes) {
     try {
-      const sealed = mode === 'overlay' ? sealWithOverlay(sys, opts.node, opts.bottomDir) : sealWithCopy(sys, opts.node);
+      const sealed = mode === 'overlay' ? sealWithOverlay(sys, real, opts.bottomDir) : sealWithCopy(sys, real);
       trace(`stage executable sealed (${mode})`);
       return sealed;
     } catch (e) {
