@@ -5,9 +5,10 @@ import { spawnSync } from 'node:child_process';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { containers, events, namespaceMetadata, tasks, types, unpackAny } from '@gantry/api';
 import { SPEC_TYPE } from '../src/services/tasks';
-import { busyboxSpec, call, isRoot, TestDaemon, waitFor } from './helpers';
+import { busyboxSpec, call, TestDaemon, waitFor } from './helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
-const d = isRoot ? describe : describe.skip;
+const d = describeIf(needRoot());
 const NS = 'test';
 
 function fifo(p: string): { text: () => string; close: () => void; path: string } {

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaskService, TaskStatus, type ShimEvent } from '../src/task-service';
-import { fifoReader, isRoot, makeBundle, makeFifo, waitFor } from './helpers';
+import { fifoReader, makeBundle, makeFifo, waitFor } from './helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
-const d = isRoot ? describe : describe.skip;
+const d = describeIf(needRoot());
 
 d('TaskService over the runtime library (root)', () => {
   let dir: string;
