@@ -157,6 +157,7 @@ export class TestDockerd {
     const r = spawnSync(this.dockerBin, args, {
       encoding: 'utf8',
       timeout: opts.timeoutMs ?? 60000,
+      killSignal: 'SIGKILL', // `docker run` passes SIGTERM on to the container and keeps waiting
       env: this.env,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       input: opts.input,

@@ -80,7 +80,8 @@ export class GantrydHarness {
   }
 
   docker(args: string[], input?: string, timeout = 60000): CliResult {
-    const r = spawnSync('docker', args, { encoding: 'utf8', timeout, input, env: this.env() });
+    // SIGKILL at the timeout: `docker run` passes SIGTERM on to the container and keeps waiting
+    const r = spawnSync('docker', args, { encoding: 'utf8', timeout, killSignal: 'SIGKILL', input, env: this.env() });
     return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 

@@ -63,6 +63,8 @@ interface TrackedProcess {
   spec?: Process;
   exited: Promise<void>;
   markExited: () => void;
+  /** Set while Start runs: an exit seen meanwhile waits for it (see start). */
+  starting?: Promise<void>;
 }
 
 /**
@@ -158,6 +160,7 @@ export class TaskService {
   private watchExit(t: TrackedProcess): void {
     // a program we could not reap (not reparented to us) counts as failed, as containerd's 255
     void t.exitStatus!.catch(() => 255).then(async (status) => {
+      await t.starting;
       await t.stdio.drain();
       t.info.exitStatus = status;
       t.info.exitedAt = new Date();
@@ -172,10 +175,20 @@ export class TaskService {
     const t = this.proc(execId);
     if (execId === '') {
       if (t.info.status !== TaskStatus.CREATED) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} is not in created state`);
-      await this.runtime.start(this.id);
-      t.info.status = TaskStatus.RUNNING;
-      this.startOomWatch();
-      this.opts.publish({ topic: '/tasks/start', containerId: this.id, pid: t.info.pid });
+      // A program that exits at once (`true`) can be reaped before runtime.start returns: its exit
+      // waits until the start is recorded and announced, or the status would go from STOPPED back
+      // to RUNNING (Delete then refused) and /tasks/exit would precede /tasks/start.
+      let started!: () => void;
+      t.starting = new Promise<void>((r) => (started = r));
+      try {
+        await this.runtime.start(this.id);
+        t.info.status = TaskStatus.RUNNING;
+        this.startOomWatch();
+        this.opts.publish({ topic: '/tasks/start', containerId: this.id, pid: t.info.pid });
+      } finally {
+        t.starting = undefined;
+        started();
+      }
       return t.info.pid;
     }
     if (t.exitStatus) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mountPointsUnder, readMountinfo } from '@gantry/linux';
+import { describeIf, needFile, needRoot, unmet } from '../../../../tools/testing/requirements';
 
 export const REPO = path.resolve(__dirname, '../../../..');
 /** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
@@ -25,21 +26,17 @@ export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset',
 
 /** Why this suite cannot run here, or undefined. */
 export function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  if (!fs.existsSync('/bin/busybox')) return '/bin/busybox missing (apt-get install busybox-static)';
-  if (!fs.existsSync(CLI)) return `${CLI} missing: run npx tsc -b packages/runtime/tsconfig.json`;
-  if (!fs.existsSync(`${CGROUP_ROOT}/freezer/cgroup.procs`)) return 'cgroup v1 hierarchies are not mounted';
-  return undefined;
+  return unmet(
+    needRoot(),
+    needFile('/bin/busybox', 'Debian package busybox-static; tools/install-deps.sh installs it'),
+    needFile(CLI, 'run npm run build'),
+    needFile(`${CGROUP_ROOT}/freezer/cgroup.procs`, 'the tests expect cgroup v1 hierarchies, as on the development hosts'),
+  );
 }
 
-/** `describe`, or `describe.skip` with a warning when the host cannot run these tests. */
+/** `describe`, or skipped with a warning when the host cannot run these tests (failed under CI=true). */
 export function describeRoot(name: string, fn: () => void): void {
-  const reason = skipReason();
-  if (reason) {
-    // eslint-disable-next-line no-console
-    console.warn(`SKIPPING ${name}: ${reason}`);
-    describe.skip(name, fn);
-  } else describe(name, fn);
+  describeIf(skipReason())(name, fn);
 }
 
 export interface RunResult {

@@ -62,9 +62,9 @@ describeRoot('lifecycle (root integration)', () => {
     it('kill with a signal name the container handles (TERM, SIGUSR1)', async () => {
       const h = H();
       const id = h.id('term');
-      const log = h.runDetached(id, h.bundleFor(['sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done']));
-      await waitFor('the shell to start', () => h.state(id).status === 'running');
-      await new Promise((r) => setTimeout(r, 200));
+      const log = h.runDetached(id, h.bundleFor(['sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done']));
+      // pid 1 ignores a signal it has no handler for: send it only once the traps are set
+      await waitFor('the traps to be set', () => readOr(log).includes('ready'));
       h.ok(['kill', id, 'SIGUSR1']);
       await waitFor('USR1 handled', () => readOr(log).includes('got-usr1'));
       h.ok(['kill', id, 'TERM']);
