@@ -400,7 +400,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!rt) {
           // eslint-disable-next-line @typescript-eslint/no-var-requires
           const { Runtime: R } = require('../runtime') as typeof import('../runtime');
-          rt = new R({ root, systemdCgroup: bool(globals, 'systemd-cgroup') });
+          rt = new R({ root, systemdCgroup: bool(globals, 'systemd-cgroup'), warn: (m) => log.warn(m) });
         }
         return rt;
       },

@@ -15,6 +15,8 @@ export interface RuntimeOptions {
   cgroupRoot?: string;
   /** runc's --systemd-cgroup: cgroupsPath is "slice:prefix:name". */
   systemdCgroup?: boolean;
+  /** Where warnings go (runc logs them at level warning); default: nowhere. */
+  warn?: (message: string) => void;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -22,10 +24,12 @@ export class RuntimeContext {
   readonly store: StateStore;
   readonly sys: Sys;
   readonly cgroupRoot?: string;
+  readonly warn: (message: string) => void;
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root);
     this.sys = opts.sys ?? linuxSys();
     this.cgroupRoot = opts.cgroupRoot;
+    this.warn = opts.warn ?? (() => undefined);
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {

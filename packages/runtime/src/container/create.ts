@@ -5,6 +5,7 @@ import { resolveCgroupPath } from '../cgroups/path';
 import { ConfigError, InitError, RuntimeError } from '../errors';
 import { runHooks } from '../hooks';
 import { parseCgroupMounts } from '../init/rootfs';
+import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { spawnStage, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
 import { parseSpec } from '../spec/validate';
@@ -79,6 +80,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const proc = spec.process!;
   if (proc.terminal && !opts.consoleSocket) throw new ConfigError('cannot allocate a tty without --console-socket when the runtime detaches');
   const seccomp = seccompFor(spec.linux?.seccomp);
+  for (const w of capabilityWarnings(proc.capabilities, lastCap())) ctx.warn(w);
   const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
   const sys: Sys = ctx.sys;
 

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { O } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
+import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, type StageHandle, type StdioFds } from '../process/spawn-stage';
@@ -32,6 +33,7 @@ function checkProcess(p: Process): void {
 export async function execInContainer(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<Executed> {
   const c = ctx.requireStatus(id, ['running', 'created'], 'exec in');
   checkProcess(opts.process);
+  for (const w of capabilityWarnings(opts.process.capabilities, lastCap())) ctx.warn(w);
   const sys = ctx.sys;
   const namespaces = c.spec.linux?.namespaces ?? [];
   const nsFds: { type: string; fd: number }[] = [];
