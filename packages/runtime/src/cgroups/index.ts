@@ -14,6 +14,7 @@ export { FakeCgroupFs, type FakeWrite } from './fake-fs';
 export { resolveCgroupPath, expandSlice, normalizeCgroupPath, isSystemdPath, DEFAULT_PARENT } from './path';
 export { sharesToWeight, blkioToIoWeight, swapToV2 } from './v2-resources';
 export { deviceLines } from './devices';
+export { parseSubCgroupArgs, subCgroupDir, type SubCgroupPaths } from './sub-cgroup';
 export { UNLIMITED } from './parse';
 export { CgroupV1Manager, V1_SUBSYSTEMS } from './v1';
 export { CgroupV2Manager, V2_CONTROLLERS } from './v2';

@@ -17,6 +17,10 @@ export interface RuntimeOptions {
   systemdCgroup?: boolean;
   /** Where warnings go (runc logs them at level warning); default: nowhere. */
   warn?: (message: string) => void;
+  /** Warnings runc itself does not print (e.g. skipped ambient capabilities); default: nowhere. */
+  warnQuietly?: (message: string) => void;
+  /** Where debug messages go (the CLI's --debug); default: nowhere. */
+  debug?: (message: string) => void;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -25,11 +29,15 @@ export class RuntimeContext {
   readonly sys: Sys;
   readonly cgroupRoot?: string;
   readonly warn: (message: string) => void;
+  readonly warnQuietly: (message: string) => void;
+  readonly debug: (message: string) => void;
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root);
     this.sys = opts.sys ?? linuxSys();
     this.cgroupRoot = opts.cgroupRoot;
     this.warn = opts.warn ?? (() => undefined);
+    this.warnQuietly = opts.warnQuietly ?? (() => undefined);
+    this.debug = opts.debug ?? (() => undefined);
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {

@@ -5,6 +5,7 @@ import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
 import { lastCap, writePidFile } from './create';
@@ -16,6 +17,10 @@ export interface ExecOptions {
   preserveFds?: number;
   /** fds for the process's stdin/stdout/stderr (library use, e.g. a shim's FIFOs); default ours. */
   stdio?: StdioFds;
+  /** runc exec --cgroup: existing sub-cgroups of the container's cgroup to put the process in. */
+  subCgroups?: SubCgroupPaths;
+  /** Allow a paused container (runc --ignore-paused): the process starts once it is resumed. */
+  ignorePaused?: boolean;
 }
 
 export interface Executed {
@@ -31,9 +36,9 @@ function checkProcess(p: Process): void {
 
 /** Start one more process inside a running container's namespaces and cgroup (runc exec). */
 export async function execInContainer(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<Executed> {
-  const c = ctx.requireStatus(id, ['running', 'created'], 'exec in');
+  const c = ctx.requireStatus(id, opts.ignorePaused ? ['running', 'created', 'paused'] : ['running', 'created'], 'exec in');
   checkProcess(opts.process);
-  for (const w of capabilityWarnings(opts.process.capabilities, lastCap())) ctx.warn(w);
+  for (const w of capabilityWarnings(opts.process.capabilities, lastCap())) ctx.warnQuietly(w);
   const sys = ctx.sys;
   const namespaces = c.spec.linux?.namespaces ?? [];
   const nsFds: { type: string; fd: number }[] = [];
@@ -58,27 +63,35 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     });
     for (const n of nsFds) sys.close(n.fd);
     if (consoleFd !== undefined) sys.close(consoleFd);
+    const nsTypes = nsFds.map((n) => n.type);
+    const hasConsole = consoleFd !== undefined;
+    // closed: the error path must not close these numbers again
+    nsFds.length = 0;
+    consoleFd = undefined;
     const childFds = stage.childFds;
     const cg = ctx.cgroup(c);
-    if (cg.exists()) cg.addProcess(stage.pid);
+    ctx.debug(`=> nsexec container setup: exec stage ${stage.pid} started`);
+    if (cg.exists()) cg.addProcess(stage.pid, opts.subCgroups);
     stage.send({
       mode: 'exec',
       id,
       process: opts.process,
       preserveFds: opts.preserveFds ?? 0,
-      namespaceFds: nsFds.map((n, i) => ({ type: n.type, fd: childFds[i]! })),
-      consoleSocketFd: consoleFd !== undefined ? childFds[nsFds.length] : undefined,
+      namespaceFds: nsTypes.map((type, i) => ({ type, fd: childFds[i]! })),
+      consoleSocketFd: hasConsole ? childFds[nsTypes.length] : undefined,
       lastCap: lastCap(),
       seccomp: seccompFor(c.spec.linux?.seccomp),
     });
-    nsFds.length = 0;
-    consoleFd = undefined;
+    ctx.debug(`child process in init(): bootstrap sent to exec stage ${stage.pid}`);
     let ready = false;
     for (;;) {
       const msg = await stage.next();
       if (msg === undefined) break;
       if (msg.type === 'error') throw new InitError(msg.message);
-      if (msg.type === 'ready') ready = true;
+      if (msg.type === 'ready') {
+        ready = true;
+        ctx.debug(`setns_init: about to exec (exec stage ${stage.pid} joined the container)`);
+      }
     }
     if (!ready) throw new InitError('exec stage exited before running the process');
     if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), stage.pid);

@@ -2,7 +2,7 @@ import type { DeviceCgroupRule, Spec } from './types';
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
-/** The config.json that `gantry-runtime spec` writes, the same template `runc spec` uses. */
+/** The config.json that `gantry-runtime spec` writes: runc 1.1's template (`runc spec`), hostname aside. */
 export function defaultSpec(): Spec {
   return {
     ociVersion: '1.0.2-dev',
@@ -34,7 +34,8 @@ export function defaultSpec(): Spec {
     ],
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
+      // runc 1.1's template: no cgroup namespace (runc 1.2 added one); runc's tests add it when they want it
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [
         '/proc/acpi',
         '/proc/asound',
