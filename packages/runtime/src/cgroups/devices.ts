@@ -18,10 +18,9 @@ export function deviceLines(rule: DeviceCgroupRule): DeviceLine[] {
   if (type !== 'a' && type !== 'b' && type !== 'c') {
     throw new CgroupError('INVALID_RESOURCE', `invalid device rule type ${JSON.stringify(type)}`);
   }
-  const access = rule.access ?? 'rwm';
-  if (access === '' || !/^[rwm]+$/.test(access) || new Set(access).size !== access.length) {
-    throw new CgroupError('INVALID_RESOURCE', `invalid device access ${JSON.stringify(access)}`);
-  }
+  // Like runc, letters other than r, w and m are dropped ("rwa" is "rw"); nothing left is an error.
+  const access = [...'rwm'].filter((c) => (rule.access ?? 'rwm').includes(c)).join('');
+  if (access === '') throw new CgroupError('INVALID_RESOURCE', `invalid device access ${JSON.stringify(rule.access)}`);
   const major = devNumber(rule.major);
   const minor = devNumber(rule.minor);
   if (type === 'a') {

@@ -310,7 +310,8 @@ async function cmdSpec(p: Parsed): Promise<number> {
 function cmdKill(env: Env, p: Parsed): number {
   const id = p.positional[0]!;
   const sigText = p.positional[1] ?? 'SIGTERM';
-  const sig = parseSignal(sigText);
+  // 0 checks that the processes exist (kill(2)); runc accepts it too
+  const sig = sigText.trim() === '0' ? 0 : parseSignal(sigText);
   if (sig === undefined) throw new UsageError(`unknown signal "${sigText}"`);
   env.runtime().kill(id, sig, bool(p, 'all'));
   return 0;

@@ -29,13 +29,21 @@ export const EXEC_FLAGS: FlagSpec[] = [
 export function execProcessFrom(p: Parsed, base: Process | undefined, command: string[]): Process {
   const file = str(p, 'process');
   if (file) {
-    let parsed: Process;
+    let parsed: Partial<Process>;
     try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Process;
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Process>;
     } catch (e) {
       throw new ConfigError(`exec: cannot read process file ${file}: ${(e as Error).message}`);
     }
-    return parsed;
+    if (typeof parsed.cwd !== 'string' || parsed.cwd === '') throw new ConfigError('exec: process.json: Cwd property must not be empty');
+    // As runc: a missing user is root; missing capabilities and rlimits are the container's own.
+    return {
+      ...parsed,
+      cwd: parsed.cwd,
+      user: parsed.user ?? { uid: 0, gid: 0 },
+      capabilities: parsed.capabilities ?? base?.capabilities,
+      rlimits: parsed.rlimits ?? base?.rlimits,
+    };
   }
   if (command.length === 0) throw new UsageError('exec: a command is required (or --process)');
   const proc: Process = {

@@ -153,7 +153,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     cgroup.create();
     trace('cgroup created');
     const resources = spec.linux?.resources ?? {};
-    cgroup.setResources({ ...resources, devices: [...(resources.devices ?? []), ...defaultDeviceRules(spec)] });
+    cgroup.setResources({ ...resources, devices: [...(resources.devices ?? []), ...defaultDeviceRules()] });
     trace('cgroup set');
     cgroup.addProcess(stage.pid);
     trace('cgroup joined');

@@ -55,9 +55,10 @@ export function defaultSpec(): Spec {
 
 /**
  * Device cgroup rules every container gets after its own (runc's "allowed devices"): the nodes
- * the runtime itself creates in /dev, the pty devices and mknod of anything.
+ * the runtime itself creates in /dev, the pty devices and mknod of anything. Nodes from
+ * linux.devices get no rule of their own.
  */
-export function defaultDeviceRules(spec: Spec): DeviceCgroupRule[] {
+export function defaultDeviceRules(): DeviceCgroupRule[] {
   const rules: DeviceCgroupRule[] = [
     { allow: true, type: 'c', major: null, minor: null, access: 'm' },
     { allow: true, type: 'b', major: null, minor: null, access: 'm' },
@@ -71,8 +72,5 @@ export function defaultDeviceRules(spec: Spec): DeviceCgroupRule[] {
     { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
     { allow: true, type: 'c', major: 136, minor: null, access: 'rwm' },
   ];
-  for (const d of spec.linux?.devices ?? []) {
-    if (d.type === 'c' || d.type === 'b') rules.push({ allow: true, type: d.type, major: d.major ?? null, minor: d.minor ?? null, access: 'rwm' });
-  }
   return rules;
 }
