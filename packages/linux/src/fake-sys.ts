@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { PR } from './constants';
 import { SysError } from './errors';
 import { F, FS_MAGIC, MS, O } from './constants';
 import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
@@ -433,6 +434,11 @@ export class FakeSys implements Sys {
   setdomainname(name: string): void { this.record('setdomainname', [name]); }
   prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
     this.record('prctl', [option, a2, a3, a4, a5], String(option));
+    // The kernel raises an ambient capability only if it is both permitted and inheritable.
+    if (option === PR.CAP_AMBIENT && a2 === PR.CAP_AMBIENT_RAISE) {
+      const bit = 1n << BigInt(a3);
+      if ((this.caps.permitted & this.caps.inheritable & bit) === 0n) throw new SysError('prctl', 1, String(option));
+    }
     return 0;
   }
   capget(): CapabilitySets {

@@ -12,7 +12,7 @@ export interface HookState {
 }
 
 /** Run hooks in order with the container state on stdin, as the runtime spec requires; the first failure throws. */
-export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state: HookState): void {
+export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state: HookState, opts: { cwd?: string } = {}): void {
   for (const hook of hooks ?? []) {
     const args = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
     const res = spawnSync(hook.path, args.slice(1), {
@@ -21,6 +21,7 @@ export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state
       env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       timeout: hook.timeout ? hook.timeout * 1000 : undefined,
       stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: opts.cwd,
     });
     if (res.error) throw new InitError(`${kind} hook ${hook.path}: ${res.error.message}`);
     if (res.status !== 0) {

@@ -64,6 +64,7 @@ function specFor(change: (s: Spec) => void = () => undefined): Spec {
   const s = defaultSpec();
   s.process!.terminal = false;
   s.process!.args = ['sh', '-c', 'echo hi'];
+  s.linux!.namespaces!.push({ type: 'cgroup' });
   change(s);
   return s;
 }

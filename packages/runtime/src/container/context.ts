@@ -27,6 +27,12 @@ export interface RuntimeOptions {
    * fallback. Default: $GANTRY_RUNTIME_EXE_SEAL, else overlay then copy (src/process/exe-guard.ts).
    */
   exeSeal?: ExeSealMode;
+  /** Where warnings go (runc logs them at level warning); default: nowhere. */
+  warn?: (message: string) => void;
+  /** Warnings runc itself does not print (e.g. skipped ambient capabilities); default: nowhere. */
+  warnQuietly?: (message: string) => void;
+  /** Where debug messages go (the CLI's --debug); default: nowhere. */
+  debug?: (message: string) => void;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -38,6 +44,9 @@ export class RuntimeContext {
   readonly stageExecutable: StageExecutable;
   /** exec'd programs this process reaps (they are reparented to it when their exec stage exits). */
   readonly orphans: OrphanWaiter;
+  readonly warn: (message: string) => void;
+  readonly warnQuietly: (message: string) => void;
+  readonly debug: (message: string) => void;
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root);
     this.sys = opts.sys ?? linuxSys();
@@ -48,6 +57,9 @@ export class RuntimeContext {
       bottomDir: path.resolve(this.store.root),
     });
     this.orphans = new OrphanWaiter(this.sys);
+    this.warn = opts.warn ?? (() => undefined);
+    this.warnQuietly = opts.warnQuietly ?? (() => undefined);
+    this.debug = opts.debug ?? (() => undefined);
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {

@@ -1,9 +1,11 @@
 import * as path from 'node:path';
 import { O } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
+import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
 import { lastCap, writePidFile } from './create';
@@ -20,6 +22,10 @@ export interface ExecOptions {
    * us (a shim), and `exited` is undefined. Otherwise this process becomes a child subreaper.
    */
   detach?: boolean;
+  /** runc exec --cgroup: existing sub-cgroups of the container's cgroup to put the process in. */
+  subCgroups?: SubCgroupPaths;
+  /** Allow a paused container (runc --ignore-paused): the process starts once it is resumed. */
+  ignorePaused?: boolean;
 }
 
 export interface Executed {
@@ -47,8 +53,9 @@ function exitOf(child: StageHandle['child']): Promise<void> {
  * then exits. The program is then our child (we are a subreaper) and `exited` reaps it.
  */
 export async function execInContainer(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<Executed> {
-  const c = ctx.requireStatus(id, ['running', 'created'], 'exec in');
+  const c = ctx.requireStatus(id, opts.ignorePaused ? ['running', 'created', 'paused'] : ['running', 'created'], 'exec in');
   checkProcess(opts.process);
+  for (const w of capabilityWarnings(opts.process.capabilities, lastCap())) ctx.warnQuietly(w);
   const sys = ctx.sys;
   const namespaces = c.spec.linux?.namespaces ?? [];
   const nsFds: { type: string; fd: number }[] = [];
@@ -76,19 +83,26 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     });
     for (const n of nsFds) sys.close(n.fd);
     if (consoleFd !== undefined) sys.close(consoleFd);
+    const nsTypes = nsFds.map((n) => n.type);
+    const hasConsole = consoleFd !== undefined;
+    // closed: the error path must not close these numbers again
+    nsFds.length = 0;
+    consoleFd = undefined;
     const childFds = stage.childFds;
     const cg = ctx.cgroup(c);
-    if (cg.exists()) cg.addProcess(stage.pid);
+    ctx.debug(`=> nsexec container setup: exec stage ${stage.pid} started`);
+    if (cg.exists()) cg.addProcess(stage.pid, opts.subCgroups);
     stage.send({
       mode: 'exec',
       id,
       process: opts.process,
       preserveFds: opts.preserveFds ?? 0,
-      namespaceFds: nsFds.map((n, i) => ({ type: n.type, fd: childFds[i]! })),
-      consoleSocketFd: consoleFd !== undefined ? childFds[nsFds.length] : undefined,
+      namespaceFds: nsTypes.map((type, i) => ({ type, fd: childFds[i]! })),
+      consoleSocketFd: hasConsole ? childFds[nsTypes.length] : undefined,
       lastCap: lastCap(),
       seccomp: seccompFor(c.spec.linux?.seccomp),
     });
+    ctx.debug(`child process in init(): bootstrap sent to exec stage ${stage.pid}`);
     nsFds.length = 0;
     consoleFd = undefined;
     let pid: number | undefined;
@@ -96,7 +110,10 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       const msg = await stage.next();
       if (msg === undefined) break;
       if (msg.type === 'error') throw new InitError(msg.message);
-      if (msg.type === 'spawned') pid = msg.pid;
+      if (msg.type === 'spawned') {
+        pid = msg.pid;
+        ctx.debug(`setns_init: about to exec (exec stage ${stage.pid} joined the container, program ${pid})`);
+      }
     }
     // The stage's exit reparents the program to us (the kernel does it before our SIGCHLD).
     await exitOf(stage.child);

@@ -22,7 +22,8 @@ export function createConsole(
   sys.ptyUnlock(master);
   const slavePath = `/dev/pts/${sys.ptsNumber(master)}`;
   const slave = sys.open(slavePath, O.RDWR | O.NOCTTY | O.CLOEXEC);
-  sys.chown(slavePath, owner.uid, owner.gid);
+  // Only the owner changes, as in runc: the group stays the one devpts gives (gid=5, "tty").
+  sys.chown(slavePath, owner.uid, sys.stat(slavePath)?.gid ?? owner.gid);
   if (size) sys.setWinsize(master, size.height, size.width);
   sys.sendFd(socketFd, master, slavePath);
   sys.close(master);

@@ -1,17 +1,52 @@
 import * as path from 'node:path';
-import { CAPABILITIES, PR, RLIMIT, type SeccompFilter, type Sys } from '@gantry/linux';
+import { CAPABILITIES, PR, RLIMIT, SysError, type SeccompFilter, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import type { Capabilities, Process, Rlimit, User } from '../spec/types';
 import { closeStrayFds, markExecFds, verifyCwd } from './fds';
 
-function capMask(names: readonly string[] | undefined): bigint {
+/** Bit of a capability name, or undefined when we or this kernel (cap_last_cap) do not know it. */
+function capBit(name: string, lastCap: number): number | undefined {
+  const bit = CAPABILITIES[name];
+  return bit === undefined || bit > lastCap ? undefined : bit;
+}
+
+/** Like runc, names unknown to us or to this kernel are left out (the runtime warns about them). */
+function capMask(names: readonly string[] | undefined, lastCap = 63): bigint {
   let mask = 0n;
   for (const n of names ?? []) {
-    const bit = CAPABILITIES[n];
-    if (bit === undefined) throw new InitError(`unknown capability ${n}`);
-    mask |= 1n << BigInt(bit);
+    const bit = capBit(n, lastCap);
+    if (bit !== undefined) mask |= 1n << BigInt(bit);
   }
   return mask;
+}
+
+const CAP_SETS = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const;
+
+/**
+ * Ambient capabilities the kernel refuses to raise: each one must be in both the permitted and
+ * the inheritable set (`runc spec` writes ambient ones with no inheritable set, so by default all).
+ */
+export function refusedAmbient(caps: Capabilities | undefined, lastCap = 63): string[] {
+  if (!caps) return [];
+  const allowed = capMask(caps.permitted, lastCap) & capMask(caps.inheritable, lastCap);
+  return (caps.ambient ?? []).filter((n) => {
+    const bit = capBit(n, lastCap);
+    return bit !== undefined && (allowed & (1n << BigInt(bit))) === 0n;
+  });
+}
+
+/**
+ * What the runtime warns about before starting a process with `caps`, in runc's words: names it
+ * ignores, and ambient capabilities that will not be raised. Neither stops the container.
+ */
+export function capabilityWarnings(caps: Capabilities | undefined, lastCap: number): string[] {
+  if (!caps) return [];
+  const unknown = new Set<string>();
+  for (const set of CAP_SETS) for (const n of caps[set] ?? []) if (capBit(n, lastCap) === undefined) unknown.add(n);
+  const out: string[] = [];
+  if (unknown.size > 0) out.push(`ignoring unknown or unavailable capabilities: [${[...unknown].sort().join(' ')}]`);
+  for (const n of refusedAmbient(caps, lastCap)) out.push(`can't raise ambient capability ${n}: it is not in both the permitted and inheritable sets`);
+  return out;
 }
 
 const RLIM_INFINITY = 0xffffffffffffffffn;
@@ -32,7 +67,7 @@ export function applyRlimits(sys: Sys, rlimits: readonly Rlimit[] | undefined): 
 /** Drop every capability not in the bounding list (needs CAP_SETPCAP, so before the user switch). */
 export function dropBoundingSet(sys: Sys, caps: Capabilities | undefined, lastCap: number): void {
   if (!caps) return;
-  const keep = capMask(caps.bounding);
+  const keep = capMask(caps.bounding, lastCap);
   for (let cap = 0; cap <= lastCap; cap++) {
     if ((keep & (1n << BigInt(cap))) === 0n) sys.prctl(PR.CAPBSET_DROP, cap);
   }
@@ -47,11 +82,28 @@ export function switchUser(sys: Sys, user: User): void {
   sys.prctl(PR.SET_KEEPCAPS, 0);
 }
 
-export function applyCapabilities(sys: Sys, caps: Capabilities | undefined): void {
-  if (!caps) return;
-  sys.capset({ effective: capMask(caps.effective), permitted: capMask(caps.permitted), inheritable: capMask(caps.inheritable) });
+/**
+ * Set effective/permitted/inheritable, then raise the ambient set. An ambient capability the
+ * kernel refuses (not permitted+inheritable, or EPERM/EINVAL from prctl) is skipped, as runc does;
+ * the parent warns about it (capabilityWarnings). Returns the names skipped.
+ */
+export function applyCapabilities(sys: Sys, caps: Capabilities | undefined, lastCap = 63): string[] {
+  if (!caps) return [];
+  sys.capset({ effective: capMask(caps.effective, lastCap), permitted: capMask(caps.permitted, lastCap), inheritable: capMask(caps.inheritable, lastCap) });
   sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
-  for (const name of caps.ambient ?? []) sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, CAPABILITIES[name]!);
+  const skipped = refusedAmbient(caps, lastCap);
+  for (const name of caps.ambient ?? []) {
+    const bit = capBit(name, lastCap);
+    if (bit === undefined || skipped.includes(name)) continue;
+    try {
+      sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, bit);
+    } catch (e) {
+      // e.g. SECBIT_NO_CAP_AMBIENT_RAISE, or a kernel without ambient capabilities
+      if (e instanceof SysError && (e.code === 'EPERM' || e.code === 'EINVAL')) skipped.push(name);
+      else throw e;
+    }
+  }
+  return skipped;
 }
 
 /** Find `name` like execvp does, in the container's root (we are already inside it). */
@@ -140,7 +192,7 @@ export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions):
   dropBoundingSet(sys, proc.capabilities, opts.lastCap);
   switchUser(sys, proc.user);
   enterCwd(sys, proc.cwd);
-  applyCapabilities(sys, proc.capabilities);
+  applyCapabilities(sys, proc.capabilities, opts.lastCap);
   if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
   if (opts.seccomp && proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
   if (proc.user.umask !== undefined) sys.umask(proc.user.umask);

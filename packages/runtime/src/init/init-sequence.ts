@@ -66,7 +66,8 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     hostCgroups: b.hostCgroups,
   });
   const state: HookState = { ociVersion: spec.ociVersion, id: b.id, status: 'creating', pid: sys.getpid(), bundle: b.bundle, annotations: spec.annotations ?? {} };
-  if (spec.hooks?.createContainer?.length) hooks('createContainer', spec.hooks.createContainer, state);
+  // runc runs them from the container's root directory (relative paths in hooks depend on it)
+  if (spec.hooks?.createContainer?.length) hooks('createContainer', spec.hooks.createContainer, state, { cwd: b.rootfs });
   enterRootfs(sys, b.rootfs, b.noPivot);
 
   if (!sys.stat(proc.cwd, true)) {
