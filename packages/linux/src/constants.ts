@@ -56,6 +56,15 @@ export const O = {
   PATH: 0o10000000,
 } as const;
 
+/** *at(2) flags. */
+export const AT = {
+  FDCWD: -100,
+  SYMLINK_NOFOLLOW: 0x100,
+  REMOVEDIR: 0x200,
+  SYMLINK_FOLLOW: 0x400,
+  EMPTY_PATH: 0x1000,
+} as const;
+
 export const S_IF = {
   FIFO: 0o010000,
   CHR: 0o020000,

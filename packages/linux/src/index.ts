@@ -1,5 +1,6 @@
 export * from './constants';
 export * from './errors';
+export { fileKindOfMode } from './file-kind';
 export type { Sys, CapabilitySets, FileKind, SeccompFilter, SeccompRule, SeccompArgRule } from './sys';
 export { FakeSys, FakeExecve } from './fake-sys';
 export type { SysCall } from './fake-sys';
