@@ -20,4 +20,6 @@ export { mountAll, unmountAll, withTempMounts, readTar, tarHeader, ByteSource, T
 export type { TarHeader, TarWriteEntry, EntryType } from './diff';
 export { overlayLayers, readonlyMount } from './diff/mounts';
 export { END_OF_ARCHIVE, padding } from './diff/tar';
+export { extractTar, LayerError } from './diff/extract';
+export type { ExtractOptions } from './diff/extract';
 export type { MountSpec } from './snapshots/types';

@@ -219,3 +219,31 @@ describe('hostile layers', () => {
     for (const [, info] of snapshotTree(target)) if (info.type === 'file') expect(outsideIno.has(info.ino)).toBe(false);
   });
 });
+
+describe('links aimed at a host file by its absolute path', () => {
+  it('a symlink to the host directory, then a file written through it, lands inside the target', async () => {
+    const hostDir = path.join(work, 'sentinel', 'sub');
+    await applyLayer(
+      streamOf(
+        makeTar([
+          { name: 'm', type: '2', linkname: hostDir },
+          { name: 'm/keep', data: 'pwned', mode: 0o4755 },
+        ]),
+      ),
+      target,
+    );
+    expect(fs.readFileSync(path.join(hostDir, 'keep'), 'utf8')).toBe('keep me');
+    expect(fs.statSync(path.join(hostDir, 'keep')).mode & 0o7777).toBe(0o644);
+    expect(fs.readFileSync(path.join(target, hostDir, 'keep'), 'utf8')).toBe('pwned');
+  });
+
+  it('a hard link to the host file is refused', async () => {
+    const outside = path.join(work, 'outside');
+    const err = await applyLayer(streamOf(makeTar([{ name: 'h', type: '1', linkname: outside }])), target).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as LayerError).entry).toBe('h');
+    expect(fs.statSync(outside).nlink).toBe(1);
+  });
+});

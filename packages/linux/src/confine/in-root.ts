@@ -240,9 +240,10 @@ export function statInRoot(sys: Sys, rootFd: number, p: string, followLast = fal
  * mkdir -p inside the root: one O_NOFOLLOW step per component below the fd of its parent, a
  * symlink on the way expanded inside the root (a dangling one, such as an image's `/dev` pointing
  * at a host directory, gets its target created inside the root, as a secure join would), ".."
- * never above the root. Returns an O_PATH fd of the directory.
+ * never above the root. Returns an O_PATH fd of the directory; `onCreate` hears of each
+ * directory made (the fd of its parent and its name).
  */
-export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, mode: number): number {
+export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, mode: number, onCreate?: (dirFd: number, name: string) => void): number {
   // most directories exist already: one lookup by the kernel
   try {
     return openInRoot(sys, rootFd, p, O.PATH | O.DIRECTORY);
@@ -256,6 +257,7 @@ export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, mode: number
       if (probe === undefined) {
         try {
           sys.mkdirat(w.dir!, part, mode);
+          onCreate?.(w.dir!, part);
         } catch (err) {
           if (!(err instanceof SysError) || err.errno !== EEXIST) throw err;
         }
