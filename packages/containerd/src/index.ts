@@ -21,5 +21,7 @@ export type { TarHeader, TarWriteEntry, EntryType } from './diff';
 export { overlayLayers, readonlyMount } from './diff/mounts';
 export { END_OF_ARCHIVE, padding } from './diff/tar';
 export { extractTar, LayerError } from './diff/extract';
+export { TreeWriter, childNames, entryType, nodeOf, openChild, withChild } from './diff/tree';
+export type { TreeNode, TreeWriterOptions } from './diff/tree';
 export type { ExtractOptions } from './diff/extract';
 export type { MountSpec } from './snapshots/types';
