@@ -1,5 +1,5 @@
 /** The *at helpers and realpathInRoot against the fake kernel: hostile links never reach /host. */
-import { AT, FakeSys, O, SysError, isPlainName, openRoot, readFileInRoot, realpathInRoot, removeAllAt, resetOpenat2Probe } from '../src';
+import { AT, FakeSys, O, SysError, isPlainName, openBeneath, openRoot, readFileInRoot, realpathInRoot, removeAllAt, resetOpenat2Probe } from '../src';
 
 function hostileRoot(): FakeSys {
   const sys = new FakeSys();
@@ -93,5 +93,19 @@ describe('realpathInRoot', () => {
     const before = sys.fdPaths.size;
     expect(() => realpathInRoot(sys, root, '/tmp/../a/x')).toThrow(/ELOOP/);
     expect(sys.fdPaths.size).toBe(before);
+  });
+});
+
+describe('openBeneath (walk)', () => {
+  it('follows no link at all and never climbs above the fd', () => {
+    const sys = hostileRoot();
+    const root = openRoot(sys, '/rootfs');
+    expect(sys.fdPaths.get(openBeneath(sys, root, 'etc/group', O.RDONLY))).toBe('/rootfs/etc/group');
+    expect(() => openBeneath(sys, root, 'etc/passwd', O.RDONLY)).toThrow(/ELOOP/);
+    expect(sys.fdPaths.get(openBeneath(sys, root, 'etc/passwd', O.PATH))).toBe('/rootfs/etc/passwd');
+    expect(() => openBeneath(sys, root, 'slash/etc/group', O.PATH)).toThrow(/ELOOP/);
+    expect(() => openBeneath(sys, root, 'up/marker', O.PATH)).toThrow(/ELOOP/);
+    expect(() => openBeneath(sys, root, 'tmp/../../host/marker', O.RDONLY)).toThrow(/EXDEV/);
+    expect(() => openBeneath(sys, root, 'tmp/file/x', O.RDONLY)).toThrow(/ENOTDIR/);
   });
 });

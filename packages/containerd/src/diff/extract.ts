@@ -58,7 +58,7 @@ export function cleanEntryName(name: string, entry: string): string {
   for (const p of name.split('/')) {
     if (p === '' || p === '.') continue;
     if (p === '..') {
-      if (parts.length === 0) throw new LayerError('path escapes the layer root ("..")', entry);
+      if (parts.length === 0) throw new LayerError('path escapes the extraction root ("..")', entry);
       parts.pop();
       continue;
     }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { linuxSys, MS } from '@gantry/linux';
+import { linuxSys, MS, openRoot, readFileInRoot, type Sys } from '@gantry/linux';
 import type { types } from '@gantry/api';
 import type { Containerd } from '../containerd/client';
 import type { ResolvedUser } from './spec';
@@ -64,12 +64,28 @@ export function resolveUserSpec(spec: string, passwd: string, group: string): Re
   return { uid, gid, additionalGids };
 }
 
+/** An image's or container's user database, as text ("" for a file that is not there). */
+export interface UserDb {
+  passwd: string;
+  group: string;
+}
+
+/**
+ * /etc/passwd and /etc/group of the root open as `rootFd`, opened inside it: a link such as
+ * `/etc/passwd -> /etc/shadow-of-the-host` is followed within the root only, and anything but a
+ * regular file of a sane size (a FIFO, /dev/zero) is refused.
+ */
+export function readUserDb(sys: Sys, rootFd: number): UserDb {
+  const read = (f: string) => readFileInRoot(sys, rootFd, f, 4 << 20)?.toString('utf8') ?? '';
+  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+}
+
 /**
  * A resolver reading the image's /etc/passwd and /etc/group: only when a name must be looked up,
  * by mounting the container's snapshot read-only for a moment.
  */
 export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataRoot: string): Promise<(user: string) => ResolvedUser> {
-  let cached: { passwd: string; group: string } | undefined;
+  let cached: UserDb | undefined;
   const read = () => {
     if (cached) return cached;
     const sys = linuxSys();
@@ -80,14 +96,12 @@ export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataR
         const bind = m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind');
         sys.mount(m.source, dir, bind ? null : m.type, (bind ? MS.BIND | MS.REC : 0) | MS.RDONLY, opts.length ? opts.join(',') : null);
       }
-      const get = (f: string) => {
-        try {
-          return fs.readFileSync(path.join(dir, f), 'utf8');
-        } catch {
-          return '';
-        }
-      };
-      cached = { passwd: get('etc/passwd'), group: get('etc/group') };
+      const rootFd = openRoot(sys, dir);
+      try {
+        cached = readUserDb(sys, rootFd);
+      } finally {
+        sys.close(rootFd);
+      }
       return cached;
     } finally {
       try {
@@ -95,7 +109,11 @@ export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataR
       } catch {
         // not mounted
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        fs.rmdirSync(dir); // never recursive: a mount still there would be emptied
+      } catch {
+        // still mounted: left in place
+      }
     }
   };
   return (user: string) => {

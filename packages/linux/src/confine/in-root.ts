@@ -29,6 +29,7 @@ const ELOOP = 40;
 const ENOSYS = 38;
 const EEXIST = 17;
 const EPERM = 1;
+const EXDEV = 18;
 const MAX_LINKS = 40; // the kernel's own limit on symlinks in one lookup
 
 export interface InRootOptions {
@@ -168,6 +169,13 @@ class Walk {
     return `/${this.stack.map((e) => e.name).join('/')}`;
   }
 
+  /** One directory up, false when already at the top. */
+  up(): boolean {
+    if (this.stack.length === 0) return false;
+    this.pop();
+    return true;
+  }
+
   private pop(): void {
     const top = this.stack.pop();
     if (top?.fd !== undefined) this.sys.close(top.fd);
@@ -215,6 +223,61 @@ function walkInRoot(sys: Sys, rootFd: number, p: string, flags: number, mode: nu
     }
     // the path named the root itself (or only "." and ".." components)
     return sys.openat(w.dir!, '.', flags & ~O.NOFOLLOW, mode);
+  } finally {
+    w.unwind();
+  }
+}
+
+/**
+ * Open `p` below `dirFd` following no symlink at all, and never above `dirFd` (openat2's
+ * RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a walk of O_NOFOLLOW openat): for trees read as data,
+ * such as an image's layers, where a link is an entry and never a way to somewhere. A symlink on
+ * the way fails with ELOOP; a trailing one too, unless `flags` has O_PATH (the link itself is
+ * opened: O_NOFOLLOW is always added). ".." above `dirFd` fails with EXDEV.
+ */
+export function openBeneath(sys: Sys, dirFd: number, p: string, flags: number): number {
+  if (p.includes('\0')) throw new SysError('openat2', 22 /* EINVAL */, 'path contains a NUL byte');
+  const all = flags | O.CLOEXEC | O.NOFOLLOW;
+  if (openat2Works !== false) {
+    try {
+      const fd = sys.openat2(dirFd, relative(p), all, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS);
+      openat2Works = true;
+      return fd;
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      if (!((e.errno === ENOSYS || e.errno === EPERM) && openat2Works === undefined)) throw e;
+      openat2Works = false;
+    }
+  }
+  const w = new Walk(sys, dirFd, '', 'openat');
+  const parts = p.split('/').filter((c) => c !== '' && c !== '.');
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const last = i === parts.length - 1;
+      if (part === '..') {
+        if (!w.up()) throw new SysError('openat', EXDEV, p);
+        continue;
+      }
+      const probe = w.probe(part);
+      if (probe === undefined) throw new SysError('openat', ENOENT, part);
+      const kind = sys.fstat(probe).kind;
+      if (last && (flags & O.PATH) !== 0) return probe;
+      if (kind === 'symlink') {
+        sys.close(probe);
+        throw new SysError('openat', ELOOP, part);
+      }
+      if (last) {
+        sys.close(probe);
+        return sys.openat(w.dir!, part, all);
+      }
+      if (kind !== 'dir') {
+        sys.close(probe);
+        throw new SysError('openat', ENOTDIR, part);
+      }
+      w.push(probe, part);
+    }
+    return sys.openat(w.dir!, '.', all & ~O.NOFOLLOW);
   } finally {
     w.unwind();
   }

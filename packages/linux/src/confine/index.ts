@@ -1,3 +1,3 @@
-export { RESOLVE, openRoot, openInRoot, statInRoot, mkdirAllInRoot, realpathInRoot, procFdPath, fdPath, isWithin, resetOpenat2Probe } from './in-root';
+export { RESOLVE, openRoot, openInRoot, statInRoot, mkdirAllInRoot, openBeneath, realpathInRoot, procFdPath, fdPath, isWithin, resetOpenat2Probe } from './in-root';
 export { isPlainName, readFileInRoot, removeAllAt } from './at';
 export type { InRootOptions } from './in-root';
