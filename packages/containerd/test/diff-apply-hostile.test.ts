@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { linuxSys, resetOpenat2Probe, SysError, type Sys } from '@gantry/linux';
 import { applyLayer, LayerError } from '../src/diff/apply';
 import { comparable, isRoot, makeTar, sha256, snapshotTree, streamOf, tmpDir, type RawEntry } from './diff-helpers';
 
@@ -191,12 +192,31 @@ const cases: Case[] = [
   { name: 'NUL in a PAX path', entries: [{ name: 'f', pax: { path: 'a\0/../../x' }, data: 'x' }], expect: { refused: 'a\0/../../x' } },
 ];
 
-describe('hostile layers', () => {
+/** The real kernel, or one without openat2 (before 5.6): the extractor then walks one O_NOFOLLOW openat per component. */
+const noOpenat2: Sys = new Proxy(linuxSys(), {
+  get(target, key: keyof Sys) {
+    if (key === 'openat2') {
+      return (_fd: number, p: string) => {
+        throw new SysError('openat2', 38 /* ENOSYS */, p);
+      };
+    }
+    const v = target[key];
+    return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+  },
+});
+
+describe.each([
+  ['openat2', linuxSys()],
+  ['the fallback walk', noOpenat2],
+])('hostile layers (%s)', (_kernel, sys) => {
+  beforeEach(() => resetOpenat2Probe());
+  afterAll(() => resetOpenat2Probe());
+
   test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const around = (p: string) => p === path.join('root', 'target');
     const before = comparable(snapshotTree(work, around));
     const layer = makeTar(c.entries);
-    const run = applyLayer(streamOf(layer), target);
+    const run = applyLayer(streamOf(layer), target, { sys });
     if ('refused' in c.expect) {
       const err = await run.then(
         () => undefined,
