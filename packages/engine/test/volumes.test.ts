@@ -310,6 +310,11 @@ describe('VolumeStore', () => {
     fs.mkdirSync(path.join(s.dataPath('sz'), 'd'));
     fs.writeFileSync(path.join(s.dataPath('sz'), 'd', 'c'), 'y'.repeat(20));
     expect(s.size('sz')).toBe(120);
+    // a link to a host directory is counted as the link (its own length), not walked
+    const host = tmp();
+    fs.writeFileSync(path.join(host, 'big'), 'z'.repeat(10_000));
+    fs.symlinkSync(host, path.join(s.dataPath('sz'), 'h'));
+    expect(s.size('sz')).toBe(120 + host.length);
   });
 });
 
