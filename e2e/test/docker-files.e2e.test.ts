@@ -1,7 +1,8 @@
 /**
  * docker stats, cp, diff and export — the real docker CLI against gantryd — plus raw HTTP with
  * hostile input on the archive endpoints: traversal in `path`, container symlinks to "/" and
- * "/..", tars whose members climb out. Nothing on the host outside the container may change.
+ * "/..", tars whose members climb out, an image whose /etc/passwd links to a host file. Nothing on
+ * the host outside the container may change or be read.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -266,6 +267,21 @@ describe('docker stats / cp / diff / export against gantryd', () => {
     expect(ro.status).toBe(400);
     expect(message(ro.body)).toBe('container rootfs is marked read-only');
     expect((await raw('PUT', '/containers/run1/archive?path=/tmp', Buffer.from('garbage, not a tar'))).status).toBe(400);
+  });
+
+  it('-u name reads the image\'s /etc/passwd inside the image, never the host file it links to', () => {
+    const marker = join(h.dir, 'host-passwd');
+    fs.writeFileSync(marker, 'hostuser:x:4242:4242::/:/bin/sh\n');
+    const root = join(h.dir, 'linked-passwd-image');
+    fs.mkdirSync(join(root, 'etc'), { recursive: true });
+    fs.symlinkSync(marker, join(root, 'etc', 'passwd'));
+    const tarFile = join(h.dir, 'linked-passwd-image.tar');
+    expect(spawnSync('tar', ['-cf', tarFile, '-C', root, '.']).status).toBe(0);
+    h.ok(['import', tarFile, 'linked-passwd:latest']);
+    const r = h.docker(['create', '-u', 'hostuser', 'linked-passwd', '/true']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('unable to find user hostuser: no matching entries in passwd file');
+    expect(fs.readFileSync(marker, 'utf8')).toBe('hostuser:x:4242:4242::/:/bin/sh\n');
   });
 
   it('leaves no temporary mounts behind', () => {

@@ -183,7 +183,7 @@ describeIf(needRoot())('Diff service (root)', () => {
     const hostile = content.add('default', makeTar([{ name: '../../../escape', data: 'x' }]));
     await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar', hostile), mounts, payloads: {} })).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
-      details: expect.stringContaining('escapes the layer root'),
+      details: expect.stringContaining('escapes the extraction root'),
     });
     expect(fs.readdirSync(path.join(dir, 'root', 'tmpmounts'))).toEqual([]);
     await expect(compare({ left: [], right: mounts, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', ref: '', labels: {} })).rejects.toMatchObject({ code: status.UNIMPLEMENTED });

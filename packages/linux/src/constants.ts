@@ -89,14 +89,6 @@ export const MOUNT_ATTR = {
   NOSYMFOLLOW: 0x00200000,
 } as const;
 
-/** *at(2) flags. */
-export const AT = {
-  SYMLINK_NOFOLLOW: 0x100,
-  REMOVEDIR: 0x200,
-  EMPTY_PATH: 0x1000,
-  RECURSIVE: 0x8000,
-} as const;
-
 export const O = {
   RDONLY: 0,
   WRONLY: 1,
@@ -111,6 +103,16 @@ export const O = {
   NOFOLLOW: 0o400000,
   CLOEXEC: 0o2000000,
   PATH: 0o10000000,
+} as const;
+
+/** *at(2) flags. */
+export const AT = {
+  FDCWD: -100,
+  SYMLINK_NOFOLLOW: 0x100,
+  REMOVEDIR: 0x200,
+  SYMLINK_FOLLOW: 0x400,
+  EMPTY_PATH: 0x1000,
+  RECURSIVE: 0x8000,
 } as const;
 
 export const S_IF = {

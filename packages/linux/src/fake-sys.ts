@@ -1,7 +1,7 @@
 import * as path from 'node:path';
-import { PR } from './constants';
 import { SysError } from './errors';
-import { F, FS_MAGIC, MS, O } from './constants';
+import { AT, F, FS_MAGIC, MS, O, PR } from './constants';
+import { fileKindOfMode } from './file-kind';
 import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 
 export interface SysCall {
@@ -18,6 +18,9 @@ interface FakeNode extends FileKind {
   content?: string;
   target?: string;
   xattrs?: Map<string, Buffer>;
+  /** Seconds, as utimensat set them. */
+  atime?: number;
+  mtime?: number;
 }
 
 /** A mount(2) call as the fake kernel saw it, with a /proc/self/fd/N target resolved to its path. */
@@ -291,6 +294,7 @@ export class FakeSys implements Sys {
     const full = base !== undefined ? path.resolve(base, p) : undefined;
     if (full !== undefined && (flags & O.NOFOLLOW) !== 0) {
       let node = this.files.get(full);
+      if (node && (flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL)) throw new SysError('openat', 17 /* EEXIST */, p);
       if (!node) {
         const parent = this.files.get(path.dirname(full));
         if ((flags & O.CREAT) === 0 || parent?.kind !== 'dir') throw new SysError('openat', 2, p);
@@ -338,43 +342,103 @@ export class FakeSys implements Sys {
     this.fds.push(fd);
     return fd;
   }
-  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
-    this.record('mknodat', [dirfd, p, mode, major, minor], p);
-    const full = this.below(dirfd, p, 'mknodat');
-    if (this.files.has(full)) throw new SysError('mknodat', 17, p);
-    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('mknodat', 2, p);
-    const type = mode & 0o170000;
-    const kind: FileKind['kind'] = type === 0o060000 ? 'blk' : type === 0o010000 ? 'fifo' : 'chr';
-    this.files.set(full, { kind, mode: mode & 0o7777, uid: 0, gid: 0, rdev: major * 256 + minor });
+  /** The tree path `p` names below `dirfd` ("" is the fd itself); EBADF for an fd the fake does not know. */
+  private at(op: string, dirfd: number, p: string): string {
+    const base = this.fdPaths.get(dirfd);
+    if (base === undefined) throw new SysError(op, 9 /* EBADF */, p || `fd ${dirfd}`);
+    return p === '' ? base : path.resolve(base, p);
   }
-  symlinkat(target: string, dirfd: number, p: string): void {
-    this.record('symlinkat', [target, dirfd, p], p);
-    const full = this.below(dirfd, p, 'symlinkat');
-    if (this.files.has(full)) throw new SysError('symlinkat', 17, p);
-    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('symlinkat', 2, p);
-    this.files.set(full, { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, rdev: 0, target });
+  private nodeAt(op: string, dirfd: number, p: string): { full: string; node: FakeNode } {
+    const full = this.at(op, dirfd, p);
+    const node = this.files.get(full);
+    if (!node) throw new SysError(op, 2 /* ENOENT */, p);
+    return { full, node };
+  }
+  private create(op: string, dirfd: number, p: string, node: FakeNode): void {
+    const full = this.at(op, dirfd, p);
+    if (this.files.has(full)) throw new SysError(op, 17 /* EEXIST */, p);
+    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError(op, 2, p);
+    this.files.set(full, node);
+  }
+  fstatat(dirfd: number, p: string, followLinks = false): FileKind | undefined {
+    const full = this.at('fstatat', dirfd, p);
+    let n = this.files.get(full);
+    if (n?.kind === 'symlink' && followLinks) n = this.files.get(path.resolve(path.dirname(full), n.target ?? ''));
+    return n ? { kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, rdev: n.rdev } : undefined;
   }
   unlinkat(dirfd: number, p: string, flags: number): void {
     this.record('unlinkat', [dirfd, p, flags], p);
-    const full = this.below(dirfd, p, 'unlinkat');
-    const n = this.files.get(full);
-    if (!n) throw new SysError('unlinkat', 2, p);
-    const removeDir = (flags & 0x200) !== 0; // AT_REMOVEDIR
-    if (n.kind === 'dir' && !removeDir) throw new SysError('unlinkat', 21 /* EISDIR */, p);
-    if (n.kind !== 'dir' && removeDir) throw new SysError('unlinkat', 20, p);
+    const { full, node } = this.nodeAt('unlinkat', dirfd, p);
+    if ((flags & AT.REMOVEDIR) !== 0) {
+      if (node.kind !== 'dir') throw new SysError('unlinkat', 20 /* ENOTDIR */, p);
+      if ([...this.files.keys()].some((k) => path.dirname(k) === full && k !== full)) throw new SysError('unlinkat', 39 /* ENOTEMPTY */, p);
+    } else if (node.kind === 'dir') {
+      throw new SysError('unlinkat', 21 /* EISDIR */, p);
+    }
     this.files.delete(full);
   }
-  /** `p` below the fd's path, for the *at calls (EBADF for an fd the fake does not know). */
-  private below(dirfd: number, p: string, op: string): string {
-    const base = this.fdPaths.get(dirfd);
-    if (base === undefined) throw new SysError(op, 9, p);
-    return path.resolve(base, p);
+  symlinkat(target: string, dirfd: number, p: string): void {
+    this.record('symlinkat', [target, dirfd, p], p);
+    this.create('symlinkat', dirfd, p, { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, rdev: 0, target });
+  }
+  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
+    this.record('mknodat', [dirfd, p, mode, major, minor], p);
+    const kind = fileKindOfMode(mode);
+    this.create('mknodat', dirfd, p, { kind, mode: mode & 0o7777, uid: 0, gid: 0, rdev: major * 256 + minor, ...(kind === 'file' ? { content: '' } : {}) });
+  }
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
+    this.record('linkat', [olddirfd, oldpath, newdirfd, newpath, flags], newpath);
+    const { node } = this.nodeAt('linkat', olddirfd, oldpath);
+    if (node.kind === 'dir') throw new SysError('linkat', 1 /* EPERM */, oldpath);
+    // the same object under two names: a hard link
+    this.create('linkat', newdirfd, newpath, node);
+  }
+  fchownat(dirfd: number, p: string, uid: number, gid: number, flags: number): void {
+    this.record('fchownat', [dirfd, p, uid, gid, flags], p);
+    if (p === '' && (flags & AT.EMPTY_PATH) === 0) throw new SysError('fchownat', 2, p);
+    const { node } = this.nodeAt('fchownat', dirfd, p);
+    node.uid = uid;
+    node.gid = gid;
+  }
+  fchmod(fd: number, mode: number): void {
+    this.record('fchmod', [fd, mode]);
+    const { node } = this.nodeAt('fchmod', fd, '');
+    if (node.kind === 'symlink') throw new SysError('fchmod', 95 /* EOPNOTSUPP */, `fd ${fd}`);
+    node.mode = mode & 0o7777;
+  }
+  utimensat(dirfd: number, p: string, atime: number, mtime: number, flags: number): void {
+    this.record('utimensat', [dirfd, p, atime, mtime, flags], p);
+    if (p === '' && (flags & AT.EMPTY_PATH) === 0) throw new SysError('utimensat', 2, p);
+    const { node } = this.nodeAt('utimensat', dirfd, p);
+    node.atime = atime;
+    node.mtime = mtime;
+  }
+  fsetxattr(fd: number, name: string, value: Buffer): void {
+    this.record('fsetxattr', [fd, name, Buffer.from(value)]);
+    const { node } = this.nodeAt('fsetxattr', fd, '');
+    (node.xattrs ??= new Map()).set(name, Buffer.from(value));
+  }
+  fgetxattr(fd: number, name: string): Buffer | undefined {
+    return this.nodeAt('getxattr', fd, '').node.xattrs?.get(name);
+  }
+  flistxattr(fd: number): string[] {
+    return [...(this.nodeAt('listxattr', fd, '').node.xattrs?.keys() ?? [])];
+  }
+  readdirFd(fd: number): string[] {
+    const { full, node } = this.nodeAt('readdir', fd, '');
+    if (node.kind !== 'dir') throw new SysError('readdir', 20, `fd ${fd}`);
+    return [...this.files.keys()].filter((k) => k !== full && path.dirname(k) === full).map((k) => path.basename(k));
+  }
+  /** A node of the tree as the fake holds it (times and xattrs included), for assertions. */
+  node(p: string): Readonly<FakeNode> | undefined {
+    return this.files.get(path.resolve(p));
   }
   close(fd: number): void {
     this.record('close', [fd]);
     this.fds = this.fds.filter((f) => f !== fd);
     this.fdPaths.delete(fd);
     this.bpfFds.delete(fd);
+    this.offsets.delete(fd);
   }
   dup2(oldfd: number, newfd: number): void { this.record('dup2', [oldfd, newfd]); }
   setCloexec(fd: number, on: boolean): void { this.record('setCloexec', [fd, on]); }
@@ -387,9 +451,19 @@ export class FakeSys implements Sys {
     this.record('write', [fd, data.toString()]);
     return data.length;
   }
-  read(fd: number, _size: number): Buffer {
+  /** Read offsets of fds opened on files of the tree. */
+  private readonly offsets = new Map<number, number>();
+  /** A regular file of the tree is read from its content; any other fd reads as empty. */
+  read(fd: number, size: number): Buffer {
     this.record('read', [fd]);
-    return Buffer.alloc(0);
+    const p = this.fdPaths.get(fd);
+    const n = p !== undefined ? this.files.get(p) : undefined;
+    if (n?.kind !== 'file') return Buffer.alloc(0);
+    const all = Buffer.from(n.content ?? '');
+    const off = this.offsets.get(fd) ?? 0;
+    const out = all.subarray(off, off + size);
+    this.offsets.set(fd, off + out.length);
+    return out;
   }
   pipe(): [number, number] {
     this.record('pipe', []);

@@ -28,13 +28,22 @@ export interface Libc {
   openat2(dirfd: number, path: string, how: Buffer): number;
   readlinkat(dirfd: number, path: string, buf: Buffer, size: number): number;
   mkdirat(dirfd: number, path: string, mode: number): number;
-  mknodat(dirfd: number, path: string, mode: number, dev: bigint): number;
-  symlinkat(target: string, dirfd: number, path: string): number;
-  unlinkat(dirfd: number, path: string, flags: number): number;
   statfs(path: string, buf: Buffer): number;
   fstatfs(fd: number, buf: Buffer): number;
   /** mount_setattr(2) through syscall(2); `attr` is a struct mount_attr (32 bytes). */
   mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer): number;
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Buffer): number;
+  unlinkat(dirfd: number, path: string, flags: number): number;
+  symlinkat(target: string, dirfd: number, path: string): number;
+  mknodat(dirfd: number, path: string, mode: number, dev: bigint): number;
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number;
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): number;
+  fchmod(fd: number, mode: number): number;
+  /** `times` is struct timespec[2] (32 bytes). */
+  utimensat(dirfd: number, path: string, times: Buffer, flags: number): number;
+  setxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
+  getxattr(path: string, name: string, value: Buffer | null, size: number): number;
+  listxattr(path: string, list: Buffer | null, size: number): number;
   close(fd: number): number;
   dup3(oldfd: number, newfd: number, flags: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
@@ -128,12 +137,20 @@ export function libc(): Libc {
     openat2: lib.func('long syscall(long nr, int dirfd, const char *path, const void *how, size_t size)') as (...a: unknown[]) => number,
     readlinkat: f('long readlinkat(int dirfd, const char *path, _Out_ char *buf, size_t size)'),
     mkdirat: f('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
-    mknodat: f('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
-    symlinkat: f('int symlinkat(const char *target, int dirfd, const char *path)'),
-    unlinkat: f('int unlinkat(int dirfd, const char *path, int flags)'),
     statfs: f('int statfs(const char *path, _Out_ void *buf)'),
     fstatfs: f('int fstatfs(int fd, _Out_ void *buf)'),
     mount_setattr: lib.func('long syscall(long nr, int dirfd, const char *path, unsigned int flags, const void *attr, size_t size)') as (...a: unknown[]) => number,
+    statx: f('int statx(int dirfd, const char *path, int flags, uint32_t mask, _Out_ void *buf)'),
+    unlinkat: f('int unlinkat(int dirfd, const char *path, int flags)'),
+    symlinkat: f('int symlinkat(const char *target, int dirfd, const char *path)'),
+    mknodat: f('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
+    linkat: f('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)'),
+    fchownat: f('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+    fchmod: f('int fchmod(int fd, uint32_t mode)'),
+    utimensat: f('int utimensat(int dirfd, const char *path, const void *times, int flags)'),
+    setxattr: f('int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+    getxattr: f('long getxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+    listxattr: f('long listxattr(const char *path, _Out_ void *list, size_t size)'),
     close: f('int close(int fd)'),
     dup3: f('int dup3(int oldfd, int newfd, int flags)'),
     fcntl: f('int fcntl(int fd, int cmd, int arg)'),

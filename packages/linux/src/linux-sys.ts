@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
-import { F, FD_CLOEXEC } from './constants';
+import { AT, F, FD_CLOEXEC } from './constants';
 import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 import { loadSeccompFilter } from './seccomp';
 import * as bpf from './bpf';
+import { fileKindOfMode } from './file-kind';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -59,15 +60,56 @@ function fsStat(buf: Buffer): FsStat {
   return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigInt64LE(80)) };
 }
 
-function kindOf(st: fs.Stats): FileKind['kind'] {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'chr';
-  if (st.isBlockDevice()) return 'blk';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isSocket()) return 'socket';
-  return 'other';
+
+const STATX_BASIC_STATS = 0x7ff;
+
+function makedevNumber(major: number, minor: number): number {
+  return Number(makedev(major, minor));
+}
+
+
+/** struct timespec from seconds with a fraction; the nanoseconds are rounded, never to 1e9. */
+function writeTimespec(buf: Buffer, off: number, seconds: number): void {
+  let sec = Math.floor(seconds);
+  let nsec = Math.round((seconds - sec) * 1e9);
+  if (nsec >= 1e9) {
+    sec += 1;
+    nsec -= 1e9;
+  }
+  buf.writeBigInt64LE(BigInt(sec), off);
+  buf.writeBigInt64LE(BigInt(nsec), off + 8);
+}
+
+/** An xattr's value: size first, then the value, again when it grew between the two calls (ERANGE). */
+function getXattr(op: string, call: (buf: Buffer | null, size: number) => number, subject: string): Buffer | undefined {
+  for (;;) {
+    const size = call(null, 0);
+    if (size < 0) {
+      if (libc().errno() === ENODATA) return undefined;
+      throw new SysError(op, libc().errno(), subject);
+    }
+    const buf = Buffer.alloc(size);
+    if (size === 0) return buf;
+    const n = call(buf, size);
+    if (n >= 0) return buf.subarray(0, n);
+    if (libc().errno() === ENODATA) return undefined;
+    if (libc().errno() !== ERANGE) throw new SysError(op, libc().errno(), subject);
+  }
+}
+
+/** The names of a file's xattrs (NUL-separated in the kernel's answer), retried on ERANGE. */
+function listXattr(op: string, call: (buf: Buffer | null, size: number) => number, subject: string): string[] {
+  for (;;) {
+    const size = check(call(null, 0), op, subject);
+    if (size === 0) return [];
+    const buf = Buffer.alloc(size);
+    const n = call(buf, size);
+    if (n < 0) {
+      if (libc().errno() === ERANGE) continue;
+      throw new SysError(op, libc().errno(), subject);
+    }
+    return buf.subarray(0, n).toString().split('\0').filter((s) => s.length > 0);
+  }
 }
 
 /** The real kernel, through glibc and koffi. */
@@ -121,7 +163,7 @@ export class LinuxSys implements Sys {
   stat(p: string, followLinks = false): FileKind | undefined {
     try {
       const st = followLinks ? fs.statSync(p) : fs.lstatSync(p);
-      return { kind: kindOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+      return { kind: fileKindOfMode(st.mode), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
       throw e;
@@ -173,33 +215,10 @@ export class LinuxSys implements Sys {
     check(libc().lsetxattr(p, name, value, value.length, 0), 'lsetxattr', `${p} ${name}`);
   }
   lgetxattr(p: string, name: string): Buffer | undefined {
-    // size first, then the value; retried when the attribute grows between the two calls (ERANGE)
-    for (;;) {
-      const size = libc().lgetxattr(p, name, null, 0);
-      if (size < 0) {
-        if (libc().errno() === ENODATA) return undefined;
-        throw new SysError('lgetxattr', libc().errno(), `${p} ${name}`);
-      }
-      const buf = Buffer.alloc(size);
-      if (size === 0) return buf;
-      const n = libc().lgetxattr(p, name, buf, size);
-      if (n >= 0) return buf.subarray(0, n);
-      if (libc().errno() === ENODATA) return undefined;
-      if (libc().errno() !== ERANGE) throw new SysError('lgetxattr', libc().errno(), `${p} ${name}`);
-    }
+    return getXattr('lgetxattr', (b, n) => libc().lgetxattr(p, name, b, n), `${p} ${name}`);
   }
   llistxattr(p: string): string[] {
-    for (;;) {
-      const size = check(libc().llistxattr(p, null, 0), 'llistxattr', p);
-      if (size === 0) return [];
-      const buf = Buffer.alloc(size);
-      const n = libc().llistxattr(p, buf, size);
-      if (n < 0) {
-        if (libc().errno() === ERANGE) continue;
-        throw new SysError('llistxattr', libc().errno(), p);
-      }
-      return buf.subarray(0, n).toString().split('\0').filter((s) => s.length > 0);
-    }
+    return listXattr('llistxattr', (b, n) => libc().llistxattr(p, b, n), p);
   }
   open(p: string, flags: number, mode = 0): number {
     return check(libc().open(p, flags, mode), 'open', p);
@@ -216,7 +235,7 @@ export class LinuxSys implements Sys {
   }
   fstat(fd: number): FileKind {
     const st = fs.fstatSync(fd);
-    return { kind: kindOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+    return { kind: fileKindOfMode(st.mode), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
   }
   readlinkat(dirfd: number, p: string): string {
     const buf = Buffer.alloc(4096);
@@ -226,14 +245,57 @@ export class LinuxSys implements Sys {
   mkdirat(dirfd: number, p: string, mode: number): void {
     check(libc().mkdirat(dirfd, p, mode), 'mkdirat', p);
   }
-  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
-    check(libc().mknodat(dirfd, p, mode, makedev(major, minor)), 'mknodat', p);
+  fstatat(dirfd: number, p: string, followLinks = false): FileKind | undefined {
+    // statx has one layout on every architecture, unlike struct stat
+    const buf = Buffer.alloc(256);
+    const flags = (followLinks ? 0 : AT.SYMLINK_NOFOLLOW) | (p === '' ? AT.EMPTY_PATH : 0);
+    if (libc().statx(dirfd, p, flags, STATX_BASIC_STATS, buf) < 0) {
+      const errno = libc().errno();
+      if (errno === 2 /* ENOENT */ || errno === 20 /* ENOTDIR */) return undefined;
+      throw new SysError('statx', errno, p || `fd ${dirfd}`);
+    }
+    const mode = buf.readUInt16LE(28);
+    return { kind: fileKindOfMode(mode), mode: mode & 0o7777, uid: buf.readUInt32LE(20), gid: buf.readUInt32LE(24), rdev: makedevNumber(buf.readUInt32LE(128), buf.readUInt32LE(132)) };
+  }
+  unlinkat(dirfd: number, p: string, flags: number): void {
+    check(libc().unlinkat(dirfd, p, flags), 'unlinkat', p);
   }
   symlinkat(target: string, dirfd: number, p: string): void {
     check(libc().symlinkat(target, dirfd, p), 'symlinkat', p);
   }
-  unlinkat(dirfd: number, p: string, flags: number): void {
-    check(libc().unlinkat(dirfd, p, flags), 'unlinkat', p);
+  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
+    check(libc().mknodat(dirfd, p, mode, makedev(major, minor)), 'mknodat', p);
+  }
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
+    check(libc().linkat(olddirfd, oldpath, newdirfd, newpath, flags), 'linkat', `${oldpath} -> ${newpath}`);
+  }
+  fchownat(dirfd: number, p: string, uid: number, gid: number, flags: number): void {
+    check(libc().fchownat(dirfd, p, uid, gid, flags), 'fchownat', p || `fd ${dirfd}`);
+  }
+  fchmod(fd: number, mode: number): void {
+    if (libc().fchmod(fd, mode) === 0) return;
+    // EBADF: an O_PATH fd, which fchmod(2) does not take; its magic link names exactly that file
+    if (libc().errno() !== 9) throw new SysError('fchmod', libc().errno(), `fd ${fd}`);
+    check(libc().chmod(`/proc/self/fd/${fd}`, mode), 'chmod', `fd ${fd}`);
+  }
+  utimensat(dirfd: number, p: string, atime: number, mtime: number, flags: number): void {
+    const times = Buffer.alloc(32);
+    writeTimespec(times, 0, atime);
+    writeTimespec(times, 16, mtime);
+    check(libc().utimensat(dirfd, p, times, flags), 'utimensat', p || `fd ${dirfd}`);
+  }
+  fsetxattr(fd: number, name: string, value: Buffer): void {
+    // fsetxattr(2) refuses O_PATH fds; setxattr on the magic link acts on the file itself, a symlink included
+    check(libc().setxattr(`/proc/self/fd/${fd}`, name, value, value.length, 0), 'setxattr', `fd ${fd} ${name}`);
+  }
+  fgetxattr(fd: number, name: string): Buffer | undefined {
+    return getXattr('getxattr', (b, n) => libc().getxattr(`/proc/self/fd/${fd}`, name, b, n), `fd ${fd} ${name}`);
+  }
+  flistxattr(fd: number): string[] {
+    return listXattr('listxattr', (b, n) => libc().listxattr(`/proc/self/fd/${fd}`, b, n), `fd ${fd}`);
+  }
+  readdirFd(fd: number): string[] {
+    return fs.readdirSync(`/proc/self/fd/${fd}`);
   }
   close(fd: number): void {
     check(libc().close(fd), 'close', `fd ${fd}`);

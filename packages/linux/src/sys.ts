@@ -161,11 +161,32 @@ export interface Sys {
   /** readlinkat(2); with path "" the fd itself must be an O_PATH|O_NOFOLLOW fd on a symlink. */
   readlinkat(dirfd: number, path: string): string;
   mkdirat(dirfd: number, path: string, mode: number): void;
-  /** mknodat(2); the mode carries the S_IF* type. */
-  mknodat(dirfd: number, path: string, mode: number, major: number, minor: number): void;
-  symlinkat(target: string, dirfd: number, path: string): void;
-  /** unlinkat(2); AT_REMOVEDIR in `flags` for a directory. */
+  /**
+   * fstatat(2) (through statx) of `path` below `dirfd`, the last component not followed unless
+   * `followLinks`; path "" is the fd itself (AT_EMPTY_PATH, O_PATH fds too). Undefined for ENOENT/ENOTDIR.
+   */
+  fstatat(dirfd: number, path: string, followLinks?: boolean): FileKind | undefined;
+  /** unlinkat(2); `flags` AT.REMOVEDIR removes an empty directory. */
   unlinkat(dirfd: number, path: string, flags: number): void;
+  symlinkat(target: string, dirfd: number, path: string): void;
+  /** mknodat(2): `mode` carries the S_IF* type bits. */
+  mknodat(dirfd: number, path: string, mode: number, major: number, minor: number): void;
+  /** linkat(2): without AT.SYMLINK_FOLLOW a symlink at `oldpath` is linked itself. */
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
+  /** fchownat(2): AT.SYMLINK_NOFOLLOW for a link itself, AT.EMPTY_PATH with path "" for the fd (O_PATH too). */
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
+  /** fchmod(2); an O_PATH fd is changed through its /proc/self/fd magic link (never pass a symlink's fd). */
+  fchmod(fd: number, mode: number): void;
+  /** utimensat(2) with times in seconds (fractions kept to the nanosecond); AT.EMPTY_PATH with path "" for the fd. */
+  utimensat(dirfd: number, path: string, atime: number, mtime: number, flags: number): void;
+  /** setxattr(2) on the file an fd (O_PATH too, a symlink's included) refers to, through /proc/self/fd. */
+  fsetxattr(fd: number, name: string, value: Buffer): void;
+  /** getxattr(2) the same way; undefined when the file does not have the attribute (ENODATA). */
+  fgetxattr(fd: number, name: string): Buffer | undefined;
+  /** listxattr(2) the same way. */
+  flistxattr(fd: number): string[];
+  /** The names in the directory an fd (O_PATH too) refers to, read through /proc/self/fd ("." and ".." left out). */
+  readdirFd(fd: number): string[];
   close(fd: number): void;
   dup2(oldfd: number, newfd: number): void;
   setCloexec(fd: number, on: boolean): void;

@@ -1,5 +1,7 @@
 /** Layers: apply a layer tar onto a directory, and compute one between two trees or mounts. */
 export { applyLayer, cleanEntryName, decompressed, detectCompression, LayerError } from './apply';
+export { extractTar, TarExtractor } from './extract';
+export type { ExtractOptions } from './extract';
 export type { ApplyOptions, ApplyResult, Compression } from './apply';
 export { diffDirectories, diffOverlayUpper, overlayUpperIsSelfContained } from './diff';
 export type { DiffOptions } from './diff';
