@@ -236,8 +236,10 @@ export interface AttackImages {
   loop: { major: number; minor: number; path: string };
   /** What the loop device holds at offset 0. */
   loopMarker: string;
-  /** Content of the fake /proc/version the procVolume image ships. */
+  /** Content of the fake /proc files the procVolume image ships (and hostProc holds). */
   fakeProc: string;
+  /** A host directory with the same fake proc tree, bind-mounted on /proc by an attack. */
+  hostProc: string;
 }
 
 /**
@@ -300,20 +302,24 @@ export function buildAttackImages(fx: HostFixture): AttackImages {
     }
   });
 
-  // VOLUME /proc over a fake proc tree (CVE-2019-16884, runc#2128; moby CVE-2015-3631)
+  // VOLUME /proc over a fake proc tree (CVE-2019-16884, runc#2128; moby CVE-2015-3631). The tree
+  // has the files a runtime writes or masks (a sysctl, /proc/self/attr, kcore), so a runtime that
+  // does not refuse the mount gets past its own set-up and runs with the fake /proc.
   const fakeProc = `fake-proc-${randomBytes(12).toString('hex')}`;
-  image(
-    IMAGES.procVolume,
-    (r) => {
-      fs.mkdirSync(join(r, 'proc', 'self', 'attr'), { recursive: true });
-      fs.writeFileSync(join(r, 'proc', 'version'), `${fakeProc}\n`);
-      fs.writeFileSync(join(r, 'proc', 'kcore'), `${fakeProc}\n`);
-      fs.writeFileSync(join(r, 'proc', 'self', 'attr', 'exec'), '');
-    },
-    { Volumes: { '/proc': {} } },
-  );
+  const writeFakeProc = (dir: string): void => {
+    fs.mkdirSync(join(dir, 'self', 'attr'), { recursive: true });
+    fs.mkdirSync(join(dir, 'sys', 'net', 'ipv4'), { recursive: true });
+    fs.writeFileSync(join(dir, 'version'), `${fakeProc}\n`);
+    fs.writeFileSync(join(dir, 'kcore'), `${fakeProc}\n`);
+    fs.writeFileSync(join(dir, 'self', 'attr', 'exec'), '');
+    fs.writeFileSync(join(dir, 'sys', 'net', 'ipv4', 'ping_group_range'), `${fakeProc}\n`);
+  };
+  image(IMAGES.procVolume, (r) => writeFakeProc(join(r, 'proc')), { Volumes: { '/proc': {} } });
+  // the same tree on the host, for `-v <host dir>:/proc`: nothing may be written into it
+  const hostProc = join(fx.dir, 'hostproc');
+  writeFakeProc(hostProc);
 
-  return { archives, devTarget, devMarker, devMarkerContent, hostPasswd, passwdUser, passwdSecret, diskNode, disk, loopNode, loop, loopMarker, fakeProc };
+  return { archives, devTarget, devMarker, devMarkerContent, hostPasswd, passwdUser, passwdSecret, diskNode, disk, loopNode, loop, loopMarker, fakeProc, hostProc };
 }
 
 // ---------------------------------------------------------------------------------------------
