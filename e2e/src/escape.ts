@@ -303,11 +303,12 @@ export function buildAttackImages(fx: HostFixture): AttackImages {
   });
 
   // VOLUME /proc over a fake proc tree (CVE-2019-16884, runc#2128; moby CVE-2015-3631). The tree
-  // has the files a runtime writes or masks (a sysctl, /proc/self/attr, kcore), so a runtime that
+  // has the files a runtime writes, lists or masks (a sysctl, /proc/self/attr, /proc/self/fd, kcore), so a runtime that
   // does not refuse the mount gets past its own set-up and runs with the fake /proc.
   const fakeProc = `fake-proc-${randomBytes(12).toString('hex')}`;
   const writeFakeProc = (dir: string): void => {
     fs.mkdirSync(join(dir, 'self', 'attr'), { recursive: true });
+    fs.mkdirSync(join(dir, 'self', 'fd'), { recursive: true });
     fs.mkdirSync(join(dir, 'sys', 'net', 'ipv4'), { recursive: true });
     fs.writeFileSync(join(dir, 'version'), `${fakeProc}\n`);
     fs.writeFileSync(join(dir, 'kcore'), `${fakeProc}\n`);

@@ -99,12 +99,18 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     return ref;
   };
   /** A long-running container whose command line carries the fixture token (so a leak of it is visible). */
-  const startIdle = (n: string, extra: string[] = []): void => {
-    ok(`run -d ${n}`, dk(['run', '-d', '--name', n, '--network', 'none', ...tgt().runFlags, ...extra, image(IMAGES.busybox), 'sh', '-c', 'while :; do sleep 1; done', fx.token]));
+  const startIdle = (n: string): void => {
+    ok(`run -d ${n}`, dk(['run', '-d', '--name', n, '--network', 'none', ...tgt().runFlags, image(IMAGES.busybox), 'sh', '-c', 'while :; do sleep 1; done', fx.token]));
   };
   const expectServing = (): void => {
     ok('docker version (the engine still serves)', dk(['version', '--format', '{{.Server.Version}}']));
     ok('docker ps (the engine still serves)', dk(['ps', '-q']));
+  };
+  /** A host tree (a fingerprint from HostFixture) must be exactly as it was. */
+  const expectHostUnchanged = (what: string, before: string[], after: string[]): void => {
+    const gone = before.filter((l) => !after.includes(l));
+    const added = after.filter((l) => !before.includes(l));
+    if (gone.length + added.length > 0) throw new Error(`ESCAPE: ${what} changed the host:\n- ${gone.join('\n- ')}\n+ ${added.join('\n+ ')}`);
   };
   /** Nothing an attack printed may contain the marker's content. */
   const expectNoMarker = (what: string, r: CommandResult): void => {
@@ -169,7 +175,7 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     const r = run([image(IMAGES.devLink), 'sh', '-c', 'cat /dev/marker; ls -la /dev; echo probe > /dev/esc-probe; : "$0"', fx.token]);
     note('/dev -> host dir', r);
     if ((r.stdout + r.stderr).includes(imgs.devMarkerContent)) throw new Error(`ESCAPE: the container read ${imgs.devMarker}\n${show('run dev-link', r)}`);
-    expect(HostFixture.fingerprint(imgs.devTarget)).toEqual(before);
+    expectHostUnchanged('an image with /dev -> a host directory', before, HostFixture.fingerprint(imgs.devTarget));
     expect(footprint(tgt(), fx).mounts.filter((m) => m.startsWith(imgs.devTarget))).toEqual([]);
     expectServing();
   });
@@ -187,7 +193,7 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     if (r.stdout.includes('4242') || (r.stdout + r.stderr).includes(imgs.passwdSecret)) {
       throw new Error(`ESCAPE: the host passwd file ${imgs.hostPasswd} reached the container\n${show('run -u escuser (passwd link)', r)}`);
     }
-    expect(HostFixture.fingerprint(fx.dir).filter((l) => l.startsWith(`${imgs.hostPasswd} `))).toEqual(before);
+    expectHostUnchanged('the passwd lookup', before, HostFixture.fingerprint(fx.dir).filter((l) => l.startsWith(`${imgs.hostPasswd} `)));
     expectServing();
   });
 
@@ -281,7 +287,7 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
       if (state === 'stopped') ok('kill', dk(['kill', c]));
       for (const [what, r] of reads()) expectNoMarker(`${state}: ${what}`, r);
       for (const [what, r] of writes()) note(`${state}: ${what}`, r); // whatever they answer, only the host side counts
-      expect(fx.secretState()).toEqual(before);
+      expectHostUnchanged(`docker cp through symlinks (${state})`, before, fx.secretState());
       // control: the same commands do copy in and out of the container
       ok(`${state}: cp payload c:/drop/`, dk(['cp', payload, `${c}:/drop/`]));
       expect(ok(`${state}: cp c:/drop/payload -`, dk(['cp', `${c}:/drop/payload`, '-'])).stdout).toContain(`payload-${fx.token}`);
@@ -314,7 +320,7 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
       const dest = `/tmp/${state}`;
       if (state === 'running') ok('mkdir', dk(['exec', c, 'mkdir', '/tmp/running', '/tmp/stopped']));
       const results = uploads.map(([what, tar]) => [what, dk(['cp', '-', `${c}:${dest}`], tar)] as const);
-      expect(fx.secretState()).toEqual(before);
+      expectHostUnchanged(`hostile tars (${state})`, before, fx.secretState());
       for (const [what, r] of results) {
         note(`${state}: cp - (${what})`, r);
         expectNoMarker(`${state}: ${what}`, r);
@@ -338,8 +344,9 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     const check = (what: string, r: CommandResult): string => {
       if ((r.stdout + r.stderr).includes(imgs.fakeProc)) throw new Error(`ESCAPE: ${what} replaced /proc\n${show(what, r)}`);
       if (r.status === 0) {
-        expect(r.stdout).toMatch(/^fstype proc$/m);
-        expect(r.stdout).toMatch(/^kcore character special file$/m);
+        if (!/^fstype proc$/m.test(r.stdout) || !/^kcore character special file$/m.test(r.stdout)) {
+          throw new Error(`ESCAPE: ${what} ran without a real /proc with /proc/kcore masked\n${show(what, r)}`);
+        }
         return 'ran with procfs and masks intact';
       }
       // the error names the mount on /proc itself, not some file below a /proc it already replaced
@@ -356,7 +363,7 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     it('-v <host dir>:/proc', () => {
       const before = HostFixture.fingerprint(imgs.hostProc);
       const r = run(['-v', `${imgs.hostProc}:/proc`, image(IMAGES.busybox), 'sh', '-c', probe, fx.token]);
-      expect(HostFixture.fingerprint(imgs.hostProc)).toEqual(before);
+      expectHostUnchanged('-v <host dir>:/proc', before, HostFixture.fingerprint(imgs.hostProc));
       notes.push(`-v host:/proc: ${check('-v host:/proc', r)}`);
       expectServing();
     });
