@@ -110,7 +110,8 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
   const expectHostUnchanged = (what: string, before: string[], after: string[]): void => {
     const gone = before.filter((l) => !after.includes(l));
     const added = after.filter((l) => !before.includes(l));
-    if (gone.length + added.length > 0) throw new Error(`ESCAPE: ${what} changed the host:\n- ${gone.join('\n- ')}\n+ ${added.join('\n+ ')}`);
+    const diff = [...gone.map((l) => `- ${l}`), ...added.map((l) => `+ ${l}`)];
+    if (diff.length > 0) throw new Error(`ESCAPE: ${what} changed the host:\n${diff.join('\n')}`);
   };
   /** Nothing an attack printed may contain the marker's content. */
   const expectNoMarker = (what: string, r: CommandResult): void => {
