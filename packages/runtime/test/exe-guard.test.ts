@@ -72,10 +72,10 @@ describe('sealing the stage executable', () => {
     expect(sys.callsOf('unshare')).toEqual([]);
   });
 
-  it('escapes ":" and "\\" in the layer paths (overlayfs splits lowerdir on ":")', () => {
+  it('escapes ":", "," and "\\" in the layer paths (overlayfs splits lowerdir on ":")', () => {
     const sys = new FakeSys();
-    sealExecutable(sys, opts({ node: '/a:b/c\\d/node', bottomDir: '/e:f' }));
-    expect(sys.callsOf('fsconfigString')[0]).toEqual([expect.any(Number), 'lowerdir', '/a\\:b/c\\\\d:/e\\:f']);
+    sealExecutable(sys, opts({ node: '/a:b/c\\d,e/node', bottomDir: '/e:f' }));
+    expect(sys.callsOf('fsconfigString')[0]).toEqual([expect.any(Number), 'lowerdir', '/a\\:b/c\\\\d\\,e:/e\\:f']);
   });
 
   it('goes on without xino=off on kernels that do not know it', () => {
@@ -295,7 +295,7 @@ describe('spawnStage with the guard', () => {
       `close ${savedNs}`,
     ]);
     expect(mockSpawned).toHaveLength(1);
-    expect(mockSpawned[0]!.args).toEqual([expect.stringMatching(/stage-main\.js$/)]);
+    expect(mockSpawned[0]!.args).toEqual(['--no-short-builtin-calls', expect.stringMatching(/stage-main\.js$/)]);
     // ps shows node, not /proc/self/fd/N
     expect(mockSpawned[0]!.options.argv0).toBe(NODE);
   });
