@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { linuxSys, MS, openRoot, readFileInRoot, type Sys } from '@gantry/linux';
+import { linuxSys, openRoot, readFileInRoot, type Sys } from '@gantry/linux';
+import { mountAll, unmountAll } from '@gantry/containerd';
 import type { types } from '@gantry/api';
 import type { Containerd } from '../containerd/client';
 import type { ResolvedUser } from './spec';
@@ -90,12 +91,10 @@ export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataR
     if (cached) return cached;
     const sys = linuxSys();
     const dir = fs.mkdtempSync(path.join(fs.existsSync(dataRoot) ? dataRoot : os.tmpdir(), '.userns-'));
+    let points: string[] = [];
     try {
-      for (const m of mounts) {
-        const opts = m.options.filter((o) => o !== 'rw' && o !== 'ro' && o !== 'rbind' && o !== 'bind');
-        const bind = m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind');
-        sys.mount(m.source, dir, bind ? null : m.type, (bind ? MS.BIND | MS.REC : 0) | MS.RDONLY, opts.length ? opts.join(',') : null);
-      }
+      // read-only as containerd's diff service mounts (a bind gets its read-only remount)
+      points = mountAll(sys, mounts, dir, true);
       const rootFd = openRoot(sys, dir);
       try {
         cached = readUserDb(sys, rootFd);
@@ -104,15 +103,11 @@ export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataR
       }
       return cached;
     } finally {
+      unmountAll(sys, points);
       try {
-        sys.umount(dir, 2 /* MNT_DETACH */);
+        fs.rmdirSync(dir); // rmdir only: never into a mount that might still be there
       } catch {
-        // not mounted
-      }
-      try {
-        fs.rmdirSync(dir); // never recursive: a mount still there would be emptied
-      } catch {
-        // still mounted: left in place
+        // still mounted (busy)
       }
     }
   };

@@ -110,6 +110,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       pidNamespace: pidNamespaceOf(spec),
       detached: true,
       stdio: opts.stdio,
+      executable: ctx.stageExecutable,
     });
     record.pid = stage.pid;
     record.pidStartTime = processStartTime(stage.pid) ?? '';
