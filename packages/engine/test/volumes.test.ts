@@ -3,8 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Logger } from '@gantry/containerd';
 import { MS, O, linuxSys, type Sys } from '@gantry/linux';
-
-const O_CREAT_FLAG = O.CREAT;
 import type { EngineContext } from '../src/context';
 import { parseBind, parseMountSpec } from '../src/containers/mounts';
 import { buildSpec } from '../src/containers/spec';
@@ -211,7 +209,7 @@ describe('copy-up', () => {
         if (key === 'openat') {
           return (fd: number, name: string, flags: number, mode?: number) => {
             const r = real.openat(fd, name, flags, mode);
-            if ((flags & O_CREAT_FLAG) !== 0) after(name);
+            if ((flags & O.CREAT) !== 0) after(name);
             return r;
           };
         }
