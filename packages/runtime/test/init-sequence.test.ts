@@ -180,7 +180,7 @@ describe('runInit through the fake seam', () => {
     expect((sys.callsOf('unshare')[0]![0] as number) & CLONE.NEWNET).toBeFalsy();
   });
 
-  it('waits for start before startContainer hooks, and those before dropping privileges', () => {
+  it('confines the process, then waits for start, then runs startContainer hooks (confined too, as runc does)', () => {
     const sys = fakeRootfs();
     const ran: string[] = [];
     try {
@@ -194,7 +194,20 @@ describe('runInit through the fake seam', () => {
     expect(ran).toEqual(['startContainer']);
     const o = ops(sys);
     expect(o.indexOf('openat')).toBeLessThan(o.indexOf('hook:startContainer'));
-    expect(o.indexOf('hook:startContainer')).toBeLessThan(o.indexOf('setresuid'));
+    expect(o.indexOf('setresuid')).toBeLessThan(o.indexOf('openat'));
+    expect(o.indexOf('capset')).toBeLessThan(o.indexOf('openat'));
+    expect(o.indexOf('hook:startContainer')).toBeLessThan(o.indexOf('resetSignals'));
+    expect(o.indexOf('resetSignals')).toBeLessThan(o.indexOf('execve'));
+  });
+
+  it('fails before announcing ready when the process cannot be confined (create fails, as with runc)', () => {
+    const sys = fakeRootfs();
+    sys.addDir('/work');
+    sys.failOn('chdir', 13, '/work');
+    const ch = new FakeChannel();
+    expect(() => runInit(sys, ch, bootstrap(specFor((s) => (s.process!.cwd = '/work'))), () => undefined)).toThrow(/EACCES/);
+    expect(ch.sent).toEqual([]);
+    expect(sys.callsOf('openat')).toEqual([]);
   });
 
   it('asks the parent to run createRuntime hooks after the namespaces exist', () => {

@@ -166,12 +166,15 @@ export interface FinalizeOptions {
   lastCap: number;
   seccomp?: SeccompFilter;
   preserveFds: number;
+  /** Runs once the process is confined, before signals and fds are made ready for execve. */
+  beforeExec?: () => void;
 }
 
 /**
  * The last steps before execve, in runc's order: rlimits, seccomp (early when no_new_privs is off,
  * because loading then needs CAP_SYS_ADMIN), bounding set, user, cwd, capabilities, no_new_privs,
- * seccomp (late otherwise), umask, fds. Returns what to exec; the caller calls execve.
+ * seccomp (late otherwise), umask, `beforeExec`, signals, fds. Returns what to exec; the caller
+ * calls execve.
  */
 export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions): FinalExec {
   const env = processEnv(sys, proc);
@@ -187,6 +190,7 @@ export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions):
   if (opts.seccomp && proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
   if (proc.user.umask !== undefined) sys.umask(proc.user.umask);
   else sys.umask(0o022);
+  opts.beforeExec?.();
   sys.resetSignals();
   setExecFds(sys, opts.preserveFds);
   return { path: file, argv, env };

@@ -77,12 +77,11 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   }
   // Fail create, not start, when the program is missing.
   lookPath(sys, proc.args![0]!, processEnv(sys, proc), proc.cwd);
-  trace('init ready');
-  ch.send({ type: 'ready', pid: sys.getpid() });
 
-  // Block until `start` opens the fifo for reading; O_PATH dirfd works after pivot_root. As in
-  // runc, the fifo is released right before execve, so `start` returns when the program runs;
-  // startContainer hooks must run after `start`, so with them the wait comes first.
+  // As in runc, the process is confined (rlimits, user, cwd, capabilities, seccomp) before `create`
+  // returns, so a failure there fails create; then `start` opens exec.fifo (through the O_PATH
+  // dirfd, which works after pivot_root) and releases us right before execve. startContainer hooks
+  // run in between, confined like the program (runc's tests check that seccomp applies to them).
   const waitForStart = () => {
     const fifo = sys.openat(stateDirFd, 'exec.fifo', O.WRONLY | O.CLOEXEC);
     sys.write(fifo, '0');
@@ -90,13 +89,18 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     sys.close(stateDirFd);
   };
   const startHooks = spec.hooks?.startContainer ?? [];
-  if (startHooks.length > 0) {
-    waitForStart();
-    hooks('startContainer', startHooks, { ...state, status: 'created' });
-  }
-  trace('init started');
-  const exec: FinalExec = finalizeProcess(sys, proc, { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds });
-  if (startHooks.length === 0) waitForStart();
+  const exec: FinalExec = finalizeProcess(sys, proc, {
+    lastCap: b.lastCap,
+    seccomp: b.seccomp,
+    preserveFds: b.preserveFds,
+    beforeExec: () => {
+      trace('init ready');
+      ch.send({ type: 'ready', pid: sys.getpid() });
+      waitForStart();
+      trace('init started');
+      if (startHooks.length > 0) hooks('startContainer', startHooks, { ...state, status: 'created' });
+    },
+  });
   trace('init execve');
   return sys.execve(exec.path, exec.argv, exec.env);
 }
