@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
+import { unixRequest } from '../src/http';
 
 /** A minimal ustar writer for hand-made (hostile) archives. */
 function tar(members: { name: string; type?: 'file' | 'dir' | 'symlink'; data?: string; linkname?: string; mode?: number }[]): Buffer {
@@ -49,15 +50,7 @@ describe('docker stats / cp / diff / export against gantryd', () => {
 
   /** Raw HTTP with a binary body both ways. */
   const raw = (method: string, path: string, body?: Buffer) =>
-    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const req = http.request({ socketPath: h.sock, method, path, headers: body ? { 'Content-Type': 'application/x-tar', 'Content-Length': body.length } : {} }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    unixRequest(h.sock, method, path, body, body ? { 'Content-Type': 'application/x-tar', 'Content-Length': body.length } : {});
   const q = encodeURIComponent;
   const message = (b: Buffer) => (JSON.parse(b.toString()) as { message: string }).message;
 

@@ -18,7 +18,8 @@ import { decodeEvent } from '../src/events/decode';
 import { Logger } from '../src/log';
 import { RecordStore } from '../src/metadata/record-store';
 import { diffService, UNCOMPRESSED_LABEL } from '../src/services/diff';
-import { isRoot, makeTar, sh, sha256, tmpDir } from './diff-helpers';
+import { makeTar, sh, sha256, tmpDir } from './diff-helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
 /** Just enough of a content store: blobs in memory, per-namespace visibility and labels. */
 class MemoryContent implements ContentStore {
@@ -82,7 +83,7 @@ const call = <Req, Res>(fn: (req: Req, md: Metadata, cb: (e: ServiceError | null
   return new Promise((resolve, reject) => fn(req, md, (e, r) => (e ? reject(e) : resolve(r!))));
 };
 
-(isRoot ? describe : describe.skip)('Diff service (root)', () => {
+describeIf(needRoot())('Diff service (root)', () => {
   let dir: string;
   let server: Server;
   let client: diff.DiffClient;

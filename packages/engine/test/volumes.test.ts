@@ -12,7 +12,7 @@ import { EngineEvents } from '../src/events';
 import { HttpError } from '../src/http/errors';
 import { ContainerMounts, mountsJson, usesVolume } from '../src/volumes/container-mounts';
 import { copyImageContent, resolveInRoot } from '../src/volumes/copyup';
-import { localMountCalls, parseMountOptions, validateLocalOptions } from '../src/volumes/local-options';
+import { localMountCalls, validateLocalOptions } from '../src/volumes/local-options';
 import { ANONYMOUS_LABEL, volumeNameError } from '../src/volumes/names';
 import { VolumeStore, type MountSeam } from '../src/volumes/store';
 
@@ -99,14 +99,15 @@ describe('local driver options', () => {
     expect(() => validateLocalOptions({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m' })).not.toThrow();
   });
   test('o= words split into flags and data', () => {
-    expect(parseMountOptions('size=64m,noexec,uid=1000')).toEqual({ flags: MS.NOEXEC, data: 'size=64m,uid=1000' });
-    expect(parseMountOptions('bind,ro')).toEqual({ flags: MS.BIND | MS.RDONLY, data: '' });
+    expect(localMountCalls({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m,noexec,uid=1000' }, '/v/_data')).toEqual([
+      { source: 'tmpfs', target: '/v/_data', fstype: 'tmpfs', flags: MS.NOEXEC, data: 'size=64m,uid=1000' },
+    ]);
   });
   test('a read-only bind takes a bind then a read-only remount', () => {
     const calls = localMountCalls({ type: 'none', o: 'bind,ro', device: '/src' }, '/v/_data');
     expect(calls).toEqual([
       { source: '/src', target: '/v/_data', fstype: null, flags: MS.BIND, data: null },
-      { source: '/src', target: '/v/_data', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null },
+      { source: null, target: '/v/_data', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null },
     ]);
     expect(localMountCalls({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m' }, '/v/_data')).toEqual([{ source: 'tmpfs', target: '/v/_data', fstype: 'tmpfs', flags: 0, data: 'size=64m' }]);
   });

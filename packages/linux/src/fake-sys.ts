@@ -1,11 +1,17 @@
 import * as path from 'node:path';
 import { PR } from './constants';
 import { SysError } from './errors';
-import type { CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import { F, FS_MAGIC, MS, O } from './constants';
+import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 
 export interface SysCall {
   op: string;
   args: unknown[];
+}
+
+/** A program FakeSys "loaded": what was asked for, and its id. */
+export interface FakeBpfProgram extends BpfProgram {
+  id: number;
 }
 
 interface FakeNode extends FileKind {
@@ -13,6 +19,28 @@ interface FakeNode extends FileKind {
   target?: string;
   xattrs?: Map<string, Buffer>;
 }
+
+/** A mount(2) call as the fake kernel saw it, with a /proc/self/fd/N target resolved to its path. */
+export interface FakeMount {
+  source: string | null;
+  /** The path mounted on: /proc/self/fd/N is replaced by the fd's path. */
+  target: string;
+  fstype: string | null;
+  flags: number;
+  data: string | null;
+}
+
+const FAKE_FS_MAGIC: Readonly<Record<string, number>> = {
+  proc: FS_MAGIC.PROC,
+  sysfs: FS_MAGIC.SYSFS,
+  tmpfs: FS_MAGIC.TMPFS,
+  devpts: FS_MAGIC.DEVPTS,
+  mqueue: FS_MAGIC.MQUEUE,
+  cgroup: FS_MAGIC.CGROUP,
+  cgroup2: FS_MAGIC.CGROUP2,
+  overlay: FS_MAGIC.OVERLAYFS,
+};
+const PROC_FD = /^\/proc\/(?:self|thread-self)\/fd\/(\d+)$/;
 
 /** Thrown by FakeSys.execve so a test can observe the final exec without the process ending. */
 export class FakeExecve extends Error {
@@ -25,6 +53,13 @@ export class FakeExecve extends Error {
   }
 }
 
+/** Thrown by FakeSys.exitNow so a test can observe the stage's end. */
+export class FakeExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 /**
  * A recording fake of the kernel seam: keeps an in-memory file tree and a call log, so init and
  * rootfs logic can be unit-tested without root. `failOn` makes a chosen call fail with an errno.
@@ -34,8 +69,32 @@ export class FakeSys implements Sys {
   readonly files = new Map<string, FakeNode>();
   caps: CapabilitySets = { effective: (1n << 41n) - 1n, permitted: (1n << 41n) - 1n, inheritable: 0n };
   private nextFd = 10;
+  /** fd -> path in the fake tree, for the *at calls (open and openat record what they opened). */
+  readonly fdPaths = new Map<number, string>();
+  /** What successive `sendfile` calls return (bytes copied); 0 (end of file) once empty. */
+  sendfileResults: number[] = [];
   private readonly failures = new Map<string, number>();
   pid = 1;
+  /** Loaded BPF programs by id, which program each BPF fd refers to, and what is attached where. */
+  readonly bpfPrograms = new Map<number, FakeBpfProgram>();
+  private readonly bpfFds = new Map<number, number>();
+  private readonly bpfAttached = new Map<string, { id: number; attachType: number; flags: number }[]>();
+  private nextBpfId = 100;
+  /** The working directory chdir has set (resolved like the kernel would, without symlinks). */
+  cwd = '/';
+  /** What getcwd answers instead of `cwd`, e.g. "(unreachable)/host/dir" for a cwd outside the root. */
+  cwdOverride: string | undefined;
+  /** fds listFds reports; close removes one. */
+  fds: number[] = [0, 1, 2];
+  /** The pid spawn returns. */
+  spawnPid = 4242;
+  /** Every mount(2) call, targets resolved: what a test asserts "is mounted where". */
+  readonly mountTable: FakeMount[] = [];
+  /**
+   * statfs answers by path prefix (the longest wins), before the mount table is asked: e.g.
+   * `fsTypes.set('/proc', { type: FS_MAGIC.PROC, flags: 0 })` for a /proc the fake never mounted.
+   */
+  readonly fsTypes = new Map<string, FsStat>();
 
   constructor() {
     this.files.set('/', { kind: 'dir', mode: 0o755, uid: 0, gid: 0, rdev: 0 });
@@ -60,6 +119,19 @@ export class FakeSys implements Sys {
     this.mkdirAll(p, 0o755);
   }
 
+  addFifo(p: string): void {
+    this.mkdirAll(path.dirname(p), 0o755);
+    this.files.set(p, { kind: 'fifo', mode: 0o622, uid: 0, gid: 0, rdev: 0 });
+  }
+
+  /** /proc/self/fd/N resolved to what fd N was opened on, as the kernel's magic links do. */
+  private resolveFdLink(p: string): string {
+    const m = /^\/proc\/self\/fd\/(\d+)$/.exec(p);
+    if (!m) return path.resolve(p);
+    const target = this.fdPaths.get(Number(m[1]));
+    return target !== undefined && this.fds.includes(Number(m[1])) ? target : path.resolve(p);
+  }
+
   private record(op: string, args: unknown[], subject?: string): void {
     this.calls.push({ op, args });
     for (const key of subject !== undefined ? [`${op}:${subject}`, op] : [op]) {
@@ -75,16 +147,60 @@ export class FakeSys implements Sys {
   setns(fd: number, nstype: number): void { this.record('setns', [fd, nstype]); }
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
     this.record('mount', [source, target, fstype, flags, data], target);
+    this.mountTable.push({ source: source !== null && PROC_FD.test(source) ? this.resolveMagic(source) : source, target: this.resolveMagic(target), fstype, flags, data });
+  }
+  /** /proc/self/fd/N as the fd's path (EBADF for an fd the fake did not open); other paths resolved. */
+  resolveMagic(p: string): string {
+    const m = PROC_FD.exec(p);
+    if (!m) return path.resolve(p);
+    const at = this.fdPaths.get(Number(m[1]));
+    if (at === undefined) throw new SysError('readlink', 9 /* EBADF */, p);
+    return at;
+  }
+  mountSetattr(dirfd: number, p: string, flags: number, attrSet: number, attrClear: number): void {
+    this.record('mountSetattr', [dirfd, p, flags, attrSet, attrClear], p);
+  }
+  statfs(p: string): FsStat {
+    this.record('statfs', [p], p);
+    return this.fsStatOf(this.resolveMagic(p), 0);
+  }
+  fstatfs(fd: number): FsStat {
+    this.record('fstatfs', [fd]);
+    const p = this.fdPaths.get(fd);
+    if (p === undefined) throw new SysError('fstatfs', 9, `fd ${fd}`);
+    return this.fsStatOf(p, 0);
+  }
+  /** fsTypes first, then the latest mount covering `p` (a bind reports its source's filesystem), else ext4. */
+  private fsStatOf(p: string, depth: number): FsStat {
+    const covers = (t: string) => p === t || p.startsWith(t === '/' ? '/' : `${t}/`);
+    let best: [string, FsStat] | undefined;
+    for (const [t, st] of this.fsTypes) if (covers(t) && (!best || t.length > best[0].length)) best = [t, st];
+    let mount: FakeMount | undefined;
+    for (const m of this.mountTable) {
+      if ((m.flags & (MS.REMOUNT | MS.PRIVATE | MS.SLAVE | MS.SHARED | MS.UNBINDABLE | MS.MOVE)) !== 0) continue;
+      if (covers(m.target) && (!mount || m.target.length >= mount.target.length)) mount = m;
+    }
+    if (mount && (!best || mount.target.length >= best[0].length)) {
+      if ((mount.flags & MS.BIND) !== 0 && mount.source !== null && depth < 8) return this.fsStatOf(path.resolve(mount.source), depth + 1);
+      const type = mount.fstype !== null ? FAKE_FS_MAGIC[mount.fstype] : undefined;
+      if (type !== undefined) return { type, flags: mount.flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC) };
+    }
+    return best ? { ...best[1] } : { type: FS_MAGIC.EXT4, flags: 0 };
   }
   umount(target: string, flags: number): void { this.record('umount', [target, flags], target); }
   pivotRoot(newRoot: string, putOld: string): void { this.record('pivotRoot', [newRoot, putOld]); }
   chroot(p: string): void { this.record('chroot', [p]); }
   chdir(p: string): void {
     this.record('chdir', [p], p);
+    this.cwd = path.resolve(this.cwd, p);
+  }
+  getcwd(): string {
+    this.record('getcwd', []);
+    return this.cwdOverride ?? this.cwd;
   }
   fchdir(fd: number): void { this.record('fchdir', [fd]); }
-  stat(p: string): FileKind | undefined {
-    const n = this.files.get(path.resolve(p));
+  stat(p: string, followLinks = false): FileKind | undefined {
+    const n = this.files.get(followLinks ? this.resolveFdLink(p) : path.resolve(p));
     return n ? { kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, rdev: n.rdev } : undefined;
   }
   mkdirAll(p: string, mode: number): void {
@@ -129,6 +245,13 @@ export class FakeSys implements Sys {
   chmod(p: string, mode: number): void { this.record('chmod', [p, mode], p); }
   realpath(p: string): string { return path.resolve(p); }
   readlink(p: string): string {
+    const fdLink = /^\/proc\/self\/fd\/(\d+)$/.exec(p);
+    if (fdLink) {
+      const fd = Number(fdLink[1]);
+      if (!this.fds.includes(fd)) throw new SysError('readlink', 2, p);
+      return this.fdPaths.get(fd) ?? `pipe:[${fd}]`;
+    }
+    if (PROC_FD.test(p)) return this.resolveMagic(p);
     const n = this.files.get(path.resolve(p));
     if (!n || n.kind !== 'symlink') throw new SysError('readlink', 22, p);
     return n.target ?? '';
@@ -152,16 +275,114 @@ export class FakeSys implements Sys {
   ptyUnlock(masterFd: number): void { this.record('ptyUnlock', [masterFd]); }
   open(p: string, flags: number, mode = 0): number {
     this.record('open', [p, flags, mode], p);
-    return this.nextFd++;
+    const target = this.resolveFdLink(p);
+    const fd = this.newFd();
+    this.fdPaths.set(fd, target);
+    return fd;
   }
+  /**
+   * With O_NOFOLLOW the fake behaves like the kernel for one lookup below a known fd (ENOENT,
+   * ELOOP on a symlink unless O_PATH, ENOTDIR, O_CREAT): that is what the confined walk uses.
+   * Without it, any path "opens", as the init tests expect of their state directory.
+   */
   openat(dirfd: number, p: string, flags: number, mode = 0): number {
     this.record('openat', [dirfd, p, flags, mode], p);
-    return this.nextFd++;
+    const base = this.fdPaths.get(dirfd);
+    const full = base !== undefined ? path.resolve(base, p) : undefined;
+    if (full !== undefined && (flags & O.NOFOLLOW) !== 0) {
+      let node = this.files.get(full);
+      if (!node) {
+        const parent = this.files.get(path.dirname(full));
+        if ((flags & O.CREAT) === 0 || parent?.kind !== 'dir') throw new SysError('openat', 2, p);
+        node = { kind: 'file', mode: mode & 0o7777, uid: 0, gid: 0, rdev: 0, content: '' };
+        this.files.set(full, node);
+      } else if (node.kind === 'symlink' && (flags & O.PATH) === 0) {
+        throw new SysError('openat', 40 /* ELOOP */, p);
+      }
+      if ((flags & O.DIRECTORY) !== 0 && node.kind !== 'dir') throw new SysError('openat', 20, p);
+    }
+    const fd = this.newFd();
+    if (full !== undefined) this.fdPaths.set(fd, full);
+    return fd;
   }
-  close(fd: number): void { this.record('close', [fd]); }
+  /** The fake kernel has no openat2 unless a test sets `openat2Errno` to 0 and handles it itself. */
+  openat2Errno = 38; // ENOSYS: the confined resolver falls back to its walk
+  openat2(dirfd: number, p: string, flags: number, mode: number, resolve: number): number {
+    this.record('openat2', [dirfd, p, flags, mode, resolve], p);
+    throw new SysError('openat2', this.openat2Errno, p);
+  }
+  fstat(fd: number): FileKind {
+    const p = this.fdPaths.get(fd);
+    const n = p !== undefined ? this.files.get(p) : undefined;
+    if (!n) throw new SysError('fstat', 9 /* EBADF */, `fd ${fd}`);
+    return { kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, rdev: n.rdev };
+  }
+  readlinkat(dirfd: number, p: string): string {
+    const base = this.fdPaths.get(dirfd);
+    if (base === undefined) throw new SysError('readlinkat', 9, p);
+    const n = this.files.get(p === '' ? base : path.resolve(base, p));
+    if (!n || n.kind !== 'symlink') throw new SysError('readlinkat', n ? 22 : 2, p);
+    return n.target ?? '';
+  }
+  mkdirat(dirfd: number, p: string, mode: number): void {
+    this.record('mkdirat', [dirfd, p, mode], p);
+    const base = this.fdPaths.get(dirfd);
+    if (base === undefined) throw new SysError('mkdirat', 9, p);
+    const full = path.resolve(base, p);
+    if (this.files.has(full)) throw new SysError('mkdirat', 17, p);
+    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('mkdirat', 2, p);
+    this.files.set(full, { kind: 'dir', mode, uid: 0, gid: 0, rdev: 0 });
+  }
+  private newFd(): number {
+    const fd = this.nextFd++;
+    this.fds.push(fd);
+    return fd;
+  }
+  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
+    this.record('mknodat', [dirfd, p, mode, major, minor], p);
+    const full = this.below(dirfd, p, 'mknodat');
+    if (this.files.has(full)) throw new SysError('mknodat', 17, p);
+    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('mknodat', 2, p);
+    const type = mode & 0o170000;
+    const kind: FileKind['kind'] = type === 0o060000 ? 'blk' : type === 0o010000 ? 'fifo' : 'chr';
+    this.files.set(full, { kind, mode: mode & 0o7777, uid: 0, gid: 0, rdev: major * 256 + minor });
+  }
+  symlinkat(target: string, dirfd: number, p: string): void {
+    this.record('symlinkat', [target, dirfd, p], p);
+    const full = this.below(dirfd, p, 'symlinkat');
+    if (this.files.has(full)) throw new SysError('symlinkat', 17, p);
+    if (this.files.get(path.dirname(full))?.kind !== 'dir') throw new SysError('symlinkat', 2, p);
+    this.files.set(full, { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, rdev: 0, target });
+  }
+  unlinkat(dirfd: number, p: string, flags: number): void {
+    this.record('unlinkat', [dirfd, p, flags], p);
+    const full = this.below(dirfd, p, 'unlinkat');
+    const n = this.files.get(full);
+    if (!n) throw new SysError('unlinkat', 2, p);
+    const removeDir = (flags & 0x200) !== 0; // AT_REMOVEDIR
+    if (n.kind === 'dir' && !removeDir) throw new SysError('unlinkat', 21 /* EISDIR */, p);
+    if (n.kind !== 'dir' && removeDir) throw new SysError('unlinkat', 20, p);
+    this.files.delete(full);
+  }
+  /** `p` below the fd's path, for the *at calls (EBADF for an fd the fake does not know). */
+  private below(dirfd: number, p: string, op: string): string {
+    const base = this.fdPaths.get(dirfd);
+    if (base === undefined) throw new SysError(op, 9, p);
+    return path.resolve(base, p);
+  }
+  close(fd: number): void {
+    this.record('close', [fd]);
+    this.fds = this.fds.filter((f) => f !== fd);
+    this.fdPaths.delete(fd);
+    this.bpfFds.delete(fd);
+  }
   dup2(oldfd: number, newfd: number): void { this.record('dup2', [oldfd, newfd]); }
   setCloexec(fd: number, on: boolean): void { this.record('setCloexec', [fd, on]); }
-  listFds(): number[] { return [0, 1, 2]; }
+  listFds(): number[] { return [...this.fds]; }
+  closeFrom(first: number, cloexecOnly: boolean): void {
+    this.record('closeFrom', [first, cloexecOnly]);
+    if (!cloexecOnly) this.fds = this.fds.filter((f) => f < first);
+  }
   write(fd: number, data: string | Buffer): number {
     this.record('write', [fd, data.toString()]);
     return data.length;
@@ -172,7 +393,7 @@ export class FakeSys implements Sys {
   }
   pipe(): [number, number] {
     this.record('pipe', []);
-    return [this.nextFd++, this.nextFd++];
+    return [this.newFd(), this.newFd()];
   }
   reap(pid: number): number | undefined {
     this.record('reap', [pid]);
@@ -193,7 +414,7 @@ export class FakeSys implements Sys {
   setWinsize(fd: number, rows: number, cols: number): void { this.record('setWinsize', [fd, rows, cols]); }
   connectUnix(p: string): number {
     this.record('connectUnix', [p], p);
-    return this.nextFd++;
+    return this.newFd();
   }
   sendFd(socketFd: number, fd: number, payload: string): void { this.record('sendFd', [socketFd, fd, payload]); }
   listenUnix(p: string): number {
@@ -239,8 +460,92 @@ export class FakeSys implements Sys {
   resetSignals(): void { this.record('resetSignals', []); }
   kill(pid: number, signal: number): void { this.record('kill', [pid, signal]); }
   seccompLoad(filter: SeccompFilter): void { this.record('seccompLoad', [filter]); }
+
+  /** Programs attached at `p` (an opened path) for `attachType`, oldest first. */
+  bpfAttachedAt(p: string, attachType: number): FakeBpfProgram[] {
+    return (this.bpfAttached.get(path.resolve(p)) ?? [])
+      .filter((a) => a.attachType === attachType)
+      .map((a) => this.bpfPrograms.get(a.id)!);
+  }
+  /** fds handed out for BPF programs and not closed yet. */
+  openBpfFds(): number[] {
+    return [...this.bpfFds.keys()];
+  }
+  bpfProgLoad(prog: BpfProgram): number {
+    this.record('bpfProgLoad', [prog], prog.name);
+    const id = this.nextBpfId++;
+    this.bpfPrograms.set(id, { ...prog, insns: Buffer.from(prog.insns), id });
+    this.bpfFds.set(this.nextFd, id);
+    return this.nextFd++;
+  }
+  bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number): void {
+    const target = this.fdPaths.get(targetFd);
+    this.record('bpfProgAttach', [target ?? targetFd, this.bpfFds.get(progFd) ?? progFd, attachType, flags], target);
+    const id = this.bpfFds.get(progFd);
+    if (target === undefined || id === undefined) throw new SysError('bpf(BPF_PROG_ATTACH)', 9 /* EBADF */);
+    const list = this.bpfAttached.get(target) ?? [];
+    if (list.some((a) => a.id === id && a.attachType === attachType)) throw new SysError('bpf(BPF_PROG_ATTACH)', 17 /* EEXIST */);
+    list.push({ id, attachType, flags });
+    this.bpfAttached.set(target, list);
+  }
+  bpfProgDetach(targetFd: number, progFd: number, attachType: number): void {
+    const target = this.fdPaths.get(targetFd);
+    this.record('bpfProgDetach', [target ?? targetFd, this.bpfFds.get(progFd) ?? progFd, attachType], target);
+    const id = this.bpfFds.get(progFd);
+    if (target === undefined || id === undefined) throw new SysError('bpf(BPF_PROG_DETACH)', 9 /* EBADF */);
+    const list = this.bpfAttached.get(target) ?? [];
+    const i = list.findIndex((a) => a.id === id && a.attachType === attachType);
+    if (i < 0) throw new SysError('bpf(BPF_PROG_DETACH)', 2 /* ENOENT */);
+    list.splice(i, 1);
+  }
+  bpfProgQuery(targetFd: number, attachType: number): number[] {
+    const target = this.fdPaths.get(targetFd);
+    this.record('bpfProgQuery', [target ?? targetFd, attachType], target);
+    if (target === undefined) throw new SysError('bpf(BPF_PROG_QUERY)', 9 /* EBADF */);
+    return (this.bpfAttached.get(target) ?? []).filter((a) => a.attachType === attachType).map((a) => a.id);
+  }
+  bpfProgGetFdById(id: number): number {
+    this.record('bpfProgGetFdById', [id], String(id));
+    if (!this.bpfPrograms.has(id)) throw new SysError('bpf(BPF_PROG_GET_FD_BY_ID)', 2 /* ENOENT */);
+    this.bpfFds.set(this.nextFd, id);
+    return this.nextFd++;
+  }
   execve(p: string, argv: string[], env: string[]): never {
     this.record('execve', [p, argv, env], p);
     throw new FakeExecve(p, argv, env);
+  }
+  fsopen(fsName: string): number {
+    this.record('fsopen', [fsName], fsName);
+    return this.nextFd++;
+  }
+  fsconfigString(fsFd: number, key: string, value: string): void { this.record('fsconfigString', [fsFd, key, value], key); }
+  fsconfigCreate(fsFd: number): void { this.record('fsconfigCreate', [fsFd]); }
+  fsmount(fsFd: number, attrs: number): number {
+    this.record('fsmount', [fsFd, attrs]);
+    return this.nextFd++;
+  }
+  memfdCreate(name: string, flags: number): number {
+    this.record('memfdCreate', [name, flags], name);
+    return this.nextFd++;
+  }
+  sendfile(outFd: number, inFd: number, count: number): number {
+    this.record('sendfile', [outFd, inFd, count]);
+    return Math.min(count, this.sendfileResults.shift() ?? 0);
+  }
+  fcntlInt(fd: number, cmd: number, arg: number): number {
+    this.record('fcntlInt', [fd, cmd, arg], String(cmd));
+    if (cmd !== F.DUPFD_CLOEXEC) return 0;
+    // like the kernel: the lowest free number at or above `arg`
+    const dup = Math.max(arg, this.nextFd);
+    this.nextFd = dup + 1;
+    return dup;
+  }
+  spawn(req: SpawnRequest): number {
+    this.record('spawn', [req], req.path);
+    return this.spawnPid;
+  }
+  exitNow(code: number): never {
+    this.record('exitNow', [code]);
+    throw new FakeExit(code);
   }
 }

@@ -1,8 +1,8 @@
 export * from './constants';
 export * from './errors';
-export type { Sys, CapabilitySets, FileKind, SeccompFilter, SeccompRule, SeccompArgRule } from './sys';
-export { FakeSys, FakeExecve } from './fake-sys';
-export type { SysCall } from './fake-sys';
+export type { Sys, CapabilitySets, FileKind, FsStat, SeccompFilter, SeccompRule, SeccompArgRule, BpfProgram, SpawnRequest } from './sys';
+export { FakeSys, FakeExecve, FakeExit } from './fake-sys';
+export type { SysCall, FakeBpfProgram, FakeMount } from './fake-sys';
 
 import type { Sys } from './sys';
 
@@ -21,3 +21,6 @@ export function linuxSys(): Sys {
 export { loadSeccompFilter, preloadSeccomp, seccompFeatures } from './seccomp';
 export type { SeccompFeatures } from './seccomp';
 export type { SeccompActionName, SeccompOperatorName } from './sys';
+export * from './confine';
+export { BpfLoadError } from './bpf';
+export * from './mount';

@@ -3,8 +3,9 @@ import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
 import { F, FD_CLOEXEC } from './constants';
-import type { CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 import { loadSeccompFilter } from './seccomp';
+import * as bpf from './bpf';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -14,6 +15,16 @@ const SCM_RIGHTS = 1;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
 const MSG_CMSG_CLOEXEC = 0x40000000;
+const FSOPEN_CLOEXEC = 0x1;
+const FSMOUNT_CLOEXEC = 0x1;
+const FSCONFIG_SET_STRING = 1;
+const FSCONFIG_CMD_CREATE = 6;
+const CLOSE_RANGE_CLOEXEC = 4;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const POSIX_SPAWN_SETSID = 0x80;
+/** Larger than glibc's posix_spawn_file_actions_t (80 bytes) and posix_spawnattr_t (336 bytes). */
+const SPAWN_STRUCT_SIZE = 1024;
 const ENODATA = 61;
 const ERANGE = 34;
 
@@ -39,6 +50,13 @@ function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major);
   const mi = BigInt(minor);
   return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+/** struct statfs on 64-bit Linux (x86_64 and aarch64): eleven 8-byte words, then f_spare[4]. */
+const STATFS_SIZE = 120;
+function fsStat(buf: Buffer): FsStat {
+  // f_type at 0, f_flags at 80 (after bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize)
+  return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigInt64LE(80)) };
 }
 
 function kindOf(st: fs.Stats): FileKind['kind'] {
@@ -77,6 +95,28 @@ export class LinuxSys implements Sys {
   }
   fchdir(fd: number): void {
     check(libc().fchdir(fd), 'fchdir');
+  }
+  getcwd(): string {
+    const buf = Buffer.alloc(4096);
+    const n = check(libc().getcwd(buf, buf.length), 'getcwd');
+    // the kernel counts the terminating NUL
+    return buf.subarray(0, Math.max(0, n - 1)).toString();
+  }
+  mountSetattr(dirfd: number, p: string, flags: number, attrSet: number, attrClear: number): void {
+    const attr = Buffer.alloc(32); // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+    attr.writeBigUInt64LE(BigInt(attrSet), 0);
+    attr.writeBigUInt64LE(BigInt(attrClear), 8);
+    check(libc().mount_setattr(dirfd, p, flags, attr), 'mount_setattr', p);
+  }
+  statfs(p: string): FsStat {
+    const buf = Buffer.alloc(STATFS_SIZE);
+    check(libc().statfs(p, buf), 'statfs', p);
+    return fsStat(buf);
+  }
+  fstatfs(fd: number): FsStat {
+    const buf = Buffer.alloc(STATFS_SIZE);
+    check(libc().fstatfs(fd, buf), 'fstatfs', `fd ${fd}`);
+    return fsStat(buf);
   }
   stat(p: string, followLinks = false): FileKind | undefined {
     try {
@@ -167,6 +207,34 @@ export class LinuxSys implements Sys {
   openat(dirfd: number, p: string, flags: number, mode = 0): number {
     return check(libc().openat(dirfd, p, flags, mode), 'openat', p);
   }
+  openat2(dirfd: number, p: string, flags: number, mode: number, resolve: number): number {
+    const how = Buffer.alloc(24);
+    how.writeBigUInt64LE(BigInt(flags), 0);
+    how.writeBigUInt64LE(BigInt(mode), 8);
+    how.writeBigUInt64LE(BigInt(resolve), 16);
+    return check(libc().openat2(dirfd, p, how), 'openat2', p);
+  }
+  fstat(fd: number): FileKind {
+    const st = fs.fstatSync(fd);
+    return { kind: kindOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+  }
+  readlinkat(dirfd: number, p: string): string {
+    const buf = Buffer.alloc(4096);
+    const n = check(libc().readlinkat(dirfd, p, buf, buf.length), 'readlinkat', p || `fd ${dirfd}`);
+    return buf.subarray(0, n).toString();
+  }
+  mkdirat(dirfd: number, p: string, mode: number): void {
+    check(libc().mkdirat(dirfd, p, mode), 'mkdirat', p);
+  }
+  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
+    check(libc().mknodat(dirfd, p, mode, makedev(major, minor)), 'mknodat', p);
+  }
+  symlinkat(target: string, dirfd: number, p: string): void {
+    check(libc().symlinkat(target, dirfd, p), 'symlinkat', p);
+  }
+  unlinkat(dirfd: number, p: string, flags: number): void {
+    check(libc().unlinkat(dirfd, p, flags), 'unlinkat', p);
+  }
   close(fd: number): void {
     check(libc().close(fd), 'close', `fd ${fd}`);
   }
@@ -187,6 +255,9 @@ export class LinuxSys implements Sys {
       .readdirSync('/proc/self/fd')
       .map(Number)
       .filter((n) => Number.isInteger(n));
+  }
+  closeFrom(first: number, cloexecOnly: boolean): void {
+    check(libc().close_range(first, 0xffffffff, cloexecOnly ? CLOSE_RANGE_CLOEXEC : 0), 'close_range', `from fd ${first}`);
   }
   write(fd: number, data: string | Buffer): number {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -371,8 +442,81 @@ export class LinuxSys implements Sys {
   seccompLoad(filter: SeccompFilter): void {
     loadSeccompFilter(filter);
   }
+  bpfProgLoad(prog: BpfProgram): number {
+    return bpf.bpfProgLoad(prog);
+  }
+  bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number): void {
+    bpf.bpfProgAttach(targetFd, progFd, attachType, flags);
+  }
+  bpfProgDetach(targetFd: number, progFd: number, attachType: number): void {
+    bpf.bpfProgDetach(targetFd, progFd, attachType);
+  }
+  bpfProgQuery(targetFd: number, attachType: number): number[] {
+    return bpf.bpfProgQuery(targetFd, attachType);
+  }
+  bpfProgGetFdById(id: number): number {
+    return bpf.bpfProgGetFdById(id);
+  }
   execve(p: string, argv: string[], env: string[]): never {
     libc().execve(p, [...argv, null], [...env, null]);
     throw new SysError('execve', libc().errno(), p);
+  }
+  fsopen(fsName: string): number {
+    return check(libc().fsopen(fsName, FSOPEN_CLOEXEC), 'fsopen', fsName);
+  }
+  fsconfigString(fsFd: number, key: string, value: string): void {
+    check(libc().fsconfig(fsFd, FSCONFIG_SET_STRING, key, value, 0), 'fsconfig', `${key}=${value}`);
+  }
+  fsconfigCreate(fsFd: number): void {
+    check(libc().fsconfig(fsFd, FSCONFIG_CMD_CREATE, null, null, 0), 'fsconfig', 'create');
+  }
+  fsmount(fsFd: number, attrs: number): number {
+    return check(libc().fsmount(fsFd, FSMOUNT_CLOEXEC, attrs), 'fsmount');
+  }
+  memfdCreate(name: string, flags: number): number {
+    return check(libc().memfd_create(name, flags), 'memfd_create', name);
+  }
+  sendfile(outFd: number, inFd: number, count: number): number {
+    return check(libc().sendfile(outFd, inFd, null, count), 'sendfile', `fd ${inFd}`);
+  }
+  fcntlInt(fd: number, cmd: number, arg: number): number {
+    return check(libc().fcntl(fd, cmd, arg), 'fcntl', `fd ${fd} cmd ${cmd}`);
+  }
+  spawn(req: SpawnRequest): number {
+    const c = libc();
+    const actions = Buffer.alloc(SPAWN_STRUCT_SIZE);
+    const attr = Buffer.alloc(SPAWN_STRUCT_SIZE);
+    // posix_spawn and its helpers return an error number instead of setting errno
+    const must = (ret: number, what: string) => {
+      if (ret !== 0) throw new SysError(what, ret, req.path);
+    };
+    must(c.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init');
+    must(c.posix_spawnattr_init(attr), 'posix_spawnattr_init');
+    try {
+      if (req.terminal !== undefined) {
+        must(c.posix_spawn_file_actions_addopen(actions, 0, req.terminal, 0o2 /* O_RDWR */ | 0o400000 /* O_NOFOLLOW */, 0), 'posix_spawn_file_actions_addopen');
+        must(c.posix_spawn_file_actions_adddup2(actions, 0, 1), 'posix_spawn_file_actions_adddup2');
+        must(c.posix_spawn_file_actions_adddup2(actions, 0, 2), 'posix_spawn_file_actions_adddup2');
+      }
+      if (req.closeFrom !== undefined) must(c.posix_spawn_file_actions_addclosefrom_np(actions, req.closeFrom), 'posix_spawn_file_actions_addclosefrom_np');
+      // Signals 1-64, built by hand: glibc's sigfillset leaves out its internal 32 and 33, which
+      // its spawn child then sets to SIG_IGN, and an ignored signal survives execve.
+      const all = Buffer.alloc(128);
+      all.fill(0xff, 0, 8);
+      const none = Buffer.alloc(128);
+      must(c.posix_spawnattr_setsigdefault(attr, all), 'posix_spawnattr_setsigdefault');
+      must(c.posix_spawnattr_setsigmask(attr, none), 'posix_spawnattr_setsigmask');
+      must(c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (req.setsid ? POSIX_SPAWN_SETSID : 0)), 'posix_spawnattr_setflags');
+      const pid = new Int32Array(1);
+      must(c.posix_spawn(pid, req.path, actions, attr, [...req.argv, null], [...req.env, null]), 'posix_spawn');
+      return pid[0]!;
+    } finally {
+      c.posix_spawn_file_actions_destroy(actions);
+      c.posix_spawnattr_destroy(attr);
+    }
+  }
+  exitNow(code: number): never {
+    libc()._exit(code);
+    throw new Error('_exit returned');
   }
 }

@@ -212,7 +212,7 @@ describe('cgroup v1 manager', () => {
     expect(fake.writes[fake.writes.length - 1]!.data).toBe('c 1:11 rw');
   });
 
-  it('refuses unified on v1 and warns for a controller that is not mounted', () => {
+  it('refuses unified on v1, warns for a controller that is not mounted, refuses device rules without the devices controller', () => {
     const m = open();
     m.create();
     expect(() => m.setResources({ unified: { 'memory.high': '1' } })).toThrow(/cgroup v2/);
@@ -223,6 +223,11 @@ describe('cgroup v1 manager', () => {
       m2.create();
       m2.setResources({ pids: { limit: 5 }, memory: { limit: 1000 } });
       expect(m2.warnings).toEqual(['pids cgroup controller is not mounted: pids.limit not applied']);
+      // Device rules are the one request that is not skipped with a warning: unenforced, they would
+      // leave every device node the container can see open to it.
+      expect(() => m2.setResources({ devices: [{ allow: false, access: 'rwm' }] })).toThrow(
+        expect.objectContaining({ code: 'UNSUPPORTED', message: expect.stringMatching(/devices cgroup controller is not mounted/) }),
+      );
     } finally {
       fs.rmSync(t2, { recursive: true, force: true });
     }

@@ -1,21 +1,60 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { blkioToIoWeight, CgroupError, CgroupV2Manager, detectCgroupVersion, FakeCgroupFs, openCgroup, sharesToWeight, swapToV2, UNLIMITED } from '../src/cgroups';
+import { BPF, FakeSys } from '@gantry/linux';
+import {
+  blkioToIoWeight,
+  CgroupError,
+  CgroupV2Manager,
+  DEVICE_FILTER_LICENSE,
+  DEVICE_FILTER_NAME,
+  detectCgroupVersion,
+  FakeCgroupFs,
+  openCgroup,
+  sharesToWeight,
+  swapToV2,
+  UNLIMITED,
+} from '../src/cgroups';
+import type { DeviceCgroupRule } from '../src/spec/types';
+import { runDeviceFilter } from './bpf-interpreter';
 
 let tmp: string;
 let root: string;
 let fake: FakeCgroupFs;
+let sys: TrackingSys;
+
+/** FakeSys that also knows which of the fds it handed out are still open. */
+class TrackingSys extends FakeSys {
+  readonly live = new Set<number>();
+  private track(fd: number): number {
+    this.live.add(fd);
+    return fd;
+  }
+  override open(p: string, flags: number, mode?: number): number {
+    return this.track(super.open(p, flags, mode));
+  }
+  override bpfProgLoad(prog: Parameters<FakeSys['bpfProgLoad']>[0]): number {
+    return this.track(super.bpfProgLoad(prog));
+  }
+  override bpfProgGetFdById(id: number): number {
+    return this.track(super.bpfProgGetFdById(id));
+  }
+  override close(fd: number): void {
+    super.close(fd);
+    if (!this.live.delete(fd)) throw new Error(`close of fd ${fd} that is not open`);
+  }
+}
 
 beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-cg2-'));
   root = path.join(tmp, 'cgroup');
   fake = FakeCgroupFs.v2(root, { controllers: ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'] });
+  sys = new TrackingSys();
 });
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function open(cgroupsPath = '/gantry/c1', opts: { oomGroup?: boolean } = {}): CgroupV2Manager {
-  const m = openCgroup(cgroupsPath, 'c1', { root, fs: fake, ...opts });
+  const m = openCgroup(cgroupsPath, 'c1', { root, fs: fake, sys, ...opts });
   expect(m).toBeInstanceOf(CgroupV2Manager);
   return m as CgroupV2Manager;
 }
@@ -151,14 +190,6 @@ describe('cgroup v2 manager', () => {
     expect(() => m.setResources({ unified: { 'rdma.max': 'x' } })).toThrow(/rdma controller/);
   });
 
-  it('skips device rules with an explicit warning', () => {
-    const m = open();
-    m.create();
-    m.setResources({ devices: [{ allow: false, access: 'rwm' }] });
-    expect(m.warnings).toEqual([expect.stringMatching(/device cgroup rules are not enforced on cgroup v2/)]);
-    expect(fake.writes).toEqual(expect.not.arrayContaining([expect.objectContaining({ path: expect.stringMatching(/devices/) })]));
-  });
-
   it('warns when a controller is not available in the cgroup', () => {
     fs.writeFileSync(`${root}/cgroup.controllers`, 'memory');
     const m = open();
@@ -240,5 +271,122 @@ describe('cgroup v2 manager', () => {
     expect(fs.existsSync(`${root}/gantry`)).toBe(true);
     expect(m.exists()).toBe(false);
     m.destroy();
+  });
+});
+
+describe('cgroup v2 device rules (eBPF filter through the Sys seam)', () => {
+  const denyAll: DeviceCgroupRule = { allow: false, access: 'rwm' };
+  const devNull: DeviceCgroupRule = { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' };
+  const devZero: DeviceCgroupRule = { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' };
+  const dir = (): string => `${root}/gantry/c1`;
+  const attached = () => sys.bpfAttachedAt(dir(), BPF.CGROUP_DEVICE);
+  const bpfOps = (): string[] => sys.calls.filter((c) => c.op.startsWith('bpf')).map((c) => c.op);
+  /** Every fd the manager opened was closed. */
+  const expectNoLeakedFds = (): void => {
+    expect(sys.openBpfFds()).toEqual([]);
+    expect([...sys.live]).toEqual([]);
+  };
+
+  it('attaches a filter built from the rules, with no warning and no cgroupfs write', () => {
+    const m = open();
+    m.create();
+    fake.writes.length = 0;
+    m.setResources({ devices: [denyAll, devNull] });
+    expect(m.warnings).toEqual([]);
+    expect(fake.writes).toEqual([]);
+    expect(sys.callsOf('open')).toEqual([[dir(), expect.any(Number), 0]]);
+    const [prog, ...more] = attached();
+    expect(more).toEqual([]);
+    expect(prog).toMatchObject({ type: BPF.PROG_TYPE_CGROUP_DEVICE, license: DEVICE_FILTER_LICENSE, name: DEVICE_FILTER_NAME });
+    expect(sys.callsOf('bpfProgAttach')).toEqual([[dir(), prog!.id, BPF.CGROUP_DEVICE, BPF.F_ALLOW_MULTI]]);
+    expect(runDeviceFilter(prog!.insns, { type: 'c', major: 1, minor: 3, access: 'rw' })).toBe(true);
+    expect(runDeviceFilter(prog!.insns, { type: 'c', major: 1, minor: 5, access: 'r' })).toBe(false);
+    expect(runDeviceFilter(prog!.insns, { type: 'b', major: 8, minor: 0, access: 'r' })).toBe(false);
+    expectNoLeakedFds();
+  });
+
+  it('replaces the filter on update: the new one is attached before the old one is detached', () => {
+    const m = open();
+    m.create();
+    m.setResources({ devices: [denyAll, devNull] });
+    const [first] = attached();
+    sys.calls.length = 0;
+    m.setResources({ devices: [denyAll, devNull, devZero] });
+    expect(bpfOps()).toEqual(['bpfProgLoad', 'bpfProgQuery', 'bpfProgAttach', 'bpfProgGetFdById', 'bpfProgDetach']);
+    expect(sys.callsOf('bpfProgGetFdById')).toEqual([[first!.id]]);
+    const now = attached();
+    expect(now.map((p) => p.id)).not.toContain(first!.id);
+    expect(now).toHaveLength(1);
+    expect(runDeviceFilter(now[0]!.insns, { type: 'c', major: 1, minor: 5, access: 'r' })).toBe(true);
+    expectNoLeakedFds();
+  });
+
+  it('leaves the filter alone when an update has no device rules', () => {
+    const m = open();
+    m.create();
+    m.setResources({ devices: [denyAll, devNull] });
+    sys.calls.length = 0;
+    m.setResources({ pids: { limit: 3 } });
+    m.setResources({ devices: [] });
+    expect(bpfOps()).toEqual([]);
+    expect(attached()).toHaveLength(1);
+  });
+
+  it('fails, before writing any limit, when the program cannot be loaded', () => {
+    const m = open();
+    m.create();
+    fake.writes.length = 0;
+    sys.failOn('bpfProgLoad', 1 /* EPERM */);
+    let err: unknown;
+    try {
+      m.setResources({ devices: [denyAll, devNull], pids: { limit: 5 } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CgroupError);
+    expect(err).toMatchObject({ code: 'UNSUPPORTED', errno: 'EPERM', file: dir() });
+    expect((err as Error).message).toMatch(/cannot load the cgroup v2 device filter .*device rules cannot be enforced.*EPERM/);
+    expect(fake.writes).toEqual([]);
+    expect(attached()).toEqual([]);
+    expectNoLeakedFds();
+  });
+
+  it('fails when the program cannot be attached, and keeps the previous filter', () => {
+    const m = open();
+    m.create();
+    m.setResources({ devices: [denyAll, devNull] });
+    const before = attached();
+    sys.failOn('bpfProgAttach', 1 /* EPERM */);
+    expect(() => m.setResources({ devices: [denyAll, devNull, devZero] })).toThrow(/cannot attach the device filter/);
+    expect(attached()).toEqual(before);
+    expectNoLeakedFds();
+  });
+
+  it('skips a previous filter that is already gone', () => {
+    const m = open();
+    m.create();
+    m.setResources({ devices: [denyAll, devNull] });
+    sys.failOn('bpfProgGetFdById', 2 /* ENOENT */);
+    m.setResources({ devices: [denyAll, devZero] });
+    expect(sys.callsOf('bpfProgDetach')).toEqual([]);
+    sys.failOn('bpfProgDetach', 2 /* ENOENT */);
+    m.setResources({ devices: [denyAll, devNull] });
+    expectNoLeakedFds();
+    sys.failOn('bpfProgDetach', 16 /* EBUSY */);
+    expect(() => m.setResources({ devices: [denyAll] })).toThrow(/cannot detach the previous device filter/);
+  });
+
+  it('refuses invalid rules without touching the kernel', () => {
+    const m = open();
+    m.create();
+    expect(() => m.setResources({ devices: [{ allow: true, type: 'q' }] })).toThrow(expect.objectContaining({ code: 'INVALID_RESOURCE' }));
+    expect(sys.calls).toEqual([]);
+  });
+
+  it('fails when the cgroup directory cannot be opened', () => {
+    const m = open();
+    sys.failOn('open', 2 /* ENOENT */);
+    expect(() => m.setResources({ devices: [denyAll] })).toThrow(expect.objectContaining({ code: 'IO', errno: 'ENOENT' }));
+    expect(bpfOps()).toEqual([]);
   });
 });

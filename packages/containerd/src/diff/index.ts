@@ -5,6 +5,6 @@ export { diffDirectories, diffOverlayUpper, overlayUpperIsSelfContained } from '
 export type { DiffOptions } from './diff';
 export { diffMounts, overlayUpperOver } from './compare';
 export type { CompareOptions } from './compare';
-export { mountAll, parseMountOptions, readonlyMount, unmountAll, withTempMounts } from './mounts';
+export { mountAll, readonlyMount, unmountAll, withTempMounts } from './mounts';
 export { readTar, tarHeader, ByteSource, TarFormatError } from './tar';
 export type { TarHeader, TarWriteEntry, EntryType } from './tar';

@@ -20,7 +20,7 @@ import type { ImageConfig, ManifestDoc } from './manifest';
 export interface UnpackDeps {
   content: ContentStore;
   snapshotter: Snapshotter;
-  sys: Pick<Sys, 'mount' | 'umount'>;
+  sys: Pick<Sys, 'mount' | 'umount' | 'statfs' | 'mountSetattr'>;
   /** Apply one (possibly gzipped) layer tar into a directory; returns the uncompressed digest. */
   applyLayer(layer: Readable, target: string): Promise<{ digest: string; size: number }>;
 }

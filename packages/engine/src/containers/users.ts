@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { linuxSys, MS } from '@gantry/linux';
+import { linuxSys } from '@gantry/linux';
+import { mountAll, unmountAll } from '@gantry/containerd';
 import type { types } from '@gantry/api';
 import type { Containerd } from '../containerd/client';
 import type { ResolvedUser } from './spec';
@@ -74,12 +75,10 @@ export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataR
     if (cached) return cached;
     const sys = linuxSys();
     const dir = fs.mkdtempSync(path.join(fs.existsSync(dataRoot) ? dataRoot : os.tmpdir(), '.userns-'));
+    let points: string[] = [];
     try {
-      for (const m of mounts) {
-        const opts = m.options.filter((o) => o !== 'rw' && o !== 'ro' && o !== 'rbind' && o !== 'bind');
-        const bind = m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind');
-        sys.mount(m.source, dir, bind ? null : m.type, (bind ? MS.BIND | MS.REC : 0) | MS.RDONLY, opts.length ? opts.join(',') : null);
-      }
+      // read-only as containerd's diff service mounts (a bind gets its read-only remount)
+      points = mountAll(sys, mounts, dir, true);
       const get = (f: string) => {
         try {
           return fs.readFileSync(path.join(dir, f), 'utf8');
@@ -90,12 +89,12 @@ export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataR
       cached = { passwd: get('etc/passwd'), group: get('etc/group') };
       return cached;
     } finally {
+      unmountAll(sys, points);
       try {
-        sys.umount(dir, 2 /* MNT_DETACH */);
+        fs.rmdirSync(dir); // rmdir only: never into a mount that might still be there
       } catch {
-        // not mounted
+        // still mounted (busy)
       }
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   };
   return (user: string) => {

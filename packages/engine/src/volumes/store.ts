@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { linuxSys } from '@gantry/linux';
+import { linuxSys, mountPointsUnder, readMountinfo } from '@gantry/linux';
 import { badRequest, conflict, HttpError, notFound, serverError } from '../http/errors';
 import { localMountCalls, needsMount, validateLocalOptions } from './local-options';
 import { ANONYMOUS_LABEL, anonymousVolumeName, volumeNameError } from './names';
@@ -36,22 +36,9 @@ export interface CreateVolumeOptions {
 
 const RECORD = 'volume.json';
 
-/** Mount points from /proc/self/mountinfo at or below `dir` (octal escapes decoded). */
+/** Mount points from /proc/self/mountinfo at or below `dir`. */
 export function mountsUnderFromProc(dir: string): string[] {
-  let text = '';
-  try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5) continue;
-    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (mp === dir || mp.startsWith(`${dir}/`)) out.push(mp);
-  }
-  return out;
+  return mountPointsUnder(readMountinfo(), dir);
 }
 
 /**

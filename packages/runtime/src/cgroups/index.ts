@@ -4,6 +4,7 @@ import { nodeCgroupFs } from './fs';
 import { resolveCgroupPath } from './path';
 import { CgroupV1Manager } from './v1';
 import { CgroupV2Manager } from './v2';
+import type { DeviceFilterSys } from './v2-devices';
 
 export type { CgroupManager, CgroupStats, MemoryEntry, BlkioEntry } from './types';
 export type { CgroupFs } from './fs';
@@ -13,7 +14,11 @@ export { nodeCgroupFs } from './fs';
 export { FakeCgroupFs, type FakeWrite } from './fake-fs';
 export { resolveCgroupPath, expandSlice, normalizeCgroupPath, isSystemdPath, DEFAULT_PARENT } from './path';
 export { sharesToWeight, blkioToIoWeight, swapToV2 } from './v2-resources';
-export { deviceLines } from './devices';
+export { deviceLines, parseDeviceRule, type ParsedDeviceRule } from './devices';
+export { buildDeviceFilter, DEVICE_FILTER_LICENSE, DEVICE_FILTER_NAME } from './device-filter';
+export { setDeviceFilter, type DeviceFilterSys } from './v2-devices';
+export { BpfAssembler, encodeInsn } from './bpf-asm';
+
 export { parseSubCgroupArgs, subCgroupDir, type SubCgroupPaths } from './sub-cgroup';
 export { UNLIMITED } from './parse';
 export { CgroupV1Manager, V1_SUBSYSTEMS } from './v1';
@@ -30,6 +35,8 @@ export interface OpenCgroupOptions {
   fs?: CgroupFs;
   /** v2 only: write memory.oom.group on create(). */
   oomGroup?: boolean;
+  /** v2 only: the kernel seam for the eBPF device filter (tests pass a FakeSys). Default: the real one. */
+  sys?: DeviceFilterSys;
 }
 
 /** v2 when the root is itself a cgroup2 mount (it has cgroup.controllers); v1/hybrid otherwise. */
@@ -46,5 +53,5 @@ export function openCgroup(cgroupsPath: string | undefined, containerId: string,
   const fs = opts.fs ?? nodeCgroupFs;
   const path = resolveCgroupPath(cgroupsPath, containerId);
   const version = opts.version ?? detectCgroupVersion(root, fs);
-  return version === 2 ? new CgroupV2Manager(path, root, fs, { oomGroup: opts.oomGroup }) : new CgroupV1Manager(path, root, fs);
+  return version === 2 ? new CgroupV2Manager(path, root, fs, { oomGroup: opts.oomGroup, sys: opts.sys }) : new CgroupV1Manager(path, root, fs);
 }

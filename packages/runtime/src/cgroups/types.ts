@@ -49,8 +49,8 @@ export interface BlkioEntry {
 export interface CgroupManager {
   readonly version: 1 | 2;
   /**
-   * Requests that could not be honoured on this host (e.g. device rules on v2, a controller that is
-   * not mounted). Appended by setResources(); the caller decides whether to print or refuse.
+   * Requests that could not be honoured on this host (e.g. a controller that is not mounted; never
+   * device rules: those throw when they cannot be enforced). Appended by setResources(); the caller decides whether to print or refuse.
    */
   readonly warnings: string[];
   /** The cgroup path under each hierarchy's root, e.g. "/default/abc". */

@@ -216,11 +216,18 @@ function setNetwork(ctx: V1Context, n: NonNullable<Resources['network']>): void 
   }
 }
 
-/** Deny everything first, then replay the rules in order, so the result is exactly the rule list. */
+/**
+ * Deny everything first, then replay the rules in order, so the result is exactly the rule list.
+ * Without the devices hierarchy the rules cannot be
+ * enforced and the container would reach every device node it can see: that is an error, not a
+ * warning (runc treats a missing devices subsystem as fatal too).
+ */
 function setDevices(ctx: V1Context, r: Resources): void {
-  const dir = controller(ctx, 'devices', 'device rules');
-  if (dir === undefined) return;
   const lines = (r.devices ?? []).flatMap(deviceLines); // validate all before touching the kernel
+  const dir = ctx.dir('devices');
+  if (dir === undefined) {
+    throw new CgroupError('UNSUPPORTED', 'the devices cgroup controller is not mounted: device rules cannot be enforced');
+  }
   writeControl(ctx.fs, `${dir}/devices.deny`, 'a');
   for (const { file, line } of lines) writeControl(ctx.fs, `${dir}/${file}`, line);
 }

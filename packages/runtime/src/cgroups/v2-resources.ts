@@ -55,10 +55,7 @@ export function applyV2Resources(ctx: V2Context, r: Resources): void {
     ctx.warn(`${controller} controller is not available in this cgroup: ${what} not applied`);
     return false;
   };
-  if (r.devices?.length) {
-    // Device rules need an eBPF program attached to the cgroup; not implemented yet.
-    ctx.warn('device cgroup rules are not enforced on cgroup v2 (eBPF device filter not implemented): resources.devices ignored');
-  }
+  // resources.devices: an eBPF program, attached by the manager (v2-devices.ts), not a file.
   if (r.network) ctx.warn('cgroup v2 has no net_cls/net_prio controllers: resources.network ignored');
   if (r.memory) setMemory(ctx, r.memory, has);
   if (r.cpu) setCpu(ctx, r.cpu, has);

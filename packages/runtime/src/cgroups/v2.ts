@@ -1,9 +1,11 @@
+import { linuxSys } from '@gantry/linux';
 import type { Resources } from '../spec/types';
 import type { CgroupFs } from './fs';
 import type { CgroupManager, CgroupStats } from './types';
 import { CgroupError, errnoOf, toCgroupError } from './errors';
 import { parseFlatKeyed } from './parse';
 import { applyV2Resources } from './v2-resources';
+import { setDeviceFilter, type DeviceFilterSys } from './v2-devices';
 import { missingSubCgroup, subCgroupDir, type SubCgroupPaths } from './sub-cgroup';
 import { readV2Stats } from './v2-stats';
 import { collectPids, readControl, readOptional, removeCgroupTree, sleepMs, writeControl, writePid } from './util';
@@ -17,6 +19,8 @@ const FREEZE_TIMEOUT_MS = 5000;
 export interface V2Options {
   /** memory.oom.group: on OOM, kill the whole cgroup instead of one task (what Kubernetes asks for). */
   oomGroup?: boolean;
+  /** The kernel seam for the device filter (bpf); default: the real one, taken when first needed. */
+  sys?: DeviceFilterSys;
 }
 
 /** cgroup v2: a single tree; controllers are delegated level by level via cgroup.subtree_control. */
@@ -89,7 +93,12 @@ export class CgroupV2Manager implements CgroupManager {
     writePid(this.fs, this.dir, pid);
   }
 
+  /**
+   * Device rules first: they are replaced as a whole by an eBPF filter, and a filter that cannot
+   * be loaded or attached fails the call before any limit is written.
+   */
   setResources(resources: Resources): void {
+    if (resources.devices?.length) setDeviceFilter(this.options.sys ?? linuxSys(), this.dir, resources.devices);
     applyV2Resources({ fs: this.fs, dir: this.dir, warn: (m) => this.warn(m) }, resources);
   }
 

@@ -191,14 +191,13 @@ async function cmdExec(env: Env, p: Parsed): Promise<number> {
   if (status === 'paused' && !bool(p, 'ignore-paused')) throw new StateError('cannot exec in a paused container');
   const base = rt.ctx.store.load(id).spec.process;
   const proc = execProcessFrom(p, base, p.positional.slice(1));
-  const { waitExit } = await import('../container/wait');
   let proxy: import('./tty-proxy').TtyProxy | undefined;
   if (proc.terminal && !bool(p, 'detach') && !str(p, 'console-socket')) {
     const { TtyProxy } = await import('./tty-proxy');
     proxy = new TtyProxy();
   }
   try {
-    return await execWith(rt, id, p, proc, proxy, waitExit);
+    return await execWith(rt, id, p, proc, proxy);
   } finally {
     proxy?.close();
   }
@@ -210,23 +209,23 @@ async function execWith(
   p: Parsed,
   proc: import('../spec/types').Process,
   proxy: import('./tty-proxy').TtyProxy | undefined,
-  waitExit: typeof import('../container/wait').waitExit,
 ): Promise<number> {
+  // Without -d we become a child subreaper: the program comes to us when its exec stage exits,
+  // and we reap it and pass its status on. With -d it goes to the subreaper above us (a shim).
+  const detach = bool(p, 'detach');
   const executed = await rt.exec(id, {
     process: proc,
     consoleSocket: proxy?.socketPath ?? str(p, 'console-socket'),
     pidFile: str(p, 'pid-file'),
     preserveFds: int(p, 'preserve-fds', 0),
+    detach,
     ignorePaused: bool(p, 'ignore-paused'),
     subCgroups: parseSubCgroupArgs(multi(p, 'cgroup')),
   });
-  if (bool(p, 'detach')) {
-    executed.child.unref();
-    return 0;
-  }
+  if (!executed.exited) return 0;
   const stop = forwardSignals(executed.pid);
   const attached = proxy?.attach();
-  const code = await waitExit(executed.child);
+  const code = await executed.exited;
   await attached;
   stop();
   return code;

@@ -138,6 +138,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       pidNamespace: pidNamespaceOf(spec),
       detached: true,
       stdio: opts.stdio,
+      executable: ctx.stageExecutable,
     });
     record.pid = stage.pid;
     // --debug names the steps as runc's debug log does, so logs of both read alike.

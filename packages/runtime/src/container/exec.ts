@@ -17,6 +17,11 @@ export interface ExecOptions {
   preserveFds?: number;
   /** fds for the process's stdin/stdout/stderr (library use, e.g. a shim's FIFOs); default ours. */
   stdio?: StdioFds;
+  /**
+   * Do not wait for the program (runc's `exec -d`): it goes to the nearest child subreaper above
+   * us (a shim), and `exited` is undefined. Otherwise this process becomes a child subreaper.
+   */
+  detach?: boolean;
   /** runc exec --cgroup: existing sub-cgroups of the container's cgroup to put the process in. */
   subCgroups?: SubCgroupPaths;
   /** Allow a paused container (runc --ignore-paused): the process starts once it is resumed. */
@@ -24,8 +29,10 @@ export interface ExecOptions {
 }
 
 export interface Executed {
+  /** The program's pid, in this process's pid namespace. */
   pid: number;
-  child: StageHandle['child'];
+  /** Its exit status in shell convention (code, or 128 + signal); undefined with `detach`. */
+  exited: Promise<number> | undefined;
 }
 
 function checkProcess(p: Process): void {
@@ -34,7 +41,17 @@ function checkProcess(p: Process): void {
   if (!p.user || !Number.isInteger(p.user.uid) || !Number.isInteger(p.user.gid)) throw new ConfigError('exec: process user needs uid and gid');
 }
 
-/** Start one more process inside a running container's namespaces and cgroup (runc exec). */
+function exitOf(child: StageHandle['child']): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * Start one more process inside a running container (runc exec). The exec stage runs in the host's
+ * pid namespace, so the container never sees it; it joins the container's namespaces and cgroup,
+ * takes the process's credentials and posix_spawns the program into the container's pid namespace,
+ * then exits. The program is then our child (we are a subreaper) and `exited` reaps it.
+ */
 export async function execInContainer(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<Executed> {
   const c = ctx.requireStatus(id, opts.ignorePaused ? ['running', 'created', 'paused'] : ['running', 'created'], 'exec in');
   checkProcess(opts.process);
@@ -44,22 +61,25 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
   const nsFds: { type: string; fd: number }[] = [];
   let consoleFd: number | undefined;
   let stage: StageHandle | undefined;
+  // Before the stage exists: its program must come to us when it exits.
+  if (!opts.detach) ctx.orphans.becomeSubreaper();
   try {
     for (const ns of namespaces) {
-      if (ns.type === 'pid' || ns.type === 'user') continue;
+      if (ns.type === 'user') continue;
       nsFds.push({ type: ns.type, fd: sys.open(`/proc/${c.pid}/ns/${PROC_NS_NAME[ns.type]}`, O.RDONLY | O.CLOEXEC) });
     }
     if (opts.process.terminal) {
       if (!opts.consoleSocket) throw new ConfigError('exec: a terminal needs --console-socket');
       consoleFd = sys.connectUnix(opts.consoleSocket);
     }
-    const hasPidNs = namespaces.some((n) => n.type === 'pid');
     stage = spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
       extraFds: [...nsFds.map((n) => n.fd), ...(consoleFd !== undefined ? [consoleFd] : [])],
-      pidNamespace: hasPidNs ? { kind: 'join', path: `/proc/${c.pid}/ns/pid` } : { kind: 'host' },
-      detached: opts.process.terminal === true,
+      pidNamespace: { kind: 'host' },
+      // its own session: a terminal's ^C meant for the program must not kill the stage half-way
+      detached: true,
       stdio: opts.stdio,
+      executable: ctx.stageExecutable,
     });
     for (const n of nsFds) sys.close(n.fd);
     if (consoleFd !== undefined) sys.close(consoleFd);
@@ -83,33 +103,36 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       seccomp: seccompFor(c.spec.linux?.seccomp),
     });
     ctx.debug(`child process in init(): bootstrap sent to exec stage ${stage.pid}`);
-    let ready = false;
+    nsFds.length = 0;
+    consoleFd = undefined;
+    let pid: number | undefined;
     for (;;) {
       const msg = await stage.next();
       if (msg === undefined) break;
       if (msg.type === 'error') throw new InitError(msg.message);
-      if (msg.type === 'ready') {
-        ready = true;
-        ctx.debug(`setns_init: about to exec (exec stage ${stage.pid} joined the container)`);
+      if (msg.type === 'spawned') {
+        pid = msg.pid;
+        ctx.debug(`setns_init: about to exec (exec stage ${stage.pid} joined the container, program ${pid})`);
       }
     }
-    if (!ready) throw new InitError('exec stage exited before running the process');
-    if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), stage.pid);
+    // The stage's exit reparents the program to us (the kernel does it before our SIGCHLD).
+    await exitOf(stage.child);
     stage.close();
-    return { pid: stage.pid, child: stage.child };
+    if (pid === undefined) throw new InitError('exec stage exited before starting the process');
+    const exited = opts.detach ? undefined : ctx.orphans.wait(pid);
+    if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), pid);
+    return { pid, exited };
   } catch (e) {
     for (const n of nsFds) sys.close(n.fd);
     if (consoleFd !== undefined) sys.close(consoleFd);
     if (stage) {
       stage.close();
-      const child = stage.child;
       try {
         process.kill(stage.pid, 'SIGKILL');
       } catch {
         // gone
       }
-      // Reap it here: left to the subreaper, a zombie would linger inside the container.
-      if (child.exitCode === null && child.signalCode === null) await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      await exitOf(stage.child);
     }
     if (e instanceof RuntimeError) throw e;
     throw new InitError((e as Error).message);

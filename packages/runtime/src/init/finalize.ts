@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { CAPABILITIES, PR, RLIMIT, SysError, type SeccompFilter, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import type { Capabilities, Process, Rlimit, User } from '../spec/types';
+import { closeStrayFds, markExecFds, verifyCwd } from './fds';
 
 /** Bit of a capability name, or undefined when we or this kernel (cap_last_cap) do not know it. */
 function capBit(name: string, lastCap: number): number | undefined {
@@ -144,18 +145,6 @@ export function processEnv(sys: Sys, proc: Process): string[] {
   return env;
 }
 
-/** Leave stdio and the preserved fds to the new program; everything else closes on exec. */
-export function setExecFds(sys: Sys, preserveFds: number): void {
-  const keep = 3 + preserveFds;
-  for (const fd of sys.listFds()) {
-    try {
-      sys.setCloexec(fd, fd >= keep);
-    } catch {
-      // the fd used to list /proc/self/fd is gone by now
-    }
-  }
-}
-
 export interface FinalExec {
   path: string;
   argv: string[];
@@ -166,17 +155,35 @@ export interface FinalizeOptions {
   lastCap: number;
   seccomp?: SeccompFilter;
   preserveFds: number;
-  /** Runs once the process is confined, before signals and fds are made ready for execve. */
-  beforeExec?: () => void;
+  /**
+   * fds the stage still needs besides stdio and the preserved ones (sync socket, exec fifo): every
+   * other fd that names a file or directory is closed before chdir. Leave undefined where
+   * /proc/self is not this process (the exec stage closes its fds before joining the mount namespace).
+   */
+  keepFds?: ReadonlySet<number>;
+  /** Reset signal dispositions and mask for an execve from this thread (posix_spawn does its own). */
+  resetSignals: boolean;
+}
+
+/** chdir to the process's cwd, then make sure the kernel sees it inside our root (CVE-2024-21626). */
+export function enterCwd(sys: Sys, cwd: string): void {
+  try {
+    sys.chdir(cwd);
+  } catch (e) {
+    throw new InitError(`cannot enter the working directory ${cwd}: ${(e as Error).message}`);
+  }
+  verifyCwd(sys, cwd);
 }
 
 /**
- * The last steps before execve, in runc's order: rlimits, seccomp (early when no_new_privs is off,
- * because loading then needs CAP_SYS_ADMIN), bounding set, user, cwd, capabilities, no_new_privs,
- * seccomp (late otherwise), umask, `beforeExec`, signals, fds. Returns what to exec; the caller
- * calls execve.
+ * The last steps before execve, in runc's order: fds (stray ones closed, the rest close-on-exec,
+ * before anything can walk through them), rlimits, seccomp (early when no_new_privs is off,
+ * because loading then needs CAP_SYS_ADMIN), bounding set, user, cwd (checked inside the root),
+ * capabilities, no_new_privs, seccomp (late otherwise), umask. Returns what to exec.
  */
 export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions): FinalExec {
+  if (opts.keepFds) closeStrayFds(sys, new Set([...opts.keepFds, ...preservedFds(opts.preserveFds)]));
+  markExecFds(sys, opts.preserveFds);
   const env = processEnv(sys, proc);
   const argv = proc.args ?? [];
   const file = lookPath(sys, argv[0]!, env, proc.cwd);
@@ -184,14 +191,17 @@ export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions):
   if (opts.seccomp && !proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
   dropBoundingSet(sys, proc.capabilities, opts.lastCap);
   switchUser(sys, proc.user);
-  sys.chdir(proc.cwd);
+  enterCwd(sys, proc.cwd);
   applyCapabilities(sys, proc.capabilities, opts.lastCap);
   if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
   if (opts.seccomp && proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
   if (proc.user.umask !== undefined) sys.umask(proc.user.umask);
   else sys.umask(0o022);
-  opts.beforeExec?.();
-  sys.resetSignals();
-  setExecFds(sys, opts.preserveFds);
+  if (opts.resetSignals) sys.resetSignals();
   return { path: file, argv, env };
+}
+
+/** The fd numbers `--preserve-fds N` hands to the program: 3 .. 3+N-1. */
+export function preservedFds(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => 3 + i);
 }

@@ -1,0 +1,4 @@
+export { RESOLVE, openRoot, openInRoot, statInRoot, mkdirAllInRoot, procFdPath, fdPath, isWithin, resetOpenat2Probe } from './in-root';
+export type { InRootOptions } from './in-root';
+export { UnsafeMountTargetError, mountInRoot, openMountRoot, openMountTarget, reopenMountTarget } from './mount-in-root';
+export type { MountRoot, MountTarget, MountTargetOptions } from './mount-in-root';
