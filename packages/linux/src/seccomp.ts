@@ -281,7 +281,8 @@ export function loadSeccompFilter(filter: SeccompFilter): void {
     for (const rule of filter.rules) added += addRule(lib, ctx, rule, defaultAction);
     // Best effort, as in runc (older libseccomp lacks it).
     if (added > BINARY_TREE_MIN_RULES) lib.attrSet(ctx, ATTR_CTL_OPTIMIZE, 2);
-    const limits = needsEnosysStub(defaultAction) ? archLimits(lib, filter) : [];
+    // SYS_seccomp below is x86_64's number: elsewhere libseccomp's filter goes in as it is
+    const limits = process.arch === 'x64' && needsEnosysStub(defaultAction) ? archLimits(lib, filter) : [];
     if (limits.length === 0) {
       check(lib.load(ctx), 'seccomp_load', `${added} rules`);
       return;
@@ -359,7 +360,6 @@ function loadProgram(lib: LibSeccomp, program: Buffer, flags: number): void {
   if (program.length % 8 !== 0 || program.length / 8 > BPF_MAXINSNS) {
     throw new SysError('seccomp', EINVAL, `filter of ${program.length / 8} instructions`);
   }
-  if (process.arch !== 'x64') throw new SysError('seccomp', EOPNOTSUPP, `ENOSYS stub on ${process.arch}`);
   const fprog = Buffer.alloc(16); // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
   fprog.writeUInt16LE(program.length / 8, 0);
   fprog.writeBigUInt64LE(lib.address(program), 8);

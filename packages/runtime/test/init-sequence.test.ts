@@ -202,7 +202,7 @@ describe('runInit through the fake seam', () => {
     expect((sys.callsOf('unshare')[0]![0] as number) & CLONE.NEWNET).toBeFalsy();
   });
 
-  it('waits for start before startContainer hooks, and those before dropping privileges', () => {
+  it('confines the process, then waits for start, then runs startContainer hooks (confined too, as runc does)', () => {
     const sys = fakeRootfs();
     sys.addDir('/work');
     const ran: string[] = [];
@@ -223,7 +223,11 @@ describe('runInit through the fake seam', () => {
     const reopen = sys.calls.findIndex((c) => c.op === 'open' && String(c.args[0]).startsWith('/proc/self/fd/'));
     expect(reopen).toBeGreaterThan(0);
     expect(reopen).toBeLessThan(o.indexOf('hook:startContainer'));
-    expect(o.indexOf('hook:startContainer')).toBeLessThan(o.indexOf('setresuid'));
+    // confined first (user, capabilities), as runc: hooks run like the program will
+    expect(o.indexOf('setresuid')).toBeLessThan(reopen);
+    expect(o.indexOf('capset')).toBeLessThan(reopen);
+    expect(o.indexOf('hook:startContainer')).toBeLessThan(o.indexOf('resetSignals'));
+    expect(o.indexOf('resetSignals')).toBeLessThan(o.indexOf('execve'));
     // the cwd is entered and checked before `ready`, so a bad one still fails create
     expect(o.indexOf('getcwd')).toBeLessThan(reopen);
     const enter = sys.calls.findIndex((c) => c.op === 'chdir' && c.args[0] === '/work');
@@ -285,18 +289,30 @@ describe('runInit through the fake seam', () => {
     expect(sys.callsOf('execve')).toHaveLength(0);
   });
 
-  it('tells start through exec.fifo why the process cannot start when a step after start fails (startContainer hooks)', () => {
+  it('tells start through exec.fifo why the process cannot start when a startContainer hook fails', () => {
+    const sys = fakeRootfs();
+    const ch = new FakeChannel();
+    const spec = specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/false' }] }));
+    const failingHook = () => {
+      throw new Error('error running startContainer hook #0 (/bin/false): exit status 1');
+    };
+    expect(() => runInit(sys, ch, bootstrap(spec), failingHook)).toThrow(/hook #0/);
+    expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]); // create had returned: the parent is not listening
+    const reopen = sys.callsOf('open').filter(([p]) => String(p).startsWith('/proc/self/fd/'));
+    expect(reopen).toHaveLength(1);
+    const [[, written]] = sys.callsOf('write') as [number, string][];
+    expect(written).toMatch(/^E.*hook #0/);
+    expect(sys.callsOf('execve')).toHaveLength(0);
+  });
+
+  it('with startContainer hooks too, a step that confines the process fails create, before ready', () => {
     const sys = fakeRootfs();
     const ch = new FakeChannel();
     sys.failOn('capset', 1 /* EPERM */);
     const spec = specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/true' }] }));
     expect(() => runInit(sys, ch, bootstrap(spec), () => undefined)).toThrow(/capset/);
-    expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]); // create had returned: the parent is not listening
-    const reopen = sys.callsOf('open').filter(([p]) => String(p).startsWith('/proc/self/fd/'));
-    expect(reopen).toHaveLength(1);
-    const [[, written]] = sys.callsOf('write') as [number, string][];
-    expect(written).toMatch(/^E.*capset/);
-    expect(sys.callsOf('execve')).toHaveLength(0);
+    expect(ch.sent).toEqual([]);
+    expect(sys.callsOf('write')).toEqual([]);
   });
 
   it('asks the parent to run createRuntime hooks after the namespaces exist', () => {

@@ -7,7 +7,7 @@ import { hasNamespace } from '../spec/validate';
 import { EXEC_FIFO, EXEC_FIFO_GO, execFifoFailure } from '../state/store';
 import { createConsole, setupConsole } from './console';
 import { closeStrayFds } from './fds';
-import { enterCwd, finalizeProcess, lookPath, preservedFds, processEnv, type FinalExec } from './finalize';
+import { finalizeProcess, lookPath, preservedFds, processEnv, type FinalExec } from './finalize';
 import { withCloneFallback } from './spawn-seccomp';
 import { enterNamespaces, joinNamespaceFds } from './namespaces';
 import { enterRootfs, finalizeRootfs, prepareRootfs } from './rootfs';
@@ -105,21 +105,22 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     sys.write(fifo, EXEC_FIFO_GO);
     sys.close(fifo);
   } else {
-    // startContainer hooks run after `start` and before privileges drop. A cwd outside the root
-    // still fails `create`; what fails after `start` (a hook, the last steps) travels to `start`
-    // through the fifo (EXEC_FIFO_FAILED and why), which hears the outcome before returning.
-    closeStrayFds(sys, new Set([ch.fd, fifoFd, ...preservedFds(b.preserveFds)]));
-    enterCwd(sys, proc.cwd);
+    // As runc: the process is confined first (user, capabilities, seccomp: a failure there still
+    // fails `create`), so startContainer hooks run confined like the program (runc's tests check
+    // the seccomp filter applies to them). They run after `start`; a failing hook travels to
+    // `start` through the fifo (EXEC_FIFO_FAILED and why), which hears the outcome before returning.
+    // Signals are reset after them: the hooks' spawn relies on Node's SIGCHLD handling.
+    exec = finalizeProcess(sys, proc, { ...finalOptions, resetSignals: false });
     trace('init ready');
     ch.send({ type: 'ready', pid: sys.getpid() });
     const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
     try {
       hooks('startContainer', startHooks, { ...state, status: 'created' });
-      exec = finalizeProcess(sys, proc, finalOptions);
     } catch (e) {
       sys.write(fifo, execFifoFailure(e instanceof Error ? e.message : String(e)));
       throw e;
     }
+    sys.resetSignals();
     sys.write(fifo, EXEC_FIFO_GO);
     sys.close(fifo);
   }
