@@ -295,7 +295,7 @@ describe('spawnStage with the guard', () => {
       `close ${savedNs}`,
     ]);
     expect(mockSpawned).toHaveLength(1);
-    expect(mockSpawned[0]!.args).toEqual(['--no-short-builtin-calls', expect.stringMatching(/stage-main\.js$/)]);
+    expect(mockSpawned[0]!.args).toEqual([expect.stringMatching(/stage-main\.js$/)]);
     // ps shows node, not /proc/self/fd/N
     expect(mockSpawned[0]!.options.argv0).toBe(NODE);
   });

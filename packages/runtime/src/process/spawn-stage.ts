@@ -89,8 +89,8 @@ export function spawnStage(sys: Sys, opts: SpawnStageOptions): StageHandle {
   const exe = opts.executable ?? ownNode(sys);
   exe.sealed();
   const child = withPidNamespace(sys, opts.pidNamespace, () =>
-    exe.spawnWith(stdio.length, (file, nodeFlags) =>
-      spawn(file, [...nodeFlags, STAGE_ENTRY], {
+    exe.spawnWith(stdio.length, (file) =>
+      spawn(file, [STAGE_ENTRY], {
         argv0: exe.opts.node,
         stdio,
         detached: opts.detached,

@@ -40,6 +40,23 @@ function writeLoop(release: string, copySize: number): string {
   ].join('\n');
 }
 
+/** Write to a FIFO that has a reader; false while it has none. */
+function writeFifoIfRead(fifo: string, data: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
@@ -209,7 +226,8 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
         'mkfifo /tmp/go.fifo',
         'echo READY',
         'read _ < /tmp/go.fifo',
-        'for p in /proc/[0-9]*; do grep -q stage-main "$p/cmdline" 2>/dev/null && stage=$p; done',
+        // [n]: this script's own command line must not match
+        'for p in /proc/[0-9]*; do grep -q "stage-mai[n]" "$p/cmdline" 2>/dev/null && stage=$p; done',
         '[ -n "$stage" ] || { echo "GRAB-FAILED no stage in $(ls -d /proc/[0-9]*)"; exit 1; }',
         'if ! (exec 3<"$stage/exe") 2>/tmp/grab.err; then echo "GRAB-FAILED $(cat /tmp/grab.err)"; exit 1; fi',
         'exec 3<"$stage/exe"',
@@ -239,7 +257,8 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
         [],
         env,
       );
-      fs.writeFileSync(`/proc/${attackerPid}/root/tmp/go.fifo`, 'go\n');
+      // Non-blocking, so a dead attacker fails the wait instead of hanging the test (ENXIO: no reader yet).
+      await waitFor('the attacker to read go.fifo', () => writeFifoIfRead(`/proc/${attackerPid}/root/tmp/go.fifo`, 'go\n'), ATTACK_TIMEOUT_MS);
       await waitFor('the attacker to grab the stage', () => /^(GRABBED|GRAB-FAILED)/m.test(readOr(log)), ATTACK_TIMEOUT_MS);
       h.ok(['start', victim], { env });
 
