@@ -294,7 +294,7 @@ describe('runInit through the fake seam', () => {
     const ch = new FakeChannel();
     const spec = specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/false' }] }));
     const failingHook = () => {
-      throw new Error('error running startContainer hook #0 (/bin/false): exit status 1');
+      throw new Error('error running hook #0 (startContainer /bin/false): exit status 1');
     };
     expect(() => runInit(sys, ch, bootstrap(spec), failingHook)).toThrow(/hook #0/);
     expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]); // create had returned: the parent is not listening
