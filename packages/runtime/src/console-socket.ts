@@ -6,6 +6,9 @@ import { linuxSys, type Sys } from '@gantry/linux';
  * the pty master of a container (SCM_RIGHTS). Used by `run -t` and by the shim.
  */
 export class ConsoleSocket {
+  /** An accept() is running on a worker thread (koffi async). */
+  private accepting = false;
+
   private constructor(
     readonly path: string,
     private readonly fd: number,
@@ -18,7 +21,13 @@ export class ConsoleSocket {
 
   /** Wait for one connection and return the pty master it carries (owned by the caller). */
   async receive(): Promise<{ master: number; name: string }> {
-    const conn = await this.sys.acceptAsync(this.fd);
+    this.accepting = true;
+    let conn: number;
+    try {
+      conn = await this.sys.acceptAsync(this.fd);
+    } finally {
+      this.accepting = false;
+    }
     try {
       const { fd, payload } = await this.sys.recvFdAsync(conn);
       return { master: fd, name: payload };
@@ -28,6 +37,16 @@ export class ConsoleSocket {
   }
 
   close(): void {
+    // Closing the fd does not wake a thread blocked in accept(), and Node waits for its worker
+    // threads on exit: a `run` whose container never sent a terminal hung there. Connect once so
+    // the accept returns; the pending receive() then sees EOF and rejects.
+    if (this.accepting) {
+      try {
+        this.sys.close(this.sys.connectUnix(this.path));
+      } catch {
+        // nobody is listening any more: nothing to wake
+      }
+    }
     try {
       this.sys.close(this.fd);
     } finally {

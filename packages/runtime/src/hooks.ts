@@ -26,7 +26,7 @@ const SIGNAL_TEXT: Record<string, string> = {
 
 /**
  * Run hooks in order with the container state on stdin, as the runtime spec requires; the first
- * failure throws, worded as runc words it ("error running <kind> hook #N: ...").
+ * failure throws, worded as runc words it ("error running hook #N: ...").
  */
 export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state: HookState, opts: { cwd?: string } = {}): void {
   (hooks ?? []).forEach((hook, index) => {
@@ -39,7 +39,7 @@ export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state
       stdio: ['pipe', 'pipe', 'pipe'],
       cwd: opts.cwd,
     });
-    const where = `error running ${kind} hook #${index} (${hook.path})`;
+    const where = `error running hook #${index} (${kind} ${hook.path})`;
     if (res.error) throw new InitError(`${where}: ${res.error.message}`);
     if (res.status !== 0) {
       const why = res.signal ? `signal: ${SIGNAL_TEXT[res.signal] ?? res.signal}` : `exit status ${res.status}`;

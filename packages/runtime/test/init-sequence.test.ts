@@ -1,4 +1,4 @@
-import { CLONE, FakeExecve, FakeExit, FakeSys, FS_MAGIC, MS, O, PR, S_IF, type SeccompFilter, type SpawnRequest } from '@gantry/linux';
+import { CLONE, FakeExecve, FakeExit, FakeSys, FS_MAGIC, MNT_DETACH, MS, O, PR, S_IF, type SeccompFilter, type SpawnRequest } from '@gantry/linux';
 import { runExec, runInit } from '../src/init/init-sequence';
 import type { ExecBootstrap, InitBootstrap, ParentMessage, StageChannel, StageMessage } from '../src/process/messages';
 import { defaultSpec } from '../src/spec/default-spec';
@@ -294,7 +294,7 @@ describe('runInit through the fake seam', () => {
     const ch = new FakeChannel();
     const spec = specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/false' }] }));
     const failingHook = () => {
-      throw new Error('error running startContainer hook #0 (/bin/false): exit status 1');
+      throw new Error('error running hook #0 (startContainer /bin/false): exit status 1');
     };
     expect(() => runInit(sys, ch, bootstrap(spec), failingHook)).toThrow(/hook #0/);
     expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]); // create had returned: the parent is not listening
@@ -325,10 +325,38 @@ describe('runInit through the fake seam', () => {
 
   it('uses MS_MOVE and chroot with --no-pivot', () => {
     const sys = fakeRootfs();
+    sys.addFile('/proc/self/mountinfo', '');
     run(sys, new FakeChannel(), bootstrap(specFor(), { noPivot: true }));
     expect(sys.callsOf('pivotRoot')).toHaveLength(0);
     expect(sys.callsOf('mount')).toContainEqual(['/bundle/rootfs', '/', null, MS.MOVE, null]);
     expect(sys.callsOf('chroot')).toEqual([['.']]);
+  });
+
+  it('with --no-pivot, hides the host\'s full proc and sysfs mounts first (detach, or a tmpfs over them)', () => {
+    const sys = fakeRootfs();
+    sys.addFile(
+      '/proc/self/mountinfo',
+      [
+        '22 1 0:21 / /proc rw,nosuid - proc proc rw',
+        '23 1 0:22 / /sys rw,nosuid - sysfs sysfs rw',
+        '24 22 0:23 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw',
+        '25 1 0:21 /sys /srv/procsys rw - proc proc rw', // not the filesystem's root: harmless
+        '26 1 0:24 / /run/other/proc rw - proc proc rw',
+        '30 1 0:25 / /bundle/rootfs/proc rw - proc proc rw', // the container's own
+      ].join('\n'),
+    );
+    sys.failOn('umount', 1 /* EPERM */, '/run/other/proc');
+    run(sys, new FakeChannel(), bootstrap(specFor(), { noPivot: true }));
+    expect(sys.callsOf('umount')).toEqual([
+      ['/run/other/proc', MNT_DETACH],
+      ['/proc', MNT_DETACH],
+      ['/sys', MNT_DETACH],
+    ]);
+    const mounts = sys.callsOf('mount');
+    expect(mounts).toContainEqual([null, '/proc', null, MS.SLAVE | MS.REC, null]);
+    expect(mounts).toContainEqual(['tmpfs', '/run/other/proc', 'tmpfs', 0, null]);
+    const o = ops(sys);
+    expect(o.lastIndexOf('umount')).toBeLessThan(o.indexOf('chroot'));
   });
 
   it('sets up the terminal and sends the master over the console socket', () => {

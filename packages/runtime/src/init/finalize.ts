@@ -165,20 +165,27 @@ export interface FinalizeOptions {
   resetSignals: boolean;
 }
 
-/** chdir to the process's cwd, then make sure the kernel sees it inside our root (CVE-2024-21626). */
-export function enterCwd(sys: Sys, cwd: string): void {
+/**
+ * chdir to the process's cwd, then make sure the kernel sees it inside our root (CVE-2024-21626).
+ * With `permissionMayWait`, a refusal (EACCES/EPERM) returns false instead of throwing: the caller
+ * tries again as the container's user.
+ */
+export function enterCwd(sys: Sys, cwd: string, permissionMayWait = false): boolean {
   try {
     sys.chdir(cwd);
   } catch (e) {
+    if (permissionMayWait && e instanceof SysError && (e.code === 'EACCES' || e.code === 'EPERM')) return false;
     throw new InitError(`cannot enter the working directory ${cwd}: ${(e as Error).message}`);
   }
   verifyCwd(sys, cwd);
+  return true;
 }
 
 /**
  * The last steps before execve, in runc's order: fds (stray ones closed, the rest close-on-exec,
  * before anything can walk through them), rlimits, seccomp (early when no_new_privs is off,
- * because loading then needs CAP_SYS_ADMIN), bounding set, user, cwd (checked inside the root),
+ * because loading then needs CAP_SYS_ADMIN), bounding set, cwd (checked inside the root; as root,
+ * again as the user if root was refused), user,
  * capabilities, no_new_privs, seccomp (late otherwise), umask. Returns what to exec.
  */
 export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions): FinalExec {
@@ -190,8 +197,12 @@ export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions):
   applyRlimits(sys, proc.rlimits);
   if (opts.seccomp && !proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
   dropBoundingSet(sys, proc.capabilities, opts.lastCap);
+  // As runc: enter the cwd before the user switch (root may reach a directory the container's user
+  // cannot, e.g. a 0700 /root), and only if that is refused, again as the user (a directory only
+  // the user may enter, on a file system that does not let root through).
+  const entered = enterCwd(sys, proc.cwd, true);
   switchUser(sys, proc.user);
-  enterCwd(sys, proc.cwd);
+  if (!entered) enterCwd(sys, proc.cwd);
   applyCapabilities(sys, proc.capabilities, opts.lastCap);
   if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
   if (opts.seccomp && proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);

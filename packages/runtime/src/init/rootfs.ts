@@ -302,9 +302,39 @@ function createDevSymlinks(sys: Sys, root: MountRoot): void {
   }
 }
 
+/**
+ * --no-pivot keeps the host's mounts in our mount namespace, under the chroot. The kernel lets a
+ * process mount a new proc or sysfs while a full one (the filesystem's root, nothing locked over
+ * it) is in its mount namespace, so a container could mount a bare /proc (runc's test: unshare -mrpf
+ * + mount -t proc). As runc does: detach every full proc and sysfs outside the rootfs (made slave
+ * first, so the host keeps its own), or cover it with a tmpfs where detaching is refused.
+ */
+function hideHostProcAndSys(sys: Sys, rootfs: string): void {
+  const inside = (p: string) => p === rootfs || p.startsWith(`${rootfs}/`);
+  const full = parseMountinfo(sys.readFile('/proc/self/mountinfo')).filter(
+    (m) => m.root === '/' && (m.fstype === 'proc' || m.fstype === 'sysfs') && !inside(m.mountPoint),
+  );
+  // deepest first, so a parent's detach does not hide a child we still have to visit
+  for (const m of full.sort((a, b) => b.mountPoint.length - a.mountPoint.length)) {
+    try {
+      sys.mount(null, m.mountPoint, null, MS.SLAVE | MS.REC, null);
+    } catch (e) {
+      if (e instanceof SysError && e.code === 'ENOENT') continue; // under something already detached
+      throw e;
+    }
+    try {
+      sys.umount(m.mountPoint, MNT_DETACH);
+    } catch (e) {
+      if (!(e instanceof SysError) || (e.code !== 'EINVAL' && e.code !== 'EPERM')) throw e;
+      sys.mount('tmpfs', m.mountPoint, 'tmpfs', 0, null);
+    }
+  }
+}
+
 /** Make `rootfs` the root: pivot_root, or MS_MOVE + chroot with --no-pivot. */
 export function enterRootfs(sys: Sys, rootfs: string, noPivot: boolean): void {
   if (noPivot) {
+    hideHostProcAndSys(sys, rootfs);
     sys.chdir(rootfs);
     sys.mount(rootfs, '/', null, MS.MOVE, null);
     sys.chroot('.');

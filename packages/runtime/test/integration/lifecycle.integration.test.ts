@@ -349,7 +349,7 @@ describeRoot('lifecycle (root integration)', () => {
       const b = h.bundleFor(['true'], (c) => {
         c.hooks = { prestart: [hook(h, log, 'prestart', 3)], poststart: [hook(h, log, 'poststart')] };
       });
-      expectOneLineError(h.cli(['create', '-b', b, id]), /error running prestart hook #0 .*: exit status 3/);
+      expectOneLineError(h.cli(['create', '-b', b, id]), /error running hook #0 \(prestart .*\): exit status 3/);
       expectNothingLeft(h, id);
       expect(entries(log).map((e) => e.name)).toEqual(['prestart']);
     });
