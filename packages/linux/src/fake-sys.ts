@@ -533,7 +533,10 @@ export class FakeSys implements Sys {
   }
   resetSignals(): void { this.record('resetSignals', []); }
   kill(pid: number, signal: number): void { this.record('kill', [pid, signal]); }
-  seccompLoad(filter: SeccompFilter): void { this.record('seccompLoad', [filter]); }
+  seccompLoad(filter: SeccompFilter): number | undefined {
+    this.record('seccompLoad', [filter]);
+    return filter.rules.some((r) => r.action === 'SCMP_ACT_NOTIFY') ? this.nextFd++ : undefined;
+  }
 
   /** Programs attached at `p` (an opened path) for `attachType`, oldest first. */
   bpfAttachedAt(p: string, attachType: number): FakeBpfProgram[] {

@@ -501,8 +501,8 @@ export class LinuxSys implements Sys {
   kill(pid: number, signal: number): void {
     check(libc().kill(pid, signal), 'kill', String(pid));
   }
-  seccompLoad(filter: SeccompFilter): void {
-    loadSeccompFilter(filter);
+  seccompLoad(filter: SeccompFilter): number | undefined {
+    return loadSeccompFilter(filter);
   }
   bpfProgLoad(prog: BpfProgram): number {
     return bpf.bpfProgLoad(prog);

@@ -26,6 +26,7 @@ const ACT_ERRNO = 0x00050000;
 const ACT_TRACE = 0x7ff00000;
 const ACT_LOG = 0x7ffc0000;
 const ACT_ALLOW = 0x7fff0000;
+const ACT_NOTIFY = 0x7fc00000;
 
 const ACTION_BASE: Record<SeccompActionName, number> = {
   SCMP_ACT_KILL: ACT_KILL_THREAD, // the historical name of KILL_THREAD, as in runc
@@ -36,9 +37,12 @@ const ACTION_BASE: Record<SeccompActionName, number> = {
   SCMP_ACT_TRACE: ACT_TRACE,
   SCMP_ACT_LOG: ACT_LOG,
   SCMP_ACT_ALLOW: ACT_ALLOW,
+  SCMP_ACT_NOTIFY: ACT_NOTIFY,
 };
 /** Actions that need seccomp_api_get() >= 3 (kernel 4.14+). */
 const ACTIONS_NEEDING_API3: ReadonlySet<SeccompActionName> = new Set(['SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_LOG']);
+/** SCMP_ACT_NOTIFY needs seccomp_api_get() >= 6 (kernel 5.5+, for the listener's ioctls). */
+const NOTIFY_API = 6;
 
 // enum scmp_compare
 const OPERATORS: Record<SeccompOperatorName, number> = {
@@ -107,6 +111,7 @@ interface LibSeccomp {
   ruleAddArray(ctx: FilterCtx, action: number, syscall: number, count: number, args: ArgCmp[] | null): number;
   attrSet(ctx: FilterCtx, attr: number, value: number): number;
   load(ctx: FilterCtx): number;
+  notifyFd(ctx: FilterCtx): number;
   exportBpf(ctx: FilterCtx, fd: number): number;
   syscallResolveNameArch(archToken: number, name: string): number;
   apiGet(): number;
@@ -156,6 +161,7 @@ function libseccomp(): LibSeccomp {
     ]) as unknown as LibSeccomp['ruleAddArray'],
     attrSet: f('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     load: f('int seccomp_load(void *ctx)'),
+    notifyFd: f('int seccomp_notify_fd(void *ctx)'),
     exportBpf: f('int seccomp_export_bpf(void *ctx, int fd)'),
     syscallResolveNameArch: f('int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)'),
     apiGet: f('unsigned int seccomp_api_get(void)'),
@@ -181,9 +187,6 @@ export function preloadSeccomp(): void {
 
 /** libseccomp's numeric encoding of an action; ERRNO and TRACE default to EPERM as in runc. */
 function encodeAction(name: string, errnoRet: number | undefined, where: string): number {
-  if (name === 'SCMP_ACT_NOTIFY') {
-    throw new SysError('seccomp', EOPNOTSUPP, `${where}: SCMP_ACT_NOTIFY (seccomp user notification is not supported)`);
-  }
   if (!Object.prototype.hasOwnProperty.call(ACTION_BASE, name)) {
     throw new SysError('seccomp', EINVAL, `${where}: unknown action ${JSON.stringify(name)}`);
   }
@@ -263,10 +266,17 @@ function applyFlag(lib: LibSeccomp, ctx: FilterCtx, flag: string): void {
 /**
  * Compile an OCI seccomp filter with libseccomp and load it on the calling thread.
  * no_new_privs is left as it is (the runtime sets it when the spec asks), so loading needs
- * CAP_SYS_ADMIN unless no_new_privs is already set.
+ * CAP_SYS_ADMIN unless no_new_privs is already set. With SCMP_ACT_NOTIFY rules the filter is
+ * loaded with a listener, whose fd (close-on-exec) is returned for the seccomp agent.
  */
-export function loadSeccompFilter(filter: SeccompFilter): void {
+export function loadSeccompFilter(filter: SeccompFilter): number | undefined {
   const lib = libseccomp();
+  // every syscall, the agent's own answers included, would wait for the agent
+  if (filter.defaultAction === 'SCMP_ACT_NOTIFY') throw new SysError('seccomp', EINVAL, 'SCMP_ACT_NOTIFY cannot be the default action');
+  const notify = filter.rules.some((r) => r.action === 'SCMP_ACT_NOTIFY');
+  if (notify && lib.apiGet() < NOTIFY_API) {
+    throw new SysError('seccomp', EOPNOTSUPP, `SCMP_ACT_NOTIFY needs seccomp API level ${NOTIFY_API} (kernel 5.5+), this host has ${lib.apiGet()}`);
+  }
   const defaultAction = encodeAction(filter.defaultAction, filter.defaultErrnoRet, 'default action');
   const ctx = lib.init(defaultAction);
   if (!ctx) throw new SysError('seccomp_init', EINVAL, `default action ${filter.defaultAction}`);
@@ -284,10 +294,15 @@ export function loadSeccompFilter(filter: SeccompFilter): void {
     // SYS_seccomp below is x86_64's number: elsewhere libseccomp's filter goes in as it is
     const limits = process.arch === 'x64' && needsEnosysStub(defaultAction) ? archLimits(lib, filter) : [];
     if (limits.length === 0) {
+      // libseccomp asks for a listener itself when the filter has notify rules
       check(lib.load(ctx), 'seccomp_load', `${added} rules`);
-      return;
+      if (!notify) return undefined;
+      const fd = lib.notifyFd(ctx);
+      if (fd < 0) throw new SysError('seccomp_notify_fd', -fd);
+      return fd;
     }
-    loadProgram(lib, Buffer.concat([enosysStub(limits), exportProgram(lib, ctx)]), kernelFlags(filter.flags));
+    const fd = loadProgram(lib, Buffer.concat([enosysStub(limits), exportProgram(lib, ctx)]), kernelFlags(filter.flags) | (notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0));
+    return notify ? fd : undefined;
   } finally {
     lib.release(ctx);
   }
@@ -346,6 +361,8 @@ function exportProgram(lib: LibSeccomp, ctx: FilterCtx): Buffer {
 
 const SYS_SECCOMP = 317; // x86_64
 const SECCOMP_SET_MODE_FILTER = 1;
+/** seccomp(2) returns a listener fd (close-on-exec) for the filter's SECCOMP_RET_USER_NOTIF actions. */
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 const O_CLOEXEC = 0o2000000;
 const BPF_MAXINSNS = 4096;
 
@@ -355,17 +372,17 @@ function kernelFlags(flags: readonly string[]): number {
   return flags.reduce((acc, f) => acc | (bits[f] ?? 0), 0);
 }
 
-/** seccomp(SECCOMP_SET_MODE_FILTER) with our own program, on the calling thread. */
-function loadProgram(lib: LibSeccomp, program: Buffer, flags: number): void {
+/** seccomp(SECCOMP_SET_MODE_FILTER) with our own program, on the calling thread: the syscall's result. */
+function loadProgram(lib: LibSeccomp, program: Buffer, flags: number): number {
   if (program.length % 8 !== 0 || program.length / 8 > BPF_MAXINSNS) {
     throw new SysError('seccomp', EINVAL, `filter of ${program.length / 8} instructions`);
   }
   const fprog = Buffer.alloc(16); // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
   fprog.writeUInt16LE(program.length / 8, 0);
   fprog.writeBigUInt64LE(lib.address(program), 8);
-  if (lib.seccompSyscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, fprog) < 0) {
-    throw new SysError('seccomp', lib.errno(), `${program.length / 8} instructions`);
-  }
+  const ret = lib.seccompSyscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, fprog);
+  if (ret < 0) throw new SysError('seccomp', lib.errno(), `${program.length / 8} instructions`);
+  return ret;
 }
 
 /** The `linux.seccomp` object of `features` output (runtime-spec features.md), plus the library version. */
@@ -390,7 +407,9 @@ export function seccompFeatures(): SeccompFeatures {
     return { enabled: false, actions: [], operators: [], archs: [], knownFlags, supportedFlags: [], version: '' };
   }
   const api = lib.apiGet();
-  const actions = (Object.keys(ACTION_BASE) as SeccompActionName[]).filter((a) => api >= 3 || !ACTIONS_NEEDING_API3.has(a));
+  const actions = (Object.keys(ACTION_BASE) as SeccompActionName[]).filter(
+    (a) => (api >= 3 || !ACTIONS_NEEDING_API3.has(a)) && (a !== 'SCMP_ACT_NOTIFY' || api >= NOTIFY_API),
+  );
   const archs = KNOWN_ARCHS.filter((a) => lib.archResolveName(a.slice('SCMP_ARCH_'.length).toLowerCase()) !== 0);
   return {
     enabled: true,

@@ -27,7 +27,7 @@ export interface FsStat {
   flags: number;
 }
 
-/** OCI seccomp actions the loader implements (SCMP_ACT_NOTIFY is refused: no listener support). */
+/** OCI seccomp actions the loader implements. */
 export type SeccompActionName =
   | 'SCMP_ACT_KILL'
   | 'SCMP_ACT_KILL_PROCESS'
@@ -36,7 +36,9 @@ export type SeccompActionName =
   | 'SCMP_ACT_ERRNO'
   | 'SCMP_ACT_TRACE'
   | 'SCMP_ACT_ALLOW'
-  | 'SCMP_ACT_LOG';
+  | 'SCMP_ACT_LOG'
+  /** User notification: the syscall waits for whoever holds the listener fd (seccompLoad's result). */
+  | 'SCMP_ACT_NOTIFY';
 
 /** libseccomp's `enum scmp_compare` names, as OCI spells them. */
 export type SeccompOperatorName =
@@ -238,7 +240,11 @@ export interface Sys {
   /** Default disposition for every signal and an empty mask: ignored signals would survive execve. */
   resetSignals(): void;
   kill(pid: number, signal: number): void;
-  seccompLoad(filter: SeccompFilter): void;
+  /**
+   * Load a filter on the calling thread. With SCMP_ACT_NOTIFY rules, returns the listener fd
+   * (close-on-exec) that the seccomp agent reads notifications from; otherwise undefined.
+   */
+  seccompLoad(filter: SeccompFilter): number | undefined;
 
   // bpf(2), for cgroup v2 device filters
   /** BPF_PROG_LOAD: the program's fd (close-on-exec). A refusal throws `BpfLoadError` with the verifier log. */

@@ -81,7 +81,7 @@ function persona(p) { const r = personality(p); return r === -1 ? { errno: koffi
 const out = {};
 try {
   seccomp.preloadSeccomp();
-  seccomp.loadSeccompFilter(${filterSource(filter)});
+  globalThis.listenerFd = seccomp.loadSeccompFilter(${filterSource(filter)});
   out.loaded = true;
 } catch (e) {
   out.loaded = false;
@@ -170,6 +170,21 @@ describe('loadSeccompFilter (in a child process)', () => {
     expect(withArchs.report?.probe).toEqual({ mkdir: 'EACCES', unknown: ENOSYS, epollPwait2: ENOSYS });
     // like runc, no architectures listed means no stub
     expect(runChild(filter([]), probe).report?.probe).toEqual({ mkdir: 'EACCES', unknown: EACCES, epollPwait2: EACCES });
+  });
+
+  it('SCMP_ACT_NOTIFY: returns the listener fd; once it is closed, a notified syscall fails with ENOSYS', () => {
+    const r = runChild(
+      allowAllBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY', args: [] }]),
+      `const fd = globalThis.listenerFd;
+      const kind = fs.readlinkSync('/proc/self/fd/' + fd);
+      const flags = parseInt(/^flags:\\s*([0-7]+)/m.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8);
+      const cloexec = (flags & 0o2000000) !== 0;
+      fs.closeSync(fd);
+      return { kind, cloexec, mkdir: attempt(() => fs.mkdirSync(dir + '/a')), stat: attempt(() => fs.statSync(dir)) };`,
+    );
+    expect(r.report).toEqual({ loaded: true, mode: '2', probe: { kind: 'anon_inode:seccomp notify', cloexec: true, mkdir: 'ENOSYS', stat: 'ok' } });
+    // without notify rules there is no listener
+    expect(runChild(allowAllBut([]), 'return { fd: globalThis.listenerFd === undefined };').report?.probe).toEqual({ fd: true });
   });
 
   it('compares arguments: personality allowed only when arg0 == 0xffffffff', () => {
@@ -283,9 +298,9 @@ describe('loadSeccompFilter (in a child process)', () => {
     expect(r.report?.probe).toEqual({ main: '2', nnp: '0', threads: true, othersFiltered: 0 });
   });
 
-  it('throws SysError before loading on NOTIFY, unknown actions, operators, flags and bad indexes', () => {
+  it('throws SysError before loading on a NOTIFY default, unknown actions, operators, flags and bad indexes', () => {
     const cases: Array<[SeccompFilter, string]> = [
-      [{ ...allowAllBut([]), defaultAction: 'SCMP_ACT_NOTIFY' as SeccompFilter['defaultAction'] }, 'EOPNOTSUPP'],
+      [{ ...allowAllBut([]), defaultAction: 'SCMP_ACT_NOTIFY' }, 'EINVAL'],
       [allowAllBut([{ names: ['mkdir'], action: 'SCMP_ACT_BOGUS' as SeccompRule['action'], args: [] }]), 'EINVAL'],
       [allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_XX' as 'SCMP_CMP_EQ', value: 0n, valueTwo: 0n }] }]), 'EINVAL'],
       [allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, op: 'SCMP_CMP_EQ', value: 0n, valueTwo: 0n }] }]), 'EINVAL'],
@@ -305,7 +320,7 @@ describe('seccompFeatures', () => {
     const f = seccompFeatures();
     expect(f.enabled).toBe(true);
     expect(f.actions).toEqual(expect.arrayContaining(['SCMP_ACT_ERRNO', 'SCMP_ACT_ALLOW', 'SCMP_ACT_KILL_PROCESS']));
-    expect(f.actions).not.toContain('SCMP_ACT_NOTIFY');
+    expect(f.actions).toContain('SCMP_ACT_NOTIFY'); // kernel 5.5+
     expect(f.operators).toEqual([
       'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE',
     ]);

@@ -192,6 +192,32 @@ describe('runInit through the fake seam', () => {
     }
   });
 
+  it('hands a SCMP_ACT_NOTIFY listener to the seccomp agent right after loading, then closes its copies', () => {
+    const filter: SeccompFilter = {
+      defaultAction: 'SCMP_ACT_ALLOW', architectures: [], flags: [], rules: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY', args: [] }],
+    };
+    for (const nnp of [true, false]) {
+      const sys = fakeRootfs();
+      const state = '{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":1}';
+      run(sys, new FakeChannel(), bootstrap(specFor((s) => (s.process!.noNewPrivileges = nnp)), { seccomp: filter, seccompAgent: { fd: 77, state } }));
+      const load = sys.calls.findIndex((c) => c.op === 'seccompLoad');
+      const send = sys.calls.findIndex((c) => c.op === 'sendFd');
+      expect(send).toBe(load + 1);
+      const [[agentFd, listener, payload]] = sys.callsOf('sendFd') as [number, number, string][];
+      expect([agentFd, payload]).toEqual([77, state]);
+      const closes = sys.calls.slice(send + 1, send + 3);
+      expect(closes).toEqual([{ op: 'close', args: [listener] }, { op: 'close', args: [77] }]);
+    }
+  });
+
+  it('refuses a notify filter when no agent was connected', () => {
+    const filter: SeccompFilter = {
+      defaultAction: 'SCMP_ACT_ALLOW', architectures: [], flags: [], rules: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY', args: [] }],
+    };
+    const sys = fakeRootfs();
+    expect(() => run(sys, new FakeChannel(), bootstrap(specFor(), { seccomp: filter }))).toThrow(/no seccomp agent/);
+  });
+
   it('joins namespaces given by path instead of creating them', () => {
     const sys = fakeRootfs();
     run(sys, new FakeChannel(), bootstrap(specFor((s) => {

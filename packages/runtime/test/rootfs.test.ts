@@ -151,6 +151,33 @@ describe('what may be mounted over /proc', () => {
   });
 });
 
+describe('a read-only /dev', () => {
+  const roDev = () => spec((x) => {
+    const dev = x.mounts!.find((m) => m.destination === '/dev')!;
+    dev.options = [...(dev.options ?? []), 'ro'];
+    x.linux!.maskedPaths = [];
+    x.linux!.readonlyPaths = [];
+    x.root = { path: 'rootfs', readonly: false };
+  });
+
+  it('is mounted writable first, so its nodes, links and sub-mounts can be made (runc does the same)', () => {
+    const sys = rootfs('dir');
+    prepareRootfs(sys, roDev(), OPTS);
+    const dev = sys.mountTable.find((m) => m.target === '/b/rootfs/dev')!;
+    expect(dev.fstype).toBe('tmpfs');
+    expect(dev.flags & MS.RDONLY).toBe(0);
+    expect(sys.stat('/b/rootfs/dev/null')).toMatchObject({ kind: 'chr' });
+    expect(mountedAt(sys)).toContain('/b/rootfs/dev/pts');
+  });
+
+  it('is made read-only after pivot_root, keeping its nosuid and strictatime', () => {
+    const sys = new FakeSys();
+    sys.addDir('/dev');
+    finalizeRootfs(sys, roDev());
+    expect(sys.mountTable).toEqual([{ source: null, target: '/dev', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.STRICTATIME, data: null }]);
+  });
+});
+
 describe('finalizeRootfs (after pivot_root)', () => {
   function pivoted(): FakeSys {
     const sys = new FakeSys();

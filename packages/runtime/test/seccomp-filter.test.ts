@@ -1,5 +1,5 @@
 import { ConfigError } from '../src/errors';
-import { SeccompConfigError, toSeccompFilter } from '../src/init/seccomp-filter';
+import { SeccompConfigError, toSeccompFilter, usesSeccompAgent } from '../src/init/seccomp-filter';
 import type { Seccomp } from '../src/spec/types';
 
 /** Cast for deliberately malformed input, as it could come out of JSON.parse. */
@@ -71,7 +71,7 @@ describe('toSeccompFilter', () => {
     });
   });
 
-  it('accepts every action but NOTIFY, and every operator', () => {
+  it('accepts every action but NOTIFY as default, and every operator', () => {
     for (const act of [
       'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP',
       'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG',
@@ -121,11 +121,16 @@ describe('toSeccompFilter', () => {
     expect(err.message).toMatch(/linux\.seccomp\.syscalls\[1\]\.action: unknown action "SCMP_ACT_DENY"/);
   });
 
-  it('refuses SCMP_ACT_NOTIFY clearly, as default or rule action', () => {
-    expect(errorOf({ defaultAction: 'SCMP_ACT_NOTIFY' }).message).toMatch(/SCMP_ACT_NOTIFY is not supported/);
-    expect(
-      errorOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['bind'], action: 'SCMP_ACT_NOTIFY' }] }).message,
-    ).toMatch(/syscalls\[0\]\.action: SCMP_ACT_NOTIFY is not supported/);
+  it('takes SCMP_ACT_NOTIFY for rules with a listener path, with runc\'s limits', () => {
+    const notify = (names: string[], listenerPath?: string) => ({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath, syscalls: [{ names, action: 'SCMP_ACT_NOTIFY' }] });
+    const f = toSeccompFilter(notify(['mkdir'], '/run/agent.sock'));
+    expect(f.rules[0]!.action).toBe('SCMP_ACT_NOTIFY');
+    expect(usesSeccompAgent(f)).toBe(true);
+    expect(usesSeccompAgent(toSeccompFilter({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock' }))).toBe(false);
+    expect(errorOf({ defaultAction: 'SCMP_ACT_NOTIFY' }).message).toMatch(/SCMP_ACT_NOTIFY cannot be used as default action/);
+    expect(errorOf(notify(['mkdir'])).message).toMatch(/listenerPath: SCMP_ACT_NOTIFY needs a listenerPath/);
+    expect(errorOf(notify(['mkdir'], '')).message).toMatch(/needs a listenerPath/);
+    expect(errorOf(notify(['read', 'write'], '/run/agent.sock')).message).toMatch(/SCMP_ACT_NOTIFY cannot be used for the write syscall/);
   });
 
   it('rejects an unknown operator', () => {

@@ -8,6 +8,8 @@ import { runHooks } from '../hooks';
 import { parseCgroupMounts } from '../init/rootfs';
 import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
+import { usesSeccompAgent } from '../init/seccomp-filter';
+import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { spawnStage, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
 import { parseSpec } from '../spec/validate';
 import { defaultDeviceRules } from '../spec/default-spec';
@@ -127,14 +129,16 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   };
   let stage: StageHandle | undefined;
   let consoleFd: number | undefined;
+  let agentFd: number | undefined;
   try {
     ctx.store.save(record);
     if (proc.terminal) consoleFd = sys.connectUnix(opts.consoleSocket!);
+    if (usesSeccompAgent(seccomp)) agentFd = connectSeccompAgent(sys, spec.linux!.seccomp!);
 
     trace('spawning stage');
     stage = spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
-      extraFds: consoleFd !== undefined ? [consoleFd] : [],
+      extraFds: [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined),
       pidNamespace: pidNamespaceOf(spec),
       detached: true,
       stdio: opts.stdio,
@@ -170,6 +174,13 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       noPivot: opts.noPivot ?? false,
       preserveFds: opts.preserveFds ?? 0,
       consoleSocketFd: consoleFd !== undefined ? stage.childFds[0] : undefined,
+      seccompAgent:
+        agentFd !== undefined
+          ? {
+              fd: stage.childFds[consoleFd !== undefined ? 1 : 0]!,
+              state: seccompAgentState({ ociVersion: spec.ociVersion, id, pid: stage.pid, bundle, status: 'creating', annotations: spec.annotations, metadata: spec.linux?.seccomp?.listenerMetadata }),
+            }
+          : undefined,
       cgroupPath,
       hostCgroups: parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
       lastCap: lastCap(),
@@ -178,10 +189,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     });
     trace('bootstrap sent');
     ctx.debug(`child process in init(): bootstrap sent to init stage ${stage.pid}`);
-    if (consoleFd !== undefined) {
-      sys.close(consoleFd);
-      consoleFd = undefined;
-    }
+    for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
+    consoleFd = agentFd = undefined;
     for (;;) {
       const msg = await stage.next();
       if (msg === undefined) throw new InitError('container init exited before it was ready');
@@ -203,7 +212,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     stage.child.unref();
     return { state: toOciState(record, 'created'), init: stage.child };
   } catch (e) {
-    if (consoleFd !== undefined) sys.close(consoleFd);
+    for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
     if (stage) {
       stage.close();
       try {

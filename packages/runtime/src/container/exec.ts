@@ -3,6 +3,8 @@ import { O } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
 import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
+import { usesSeccompAgent } from '../init/seccomp-filter';
+import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, type StageHandle, type StdioFds } from '../process/spawn-stage';
 import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
@@ -60,7 +62,9 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
   const namespaces = c.spec.linux?.namespaces ?? [];
   const nsFds: { type: string; fd: number }[] = [];
   let consoleFd: number | undefined;
+  let agentFd: number | undefined;
   let stage: StageHandle | undefined;
+  const seccomp = seccompFor(c.spec.linux?.seccomp);
   // Before the stage exists: its program must come to us when it exits.
   if (!opts.detach) ctx.orphans.becomeSubreaper();
   try {
@@ -72,9 +76,10 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       if (!opts.consoleSocket) throw new ConfigError('exec: a terminal needs --console-socket');
       consoleFd = sys.connectUnix(opts.consoleSocket);
     }
+    if (usesSeccompAgent(seccomp)) agentFd = connectSeccompAgent(sys, c.spec.linux!.seccomp!);
     stage = spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
-      extraFds: [...nsFds.map((n) => n.fd), ...(consoleFd !== undefined ? [consoleFd] : [])],
+      extraFds: [...nsFds.map((n) => n.fd), ...[consoleFd, agentFd].filter((fd): fd is number => fd !== undefined)],
       pidNamespace: { kind: 'host' },
       // its own session: a terminal's ^C meant for the program must not kill the stage half-way
       detached: true,
@@ -82,12 +87,13 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       executable: ctx.stageExecutable,
     });
     for (const n of nsFds) sys.close(n.fd);
-    if (consoleFd !== undefined) sys.close(consoleFd);
+    for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
     const nsTypes = nsFds.map((n) => n.type);
     const hasConsole = consoleFd !== undefined;
+    const hasAgent = agentFd !== undefined;
     // closed: the error path must not close these numbers again
     nsFds.length = 0;
-    consoleFd = undefined;
+    consoleFd = agentFd = undefined;
     const childFds = stage.childFds;
     const cg = ctx.cgroup(c);
     ctx.debug(`=> nsexec container setup: exec stage ${stage.pid} started`);
@@ -100,7 +106,13 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       namespaceFds: nsTypes.map((type, i) => ({ type, fd: childFds[i]! })),
       consoleSocketFd: hasConsole ? childFds[nsTypes.length] : undefined,
       lastCap: lastCap(),
-      seccomp: seccompFor(c.spec.linux?.seccomp),
+      seccomp,
+      seccompAgent: hasAgent
+        ? {
+            fd: childFds[nsTypes.length + (hasConsole ? 1 : 0)]!,
+            state: seccompAgentState({ ociVersion: c.spec.ociVersion, id, pid: c.pid, bundle: c.bundle, status: 'running', annotations: c.annotations, metadata: c.spec.linux?.seccomp?.listenerMetadata }),
+          }
+        : undefined,
     });
     ctx.debug(`child process in init(): bootstrap sent to exec stage ${stage.pid}`);
     nsFds.length = 0;
@@ -124,7 +136,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     return { pid, exited };
   } catch (e) {
     for (const n of nsFds) sys.close(n.fd);
-    if (consoleFd !== undefined) sys.close(consoleFd);
+    for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
     if (stage) {
       stage.close();
       try {

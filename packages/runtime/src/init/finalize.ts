@@ -163,6 +163,22 @@ export interface FinalizeOptions {
   keepFds?: ReadonlySet<number>;
   /** Reset signal dispositions and mask for an execve from this thread (posix_spawn does its own). */
   resetSignals: boolean;
+  /** Takes the listener fd of a filter with SCMP_ACT_NOTIFY rules, right after it is loaded. */
+  seccompListener?: (fd: number) => void;
+}
+
+/**
+ * Load the filter; a listener (SCMP_ACT_NOTIFY) goes to the seccomp agent at once, before any
+ * syscall the agent answers is made (the agent continues those it does not handle).
+ */
+function loadSeccomp(sys: Sys, filter: SeccompFilter, opts: FinalizeOptions): void {
+  const listener = sys.seccompLoad(filter);
+  if (listener === undefined) return;
+  if (!opts.seccompListener) {
+    sys.close(listener);
+    throw new InitError('the seccomp filter has SCMP_ACT_NOTIFY rules but no seccomp agent was connected');
+  }
+  opts.seccompListener(listener);
 }
 
 /**
@@ -195,7 +211,7 @@ export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions):
   const argv = proc.args ?? [];
   const file = lookPath(sys, argv[0]!, env, proc.cwd);
   applyRlimits(sys, proc.rlimits);
-  if (opts.seccomp && !proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
+  if (opts.seccomp && !proc.noNewPrivileges) loadSeccomp(sys, opts.seccomp, opts);
   dropBoundingSet(sys, proc.capabilities, opts.lastCap);
   // As runc: enter the cwd before the user switch (root may reach a directory the container's user
   // cannot, e.g. a 0700 /root), and only if that is refused, again as the user (a directory only
@@ -205,7 +221,7 @@ export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions):
   if (!entered) enterCwd(sys, proc.cwd);
   applyCapabilities(sys, proc.capabilities, opts.lastCap);
   if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
-  if (opts.seccomp && proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
+  if (opts.seccomp && proc.noNewPrivileges) loadSeccomp(sys, opts.seccomp, opts);
   if (proc.user.umask !== undefined) sys.umask(proc.user.umask);
   else sys.umask(0o022);
   if (opts.resetSignals) sys.resetSignals();

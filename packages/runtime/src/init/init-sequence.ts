@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { O, PR, SysError, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import { runHooks, type HookState } from '../hooks';
-import type { ExecBootstrap, InitBootstrap, StageChannel } from '../process/messages';
+import type { ExecBootstrap, InitBootstrap, SeccompAgentHandoff, StageChannel } from '../process/messages';
 import { hasNamespace } from '../spec/validate';
 import { EXEC_FIFO, EXEC_FIFO_GO, execFifoFailure } from '../state/store';
 import { createConsole, setupConsole } from './console';
@@ -92,7 +92,8 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   // writing, through the container's /proc (our O_PATH fd cannot be reopened any other way).
   const fifoPath = `/proc/self/fd/${fifoFd}`;
   if (sys.stat(fifoPath, true)?.kind !== 'fifo') throw new InitError(`cannot reach the exec fifo at ${fifoPath}: the container needs /proc mounted`);
-  const finalOptions = { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds, keepFds: new Set([ch.fd, fifoFd]), resetSignals: true };
+  const keepFds = new Set([ch.fd, fifoFd, ...(b.seccompAgent ? [b.seccompAgent.fd] : [])]);
+  const finalOptions = { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds, keepFds, resetSignals: true, seccompListener: toAgent(sys, b.seccompAgent) };
 
   const startHooks = spec.hooks?.startContainer ?? [];
   let exec: FinalExec;
@@ -129,6 +130,22 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   return sys.execve(exec.path, exec.argv, exec.env);
 }
 
+/** Send a seccomp listener to the agent the runtime connected (SCM_RIGHTS, with the container's state). */
+function toAgent(sys: Sys, agent: SeccompAgentHandoff | undefined): ((fd: number) => void) | undefined {
+  if (!agent) return undefined;
+  return (listener) => {
+    try {
+      sys.sendFd(agent.fd, listener, agent.state);
+    } catch (e) {
+      throw new InitError(`cannot send the seccomp listener to the seccomp agent: ${(e as Error).message}`);
+    } finally {
+      // our copies: the agent's is then the only one, so its death makes notified syscalls ENOSYS
+      sys.close(listener);
+      sys.close(agent.fd);
+    }
+  };
+}
+
 /**
  * The exec stage: started in the host's pid namespace, so no process of the container can see it
  * (nor its /proc/<pid>/root, the host's) while Node boots. It joins the container's namespaces on
@@ -144,6 +161,7 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   if (proc.oomScoreAdj !== undefined) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
   const keep = [ch.fd, ...b.namespaceFds.map((n) => n.fd), ...preservedFds(b.preserveFds)];
   if (b.consoleSocketFd !== undefined) keep.push(b.consoleSocketFd);
+  if (b.seccompAgent) keep.push(b.seccompAgent.fd);
   closeStrayFds(sys, new Set(keep));
 
   joinNamespaceFds(sys, b.namespaceFds);
@@ -153,7 +171,13 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
     if (b.consoleSocketFd === undefined) throw new InitError('process.terminal is set but no console socket was given');
     terminal = createConsole(sys, b.consoleSocketFd, proc.user, proc.consoleSize).slavePath;
   }
-  const exec = finalizeProcess(sys, proc, { lastCap: b.lastCap, seccomp: withCloneFallback(b.seccomp), preserveFds: b.preserveFds, resetSignals: false });
+  const exec = finalizeProcess(sys, proc, {
+    lastCap: b.lastCap,
+    seccomp: withCloneFallback(b.seccomp),
+    preserveFds: b.preserveFds,
+    resetSignals: false,
+    seccompListener: toAgent(sys, b.seccompAgent),
+  });
   let pid: number;
   try {
     pid = sys.spawn({ path: exec.path, argv: exec.argv, env: exec.env, setsid: true, terminal, closeFrom: 3 + b.preserveFds });

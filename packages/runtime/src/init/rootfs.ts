@@ -129,8 +129,21 @@ function mountEntry(sys: Sys, root: MountRoot, m: Mount, opts: RootfsOptions): v
   const check = (p: string) => checkProcMount(sys, root.path, p, { destination: m.destination, type, source, bind: false });
   if (type === 'cgroup' || type === 'cgroup2') mountCgroup(sys, root, m, opts, check);
   else if (type === 'proc' || type === 'sysfs') mountKernelFs(sys, root, m, type, check);
-  else closing(sys, mountInRoot(sys, root, m.destination, { type, source, options: m.options }, { create: 'dir', check }));
+  else {
+    // A read-only /dev is mounted writable and made read-only in finalizeRootfs, once its device
+    // nodes and links exist (runc does the same; runc's tests mount /dev "ro").
+    const options = deferredReadonlyDev(m) ? (m.options ?? []).filter((w) => w !== 'ro') : m.options;
+    closing(sys, mountInRoot(sys, root, m.destination, { type, source, options }, { create: 'dir', check }));
+  }
 }
+
+/** A /dev that is not a bind and asks to be read-only. */
+function deferredReadonlyDev(m: Mount): boolean {
+  return path.posix.normalize(m.destination) === '/dev' && !isBindMount(m) && (requestOptions(m).flags & MS.RDONLY) !== 0;
+}
+
+/** Per-mount flags a read-only remount of /dev must keep (a bind remount sets exactly those given). */
+const MOUNT_POINT_FLAGS = MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME;
 
 /**
  * proc and sysfs: never through a symlink in the last component (CVE-2019-19921), and checked
@@ -374,6 +387,8 @@ export function finalizeRootfs(sys: Sys, spec: Spec): void {
       sys.close(root.fd);
     }
   }
+  const dev = (spec.mounts ?? []).find(deferredReadonlyDev);
+  if (dev) remountReadonly(sys, '/dev', requestOptions(dev).flags & MOUNT_POINT_FLAGS);
   if (spec.root?.readonly) remountReadonly(sys, '/');
 }
 

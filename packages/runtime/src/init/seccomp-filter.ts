@@ -17,6 +17,7 @@ const ACTIONS: readonly ActionName[] = [
   'SCMP_ACT_TRACE',
   'SCMP_ACT_ALLOW',
   'SCMP_ACT_LOG',
+  'SCMP_ACT_NOTIFY',
 ];
 /** The actions whose errnoRet means something: the errno returned, or the tracer's message. */
 const ACTIONS_WITH_ERRNO: readonly string[] = ['SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE'];
@@ -47,9 +48,6 @@ function fail(where: string, problem: string): never {
 }
 
 function action(value: unknown, where: string): ActionName {
-  if (value === 'SCMP_ACT_NOTIFY') {
-    fail(where, 'SCMP_ACT_NOTIFY is not supported (gantry-runtime has no seccomp listener support)');
-  }
   if (typeof value !== 'string' || !(ACTIONS as readonly string[]).includes(value)) {
     fail(where, `unknown action ${JSON.stringify(value)} (expected one of ${ACTIONS.join(', ')})`);
   }
@@ -126,6 +124,9 @@ function stringList(value: unknown, where: string): string[] {
  */
 export function toSeccompFilter(spec: Seccomp): SeccompFilter {
   const defaultAction = action(spec.defaultAction, '.defaultAction');
+  // runc's rules for user notification: every syscall would wait on the agent, or the runtime's
+  // own writes to its parent would
+  if (defaultAction === 'SCMP_ACT_NOTIFY') fail('.defaultAction', 'SCMP_ACT_NOTIFY cannot be used as default action');
   const architectures = stringList(spec.architectures, '.architectures');
   architectures.forEach((arch, i) => {
     if (!arch.startsWith('SCMP_ARCH_')) fail(`.architectures[${i}]`, `${JSON.stringify(arch)} is not an SCMP_ARCH_* name`);
@@ -136,11 +137,20 @@ export function toSeccompFilter(spec: Seccomp): SeccompFilter {
   });
   const syscalls = spec.syscalls ?? [];
   if (!Array.isArray(syscalls)) fail('.syscalls', 'must be an array');
+  const rules = syscalls.map((call, i) => rule(call, `.syscalls[${i}]`));
+  const notified = rules.filter((r) => r.action === 'SCMP_ACT_NOTIFY');
+  if (notified.some((r) => r.names.includes('write'))) fail('.syscalls', 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
+  if (notified.length > 0 && !spec.listenerPath) fail('.listenerPath', 'SCMP_ACT_NOTIFY needs a listenerPath (the seccomp agent\'s socket)');
   return {
     defaultAction,
     defaultErrnoRet: errnoRet(spec.defaultErrnoRet, defaultAction, '.defaultErrnoRet'),
     architectures,
     flags,
-    rules: syscalls.map((call, i) => rule(call, `.syscalls[${i}]`)),
+    rules,
   };
+}
+
+/** True when the filter hands a listener to a seccomp agent (it has SCMP_ACT_NOTIFY rules). */
+export function usesSeccompAgent(filter: SeccompFilter | undefined): boolean {
+  return filter?.rules.some((r) => r.action === 'SCMP_ACT_NOTIFY') ?? false;
 }

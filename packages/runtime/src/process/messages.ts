@@ -2,6 +2,14 @@ import type { SeccompFilter } from '@gantry/linux';
 import type { Process, Spec } from '../spec/types';
 import type { HostCgroupMount } from '../init/rootfs';
 
+/** SCMP_ACT_NOTIFY: where the stage sends the filter's listener fd, and the message that goes with it. */
+export interface SeccompAgentHandoff {
+  /** The parent's connection to the seccomp agent, as an fd of the stage. */
+  fd: number;
+  /** runtime-spec ContainerProcessState JSON. */
+  state: string;
+}
+
 /** Everything the container's init stage needs, sent by the parent over the sync socket. */
 export interface InitBootstrap {
   mode: 'init';
@@ -17,6 +25,7 @@ export interface InitBootstrap {
   hostCgroups: HostCgroupMount[];
   lastCap: number;
   seccomp?: SeccompFilter;
+  seccompAgent?: SeccompAgentHandoff;
   /** True when the parent has prestart/createRuntime hooks to run once namespaces exist. */
   runtimeHooks: boolean;
 }
@@ -35,6 +44,7 @@ export interface ExecBootstrap {
   namespaceFds: { type: string; fd: number }[];
   lastCap: number;
   seccomp?: SeccompFilter;
+  seccompAgent?: SeccompAgentHandoff;
 }
 
 export type ParentMessage = InitBootstrap | ExecBootstrap | { mode: 'continue' };

@@ -3,7 +3,9 @@
  * masked and read-only paths, a non-root user with rlimits, and no leaked host fds.
  */
 import * as fs from 'node:fs';
-import { capHex, describeRoot, statusField, useHarness } from './helpers';
+import { spawn } from 'node:child_process';
+import { ConsoleSocket } from '../../src/console-socket';
+import { CLI, capHex, describeRoot, statusField, useHarness } from './helpers';
 
 const TMPFS_TMP = { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] };
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
@@ -105,6 +107,51 @@ describeRoot('security (root integration)', () => {
         expect(r.stdout).toMatch(/^touched$/m);
       });
     }
+
+    it('SCMP_ACT_NOTIFY: the listener reaches the seccomp agent with the container state; once the agent drops it, mkdir fails with ENOSYS', async () => {
+      const h = H();
+      const agentPath = h.file('agent.sock');
+      const agent = ConsoleSocket.listen(agentPath); // any SCM_RIGHTS receiver will do as an agent
+      try {
+        const id = h.id();
+        const b = h.bundleFor(['sh', '-c', 'mkdir /tmp/x; echo "rc=$?"'], (c) => {
+          c.mounts.push(TMPFS_TMP);
+          c.linux.seccomp = {
+            defaultAction: 'SCMP_ACT_ALLOW',
+            listenerPath: agentPath,
+            listenerMetadata: 'meta',
+            syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+          };
+        });
+        const child = spawn(process.execPath, [CLI, '--root', h.root, 'run', '-b', b, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        const { master: listener, name: payload } = await agent.receive();
+        expect(fs.readlinkSync(`/proc/self/fd/${listener}`)).toBe('anon_inode:seccomp notify');
+        const state = JSON.parse(payload);
+        expect(state).toMatchObject({ fds: ['seccompFd'], metadata: 'meta', state: { id, status: 'creating' } });
+        expect(state.pid).toBe(state.state.pid);
+        fs.closeSync(listener); // the only copy left: notified syscalls now fail with ENOSYS
+        expect(await exited).toBe(0);
+        expect(err).toMatch(/mkdir: can't create directory '\/tmp\/x': Function not implemented/);
+        expect(out).toMatch(/^rc=1$/m);
+      } finally {
+        agent.close();
+      }
+    });
+
+    it('SCMP_ACT_NOTIFY without a reachable agent fails create with runc\'s message', () => {
+      const h = H();
+      const b = h.bundleFor(['true'], (c) => {
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: h.file('nobody.sock'), syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+      });
+      const r = h.cli(['run', '-b', b, h.id()]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/failed to connect with seccomp agent/);
+    });
 
     it('without linux.seccomp no filter is loaded', () => {
       const h = H();
