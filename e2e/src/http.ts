@@ -15,9 +15,18 @@ export interface RawHttpResult {
  * crashed the test process ("write EPIPE" failing a suite whose tests all passed). So: no pooled
  * sockets (`agent: false`), and a late error on a socket whose answer is in is ignored.
  */
-export function unixRequest(socketPath: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string | number> = {}): Promise<RawHttpResult> {
+export function unixRequest(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string | number> = {},
+  /** Called when the response headers arrive (e.g. gantryd's wait sends them once the wait is registered). */
+  onHeaders?: () => void,
+): Promise<RawHttpResult> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, method, path, headers, agent: false }, (res) => {
+      onHeaders?.();
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

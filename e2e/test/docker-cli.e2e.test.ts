@@ -6,8 +6,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('docker CLI coverage against gantryd', () => {
   let h: GantrydHarness;
   let rootfsTar: string;
@@ -133,7 +131,6 @@ describe('docker CLI coverage against gantryd', () => {
     const vol = join(h.dir, 'bindsrc');
     spawnSync('mkdir', ['-p', vol]);
     h.ok(['run', '-d', '--name', 'insp', '-e', 'FOO=bar', '-m', '64m', '-v', `${vol}:/data:ro`, 'busybox', 'sleep', '1000']);
-    await sleep(200);
     const c = JSON.parse(h.ok(['inspect', 'insp']))[0] as {
       State: { Status: string; Running: boolean; Pid: number };
       Config: { Env: string[] };

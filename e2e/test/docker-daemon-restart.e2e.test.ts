@@ -61,10 +61,13 @@ describe('gantryd restart with live-restore', () => {
    */
   async function scenario(p: string, how: 'SIGTERM' | 'SIGKILL' | 'SIGKILL-both', full: boolean): Promise<void> {
     g.ok(['run', '-d', '--name', `${p}lg`, 'busybox', 'sh', '-c', 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.2; done']);
-    const exStarted = Date.now();
-    g.ok(['run', '-d', '--name', `${p}ex`, 'busybox', 'sh', '-c', 'sleep 3; exit 7']);
+    // `ex` (and `of`) exit with 7 once the test creates <gate>/go, which it does while gantryd is down
+    const gate = join(g.dir, `${p}-gate`);
+    fs.mkdirSync(gate);
+    const exitOnGate = ['-v', `${gate}:/gate:ro`, 'busybox', 'sh', '-c', 'until [ -e /gate/go ]; do sleep 0.05; done; exit 7'];
+    g.ok(['run', '-d', '--name', `${p}ex`, ...exitOnGate]);
     if (full) {
-      g.ok(['run', '-d', '--name', `${p}of`, '--restart', 'on-failure:1', 'busybox', 'sh', '-c', 'sleep 3; exit 7']);
+      g.ok(['run', '-d', '--name', `${p}of`, '--restart', 'on-failure:1', ...exitOnGate]);
       g.ok(['run', '-d', '--name', `${p}us`, '--restart', 'unless-stopped', 'busybox', 'sleep', '300']);
       g.ok(['run', '-d', '--name', `${p}aw`, '--restart', 'always', 'busybox', 'sleep', '300']);
       g.ok(['run', '-d', '--name', `${p}hc`, '--health-cmd', 'true', '--health-interval', '300ms', 'busybox', 'sleep', '300']);
@@ -72,14 +75,16 @@ describe('gantryd restart with live-restore', () => {
       await until('healthy', () => get(`${p}hc`).State.Health?.Status, (s) => s === 'healthy');
     }
     const pid = get(`${p}lg`).State.Pid;
+    const gated = [get(`${p}ex`).State.Pid, ...(full ? [get(`${p}of`).State.Pid] : [])];
     await until('some output', () => lastLine(`${p}lg`), (n) => n >= 1);
     const containerdBefore = containerds();
     expect(containerdBefore).toHaveLength(1);
 
     await g.stopDaemon(how === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL');
     if (how === 'SIGKILL-both') process.kill(Number(fs.readFileSync(join(g.dir, 'run', 'containerd', 'gantry-containerd.pid'), 'utf8')), 'SIGKILL');
-    // `ex` exits while gantryd is down
-    await new Promise((r) => setTimeout(r, Math.max(0, exStarted + 4000 - Date.now())));
+    // `ex` exits while gantryd is down (its shim reaps it and keeps the status)
+    fs.writeFileSync(join(gate, 'go'), '');
+    await until('the gated containers to exit', () => gated.filter((p) => fs.existsSync(`/proc/${p}`)), (alive) => alive.length === 0);
     const down = Date.now();
     await g.startDaemon();
 

@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { unixRequest } from '../src/http';
+import { waitFor } from '../src/wait';
 import { bundleTool, repoRoot } from '../src/paths';
 
 const GANTRYD = join(repoRoot, 'bin', 'gantryd');
@@ -16,7 +17,7 @@ describe('docker CLI against gantryd', () => {
   let daemon: ChildProcess;
 
   const docker = (args: string[], input?: string) => {
-    const r = spawnSync('docker', args, { encoding: 'utf8', timeout: 60000, input, env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cfg'), DOCKER_CLI_HINTS: 'false' } });
+    const r = spawnSync('docker', args, { encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL', input, env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cfg'), DOCKER_CLI_HINTS: 'false' } });
     return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
   const ok = (args: string[], input?: string): string => {
@@ -80,7 +81,7 @@ describe('docker CLI against gantryd', () => {
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(ok(['ps', '-q'])).toContain(id.slice(0, 12));
     expect(ok(['ps', '--filter', 'name=ticker', '--format', '{{.Names}} {{.Status}}'])).toMatch(/^ticker Up /);
-    await new Promise((r) => setTimeout(r, 800));
+    await waitFor('the first ticks in the log', () => /^tick 1$/m.test(ok(['logs', 'ticker'])));
     expect(ok(['logs', '--tail', '1', 'ticker'])).toMatch(/^tick \d+\n$/);
     expect(ok(['logs', '-t', 'ticker']).split('\n')[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z tick 0$/);
     const ex = docker(['exec', 'ticker', 'sh', '-c', 'echo in-exec; exit 3']);

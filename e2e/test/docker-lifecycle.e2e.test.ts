@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
+import { unixRequest } from '../src/http';
 import { bundleTool } from '../src/paths';
 
 interface Health {
@@ -177,21 +178,29 @@ describe('container lifecycle with the docker CLI', () => {
   });
 
   it('waits for next-exit and removed, and refuses an unknown condition', async () => {
-    g.ok(['create', '--name', 'wt1', 'busybox', 'sh', '-c', 'sleep 0.5; exit 5']);
-    const nextExit = g.request('POST', '/containers/wt1/wait?condition=next-exit');
-    await new Promise((r) => setTimeout(r, 300));
+    /** POST /wait; `registered` once gantryd sent the headers, which it does after registering the wait. */
+    const waitRequest = (name: string, condition: string) => {
+      let registered!: () => void;
+      const headers = new Promise<void>((resolve) => (registered = resolve));
+      const done = unixRequest(g.sock, 'POST', `/containers/${name}/wait?condition=${condition}`, undefined, {}, () => registered()).then((r) => ({ status: r.status, body: r.body.toString() }));
+      // an answer without a wait (an error) settles it too
+      return { registered: Promise.race([headers, done.then(() => undefined)]), done };
+    };
+    g.ok(['create', '--name', 'wt1', 'busybox', 'sh', '-c', 'exit 5']);
+    const nextExit = waitRequest('wt1', 'next-exit');
+    await nextExit.registered;
     g.ok(['start', 'wt1']);
-    const r1 = await nextExit;
+    const r1 = await nextExit.done;
     expect(r1.status).toBe(200);
     expect(JSON.parse(r1.body)).toEqual({ StatusCode: 5, Error: null });
     expect(g.ok(['wait', 'wt1']).trim()).toBe('5');
-    const removed = g.request('POST', '/containers/wt1/wait?condition=removed');
+    const removed = waitRequest('wt1', 'removed');
     let settled = false;
-    void removed.then(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 300));
+    void removed.done.then(() => (settled = true));
+    await removed.registered;
     expect(settled).toBe(false);
     g.ok(['rm', 'wt1']);
-    expect(JSON.parse((await removed).body)).toMatchObject({ StatusCode: 5 });
+    expect(JSON.parse((await removed.done).body)).toMatchObject({ StatusCode: 5 });
     expect((await g.request('POST', '/containers/nope/wait')).status).toBe(404);
     g.ok(['create', '--name', 'wt2', 'busybox', 'true']);
     const bad = await g.request('POST', '/containers/wt2/wait?condition=sometime');

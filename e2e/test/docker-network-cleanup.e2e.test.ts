@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
+import { waitFor } from '../src/wait';
 
 const COUNT = 50;
 const BATCH = 10;
@@ -84,10 +85,15 @@ describe('docker network cleanup', () => {
   it('tears down the namespace of a container that exited while gantryd was down', async () => {
     const netId = h.ok(['network', 'create', '--subnet', subnet, name]).trim();
     const bridge = `gt-${netId.slice(0, 12)}`;
-    const id = h.ok(['run', '-d', '--network', name, 'busybox', 'sleep', '3']).trim();
+    // it exits once the test creates <gate>/go, which it does while gantryd is down
+    const gate = join(h.dir, 'cleanup-gate');
+    fs.mkdirSync(gate);
+    const id = h.ok(['run', '-d', '--network', name, '-v', `${gate}:/gate:ro`, 'busybox', 'sh', '-c', 'until [ -e /gate/go ]; do sleep 0.05; done']).trim();
+    const pid = Number(h.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim());
     expect(traces(bridge, netId).netns).toEqual([id]);
     await h.stopDaemon('SIGKILL');
-    await new Promise((r) => setTimeout(r, 5000)); // the container exits meanwhile
+    fs.writeFileSync(join(gate, 'go'), '');
+    await waitFor('the container to exit', () => !fs.existsSync(`/proc/${pid}`));
     await h.startDaemon();
     const deadline = Date.now() + 20000;
     while (traces(bridge, netId).netns.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -97,7 +103,8 @@ describe('docker network cleanup', () => {
     expect(t.leases.filter((f) => f.startsWith(prefix))).toEqual([]);
     expect(t.iptables.filter((l) => l.includes(id))).toEqual([]);
     expect(h.ok(['inspect', '-f', '{{.State.Status}}', id]).trim()).toBe('exited');
-    // and it starts again on the same network
+    // and it starts again on the same network (and runs until the gate opens again)
+    fs.rmSync(join(gate, 'go'));
     h.ok(['start', id]);
     expect(h.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${name}").IPAddress}}`, id]).trim().startsWith(prefix)).toBe(true);
   }, 60000);

@@ -2,7 +2,7 @@
  * Terminals through gantryd, driven the way a person does: the real docker CLI inside a tmux
  * session (a real pty), keys sent with send-keys, the screen read with capture-pane.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { GantrydHarness } from '../src/gantryd';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,6 +35,16 @@ describe('docker -it through a real terminal (tmux)', () => {
     }
   };
   const type = (s: string, line: string) => tmux('send-keys', '-t', s, line, 'Enter');
+  /** After a window resize: the client passes SIGWINCH on asynchronously, so ask until the shell sees the new size. */
+  const waitSize = async (s: string, rows: number, cols: number, timeoutMs = 20000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (let n = 0; ; n++) {
+      type(s, `echo size${n} $(stty size)`);
+      const text = await waitScreen(s, new RegExp(`^size${n} \\d+ \\d+\\s*$`, 'm'));
+      if (new RegExp(`^size${n} ${rows} ${cols}\\s*$`, 'm').test(text)) return;
+      if (Date.now() > deadline) throw new Error(`the shell never saw ${rows}x${cols}:\n${text}`);
+    }
+  };
   const state = (name: string) => JSON.parse(h.ok(['inspect', '--format', '{{json .State}}', name])) as { Running: boolean; ExitCode: number };
 
   beforeAll(async () => {
@@ -55,16 +65,16 @@ describe('docker -it through a real terminal (tmux)', () => {
     type(s, 'stty size');
     await waitScreen(s, /^40 120\s*$/m);
     tmux('resize-window', '-t', s, '-x', '100', '-y', '30');
-    await sleep(500);
-    type(s, 'stty size');
-    await waitScreen(s, /^30 100\s*$/m);
+    await waitSize(s, 30, 100);
     tmux('send-keys', '-t', s, 'C-p', 'C-q');
     await waitScreen(s, /EXIT=0/);
     expect(state('tty1').Running).toBe(true);
 
     // back in with docker attach (interactive), then leave with an exit code
     const a = session('attach tty1');
-    await sleep(1000);
+    // attach replays nothing: a new prompt for an empty line shows the attach is live
+    tmux('send-keys', '-t', a, 'Enter');
+    await waitScreen(a, /# ?$/m);
     type(a, 'echo attached-$((2+3))');
     await waitScreen(a, /^attached-5\s*$/m);
     type(a, 'exit 3');
@@ -89,19 +99,27 @@ describe('docker -it through a real terminal (tmux)', () => {
     type(s, 'stty size');
     await waitScreen(s, /^40 120\s*$/m);
     tmux('resize-window', '-t', s, '-x', '90', '-y', '25');
-    await sleep(500);
-    type(s, 'stty size');
-    await waitScreen(s, /^25 90\s*$/m);
+    await waitSize(s, 25, 90);
     type(s, 'exit 3');
     await waitScreen(s, /EXIT=3/);
     expect(state('tty2').Running).toBe(true);
   }, 60000);
 
-  it('docker attach to a running non-tty container streams its output', () => {
-    h.ok(['run', '-d', '--name', 'tty3', 'busybox', 'sh', '-c', 'sleep 1; for i in 1 2 3; do echo line$i; done; echo err >&2']);
-    const r = h.docker(['attach', 'tty3']);
-    expect(r.status).toBe(0);
-    expect(r.stdout).toBe('line1\nline2\nline3\n');
-    expect(r.stderr).toBe('err\n');
+  it('docker attach to a running non-tty container streams its output', async () => {
+    // it prints once it has read a line, which only an attached client can send: nothing is printed before the attach
+    h.ok(['run', '-d', '-i', '--name', 'tty3', 'busybox', 'sh', '-c', 'read go; for i in 1 2 3; do echo line$i; done; echo err >&2']);
+    const child = spawn('docker', ['attach', 'tty3'], { env: h.env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdin.on('error', () => undefined);
+    child.stdin.write('go\n'); // and stdin stays open: the client closing it would end the attach, as with dockerd
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    clearTimeout(killer);
+    expect(code).toBe(0);
+    expect(stdout).toBe('line1\nline2\nline3\n');
+    expect(stderr).toBe('err\n');
   });
 });
