@@ -1,6 +1,9 @@
 /** Layers: apply a layer tar onto a directory, and compute one between two trees or mounts. */
-export { applyLayer, cleanEntryName, decompressed, detectCompression, LayerError } from './apply';
-export type { ApplyOptions, ApplyResult, Compression } from './apply';
+export { applyLayer, cleanEntryName, LayerError } from './apply';
+export { decompressed, detectCompression, diskBudget, ExpansionError, gunzipBounded, layerLimits, LAYER_RATIO } from './decompress';
+export type { ExpansionLimits } from './decompress';
+export type { ApplyOptions, ApplyResult } from './apply';
+export type { Compression } from './decompress';
 export { diffDirectories, diffOverlayUpper, overlayUpperIsSelfContained } from './diff';
 export type { DiffOptions } from './diff';
 export { diffMounts, overlayUpperOver } from './compare';
