@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Sys } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
-import { failedPrecondition } from '../errors';
+import { LayerError } from '../diff/apply';
+import { layerErrorCode } from '../diff/error-code';
+import { ApiError, failedPrecondition } from '../errors';
 import { mountAll, unmount } from '../snapshots/mount';
 import type { Snapshotter } from '../snapshots/types';
 import type { ImageConfig, ManifestDoc } from './manifest';
@@ -59,6 +61,9 @@ export async function unpackImage(deps: UnpackDeps, ns: string, manifest: Manife
         let applied: { digest: string };
         try {
           applied = await deps.applyLayer(deps.content.read(ns, manifest.layers[i]!.digest), target);
+        } catch (e) {
+          if (e instanceof LayerError) throw new ApiError(layerErrorCode(e), `failed to unpack layer ${manifest.layers[i]!.digest}: ${e.message}`);
+          throw e;
         } finally {
           unmount(deps.sys, target);
         }

@@ -18,6 +18,7 @@ import type { diff, types } from '@gantry/api';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
 import { applyLayer, LayerError } from '../diff/apply';
+import { layerErrorCode } from '../diff/error-code';
 import { diffMounts } from '../diff/compare';
 import { withTempMounts } from '../diff/mounts';
 import { ApiError, invalidArgument } from '../errors';
@@ -56,13 +57,6 @@ export interface DiffServiceDeps {
 
 const toMountSpecs = (mounts: readonly types.Mount[]): MountSpec[] =>
   mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
-
-/** An archive fault (format, confinement) rather than an I/O failure of ours. */
-function layerErrorCode(e: LayerError): Code {
-  const cause = e.cause as { code?: unknown } | undefined;
-  const io = typeof cause?.code === 'string' && /^E[A-Z]+$/.test(cause.code) && !['ENOENT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'ELOOP'].includes(cause.code);
-  return io ? Code.UNKNOWN : Code.INVALID_ARGUMENT;
-}
 
 export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.DiffServer {
   const log = ctx.log.with({ service: 'diff' });
