@@ -32,8 +32,8 @@ export interface ExpansionLimits {
   ratioFloor?: number;
 }
 
-/** The sane bound of a layer or archive: 200:1 once past 256 MiB. */
-export const LAYER_RATIO = { maxRatio: 200, ratioFloor: 256 << 20 } as const;
+/** The sane bound of a layer or archive: 200:1 once past 128 MiB. */
+export const LAYER_RATIO = { maxRatio: 200, ratioFloor: 128 << 20 } as const;
 
 /** Input that cannot be decompressed within its limits, or is not a stream we can decompress. */
 export class ExpansionError extends Error {
