@@ -109,12 +109,30 @@ describe('applyLayer limits', () => {
     expect(bomb.pulled()).toBeLessThan(400);
   });
 
+  it('knowing the compressed size, a bomb is refused at its header, before inflating its data', async () => {
+    const bomb = zeroBomb(2048, rawHeader({ name: 'zeros', size: 2048 * MiB }));
+    const err = await errorOf(applyLayer(bomb.stream, dir, { limits: { ...LAYER_RATIO, compressedSize: 2048 * ZERO_MEMBER.length } }));
+    expect(err).toBeInstanceOf(LayerError);
+    expect((err as Error).message).toMatch(/a 2147483648-byte member goes past the \d+ bytes this stream may expand to \(200:1 of its \d+ compressed bytes\): refused as a decompression bomb/);
+    expect(bomb.pulled()).toBeLessThan(40); // what the streams prefetch
+  });
+
+  it('knowing the compressed size, a layer that starts with a run of zeros passes (the bound is on the whole)', async () => {
+    const zeros = Buffer.alloc(2 * MiB);
+    const noise = randomBytes(64 * 1024);
+    const tar = Buffer.concat([rawHeader({ name: 'zeros', size: zeros.length }), zeros, rawHeader({ name: 'noise', size: noise.length }), noise, END]);
+    const gz = gzipSync(tar);
+    const limits = { maxRatio: 200, ratioFloor: MiB };
+    const pieces = () => Readable.from(Array.from({ length: Math.ceil(gz.length / 512) }, (_, i) => gz.subarray(i * 512, (i + 1) * 512)));
+    await expect(applyLayer(pieces(), dir, { limits: { ...limits, compressedSize: gz.length } })).resolves.toMatchObject({ size: tar.length });
+  });
+
   it('a layer over the disk budget fails', async () => {
     const data = randomBytes(2 * MiB);
     const tar = gzipSync(Buffer.concat([rawHeader({ name: 'f', size: data.length }), data, END]));
     const err = await errorOf(applyLayer(Readable.from([tar]), dir, { limits: { maxBytes: MiB, budget: 'the free space under x' } }));
     expect(err).toBeInstanceOf(LayerError);
-    expect((err as Error).message).toMatch(/needs more than 1048576 bytes, the free space under x/);
+    expect((err as Error).message).toMatch(/goes past the 1048576 bytes this stream may expand to \(the free space under x\)/);
   });
 
   it('a layer of zeros after its end marker fails at the trailing-data bound', async () => {

@@ -30,6 +30,30 @@ export interface ExpansionLimits {
   /** Most bytes out per compressed byte in, once past `ratioFloor` bytes of output. */
   maxRatio?: number;
   ratioFloor?: number;
+  /**
+   * The size of the whole compressed input, when known (a stored layer blob, a spooled file): the
+   * sane bound is then on the whole — at most max(ratioFloor, maxRatio × compressedSize) bytes out,
+   * so a real layer that starts with a long run of zeros passes — and a tar reader over the
+   * output can refuse a member that declares more than that before inflating any of it.
+   */
+  compressedSize?: number;
+}
+
+/** The most bytes a stream may give, known before reading it, and which bound that is. */
+export interface OutputBound {
+  bytes: number;
+  kind: 'budget' | 'ratio';
+  /** For messages: "the free space under /x", "200:1 of its 2048 compressed bytes". */
+  why: string;
+}
+
+/** The most bytes `limits` let out, when that is known before reading (undefined: no such bound). */
+export function maxOutput(limits: ExpansionLimits): OutputBound | undefined {
+  const { maxBytes, maxRatio, ratioFloor = 0, compressedSize } = limits;
+  const ratioBound = compressedSize !== undefined && maxRatio !== undefined ? Math.max(ratioFloor, maxRatio * compressedSize) : Infinity;
+  if (maxBytes !== undefined && maxBytes <= ratioBound) return { bytes: maxBytes, kind: 'budget', why: limits.budget ?? 'the disk budget' };
+  if (Number.isFinite(ratioBound)) return { bytes: ratioBound, kind: 'ratio', why: `${maxRatio}:1 of its ${compressedSize} compressed bytes` };
+  return undefined;
 }
 
 /** The sane bound of a layer or archive: 200:1 once past 128 MiB. */
@@ -80,7 +104,12 @@ class Meter {
     if (maxBytes !== undefined && this.out > maxBytes) {
       throw new ExpansionError(`${this.what} needs more than ${maxBytes} bytes${this.limits.budget ? `, ${this.limits.budget}` : ''}`, 'budget');
     }
-    if (maxRatio !== undefined && this.out > ratioFloor && this.out > maxRatio * this.in) {
+    if (maxRatio === undefined) return;
+    const whole = this.limits.compressedSize;
+    if (whole !== undefined) {
+      const bound = Math.max(ratioFloor, maxRatio * whole);
+      if (this.out > bound) throw new ExpansionError(`${this.what} expands past ${bound} bytes, more than ${maxRatio}:1 of its ${whole} compressed bytes: refused as a decompression bomb`, 'ratio');
+    } else if (this.out > ratioFloor && this.out > maxRatio * this.in) {
       throw new ExpansionError(`${this.what} expands more than ${maxRatio}:1 past ${ratioFloor} bytes (${this.in} compressed bytes gave ${this.out}): refused as a decompression bomb`, 'ratio');
     }
   }
@@ -133,12 +162,22 @@ export async function* gunzipBounded(src: AsyncIterable<unknown>, limits: Expans
   }
 }
 
+/** An output stream that knows the most bytes it may give (a ByteSource picks it up for readTar). */
+export type BoundedStream = AsyncGenerator<Buffer> & { maxOutput?: OutputBound };
+
 /**
  * The uncompressed bytes of a stream: gzip (detected by its magic) inflated within `limits`,
  * plain input passed through (within `maxBytes`); zstd, xz and bzip2 refused. `what` names the
- * input in messages ("layers", "image archives").
+ * input in messages ("layers", "image archives"). The stream carries `maxOutput(limits)`.
  */
-export async function* decompressed(src: AsyncIterable<unknown>, limits: ExpansionLimits = LAYER_RATIO, what = 'layers'): AsyncGenerator<Buffer> {
+export function decompressed(src: AsyncIterable<unknown>, limits: ExpansionLimits = LAYER_RATIO, what = 'layers'): BoundedStream {
+  const out: BoundedStream = decompressing(src, limits, what);
+  const max = maxOutput(limits);
+  if (max !== undefined) out.maxOutput = max;
+  return out;
+}
+
+async function* decompressing(src: AsyncIterable<unknown>, limits: ExpansionLimits, what: string): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let ended = false;

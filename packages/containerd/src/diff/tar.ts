@@ -11,6 +11,8 @@
  * The format is small (one 512-byte header layout plus two record syntaxes); the code is ~250 lines.
  */
 
+import { ExpansionError, type OutputBound } from './decompress';
+
 export const BLOCK = 512;
 
 export type EntryType = 'file' | 'link' | 'symlink' | 'chr' | 'blk' | 'dir' | 'fifo';
@@ -69,12 +71,18 @@ export class ByteSource {
   private buf: Buffer = Buffer.alloc(0);
   private done = false;
   private sliceStart = performance.now();
+  /** Bytes handed out so far. */
+  position = 0;
+  /** The most bytes the source may give (from a bounded decompressed() stream): readTar refuses members past it. */
+  readonly maxOutput: OutputBound | undefined;
 
   constructor(
     src: AsyncIterable<Buffer | Uint8Array | string>,
     private readonly onData: (chunk: Buffer) => void = () => {},
   ) {
     this.it = src[Symbol.asyncIterator]();
+    const max = (src as { maxOutput?: OutputBound }).maxOutput;
+    this.maxOutput = typeof max?.bytes === 'number' ? max : undefined;
   }
 
   /**
@@ -115,6 +123,7 @@ export class ByteSource {
     const n = Math.min(max, this.buf.length);
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
+    this.position += n;
     return out;
   }
 
@@ -125,6 +134,7 @@ export class ByteSource {
       await this.breathe();
       const out = this.buf.subarray(0, n);
       this.buf = this.buf.subarray(n);
+      this.position += n;
       return out;
     }
     const parts: Buffer[] = [];
@@ -353,6 +363,12 @@ export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHea
     longName = undefined;
     longLink = undefined;
 
+    // a member declaring more than the stream may expand to: refused before inflating any of it
+    const bound = src.maxOutput;
+    if (bound !== undefined && src.position + header.size + padding(header.size) > bound.bytes) {
+      const what = bound.kind === 'ratio' ? ': refused as a decompression bomb' : '';
+      throw new ExpansionError(`${JSON.stringify(name)}: a ${header.size}-byte member goes past the ${bound.bytes} bytes this stream may expand to (${bound.why})${what}`, bound.kind);
+    }
     // header-only types have no data, whatever the size field says (Go's archive/tar)
     const body = new BodyReader(src, header.size, name);
     yield { header, body };

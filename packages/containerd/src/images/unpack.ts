@@ -23,8 +23,8 @@ export interface UnpackDeps {
   content: ContentStore;
   snapshotter: Snapshotter;
   sys: Pick<Sys, 'mount' | 'umount'>;
-  /** Apply one (possibly gzipped) layer tar into a directory; returns the uncompressed digest. */
-  applyLayer(layer: Readable, target: string): Promise<{ digest: string; size: number }>;
+  /** Apply one (possibly gzipped) layer tar of `compressedSize` bytes into a directory; returns the uncompressed digest. */
+  applyLayer(layer: Readable, target: string, compressedSize: number): Promise<{ digest: string; size: number }>;
 }
 
 export function chainIds(diffIds: readonly string[]): string[] {
@@ -60,7 +60,7 @@ export async function unpackImage(deps: UnpackDeps, ns: string, manifest: Manife
         mountAll(deps.sys, mounts, target);
         let applied: { digest: string };
         try {
-          applied = await deps.applyLayer(deps.content.read(ns, manifest.layers[i]!.digest), target);
+          applied = await deps.applyLayer(deps.content.read(ns, manifest.layers[i]!.digest), target, manifest.layers[i]!.size);
         } catch (e) {
           if (e instanceof LayerError) throw new ApiError(layerErrorCode(e), `failed to unpack layer ${manifest.layers[i]!.digest}: ${e.message}`);
           throw e;

@@ -33,7 +33,7 @@ import type { Sys } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
 import { applyLayer } from '../diff';
-import { diskBudget, ExpansionError, LAYER_RATIO } from '../diff/decompress';
+import { diskBudget, ExpansionError, LAYER_RATIO, layerLimits } from '../diff/decompress';
 import { TarFormatError } from '../diff/tar';
 import { ApiError, failedPrecondition, invalidArgument, toServiceError } from '../errors';
 import { exportImages } from '../images/archive-export';
@@ -219,7 +219,7 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
       // committed layers another image already unpacked: held too, so GC cannot take them meanwhile
       chainIds(config.rootfs.diff_ids).forEach(hold);
       const top = await unpackImage(
-        { content: deps.content, snapshotter: holding(opts.snapshotter, hold), sys: deps.sys, applyLayer: (s, t) => applyLayer(s, t, { sys: deps.sys }) },
+        { content: deps.content, snapshotter: holding(opts.snapshotter, hold), sys: deps.sys, applyLayer: (s, t, size) => applyLayer(s, t, { sys: deps.sys, limits: { ...layerLimits(t), compressedSize: size } }) },
         ns,
         manifest,
         config,

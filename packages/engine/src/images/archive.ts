@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archives } from '@gantry/api';
-import { detectCompression, ExpansionError, gunzipBounded, hostPlatform, LAYER_RATIO, type ExpansionLimits } from '@gantry/containerd';
+import { ByteSource, decompressed, detectCompression, ExpansionError, hostPlatform, LAYER_RATIO, readTar, TarFormatError, type ExpansionLimits } from '@gantry/containerd';
 import type { Containerd } from '../containerd/client';
 import { badRequest, fromGrpc } from '../http/errors';
 import type { OciContainerConfig, OciImageConfig } from './catalog';
@@ -105,8 +105,9 @@ export interface LayerFile {
 /**
  * Spool a rootfs tarball (plain or gzipped) to `file`, computing its digest and size and the
  * digest of the uncompressed tar (the diff ID). Refuses what is not a tar (400), and a gzip stream
- * that is truncated, corrupt or a decompression bomb (past `limits`: the sane 200:1 ratio).
- * The inflating is a second pass over the spooled file, so nothing inflated is held or written.
+ * that is truncated, corrupt, not a valid tar or a decompression bomb (past `limits`: the sane
+ * 200:1 ratio of the whole file). The inflating is a second pass over the spooled file, so
+ * nothing inflated is held or written.
  */
 export async function spoolLayer(input: Readable, file: string, limits: ExpansionLimits = LAYER_RATIO): Promise<LayerFile> {
   const hash = createHash('sha256');
@@ -129,15 +130,21 @@ export async function spoolLayer(input: Readable, file: string, limits: Expansio
   let diffId = digest;
   let plainHead = head;
   if (gzip) {
+    // walked as a tar: a member declaring more than the layer may expand to is refused at its header
     const diff = createHash('sha256');
     plainHead = Buffer.alloc(0);
+    const src = new ByteSource(decompressed(fs.createReadStream(file), { ...limits, compressedSize: size }, 'layers'), (c) => {
+      if (plainHead.length < 512) plainHead = Buffer.concat([plainHead, c.subarray(0, 512 - plainHead.length)]);
+      diff.update(c);
+    });
     try {
-      for await (const c of gunzipBounded(fs.createReadStream(file), limits, 'the layer')) {
-        if (plainHead.length < 512) plainHead = Buffer.concat([plainHead, c.subarray(0, 512 - plainHead.length)]);
-        diff.update(c);
+      for await (const _ of readTar(src)) {
+        // bodies are skipped (and hashed)
       }
+      await src.drain();
     } catch (e) {
       if (e instanceof ExpansionError) throw badRequest(e.message.startsWith('gzip:') ? `invalid gzip stream: ${e.message.slice(6)}` : e.message);
+      if (e instanceof TarFormatError) throw badRequest(looksLikeTar(plainHead) ? `invalid tar archive: ${e.message}` : 'the imported file is not a tar archive');
       throw e;
     }
     diffId = `sha256:${diff.digest('hex')}`;
