@@ -4,7 +4,10 @@
  * and fails — with an ExpansionError, having read no further — once the output passes either
  *   - the disk budget (`maxBytes`: the free space where the bytes are going, less a reserve), or
  *   - the sane bound of a layer: past `ratioFloor` bytes, more than `maxRatio` bytes out per byte
- *     in (real layers compress 2-10:1; only runs of identical bytes go past 200:1).
+ *     in (real layers compress 2-10:1; only runs of identical bytes go past 200:1) — per byte of
+ *     the whole input when its size is known (`compressedSize`), else per byte read so far.
+ * With the size known, the stream also carries its bound (`maxOutput`) so that readTar refuses a
+ * member declaring more than that at its header, before inflating any of it.
  * Output is pulled (backpressure all the way down to zlib), so memory stays at a few chunks
  * whatever the input. A truncated gzip stream is an error, as is zstd/xz/bzip2 input.
  */

@@ -276,7 +276,8 @@ const MAX_ID = 0xffffffff;
  * member's data. A PAX 'x' header applies to the next member only, and a second 'x' header
  * before it replaces the first (records are never merged across headers). Hard links, symlinks,
  * devices, directories and FIFOs carry no data whatever their size field says (Go's
- * header-only types).
+ * header-only types). On a bounded stream (`ByteSource.maxOutput`, from decompressed()), a member
+ * whose declared size goes past the bound is an ExpansionError at its header.
  */
 export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHeader; body: BodyReader }> {
   let pax = new Map<string, Buffer>();
