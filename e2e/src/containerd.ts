@@ -10,6 +10,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { which } from './paths';
+import { unmountUnder } from './mounts';
 
 export interface CommandResult {
   status: number | null;
@@ -173,7 +174,7 @@ export class TestContainerd {
         // already gone
       }
     }
-    this.unmountUnder(this.dir);
+    unmountUnder(this.dir);
     try {
       rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
     } catch {
@@ -206,23 +207,6 @@ export class TestContainerd {
       if (addr >= 0 && argv[addr + 1] === this.socket) pids.push(Number(entry));
     }
     return pids;
-  }
-
-  private unmountUnder(dir: string): void {
-    let mountinfo: string;
-    try {
-      mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-    } catch {
-      return;
-    }
-    const points = mountinfo
-      .split('\n')
-      .map((line) => line.split(' ')[4])
-      .filter((p): p is string => p !== undefined)
-      .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
-      .filter((p) => p === dir || p.startsWith(dir + '/'))
-      .sort((a, b) => b.length - a.length);
-    for (const point of points) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
   }
 }
 

@@ -25,6 +25,7 @@ import {
 import { basename, join } from 'node:path';
 import { CommandResult, sleep, within } from './containerd';
 import { isExecutable, runtimeUnderTest, which } from './paths';
+import { unmountUnder } from './mounts';
 
 export interface DockerOptions {
   /** Kills the client after this long (the result then has status null). Default 60 s. */
@@ -157,11 +158,13 @@ export class TestDockerd {
     const r = spawnSync(this.dockerBin, args, {
       encoding: 'utf8',
       timeout: opts.timeoutMs ?? 60000,
+      killSignal: 'SIGKILL', // `docker run` passes SIGTERM on to the container and keeps waiting
       env: this.env,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       input: opts.input,
     });
-    if (r.error && (r.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') throw r.error;
+    // EPIPE: the client exited without reading all of `input`; its status and output say how it went
+    if (r.error && !['ETIMEDOUT', 'EPIPE'].includes((r.error as NodeJS.ErrnoException).code ?? '')) throw r.error;
     return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 
@@ -319,19 +322,3 @@ export class TestDockerd {
   }
 }
 
-function unmountUnder(dir: string): void {
-  let mountinfo: string;
-  try {
-    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return;
-  }
-  const points = mountinfo
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
-    .filter((p) => p === dir || p.startsWith(dir + '/'))
-    .sort((a, b) => b.length - a.length);
-  for (const point of points) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
-}

@@ -14,6 +14,7 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { containers } from '@gantry/api';
 import { CommandResult, sleep, within } from './containerd';
 import { bundleTool, repoRoot, which } from './paths';
+import { unmountUnder } from './mounts';
 
 /** type_url containerd (and ctr) give an OCI runtime spec in Container.spec. */
 export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
@@ -268,21 +269,4 @@ function topLevelCgroups(): string[] {
   return out;
 }
 
-/** Lazy-unmounts every mount point at or under `dir`, deepest first. */
-function unmountUnder(dir: string): void {
-  let mountinfo: string;
-  try {
-    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return;
-  }
-  const points = mountinfo
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
-    .filter((p) => p === dir || p.startsWith(dir + '/'))
-    .sort((a, b) => b.length - a.length);
-  for (const point of points) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
-}
 

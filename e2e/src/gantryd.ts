@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
+import { unixRequest } from './http';
 import { bundleTool, repoRoot } from './paths';
 
 export const GANTRYD = join(repoRoot, 'bin', 'gantryd');
@@ -79,7 +80,8 @@ export class GantrydHarness {
   }
 
   docker(args: string[], input?: string, timeout = 60000): CliResult {
-    const r = spawnSync('docker', args, { encoding: 'utf8', timeout, input, env: this.env() });
+    // SIGKILL at the timeout: `docker run` passes SIGTERM on to the container and keeps waiting
+    const r = spawnSync('docker', args, { encoding: 'utf8', timeout, killSignal: 'SIGKILL', input, env: this.env() });
     return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 
@@ -90,22 +92,15 @@ export class GantrydHarness {
     return r.stdout;
   }
 
-  /** A raw HTTP request to the API socket. */
-  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
-    return new Promise((resolve, reject) => {
-      const h: Record<string, string | number> = { ...headers };
-      if (body !== undefined) {
-        h['Content-Type'] ??= 'application/json';
-        h['Content-Length'] = Buffer.byteLength(body);
-      }
-      const req = http.request({ socketPath: this.sock, method, path, headers: h }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+  /** A raw HTTP request to the API socket (its own connection; see unixRequest). */
+  async request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const h: Record<string, string | number> = { ...headers };
+    if (body !== undefined) {
+      h['Content-Type'] ??= 'application/json';
+      h['Content-Length'] = Buffer.byteLength(body);
+    }
+    const r = await unixRequest(this.sock, method, path, body, h);
+    return { status: r.status, headers: r.headers, body: r.body.toString() };
   }
 
   /** Make the offline busybox image as a docker-archive (tools/make-busybox-bundle.sh) and return its path. */

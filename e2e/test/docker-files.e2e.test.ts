@@ -1,13 +1,15 @@
 /**
  * docker stats, cp, diff and export — the real docker CLI against gantryd — plus raw HTTP with
  * hostile input on the archive endpoints: traversal in `path`, container symlinks to "/" and
- * "/..", tars whose members climb out. Nothing on the host outside the container may change.
+ * "/..", tars whose members climb out, an image whose /etc/passwd links to a host file. Nothing on
+ * the host outside the container may change or be read.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
+import { unixRequest } from '../src/http';
 
 /** A minimal ustar writer for hand-made (hostile) archives. */
 function tar(members: { name: string; type?: 'file' | 'dir' | 'symlink'; data?: string; linkname?: string; mode?: number }[]): Buffer {
@@ -49,15 +51,7 @@ describe('docker stats / cp / diff / export against gantryd', () => {
 
   /** Raw HTTP with a binary body both ways. */
   const raw = (method: string, path: string, body?: Buffer) =>
-    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const req = http.request({ socketPath: h.sock, method, path, headers: body ? { 'Content-Type': 'application/x-tar', 'Content-Length': body.length } : {} }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    unixRequest(h.sock, method, path, body, body ? { 'Content-Type': 'application/x-tar', 'Content-Length': body.length } : {});
   const q = encodeURIComponent;
   const message = (b: Buffer) => (JSON.parse(b.toString()) as { message: string }).message;
 
@@ -273,6 +267,21 @@ describe('docker stats / cp / diff / export against gantryd', () => {
     expect(ro.status).toBe(400);
     expect(message(ro.body)).toBe('container rootfs is marked read-only');
     expect((await raw('PUT', '/containers/run1/archive?path=/tmp', Buffer.from('garbage, not a tar'))).status).toBe(400);
+  });
+
+  it('-u name reads the image\'s /etc/passwd inside the image, never the host file it links to', () => {
+    const marker = join(h.dir, 'host-passwd');
+    fs.writeFileSync(marker, 'hostuser:x:4242:4242::/:/bin/sh\n');
+    const root = join(h.dir, 'linked-passwd-image');
+    fs.mkdirSync(join(root, 'etc'), { recursive: true });
+    fs.symlinkSync(marker, join(root, 'etc', 'passwd'));
+    const tarFile = join(h.dir, 'linked-passwd-image.tar');
+    expect(spawnSync('tar', ['-cf', tarFile, '-C', root, '.']).status).toBe(0);
+    h.ok(['import', tarFile, 'linked-passwd:latest']);
+    const r = h.docker(['create', '-u', 'hostuser', 'linked-passwd', '/true']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('unable to find user hostuser: no matching entries in passwd file');
+    expect(fs.readFileSync(marker, 'utf8')).toBe('hostuser:x:4242:4242::/:/bin/sh\n');
   });
 
   it('leaves no temporary mounts behind', () => {

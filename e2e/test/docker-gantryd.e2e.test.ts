@@ -4,8 +4,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import { join } from 'node:path';
+import { unixRequest } from '../src/http';
 import { bundleTool, repoRoot } from '../src/paths';
 
 const GANTRYD = join(repoRoot, 'bin', 'gantryd');
@@ -24,16 +24,10 @@ describe('docker CLI against gantryd', () => {
     if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: exit ${r.status}: ${r.stderr}\n${fs.readFileSync(join(dir, 'gantryd.log'), 'utf8').split('\n').slice(-15).join('\n')}`);
     return r.stdout;
   };
-  const request = (method: string, path: string, body?: string) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ socketPath: sock, method, path, headers: body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {} }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+  const request = async (method: string, path: string, body?: string) => {
+    const r = await unixRequest(sock, method, path, body, body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {});
+    return { status: r.status, body: r.body.toString() };
+  };
 
   beforeAll(async () => {
     dir = fs.mkdtempSync('/tmp/gdx-');

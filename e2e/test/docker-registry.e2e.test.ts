@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
 import { LocalRegistry, REGISTRY_BIN } from '../src/registry';
+import { describeIf, needFile, needRoot } from '../../tools/testing/requirements';
 
-const d = process.getuid?.() === 0 && fs.existsSync(REGISTRY_BIN) ? describe : describe.skip;
+const d = describeIf(needRoot(), needFile(REGISTRY_BIN, 'Debian package docker-registry; tools/install-deps.sh installs it'));
 
 d('docker login / push / pull / run against a registry through gantryd', () => {
   let h: GantrydHarness;

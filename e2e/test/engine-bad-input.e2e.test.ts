@@ -138,6 +138,13 @@ describe('gantryd answers bad input as Docker does', () => {
     expect((await h.request('GET', '/_ping')).status).toBe(200);
   });
 
+  it("reports the init stage's own error when the process cannot start (a limit above the kernel's)", () => {
+    // the init sets rlimits before it reports ready, so the runtime's create fails with it (as runc's)
+    const r = h.docker(['run', '--rm', '--ulimit', 'nofile=2000000000:2000000000', 'busybox', 'true']);
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(/Error response from daemon: .*prlimit 7: EPERM/);
+  });
+
   it('after all of it: docker run --rm works and nothing leaked', async () => {
     for (const n of ['taken', 'qp2']) h.docker(['rm', '-f', n]);
     const before = footprint();

@@ -20,4 +20,8 @@ export { mountAll, unmountAll, withTempMounts, readTar, tarHeader, ByteSource, T
 export type { TarHeader, TarWriteEntry, EntryType, ExpansionLimits } from './diff';
 export { overlayLayers, readonlyMount } from './diff/mounts';
 export { END_OF_ARCHIVE, padding } from './diff/tar';
+export { cleanEntryName, extractTar, LayerError } from './diff/extract';
+export { TreeWriter, childNames, entryType, nodeOf, openChild, withChild } from './diff/tree';
+export type { TreeNode, TreeWriterOptions } from './diff/tree';
+export type { ExtractOptions } from './diff/extract';
 export type { MountSpec } from './snapshots/types';

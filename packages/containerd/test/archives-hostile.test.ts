@@ -16,11 +16,10 @@ import { hostPlatform } from '../src/images/platform';
 import { Logger } from '../src/log';
 import { startDaemon, type Daemon } from '../src/server';
 import { rpc } from './services-harness';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 import { base256, END, fileMember, paxHeader, paxRecord, rawHeader } from './tar-fixtures';
 
-const isRoot = process.getuid?.() === 0;
-const d = isRoot || process.env.CI === 'true' ? describe : describe.skip;
-if (!isRoot) console.warn('SKIPPED archives-hostile tests: not root');
+const d = describeIf(needRoot());
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const MiB = 1 << 20;

@@ -14,11 +14,9 @@ import { Logger } from '../src/log';
 import { startDaemon, type Daemon } from '../src/server';
 import { REPO } from './helpers';
 import { rpc } from './services-harness';
+import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
 
-const isRoot = process.getuid?.() === 0;
-const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const d = isRoot && (haveSkopeo || process.env.CI === 'true') ? describe : describe.skip;
-if (!isRoot || !haveSkopeo) console.warn(`SKIPPED archives tests: ${!isRoot ? 'not root' : 'skopeo not found (apt-get install skopeo)'}`);
+const d = describeIf(needRoot(), needTool('skopeo'));
 
 const NAME = 'docker.io/gantry/busybox:arch';
 
@@ -63,7 +61,6 @@ d('Archives service (root, skopeo)', () => {
   let archive: Buffer;
 
   beforeAll(async () => {
-    if (!haveSkopeo) throw new Error('skopeo is required (apt-get install skopeo)');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garch-'));
     const file = path.join(dir, 'busybox.tar');
     run('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), path.join(dir, 'bundle'), '--args', 'sh', '--docker-archive', file, '--name', 'gantry/busybox:arch']);

@@ -1,5 +1,4 @@
 /** LocalContentStore used directly: writer lifecycle, resume across instances, and kill -9 safety. */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,6 +7,7 @@ import { status as Code, Metadata } from '@grpc/grpc-js';
 import { LocalContentStore } from '../src/content/local-store';
 import { leaseOf } from '../src/content/lease-header';
 import { RecordStore } from '../src/metadata/record-store';
+import { CRASH_HOOK, runChild } from './crash-child';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const readStream = async (r: NodeJS.ReadableStream): Promise<Buffer> => {
@@ -83,16 +83,105 @@ describe('LocalContentStore', () => {
     expect(leaseOf(md)).toBe('my-lease');
   });
 
+  const dist = path.resolve(__dirname, '../dist');
+  const childPrelude = () => `
+    const crypto = require('node:crypto');
+    const path = require('node:path');
+    const { LocalContentStore } = require(${JSON.stringify(path.join(dist, 'content/local-store.js'))});
+    const { RecordStore } = require(${JSON.stringify(path.join(dist, 'metadata/record-store.js'))});
+    const root = ${JSON.stringify(root)};
+    const s = new LocalContentStore(root, new RecordStore(path.join(root, 'metadata')));
+  `;
+  const blobDir = () => path.join(root, 'content', 'blobs', 'sha256');
+  /** Every file under blobs/ is named by the digest of its whole content (`verified` caches checked ones). */
+  const checkBlobs = (verified = new Set<string>()) => {
+    if (!fs.existsSync(blobDir())) return;
+    for (const name of fs.readdirSync(blobDir())) {
+      expect(name).toMatch(/^[a-f0-9]{64}$/); // nothing but digests, ever
+      if (verified.has(name)) continue;
+      const got = createHash('sha256').update(fs.readFileSync(path.join(blobDir(), name))).digest('hex');
+      expect(got).toBe(name);
+      verified.add(name);
+    }
+  };
+
+  test('kill -9 before each file-system call of a write and commit: the blob is committed whole, or the ingest resumes and commits', async () => {
+    const data = Buffer.alloc(200_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff;
+    const digest = sha(data);
+    // The child stops itself before its n-th file-system call (fs or FileHandle) inside the last
+    // write and the commit; n steps through all of them.
+    const script = `${CRASH_HOOK}${childPrelude()}
+      const data = Buffer.alloc(${data.length});
+      for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff;
+      (async () => {
+        await __crash.wrapFileHandles();
+        const first = await s.writer('ns', 'first'); // the namespace exists before (RecordStore's own test covers its creation)
+        await first.write(Buffer.from('x'));
+        await first.commit(1, '');
+        const w = await s.writer('ns', 'ref');
+        await w.write(data.subarray(0, 100000));
+        __crash.arm();
+        await w.write(data.subarray(100000));
+        await w.commit(data.length, ${JSON.stringify(digest)});
+        process.stdout.write('done ' + __crash.disarm() + '\\n');
+      })();
+    `;
+    const seen: string[] = [];
+    let committedSeen = false;
+    for (let n = 1; ; n++) {
+      const r = await runChild(script, { crashAt: n });
+      const last = r.lines[r.lines.length - 1] ?? '';
+      // not stopped: the commit made fewer than n calls and finished, every point has been tried
+      const finished = !r.killed;
+      if (finished) {
+        expect(r.code).toBe(0);
+        expect(last).toBe(`done ${n - 1}`);
+      } else {
+        seen.push(last.split(' ')[2]);
+      }
+      checkBlobs();
+      const s = open(); // restart: sweeps half-created ingests
+      let committed = true;
+      try {
+        s.info('ns', digest);
+      } catch (e) {
+        expect(e).toMatchObject({ code: Code.NOT_FOUND });
+        committed = false;
+      }
+      if (committed) {
+        committedSeen = true;
+        expect(sha(await readStream(s.read('ns', digest)))).toBe(digest);
+        expect(s.listStatuses('ns', [])).toEqual([]);
+      } else {
+        // not committed (and never after a crash that found it committed): a client finishes it
+        // under the same ref, resuming from what is on disk, also after truncating part of it
+        expect(committedSeen).toBe(false);
+        expect(finished).toBe(false);
+        const w = await s.writer('ns', 'ref');
+        expect(w.offset).toBeLessThanOrEqual(data.length);
+        expect(w.digest()).toBe(sha(data.subarray(0, w.offset)));
+        await w.truncate(Math.floor(w.offset / 2));
+        checkBlobs(); // a truncate never reaches a blob that already has its name
+        await w.write(data.subarray(w.offset));
+        expect((await w.commit(data.length, digest)).digest).toBe(digest);
+        expect(sha(await readStream(s.read('ns', digest)))).toBe(digest);
+      }
+      checkBlobs();
+      expect(fs.readdirSync(path.join(root, 'content', 'ingest'))).toEqual([]);
+      fs.rmSync(path.join(root, 'content'), { recursive: true, force: true });
+      fs.rmSync(path.join(root, 'metadata'), { recursive: true, force: true });
+      if (finished) break;
+    }
+    // the hook stopped the child inside the operation, at the calls that matter
+    expect(seen).toEqual(expect.arrayContaining(['FileHandle.write', 'FileHandle.chmod', 'fs.linkSync', 'fs.rmSync']));
+    expect(committedSeen).toBe(true);
+  }, 300_000); // an upper bound: one child per crash point, ~0.5 s each on a busy machine
+
   test('kill -9 while committing: every committed blob is intact, no partial file ever has a digest name', async () => {
-    const dist = path.resolve(__dirname, '../dist');
-    // A child commits blobs of random sizes as fast as it can, printing each digest once commit returned.
-    const child = `
-      const crypto = require('node:crypto');
-      const path = require('node:path');
-      const { LocalContentStore } = require(${JSON.stringify(path.join(dist, 'content/local-store.js'))});
-      const { RecordStore } = require(${JSON.stringify(path.join(dist, 'metadata/record-store.js'))});
-      const root = ${JSON.stringify(root)};
-      const s = new LocalContentStore(root, new RecordStore(path.join(root, 'metadata')));
+    // A child commits blobs of random sizes as fast as it can, printing each digest once commit
+    // returned; the test kills it after a number of them (it is then inside the next one).
+    const child = `${childPrelude()}
       (async () => {
         for (let i = 0; ; i++) {
           const ref = 'ref-' + process.pid + '-' + i;
@@ -104,34 +193,19 @@ describe('LocalContentStore', () => {
         }
       })();
     `;
-    const blobDir = path.join(root, 'content', 'blobs', 'sha256');
     const verified = new Set<string>();
-    const checkBlobs = () => {
-      if (!fs.existsSync(blobDir)) return;
-      for (const name of fs.readdirSync(blobDir)) {
-        expect(name).toMatch(/^[a-f0-9]{64}$/); // nothing but digests, ever
-        if (verified.has(name)) continue;
-        const got = createHash('sha256').update(fs.readFileSync(path.join(blobDir, name))).digest('hex');
-        expect(got).toBe(name);
-        verified.add(name);
-      }
-    };
     const committed: string[] = [];
-    for (let round = 0; round < 4; round++) {
-      const p = spawn(process.execPath, ['-e', child], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const until = Date.now() + 300 + round * 150;
-      while (Date.now() < until) {
-        checkBlobs(); // watch while it writes: a digest name never shows partial content
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      p.kill('SIGKILL');
-      await new Promise((r) => p.once('exit', r));
-      committed.push(...out.split('\n').filter((l) => l.startsWith('sha256:')));
-      checkBlobs();
+    for (const target of [1, 2, 3]) {
+      let printed = 0;
+      const r = await runChild(child, {
+        // check as it goes: a digest name never shows partial content while the child writes
+        killWhen: () => (checkBlobs(verified), ++printed === target),
+      });
+      expect(r.killed).toBe(true);
+      committed.push(...r.lines.filter((l) => l.startsWith('sha256:')));
+      checkBlobs(verified);
     }
-    expect(committed.length).toBeGreaterThan(0);
+    expect(committed.length).toBeGreaterThanOrEqual(6);
     const s = open(); // restart: sweeps half-created ingests
     for (const d of committed) {
       const info = s.info('ns', d);
@@ -147,6 +221,6 @@ describe('LocalContentStore', () => {
       s.abort('ns', st.ref);
     }
     expect(fs.readdirSync(path.join(root, 'content', 'ingest'))).toEqual([]);
-    checkBlobs();
+    checkBlobs(verified);
   });
 });

@@ -5,9 +5,10 @@ import { spawnSync } from 'node:child_process';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { containers, events, namespaceMetadata, tasks, types, unpackAny } from '@gantry/api';
 import { SPEC_TYPE } from '../src/services/tasks';
-import { busyboxSpec, call, isRoot, TestDaemon, waitFor } from './helpers';
+import { busyboxSpec, call, TestDaemon, waitFor } from './helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
-const d = isRoot ? describe : describe.skip;
+const d = describeIf(needRoot());
 const NS = 'test';
 
 function fifo(p: string): { text: () => string; close: () => void; path: string } {
@@ -18,11 +19,14 @@ function fifo(p: string): { text: () => string; close: () => void; path: string 
   return { text: () => text, close: () => sock.destroy(), path: p };
 }
 
-function subscribe(daemon: TestDaemon, filters: string[] = []): { topics: () => string[]; envelopes: events.Envelope[]; stop: () => void } {
+/** A subscription, once the daemon has registered it (it sends the response headers then). */
+async function subscribe(daemon: TestDaemon, filters: string[] = []): Promise<{ topics: () => string[]; envelopes: events.Envelope[]; stop: () => void }> {
   const envelopes: events.Envelope[] = [];
   const stream: ClientReadableStream<events.Envelope> = daemon.events.subscribe({ filters }, namespaceMetadata(NS));
   stream.on('data', (e: events.Envelope) => envelopes.push(e));
-  stream.on('error', () => undefined);
+  const failed = new Promise<never>((_, reject) => stream.on('error', reject));
+  await Promise.race([new Promise((resolve) => stream.once('metadata', resolve)), failed]);
+  failed.catch(() => undefined); // a cancel at the end is expected
   return { envelopes, topics: () => envelopes.map((e) => e.topic), stop: () => stream.cancel() };
 }
 
@@ -52,8 +56,7 @@ d('gantry-containerd with gantry-shim (root)', () => {
   });
 
   it('creates, starts, execs, kills, waits and deletes a task, with every event on a subscription', async () => {
-    const sub = subscribe(daemon);
-    await new Promise((r) => setTimeout(r, 100));
+    const sub = await subscribe(daemon);
     await createContainer(daemon, 'c1', ['sh', '-c', 'echo hello; sleep 300']);
     const out = fifo(path.join(daemon.dir, 'out'));
     const created = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'c1', stdout: out.path }), NS);
@@ -121,8 +124,7 @@ d('gantry-containerd with gantry-shim (root)', () => {
     await daemon.start();
     const listed = await call(daemon.tasks, daemon.tasks.list, { filter: '' }, NS);
     expect(listed.tasks.map((t) => [t.id, t.pid, t.status])).toEqual([['survivor', created.pid, types.Status.RUNNING]]);
-    const sub = subscribe(daemon, ['topic=="/tasks/exit"']);
-    await new Promise((r) => setTimeout(r, 100));
+    const sub = await subscribe(daemon, ['topic=="/tasks/exit"']);
     const waiting = call(daemon.tasks, daemon.tasks.wait, { containerId: 'survivor', execId: '' }, NS);
     await call(daemon.tasks, daemon.tasks.kill, tasks.KillRequest.fromPartial({ containerId: 'survivor', signal: 9 }), NS);
     expect((await waiting).exitStatus).toBe(137);
@@ -179,8 +181,7 @@ d('gantry-containerd with gantry-shim (root)', () => {
     await call(daemon.containers, daemon.containers.create, {
       container: containers.Container.fromPartial({ id: 'victim', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) } }),
     }, NS);
-    const sub = subscribe(daemon, ['topic=="/tasks/exit"']);
-    await new Promise((r) => setTimeout(r, 100));
+    const sub = await subscribe(daemon, ['topic=="/tasks/exit"']);
     // the rootfs comes as a mount, so the shim mounts it: that mount must not leak either
     const created = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'victim', rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }), NS);
     await call(daemon.tasks, daemon.tasks.start, { containerId: 'victim', execId: '' }, NS);

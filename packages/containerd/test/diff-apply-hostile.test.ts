@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { linuxSys, resetOpenat2Probe, SysError, type Sys } from '@gantry/linux';
 import { applyLayer, LayerError } from '../src/diff/apply';
 import { comparable, isRoot, makeTar, sha256, snapshotTree, streamOf, tmpDir, type RawEntry } from './diff-helpers';
 
@@ -192,12 +193,31 @@ const cases: Case[] = [
   { name: 'NUL in a PAX path', entries: [{ name: 'f', pax: { path: 'a\0/../../x' }, data: 'x' }], expect: { refused: 'PaxHeader' } },
 ];
 
-describe('hostile layers', () => {
+/** The real kernel, or one without openat2 (before 5.6): the extractor then walks one O_NOFOLLOW openat per component. */
+const noOpenat2: Sys = new Proxy(linuxSys(), {
+  get(target, key: keyof Sys) {
+    if (key === 'openat2') {
+      return (_fd: number, p: string) => {
+        throw new SysError('openat2', 38 /* ENOSYS */, p);
+      };
+    }
+    const v = target[key];
+    return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+  },
+});
+
+describe.each([
+  ['openat2', linuxSys()],
+  ['the fallback walk', noOpenat2],
+])('hostile layers (%s)', (_kernel, sys) => {
+  beforeEach(() => resetOpenat2Probe());
+  afterAll(() => resetOpenat2Probe());
+
   test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const around = (p: string) => p === path.join('root', 'target');
     const before = comparable(snapshotTree(work, around));
     const layer = makeTar(c.entries);
-    const run = applyLayer(streamOf(layer), target);
+    const run = applyLayer(streamOf(layer), target, { sys });
     if ('refused' in c.expect) {
       const err = await run.then(
         () => undefined,
@@ -218,5 +238,33 @@ describe('hostile layers', () => {
     // nothing under the target is a hard link to a file outside it
     const outsideIno = new Set([fs.statSync('/etc/passwd').ino, fs.statSync(path.join(work, 'outside')).ino]);
     for (const [, info] of snapshotTree(target)) if (info.type === 'file') expect(outsideIno.has(info.ino)).toBe(false);
+  });
+});
+
+describe('links aimed at a host file by its absolute path', () => {
+  it('a symlink to the host directory, then a file written through it, lands inside the target', async () => {
+    const hostDir = path.join(work, 'sentinel', 'sub');
+    await applyLayer(
+      streamOf(
+        makeTar([
+          { name: 'm', type: '2', linkname: hostDir },
+          { name: 'm/keep', data: 'pwned', mode: 0o4755 },
+        ]),
+      ),
+      target,
+    );
+    expect(fs.readFileSync(path.join(hostDir, 'keep'), 'utf8')).toBe('keep me');
+    expect(fs.statSync(path.join(hostDir, 'keep')).mode & 0o7777).toBe(0o644);
+    expect(fs.readFileSync(path.join(target, hostDir, 'keep'), 'utf8')).toBe('pwned');
+  });
+
+  it('a hard link to the host file is refused', async () => {
+    const outside = path.join(work, 'outside');
+    const err = await applyLayer(streamOf(makeTar([{ name: 'h', type: '1', linkname: outside }])), target).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as LayerError).entry).toBe('h');
+    expect(fs.statSync(outside).nlink).toBe(1);
   });
 });

@@ -10,6 +10,7 @@ import { applyLayer } from '../src/diff/apply';
 import { diffMounts } from '../src/diff/compare';
 import { diffDirectories } from '../src/diff/diff';
 import { collect, comparable, isRoot, makeTar, sh, snapshotTree, streamOf, tmpDir } from './diff-helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
 let work: string;
 beforeEach(() => {
@@ -133,7 +134,7 @@ test('round trip: apply base, copy, modify, diff, apply the diff to another copy
   expect(none).toEqual(Buffer.alloc(1024));
 });
 
-(isRoot ? describe : describe.skip)('overlay (root)', () => {
+describeIf(needRoot())('overlay (root)', () => {
   const mounted: string[] = [];
   afterEach(() => {
     for (const m of mounted.splice(0).reverse()) sh('umount', [m]);

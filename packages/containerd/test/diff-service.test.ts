@@ -18,7 +18,8 @@ import { decodeEvent } from '../src/events/decode';
 import { Logger } from '../src/log';
 import { RecordStore } from '../src/metadata/record-store';
 import { diffService, UNCOMPRESSED_LABEL } from '../src/services/diff';
-import { isRoot, makeTar, sh, sha256, tmpDir } from './diff-helpers';
+import { makeTar, sh, sha256, tmpDir } from './diff-helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
 /** Just enough of a content store: blobs in memory, per-namespace visibility and labels. */
 class MemoryContent implements ContentStore {
@@ -82,7 +83,7 @@ const call = <Req, Res>(fn: (req: Req, md: Metadata, cb: (e: ServiceError | null
   return new Promise((resolve, reject) => fn(req, md, (e, r) => (e ? reject(e) : resolve(r!))));
 };
 
-(isRoot ? describe : describe.skip)('Diff service (root)', () => {
+describeIf(needRoot())('Diff service (root)', () => {
   let dir: string;
   let server: Server;
   let client: diff.DiffClient;
@@ -182,7 +183,7 @@ const call = <Req, Res>(fn: (req: Req, md: Metadata, cb: (e: ServiceError | null
     const hostile = content.add('default', makeTar([{ name: '../../../escape', data: 'x' }]));
     await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar', hostile), mounts, payloads: {} })).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
-      details: expect.stringContaining('escapes the layer root'),
+      details: expect.stringContaining('escapes the extraction root'),
     });
     expect(fs.readdirSync(path.join(dir, 'root', 'tmpmounts'))).toEqual([]);
     await expect(compare({ left: [], right: mounts, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', ref: '', labels: {} })).rejects.toMatchObject({ code: status.UNIMPLEMENTED });

@@ -23,10 +23,9 @@ import { Logger } from '../src/log';
 import { startDaemon, type Daemon } from '../src/server';
 import { SPEC_TYPE } from '../src/services/tasks';
 import { REPO } from './helpers';
+import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
 
-const isRoot = process.getuid?.() === 0;
-const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const d = isRoot && (haveSkopeo || process.env.CI === 'true') ? describe : describe.skip;
+const d = describeIf(needRoot(), needTool('skopeo'));
 const NS = 'img';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
@@ -51,7 +50,6 @@ d('image storage with archives from skopeo (root)', () => {
   const addr = () => `unix://${path.join(dir, 'c.sock')}`;
 
   beforeAll(async () => {
-    if (!haveSkopeo) throw new Error('skopeo is required (apt-get install skopeo)');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gimg-'));
     toolArchive = path.join(dir, 'tool.tar');
     run('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), path.join(dir, 'bundle'), '--args', 'sh', '--docker-archive', toolArchive, '--name', 'gantry/busybox:tool']);

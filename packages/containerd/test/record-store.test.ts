@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordConflict, RecordStore } from '../src/metadata/record-store';
+import { CRASH_HOOK, runChild } from './crash-child';
 
 describe('RecordStore', () => {
   let root: string;
@@ -32,10 +32,64 @@ describe('RecordStore', () => {
     expect(() => s.keys(['..'])).toThrow(/invalid key/);
   });
 
+  const storeJs = path.resolve(__dirname, '../dist/metadata/record-store.js');
+  type Rec = { i: number; big: string; check: number };
+  const whole = (rec: Rec) => {
+    expect(rec.check).toBe(rec.i * 7);
+    expect(rec.big.length).toBe(20000);
+  };
+
+  it.each(['create', 'update'] as const)('kill -9 before each file-system call of %s: the old record or the new one, whole, and no temp file', async (op) => {
+    // The child stops itself before its n-th file-system call inside one create/update; n steps
+    // through every call, so every crash point of the operation is tried once.
+    const script = `${CRASH_HOOK}
+      const { RecordStore } = require(${JSON.stringify(storeJs)});
+      const s = new RecordStore(${JSON.stringify(root)});
+      const big = 'x'.repeat(20000);
+      if (${JSON.stringify(op)} === 'update') s.create(['b'], 'k', { i: 1, big, check: 7 });
+      __crash.arm();
+      if (${JSON.stringify(op)} === 'update') s.update(['b'], 'k', { i: 2, big, check: 14 });
+      else s.create(['b'], 'k', { i: 2, big, check: 14 });
+      process.stdout.write('done ' + __crash.disarm() + '\\n');
+    `;
+    const seen: string[] = [];
+    let newSeen = false;
+    for (let n = 1; ; n++) {
+      const r = await runChild(script, { crashAt: n });
+      const last = r.lines[r.lines.length - 1] ?? '';
+      // not stopped: the operation made fewer than n calls and finished, every point has been tried
+      const finished = !r.killed;
+      if (finished) {
+        expect(r.code).toBe(0);
+        expect(last).toBe(`done ${n - 1}`);
+      } else {
+        seen.push(last.split(' ')[2]);
+      }
+      const s = new RecordStore(root); // as on restart: sweeps temp files
+      expect(fs.existsSync(path.join(root, 'b')) ? fs.readdirSync(path.join(root, 'b')).filter((f) => f !== 'k.json') : []).toEqual([]);
+      const rec = s.get<Rec>(['b'], 'k');
+      if (op === 'create' && rec === undefined) {
+        expect(newSeen).toBe(false);
+      } else {
+        expect(rec).toBeDefined();
+        whole(rec!);
+        // once the new record was visible, a later crash never brings the old one back
+        if (rec!.i === 2) newSeen = true;
+        else expect(newSeen).toBe(false);
+      }
+      fs.rmSync(path.join(root, 'b'), { recursive: true, force: true });
+      if (finished) break;
+    }
+    // the hook did stop inside the operation, at the calls that matter, and it finished with the new record
+    expect(seen).toEqual(expect.arrayContaining(['fs.openSync', 'fs.writeSync', op === 'create' ? 'fs.linkSync' : 'fs.renameSync']));
+    expect(newSeen).toBe(true);
+  }, 300_000); // an upper bound: one child per crash point, ~0.5 s each on a busy machine
+
   it('loses no committed record and never shows a torn one when the writer is killed -9 mid-stream', async () => {
-    // A child writes records as fast as it can and prints each key once create/update returned.
+    // A child writes records as fast as it can and prints each key once create/update returned;
+    // the test kills it after a number of them (it is then inside the next write).
     const writer = `
-      const { RecordStore } = require(${JSON.stringify(path.resolve(__dirname, '../dist/metadata/record-store.js'))});
+      const { RecordStore } = require(${JSON.stringify(storeJs)});
       const s = new RecordStore(${JSON.stringify(root)});
       const big = 'x'.repeat(20000);
       for (let i = 0; ; i++) {
@@ -45,26 +99,23 @@ describe('RecordStore', () => {
         process.stdout.write(key + ' ' + i + '\\n');
       }
     `;
-    for (let round = 0; round < 5; round++) {
-      const child = spawn(process.execPath, ['-e', writer], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      await new Promise((r) => setTimeout(r, 150 + round * 60));
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+    for (const target of [1, 25, 50, 60]) {
+      let printed = 0;
+      const r = await runChild(writer, { killWhen: () => ++printed === target });
+      expect(r.killed).toBe(true);
       const committed = new Map<string, number>();
-      for (const line of out.split('\n')) {
+      for (const line of r.lines) {
         const [k, i] = line.split(' ');
         if (k && i) committed.set(k, Number(i));
       }
+      expect(committed.size).toBe(Math.min(r.lines.length, 50));
       const s = new RecordStore(root); // sweeps temp files
       expect(fs.readdirSync(path.join(root, 'b')).filter((n) => !n.endsWith('.json'))).toEqual([]);
       for (const [k, i] of committed) {
-        const rec = s.get<{ i: number; big: string; check: number }>(['b'], k);
+        const rec = s.get<Rec>(['b'], k);
         expect(rec).toBeDefined();
         // the record is whole, and at least as new as the last write reported committed
-        expect(rec!.check).toBe(rec!.i * 7);
-        expect(rec!.big.length).toBe(20000);
+        whole(rec!);
         expect(rec!.i).toBeGreaterThanOrEqual(i);
       }
       fs.rmSync(path.join(root, 'b'), { recursive: true, force: true });

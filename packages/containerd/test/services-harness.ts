@@ -2,7 +2,6 @@
  * A gantry-containerd with only the metadata/events/version/introspection services, on a temp unix
  * socket over a temp RecordStore, for the services-*.test.ts suites (no shims, no Tasks service).
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +17,7 @@ import { eventsService } from '../src/services/events';
 import { introspectionService } from '../src/services/introspection';
 import { namespacesService } from '../src/services/namespaces';
 import { versionService } from '../src/services/version';
+import { describeIf, needTool } from '../../../tools/testing/requirements';
 
 /** An Exchange that counts live subscriptions, so a test can wait for a subscriber to be in place. */
 export class CountingExchange extends Exchange {
@@ -127,25 +127,7 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 100
   }
 }
 
-export function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** describe, or skip with a warning when a tool is missing; under CI=true a missing tool fails instead. */
 export function describeIfTool(tool: string, pkg: string): jest.Describe {
-  if (have(tool)) return describe;
-  const msg = `${tool} not found (Debian package ${pkg}; tools/install-deps.sh installs it)`;
-  if (process.env.CI === 'true') {
-    test(`${tool} is installed`, () => {
-      throw new Error(msg);
-    });
-  } else {
-    console.warn(`SKIPPED: ${msg}`);
-  }
-  return describe.skip;
+  return describeIf(needTool(tool, pkg));
 }

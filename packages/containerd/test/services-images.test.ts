@@ -123,13 +123,16 @@ describe('Images service', () => {
     await update('ev', image(name, { labels: { a: '2' } }), ['labels.a']);
     await del('ev', name);
     await create('other-ns', image(name)); // filtered out by namespace
-    await waitFor(() => got.length >= 3, 'three image events');
-    await new Promise((r) => setTimeout(r, 100));
+    // a marker: events arrive in order, so once it is in, the other namespace's would be too
+    await create('ev', image('docker.io/library/evt:marker'));
+    await waitFor(() => got.length >= 4, 'four image events');
     expect(got.map((e) => [e.namespace, e.topic])).toEqual([
       ['ev', '/images/create'],
       ['ev', '/images/update'],
       ['ev', '/images/delete'],
+      ['ev', '/images/create'],
     ]);
+    await del('ev', 'docker.io/library/evt:marker');
     expect(unpackAny(got[0]!.event, 'containerd.services.images.v1.ImageCreate', events.ImageCreate)).toEqual({ name, labels: { a: '1' } });
     expect(unpackAny(got[1]!.event, 'containerd.services.images.v1.ImageUpdate', events.ImageUpdate)).toEqual({ name, labels: { a: '2' } });
     expect(unpackAny(got[2]!.event, 'containerd.services.images.v1.ImageDelete', events.ImageDelete)).toMatchObject({ name });

@@ -18,23 +18,11 @@ import { ApiError, notFound } from '../src/errors';
 import { RecordStore } from '../src/metadata/record-store';
 import { mountAll, unmount } from '../src/snapshots/mount';
 import type { MountSpec } from '../src/snapshots/types';
-
-export const isRoot = process.getuid?.() === 0;
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
 /** describe, or skip with a warning when not root (mounts need it); under CI=true it fails instead. */
 export function describeAsRoot(name: string, fn: () => void): void {
-  if (isRoot) {
-    describe(name, fn);
-    return;
-  }
-  const msg = 'the snapshot tests mount overlayfs and need root';
-  if (process.env.CI === 'true') test(name, () => fail(msg));
-  else console.warn(`SKIPPED: ${msg}`);
-  describe.skip(name, fn);
-}
-
-function fail(msg: string): never {
-  throw new Error(msg);
+  describeIf(needRoot('the snapshot tests mount overlayfs'))(name, fn);
 }
 
 /** Mount points made by a test, unmounted (newest first) and removed by cleanup(). */

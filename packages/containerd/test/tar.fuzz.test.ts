@@ -11,7 +11,7 @@
  * Every file of test/fuzz-corpus/tar/ (crashes found so far, and the archives of the "daemons
  * under hostile input" report) is replayed against the reader.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,13 +19,11 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzAsync, fuzzTimeout } from '../../../tools/fuzz/support';
+import { itIf, needRoot, needTool } from '../../../tools/testing/requirements';
 import { decompressed, ExpansionError } from '../src/diff/decompress';
 import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, TarFormatError, type TarHeader, type TarWriteEntry } from '../src/diff/tar';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'tar');
-const haveTar = spawnSync('tar', ['--version']).status === 0;
-if (!haveTar && process.env.CI === 'true') throw new Error('GNU tar is required for the tar round-trip properties');
-const isRoot = process.getuid?.() === 0;
 
 interface Member {
   header: TarHeader;
@@ -152,7 +150,7 @@ describe('tar fuzzing', () => {
     fuzzTimeout,
   );
 
-  (haveTar && isRoot ? it : it.skip)(
+  itIf(needTool('tar'), needRoot('GNU tar keeps owners only as root'))(
     'what the writer writes, GNU tar extracts identically',
     async () => {
       await fuzzAsync(
@@ -187,7 +185,7 @@ describe('tar fuzzing', () => {
     fuzzTimeout,
   );
 
-  (haveTar ? it : it.skip)(
+  itIf(needTool('tar'))(
     'what GNU tar writes (posix and gnu formats), the reader reads as the tree it came from',
     async () => {
       const tree = fc.tuple(

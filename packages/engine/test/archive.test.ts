@@ -2,9 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, type TarWriteEntry } from '@gantry/containerd';
-import { checkArchive, cleanMemberName, extractArchive, spool, tarTrees } from '../src/containers/archive';
-import { HttpError } from '../src/http/errors';
+import { ByteSource, END_OF_ARCHIVE, nodeOf, padding, readTar, tarHeader, type TarWriteEntry } from '@gantry/containerd';
+import { linuxSys, openRoot } from '@gantry/linux';
+import { checkArchive, extractArchive, spool, tarTree } from '../src/containers/archive';
+
+const sys = linuxSys();
 
 type Member = Partial<TarWriteEntry> & { name: string; data?: string };
 
@@ -23,6 +25,7 @@ function tar(members: Member[]): Buffer {
 describe('container archives', () => {
   let dir: string;
   let root: string;
+  let rootFd: number;
   let outside: string;
   let n = 0;
   const file = (buf: Buffer) => {
@@ -37,19 +40,19 @@ describe('container archives', () => {
     fs.mkdirSync(path.join(root, 'tmp'), { recursive: true });
     fs.mkdirSync(outside);
     fs.symlinkSync('/..', path.join(root, 'tmp', 'up'));
+    rootFd = openRoot(sys, root);
   });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it('cleans member names and refuses ones climbing out', () => {
-    expect(cleanMemberName('./a/./b/../c')).toBe('a/c');
-    expect(cleanMemberName('/abs/x')).toBe('abs/x');
-    expect(() => cleanMemberName('../x')).toThrow(HttpError);
-    expect(() => cleanMemberName('a/../../x')).toThrow(/outside of the extraction point/);
+  afterEach(() => {
+    sys.close(rootFd);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
+  const extractInRoot = (f: string, dest: string, opts: Parameters<typeof extractArchive>[4]) => extractArchive(sys, f, rootFd, dest, opts);
 
   it('refuses a hostile archive before writing anything', async () => {
     const f = file(tar([{ name: 'ok.txt', data: 'ok' }, { name: '../../outside/pwned', data: 'x' }]));
-    await expect(checkArchive(f)).rejects.toMatchObject({ status: 400 });
+    await expect(checkArchive(f)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/escapes the extraction root/) });
+    await expect(checkArchive(file(tar([{ name: 'a/../../x', data: 'x' }])))).rejects.toMatchObject({ status: 400 });
+    await checkArchive(file(tar([{ name: './a/./b/../c', data: 'x' }, { name: '/abs/x', data: 'y' }])));
     const link = file(tar([{ name: 'l', type: 'link', linkname: '../../etc/passwd' }]));
     await expect(checkArchive(link)).rejects.toMatchObject({ status: 400 });
     await expect(checkArchive(file(Buffer.from('not a tar at all')))).rejects.toMatchObject({ status: 400 });
@@ -65,25 +68,46 @@ describe('container archives', () => {
       ]),
     );
     await checkArchive(f);
-    await extractArchive(f, root, '/tmp', { noOverwriteDirNonDir: true });
+    await extractInRoot(f, '/tmp', { noOverwriteDirNonDir: true });
     expect(fs.readdirSync(outside)).toEqual([]);
     // "/.." is the container's "/": the member landed inside the root
     expect(fs.readFileSync(path.join(root, outside, 'pwned'), 'utf8')).toBe('x');
     expect(fs.readFileSync(path.join(root, outside, 'pwned2'), 'utf8')).toBe('y');
     // a destination reached through the container's own link to "/.." is the root too
-    await extractArchive(file(tar([{ name: 'f', data: 'z' }])), root, '/tmp/up', { noOverwriteDirNonDir: true });
+    await extractInRoot(file(tar([{ name: 'f', data: 'z' }])), '/tmp/up', { noOverwriteDirNonDir: true });
     expect(fs.readFileSync(path.join(root, 'f'), 'utf8')).toBe('z');
+  });
+
+  it('writes through a symlink member, or links to a host file, only inside the root', async () => {
+    const marker = path.join(outside, 'marker');
+    fs.writeFileSync(marker, 'HOST');
+    const f = file(
+      tar([
+        { name: 'to-host', type: 'symlink', linkname: outside },
+        { name: 'to-host/marker', data: 'pwned', mode: 0o4777 },
+      ]),
+    );
+    await checkArchive(f);
+    await extractInRoot(f, '/tmp', { noOverwriteDirNonDir: true });
+    expect(fs.readFileSync(path.join(root, outside, 'marker'), 'utf8')).toBe('pwned');
+    const hard = file(tar([{ name: 'h', type: 'link', linkname: marker }]));
+    await checkArchive(hard);
+    await expect(extractInRoot(hard, '/tmp', { noOverwriteDirNonDir: true })).rejects.toMatchObject({ status: 400 });
+    expect(fs.existsSync(path.join(root, 'tmp', 'h'))).toBe(false);
+    expect(fs.readFileSync(marker, 'utf8')).toBe('HOST');
+    expect(fs.statSync(marker).nlink).toBe(1);
+    expect(fs.statSync(marker).mode & 0o7777).toBe(0o644);
   });
 
   it('extracts modes, owners and refuses replacing a directory with a file when asked', async () => {
     const f = file(tar([{ name: 'd/', type: 'dir', mode: 0o750 }, { name: 'd/x', data: 'hello', mode: 0o604, uid: 1234, gid: 99 }]));
-    await extractArchive(f, root, '/tmp', { noOverwriteDirNonDir: true });
+    await extractInRoot(f, '/tmp', { noOverwriteDirNonDir: true });
     const st = fs.statSync(path.join(root, 'tmp/d/x'));
     expect(st.mode & 0o7777).toBe(0o604);
     expect(fs.statSync(path.join(root, 'tmp/d')).mode & 0o7777).toBe(0o750);
     if (process.getuid?.() === 0) expect([st.uid, st.gid]).toEqual([1234, 99]);
-    await extractArchive(f, root, '/tmp', { noOverwriteDirNonDir: false, chownTo: { uid: 0, gid: 0 } });
-    await expect(extractArchive(file(tar([{ name: 'd', data: 'file now' }])), root, '/tmp', { noOverwriteDirNonDir: true })).rejects.toMatchObject({ status: 400 });
+    await extractInRoot(f, '/tmp', { noOverwriteDirNonDir: false, chownTo: { uid: 0, gid: 0 } });
+    await expect(extractInRoot(file(tar([{ name: 'd', data: 'file now' }])), '/tmp', { noOverwriteDirNonDir: true })).rejects.toMatchObject({ status: 400 });
     expect(fs.statSync(path.join(root, 'tmp/d')).isDirectory()).toBe(true);
   });
 
@@ -94,14 +118,19 @@ describe('container archives', () => {
     fs.linkSync(path.join(src, 'sub', 'a'), path.join(src, 'hard'));
     fs.symlinkSync('sub/a', path.join(src, 'link'));
     const chunks: Buffer[] = [];
-    for await (const c of tarTrees([{ host: src, name: 'top' }])) chunks.push(c);
+    const srcFd = openRoot(sys, src);
+    try {
+      for await (const c of tarTree(sys, nodeOf(srcFd), 'top')) chunks.push(c);
+    } finally {
+      sys.close(srcFd);
+    }
     const names: string[] = [];
     for await (const { header } of readTar(new ByteSource(Readable.from([Buffer.concat(chunks)])))) names.push(`${header.type}:${header.name}${header.linkname ? `->${header.linkname}` : ''}`);
     expect(names).toEqual(['dir:top/', 'file:top/hard', 'symlink:top/link->sub/a', 'dir:top/sub/', 'link:top/sub/a->top/hard']);
     const gz = (await import('node:zlib')).gzipSync(tar([{ name: 'g', data: 'gz' }]));
     const out = path.join(dir, 'spooled.tar');
     await spool(Readable.from([gz]), out);
-    await extractArchive(out, root, '/', { noOverwriteDirNonDir: true });
+    await extractInRoot(out, '/', { noOverwriteDirNonDir: true });
     expect(fs.readFileSync(path.join(root, 'g'), 'utf8')).toBe('gz');
   });
 });

@@ -7,9 +7,9 @@ import { JsonFileWriter, readLogs, type LogMessage } from '../src/logs/json-file
 import { DEFAULT_DETACH_KEYS, DetachKeyDetector, DetachKeysError, parseDetachKeys, serveAttach, type AttachEnd } from '../src/streams/attach';
 import { ContainerIO, createFifos, fifoPaths, removeFifos, type OutputChunk, type StdioFifos } from '../src/streams/fifo-stdio';
 import { Demuxer, frame, StdStream } from '../src/streams/stdcopy';
+import { itIf, needRoot } from '../../../tools/testing/requirements';
 
-const root = process.getuid?.() === 0;
-const itRoot = root ? it : it.skip;
+const itRoot = itIf(needRoot('real FIFOs'));
 
 let dir: string;
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cio-'))));

@@ -17,12 +17,10 @@ import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { imageUsage, registerImageRoutes } from '../src/routes/images';
 import { registerSystemRoutes } from '../src/routes/system';
+import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
 
 const REPO = path.resolve(__dirname, '../../..');
-const isRoot = process.getuid?.() === 0;
-const haveDocker = fs.existsSync('/usr/local/bin/docker') || spawnSync('docker', ['--version']).status === 0;
-const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const d = isRoot && haveDocker && haveSkopeo ? describe : describe.skip;
+const d = describeIf(needRoot(), needTool('docker', 'docker.io'), needTool('skopeo'));
 
 interface Run {
   code: number;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Logger } from '@gantry/containerd';
-import { MS } from '@gantry/linux';
+import { MS, O, linuxSys, type Sys } from '@gantry/linux';
 import type { EngineContext } from '../src/context';
 import { parseBind, parseMountSpec } from '../src/containers/mounts';
 import { buildSpec } from '../src/containers/spec';
@@ -11,8 +11,8 @@ import { initialState, type ContainerRecord } from '../src/containers/record';
 import { EngineEvents } from '../src/events';
 import { HttpError } from '../src/http/errors';
 import { ContainerMounts, mountsJson, usesVolume } from '../src/volumes/container-mounts';
-import { copyImageContent, resolveInRoot } from '../src/volumes/copyup';
-import { localMountCalls, parseMountOptions, validateLocalOptions } from '../src/volumes/local-options';
+import { copyImageContent } from '../src/volumes/copyup';
+import { localMountCalls, validateLocalOptions } from '../src/volumes/local-options';
 import { ANONYMOUS_LABEL, volumeNameError } from '../src/volumes/names';
 import { VolumeStore, type MountSeam } from '../src/volumes/store';
 
@@ -99,14 +99,15 @@ describe('local driver options', () => {
     expect(() => validateLocalOptions({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m' })).not.toThrow();
   });
   test('o= words split into flags and data', () => {
-    expect(parseMountOptions('size=64m,noexec,uid=1000')).toEqual({ flags: MS.NOEXEC, data: 'size=64m,uid=1000' });
-    expect(parseMountOptions('bind,ro')).toEqual({ flags: MS.BIND | MS.RDONLY, data: '' });
+    expect(localMountCalls({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m,noexec,uid=1000' }, '/v/_data')).toEqual([
+      { source: 'tmpfs', target: '/v/_data', fstype: 'tmpfs', flags: MS.NOEXEC, data: 'size=64m,uid=1000' },
+    ]);
   });
   test('a read-only bind takes a bind then a read-only remount', () => {
     const calls = localMountCalls({ type: 'none', o: 'bind,ro', device: '/src' }, '/v/_data');
     expect(calls).toEqual([
       { source: '/src', target: '/v/_data', fstype: null, flags: MS.BIND, data: null },
-      { source: '/src', target: '/v/_data', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null },
+      { source: null, target: '/v/_data', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null },
     ]);
     expect(localMountCalls({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m' }, '/v/_data')).toEqual([{ source: 'tmpfs', target: '/v/_data', fstype: 'tmpfs', flags: 0, data: 'size=64m' }]);
   });
@@ -158,12 +159,73 @@ describe('copy-up', () => {
 
   test('symlinked mount points resolve inside the image root', () => {
     const root = image();
-    expect(resolveInRoot(root, '/cfg')).toBe(path.join(root, 'etc'));
-    expect(resolveInRoot(root, '/esc/sub')).toBe(path.join(root, 'etc/sub'));
-    expect(resolveInRoot(root, '/../../etc')).toBe(path.join(root, 'etc'));
     const vol = tmp();
     expect(copyImageContent(root, '/cfg', vol)).toBe(true);
     expect(fs.existsSync(path.join(vol, 'passwd'))).toBe(true);
+    const vol2 = tmp();
+    expect(copyImageContent(root, '/esc/sub', vol2)).toBe(true);
+    expect(fs.readlinkSync(path.join(vol2, 'link'))).toBe('../passwd');
+    expect(copyImageContent(root, '/../../etc', tmp())).toBe(true);
+  });
+
+  test('a mount point linking to a host directory copies nothing from the host', () => {
+    const root = image();
+    const host = tmp();
+    fs.writeFileSync(path.join(host, 'marker'), 'HOST');
+    fs.symlinkSync(host, path.join(root, 'data'));
+    const vol = tmp();
+    expect(copyImageContent(root, '/data', vol)).toBe(false);
+    expect(fs.readdirSync(vol)).toEqual([]);
+  });
+
+  test('directories swapped for host links during the copy (image side and volume side) are not followed', () => {
+    const root = image();
+    const host = tmp();
+    fs.writeFileSync(path.join(host, 'marker'), 'HOST');
+    const vol = tmp();
+    const real = linuxSys();
+    const swap = (dir: string) => {
+      fs.renameSync(dir, `${dir}.moved`);
+      fs.symlinkSync(host, dir);
+    };
+    fs.writeFileSync(path.join(root, 'etc', 'sub', 'zz'), 'image data');
+    // once the first entry of etc/sub is copied, both the image's etc/sub and the volume's sub
+    // become host links: the second entry is read and written while they are
+    let swapped = false;
+    const after = (name: string) => {
+      if (swapped || (name !== 'link' && name !== 'zz')) return;
+      swapped = true;
+      swap(path.join(root, 'etc', 'sub'));
+      swap(path.join(vol, 'sub'));
+    };
+    const hooked = new Proxy(real, {
+      get(target, key: keyof Sys) {
+        if (key === 'symlinkat') {
+          return (t: string, fd: number, name: string) => {
+            real.symlinkat(t, fd, name);
+            after(name);
+          };
+        }
+        if (key === 'openat') {
+          return (fd: number, name: string, flags: number, mode?: number) => {
+            const r = real.openat(fd, name, flags, mode);
+            if ((flags & O.CREAT) !== 0) after(name);
+            return r;
+          };
+        }
+        const v = target[key];
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    expect(copyImageContent(root, '/etc', vol, hooked)).toBe(true);
+    // a path joined from the volume now leads to the host: what a string-based copy would write into
+    expect(fs.realpathSync(path.join(vol, 'sub'))).toBe(host);
+    expect(fs.readdirSync(host)).toEqual(['marker']);
+    expect(fs.readFileSync(path.join(host, 'marker'), 'utf8')).toBe('HOST');
+    expect(swapped).toBe(true);
+    expect(fs.readlinkSync(path.join(vol, 'sub.moved', 'link'))).toBe('../passwd');
+    expect(fs.readFileSync(path.join(vol, 'sub.moved', 'zz'), 'utf8')).toBe('image data');
+    expect(fs.statSync(path.join(vol, 'sub.moved')).mode & 0o7777).toBe(0o2750);
   });
 });
 
@@ -247,6 +309,11 @@ describe('VolumeStore', () => {
     fs.mkdirSync(path.join(s.dataPath('sz'), 'd'));
     fs.writeFileSync(path.join(s.dataPath('sz'), 'd', 'c'), 'y'.repeat(20));
     expect(s.size('sz')).toBe(120);
+    // a link to a host directory is counted as the link (its own length), not walked
+    const host = tmp();
+    fs.writeFileSync(path.join(host, 'big'), 'z'.repeat(10_000));
+    fs.symlinkSync(host, path.join(s.dataPath('sz'), 'h'));
+    expect(s.size('sz')).toBe(120 + host.length);
   });
 });
 

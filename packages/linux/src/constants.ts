@@ -40,6 +40,55 @@ export const MS = {
 
 export const MNT_DETACH = 2;
 
+/** memfd_create(2) flags. EXEC (Linux 6.3) asks for an executable memfd where vm.memfd_noexec matters. */
+export const MFD = { CLOEXEC: 0x1, ALLOW_SEALING: 0x2, EXEC: 0x10 } as const;
+
+/** fcntl(F_ADD_SEALS) seals. EXEC (Linux 6.3) freezes the mode's exec bits. */
+export const F_SEAL = { SEAL: 0x1, SHRINK: 0x2, GROW: 0x4, WRITE: 0x8, FUTURE_WRITE: 0x10, EXEC: 0x20 } as const;
+
+/** statfs(2) f_flags bits (ST_*): not all equal to their MS_* counterparts (ST_RELATIME is not). */
+export const ST = {
+  RDONLY: 0x0001,
+  NOSUID: 0x0002,
+  NODEV: 0x0004,
+  NOEXEC: 0x0008,
+  SYNCHRONOUS: 0x0010,
+  MANDLOCK: 0x0040,
+  NOATIME: 0x0400,
+  NODIRATIME: 0x0800,
+  RELATIME: 0x1000,
+  NOSYMFOLLOW: 0x2000,
+} as const;
+
+/** statfs(2) f_type magic numbers of the filesystems Gantry checks for (<linux/magic.h>). */
+export const FS_MAGIC = {
+  PROC: 0x9fa0,
+  SYSFS: 0x62656572,
+  TMPFS: 0x01021994,
+  DEVPTS: 0x1cd1,
+  MQUEUE: 0x19800202,
+  CGROUP: 0x27e0eb,
+  CGROUP2: 0x63677270,
+  OVERLAYFS: 0x794c7630,
+  NSFS: 0x6e736673,
+  EXT4: 0xef53,
+} as const;
+
+/** mount_setattr(2)/fsmount(2) MOUNT_ATTR_* bits (not the MS_* values) (the recursive "rro", "rnosuid", ... options). */
+export const MOUNT_ATTR = {
+  RDONLY: 0x00000001,
+  NOSUID: 0x00000002,
+  NODEV: 0x00000004,
+  NOEXEC: 0x00000008,
+  RELATIME: 0x00000000,
+  NOATIME: 0x00000010,
+  STRICTATIME: 0x00000020,
+  /** The atime bits as one field: setting one of RELATIME/NOATIME/STRICTATIME clears this. */
+  ATIME_MASK: 0x00000070,
+  NODIRATIME: 0x00000080,
+  NOSYMFOLLOW: 0x00200000,
+} as const;
+
 export const O = {
   RDONLY: 0,
   WRONLY: 1,
@@ -54,6 +103,16 @@ export const O = {
   NOFOLLOW: 0o400000,
   CLOEXEC: 0o2000000,
   PATH: 0o10000000,
+} as const;
+
+/** *at(2) flags. */
+export const AT = {
+  FDCWD: -100,
+  SYMLINK_NOFOLLOW: 0x100,
+  REMOVEDIR: 0x200,
+  SYMLINK_FOLLOW: 0x400,
+  EMPTY_PATH: 0x1000,
+  RECURSIVE: 0x8000,
 } as const;
 
 export const S_IF = {
@@ -93,7 +152,7 @@ export const TIOC = {
   GPTPEER: 0x5441,
 } as const;
 
-export const F = { GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4 } as const;
+export const F = { GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4, DUPFD_CLOEXEC: 1030, ADD_SEALS: 1033, GET_SEALS: 1034 } as const;
 export const FD_CLOEXEC = 1;
 
 /** Resource numbers for setrlimit/prlimit, keyed by the OCI names. */

@@ -1,8 +1,9 @@
 export * from './constants';
 export * from './errors';
-export type { Sys, CapabilitySets, FileKind, SeccompFilter, SeccompRule, SeccompArgRule, BpfProgram } from './sys';
-export { FakeSys, FakeExecve } from './fake-sys';
-export type { SysCall, FakeBpfProgram } from './fake-sys';
+export { fileKindOfMode } from './file-kind';
+export type { Sys, CapabilitySets, FileKind, FsStat, SeccompFilter, SeccompRule, SeccompArgRule, BpfProgram, SpawnRequest } from './sys';
+export { FakeSys, FakeExecve, FakeExit } from './fake-sys';
+export type { SysCall, FakeBpfProgram, FakeMount } from './fake-sys';
 
 import type { Sys } from './sys';
 
@@ -23,3 +24,4 @@ export type { SeccompFeatures } from './seccomp';
 export type { SeccompActionName, SeccompOperatorName } from './sys';
 export * from './confine';
 export { BpfLoadError } from './bpf';
+export * from './mount';

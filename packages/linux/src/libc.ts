@@ -28,6 +28,22 @@ export interface Libc {
   openat2(dirfd: number, path: string, how: Buffer): number;
   readlinkat(dirfd: number, path: string, buf: Buffer, size: number): number;
   mkdirat(dirfd: number, path: string, mode: number): number;
+  statfs(path: string, buf: Buffer): number;
+  fstatfs(fd: number, buf: Buffer): number;
+  /** mount_setattr(2) through syscall(2); `attr` is a struct mount_attr (32 bytes). */
+  mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer): number;
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Buffer): number;
+  unlinkat(dirfd: number, path: string, flags: number): number;
+  symlinkat(target: string, dirfd: number, path: string): number;
+  mknodat(dirfd: number, path: string, mode: number, dev: bigint): number;
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number;
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): number;
+  fchmod(fd: number, mode: number): number;
+  /** `times` is struct timespec[2] (32 bytes). */
+  utimensat(dirfd: number, path: string, times: Buffer, flags: number): number;
+  setxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
+  getxattr(path: string, name: string, value: Buffer | null, size: number): number;
+  listxattr(path: string, list: Buffer | null, size: number): number;
   close(fd: number): number;
   dup3(oldfd: number, newfd: number, flags: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
@@ -62,6 +78,26 @@ export interface Libc {
   execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
   /** bpf(2) through syscall(2): glibc has no wrapper. */
   bpf(cmd: number, attr: Buffer, size: number): number;
+  fsopen(fsName: string, flags: number): number;
+  fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): number;
+  fsmount(fd: number, flags: number, attrs: number): number;
+  memfd_create(name: string, flags: number): number;
+  sendfile(outFd: number, inFd: number, offset: null, count: number): number;
+  _exit(code: number): void;
+  /** Raw getcwd(2) (glibc's getcwd(3) hides "(unreachable)" answers behind ENOENT). */
+  getcwd(buf: Buffer, size: number): number;
+  close_range(first: number, last: number, flags: number): number;
+  posix_spawn(pid: Int32Array, path: string, fileActions: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]): number;
+  posix_spawn_file_actions_init(fa: Buffer): number;
+  posix_spawn_file_actions_destroy(fa: Buffer): number;
+  posix_spawn_file_actions_addopen(fa: Buffer, fd: number, path: string, flags: number, mode: number): number;
+  posix_spawn_file_actions_adddup2(fa: Buffer, fd: number, newfd: number): number;
+  posix_spawn_file_actions_addclosefrom_np(fa: Buffer, from: number): number;
+  posix_spawnattr_init(attr: Buffer): number;
+  posix_spawnattr_destroy(attr: Buffer): number;
+  posix_spawnattr_setflags(attr: Buffer, flags: number): number;
+  posix_spawnattr_setsigdefault(attr: Buffer, set: Buffer): number;
+  posix_spawnattr_setsigmask(attr: Buffer, set: Buffer): number;
   errno(): number;
   address(buf: Buffer): bigint;
 }
@@ -101,6 +137,20 @@ export function libc(): Libc {
     openat2: lib.func('long syscall(long nr, int dirfd, const char *path, const void *how, size_t size)') as (...a: unknown[]) => number,
     readlinkat: f('long readlinkat(int dirfd, const char *path, _Out_ char *buf, size_t size)'),
     mkdirat: f('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+    statfs: f('int statfs(const char *path, _Out_ void *buf)'),
+    fstatfs: f('int fstatfs(int fd, _Out_ void *buf)'),
+    mount_setattr: lib.func('long syscall(long nr, int dirfd, const char *path, unsigned int flags, const void *attr, size_t size)') as (...a: unknown[]) => number,
+    statx: f('int statx(int dirfd, const char *path, int flags, uint32_t mask, _Out_ void *buf)'),
+    unlinkat: f('int unlinkat(int dirfd, const char *path, int flags)'),
+    symlinkat: f('int symlinkat(const char *target, int dirfd, const char *path)'),
+    mknodat: f('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
+    linkat: f('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)'),
+    fchownat: f('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+    fchmod: f('int fchmod(int fd, uint32_t mode)'),
+    utimensat: f('int utimensat(int dirfd, const char *path, const void *times, int flags)'),
+    setxattr: f('int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+    getxattr: f('long getxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+    listxattr: f('long listxattr(const char *path, _Out_ void *list, size_t size)'),
     close: f('int close(int fd)'),
     dup3: f('int dup3(int oldfd, int newfd, int flags)'),
     fcntl: f('int fcntl(int fd, int cmd, int arg)'),
@@ -134,15 +184,48 @@ export function libc(): Libc {
     kill: f('int kill(int pid, int sig)'),
     execve: f('int execve(const char *path, const char **argv, const char **envp)'),
     bpf_syscall: lib.func('long syscall(long nr, int cmd, _Inout_ void *attr, uint32_t size)') as (...a: unknown[]) => number,
+    // Through syscall(2): glibc wraps the new mount API only since 2.36.
+    fsopen: lib.func('syscall', 'long', ['long', 'const char *', 'unsigned int']) as (...a: unknown[]) => number,
+    fsconfig: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'const char *', 'const char *', 'int']) as (...a: unknown[]) => number,
+    fsmount: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'unsigned int']) as (...a: unknown[]) => number,
+    memfd_create: f('int memfd_create(const char *name, unsigned int flags)'),
+    sendfile: f('long sendfile(int outFd, int inFd, void *offset, size_t count)'),
+    _exit: f('void _exit(int code)'),
+    getcwd: lib.func('syscall', 'long', ['long', 'void *', 'size_t']) as (...a: unknown[]) => number,
+    close_range: lib.func('syscall', 'long', ['long', 'unsigned int', 'unsigned int', 'unsigned int']) as (...a: unknown[]) => number,
+    posix_spawn: f('int posix_spawn(_Out_ int *pid, const char *path, void *fileActions, void *attr, const char **argv, const char **envp)'),
+    posix_spawn_file_actions_init: f('int posix_spawn_file_actions_init(void *fa)'),
+    posix_spawn_file_actions_destroy: f('int posix_spawn_file_actions_destroy(void *fa)'),
+    posix_spawn_file_actions_addopen: f('int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int flags, uint32_t mode)'),
+    posix_spawn_file_actions_adddup2: f('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
+    posix_spawn_file_actions_addclosefrom_np: f('int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)'),
+    posix_spawnattr_init: f('int posix_spawnattr_init(void *attr)'),
+    posix_spawnattr_destroy: f('int posix_spawnattr_destroy(void *attr)'),
+    posix_spawnattr_setflags: f('int posix_spawnattr_setflags(void *attr, short flags)'),
+    posix_spawnattr_setsigdefault: f('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
+    posix_spawnattr_setsigmask: f('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
   };
   const SYS_pivot_root = process.arch === 'arm64' ? 41 : 155;
   const SYS_bpf = process.arch === 'arm64' ? 280 : 321;
+  const SYS_getcwd = process.arch === 'arm64' ? 17 : 79;
+  // Syscalls numbered from 424 on are the same on every architecture.
+  const SYS_fsopen = 430;
+  const SYS_fsconfig = 431;
+  const SYS_fsmount = 432;
+  const SYS_close_range = 436;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'fsopen' | 'fsconfig' | 'fsmount' | 'getcwd' | 'close_range' | 'mount_setattr' | 'errno' | 'address'>),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
     // openat2 is 437 in the generic syscall table, the same on x86_64 and aarch64
     openat2: (dirfd: number, p: string, how: Buffer) => fns.openat2(437, dirfd, p, how, how.length),
     bpf: (cmd: number, attr: Buffer, size: number) => fns.bpf_syscall(SYS_bpf, cmd, attr, size),
+    fsopen: (name: string, flags: number) => fns.fsopen(SYS_fsopen, name, flags),
+    fsconfig: (fd: number, cmd: number, key: string | null, value: string | null, aux: number) => fns.fsconfig(SYS_fsconfig, fd, cmd, key, value, aux),
+    fsmount: (fd: number, flags: number, attrs: number) => fns.fsmount(SYS_fsmount, fd, flags, attrs),
+    getcwd: (buf: Buffer, size: number) => fns.getcwd(SYS_getcwd, buf, size),
+    close_range: (first: number, last: number, flags: number) => fns.close_range(SYS_close_range, first, last, flags),
+    // mount_setattr is 442 in the generic table too
+    mount_setattr: (dirfd: number, p: string, flags: number, attr: Buffer) => fns.mount_setattr(442, dirfd, p, flags, attr, attr.length),
     errno: () => koffi.errno(),
     address: (buf: Buffer) => koffi.address(buf) as bigint,
   };

@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
-import { F, FD_CLOEXEC } from './constants';
-import type { BpfProgram, CapabilitySets, FileKind, SeccompFilter, Sys } from './sys';
+import { AT, F, FD_CLOEXEC } from './constants';
+import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 import { loadSeccompFilter } from './seccomp';
 import * as bpf from './bpf';
+import { fileKindOfMode } from './file-kind';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -15,6 +16,16 @@ const SCM_RIGHTS = 1;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
 const MSG_CMSG_CLOEXEC = 0x40000000;
+const FSOPEN_CLOEXEC = 0x1;
+const FSMOUNT_CLOEXEC = 0x1;
+const FSCONFIG_SET_STRING = 1;
+const FSCONFIG_CMD_CREATE = 6;
+const CLOSE_RANGE_CLOEXEC = 4;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const POSIX_SPAWN_SETSID = 0x80;
+/** Larger than glibc's posix_spawn_file_actions_t (80 bytes) and posix_spawnattr_t (336 bytes). */
+const SPAWN_STRUCT_SIZE = 1024;
 const ENODATA = 61;
 const ERANGE = 34;
 
@@ -42,15 +53,63 @@ function makedev(major: number, minor: number): bigint {
   return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
 }
 
-function kindOf(st: fs.Stats): FileKind['kind'] {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'chr';
-  if (st.isBlockDevice()) return 'blk';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isSocket()) return 'socket';
-  return 'other';
+/** struct statfs on 64-bit Linux (x86_64 and aarch64): eleven 8-byte words, then f_spare[4]. */
+const STATFS_SIZE = 120;
+function fsStat(buf: Buffer): FsStat {
+  // f_type at 0, f_flags at 80 (after bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize)
+  return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigInt64LE(80)) };
+}
+
+
+const STATX_BASIC_STATS = 0x7ff;
+
+function makedevNumber(major: number, minor: number): number {
+  return Number(makedev(major, minor));
+}
+
+
+/** struct timespec from seconds with a fraction; the nanoseconds are rounded, never to 1e9. */
+function writeTimespec(buf: Buffer, off: number, seconds: number): void {
+  let sec = Math.floor(seconds);
+  let nsec = Math.round((seconds - sec) * 1e9);
+  if (nsec >= 1e9) {
+    sec += 1;
+    nsec -= 1e9;
+  }
+  buf.writeBigInt64LE(BigInt(sec), off);
+  buf.writeBigInt64LE(BigInt(nsec), off + 8);
+}
+
+/** An xattr's value: size first, then the value, again when it grew between the two calls (ERANGE). */
+function getXattr(op: string, call: (buf: Buffer | null, size: number) => number, subject: string): Buffer | undefined {
+  for (;;) {
+    const size = call(null, 0);
+    if (size < 0) {
+      if (libc().errno() === ENODATA) return undefined;
+      throw new SysError(op, libc().errno(), subject);
+    }
+    const buf = Buffer.alloc(size);
+    if (size === 0) return buf;
+    const n = call(buf, size);
+    if (n >= 0) return buf.subarray(0, n);
+    if (libc().errno() === ENODATA) return undefined;
+    if (libc().errno() !== ERANGE) throw new SysError(op, libc().errno(), subject);
+  }
+}
+
+/** The names of a file's xattrs (NUL-separated in the kernel's answer), retried on ERANGE. */
+function listXattr(op: string, call: (buf: Buffer | null, size: number) => number, subject: string): string[] {
+  for (;;) {
+    const size = check(call(null, 0), op, subject);
+    if (size === 0) return [];
+    const buf = Buffer.alloc(size);
+    const n = call(buf, size);
+    if (n < 0) {
+      if (libc().errno() === ERANGE) continue;
+      throw new SysError(op, libc().errno(), subject);
+    }
+    return buf.subarray(0, n).toString().split('\0').filter((s) => s.length > 0);
+  }
 }
 
 /** The real kernel, through glibc and koffi. */
@@ -79,10 +138,32 @@ export class LinuxSys implements Sys {
   fchdir(fd: number): void {
     check(libc().fchdir(fd), 'fchdir');
   }
+  getcwd(): string {
+    const buf = Buffer.alloc(4096);
+    const n = check(libc().getcwd(buf, buf.length), 'getcwd');
+    // the kernel counts the terminating NUL
+    return buf.subarray(0, Math.max(0, n - 1)).toString();
+  }
+  mountSetattr(dirfd: number, p: string, flags: number, attrSet: number, attrClear: number): void {
+    const attr = Buffer.alloc(32); // struct mount_attr: attr_set, attr_clr, propagation, userns_fd
+    attr.writeBigUInt64LE(BigInt(attrSet), 0);
+    attr.writeBigUInt64LE(BigInt(attrClear), 8);
+    check(libc().mount_setattr(dirfd, p, flags, attr), 'mount_setattr', p);
+  }
+  statfs(p: string): FsStat {
+    const buf = Buffer.alloc(STATFS_SIZE);
+    check(libc().statfs(p, buf), 'statfs', p);
+    return fsStat(buf);
+  }
+  fstatfs(fd: number): FsStat {
+    const buf = Buffer.alloc(STATFS_SIZE);
+    check(libc().fstatfs(fd, buf), 'fstatfs', `fd ${fd}`);
+    return fsStat(buf);
+  }
   stat(p: string, followLinks = false): FileKind | undefined {
     try {
       const st = followLinks ? fs.statSync(p) : fs.lstatSync(p);
-      return { kind: kindOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+      return { kind: fileKindOfMode(st.mode), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
       throw e;
@@ -134,33 +215,10 @@ export class LinuxSys implements Sys {
     check(libc().lsetxattr(p, name, value, value.length, 0), 'lsetxattr', `${p} ${name}`);
   }
   lgetxattr(p: string, name: string): Buffer | undefined {
-    // size first, then the value; retried when the attribute grows between the two calls (ERANGE)
-    for (;;) {
-      const size = libc().lgetxattr(p, name, null, 0);
-      if (size < 0) {
-        if (libc().errno() === ENODATA) return undefined;
-        throw new SysError('lgetxattr', libc().errno(), `${p} ${name}`);
-      }
-      const buf = Buffer.alloc(size);
-      if (size === 0) return buf;
-      const n = libc().lgetxattr(p, name, buf, size);
-      if (n >= 0) return buf.subarray(0, n);
-      if (libc().errno() === ENODATA) return undefined;
-      if (libc().errno() !== ERANGE) throw new SysError('lgetxattr', libc().errno(), `${p} ${name}`);
-    }
+    return getXattr('lgetxattr', (b, n) => libc().lgetxattr(p, name, b, n), `${p} ${name}`);
   }
   llistxattr(p: string): string[] {
-    for (;;) {
-      const size = check(libc().llistxattr(p, null, 0), 'llistxattr', p);
-      if (size === 0) return [];
-      const buf = Buffer.alloc(size);
-      const n = libc().llistxattr(p, buf, size);
-      if (n < 0) {
-        if (libc().errno() === ERANGE) continue;
-        throw new SysError('llistxattr', libc().errno(), p);
-      }
-      return buf.subarray(0, n).toString().split('\0').filter((s) => s.length > 0);
-    }
+    return listXattr('llistxattr', (b, n) => libc().llistxattr(p, b, n), p);
   }
   open(p: string, flags: number, mode = 0): number {
     return check(libc().open(p, flags, mode), 'open', p);
@@ -177,7 +235,7 @@ export class LinuxSys implements Sys {
   }
   fstat(fd: number): FileKind {
     const st = fs.fstatSync(fd);
-    return { kind: kindOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+    return { kind: fileKindOfMode(st.mode), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
   }
   readlinkat(dirfd: number, p: string): string {
     const buf = Buffer.alloc(4096);
@@ -186,6 +244,58 @@ export class LinuxSys implements Sys {
   }
   mkdirat(dirfd: number, p: string, mode: number): void {
     check(libc().mkdirat(dirfd, p, mode), 'mkdirat', p);
+  }
+  fstatat(dirfd: number, p: string, followLinks = false): FileKind | undefined {
+    // statx has one layout on every architecture, unlike struct stat
+    const buf = Buffer.alloc(256);
+    const flags = (followLinks ? 0 : AT.SYMLINK_NOFOLLOW) | (p === '' ? AT.EMPTY_PATH : 0);
+    if (libc().statx(dirfd, p, flags, STATX_BASIC_STATS, buf) < 0) {
+      const errno = libc().errno();
+      if (errno === 2 /* ENOENT */ || errno === 20 /* ENOTDIR */) return undefined;
+      throw new SysError('statx', errno, p || `fd ${dirfd}`);
+    }
+    const mode = buf.readUInt16LE(28);
+    return { kind: fileKindOfMode(mode), mode: mode & 0o7777, uid: buf.readUInt32LE(20), gid: buf.readUInt32LE(24), rdev: makedevNumber(buf.readUInt32LE(128), buf.readUInt32LE(132)) };
+  }
+  unlinkat(dirfd: number, p: string, flags: number): void {
+    check(libc().unlinkat(dirfd, p, flags), 'unlinkat', p);
+  }
+  symlinkat(target: string, dirfd: number, p: string): void {
+    check(libc().symlinkat(target, dirfd, p), 'symlinkat', p);
+  }
+  mknodat(dirfd: number, p: string, mode: number, major: number, minor: number): void {
+    check(libc().mknodat(dirfd, p, mode, makedev(major, minor)), 'mknodat', p);
+  }
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
+    check(libc().linkat(olddirfd, oldpath, newdirfd, newpath, flags), 'linkat', `${oldpath} -> ${newpath}`);
+  }
+  fchownat(dirfd: number, p: string, uid: number, gid: number, flags: number): void {
+    check(libc().fchownat(dirfd, p, uid, gid, flags), 'fchownat', p || `fd ${dirfd}`);
+  }
+  fchmod(fd: number, mode: number): void {
+    if (libc().fchmod(fd, mode) === 0) return;
+    // EBADF: an O_PATH fd, which fchmod(2) does not take; its magic link names exactly that file
+    if (libc().errno() !== 9) throw new SysError('fchmod', libc().errno(), `fd ${fd}`);
+    check(libc().chmod(`/proc/self/fd/${fd}`, mode), 'chmod', `fd ${fd}`);
+  }
+  utimensat(dirfd: number, p: string, atime: number, mtime: number, flags: number): void {
+    const times = Buffer.alloc(32);
+    writeTimespec(times, 0, atime);
+    writeTimespec(times, 16, mtime);
+    check(libc().utimensat(dirfd, p, times, flags), 'utimensat', p || `fd ${dirfd}`);
+  }
+  fsetxattr(fd: number, name: string, value: Buffer): void {
+    // fsetxattr(2) refuses O_PATH fds; setxattr on the magic link acts on the file itself, a symlink included
+    check(libc().setxattr(`/proc/self/fd/${fd}`, name, value, value.length, 0), 'setxattr', `fd ${fd} ${name}`);
+  }
+  fgetxattr(fd: number, name: string): Buffer | undefined {
+    return getXattr('getxattr', (b, n) => libc().getxattr(`/proc/self/fd/${fd}`, name, b, n), `fd ${fd} ${name}`);
+  }
+  flistxattr(fd: number): string[] {
+    return listXattr('listxattr', (b, n) => libc().listxattr(`/proc/self/fd/${fd}`, b, n), `fd ${fd}`);
+  }
+  readdirFd(fd: number): string[] {
+    return fs.readdirSync(`/proc/self/fd/${fd}`);
   }
   close(fd: number): void {
     check(libc().close(fd), 'close', `fd ${fd}`);
@@ -207,6 +317,9 @@ export class LinuxSys implements Sys {
       .readdirSync('/proc/self/fd')
       .map(Number)
       .filter((n) => Number.isInteger(n));
+  }
+  closeFrom(first: number, cloexecOnly: boolean): void {
+    check(libc().close_range(first, 0xffffffff, cloexecOnly ? CLOSE_RANGE_CLOEXEC : 0), 'close_range', `from fd ${first}`);
   }
   write(fd: number, data: string | Buffer): number {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -409,5 +522,63 @@ export class LinuxSys implements Sys {
   execve(p: string, argv: string[], env: string[]): never {
     libc().execve(p, [...argv, null], [...env, null]);
     throw new SysError('execve', libc().errno(), p);
+  }
+  fsopen(fsName: string): number {
+    return check(libc().fsopen(fsName, FSOPEN_CLOEXEC), 'fsopen', fsName);
+  }
+  fsconfigString(fsFd: number, key: string, value: string): void {
+    check(libc().fsconfig(fsFd, FSCONFIG_SET_STRING, key, value, 0), 'fsconfig', `${key}=${value}`);
+  }
+  fsconfigCreate(fsFd: number): void {
+    check(libc().fsconfig(fsFd, FSCONFIG_CMD_CREATE, null, null, 0), 'fsconfig', 'create');
+  }
+  fsmount(fsFd: number, attrs: number): number {
+    return check(libc().fsmount(fsFd, FSMOUNT_CLOEXEC, attrs), 'fsmount');
+  }
+  memfdCreate(name: string, flags: number): number {
+    return check(libc().memfd_create(name, flags), 'memfd_create', name);
+  }
+  sendfile(outFd: number, inFd: number, count: number): number {
+    return check(libc().sendfile(outFd, inFd, null, count), 'sendfile', `fd ${inFd}`);
+  }
+  fcntlInt(fd: number, cmd: number, arg: number): number {
+    return check(libc().fcntl(fd, cmd, arg), 'fcntl', `fd ${fd} cmd ${cmd}`);
+  }
+  spawn(req: SpawnRequest): number {
+    const c = libc();
+    const actions = Buffer.alloc(SPAWN_STRUCT_SIZE);
+    const attr = Buffer.alloc(SPAWN_STRUCT_SIZE);
+    // posix_spawn and its helpers return an error number instead of setting errno
+    const must = (ret: number, what: string) => {
+      if (ret !== 0) throw new SysError(what, ret, req.path);
+    };
+    must(c.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init');
+    must(c.posix_spawnattr_init(attr), 'posix_spawnattr_init');
+    try {
+      if (req.terminal !== undefined) {
+        must(c.posix_spawn_file_actions_addopen(actions, 0, req.terminal, 0o2 /* O_RDWR */ | 0o400000 /* O_NOFOLLOW */, 0), 'posix_spawn_file_actions_addopen');
+        must(c.posix_spawn_file_actions_adddup2(actions, 0, 1), 'posix_spawn_file_actions_adddup2');
+        must(c.posix_spawn_file_actions_adddup2(actions, 0, 2), 'posix_spawn_file_actions_adddup2');
+      }
+      if (req.closeFrom !== undefined) must(c.posix_spawn_file_actions_addclosefrom_np(actions, req.closeFrom), 'posix_spawn_file_actions_addclosefrom_np');
+      // Signals 1-64, built by hand: glibc's sigfillset leaves out its internal 32 and 33, which
+      // its spawn child then sets to SIG_IGN, and an ignored signal survives execve.
+      const all = Buffer.alloc(128);
+      all.fill(0xff, 0, 8);
+      const none = Buffer.alloc(128);
+      must(c.posix_spawnattr_setsigdefault(attr, all), 'posix_spawnattr_setsigdefault');
+      must(c.posix_spawnattr_setsigmask(attr, none), 'posix_spawnattr_setsigmask');
+      must(c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (req.setsid ? POSIX_SPAWN_SETSID : 0)), 'posix_spawnattr_setflags');
+      const pid = new Int32Array(1);
+      must(c.posix_spawn(pid, req.path, actions, attr, [...req.argv, null], [...req.env, null]), 'posix_spawn');
+      return pid[0]!;
+    } finally {
+      c.posix_spawn_file_actions_destroy(actions);
+      c.posix_spawnattr_destroy(attr);
+    }
+  }
+  exitNow(code: number): never {
+    libc()._exit(code);
+    throw new Error('_exit returned');
   }
 }

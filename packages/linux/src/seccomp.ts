@@ -7,6 +7,7 @@
  */
 import type * as Koffi from 'koffi';
 import { SysError } from './errors';
+import { AUDIT_ARCH_X86_64, SCMP_ARCH_X32_TOKEN, enosysStub, type ArchLimit } from './seccomp-enosys';
 import type { SeccompActionName, SeccompArgRule, SeccompFilter, SeccompOperatorName, SeccompRule } from './sys';
 
 const LIBRARY = 'libseccomp.so.2';
@@ -106,8 +107,17 @@ interface LibSeccomp {
   ruleAddArray(ctx: FilterCtx, action: number, syscall: number, count: number, args: ArgCmp[] | null): number;
   attrSet(ctx: FilterCtx, attr: number, value: number): number;
   load(ctx: FilterCtx): number;
+  exportBpf(ctx: FilterCtx, fd: number): number;
+  syscallResolveNameArch(archToken: number, name: string): number;
   apiGet(): number;
   version: string;
+  /** libc calls for loading a patched program ourselves (see loadProgram). */
+  pipe2(fds: Int32Array, flags: number): number;
+  read(fd: number, buf: Buffer, count: number): number;
+  close(fd: number): number;
+  seccompSyscall(nr: number, op: number, flags: number, args: Buffer): number;
+  errno(): number;
+  address(buf: Buffer): bigint;
 }
 
 let cached: LibSeccomp | undefined;
@@ -126,6 +136,9 @@ function libseccomp(): LibSeccomp {
   const Version = koffi.struct({ major: 'unsigned int', minor: 'unsigned int', micro: 'unsigned int' });
   const ArgCmpType = koffi.struct({ arg: 'unsigned int', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
   const f = <T>(proto: string) => lib.func(proto) as unknown as T;
+  // already mapped in every process, so this needs no file system access (after pivot_root too)
+  const libcLib = koffi.load('libc.so.6');
+  const libcFn = <T>(proto: string) => libcLib.func(proto) as unknown as T;
 
   const versionFn = lib.func('seccomp_version', koffi.pointer(Version), []) as unknown as () => bigint | null;
   const versionPtr = versionFn();
@@ -143,8 +156,16 @@ function libseccomp(): LibSeccomp {
     ]) as unknown as LibSeccomp['ruleAddArray'],
     attrSet: f('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     load: f('int seccomp_load(void *ctx)'),
+    exportBpf: f('int seccomp_export_bpf(void *ctx, int fd)'),
+    syscallResolveNameArch: f('int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)'),
     apiGet: f('unsigned int seccomp_api_get(void)'),
     version: v ? `${v.major}.${v.minor}.${v.micro}` : '',
+    pipe2: libcFn('int pipe2(_Out_ int *fds, int flags)'),
+    read: libcFn('long read(int fd, _Out_ void *buf, size_t count)'),
+    close: libcFn('int close(int fd)'),
+    seccompSyscall: libcFn('long syscall(long nr, unsigned long op, unsigned long flags, void *args)'),
+    errno: () => koffi.errno(),
+    address: (buf: Buffer) => koffi.address(buf) as bigint,
   };
   return cached;
 }
@@ -260,9 +281,90 @@ export function loadSeccompFilter(filter: SeccompFilter): void {
     for (const rule of filter.rules) added += addRule(lib, ctx, rule, defaultAction);
     // Best effort, as in runc (older libseccomp lacks it).
     if (added > BINARY_TREE_MIN_RULES) lib.attrSet(ctx, ATTR_CTL_OPTIMIZE, 2);
-    check(lib.load(ctx), 'seccomp_load', `${added} rules`);
+    // SYS_seccomp below is x86_64's number: elsewhere libseccomp's filter goes in as it is
+    const limits = process.arch === 'x64' && needsEnosysStub(defaultAction) ? archLimits(lib, filter) : [];
+    if (limits.length === 0) {
+      check(lib.load(ctx), 'seccomp_load', `${added} rules`);
+      return;
+    }
+    loadProgram(lib, Buffer.concat([enosysStub(limits), exportProgram(lib, ctx)]), kernelFlags(filter.flags));
   } finally {
     lib.release(ctx);
+  }
+}
+
+/** As runc: no stub when the default already lets unknown syscalls through. */
+function needsEnosysStub(defaultAction: number): boolean {
+  const base = (defaultAction & 0xffff0000) >>> 0;
+  return base !== ACT_ALLOW && base !== ACT_LOG && base !== ACT_TRACE;
+}
+
+/** The largest syscall number the profile names, for each architecture it lists (runc's rule). */
+export function archLimits(lib: Pick<LibSeccomp, 'archResolveName' | 'syscallResolveNameArch'>, filter: SeccompFilter): ArchLimit[] {
+  const names = [...new Set(filter.rules.flatMap((r) => r.names))];
+  const byAudit = new Map<number, ArchLimit>();
+  for (const arch of new Set(filter.architectures)) {
+    if (!arch.startsWith('SCMP_ARCH_')) continue;
+    const token = lib.archResolveName(arch.slice('SCMP_ARCH_'.length).toLowerCase()) >>> 0;
+    if (token === 0) continue;
+    let max = -1;
+    for (const name of names) max = Math.max(max, lib.syscallResolveNameArch(token, name));
+    if (max <= 0) continue;
+    const x32 = token === SCMP_ARCH_X32_TOKEN;
+    const audit = x32 ? AUDIT_ARCH_X86_64 : token;
+    const limit = byAudit.get(audit) ?? { audit };
+    if (x32) limit.x32Max = max;
+    else limit.max = max;
+    byAudit.set(audit, limit);
+  }
+  return [...byAudit.values()];
+}
+
+/** libseccomp's compiled BPF program (seccomp_export_bpf), through a pipe. */
+function exportProgram(lib: LibSeccomp, ctx: FilterCtx): Buffer {
+  const fds = new Int32Array(2);
+  if (lib.pipe2(fds, O_CLOEXEC) < 0) throw new SysError('pipe2', lib.errno());
+  const [r, w] = [fds[0]!, fds[1]!];
+  try {
+    // A program is at most 4096 instructions (32 KiB): it fits in the pipe, so this cannot block.
+    check(lib.exportBpf(ctx, w), 'seccomp_export_bpf', 'pipe');
+    lib.close(w);
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buf = Buffer.alloc(65536);
+      const n = lib.read(r, buf, buf.length);
+      if (n < 0) throw new SysError('read', lib.errno(), 'seccomp program');
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    lib.close(r);
+    lib.close(w);
+  }
+}
+
+const SYS_SECCOMP = 317; // x86_64
+const SECCOMP_SET_MODE_FILTER = 1;
+const O_CLOEXEC = 0o2000000;
+const BPF_MAXINSNS = 4096;
+
+/** seccomp(2) flags for the OCI filter flags (TSYNC never: see FLAG_ATTRS). */
+function kernelFlags(flags: readonly string[]): number {
+  const bits: Record<string, number> = { SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32 };
+  return flags.reduce((acc, f) => acc | (bits[f] ?? 0), 0);
+}
+
+/** seccomp(SECCOMP_SET_MODE_FILTER) with our own program, on the calling thread. */
+function loadProgram(lib: LibSeccomp, program: Buffer, flags: number): void {
+  if (program.length % 8 !== 0 || program.length / 8 > BPF_MAXINSNS) {
+    throw new SysError('seccomp', EINVAL, `filter of ${program.length / 8} instructions`);
+  }
+  const fprog = Buffer.alloc(16); // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+  fprog.writeUInt16LE(program.length / 8, 0);
+  fprog.writeBigUInt64LE(lib.address(program), 8);
+  if (lib.seccompSyscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, fprog) < 0) {
+    throw new SysError('seccomp', lib.errno(), `${program.length / 8} instructions`);
   }
 }
 

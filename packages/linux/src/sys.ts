@@ -19,6 +19,14 @@ export interface FileKind {
   rdev: number;
 }
 
+/** What statfs(2) says of the filesystem a path or fd is on. */
+export interface FsStat {
+  /** f_type: the filesystem's magic number (FS_MAGIC). */
+  type: number;
+  /** f_flags: the mount's ST_* flags (statfsToMountFlags turns them into MS_*). */
+  flags: number;
+}
+
 /** OCI seccomp actions the loader implements (SCMP_ACT_NOTIFY is refused: no listener support). */
 export type SeccompActionName =
   | 'SCMP_ACT_KILL'
@@ -79,6 +87,23 @@ export interface BpfProgram {
   name?: string;
 }
 
+/** What posix_spawn(3) starts: a native fork+exec, so no JavaScript runs in the child. */
+export interface SpawnRequest {
+  /** The program, as execve(2) takes it (no PATH search). */
+  path: string;
+  argv: string[];
+  env: string[];
+  /** setsid(2) in the child (POSIX_SPAWN_SETSID), before the file actions. */
+  setsid: boolean;
+  /**
+   * A terminal to open as fds 0, 1 and 2 in the child (O_NOFOLLOW). Opened after setsid, so it
+   * becomes the child's controlling terminal.
+   */
+  terminal?: string;
+  /** Close every fd from this one up in the child, before execve (posix_spawn_file_actions_addclosefrom_np). */
+  closeFrom?: number;
+}
+
 export interface Sys {
   // namespaces
   unshare(flags: number): void;
@@ -91,6 +116,17 @@ export interface Sys {
   chroot(path: string): void;
   chdir(path: string): void;
   fchdir(fd: number): void;
+  /**
+   * getcwd(2) as the kernel answers it: a path, or one starting with "(unreachable)" when the
+   * working directory is outside this thread's root. Throws ENOENT when it was removed.
+   */
+  getcwd(): string;
+  /** mount_setattr(2) (kernel 5.12+) on `path` below `dirfd` (-100: the cwd); AT_RECURSIVE in `flags` for the whole tree. */
+  mountSetattr(dirfd: number, path: string, flags: number, attrSet: number, attrClear: number): void;
+  /** statfs(2); follows symlinks (and /proc/self/fd magic links). */
+  statfs(path: string): FsStat;
+  /** fstatfs(2), on an O_PATH fd too: the filesystem the fd is on, whatever its path now is. */
+  fstatfs(fd: number): FsStat;
 
   // files (synchronous, on the calling thread so they see its root and mount namespace)
   stat(path: string, followLinks?: boolean): FileKind | undefined;
@@ -125,11 +161,42 @@ export interface Sys {
   /** readlinkat(2); with path "" the fd itself must be an O_PATH|O_NOFOLLOW fd on a symlink. */
   readlinkat(dirfd: number, path: string): string;
   mkdirat(dirfd: number, path: string, mode: number): void;
+  /**
+   * fstatat(2) (through statx) of `path` below `dirfd`, the last component not followed unless
+   * `followLinks`; path "" is the fd itself (AT_EMPTY_PATH, O_PATH fds too). Undefined for ENOENT/ENOTDIR.
+   */
+  fstatat(dirfd: number, path: string, followLinks?: boolean): FileKind | undefined;
+  /** unlinkat(2); `flags` AT.REMOVEDIR removes an empty directory. */
+  unlinkat(dirfd: number, path: string, flags: number): void;
+  symlinkat(target: string, dirfd: number, path: string): void;
+  /** mknodat(2): `mode` carries the S_IF* type bits. */
+  mknodat(dirfd: number, path: string, mode: number, major: number, minor: number): void;
+  /** linkat(2): without AT.SYMLINK_FOLLOW a symlink at `oldpath` is linked itself. */
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
+  /** fchownat(2): AT.SYMLINK_NOFOLLOW for a link itself, AT.EMPTY_PATH with path "" for the fd (O_PATH too). */
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
+  /** fchmod(2); an O_PATH fd is changed through its /proc/self/fd magic link (never pass a symlink's fd). */
+  fchmod(fd: number, mode: number): void;
+  /** utimensat(2) with times in seconds (fractions kept to the nanosecond); AT.EMPTY_PATH with path "" for the fd. */
+  utimensat(dirfd: number, path: string, atime: number, mtime: number, flags: number): void;
+  /** setxattr(2) on the file an fd (O_PATH too, a symlink's included) refers to, through /proc/self/fd. */
+  fsetxattr(fd: number, name: string, value: Buffer): void;
+  /** getxattr(2) the same way; undefined when the file does not have the attribute (ENODATA). */
+  fgetxattr(fd: number, name: string): Buffer | undefined;
+  /** listxattr(2) the same way. */
+  flistxattr(fd: number): string[];
+  /** The names in the directory an fd (O_PATH too) refers to, read through /proc/self/fd ("." and ".." left out). */
+  readdirFd(fd: number): string[];
   close(fd: number): void;
   dup2(oldfd: number, newfd: number): void;
   setCloexec(fd: number, on: boolean): void;
   /** fds currently open in this process, from /proc/self/fd. */
   listFds(): number[];
+  /**
+   * close_range(2) from `first` to the last fd: close them, or with `cloexecOnly` mark them
+   * close-on-exec (needs no /proc, so it works where /proc/self is not ours).
+   */
+  closeFrom(first: number, cloexecOnly: boolean): void;
   write(fd: number, data: string | Buffer): number;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
@@ -185,4 +252,28 @@ export interface Sys {
   /** BPF_PROG_GET_FD_BY_ID: an fd for a loaded program (ENOENT once it is gone). */
   bpfProgGetFdById(id: number): number;
   execve(path: string, argv: string[], env: string[]): never;
+
+  // detached mounts and sealed files (the stages' executable, CVE-2019-5736)
+  /** fsopen(2) with FSOPEN_CLOEXEC: a filesystem context for `fsName` (e.g. "overlay"). */
+  fsopen(fsName: string): number;
+  /** fsconfig(FSCONFIG_SET_STRING) on a context from `fsopen`. */
+  fsconfigString(fsFd: number, key: string, value: string): void;
+  /** fsconfig(FSCONFIG_CMD_CREATE): make the superblock. */
+  fsconfigCreate(fsFd: number): void;
+  /** fsmount(2) with FSMOUNT_CLOEXEC: a mount attached to no mount table; `attrs` are MOUNT_ATTR_*. */
+  fsmount(fsFd: number, attrs: number): number;
+  /** memfd_create(2); `flags` are MFD_*. */
+  memfdCreate(name: string, flags: number): number;
+  /** sendfile(2) from `inFd`'s offset: the bytes copied, 0 at end of file. */
+  sendfile(outFd: number, inFd: number, count: number): number;
+  /** fcntl(2) with an int argument (F_DUPFD_CLOEXEC, F_ADD_SEALS, F_GET_SEALS…): its result. */
+  fcntlInt(fd: number, cmd: number, arg: number): number;
+  /**
+   * posix_spawn(3) from the calling thread: the child inherits this thread's namespaces (pid for
+   * children included), credentials, capabilities, seccomp filter, root and cwd. Every signal is
+   * reset to its default and the child's signal mask is empty. Returns the child's pid.
+   */
+  spawn(req: SpawnRequest): number;
+  /** _exit(2): end the process now, without Node's exit handlers (a stage under seccomp). */
+  exitNow(code: number): never;
 }

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { O, SysError, linuxSys, mkdirAllInRoot, openInRoot, openRoot, resetOpenat2Probe, fdPath } from '../src';
+import { O, SysError, linuxSys, mkdirAllInRoot, openBeneath, openInRoot, openRoot, resetOpenat2Probe, fdPath } from '../src';
 
 const sys = linuxSys();
 let tmp: string;
@@ -85,6 +85,17 @@ describe.each(modes)('openInRoot with %s', (_name, setup) => {
     const root = openRoot(sys, rootfs);
     expect(() => openInRoot(sys, root, '/magic/etc/passwd', O.RDONLY)).toThrow(/ELOOP|ENOENT|EXDEV/);
     expect(() => openInRoot(sys, root, '/a', O.RDONLY)).toThrow(/ELOOP/);
+    sys.close(root);
+  });
+
+  it('openBeneath follows no link and stays below the fd', () => {
+    const root = openRoot(sys, rootfs);
+    expect(read(openBeneath(sys, root, 'etc/passwd', O.RDONLY))).toBe('root:x:0:0');
+    for (const p of ['etc/shadow', 'abs-root/etc/passwd', 'climb', 'dev/marker']) expect(() => openBeneath(sys, root, p, O.RDONLY)).toThrow(/ELOOP/);
+    expect(() => openBeneath(sys, root, '../x', O.RDONLY)).toThrow(/EXDEV/);
+    const link = openBeneath(sys, root, 'etc/shadow', O.PATH);
+    expect(fdPath(sys, link)).toBe(path.join(rootfs, 'etc', 'shadow'));
+    sys.close(link);
     sys.close(root);
   });
 

@@ -147,6 +147,31 @@ describe('loadSeccompFilter (in a child process)', () => {
     expect(r.report?.probe).toEqual({ mkdir: 'EACCES', open: 'EACCES', fstat: 'ok' });
   });
 
+  it('answers ENOSYS, not the default errno, for syscalls newer than any the profile names (runc\'s stub)', () => {
+    const allow = [
+      'read', 'write', 'writev', 'readv', 'pread64', 'pwrite64', 'close', 'fstat', 'newfstatat', 'statx', 'lseek',
+      'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'brk', 'futex', 'exit', 'exit_group', 'rt_sigaction',
+      'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack', 'epoll_wait', 'epoll_pwait', 'epoll_ctl',
+      'clock_gettime', 'clock_nanosleep', 'gettimeofday', 'nanosleep', 'getpid', 'gettid', 'tgkill', 'ioctl', 'fcntl',
+      'sched_yield', 'getrandom', 'uname', 'eventfd2', 'set_robust_list', 'prlimit64', 'getrusage', 'membarrier',
+      'dup', 'dup3', 'pipe2', 'fsync', 'fdatasync', 'restart_syscall', 'rseq', 'poll', 'ppoll', 'sched_getaffinity',
+      'getuid', 'geteuid', 'getgid', 'getegid', 'kill', 'rt_sigtimedwait', 'wait4',
+    ];
+    const probe = `const raw = koffi.load('libc.so.6').func('long syscall(long nr, long a)');
+      const call = (nr) => (raw(nr, 0) === -1 ? koffi.errno() : 0);
+      return { mkdir: attempt(() => fs.mkdirSync(dir + '/a')), unknown: call(1000), epollPwait2: call(441) };`;
+    const filter = (architectures: string[]): SeccompFilter => ({
+      defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EACCES, architectures, flags: [], rules: [{ names: allow, action: 'SCMP_ACT_ALLOW', args: [] }],
+    });
+    const withArchs = runChild(filter(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']), probe);
+    expect(withArchs.status).toBe(0);
+    // mkdir is older than rseq (334), the newest syscall named: the default errno; 441 and 1000 are newer
+    expect(withArchs.report?.loaded).toBe(true);
+    expect(withArchs.report?.probe).toEqual({ mkdir: 'EACCES', unknown: ENOSYS, epollPwait2: ENOSYS });
+    // like runc, no architectures listed means no stub
+    expect(runChild(filter([]), probe).report?.probe).toEqual({ mkdir: 'EACCES', unknown: EACCES, epollPwait2: EACCES });
+  });
+
   it('compares arguments: personality allowed only when arg0 == 0xffffffff', () => {
     const r = runChild(
       allowAllBut([

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { linuxSys, MNT_DETACH } from '@gantry/linux';
+import { linuxSys, MNT_DETACH, readMountinfo } from '@gantry/linux';
 import { run } from './run';
 
 export async function createNetns(file: string): Promise<void> {
@@ -23,13 +23,7 @@ export async function createNetns(file: string): Promise<void> {
 /** True when `file` is an nsfs mount (a live namespace), by /proc/self/mountinfo. */
 export function isNetnsMounted(file: string): boolean {
   const target = path.resolve(file);
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => {
-      const f = l.split(' ');
-      return f[4] === target && l.includes(' - nsfs ');
-    });
+  return readMountinfo().some((m) => m.mountPoint === target && m.fstype === 'nsfs');
 }
 
 /** Unmount and delete a namespace file; missing files and mounts are fine (idempotent). */

@@ -13,9 +13,9 @@ import { createNetns, isNetnsMounted, removeNetns } from '../src/netns';
 import { deleteLink, ensureBridge } from '../src/link';
 import { addBridgeRules, removeBridgeRules } from '../src/firewall';
 import type { NetworkRecord } from '../src/store';
+import { describeIf, needFile, needRoot } from '../../../tools/testing/requirements';
 
-const root = process.getuid?.() === 0 && fs.existsSync('/usr/lib/cni/bridge');
-const d = root ? describe : describe.skip;
+const d = describeIf(needRoot('network namespaces'), needFile('/usr/lib/cni/bridge', 'Debian package containernetworking-plugins; tools/install-deps.sh installs it'));
 
 d('CNI plugins in a namespace of our own (root)', () => {
   const tag = randomBytes(4).toString('hex');

@@ -11,9 +11,10 @@ import * as path from 'node:path';
 import type { leases } from '@gantry/api';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy } from './fake-registry';
-import { busyboxArchive, haveRegistry, isRoot, TestContainerd, TestRegistry } from './helpers';
+import { busyboxArchive, needRegistry, TestContainerd, TestRegistry } from './helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
-const d = isRoot && haveRegistry ? describe : describe.skip;
+const d = describeIf(needRoot(), needRegistry());
 
 d('pull faults', () => {
   let dir: string;

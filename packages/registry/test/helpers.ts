@@ -11,11 +11,13 @@ import * as path from 'node:path';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { archives, content, diff, images, leases, namespaceMetadata, snapshots } from '@gantry/api';
 import { ContainerdStore, type StoreClients } from '../src';
+import { needFile } from '../../../tools/testing/requirements';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');
-export const isRoot = process.getuid?.() === 0;
-export const haveRegistry = fs.existsSync('/usr/bin/docker-registry');
+const REGISTRY_BIN = '/usr/bin/docker-registry';
+/** docker-registry (distribution 2.8), which TestRegistry runs. */
+export const needRegistry = () => needFile(REGISTRY_BIN, 'Debian package docker-registry; tools/install-deps.sh installs it');
 
 export function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 1 << 28 });
@@ -77,7 +79,7 @@ export class TestRegistry {
       `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${reg.port}\n${auth}`,
     );
     const log = fs.openSync(path.join(dir, 'registry.log'), 'a');
-    reg.proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', log, log] });
+    reg.proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     await waitFor('docker-registry', async () => {
       if (reg.proc!.exitCode !== null) throw new Error(`docker-registry exited: ${fs.readFileSync(path.join(dir, 'registry.log'), 'utf8')}`);

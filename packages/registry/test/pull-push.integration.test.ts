@@ -12,10 +12,10 @@ import type { snapshots } from '@gantry/api';
 import { chainIds } from '@gantry/containerd';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy, TokenServer } from './fake-registry';
-import { busyboxArchive, haveRegistry, isRoot, removeImage, run, TestContainerd, TestRegistry } from './helpers';
+import { busyboxArchive, needRegistry, removeImage, run, TestContainerd, TestRegistry } from './helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
-const d = isRoot && haveRegistry ? describe : describe.skip;
-if (!isRoot || !haveRegistry) console.warn('SKIPPED registry integration tests: needs root and /usr/bin/docker-registry');
+const d = describeIf(needRoot(), needRegistry());
 
 const NS = 'reg';
 

@@ -3,16 +3,15 @@
  * reads (digest and raw manifest bytes equal); what skopeo copies in (an OCI manifest with
  * gzip layers it compressed itself), Gantry pulls and unpacks.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chainIds } from '@gantry/containerd';
 import { RegistryClient } from '../src';
-import { busyboxArchive, haveRegistry, isRoot, run, TestContainerd, TestRegistry } from './helpers';
+import { busyboxArchive, needRegistry, run, TestContainerd, TestRegistry } from './helpers';
+import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
 
-const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const d = isRoot && haveRegistry && (haveSkopeo || process.env.CI === 'true') ? describe : describe.skip;
+const d = describeIf(needRoot(), needRegistry(), needTool('skopeo'));
 
 d('skopeo interop', () => {
   let dir: string;

@@ -11,9 +11,25 @@ export interface HookState {
   annotations?: Record<string, string>;
 }
 
-/** Run hooks in order with the container state on stdin, as the runtime spec requires; the first failure throws. */
-export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state: HookState): void {
-  for (const hook of hooks ?? []) {
+/** What runc (Go's os/exec) says for a signal that ended a hook. */
+const SIGNAL_TEXT: Record<string, string> = {
+  SIGSYS: 'bad system call',
+  SIGKILL: 'killed',
+  SIGTERM: 'terminated',
+  SIGSEGV: 'segmentation fault',
+  SIGABRT: 'aborted',
+  SIGINT: 'interrupt',
+  SIGHUP: 'hangup',
+  SIGPIPE: 'broken pipe',
+  SIGBUS: 'bus error',
+};
+
+/**
+ * Run hooks in order with the container state on stdin, as the runtime spec requires; the first
+ * failure throws, worded as runc words it ("error running <kind> hook #N: ...").
+ */
+export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state: HookState, opts: { cwd?: string } = {}): void {
+  (hooks ?? []).forEach((hook, index) => {
     const args = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
     const res = spawnSync(hook.path, args.slice(1), {
       argv0: args[0],
@@ -21,12 +37,14 @@ export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state
       env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       timeout: hook.timeout ? hook.timeout * 1000 : undefined,
       stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: opts.cwd,
     });
-    if (res.error) throw new InitError(`${kind} hook ${hook.path}: ${res.error.message}`);
+    const where = `error running ${kind} hook #${index} (${hook.path})`;
+    if (res.error) throw new InitError(`${where}: ${res.error.message}`);
     if (res.status !== 0) {
-      const why = res.signal ? `killed by ${res.signal}` : `exit status ${res.status}`;
+      const why = res.signal ? `signal: ${SIGNAL_TEXT[res.signal] ?? res.signal}` : `exit status ${res.status}`;
       const stderr = res.stderr?.toString().trim();
-      throw new InitError(`${kind} hook ${hook.path} failed: ${why}${stderr ? `: ${stderr}` : ''}`);
+      throw new InitError(`${where}: ${why}${stderr ? `, stderr: ${stderr}` : ''}`);
     }
-  }
+  });
 }

@@ -10,3 +10,4 @@ export { defaultSpec } from './spec/default-spec';
 export type { CgroupStats, CgroupManager } from './cgroups/types';
 export { ConsoleSocket } from './console-socket';
 export type { StdioFds } from './process/spawn-stage';
+export type { ExeSealMode } from './process/exe-guard';

@@ -36,8 +36,13 @@ export class Runtime {
   delete(id: string, force = false): Promise<void> {
     return deleteContainer(this.ctx, id, force);
   }
+  /** Unless `detach`, this process becomes a child subreaper: the program is reparented to it. */
   exec(id: string, opts: ExecOptions): Promise<Executed> {
     return execInContainer(this.ctx, id, opts);
+  }
+  /** Whether `pid` is an exec'd program this runtime reaps (a stray-zombie reaper must leave it). */
+  awaits(pid: number): boolean {
+    return this.ctx.orphans.has(pid);
   }
   pause(id: string): void {
     pauseContainer(this.ctx, id);

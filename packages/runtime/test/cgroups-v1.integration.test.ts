@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { CgroupV1Manager, detectCgroupVersion, openCgroup, type CgroupManager } from '../src/cgroups';
+import { describeIf } from '../../../tools/testing/requirements';
 
 const ROOT = '/sys/fs/cgroup';
 const NEEDED = ['memory', 'pids', 'cpu', 'freezer', 'cpuset'];
@@ -18,11 +19,7 @@ function skipReason(): string | undefined {
   return missing.length ? `cgroup v1 hierarchies not mounted: ${missing.join(', ')}` : undefined;
 }
 
-const reason = skipReason();
-if (reason) console.warn(`SKIPPING cgroup v1 integration test: ${reason}`);
-const maybe = reason ? describe.skip : describe;
-
-maybe('cgroup v1 manager on the real hierarchy', () => {
+describeIf(skipReason())('cgroup v1 manager on the real hierarchy', () => {
   const parentPath = `/gantry-test-${randomBytes(4).toString('hex')}`;
   const id = `c-${randomBytes(4).toString('hex')}`;
   const cgPath = `${parentPath}/${id}`;

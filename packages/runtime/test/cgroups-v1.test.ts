@@ -206,7 +206,10 @@ describe('cgroup v1 manager', () => {
       'devices.allow c 7:* r',
     ]);
     expect(() => m.setResources({ devices: [{ allow: true, type: 'x', access: 'r' }] })).toThrow(CgroupError);
-    expect(() => m.setResources({ devices: [{ allow: true, type: 'c', access: 'rwx' }] })).toThrow(CgroupError);
+    expect(() => m.setResources({ devices: [{ allow: true, type: 'c', access: 'xyz' }] })).toThrow(CgroupError);
+    // runc drops letters it does not know (runc's own tests use "rwa")
+    m.setResources({ devices: [{ allow: false, type: 'c', major: 1, minor: 11, access: 'rwa' }] });
+    expect(fake.writes[fake.writes.length - 1]!.data).toBe('c 1:11 rw');
   });
 
   it('refuses unified on v1, warns for a controller that is not mounted, refuses device rules without the devices controller', () => {

@@ -1,4 +1,4 @@
-import { CLONE, FakeExecve, FakeSys, MS, PR, type SeccompFilter } from '@gantry/linux';
+import { CLONE, FakeExecve, FakeExit, FakeSys, FS_MAGIC, MS, O, PR, S_IF, type SeccompFilter, type SpawnRequest } from '@gantry/linux';
 import { runExec, runInit } from '../src/init/init-sequence';
 import type { ExecBootstrap, InitBootstrap, ParentMessage, StageChannel, StageMessage } from '../src/process/messages';
 import { defaultSpec } from '../src/spec/default-spec';
@@ -6,7 +6,10 @@ import type { Spec } from '../src/spec/types';
 
 class FakeChannel implements StageChannel {
   sent: StageMessage[] = [];
-  constructor(private readonly replies: ParentMessage[] = []) {}
+  constructor(
+    private readonly replies: ParentMessage[] = [],
+    readonly fd = 3,
+  ) {}
   send(msg: StageMessage): void {
     this.sent.push(msg);
   }
@@ -23,13 +26,18 @@ function fakeRootfs(): FakeSys {
   sys.addFile('/bundle/rootfs/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
   sys.addDir('/bundle/rootfs/proc');
   sys.addDir('/bundle/rootfs/dev');
-  sys.addDir('/state/c1');
+  sys.addFifo('/state/c1/exec.fifo');
   // after pivot_root the fake sees container paths at "/" too
   sys.addFile('/bin/sh', '', 0o755);
   sys.addFile('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
   sys.addDir('/proc/sys/net/ipv4');
   sys.addFile('/proc/kcore');
   sys.addDir('/sys/firmware');
+  sys.addDir('/dev');
+  sys.mknod('/dev/null', S_IF.CHR | 0o666, 1, 3);
+  // after pivot_root /proc and /sys are the container's procfs and sysfs
+  sys.fsTypes.set('/proc', { type: FS_MAGIC.PROC, flags: 0 });
+  sys.fsTypes.set('/sys', { type: FS_MAGIC.SYSFS, flags: 0 });
   sys.calls.length = 0;
   return sys;
 }
@@ -56,6 +64,7 @@ function specFor(change: (s: Spec) => void = () => undefined): Spec {
   const s = defaultSpec();
   s.process!.terminal = false;
   s.process!.args = ['sh', '-c', 'echo hi'];
+  s.linux!.namespaces!.push({ type: 'cgroup' });
   change(s);
   return s;
 }
@@ -71,6 +80,8 @@ function run(sys: FakeSys, ch: FakeChannel, b: InitBootstrap): FakeExecve {
 }
 
 const ops = (sys: FakeSys) => sys.calls.map((c) => c.op);
+/** Index of the open of exec.fifo (the rootfs set-up makes openat calls of its own). */
+const fifoOpen = (sys: FakeSys) => sys.calls.findIndex((c) => c.op === 'openat' && c.args[1] === 'exec.fifo');
 
 describe('runInit through the fake seam', () => {
   it('goes from namespaces to execve in the order the kernel needs', () => {
@@ -99,21 +110,33 @@ describe('runInit through the fake seam', () => {
     const mounts = sys.callsOf('mount');
     expect(mounts[0]).toEqual([null, '/', null, MS.SLAVE | MS.REC, null]);
     expect(mounts[1]).toEqual(['/bundle/rootfs', '/bundle/rootfs', 'bind', MS.BIND | MS.REC, null]);
-    expect(mounts).toContainEqual(['proc', '/bundle/rootfs/proc', 'proc', 0, null]);
-    expect(first('pivotRoot')).toBeGreaterThan(first('mknod'));
+    // mounts go onto /proc/self/fd/N of targets resolved inside the rootfs
+    expect(sys.mountTable).toContainEqual({ source: 'proc', target: '/bundle/rootfs/proc', fstype: 'proc', flags: 0, data: null });
+    expect(first('pivotRoot')).toBeGreaterThan(first('mknodat'));
     expect(sys.callsOf('pivotRoot')).toEqual([['.', '.']]);
     // masked paths after pivot: file masked with /dev/null, directory with a read-only tmpfs
-    expect(mounts).toContainEqual(['/dev/null', '/proc/kcore', null, MS.BIND, null]);
-    expect(mounts).toContainEqual(['tmpfs', '/sys/firmware', 'tmpfs', MS.RDONLY, null]);
+    expect(sys.mountTable).toContainEqual({ source: '/dev/null', target: '/proc/kcore', fstype: null, flags: MS.BIND, data: null });
+    expect(sys.mountTable).toContainEqual({ source: 'tmpfs', target: '/sys/firmware', fstype: 'tmpfs', flags: MS.RDONLY, data: null });
     // read-only root last among mounts
     expect(mounts[mounts.length - 1]).toEqual([null, '/', null, MS.BIND | MS.REMOUNT | MS.RDONLY, null]);
-    // ready is announced before waiting on exec.fifo, and the fifo is opened relative to the state dir
+    // exec.fifo is held as an O_PATH fd on the fifo (never on the state dir) and reopened for
+    // writing through /proc/self/fd once the container is ready
+    const opens = sys.callsOf('open').map(([p, flags]) => [p, flags]);
+    const fifoOpen = opens.findIndex(([p]) => p === '/state/c1/exec.fifo');
+    expect(opens[fifoOpen]).toEqual(['/state/c1/exec.fifo', O.PATH | O.NOFOLLOW | O.CLOEXEC]);
+    expect(opens.filter(([p]) => p === '/state/c1')).toEqual([]);
+    const fifoFd = 10 + fifoOpen;
+    const reopen = sys.calls.findIndex((c) => c.op === 'open' && c.args[0] === `/proc/self/fd/${fifoFd}`);
+    expect(sys.calls[reopen]!.args[1]).toBe(O.WRONLY | O.CLOEXEC);
+    expect(sys.callsOf('openat').filter((a) => a[1] === 'exec.fifo')).toEqual([]);
+    // everything that can fail comes before `ready`, so create reports it: ready is announced
+    // after the cwd is entered and checked, and after the privileges are dropped
     expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]);
-    expect(sys.callsOf('openat')[0]![1]).toBe('exec.fifo');
     // privileges: bounding set, then user, then capabilities, then no_new_privs; `start` is
     // released (exec.fifo) only after all that, right before execve, as runc does
-    expect(first('openat')).toBeGreaterThan(first('capset'));
-    expect(first('openat')).toBeLessThan(first('execve'));
+    expect(reopen).toBeGreaterThan(first('capset'));
+    expect(reopen).toBeGreaterThan(first('getcwd'));
+    expect(reopen).toBeLessThan(first('execve'));
     const capDrop = sys.calls.findIndex((c) => c.op === 'prctl' && c.args[0] === PR.CAPBSET_DROP);
     expect(capDrop).toBeLessThan(first('setresuid'));
     expect(first('capset')).toBeGreaterThan(first('setresuid'));
@@ -179,11 +202,16 @@ describe('runInit through the fake seam', () => {
     expect((sys.callsOf('unshare')[0]![0] as number) & CLONE.NEWNET).toBeFalsy();
   });
 
-  it('waits for start before startContainer hooks, and those before dropping privileges', () => {
+  it('confines the process, then waits for start, then runs startContainer hooks (confined too, as runc does)', () => {
     const sys = fakeRootfs();
+    sys.addDir('/work');
     const ran: string[] = [];
+    const ch = new FakeChannel();
     try {
-      runInit(sys, new FakeChannel(), bootstrap(specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/true' }] }))), (kind) => {
+      runInit(sys, ch, bootstrap(specFor((s) => {
+        s.hooks = { startContainer: [{ path: '/bin/true' }] };
+        s.process!.cwd = '/work';
+      })), (kind) => {
         ran.push(kind);
         sys.calls.push({ op: `hook:${kind}`, args: [] });
       });
@@ -192,8 +220,99 @@ describe('runInit through the fake seam', () => {
     }
     expect(ran).toEqual(['startContainer']);
     const o = ops(sys);
-    expect(o.indexOf('openat')).toBeLessThan(o.indexOf('hook:startContainer'));
-    expect(o.indexOf('hook:startContainer')).toBeLessThan(o.indexOf('setresuid'));
+    const reopen = sys.calls.findIndex((c) => c.op === 'open' && String(c.args[0]).startsWith('/proc/self/fd/'));
+    expect(reopen).toBeGreaterThan(0);
+    expect(reopen).toBeLessThan(o.indexOf('hook:startContainer'));
+    // confined first (user, capabilities), as runc: hooks run like the program will
+    expect(o.indexOf('setresuid')).toBeLessThan(reopen);
+    expect(o.indexOf('capset')).toBeLessThan(reopen);
+    expect(o.indexOf('hook:startContainer')).toBeLessThan(o.indexOf('resetSignals'));
+    expect(o.indexOf('resetSignals')).toBeLessThan(o.indexOf('execve'));
+    // the cwd is entered and checked before `ready`, so a bad one still fails create
+    expect(o.indexOf('getcwd')).toBeLessThan(reopen);
+    const enter = sys.calls.findIndex((c) => c.op === 'chdir' && c.args[0] === '/work');
+    expect(enter).toBeGreaterThan(0);
+    expect(enter).toBeLessThan(reopen);
+  });
+
+  it('fails create with a clear error when the cwd is outside the root, before ready', () => {
+    for (const outside of [(s: FakeSys) => (s.cwdOverride = '(unreachable)/run/gantry/c1'), (s: FakeSys) => s.failOn('getcwd', 2)]) {
+      const sys = fakeRootfs();
+      sys.addDir('/work');
+      outside(sys);
+      const ch = new FakeChannel();
+      expect(() => run(sys, ch, bootstrap(specFor((s) => (s.process!.cwd = '/work'))))).toThrow(/outside the container's root/);
+      expect(ch.sent).toEqual([]);
+      expect(sys.callsOf('execve')).toEqual([]);
+    }
+  });
+
+  it('reports a cwd that is not a directory at create, not as "init exited before start"', () => {
+    const sys = fakeRootfs();
+    sys.failOn('chdir', 20, '/proc/self/fd/4');
+    const ch = new FakeChannel();
+    expect(() => run(sys, ch, bootstrap(specFor((s) => (s.process!.cwd = '/proc/self/fd/4'))))).toThrow(
+      'cannot enter the working directory /proc/self/fd/4: chdir /proc/self/fd/4: ENOTDIR (not a directory)',
+    );
+    expect(ch.sent).toEqual([]);
+  });
+
+  it('closes stray file and directory fds and marks the rest close-on-exec before chdir', () => {
+    const sys = fakeRootfs();
+    sys.fds.push(3, 4, 1020, 1021, 1022); // far above what the fake hands out
+    sys.fdPaths.set(3, '/preserved/file');
+    sys.fdPaths.set(1020, '/run/gantry/c1'); // a host directory someone leaked to us
+    sys.fdPaths.set(1021, 'anon_inode:[eventpoll]'); // Node's own
+    sys.fdPaths.set(1022, '/var/log/leaked.log');
+    sys.addDir('/work');
+    run(sys, new FakeChannel([], 4), bootstrap(specFor((s) => (s.process!.cwd = '/work')), { preserveFds: 1 }));
+    const closes = sys.calls.flatMap((c, i) => (c.op === 'close' ? [[c.args[0], i]] : [])) as [number, number][];
+    const chdir = sys.calls.findIndex((c) => c.op === 'chdir' && c.args[0] === '/work');
+    const closedBeforeChdir = closes.filter(([, i]) => i < chdir).map(([fd]) => fd);
+    expect(closedBeforeChdir).toEqual(expect.arrayContaining([1020, 1022]));
+    // the preserved fd (3), the sync socket (4) and Node's anonymous fds stay
+    expect(closedBeforeChdir).not.toContain(3);
+    expect(closedBeforeChdir).not.toContain(4);
+    expect(closedBeforeChdir).not.toContain(1021);
+    const cloexec = sys.calls.findIndex((c) => c.op === 'closeFrom');
+    expect(sys.calls[cloexec]!.args).toEqual([4, true]);
+    expect(cloexec).toBeLessThan(chdir);
+  });
+
+  it('fails create, before ready, when a last step (capabilities) fails', () => {
+    const sys = fakeRootfs();
+    const ch = new FakeChannel();
+    sys.failOn('capset', 1 /* EPERM */);
+    expect(() => runInit(sys, ch, bootstrap(specFor()), () => undefined)).toThrow(/capset/);
+    expect(ch.sent).toEqual([]); // create is still listening and reports it
+    expect(sys.callsOf('write')).toEqual([]);
+    expect(sys.callsOf('execve')).toHaveLength(0);
+  });
+
+  it('tells start through exec.fifo why the process cannot start when a startContainer hook fails', () => {
+    const sys = fakeRootfs();
+    const ch = new FakeChannel();
+    const spec = specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/false' }] }));
+    const failingHook = () => {
+      throw new Error('error running startContainer hook #0 (/bin/false): exit status 1');
+    };
+    expect(() => runInit(sys, ch, bootstrap(spec), failingHook)).toThrow(/hook #0/);
+    expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]); // create had returned: the parent is not listening
+    const reopen = sys.callsOf('open').filter(([p]) => String(p).startsWith('/proc/self/fd/'));
+    expect(reopen).toHaveLength(1);
+    const [[, written]] = sys.callsOf('write') as [number, string][];
+    expect(written).toMatch(/^E.*hook #0/);
+    expect(sys.callsOf('execve')).toHaveLength(0);
+  });
+
+  it('with startContainer hooks too, a step that confines the process fails create, before ready', () => {
+    const sys = fakeRootfs();
+    const ch = new FakeChannel();
+    sys.failOn('capset', 1 /* EPERM */);
+    const spec = specFor((s) => (s.hooks = { startContainer: [{ path: '/bin/true' }] }));
+    expect(() => runInit(sys, ch, bootstrap(spec), () => undefined)).toThrow(/capset/);
+    expect(ch.sent).toEqual([]);
+    expect(sys.callsOf('write')).toEqual([]);
   });
 
   it('asks the parent to run createRuntime hooks after the namespaces exist', () => {
@@ -227,7 +346,7 @@ describe('runInit through the fake seam', () => {
       /executable file not found in \$PATH/,
     );
     expect(ch.sent).toEqual([]);
-    expect(sys.callsOf('openat')).toHaveLength(0);
+    expect(fifoOpen(sys)).toBe(-1);
   });
 
   it('refuses sysctls that are not namespaced', () => {
@@ -245,44 +364,129 @@ describe('runInit through the fake seam', () => {
 
   it('keeps preserved fds and stdio across exec and closes the rest', () => {
     const sys = fakeRootfs();
-    sys.listFds = () => [0, 1, 2, 3, 4, 5, 9];
     run(sys, new FakeChannel(), bootstrap(specFor(), { preserveFds: 2 }));
-    const cloexec = Object.fromEntries(sys.callsOf('setCloexec').map(([fd, on]) => [fd, on]));
-    expect(cloexec).toEqual({ 0: false, 1: false, 2: false, 3: false, 4: false, 5: true, 9: true });
+    expect(sys.callsOf('closeFrom')).toEqual([[5, true]]);
+    expect(sys.callsOf('setCloexec')).toEqual([0, 1, 2, 3, 4].map((fd) => [fd, false]));
   });
 });
 
+function execBootstrap(extra: Partial<ExecBootstrap> = {}): ExecBootstrap {
+  return {
+    mode: 'exec',
+    id: 'c1',
+    process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] },
+    preserveFds: 0,
+    namespaceFds: [
+      { type: 'mount', fd: 10 },
+      { type: 'network', fd: 11 },
+      { type: 'pid', fd: 12 },
+      { type: 'ipc', fd: 13 },
+    ],
+    lastCap: 40,
+    ...extra,
+  };
+}
+
+function runExecToEnd(sys: FakeSys, ch: FakeChannel, b: ExecBootstrap): FakeExit {
+  try {
+    runExec(sys, ch, b);
+  } catch (e) {
+    if (e instanceof FakeExit) return e;
+    throw e;
+  }
+  throw new Error('runExec returned');
+}
+
 describe('runExec through the fake seam', () => {
-  it('joins namespaces with the mount namespace last, then finalizes and execs', () => {
+  it('joins the namespaces (mount after the others), spawns the program and exits', () => {
     const sys = fakeRootfs();
+    sys.fds.push(3, 10, 11, 12, 13);
     const ch = new FakeChannel();
-    const b: ExecBootstrap = {
-      mode: 'exec',
-      id: 'c1',
-      process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] },
-      preserveFds: 0,
-      namespaceFds: [
-        { type: 'mount', fd: 10 },
-        { type: 'network', fd: 11 },
-        { type: 'ipc', fd: 12 },
-      ],
-      lastCap: 40,
-    };
-    let exec: FakeExecve | undefined;
-    try {
-      runExec(sys, ch, b);
-    } catch (e) {
-      exec = e as FakeExecve;
-    }
-    expect(exec).toBeInstanceOf(FakeExecve);
-    expect(exec!.path).toBe('/bin/sh');
+    const end = runExecToEnd(sys, ch, execBootstrap({ process: { args: ['sh', '-c', 'true'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], oomScoreAdj: 5 } }));
+    expect(end.code).toBe(0);
     expect(sys.callsOf('setns')).toEqual([
       [11, CLONE.NEWNET],
-      [12, CLONE.NEWIPC],
+      [12, CLONE.NEWPID],
+      [13, CLONE.NEWIPC],
       [10, CLONE.NEWNS],
     ]);
     const o = ops(sys);
     expect(o.indexOf('unshare')).toBeLessThan(o.lastIndexOf('setns'));
-    expect(ch.sent).toEqual([{ type: 'ready', pid: 1 }]);
+    expect(sys.callsOf('unshare')).toEqual([[CLONE.FS]]);
+    // /proc/self is ours only before the mount namespace changes: oom_score_adj first
+    expect(sys.callsOf('writeFile')).toEqual([['/proc/self/oom_score_adj', '5']]);
+    expect(o.indexOf('writeFile')).toBeLessThan(o.indexOf('setns'));
+    // never execve'd in the stage: posix_spawn of the program, with a new session, default
+    // signals and every fd above stdio closed in the child
+    expect(sys.callsOf('execve')).toEqual([]);
+    const [req] = sys.callsOf('spawn')[0] as [SpawnRequest];
+    expect(req).toEqual({ path: '/bin/sh', argv: ['sh', '-c', 'true'], env: ['PATH=/bin', 'HOME=/root'], setsid: true, terminal: undefined, closeFrom: 3 });
+    // credentials and the cwd check before the spawn, on this thread
+    expect(o.indexOf('setresuid')).toBeLessThan(o.indexOf('spawn'));
+    expect(o.indexOf('getcwd')).toBeLessThan(o.indexOf('spawn'));
+    expect(o.indexOf('capset')).toBeLessThan(o.indexOf('spawn'));
+    expect(ch.sent).toEqual([{ type: 'spawned', pid: 4242 }]);
+    expect(o[o.length - 1]).toBe('exitNow');
+  });
+
+  it('closes stray path fds before joining the mount namespace, and keeps its own', () => {
+    const sys = fakeRootfs();
+    sys.fds.push(3, 10, 11, 12, 13, 30, 31);
+    sys.fdPaths.set(30, '/run/gantry/c1');
+    sys.fdPaths.set(31, 'anon_inode:[eventfd]');
+    sys.fdPaths.set(10, 'mnt:[4026531841]');
+    runExecToEnd(sys, new FakeChannel(), execBootstrap());
+    const closeOf = (fd: number) => sys.calls.findIndex((c) => c.op === 'close' && c.args[0] === fd);
+    const firstSetns = sys.calls.findIndex((c) => c.op === 'setns');
+    expect(closeOf(30)).toBeGreaterThanOrEqual(0);
+    expect(closeOf(30)).toBeLessThan(firstSetns);
+    expect(closeOf(31)).toBe(-1);
+    // namespace fds are closed once joined; everything from 3 up is close-on-exec before the cwd
+    expect(closeOf(10)).toBeGreaterThan(firstSetns);
+    const cloexec = sys.calls.findIndex((c) => c.op === 'closeFrom');
+    expect(sys.calls[cloexec]!.args).toEqual([3, true]);
+    expect(cloexec).toBeLessThan(sys.calls.findIndex((c) => c.op === 'getcwd'));
+  });
+
+  it('refuses a cwd outside the container root and spawns nothing', () => {
+    const sys = fakeRootfs();
+    sys.addDir('/data');
+    sys.cwdOverride = '(unreachable)/';
+    const ch = new FakeChannel();
+    expect(() => runExecToEnd(sys, ch, execBootstrap({ process: { args: ['sh'], cwd: '/data', user: { uid: 0, gid: 0 } } }))).toThrow(/outside the container's root/);
+    expect(sys.callsOf('spawn')).toEqual([]);
+    expect(ch.sent).toEqual([]);
+  });
+
+  it('gives the terminal to the program: the child opens the slave after setsid', () => {
+    const sys = fakeRootfs();
+    runExecToEnd(sys, new FakeChannel(), execBootstrap({ consoleSocketFd: 7, process: { args: ['sh'], cwd: '/', user: { uid: 1000, gid: 1000 }, terminal: true } }));
+    expect(sys.callsOf('sendFd')[0]).toEqual([7, expect.any(Number), '/dev/pts/0']);
+    expect(sys.callsOf('chown')).toContainEqual(['/dev/pts/0', 1000, 1000]);
+    // the stage itself neither takes the terminal nor changes its stdio
+    expect(sys.callsOf('dup2')).toEqual([]);
+    expect(sys.callsOf('setsid')).toEqual([]);
+    const [req] = sys.callsOf('spawn')[0] as [SpawnRequest];
+    expect(req.terminal).toBe('/dev/pts/0');
+    expect(req.setsid).toBe(true);
+  });
+
+  it('reports a program that cannot be started with its name', () => {
+    const sys = fakeRootfs();
+    sys.failOn('spawn', 13);
+    expect(() => runExecToEnd(sys, new FakeChannel(), execBootstrap())).toThrow(/^exec: "sh": .*\/bin\/sh: EACCES \(permission denied\)$/);
+  });
+
+  it('lets posix_spawn fall back from clone3 under a default-deny seccomp profile', () => {
+    const deny: SeccompFilter = { defaultAction: 'SCMP_ACT_ERRNO', architectures: [], flags: [], rules: [{ names: ['read', 'write'], action: 'SCMP_ACT_ALLOW', args: [] }] };
+    const sys = fakeRootfs();
+    runExecToEnd(sys, new FakeChannel(), execBootstrap({ seccomp: deny }));
+    const [loaded] = sys.callsOf('seccompLoad')[0] as [SeccompFilter];
+    expect(loaded.rules).toContainEqual({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38, args: [] });
+    // a profile that decides about clone3 itself is loaded as written
+    const own: SeccompFilter = { ...deny, rules: [...deny.rules, { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [] }] };
+    const sys2 = fakeRootfs();
+    runExecToEnd(sys2, new FakeChannel(), execBootstrap({ seccomp: own }));
+    expect(sys2.callsOf('seccompLoad')[0]![0]).toEqual(own);
   });
 });

@@ -112,7 +112,7 @@ async function serve(o: ServeOptions): Promise<void> {
   fs.mkdirSync(o.stateDir, { recursive: true });
   const publisher = new Publisher(o.publishAddress, o.namespace, (m) => log('warn', m));
   const svc = new TaskService({ runtimeRoot: o.runtimeRoot, stateDir: o.stateDir, consoleDir: path.dirname(o.socket), publish: (e) => publisher.publish(e) });
-  const reaper = new StrayReaper(sys);
+  const reaper = new StrayReaper(sys, 1000, (pid) => svc.runtime.awaits(pid));
   reaper.start();
   const server = new Server();
   let taskPid = 0;

@@ -20,8 +20,8 @@ function zombieChildren(): number[] {
 /**
  * As a child subreaper the shim inherits orphans (what is left when a container's pid 1 dies, or
  * daemonised processes of a container without a pid namespace). libuv reaps the children it
- * spawned as soon as SIGCHLD arrives; a zombie child still there one scan later is an orphan, and
- * this reaps it by pid.
+ * spawned as soon as SIGCHLD arrives, and the runtime those it exec'd; a zombie child still there
+ * one scan later, and awaited by neither, is an orphan, and this reaps it by pid.
  */
 export class StrayReaper {
   private seen = new Set<number>();
@@ -31,10 +31,12 @@ export class StrayReaper {
   constructor(
     private readonly sys: Sys,
     private readonly intervalMs = 1000,
+    /** Pids someone else waits for (exec'd programs the runtime reaps for their exit status). */
+    private readonly awaited: (pid: number) => boolean = () => false,
   ) {}
 
   scan(): void {
-    const now = zombieChildren();
+    const now = zombieChildren().filter((pid) => !this.awaited(pid));
     for (const pid of now) {
       if (!this.seen.has(pid)) continue;
       try {

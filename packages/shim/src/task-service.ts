@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { linuxSys, MS, type Sys } from '@gantry/linux';
+import { linuxSys, type Sys } from '@gantry/linux';
 import { ConsoleSocket, Runtime, waitExit, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
-import type { ChildProcess } from 'node:child_process';
 import { ProcessStdio, type StdioPaths } from './stdio';
 import { ShimError } from './errors';
+import { mountRootfs, type RootfsMount } from './rootfs';
+
+export type { RootfsMount } from './rootfs';
 
 /** containerd's task status values (types/task Status). */
 export enum TaskStatus {
@@ -15,13 +16,6 @@ export enum TaskStatus {
   STOPPED = 3,
   PAUSED = 4,
   PAUSING = 5,
-}
-
-export interface RootfsMount {
-  type: string;
-  source: string;
-  target?: string;
-  options: string[];
 }
 
 export interface CreateRequest extends StdioPaths {
@@ -63,14 +57,15 @@ interface TrackedProcess {
   info: ProcessInfo;
   stdio: ProcessStdio;
   console?: ConsoleSocket;
-  child?: ChildProcess;
+  /** Its exit status (shell convention), once started: the init's child exit, an exec's reaped orphan. */
+  exitStatus?: Promise<number>;
   /** For exec processes: what Start runs. */
   spec?: Process;
   exited: Promise<void>;
   markExited: () => void;
+  /** Set while Start runs: an exit seen meanwhile waits for it (see start). */
+  starting?: Promise<void>;
 }
-
-const MOUNT_FLAGS: Record<string, number> = { ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, bind: MS.BIND, rbind: MS.BIND | MS.REC };
 
 /**
  * The task API of one container, over @gantry/runtime used as a library (no runc process per
@@ -127,26 +122,10 @@ export class TaskService {
     return ConsoleSocket.listen(path.join(this.opts.consoleDir, `c-${hash}.sock`));
   }
 
-  /** Mount the rootfs the client prepared (overlay, bind) at <bundle>/rootfs. */
-  private mountRootfs(bundle: string, mounts: RootfsMount[]): boolean {
-    if (mounts.length === 0) return false;
-    const target = path.join(bundle, 'rootfs');
-    fs.mkdirSync(target, { recursive: true });
-    for (const m of mounts) {
-      let flags = 0;
-      const data: string[] = [];
-      for (const o of m.options) {
-        if (o in MOUNT_FLAGS) flags |= MOUNT_FLAGS[o]!;
-        else if (o !== 'rw') data.push(o);
-      }
-      this.sys.mount(m.source, target, m.type === 'bind' ? null : m.type, flags, data.length ? data.join(',') : null);
-    }
-    return true;
-  }
-
   async create(req: CreateRequest): Promise<number> {
     if (this.container) throw new ShimError('ALREADY_EXISTS', `task ${this.container.id} already exists in this shim`);
-    const rootfsMounted = this.mountRootfs(req.bundle, req.rootfs);
+    // the rootfs the client prepared (overlay, bind), mounted at <bundle>/rootfs
+    const rootfsMounted = mountRootfs(this.sys, req.bundle, req.rootfs) > 0;
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
     const cons = req.terminal ? this.consoleFor('') : undefined;
     const master = cons?.receive();
@@ -163,7 +142,7 @@ export class TaskService {
       const t = this.track(
         { execId: '', pid: created.state.pid, status: TaskStatus.CREATED, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, exitStatus: 0 },
         stdio,
-        { child: created.init, console: cons },
+        { exitStatus: waitExit(created.init), console: cons },
       );
       created.init.ref();
       this.watchExit(t);
@@ -179,8 +158,9 @@ export class TaskService {
   }
 
   private watchExit(t: TrackedProcess): void {
-    const child = t.child!;
-    void waitExit(child).then(async (status) => {
+    // a program we could not reap (not reparented to us) counts as failed, as containerd's 255
+    void t.exitStatus!.catch(() => 255).then(async (status) => {
+      await t.starting;
       await t.stdio.drain();
       t.info.exitStatus = status;
       t.info.exitedAt = new Date();
@@ -195,13 +175,23 @@ export class TaskService {
     const t = this.proc(execId);
     if (execId === '') {
       if (t.info.status !== TaskStatus.CREATED) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} is not in created state`);
-      await this.runtime.start(this.id);
-      t.info.status = TaskStatus.RUNNING;
-      this.startOomWatch();
-      this.opts.publish({ topic: '/tasks/start', containerId: this.id, pid: t.info.pid });
+      // A program that exits at once (`true`) can be reaped before runtime.start returns: its exit
+      // waits until the start is recorded and announced, or the status would go from STOPPED back
+      // to RUNNING (Delete then refused) and /tasks/exit would precede /tasks/start.
+      let started!: () => void;
+      t.starting = new Promise<void>((r) => (started = r));
+      try {
+        await this.runtime.start(this.id);
+        t.info.status = TaskStatus.RUNNING;
+        this.startOomWatch();
+        this.opts.publish({ topic: '/tasks/start', containerId: this.id, pid: t.info.pid });
+      } finally {
+        t.starting = undefined;
+        started();
+      }
       return t.info.pid;
     }
-    if (t.child) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);
+    if (t.exitStatus) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);
     const master = t.console?.receive();
     try {
       const ex = await this.runtime.exec(this.id, {
@@ -211,7 +201,8 @@ export class TaskService {
       });
       t.stdio.releaseChildFds();
       if (master) t.stdio.attachMaster((await master).master);
-      t.child = ex.child;
+      // the program was reparented to us (a subreaper); the runtime reaps it by pid
+      t.exitStatus = ex.exited;
       t.info.pid = ex.pid;
       t.info.status = TaskStatus.RUNNING;
       this.watchExit(t);
@@ -266,7 +257,7 @@ export class TaskService {
   async delete(execId: string): Promise<{ pid: number; exitStatus: number; exitedAt?: Date }> {
     const t = this.proc(execId);
     if (execId === '') {
-      const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.child);
+      const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.exitStatus);
       if (others.length > 0) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} has running exec processes`);
       if (t.info.status !== TaskStatus.STOPPED && t.info.status !== TaskStatus.CREATED) {
         throw new ShimError('FAILED_PRECONDITION', `task ${this.id} must be stopped before deletion: ${TaskStatus[t.info.status]}`);
@@ -277,7 +268,7 @@ export class TaskService {
       t.console?.close();
       if (this.container!.rootfsMounted) this.unmountRootfs(this.container!.bundle);
     } else {
-      if (t.child && t.info.status !== TaskStatus.STOPPED) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} is still running`);
+      if (t.exitStatus && t.info.status !== TaskStatus.STOPPED) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} is still running`);
       t.stdio.close();
       t.console?.close();
     }

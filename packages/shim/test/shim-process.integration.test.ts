@@ -5,9 +5,10 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { cgroups, shim, unpackAny } from '@gantry/api';
 import { PROCESS_TYPE } from '../src/grpc-service';
 import { TaskStatus } from '../src/task-service';
-import { fifoReader, isRoot, makeBundle, waitFor } from './helpers';
+import { fifoReader, makeBundle, waitFor } from './helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
-const d = isRoot ? describe : describe.skip;
+const d = describeIf(needRoot());
 const MAIN = path.resolve(__dirname, '../dist/main.js');
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: Error | null, res: Res) => void) => unknown;

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaskService, TaskStatus, type ShimEvent } from '../src/task-service';
-import { fifoReader, isRoot, makeBundle, makeFifo, waitFor } from './helpers';
+import { fifoReader, makeBundle, makeFifo, waitFor } from './helpers';
+import { describeIf, needRoot } from '../../../tools/testing/requirements';
 
-const d = isRoot ? describe : describe.skip;
+const d = describeIf(needRoot());
 
 d('TaskService over the runtime library (root)', () => {
   let dir: string;
@@ -55,6 +56,24 @@ d('TaskService over the runtime library (root)', () => {
     expect(events.map((e) => e.topic)).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
     out.close();
     err.close();
+  });
+
+  it('a program that exits before start returns: stopped, deletable, /tasks/start before /tasks/exit', async () => {
+    const bundle = setup(['true']);
+    const pid = await svc.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' });
+    // the runtime's start returns only once `true` has exited and been reaped by the shim
+    const start = svc.runtime.start.bind(svc.runtime);
+    jest.spyOn(svc.runtime, 'start').mockImplementation(async (cid: string) => {
+      await start(cid);
+      await waitFor('the init to be reaped', () => !fs.existsSync(`/proc/${pid}`));
+      // an exit event now would come before the start's: allow it its chance (it must not come)
+      await waitFor('an early exit event', () => events.some((e) => e.topic === '/tasks/exit'), 1000).catch(() => undefined);
+    });
+    await svc.start('');
+    expect((await svc.wait('')).exitStatus).toBe(0);
+    expect(svc.state('').status).toBe(TaskStatus.STOPPED);
+    expect(await svc.delete('')).toMatchObject({ pid, exitStatus: 0 });
+    expect(events.map((e) => e.topic)).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
   });
 
   it('feeds stdin from its FIFO and closes it on CloseIO', async () => {

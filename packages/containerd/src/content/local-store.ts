@@ -141,7 +141,8 @@ export class LocalContentStore implements ContentStore {
     // ingests half-created by a crash (never renamed into place)
     for (const name of fs.readdirSync(this.ingestRoot)) {
       const dir = path.join(this.ingestRoot, name);
-      // also those a crash left half-removed (metadata gone): they can be neither resumed nor listed
+      // also those a crash left half-removed (metadata gone) or half-committed (data linked as a
+      // blob): they can be neither resumed nor listed
       if (name.startsWith(TMP) || this.readIngest(dir) === undefined) fs.rmSync(dir, { recursive: true, force: true });
     }
   }
@@ -284,6 +285,9 @@ export class LocalContentStore implements ContentStore {
     try {
       const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
       const st = fs.statSync(path.join(dir, 'data'));
+      // a commit linked the data under its digest and stopped before removing the ingest (kill -9):
+      // the blob and this file are one inode, so resuming (truncate, write) would change the blob
+      if (st.nlink > 1) return undefined;
       const startedAt = new Date(read('startedat'));
       if (Number.isNaN(startedAt.getTime())) return undefined;
       return {

@@ -6,48 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MNT_DETACH, MS, SysError, type Sys } from '@gantry/linux';
+import { MNT_DETACH, SysError, applyMount, mountInRoot, openMountRoot, type Sys } from '@gantry/linux';
 import type { MountSpec } from '../snapshots/types';
-
-const FLAGS: Record<string, { set: boolean; flag: number }> = {
-  ro: { set: true, flag: MS.RDONLY },
-  rw: { set: false, flag: MS.RDONLY },
-  nosuid: { set: true, flag: MS.NOSUID },
-  suid: { set: false, flag: MS.NOSUID },
-  nodev: { set: true, flag: MS.NODEV },
-  dev: { set: false, flag: MS.NODEV },
-  noexec: { set: true, flag: MS.NOEXEC },
-  exec: { set: false, flag: MS.NOEXEC },
-  sync: { set: true, flag: MS.SYNCHRONOUS },
-  async: { set: false, flag: MS.SYNCHRONOUS },
-  dirsync: { set: true, flag: MS.DIRSYNC },
-  noatime: { set: true, flag: MS.NOATIME },
-  atime: { set: false, flag: MS.NOATIME },
-  nodiratime: { set: true, flag: MS.NODIRATIME },
-  diratime: { set: false, flag: MS.NODIRATIME },
-  relatime: { set: true, flag: MS.RELATIME },
-  norelatime: { set: false, flag: MS.RELATIME },
-  strictatime: { set: true, flag: MS.STRICTATIME },
-  bind: { set: true, flag: MS.BIND },
-  rbind: { set: true, flag: MS.BIND | MS.REC },
-};
-const PROPAGATION = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable']);
-
-export interface ParsedMount {
-  flags: number;
-  data: string[];
-}
-
-export function parseMountOptions(options: readonly string[]): ParsedMount {
-  let flags = 0;
-  const data: string[] = [];
-  for (const o of options) {
-    const f = FLAGS[o];
-    if (f) flags = f.set ? flags | f.flag : flags & ~f.flag;
-    else if (!PROPAGATION.has(o)) data.push(o);
-  }
-  return { flags, data };
-}
 
 /** The lower dirs of an overlay mount, upper first when it has one (what a read-only view stacks). */
 export function overlayLayers(m: MountSpec): { upper?: string; lowers: string[] } {
@@ -73,7 +33,11 @@ export function readonlyMount(m: MountSpec): MountSpec {
   return { ...m, options: [...opts, 'ro'] };
 }
 
-/** Mount every mount of `mounts` onto `target` (in order). Returns the mount points to undo. */
+/**
+ * Mount every mount of `mounts` onto `target` (in order). Returns the mount points to undo. A
+ * mount with a `target` below the first ones lands inside image content, so that path is
+ * resolved inside `target` by fd (mountInRoot) and cannot be led out of it by a symlink.
+ */
 export function mountAll(sys: Sys, mounts: readonly MountSpec[], target: string, readonly: boolean): string[] {
   const done: string[] = [];
   try {
@@ -81,18 +45,16 @@ export function mountAll(sys: Sys, mounts: readonly MountSpec[], target: string,
       const m = readonly ? readonlyMount(raw) : raw;
       const sub = (m.target ?? '').split('/').filter((s) => s.length > 0 && s !== '.');
       if (sub.includes('..')) throw new Error(`mount target ${JSON.stringify(m.target)} leaves the mount root`);
-      const at = sub.length > 0 ? path.join(target, ...sub) : target;
-      const { flags, data } = parseMountOptions(m.options);
-      if (flags & MS.BIND || m.type === 'bind' || m.type === 'rbind') {
-        const bindFlags = MS.BIND | (flags & MS.REC) | (m.type === 'rbind' ? MS.REC : 0);
-        sys.mount(m.source, at, null, bindFlags, null);
-        done.push(at);
-        // bind mounts take flags only on a remount
-        const rest = flags & ~(MS.BIND | MS.REC);
-        if (rest !== 0) sys.mount(null, at, null, MS.REMOUNT | MS.BIND | rest, null);
-      } else {
-        sys.mount(m.source, at, m.type, flags, data.length > 0 ? data.join(',') : null);
-        done.push(at);
+      // recorded as soon as the first mount(2) succeeded, so a failed remount is undone too
+      if (sub.length === 0) {
+        applyMount(sys, m, { first: target, onFirst: () => done.push(target) });
+        continue;
+      }
+      const root = openMountRoot(sys, target);
+      try {
+        sys.close(mountInRoot(sys, root, sub.join('/'), m, { mounted: (p) => done.push(p) }).fd);
+      } finally {
+        sys.close(root.fd);
       }
     }
     return done;

@@ -22,7 +22,7 @@ import type { ImageConfig, ManifestDoc } from './manifest';
 export interface UnpackDeps {
   content: ContentStore;
   snapshotter: Snapshotter;
-  sys: Pick<Sys, 'mount' | 'umount'>;
+  sys: Pick<Sys, 'mount' | 'umount' | 'statfs' | 'mountSetattr'>;
   /** Apply one (possibly gzipped) layer tar of `compressedSize` bytes into a directory; returns the uncompressed digest. */
   applyLayer(layer: Readable, target: string, compressedSize: number): Promise<{ digest: string; size: number }>;
 }

@@ -1,20 +1,34 @@
 /** Disk usage of a directory tree as containerd counts it: distinct inodes, and their allocated blocks × 512 bytes. */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { linuxSys, openRoot, type Sys } from '@gantry/linux';
+import { openChild, nodeOf, type TreeNode } from '../diff/tree';
 import type { SnapshotUsage } from './types';
 
-export function diskUsage(root: string): SnapshotUsage {
+/** Read by fd (each entry opened O_NOFOLLOW below its directory): a snapshot in use cannot send the count onto the host. */
+export function diskUsage(root: string, sys: Sys = linuxSys()): SnapshotUsage {
   const seen = new Set<string>();
   let size = 0;
-  const walk = (p: string): void => {
-    const st = fs.lstatSync(p, { bigint: true });
-    const id = `${st.dev}:${st.ino}`;
+  const walk = (n: TreeNode): void => {
+    const id = `${n.st.dev}:${n.st.ino}`;
     if (!seen.has(id)) {
       seen.add(id);
-      size += Number(st.blocks) * 512;
+      size += Number(n.st.blocks) * 512;
     }
-    if (st.isDirectory()) for (const name of fs.readdirSync(p)) walk(path.join(p, name));
+    if (!n.st.isDirectory()) return;
+    for (const name of sys.readdirFd(n.fd)) {
+      const child = openChild(sys, n.fd, name);
+      if (!child) continue;
+      try {
+        walk(child);
+      } finally {
+        sys.close(child.fd);
+      }
+    }
   };
-  walk(root);
+  const fd = openRoot(sys, root);
+  try {
+    walk(nodeOf(fd));
+  } finally {
+    sys.close(fd);
+  }
   return { size, inodes: seen.size };
 }

@@ -5,9 +5,9 @@
  * a directory present below with the same size, mode and mtime is not reported unless something
  * in it changed, and the parent of an added or deleted entry is reported as modified.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { linuxSys, type Sys } from '@gantry/linux';
+import { childNames, nodeOf, openChild, type TreeNode } from '@gantry/containerd';
+import { O, SysError, linuxSys, openBeneath, openRoot, type Sys } from '@gantry/linux';
 
 export enum ChangeKind {
   Modified = 0,
@@ -20,21 +20,14 @@ export interface Change {
   Kind: ChangeKind;
 }
 
-function lstat(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
+type Stats = TreeNode['st'];
 
-const isWhiteout = (st: fs.Stats) => st.isCharacterDevice() && st.rdev === 0;
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0n;
 
-function isOpaque(sys: Sys, p: string): boolean {
+function isOpaque(sys: Sys, fd: number): boolean {
   for (const name of ['trusted.overlay.opaque', 'user.overlay.opaque']) {
     try {
-      if (sys.lgetxattr(p, name)?.toString() === 'y') return true;
+      if (sys.fgetxattr(fd, name)?.toString() === 'y') return true;
     } catch {
       // no xattr support: not opaque
     }
@@ -42,37 +35,58 @@ function isOpaque(sys: Sys, p: string): boolean {
   return false;
 }
 
+/** `rel` in one layer, looked up following no link (a link in a layer is an entry, not a way); undefined when absent. */
+function openInLayer(sys: Sys, layerFd: number, rel: string, flags: number): number | undefined {
+  try {
+    return openBeneath(sys, layerFd, rel, flags);
+  } catch (e) {
+    if (e instanceof SysError && (e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'ELOOP')) return undefined;
+    throw e;
+  }
+}
+
 /** The entry the image has at `rel` (topmost lower wins; a whiteout there means none). */
-function inLowers(lowers: readonly string[], rel: string): fs.Stats | undefined {
+function inLowers(sys: Sys, lowers: readonly number[], rel: string): Stats | undefined {
   for (const l of lowers) {
-    const st = lstat(path.join(l, rel));
-    if (!st) continue;
-    return isWhiteout(st) ? undefined : st;
+    const fd = openInLayer(sys, l, rel, O.PATH);
+    if (fd === undefined) continue;
+    try {
+      const st = nodeOf(fd).st;
+      return isWhiteout(st) ? undefined : st;
+    } finally {
+      sys.close(fd);
+    }
   }
   return undefined;
 }
 
 /** Names the image has in directory `rel`, merged over all lowers (whiteouts removed). */
-function lowerNames(lowers: readonly string[], rel: string): string[] {
+function lowerNames(sys: Sys, lowers: readonly number[], rel: string): string[] {
   const names = new Set<string>();
   const hidden = new Set<string>();
   for (const l of lowers) {
-    let entries: string[];
+    const dir = openInLayer(sys, l, rel, O.PATH | O.DIRECTORY);
+    if (dir === undefined) continue;
     try {
-      entries = fs.readdirSync(path.join(l, rel));
-    } catch {
-      continue;
-    }
-    for (const n of entries) {
-      if (names.has(n) || hidden.has(n)) continue;
-      const st = lstat(path.join(l, rel, n));
-      if (st && isWhiteout(st)) hidden.add(n);
-      else names.add(n);
+      for (const n of sys.readdirFd(dir)) {
+        if (names.has(n) || hidden.has(n)) continue;
+        const st = sys.fstatat(dir, n);
+        if (st?.kind === 'chr' && st.rdev === 0) hidden.add(n);
+        else names.add(n);
+      }
+    } finally {
+      sys.close(dir);
     }
   }
-  return [...names].sort(byteOrder);
+  return [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
+/**
+ * The changes in an overlay `upper` dir against its `lowers` (top first). The upper dir (written
+ * by the running container) is read by fd, each entry opened O_NOFOLLOW below its directory's fd;
+ * the lowers are looked into following no symlink: nothing the container or the image made can
+ * send the walk onto the host.
+ */
 export function overlayChanges(upper: string, lowers: readonly string[], sys: Sys = linuxSys()): Change[] {
   const out: Change[] = [];
   const changedDirs = new Set<string>();
@@ -86,32 +100,43 @@ export function overlayChanges(upper: string, lowers: readonly string[], sys: Sy
     }
     out.push({ Path: p, Kind: kind });
   };
-  const walk = (rel: string) => {
-    const dir = path.join(upper, rel);
-    const names = fs.readdirSync(dir).sort(byteOrder);
-    for (const name of names) {
+  const fds: number[] = [];
+  const walk = (dirFd: number, rel: string, lowerFds: readonly number[]) => {
+    for (const name of childNames(sys, dirFd)) {
       const p = `${rel}/${name}`;
-      const st = lstat(path.join(dir, name));
-      if (!st) continue;
-      if (isWhiteout(st)) {
-        if (inLowers(lowers, p)) record(p, ChangeKind.Deleted);
-        continue;
+      const n = openChild(sys, dirFd, name);
+      if (!n) continue;
+      try {
+        const st = n.st;
+        if (isWhiteout(st)) {
+          if (inLowers(sys, lowerFds, p)) record(p, ChangeKind.Deleted);
+          continue;
+        }
+        const below = inLowers(sys, lowerFds, p);
+        const sameDir = below?.isDirectory() && st.isDirectory() && below.size === st.size && below.mode === st.mode && below.mtimeNs === st.mtimeNs;
+        // an unchanged directory is not recorded, so a change below it still reports it (as dockerd)
+        if (!below || !sameDir) {
+          record(p, below ? ChangeKind.Modified : ChangeKind.Added);
+          if (st.isDirectory()) changedDirs.add(p);
+        }
+        if (!st.isDirectory()) continue;
+        if (below?.isDirectory() && isOpaque(sys, n.fd)) {
+          const kept = new Set(sys.readdirFd(n.fd));
+          for (const gone of lowerNames(sys, lowerFds, p)) if (!kept.has(gone)) record(`${p}/${gone}`, ChangeKind.Deleted);
+        }
+        walk(n.fd, p, lowerFds);
+      } finally {
+        sys.close(n.fd);
       }
-      const below = inLowers(lowers, p);
-      const sameDir = below?.isDirectory() && st.isDirectory() && below.size === st.size && below.mode === st.mode && below.mtimeMs === st.mtimeMs;
-      // an unchanged directory is not recorded, so a change below it still reports it (as dockerd)
-      if (!below || !sameDir) {
-        record(p, below ? ChangeKind.Modified : ChangeKind.Added);
-        if (st.isDirectory()) changedDirs.add(p);
-      }
-      if (!st.isDirectory()) continue;
-      if (below?.isDirectory() && isOpaque(sys, path.join(dir, name))) {
-        const kept = new Set(fs.readdirSync(path.join(dir, name)));
-        for (const gone of lowerNames(lowers, p)) if (!kept.has(gone)) record(`${p}/${gone}`, ChangeKind.Deleted);
-      }
-      walk(p);
     }
   };
-  walk('');
+  try {
+    const upperFd = openRoot(sys, upper);
+    fds.push(upperFd);
+    for (const l of lowers) fds.push(openRoot(sys, l));
+    walk(upperFd, '', fds.slice(1));
+  } finally {
+    for (const fd of fds) sys.close(fd);
+  }
   return out;
 }

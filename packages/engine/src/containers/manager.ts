@@ -18,6 +18,7 @@ import { validateCreate } from './validate';
 import { userResolver } from './users';
 import type { ContainerMounts, PreparedMounts } from '../volumes/container-mounts';
 import type { EndpointConfig } from '../networks/controller';
+import { writeEtcFile } from '../networks/etc-files';
 import type { PortBinding } from '@gantry/network';
 
 export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
@@ -197,15 +198,15 @@ export class ContainerManager {
     const hostnameFile = path.join(dir, 'hostname');
     const hostsFile = path.join(dir, 'hosts');
     const resolvFile = path.join(dir, 'resolv.conf');
-    fs.writeFileSync(hostnameFile, `${hostname}\n`);
-    fs.writeFileSync(hostsFile, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+    writeEtcFile(hostnameFile, `${hostname}\n`);
+    writeEtcFile(hostsFile, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
     let resolv = 'nameserver 127.0.0.1\n';
     try {
       resolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
     } catch {
       // no host resolver configuration
     }
-    fs.writeFileSync(resolvFile, resolv);
+    writeEtcFile(resolvFile, resolv);
     return { hosts: hostsFile, resolvConf: resolvFile, hostname: hostnameFile };
   }
 

@@ -1,4 +1,5 @@
 import * as path from 'node:path/posix';
+import { mountFlagWord } from '@gantry/linux';
 import type { Mount as OciMount } from '@gantry/runtime';
 import type { Mount, TmpfsOptions } from './docker-types';
 
@@ -218,31 +219,6 @@ export function parseMountSpec(m: Mount): UserMount {
   }
 }
 
-/** mount(8) flag words, keyed by the flag they set or clear: a later word for the same flag wins. */
-const FLAG_KEYS: Record<string, string> = {
-  ro: 'rdonly',
-  rw: 'rdonly',
-  suid: 'nosuid',
-  nosuid: 'nosuid',
-  dev: 'nodev',
-  nodev: 'nodev',
-  exec: 'noexec',
-  noexec: 'noexec',
-  sync: 'sync',
-  async: 'sync',
-  dirsync: 'dirsync',
-  remount: 'remount',
-  mand: 'mand',
-  nomand: 'mand',
-  atime: 'noatime',
-  noatime: 'noatime',
-  diratime: 'nodiratime',
-  nodiratime: 'nodiratime',
-  relatime: 'relatime',
-  norelatime: 'relatime',
-  strictatime: 'strictatime',
-  nostrictatime: 'strictatime',
-};
 const PROPAGATION_WORDS = new Set(['bind', 'rbind', 'unbindable', 'runbindable', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
 const TMPFS_DATA = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol']);
 
@@ -252,13 +228,14 @@ const TMPFS_DATA = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_block
  * is an `invalid tmpfs option`.
  */
 export function mergeTmpfsOptions(options: readonly string[]): string[] {
-  const flags = new Set<string>();
+  const flags = new Set<number | string>();
   const data = new Set<string>();
   const out: string[] = [];
   for (let i = options.length - 1; i >= 0; i--) {
     const o = options[i]!;
     if (o === 'defaults') continue;
-    const key = PROPAGATION_WORDS.has(o) ? 'propagation' : FLAG_KEYS[o];
+    // a later word for the same flag wins ("ro" and "rw" are one key); one propagation word
+    const key = PROPAGATION_WORDS.has(o) ? 'propagation' : mountFlagWord(o)?.flag;
     if (key !== undefined) {
       if (!flags.has(key)) {
         out.unshift(o);

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { overlayLayers, withTempMounts, type MountSpec } from '@gantry/containerd';
-import { linuxSys } from '@gantry/linux';
+import { linuxSys, openRoot } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { ENGINE_NAMESPACE } from '../containerd/client';
 import { fromGrpc } from '../http/errors';
@@ -64,6 +64,22 @@ export class RootfsAccess {
     if (!rec.State.Running || !this.ctx.containerdState) return undefined;
     const dir = path.join(this.ctx.containerdState, 'tasks', ENGINE_NAMESPACE, rec.Id, 'rootfs');
     return isMountRoot(dir) ? dir : undefined;
+  }
+
+  /**
+   * Run `fn` with the container's root directory open (O_PATH) as `rootFd`: every path inside it
+   * is then opened below that fd (@gantry/linux's confine toolkit). Closed and unmounted after.
+   */
+  async withRootFd<T>(rec: ContainerRecord, mode: AccessMode, fn: (rootFd: number) => Promise<T>): Promise<T> {
+    const sys = linuxSys();
+    return this.withRoot(rec, mode, async (root) => {
+      const fd = openRoot(sys, root);
+      try {
+        return await fn(fd);
+      } finally {
+        sys.close(fd);
+      }
+    });
   }
 
   /** Run `fn` with the container's root directory; temporary mounts are undone after, always. */

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { linuxSys, MS } from '@gantry/linux';
+import { linuxSys, openRoot, readFileInRoot, type Sys } from '@gantry/linux';
+import { mountAll, unmountAll } from '@gantry/containerd';
 import type { types } from '@gantry/api';
 import type { Containerd } from '../containerd/client';
 import type { ResolvedUser } from './spec';
@@ -64,38 +65,50 @@ export function resolveUserSpec(spec: string, passwd: string, group: string): Re
   return { uid, gid, additionalGids };
 }
 
+/** An image's or container's user database, as text ("" for a file that is not there). */
+export interface UserDb {
+  passwd: string;
+  group: string;
+}
+
+/**
+ * /etc/passwd and /etc/group of the root open as `rootFd`, opened inside it: a link such as
+ * `/etc/passwd -> /etc/shadow-of-the-host` is followed within the root only, and anything but a
+ * regular file of a sane size (a FIFO, /dev/zero) is refused.
+ */
+export function readUserDb(sys: Sys, rootFd: number): UserDb {
+  const read = (f: string) => readFileInRoot(sys, rootFd, f, 4 << 20)?.toString('utf8') ?? '';
+  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+}
+
 /**
  * A resolver reading the image's /etc/passwd and /etc/group: only when a name must be looked up,
  * by mounting the container's snapshot read-only for a moment.
  */
 export async function userResolver(_cd: Containerd, mounts: types.Mount[], dataRoot: string): Promise<(user: string) => ResolvedUser> {
-  let cached: { passwd: string; group: string } | undefined;
+  let cached: UserDb | undefined;
   const read = () => {
     if (cached) return cached;
     const sys = linuxSys();
     const dir = fs.mkdtempSync(path.join(fs.existsSync(dataRoot) ? dataRoot : os.tmpdir(), '.userns-'));
+    let points: string[] = [];
     try {
-      for (const m of mounts) {
-        const opts = m.options.filter((o) => o !== 'rw' && o !== 'ro' && o !== 'rbind' && o !== 'bind');
-        const bind = m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind');
-        sys.mount(m.source, dir, bind ? null : m.type, (bind ? MS.BIND | MS.REC : 0) | MS.RDONLY, opts.length ? opts.join(',') : null);
+      // read-only as containerd's diff service mounts (a bind gets its read-only remount)
+      points = mountAll(sys, mounts, dir, true);
+      const rootFd = openRoot(sys, dir);
+      try {
+        cached = readUserDb(sys, rootFd);
+      } finally {
+        sys.close(rootFd);
       }
-      const get = (f: string) => {
-        try {
-          return fs.readFileSync(path.join(dir, f), 'utf8');
-        } catch {
-          return '';
-        }
-      };
-      cached = { passwd: get('etc/passwd'), group: get('etc/group') };
       return cached;
     } finally {
+      unmountAll(sys, points);
       try {
-        sys.umount(dir, 2 /* MNT_DETACH */);
+        fs.rmdirSync(dir); // rmdir only: never into a mount that might still be there
       } catch {
-        // not mounted
+        // still mounted (busy)
       }
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   };
   return (user: string) => {

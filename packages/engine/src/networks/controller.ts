@@ -40,7 +40,7 @@ import {
 } from '@gantry/network';
 import type { Logger } from '@gantry/containerd';
 import { HttpError } from '../http/errors';
-import { hostsFile, resolvConf } from './etc-files';
+import { hostsFile, resolvConf, writeEtcFile } from './etc-files';
 
 /** What the network layer needs to know of containers. */
 export interface ContainerView {
@@ -466,7 +466,7 @@ export class NetworkController {
     } catch (e) {
       throw toHttp(e);
     }
-    fs.writeFileSync(etc.hostname, `${hostname}\n`);
+    writeEtcFile(etc.hostname, `${hostname}\n`);
     this.writeEtc(sb);
     this.sandboxes.set(sb.containerId, sb);
     this.saveSandbox(sb);
@@ -521,8 +521,8 @@ export class NetworkController {
         ? hostResolv
         : resolvConf({ host: hostResolv, nameservers: gw ? [gw] : sb.dns, search: sb.dnsSearch, options: sb.dnsOptions });
     // written in place: the files are bind-mounted into a running container
-    fs.writeFileSync(sb.etc.hosts, hosts);
-    fs.writeFileSync(sb.etc.resolvConf, resolv);
+    writeEtcFile(sb.etc.hosts, hosts);
+    writeEtcFile(sb.etc.resolvConf, resolv);
   }
 
   /** Before the task starts: namespace, loopback, CNI ADD per network, ports, /etc files. All or nothing. */

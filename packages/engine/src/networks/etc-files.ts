@@ -1,4 +1,25 @@
-/** The contents of a container's /etc/hosts and /etc/resolv.conf, as dockerd writes them. */
+/** The contents of a container's /etc/hosts and /etc/resolv.conf, as dockerd writes them, and how they are written. */
+import * as fs from 'node:fs';
+
+const c = fs.constants; // Node opens with O_CLOEXEC itself
+
+/**
+ * Write one of a container's /etc files (hosts, hostname, resolv.conf: they live in its directory
+ * under the data root and are bind-mounted into it) in place, so the inode a running container
+ * has mounted sees the new content; never through a symlink (O_NOFOLLOW) and only onto a regular
+ * file. Nothing is written inside the container's root: the runtime mounts these files there.
+ */
+export function writeEtcFile(file: string, content: string): void {
+  const fd = fs.openSync(file, c.O_WRONLY | c.O_CREAT | c.O_NOFOLLOW | c.O_NONBLOCK, 0o644);
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file`);
+    fs.ftruncateSync(fd, 0);
+    const data = Buffer.from(content);
+    for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off, off);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 export interface HostsInput {
   hostname: string;

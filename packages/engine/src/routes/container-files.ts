@@ -1,23 +1,24 @@
 /**
  * The container endpoints that look at its files or its cgroup: stats, changes (docker diff),
  * export, and archive (docker cp: HEAD stats a path, GET reads it as a tar, PUT extracts a tar).
- * Paths are resolved inside the container's root filesystem (see containers/confined-path.ts);
- * volumes and bind mounts are not looked into.
+ * Paths are opened inside the container's root filesystem by file descriptor (containers/cp.ts,
+ * containers/archive.ts); volumes and bind mounts are not looked into.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EngineContext } from '../context';
-import { checkArchive, extractArchive, rootTrees, spool, tarTrees } from '../containers/archive';
+import { linuxSys } from '@gantry/linux';
+import { checkArchive, extractArchive, spool, tarDirContents, tarError, tarTree } from '../containers/archive';
 import { overlayChanges } from '../containers/changes';
-import { containerAbsPath, containerBaseName, resolveInRoot, SymlinkLoopError } from '../containers/confined-path';
+import { cpDestination, openCpSource, type CpSource } from '../containers/cp';
 import type { ContainerManager } from '../containers/manager';
-import { encodePathStat, pathStat, PATH_STAT_HEADER, type ContainerPathStat } from '../containers/path-stat';
+import { encodePathStat, PATH_STAT_HEADER } from '../containers/path-stat';
 import type { ContainerRecord } from '../containers/record';
 import { RootfsAccess } from '../containers/rootfs-access';
 import { assemble, emptyStats, fromMetric, hostSample, ZERO_TIME, type ContainerSample, type DockerStats } from '../containers/stats';
-import { resolveUserSpec } from '../containers/users';
+import { readUserDb, resolveUserSpec } from '../containers/users';
 import { badRequest, HttpError, notFound } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 
@@ -52,6 +53,7 @@ async function sendTar(c: RequestContext, gen: AsyncGenerator<Buffer>, headers: 
 
 export function registerContainerFileRoutes(router: Router, ctx: EngineContext, mgr: ContainerManager): void {
   const store = mgr.store;
+  const sys = linuxSys();
   const access = new RootfsAccess(ctx);
   const tmpDir = path.join(ctx.dataRoot, 'tmp');
   const attrs = (r: ContainerRecord) => ({ image: r.Image, name: r.Name.slice(1) });
@@ -111,7 +113,7 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
 
   router.get('/containers/:id/export', async (c) => {
     const rec = store.get(c.params.id!);
-    await access.withRoot(rec, 'read', (root) => sendTar(c, tarTrees(rootTrees(root))));
+    await access.withRootFd(rec, 'read', (rootFd) => sendTar(c, tarDirContents(sys, rootFd)));
     ctx.events.emit('container', 'export', rec.Id, attrs(rec));
     return Reply.handled;
   });
@@ -125,32 +127,27 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     return p;
   };
 
-  /** Stat `p` in the container: the parent followed in scope, the last element not (Docker's ResolvePath + StatPath). */
-  const statIn = (root: string, ref: string, p: string): { host: string; stat: ContainerPathStat; isDir: boolean } => {
-    const abs = containerAbsPath(p);
-    let r;
+  /** Open `p` in the container (the caller closes the node), or 404; a path the container makes loop is a 400. */
+  const openIn = (rootFd: number, ref: string, p: string): CpSource => {
+    let src: CpSource | undefined;
     try {
-      r = resolveInRoot(root, abs, false);
+      src = openCpSource(sys, rootFd, p);
     } catch (e) {
-      if (e instanceof SymlinkLoopError) throw badRequest(e.message);
-      throw e;
+      throw tarError(e);
     }
-    let st: fs.BigIntStats;
-    try {
-      st = fs.lstatSync(r.host, { bigint: true });
-    } catch {
-      throw notFound(`Could not find the file ${p} in container ${ref}`);
-    }
-    let linkTarget = '';
-    if (st.isSymbolicLink()) linkTarget = resolveInRoot(root, abs, true).inContainer;
-    return { host: r.host, stat: pathStat(containerBaseName(abs), st, linkTarget), isDir: st.isDirectory() };
+    if (!src) throw notFound(`Could not find the file ${p} in container ${ref}`);
+    return src;
   };
 
   router.head('/containers/:id/archive', async (c) => {
     const ref = c.params.id!;
     const rec = store.get(ref);
     const p = requirePath(c);
-    const stat = await access.withRoot(rec, 'read', async (root) => statIn(root, ref, p).stat);
+    const stat = await access.withRootFd(rec, 'read', async (rootFd) => {
+      const src = openIn(rootFd, ref, p);
+      sys.close(src.node.fd);
+      return src.stat;
+    });
     return new Reply(200, undefined, { [PATH_STAT_HEADER]: encodePathStat(stat) });
   });
 
@@ -158,10 +155,14 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     const ref = c.params.id!;
     const rec = store.get(ref);
     const p = requirePath(c);
-    await access.withRoot(rec, 'read', async (root) => {
-      const { host, stat } = statIn(root, ref, p);
-      const name = stat.name === '/' ? '.' : stat.name;
-      await sendTar(c, tarTrees([{ host, name }]), { [PATH_STAT_HEADER]: encodePathStat(stat) });
+    await access.withRootFd(rec, 'read', async (rootFd) => {
+      const { node, stat } = openIn(rootFd, ref, p);
+      try {
+        const name = stat.name === '/' ? '.' : stat.name;
+        await sendTar(c, tarTree(sys, node, name), { [PATH_STAT_HEADER]: encodePathStat(stat) });
+      } finally {
+        sys.close(node.fd);
+      }
     });
     ctx.events.emit('container', 'archive-path', rec.Id, attrs(rec));
     return Reply.handled;
@@ -177,28 +178,23 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     const spoolDir = fs.mkdtempSync(path.join(tmpDir, 'put-'));
     const file = path.join(spoolDir, 'body.tar');
     try {
-      await access.withRoot(rec, 'write', async (root) => {
-        let dest;
+      await access.withRootFd(rec, 'write', async (rootFd) => {
+        let dest: string | 'not-dir' | undefined;
         try {
-          dest = resolveInRoot(root, containerAbsPath(p), true);
+          dest = cpDestination(sys, rootFd, p);
         } catch (e) {
-          throw e instanceof SymlinkLoopError ? badRequest(e.message) : e;
+          throw tarError(e);
         }
-        let st: fs.Stats;
-        try {
-          st = fs.lstatSync(dest.host);
-        } catch {
-          throw notFound(`Could not find the file ${p} in container ${ref}`);
-        }
-        if (!st.isDirectory()) throw badRequest('extraction point is not a directory');
+        if (dest === undefined) throw notFound(`Could not find the file ${p} in container ${ref}`);
+        if (dest === 'not-dir') throw badRequest('extraction point is not a directory');
         if ((rec.HostConfig as { ReadonlyRootfs?: boolean }).ReadonlyRootfs) throw badRequest('container rootfs is marked read-only');
-        const chownTo = copyUIDGID ? ownerFor(root, rec) : undefined;
+        const chownTo = copyUIDGID ? ownerFor(rootFd, rec) : undefined;
         // the whole archive is checked before anything is written
         await spool(c.req, file).catch((e: unknown) => {
           throw badRequest(`reading the archive: ${(e as Error).message}`);
         });
         await checkArchive(file);
-        await extractArchive(file, root, dest.inContainer, { noOverwriteDirNonDir, ...(chownTo ? { chownTo } : {}) });
+        await extractArchive(sys, file, rootFd, dest, { noOverwriteDirNonDir, ...(chownTo ? { chownTo } : {}) });
       });
     } finally {
       fs.rmSync(spoolDir, { recursive: true, force: true });
@@ -209,18 +205,12 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
 }
 
 /** copyUIDGID: the container's user (Config.User, looked up in its /etc/passwd), or undefined to keep the archive's owners. */
-function ownerFor(root: string, rec: ContainerRecord): { uid: number; gid: number } | undefined {
+function ownerFor(rootFd: number, rec: ContainerRecord): { uid: number; gid: number } | undefined {
   const user = String((rec.Config as { User?: string }).User ?? '');
   if (user === '') return undefined;
-  const read = (f: string) => {
-    try {
-      return fs.readFileSync(resolveInRoot(root, f, true).host, 'utf8');
-    } catch {
-      return '';
-    }
-  };
   try {
-    const u = resolveUserSpec(user, read('/etc/passwd'), read('/etc/group'));
+    const db = readUserDb(linuxSys(), rootFd);
+    const u = resolveUserSpec(user, db.passwd, db.group);
     return { uid: u.uid, gid: u.gid };
   } catch (e) {
     throw new HttpError(400, (e as Error).message);

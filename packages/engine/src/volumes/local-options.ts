@@ -1,4 +1,4 @@
-import { MS } from '@gantry/linux';
+import { mountSteps } from '@gantry/linux';
 
 /** Driver options the `local` driver understands (`--opt type=tmpfs --opt device=tmpfs --opt o=size=64m`). */
 const VALID = new Set(['type', 'o', 'device', 'size']);
@@ -21,53 +21,7 @@ export function needsMount(opts: Record<string, string> | null | undefined): boo
   return !!opts && !!opts.device && !!opts.type;
 }
 
-const FLAG_SET: Record<string, number> = {
-  ro: MS.RDONLY,
-  nosuid: MS.NOSUID,
-  nodev: MS.NODEV,
-  noexec: MS.NOEXEC,
-  sync: MS.SYNCHRONOUS,
-  dirsync: MS.DIRSYNC,
-  mand: MS.MANDLOCK,
-  noatime: MS.NOATIME,
-  nodiratime: MS.NODIRATIME,
-  relatime: MS.RELATIME,
-  strictatime: MS.STRICTATIME,
-  bind: MS.BIND,
-  rbind: MS.BIND | MS.REC,
-  remount: MS.REMOUNT,
-};
-const FLAG_CLEAR: Record<string, number> = {
-  rw: MS.RDONLY,
-  suid: MS.NOSUID,
-  dev: MS.NODEV,
-  exec: MS.NOEXEC,
-  async: MS.SYNCHRONOUS,
-  nomand: MS.MANDLOCK,
-  atime: MS.NOATIME,
-  diratime: MS.NODIRATIME,
-  norelatime: MS.RELATIME,
-};
-
-/** mount(8)-style `o=` words split into mount(2) flags and the filesystem's data string. */
-export function parseMountOptions(o: string | undefined): { flags: number; data: string } {
-  let flags = 0;
-  const data: string[] = [];
-  for (const word of (o ?? '').split(',')) {
-    if (word === '' || word === 'defaults') continue;
-    if (word in FLAG_SET) flags |= FLAG_SET[word]!;
-    else if (word in FLAG_CLEAR) flags &= ~FLAG_CLEAR[word]!;
-    else data.push(word);
-  }
-  return { flags, data: data.join(',') };
-}
-
-/** The mount(2) calls that put a local volume's device on its data directory. */
-export function localMountCalls(opts: Record<string, string>, target: string): { source: string; target: string; fstype: string | null; flags: number; data: string | null }[] {
-  const { flags, data } = parseMountOptions(opts.o);
-  const isBind = (flags & MS.BIND) !== 0;
-  const calls = [{ source: opts.device!, target, fstype: isBind ? null : opts.type!, flags: isBind ? flags & ~MS.RDONLY : flags, data: data || null }];
-  // a bind mount ignores MS_RDONLY on the first call: read-only takes a remount
-  if (isBind && flags & MS.RDONLY) calls.push({ source: opts.device!, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null });
-  return calls;
+/** The mount(2) calls that put a local volume's device on its data directory (a read-only bind takes a remount). */
+export function localMountCalls(opts: Record<string, string>, target: string): { source: string | null; target: string; fstype: string | null; flags: number; data: string | null }[] {
+  return mountSteps({ type: opts.type ?? null, source: opts.device ?? null, options: opts.o }).map((s) => ({ source: s.source, target, fstype: s.fstype, flags: s.flags, data: s.data }));
 }

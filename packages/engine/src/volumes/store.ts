@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { linuxSys } from '@gantry/linux';
+import { openChild } from '@gantry/containerd';
+import { linuxSys, mountPointsUnder, openRoot, readMountinfo } from '@gantry/linux';
 import { badRequest, conflict, HttpError, notFound, serverError } from '../http/errors';
 import { localMountCalls, needsMount, validateLocalOptions } from './local-options';
 import { ANONYMOUS_LABEL, anonymousVolumeName, volumeNameError } from './names';
@@ -36,22 +37,9 @@ export interface CreateVolumeOptions {
 
 const RECORD = 'volume.json';
 
-/** Mount points from /proc/self/mountinfo at or below `dir` (octal escapes decoded). */
+/** Mount points from /proc/self/mountinfo at or below `dir`. */
 export function mountsUnderFromProc(dir: string): string[] {
-  let text = '';
-  try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5) continue;
-    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (mp === dir || mp.startsWith(`${dir}/`)) out.push(mp);
-  }
-  return out;
+  return mountPointsUnder(readMountinfo(), dir);
 }
 
 /**
@@ -231,36 +219,51 @@ export class VolumeStore {
     }
   }
 
-  /** Bytes used by the volume's data: regular files and symlinks, each inode once (Docker's directory.Size). */
+  /**
+   * Bytes used by the volume's data: regular files and symlinks, each inode once (Docker's
+   * directory.Size). Read by fd (each entry opened O_NOFOLLOW below its directory's fd): a
+   * container writing into the volume meanwhile cannot send the walk onto the host.
+   */
   size(name: string): number {
+    const sys = linuxSys();
     const seen = new Set<string>();
     let total = 0;
-    const walk = (dir: string) => {
-      let entries: fs.Dirent[];
+    const walk = (dirFd: number) => {
+      let names: string[];
       try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
+        names = sys.readdirFd(dirFd);
       } catch {
         return;
       }
-      for (const e of entries) {
-        const p = path.join(dir, e.name);
-        let st: fs.Stats;
+      for (const n of names) {
+        const child = openChild(sys, dirFd, n);
+        if (!child) continue;
         try {
-          st = fs.lstatSync(p);
-        } catch {
-          continue;
+          const st = child.st;
+          if (st.isDirectory()) {
+            walk(child.fd);
+            continue;
+          }
+          const key = `${st.dev}:${st.ino}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          total += Number(st.size);
+        } finally {
+          sys.close(child.fd);
         }
-        if (st.isDirectory()) {
-          walk(p);
-          continue;
-        }
-        const key = `${st.dev}:${st.ino}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        total += st.size;
       }
     };
-    walk(this.dataPath(name));
+    let root: number;
+    try {
+      root = openRoot(sys, this.dataPath(name));
+    } catch {
+      return 0;
+    }
+    try {
+      walk(root);
+    } finally {
+      sys.close(root);
+    }
     return total;
   }
 }

@@ -29,6 +29,7 @@ const ELOOP = 40;
 const ENOSYS = 38;
 const EEXIST = 17;
 const EPERM = 1;
+const EXDEV = 18;
 const MAX_LINKS = 40; // the kernel's own limit on symlinks in one lookup
 
 export interface InRootOptions {
@@ -86,39 +87,115 @@ function relative(p: string): string {
   return trimmed === '' ? '.' : trimmed;
 }
 
-function isLastComponent(rest: readonly string[]): boolean {
-  return rest.every((c) => c === '' || c === '.');
-}
-
 /**
- * RESOLVE_IN_ROOT done by hand. `stack` holds the O_PATH fds of the directories walked through
- * (below the root), so ".." pops one and never climbs above the root fd.
+ * One lookup inside a root, component by component: each step is one O_PATH|O_NOFOLLOW openat
+ * below the fd of the directory reached so far, a symlink is expanded in place (an absolute target
+ * starts again at the root), ".." pops one directory and never the root. Directories known not to
+ * exist (for a lexical answer) sit on the stack without an fd.
  */
-function walkInRoot(sys: Sys, rootFd: number, p: string, flags: number, mode: number, followLast: boolean): number {
-  const stack: number[] = [];
-  const current = () => (stack.length > 0 ? stack[stack.length - 1]! : rootFd);
-  const unwind = () => {
-    while (stack.length > 0) sys.close(stack.pop()!);
-  };
-  const parts = p.split('/');
-  let links = 0;
-  try {
-    while (parts.length > 0) {
-      const part = parts.shift()!;
+class Walk {
+  private readonly stack: { fd: number | undefined; name: string }[] = [];
+  private readonly parts: string[];
+  private links = 0;
+
+  constructor(
+    private readonly sys: Sys,
+    private readonly rootFd: number,
+    private readonly path: string,
+    private readonly op: string,
+  ) {
+    this.parts = path.split('/');
+  }
+
+  /** The next name to look up ("." and ".." are dealt with here), or undefined at the end. */
+  next(): string | undefined {
+    while (this.parts.length > 0) {
+      const part = this.parts.shift()!;
       if (part === '' || part === '.') continue;
       if (part === '..') {
-        if (stack.length > 0) sys.close(stack.pop()!);
+        this.pop();
         continue;
       }
-      const last = isLastComponent(parts);
-      let probe: number;
-      try {
-        probe = sys.openat(current(), part, O.PATH | O.NOFOLLOW | O.CLOEXEC);
-      } catch (e) {
-        if (last && e instanceof SysError && e.errno === ENOENT && (flags & O.CREAT) !== 0) {
-          return sys.openat(current(), part, flags | O.NOFOLLOW, mode);
-        }
-        throw e;
+      return part;
+    }
+    return undefined;
+  }
+
+  /** Whether the name `next()` just gave is the last one. */
+  get atLast(): boolean {
+    return this.parts.every((c) => c === '' || c === '.');
+  }
+
+  /** The directory reached so far: an fd, or undefined below a component that does not exist. */
+  get dir(): number | undefined {
+    return this.stack.length > 0 ? this.stack[this.stack.length - 1]!.fd : this.rootFd;
+  }
+
+  /** Look `name` up below the current directory without following it; undefined when missing. */
+  probe(name: string): number | undefined {
+    const dir = this.dir;
+    if (dir === undefined) return undefined;
+    try {
+      return this.sys.openat(dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
+    } catch (e) {
+      if (e instanceof SysError && e.errno === ENOENT) return undefined;
+      throw e;
+    }
+  }
+
+  /** Expand the symlink `linkFd` (closed here) in place of the component it was. */
+  follow(linkFd: number): void {
+    const target = this.sys.readlinkat(linkFd, '');
+    this.sys.close(linkFd);
+    if (++this.links > MAX_LINKS) throw new SysError(this.op, ELOOP, this.path);
+    if (target.startsWith('/')) this.unwind();
+    this.parts.unshift(...target.split('/'));
+  }
+
+  push(fd: number | undefined, name: string): void {
+    this.stack.push({ fd, name });
+  }
+
+  /** Hand the top directory's fd to the caller (the root's is re-opened, never given away). */
+  take(): number {
+    if (this.stack.length === 0) return this.sys.openat(this.rootFd, '.', O.PATH | O.DIRECTORY | O.CLOEXEC);
+    const top = this.stack.pop()!;
+    if (top.fd === undefined) throw new SysError(this.op, ENOENT, this.path);
+    return top.fd;
+  }
+
+  /** The in-root path walked so far, "/" for the root. */
+  names(): string {
+    return `/${this.stack.map((e) => e.name).join('/')}`;
+  }
+
+  /** One directory up, false when already at the top. */
+  up(): boolean {
+    if (this.stack.length === 0) return false;
+    this.pop();
+    return true;
+  }
+
+  private pop(): void {
+    const top = this.stack.pop();
+    if (top?.fd !== undefined) this.sys.close(top.fd);
+  }
+
+  unwind(): void {
+    while (this.stack.length > 0) this.pop();
+  }
+}
+
+/** RESOLVE_IN_ROOT done by hand, the final open by name again with O_NOFOLLOW. */
+function walkInRoot(sys: Sys, rootFd: number, p: string, flags: number, mode: number, followLast: boolean): number {
+  const w = new Walk(sys, rootFd, p, 'openat');
+  try {
+    for (let part = w.next(); part !== undefined; part = w.next()) {
+      const last = w.atLast;
+      const probe = w.probe(part);
+      if (probe === undefined) {
+        if (last && (flags & O.CREAT) !== 0) return sys.openat(w.dir!, part, flags | O.NOFOLLOW, mode);
+        throw new SysError('openat', ENOENT, part);
       }
       const kind = sys.fstat(probe).kind;
       if (kind === 'symlink') {
@@ -128,11 +205,7 @@ function walkInRoot(sys: Sys, rootFd: number, p: string, flags: number, mode: nu
           sys.close(probe);
           throw new SysError('openat', ELOOP, part);
         }
-        const target = sys.readlinkat(probe, '');
-        sys.close(probe);
-        if (++links > MAX_LINKS) throw new SysError('openat', ELOOP, p);
-        if (target.startsWith('/')) unwind();
-        parts.unshift(...target.split('/'));
+        w.follow(probe);
         continue;
       }
       if (!last) {
@@ -140,18 +213,73 @@ function walkInRoot(sys: Sys, rootFd: number, p: string, flags: number, mode: nu
           sys.close(probe);
           throw new SysError('openat', ENOTDIR, part);
         }
-        stack.push(probe);
+        w.push(probe, part);
         continue;
       }
       if ((flags & O.PATH) !== 0) return probe;
       // the final open is by name again, with O_NOFOLLOW: a link swapped in meanwhile fails (ELOOP)
       sys.close(probe);
-      return sys.openat(current(), part, flags | O.NOFOLLOW, mode);
+      return sys.openat(w.dir!, part, flags | O.NOFOLLOW, mode);
     }
     // the path named the root itself (or only "." and ".." components)
-    return sys.openat(current(), '.', flags & ~O.NOFOLLOW, mode);
+    return sys.openat(w.dir!, '.', flags & ~O.NOFOLLOW, mode);
   } finally {
-    unwind();
+    w.unwind();
+  }
+}
+
+/**
+ * Open `p` below `dirFd` following no symlink at all, and never above `dirFd` (openat2's
+ * RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a walk of O_NOFOLLOW openat): for trees read as data,
+ * such as an image's layers, where a link is an entry and never a way to somewhere. A symlink on
+ * the way fails with ELOOP; a trailing one too, unless `flags` has O_PATH (the link itself is
+ * opened: O_NOFOLLOW is always added). ".." above `dirFd` fails with EXDEV.
+ */
+export function openBeneath(sys: Sys, dirFd: number, p: string, flags: number): number {
+  if (p.includes('\0')) throw new SysError('openat2', 22 /* EINVAL */, 'path contains a NUL byte');
+  const all = flags | O.CLOEXEC | O.NOFOLLOW;
+  if (openat2Works !== false) {
+    try {
+      const fd = sys.openat2(dirFd, relative(p), all, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS);
+      openat2Works = true;
+      return fd;
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      if (!((e.errno === ENOSYS || e.errno === EPERM) && openat2Works === undefined)) throw e;
+      openat2Works = false;
+    }
+  }
+  const w = new Walk(sys, dirFd, '', 'openat');
+  const parts = p.split('/').filter((c) => c !== '' && c !== '.');
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const last = i === parts.length - 1;
+      if (part === '..') {
+        if (!w.up()) throw new SysError('openat', EXDEV, p);
+        continue;
+      }
+      const probe = w.probe(part);
+      if (probe === undefined) throw new SysError('openat', ENOENT, part);
+      const kind = sys.fstat(probe).kind;
+      if (last && (flags & O.PATH) !== 0) return probe;
+      if (kind === 'symlink') {
+        sys.close(probe);
+        throw new SysError('openat', ELOOP, part);
+      }
+      if (last) {
+        sys.close(probe);
+        return sys.openat(w.dir!, part, all);
+      }
+      if (kind !== 'dir') {
+        sys.close(probe);
+        throw new SysError('openat', ENOTDIR, part);
+      }
+      w.push(probe, part);
+    }
+    return sys.openat(w.dir!, '.', all & ~O.NOFOLLOW);
+  } finally {
+    w.unwind();
   }
 }
 
@@ -175,55 +303,76 @@ export function statInRoot(sys: Sys, rootFd: number, p: string, followLast = fal
  * mkdir -p inside the root: one O_NOFOLLOW step per component below the fd of its parent, a
  * symlink on the way expanded inside the root (a dangling one, such as an image's `/dev` pointing
  * at a host directory, gets its target created inside the root, as a secure join would), ".."
- * never above the root. Returns an O_PATH fd of the directory.
+ * never above the root. Returns an O_PATH fd of the directory; `onCreate` hears of each
+ * directory made (the fd of its parent and its name).
  */
-export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, mode: number): number {
-  const stack: number[] = [];
-  const current = () => (stack.length > 0 ? stack[stack.length - 1]! : rootFd);
-  const unwind = () => {
-    while (stack.length > 0) sys.close(stack.pop()!);
-  };
-  const parts = p.split('/');
-  let links = 0;
+export function mkdirAllInRoot(sys: Sys, rootFd: number, p: string, mode: number, onCreate?: (dirFd: number, name: string) => void): number {
+  // most directories exist already: one lookup by the kernel
   try {
-    while (parts.length > 0) {
-      const part = parts.shift()!;
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (stack.length > 0) sys.close(stack.pop()!);
-        continue;
-      }
-      let probe: number;
-      try {
-        probe = sys.openat(current(), part, O.PATH | O.NOFOLLOW | O.CLOEXEC);
-      } catch (e) {
-        if (!(e instanceof SysError) || e.errno !== ENOENT) throw e;
+    return openInRoot(sys, rootFd, p, O.PATH | O.DIRECTORY);
+  } catch (e) {
+    if (!(e instanceof SysError) || e.errno !== ENOENT) throw e;
+  }
+  const w = new Walk(sys, rootFd, p, 'mkdirat');
+  try {
+    for (let part = w.next(); part !== undefined; part = w.next()) {
+      let probe = w.probe(part);
+      if (probe === undefined) {
         try {
-          sys.mkdirat(current(), part, mode);
+          sys.mkdirat(w.dir!, part, mode);
+          onCreate?.(w.dir!, part);
         } catch (err) {
           if (!(err instanceof SysError) || err.errno !== EEXIST) throw err;
         }
-        probe = sys.openat(current(), part, O.PATH | O.NOFOLLOW | O.CLOEXEC);
+        probe = sys.openat(w.dir!, part, O.PATH | O.NOFOLLOW | O.CLOEXEC);
       }
       const kind = sys.fstat(probe).kind;
       if (kind === 'symlink') {
-        const target = sys.readlinkat(probe, '');
-        sys.close(probe);
-        if (++links > MAX_LINKS) throw new SysError('mkdirat', ELOOP, p);
-        if (target.startsWith('/')) unwind();
-        parts.unshift(...target.split('/'));
+        w.follow(probe);
         continue;
       }
       if (kind !== 'dir') {
         sys.close(probe);
         throw new SysError('mkdirat', ENOTDIR, part);
       }
-      stack.push(probe);
+      w.push(probe, part);
     }
-    if (stack.length === 0) return sys.openat(rootFd, '.', O.PATH | O.DIRECTORY | O.CLOEXEC);
-    return stack.pop()!;
+    return w.take();
   } finally {
-    unwind();
+    w.unwind();
+  }
+}
+
+/**
+ * The clean in-root path `p` leads to, symlinks followed inside the root (the last one only when
+ * `followLast`) and components that do not exist (or sit below a non-directory) kept as written:
+ * Docker's FollowSymlinkInScope, answered by fd. For naming a place (a link's target in
+ * `docker cp`), never for opening it: open with `openInRoot`.
+ */
+export function realpathInRoot(sys: Sys, rootFd: number, p: string, followLast = true): string {
+  const w = new Walk(sys, rootFd, p, 'openat');
+  try {
+    for (let part = w.next(); part !== undefined; part = w.next()) {
+      const probe = w.probe(part);
+      if (probe === undefined) {
+        w.push(undefined, part);
+        continue;
+      }
+      const kind = sys.fstat(probe).kind;
+      if (kind === 'symlink' && (followLast || !w.atLast)) {
+        w.follow(probe);
+        continue;
+      }
+      if (kind === 'dir') {
+        w.push(probe, part);
+        continue;
+      }
+      sys.close(probe);
+      w.push(undefined, part);
+    }
+    return w.names();
+  } finally {
+    w.unwind();
   }
 }
 

@@ -28,10 +28,9 @@ export function parseDeviceRule(rule: DeviceCgroupRule): ParsedDeviceRule {
   if (type !== 'a' && type !== 'b' && type !== 'c') {
     throw new CgroupError('INVALID_RESOURCE', `invalid device rule type ${JSON.stringify(type)}`);
   }
-  const access = rule.access ?? 'rwm';
-  if (access === '' || !/^[rwm]+$/.test(access) || new Set(access).size !== access.length) {
-    throw new CgroupError('INVALID_RESOURCE', `invalid device access ${JSON.stringify(access)}`);
-  }
+  // Like runc, letters other than r, w and m are dropped ("rwa" is "rw"); nothing left is an error.
+  const access = [...'rwm'].filter((c) => (rule.access ?? 'rwm').includes(c)).join('');
+  if (access === '') throw new CgroupError('INVALID_RESOURCE', `invalid device access ${JSON.stringify(rule.access)}`);
   return { allow: rule.allow, type, major: devNumber(rule.major), minor: devNumber(rule.minor), access };
 }
 

@@ -18,6 +18,8 @@ export { deviceLines, parseDeviceRule, type ParsedDeviceRule } from './devices';
 export { buildDeviceFilter, DEVICE_FILTER_LICENSE, DEVICE_FILTER_NAME } from './device-filter';
 export { setDeviceFilter, type DeviceFilterSys } from './v2-devices';
 export { BpfAssembler, encodeInsn } from './bpf-asm';
+
+export { parseSubCgroupArgs, subCgroupDir, type SubCgroupPaths } from './sub-cgroup';
 export { UNLIMITED } from './parse';
 export { CgroupV1Manager, V1_SUBSYSTEMS } from './v1';
 export { CgroupV2Manager, V2_CONTROLLERS } from './v2';

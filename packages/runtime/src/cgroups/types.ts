@@ -1,4 +1,5 @@
 import type { Resources } from '../spec/types';
+import type { SubCgroupPaths } from './sub-cgroup';
 
 /**
  * Statistics of one cgroup, in the shape `runc events --stats` prints under "data"
@@ -56,8 +57,8 @@ export interface CgroupManager {
   readonly path: string;
   /** Create the cgroup (every v1 controller hierarchy; v2: enable controllers in the parents). */
   create(): void;
-  /** Move a process into the cgroup. */
-  addProcess(pid: number): void;
+  /** Move a process into the cgroup, or into existing sub-cgroups of it (runc exec --cgroup). */
+  addProcess(pid: number, sub?: SubCgroupPaths): void;
   /** Write the limits in `resources` (only the fields present). */
   setResources(resources: Resources): void;
   freeze(): void;

@@ -16,7 +16,7 @@ export interface V1Context {
 /** Write the v1 control files for every field present in `r`; absent fields are left alone. */
 export function applyV1Resources(ctx: V1Context, r: Resources): void {
   if (r.unified && Object.keys(r.unified).length > 0) {
-    throw new CgroupError('INVALID_RESOURCE', 'resources.unified requires cgroup v2, this host uses cgroup v1');
+    throw new CgroupError('INVALID_RESOURCE', 'invalid configuration: resources.unified requires cgroup v2, this host uses cgroup v1');
   }
   if (r.memory) setMemory(ctx, r.memory);
   if (r.cpu) setCpu(ctx, r.cpu);

@@ -4,6 +4,7 @@ import type { CgroupManager, CgroupStats } from './types';
 import { CgroupError, errnoOf, toCgroupError } from './errors';
 import { parseFlatKeyed } from './parse';
 import { applyV1Resources } from './v1-resources';
+import { missingSubCgroup, subCgroupDir, type SubCgroupPaths } from './sub-cgroup';
 import { readV1Stats } from './v1-stats';
 import { collectPids, readControl, readOptional, removeCgroupTree, sleepMs, writeControl, writePid } from './util';
 
@@ -100,8 +101,24 @@ export class CgroupV1Manager implements CgroupManager {
     }
   }
 
-  addProcess(pid: number): void {
-    for (const dir of this.hierarchyDirs) writePid(this.fs, dir, pid);
+  addProcess(pid: number, sub?: SubCgroupPaths): void {
+    const dirs = sub && sub.size > 0 ? this.subDirs(sub) : this.hierarchyDirs;
+    for (const dir of dirs) {
+      if (sub && !this.fs.exists(dir)) throw missingSubCgroup(pid, dir);
+      writePid(this.fs, dir, pid);
+    }
+  }
+
+  /** Each hierarchy's directory for `exec --cgroup`: a controller's own sub path, else the one for all. */
+  private subDirs(sub: SubCgroupPaths): string[] {
+    for (const controller of sub.keys()) {
+      if (controller !== '' && !this.dirs.has(controller)) throw new CgroupError('INVALID_PATH', `bad --cgroup: unknown controller ${controller}`);
+    }
+    return this.hierarchyDirs.map((dir) => {
+      const controllers = [...this.dirs].filter(([, d]) => d === dir).map(([c]) => c);
+      const rel = controllers.map((c) => sub.get(c)).find((v) => v !== undefined) ?? sub.get('');
+      return rel === undefined ? dir : subCgroupDir(dir, rel);
+    });
   }
 
   setResources(resources: Resources): void {

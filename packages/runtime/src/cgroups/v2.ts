@@ -6,6 +6,7 @@ import { CgroupError, errnoOf, toCgroupError } from './errors';
 import { parseFlatKeyed } from './parse';
 import { applyV2Resources } from './v2-resources';
 import { setDeviceFilter, type DeviceFilterSys } from './v2-devices';
+import { missingSubCgroup, subCgroupDir, type SubCgroupPaths } from './sub-cgroup';
 import { readV2Stats } from './v2-stats';
 import { collectPids, readControl, readOptional, removeCgroupTree, sleepMs, writeControl, writePid } from './util';
 
@@ -80,7 +81,15 @@ export class CgroupV2Manager implements CgroupManager {
     }
   }
 
-  addProcess(pid: number): void {
+  addProcess(pid: number, sub?: SubCgroupPaths): void {
+    if (sub && sub.size > 0) {
+      const other = [...sub.keys()].find((c) => c !== '');
+      if (other !== undefined) throw new CgroupError('INVALID_PATH', `bad --cgroup: cgroup v2 has one tree, use --cgroup <path> (not ${other}:...)`);
+      const dir = subCgroupDir(this.dir, sub.get('')!);
+      if (!this.fs.exists(dir)) throw missingSubCgroup(pid, dir);
+      writePid(this.fs, dir, pid);
+      return;
+    }
     writePid(this.fs, this.dir, pid);
   }
 

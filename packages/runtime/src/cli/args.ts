@@ -6,6 +6,8 @@ export interface FlagSpec {
   name: string;
   alias?: string;
   type: FlagType;
+  /** One line for the help page. */
+  usage?: string;
 }
 
 export interface Parsed {

@@ -1,4 +1,4 @@
-import { CAPABILITIES, seccompFeatures } from '@gantry/linux';
+import { CAPABILITIES, KNOWN_MOUNT_OPTIONS, seccompFeatures } from '@gantry/linux';
 
 /** `features` output, in the JSON shape runc uses (runtime-spec features.md). */
 export function features(): Record<string, unknown> {
@@ -14,11 +14,7 @@ export function features(): Record<string, unknown> {
     ociVersionMin: '1.0.0',
     ociVersionMax: '1.1.0',
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
-    mountOptions: [
-      'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'mand', 'noatime', 'nodev', 'nodiratime',
-      'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid', 'nosymfollow', 'private', 'rbind', 'relatime', 'remount',
-      'ro', 'rprivate', 'rshared', 'rslave', 'runbindable', 'rw', 'shared', 'slave', 'strictatime', 'suid', 'symfollow', 'sync', 'unbindable',
-    ],
+    mountOptions: [...KNOWN_MOUNT_OPTIONS],
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'],
       capabilities: Object.keys(CAPABILITIES),

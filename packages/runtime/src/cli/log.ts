@@ -2,7 +2,11 @@ import * as fs from 'node:fs';
 
 export type LogFormat = 'text' | 'json';
 
-/** runc-style logging: logrus text or JSON lines to --log (containerd reads the JSON), errors also to stderr. */
+/**
+ * runc-style logging (logrus): debug (with --debug), warning and error lines go to the --log file
+ * in text or JSON form (containerd reads the JSON), or to stderr without --log. Errors are also
+ * written to stderr as one plain line, so a caller always sees why a command failed.
+ */
 export class CliLog {
   private fd: number | undefined;
   constructor(
@@ -19,11 +23,18 @@ export class CliLog {
     }
   }
 
-  private write(level: string, msg: string): void {
-    if (this.fd === undefined) return;
+  get debugging(): boolean {
+    return this.debugEnabled;
+  }
+
+  private line(level: string, msg: string): string {
     const time = new Date().toISOString();
-    const line = this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
-    fs.writeSync(this.fd, `${line}\n`);
+    return this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+  }
+
+  private write(level: string, msg: string): void {
+    if (this.fd !== undefined) fs.writeSync(this.fd, `${this.line(level, msg)}\n`);
+    else if (level !== 'error') process.stderr.write(`${this.line(level, msg)}\n`);
   }
 
   debug(msg: string): void {
@@ -32,6 +43,14 @@ export class CliLog {
 
   warn(msg: string): void {
     this.write('warning', msg);
+  }
+
+  /**
+   * A warning runc 1.1.5 does not print (it drops the cause silently): into the --log file, and on
+   * stderr only with --debug, so scripts comparing a container's output with runc's still match.
+   */
+  warnQuietly(msg: string): void {
+    if (this.fd !== undefined || this.debugEnabled) this.write('warning', msg);
   }
 
   error(msg: string): void {

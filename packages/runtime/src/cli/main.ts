@@ -12,64 +12,83 @@ import { CliLog, type LogFormat } from './log';
 import { EXEC_FLAGS, execProcessFrom } from './process-flags';
 import { UPDATE_FLAGS, resourcesFrom } from './update-flags';
 import type { Runtime } from '../runtime';
-import { RuntimeError } from '../errors';
+import { RuntimeError, StateError } from '../errors';
 import { trace } from '../trace';
+import { DEFAULT_ROOT } from '../state/store';
+import { parseSubCgroupArgs } from '../cgroups/sub-cgroup';
+import { appHelp, commandHelp, PROGRAM, type CommandHelp } from './help';
 
 const VERSION = '0.1.0';
 const SPEC_VERSION = '1.0.2-dev';
+/** The runc release whose command line (and integration suite) this CLI follows. */
+const RUNC_CLI_VERSION = '1.1.5';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
-  { name: 'root', type: 'string' },
-  { name: 'log', type: 'string' },
-  { name: 'log-format', type: 'string' },
-  { name: 'debug', type: 'bool' },
-  { name: 'systemd-cgroup', type: 'bool' },
-  { name: 'rootless', type: 'string' },
-  { name: 'criu', type: 'string' },
-  { name: 'version', alias: 'v', type: 'bool' },
-  { name: 'help', alias: 'h', type: 'bool' },
+  { name: 'debug', type: 'bool', usage: 'enable debug logging' },
+  { name: 'log', type: 'string', usage: 'where to write logs (default: stderr)' },
+  { name: 'log-format', type: 'string', usage: 'log format: text or json (default: "text")' },
+  { name: 'root', type: 'string', usage: `directory for the containers' state (default: "${DEFAULT_ROOT}")` },
+  { name: 'criu', type: 'string', usage: 'path to criu (checkpoint/restore is not supported)' },
+  { name: 'systemd-cgroup', type: 'bool', usage: 'cgroupsPath is "slice:prefix:name" (systemd style)' },
+  { name: 'rootless', type: 'string', usage: 'ignore cgroup permission errors: true, false or auto (default: "auto")' },
+  { name: 'help', alias: 'h', type: 'bool', usage: 'show help' },
+  { name: 'version', alias: 'v', type: 'bool', usage: 'print the version' },
 ];
+
+const BUNDLE_FLAG: FlagSpec = { name: 'bundle', alias: 'b', type: 'string', usage: 'path to the bundle directory (default: the current directory)' };
+const CONSOLE_SOCKET_FLAG: FlagSpec = { name: 'console-socket', type: 'string', usage: "path to an AF_UNIX socket that receives the master end of the container's pseudoterminal" };
+const PID_FILE_FLAG: FlagSpec = { name: 'pid-file', type: 'string', usage: 'write the process id to this file' };
+const NO_PIVOT_FLAG: FlagSpec = { name: 'no-pivot', type: 'bool', usage: 'use MS_MOVE and chroot instead of pivot_root (for a rootfs on a ramdisk)' };
 
 const CREATE_FLAGS: FlagSpec[] = [
-  { name: 'bundle', alias: 'b', type: 'string' },
-  { name: 'console-socket', type: 'string' },
-  { name: 'pid-file', type: 'string' },
-  { name: 'no-pivot', type: 'bool' },
-  { name: 'no-new-keyring', type: 'bool' },
-  { name: 'preserve-fds', type: 'string' },
+  BUNDLE_FLAG,
+  CONSOLE_SOCKET_FLAG,
+  PID_FILE_FLAG,
+  NO_PIVOT_FLAG,
+  { name: 'no-new-keyring', type: 'bool', usage: 'do not create a new session keyring for the container' },
+  { name: 'preserve-fds', type: 'string', usage: 'pass N more file descriptors (3 .. 3+N-1) to the container (default: 0)' },
 ];
 
-const USAGE = `usage: gantry-runtime [global options] command [command options] [arguments...]
+const RUN_FLAGS: FlagSpec[] = [
+  ...CREATE_FLAGS,
+  { name: 'detach', alias: 'd', type: 'bool', usage: "detach from the container's process" },
+  { name: 'keep', type: 'bool', usage: 'do not delete the container after it exits' },
+  { name: 'no-subreaper', type: 'bool', usage: 'accepted for compatibility (the runtime is never a subreaper)' },
+];
 
-commands:
-  spec      create a new specification file (config.json)
-  create    create a container
-  start     start the user process of a created container
-  run       create and start a container
-  state     output the state of a container
-  list      list containers started with the given root
-  kill      send a signal to the container's init process
-  delete    delete a container and the resources it holds
-  exec      execute a new process inside a container
-  ps        list processes running inside a container
-  pause     suspend all processes of a container
-  resume    resume all processes of a paused container
-  events    display container events such as OOM notifications and resource stats
-  update    update container resource limits
-  features  show the enabled features
-
-global options: --root <dir> --log <file> --log-format text|json --debug --systemd-cgroup
-`;
+const CRIU_FLAGS: FlagSpec[] = [
+  { name: 'image-path', type: 'string', usage: 'path of the criu image files' },
+  { name: 'work-path', type: 'string', usage: 'path for criu work files and logs' },
+  { name: 'parent-path', type: 'string', usage: 'path of the previous images (pre-dump)' },
+  { name: 'leave-running', type: 'bool', usage: 'leave the container running after the checkpoint' },
+  { name: 'tcp-established', type: 'bool', usage: 'allow open TCP connections' },
+  { name: 'ext-unix-sk', type: 'bool', usage: 'allow external unix sockets' },
+  { name: 'shell-job', type: 'bool', usage: 'allow shell jobs' },
+  { name: 'lazy-pages', type: 'bool', usage: 'restore memory pages lazily (userfaultfd)' },
+  { name: 'status-fd', type: 'string', usage: 'criu writes \\0 to this fd once lazy pages are ready' },
+  { name: 'page-server', type: 'string', usage: 'ADDRESS:PORT of the page server' },
+  { name: 'file-locks', type: 'bool', usage: 'handle file locks' },
+  { name: 'pre-dump', type: 'bool', usage: 'dump memory only and leave the container running' },
+  { name: 'manage-cgroups-mode', type: 'string', usage: "cgroups mode: 'soft', 'full' or 'strict'" },
+  { name: 'empty-ns', type: 'multi', usage: "create a namespace but do not restore its properties" },
+  { name: 'auto-dedup', type: 'bool', usage: 'deduplicate memory images' },
+];
+const RESTORE_FLAGS: FlagSpec[] = [
+  ...CRIU_FLAGS.filter((f) => !['parent-path', 'leave-running', 'status-fd', 'page-server', 'pre-dump'].includes(f.name)),
+  BUNDLE_FLAG,
+  CONSOLE_SOCKET_FLAG,
+  { name: 'detach', alias: 'd', type: 'bool', usage: "detach from the container's process" },
+  PID_FILE_FLAG,
+  { name: 'no-subreaper', type: 'bool', usage: 'accepted for compatibility' },
+  NO_PIVOT_FLAG,
+  { name: 'lsm-profile', type: 'string', usage: 'LSM profile for the restored process (TYPE:NAME)' },
+  { name: 'lsm-mount-context', type: 'string', usage: 'LSM mount context for the restore' },
+];
 
 interface Env {
   log: CliLog;
   runtime: () => Runtime;
   root: string;
-}
-
-function oneId(p: Parsed, cmd: string): string {
-  if (p.positional.length < 1) throw new UsageError(`"${cmd}" requires a container id`);
-  return p.positional[0]!;
 }
 
 function print(obj: unknown): void {
@@ -93,10 +112,8 @@ function forwardSignals(pid: number): () => void {
   return () => handlers.forEach(([n, h]) => process.off(n, h));
 }
 
-async function cmdCreateOrRun(env: Env, argv: string[], run: boolean): Promise<number> {
-  const flags = run ? [...CREATE_FLAGS, { name: 'detach', alias: 'd', type: 'bool' as const }, { name: 'keep', type: 'bool' as const }] : CREATE_FLAGS;
-  const p = parseArgs(argv, flags);
-  const id = oneId(p, run ? 'run' : 'create');
+async function cmdCreateOrRun(env: Env, p: Parsed, run: boolean): Promise<number> {
+  const id = p.positional[0]!;
   const { waitExit } = await import('../container/wait');
   const bundle = str(p, 'bundle') ?? process.cwd();
   // `run` in the foreground with a terminal and no console socket: we are the terminal's other end.
@@ -165,20 +182,22 @@ async function createOrRun(
   return code;
 }
 
-async function cmdExec(env: Env, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, EXEC_FLAGS, true);
-  const id = oneId(p, 'exec');
+async function cmdExec(env: Env, p: Parsed): Promise<number> {
+  const id = p.positional[0]!;
   const rt = env.runtime();
+  // runc's words: a paused container would freeze the new process until resumed.
+  const status = rt.state(id).status;
+  if (status === 'stopped') throw new StateError('cannot exec in a stopped container');
+  if (status === 'paused' && !bool(p, 'ignore-paused')) throw new StateError('cannot exec in a paused container');
   const base = rt.ctx.store.load(id).spec.process;
   const proc = execProcessFrom(p, base, p.positional.slice(1));
-  const { waitExit } = await import('../container/wait');
   let proxy: import('./tty-proxy').TtyProxy | undefined;
   if (proc.terminal && !bool(p, 'detach') && !str(p, 'console-socket')) {
     const { TtyProxy } = await import('./tty-proxy');
     proxy = new TtyProxy();
   }
   try {
-    return await execWith(rt, id, p, proc, proxy, waitExit);
+    return await execWith(rt, id, p, proc, proxy);
   } finally {
     proxy?.close();
   }
@@ -190,31 +209,29 @@ async function execWith(
   p: Parsed,
   proc: import('../spec/types').Process,
   proxy: import('./tty-proxy').TtyProxy | undefined,
-  waitExit: typeof import('../container/wait').waitExit,
 ): Promise<number> {
+  // Without -d we become a child subreaper: the program comes to us when its exec stage exits,
+  // and we reap it and pass its status on. With -d it goes to the subreaper above us (a shim).
+  const detach = bool(p, 'detach');
   const executed = await rt.exec(id, {
     process: proc,
     consoleSocket: proxy?.socketPath ?? str(p, 'console-socket'),
     pidFile: str(p, 'pid-file'),
     preserveFds: int(p, 'preserve-fds', 0),
+    detach,
+    ignorePaused: bool(p, 'ignore-paused'),
+    subCgroups: parseSubCgroupArgs(multi(p, 'cgroup')),
   });
-  if (bool(p, 'detach')) {
-    executed.child.unref();
-    return 0;
-  }
+  if (!executed.exited) return 0;
   const stop = forwardSignals(executed.pid);
   const attached = proxy?.attach();
-  const code = await waitExit(executed.child);
+  const code = await executed.exited;
   await attached;
   stop();
   return code;
 }
 
-function cmdList(env: Env, argv: string[]): number {
-  const p = parseArgs(argv, [
-    { name: 'quiet', alias: 'q', type: 'bool' },
-    { name: 'format', alias: 'f', type: 'string' },
-  ]);
+function cmdList(env: Env, p: Parsed): number {
   const states = env.runtime().list();
   if (bool(p, 'quiet')) {
     for (const s of states) process.stdout.write(`${s.id}\n`);
@@ -232,9 +249,8 @@ function cmdList(env: Env, argv: string[]): number {
   return 0;
 }
 
-async function cmdPs(env: Env, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, [{ name: 'format', alias: 'f', type: 'string' }], true);
-  const id = oneId(p, 'ps');
+async function cmdPs(env: Env, p: Parsed): Promise<number> {
+  const id = p.positional[0]!;
   const pids = env.runtime().pids(id);
   const format = str(p, 'format') ?? 'table';
   if (format === 'json') {
@@ -257,12 +273,8 @@ async function cmdPs(env: Env, argv: string[]): Promise<number> {
   return 0;
 }
 
-async function cmdEvents(env: Env, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, [
-    { name: 'stats', type: 'bool' },
-    { name: 'interval', type: 'string' },
-  ]);
-  const id = oneId(p, 'events');
+async function cmdEvents(env: Env, p: Parsed): Promise<number> {
+  const id = p.positional[0]!;
   const rt = env.runtime();
   const emit = (type: string, data?: unknown) => process.stdout.write(`${JSON.stringify(data === undefined ? { type, id } : { type, id, data })}\n`);
   if (bool(p, 'stats')) {
@@ -286,16 +298,37 @@ async function cmdEvents(env: Env, argv: string[]): Promise<number> {
   }
 }
 
-async function cmdSpec(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, [
-    { name: 'bundle', alias: 'b', type: 'string' },
-    { name: 'rootless', type: 'bool' },
-  ]);
+async function cmdSpec(p: Parsed): Promise<number> {
   const { defaultSpec } = await import('../spec/default-spec');
   const file = path.join(str(p, 'bundle') ?? process.cwd(), 'config.json');
   if (fs.existsSync(file)) throw new RuntimeError('File config.json exists. Remove it first.');
   fs.writeFileSync(file, `${JSON.stringify(defaultSpec(), null, '\t')}\n`);
   return 0;
+}
+
+function cmdKill(env: Env, p: Parsed): number {
+  const id = p.positional[0]!;
+  const sigText = p.positional[1] ?? 'SIGTERM';
+  // 0 checks that the processes exist (kill(2)); runc accepts it too
+  const sig = sigText.trim() === '0' ? 0 : parseSignal(sigText);
+  if (sig === undefined) throw new UsageError(`unknown signal "${sigText}"`);
+  env.runtime().kill(id, sig, bool(p, 'all'));
+  return 0;
+}
+
+async function cmdDelete(env: Env, p: Parsed): Promise<number> {
+  const id = p.positional[0]!;
+  const rt = env.runtime();
+  // runc: deleting a container that does not exist is an error, except with --force
+  if (!rt.ctx.store.exists(id) && bool(p, 'force')) return 0;
+  await rt.delete(id, bool(p, 'force'));
+  return 0;
+}
+
+/** checkpoint/restore need CRIU, which this runtime does not drive: fail as runc does without criu. */
+function noCriu(env: Env, id: string, what: 'checkpoint' | 'restore'): number {
+  if (what === 'checkpoint') env.runtime().state(id); // an unknown container is reported as such first
+  throw new RuntimeError(`${what} is not supported: gantry-runtime does not drive CRIU (exec: "criu": executable file not found in $PATH)`);
 }
 
 async function cmdFeatures(): Promise<number> {
@@ -304,69 +337,179 @@ async function cmdFeatures(): Promise<number> {
   return 0;
 }
 
+type Handler = (env: Env, p: Parsed) => Promise<number> | number;
+
+interface Command extends CommandHelp {
+  /** Everything after the first positional is positional (exec's command line, ps options). */
+  stopAtPositional?: boolean;
+  /** Exit status when the command fails (runc: 255 for exec, whose own status is the process's). */
+  failureCode?: number;
+  /** How many positionals the command takes (runc checks this before acting). */
+  argc?: { min: number; max?: number };
+  run: Handler;
+}
+
+const ONE_ID = { min: 1, max: 1 };
+
+const COMMANDS: Command[] = [
+  {
+    name: 'checkpoint', summary: 'checkpoint a running container', args: '<container-id>', flags: CRIU_FLAGS, argc: ONE_ID,
+    run: (env, p) => noCriu(env, p.positional[0]!, 'checkpoint'),
+  },
+  {
+    name: 'create', summary: 'create a container', args: '<container-id>', flags: CREATE_FLAGS, argc: ONE_ID,
+    description: 'Set up the container from the bundle (namespaces, mounts, cgroups) and stop just before its program; "start" runs it.',
+    run: (env, p) => cmdCreateOrRun(env, p, false),
+  },
+  {
+    name: 'delete', summary: 'delete a container and everything it holds (processes with --force, cgroups, state)', args: '<container-id>',
+    flags: [{ name: 'force', alias: 'f', type: 'bool', usage: 'kill the container first if it still runs (SIGKILL)' }], argc: ONE_ID,
+    run: (env, p) => cmdDelete(env, p),
+  },
+  {
+    name: 'events', summary: 'display container events: OOM notifications and cpu, memory, IO and pids statistics', args: '<container-id>',
+    flags: [
+      { name: 'interval', type: 'string', usage: 'how often to print stats (default: 5s)' },
+      { name: 'stats', type: 'bool', usage: "print the container's stats once and exit" },
+    ],
+    argc: ONE_ID,
+    run: (env, p) => cmdEvents(env, p),
+  },
+  {
+    name: 'exec', summary: 'execute a new process inside the container', args: '<container-id> <command> [args...]  || -p process.json <container-id>',
+    flags: EXEC_FLAGS, stopAtPositional: true, argc: { min: 1 }, failureCode: 255,
+    run: (env, p) => cmdExec(env, p),
+  },
+  {
+    name: 'kill', summary: "send a signal (default: SIGTERM) to the container's init process", args: '<container-id> [signal]',
+    flags: [{ name: 'all', alias: 'a', type: 'bool', usage: 'send the signal to every process in the container' }], argc: { min: 1, max: 2 },
+    run: (env, p) => cmdKill(env, p),
+  },
+  {
+    name: 'list', summary: 'list the containers in the state directory (--root)', args: '',
+    flags: [
+      { name: 'format', alias: 'f', type: 'string', usage: 'table or json (default: "table")' },
+      { name: 'quiet', alias: 'q', type: 'bool', usage: 'print container ids only' },
+    ],
+    argc: { min: 0, max: 0 },
+    run: (env, p) => cmdList(env, p),
+  },
+  {
+    name: 'pause', summary: 'suspend every process of the container (cgroup freezer)', args: '<container-id>', flags: [], argc: ONE_ID,
+    run: (env, p) => {
+      env.runtime().pause(p.positional[0]!);
+      return 0;
+    },
+  },
+  {
+    name: 'ps', summary: 'list the processes running in the container', args: '<container-id> [ps options]',
+    flags: [{ name: 'format', alias: 'f', type: 'string', usage: 'table or json (default: "table")' }], stopAtPositional: true, argc: { min: 1 },
+    run: (env, p) => cmdPs(env, p),
+  },
+  {
+    name: 'restore', summary: 'restore a container from a checkpoint', args: '<container-id>', flags: RESTORE_FLAGS, argc: ONE_ID,
+    run: (env, p) => noCriu(env, p.positional[0]!, 'restore'),
+  },
+  {
+    name: 'resume', summary: 'resume every process of a paused container', args: '<container-id>', flags: [], argc: ONE_ID,
+    run: (env, p) => {
+      env.runtime().resume(p.positional[0]!);
+      return 0;
+    },
+  },
+  {
+    name: 'run', summary: 'create and run a container', args: '<container-id>', flags: RUN_FLAGS, argc: ONE_ID,
+    run: (env, p) => cmdCreateOrRun(env, p, true),
+  },
+  {
+    name: 'spec', summary: 'create a new specification file (config.json)', args: '',
+    flags: [BUNDLE_FLAG, { name: 'rootless', type: 'bool', usage: 'a configuration for a rootless container' }], argc: { min: 0, max: 0 },
+    run: (_env, p) => cmdSpec(p),
+  },
+  {
+    name: 'start', summary: 'run the user process of a created container', args: '<container-id>', flags: [], argc: ONE_ID,
+    run: async (env, p) => {
+      await env.runtime().start(p.positional[0]!);
+      return 0;
+    },
+  },
+  {
+    name: 'state', summary: 'output the state of a container', args: '<container-id>', flags: [], argc: ONE_ID,
+    run: (env, p) => {
+      print(env.runtime().state(p.positional[0]!));
+      return 0;
+    },
+  },
+  {
+    name: 'update', summary: 'update the resource limits of a container', args: '<container-id>', flags: UPDATE_FLAGS, argc: ONE_ID,
+    run: (env, p) => {
+      env.runtime().update(p.positional[0]!, resourcesFrom(p));
+      return 0;
+    },
+  },
+  {
+    name: 'features', summary: 'show the enabled features', args: '', flags: [], argc: { min: 0, max: 0 },
+    run: () => cmdFeatures(),
+  },
+];
+
+const ALIASES: Record<string, string> = { ls: 'list' };
+
+function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === (ALIASES[name] ?? name));
+}
+
+const HELP_FLAG: FlagSpec = { name: 'help', alias: 'h', type: 'bool', usage: 'show help' };
+
+function checkArgc(c: Command, p: Parsed): void {
+  const n = p.positional.length;
+  if (!c.argc) return;
+  const { min, max } = c.argc;
+  if (n >= min && (max === undefined || n <= max)) return;
+  const what = max === min ? `exactly ${min}` : max === undefined ? `a minimum of ${min}` : `${min} to ${max}`;
+  throw new UsageError(`"${c.name}" requires ${what} argument(s)`);
+}
+
 async function dispatch(env: Env, cmd: string, argv: string[]): Promise<number> {
-  switch (cmd) {
-    case 'create':
-      return cmdCreateOrRun(env, argv, false);
-    case 'run':
-      return cmdCreateOrRun(env, argv, true);
-    case 'start': {
-      await env.runtime().start(oneId(parseArgs(argv, []), 'start'));
-      return 0;
-    }
-    case 'state':
-      print(env.runtime().state(oneId(parseArgs(argv, []), 'state')));
-      return 0;
-    case 'list':
-    case 'ls':
-      return cmdList(env, argv);
-    case 'kill': {
-      const p = parseArgs(argv, [{ name: 'all', alias: 'a', type: 'bool' }]);
-      const id = oneId(p, 'kill');
-      const sigText = p.positional[1] ?? 'SIGTERM';
-      const sig = parseSignal(sigText);
-      if (sig === undefined) throw new UsageError(`unknown signal "${sigText}"`);
-      env.runtime().kill(id, sig, bool(p, 'all'));
-      return 0;
-    }
-    case 'delete': {
-      const p = parseArgs(argv, [{ name: 'force', alias: 'f', type: 'bool' }]);
-      const id = oneId(p, 'delete');
-      const rt = env.runtime();
-      // runc: deleting a container that does not exist is an error, except with --force
-      if (!rt.ctx.store.exists(id)) {
-        if (bool(p, 'force')) return 0;
-      }
-      await rt.delete(id, bool(p, 'force'));
-      return 0;
-    }
-    case 'exec':
-      return cmdExec(env, argv);
-    case 'ps':
-      return cmdPs(env, argv);
-    case 'pause':
-      env.runtime().pause(oneId(parseArgs(argv, []), 'pause'));
-      return 0;
-    case 'resume':
-      env.runtime().resume(oneId(parseArgs(argv, []), 'resume'));
-      return 0;
-    case 'events':
-      return cmdEvents(env, argv);
-    case 'update': {
-      const p = parseArgs(argv, UPDATE_FLAGS);
-      env.runtime().update(oneId(p, 'update'), resourcesFrom(p));
-      return 0;
-    }
-    case 'spec':
-      return cmdSpec(argv);
-    case 'features':
-      return cmdFeatures();
-    case 'help':
-      process.stdout.write(USAGE);
-      return 0;
-    default:
-      throw new UsageError(`no such command: ${cmd}`);
+  if (cmd === 'help' || cmd === 'h') {
+    const topic = argv[0];
+    if (topic === undefined) return printAppHelp();
+    const c = findCommand(topic);
+    if (!c) throw new HelpTopicError(topic);
+    process.stdout.write(commandHelp(c));
+    return 0;
   }
+  const c = findCommand(cmd);
+  if (!c) throw new HelpTopicError(cmd);
+  const p = parseArgs(argv, [...c.flags, HELP_FLAG], c.stopAtPositional);
+  if (bool(p, 'help')) {
+    process.stdout.write(commandHelp(c));
+    return 0;
+  }
+  checkArgc(c, p);
+  try {
+    return await c.run(env, p);
+  } catch (e) {
+    if (c.failureCode === undefined) throw e;
+    env.log.error(e instanceof Error ? e.message : String(e));
+    return c.failureCode;
+  }
+}
+
+/** runc's answer to an unknown command (urfave/cli: "No help topic for ..."). */
+class HelpTopicError extends UsageError {
+  constructor(topic: string) {
+    super(`No help topic for '${topic}'`);
+  }
+}
+
+function versionText(): string {
+  return `${VERSION} (runc version ${RUNC_CLI_VERSION} compatible)\ncommit: ${PROGRAM}-${VERSION}\nspec: ${SPEC_VERSION}`;
+}
+
+function printAppHelp(): number {
+  process.stdout.write(appHelp(versionText(), COMMANDS, GLOBAL_FLAGS));
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -383,15 +526,15 @@ export async function main(argv: string[]): Promise<number> {
     if (format !== 'text' && format !== 'json') throw new UsageError(`invalid log-format: ${format}`);
     log = new CliLog(str(globals, 'log'), format, bool(globals, 'debug'));
     if (bool(globals, 'version')) {
-      process.stdout.write(`gantry-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      process.stdout.write(`${PROGRAM} version ${versionText()}\n`);
       return 0;
     }
     const cmd = argv[i];
     if (!cmd || bool(globals, 'help')) {
-      process.stdout.write(USAGE);
+      printAppHelp();
       return cmd || bool(globals, 'help') ? 0 : 1;
     }
-    const root = str(globals, 'root') ?? '/run/gantry-runtime';
+    const root = str(globals, 'root') ?? DEFAULT_ROOT;
     let rt: Runtime | undefined;
     const env: Env = {
       log,
@@ -400,13 +543,12 @@ export async function main(argv: string[]): Promise<number> {
         if (!rt) {
           // eslint-disable-next-line @typescript-eslint/no-var-requires
           const { Runtime: R } = require('../runtime') as typeof import('../runtime');
-          rt = new R({ root, systemdCgroup: bool(globals, 'systemd-cgroup') });
+          rt = new R({ root, systemdCgroup: bool(globals, 'systemd-cgroup'), warn: (m) => log.warn(m), warnQuietly: (m) => log.warnQuietly(m), debug: (m) => log.debug(m) });
         }
         return rt;
       },
     };
     log.debug(`command ${cmd} ${JSON.stringify(argv.slice(i + 1))}`);
-    void multi;
     return await dispatch(env, cmd, argv.slice(i + 1));
   } catch (e) {
     log.error(e instanceof Error ? e.message : String(e));

@@ -3,6 +3,8 @@ import { linuxSys, type Sys } from '@gantry/linux';
 import { openCgroup } from '../cgroups';
 import type { CgroupManager } from '../cgroups/types';
 import { StateError } from '../errors';
+import { StageExecutable, type ExeSealMode } from '../process/exe-guard';
+import { OrphanWaiter } from '../process/orphans';
 import type { ContainerState } from '../spec/types';
 import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
 import * as path from 'node:path';
@@ -15,6 +17,22 @@ export interface RuntimeOptions {
   cgroupRoot?: string;
   /** runc's --systemd-cgroup: cgroupsPath is "slice:prefix:name". */
   systemdCgroup?: boolean;
+  /**
+   * The node executable the init and exec stages run. Default: $GANTRY_RUNTIME_STAGE_NODE, else
+   * this process's own (process.execPath).
+   */
+  stageNode?: string;
+  /**
+   * How stages are kept off the host's node file (CVE-2019-5736): 'overlay' or 'copy', with no
+   * fallback. Default: $GANTRY_RUNTIME_EXE_SEAL, else overlay then copy (src/process/exe-guard.ts).
+   */
+  exeSeal?: ExeSealMode;
+  /** Where warnings go (runc logs them at level warning); default: nowhere. */
+  warn?: (message: string) => void;
+  /** Warnings runc itself does not print (e.g. skipped ambient capabilities); default: nowhere. */
+  warnQuietly?: (message: string) => void;
+  /** Where debug messages go (the CLI's --debug); default: nowhere. */
+  debug?: (message: string) => void;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -22,10 +40,26 @@ export class RuntimeContext {
   readonly store: StateStore;
   readonly sys: Sys;
   readonly cgroupRoot?: string;
+  /** The node the stages run, sealed on first use. */
+  readonly stageExecutable: StageExecutable;
+  /** exec'd programs this process reaps (they are reparented to it when their exec stage exits). */
+  readonly orphans: OrphanWaiter;
+  readonly warn: (message: string) => void;
+  readonly warnQuietly: (message: string) => void;
+  readonly debug: (message: string) => void;
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root);
     this.sys = opts.sys ?? linuxSys();
     this.cgroupRoot = opts.cgroupRoot;
+    this.stageExecutable = new StageExecutable(this.sys, {
+      node: opts.stageNode ?? (process.env.GANTRY_RUNTIME_STAGE_NODE || process.execPath),
+      seal: opts.exeSeal ?? (process.env.GANTRY_RUNTIME_EXE_SEAL || undefined),
+      bottomDir: path.resolve(this.store.root),
+    });
+    this.orphans = new OrphanWaiter(this.sys);
+    this.warn = opts.warn ?? (() => undefined);
+    this.warnQuietly = opts.warnQuietly ?? (() => undefined);
+    this.debug = opts.debug ?? (() => undefined);
   }
 
   cgroup(c: Pick<StoredContainer, 'id' | 'cgroupPath'>): CgroupManager {

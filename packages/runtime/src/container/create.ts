@@ -2,9 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { S_IF, type Sys } from '@gantry/linux';
 import { resolveCgroupPath } from '../cgroups/path';
+import type { CgroupManager } from '../cgroups/types';
 import { ConfigError, InitError, RuntimeError } from '../errors';
 import { runHooks } from '../hooks';
 import { parseCgroupMounts } from '../init/rootfs';
+import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { spawnStage, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
 import { parseSpec } from '../spec/validate';
@@ -70,6 +72,24 @@ function pidNamespaceOf(spec: Spec): PidNamespace {
 }
 
 /**
+ * A cgroup that exists before the container, as runc checks it: a frozen one is refused (the init
+ * would freeze as soon as it joined and create would wait for it forever); a non-empty one is
+ * shared with other processes, which works but deserves a warning.
+ */
+export function checkExistingCgroup(cg: CgroupManager, warn: (message: string) => void): void {
+  if (!cg.exists()) return;
+  const pids = cg.pids();
+  if (pids.length > 0) warn(`container's cgroup is not empty: ${pids.length} process(es) found`);
+  let state: 'frozen' | 'thawed' = 'thawed';
+  try {
+    state = cg.freezerState();
+  } catch {
+    // no freezer on this host: nothing can be frozen
+  }
+  if (state === 'frozen') throw new ConfigError("container's cgroup unexpectedly frozen");
+}
+
+/**
  * Create a container: everything up to (not including) the user's program. The init stage is left
  * blocked on exec.fifo inside the container until `start`. Any failure undoes what was done.
  */
@@ -79,10 +99,19 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const proc = spec.process!;
   if (proc.terminal && !opts.consoleSocket) throw new ConfigError('cannot allocate a tty without --console-socket when the runtime detaches');
   const seccomp = seccompFor(spec.linux?.seccomp);
+  for (const w of capabilityWarnings(proc.capabilities, lastCap())) ctx.warnQuietly(w);
   const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
   const sys: Sys = ctx.sys;
 
   const dir = ctx.store.claim(id);
+  const cgroup = ctx.cgroup({ id, cgroupPath });
+  try {
+    checkExistingCgroup(cgroup, ctx.warn);
+  } catch (e) {
+    // the cgroup is not ours: leave it as it is
+    ctx.store.remove(id);
+    throw e;
+  }
   const record: StoredContainer = {
     id,
     bundle,
@@ -98,7 +127,6 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   };
   let stage: StageHandle | undefined;
   let consoleFd: number | undefined;
-  const cgroup = ctx.cgroup(record);
   try {
     ctx.store.save(record);
     if (proc.terminal) consoleFd = sys.connectUnix(opts.consoleSocket!);
@@ -110,8 +138,11 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       pidNamespace: pidNamespaceOf(spec),
       detached: true,
       stdio: opts.stdio,
+      executable: ctx.stageExecutable,
     });
     record.pid = stage.pid;
+    // --debug names the steps as runc's debug log does, so logs of both read alike.
+    ctx.debug(`=> nsexec container setup: init stage ${stage.pid} started (pid namespace: ${pidNamespaceOf(spec).kind})`);
     record.pidStartTime = processStartTime(stage.pid) ?? '';
     ctx.store.save(record);
     // The stage boots Node meanwhile and waits for its bootstrap message; nothing runs in the
@@ -123,7 +154,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     cgroup.create();
     trace('cgroup created');
     const resources = spec.linux?.resources ?? {};
-    cgroup.setResources({ ...resources, devices: [...(resources.devices ?? []), ...defaultDeviceRules(spec)] });
+    cgroup.setResources({ ...resources, devices: [...(resources.devices ?? []), ...defaultDeviceRules()] });
     trace('cgroup set');
     cgroup.addProcess(stage.pid);
     trace('cgroup joined');
@@ -146,6 +177,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       runtimeHooks: runtimeHooks.length > 0,
     });
     trace('bootstrap sent');
+    ctx.debug(`child process in init(): bootstrap sent to init stage ${stage.pid}`);
     if (consoleFd !== undefined) {
       sys.close(consoleFd);
       consoleFd = undefined;
@@ -161,6 +193,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
         stage.send({ mode: 'continue' });
         continue;
       }
+      ctx.debug(`init: closing the pipe to signal completion (init stage ${stage.pid} is ready and waits on exec.fifo)`);
       break;
     }
     record.recorded = 'created';

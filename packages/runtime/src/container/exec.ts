@@ -1,9 +1,11 @@
 import * as path from 'node:path';
 import { O } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
+import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
 import { lastCap, writePidFile } from './create';
@@ -15,11 +17,22 @@ export interface ExecOptions {
   preserveFds?: number;
   /** fds for the process's stdin/stdout/stderr (library use, e.g. a shim's FIFOs); default ours. */
   stdio?: StdioFds;
+  /**
+   * Do not wait for the program (runc's `exec -d`): it goes to the nearest child subreaper above
+   * us (a shim), and `exited` is undefined. Otherwise this process becomes a child subreaper.
+   */
+  detach?: boolean;
+  /** runc exec --cgroup: existing sub-cgroups of the container's cgroup to put the process in. */
+  subCgroups?: SubCgroupPaths;
+  /** Allow a paused container (runc --ignore-paused): the process starts once it is resumed. */
+  ignorePaused?: boolean;
 }
 
 export interface Executed {
+  /** The program's pid, in this process's pid namespace. */
   pid: number;
-  child: StageHandle['child'];
+  /** Its exit status in shell convention (code, or 128 + signal); undefined with `detach`. */
+  exited: Promise<number> | undefined;
 }
 
 function checkProcess(p: Process): void {
@@ -28,73 +41,98 @@ function checkProcess(p: Process): void {
   if (!p.user || !Number.isInteger(p.user.uid) || !Number.isInteger(p.user.gid)) throw new ConfigError('exec: process user needs uid and gid');
 }
 
-/** Start one more process inside a running container's namespaces and cgroup (runc exec). */
+function exitOf(child: StageHandle['child']): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * Start one more process inside a running container (runc exec). The exec stage runs in the host's
+ * pid namespace, so the container never sees it; it joins the container's namespaces and cgroup,
+ * takes the process's credentials and posix_spawns the program into the container's pid namespace,
+ * then exits. The program is then our child (we are a subreaper) and `exited` reaps it.
+ */
 export async function execInContainer(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<Executed> {
-  const c = ctx.requireStatus(id, ['running', 'created'], 'exec in');
+  const c = ctx.requireStatus(id, opts.ignorePaused ? ['running', 'created', 'paused'] : ['running', 'created'], 'exec in');
   checkProcess(opts.process);
+  for (const w of capabilityWarnings(opts.process.capabilities, lastCap())) ctx.warnQuietly(w);
   const sys = ctx.sys;
   const namespaces = c.spec.linux?.namespaces ?? [];
   const nsFds: { type: string; fd: number }[] = [];
   let consoleFd: number | undefined;
   let stage: StageHandle | undefined;
+  // Before the stage exists: its program must come to us when it exits.
+  if (!opts.detach) ctx.orphans.becomeSubreaper();
   try {
     for (const ns of namespaces) {
-      if (ns.type === 'pid' || ns.type === 'user') continue;
+      if (ns.type === 'user') continue;
       nsFds.push({ type: ns.type, fd: sys.open(`/proc/${c.pid}/ns/${PROC_NS_NAME[ns.type]}`, O.RDONLY | O.CLOEXEC) });
     }
     if (opts.process.terminal) {
       if (!opts.consoleSocket) throw new ConfigError('exec: a terminal needs --console-socket');
       consoleFd = sys.connectUnix(opts.consoleSocket);
     }
-    const hasPidNs = namespaces.some((n) => n.type === 'pid');
     stage = spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
       extraFds: [...nsFds.map((n) => n.fd), ...(consoleFd !== undefined ? [consoleFd] : [])],
-      pidNamespace: hasPidNs ? { kind: 'join', path: `/proc/${c.pid}/ns/pid` } : { kind: 'host' },
-      detached: opts.process.terminal === true,
+      pidNamespace: { kind: 'host' },
+      // its own session: a terminal's ^C meant for the program must not kill the stage half-way
+      detached: true,
       stdio: opts.stdio,
+      executable: ctx.stageExecutable,
     });
     for (const n of nsFds) sys.close(n.fd);
     if (consoleFd !== undefined) sys.close(consoleFd);
+    const nsTypes = nsFds.map((n) => n.type);
+    const hasConsole = consoleFd !== undefined;
+    // closed: the error path must not close these numbers again
+    nsFds.length = 0;
+    consoleFd = undefined;
     const childFds = stage.childFds;
     const cg = ctx.cgroup(c);
-    if (cg.exists()) cg.addProcess(stage.pid);
+    ctx.debug(`=> nsexec container setup: exec stage ${stage.pid} started`);
+    if (cg.exists()) cg.addProcess(stage.pid, opts.subCgroups);
     stage.send({
       mode: 'exec',
       id,
       process: opts.process,
       preserveFds: opts.preserveFds ?? 0,
-      namespaceFds: nsFds.map((n, i) => ({ type: n.type, fd: childFds[i]! })),
-      consoleSocketFd: consoleFd !== undefined ? childFds[nsFds.length] : undefined,
+      namespaceFds: nsTypes.map((type, i) => ({ type, fd: childFds[i]! })),
+      consoleSocketFd: hasConsole ? childFds[nsTypes.length] : undefined,
       lastCap: lastCap(),
       seccomp: seccompFor(c.spec.linux?.seccomp),
     });
+    ctx.debug(`child process in init(): bootstrap sent to exec stage ${stage.pid}`);
     nsFds.length = 0;
     consoleFd = undefined;
-    let ready = false;
+    let pid: number | undefined;
     for (;;) {
       const msg = await stage.next();
       if (msg === undefined) break;
       if (msg.type === 'error') throw new InitError(msg.message);
-      if (msg.type === 'ready') ready = true;
+      if (msg.type === 'spawned') {
+        pid = msg.pid;
+        ctx.debug(`setns_init: about to exec (exec stage ${stage.pid} joined the container, program ${pid})`);
+      }
     }
-    if (!ready) throw new InitError('exec stage exited before running the process');
-    if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), stage.pid);
+    // The stage's exit reparents the program to us (the kernel does it before our SIGCHLD).
+    await exitOf(stage.child);
     stage.close();
-    return { pid: stage.pid, child: stage.child };
+    if (pid === undefined) throw new InitError('exec stage exited before starting the process');
+    const exited = opts.detach ? undefined : ctx.orphans.wait(pid);
+    if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), pid);
+    return { pid, exited };
   } catch (e) {
     for (const n of nsFds) sys.close(n.fd);
     if (consoleFd !== undefined) sys.close(consoleFd);
     if (stage) {
       stage.close();
-      const child = stage.child;
       try {
         process.kill(stage.pid, 'SIGKILL');
       } catch {
         // gone
       }
-      // Reap it here: left to the subreaper, a zombie would linger inside the container.
-      if (child.exitCode === null && child.signalCode === null) await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      await exitOf(stage.child);
     }
     if (e instanceof RuntimeError) throw e;
     throw new InitError((e as Error).message);

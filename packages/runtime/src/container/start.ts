@@ -2,12 +2,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InitError, StateError } from '../errors';
 import { runHooks } from '../hooks';
-import { EXEC_FIFO, toOciState } from '../state/store';
+import { EXEC_FIFO, EXEC_FIFO_FAILED, EXEC_FIFO_GO, PIPE_BUF, toOciState } from '../state/store';
 import { isAlive, sleep, type RuntimeContext } from './context';
+
+/** One non-blocking read of exec.fifo: 0 while the init has written nothing. */
+function readFifo(fd: number, buf: Buffer): number {
+  try {
+    return fs.readSync(fd, buf, 0, buf.length, null);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+    throw e;
+  }
+}
 
 /**
  * Start a created container: open exec.fifo for reading, which releases the init stage blocked in
- * open(O_WRONLY), read its byte, remove the fifo. Non-blocking, so a dead init cannot hang us.
+ * open(O_WRONLY), read its answer, remove the fifo. Non-blocking, so a dead init cannot hang us.
  */
 export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
   const { c, status } = ctx.loadWithStatus(id);
@@ -17,16 +27,20 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
   const fifo = path.join(ctx.store.dir(id), EXEC_FIFO);
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const buf = Buffer.alloc(1);
+    const buf = Buffer.alloc(PIPE_BUF);
     for (;;) {
-      let n = 0;
-      try {
-        n = fs.readSync(fd, buf, 0, 1, null);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      let n = readFifo(fd, buf);
+      if (n === 0 && !isAlive(c.pid, c.pidStartTime)) {
+        // Between that read and this check the init may have answered and execve'd a program
+        // that has already exited (`true`): its answer is in the fifo, read it once more.
+        n = readFifo(fd, buf);
+        if (n === 0) throw new InitError(`container ${id} init exited before start`);
       }
-      if (n === 1) break;
-      if (!isAlive(c.pid, c.pidStartTime)) throw new InitError(`container ${id} init exited before start`);
+      if (n > 0) {
+        const answer = buf.subarray(0, n).toString();
+        if (answer.startsWith(EXEC_FIFO_GO)) break;
+        throw new InitError(`container ${id} could not start: ${answer.startsWith(EXEC_FIFO_FAILED) ? answer.slice(1) : JSON.stringify(answer)}`);
+      }
       await sleep(1);
     }
   } finally {

@@ -1,16 +1,52 @@
 import * as path from 'node:path';
-import { CAPABILITIES, PR, RLIMIT, type SeccompFilter, type Sys } from '@gantry/linux';
+import { CAPABILITIES, PR, RLIMIT, SysError, type SeccompFilter, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import type { Capabilities, Process, Rlimit, User } from '../spec/types';
+import { closeStrayFds, markExecFds, verifyCwd } from './fds';
 
-function capMask(names: readonly string[] | undefined): bigint {
+/** Bit of a capability name, or undefined when we or this kernel (cap_last_cap) do not know it. */
+function capBit(name: string, lastCap: number): number | undefined {
+  const bit = CAPABILITIES[name];
+  return bit === undefined || bit > lastCap ? undefined : bit;
+}
+
+/** Like runc, names unknown to us or to this kernel are left out (the runtime warns about them). */
+function capMask(names: readonly string[] | undefined, lastCap = 63): bigint {
   let mask = 0n;
   for (const n of names ?? []) {
-    const bit = CAPABILITIES[n];
-    if (bit === undefined) throw new InitError(`unknown capability ${n}`);
-    mask |= 1n << BigInt(bit);
+    const bit = capBit(n, lastCap);
+    if (bit !== undefined) mask |= 1n << BigInt(bit);
   }
   return mask;
+}
+
+const CAP_SETS = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const;
+
+/**
+ * Ambient capabilities the kernel refuses to raise: each one must be in both the permitted and
+ * the inheritable set (`runc spec` writes ambient ones with no inheritable set, so by default all).
+ */
+export function refusedAmbient(caps: Capabilities | undefined, lastCap = 63): string[] {
+  if (!caps) return [];
+  const allowed = capMask(caps.permitted, lastCap) & capMask(caps.inheritable, lastCap);
+  return (caps.ambient ?? []).filter((n) => {
+    const bit = capBit(n, lastCap);
+    return bit !== undefined && (allowed & (1n << BigInt(bit))) === 0n;
+  });
+}
+
+/**
+ * What the runtime warns about before starting a process with `caps`, in runc's words: names it
+ * ignores, and ambient capabilities that will not be raised. Neither stops the container.
+ */
+export function capabilityWarnings(caps: Capabilities | undefined, lastCap: number): string[] {
+  if (!caps) return [];
+  const unknown = new Set<string>();
+  for (const set of CAP_SETS) for (const n of caps[set] ?? []) if (capBit(n, lastCap) === undefined) unknown.add(n);
+  const out: string[] = [];
+  if (unknown.size > 0) out.push(`ignoring unknown or unavailable capabilities: [${[...unknown].sort().join(' ')}]`);
+  for (const n of refusedAmbient(caps, lastCap)) out.push(`can't raise ambient capability ${n}: it is not in both the permitted and inheritable sets`);
+  return out;
 }
 
 const RLIM_INFINITY = 0xffffffffffffffffn;
@@ -31,7 +67,7 @@ export function applyRlimits(sys: Sys, rlimits: readonly Rlimit[] | undefined): 
 /** Drop every capability not in the bounding list (needs CAP_SETPCAP, so before the user switch). */
 export function dropBoundingSet(sys: Sys, caps: Capabilities | undefined, lastCap: number): void {
   if (!caps) return;
-  const keep = capMask(caps.bounding);
+  const keep = capMask(caps.bounding, lastCap);
   for (let cap = 0; cap <= lastCap; cap++) {
     if ((keep & (1n << BigInt(cap))) === 0n) sys.prctl(PR.CAPBSET_DROP, cap);
   }
@@ -46,11 +82,28 @@ export function switchUser(sys: Sys, user: User): void {
   sys.prctl(PR.SET_KEEPCAPS, 0);
 }
 
-export function applyCapabilities(sys: Sys, caps: Capabilities | undefined): void {
-  if (!caps) return;
-  sys.capset({ effective: capMask(caps.effective), permitted: capMask(caps.permitted), inheritable: capMask(caps.inheritable) });
+/**
+ * Set effective/permitted/inheritable, then raise the ambient set. An ambient capability the
+ * kernel refuses (not permitted+inheritable, or EPERM/EINVAL from prctl) is skipped, as runc does;
+ * the parent warns about it (capabilityWarnings). Returns the names skipped.
+ */
+export function applyCapabilities(sys: Sys, caps: Capabilities | undefined, lastCap = 63): string[] {
+  if (!caps) return [];
+  sys.capset({ effective: capMask(caps.effective, lastCap), permitted: capMask(caps.permitted, lastCap), inheritable: capMask(caps.inheritable, lastCap) });
   sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
-  for (const name of caps.ambient ?? []) sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, CAPABILITIES[name]!);
+  const skipped = refusedAmbient(caps, lastCap);
+  for (const name of caps.ambient ?? []) {
+    const bit = capBit(name, lastCap);
+    if (bit === undefined || skipped.includes(name)) continue;
+    try {
+      sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, bit);
+    } catch (e) {
+      // e.g. SECBIT_NO_CAP_AMBIENT_RAISE, or a kernel without ambient capabilities
+      if (e instanceof SysError && (e.code === 'EPERM' || e.code === 'EINVAL')) skipped.push(name);
+      else throw e;
+    }
+  }
+  return skipped;
 }
 
 /** Find `name` like execvp does, in the container's root (we are already inside it). */
@@ -92,18 +145,6 @@ export function processEnv(sys: Sys, proc: Process): string[] {
   return env;
 }
 
-/** Leave stdio and the preserved fds to the new program; everything else closes on exec. */
-export function setExecFds(sys: Sys, preserveFds: number): void {
-  const keep = 3 + preserveFds;
-  for (const fd of sys.listFds()) {
-    try {
-      sys.setCloexec(fd, fd >= keep);
-    } catch {
-      // the fd used to list /proc/self/fd is gone by now
-    }
-  }
-}
-
 export interface FinalExec {
   path: string;
   argv: string[];
@@ -114,14 +155,35 @@ export interface FinalizeOptions {
   lastCap: number;
   seccomp?: SeccompFilter;
   preserveFds: number;
+  /**
+   * fds the stage still needs besides stdio and the preserved ones (sync socket, exec fifo): every
+   * other fd that names a file or directory is closed before chdir. Leave undefined where
+   * /proc/self is not this process (the exec stage closes its fds before joining the mount namespace).
+   */
+  keepFds?: ReadonlySet<number>;
+  /** Reset signal dispositions and mask for an execve from this thread (posix_spawn does its own). */
+  resetSignals: boolean;
+}
+
+/** chdir to the process's cwd, then make sure the kernel sees it inside our root (CVE-2024-21626). */
+export function enterCwd(sys: Sys, cwd: string): void {
+  try {
+    sys.chdir(cwd);
+  } catch (e) {
+    throw new InitError(`cannot enter the working directory ${cwd}: ${(e as Error).message}`);
+  }
+  verifyCwd(sys, cwd);
 }
 
 /**
- * The last steps before execve, in runc's order: rlimits, seccomp (early when no_new_privs is off,
- * because loading then needs CAP_SYS_ADMIN), bounding set, user, cwd, capabilities, no_new_privs,
- * seccomp (late otherwise), umask, fds. Returns what to exec; the caller calls execve.
+ * The last steps before execve, in runc's order: fds (stray ones closed, the rest close-on-exec,
+ * before anything can walk through them), rlimits, seccomp (early when no_new_privs is off,
+ * because loading then needs CAP_SYS_ADMIN), bounding set, user, cwd (checked inside the root),
+ * capabilities, no_new_privs, seccomp (late otherwise), umask. Returns what to exec.
  */
 export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions): FinalExec {
+  if (opts.keepFds) closeStrayFds(sys, new Set([...opts.keepFds, ...preservedFds(opts.preserveFds)]));
+  markExecFds(sys, opts.preserveFds);
   const env = processEnv(sys, proc);
   const argv = proc.args ?? [];
   const file = lookPath(sys, argv[0]!, env, proc.cwd);
@@ -129,13 +191,17 @@ export function finalizeProcess(sys: Sys, proc: Process, opts: FinalizeOptions):
   if (opts.seccomp && !proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
   dropBoundingSet(sys, proc.capabilities, opts.lastCap);
   switchUser(sys, proc.user);
-  sys.chdir(proc.cwd);
-  applyCapabilities(sys, proc.capabilities);
+  enterCwd(sys, proc.cwd);
+  applyCapabilities(sys, proc.capabilities, opts.lastCap);
   if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
   if (opts.seccomp && proc.noNewPrivileges) sys.seccompLoad(opts.seccomp);
   if (proc.user.umask !== undefined) sys.umask(proc.user.umask);
   else sys.umask(0o022);
-  sys.resetSignals();
-  setExecFds(sys, opts.preserveFds);
+  if (opts.resetSignals) sys.resetSignals();
   return { path: file, argv, env };
+}
+
+/** The fd numbers `--preserve-fds N` hands to the program: 3 .. 3+N-1. */
+export function preservedFds(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => 3 + i);
 }

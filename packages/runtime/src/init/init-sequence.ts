@@ -1,11 +1,14 @@
 import * as path from 'node:path';
-import { O, PR, type Sys } from '@gantry/linux';
+import { O, PR, SysError, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import { runHooks, type HookState } from '../hooks';
 import type { ExecBootstrap, InitBootstrap, StageChannel } from '../process/messages';
 import { hasNamespace } from '../spec/validate';
-import { setupConsole } from './console';
-import { finalizeProcess, lookPath, processEnv, type FinalExec } from './finalize';
+import { EXEC_FIFO, EXEC_FIFO_GO, execFifoFailure } from '../state/store';
+import { createConsole, setupConsole } from './console';
+import { closeStrayFds } from './fds';
+import { finalizeProcess, lookPath, preservedFds, processEnv, type FinalExec } from './finalize';
+import { withCloneFallback } from './spawn-seccomp';
 import { enterNamespaces, joinNamespaceFds } from './namespaces';
 import { enterRootfs, finalizeRootfs, prepareRootfs } from './rootfs';
 import { trace } from '../trace';
@@ -40,7 +43,9 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   const proc = spec.process!;
   sys.prctl(PR.SET_DUMPABLE, 0);
   if (proc.oomScoreAdj !== undefined) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
-  const stateDirFd = sys.open(b.stateDir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  // The stage holds exec.fifo as an O_PATH fd on the fifo itself, never a directory of the host: a
+  // cwd or program path through /proc/self/fd/N cannot walk from a fifo (CVE-2024-21626).
+  const fifoFd = sys.open(path.join(b.stateDir, EXEC_FIFO), O.PATH | O.NOFOLLOW | O.CLOEXEC);
 
   enterNamespaces(sys, spec.linux?.namespaces ?? []);
   if (b.runtimeHooks) {
@@ -61,10 +66,17 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     hostCgroups: b.hostCgroups,
   });
   const state: HookState = { ociVersion: spec.ociVersion, id: b.id, status: 'creating', pid: sys.getpid(), bundle: b.bundle, annotations: spec.annotations ?? {} };
-  if (spec.hooks?.createContainer?.length) hooks('createContainer', spec.hooks.createContainer, state);
+  // runc runs them from the container's root directory (relative paths in hooks depend on it)
+  if (spec.hooks?.createContainer?.length) hooks('createContainer', spec.hooks.createContainer, state, { cwd: b.rootfs });
   enterRootfs(sys, b.rootfs, b.noPivot);
 
-  if (!sys.stat(proc.cwd, true)) sys.mkdirAll(proc.cwd, 0o755);
+  if (!sys.stat(proc.cwd, true)) {
+    try {
+      sys.mkdirAll(proc.cwd, 0o755);
+    } catch (e) {
+      throw new InitError(`cannot create the working directory ${proc.cwd}: ${(e as Error).message}`);
+    }
+  }
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     checkSysctl(key, b);
     sys.writeFile(path.join('/proc/sys', key.replace(/\./g, '/')), value);
@@ -76,42 +88,82 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   }
   // Fail create, not start, when the program is missing.
   lookPath(sys, proc.args![0]!, processEnv(sys, proc), proc.cwd);
-  trace('init ready');
-  ch.send({ type: 'ready', pid: sys.getpid() });
+  // As runc, `start` releases us by opening the fifo for reading while we block opening it for
+  // writing, through the container's /proc (our O_PATH fd cannot be reopened any other way).
+  const fifoPath = `/proc/self/fd/${fifoFd}`;
+  if (sys.stat(fifoPath, true)?.kind !== 'fifo') throw new InitError(`cannot reach the exec fifo at ${fifoPath}: the container needs /proc mounted`);
+  const finalOptions = { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds, keepFds: new Set([ch.fd, fifoFd]), resetSignals: true };
 
-  // Block until `start` opens the fifo for reading; O_PATH dirfd works after pivot_root. As in
-  // runc, the fifo is released right before execve, so `start` returns when the program runs;
-  // startContainer hooks must run after `start`, so with them the wait comes first.
-  const waitForStart = () => {
-    const fifo = sys.openat(stateDirFd, 'exec.fifo', O.WRONLY | O.CLOEXEC);
-    sys.write(fifo, '0');
-    sys.close(fifo);
-    sys.close(stateDirFd);
-  };
   const startHooks = spec.hooks?.startContainer ?? [];
-  if (startHooks.length > 0) {
-    waitForStart();
-    hooks('startContainer', startHooks, { ...state, status: 'created' });
+  let exec: FinalExec;
+  if (startHooks.length === 0) {
+    // Everything that can fail comes before `ready`, so `create` reports it, as runc's does.
+    exec = finalizeProcess(sys, proc, finalOptions);
+    trace('init ready');
+    ch.send({ type: 'ready', pid: sys.getpid() });
+    const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
+    sys.write(fifo, EXEC_FIFO_GO);
+    sys.close(fifo);
+  } else {
+    // As runc: the process is confined first (user, capabilities, seccomp: a failure there still
+    // fails `create`), so startContainer hooks run confined like the program (runc's tests check
+    // the seccomp filter applies to them). They run after `start`; a failing hook travels to
+    // `start` through the fifo (EXEC_FIFO_FAILED and why), which hears the outcome before returning.
+    // Signals are reset after them: the hooks' spawn relies on Node's SIGCHLD handling.
+    exec = finalizeProcess(sys, proc, { ...finalOptions, resetSignals: false });
+    trace('init ready');
+    ch.send({ type: 'ready', pid: sys.getpid() });
+    const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
+    try {
+      hooks('startContainer', startHooks, { ...state, status: 'created' });
+    } catch (e) {
+      sys.write(fifo, execFifoFailure(e instanceof Error ? e.message : String(e)));
+      throw e;
+    }
+    sys.resetSignals();
+    sys.write(fifo, EXEC_FIFO_GO);
+    sys.close(fifo);
   }
-  trace('init started');
-  const exec: FinalExec = finalizeProcess(sys, proc, { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds });
-  if (startHooks.length === 0) waitForStart();
+  sys.close(fifoFd);
   trace('init execve');
   return sys.execve(exec.path, exec.argv, exec.env);
 }
 
-/** The exec stage: join the running container's namespaces and become one more process in it. */
+/**
+ * The exec stage: started in the host's pid namespace, so no process of the container can see it
+ * (nor its /proc/<pid>/root, the host's) while Node boots. It joins the container's namespaces on
+ * its main thread (pid for its children only), takes the process's credentials, and starts the
+ * program with posix_spawn: the first process the container can see is the program, already in
+ * its mount namespace and with its credentials. It reports the pid and exits; the program is
+ * reparented to the runtime, a child subreaper (runc's nsexec clones its final process the same way).
+ */
 export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   const proc = b.process;
   sys.prctl(PR.SET_DUMPABLE, 0);
+  // /proc/self is this process only until it joins the container's mount namespace.
+  if (proc.oomScoreAdj !== undefined) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
+  const keep = [ch.fd, ...b.namespaceFds.map((n) => n.fd), ...preservedFds(b.preserveFds)];
+  if (b.consoleSocketFd !== undefined) keep.push(b.consoleSocketFd);
+  closeStrayFds(sys, new Set(keep));
+
   joinNamespaceFds(sys, b.namespaceFds);
   sys.chdir('/');
+  let terminal: string | undefined;
   if (proc.terminal) {
     if (b.consoleSocketFd === undefined) throw new InitError('process.terminal is set but no console socket was given');
-    setupConsole(sys, b.consoleSocketFd, proc.user, proc.consoleSize);
+    terminal = createConsole(sys, b.consoleSocketFd, proc.user, proc.consoleSize).slavePath;
   }
-  if (proc.oomScoreAdj !== undefined) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
-  const exec = finalizeProcess(sys, proc, { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds });
-  ch.send({ type: 'ready', pid: sys.getpid() });
-  return sys.execve(exec.path, exec.argv, exec.env);
+  const exec = finalizeProcess(sys, proc, { lastCap: b.lastCap, seccomp: withCloneFallback(b.seccomp), preserveFds: b.preserveFds, resetSignals: false });
+  let pid: number;
+  try {
+    pid = sys.spawn({ path: exec.path, argv: exec.argv, env: exec.env, setsid: true, terminal, closeFrom: 3 + b.preserveFds });
+  } catch (e) {
+    // glibc's posix_spawn needs clone3 (or clone after ENOSYS) under the container's filter
+    const code = e instanceof SysError ? e.code : '';
+    const why = b.seccomp && (code === 'EPERM' || code === 'ENOSYS') ? " (the container's seccomp profile refuses the clone3/clone that starting a process needs)" : '';
+    throw new InitError(`exec: "${proc.args![0]}": ${(e as Error).message}${why}`);
+  }
+  ch.send({ type: 'spawned', pid });
+  // Under the container's seccomp filter now: end without Node's exit path.
+  return sys.exitNow(0);
 }

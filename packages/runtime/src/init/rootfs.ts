@@ -1,8 +1,31 @@
 import * as path from 'node:path';
-import { MS, MNT_DETACH, O, S_IF, SysError, type Sys } from '@gantry/linux';
+import {
+  FS_MAGIC,
+  MS,
+  MNT_DETACH,
+  O,
+  PROPAGATION,
+  S_IF,
+  SysError,
+  applyMount,
+  mkdirAllInRoot,
+  mountInRoot,
+  openInRoot,
+  openMountRoot,
+  openMountTarget,
+  parseMountOptions,
+  parseMountinfo,
+  procFdPath,
+  remountReadonly,
+  reopenMountTarget,
+  requestOptions,
+  type MountRoot,
+  type MountTarget,
+  type Sys,
+} from '@gantry/linux';
+import { InitError } from '../errors';
 import type { Device, Mount, Spec } from '../spec/types';
-import { parseMountOptions, rootfsPropagationFlags } from './mount-options';
-import { secureJoin } from './secure-join';
+import { checkProcMount, requireFilesystem, requireMountedFilesystem } from './proc-mount';
 
 /** A cgroup hierarchy mounted on the host, read from mountinfo before pivot_root hides it. */
 export interface HostCgroupMount {
@@ -33,117 +56,148 @@ const DEFAULT_DEVICES: Device[] = [
   { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
 ];
 
-/** Parse /proc/self/mountinfo text for cgroup hierarchies mounted under /sys/fs/cgroup. */
+/** The cgroup hierarchies mounted under /sys/fs/cgroup, from /proc/self/mountinfo text. */
 export function parseCgroupMounts(mountinfo: string): HostCgroupMount[] {
   const out: HostCgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mountPoint = left.split(' ')[4] ?? '';
-    const [fstype, , superOpts = ''] = right.split(' ');
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    if (!mountPoint.startsWith('/sys/fs/cgroup')) continue;
-    const name = mountPoint === '/sys/fs/cgroup' ? '' : path.basename(mountPoint);
+  for (const m of parseMountinfo(mountinfo)) {
+    if (m.fstype !== 'cgroup' && m.fstype !== 'cgroup2') continue;
+    if (!m.mountPoint.startsWith('/sys/fs/cgroup')) continue;
+    const name = m.mountPoint === '/sys/fs/cgroup' ? '' : path.basename(m.mountPoint);
     const controllers =
-      fstype === 'cgroup2'
+      m.fstype === 'cgroup2'
         ? ''
-        : superOpts
-            .split(',')
-            .filter((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('release_agent') && o !== 'clone_children' && o !== 'xattr')
-            .join(',');
-    out.push({ name, fstype, controllers, mountPoint });
+        : m.superOptions.filter((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('release_agent') && o !== 'clone_children' && o !== 'xattr').join(',');
+    out.push({ name, fstype: m.fstype, controllers, mountPoint: m.mountPoint });
   }
   return out;
 }
 
 function isBindMount(m: Mount): boolean {
-  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+  return requestOptions(m).bind;
 }
 
-/** Steps that run in the container's new mount namespace, before pivot_root. */
+/** The propagation of the rootfs mount from `linux.rootfsPropagation` (default rslave, like runc). */
+export function rootfsPropagationFlags(value: string | undefined): number {
+  if (!value) return MS.SLAVE | MS.REC;
+  const f = Object.hasOwn(PROPAGATION, value) ? PROPAGATION[value] : undefined;
+  if (f === undefined) throw new InitError(`unknown rootfsPropagation "${value}"`);
+  return f;
+}
+
+const ENOENT = 2;
+const EEXIST = 17;
+const isErrno = (e: unknown, errno: number) => e instanceof SysError && e.errno === errno;
+
+/**
+ * Steps that run in the container's new mount namespace, before pivot_root. Every path inside the
+ * rootfs (mount destinations, device nodes, /dev links) is resolved inside it by fd, so an image
+ * whose /dev or a destination's parent is a symlink to a host directory gets nothing made outside.
+ */
 export function prepareRootfs(sys: Sys, spec: Spec, opts: RootfsOptions): void {
   // Keep our mounts from propagating back to the host, then make the rootfs a mount point for pivot_root.
   sys.mount(null, '/', null, rootfsPropagationFlags(spec.linux?.rootfsPropagation), null);
   sys.mount(opts.rootfs, opts.rootfs, 'bind', MS.BIND | MS.REC, null);
-
-  const mounts = spec.mounts ?? [];
-  for (const m of mounts) mountEntry(sys, m, opts);
-
-  const devIsBind = mounts.some((m) => m.destination === '/dev' && isBindMount(m));
-  if (!devIsBind) {
-    createDevices(sys, opts.rootfs, [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]);
-    createDevSymlinks(sys, opts.rootfs);
+  // opened after the bind, so lookups from it start on the bind mount, below which the mounts go
+  const root = openMountRoot(sys, opts.rootfs);
+  try {
+    const mounts = spec.mounts ?? [];
+    for (const m of mounts) mountEntry(sys, root, m, opts);
+    const devIsBind = mounts.some((m) => path.posix.normalize(m.destination) === '/dev' && isBindMount(m));
+    if (!devIsBind) {
+      createDevices(sys, root, [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]);
+      createDevSymlinks(sys, root);
+    }
+  } finally {
+    sys.close(root.fd);
   }
 }
 
-function mountEntry(sys: Sys, m: Mount, opts: RootfsOptions): void {
-  const dest = secureJoin(sys, opts.rootfs, m.destination);
-  const o = parseMountOptions(m.options);
+function closing(sys: Sys, t: MountTarget): void {
+  sys.close(t.fd);
+}
+
+function mountEntry(sys: Sys, root: MountRoot, m: Mount, opts: RootfsOptions): void {
+  const o = requestOptions(m);
   const type = m.type ?? (o.bind ? 'bind' : '');
-  if (type === 'bind' || o.bind) {
+  if (o.bind) {
     const source = m.source && path.isAbsolute(m.source) ? m.source : path.join(opts.bundle, m.source ?? '');
-    const st = sys.stat(source, true);
-    if (!st) throw new SysError('mount', 2, `bind source ${source}`);
-    if (st.kind === 'dir') sys.mkdirAll(dest, 0o755);
-    else {
-      sys.mkdirAll(path.dirname(dest), 0o755);
-      if (!sys.stat(dest)) sys.createFile(dest, 0o644);
-    }
-    const bindFlags = MS.BIND | (o.recursive ? MS.REC : 0);
-    sys.mount(source, dest, null, bindFlags, null);
-    // Flags other than bind/rec only take effect through a remount of the bind.
-    const extra = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-    if (extra !== 0) sys.mount(source, dest, null, bindFlags | MS.REMOUNT | extra, null);
-  } else if (type === 'cgroup' || type === 'cgroup2') {
-    mountCgroup(sys, dest, o.flags, opts);
-  } else {
-    sys.mkdirAll(dest, 0o755);
-    const source = m.source ?? type;
-    try {
-      sys.mount(source, dest, type, o.flags, o.data || null);
-    } catch (e) {
-      // Without a network namespace the kernel refuses a new sysfs: fall back to the host's, read-only.
-      if (type === 'sysfs' && e instanceof SysError && e.code === 'EPERM') {
-        sys.mount('/sys', dest, null, MS.BIND | MS.REC, null);
-        sys.mount('/sys', dest, null, MS.BIND | MS.REC | MS.REMOUNT | MS.RDONLY | (o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC)), null);
-      } else throw e;
-    }
+    const check = (p: string) => checkProcMount(sys, root.path, p, { destination: m.destination, type, source, bind: true });
+    closing(sys, mountInRoot(sys, root, m.destination, { type: 'bind', source, options: m.options }, { check }));
+    return;
   }
-  for (const p of o.propagation) sys.mount(null, dest, null, p, null);
+  const source = m.source ?? type;
+  const check = (p: string) => checkProcMount(sys, root.path, p, { destination: m.destination, type, source, bind: false });
+  if (type === 'cgroup' || type === 'cgroup2') mountCgroup(sys, root, m, opts, check);
+  else if (type === 'proc' || type === 'sysfs') mountKernelFs(sys, root, m, type, check);
+  else closing(sys, mountInRoot(sys, root, m.destination, { type, source, options: m.options }, { create: 'dir', check }));
 }
 
-function mountCgroup(sys: Sys, dest: string, flags: number, opts: RootfsOptions): void {
-  sys.mkdirAll(dest, 0o755);
+/**
+ * proc and sysfs: never through a symlink in the last component (CVE-2019-19921), and checked
+ * with fstatfs right after the mount to be the kernel's own filesystem before anything is masked.
+ */
+function mountKernelFs(sys: Sys, root: MountRoot, m: Mount, type: 'proc' | 'sysfs', check: (p: string) => void): void {
+  const target = { create: 'dir' as const, noFollowLast: true, check };
+  let t: MountTarget;
+  try {
+    t = mountInRoot(sys, root, m.destination, { type, source: m.source ?? type, options: m.options }, target);
+  } catch (e) {
+    // Without a network namespace the kernel refuses a new sysfs: fall back to the host's, read-only.
+    if (type !== 'sysfs' || !(e instanceof SysError) || e.code !== 'EPERM') throw e;
+    const keep = (m.options ?? []).filter((w) => w === 'nosuid' || w === 'nodev' || w === 'noexec');
+    t = mountInRoot(sys, root, m.destination, { type: 'bind', source: '/sys', options: ['rbind', 'ro', ...keep] }, target);
+  }
+  try {
+    requireFilesystem(sys, t.fd, type === 'proc' ? FS_MAGIC.PROC : FS_MAGIC.SYSFS, `${type} mounted on ${m.destination}`);
+  } finally {
+    sys.close(t.fd);
+  }
+}
+
+/** The options of a cgroup mount that apply to each hierarchy (the rest is for the tmpfs or meaningless). */
+const CGROUP_WORDS = new Set(['nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'ro', 'rw', 'relatime', 'norelatime']);
+
+function mountCgroup(sys: Sys, root: MountRoot, m: Mount, opts: RootfsOptions, check: (p: string) => void): void {
+  const dest = m.destination;
+  const words = (m.options ?? []).filter((w) => CGROUP_WORDS.has(w));
+  const readonly = (parseMountOptions(words).flags & MS.RDONLY) !== 0;
   const unifiedOnly = opts.hostCgroups.length === 1 && opts.hostCgroups[0]!.name === '' && opts.hostCgroups[0]!.fstype === 'cgroup2';
-  const baseFlags = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY | MS.RELATIME);
   if (unifiedOnly) {
-    if (opts.cgroupNamespace) sys.mount('cgroup2', dest, 'cgroup2', baseFlags, null);
-    else sys.mount(path.join('/sys/fs/cgroup', opts.cgroupPath), dest, null, MS.BIND | baseFlags, null);
+    const req = opts.cgroupNamespace
+      ? { type: 'cgroup2', source: 'cgroup2', options: words }
+      : { type: 'bind', source: path.join('/sys/fs/cgroup', opts.cgroupPath), options: ['bind', ...words] };
+    closing(sys, mountInRoot(sys, root, dest, req, { create: 'dir', check }));
     return;
   }
   // cgroup v1 (or hybrid): a tmpfs holding one mount per hierarchy, like the host's /sys/fs/cgroup.
-  sys.mount('tmpfs', dest, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755');
-  for (const h of opts.hostCgroups) {
-    if (!h.name) continue;
-    const target = path.join(dest, h.name);
-    sys.mkdirAll(target, 0o755);
-    if (opts.cgroupNamespace) {
-      sys.mount('cgroup', target, h.fstype, baseFlags, h.fstype === 'cgroup2' ? null : h.controllers);
-    } else {
-      const source = path.join(h.mountPoint, opts.cgroupPath);
-      if (!sys.stat(source, true)) continue;
-      sys.mount(source, target, null, MS.BIND | MS.REC, null);
-      if (baseFlags & MS.RDONLY) sys.mount(source, target, null, MS.BIND | MS.REC | MS.REMOUNT | baseFlags, null);
-    }
-    // "cpu,cpuacct" is also reachable as "cpu" and "cpuacct", as on the host.
-    if (h.name.includes(',')) {
-      for (const alias of h.name.split(',')) {
-        const link = path.join(dest, alias);
-        if (!sys.stat(link)) sys.symlink(h.name, link);
+  const tmpfs = mountInRoot(sys, root, dest, { type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'mode=755'] }, { create: 'dir', check });
+  try {
+    for (const h of opts.hostCgroups) {
+      if (!h.name) continue;
+      const target = path.posix.join(dest, h.name);
+      if (opts.cgroupNamespace) {
+        const controllers = h.fstype === 'cgroup2' ? [] : h.controllers.split(',').filter((c) => c.length > 0);
+        closing(sys, mountInRoot(sys, root, target, { type: h.fstype, source: 'cgroup', options: [...words, ...controllers] }, { create: 'dir' }));
+      } else {
+        const source = path.join(h.mountPoint, opts.cgroupPath);
+        if (!sys.stat(source, true)) continue;
+        closing(sys, mountInRoot(sys, root, target, { type: 'bind', source, options: ['rbind', ...words] }, { create: 'dir' }));
+      }
+      // "cpu,cpuacct" is also reachable as "cpu" and "cpuacct", as on the host.
+      if (h.name.includes(',')) {
+        for (const alias of h.name.split(',')) {
+          try {
+            sys.symlinkat(h.name, tmpfs.fd, alias);
+          } catch (e) {
+            if (!isErrno(e, EEXIST)) throw e;
+          }
+        }
       }
     }
+    if (readonly) sys.mount('tmpfs', procFdPath(tmpfs.fd), null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755');
+  } finally {
+    sys.close(tmpfs.fd);
   }
-  if (baseFlags & MS.RDONLY) sys.mount('tmpfs', dest, null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755');
 }
 
 function deviceMode(type: string): number {
@@ -157,42 +211,95 @@ function deviceMode(type: string): number {
   }
 }
 
-function createDevices(sys: Sys, rootfs: string, devices: Device[]): void {
+/** dev_t as glibc's makedev encodes it (what fstat reports as rdev). */
+function devNumber(major: number, minor: number): number {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return Number(((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n));
+}
+
+/** The directory of `p` (made inside the root) as an O_PATH fd, and the last name. */
+function parentInRoot(sys: Sys, root: MountRoot, p: string): [number, string] {
+  const clean = path.posix.normalize(`/${p}`);
+  const name = path.posix.basename(clean);
+  if (name === '' || name === '.' || name === '..') throw new InitError(`invalid device path ${JSON.stringify(p)}`);
+  return [mkdirAllInRoot(sys, root.fd, path.posix.dirname(clean), 0o755), name];
+}
+
+function createDevices(sys: Sys, root: MountRoot, devices: Device[]): void {
   for (const d of devices) {
-    const dest = secureJoin(sys, rootfs, d.path);
-    sys.mkdirAll(path.dirname(dest), 0o755);
-    if (sys.stat(dest)) sys.unlink(dest);
-    const perm = (d.fileMode ?? 0o666) & 0o7777;
+    const [dir, name] = parentInRoot(sys, root, d.path);
     try {
-      sys.mknod(dest, deviceMode(d.type) | perm, d.major ?? 0, d.minor ?? 0);
-    } catch (e) {
-      // Where mknod is not allowed, bind the host's node instead (runc does the same).
-      if (!(e instanceof SysError) || e.code !== 'EPERM') throw e;
-      sys.createFile(dest, 0o644);
-      sys.mount(d.path, dest, null, MS.BIND, null);
-      continue;
+      try {
+        sys.unlinkat(dir, name, 0);
+      } catch (e) {
+        if (!isErrno(e, ENOENT)) throw e;
+      }
+      const perm = (d.fileMode ?? 0o666) & 0o7777;
+      const mode = deviceMode(d.type);
+      try {
+        sys.mknodat(dir, name, mode | perm, d.major ?? 0, d.minor ?? 0);
+      } catch (e) {
+        // Where mknod is not allowed, bind the host's node instead (runc does the same).
+        if (!(e instanceof SysError) || e.code !== 'EPERM') throw e;
+        bindHostDevice(sys, dir, name, d.path);
+        continue;
+      }
+      // the node just made, by fd: its type and number checked, then mode and owner set on it
+      const fd = sys.openat(dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
+      try {
+        const st = sys.fstat(fd);
+        const want = mode === S_IF.BLK ? 'blk' : mode === S_IF.FIFO ? 'fifo' : 'chr';
+        if (st.kind !== want || (want !== 'fifo' && st.rdev !== devNumber(d.major ?? 0, d.minor ?? 0))) {
+          throw new InitError(`device node ${d.path} is not what was made (${st.kind} ${st.rdev})`);
+        }
+        sys.chmod(procFdPath(fd), perm);
+        sys.chown(procFdPath(fd), d.uid ?? 0, d.gid ?? 0);
+      } finally {
+        sys.close(fd);
+      }
+    } finally {
+      sys.close(dir);
     }
-    sys.chmod(dest, perm);
-    sys.chown(dest, d.uid ?? 0, d.gid ?? 0);
   }
 }
 
-function createDevSymlinks(sys: Sys, rootfs: string): void {
-  const links: [string, string][] = [
-    ['/proc/self/fd', '/dev/fd'],
-    ['/proc/self/fd/0', '/dev/stdin'],
-    ['/proc/self/fd/1', '/dev/stdout'],
-    ['/proc/self/fd/2', '/dev/stderr'],
-  ];
-  if (sys.stat('/proc/kcore')) links.push(['/proc/kcore', '/dev/core']);
-  for (const [target, link] of links) {
-    const dest = path.join(rootfs, link);
-    if (!sys.stat(dest)) sys.symlink(target, dest);
+function bindHostDevice(sys: Sys, dir: number, name: string, hostPath: string): void {
+  const fd = sys.openat(dir, name, O.RDONLY | O.CREAT | O.NOFOLLOW | O.CLOEXEC, 0o644);
+  try {
+    sys.mount(hostPath, procFdPath(fd), null, MS.BIND, null);
+  } finally {
+    sys.close(fd);
   }
-  // /dev/ptmx must be the container's own devpts instance.
-  const ptmx = path.join(rootfs, '/dev/ptmx');
-  if (sys.stat(ptmx)) sys.unlink(ptmx);
-  sys.symlink('pts/ptmx', ptmx);
+}
+
+function createDevSymlinks(sys: Sys, root: MountRoot): void {
+  const links: [string, string][] = [
+    ['/proc/self/fd', 'fd'],
+    ['/proc/self/fd/0', 'stdin'],
+    ['/proc/self/fd/1', 'stdout'],
+    ['/proc/self/fd/2', 'stderr'],
+  ];
+  if (sys.stat('/proc/kcore')) links.push(['/proc/kcore', 'core']);
+  const dev = mkdirAllInRoot(sys, root.fd, '/dev', 0o755);
+  try {
+    for (const [target, name] of links) {
+      try {
+        sys.symlinkat(target, dev, name);
+      } catch (e) {
+        if (!isErrno(e, EEXIST)) throw e;
+      }
+    }
+    // /dev/ptmx must be the container's own devpts instance.
+    try {
+      sys.unlinkat(dev, 'ptmx', 0);
+    } catch (e) {
+      if (!isErrno(e, ENOENT)) throw e;
+    }
+    sys.symlinkat('pts/ptmx', dev, 'ptmx');
+  } finally {
+    sys.close(dev);
+  }
 }
 
 /** Make `rootfs` the root: pivot_root, or MS_MOVE + chroot with --no-pivot. */
@@ -222,16 +329,93 @@ export function enterRootfs(sys: Sys, rootfs: string, noPivot: boolean): void {
 
 /** Steps after pivot_root: masked and read-only paths, then a read-only root if asked. */
 export function finalizeRootfs(sys: Sys, spec: Spec): void {
-  for (const p of spec.linux?.maskedPaths ?? []) {
-    const st = sys.stat(p, true);
-    if (!st) continue;
-    if (st.kind === 'dir') sys.mount('tmpfs', p, 'tmpfs', MS.RDONLY, null);
-    else sys.mount('/dev/null', p, null, MS.BIND, null);
+  const masked = spec.linux?.maskedPaths ?? [];
+  const readonly = spec.linux?.readonlyPaths ?? [];
+  if (masked.length > 0 || readonly.length > 0) {
+    const root = openMountRoot(sys, '/');
+    try {
+      // every mount below goes through /proc/self/fd: it must be the kernel's procfs, and so must
+      // /sys be before paths in it are masked (a bind of a host directory would just be a decoy)
+      requireMountedFilesystem(sys, root, '/proc', FS_MAGIC.PROC);
+      if ([...masked, ...readonly].some((p) => underDir('/sys', p))) requireMountedFilesystem(sys, root, '/sys', FS_MAGIC.SYSFS);
+      maskPaths(sys, root, masked);
+      readonlyPaths(sys, root, readonly);
+    } finally {
+      sys.close(root.fd);
+    }
   }
-  for (const p of spec.linux?.readonlyPaths ?? []) {
-    if (!sys.stat(p, true)) continue;
-    sys.mount(p, p, null, MS.BIND | MS.REC, null);
-    sys.mount(p, p, null, MS.BIND | MS.REC | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null);
+  if (spec.root?.readonly) remountReadonly(sys, '/');
+}
+
+function underDir(dir: string, p: string): boolean {
+  const clean = path.posix.normalize(`/${p}`);
+  return clean === dir || clean.startsWith(`${dir}/`);
+}
+
+/** An existing path inside the root by fd, or undefined when it does not exist. */
+function existingTarget(sys: Sys, root: MountRoot, p: string): MountTarget | undefined {
+  let t: MountTarget;
+  try {
+    t = openMountTarget(sys, root, p, 'none');
+  } catch (e) {
+    if (isErrno(e, ENOENT) || isErrno(e, 20 /* ENOTDIR */)) return undefined;
+    throw e;
   }
-  if (spec.root?.readonly) sys.mount(null, '/', null, MS.BIND | MS.REMOUNT | MS.RDONLY, null);
+  // a path under /proc or /sys must not lead out of it (a link would move the mask elsewhere)
+  for (const dir of ['/proc', '/sys']) {
+    if (underDir(dir, p) && !underDir(dir, t.hostPath)) {
+      sys.close(t.fd);
+      throw new InitError(`${p} resolves to ${t.hostPath}, outside ${dir}`);
+    }
+  }
+  return t;
+}
+
+/** The container's /dev/null, checked to be the null device before it masks anything. */
+function openDevNull(sys: Sys, root: MountRoot): number {
+  const fd = openInRoot(sys, root.fd, '/dev/null', O.PATH);
+  const st = sys.fstat(fd);
+  if (st.kind !== 'chr' || st.rdev !== devNumber(1, 3)) {
+    sys.close(fd);
+    throw new InitError(`/dev/null in the container is not the null device (${st.kind} ${st.rdev})`);
+  }
+  return fd;
+}
+
+/** Files are covered with /dev/null, directories with an empty read-only tmpfs. */
+function maskPaths(sys: Sys, root: MountRoot, paths: readonly string[]): void {
+  let devNull: number | undefined;
+  try {
+    for (const p of paths) {
+      const t = existingTarget(sys, root, p);
+      if (!t) continue;
+      try {
+        if (sys.fstat(t.fd).kind === 'dir') sys.mount('tmpfs', procFdPath(t.fd), 'tmpfs', MS.RDONLY, null);
+        else sys.mount(procFdPath((devNull ??= openDevNull(sys, root))), procFdPath(t.fd), null, MS.BIND, null);
+      } finally {
+        sys.close(t.fd);
+      }
+    }
+  } finally {
+    if (devNull !== undefined) sys.close(devNull);
+  }
+}
+
+/** Each path bound onto itself, then remounted read-only (nosuid, nodev, noexec) through a fresh fd. */
+function readonlyPaths(sys: Sys, root: MountRoot, paths: readonly string[]): void {
+  for (const p of paths) {
+    const t = existingTarget(sys, root, p);
+    if (!t) continue;
+    let fresh: number | undefined;
+    try {
+      applyMount(
+        sys,
+        { type: 'bind', source: procFdPath(t.fd), options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+        { first: procFdPath(t.fd), after: () => procFdPath((fresh = reopenMountTarget(sys, root, t.hostPath))) },
+      );
+    } finally {
+      sys.close(t.fd);
+      if (fresh !== undefined) sys.close(fresh);
+    }
+  }
 }

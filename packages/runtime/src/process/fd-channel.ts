@@ -8,6 +8,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 export function fdChannel(sys: Sys, fd: number): StageChannel {
   let buffered = '';
   return {
+    fd,
     send(msg: StageMessage): void {
       const data = Buffer.from(`${encodeMessage(msg)}\n`);
       let off = 0;

@@ -21,14 +21,17 @@ export interface InitBootstrap {
   runtimeHooks: boolean;
 }
 
-/** What the exec stage needs to join a running container and start one more process in it. */
+/**
+ * What the exec stage needs to start one more process in a running container. The stage runs in
+ * the host's pid namespace; it joins the others and starts the process with posix_spawn.
+ */
 export interface ExecBootstrap {
   mode: 'exec';
   id: string;
   process: Process;
   preserveFds: number;
   consoleSocketFd?: number;
-  /** fds (in the stage) of the container's namespaces to join, mount last. */
+  /** fds (in the stage) of the container's namespaces to join; "pid" places only the stage's children. */
   namespaceFds: { type: string; fd: number }[];
   lastCap: number;
   seccomp?: SeccompFilter;
@@ -39,10 +42,14 @@ export type ParentMessage = InitBootstrap | ExecBootstrap | { mode: 'continue' }
 export type StageMessage =
   | { type: 'hooks' }
   | { type: 'ready'; pid: number }
+  /** The exec stage started the process (its pid in the host's pid namespace) and exits now. */
+  | { type: 'spawned'; pid: number }
   | { type: 'error'; message: string };
 
 /** A synchronous message channel, as the stage sees it. */
 export interface StageChannel {
+  /** The socket's fd, which the stage keeps open (close-on-exec) until it execs or exits. */
+  readonly fd: number;
   send(msg: StageMessage): void;
   receive(): ParentMessage;
 }

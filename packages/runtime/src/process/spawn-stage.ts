@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { CLONE, O, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
+import { DEFAULT_ROOT } from '../state/store';
+import { StageExecutable } from './exe-guard';
 import type { ParentMessage, StageMessage } from './messages';
 import { decodeMessage, encodeMessage } from './wire';
 
@@ -19,6 +21,8 @@ export interface SpawnStageOptions {
   detached: boolean;
   /** The container's stdin/stdout/stderr; default: this process's own 0, 1, 2 (runc's behaviour). */
   stdio?: StdioFds;
+  /** The node the stage runs, sealed against CVE-2019-5736; default this process's own node. */
+  executable?: StageExecutable;
 }
 
 /** fds (or 'ignore' for /dev/null) that become the container process's fds 0, 1 and 2. */
@@ -36,6 +40,11 @@ export interface StageHandle {
 }
 
 const STAGE_ENTRY = path.join(__dirname, 'stage-main.js');
+
+/** This process's own node (the sealed handle itself is made once, see exe-guard). */
+function ownNode(sys: Sys): StageExecutable {
+  return new StageExecutable(sys, { node: process.execPath, bottomDir: DEFAULT_ROOT });
+}
 
 function inheritable(fd: number): number | 'ignore' {
   try {
@@ -76,12 +85,18 @@ export function spawnStage(sys: Sys, opts: SpawnStageOptions): StageHandle {
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe');
   stdio.push(...opts.extraFds);
+  // Never the host's node file itself: the container could reach it through /proc/<pid>/exe.
+  const exe = opts.executable ?? ownNode(sys);
+  exe.sealed();
   const child = withPidNamespace(sys, opts.pidNamespace, () =>
-    spawn(process.execPath, [STAGE_ENTRY], {
-      stdio,
-      detached: opts.detached,
-      env: { _GANTRY_SYNC_FD: String(syncIndex), ...(process.env.GANTRY_TRACE ? { GANTRY_TRACE: process.env.GANTRY_TRACE } : {}) },
-    }),
+    exe.spawnWith(stdio.length, (file, nodeFlags) =>
+      spawn(file, [...nodeFlags, STAGE_ENTRY], {
+        argv0: exe.opts.node,
+        stdio,
+        detached: opts.detached,
+        env: { _GANTRY_SYNC_FD: String(syncIndex), ...(process.env.GANTRY_TRACE ? { GANTRY_TRACE: process.env.GANTRY_TRACE } : {}) },
+      }),
+    ),
   );
   if (child.pid === undefined) throw new InitError('could not start the container init stage');
   const socket = child.stdio[syncIndex] as (Readable & Writable) | null;

@@ -2,7 +2,7 @@ import type { DeviceCgroupRule, Spec } from './types';
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
-/** The config.json that `gantry-runtime spec` writes, the same template `runc spec` uses. */
+/** The config.json that `gantry-runtime spec` writes: runc 1.1's template (`runc spec`), hostname aside. */
 export function defaultSpec(): Spec {
   return {
     ociVersion: '1.0.2-dev',
@@ -34,7 +34,8 @@ export function defaultSpec(): Spec {
     ],
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
+      // runc 1.1's template: no cgroup namespace (runc 1.2 added one); runc's tests add it when they want it
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [
         '/proc/acpi',
         '/proc/asound',
@@ -54,9 +55,10 @@ export function defaultSpec(): Spec {
 
 /**
  * Device cgroup rules every container gets after its own (runc's "allowed devices"): the nodes
- * the runtime itself creates in /dev, the pty devices and mknod of anything.
+ * the runtime itself creates in /dev, the pty devices and mknod of anything. Nodes from
+ * linux.devices get no rule of their own.
  */
-export function defaultDeviceRules(spec: Spec): DeviceCgroupRule[] {
+export function defaultDeviceRules(): DeviceCgroupRule[] {
   const rules: DeviceCgroupRule[] = [
     { allow: true, type: 'c', major: null, minor: null, access: 'm' },
     { allow: true, type: 'b', major: null, minor: null, access: 'm' },
@@ -70,8 +72,5 @@ export function defaultDeviceRules(spec: Spec): DeviceCgroupRule[] {
     { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
     { allow: true, type: 'c', major: 136, minor: null, access: 'rwm' },
   ];
-  for (const d of spec.linux?.devices ?? []) {
-    if (d.type === 'c' || d.type === 'b') rules.push({ allow: true, type: d.type, major: d.major ?? null, minor: d.minor ?? null, access: 'rwm' });
-  }
   return rules;
 }

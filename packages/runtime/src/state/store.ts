@@ -6,6 +6,18 @@ import type { ContainerState, Spec } from '../spec/types';
 export const DEFAULT_ROOT = '/run/gantry-runtime';
 export const STATE_FILE = 'state.json';
 export const EXEC_FIFO = 'exec.fifo';
+/**
+ * What the init stage writes to exec.fifo once `start` opens it: EXEC_FIFO_GO when it goes on to
+ * execve, or EXEC_FIFO_FAILED and why it cannot (after `create` returned, nothing else carries the
+ * stage's error back). One write of at most PIPE_BUF bytes, so one read gets all of it.
+ */
+export const EXEC_FIFO_GO = '0';
+export const EXEC_FIFO_FAILED = 'E';
+export const PIPE_BUF = 4096;
+
+export function execFifoFailure(message: string): Buffer {
+  return Buffer.from(EXEC_FIFO_FAILED + message).subarray(0, PIPE_BUF);
+}
 
 /** What the runtime remembers about a container between CLI invocations (internal, not the OCI state). */
 export interface StoredContainer {

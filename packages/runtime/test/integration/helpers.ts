@@ -13,9 +13,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { mountPointsUnder, readMountinfo } from '@gantry/linux';
+import { describeIf, needFile, needRoot, unmet } from '../../../../tools/testing/requirements';
 
 export const REPO = path.resolve(__dirname, '../../../..');
-export const CLI = path.join(REPO, 'packages/runtime/dist/cli/main.js');
+/** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
+export const CLI = process.env.GANTRY_IT_CLI ?? path.join(REPO, 'packages/runtime/dist/cli/main.js');
 export const MAKE_BUNDLE = path.join(REPO, 'tools/make-busybox-bundle.sh');
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 /** cgroup v1 hierarchies the runtime manages (the default cgroupsPath is /gantry/<id>). */
@@ -23,21 +26,17 @@ export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset',
 
 /** Why this suite cannot run here, or undefined. */
 export function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  if (!fs.existsSync('/bin/busybox')) return '/bin/busybox missing (apt-get install busybox-static)';
-  if (!fs.existsSync(CLI)) return `${CLI} missing: run npx tsc -b packages/runtime/tsconfig.json`;
-  if (!fs.existsSync(`${CGROUP_ROOT}/freezer/cgroup.procs`)) return 'cgroup v1 hierarchies are not mounted';
-  return undefined;
+  return unmet(
+    needRoot(),
+    needFile('/bin/busybox', 'Debian package busybox-static; tools/install-deps.sh installs it'),
+    needFile(CLI, 'run npm run build'),
+    needFile(`${CGROUP_ROOT}/freezer/cgroup.procs`, 'the tests expect cgroup v1 hierarchies, as on the development hosts'),
+  );
 }
 
-/** `describe`, or `describe.skip` with a warning when the host cannot run these tests. */
+/** `describe`, or skipped with a warning when the host cannot run these tests (failed under CI=true). */
 export function describeRoot(name: string, fn: () => void): void {
-  const reason = skipReason();
-  if (reason) {
-    // eslint-disable-next-line no-console
-    console.warn(`SKIPPING ${name}: ${reason}`);
-    describe.skip(name, fn);
-  } else describe(name, fn);
+  describeIf(skipReason())(name, fn);
 }
 
 export interface RunResult {
@@ -58,6 +57,8 @@ export interface CliOptions {
   stdoutFd?: number | 'ignore';
   stderrFd?: number | 'ignore';
   cwd?: string;
+  /** Extra environment variables for the CLI (on top of this process's). */
+  env?: Record<string, string>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -106,10 +107,7 @@ export function cgroupDirsOf(id: string): string[] {
 
 /** Mount points (host view) at or below `dir`. */
 export function mountsUnder(dir: string): string[] {
-  return readOr('/proc/self/mountinfo')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((mp) => mp === dir || mp.startsWith(`${dir}/`));
+  return mountPointsUnder(readMountinfo(), dir);
 }
 
 export class Harness {
@@ -195,6 +193,7 @@ export class Harness {
       timeout: opts.timeoutMs ?? 20_000,
       killSignal: 'SIGKILL',
       cwd: opts.cwd ?? this.tmp,
+      env: opts.env ? { ...process.env, ...opts.env } : undefined,
     });
     return {
       status: res.status,
@@ -218,11 +217,11 @@ export class Harness {
    * `run -d` with the container's stdout/stderr going to a log file (a pipe would keep spawnSync
    * waiting for the container). Returns the log path.
    */
-  runDetached(id: string, bundle: string, extra: string[] = []): string {
+  runDetached(id: string, bundle: string, extra: string[] = [], env?: Record<string, string>): string {
     const log = path.join(this.tmp, `${id}.log`);
     const fd = fs.openSync(log, 'w');
     try {
-      const r = this.cli(['run', '-d', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd });
+      const r = this.cli(['run', '-d', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd, env });
       if (r.status !== 0) throw new Error(`run -d ${id} -> status ${r.status} ${r.error?.message ?? ''}: ${readOr(log)}`);
     } finally {
       fs.closeSync(fd);
@@ -231,11 +230,11 @@ export class Harness {
   }
 
   /** `create` with the container's stdout/stderr going to a log file. Returns the log path. */
-  createDetached(id: string, bundle: string, extra: string[] = []): string {
+  createDetached(id: string, bundle: string, extra: string[] = [], env?: Record<string, string>): string {
     const log = path.join(this.tmp, `${id}.log`);
     const fd = fs.openSync(log, 'w');
     try {
-      const r = this.cli(['create', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd });
+      const r = this.cli(['create', ...extra, '-b', bundle, id], { stdoutFd: fd, stderrFd: fd, env });
       if (r.status !== 0) throw new Error(`create ${id} -> status ${r.status} ${r.error?.message ?? ''}: ${readOr(log)}`);
     } finally {
       fs.closeSync(fd);

@@ -55,7 +55,9 @@ describeRoot('library', () => {
         stdio: ['ignore', fd, fd],
       });
       expect(rt.pids(id)).toEqual(expect.arrayContaining([created.state.pid]));
-      expect(await lib.waitExit(ex.child)).toBe(3);
+      // the program was reparented to us (exec made us a child subreaper) and is reaped by pid
+      expect(await ex.exited).toBe(3);
+      expect(rt.awaits(ex.pid)).toBe(false);
     } finally {
       fs.closeSync(fd);
     }

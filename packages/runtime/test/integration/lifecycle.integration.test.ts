@@ -62,9 +62,9 @@ describeRoot('lifecycle (root integration)', () => {
     it('kill with a signal name the container handles (TERM, SIGUSR1)', async () => {
       const h = H();
       const id = h.id('term');
-      const log = h.runDetached(id, h.bundleFor(['sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done']));
-      await waitFor('the shell to start', () => h.state(id).status === 'running');
-      await new Promise((r) => setTimeout(r, 200));
+      const log = h.runDetached(id, h.bundleFor(['sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done']));
+      // pid 1 ignores a signal it has no handler for: send it only once the traps are set
+      await waitFor('the traps to be set', () => readOr(log).includes('ready'));
       h.ok(['kill', id, 'SIGUSR1']);
       await waitFor('USR1 handled', () => readOr(log).includes('got-usr1'));
       h.ok(['kill', id, 'TERM']);
@@ -242,6 +242,26 @@ describeRoot('lifecycle (root integration)', () => {
       expectNothingLeft(h, id);
     });
 
+    it("a process the init cannot start (an rlimit above the kernel's) fails create with the init's own error, as runc's", () => {
+      const h = H();
+      const id = h.id('rlimit');
+      const b = h.bundleFor(['true'], (c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 2000000000, soft: 2000000000 }]));
+      // the init sets the limits (and user, capabilities, seccomp, cwd) before it reports ready
+      expectOneLineError(h.cli(['create', '-b', b, id]), /prlimit 7: EPERM/);
+      expectNothingLeft(h, id);
+    });
+
+    it('a startContainer hook that fails after start fails start with the init\'s own error', () => {
+      const h = H();
+      const id = h.id('starthook');
+      h.createDetached(id, h.bundleFor(['true'], (c) => (c.hooks = { startContainer: [{ path: '/bin/false' }] })));
+      // create returned before the hook ran: the reason comes back through exec.fifo
+      expectOneLineError(h.cli(['start', id]), /container .* could not start: .*startContainer/);
+      expect(h.state(id).status).toBe('stopped');
+      h.ok(['delete', id]);
+      expectNothingLeft(h, id);
+    });
+
     it('an unknown signal name for kill', () => {
       const h = H();
       const id = h.id('sig');
@@ -329,7 +349,7 @@ describeRoot('lifecycle (root integration)', () => {
       const b = h.bundleFor(['true'], (c) => {
         c.hooks = { prestart: [hook(h, log, 'prestart', 3)], poststart: [hook(h, log, 'poststart')] };
       });
-      expectOneLineError(h.cli(['create', '-b', b, id]), /prestart hook .* failed: exit status 3/);
+      expectOneLineError(h.cli(['create', '-b', b, id]), /error running prestart hook #0 .*: exit status 3/);
       expectNothingLeft(h, id);
       expect(entries(log).map((e) => e.name)).toEqual(['prestart']);
     });

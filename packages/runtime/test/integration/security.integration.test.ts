@@ -46,6 +46,38 @@ describeRoot('security (root integration)', () => {
       expect(statusField(r.stdout, 'CapEff')).toBe(capHex(caps));
       expect(statusField(r.stdout, 'CapBnd')).toBe(capHex(caps));
     });
+
+    it('`spec` output as is (ambient capabilities, no inheritable ones) runs: the ambient ones are skipped with a warning', () => {
+      const h = H();
+      const dir = h.bundle('{}', 'spec');
+      fs.rmSync(`${dir}/config.json`);
+      h.ok(['spec', '-b', dir]);
+      const c = JSON.parse(fs.readFileSync(`${dir}/config.json`, 'utf8'));
+      expect(c.process.capabilities.ambient).toEqual(DEFAULT_CAPS);
+      expect(c.process.capabilities.inheritable).toBeUndefined();
+      c.root.path = h.rootfs;
+      c.process.terminal = false;
+      c.process.args = ['sh', '-c', 'grep -E "^Cap(Amb|Eff|Inh):" /proc/self/status'];
+      fs.writeFileSync(`${dir}/config.json`, JSON.stringify(c));
+      const log = h.file('ambient.log');
+      const r = h.cli(['--log', log, 'run', '-b', dir, h.id()]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(statusField(r.stdout, 'CapAmb')).toBe('0000000000000000');
+      expect(statusField(r.stdout, 'CapEff')).toBe(capHex(DEFAULT_CAPS));
+      for (const cap of DEFAULT_CAPS) expect(fs.readFileSync(log, 'utf8')).toContain(`level=warning msg="can't raise ambient capability ${cap}`);
+    });
+
+    it('ambient capabilities that are also inheritable are raised', () => {
+      const h = H();
+      const b = h.bundleFor(['sh', '-c', 'grep -E "^Cap(Amb|Inh):" /proc/self/status'], (c) => {
+        c.process.capabilities.inheritable = DEFAULT_CAPS;
+        c.process.capabilities.ambient = DEFAULT_CAPS;
+      });
+      const r = h.cli(['run', '-b', b, h.id()]);
+      expect(r.status).toBe(0);
+      expect(statusField(r.stdout, 'CapAmb')).toBe(capHex(DEFAULT_CAPS));
+    });
   });
 
   describe('seccomp', () => {

@@ -138,7 +138,8 @@ describeRoot('terminal (root integration)', () => {
     const id = h.id('ttyexec');
     h.runDetached(id, h.bundleFor(['sleep', '300']));
     sock = ConsoleSocket.listen(path.join(h.tmp, `${id}.sock`));
-    const ex = startCli(h, ['exec', '-t', '--console-socket', sock.path, id, 'sh', '-c', 'tty; exit 4']);
+    // /dev/tty opens only for a process with a controlling terminal: the pty is the program's own
+    const ex = startCli(h, ['exec', '-t', '--console-socket', sock.path, id, 'sh', '-c', 'tty; : </dev/tty && [ -t 1 ] && [ -t 2 ] && echo ctty-ok; exit 4']);
     cli = ex.child;
     const { master, name } = await receiveWithin(sock, 10_000);
     expect(name).toMatch(/^\/dev\/pts\/\d+$/);
@@ -146,6 +147,7 @@ describeRoot('terminal (root integration)', () => {
     expect(await exitOf(ex.child)).toBe(4);
     await waitFor('EIO on the master', () => session!.ended, 5000);
     expect(session.out.split(/\r?\n/)).toContain(name);
+    expect(session.out.split(/\r?\n/)).toContain('ctty-ok');
   });
 
   it('a terminal without --console-socket is refused at create, leaving nothing behind', () => {
