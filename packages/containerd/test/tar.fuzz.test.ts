@@ -276,6 +276,17 @@ describe('tar fuzzing', () => {
   });
 });
 
+describe('tar writer cases found by fuzzing', () => {
+  it('owner names over 32 bytes or not ASCII go in PAX records, not truncated', async () => {
+    const long = { name: 'a', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, uname: 'u'.repeat(40), gname: ' \u0800\u{10000} \u{1337b}' };
+    const [m] = await readAll(writeArchive([long]));
+    expect([m!.header.uname, m!.header.gname]).toEqual([long.uname, long.gname]);
+  });
+  it('an xattr name with "=" cannot be written', () => {
+    expect(() => tarHeader({ name: 'a', type: 'file', mode: 0, uid: 0, gid: 0, mtime: 0, xattrs: new Map([['user.a=b', Buffer.from('x')]]) })).toThrow(TarFormatError);
+  });
+});
+
 describe('tar fuzz corpus replay', () => {
   const files = corpusFiles(CORPUS);
   it('has the archives of the hostile-input report', () => {

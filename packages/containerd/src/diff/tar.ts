@@ -497,7 +497,20 @@ export function tarHeader(e: TarWriteEntry): Buffer {
   const gid = fit('gid', e.gid, OCTAL_MAX_7);
   const sz = fit('size', size, OCTAL_MAX_11);
   const mtime = fit('mtime', Math.max(0, Math.floor(e.mtime)), OCTAL_MAX_11);
-  for (const [k, v] of e.xattrs ?? []) records.push(paxRecord(`SCHILY.xattr.${k}`, v));
+  // owner names: the 32-byte fields hold short ASCII ones, a PAX record the rest (as Go writes them)
+  const ownerName = (key: 'uname' | 'gname', v: string | undefined): string => {
+    const name = v ?? '';
+    if (Buffer.byteLength(name) <= 32 && /^[\x20-\x7e]*$/.test(name)) return name;
+    records.push(paxRecord(key, Buffer.from(name)));
+    return '';
+  };
+  const uname = ownerName('uname', e.uname);
+  const gname = ownerName('gname', e.gname);
+  for (const [k, v] of e.xattrs ?? []) {
+    // a key with "=" or NUL cannot be written as a PAX record (Go's writer refuses it too)
+    if (k === '' || k.includes('=') || k.includes('\0')) throw new TarFormatError(`xattr name ${JSON.stringify(k)} cannot be written in a PAX record`, e.name);
+    records.push(paxRecord(`SCHILY.xattr.${k}`, v));
+  }
   const block = ustarBlock({
     name: names.name,
     prefix: names.prefix,
@@ -508,8 +521,8 @@ export function tarHeader(e: TarWriteEntry): Buffer {
     size: sz,
     mtime,
     linkname,
-    uname: e.uname ?? '',
-    gname: e.gname ?? '',
+    uname,
+    gname,
     devmajor: e.devmajor ?? 0,
     devminor: e.devminor ?? 0,
   });
