@@ -92,7 +92,7 @@ d('Archives.Import of hostile archives (root)', () => {
     {
       name: 'a layer with a hard link out of the root',
       archive: () => dockerArchive([goodLayer(), { bytes: Buffer.concat([rawHeader({ name: 'hl', type: '1', linkname: '../../../../etc/passwd' }), END]) }], 'example.com/hostile:hl'),
-      error: /failed to unpack layer sha256:[0-9a-f]{64}: .*"hl": path escapes the layer root/,
+      error: /failed to unpack layer sha256:[0-9a-f]{64}: .*"hl": path escapes the (layer|extraction) root/,
     },
     {
       name: 'a layer whose PAX size is 1.5',
@@ -120,7 +120,7 @@ d('Archives.Import of hostile archives (root)', () => {
     {
       name: 'a layer entry climbing out with ../',
       archive: () => dockerArchive([{ bytes: Buffer.concat([fileMember('../../x', 'pwned'), END]) }], 'example.com/hostile:dotdot'),
-      error: /path escapes the layer root/,
+      error: /path escapes the (layer|extraction) root/,
     },
     {
       name: 'an archive gzipped with a truncated stream',
