@@ -16,8 +16,8 @@ export { RecordStore, RecordConflict } from './metadata/record-store';
 export { compileFilters, parseFilter, FilterSyntaxError } from './events/filters';
 export { ShimManager } from './tasks/shim-manager';
 // Overlay and tar helpers gantryd uses for docker cp / diff / export over container snapshots.
-export { mountAll, unmountAll, withTempMounts, readTar, tarHeader, ByteSource, TarFormatError } from './diff';
-export type { TarHeader, TarWriteEntry, EntryType } from './diff';
+export { mountAll, unmountAll, withTempMounts, readTar, tarHeader, ByteSource, TarFormatError, decompressed, detectCompression, gunzipBounded, diskBudget, layerLimits, ExpansionError, LAYER_RATIO } from './diff';
+export type { TarHeader, TarWriteEntry, EntryType, ExpansionLimits } from './diff';
 export { overlayLayers, readonlyMount } from './diff/mounts';
 export { END_OF_ARCHIVE, padding } from './diff/tar';
 export { cleanEntryName, extractTar, LayerError } from './diff/extract';

@@ -131,20 +131,27 @@ export class CniInvoker {
     if (rt.args?.length) env.CNI_ARGS = rt.args.map(([k, v]) => `${k}=${v}`).join(';');
     const out = await this.exec(this.findPlugin(type), env, JSON.stringify(conf));
     if (out.code !== 0) {
-      let parsed: { code?: number; msg?: string; details?: string } = {};
+      let parsed: { code?: unknown; msg?: unknown; details?: unknown } = {};
       try {
-        parsed = JSON.parse(out.stdout) as typeof parsed;
+        const doc: unknown = JSON.parse(out.stdout);
+        // the CNI error object; anything else a plugin prints is reported as text
+        if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) parsed = doc as typeof parsed;
       } catch {
         // not JSON: report what the plugin printed
       }
-      throw new CniError(type, parsed.code ?? 999, parsed.msg ?? (out.stderr.trim() || out.stdout.trim() || `exit status ${out.code}`), parsed.details ?? '');
+      const code = typeof parsed.code === 'number' ? parsed.code : 999;
+      const msg = typeof parsed.msg === 'string' ? parsed.msg : out.stderr.trim() || out.stdout.trim() || `exit status ${out.code}`;
+      throw new CniError(type, code, msg, typeof parsed.details === 'string' ? parsed.details : '');
     }
     if (command !== 'ADD') return undefined;
+    let result: unknown;
     try {
-      return JSON.parse(out.stdout) as CniResult;
+      result = JSON.parse(out.stdout);
     } catch {
       throw new CniError(type, 999, `invalid result: ${out.stdout.slice(0, 200)}`);
     }
+    if (result === null || typeof result !== 'object' || Array.isArray(result)) throw new CniError(type, 999, `invalid result: ${out.stdout.slice(0, 200)}`);
+    return result as CniResult;
   }
 
   /** ADD each plugin in order, each seeing the previous one's result; the last result is the list's. */

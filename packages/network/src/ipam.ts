@@ -44,6 +44,8 @@ export function resolvePool(req: PoolRequest, taken: string[]): IpamPool {
       throw invalid(`invalid ip-range ${req.IPRange}: invalid CIDR address: ${req.IPRange}`);
     }
     if (range.prefix < subnet.prefix || !cidrContains(subnet, range.network)) throw invalid(`no matching subnet for range ${req.IPRange}`);
+    // host-local needs at least one address that is neither the subnet's network nor its broadcast
+    if (Math.max(range.network, subnet.network + 1) > Math.min(lastAddress(range), lastAddress(subnet) - 1)) throw invalid(`invalid ip-range ${req.IPRange}: no usable address in subnet ${req.Subnet}`);
     pool.IPRange = formatCidr(range);
   }
   return pool;

@@ -24,8 +24,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { linuxSys, openRoot, type Sys } from '@gantry/linux';
+import { decompressed, layerLimits, type ExpansionLimits } from './decompress';
 import { extractTar, LayerError } from './extract';
 import { ByteSource, readTar, TarFormatError } from './tar';
 
@@ -38,6 +38,8 @@ export interface ApplyOptions {
   chown?: boolean;
   /** Told about what was skipped (xattrs the filesystem does not support). */
   onWarning?(message: string, entry: string): void;
+  /** Bounds on the uncompressed stream (default: layerLimits(target): sane ratio and disk budget). */
+  limits?: ExpansionLimits;
 }
 
 export interface ApplyResult {
@@ -47,68 +49,8 @@ export interface ApplyResult {
   digest: string;
 }
 
-export type Compression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
-
-/** Compression of a stream from its first bytes (magic numbers). */
-export function detectCompression(head: Buffer): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
-  return 'none';
-}
-
-const toBuffer = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v as Uint8Array));
-
-/** The uncompressed bytes of a layer stream (gzip detected by its magic; zstd, xz, bzip2 refused). */
-export async function* decompressed(src: Readable): AsyncGenerator<Buffer> {
-  const it = src[Symbol.asyncIterator]() as AsyncIterator<unknown>;
-  let head = Buffer.alloc(0);
-  let ended = false;
-  while (head.length < 6) {
-    const r = await it.next();
-    if (r.done) {
-      ended = true;
-      break;
-    }
-    head = Buffer.concat([head, toBuffer(r.value)]);
-  }
-  const kind = detectCompression(head);
-  if (kind !== 'gzip' && kind !== 'none') throw new LayerError(`${kind}-compressed layers are not supported (gzip or uncompressed tar only)`);
-  async function* raw(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    while (!ended) {
-      const r = await it.next();
-      if (r.done) return;
-      yield toBuffer(r.value);
-    }
-  }
-  if (kind === 'none') {
-    yield* raw();
-    return;
-  }
-  const gunzip = createGunzip({ chunkSize: 256 << 10 });
-  const feed = raw();
-  // feed the compressed bytes by hand so errors on either side end both
-  void (async () => {
-    try {
-      for await (const chunk of feed) {
-        if (gunzip.destroyed) return;
-        if (!gunzip.write(chunk)) await new Promise<void>((resolve) => gunzip.once('drain', resolve));
-      }
-      gunzip.end();
-    } catch (e) {
-      gunzip.destroy(e instanceof Error ? e : new Error(String(e)));
-    }
-  })();
-  try {
-    for await (const chunk of gunzip) yield chunk as Buffer;
-  } catch (e) {
-    throw new LayerError(`gzip: ${(e as Error).message}`, undefined, { cause: e });
-  } finally {
-    gunzip.destroy();
-  }
-}
+// decompression (bounded) lives in ./decompress; re-exported here for existing importers
+export { decompressed, detectCompression, type Compression } from './decompress';
 
 /**
  * Apply a layer (gzip or uncompressed tar) onto `target`, which must exist. Returns the size and
@@ -125,7 +67,7 @@ export async function applyLayer(tarStream: Readable, target: string, opts: Appl
   }
   const hash = createHash('sha256');
   let size = 0;
-  const src = new ByteSource(decompressed(tarStream), (chunk) => {
+  const src = new ByteSource(decompressed(tarStream, opts.limits ?? layerLimits(target)), (chunk) => {
     hash.update(chunk);
     size += chunk.length;
   });

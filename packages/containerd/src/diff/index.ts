@@ -1,8 +1,10 @@
 /** Layers: apply a layer tar onto a directory, and compute one between two trees or mounts. */
-export { applyLayer, cleanEntryName, decompressed, detectCompression, LayerError } from './apply';
+export { applyLayer, cleanEntryName, LayerError } from './apply';
+export { decompressed, detectCompression, diskBudget, ExpansionError, gunzipBounded, layerLimits, LAYER_RATIO } from './decompress';
+export type { Compression, ExpansionLimits } from './decompress';
 export { extractTar, TarExtractor } from './extract';
 export type { ExtractOptions } from './extract';
-export type { ApplyOptions, ApplyResult, Compression } from './apply';
+export type { ApplyOptions, ApplyResult } from './apply';
 export { diffDirectories, diffOverlayUpper, overlayUpperIsSelfContained } from './diff';
 export type { DiffOptions } from './diff';
 export { diffMounts, overlayUpperOver } from './compare';

@@ -11,6 +11,8 @@
  * The format is small (one 512-byte header layout plus two record syntaxes); the code is ~250 lines.
  */
 
+import { ExpansionError, type OutputBound } from './decompress';
+
 export const BLOCK = 512;
 
 export type EntryType = 'file' | 'link' | 'symlink' | 'chr' | 'blk' | 'dir' | 'fifo';
@@ -45,20 +47,57 @@ export class TarFormatError extends Error {
   }
 }
 
+/** Most bytes of a PAX ('x'/'g') header or GNU long name ('L'/'K') held in memory: Go's archive/tar limit. */
+export const MAX_META = 1 << 20;
+/**
+ * Most bytes read past the end-of-archive marker (they count in a layer's diffID, so they are read):
+ * writers pad to their record size (GNU tar's default is 10 KiB); a stream that goes on for gigabytes
+ * of zeros after the marker is a decompression bomb, not padding.
+ */
+export const MAX_TRAILING = 16 << 20;
+/** How long a run of buffered work may keep the event loop before it yields (ms). */
+const SLICE_MS = 10;
+
+const isCount = (n: number, min: number): boolean => Number.isSafeInteger(n) && n >= min;
+
+/** Let timers and I/O of other requests run: awaiting resolved promises alone never does. */
+export function nextTick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Pull-based bytes over an async iterable of chunks; every byte pulled is passed to `onData`. */
 export class ByteSource {
   private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
   private buf: Buffer = Buffer.alloc(0);
   private done = false;
+  private sliceStart = performance.now();
+  /** Bytes handed out so far. */
+  position = 0;
+  /** The most bytes the source may give (from a bounded decompressed() stream): readTar refuses members past it. */
+  readonly maxOutput: OutputBound | undefined;
 
   constructor(
     src: AsyncIterable<Buffer | Uint8Array | string>,
     private readonly onData: (chunk: Buffer) => void = () => {},
   ) {
     this.it = src[Symbol.asyncIterator]();
+    const max = (src as { maxOutput?: OutputBound }).maxOutput;
+    this.maxOutput = typeof max?.bytes === 'number' ? max : undefined;
+  }
+
+  /**
+   * Yield to the event loop once a run of work has taken SLICE_MS: a source that answers from a
+   * buffer (or yields empty chunks) resolves every read as a microtask, which would otherwise keep
+   * every other request (and timer) of the daemon waiting until the whole archive is read.
+   */
+  private async breathe(): Promise<void> {
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await nextTick();
+    this.sliceStart = performance.now();
   }
 
   private async fill(): Promise<boolean> {
+    await this.breathe();
     while (this.buf.length === 0 && !this.done) {
       const r = await this.it.next();
       if (r.done) {
@@ -66,6 +105,10 @@ export class ByteSource {
         break;
       }
       const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+      if (chunk.length === 0) {
+        await this.breathe();
+        continue;
+      }
       this.onData(chunk);
       this.buf = chunk;
     }
@@ -74,18 +117,24 @@ export class ByteSource {
 
   /** Up to `max` bytes (at least one), or undefined at end of input. No copy. */
   async some(max: number): Promise<Buffer | undefined> {
+    // a fractional or zero count would return empty buffers forever: every read must progress
+    if (!isCount(max, 1)) throw new RangeError(`ByteSource.some: invalid byte count ${max}`);
     if (!(await this.fill())) return undefined;
     const n = Math.min(max, this.buf.length);
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
+    this.position += n;
     return out;
   }
 
   /** Exactly `n` bytes; fewer only when the input ends (the caller checks the length). */
   async exact(n: number): Promise<Buffer> {
+    if (!isCount(n, 0)) throw new RangeError(`ByteSource.exact: invalid byte count ${n}`);
     if (this.buf.length >= n) {
+      await this.breathe();
       const out = this.buf.subarray(0, n);
       this.buf = this.buf.subarray(n);
+      this.position += n;
       return out;
     }
     const parts: Buffer[] = [];
@@ -99,20 +148,24 @@ export class ByteSource {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, got);
   }
 
+  /** Skip `n` bytes; how many there were (fewer only at end of input). */
   async skip(n: number): Promise<number> {
+    if (!isCount(n, 0)) throw new RangeError(`ByteSource.skip: invalid byte count ${n}`);
     let left = n;
     while (left > 0) {
-      const part = await this.some(left);
+      const part = await this.some(Math.min(left, 1 << 20));
       if (!part) break;
       left -= part.length;
     }
     return n - left;
   }
 
-  /** Read (and so hash) everything left. */
-  async drain(): Promise<void> {
-    while (await this.some(1 << 20)) {
-      /* discard */
+  /** Read (and so hash) everything left, failing past `limit` bytes. */
+  async drain(limit = MAX_TRAILING): Promise<void> {
+    let n = 0;
+    for (let part = await this.some(1 << 20); part; part = await this.some(1 << 20)) {
+      n += part.length;
+      if (n > limit) throw new TarFormatError(`more than ${limit} bytes after the end-of-archive marker`);
     }
   }
 }
@@ -123,22 +176,28 @@ function cstring(b: Buffer, off: number, len: number): string {
   return (nul === -1 ? field : field.subarray(0, nul)).toString('utf8');
 }
 
-/** An octal field (NUL/space padded) or GNU base-256 (high bit of the first byte set). */
+/**
+ * An octal field (space/NUL padded on either side, as Go's archive/tar reads it) or GNU base-256
+ * (high bit of the first byte set; the next bit is the sign). Negative values are refused: no
+ * field of ours can be negative, and a negative size is how a reader is made to loop.
+ */
 function numeric(b: Buffer, off: number, len: number, what: string, entry: string): number {
   const field = b.subarray(off, off + len);
   if (field[0]! & 0x80) {
-    if (field[0] === 0xff) throw new TarFormatError(`negative base-256 ${what}`, entry);
-    let v = field[0]! & 0x7f;
+    if (field[0]! & 0x40) throw new TarFormatError(`negative base-256 ${what}`, entry);
+    let v = field[0]! & 0x3f;
     for (let i = 1; i < field.length; i++) {
       v = v * 256 + field[i]!;
-      if (v > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`${what} out of range`, entry);
+      if (v > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`base-256 ${what} out of range`, entry);
     }
     return v;
   }
-  const s = field.toString('latin1').replace(/\0.*$/s, '').trim();
+  let s = field.toString('latin1').replace(/^[ \0]+|[ \0]+$/g, '');
+  const nul = s.indexOf('\0');
+  if (nul !== -1) s = s.slice(0, nul);
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw new TarFormatError(`invalid octal ${what} ${JSON.stringify(s)}`, entry);
-  return parseInt(s, 8);
+  return parseInt(s, 8); // at most 12 digits: always a safe integer
 }
 
 function checksumOk(b: Buffer): boolean {
@@ -155,33 +214,70 @@ function checksumOk(b: Buffer): boolean {
   return stored === unsigned || stored === signed;
 }
 
-/** PAX records: "<len> <key>=<value>\n", values kept as bytes. */
+/** Keys whose values are names: a NUL in them is refused (Go's validPAXRecord). */
+const NAME_KEYS = new Set(['path', 'linkpath', 'uname', 'gname']);
+
+/**
+ * PAX records: "<len> <key>=<value>\n", values kept as bytes. Within one header a later record for
+ * a key replaces an earlier one (Go's archive/tar keeps a map the same way).
+ */
 function parsePax(data: Buffer, entry: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   let off = 0;
   while (off < data.length) {
     if (data[off] === 0) break; // NUL padding some writers leave
     const sp = data.indexOf(0x20, off);
-    if (sp === -1) throw new TarFormatError('malformed PAX record', entry);
-    const len = Number(data.toString('latin1', off, sp));
-    if (!Number.isInteger(len) || len <= sp - off + 1 || off + len > data.length || data[off + len - 1] !== 0x0a) {
+    const digits = sp === -1 ? '' : data.toString('latin1', off, sp);
+    if (!/^[0-9]{1,7}$/.test(digits)) throw new TarFormatError('malformed PAX record length', entry);
+    const len = Number(digits);
+    // "<len> k=\n" is at least 5 bytes; the record must end inside the header, on a newline
+    if (len < 5 || len <= sp - off + 1 || off + len > data.length || data[off + len - 1] !== 0x0a) {
       throw new TarFormatError('malformed PAX record length', entry);
     }
     const rec = data.subarray(sp + 1, off + len - 1);
     const eq = rec.indexOf(0x3d);
-    if (eq === -1) throw new TarFormatError('malformed PAX record (no "=")', entry);
-    out.set(rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1)));
+    if (eq <= 0) throw new TarFormatError('malformed PAX record (no key or no "=")', entry);
+    const keyBytes = rec.subarray(0, eq);
+    const value = rec.subarray(eq + 1);
+    const key = keyBytes.toString('utf8');
+    if (keyBytes.includes(0) || (NAME_KEYS.has(key) && value.includes(0))) throw new TarFormatError(`PAX record ${JSON.stringify(key)} contains a NUL byte`, entry);
+    out.set(key, Buffer.from(value));
     off += len;
   }
   return out;
 }
 
 const TYPES: Record<string, EntryType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '3': 'chr', '4': 'blk', '5': 'dir', '6': 'fifo' };
-const META_LIMIT = 16 << 20; // PAX / GNU long-name bodies held in memory
+
+/** A PAX decimal count (size, uid, gid): digits only, a safe integer; no sign, no fraction, no exponent. */
+function paxCount(v: string, key: string, entry: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!(n <= max)) throw new TarFormatError(`invalid PAX ${key} ${JSON.stringify(v.slice(0, 64))}`, entry);
+  return n;
+}
+
+/** A PAX time: "[-]seconds[.fraction]" in decimal. */
+function paxTime(v: string, key: string, entry: string): number {
+  const n = /^-?[0-9]{1,16}(\.[0-9]*)?$/.test(v) ? Number(v) : NaN;
+  if (!(Math.abs(n) <= Number.MAX_SAFE_INTEGER)) throw new TarFormatError(`invalid PAX ${key} ${JSON.stringify(v.slice(0, 64))}`, entry);
+  return n;
+}
+
+const MAX_ID = 0xffffffff;
 
 /**
  * Iterate the members of a tar stream. For each yielded header the caller must consume the body
  * through `body` (or not at all: the rest is skipped) before asking for the next member.
+ *
+ * What is refused (TarFormatError), as Go's archive/tar (what dockerd and containerd read layers
+ * with) refuses it: a bad checksum or numeric field, a negative or out-of-range size (octal, GNU
+ * base-256 or PAX), a PAX size, uid, gid or time that is not a decimal number, a malformed PAX
+ * record, a PAX header or GNU long name over 1 MiB, and input that ends inside a header or a
+ * member's data. A PAX 'x' header applies to the next member only, and a second 'x' header
+ * before it replaces the first (records are never merged across headers). Hard links, symlinks,
+ * devices, directories and FIFOs carry no data whatever their size field says (Go's
+ * header-only types). On a bounded stream (`ByteSource.maxOutput`, from decompressed()), a member
+ * whose declared size goes past the bound is an ExpansionError at its header.
  */
 export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHeader; body: BodyReader }> {
   let pax = new Map<string, Buffer>();
@@ -202,17 +298,23 @@ export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHea
     if (!checksumOk(block)) throw new TarFormatError('header checksum mismatch', rawName);
     const flag = String.fromCharCode(block[156]!);
     const size = numeric(block, 124, 12, 'size', rawName);
-    const padded = Math.ceil(size / BLOCK) * BLOCK;
 
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
-      if (size > META_LIMIT) throw new TarFormatError(`${flag} header of ${size} bytes is too large`, rawName);
+      if (size > MAX_META) throw new TarFormatError(`${flag} header of ${size} bytes is over the ${MAX_META}-byte limit`, rawName);
+      const padded = Math.ceil(size / BLOCK) * BLOCK;
       const data = await src.exact(padded);
       if (data.length < padded) throw new TarFormatError('truncated extended header', rawName);
       const body = data.subarray(0, size);
-      if (flag === 'x') for (const [k, v] of parsePax(body, rawName)) pax.set(k, v);
+      if (flag === 'x') pax = parsePax(body, rawName);
       else if (flag === 'L') longName = cstring(body, 0, body.length);
       else if (flag === 'K') longLink = cstring(body, 0, body.length);
-      else parsePax(body, rawName); // global: validated, then ignored
+      else {
+        // global: validated, then ignored, as dockerd does; like Go, it ends what came before it
+        parsePax(body, rawName);
+        pax = new Map();
+        longName = undefined;
+        longLink = undefined;
+      }
       continue;
     }
 
@@ -225,30 +327,29 @@ export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHea
       if (prefix) name = `${prefix}/${name}`;
     }
     const str = (k: string) => pax.get(k)?.toString('utf8');
-    const num = (k: string, fallback: number): number => {
-      const v = str(k);
-      if (v === undefined) return fallback;
-      const n = Number(v);
-      if (!Number.isFinite(n) || v.trim() === '') throw new TarFormatError(`invalid PAX ${k} ${JSON.stringify(v)}`, name);
-      return n;
-    };
     name = str('path') ?? longName ?? name;
     // pre-POSIX archives mark a directory as a regular file whose name ends in "/"
     const type = (flag === '0' || flag === '\0') && name.endsWith('/') ? 'dir' : TYPES[flag];
     if (flag === 'S' || str('GNU.sparse.major') !== undefined || str('GNU.sparse.size') !== undefined) throw new TarFormatError('sparse files are not supported', name);
     if (type === undefined) throw new TarFormatError(`unsupported entry type ${JSON.stringify(flag)}`, name);
 
+    const paxSize = str('size');
+    const dataSize = paxSize === undefined ? size : paxCount(paxSize, 'size', name);
+    const paxId = (k: string, fallback: number): number => {
+      const v = str(k);
+      return v === undefined ? fallback : paxCount(v, k, name, MAX_ID);
+    };
     const xattrs = new Map<string, Buffer>();
     for (const [k, v] of pax) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice('SCHILY.xattr.'.length), v);
-    const bodySize = type === 'file' ? num('size', size) : 0;
+    const mtime = str('mtime');
     const header: TarHeader = {
       name,
       type,
       mode: numeric(block, 100, 8, 'mode', name) & 0o7777,
-      uid: num('uid', numeric(block, 108, 8, 'uid', name)),
-      gid: num('gid', numeric(block, 116, 8, 'gid', name)),
-      size: bodySize,
-      mtime: num('mtime', numeric(block, 136, 12, 'mtime', name)),
+      uid: paxId('uid', numeric(block, 108, 8, 'uid', name)),
+      gid: paxId('gid', numeric(block, 116, 8, 'gid', name)),
+      size: type === 'file' ? dataSize : 0,
+      mtime: mtime === undefined ? numeric(block, 136, 12, 'mtime', name) : paxTime(mtime, 'mtime', name),
       linkname: str('linkpath') ?? longLink ?? cstring(block, 157, 100),
       uname: str('uname') ?? cstring(block, 265, 32),
       gname: str('gname') ?? cstring(block, 297, 32),
@@ -256,18 +357,23 @@ export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHea
       devminor: ustar || gnu ? numeric(block, 337, 8, 'devminor', name) : 0,
       xattrs,
     };
-    const atime = pax.has('atime') ? num('atime', 0) : gnu ? numeric(block, 345, 12, 'atime', name) || undefined : undefined;
+    const paxAtime = str('atime');
+    const atime = paxAtime !== undefined ? paxTime(paxAtime, 'atime', name) : gnu ? numeric(block, 345, 12, 'atime', name) || undefined : undefined;
     if (atime !== undefined) header.atime = atime;
     pax = new Map();
     longName = undefined;
     longLink = undefined;
 
-    // a member's data: `size` bytes from the header (a PAX size overrides it), then padding
-    const dataSize = type === 'file' ? bodySize : size;
-    const dataPadded = Math.ceil(dataSize / BLOCK) * BLOCK;
-    const body = new BodyReader(src, type === 'file' ? dataSize : 0, name);
+    // a member declaring more than the stream may expand to: refused before inflating any of it
+    const bound = src.maxOutput;
+    if (bound !== undefined && src.position + header.size + padding(header.size) > bound.bytes) {
+      const what = bound.kind === 'ratio' ? ': refused as a decompression bomb' : '';
+      throw new ExpansionError(`${JSON.stringify(name)}: a ${header.size}-byte member goes past the ${bound.bytes} bytes this stream may expand to (${bound.why})${what}`, bound.kind);
+    }
+    // header-only types have no data, whatever the size field says (Go's archive/tar)
+    const body = new BodyReader(src, header.size, name);
     yield { header, body };
-    await body.finish(dataPadded - body.consumed);
+    await body.finish(header.size + padding(header.size) - body.consumed);
   }
 }
 
@@ -280,7 +386,7 @@ export class BodyReader {
     private readonly entry: string,
   ) {}
 
-  /** The next chunk of data, undefined once `size` bytes were returned. */
+  /** The next chunk of data (at least one byte), undefined once `size` bytes were returned. */
   async chunk(max = 1 << 20): Promise<Buffer | undefined> {
     const left = this.size - this.consumed;
     if (left <= 0) return undefined;
@@ -391,7 +497,20 @@ export function tarHeader(e: TarWriteEntry): Buffer {
   const gid = fit('gid', e.gid, OCTAL_MAX_7);
   const sz = fit('size', size, OCTAL_MAX_11);
   const mtime = fit('mtime', Math.max(0, Math.floor(e.mtime)), OCTAL_MAX_11);
-  for (const [k, v] of e.xattrs ?? []) records.push(paxRecord(`SCHILY.xattr.${k}`, v));
+  // owner names: the 32-byte fields hold short ASCII ones, a PAX record the rest (as Go writes them)
+  const ownerName = (key: 'uname' | 'gname', v: string | undefined): string => {
+    const name = v ?? '';
+    if (Buffer.byteLength(name) <= 32 && /^[\x20-\x7e]*$/.test(name)) return name;
+    records.push(paxRecord(key, Buffer.from(name)));
+    return '';
+  };
+  const uname = ownerName('uname', e.uname);
+  const gname = ownerName('gname', e.gname);
+  for (const [k, v] of e.xattrs ?? []) {
+    // a key with "=" or NUL cannot be written as a PAX record (Go's writer refuses it too)
+    if (k === '' || k.includes('=') || k.includes('\0')) throw new TarFormatError(`xattr name ${JSON.stringify(k)} cannot be written in a PAX record`, e.name);
+    records.push(paxRecord(`SCHILY.xattr.${k}`, v));
+  }
   const block = ustarBlock({
     name: names.name,
     prefix: names.prefix,
@@ -402,8 +521,8 @@ export function tarHeader(e: TarWriteEntry): Buffer {
     size: sz,
     mtime,
     linkname,
-    uname: e.uname ?? '',
-    gname: e.gname ?? '',
+    uname,
+    gname,
     devmajor: e.devmajor ?? 0,
     devminor: e.devminor ?? 0,
   });

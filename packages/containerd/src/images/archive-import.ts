@@ -2,21 +2,26 @@
  * Import of image archives into the content and image stores: OCI image layouts (index.json +
  * blobs/) and docker-archives (`docker save`: manifest.json, config JSON, layer tars), tarred, in
  * one streaming pass. Blobs go through content writers (verified against their digest when the
- * archive names one); the images are created only once everything they reference is present.
- * Everything is written under a temporary lease, so a failed import leaves nothing behind once
- * garbage is collected.
+ * archive names one); the images are created only once everything they reference is present and
+ * the caller's `beforeCommit` (the unpack) succeeded. Everything is written under a temporary
+ * lease, so a failed import leaves nothing behind once garbage is collected.
+ *
+ * Bounded: a gzipped archive is inflated within `limits` (the disk budget of the content store and
+ * the sane 200:1 ratio); only index.json, manifest.json and oci-layout are held in memory, each
+ * at most MAX_DOC bytes; every other file goes to the content store, and a config or manifest
+ * over MAX_DOC is refused when the image is assembled.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createGunzip } from 'node:zlib';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { types } from '@gantry/api';
 import type { ContentStore } from '../content/types';
+import { decompressed, LAYER_RATIO, type ExpansionLimits } from '../diff/decompress';
 import { ByteSource, readTar } from '../diff/tar';
 import { failedPrecondition, invalidArgument } from '../errors';
 import type { ImageStore } from './store';
 import type { LeaseStore } from '../leases/store';
 import { isIndex, isManifest, KNOWN, MediaType } from './media-types';
-import { referenceLabels, type Descriptor, type IndexDoc, type ManifestDoc } from './manifest';
+import { MAX_DOC, readJson, referenceLabels, type Descriptor, type IndexDoc, type ManifestDoc } from './manifest';
 import { normalizeReference, ReferenceError } from './reference';
 
 export interface ImportDeps {
@@ -32,50 +37,44 @@ export interface ImportedImage {
   target: Descriptor;
 }
 
+export interface ImportOptions {
+  /** The name of an OCI manifest the archive does not name. */
+  name?: string;
+  /** Bounds on the inflated archive (default: the sane ratio only). */
+  limits?: ExpansionLimits;
+  /**
+   * Run once every blob is stored and checked, under the import's lease, before any image record
+   * is created or moved: a failure here (an unpack) fails the import and leaves nothing.
+   */
+  beforeCommit?(images: ImportedImage[]): Promise<void>;
+}
+
 interface DockerManifestEntry {
   Config: string;
   RepoTags?: string[] | null;
   Layers: string[];
 }
 
-const SMALL_JSON = 8 * 1024 * 1024;
+/** The documents of the archive held in memory (everything else goes to the content store). */
+const IN_MEMORY = new Set(['index.json', 'manifest.json', 'oci-layout']);
 const BLOB_PATH = /^blobs\/([a-z0-9]+)\/([a-f0-9]{64})$/;
-
-function peekGzip(input: Readable): Promise<Readable> {
-  return new Promise((resolve, reject) => {
-    const onReadable = () => {
-      const head = input.read(2) as Buffer | null;
-      if (head === null) {
-        if (input.readableEnded) resolve(input);
-        return;
-      }
-      input.off('readable', onReadable);
-      input.unshift(head);
-      if (head[0] === 0x1f && head[1] === 0x8b) {
-        const gz = createGunzip();
-        input.pipe(gz);
-        resolve(gz);
-      } else resolve(input);
-    };
-    input.on('readable', onReadable);
-    input.once('end', () => resolve(input));
-    input.once('error', reject);
-  });
-}
 
 function clean(name: string): string {
   return name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
 }
 
-export async function importArchive(deps: ImportDeps, ns: string, input: Readable, opts: { name?: string } = {}): Promise<ImportedImage[]> {
+export async function importArchive(deps: ImportDeps, ns: string, input: Readable, opts: ImportOptions = {}): Promise<ImportedImage[]> {
   const lease = deps.leases.create(ns, `import-${Date.now()}-${randomBytes(4).toString('hex')}`, {
     'containerd.io/gc.expire': new Date(Date.now() + 3600_000).toISOString(),
   });
   try {
     const imported = await importUnderLease(deps, ns, input, lease.id, opts);
+    await opts.beforeCommit?.(imported);
+    for (const img of imported) upsertImage(deps, ns, img.name, img.target);
     deps.leases.delete(ns, lease.id);
     return imported;
   } catch (e) {
+    input.destroy();
     deps.leases.delete(ns, lease.id);
     await deps.collectGarbage?.(ns);
     throw e;
@@ -133,11 +132,13 @@ async function* single(b: Buffer): AsyncGenerator<Buffer> {
   yield b;
 }
 
-async function importUnderLease(deps: ImportDeps, ns: string, raw: Readable, leaseId: string, opts: { name?: string }): Promise<ImportedImage[]> {
-  const input = await peekGzip(raw.pipe(new PassThrough()));
+async function importUnderLease(deps: ImportDeps, ns: string, raw: Readable, leaseId: string, opts: ImportOptions): Promise<ImportedImage[]> {
+  const src = new ByteSource(decompressed(raw, opts.limits ?? LAYER_RATIO, 'image archives'));
   const files = new Map<string, { digest: string; size: number; head: Buffer }>();
   const small = new Map<string, Buffer>();
-  for await (const { header, body } of readTar(new ByteSource(input))) {
+  /** Docker-archive JSON files too large to be a config: skipped, refused if an image names them. */
+  const oversized = new Map<string, number>();
+  for await (const { header, body } of readTar(src)) {
     if (header.type !== 'file') continue;
     const name = clean(header.name);
     const blob = BLOB_PATH.exec(name);
@@ -150,10 +151,15 @@ async function importUnderLease(deps: ImportDeps, ns: string, raw: Readable, lea
     };
     // legacy docker-archive files nothing reads
     if (!blob && (name === 'repositories' || /(^|\/)(VERSION|json)$/.test(name))) continue;
-    if (!blob && (name.endsWith('.json') || name === 'oci-layout') && header.size <= SMALL_JSON) {
+    if (!blob && IN_MEMORY.has(name)) {
+      if (header.size > MAX_DOC) throw invalidArgument(`${name} in the archive has ${header.size} bytes, over the ${MAX_DOC}-byte limit`);
       const parts: Buffer[] = [];
       for await (const c of chunks()) parts.push(c);
       small.set(name, Buffer.concat(parts));
+      continue;
+    }
+    if (!blob && name.endsWith('.json') && header.size > MAX_DOC) {
+      oversized.set(name, header.size);
       continue;
     }
     let head = Buffer.alloc(0);
@@ -167,11 +173,13 @@ async function importUnderLease(deps: ImportDeps, ns: string, raw: Readable, lea
     const stored = await storeBlob(deps, ns, leaseId, tapped(), blob ? `sha256:${blob[2]}` : undefined);
     files.set(name, { ...stored, head });
   }
+  // what follows the end marker (record padding) is read too: a gzip stream that ends early fails here
+  await src.drain();
 
   const index = small.get('index.json');
   const dockerManifest = small.get('manifest.json');
-  if (index) return importOci(deps, ns, leaseId, index, small, opts);
-  if (dockerManifest) return importDocker(deps, ns, leaseId, dockerManifest, files, small);
+  if (index) return importOci(deps, ns, index, small, opts);
+  if (dockerManifest) return importDocker(deps, ns, leaseId, dockerManifest, files, oversized);
   throw invalidArgument('not an image archive: neither index.json (OCI layout) nor manifest.json (docker-archive) found');
 }
 
@@ -181,6 +189,20 @@ function parseJson<T>(buf: Buffer, what: string): T {
   } catch (e) {
     throw invalidArgument(`${what}: invalid JSON: ${(e as Error).message}`);
   }
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** A descriptor from the archive, checked before anything uses its fields. */
+function checkDescriptor(x: unknown, where: string): Descriptor {
+  const d = x as Partial<Descriptor> | null;
+  if (typeof d !== 'object' || d === null || typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || !DIGEST.test(d.digest) || !Number.isSafeInteger(d.size) || d.size! < 0) {
+    throw invalidArgument(`${where}: invalid descriptor ${JSON.stringify(x)?.slice(0, 200)}`);
+  }
+  if (d.annotations !== undefined && (typeof d.annotations !== 'object' || d.annotations === null || Object.values(d.annotations).some((v) => typeof v !== 'string'))) {
+    throw invalidArgument(`${where}: invalid annotations on ${d.digest}`);
+  }
+  return d as Descriptor;
 }
 
 /** Check that every blob a manifest or index references is present; label it for GC. */
@@ -199,18 +221,22 @@ async function linkDocument(deps: ImportDeps, ns: string, d: Descriptor, seen = 
   };
   present(d);
   if (!isIndex(d.mediaType) && !isManifest(d.mediaType)) return;
-  const chunks: Buffer[] = [];
-  for await (const c of deps.content.read(ns, d.digest)) chunks.push(c as Buffer);
-  const doc = parseJson<IndexDoc | ManifestDoc>(Buffer.concat(chunks), `manifest ${d.digest}`);
+  if (d.size > MAX_DOC) throw invalidArgument(`${d.mediaType} ${d.digest} has ${d.size} bytes, over the ${MAX_DOC}-byte limit`);
+  const doc = await readJson<IndexDoc | ManifestDoc>(deps.content, ns, d);
+  if (typeof doc !== 'object' || doc === null) throw invalidArgument(`manifest ${d.digest} is not a JSON object`);
   if (isManifest(d.mediaType)) {
     const m = doc as ManifestDoc;
     if (!m.config || !Array.isArray(m.layers)) throw invalidArgument(`manifest ${d.digest} has no config or layers`);
-    for (const x of [m.config, ...m.layers]) {
+    const config = checkDescriptor(m.config, `manifest ${d.digest}`);
+    if (config.size > MAX_DOC) throw invalidArgument(`image config ${config.digest} has ${config.size} bytes, over the ${MAX_DOC}-byte limit`);
+    for (const x of [config, ...m.layers.map((l) => checkDescriptor(l, `manifest ${d.digest}`))]) {
       if (!KNOWN.has(x.mediaType)) throw invalidArgument(`unknown media type ${JSON.stringify(x.mediaType)} in manifest ${d.digest}`);
       present(x);
     }
   } else {
-    for (const x of (doc as IndexDoc).manifests ?? []) {
+    const list = (doc as IndexDoc).manifests ?? [];
+    if (!Array.isArray(list)) throw invalidArgument(`index ${d.digest}: manifests is not a list`);
+    for (const x of list.map((m) => checkDescriptor(m, `index ${d.digest}`))) {
       // an index may list platforms the archive does not carry: link those it has
       try {
         deps.content.info(ns, x.digest);
@@ -251,35 +277,46 @@ function nameFrom(annotations: Record<string, string> | undefined, fallback?: st
   return fallback ? normalizeReference(fallback) : undefined;
 }
 
-async function importOci(deps: ImportDeps, ns: string, _lease: string, indexBuf: Buffer, small: Map<string, Buffer>, opts: { name?: string }): Promise<ImportedImage[]> {
+/** The images of an OCI layout (not created yet). */
+async function importOci(deps: ImportDeps, ns: string, indexBuf: Buffer, small: Map<string, Buffer>, opts: ImportOptions): Promise<ImportedImage[]> {
   const layout = small.get('oci-layout');
-  if (layout && parseJson<{ imageLayoutVersion?: string }>(layout, 'oci-layout').imageLayoutVersion === undefined) throw invalidArgument('oci-layout has no imageLayoutVersion');
-  const index = parseJson<IndexDoc>(indexBuf, 'index.json');
-  if (!Array.isArray(index.manifests)) throw invalidArgument('index.json has no manifests');
+  if (layout && parseJson<{ imageLayoutVersion?: string } | null>(layout, 'oci-layout')?.imageLayoutVersion === undefined) throw invalidArgument('oci-layout has no imageLayoutVersion');
+  const index = parseJson<IndexDoc | null>(indexBuf, 'index.json');
+  if (!index || !Array.isArray(index.manifests)) throw invalidArgument('index.json has no manifests');
   const out: ImportedImage[] = [];
-  for (const m of index.manifests) {
+  for (const raw of index.manifests) {
+    const m = checkDescriptor(raw, 'index.json');
     await linkDocument(deps, ns, m);
     const name = nameFrom(m.annotations, opts.name);
     if (!name) continue;
-    upsertImage(deps, ns, name, m);
     out.push({ name, target: m });
   }
   return out;
 }
 
-async function importDocker(deps: ImportDeps, ns: string, leaseId: string, manifestBuf: Buffer, files: Map<string, { digest: string; size: number; head: Buffer }>, small: Map<string, Buffer>): Promise<ImportedImage[]> {
-  const entries = parseJson<DockerManifestEntry[]>(manifestBuf, 'manifest.json');
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** The images of a docker-archive (not created yet); their manifests are written to the store. */
+async function importDocker(
+  deps: ImportDeps,
+  ns: string,
+  leaseId: string,
+  manifestBuf: Buffer,
+  files: Map<string, { digest: string; size: number; head: Buffer }>,
+  oversized: Map<string, number>,
+): Promise<ImportedImage[]> {
+  const entries = parseJson<unknown>(manifestBuf, 'manifest.json');
   if (!Array.isArray(entries)) throw invalidArgument('manifest.json must be a list');
   const out: ImportedImage[] = [];
-  for (const e of entries) {
-    const configBuf = small.get(clean(e.Config));
-    let config: { digest: string; size: number };
-    if (configBuf) config = await storeBlob(deps, ns, leaseId, single(configBuf));
-    else {
-      const f = files.get(clean(e.Config));
-      if (!f) throw failedPrecondition(`the archive is missing config ${e.Config}`);
-      config = f;
+  for (const raw of entries as unknown[]) {
+    const e = raw as Partial<DockerManifestEntry> | null;
+    if (typeof e !== 'object' || e === null || typeof e.Config !== 'string' || !isStringList(e.Layers) || !(e.RepoTags == null || isStringList(e.RepoTags))) {
+      throw invalidArgument(`manifest.json: invalid entry ${JSON.stringify(raw)?.slice(0, 200)}`);
     }
+    const config = files.get(clean(e.Config));
+    const tooLarge = oversized.get(clean(e.Config)) ?? (config && config.size > MAX_DOC ? config.size : undefined);
+    if (tooLarge !== undefined) throw invalidArgument(`config ${e.Config} in the archive has ${tooLarge} bytes, over the ${MAX_DOC}-byte limit`);
+    if (!config) throw failedPrecondition(`the archive is missing config ${e.Config}`);
     const layers: Descriptor[] = e.Layers.map((l) => {
       const f = files.get(clean(l));
       if (!f) throw failedPrecondition(`the archive is missing layer ${l}`);
@@ -296,11 +333,7 @@ async function importDocker(deps: ImportDeps, ns: string, leaseId: string, manif
     const stored = await storeBlob(deps, ns, leaseId, single(mbuf));
     const target: Descriptor = { mediaType: MediaType.dockerManifest, digest: stored.digest, size: stored.size };
     await linkDocument(deps, ns, target);
-    for (const tag of e.RepoTags ?? []) {
-      const name = normalizeReference(tag);
-      upsertImage(deps, ns, name, target);
-      out.push({ name, target });
-    }
+    for (const tag of e.RepoTags ?? []) out.push({ name: normalizeReference(tag), target });
   }
   return out;
 }

@@ -37,7 +37,8 @@ export interface ImageConfig {
   history?: unknown[];
 }
 
-const MAX_DOC = 8 * 1024 * 1024;
+/** Most bytes of an index, manifest or config read into memory. */
+export const MAX_DOC = 8 * 1024 * 1024;
 
 async function readAll(stream: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -81,7 +82,10 @@ export async function readImage(content: ContentStore, ns: string, manifest: Man
   if (!isConfig(manifest.config.mediaType)) throw invalidArgument(`unknown config media type ${manifest.config.mediaType}`);
   for (const l of manifest.layers) if (!isLayer(l.mediaType)) throw invalidArgument(`unknown layer media type ${l.mediaType}`);
   const config = await readJson<ImageConfig>(content, ns, manifest.config);
-  if (!config.rootfs || !Array.isArray(config.rootfs.diff_ids)) throw invalidArgument(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
+  if (typeof config !== 'object' || config === null || !config.rootfs || !Array.isArray(config.rootfs.diff_ids)) throw invalidArgument(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
+  // diff IDs name snapshots (chain IDs): nothing but digests
+  const bad = config.rootfs.diff_ids.find((d) => typeof d !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d));
+  if (bad !== undefined) throw invalidArgument(`image config ${manifest.config.digest}: invalid diff ID ${JSON.stringify(bad)?.slice(0, 100)}`);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw failedPrecondition(`image config lists ${config.rootfs.diff_ids.length} layers but the manifest has ${manifest.layers.length}`);
   }

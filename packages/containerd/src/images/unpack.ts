@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Sys } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
-import { failedPrecondition } from '../errors';
+import { LayerError } from '../diff/apply';
+import { layerErrorCode } from '../diff/error-code';
+import { ApiError, failedPrecondition } from '../errors';
 import { mountAll, unmount } from '../snapshots/mount';
 import type { Snapshotter } from '../snapshots/types';
 import type { ImageConfig, ManifestDoc } from './manifest';
@@ -21,8 +23,8 @@ export interface UnpackDeps {
   content: ContentStore;
   snapshotter: Snapshotter;
   sys: Pick<Sys, 'mount' | 'umount' | 'statfs' | 'mountSetattr'>;
-  /** Apply one (possibly gzipped) layer tar into a directory; returns the uncompressed digest. */
-  applyLayer(layer: Readable, target: string): Promise<{ digest: string; size: number }>;
+  /** Apply one (possibly gzipped) layer tar of `compressedSize` bytes into a directory; returns the uncompressed digest. */
+  applyLayer(layer: Readable, target: string, compressedSize: number): Promise<{ digest: string; size: number }>;
 }
 
 export function chainIds(diffIds: readonly string[]): string[] {
@@ -58,7 +60,10 @@ export async function unpackImage(deps: UnpackDeps, ns: string, manifest: Manife
         mountAll(deps.sys, mounts, target);
         let applied: { digest: string };
         try {
-          applied = await deps.applyLayer(deps.content.read(ns, manifest.layers[i]!.digest), target);
+          applied = await deps.applyLayer(deps.content.read(ns, manifest.layers[i]!.digest), target, manifest.layers[i]!.size);
+        } catch (e) {
+          if (e instanceof LayerError) throw new ApiError(layerErrorCode(e), `failed to unpack layer ${manifest.layers[i]!.digest}: ${e.message}`);
+          throw e;
         } finally {
           unmount(deps.sys, target);
         }

@@ -5,18 +5,23 @@
  * Import (client streaming): the first message carries the options (name, unpack, snapshotter,
  * platform), every message may carry a chunk of the archive. The chunks are fed to
  * `importArchive` as they arrive (with backpressure: the call is paused while the importer is
- * behind), which writes everything under a temporary lease; with `unpack` each imported image is
- * then unpacked into chain-ID snapshots, under a lease of its own until the image config holds
- * the top snapshot. A client that cancels before the import completed leaves nothing: the input
- * ends early, the importer fails on the truncated archive, drops its lease and collects garbage
- * (and should the archive have been complete already, the images it created are removed again).
+ * behind), which writes everything under a temporary lease; with `unpack` each image is then
+ * unpacked into chain-ID snapshots (under a lease of its own until the image config holds the top
+ * snapshot) BEFORE its image record is created: a layer that cannot be applied (hostile or
+ * malformed tar, decompression bomb, disk budget) fails the import with no image record, no
+ * snapshot and, once the lease is gone and garbage collected, no content. A gzipped archive is
+ * inflated within the disk budget of the daemon's root and the sane 200:1 ratio. A client that
+ * cancels before the import completed leaves nothing: the input ends early, the importer fails
+ * on the truncated archive, drops its lease and collects garbage (and should the archive have
+ * been complete already, the images it created are removed again).
  *
  * Export (server streaming): `exportImages` writes one tar (OCI layout + docker manifest.json)
  * into a sink that sends it as `data` chunks of at most CHUNK bytes, honouring the call's
  * flow control; a client that cancels stops the export.
  *
  * Errors: INVALID_ARGUMENT for an archive that is not one (bad tar, gzip, JSON, reference, media
- * type), a malformed platform or an unknown snapshotter; NOT_FOUND for an unknown image name on
+ * type, a layer that cannot be applied), a malformed platform or an unknown snapshotter;
+ * RESOURCE_EXHAUSTED for an archive or layer over the disk budget; NOT_FOUND for an unknown image name on
  * export or a platform the image does not carry; FAILED_PRECONDITION for blobs missing from the
  * archive or from the store.
  */
@@ -28,6 +33,7 @@ import type { Sys } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
 import { applyLayer } from '../diff';
+import { diskBudget, ExpansionError, LAYER_RATIO, layerLimits } from '../diff/decompress';
 import { TarFormatError } from '../diff/tar';
 import { ApiError, failedPrecondition, invalidArgument, toServiceError } from '../errors';
 import { exportImages } from '../images/archive-export';
@@ -76,6 +82,7 @@ function platformOf(text: string): Platform {
 function importError(e: unknown): unknown {
   if (e instanceof ApiError) return e;
   if (e instanceof TarFormatError) return invalidArgument(`not a valid tar archive: ${e.message}`);
+  if (e instanceof ExpansionError) return e.kind === 'budget' ? new ApiError(Code.RESOURCE_EXHAUSTED, e.message) : invalidArgument(e.message);
   if (e instanceof ReferenceError) return invalidArgument(`invalid image reference in the archive: ${e.message}`);
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('Z_')) return invalidArgument(`not a valid gzip stream: ${(e as Error).message}`);
@@ -212,7 +219,7 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
       // committed layers another image already unpacked: held too, so GC cannot take them meanwhile
       chainIds(config.rootfs.diff_ids).forEach(hold);
       const top = await unpackImage(
-        { content: deps.content, snapshotter: holding(opts.snapshotter, hold), sys: deps.sys, applyLayer: (s, t) => applyLayer(s, t, { sys: deps.sys }) },
+        { content: deps.content, snapshotter: holding(opts.snapshotter, hold), sys: deps.sys, applyLayer: (s, t, size) => applyLayer(s, t, { sys: deps.sys, limits: { ...layerLimits(t), compressedSize: size } }) },
         ns,
         manifest,
         config,
@@ -263,32 +270,38 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
 
       const run = async (opts: ImportOptions): Promise<archives.ImportResponse> => {
         const before = new Map(deps.images.list(ns).map((i) => [i.name, i]));
+        const chains = new Map<string, string>(); // manifest digest → top chain ID
+        const isCancelled = () => cancelled || call.cancelled;
         let imported: ImportedImage[];
         try {
           imported = await importArchive(
             { content: importContent, images: deps.images, leases: deps.leases, collectGarbage: (n) => deps.collectGarbage(n) },
             ns,
             input,
-            opts.name ? { name: opts.name } : {},
+            {
+              ...(opts.name ? { name: opts.name } : {}),
+              limits: { ...LAYER_RATIO, ...diskBudget(ctx.root) },
+              // unpack before any image record exists: a layer that cannot be applied leaves no image
+              beforeCommit: async (images) => {
+                if (opts.unpack) {
+                  for (const img of images) {
+                    if (isCancelled()) break;
+                    if (!chains.has(img.target.digest)) chains.set(img.target.digest, await unpack(ns, img.target, opts));
+                  }
+                }
+                if (isCancelled()) throw new ApiError(Code.CANCELLED, 'import cancelled by the client');
+              },
+            },
           );
         } catch (e) {
           throw importError(e);
         }
-        if (cancelled || call.cancelled) {
+        if (isCancelled()) {
+          // the client went away between the commit and this answer
           await rollback(ns, imported, before);
           throw new ApiError(Code.CANCELLED, 'import cancelled by the client');
         }
-        const chains = new Map<string, string>(); // manifest digest → top chain ID
-        const out: archives.ImportedImage[] = [];
-        for (const img of imported) {
-          let chainId = '';
-          if (opts.unpack) {
-            chainId = chains.get(img.target.digest) ?? (await unpack(ns, img.target, opts));
-            chains.set(img.target.digest, chainId);
-          }
-          out.push({ name: img.name, target: toProto(img.target), chainId });
-        }
-        return { images: out };
+        return { images: imported.map((img) => ({ name: img.name, target: toProto(img.target), chainId: chains.get(img.target.digest) ?? '' })) };
       };
 
       const start = (first: archives.ImportRequest | undefined): boolean => {

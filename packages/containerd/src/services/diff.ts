@@ -18,6 +18,8 @@ import type { diff, types } from '@gantry/api';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
 import { applyLayer, LayerError } from '../diff/apply';
+import { layerLimits } from '../diff/decompress';
+import { layerErrorCode } from '../diff/error-code';
 import { diffMounts } from '../diff/compare';
 import { withTempMounts } from '../diff/mounts';
 import { ApiError, invalidArgument } from '../errors';
@@ -57,13 +59,6 @@ export interface DiffServiceDeps {
 const toMountSpecs = (mounts: readonly types.Mount[]): MountSpec[] =>
   mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
 
-/** An archive fault (format, confinement) rather than an I/O failure of ours. */
-function layerErrorCode(e: LayerError): Code {
-  const cause = e.cause as { code?: unknown } | undefined;
-  const io = typeof cause?.code === 'string' && /^E[A-Z]+$/.test(cause.code) && !['ENOENT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'ELOOP'].includes(cause.code);
-  return io ? Code.UNKNOWN : Code.INVALID_ARGUMENT;
-}
-
 export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.DiffServer {
   const log = ctx.log.with({ service: 'diff' });
   const sys = deps.sys ?? linuxSys();
@@ -77,12 +72,13 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
       if (req.mounts.length === 0) throw invalidArgument('mounts must be set');
       if (ZSTD.has(desc.mediaType)) throw new ApiError(Code.UNIMPLEMENTED, `unsupported diff media type ${desc.mediaType}: zstd layers are not supported`);
       if (!APPLICABLE.has(desc.mediaType)) throw invalidArgument(`unsupported diff media type ${JSON.stringify(desc.mediaType)}: no processor for media-type`);
-      deps.content.info(ns, desc.digest); // NOT_FOUND before mounting anything
+      const blobInfo = deps.content.info(ns, desc.digest); // NOT_FOUND before mounting anything
       const started = Date.now();
       const result = await withTempMounts(sys, tmpRoot, toMountSpecs(req.mounts), false, async (dir) => {
         const blob: Readable = deps.content.read(ns, desc.digest);
         try {
-          return await applyLayer(blob, dir, { sys, onWarning: (message, entry) => log.warn('layer entry', { entry, message }) });
+          const limits = { ...layerLimits(dir), compressedSize: blobInfo.size };
+          return await applyLayer(blob, dir, { sys, limits, onWarning: (message, entry) => log.warn('layer entry', { entry, message }) });
         } catch (e) {
           if (e instanceof LayerError) throw new ApiError(layerErrorCode(e), `failed to apply layer ${desc.digest}: ${e.message}`);
           throw e;

@@ -17,10 +17,10 @@
  * parent's fd.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { ByteSource, END_OF_ARCHIVE, cleanEntryName, extractTar, LayerError, readTar, TarFormatError, TreeWriter, childNames, withChild, type TreeNode } from '@gantry/containerd';
+import { ByteSource, decompressed, END_OF_ARCHIVE, cleanEntryName, extractTar, layerLimits, LayerError, readTar, TarFormatError, TreeWriter, childNames, withChild, type TreeNode } from '@gantry/containerd';
 import { SysError, type Sys } from '@gantry/linux';
 import { badRequest, HttpError } from '../http/errors';
 
@@ -62,8 +62,8 @@ export async function spool(body: Readable, file: string): Promise<void> {
     if (head.length > 0) yield head;
     for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
   }
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) await pipeline(rest(), createGunzip(), out);
-  else await pipeline(rest(), out);
+  // gzip inflated, plain passed through: both within the sane ratio and the spool's disk budget
+  await pipeline(rest(), (src: AsyncIterable<Buffer>) => decompressed(src, layerLimits(path.dirname(file)), 'archives'), out);
 }
 
 function members(file: string) {

@@ -6,11 +6,10 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archives } from '@gantry/api';
-import { hostPlatform } from '@gantry/containerd';
+import { ByteSource, decompressed, detectCompression, ExpansionError, hostPlatform, LAYER_RATIO, readTar, TarFormatError, type ExpansionLimits } from '@gantry/containerd';
 import type { Containerd } from '../containerd/client';
 import { badRequest, fromGrpc } from '../http/errors';
 import type { OciContainerConfig, OciImageConfig } from './catalog';
@@ -105,70 +104,55 @@ export interface LayerFile {
 
 /**
  * Spool a rootfs tarball (plain or gzipped) to `file`, computing its digest and size and the
- * digest of the uncompressed tar (the diff ID). Refuses what is not a tar (400).
+ * digest of the uncompressed tar (the diff ID). Refuses what is not a tar (400), and a gzip stream
+ * that is truncated, corrupt, not a valid tar or a decompression bomb (past `limits`: the sane
+ * 200:1 ratio of the whole file). The inflating is a second pass over the spooled file, so
+ * nothing inflated is held or written.
  */
-export async function spoolLayer(input: Readable, file: string): Promise<LayerFile> {
+export async function spoolLayer(input: Readable, file: string, limits: ExpansionLimits = LAYER_RATIO): Promise<LayerFile> {
   const hash = createHash('sha256');
-  const diff = createHash('sha256');
   let size = 0;
   let head = Buffer.alloc(0);
-  let gunzip: ReturnType<typeof createGunzip> | undefined;
-  let plainHead = Buffer.alloc(0);
-  let gunzipDone: Promise<void> | undefined;
-  const out = fs.createWriteStream(file, { mode: 0o600 });
-  const tapPlain = (c: Buffer) => {
-    if (plainHead.length < 512) plainHead = Buffer.concat([plainHead, c.subarray(0, 512 - plainHead.length)]);
-    diff.update(c);
-  };
   await pipeline(
     input,
     async function* (src: AsyncIterable<Buffer>) {
       for await (const c of src) {
         hash.update(c);
         size += c.length;
-        if (head.length < 6) {
-          head = Buffer.concat([head, c]);
-          if (head.length < 6) continue;
-          const first = head;
-          if (first[0] === 0x1f && first[1] === 0x8b) {
-            gunzip = createGunzip();
-            gunzip.on('data', tapPlain);
-            gunzipDone = new Promise<void>((resolve, reject) => {
-              gunzip!.once('end', () => resolve());
-              gunzip!.once('error', reject);
-            });
-            gunzipDone.catch(() => undefined); // awaited below; a rejection before then is not unhandled
-          } else if (first.subarray(0, 3).toString('latin1') === 'BZh' || first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
-            throw badRequest('unsupported compression: only plain and gzipped tarballs can be imported');
-          }
-          yieldPlain(first);
-          yield first;
-          continue;
-        }
-        yieldPlain(c);
+        if (head.length < 512) head = Buffer.concat([head, c.subarray(0, 512 - head.length)]);
         yield c;
       }
-      if (head.length > 0 && head.length < 6) {
-        yieldPlain(head);
-        yield head;
-      }
-      function yieldPlain(c: Buffer) {
-        if (gunzip) gunzip.write(c);
-        else tapPlain(c);
-      }
     },
-    out,
+    fs.createWriteStream(file, { mode: 0o600 }),
   );
-  if (gunzip) {
-    gunzip.end();
+  const digest = `sha256:${hash.digest('hex')}`;
+  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  let diffId = digest;
+  let plainHead = head;
+  if (gzip) {
+    // walked as a tar: a member declaring more than the layer may expand to is refused at its header
+    const diff = createHash('sha256');
+    plainHead = Buffer.alloc(0);
+    const src = new ByteSource(decompressed(fs.createReadStream(file), { ...limits, compressedSize: size }, 'layers'), (c) => {
+      if (plainHead.length < 512) plainHead = Buffer.concat([plainHead, c.subarray(0, 512 - plainHead.length)]);
+      diff.update(c);
+    });
     try {
-      await gunzipDone;
+      for await (const _ of readTar(src)) {
+        // bodies are skipped (and hashed)
+      }
+      await src.drain();
     } catch (e) {
-      throw badRequest(`invalid gzip stream: ${(e as Error).message}`);
+      if (e instanceof ExpansionError) throw badRequest(e.message.startsWith('gzip:') ? `invalid gzip stream: ${e.message.slice(6)}` : e.message);
+      if (e instanceof TarFormatError) throw badRequest(looksLikeTar(plainHead) ? `invalid tar archive: ${e.message}` : 'the imported file is not a tar archive');
+      throw e;
     }
+    diffId = `sha256:${diff.digest('hex')}`;
+  } else if (detectCompression(head) !== 'none') {
+    throw badRequest('unsupported compression: only plain and gzipped tarballs can be imported');
   }
   if (!looksLikeTar(plainHead)) throw badRequest('the imported file is not a tar archive');
-  return { file, digest: `sha256:${hash.digest('hex')}`, size, diffId: `sha256:${diff.digest('hex')}`, gzip: gunzip !== undefined };
+  return { file, digest, size, diffId, gzip };
 }
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

@@ -46,7 +46,8 @@ export function parseFilters(q: URLSearchParams): Record<string, string[]> {
   } catch {
     throw badRequest('invalid filter: filters must be JSON');
   }
-  const out: Record<string, string[]> = {};
+  // no prototype: a "__proto__" filter is a key like any other (refused as unknown), not a prototype
+  const out = Object.create(null) as Record<string, string[]>;
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('invalid filter: filters must be an object');
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     // both {"status":["running"]} and the older {"status":{"running":true}} forms
