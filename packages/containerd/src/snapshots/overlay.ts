@@ -18,7 +18,7 @@ import { compileRequestFilters } from '../metadata/adaptors';
 import { loadTime, now, storeTime, type StoredTime } from '../metadata/codec';
 import { own, put } from '../metadata/maps';
 import { namespaceBucket, NamespaceStore, NAMESPACES_BUCKET } from '../metadata/namespaces';
-import { RecordConflict, type RecordStore } from '../metadata/record-store';
+import { RecordConflict, type RecordStore } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 import type { Adaptor } from '../events/filters';
 import { timestampToNanos } from '@gantry/api';
