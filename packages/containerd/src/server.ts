@@ -93,7 +93,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   fs.mkdirSync(path.dirname(opts.address), { recursive: true, mode: 0o711 });
   // a record that does not parse is moved aside and reported; the daemon serves the rest
   const store = new RecordStore(path.join(opts.root, 'metadata'), {
-    onQuarantine: (r) => opts.log.error('metadata record quarantined: it cannot be read', { file: r.file, quarantinedAs: r.quarantinedAs, reason: r.reason }),
+    onQuarantine: (r) => opts.log.error('metadata record quarantined: it cannot be read', { ...r }),
   });
   const exchange = new Exchange(decodeEvent);
   const ctx: DaemonContext = {

@@ -269,3 +269,30 @@ describe('RecordStore at open', () => {
     expect(new RecordStore(root).quarantined).toEqual([]);
   });
 });
+
+describe('quarantine edge cases', () => {
+  it('a directory where a record should be is moved aside whole', () => {
+    const f = path.join(root, 'r.json');
+    fs.mkdirSync(path.join(f, 'inner'), { recursive: true });
+    const reports: { quarantinedAs: string; reason: string }[] = [];
+    expect(loadJsonOrQuarantine(f, { onQuarantine: (r) => reports.push(r) })).toBeUndefined();
+    expect(reports).toEqual([expect.objectContaining({ reason: 'is a directory' })]);
+    expect(fs.existsSync(path.join(reports[0]!.quarantinedAs, 'inner'))).toBe(true);
+    expect(fs.existsSync(f)).toBe(false);
+  });
+
+  it('a record that cannot be moved is reported with moveError and left in place; start-up goes on', () => {
+    const f = path.join(root, 'r.json');
+    fs.writeFileSync(f, '{');
+    const noLink: DurableFs = {
+      ...recordingFs().fs,
+      linkSync: () => {
+        throw Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' });
+      },
+    };
+    const reports: { quarantinedAs: string; moveError?: string }[] = [];
+    expect(loadJsonOrQuarantine(f, { onQuarantine: (r) => reports.push(r), fs: noLink })).toBeUndefined();
+    expect(reports).toEqual([expect.objectContaining({ quarantinedAs: f, moveError: expect.stringMatching(/EROFS/) })]);
+    expect(fs.readFileSync(f, 'utf8')).toBe('{');
+  });
+});

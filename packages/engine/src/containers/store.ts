@@ -44,14 +44,14 @@ export class ContainerStore {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o710 });
     for (const id of fs.readdirSync(this.dir)) {
       const cdir = path.join(this.dir, id);
-      if (!fs.statSync(cdir).isDirectory()) continue;
+      if (!fs.lstatSync(cdir).isDirectory()) continue;
       sweepTempFiles(cdir);
       let quarantinedNow = false;
       const rec = loadJsonOrQuarantine<ContainerRecord>(path.join(cdir, RECORD), {
         validate: (v) => recordProblem(id, v),
         onQuarantine: (r) => {
           quarantinedNow = true;
-          log?.error('container record quarantined: it cannot be read; the container is not served, its files are kept', { id, file: r.file, quarantinedAs: r.quarantinedAs, reason: r.reason });
+          log?.error('container record quarantined: it cannot be read; the container is not served, its files are kept', { id, ...r });
         },
       });
       if (rec) {

@@ -167,7 +167,7 @@ export class NetworkController {
 
   constructor(private readonly opts: ControllerOptions) {
     const quarantined = (what: string) => (r: QuarantineReport) =>
-      opts.log.error(`${what} record quarantined: it cannot be read`, { file: r.file, quarantinedAs: r.quarantinedAs, reason: r.reason });
+      opts.log.error(`${what} record quarantined: it cannot be read`, { ...r });
     this.store = new NetworkStore(path.join(opts.dataRoot, 'network', 'networks'), { onQuarantine: quarantined('network') });
     this.sandboxDir = path.join(opts.dataRoot, 'network', 'sandboxes');
     this.netnsDir = path.join(opts.execRoot, 'netns');

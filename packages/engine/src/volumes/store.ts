@@ -77,7 +77,7 @@ export class VolumeStore {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o701 });
     for (const name of fs.readdirSync(this.dir)) {
       const vdir = path.join(this.dir, name);
-      if (!fs.statSync(vdir).isDirectory()) continue;
+      if (!fs.lstatSync(vdir).isDirectory()) continue;
       sweepTempFiles(vdir);
       const rec = loadJsonOrQuarantine<VolumeRecord>(path.join(vdir, RECORD), {
         validate: (v) => (isJsonObject(v) && v.Name === name && typeof v.Driver === 'string' ? undefined : 'not a volume record of this directory'),

@@ -167,10 +167,12 @@ export function sweepTempFiles(dir: string, opts: { recursive?: boolean; fs?: Du
 export interface QuarantineReport {
   /** Where the record was. */
   file: string;
-  /** Where it is now. */
+  /** Where it is now (the same as `file` when it could not be moved: see `moveError`). */
   quarantinedAs: string;
   /** Why it could not be used (the parse or read error). */
   reason: string;
+  /** Set when moving it failed (a read-only file system, say): it was left where it was, unused. */
+  moveError?: string;
 }
 
 /** 2026-12-02T06:44:10.123Z → 20261202T064410.123Z: sortable, and no ':' in a file name. */
@@ -245,8 +247,20 @@ export function loadJsonOrQuarantine<T>(
 ): T | undefined {
   const r = readJsonFile<T>(file, opts.validate, opts.fs);
   if (r.kind === 'ok') return r.value;
-  if (r.kind === 'corrupt') opts.onQuarantine(quarantineFile(file, r.reason, { quarantineDir: opts.quarantineDir, fs: opts.fs }));
+  if (r.kind === 'corrupt') opts.onQuarantine(tryQuarantine(file, r.reason, { quarantineDir: opts.quarantineDir, fs: opts.fs }));
   return undefined;
+}
+
+/**
+ * quarantineFile for start-up paths: a failure to move the record must not stop the daemon, so it
+ * is reported (`moveError`) and the record is left where it is, unused.
+ */
+export function tryQuarantine(file: string, reason: string, opts: { quarantineDir?: string; fs?: DurableFs } = {}): QuarantineReport {
+  try {
+    return quarantineFile(file, reason, opts);
+  } catch (e) {
+    return { file, quarantinedAs: file, reason, moveError: (e as Error).message };
+  }
 }
 
 /** A check for `validate`: a JSON object (not null, not an array). */

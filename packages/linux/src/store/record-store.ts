@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createFileExclusive, FileExistsError, QUARANTINE_DIR, type QuarantineReport, quarantineFile, readJsonFile, removeFileDurable, removeTreeDurable, sweepTempFiles, TEMP_PREFIX, writeJsonAtomic } from './durable';
+import { createFileExclusive, FileExistsError, QUARANTINE_DIR, type QuarantineReport, readJsonFile, removeFileDurable, removeTreeDurable, sweepTempFiles, TEMP_PREFIX, tryQuarantine, writeJsonAtomic } from './durable';
 
 /** A key that already exists (create) or does not (update/delete). */
 export class RecordConflict extends Error {
@@ -58,7 +58,7 @@ export class RecordStore {
         if (!(bucket.length === 0 && e.name === QUARANTINE_DIR)) this.check(p, [...bucket, e.name], report);
       } else if (e.name.endsWith('.json')) {
         const r = readJsonFile(p);
-        if (r.kind === 'corrupt') report(quarantineFile(p, r.reason, { quarantineDir: path.join(this.root, QUARANTINE_DIR, ...bucket) }));
+        if (r.kind === 'corrupt') report(tryQuarantine(p, r.reason, { quarantineDir: path.join(this.root, QUARANTINE_DIR, ...bucket) }));
       }
     }
   }
