@@ -1,6 +1,6 @@
 import type { Exchange } from './events/exchange';
 import type { Logger } from './log';
-import type { RecordStore } from './metadata/record-store';
+import type { RecordStore } from '@gantry/linux';
 
 /** What every service of the daemon shares. */
 export interface DaemonContext {

@@ -12,7 +12,6 @@ export { hostPlatform, parsePlatform, formatPlatform, platformMatches } from './
 export type { Platform } from './images/platform';
 export { Logger } from './log';
 export type { Level } from './log';
-export { RecordStore, RecordConflict } from './metadata/record-store';
 export { compileFilters, parseFilter, FilterSyntaxError } from './events/filters';
 export { ShimManager } from './tasks/shim-manager';
 // Overlay and tar helpers gantryd uses for docker cp / diff / export over container snapshots.

@@ -21,7 +21,7 @@ import { LeaseStore } from './leases/store';
 import { imagesService } from './services/images';
 import { leasesService } from './services/leases';
 import { NamespaceStore } from './metadata/namespaces';
-import { RecordStore } from './metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 import { containersService } from './services/containers';
 import { eventsService } from './services/events';
 import { introspectionService } from './services/introspection';
@@ -91,7 +91,10 @@ export interface Daemon {
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   for (const dir of [opts.root, opts.state]) fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
   fs.mkdirSync(path.dirname(opts.address), { recursive: true, mode: 0o711 });
-  const store = new RecordStore(path.join(opts.root, 'metadata'));
+  // a record that does not parse is moved aside and reported; the daemon serves the rest
+  const store = new RecordStore(path.join(opts.root, 'metadata'), {
+    onQuarantine: (r) => opts.log.error('metadata record quarantined: it cannot be read', { ...r }),
+  });
   const exchange = new Exchange(decodeEvent);
   const ctx: DaemonContext = {
     log: opts.log,

@@ -12,7 +12,7 @@ import type { DaemonContext } from '../src/context';
 import { decodeEvent } from '../src/events/decode';
 import type { EventEnvelope } from '../src/events/exchange';
 import { Logger } from '../src/log';
-import { RecordStore } from '../src/metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 import { contentService, type LeaseResource } from '../src/services/content';
 import { eventsService } from '../src/services/events';
 import { introspectionService } from '../src/services/introspection';

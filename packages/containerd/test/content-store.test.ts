@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { status as Code, Metadata } from '@grpc/grpc-js';
 import { LocalContentStore } from '../src/content/local-store';
 import { leaseOf } from '../src/content/lease-header';
-import { RecordStore } from '../src/metadata/record-store';
-import { CRASH_HOOK, runChild } from './crash-child';
+import { RecordStore } from '@gantry/linux';
+import { CRASH_HOOK, runChild } from '../../linux/test/crash-child';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const readStream = async (r: NodeJS.ReadableStream): Promise<Buffer> => {
@@ -88,7 +88,7 @@ describe('LocalContentStore', () => {
     const crypto = require('node:crypto');
     const path = require('node:path');
     const { LocalContentStore } = require(${JSON.stringify(path.join(dist, 'content/local-store.js'))});
-    const { RecordStore } = require(${JSON.stringify(path.join(dist, 'metadata/record-store.js'))});
+    const { RecordStore } = require(${JSON.stringify(path.resolve(__dirname, '../../linux/dist/store/record-store.js'))});
     const root = ${JSON.stringify(root)};
     const s = new LocalContentStore(root, new RecordStore(path.join(root, 'metadata')));
   `;

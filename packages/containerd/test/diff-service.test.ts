@@ -16,7 +16,7 @@ import { ApiError, notFound } from '../src/errors';
 import { Exchange } from '../src/events/exchange';
 import { decodeEvent } from '../src/events/decode';
 import { Logger } from '../src/log';
-import { RecordStore } from '../src/metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 import { diffService, UNCOMPRESSED_LABEL } from '../src/services/diff';
 import { makeTar, sh, sha256, tmpDir } from './diff-helpers';
 import { describeIf, needRoot } from '../../../tools/testing/requirements';

@@ -8,7 +8,7 @@ import { ImageStore } from '../src/images/store';
 import { LeaseStore, EXPIRE_LABEL } from '../src/leases/store';
 import { ContainerStore } from '../src/metadata/containers';
 import { NamespaceStore } from '../src/metadata/namespaces';
-import { RecordStore } from '../src/metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 import type { SnapshotInfo, Snapshotter } from '../src/snapshots/types';
 
 /** In-memory content metadata: enough for GC, which only lists and deletes. */

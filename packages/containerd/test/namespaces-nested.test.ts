@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NamespaceStore } from '../src/metadata/namespaces';
-import { RecordStore } from '../src/metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 
 it('a namespace whose only records are nested (snapshots/<snapshotter>) is not empty', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-ns-'));

@@ -11,7 +11,7 @@ import type { DaemonContext } from '../src/context';
 import { decodeEvent } from '../src/events/decode';
 import { Exchange, type EventEnvelope } from '../src/events/exchange';
 import { Logger } from '../src/log';
-import { RecordStore } from '../src/metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 import { containersService, type ContainersServiceOptions } from '../src/services/containers';
 import { eventsService } from '../src/services/events';
 import { introspectionService } from '../src/services/introspection';

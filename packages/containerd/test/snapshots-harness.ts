@@ -15,7 +15,7 @@ import { snapshotsService } from '../src/services/snapshots';
 import { versionService } from '../src/services/version';
 import { OverlaySnapshotter } from '../src/snapshots/overlay';
 import { ApiError, notFound } from '../src/errors';
-import { RecordStore } from '../src/metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 import { mountAll, unmount } from '../src/snapshots/mount';
 import type { MountSpec } from '../src/snapshots/types';
 import { describeIf, needRoot } from '../../../tools/testing/requirements';

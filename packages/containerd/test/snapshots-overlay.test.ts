@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { RecordStore } from '../src/metadata/record-store';
+import { RecordStore } from '@gantry/linux';
 import { decodeKey, encodeKey } from '../src/snapshots/keys';
 import { OverlaySnapshotter } from '../src/snapshots/overlay';
 import { apiError, describeAsRoot, Mounts, mountedUnder, tempDir } from './snapshots-harness';

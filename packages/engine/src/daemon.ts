@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { createFileExclusive, FileExistsError } from '@gantry/linux';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@gantry/containerd';
@@ -46,7 +47,11 @@ export interface Engine {
 export async function startEngine(opts: EngineOptions & { log: Logger }): Promise<Engine> {
   fs.mkdirSync(opts.dataRoot, { recursive: true, mode: 0o711 });
   const idFile = path.join(opts.dataRoot, 'engine-id');
-  if (!fs.existsSync(idFile)) fs.writeFileSync(idFile, randomUUID());
+  try {
+    createFileExclusive(idFile, randomUUID(), { mode: 0o644 });
+  } catch (e) {
+    if (!(e instanceof FileExistsError)) throw e;
+  }
   let supervisor: ContainerdSupervisor | undefined;
   let address = opts.containerd;
   if (!address) {
@@ -64,7 +69,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     started: new Date(),
   };
   const router = new Router();
-  const store = new ContainerStore(opts.dataRoot);
+  const store = new ContainerStore(opts.dataRoot, opts.log);
   const networks = new NetworkController({
     dataRoot: opts.dataRoot,
     execRoot: opts.execRoot,

@@ -25,3 +25,4 @@ export type { SeccompActionName, SeccompOperatorName } from './sys';
 export * from './confine';
 export { BpfLoadError } from './bpf';
 export * from './mount';
+export * from './store';

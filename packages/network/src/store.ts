@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isJsonObject, loadJsonOrQuarantine, type QuarantineReport, removeFileDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
 import { conflicting, missing } from './errors';
 
 export interface IpamPool {
@@ -38,16 +39,23 @@ export const PREDEFINED = new Set(['bridge', 'host', 'none']);
 export class NetworkStore {
   private readonly byId = new Map<string, NetworkRecord>();
 
-  constructor(readonly dir: string) {
+  /**
+   * Records are written through @gantry/linux's writeJsonAtomic; one that cannot be read at
+   * start-up is moved to quarantine/ beside it and reported through `onQuarantine`.
+   */
+  constructor(
+    readonly dir: string,
+    opts: { onQuarantine?: (r: QuarantineReport) => void } = {},
+  ) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    sweepTempFiles(dir);
     for (const f of fs.readdirSync(dir)) {
       if (!f.endsWith('.json')) continue;
-      try {
-        const rec = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as NetworkRecord;
-        this.byId.set(rec.Id, rec);
-      } catch {
-        // a torn write from a crash: the network is lost, as with a missing file
-      }
+      const rec = loadJsonOrQuarantine<NetworkRecord>(path.join(dir, f), {
+        validate: (v) => (isJsonObject(v) && typeof v.Id === 'string' && `${v.Id}.json` === f && typeof v.Name === 'string' ? undefined : 'not a network record of this file'),
+        onQuarantine: (r) => opts.onQuarantine?.(r),
+      });
+      if (rec) this.byId.set(rec.Id, rec);
     }
   }
 
@@ -78,14 +86,12 @@ export class NetworkStore {
   }
 
   save(rec: NetworkRecord): void {
-    const file = path.join(this.dir, `${rec.Id}.json`);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 1));
-    fs.renameSync(`${file}.tmp`, file);
+    writeJsonAtomic(path.join(this.dir, `${rec.Id}.json`), rec);
     this.byId.set(rec.Id, rec);
   }
 
   remove(id: string): void {
-    fs.rmSync(path.join(this.dir, `${id}.json`), { force: true });
+    removeFileDurable(path.join(this.dir, `${id}.json`));
     this.byId.delete(id);
   }
 }

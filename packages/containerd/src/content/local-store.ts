@@ -27,7 +27,7 @@ import type { Adaptor } from '../events/filters';
 import { compileRequestFilters } from '../metadata/adaptors';
 import { own, put } from '../metadata/maps';
 import { namespaceBucket, NamespaceStore, NAMESPACES_BUCKET } from '../metadata/namespaces';
-import { RecordConflict, type RecordStore } from '../metadata/record-store';
+import { fsyncDir, RecordConflict, type RecordStore, TEMP_PREFIX, writeFileAtomic } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 import { validateNamespaceName } from '../rpc';
 import { isSha256Digest, sha256Hex } from './digest';
@@ -36,7 +36,7 @@ import type { ContentInfo, ContentStore, ContentWriter, IngestStatus } from './t
 /** Read chunk size (also the Read RPC's message size). */
 export const READ_CHUNK = 1 << 20;
 const CONTENT = 'content';
-const TMP = '.tmp-';
+const TMP = TEMP_PREFIX;
 const HEX_RE = /^[a-f0-9]{64}$/;
 const REF_MAX = 4096;
 
@@ -58,15 +58,7 @@ interface RefLock {
 
 const isErrno = (e: unknown, code: string) => (e as NodeJS.ErrnoException | undefined)?.code === code;
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
+/** A new file in a staging directory not yet renamed into place (its rename is the atomic step). */
 function writeDurable(file: string, content: string, mode = 0o600): void {
   const fd = fs.openSync(file, 'w', mode);
   try {
@@ -401,11 +393,11 @@ export class LocalContentStore implements ContentStore {
         throw failedPrecondition(`ref ${ref}: provided expected digest ${expected} differs from the ingest's ${meta.expected}`);
       }
       if (total > 0 && meta.total === 0) {
-        writeDurable(path.join(dir, 'total'), String(total));
+        writeFileAtomic(path.join(dir, 'total'), String(total));
         meta.total = total;
       }
       if (expected !== '' && meta.expected === '') {
-        writeDurable(path.join(dir, 'expected'), expected);
+        writeFileAtomic(path.join(dir, 'expected'), expected);
         meta.expected = expected;
       }
       fs.chmodSync(path.join(dir, 'data'), 0o600); // a commit that failed after making it read-only
@@ -568,7 +560,7 @@ class LocalWriter implements ContentWriter {
     await this.fh.close().catch(() => undefined);
     if (!this.lock.aborted) {
       try {
-        writeDurable(path.join(this.dir, 'updatedat'), this.st.updatedAt.toISOString());
+        writeFileAtomic(path.join(this.dir, 'updatedat'), this.st.updatedAt.toISOString());
       } catch {
         // best effort: the data file's mtime is the authority
       }

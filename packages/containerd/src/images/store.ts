@@ -8,7 +8,7 @@ import { alreadyExists, invalidArgument, notFound } from '../errors';
 import { loadTime, now, storeTime, type StoredTime } from '../metadata/codec';
 import { own, put } from '../metadata/maps';
 import { namespaceBucket, type NamespaceStore } from '../metadata/namespaces';
-import { RecordConflict, type RecordStore } from '../metadata/record-store';
+import { RecordConflict, type RecordStore } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 
 export interface DescriptorRecord {

@@ -9,7 +9,7 @@ import type { leases } from '@gantry/api';
 import { alreadyExists, invalidArgument, notFound } from '../errors';
 import { loadTime, now, storeTime, type StoredTime } from '../metadata/codec';
 import { namespaceBucket, type NamespaceStore } from '../metadata/namespaces';
-import { RecordConflict, type RecordStore } from '../metadata/record-store';
+import { RecordConflict, type RecordStore } from '@gantry/linux';
 import { validateLabels } from '../metadata/validate';
 
 export const EXPIRE_LABEL = 'containerd.io/gc.expire';

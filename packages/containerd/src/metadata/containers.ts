@@ -8,7 +8,7 @@ import { alreadyExists, invalidArgument, notFound } from '../errors';
 import { loadAny, loadTime, now, storeAny, storeTime, type StoredAny, type StoredTime } from './codec';
 import { own, put } from './maps';
 import { namespaceBucket, type NamespaceStore } from './namespaces';
-import { RecordConflict, type RecordStore } from './record-store';
+import { RecordConflict, type RecordStore } from '@gantry/linux';
 import { pruneLabels, validateIdentifier, validateLabels } from './validate';
 
 /** The stored form of containers.Container. */

@@ -6,7 +6,7 @@
 import type { namespaces } from '@gantry/api';
 import { alreadyExists, failedPrecondition, notFound } from '../errors';
 import { validateNamespaceName } from '../rpc';
-import { RecordConflict, type RecordStore } from './record-store';
+import { RecordConflict, type RecordStore } from '@gantry/linux';
 import { pruneLabels, validateLabels } from './validate';
 
 export const NAMESPACES_BUCKET = 'namespaces';

@@ -3,6 +3,7 @@
  * containerd names its plugins (type/id) so `ctr plugins ls` reads familiarly; and the server's
  * identity: a UUID generated on first start and kept under the root, and the pid.
  */
+import { createFileExclusive, FileExistsError } from '@gantry/linux';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -76,18 +77,11 @@ export function serverUuid(root: string): string {
     return existing;
   }
   fs.mkdirSync(root, { recursive: true, mode: 0o711 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, `${randomUUID()}\n`, { mode: 0o644 });
-  const fd = fs.openSync(tmp, 'r');
-  fs.fsyncSync(fd);
-  fs.closeSync(fd);
   try {
-    // link: whoever gets there first wins, and the file is never seen half-written
-    fs.linkSync(tmp, file);
+    // whoever gets there first wins, and the file is never seen half-written
+    createFileExclusive(file, `${randomUUID()}\n`, { mode: 0o644 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  } finally {
-    fs.rmSync(tmp, { force: true });
+    if (!(e instanceof FileExistsError)) throw e;
   }
   return serverUuid(root);
 }

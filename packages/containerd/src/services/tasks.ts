@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { writeJsonAtomic } from '@gantry/linux';
 import * as path from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { status as Code } from '@grpc/grpc-js';
@@ -104,7 +105,7 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
       if (!spec.linux.cgroupsPath) spec.linux.cgroupsPath = `/${ns}/${r.containerId}`;
       const bundle = shims.bundleDir(ns, r.containerId);
       fs.mkdirSync(bundle, { recursive: true, mode: 0o711 });
-      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      writeJsonAtomic(path.join(bundle, 'config.json'), spec);
       let h: ShimHandle | undefined;
       try {
         h = await shims.start(ns, r.containerId, bundle);

@@ -18,7 +18,7 @@ import { compileRequestFilters } from '../metadata/adaptors';
 import { loadTime, now, storeTime, type StoredTime } from '../metadata/codec';
 import { own, put } from '../metadata/maps';
 import { namespaceBucket, NamespaceStore, NAMESPACES_BUCKET } from '../metadata/namespaces';
-import { RecordConflict, type RecordStore } from '../metadata/record-store';
+import { fsyncDir, RecordConflict, type RecordStore } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 import type { Adaptor } from '../events/filters';
 import { timestampToNanos } from '@gantry/api';
@@ -210,6 +210,7 @@ export class OverlaySnapshotter implements Snapshotter {
         fs.lchownSync(path.join(tmp, 'fs'), st.uid, st.gid);
       }
       fs.renameSync(tmp, this.snapshotDir(id));
+      fsyncDir(this.dirs); // durable before the record that names it is written
     } catch (e) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw e;

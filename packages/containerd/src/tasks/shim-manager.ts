@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { events, packAny, shim, timestampFromDate } from '@gantry/api';
-import { linuxSys } from '@gantry/linux';
+import { linuxSys, writeFileAtomic } from '@gantry/linux';
 import { Runtime } from '@gantry/runtime';
 import type { DaemonContext } from '../context';
 
@@ -209,8 +209,8 @@ export class ShimManager {
     // The next task gets a shim that has already loaded.
     setImmediate(() => this.ensureSpare());
     const shimPid = child.pid ?? 0;
-    fs.writeFileSync(path.join(bundle, 'address'), socket);
-    fs.writeFileSync(path.join(bundle, 'shim.pid'), String(shimPid));
+    writeFileAtomic(path.join(bundle, 'address'), socket);
+    writeFileAtomic(path.join(bundle, 'shim.pid'), String(shimPid));
     const deadline = Date.now() + 15000;
     let exited = false;
     child.once('exit', () => (exited = true));

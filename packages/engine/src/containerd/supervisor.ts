@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { writeFileAtomic } from '@gantry/linux';
 import * as path from 'node:path';
 import type { Logger } from '@gantry/containerd';
 
@@ -110,7 +111,7 @@ export class ContainerdSupervisor {
     });
     fs.closeSync(log);
     this.child = child;
-    if (child.pid) fs.writeFileSync(this.pidFile, `${child.pid}\n`);
+    if (child.pid) writeFileAtomic(this.pidFile, `${child.pid}\n`, { mode: 0o644 });
     this.log.info('gantry-containerd started', { pid: child.pid, address: this.address });
     child.once('exit', (code, signal) => {
       if (this.stopping) return;

@@ -1,31 +1,68 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isJsonObject, loadJsonOrQuarantine, QUARANTINE_DIR, removeTreeDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
 import { conflict, notFound, badRequest } from '../http/errors';
 import type { ContainerRecord } from './record';
 import { generateName } from './names';
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
+const RECORD = 'config.v2.json';
+
+/** Where start-up problems are reported (gantryd's structured log). */
+export interface StoreLog {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Why a parsed config.v2.json is not a container record of directory `id` (undefined: it is). */
+function recordProblem(id: string, v: unknown): string | undefined {
+  if (!isJsonObject(v)) return 'not a JSON object';
+  if (v.Id !== id) return `Id ${JSON.stringify(v.Id)} does not match its directory`;
+  if (typeof v.Name !== 'string' || !v.Name.startsWith('/')) return 'Name is missing';
+  if (!isJsonObject(v.State) || typeof v.State.Status !== 'string') return 'State is missing';
+  if (!isJsonObject(v.Config) || !isJsonObject(v.HostConfig)) return 'Config or HostConfig is missing';
+  return undefined;
+}
+
 /**
- * Containers on disk: <data-root>/containers/<id>/config.v2.json (written to a temp file and
- * renamed, so a crash never leaves half a record) plus the json-file log beside it. Lookups by
- * full id, unique id prefix or name, as Docker resolves them.
+ * Containers on disk: <data-root>/containers/<id>/config.v2.json (written through @gantry/linux's
+ * writeJsonAtomic, so a crash never leaves half a record) plus the json-file log beside it.
+ * Lookups by full id, unique id prefix or name, as Docker resolves them.
+ *
+ * At start-up a record that cannot be read is moved to <id>/quarantine/config.v2.json.<time> and
+ * reported; the directory (log, etc files) stays and the other containers are served. A directory
+ * with neither record nor quarantine is what a create cut short leaves, and is removed.
  */
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
   readonly dir: string;
 
-  constructor(dataRoot: string) {
+  constructor(dataRoot: string, log?: StoreLog) {
     this.dir = path.join(dataRoot, 'containers');
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o710 });
     for (const id of fs.readdirSync(this.dir)) {
-      try {
-        const rec = JSON.parse(fs.readFileSync(path.join(this.dir, id, 'config.v2.json'), 'utf8')) as ContainerRecord;
+      const cdir = path.join(this.dir, id);
+      if (!fs.lstatSync(cdir).isDirectory()) continue;
+      sweepTempFiles(cdir);
+      let quarantinedNow = false;
+      const rec = loadJsonOrQuarantine<ContainerRecord>(path.join(cdir, RECORD), {
+        validate: (v) => recordProblem(id, v),
+        onQuarantine: (r) => {
+          quarantinedNow = true;
+          log?.error('container record quarantined: it cannot be read; the container is not served, its files are kept', { id, ...r });
+        },
+      });
+      if (rec) {
         this.byId.set(rec.Id, rec);
-      } catch {
-        // a directory without a complete record: the create that made it did not finish
-        fs.rmSync(path.join(this.dir, id), { recursive: true, force: true });
+      } else if (quarantinedNow) {
+        // reported above
+      } else if (fs.existsSync(path.join(cdir, QUARANTINE_DIR))) {
+        log?.warn('container directory without a usable record left in place (see its quarantine/)', { id, dir: cdir });
+      } else {
+        // no record and nothing quarantined: the create that made it did not finish
+        removeTreeDurable(cdir);
       }
     }
   }
@@ -59,16 +96,13 @@ export class ContainerStore {
   save(rec: ContainerRecord): void {
     const dir = this.containerDir(rec.Id);
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-    const file = path.join(dir, 'config.v2.json');
-    const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(rec));
-    fs.renameSync(tmp, file);
+    writeJsonAtomic(path.join(dir, RECORD), rec);
     this.byId.set(rec.Id, rec);
   }
 
   remove(id: string): void {
     this.byId.delete(id);
-    fs.rmSync(this.containerDir(id), { recursive: true, force: true });
+    removeTreeDurable(this.containerDir(id));
   }
 
   all(): ContainerRecord[] {

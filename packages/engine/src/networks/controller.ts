@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { isJsonObject, loadJsonOrQuarantine, type QuarantineReport, removeFileDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -165,19 +166,23 @@ export class NetworkController {
   readonly defaultBridge: string;
 
   constructor(private readonly opts: ControllerOptions) {
-    this.store = new NetworkStore(path.join(opts.dataRoot, 'network', 'networks'));
+    const quarantined = (what: string) => (r: QuarantineReport) =>
+      opts.log.error(`${what} record quarantined: it cannot be read`, { ...r });
+    this.store = new NetworkStore(path.join(opts.dataRoot, 'network', 'networks'), { onQuarantine: quarantined('network') });
     this.sandboxDir = path.join(opts.dataRoot, 'network', 'sandboxes');
     this.netnsDir = path.join(opts.execRoot, 'netns');
     fs.mkdirSync(this.sandboxDir, { recursive: true, mode: 0o700 });
     this.cni = new CniInvoker(opts.cniPath);
     this.defaultBridge = opts.defaultBridge ?? 'gantry0';
+    sweepTempFiles(this.sandboxDir);
     for (const f of fs.readdirSync(this.sandboxDir)) {
-      try {
-        const sb = JSON.parse(fs.readFileSync(path.join(this.sandboxDir, f), 'utf8')) as Sandbox;
-        this.sandboxes.set(sb.containerId, sb);
-      } catch {
-        // torn write: the sandbox is forgotten (its netns is found by the stale sweep)
-      }
+      if (!f.endsWith('.json')) continue;
+      // unreadable: quarantined and forgotten (its netns is found by the stale sweep)
+      const sb = loadJsonOrQuarantine<Sandbox>(path.join(this.sandboxDir, f), {
+        validate: (v) => (isJsonObject(v) && typeof v.containerId === 'string' && `${v.containerId}.json` === f ? undefined : 'not a sandbox record of this file'),
+        onQuarantine: quarantined('network sandbox'),
+      });
+      if (sb) this.sandboxes.set(sb.containerId, sb);
     }
   }
 
@@ -187,9 +192,7 @@ export class NetworkController {
   }
 
   private saveSandbox(sb: Sandbox): void {
-    const file = path.join(this.sandboxDir, `${sb.containerId}.json`);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(sb));
-    fs.renameSync(`${file}.tmp`, file);
+    writeJsonAtomic(path.join(this.sandboxDir, `${sb.containerId}.json`), sb);
   }
 
   private baseRecord(name: string, driver: NetworkRecord['Driver']): NetworkRecord {
@@ -625,7 +628,7 @@ export class NetworkController {
   async forget(id: string): Promise<void> {
     await this.down(id);
     this.sandboxes.delete(id);
-    fs.rmSync(path.join(this.sandboxDir, `${id}.json`), { force: true });
+    removeFileDurable(path.join(this.sandboxDir, `${id}.json`));
   }
 
   async connect(netRef: string, containerRef: string, ep: EndpointConfig): Promise<void> {

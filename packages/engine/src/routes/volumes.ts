@@ -33,7 +33,9 @@ const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
 
 /** Docker's volume endpoints; returns the container-mounts service the container manager uses. */
 export function registerVolumeRoutes(router: Router, ctx: EngineContext, containers: ContainerStore): ContainerMounts {
-  const store = new VolumeStore(ctx.dataRoot);
+  const store = new VolumeStore(ctx.dataRoot, {
+    onQuarantine: (r) => ctx.log.error('volume record quarantined: it cannot be read; the volume is not served, its data is kept', { ...r }),
+  });
   const mounts = new ContainerMounts(store, containers, ctx);
   const json = (v: VolumeRecord) => ({ CreatedAt: v.CreatedAt, Driver: v.Driver, Labels: v.Labels, Mountpoint: store.dataPath(v.Name), Name: v.Name, Options: v.Options, Scope: v.Scope });
   const dangling = (v: VolumeRecord) => mounts.usersOf(v.Name).length === 0;

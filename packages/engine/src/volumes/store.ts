@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openChild } from '@gantry/containerd';
-import { linuxSys, mountPointsUnder, openRoot, readMountinfo } from '@gantry/linux';
+import { isJsonObject, linuxSys, loadJsonOrQuarantine, mountPointsUnder, openRoot, type QuarantineReport, readMountinfo, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
 import { badRequest, conflict, HttpError, notFound, serverError } from '../http/errors';
 import { localMountCalls, needsMount, validateLocalOptions } from './local-options';
 import { ANONYMOUS_LABEL, anonymousVolumeName, volumeNameError } from './names';
@@ -26,6 +26,8 @@ export interface VolumeStoreOptions {
   sys?: () => MountSeam;
   /** Mount points now mounted at or under `dir` (default: from /proc/self/mountinfo). */
   mountsUnder?: (dir: string) => string[];
+  /** A volume.json that could not be read at start-up was moved aside (for the daemon's log). */
+  onQuarantine?: (r: QuarantineReport) => void;
 }
 
 export interface CreateVolumeOptions {
@@ -37,6 +39,17 @@ export interface CreateVolumeOptions {
 
 const RECORD = 'volume.json';
 
+/** Only an empty _data (or nothing): what a create cut short leaves, holding no data. */
+function leftOfUnfinishedCreate(vdir: string): boolean {
+  const names = fs.readdirSync(vdir);
+  if (names.some((n) => n !== '_data')) return false;
+  try {
+    return fs.readdirSync(path.join(vdir, '_data')).length === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** Mount points from /proc/self/mountinfo at or below `dir`. */
 export function mountsUnderFromProc(dir: string): string[] {
   return mountPointsUnder(readMountinfo(), dir);
@@ -44,8 +57,10 @@ export function mountsUnderFromProc(dir: string): string[] {
 
 /**
  * Volumes of the `local` driver: <data-root>/volumes/<name>/_data holds the data and
- * <name>/volume.json the metadata (written to a temp file and renamed). Volumes with
+ * <name>/volume.json the metadata (@gantry/linux's writeJsonAtomic). Volumes with
  * type/device options get their device mounted on _data while at least one user holds them.
+ * A volume.json that cannot be read at start-up goes to <name>/quarantine/; _data is never
+ * touched, and the name stays taken until an operator looks at it.
  */
 export class VolumeStore {
   readonly dir: string;
@@ -61,12 +76,23 @@ export class VolumeStore {
     this.mountsUnder = opts.mountsUnder ?? mountsUnderFromProc;
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o701 });
     for (const name of fs.readdirSync(this.dir)) {
-      try {
-        const rec = JSON.parse(fs.readFileSync(path.join(this.dir, name, RECORD), 'utf8')) as VolumeRecord;
-        if (rec.Name === name) this.vols.set(name, rec);
-      } catch {
-        // a directory without a record: a create that did not finish, or not ours
+      const vdir = path.join(this.dir, name);
+      if (!fs.lstatSync(vdir).isDirectory()) continue;
+      sweepTempFiles(vdir);
+      const rec = loadJsonOrQuarantine<VolumeRecord>(path.join(vdir, RECORD), {
+        validate: (v) => (isJsonObject(v) && v.Name === name && typeof v.Driver === 'string' ? undefined : 'not a volume record of this directory'),
+        onQuarantine: (r) => opts.onQuarantine?.(r),
+      });
+      if (rec) this.vols.set(name, rec);
+      else if (leftOfUnfinishedCreate(vdir)) {
+        try {
+          fs.rmdirSync(path.join(vdir, '_data')); // rmdir, not rm -r: a mount point there fails (EBUSY) and stays
+          fs.rmdirSync(vdir);
+        } catch {
+          // left in place; create refuses the name
+        }
       }
+      // else: not ours, or its record is in quarantine/: left alone (create refuses the name)
     }
   }
 
@@ -127,11 +153,11 @@ export class VolumeStore {
       Scope: 'local',
     };
     const vdir = path.join(this.dir, name);
+    // a directory without a usable record (quarantined, or not ours) may hold data: never reuse or remove it
+    if (fs.existsSync(vdir)) throw conflict(`create ${name}: ${vdir} exists without a volume record (see its quarantine/ directory)`);
     try {
       fs.mkdirSync(path.join(vdir, '_data'), { recursive: true, mode: 0o755 });
-      const file = path.join(vdir, RECORD);
-      fs.writeFileSync(`${file}.tmp`, JSON.stringify(rec));
-      fs.renameSync(`${file}.tmp`, file);
+      writeJsonAtomic(path.join(vdir, RECORD), rec);
     } catch (e) {
       fs.rmSync(vdir, { recursive: true, force: true });
       throw serverError(`create ${name}: ${(e as Error).message}`);

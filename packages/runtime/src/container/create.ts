@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { S_IF, type Sys } from '@gantry/linux';
+import { S_IF, type Sys, writeFileAtomic } from '@gantry/linux';
 import { resolveCgroupPath } from '../cgroups/path';
 import type { CgroupManager } from '../cgroups/types';
 import { ConfigError, InitError, RuntimeError } from '../errors';
@@ -42,10 +42,9 @@ export function lastCap(): number {
   }
 }
 
+/** --pid-file: written atomically (readers such as the shim never see an empty file), 0644 as runc's. */
 export function writePidFile(file: string, pid: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, String(pid));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, String(pid), { mode: 0o644 });
 }
 
 function loadBundle(bundle: string): { bundle: string; spec: Spec; rootfs: string } {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ContainerIdError } from '../errors';
+import { readJsonFile, requireStringFields, writeJsonAtomic } from '@gantry/linux';
+import { ContainerIdError, StateError } from '../errors';
 import type { ContainerState, Spec } from '../spec/types';
 
 export const DEFAULT_ROOT = '/run/gantry-runtime';
@@ -74,22 +75,16 @@ export class StateStore {
 
   load(id: string): StoredContainer {
     const file = path.join(this.dir(id), STATE_FILE);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ContainerIdError(`container ${id} does not exist`);
-      throw e;
-    }
-    return JSON.parse(text) as StoredContainer;
+    const r = readJsonFile<StoredContainer>(file, requireStringFields('id', 'bundle'));
+    if (r.kind === 'missing') throw new ContainerIdError(`container ${id} does not exist`);
+    // written atomically, so this is damage from outside, not a torn write: say so, keep the file
+    if (r.kind === 'corrupt') throw new StateError(`container ${id}: ${file} cannot be used: ${r.reason}`);
+    return r.value;
   }
 
-  /** Write state.json atomically (temp file + rename) so a crash never leaves half a record. */
+  /** Write state.json crash-safely (@gantry/linux's writeFileAtomic: temp file, fsync, rename, fsync dir). */
   save(c: StoredContainer): void {
-    const file = path.join(this.dir(c.id), STATE_FILE);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(c));
-    fs.renameSync(tmp, file);
+    writeJsonAtomic(path.join(this.dir(c.id), STATE_FILE), c);
   }
 
   remove(id: string): void {

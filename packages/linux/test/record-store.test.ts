@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RecordConflict, RecordStore } from '../src/metadata/record-store';
+import { RecordConflict, RecordStore } from '@gantry/linux';
 import { CRASH_HOOK, runChild } from './crash-child';
 
 describe('RecordStore', () => {
@@ -32,7 +32,7 @@ describe('RecordStore', () => {
     expect(() => s.keys(['..'])).toThrow(/invalid key/);
   });
 
-  const storeJs = path.resolve(__dirname, '../dist/metadata/record-store.js');
+  const storeJs = path.resolve(__dirname, '../dist/store/record-store.js');
   type Rec = { i: number; big: string; check: number };
   const whole = (rec: Rec) => {
     expect(rec.check).toBe(rec.i * 7);
