@@ -56,7 +56,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // a client that went away (or was dropped for stalling) mid-body: not a server error
+    req.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ECONNRESET' ? new HttpError(400, 'request body incomplete: the connection closed') : e));
   });
 }
 
