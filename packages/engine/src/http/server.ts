@@ -132,6 +132,9 @@ export class ApiServer {
             cert: tls.cert,
             ...(tls.verify ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
             minVersion: 'TLSv1.2',
+            // the docker CLI ends its side of a hijacked attach (TLS close_notify) when stdin is
+            // done and reads the output after: without half-open sockets that output was lost
+            allowHalfOpen: true,
             handshakeTimeout: t.headersMs,
           },
           onRequest,
