@@ -205,7 +205,7 @@ interface Answer {
   body: string;
 }
 
-function request(o: http.RequestOptions & { body?: string }, mod: typeof http | typeof https = http): Promise<Answer> {
+function request(o: http.RequestOptions & { body?: string | Buffer }, mod: typeof http | typeof https = http): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = mod.request({ agent: false, ...o }, (res) => {
       let body = '';
@@ -234,6 +234,8 @@ describe('timeouts against slow clients', () => {
   let server: ApiServer;
   let events: EngineEvents;
   let port: number;
+  /** POST /gated waits for this before it reads its body. */
+  let gate: Promise<void> = Promise.resolve();
   const T = { headersMs: 400, keepAliveMs: 400, bodyIdleMs: 400, checkIntervalMs: 50 };
 
   beforeAll(async () => {
@@ -242,6 +244,10 @@ describe('timeouts against slow clients', () => {
     const router = new Router();
     registerEventRoutes(router, ctx, new ContainerStore(path.join(tmp, 'data')));
     router.post('/echo', async (c) => ({ n: (await c.raw()).length }));
+    router.post('/gated', async (c) => {
+      await gate;
+      return { n: (await c.raw(8 << 20)).length };
+    });
     server = new ApiServer(router, log, T);
     const where = await server.listen({ proto: 'tcp', address: '127.0.0.1', port: 0 });
     port = Number(/:(\d+)$/.exec(where)![1]);
@@ -286,6 +292,21 @@ describe('timeouts against slow clients', () => {
     await delivered;
     expect(JSON.parse(lines[lines.length - 1]!)).toMatchObject({ Type: 'container', Action: 'start', Actor: { ID: 'abc123' } });
     stream.destroy();
+  });
+
+  it('does not drop a client whose body the server is slow to read', async () => {
+    let open!: () => void;
+    gate = new Promise((r) => (open = r));
+    const big = Buffer.alloc(4 << 20, 'a'); // more than the socket and stream buffers hold: the client is held back by us
+    const answers = Promise.all([big, Buffer.from('small')].map((body) => request({ host: '127.0.0.1', port, method: 'POST', path: '/v1.45/gated', headers: { 'Content-Length': body.length }, body })));
+    // the gate opens once a stalled client has been dropped: the idle timeout has passed meanwhile
+    const stalled = rawClient(port, 'POST /v1.45/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab');
+    await stalled.closed;
+    open();
+    expect(await answers).toEqual([
+      { status: 200, body: `{"n":${4 << 20}}\n` },
+      { status: 200, body: '{"n":5}\n' },
+    ]);
   });
 
   it('keeps a slow but steady body (each piece within the idle timeout)', async () => {

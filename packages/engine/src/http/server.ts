@@ -160,9 +160,12 @@ export class ApiServer {
     const socket = req.socket;
     const ms = this.timeouts.bodyIdleMs;
     socket.setTimeout(ms);
-    req.on('timeout', () => {
-      if (req.complete) return;
-      if (req.readableLength > 0) socket.setTimeout(ms);
+    // on the response: Node emits 'timeout' there whatever the request's state, and a listener
+    // keeps it from destroying the socket on its own (a body received whole but not yet consumed
+    // must not be cut)
+    res.on('timeout', () => {
+      if (req.complete) socket.setTimeout(0);
+      else if (req.readableLength > 0) socket.setTimeout(ms);
       else {
         this.log.debug('request body stalled: connection dropped', { method: req.method, url: req.url });
         socket.destroy();
@@ -194,12 +197,15 @@ export class ApiServer {
     }
     // the body of an upgrade request is read here, off the HTTP parser: its idle timeout too
     const s = socket as net.Socket;
-    s.setTimeout(this.timeouts.bodyIdleMs, () => socket.destroy());
+    const stalled = () => socket.destroy();
+    s.setTimeout(this.timeouts.bodyIdleMs);
+    s.once('timeout', stalled);
     const onData = (c: Buffer) => {
       buffered = Buffer.concat([buffered, c]);
       if (buffered.length >= want) {
         socket.off('data', onData);
         s.setTimeout(0);
+        s.off('timeout', stalled);
         socket.pause();
         proceed();
       }
