@@ -358,6 +358,19 @@ describeIf(needTool('openssl'))('mutual TLS', () => {
     await expect(get({ cert: fs.readFileSync(other.clientCert), key: fs.readFileSync(other.clientKey) })).rejects.toThrow(/certificate|unknown ca|socket hang up|ECONNRESET/i);
   });
 
+  it('with --tls alone, serves TLS to a client without a certificate', async () => {
+    const router = new Router();
+    router.get('/_ping', () => 'OK');
+    const tlsOnly = new ApiServer(router, log);
+    try {
+      const where = await tlsOnly.listen({ proto: 'tcp', address: '127.0.0.1', port: 0, tls: loadTlsMaterial({ tls: true, verify: false, certFile: pki.serverCert, keyFile: pki.serverKey }) });
+      const p = Number(/:(\d+)$/.exec(where)![1]);
+      expect(await request({ host: '127.0.0.1', port: p, path: '/_ping', ca: fs.readFileSync(pki.ca) }, https)).toEqual({ status: 200, body: '"OK"\n' });
+    } finally {
+      await tlsOnly.close();
+    }
+  });
+
   it('refuses plain HTTP on the TLS port', async () => {
     await expect(request({ host: '127.0.0.1', port, path: '/_ping' })).rejects.toThrow(/socket hang up|ECONNRESET|parse/i);
   });
