@@ -205,7 +205,7 @@ interface Answer {
   body: string;
 }
 
-function request(o: http.RequestOptions & { body?: string | Buffer }, mod: typeof http | typeof https = http): Promise<Answer> {
+function request(o: https.RequestOptions & { body?: string | Buffer }, mod: typeof http | typeof https = http): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = mod.request({ agent: false, ...o }, (res) => {
       let body = '';
