@@ -109,6 +109,12 @@ describe('-H and the TLS flags', () => {
     expect(loadTlsMaterial({ tls: false, verify: true }, env)).toEqual({ verify: true, ca: Buffer.from('ca.pem'), cert: Buffer.from('cert.pem'), key: Buffer.from('key.pem') });
     expect(loadTlsMaterial({ tls: true, verify: false }, env)).toEqual({ verify: false, cert: Buffer.from('cert.pem'), key: Buffer.from('key.pem') });
     expect(() => loadTlsMaterial({ tls: true, verify: true, caFile: path.join(dir, 'nope.pem') }, env)).toThrow(/could not read --tlscacert .*nope\.pem/);
+    const warnings: string[] = [];
+    fs.chmodSync(path.join(dir, 'key.pem'), 0o644);
+    loadTlsMaterial({ tls: true, verify: false }, env, (m) => warnings.push(m));
+    fs.chmodSync(path.join(dir, 'key.pem'), 0o600);
+    loadTlsMaterial({ tls: true, verify: false }, env, (m) => warnings.push(m));
+    expect(warnings).toEqual([expect.stringMatching(/--tlskey .*key\.pem is readable or writable by group or others \(mode 644\)/)]);
   });
 });
 

@@ -134,14 +134,18 @@ function readPem(file: string, flag: string): Buffer {
   }
 }
 
-export function loadTlsMaterial(flags: TlsFlags, env: NodeJS.ProcessEnv = process.env): TlsMaterial | undefined {
+export function loadTlsMaterial(flags: TlsFlags, env: NodeJS.ProcessEnv = process.env, warn?: (msg: string) => void): TlsMaterial | undefined {
   if (!flags.tls && !flags.verify) return undefined;
   const dir = defaultCertDir(env);
+  const keyFile = flags.keyFile ?? path.join(dir, 'key.pem');
   const material: TlsMaterial = {
     verify: flags.verify,
     cert: readPem(flags.certFile ?? path.join(dir, 'cert.pem'), '--tlscert'),
-    key: readPem(flags.keyFile ?? path.join(dir, 'key.pem'), '--tlskey'),
+    key: readPem(keyFile, '--tlskey'),
   };
+  // whoever reads the server's key can impersonate gantryd to clients
+  const mode = fs.statSync(keyFile).mode & 0o777;
+  if ((mode & 0o077) !== 0) warn?.(`--tlskey ${keyFile} is readable or writable by group or others (mode ${mode.toString(8)})`);
   if (flags.verify) material.ca = readPem(flags.caFile ?? path.join(dir, 'ca.pem'), '--tlscacert');
   return material;
 }
@@ -177,7 +181,7 @@ async function lookupFirst(host: string): Promise<string> {
 export async function prepareListeners(o: ListenerOptions): Promise<ListenSpec[]> {
   if (o.hosts.length === 0) throw new ListenerConfigError('no -H address to listen on');
   const tcp = o.hosts.some((h) => h.proto === 'tcp');
-  const tls = tcp ? loadTlsMaterial(o.tls ?? { tls: false, verify: false }) : undefined;
+  const tls = tcp ? loadTlsMaterial(o.tls ?? { tls: false, verify: false }, process.env, (m) => o.warn?.(m)) : undefined;
   const needsGid = o.hosts.some((h) => h.proto === 'unix');
   const gid = needsGid ? resolveSocketGroup(o.group, { groupFile: o.groupFile, warn: (m) => o.warn?.(m) }) : 0;
   const specs: ListenSpec[] = [];
