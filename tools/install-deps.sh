@@ -22,6 +22,7 @@ APT_PACKAGES=(
   containernetworking-plugins         # CNI bridge/host-local/loopback/portmap/firewall for container networks
   tmux                       # a real terminal for `docker run -it` e2e tests
   ca-certificates            # npm over https
+  openssl                    # throw-away CAs and certificates for the TLS tests (tools/testing/certs.ts)
   tar coreutils findutils util-linux   # bundle/archive building, umount
 )
 

@@ -7,7 +7,8 @@ import { Containerd } from './containerd/client';
 import { ContainerdSupervisor } from './containerd/supervisor';
 import type { EngineContext } from './context';
 import { EngineEvents } from './events';
-import { ApiServer } from './http/server';
+import { ApiServer, type ApiTimeouts } from './http/server';
+import { prepareListeners, type HostAddress, type TlsFlags } from './http/listeners';
 import { Router } from './http/router';
 import { registerSystemRoutes } from './routes/system';
 import { registerContainerRoutes } from './routes/containers';
@@ -24,8 +25,16 @@ import { NetworkController } from './networks/controller';
 import { registerNetworkRoutes } from './routes/networks';
 
 export interface EngineOptions {
-  /** Unix socket path of the API. */
-  host: string;
+  /** Where the API listens (-H): unix sockets and TCP addresses. */
+  hosts: HostAddress[];
+  /** -G/--group of the unix sockets; undefined: docker if that group exists, else root only. */
+  socketGroup?: string;
+  /** --tls/--tlsverify and the certificate files for TCP listeners. */
+  tls?: TlsFlags;
+  /** Allow TCP without client certificates on a non-loopback address. */
+  insecureTcp?: boolean;
+  /** Header, keep-alive and body idle timeouts of the API (tests shorten them). */
+  apiTimeouts?: Partial<ApiTimeouts>;
   dataRoot: string;
   execRoot: string;
   /** gantry-containerd socket; when absent gantryd runs its own. */
@@ -45,6 +54,8 @@ export interface Engine {
 
 /** Bring the engine up: containerd (ours or given), the API routes, the socket. */
 export async function startEngine(opts: EngineOptions & { log: Logger }): Promise<Engine> {
+  // addresses, group and certificates first: a refused or broken listener fails before anything starts
+  const listeners = await prepareListeners({ hosts: opts.hosts, group: opts.socketGroup, tls: opts.tls, insecureTcp: opts.insecureTcp, warn: (msg, fields) => opts.log.warn(msg, fields) });
   fs.mkdirSync(opts.dataRoot, { recursive: true, mode: 0o711 });
   const idFile = path.join(opts.dataRoot, 'engine-id');
   try {
@@ -114,9 +125,20 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   // later sweep would take for stale (a container being restarted is not running yet).
   await networks.sweep();
   await containers.restore();
-  const server = new ApiServer(router, opts.log);
-  await server.listen(opts.host);
-  opts.log.info('API listening', { host: opts.host, containerd: address });
+  const server = new ApiServer(router, opts.log, opts.apiTimeouts);
+  try {
+    for (const l of listeners) {
+      const where = await server.listen(l);
+      opts.log.info('API listening', { host: where, ...(l.proto === 'tcp' ? { tls: l.tls ? (l.tls.verify ? 'verify' : 'no client verification') : 'none' } : { gid: l.gid }), containerd: address });
+    }
+  } catch (e) {
+    await server.close();
+    containers.close();
+    await networks.close();
+    cd.close();
+    await supervisor?.stop();
+    throw e;
+  }
   return {
     ctx,
     router,

@@ -3,10 +3,16 @@
  * insecure registries, after HTTPS failed as Docker does), the `/v2/` ping that learns the auth
  * challenge, Authorization for the scopes of each request, one re-try after a fresh 401
  * challenge, redirects for blob downloads, and `withRetry` for transient failures.
+ *
+ * Credentials (Basic, a bearer token, the token server's Basic login) go only to the registry's
+ * own origin (scheme, host and port of its /v2/ endpoint), and over plain HTTP only to a host
+ * allowed to be insecure (loopback, or configured): a redirect or an upload location on another
+ * origin gets no Authorization, as Go's http client drops it on a cross-domain redirect, and a
+ * token realm on plain HTTP elsewhere is refused rather than sent the password.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { basicAuth, parseChallenges, TokenCache, type Challenge, type Credentials } from './auth';
 import { describeErrors, isTransient, RegistryError } from './errors';
@@ -22,6 +28,8 @@ export interface TransportOptions {
   userAgent?: string;
   /** Socket inactivity timeout (default 60 s). */
   timeoutMs?: number;
+  /** Name resolution for connections (default: the system's, dns.lookup). */
+  lookup?: LookupFunction;
 }
 
 export interface RegistryRequest {
@@ -112,7 +120,17 @@ export class RegistryHost {
 
   /** Whether plain HTTP and unverified TLS are allowed for this host. */
   get insecure(): boolean {
-    return isLoopback(this.endpoint) || (this.opts.insecureRegistries ?? []).some((h) => h === this.domain || h === this.endpoint || h === this.endpoint.split(':')[0]);
+    return this.insecureHost(this.endpoint) || (this.opts.insecureRegistries ?? []).includes(this.domain);
+  }
+
+  /** Loopback, or listed in insecureRegistries as "host:port" or "host". */
+  private insecureHost(hostPort: string): boolean {
+    return isLoopback(hostPort) || (this.opts.insecureRegistries ?? []).some((h) => h === hostPort || h === hostPort.replace(/:\d+$/, ''));
+  }
+
+  /** Whether `url` may be sent the registry's credentials: its own origin, and TLS unless insecure is allowed. */
+  private mayAuthorize(url: URL, base: string): boolean {
+    return url.origin === new URL(base).origin && (url.protocol === 'https:' || (url.protocol === 'http:' && this.insecureHost(url.host)));
   }
 
   close(): void {
@@ -162,7 +180,7 @@ export class RegistryHost {
       const mod = url.protocol === 'https:' ? https : http;
       const h: Record<string, string> = { 'User-Agent': this.opts.userAgent ?? 'gantry/0.1 (registry client)', ...headers };
       if (Buffer.isBuffer(body)) h['Content-Length'] = String(body.length);
-      const req = mod.request(url, { method, headers: h, agent: url.protocol === 'https:' ? this.agentHttps : this.agentHttp, timeout: this.opts.timeoutMs ?? 60_000 });
+      const req = mod.request(url, { method, headers: h, agent: url.protocol === 'https:' ? this.agentHttps : this.agentHttp, timeout: this.opts.timeoutMs ?? 60_000, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) });
       req.on('response', (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res }));
       req.on('timeout', () => req.destroy(Object.assign(new Error(`timeout talking to ${url.host}`), { code: 'ETIMEDOUT' })));
       req.on('error', (e: NodeJS.ErrnoException) => {
@@ -213,6 +231,10 @@ export class RegistryHost {
         if (creds?.username) url.searchParams.set('account', creds.username);
       }
     }
+    const secret = creds?.identityToken !== undefined || headers.Authorization !== undefined;
+    if (secret && url.protocol !== 'https:' && !(url.protocol === 'http:' && this.insecureHost(url.host))) {
+      throw new RegistryError('auth', `refusing to send credentials for ${this.domain} to the token server ${url.origin} over plain HTTP (add ${url.host} to the insecure registries to allow it)`);
+    }
     const get = async () => {
       const res = await this.send(method, url, headers, body);
       const text = (await readBody(res.body, 1024 * 1024)).toString('utf8');
@@ -243,9 +265,11 @@ export class RegistryHost {
     const scopes = r.scopes ?? [];
     let url = new URL(r.path, base);
     const open = () => (r.body === undefined ? undefined : Buffer.isBuffer(r.body) ? r.body : r.body());
-    let auth = await this.authorization(scopes);
+    // an absolute path (an upload location the registry gave) may name another origin: no credentials there
+    const authorize = this.mayAuthorize(url, base);
+    let auth = authorize ? await this.authorization(scopes) : undefined;
     let res = await this.send(r.method, url, { ...r.headers, ...(auth ? { Authorization: auth } : {}) }, open());
-    if (res.status === 401) {
+    if (res.status === 401 && authorize) {
       const fresh = parseChallenges(res.headers['www-authenticate'])[0];
       res.body.resume();
       if (fresh) {
@@ -261,7 +285,9 @@ export class RegistryHost {
       res.body.resume();
       if (!loc) break;
       const next = new URL(loc, url);
-      const headers = { ...r.headers, ...(auth && next.host === url.host ? { Authorization: auth } : {}) };
+      // Authorization only within the registry's origin: a redirect to storage elsewhere, or to
+      // plain HTTP, must not carry the password or the token
+      const headers = { ...r.headers, ...(auth && this.mayAuthorize(next, base) ? { Authorization: auth } : {}) };
       url = next;
       res = await this.send(r.method, url, headers, undefined);
     }

@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as net from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@gantry/containerd';
 import { HttpError, badRequest } from './errors';
 import { Reply, type RequestContext, type Router } from './router';
+import type { ListenSpec, TlsMaterial } from './listeners';
 
 export const API_VERSION = '1.45';
 export const MIN_API_VERSION = '1.24';
@@ -53,7 +56,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // a client that went away (or was dropped for stalling) mid-body: not a server error
+    req.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ECONNRESET' ? new HttpError(400, 'request body incomplete: the connection closed') : e));
   });
 }
 
@@ -69,69 +73,181 @@ function versionOf(url: string): { version: string; path: string } {
   return { version, path: m[2]! };
 }
 
+/** How long a client may take, against slow or stalled clients. Long-lived responses are never cut. */
+export interface ApiTimeouts {
+  /** From a request's first byte (or the connection's opening) to the end of its headers. */
+  headersMs: number;
+  /** An idle keep-alive connection between two requests. */
+  keepAliveMs: number;
+  /** No byte of a declared request body arriving while the server waits for one. */
+  bodyIdleMs: number;
+  /** How often header deadlines are checked (Node's connectionsCheckingInterval). */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ApiTimeouts = { headersMs: 60_000, keepAliveMs: 30_000, bodyIdleMs: 120_000, checkIntervalMs: 5_000 };
+
+interface Bound {
+  server: http.Server;
+  /** A unix socket's path and inode, to remove it at close only if it is still ours. */
+  unix?: { path: string; dev: number; ino: number };
+}
+
 /**
- * The Docker Engine API over HTTP/1.1 on a unix socket: version prefixes, Docker's error bodies,
- * bounded JSON bodies, and connection hijacking for attach and exec.
+ * The Docker Engine API over HTTP/1.1 on unix sockets and TCP (optionally TLS): version prefixes,
+ * Docker's error bodies, bounded JSON bodies, and connection hijacking for attach and exec.
  */
 export class ApiServer {
-  private readonly server: http.Server;
+  private readonly bound: Bound[] = [];
+  private readonly timeouts: ApiTimeouts;
 
   constructor(
     private readonly router: Router,
     private readonly log: Logger,
+    timeouts: Partial<ApiTimeouts> = {},
   ) {
-    this.server = http.createServer((req, res) => void this.handle(req, res, undefined));
-    // attach and exec start ask to upgrade the connection ("Upgrade: tcp"), then speak raw streams on it
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      // The request body (exec start's JSON) arrives on the socket before the raw stream: take
-      // exactly Content-Length bytes of it, leave the rest for the stream.
-      const want = Number(req.headers['content-length'] ?? '0');
-      let buffered = head;
-      const proceed = () => {
-        const body = buffered.subarray(0, want);
-        const rest = buffered.subarray(want);
-        if (rest.length > 0) socket.unshift(rest);
-        const res = new http.ServerResponse(req);
-        res.assignSocket(socket as unknown as import('node:net').Socket);
-        void this.handle(req, res, socket, body);
-      };
-      if (buffered.length >= want) return proceed();
-      if (want > MAX_JSON_BODY) {
-        socket.end(`HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\n\r\n{"message":"request body is too large"}\n`);
-        return;
-      }
-      const onData = (c: Buffer) => {
-        buffered = Buffer.concat([buffered, c]);
-        if (buffered.length >= want) {
-          socket.off('data', onData);
-          socket.pause();
-          proceed();
-        }
-      };
-      socket.on('data', onData);
-    });
-    this.server.keepAliveTimeout = 30_000;
-    this.server.requestTimeout = 0; // streams (logs -f, events, attach) are long-lived
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...timeouts };
   }
 
-  listen(socketPath: string): Promise<void> {
-    fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
-    fs.rmSync(socketPath, { force: true });
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(socketPath, () => {
-        // root only, as dockerd's socket (group root)
-        fs.chmodSync(socketPath, 0o660);
+  /** One HTTP(S) server: each listener has its own, all share the router. */
+  private createServer(tls?: TlsMaterial): http.Server {
+    const t = this.timeouts;
+    const options: http.ServerOptions = {
+      headersTimeout: t.headersMs,
+      // requestTimeout bounds a whole request including its body: `docker load` of gigabytes may
+      // take long, so bodies get an idle timeout instead (bodyIdleMs)
+      requestTimeout: 0,
+      keepAliveTimeout: t.keepAliveMs,
+      connectionsCheckingInterval: t.checkIntervalMs,
+    };
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.watchBody(req, res);
+      void this.handle(req, res, undefined);
+    };
+    const server = tls
+      ? https.createServer(
+          {
+            ...options,
+            key: tls.key,
+            cert: tls.cert,
+            ...(tls.verify ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+            minVersion: 'TLSv1.2',
+            // the docker CLI ends its side of a hijacked attach (TLS close_notify) when stdin is
+            // done and reads the output after: without half-open sockets that output was lost
+            allowHalfOpen: true,
+            handshakeTimeout: t.headersMs,
+          },
+          onRequest,
+        )
+      : http.createServer(options, onRequest);
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    server.on('tlsClientError', (e: Error, socket: Duplex) => {
+      // a client without an acceptable certificate, or one that never finished its handshake
+      this.log.debug('TLS handshake refused', { error: e.message, remote: (socket as net.Socket).remoteAddress });
+      socket.destroy();
+    });
+    return server;
+  }
+
+  /**
+   * A request that declares a body gets an idle timeout while the body is read: a client that
+   * stops sending is dropped, one we are slow to read from (data waiting in the stream) is not.
+   * Requests without a body get none, so a long response stream (logs -f, events) is never cut.
+   */
+  private watchBody(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const declared = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
+    if (!declared) return;
+    const socket = req.socket;
+    const ms = this.timeouts.bodyIdleMs;
+    socket.setTimeout(ms);
+    // on the response: Node emits 'timeout' there whatever the request's state, and a listener
+    // keeps it from destroying the socket on its own (a body received whole but not yet consumed
+    // must not be cut)
+    res.on('timeout', () => {
+      if (req.complete) socket.setTimeout(0);
+      else if (req.readableLength > 0) socket.setTimeout(ms);
+      else {
+        this.log.debug('request body stalled: connection dropped', { method: req.method, url: req.url });
+        socket.destroy();
+      }
+    });
+    req.once('end', () => {
+      if (!res.writableFinished) socket.setTimeout(0);
+    });
+  }
+
+  // attach and exec start ask to upgrade the connection ("Upgrade: tcp"), then speak raw streams on it
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // The request body (exec start's JSON) arrives on the socket before the raw stream: take
+    // exactly Content-Length bytes of it, leave the rest for the stream.
+    const want = Number(req.headers['content-length'] ?? '0');
+    let buffered = head;
+    const proceed = () => {
+      const body = buffered.subarray(0, want);
+      const rest = buffered.subarray(want);
+      if (rest.length > 0) socket.unshift(rest);
+      const res = new http.ServerResponse(req);
+      res.assignSocket(socket as net.Socket);
+      void this.handle(req, res, socket, body);
+    };
+    if (buffered.length >= want) return proceed();
+    if (want > MAX_JSON_BODY) {
+      socket.end(`HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\n\r\n{"message":"request body is too large"}\n`);
+      return;
+    }
+    // the body of an upgrade request is read here, off the HTTP parser: its idle timeout too
+    const s = socket as net.Socket;
+    const stalled = () => socket.destroy();
+    s.setTimeout(this.timeouts.bodyIdleMs);
+    s.once('timeout', stalled);
+    const onData = (c: Buffer) => {
+      buffered = Buffer.concat([buffered, c]);
+      if (buffered.length >= want) {
+        socket.off('data', onData);
+        s.setTimeout(0);
+        s.off('timeout', stalled);
+        socket.pause();
+        proceed();
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  /**
+   * Listen on a unix socket (a path: the daemon's own group) or a spec. Returns the address as a
+   * URL ("unix:///run/gantry/gantry.sock", "tcp://127.0.0.1:2376").
+   */
+  async listen(where: string | ListenSpec): Promise<string> {
+    const spec: ListenSpec = typeof where === 'string' ? { proto: 'unix', path: where, gid: process.getgid?.() ?? 0 } : where;
+    const server = this.createServer(spec.proto === 'tcp' ? spec.tls : undefined);
+    if (spec.proto === 'unix') {
+      const unix = await listenUnixSocket(server, spec.path, spec.gid);
+      this.bound.push({ server, unix });
+      return `unix://${spec.path}`;
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: spec.address, port: spec.port, exclusive: true }, () => {
+        server.off('error', reject);
         resolve();
       });
     });
+    this.bound.push({ server });
+    const a = server.address() as net.AddressInfo;
+    return `tcp://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  async close(): Promise<void> {
+    await Promise.all(
+      this.bound.splice(0).map(
+        (b) =>
+          new Promise<void>((resolve) => {
+            b.server.close(() => resolve());
+            b.server.closeAllConnections();
+            if (b.unix) removeIfOurs(b.unix);
+          }),
+      ),
+    );
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, upgradeSocket: Duplex | undefined, upgradeBody?: Buffer): Promise<void> {
@@ -195,5 +311,50 @@ export class ApiServer {
     } finally {
       this.log.debug('request', { method: req.method, url: req.url, status, ms: Date.now() - started });
     }
+  }
+}
+
+/**
+ * Bind a unix socket so that it never exists at `socketPath` with a mode wider than 0660 or the
+ * wrong group: bind inside a fresh 0700 directory next to it (where nobody else can reach it,
+ * whatever the umask made of it), set mode and owner there, then rename it into place, which
+ * atomically replaces a stale socket. The umask is process-wide and other threads create files,
+ * so it is left alone.
+ */
+export async function listenUnixSocket(server: net.Server, socketPath: string, gid: number): Promise<{ path: string; dev: number; ino: number }> {
+  const dir = path.dirname(socketPath);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const tmpDir = fs.mkdtempSync(path.join(dir, '.g-')); // mode 0700; a short name: socket paths are limited to 107 bytes
+  const tmpSock = path.join(tmpDir, 's');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tmpSock, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      fs.chownSync(tmpSock, process.getuid?.() ?? 0, gid);
+      fs.chmodSync(tmpSock, 0o660);
+      fs.renameSync(tmpSock, socketPath);
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+    const st = fs.lstatSync(socketPath);
+    return { path: socketPath, dev: st.dev, ino: st.ino };
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+/** Remove our socket file, unless another daemon has put its own there since. */
+function removeIfOurs(s: { path: string; dev: number; ino: number }): void {
+  try {
+    const st = fs.lstatSync(s.path);
+    if (st.isSocket() && st.dev === s.dev && st.ino === s.ino) fs.unlinkSync(s.path);
+  } catch {
+    // already gone
   }
 }
