@@ -258,6 +258,8 @@ export class NetworkController {
         address: pool.Gateway,
         port: this.opts.dnsPort ?? 53,
         lookup: (name) => this.resolveName(net.Id, name),
+        // only this network's containers: the gateway is a host address others can reach too
+        allowClient: (client) => this.isEndpointOf(net.Id, client),
         forwarders: upstreamNameservers(readHostResolv()),
         forwardersFor: (client) => this.forwardersFor(net.Id, client),
       });
@@ -685,6 +687,14 @@ export class NetworkController {
       if (names.includes(q)) ips.push(a.ipAddress!);
     }
     return ips.length ? ips : undefined;
+  }
+
+  /** Whether `address` is the address of a container attached to the network now. */
+  private isEndpointOf(netId: string, address: string): boolean {
+    for (const sb of this.sandboxes.values()) {
+      if (sb.up && sb.attachments.some((a) => a.networkId === netId && a.ipAddress === address)) return true;
+    }
+    return false;
   }
 
   private forwardersFor(netId: string, client: string): string[] | undefined {
