@@ -245,14 +245,20 @@ export class NetworkController {
     net.IPAM.Config = [{ Subnet: subnet, Gateway: gateway }];
     this.store.save(net);
     await ensureBridge(this.defaultBridge, `${gateway}/${subnet.split('/')[1]}`);
-    await firewall.addBridgeRules({ bridge: this.defaultBridge, internal: false });
+    await firewall.addBridgeRules({ bridge: this.defaultBridge, internal: false, subnet });
+  }
+
+  /** A user-defined bridge's iptables rules: isolation, and its resolver answered on the bridge only. */
+  private bridgeRules(net: NetworkRecord): firewall.BridgeRules {
+    const pool = net.IPAM.Config[0]!;
+    return { bridge: net.Bridge!, internal: net.Internal, subnet: pool.Subnet, dns: { address: pool.Gateway, port: this.opts.dnsPort ?? 53 } };
   }
 
   /** A user-defined bridge's link, rules and resolver (idempotent). */
   private async wireBridge(net: NetworkRecord): Promise<void> {
     const pool = net.IPAM.Config[0]!;
     await ensureBridge(net.Bridge!, `${pool.Gateway}/${pool.Subnet.split('/')[1]}`);
-    await firewall.addBridgeRules({ bridge: net.Bridge!, internal: net.Internal });
+    await firewall.addBridgeRules(this.bridgeRules(net));
     if (!this.dnsServers.has(net.Id)) {
       const dns = new DnsServer({
         address: pool.Gateway,
@@ -271,7 +277,7 @@ export class NetworkController {
   private async unwireBridge(net: NetworkRecord): Promise<void> {
     await this.dnsServers.get(net.Id)?.close();
     this.dnsServers.delete(net.Id);
-    await firewall.removeBridgeRules({ bridge: net.Bridge!, internal: net.Internal });
+    await firewall.removeBridgeRules(this.bridgeRules(net));
     await deleteLink(net.Bridge!);
   }
 
