@@ -12,6 +12,7 @@ export * from './dns/message';
 export {
   DnsServer,
   upstreamNameservers,
+  allowedUpstreams,
   isReplyTo,
   udpUpstream,
   DEFAULT_MAX_CONCURRENT,

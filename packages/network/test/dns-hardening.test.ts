@@ -6,7 +6,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { buildResponse, encodeName, parseQuery, RCODE_NOERROR, RCODE_REFUSED, RCODE_SERVFAIL, rcodeOf, TYPE_A, TYPE_AAAA } from '../src/dns/message';
-import { DnsServer, isReplyTo, type ConnectUpstream, type Peer } from '../src/dns/server';
+import { allowedUpstreams, DnsServer, isReplyTo, type ConnectUpstream, type Peer } from '../src/dns/server';
 
 function query(id: number, name: string, type = TYPE_A): Buffer {
   const h = Buffer.alloc(12);
@@ -146,6 +146,15 @@ describe('DnsServer forwarding (fake upstream socket)', () => {
     expect(isReplyTo(r, { ...to, port: 54 }, to, 7, q.questions[0]!)).toBe(false);
     expect(isReplyTo(r, to, to, 8, q.questions[0]!)).toBe(false);
     expect(isReplyTo(query(7, 'a.example'), to, to, 7, q.questions[0]!)).toBe(false);
+  });
+});
+
+describe('upstreams of an internal network', () => {
+  it('keeps only servers inside the subnet: the resolver forwards from the host and must not be the way out', () => {
+    const servers = ['10.255.255.53', '127.0.0.53', '10.9.0.5', '8.8.8.8'];
+    expect(allowedUpstreams(servers, false, '10.9.0.0/24')).toEqual(servers);
+    expect(allowedUpstreams(servers, true, '10.9.0.0/24')).toEqual(['10.9.0.5']);
+    expect(allowedUpstreams(['::1', 'bogus'], true, '10.9.0.0/24')).toEqual([]);
   });
 });
 

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  allowedUpstreams,
   bridgeConflist,
   checkStaticAddress,
   CniError,
@@ -266,8 +267,12 @@ export class NetworkController {
         lookup: (name) => this.resolveName(net.Id, name),
         // only this network's containers: the gateway is a host address others can reach too
         allowClient: (client) => this.isEndpointOf(net.Id, client),
-        forwarders: upstreamNameservers(readHostResolv()),
-        forwardersFor: (client) => this.forwardersFor(net.Id, client),
+        // an internal network's resolver must not be its way out
+        forwarders: allowedUpstreams(upstreamNameservers(readHostResolv()), net.Internal, pool.Subnet),
+        forwardersFor: (client) => {
+          const own = this.forwardersFor(net.Id, client);
+          return own && allowedUpstreams(own, net.Internal, pool.Subnet);
+        },
       });
       await dns.start();
       this.dnsServers.set(net.Id, dns);

@@ -17,6 +17,7 @@
 import { randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { cidrContains, isIPv4, parseCidr, parseIPv4 } from '../ip';
 import { buildResponse, formatErrorResponse, parseQuery, rcodeOf, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_A, type Query, type Question } from './message';
 
 /** IPv4 addresses of a name the network owns, or undefined when it is not one of ours. */
@@ -283,6 +284,18 @@ export class DnsServer {
     if (this.tcp) await new Promise<void>((r) => this.tcp!.close(() => r()));
     this.tcp = undefined;
   }
+}
+
+/**
+ * The upstreams a network's resolver may forward to. The resolver forwards from the host's
+ * namespace, so for an internal network it would be a way out (names and data leaving by DNS):
+ * there only upstreams inside the network's own subnet are kept (moby likewise does not proxy an
+ * internal network's queries from the host).
+ */
+export function allowedUpstreams(servers: string[], internal: boolean, subnet: string): string[] {
+  if (!internal) return servers;
+  const own = parseCidr(subnet);
+  return servers.filter((ip) => isIPv4(ip) && cidrContains(own, parseIPv4(ip)));
 }
 
 /** The IPv4 nameservers of a resolv.conf (gantryd forwards to them from the host's namespace). */
