@@ -22,7 +22,7 @@ import { CniInvoker } from '../src/cni';
 import { bridgeConflist, loopbackConflist } from '../src/conflist';
 import { createNetns, removeNetns } from '../src/netns';
 import { deleteLink, ensureBridge } from '../src/link';
-import { addBridgeRules, removeBridgeRules, RAW_PREROUTING, type BridgeRules } from '../src/firewall';
+import { addBridgeRules, FORWARD_CHAIN, INPUT_CHAIN, removeBridgeRules, RAW_PREROUTING, USER_CHAIN, type BridgeRules } from '../src/firewall';
 import type { NetworkRecord } from '../src/store';
 import type { PortMapping } from '../src/ports';
 import { describeIf, needFile, needRoot, needTool } from '../../../tools/testing/requirements';
@@ -166,6 +166,15 @@ d('network isolation with namespaces of our own (root)', () => {
   }, 60000);
 
   afterAll(cleanup, 60000);
+
+  it("jumps to its chains from FORWARD (the administrator's GANTRY-USER first), INPUT and raw PREROUTING", () => {
+    const jumps = (table: string, chain: string) => sh('iptables', '-w', '5', '-t', table, '-S', chain).split('\n').filter((l) => l.startsWith(`-A ${chain} -j `)).map((l) => l.split(' -j ')[1]);
+    const fwd = jumps('filter', 'FORWARD');
+    expect(fwd).toContain(USER_CHAIN);
+    expect(fwd.indexOf(USER_CHAIN)).toBeLessThan(fwd.indexOf(FORWARD_CHAIN));
+    expect(jumps('filter', 'INPUT')).toContain(INPUT_CHAIN);
+    expect(jumps('raw', 'PREROUTING')).toContain(RAW_PREROUTING);
+  });
 
   it('a neighbour reaches a published port on the host, but no port of the container directly', async () => {
     const [published, direct80, direct81] = await Promise.all([tcp(ns.out, `${subO}.1`, p2), tcp(ns.out, `${subA}.2`, 80), tcp(ns.out, `${subA}.2`, 81)]);
