@@ -3,8 +3,8 @@
  * internal network reaches its peers there (by name, through the embedded resolver) and nothing
  * outside its subnet — not a host listener on the default bridge's gateway, not a container on
  * another network — even after it routes there itself (CAP_NET_ADMIN, a default route via its
- * gateway), while a container on an ordinary network does reach that listener; and no NAT rule
- * exists for the internal network. Everything here stays on the host's own bridges.
+ * gateway), while a container on an ordinary network does reach that listener (but not the internal
+ * network's resolver); and no NAT rule exists for the internal network. Everything here stays on the host's own bridges.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,9 +61,12 @@ describe('--internal networks against gantryd', () => {
     const otherIp = h.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${extNet}").IPAddress}}`, `other-${tag}`]).trim();
 
     // an ordinary network's container reaches both: the listener and the other container work
-    const control = h.ok(['run', '--rm', '--network', extNet, 'busybox', 'sh', '-c', `${FETCH_RETRY(`http://${bridgeGw}:${port}/`)}; ${FETCH_RETRY(`http://${otherIp}/`)}`]);
+    // (and cannot ask the internal network's resolver, which answers its own bridge only)
+    const control = h.ok(['run', '--rm', '--network', extNet, 'busybox', 'sh', '-c', `${FETCH_RETRY(`http://${bridgeGw}:${port}/`)}; ${FETCH_RETRY(`http://${otherIp}/`)}; timeout 3 nslookup peer-${tag} ${intSub}.1 || echo DNSFAIL`]);
     expect(control).toContain('host-listener');
     expect(control).toContain('other-network');
+    expect(control).toContain('DNSFAIL');
+    expect(control).not.toMatch(new RegExp(`Address: ${intSub.replace(/\./g, '\\.')}\\.`));
 
     const script = [
       FETCH_RETRY(`http://peer-${tag}/`),
