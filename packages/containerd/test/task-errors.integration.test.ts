@@ -17,7 +17,7 @@ import { describeIf, needRoot, needTool } from '../../../tools/testing/requireme
 const d = describeIf(needRoot(), needTool('setpriv', 'util-linux'));
 const NS = 'test';
 
-type Spec = Record<string, unknown> & { process: { args: string[]; capabilities?: Record<string, string[]> } };
+type Spec = Record<string, unknown> & { root: { path: string }; process: { args: string[]; capabilities?: Record<string, string[]> } };
 
 d('gantry-containerd: runtime failures reach the client (root, setpriv)', () => {
   let daemon: TestDaemon;
@@ -81,7 +81,7 @@ d('gantry-containerd: runtime failures reach the client (root, setpriv)', () => 
       const caps = s.process.capabilities!;
       for (const set of ['bounding', 'effective', 'permitted']) caps[set] = [...(caps[set] ?? []), 'CAP_SYS_TIME'];
     });
-    const rootfs = (bundleSource as { root: { path: string } }).root.path;
+    const rootfs = bundleSource.root.path;
     const err = await failure(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'priv', rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }), NS));
     expect(err).toMatchObject({ code: Code.UNKNOWN, details: 'failed to create shim task: OCI runtime create failed: unable to apply caps: operation not permitted' });
     expect(leftovers('priv', shimPidOf('priv'))).toEqual([]);
