@@ -29,6 +29,7 @@ const CASES: { name: string; args: string[]; status: number; referenceStatus?: n
   { name: 'run of a program that cannot run', args: ['run', 'busybox', '/etc/passwd'], status: 126, says: 'exec: "/etc/passwd": permission denied' },
   { name: 'exec of a program that is not there', args: ['exec', 'box', 'nope'], status: 127, referenceStatus: 126, says: 'exec: "nope": executable file not found in $PATH' },
   { name: 'exec of a program that cannot run', args: ['exec', 'box', '/etc/passwd'], status: 126, says: 'exec: "/etc/passwd": permission denied' },
+  { name: 'exec --privileged, a capability outside the bounding set', args: ['exec', '--privileged', 'box', 'true'], status: 128, referenceStatus: 126, says: 'unable to apply caps: operation not permitted' },
 ];
 
 function missingTools(): string[] {

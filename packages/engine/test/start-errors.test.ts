@@ -246,6 +246,29 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
     expect(await run('OCI runtime exec failed: exec: "/etc": permission denied')).toEqual({ status: 400, message: 'OCI runtime exec failed: exec: "/etc": permission denied', exitCode: 126 });
     expect(await run('OCI runtime exec failed: unable to apply caps: operation not permitted')).toEqual({ status: 500, message: 'OCI runtime exec failed: unable to apply caps: operation not permitted', exitCode: 128 });
   });
+
+  it('a privileged exec asks the runtime for every capability (as dockerd), the container\'s own otherwise', async () => {
+    const c = container('box3', true);
+    const containerCaps = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
+    cd.handlers.set('Containers.get', async () => ({ container: { spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, capabilities: containerCaps } })) } } }));
+    cd.handlers.set('Tasks.start', async () => ({ pid: 77 }));
+    let exit!: (r: { exitStatus: number }) => void;
+    const exited = new Promise((r) => (exit = r));
+    cd.handlers.set('Tasks.wait', () => exited);
+    const capsOf = async (privileged: boolean) => {
+      const created = await request('POST', `/v1.45/containers/${c.Id}/exec`, { Cmd: ['true'], Privileged: privileged });
+      const execId = (JSON.parse(created.body.toString()) as { Id: string }).Id;
+      expect((await request('POST', `/v1.45/exec/${execId}/start`, { Detach: true })).status).toBe(200);
+      const req = cd.calls.filter((x) => x.method === 'Tasks.exec').pop()!.req as { spec: { value: Buffer } };
+      return (JSON.parse(req.spec.value.toString()) as { capabilities: Record<string, string[]> }).capabilities;
+    };
+    const all = await capsOf(true);
+    expect(all.permitted).toEqual(expect.arrayContaining(['CAP_SYS_ADMIN', 'CAP_SYS_TIME', 'CAP_SYS_RESOURCE', 'CAP_KILL']));
+    expect(all.bounding).toEqual(all.permitted);
+    expect(all.effective).toEqual(all.permitted);
+    expect(await capsOf(false)).toEqual(containerCaps);
+    exit({ exitStatus: 0 });
+  });
 });
 
 describe('startFailure (dockerd\'s setExitCodeFromError)', () => {

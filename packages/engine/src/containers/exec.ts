@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { badRequest, conflict, fromGrpc, notFound } from '../http/errors';
+import { ALL_CAPABILITIES } from './capabilities';
 import { startFailure } from './start-error';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerManager } from './manager';
@@ -106,6 +107,8 @@ export class ExecManager {
       else if (e.Config.User !== 'root') throw badRequest(`exec user ${e.Config.User}: only numeric uid[:gid] or root are supported`);
       else proc.user = { uid: 0, gid: 0 };
     }
+    // as dockerd: a privileged exec gets every capability, whatever the container has
+    if (e.Config.Privileged === true) proc.capabilities = { bounding: [...ALL_CAPABILITIES], effective: [...ALL_CAPABILITIES], permitted: [...ALL_CAPABILITIES] };
     if (e.Config.ConsoleSize) proc.consoleSize = { height: e.Config.ConsoleSize[0], width: e.Config.ConsoleSize[1] };
     const execId = `exec-${id.slice(0, 16)}`;
     let attached = false;
