@@ -110,10 +110,9 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
         h = await shims.start(ns, r.containerId, bundle).catch((e: unknown) => {
           throw wrapError(e, 'failed to start shim');
         });
-        const started = h;
         const res = await callShim(
-          started,
-          started.client.create,
+          h,
+          h.client.create,
           shim.CreateTaskRequest.fromPartial({ id: r.containerId, bundle, rootfs: r.rootfs, terminal: r.terminal, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, options: r.options }),
           60000,
         ).catch((e: unknown) => {
