@@ -32,7 +32,9 @@ fi
 TD="$W/tests/integration/testdata"
 if [ ! -f "$TD/busybox-amd64.tar.xz" ]; then
   img=$(mktemp -d)
-  mkdir -p "$img"/{bin,etc,tmp,proc,sys,dev,root}
+  # the layout of the busybox image runc's tests download: no /proc nor /sys (mask.bats replaces
+  # them with symlinks, which `ln -s` would put inside an existing directory instead)
+  mkdir -p "$img"/{bin,dev,etc,home,root,tmp,usr,var}
   chmod 755 "$img"   # the image's "/" becomes the rootfs: it must stay traversable for non-root users
   cp /usr/bin/busybox "$img/bin/"
   for applet in $(/usr/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$img/bin/$applet"; done
