@@ -6,7 +6,7 @@
 #   RUNC_GIT=<git dir of an opencontainers/runc clone> tools/runc-bats.sh [runtime] [file.bats ...]
 #   npm run runc-bats                       # the same for bin/gantry-runtime, every file
 #   VERBOSE=1 ...                           # also list the failing tests of each file
-#   tools/runc-bats.sh /usr/sbin/runc       # the reference numbers
+#   tools/runc-bats.sh /usr/sbin/runc       # the reference numbers (both, per file: packages/runtime/README.md)
 #
 # Environment: RUNC_GIT (needed once, to extract the suite), BATS_WORK (work directory, default
 # ${TMPDIR:-/tmp}/gantry-runc-bats), FILE_TIMEOUT (seconds per file, default 600).
