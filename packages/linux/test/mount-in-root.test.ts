@@ -71,6 +71,24 @@ describe('mountInRoot', () => {
     expect(sys.mountTable).toEqual([]);
   });
 
+  it('refuses an existing target that is not a directory when asked, and says so (notDirectory)', () => {
+    const sys = hostile();
+    sys.addFile('/rootfs/procfile', '');
+    const root = openMountRoot(sys, '/rootfs');
+    let err: unknown;
+    try {
+      mountInRoot(sys, root, '/procfile', { type: 'proc', source: 'proc' }, { noFollowLast: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UnsafeMountTargetError);
+    expect((err as UnsafeMountTargetError).notDirectory).toBe(true);
+    expect((err as Error).message).toMatch(/"\/procfile": is a file, not a directory/);
+    expect(sys.mountTable).toEqual([]);
+    // a missing target is still made as a directory
+    expect(mountInRoot(sys, root, '/newproc', { type: 'proc', source: 'proc' }, { noFollowLast: true }).hostPath).toBe('/rootfs/newproc');
+  });
+
   it('hands the resolved host path to the caller check before mounting', () => {
     const sys = hostile();
     const root = openMountRoot(sys, '/rootfs');

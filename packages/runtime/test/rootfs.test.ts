@@ -111,8 +111,16 @@ describe('prepareRootfs', () => {
     sys.files.delete('/b/rootfs/proc');
     sys.addDir('/b/rootfs/evil');
     sys.symlink('/evil', '/b/rootfs/proc');
-    expect(() => prepareRootfs(sys, spec(), OPTS)).toThrow(/"\/proc": is a symlink/);
+    expect(() => prepareRootfs(sys, spec(), OPTS)).toThrow(/filesystem "proc" must be mounted on ordinary directory \(mount destination "\/proc": is a symlink\)/);
     expect(mountedAt(sys)).not.toContain('/b/rootfs/evil');
+  });
+
+  it('refuses sysfs on a file, with runc\'s words', () => {
+    const sys = rootfs('dir');
+    sys.files.delete('/b/rootfs/sys');
+    sys.addFile('/b/rootfs/sys', '');
+    expect(() => prepareRootfs(sys, spec(), OPTS)).toThrow(/filesystem "sysfs" must be mounted on ordinary directory \(mount destination "\/sys": is a file, not a directory\)/);
+    expect(mountedAt(sys)).not.toContain('/b/rootfs/sys');
   });
 });
 

@@ -31,6 +31,8 @@ export class UnsafeMountTargetError extends Error {
   constructor(
     readonly destination: string,
     message: string,
+    /** Set when the target exists but is not an ordinary directory (see `noFollowLast`). */
+    readonly notDirectory = false,
   ) {
     super(`mount destination ${JSON.stringify(destination)}: ${message}`);
     this.name = 'UnsafeMountTargetError';
@@ -44,7 +46,10 @@ export interface MountTargetOptions {
    * bind whose source is not a directory, else "dir".
    */
   create?: 'dir' | 'file' | 'none';
-  /** Refuse a symlink as the last component instead of following it inside the root (runc does so for proc and sysfs). */
+  /**
+   * Refuse a symlink as the last component instead of following it inside the root, and an
+   * existing target that is not a directory (runc does so for proc and sysfs).
+   */
   noFollowLast?: boolean;
   /** The target may be the root itself (the mounts of a temp dir Gantry made); refused by default. */
   allowRoot?: boolean;
@@ -104,7 +109,11 @@ export function openMountTarget(sys: Sys, root: MountRoot, dest: string, kind: '
     fd = createTarget(sys, root, dest, kind);
   }
   try {
-    if (opts.noFollowLast && sys.fstat(fd).kind === 'symlink') throw new UnsafeMountTargetError(dest, 'is a symlink');
+    if (opts.noFollowLast) {
+      const k = sys.fstat(fd).kind;
+      if (k === 'symlink') throw new UnsafeMountTargetError(dest, 'is a symlink', true);
+      if (k !== 'dir') throw new UnsafeMountTargetError(dest, `is a ${k}, not a directory`, true);
+    }
     const hostPath = checkedHostPath(sys, root, dest, fd, opts.allowRoot ?? false);
     opts.check?.(hostPath);
     return { fd, hostPath };

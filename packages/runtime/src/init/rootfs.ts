@@ -7,6 +7,7 @@ import {
   PROPAGATION,
   S_IF,
   SysError,
+  UnsafeMountTargetError,
   applyMount,
   mkdirAllInRoot,
   mountInRoot,
@@ -155,6 +156,8 @@ function mountKernelFs(sys: Sys, root: MountRoot, m: Mount, type: 'proc' | 'sysf
   try {
     t = mountInRoot(sys, root, m.destination, { type, source: m.source ?? type, options: m.options }, target);
   } catch (e) {
+    // runc's words, which its tests (and callers) look for
+    if (e instanceof UnsafeMountTargetError && e.notDirectory) throw new InitError(`filesystem "${type}" must be mounted on ordinary directory (${e.message})`);
     // Without a network namespace the kernel refuses a new sysfs: fall back to the host's, read-only.
     if (type !== 'sysfs' || !(e instanceof SysError) || e.code !== 'EPERM') throw e;
     const keep = (m.options ?? []).filter((w) => w === 'nosuid' || w === 'nodev' || w === 'noexec');
