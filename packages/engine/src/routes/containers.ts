@@ -3,6 +3,8 @@ import type { EngineContext } from '../context';
 import type { ContainerManager } from '../containers/manager';
 import type { ContainerRecord } from '../containers/record';
 import type { ContainerConfig, HostConfig } from '../containers/docker-types';
+import { decode } from '../containers/decode';
+import { UPDATE_BODY } from '../containers/validate';
 import { badRequest, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
@@ -260,9 +262,10 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
 
   router.post('/containers/:id/update', async (c) => {
     const rec = store.get(c.params.id!);
-    const body = await c.json<Record<string, unknown>>();
-    const allowed = new Set(['Memory', 'MemorySwap', 'MemoryReservation', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'NanoCpus', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'KernelMemory', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'MemorySwappiness', 'OomKillDisable', 'Ulimits', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'CgroupParent', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth']);
-    for (const k of Object.keys(body)) if (!allowed.has(k)) throw badRequest(`unknown field "${k}" in update`);
+    const raw = await c.json<unknown>();
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('json: cannot unmarshal into Go value of type container.UpdateConfig');
+    // typed like dockerd's UpdateConfig; fields it does not know are dropped, as dockerd does
+    const body = decode(raw, UPDATE_BODY, 'UpdateConfig') as Record<string, unknown>;
     const host = { ...(rec.HostConfig as Record<string, unknown>) };
     for (const [k, v] of Object.entries(body)) if (v !== 0 && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) host[k] = v;
     const mem = Number(host.Memory ?? 0);
