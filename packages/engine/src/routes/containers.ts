@@ -3,6 +3,7 @@ import type { EngineContext } from '../context';
 import type { ContainerManager } from '../containers/manager';
 import type { ContainerRecord } from '../containers/record';
 import type { ContainerConfig, HostConfig } from '../containers/docker-types';
+import { CONTAINER_CONFIG_DEFAULTS, ENDPOINT_DEFAULTS, HOST_CONFIG_DEFAULTS, NETWORK_SETTINGS_DEFAULTS, STATE_DEFAULTS, withDefaults } from '../api/defaults';
 import { decode } from '../containers/decode';
 import { UPDATE_BODY } from '../containers/validate';
 import { badRequest, fromGrpc, HttpError } from '../http/errors';
@@ -93,13 +94,21 @@ export function summary(r: ContainerRecord): Record<string, unknown> {
   };
 }
 
+/** NetworkSettings with every field dockerd returns, in each endpoint too. */
+function inspectNetworkSettings(ns: Record<string, unknown>): Record<string, unknown> {
+  const out = withDefaults(ns, NETWORK_SETTINGS_DEFAULTS);
+  const nets = out.Networks as Record<string, Record<string, unknown>>;
+  out.Networks = Object.fromEntries(Object.entries(nets).map(([k, ep]) => [k, withDefaults(ep, ENDPOINT_DEFAULTS)]));
+  return out;
+}
+
 export function inspect(r: ContainerRecord, execIds: string[]): Record<string, unknown> {
   return {
     Id: r.Id,
     Created: r.Created,
     Path: r.Path,
     Args: r.Args,
-    State: r.State,
+    State: withDefaults(r.State as unknown as Record<string, unknown>, STATE_DEFAULTS),
     Image: r.ImageID,
     ResolvConfPath: networkHooks.etcPath(r, 'resolv.conf'),
     HostnamePath: networkHooks.etcPath(r, 'hostname'),
@@ -113,11 +122,11 @@ export function inspect(r: ContainerRecord, execIds: string[]): Record<string, u
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: execIds.length ? execIds : null,
-    HostConfig: r.HostConfig,
+    HostConfig: withDefaults(r.HostConfig, HOST_CONFIG_DEFAULTS),
     GraphDriver: { Name: 'overlayfs', Data: null },
     Mounts: mountsJson(r),
-    Config: r.Config,
-    NetworkSettings: networkHooks.settings(r),
+    Config: withDefaults(r.Config, { ...CONTAINER_CONFIG_DEFAULTS, Hostname: r.Id.slice(0, 12), Image: r.Image }),
+    NetworkSettings: inspectNetworkSettings(networkHooks.settings(r)),
   };
 }
 
