@@ -59,7 +59,7 @@ export const HOST_CONFIG_DEFAULTS: Record<string, Json> = {
   UTSMode: '',
   UsernsMode: '',
   ShmSize: 64 * 1024 * 1024,
-  Runtime: 'runc',
+  Runtime: 'gantry-runtime', // gantryd's default runtime (GET /info DefaultRuntime)
   Isolation: '',
   CpuShares: 0,
   Memory: 0,

@@ -573,7 +573,7 @@ function checkGantry(hc: HostConfig): void {
     [!!hc.CgroupParent, 'CgroupParent is not supported yet'],
     [!!hc.VolumeDriver && hc.VolumeDriver !== 'local', `volume driver ${hc.VolumeDriver} is not supported`],
     [!['', 'host'].includes(hc.UsernsMode ?? ''), `invalid USER mode: ${hc.UsernsMode} (user namespace remapping is not supported)`],
-    [!['', 'runc', 'io.containerd.runc.v2', 'gantry'].includes(hc.Runtime ?? ''), `unknown or invalid runtime name: ${hc.Runtime}`],
+    [!['', 'runc', 'io.containerd.runc.v2', 'gantry', 'gantry-runtime'].includes(hc.Runtime ?? ''), `unknown or invalid runtime name: ${hc.Runtime}`],
   ];
   for (const [bad, message] of unsupported) if (bad) throw badRequest(message);
 }
