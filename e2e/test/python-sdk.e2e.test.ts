@@ -11,8 +11,8 @@ import { describeIf, needRoot, type Unmet } from '../../tools/testing/requiremen
 import { GantrydHarness } from '../src/gantryd';
 
 const SCRIPT = join(__dirname, '..', 'python', 'docker_sdk_suite.py');
-/** Debian's python3 with python3-docker (the SDK the issue names); PYTHON overrides (e.g. a venv with docker 7). */
-const PYTHON = process.env.PYTHON ?? (fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+/** Debian's python3 with python3-docker (the SDK the issue names); GANTRY_TEST_PYTHON overrides (e.g. a venv with docker 7). */
+const PYTHON = process.env.GANTRY_TEST_PYTHON ?? (fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 const STEPS = [
   'ping_and_version',
   'images_load',

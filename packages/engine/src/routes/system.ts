@@ -112,6 +112,8 @@ export function registerSystemRoutes(
       RuncCommit: { ID: '', Expected: '' },
       InitCommit: { ID: '', Expected: '' },
       SecurityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'],
+      CDISpecDirs: [], // API 1.45: no CDI device support
+
       Warnings: [],
     };
   });
