@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
 import type { ContainerManager } from '../containers/manager';
@@ -94,6 +95,9 @@ export function summary(r: ContainerRecord): Record<string, unknown> {
   };
 }
 
+/** What an unset CgroupnsMode means (spec.ts): dockerd's default is private on cgroup v2, host on v1. */
+const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+
 /** NetworkSettings with every field dockerd returns, in each endpoint too. */
 function inspectNetworkSettings(ns: Record<string, unknown>): Record<string, unknown> {
   const out = withDefaults(ns, NETWORK_SETTINGS_DEFAULTS);
@@ -122,7 +126,7 @@ export function inspect(r: ContainerRecord, execIds: string[]): Record<string, u
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: execIds.length ? execIds : null,
-    HostConfig: withDefaults(r.HostConfig, HOST_CONFIG_DEFAULTS),
+    HostConfig: withDefaults(r.HostConfig, { ...HOST_CONFIG_DEFAULTS, CgroupnsMode: CGROUP_V2 ? 'private' : 'host' }),
     GraphDriver: { Name: 'overlayfs', Data: null },
     Mounts: mountsJson(r),
     Config: withDefaults(r.Config, { ...CONTAINER_CONFIG_DEFAULTS, Hostname: r.Id.slice(0, 12), Image: r.Image }),
