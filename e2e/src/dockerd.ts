@@ -72,7 +72,11 @@ export class TestDockerd {
   private exited: Promise<void> | undefined;
   private readonly existedBefore: Map<string, boolean>;
 
-  constructor(runtime: string = runtimeUnderTest()) {
+  /** `wrapper`: a command dockerd runs under (it execs dockerd), e.g. setpriv with a smaller bounding set. */
+  constructor(
+    runtime: string = runtimeUnderTest(),
+    private readonly wrapper: string[] = [],
+  ) {
     const dockerd = findTool('dockerd');
     const docker = findTool('docker');
     if (!dockerd) throw new Error('dockerd is not installed (apt-get install docker.io, or tools/install-deps.sh)');
@@ -133,7 +137,8 @@ export class TestDockerd {
     const env = { ...process.env, PATH: [...path, ...SYSTEM_DIRS.filter((d) => !path.includes(d))].join(':') };
     const log = openSync(this.logFile, 'a');
     try {
-      this.child = spawn(this.dockerdBin, args, { stdio: ['ignore', log, log], env });
+      const [cmd, ...pre] = [...this.wrapper, this.dockerdBin];
+      this.child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', log, log], env });
     } finally {
       closeSync(log);
     }

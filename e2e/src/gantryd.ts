@@ -29,13 +29,17 @@ export class GantrydHarness {
   readonly sock: string;
   daemon?: ChildProcess;
 
-  private constructor(readonly dir: string) {
+  private constructor(
+    readonly dir: string,
+    /** A command gantryd runs under (it execs gantryd), e.g. setpriv with a smaller bounding set. */
+    private readonly wrapper: string[] = [],
+  ) {
     this.sock = join(dir, 'g.sock');
   }
 
   /** Start gantryd in a fresh /tmp directory (short path: unix sockets are limited to 108 bytes). */
-  static async start(prefix = 'gdx-', extraArgs: string[] = []): Promise<GantrydHarness> {
-    const h = new GantrydHarness(fs.mkdtempSync(join('/tmp', prefix)));
+  static async start(prefix = 'gdx-', extraArgs: string[] = [], wrapper: string[] = []): Promise<GantrydHarness> {
+    const h = new GantrydHarness(fs.mkdtempSync(join('/tmp', prefix)), wrapper);
     await h.startDaemon(extraArgs);
     return h;
   }
@@ -44,11 +48,17 @@ export class GantrydHarness {
     return join(this.dir, 'gantryd.log');
   }
 
+  /** The log of the gantry-containerd gantryd runs (it names each shim it starts: "shim started"). */
+  get containerdLogPath(): string {
+    return join(this.dir, 'run', 'containerd', 'containerd.log');
+  }
+
   /** (Re)start the daemon on the same socket and roots. */
   async startDaemon(extraArgs: string[] = []): Promise<void> {
     fs.rmSync(this.sock, { force: true });
     const log = fs.openSync(this.logPath, 'a');
-    this.daemon = spawn(GANTRYD, ['-H', `unix://${this.sock}`, '--data-root', join(this.dir, 'data'), '--exec-root', join(this.dir, 'run'), ...extraArgs], { stdio: ['ignore', log, log] });
+    const [cmd, ...pre] = [...this.wrapper, GANTRYD];
+    this.daemon = spawn(cmd!, [...pre, '-H', `unix://${this.sock}`, '--data-root', join(this.dir, 'data'), '--exec-root', join(this.dir, 'run'), ...extraArgs], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     const deadline = Date.now() + 30000;
     for (;;) {

@@ -24,3 +24,12 @@ export function toServiceError(e: unknown): Partial<ServiceError> {
   const message = e instanceof Error ? e.message : String(e);
   return { code: Code.UNKNOWN, message, details: message };
 }
+
+/**
+ * `prefix: <message>` with the status of `e` kept (a shim's gRPC status, an ApiError; anything
+ * else is UNKNOWN), as containerd wraps a shim's error: the client sees why, from the runtime up.
+ */
+export function wrapError(e: unknown, prefix: string): ApiError {
+  const s = toServiceError(e);
+  return new ApiError(s.code ?? Code.UNKNOWN, `${prefix}: ${s.details ?? ''}`);
+}

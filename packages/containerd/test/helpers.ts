@@ -21,7 +21,8 @@ export class TestDaemon {
   tasks!: tasks.TasksClient;
   events!: events.EventsClient;
 
-  constructor() {
+  /** `wrapper`: a command the daemon runs under, e.g. setpriv with a smaller bounding set (it execs node). */
+  constructor(private readonly wrapper: string[] = []) {
     // short: the shims' sockets live under <dir>/state/s/
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gc-'));
     this.socket = path.join(this.dir, 'c.sock');
@@ -33,7 +34,8 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
-    this.proc = spawn(process.execPath, [MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'debug'], {
+    const [cmd, ...pre] = [...this.wrapper, process.execPath];
+    this.proc = spawn(cmd!, [...pre, MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'debug'], {
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);

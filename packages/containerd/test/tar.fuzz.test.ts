@@ -67,8 +67,10 @@ const entryArb: fc.Arbitrary<TarWriteEntry & { data?: Buffer }> = fc.record({
   name: relPath,
   type: fc.constantFrom<TarWriteEntry['type']>('file', 'file', 'dir', 'symlink', 'fifo'),
   mode: fc.integer({ min: 0, max: 0o7777 }),
-  uid: fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 0xffffffff })),
-  gid: fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 0xffffffff })),
+  // Not 0xffffffff: (uid_t)-1 tells chown(2) "leave unchanged", so no file can be owned by it and
+  // GNU tar's extraction keeps root (a counterexample the long fuzz run found, seed -1167887843).
+  uid: fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 0xfffffffe })),
+  gid: fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 0xfffffffe })),
   mtime: fc.oneof(fc.integer({ min: 0, max: 2 ** 33 }), fc.double({ min: 0, max: 2 ** 33, noNaN: true })),
   linkname: relPath,
   uname: fc.string({ unit: 'grapheme', maxLength: 40, size: 'max' }).filter((s) => !s.includes('\0')),

@@ -9,5 +9,18 @@ export * from './ipam';
 export * from './conflist';
 export * from './ports';
 export * from './dns/message';
-export { DnsServer, upstreamNameservers, type Lookup, type DnsServerOptions } from './dns/server';
+export {
+  DnsServer,
+  upstreamNameservers,
+  allowedUpstreams,
+  isReplyTo,
+  udpUpstream,
+  DEFAULT_MAX_CONCURRENT,
+  type Lookup,
+  type DnsServerOptions,
+  type DnsServerStats,
+  type ConnectUpstream,
+  type UpstreamSocket,
+  type Peer,
+} from './dns/server';
 export { run, CommandError } from './run';

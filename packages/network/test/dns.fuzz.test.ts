@@ -13,7 +13,7 @@ import { DnsServer } from '../src/dns/server';
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'dns');
 
 /** A server that owns every name starting with "c" (no forwarders: nothing leaves the process). */
-const server = new DnsServer({ address: '127.0.0.1', lookup: (name) => (name.startsWith('c') ? ['10.0.0.2', '10.0.0.3'] : undefined), forwarders: [] });
+const server = new DnsServer({ address: '127.0.0.1', lookup: (name) => (name.startsWith('c') ? ['10.0.0.2', '10.0.0.3'] : undefined), allowClient: () => true, forwarders: [] });
 
 /** The answer to `msg` is a message we can read back, with the query's id. */
 async function answersWell(msg: Buffer): Promise<void> {

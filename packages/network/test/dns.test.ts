@@ -45,7 +45,7 @@ describe('DnsServer', () => {
   beforeAll(async () => {
     upstream = dgram.createSocket('udp4');
     await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
-    server = new DnsServer({ address: '127.0.0.1', port: 0, lookup: (n) => (n === 'web' ? ['10.1.2.3'] : undefined), forwarders: [] });
+    server = new DnsServer({ address: '127.0.0.1', port: 0, lookup: (n) => (n === 'web' ? ['10.1.2.3'] : undefined), allowClient: () => true, forwarders: [] });
     await server.start();
   });
   afterAll(async () => {
@@ -76,7 +76,7 @@ describe('DnsServer', () => {
 
   it('forwards names it does not own to the upstream and relays its answer', async () => {
     upstream.on('message', (m, r) => upstream.send(buildResponse(parseQuery(m), RCODE_NXDOMAIN, undefined, false), r.port, r.address));
-    const fwd = new DnsServer({ address: '127.0.0.1', port: 0, lookup: () => undefined, forwarders: ['127.0.0.1'], upstreamPort: upstream.address().port });
+    const fwd = new DnsServer({ address: '127.0.0.1', port: 0, lookup: () => undefined, allowClient: () => true, forwarders: ['127.0.0.1'], upstreamPort: upstream.address().port });
     await fwd.start();
     try {
       const s = dgram.createSocket('udp4');

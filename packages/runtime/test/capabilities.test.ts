@@ -1,4 +1,5 @@
 import { CAPABILITIES, FakeSys, PR, SysError } from '@gantry/linux';
+import { InitError } from '../src/errors';
 import { applyCapabilities, capabilityWarnings, refusedAmbient } from '../src/init/finalize';
 import { defaultSpec } from '../src/spec/default-spec';
 import type { Capabilities } from '../src/spec/types';
@@ -51,6 +52,19 @@ describe('ambient capabilities', () => {
       expect(raised(sys)).toEqual([CAPABILITIES.CAP_AUDIT_WRITE, CAPABILITIES.CAP_NET_BIND_SERVICE]);
     }
     expect(() => applyCapabilities(new RefusingSys(CAPABILITIES.CAP_KILL!, 14), caps, 40)).toThrow(/EFAULT/);
+  });
+
+  it('a capset the kernel refuses fails in runc\'s words, the cause kept (unable to apply caps: operation not permitted)', () => {
+    const sys = new FakeSys();
+    sys.failOn('capset', 1 /* EPERM */);
+    let err: unknown;
+    try {
+      applyCapabilities(sys, specCaps(), 40);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InitError);
+    expect((err as Error).message).toBe('unable to apply caps: operation not permitted');
   });
 
   it('leaves out capabilities this kernel does not have (above cap_last_cap)', () => {

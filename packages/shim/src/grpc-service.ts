@@ -1,7 +1,7 @@
 import { status as Code, type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { cgroups, packAny, protobuf, shim, timestampFromDate } from '@gantry/api';
-import { ConfigError, ContainerIdError, StateError, type CgroupStats, type Process, type Resources } from '@gantry/runtime';
-import { ShimError } from './errors';
+import type { CgroupStats, Process, Resources } from '@gantry/runtime';
+import { ShimError, shimErrorCode } from './errors';
 import { TaskService } from './task-service';
 
 /** type_url of the OCI process and resources JSON in Any, as containerd sends them. */
@@ -10,14 +10,10 @@ export const RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1
 
 export const SHIM_VERSION = '0.1.0';
 
-function grpcError(e: unknown): Partial<ServiceError> {
+/** The gRPC status of anything a handler throws: the message as it is, the code by its kind. */
+export function grpcError(e: unknown): Partial<ServiceError> {
   const message = e instanceof Error ? e.message : String(e);
-  let code = Code.UNKNOWN;
-  if (e instanceof ShimError) code = Code[e.code];
-  else if (e instanceof ContainerIdError) code = /does not exist/.test(message) ? Code.NOT_FOUND : /already exists/.test(message) ? Code.ALREADY_EXISTS : Code.INVALID_ARGUMENT;
-  else if (e instanceof StateError) code = Code.FAILED_PRECONDITION;
-  else if (e instanceof ConfigError) code = Code.INVALID_ARGUMENT;
-  return { code, details: message, message };
+  return { code: Code[shimErrorCode(e)], details: message, message };
 }
 
 function jsonAny<T>(any: protobuf.Any | undefined, what: string): T {

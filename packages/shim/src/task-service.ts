@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { linuxSys, type Sys } from '@gantry/linux';
 import { ConsoleSocket, Runtime, waitExit, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
 import { ProcessStdio, type StdioPaths } from './stdio';
-import { ShimError } from './errors';
+import { runtimeFailure, ShimError } from './errors';
 import { mountRootfs, type RootfsMount } from './rootfs';
 
 export type { RootfsMount } from './rootfs';
@@ -130,12 +130,16 @@ export class TaskService {
     const cons = req.terminal ? this.consoleFor('') : undefined;
     const master = cons?.receive();
     try {
-      const created = await this.runtime.create(req.id, {
-        bundle: req.bundle,
-        stdio: req.terminal ? undefined : stdio.childFds,
-        consoleSocket: cons?.path,
-        pidFile: path.join(req.bundle, 'init.pid'),
-      });
+      const created = await this.runtime
+        .create(req.id, {
+          bundle: req.bundle,
+          stdio: req.terminal ? undefined : stdio.childFds,
+          consoleSocket: cons?.path,
+          pidFile: path.join(req.bundle, 'init.pid'),
+        })
+        .catch((e: unknown) => {
+          throw runtimeFailure('create', e);
+        });
       stdio.releaseChildFds();
       if (master) stdio.attachMaster((await master).master);
       this.container = { id: req.id, bundle: req.bundle, rootfsMounted };
@@ -181,7 +185,9 @@ export class TaskService {
       let started!: () => void;
       t.starting = new Promise<void>((r) => (started = r));
       try {
-        await this.runtime.start(this.id);
+        await this.runtime.start(this.id).catch((e: unknown) => {
+          throw runtimeFailure('start', e);
+        });
         t.info.status = TaskStatus.RUNNING;
         this.startOomWatch();
         this.opts.publish({ topic: '/tasks/start', containerId: this.id, pid: t.info.pid });
@@ -194,11 +200,15 @@ export class TaskService {
     if (t.exitStatus) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);
     const master = t.console?.receive();
     try {
-      const ex = await this.runtime.exec(this.id, {
-        process: t.spec!,
-        stdio: t.info.terminal ? undefined : t.stdio.childFds,
-        consoleSocket: t.console?.path,
-      });
+      const ex = await this.runtime
+        .exec(this.id, {
+          process: t.spec!,
+          stdio: t.info.terminal ? undefined : t.stdio.childFds,
+          consoleSocket: t.console?.path,
+        })
+        .catch((e: unknown) => {
+          throw runtimeFailure('exec', e);
+        });
       t.stdio.releaseChildFds();
       if (master) t.stdio.attachMaster((await master).master);
       // the program was reparented to us (a subreaper); the runtime reaps it by pid

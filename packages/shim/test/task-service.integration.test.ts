@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { status as Code } from '@grpc/grpc-js';
+import { resolveCgroupPath } from '../../runtime/src/cgroups/path';
+import { grpcError } from '../src/grpc-service';
 import { TaskService, TaskStatus, type ShimEvent } from '../src/task-service';
 import { fifoReader, makeBundle, makeFifo, waitFor } from './helpers';
 import { describeIf, needRoot } from '../../../tools/testing/requirements';
@@ -125,6 +128,68 @@ d('TaskService over the runtime library (root)', () => {
     expect((await svc.wait('')).exitStatus).toBe(0);
     await waitFor('tty output', () => /\/dev\/pts\/0\r\n30 100\r\n/.test(out.text()));
     out.close();
+  });
+
+  /** Whether anything of the container is left on the host: runtime state, cgroup, rootfs mount. */
+  function leftovers(bundle: string): string[] {
+    const out: string[] = svc.runtime.list().map((c) => `runtime state of ${c.id}`);
+    const cg = resolveCgroupPath(undefined, id);
+    for (const c of fs.readdirSync('/sys/fs/cgroup')) if (fs.existsSync(path.join('/sys/fs/cgroup', c, cg))) out.push(`cgroup ${c}${cg}`);
+    if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${path.join(bundle, 'rootfs')} `)) out.push('rootfs mount');
+    return out;
+  }
+
+  it('a create the runtime refuses fails with the runtime\'s message (UNKNOWN), leaves nothing, and the shim can create again', async () => {
+    const bundle = setup(['nope']);
+    // the rootfs as a mount, as gantry-containerd sends it: it must be unmounted again
+    const rootfs = [{ type: 'bind', source: path.join(bundle, 'rootfs'), options: ['rbind', 'ro'] }];
+    const err = await svc.create({ id, bundle, rootfs, terminal: false, stdin: '', stdout: '', stderr: '' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(grpcError(err)).toMatchObject({ code: Code.UNKNOWN, details: 'OCI runtime create failed: exec: "nope": executable file not found in $PATH' });
+    expect(leftovers(bundle)).toEqual([]);
+    expect(svc.idle()).toBe(true);
+    expect(() => svc.state('')).toThrow(/not found/);
+    expect(events).toEqual([]);
+    // nothing half-made stands in the way of the next create
+    const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+    cfg.process.args = ['true'];
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
+    await svc.create({ id, bundle, rootfs, terminal: false, stdin: '', stdout: '', stderr: '' });
+    await svc.start('');
+    expect((await svc.wait('')).exitStatus).toBe(0);
+  });
+
+  it('an exec the runtime refuses fails Start with the runtime\'s message; the exec is gone and the task runs on', async () => {
+    const bundle = setup(['sleep', '300']);
+    await svc.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' });
+    await svc.start('');
+    svc.exec({ execId: 'bad', spec: { args: ['nope'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }, terminal: false, stdin: '', stdout: '', stderr: '' });
+    const err = await svc.start('bad').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(grpcError(err)).toMatchObject({ code: Code.UNKNOWN, details: 'OCI runtime exec failed: exec: "nope": executable file not found in $PATH' });
+    expect(() => svc.state('bad')).toThrow(/exec bad not found/);
+    expect(svc.state('').status).toBe(TaskStatus.RUNNING);
+  });
+
+  it('a start that fails (a startContainer hook) fails with the runtime\'s message, not a later state error', async () => {
+    const bundle = setup(['true']);
+    const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+    cfg.hooks = { startContainer: [{ path: '/bin/false' }] };
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
+    await svc.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' });
+    const err = await svc.start('').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(grpcError(err)).toMatchObject({ code: Code.UNKNOWN, details: expect.stringMatching(/^OCI runtime start failed: .*error running hook #0/) });
+    // the init gave up: the task ends stopped and deletes cleanly
+    expect((await svc.wait('')).exitStatus).not.toBe(0);
+    await svc.delete('');
+    expect(leftovers(bundle)).toEqual([]);
   });
 
   it('publishes /tasks/oom when the memory cgroup kills the container', async () => {

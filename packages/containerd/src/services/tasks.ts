@@ -5,7 +5,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { status as Code } from '@grpc/grpc-js';
 import { protobuf, shim, tasks, timestampFromDate, types } from '@gantry/api';
 import type { DaemonContext } from '../context';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, wrapError } from '../errors';
 import { compileFilters } from '../events/filters';
 import { requireNamespace, unary } from '../rpc';
 import { callShim, type DeadTask, type ShimHandle, type ShimManager } from '../tasks/shim-manager';
@@ -108,13 +108,18 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
       writeJsonAtomic(path.join(bundle, 'config.json'), spec);
       let h: ShimHandle | undefined;
       try {
-        h = await shims.start(ns, r.containerId, bundle);
+        h = await shims.start(ns, r.containerId, bundle).catch((e: unknown) => {
+          throw wrapError(e, 'failed to start shim');
+        });
         const res = await callShim(
           h,
           h.client.create,
           shim.CreateTaskRequest.fromPartial({ id: r.containerId, bundle, rootfs: r.rootfs, terminal: r.terminal, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, options: r.options }),
           60000,
-        );
+        ).catch((e: unknown) => {
+          // containerd's words; the shim's message (the runtime's own at its end) and code are kept
+          throw wrapError(e, 'failed to create shim task');
+        });
         return { containerId: r.containerId, pid: res.pid };
       } catch (e) {
         // clean-up trouble must not hide why the create failed

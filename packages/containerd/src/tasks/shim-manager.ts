@@ -254,6 +254,8 @@ export class ShimManager {
     }
     h.client.close();
     this.shims.delete(this.key(h.namespace, h.id));
+    // Gone before we answer: a client that checks right after (a failed create) finds no shim.
+    await this.waitShimExit(h.shimPid, 5000);
     // a shim told to stop after a failed create may leave the rootfs mounted: rmdir would be EBUSY
     try {
       linuxSys().umount(path.join(h.bundle, 'rootfs'), 2 /* MNT_DETACH */);
@@ -262,6 +264,23 @@ export class ShimManager {
     }
     fs.rmSync(h.bundle, { recursive: true, force: true });
     fs.rmSync(h.socket, { force: true });
+  }
+
+  /** Wait for a shim to exit after Shutdown; one that does not in time is killed. */
+  private async waitShimExit(pid: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (processAlive(pid, this.ctx.state)) {
+      if (Date.now() > deadline) {
+        this.ctx.log.warn('shim did not exit after shutdown; killing it', { shim_pid: pid });
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /**

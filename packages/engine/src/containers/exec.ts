@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
-import { badRequest, conflict, fromGrpc, HttpError, notFound } from '../http/errors';
+import { badRequest, conflict, fromGrpc, notFound } from '../http/errors';
+import { ALL_CAPABILITIES } from './capabilities';
+import { startFailure } from './start-error';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerManager } from './manager';
 import type { ContainerConfig } from './docker-types';
@@ -37,6 +39,8 @@ export interface ExecRecord {
   /** Resolves once ExitCode is known (before the exec's output is torn down). */
   codeKnown: Promise<void>;
   markCodeKnown: () => void;
+  /** Why the process could not be started, for a client already attached (written to its stdout). */
+  startError?: string;
 }
 
 
@@ -104,8 +108,11 @@ export class ExecManager {
       else if (e.Config.User !== 'root') throw badRequest(`exec user ${e.Config.User}: only numeric uid[:gid] or root are supported`);
       else proc.user = { uid: 0, gid: 0 };
     }
+    // as dockerd: a privileged exec gets every capability, whatever the container has
+    if (e.Config.Privileged === true) proc.capabilities = { bounding: [...ALL_CAPABILITIES], effective: [...ALL_CAPABILITIES], permitted: [...ALL_CAPABILITIES] };
     if (e.Config.ConsoleSize) proc.consoleSize = { height: e.Config.ConsoleSize[0], width: e.Config.ConsoleSize[1] };
     const execId = `exec-${id.slice(0, 16)}`;
+    let attached = false;
     try {
       await this.ctx.cd.call(
         this.ctx.cd.tasks,
@@ -113,20 +120,30 @@ export class ExecManager {
         tpb.ExecProcessRequest.fromPartial({ containerId: rec.Id, execId, stdin: fifos.stdin, stdout: fifos.stdout, stderr: fifos.stderr, terminal: tty, spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(proc)) } }),
       );
       // the client is attached before the process runs, so no early output is lost
-      opts.beforeStart?.(e);
+      if (opts.beforeStart) {
+        opts.beforeStart(e);
+        attached = true;
+      }
       const started = await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.start, { containerId: rec.Id, execId }, 60000);
       io.ready();
       e.Pid = started.pid;
       e.Running = true;
     } catch (err) {
-      io.close();
+      // As dockerd: the runtime's message as containerd words it ("OCI runtime exec failed: ..."),
+      // 127 for a program that is not there, 126 for one that cannot run, 128 otherwise. A client
+      // already attached reads it on its stdout (the HTTP answer is long gone), others get it as
+      // the error response.
+      const failed = startFailure(err);
+      e.ExitCode = failed.exitCode;
+      if (attached) e.startError = failed.error.message;
+      e.markCodeKnown();
+      void io.close();
       removeFifos(fifos);
       await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.deleteProcess, { containerId: rec.Id, execId }).catch(() => undefined);
-      e.ExitCode = 126;
-      e.markCodeKnown();
       e.markExited();
-      const h = fromGrpc(err);
-      throw new HttpError(h.status === 409 || h.status === 404 ? h.status : 500, `OCI runtime exec failed: ${h.message}`);
+      this.ctx.log.debug('exec failed to start', { exec: id, error: failed.error.message });
+      if (attached) return e;
+      throw failed.error;
     }
     this.ctx.events.emit('container', `exec_start: ${e.Config.Cmd!.join(' ')}`, rec.Id, { execID: id, name: rec.Name.slice(1) });
     void (async () => {

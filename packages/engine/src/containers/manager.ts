@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { status as Code } from '@grpc/grpc-js';
 import { containers as cpb, snapshots as spb, tasks as tpb, types } from '@gantry/api';
 import { parseSignal } from '@gantry/linux';
 import type { EngineContext } from '../context';
-import { conflict, fromGrpc, HttpError, notModified, serverError } from '../http/errors';
+import { conflict, fromGrpc, HttpError, notModified } from '../http/errors';
 import { JsonFileWriter, jsonLogPath, parseLogOpts } from '../logs/json-file';
 import { noSuchImage } from '../images/catalog';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
@@ -11,6 +12,7 @@ import type { ContainerConfig, HostConfig } from './docker-types';
 import { resolveImage, type ResolvedImage } from './image-config';
 import { initialState, NULL_TIME, type ContainerRecord } from './record';
 import { HealthMonitor } from './health';
+import { EXIT_START_FAILED, startFailure, type StartFailure } from './start-error';
 import { nextRestartDelay, policyRestarts, restartsOnDaemonStart } from './restart-policy';
 import { buildSpec, mergeImageConfig } from './spec';
 import type { ContainerStore } from './store';
@@ -247,12 +249,15 @@ export class ContainerManager {
     const log = new JsonFileWriter(rec.LogPath, parseLogOpts(logOpts));
     const io = ContainerIO.open(fifos, { terminal: tty, log });
     this.ios.set(rec.Id, io);
+    // which step failed decides how dockerd words the error (see below)
+    let step: 'prepare' | 'create' | 'start' = 'prepare';
     try {
       // a task left from an earlier run (exited, not deleted) is in the way
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
       this.mounts?.start(rec);
       const mounts = (await this.cd.call(this.cd.snapshots, this.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey })).mounts;
       await this.ctx.networks?.up(rec.Id);
+      step = 'create';
       const created = await this.cd.call(
         this.cd.tasks,
         this.cd.tasks.create,
@@ -260,6 +265,7 @@ export class ContainerManager {
         120000,
       );
       io.ready();
+      step = 'start';
       await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: rec.Id, execId: '' }, 60000);
       rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: created.pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: NULL_TIME };
       this.store.save(rec);
@@ -274,11 +280,16 @@ export class ContainerManager {
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
       this.mounts?.stop(rec);
       await this.ctx.networks?.down(rec.Id).catch(() => undefined);
-      const err = e instanceof HttpError ? e : fromGrpc(e);
-      rec.State = { ...rec.State, Error: err.message, ExitCode: 128, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
+      // As dockerd: a task that could not be created or started is worded and classified from
+      // containerd's message, the runtime's own at its end (126/127 and 400 for a command that
+      // cannot run, 128 otherwise); the container keeps its state (created, or exited).
+      const failed: StartFailure =
+        step === 'prepare'
+          ? { error: e instanceof HttpError ? e : fromGrpc(e), exitCode: EXIT_START_FAILED }
+          : startFailure(e, step === 'create' ? 'failed to create task for container' : undefined);
+      rec.State = { ...rec.State, Error: failed.error.message, ExitCode: failed.exitCode, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
       this.store.save(rec);
-      // dockerd answers a start that fails inside the runtime with 400 (bad command) or 500
-      throw /executable file not found|no such file or directory/.test(err.message) ? new HttpError(400, `failed to create task for container: ${err.message}`) : err.status === 500 ? serverError(err.message) : err;
+      throw failed.error;
     }
   }
 
@@ -295,7 +306,7 @@ export class ContainerManager {
         } catch (e) {
           const code = (e as { code?: number }).code;
           if (this.closing) return;
-          if (code === 5) {
+          if (code === Code.NOT_FOUND) {
             // the task is gone (deleted behind our back): it has exited
             await this.onExit(id, 255, new Date());
             return;

@@ -1,3 +1,5 @@
+import { status as Code } from '@grpc/grpc-js';
+
 /** An error with the HTTP status Docker answers it with; the body is `{"message": ...}`. */
 export class HttpError extends Error {
   constructor(
@@ -20,18 +22,18 @@ export function fromGrpc(e: unknown): HttpError {
   const err = e as { code?: number; details?: string; message?: string };
   const message = err.details || err.message || String(e);
   switch (err.code) {
-    case 3: // INVALID_ARGUMENT
-    case 11: // OUT_OF_RANGE
+    case Code.INVALID_ARGUMENT:
+    case Code.OUT_OF_RANGE:
       return new HttpError(400, message);
-    case 5: // NOT_FOUND
+    case Code.NOT_FOUND:
       return new HttpError(404, message);
-    case 6: // ALREADY_EXISTS
-    case 9: // FAILED_PRECONDITION
-    case 10: // ABORTED
+    case Code.ALREADY_EXISTS:
+    case Code.FAILED_PRECONDITION:
+    case Code.ABORTED:
       return new HttpError(409, message);
-    case 12: // UNIMPLEMENTED
+    case Code.UNIMPLEMENTED:
       return new HttpError(501, message);
-    case 14: // UNAVAILABLE
+    case Code.UNAVAILABLE:
       return new HttpError(503, message);
     default:
       return new HttpError(500, message);

@@ -10,6 +10,7 @@ import { isJsonObject, loadJsonOrQuarantine, type QuarantineReport, removeFileDu
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  allowedUpstreams,
   bridgeConflist,
   checkStaticAddress,
   CniError,
@@ -248,21 +249,33 @@ export class NetworkController {
     net.IPAM.Config = [{ Subnet: subnet, Gateway: gateway }];
     this.store.save(net);
     await ensureBridge(this.defaultBridge, `${gateway}/${subnet.split('/')[1]}`);
-    await firewall.addBridgeRules({ bridge: this.defaultBridge, internal: false });
+    await firewall.addBridgeRules({ bridge: this.defaultBridge, internal: false, subnet });
+  }
+
+  /** A user-defined bridge's iptables rules: isolation, and its resolver answered on the bridge only. */
+  private bridgeRules(net: NetworkRecord): firewall.BridgeRules {
+    const pool = net.IPAM.Config[0]!;
+    return { bridge: net.Bridge!, internal: net.Internal, subnet: pool.Subnet, dns: { address: pool.Gateway, port: this.opts.dnsPort ?? 53 } };
   }
 
   /** A user-defined bridge's link, rules and resolver (idempotent). */
   private async wireBridge(net: NetworkRecord): Promise<void> {
     const pool = net.IPAM.Config[0]!;
     await ensureBridge(net.Bridge!, `${pool.Gateway}/${pool.Subnet.split('/')[1]}`);
-    await firewall.addBridgeRules({ bridge: net.Bridge!, internal: net.Internal });
+    await firewall.addBridgeRules(this.bridgeRules(net));
     if (!this.dnsServers.has(net.Id)) {
       const dns = new DnsServer({
         address: pool.Gateway,
         port: this.opts.dnsPort ?? 53,
         lookup: (name) => this.resolveName(net.Id, name),
-        forwarders: upstreamNameservers(readHostResolv()),
-        forwardersFor: (client) => this.forwardersFor(net.Id, client),
+        // only this network's containers: the gateway is a host address others can reach too
+        allowClient: (client) => this.isEndpointOf(net.Id, client),
+        // an internal network's resolver must not be its way out
+        forwarders: allowedUpstreams(upstreamNameservers(readHostResolv()), net.Internal, pool.Subnet),
+        forwardersFor: (client) => {
+          const own = this.forwardersFor(net.Id, client);
+          return own && allowedUpstreams(own, net.Internal, pool.Subnet);
+        },
       });
       await dns.start();
       this.dnsServers.set(net.Id, dns);
@@ -272,7 +285,7 @@ export class NetworkController {
   private async unwireBridge(net: NetworkRecord): Promise<void> {
     await this.dnsServers.get(net.Id)?.close();
     this.dnsServers.delete(net.Id);
-    await firewall.removeBridgeRules({ bridge: net.Bridge!, internal: net.Internal });
+    await firewall.removeBridgeRules(this.bridgeRules(net));
     await deleteLink(net.Bridge!);
   }
 
@@ -688,6 +701,14 @@ export class NetworkController {
       if (names.includes(q)) ips.push(a.ipAddress!);
     }
     return ips.length ? ips : undefined;
+  }
+
+  /** Whether `address` is the address of a container attached to the network now. */
+  private isEndpointOf(netId: string, address: string): boolean {
+    for (const sb of this.sandboxes.values()) {
+      if (sb.up && sb.attachments.some((a) => a.networkId === netId && a.ipAddress === address)) return true;
+    }
+    return false;
   }
 
   private forwardersFor(netId: string, client: string): string[] | undefined {

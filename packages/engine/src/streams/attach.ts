@@ -114,6 +114,8 @@ export interface AttachOptions {
   onStdinClosed?: () => void | Promise<void>;
   /** Awaited after the output ended, before the connection is closed. */
   beforeEnd?: () => Promise<void>;
+  /** Written to the client's stdout last (after beforeEnd), e.g. why an exec could not start. */
+  trailer?: () => string | undefined;
 }
 
 export type AttachEnd =
@@ -230,6 +232,8 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
       await io.ended;
       // e.g. an exec's exit code must be known before the client, seeing the end, asks for it
       if (opts.beforeEnd) await opts.beforeEnd();
+      const trailer = opts.trailer?.();
+      if (trailer && !finished) conn.write(encode('stdout', Buffer.from(trailer)));
       finish('ended');
     })();
   });

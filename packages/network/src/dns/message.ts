@@ -8,6 +8,7 @@ export const RCODE_FORMERR = 1;
 export const RCODE_SERVFAIL = 2;
 export const RCODE_NXDOMAIN = 3;
 export const RCODE_NOTIMP = 4;
+export const RCODE_REFUSED = 5;
 
 export interface Question {
   name: string;
@@ -123,4 +124,9 @@ export function formatErrorResponse(buf: Buffer): Buffer {
   if (buf.length >= 2) buf.copy(h, 0, 0, 2);
   h.writeUInt16BE(0x8000 | RCODE_FORMERR, 2);
   return h;
+}
+
+/** The response code of a message (low 4 bits of the flags); -1 when it has no header. */
+export function rcodeOf(buf: Buffer): number {
+  return buf.length >= 4 ? buf.readUInt16BE(2) & 0xf : -1;
 }

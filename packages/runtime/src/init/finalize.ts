@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CAPABILITIES, PR, RLIMIT, SysError, type SeccompFilter, type Sys } from '@gantry/linux';
+import { CAPABILITIES, describeErrno, PR, RLIMIT, SysError, type SeccompFilter, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import type { Capabilities, Process, Rlimit, User } from '../spec/types';
 import { closeStrayFds, markExecFds, verifyCwd } from './fds';
@@ -89,7 +89,13 @@ export function switchUser(sys: Sys, user: User): void {
  */
 export function applyCapabilities(sys: Sys, caps: Capabilities | undefined, lastCap = 63): string[] {
   if (!caps) return [];
-  sys.capset({ effective: capMask(caps.effective, lastCap), permitted: capMask(caps.permitted, lastCap), inheritable: capMask(caps.inheritable, lastCap) });
+  try {
+    sys.capset({ effective: capMask(caps.effective, lastCap), permitted: capMask(caps.permitted, lastCap), inheritable: capMask(caps.inheritable, lastCap) });
+  } catch (e) {
+    // runc's words (what dockerd users search for): e.g. a capability outside the host's bounding set is EPERM
+    if (e instanceof SysError) throw new InitError(`unable to apply caps: ${describeErrno(e.errno)}`);
+    throw e;
+  }
   sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
   const skipped = refusedAmbient(caps, lastCap);
   for (const name of caps.ambient ?? []) {
