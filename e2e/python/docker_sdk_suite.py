@@ -159,6 +159,22 @@ def archive_put_get():
 
 
 @step
+def top_pause_update():
+    c = state["c"]
+    top = c.top()
+    check(any("sleep" in p[-1] for p in top["Processes"]), "top %r" % top)
+    c.pause()
+    c.reload()
+    check(c.status == "paused", "paused %r" % c.status)
+    c.unpause()
+    c.reload()
+    check(c.status == "running", "unpaused %r" % c.status)
+    c.update(mem_limit="64m", memswap_limit="128m")
+    c.reload()
+    check(c.attrs["HostConfig"]["Memory"] == 64 << 20, "update Memory %r" % c.attrs["HostConfig"]["Memory"])
+
+
+@step
 def stats_once():
     s = state["c"].stats(stream=False)
     check(s["memory_stats"].get("usage", 0) > 0, "memory usage %r" % s["memory_stats"])

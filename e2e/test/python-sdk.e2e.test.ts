@@ -1,7 +1,7 @@
 /**
  * The Docker SDK for Python (Debian's python3-docker) against gantryd: containers (run attached and
- * detached, exec_run, logs, archives, stats, wait, remove), images (load, list, get, tag, remove),
- * networks and volumes. e2e/python/docker_sdk_suite.py runs the steps in one process (one client,
+ * detached, exec_run, logs, archives, top, pause, update, stats, wait, remove), images (load, list,
+ * get, tag, remove), networks and volumes. e2e/python/docker_sdk_suite.py runs the steps in one process (one client,
  * so the suite stays fast) and reports one JSON line per step; each step is one test here.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,6 +23,7 @@ const STEPS = [
   'list_and_filters',
   'logs',
   'archive_put_get',
+  'top_pause_update',
   'stats_once',
   'networks',
   'volumes',
