@@ -21,6 +21,7 @@ APT_PACKAGES=(
   docker-registry apache2-utils       # distribution 2.8 for registry tests; htpasswd for its basic auth
   containernetworking-plugins         # CNI bridge/host-local/loopback/portmap/firewall for container networks
   tmux                       # a real terminal for `docker run -it` e2e tests
+  python3-docker             # the Docker SDK for Python, for e2e/test/python-sdk (a real SDK driving gantryd)
   ca-certificates            # npm over https
   openssl                    # throw-away CAs and certificates for the TLS tests (tools/testing/certs.ts)
   tar coreutils findutils util-linux   # bundle/archive building, umount

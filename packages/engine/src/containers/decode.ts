@@ -4,8 +4,9 @@ import { badRequest } from '../http/errors';
  * A small typed JSON decoder with Go's `encoding/json` rules as dockerd applies them to a create
  * body: `null` means "not given", object keys match field names case-insensitively (exact match
  * first), integers must be integral and in range, Docker's StrSlice fields take a string or a list.
- * Unlike dockerd, unknown fields are refused (`json: unknown field "X"`, Go's DisallowUnknownFields
- * wording), so a typo is a 400 instead of a silently ignored option.
+ * Unknown fields are ignored, as Go's decoder (and so dockerd) does: SDKs send fields of newer or
+ * older API versions (docker-py's exec config has "Container"), and dockerd accepts them. This is
+ * the one place that policy lives; every request body that has a schema goes through it.
  */
 export type Schema =
   | { t: 'string' }
@@ -170,7 +171,7 @@ function decodeObject(v: Record<string, unknown>, s: { name: string; fields: Rec
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(v)) {
     const name = key in s.fields ? key : lower.get(key.toLowerCase());
-    if (name === undefined) throw badRequest(`json: unknown field "${key}"`);
+    if (name === undefined) continue; // unknown: ignored, as dockerd does
     const decoded = decode(value, s.fields[name]!, `${where}.${name}`);
     if (decoded === undefined) delete out[name];
     else out[name] = decoded;

@@ -8,6 +8,8 @@ import { startFailure } from './start-error';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerManager } from './manager';
 import type { ContainerConfig } from './docker-types';
+import { decode } from './decode';
+import { EXEC_BODY } from './validate';
 
 export interface ExecConfig {
   AttachStdin?: boolean;
@@ -41,7 +43,6 @@ export interface ExecRecord {
   startError?: string;
 }
 
-const EXEC_KEYS = new Set(['Detach', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'DetachKeys', 'Tty', 'Env', 'Cmd', 'Privileged', 'User', 'WorkingDir', 'ConsoleSize']);
 
 /** `docker exec`: one more process in a running container, through Tasks.Exec. */
 export class ExecManager {
@@ -62,9 +63,9 @@ export class ExecManager {
     return e;
   }
 
-  create(ref: string, body: Record<string, unknown>): { Id: string } {
-    for (const k of Object.keys(body)) if (!EXEC_KEYS.has(k)) throw badRequest(`unknown field "${k}" in exec config`);
-    const cfg = body as ExecConfig;
+  create(ref: string, body: unknown): { Id: string } {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('json: cannot unmarshal into Go value of type container.ExecOptions');
+    const cfg = decode(body, EXEC_BODY, 'ExecOptions') as ExecConfig;
     if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0 || cfg.Cmd.some((a) => typeof a !== 'string')) throw badRequest('No exec command specified');
     const rec = this.mgr.store.get(ref);
     if (!rec.State.Running) throw conflict(`container ${rec.Id} is not running`);

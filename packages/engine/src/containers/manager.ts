@@ -101,8 +101,10 @@ export class ContainerManager {
       const net = this.prepareNetwork(id, dir, body, config, hostConfig, image.config.config?.ExposedPorts);
       if (net) hostname = net.hostname;
       const etc = net ? net.etc : this.writeEtcFiles(dir, hostname);
+      // gc.root keeps the snapshot until the container record names it (an empty label value is no
+      // label in containerd: a collection between the two calls removed it)
       const mounts = (
-        await this.cd.call(this.cd.snapshots, this.cd.snapshots.prepare, spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: id, parent: image.chainId, labels: { 'containerd.io/gc.root': '' } }))
+        await this.cd.call(this.cd.snapshots, this.cd.snapshots.prepare, spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: id, parent: image.chainId, labels: { 'containerd.io/gc.root': new Date().toISOString() } }))
       ).mounts;
       snapshotMade = true;
       prepared = this.mounts?.prepare(hostConfig, Object.keys({ ...(image.config.config?.Volumes ?? {}), ...(config.Volumes ?? {}) }));

@@ -155,6 +155,28 @@ const HOST_CONFIG = S.object('HostConfig', {
   Init: S.bool,
 });
 
+/** `POST /containers/{id}/update`: dockerd's container.UpdateConfig (Resources + RestartPolicy). */
+export const UPDATE_BODY = S.object('UpdateConfig', {
+  ...RESOURCES_FIELDS,
+  RestartPolicy: S.object('RestartPolicy', { Name: S.string, MaximumRetryCount: S.int }),
+});
+
+/** `POST /containers/{id}/exec`: dockerd's container.ExecOptions. */
+export const EXEC_BODY = S.object('ExecConfig', {
+  User: S.string,
+  Privileged: S.bool,
+  Tty: S.bool,
+  ConsoleSize: S.tuple(S.uint, 2),
+  AttachStdin: S.bool,
+  AttachStderr: S.bool,
+  AttachStdout: S.bool,
+  Detach: S.bool,
+  DetachKeys: S.string,
+  Env: S.strings,
+  WorkingDir: S.string,
+  Cmd: S.strslice,
+});
+
 const CREATE_BODY = S.object('ContainerCreateRequest', {
   ...CONFIG_FIELDS,
   HostConfig: HOST_CONFIG,
@@ -303,9 +325,9 @@ const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /**
  * Check a `POST /containers/create` body (and the `name` query parameter) the way dockerd does
- * before it creates anything, throwing HttpError 400 with dockerd's message. Unlike dockerd,
- * unknown fields at the top level and in HostConfig are refused, and features gantryd cannot
- * honour yet (named volumes, device mappings, ...) are refused instead of ignored.
+ * before it creates anything, throwing HttpError 400 with dockerd's message. Unknown fields are
+ * ignored as dockerd does (see decode.ts); unlike dockerd, features gantryd cannot honour yet
+ * (device mappings, ...) are refused instead of ignored.
  */
 export function validateCreate(body: unknown, name?: string | null, opts: ValidateOptions = {}): ValidatedCreate {
   if (body === null || body === undefined) throw badRequest('config cannot be empty in order to create a container');
@@ -551,7 +573,7 @@ function checkGantry(hc: HostConfig): void {
     [!!hc.CgroupParent, 'CgroupParent is not supported yet'],
     [!!hc.VolumeDriver && hc.VolumeDriver !== 'local', `volume driver ${hc.VolumeDriver} is not supported`],
     [!['', 'host'].includes(hc.UsernsMode ?? ''), `invalid USER mode: ${hc.UsernsMode} (user namespace remapping is not supported)`],
-    [!['', 'runc', 'io.containerd.runc.v2', 'gantry'].includes(hc.Runtime ?? ''), `unknown or invalid runtime name: ${hc.Runtime}`],
+    [!['', 'runc', 'io.containerd.runc.v2', 'gantry', 'gantry-runtime'].includes(hc.Runtime ?? ''), `unknown or invalid runtime name: ${hc.Runtime}`],
   ];
   for (const [bad, message] of unsupported) if (bad) throw badRequest(message);
 }

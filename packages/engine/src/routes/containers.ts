@@ -1,8 +1,12 @@
+import { existsSync } from 'node:fs';
 import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
 import type { ContainerManager } from '../containers/manager';
 import type { ContainerRecord } from '../containers/record';
 import type { ContainerConfig, HostConfig } from '../containers/docker-types';
+import { CONTAINER_CONFIG_DEFAULTS, ENDPOINT_DEFAULTS, HOST_CONFIG_DEFAULTS, NETWORK_SETTINGS_DEFAULTS, STATE_DEFAULTS, withDefaults } from '../api/defaults';
+import { decode } from '../containers/decode';
+import { UPDATE_BODY } from '../containers/validate';
 import { badRequest, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
@@ -91,13 +95,24 @@ export function summary(r: ContainerRecord): Record<string, unknown> {
   };
 }
 
+/** What an unset CgroupnsMode means (spec.ts): dockerd's default is private on cgroup v2, host on v1. */
+const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+/** NetworkSettings with every field dockerd returns, in each endpoint too. */
+function inspectNetworkSettings(ns: Record<string, unknown>): Record<string, unknown> {
+  const out = withDefaults(ns, NETWORK_SETTINGS_DEFAULTS);
+  const nets = out.Networks as Record<string, Record<string, unknown>>;
+  out.Networks = Object.fromEntries(Object.entries(nets).map(([k, ep]) => [k, withDefaults(ep, ENDPOINT_DEFAULTS)]));
+  return out;
+}
+
 export function inspect(r: ContainerRecord, execIds: string[]): Record<string, unknown> {
   return {
     Id: r.Id,
     Created: r.Created,
     Path: r.Path,
     Args: r.Args,
-    State: r.State,
+    State: withDefaults(r.State as unknown as Record<string, unknown>, STATE_DEFAULTS),
     Image: r.ImageID,
     ResolvConfPath: networkHooks.etcPath(r, 'resolv.conf'),
     HostnamePath: networkHooks.etcPath(r, 'hostname'),
@@ -111,11 +126,11 @@ export function inspect(r: ContainerRecord, execIds: string[]): Record<string, u
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: execIds.length ? execIds : null,
-    HostConfig: r.HostConfig,
+    HostConfig: withDefaults(r.HostConfig, { ...HOST_CONFIG_DEFAULTS, CgroupnsMode: CGROUP_V2 ? 'private' : 'host' }),
     GraphDriver: { Name: 'overlayfs', Data: null },
     Mounts: mountsJson(r),
-    Config: r.Config,
-    NetworkSettings: networkHooks.settings(r),
+    Config: withDefaults(r.Config, { ...CONTAINER_CONFIG_DEFAULTS, Hostname: r.Id.slice(0, 12), Image: r.Image }),
+    NetworkSettings: inspectNetworkSettings(networkHooks.settings(r)),
   };
 }
 
@@ -260,9 +275,10 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
 
   router.post('/containers/:id/update', async (c) => {
     const rec = store.get(c.params.id!);
-    const body = await c.json<Record<string, unknown>>();
-    const allowed = new Set(['Memory', 'MemorySwap', 'MemoryReservation', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'NanoCpus', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'KernelMemory', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'MemorySwappiness', 'OomKillDisable', 'Ulimits', 'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'CgroupParent', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth']);
-    for (const k of Object.keys(body)) if (!allowed.has(k)) throw badRequest(`unknown field "${k}" in update`);
+    const raw = await c.json<unknown>();
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('json: cannot unmarshal into Go value of type container.UpdateConfig');
+    // typed like dockerd's UpdateConfig; fields it does not know are dropped, as dockerd does
+    const body = decode(raw, UPDATE_BODY, 'UpdateConfig') as Record<string, unknown>;
     const host = { ...(rec.HostConfig as Record<string, unknown>) };
     for (const [k, v] of Object.entries(body)) if (v !== 0 && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) host[k] = v;
     const mem = Number(host.Memory ?? 0);

@@ -71,7 +71,10 @@ export function registerSystemRoutes(
       CPUShares: true,
       CPUSet: true,
       PidsLimit: true,
+      OomKillDisable: true,
       IPv4Forwarding: true,
+      BridgeNfIptables: bridgeNf('iptables'),
+      BridgeNfIp6tables: bridgeNf('ip6tables'),
       Debug: false,
       NFd: fs.readdirSync('/proc/self/fd').length,
       NGoroutines: 0,
@@ -91,6 +94,10 @@ export function registerSystemRoutes(
       MemTotal: os.totalmem(),
       DockerRootDir: ctx.dataRoot,
       Name: os.hostname(),
+      GenericResources: null,
+      HttpProxy: process.env.HTTP_PROXY ?? process.env.http_proxy ?? '',
+      HttpsProxy: process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '',
+      NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION,
@@ -100,11 +107,23 @@ export function registerSystemRoutes(
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: '',
-      ContainerdCommit: { ID: '' },
-      RuncCommit: { ID: '' },
-      InitCommit: { ID: '' },
+      // Expected: what the daemon was built against (deprecated in the API, still sent by dockerd)
+      ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: '', Expected: '' },
       SecurityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'],
+      CDISpecDirs: [], // API 1.45: no CDI device support
+
       Warnings: [],
     };
   });
+}
+
+/** net.bridge.bridge-nf-call-<tool>: whether bridged traffic goes through that tool's rules. */
+function bridgeNf(tool: 'iptables' | 'ip6tables'): boolean {
+  try {
+    return fs.readFileSync(`/proc/sys/net/bridge/bridge-nf-call-${tool}`, 'utf8').trim() === '1';
+  } catch {
+    return false; // br_netfilter not loaded
+  }
 }
