@@ -133,7 +133,10 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     (filters) => cd.subscribe(filters),
     cd.namespace,
     {
-      exit: (e) => (e.id === e.containerId ? containers.handleTaskExit(e) : execs.handleExit(e.containerId, e.id, e.exitStatus)),
+      exit: async (e) => {
+        if (e.id === e.containerId) await containers.handleTaskExit(e);
+        else if (!containers.health.handleExecExit(e.containerId, e.id, e.exitStatus)) await execs.handleExit(e.containerId, e.id, e.exitStatus);
+      },
       oom: (id) => containers.handleOom(id),
       live: async () => {
         if (!restored) return;
