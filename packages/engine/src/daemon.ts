@@ -21,6 +21,7 @@ import { registerDistributionRoutes } from './routes/distribution';
 import { ContainerManager } from './containers/manager';
 import { ContainerStore } from './containers/store';
 import { ExecManager } from './containers/exec';
+import { EventMonitor } from './containers/monitor';
 import { NetworkController } from './networks/controller';
 import { registerNetworkRoutes } from './routes/networks';
 
@@ -124,7 +125,32 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   // Sweep stale sandboxes first: once restore() runs, automatic restarts set up fresh ones that a
   // later sweep would take for stale (a container being restarted is not running yet).
   await networks.sweep();
+  // Exits and OOMs arrive on one event stream (moby's monitor). Subscribe before restore() lists the
+  // tasks, so an exit between the list and the subscription is not lost; every later subscription
+  // (gantry-containerd restarted) reconciles the states the stream may have missed.
+  let restored = false;
+  const monitor = new EventMonitor(
+    (filters) => cd.subscribe(filters),
+    cd.namespace,
+    {
+      exit: async (e) => {
+        if (e.id === e.containerId) await containers.handleTaskExit(e);
+        else if (!containers.health.handleExecExit(e.containerId, e.id, e.exitStatus)) await execs.handleExit(e.containerId, e.id, e.exitStatus);
+      },
+      oom: (id) => containers.handleOom(id),
+      live: async () => {
+        if (!restored) return;
+        await containers.reconcile();
+        await execs.reconcile();
+      },
+    },
+    opts.log,
+  );
+  monitor.start();
+  const subscribed = await Promise.race([monitor.ready.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20000).unref())]);
+  if (!subscribed) opts.log.warn('containerd event stream not live yet; exits are reconciled once it is');
   await containers.restore();
+  restored = true;
   const server = new ApiServer(router, opts.log, opts.apiTimeouts);
   try {
     for (const l of listeners) {
@@ -133,6 +159,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     }
   } catch (e) {
     await server.close();
+    monitor.close();
     containers.close();
     await networks.close();
     cd.close();
@@ -143,6 +170,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     ctx,
     router,
     close: async () => {
+      monitor.close();
       containers.close();
       await server.close();
       await networks.close();

@@ -170,8 +170,9 @@ export class TaskService {
       t.info.exitedAt = new Date();
       t.info.status = TaskStatus.STOPPED;
       t.markExited();
-      this.opts.publish({ topic: '/tasks/exit', containerId: this.id, id: t.info.execId || this.id, pid: t.info.pid, exitStatus: status, exitedAt: t.info.exitedAt });
+      // /tasks/oom before /tasks/exit (as containerd's shim): the engine records OOMKilled with the exit
       if (t.info.execId === '') this.stopOomWatch();
+      this.opts.publish({ topic: '/tasks/exit', containerId: this.id, id: t.info.execId || this.id, pid: t.info.pid, exitStatus: status, exitedAt: t.info.exitedAt });
     });
   }
 

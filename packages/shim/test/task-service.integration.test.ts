@@ -203,5 +203,7 @@ d('TaskService over the runtime library (root)', () => {
     await waitFor('oom event', () => events.some((e) => e.topic === '/tasks/oom'));
     const topics = events.map((e) => e.topic);
     expect(topics.indexOf('/tasks/oom')).toBeGreaterThan(topics.indexOf('/tasks/start'));
+    // the engine records OOMKilled with the exit: the oom event must come first
+    expect(topics.indexOf('/tasks/oom')).toBeLessThan(topics.indexOf('/tasks/exit'));
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { tasks as tpb } from '@gantry/api';
+import { tasks as tpb, types } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { badRequest, conflict, fromGrpc, notFound } from '../http/errors';
 import { ALL_CAPABILITIES } from './capabilities';
@@ -41,17 +41,74 @@ export interface ExecRecord {
   markCodeKnown: () => void;
   /** Why the process could not be started, for a client already attached (written to its stdout). */
   startError?: string;
+  /** Set while Tasks.Exec/Start run: an exit event that overtakes their reply waits for it. */
+  starting?: Promise<void>;
+  /** Its exit has been (or is being) settled. */
+  settled?: boolean;
+}
+
+/** The process id of an exec in gantry-containerd (containerd limits exec ids to 76 characters). */
+function taskExecId(id: string): string {
+  return `exec-${id.slice(0, 16)}`;
 }
 
 
 /** `docker exec`: one more process in a running container, through Tasks.Exec. */
 export class ExecManager {
   private readonly execs = new Map<string, ExecRecord>();
+  /** `<container id>/<task exec id>` → the exec, for exit events. */
+  private readonly byTaskExec = new Map<string, ExecRecord>();
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly mgr: ContainerManager,
-  ) {}
+  ) {
+    // an exec whose exit event never comes (its shim died with the container) is settled from the task state
+    mgr.onContainerExit((id) => this.reconcile(id));
+  }
+
+  /** A /tasks/exit with an exec id (from the event stream). */
+  async handleExit(containerId: string, execId: string, exitStatus: number): Promise<void> {
+    const e = this.byTaskExec.get(`${containerId}/${execId}`);
+    if (!e) return;
+    await e.starting;
+    await this.finish(e, exitStatus);
+  }
+
+  /** Settle running execs (of one container, or all) whose exits the event stream did not deliver. */
+  async reconcile(containerId?: string): Promise<void> {
+    for (const e of [...this.byTaskExec.values()]) {
+      if (e.settled || !e.Running || (containerId && e.ContainerID !== containerId)) continue;
+      try {
+        const p = (await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.get, { containerId: e.ContainerID, execId: taskExecId(e.ID) }, 10000)).process;
+        if (p && p.status === types.Status.STOPPED) await this.finish(e, p.exitStatus);
+      } catch (err) {
+        if ((err as { code?: number }).code === 5) await this.finish(e, 255);
+      }
+    }
+  }
+
+  private async finish(e: ExecRecord, code: number): Promise<void> {
+    if (e.settled || !e.Running) return;
+    e.settled = true;
+    const rec = this.mgr.store.find(e.ContainerID);
+    const execId = taskExecId(e.ID);
+    // known before the output stream ends: the CLI inspects the exit code right after
+    e.Running = false;
+    e.ExitCode = code;
+    e.markCodeKnown();
+    await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.deleteProcess, { containerId: e.ContainerID, execId }).catch(() => undefined);
+    if (e.io) {
+      await Promise.race([e.io.ended, new Promise((r) => setTimeout(r, 2000))]);
+      e.io.close();
+    }
+    if (e.fifos) removeFifos(e.fifos);
+    this.byTaskExec.delete(`${e.ContainerID}/${execId}`);
+    e.markExited();
+    this.ctx.events.emit('container', 'exec_die', e.ContainerID, { execID: e.ID, exitCode: String(code), name: rec ? rec.Name.slice(1) : '' });
+    // keep finished execs for inspect a while, then forget them
+    setTimeout(() => this.execs.delete(e.ID), 5 * 60_000).unref();
+  }
 
   idsOf(containerId: string): string[] {
     return [...this.execs.values()].filter((e) => e.ContainerID === containerId).map((e) => e.ID);
@@ -111,8 +168,11 @@ export class ExecManager {
     // as dockerd: a privileged exec gets every capability, whatever the container has
     if (e.Config.Privileged === true) proc.capabilities = { bounding: [...ALL_CAPABILITIES], effective: [...ALL_CAPABILITIES], permitted: [...ALL_CAPABILITIES] };
     if (e.Config.ConsoleSize) proc.consoleSize = { height: e.Config.ConsoleSize[0], width: e.Config.ConsoleSize[1] };
-    const execId = `exec-${id.slice(0, 16)}`;
+    const execId = taskExecId(id);
     let attached = false;
+    let started!: () => void;
+    e.starting = new Promise<void>((r) => (started = r));
+    this.byTaskExec.set(`${rec.Id}/${execId}`, e);
     try {
       await this.ctx.cd.call(
         this.ctx.cd.tasks,
@@ -124,9 +184,9 @@ export class ExecManager {
         opts.beforeStart(e);
         attached = true;
       }
-      const started = await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.start, { containerId: rec.Id, execId }, 60000);
+      const startedProc = await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.start, { containerId: rec.Id, execId }, 60000);
       io.ready();
-      e.Pid = started.pid;
+      e.Pid = startedProc.pid;
       e.Running = true;
     } catch (err) {
       // As dockerd: the runtime's message as containerd words it ("OCI runtime exec failed: ..."),
@@ -134,6 +194,8 @@ export class ExecManager {
       // already attached reads it on its stdout (the HTTP answer is long gone), others get it as
       // the error response.
       const failed = startFailure(err);
+      this.byTaskExec.delete(`${rec.Id}/${execId}`);
+      e.settled = true;
       e.ExitCode = failed.exitCode;
       if (attached) e.startError = failed.error.message;
       e.markCodeKnown();
@@ -144,35 +206,18 @@ export class ExecManager {
       this.ctx.log.debug('exec failed to start', { exec: id, error: failed.error.message });
       if (attached) return e;
       throw failed.error;
+    } finally {
+      e.starting = undefined;
+      started();
     }
     this.ctx.events.emit('container', `exec_start: ${e.Config.Cmd!.join(' ')}`, rec.Id, { execID: id, name: rec.Name.slice(1) });
-    void (async () => {
-      let code = 255;
-      try {
-        code = (await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.wait, { containerId: rec.Id, execId })).exitStatus;
-      } catch {
-        // the container went away
-      }
-      // known before the output stream ends: the CLI inspects the exit code right after
-      e.Running = false;
-      e.ExitCode = code;
-      e.markCodeKnown();
-      await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.deleteProcess, { containerId: rec.Id, execId }).catch(() => undefined);
-      await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
-      io.close();
-      removeFifos(fifos);
-      e.markExited();
-      this.ctx.events.emit('container', 'exec_die', rec.Id, { execID: id, exitCode: String(code), name: rec.Name.slice(1) });
-      // keep finished execs for inspect a while, then forget them
-      setTimeout(() => this.execs.delete(id), 5 * 60_000).unref();
-    })();
     return e;
   }
 
   async resize(id: string, h: number, w: number): Promise<void> {
     const e = this.get(id);
     if (!e.Running) throw conflict(`exec ${id} is not running`);
-    await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.resizePty, { containerId: e.ContainerID, execId: `exec-${id.slice(0, 16)}`, width: w, height: h }).catch((err: unknown) => {
+    await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.resizePty, { containerId: e.ContainerID, execId: taskExecId(id), width: w, height: h }).catch((err: unknown) => {
       throw fromGrpc(err);
     });
   }

@@ -129,6 +129,8 @@ interface Monitor {
  */
 export class HealthMonitor {
   private readonly monitors = new Map<string, Monitor>();
+  /** `<container id>/<probe exec id>` → what its /tasks/exit resolves. */
+  private readonly probeExits = new Map<string, (code: number) => void>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -138,6 +140,14 @@ export class HealthMonitor {
   private settingsOf(rec: ContainerRecord): HealthSettings | null {
     const cfg = rec.Config as ContainerConfig;
     return healthSettings(cfg.Healthcheck, cfg.Shell?.length ? cfg.Shell : undefined);
+  }
+
+  /** A /tasks/exit with an exec id: true when it was one of our probes. */
+  handleExecExit(containerId: string, execId: string, exitStatus: number): boolean {
+    const done = this.probeExits.get(`${containerId}/${execId}`);
+    if (!done) return false;
+    done(exitStatus);
+    return true;
   }
 
   /** The container (re)started: status "starting", streak cleared, probes from now on. */
@@ -220,6 +230,9 @@ export class HealthMonitor {
     io.subscribe((c) => out.write(c.data));
     const start = new Date();
     let created = false;
+    // the probe's exit comes on the event stream; registered before it can start
+    const exitKey = `${rec.Id}/${execId}`;
+    const exited = new Promise<number>((r) => this.probeExits.set(exitKey, r));
     try {
       const got = await cd.call(cd.containers, cd.containers.get, { id: rec.Id });
       const spec = JSON.parse(Buffer.from(got.container!.spec!.value).toString('utf8')) as { process?: Record<string, unknown> };
@@ -233,15 +246,12 @@ export class HealthMonitor {
       await cd.call(cd.tasks, cd.tasks.start, { containerId: rec.Id, execId }, 30000);
       io.ready();
       this.ctx.events.emit('container', `exec_start: ${m.settings.probe.join(' ')}`, rec.Id, attrs);
-      // the wait is a long call: a timeout or the container stopping ends our interest in it
+      // a timeout or the container stopping ends our interest in its exit
       let timer: NodeJS.Timeout | undefined;
       const outcome = await new Promise<{ code: number } | 'timeout' | 'aborted'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), m.settings.timeoutMs);
         m.abort = () => resolve('aborted');
-        cd.call(cd.tasks, cd.tasks.wait, { containerId: rec.Id, execId }).then(
-          (w) => resolve({ code: w.exitStatus }),
-          () => resolve({ code: -1 }),
-        );
+        void exited.then((code) => resolve({ code }));
       });
       clearTimeout(timer);
       m.abort = undefined;
@@ -257,6 +267,7 @@ export class HealthMonitor {
       await Promise.race([io.ended, new Promise((r) => setTimeout(r, 1000))]);
       return { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: outcome.code, Output: out.toString() };
     } finally {
+      this.probeExits.delete(exitKey);
       if (created) await cd.call(cd.tasks, cd.tasks.deleteProcess, { containerId: rec.Id, execId }).catch(() => undefined);
       await io.close();
       removeFifos(fifos);

@@ -42,8 +42,8 @@ interface Waiter {
 /**
  * Docker's container lifecycle over gantry-containerd: a container is a containerd container
  * (spec + overlayfs snapshot) plus, while it runs, a task whose stdio are FIFOs gantryd logs.
- * Exits are learnt from Tasks.Wait (retried across gantry-containerd restarts); restart
- * policies and auto-remove act on them.
+ * Exits and OOMs come from gantry-containerd's event stream (EventMonitor, which calls
+ * handleTaskExit/handleOom and reconcile after a reconnect); restart policies and auto-remove act on them.
  */
 export class ContainerManager {
   private readonly ios = new Map<string, ContainerIO>();
@@ -55,6 +55,11 @@ export class ContainerManager {
   private readonly exitOnNext = new Set<string>();
   /** Automatic restarts under way: stop and rm wait for them rather than race them. */
   private readonly autoStarts = new Map<string, Promise<void>>();
+  /** Task creates/starts under way: an exit event that overtakes their reply waits for them. */
+  private readonly pendingStarts = new Map<string, Promise<void>>();
+  /** Exits being handled, so an event and a reconcile do not settle the same exit twice. */
+  private readonly settling = new Set<string>();
+  private readonly exitListeners: ((id: string) => Promise<void>)[] = [];
   private closing = false;
   readonly health: HealthMonitor;
 
@@ -73,6 +78,11 @@ export class ContainerManager {
 
   private fifoDir(id: string): string {
     return path.join(this.store.containerDir(id), 'fifos');
+  }
+
+  /** Called after a container's exit has been recorded (execs settle what died with it). */
+  onContainerExit(fn: (id: string) => Promise<void>): void {
+    this.exitListeners.push(fn);
   }
 
   io(id: string): ContainerIO | undefined {
@@ -242,6 +252,18 @@ export class ContainerManager {
   }
 
   private async startTask(rec: ContainerRecord): Promise<void> {
+    let done!: () => void;
+    const pending = new Promise<void>((r) => (done = r));
+    this.pendingStarts.set(rec.Id, pending);
+    try {
+      await this.createAndStartTask(rec);
+    } finally {
+      if (this.pendingStarts.get(rec.Id) === pending) this.pendingStarts.delete(rec.Id);
+      done();
+    }
+  }
+
+  private async createAndStartTask(rec: ContainerRecord): Promise<void> {
     const cfg = rec.Config as ContainerConfig;
     const tty = cfg.Tty === true;
     const fifos: StdioFifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
@@ -271,7 +293,6 @@ export class ContainerManager {
       this.store.save(rec);
       this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
       this.health.start(rec.Id);
-      this.watchExit(rec.Id);
     } catch (e) {
       io.close();
       this.ios.delete(rec.Id);
@@ -293,29 +314,56 @@ export class ContainerManager {
     }
   }
 
-  /** Follow the task until it exits, surviving gantry-containerd restarts. */
-  private watchExit(id: string): void {
-    void (async () => {
-      let delay = 100;
-      for (;;) {
-        if (this.closing) return;
-        try {
-          const w = await this.cd.call(this.cd.tasks, this.cd.tasks.wait, { containerId: id, execId: '' });
-          await this.onExit(id, w.exitStatus, w.exitedAt ? new Date(Number(w.exitedAt.seconds) * 1000 + Math.floor(w.exitedAt.nanos / 1e6)) : new Date());
-          return;
-        } catch (e) {
-          const code = (e as { code?: number }).code;
-          if (this.closing) return;
-          if (code === Code.NOT_FOUND) {
-            // the task is gone (deleted behind our back): it has exited
-            await this.onExit(id, 255, new Date());
-            return;
-          }
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 2000);
-        }
+  /** A /tasks/exit of a container's init process (from the event stream). */
+  async handleTaskExit(e: { containerId: string; pid: number; exitStatus: number; exitedAt: Date }): Promise<void> {
+    // the exit of a task whose Create/Start reply has not come back yet: settle it after
+    await this.pendingStarts.get(e.containerId);
+    const rec = this.store.find(e.containerId);
+    if (!rec || !rec.State.Running) return;
+    // a late exit of an earlier run (its pid is not the running task's)
+    if (e.pid !== 0 && rec.State.Pid !== 0 && e.pid !== rec.State.Pid) return;
+    await this.settleExit(rec.Id, e.exitStatus, e.exitedAt);
+  }
+
+  /** A /tasks/oom: as dockerd, OOMKilled is set (kept through the exit that follows) and `oom` emitted. */
+  async handleOom(id: string): Promise<void> {
+    await this.pendingStarts.get(id);
+    const rec = this.store.find(id);
+    if (!rec) return;
+    rec.State = { ...rec.State, OOMKilled: true };
+    this.store.save(rec);
+    this.ctx.events.emit('container', 'oom', id, { image: rec.Image, name: rec.Name.slice(1) });
+  }
+
+  /**
+   * After the event stream broke: ask gantry-containerd for every container gantryd thinks is
+   * running, and settle the exits the stream did not deliver.
+   */
+  async reconcile(): Promise<void> {
+    for (const rec of this.store.all()) {
+      if (!rec.State.Running || this.pendingStarts.has(rec.Id)) continue;
+      let exit: { status: number; at: Date } | undefined;
+      try {
+        const p = (await this.cd.call(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
+        if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
+      } catch (e) {
+        // the task is gone (its shim died, or it was deleted behind our back): it has exited
+        if ((e as { code?: number }).code === Code.NOT_FOUND) exit = { status: 255, at: new Date() };
+        else this.ctx.log.warn('reconcile: task state unknown', { id: rec.Id, error: String(e) });
       }
-    })();
+      if (exit) await this.settleExit(rec.Id, exit.status, exit.at);
+    }
+  }
+
+  private async settleExit(id: string, exitStatus: number, exitedAt: Date): Promise<void> {
+    if (this.settling.has(id)) return;
+    this.settling.add(id);
+    try {
+      const rec = this.store.find(id);
+      if (rec?.State.Running) await this.onExit(id, exitStatus, exitedAt);
+    } finally {
+      this.settling.delete(id);
+    }
   }
 
   private async onExit(id: string, exitStatus: number, exitedAt: Date): Promise<void> {
@@ -332,22 +380,18 @@ export class ContainerManager {
       io.close();
       this.ios.delete(id);
     }
-    const oom = exitStatus === 137 && (await this.wasOomKilled(id));
-    rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitStatus, OOMKilled: oom, FinishedAt: exitedAt.toISOString() };
+    // OOMKilled was set by a /tasks/oom of this run (reset at start)
+    rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitStatus, FinishedAt: exitedAt.toISOString() };
     this.store.save(rec);
-    if (oom) this.ctx.events.emit('container', 'oom', id, { image: rec.Image, name: rec.Name.slice(1) });
     this.ctx.events.emit('container', 'die', id, { image: rec.Image, name: rec.Name.slice(1), exitCode: String(exitStatus) });
     this.resolveWaiters(id, ['not-running', 'next-exit'], exitStatus);
+    for (const fn of this.exitListeners) await fn(id).catch((e: unknown) => this.ctx.log.warn('exit listener failed', { id, error: String(e) }));
     const host = rec.HostConfig as HostConfig;
     if (host.AutoRemove) {
       await this.remove(id, { force: true, removeVolumes: true }).catch((e: unknown) => this.ctx.log.warn('auto-remove failed', { id, error: String(e) }));
       return;
     }
     if (this.shouldRestart(rec, exitStatus)) this.scheduleRestart(rec);
-  }
-
-  private async wasOomKilled(_id: string): Promise<boolean> {
-    return false;
   }
 
   private shouldRestart(rec: ContainerRecord, exitStatus: number): boolean {
@@ -564,11 +608,8 @@ export class ContainerManager {
       }
     }
     for (const rec of this.store.all()) {
-      if (!listed) {
-        // learn their exits once gantry-containerd answers
-        if (rec.State.Running) this.watchExit(rec.Id);
-        continue;
-      }
+      // their exits are settled by reconcile once the event stream is live again
+      if (!listed) continue;
       const task = running.get(rec.Id);
       if (rec.State.Status === 'removing') {
         await this.remove(rec.Id, { force: true }).catch(() => undefined);
@@ -583,13 +624,12 @@ export class ContainerManager {
         this.mounts?.adopt(rec);
         rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
         this.store.save(rec);
-        this.watchExit(rec.Id);
         this.health.resume(rec.Id);
         this.ctx.log.info('container adopted', { id: rec.Id, pid: task.pid });
       } else if (rec.State.Running) {
         // it exited while gantryd was down: the shim kept its exit status (255 when the shim is gone too)
         const exitedAt = task?.exitedAt ? new Date(Number(task.exitedAt.seconds) * 1000 + Math.floor(task.exitedAt.nanos / 1e6)) : new Date();
-        await this.onExit(rec.Id, task ? task.exitStatus : 255, exitedAt);
+        await this.settleExit(rec.Id, task ? task.exitStatus : 255, exitedAt);
       } else if (rec.State.Restarting) {
         // gantryd went down between an exit and its automatic restart
         if (task) await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
