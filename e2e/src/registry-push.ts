@@ -45,7 +45,15 @@ async function diffId(src: Chunks, gzip: boolean): Promise<string> {
   });
   for await (const c of src()) {
     if (gunzip.destroyed) break;
-    if (!gunzip.write(c)) await new Promise<void>((r) => gunzip.once('drain', r).once('error', () => r()));
+    if (!gunzip.write(c)) {
+      await new Promise<void>((r) => {
+        const done = () => {
+          gunzip.off('drain', done).off('close', done);
+          r();
+        };
+        gunzip.on('drain', done).on('close', done);
+      });
+    }
   }
   gunzip.end();
   await ended;
