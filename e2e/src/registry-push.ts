@@ -2,11 +2,11 @@
  * Push an image straight through a registry's HTTP API (distribution spec: POST an upload, PUT
  * the blob with its digest, PUT the manifest), with no daemon in between, so a test can publish
  * a layer no daemon would produce. Blobs come from generators and are streamed twice (once to
- * learn digest and size, once to upload), never held whole in memory.
+ * learn digest, size and diff ID, once to upload), never held whole in memory.
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 
 export type Chunks = () => AsyncIterable<Buffer>;
 
@@ -15,49 +15,41 @@ export interface BlobRef {
   size: number;
 }
 
-async function measure(src: Chunks): Promise<BlobRef & { gzip: boolean }> {
-  const h = createHash('sha256');
-  let size = 0;
-  let head: Buffer | undefined;
-  for await (const c of src()) {
-    head ??= c;
-    h.update(c);
-    size += c.length;
-  }
-  return { digest: `sha256:${h.digest('hex')}`, size, gzip: !!head && head[0] === 0x1f && head[1] === 0x8b };
-}
-
 /**
- * The sha256 of the uncompressed stream (the diff ID). A stream that does not inflate to its
- * end (truncated gzip) gets the digest of what did inflate: the config stays well formed.
+ * Digest and size of a blob and, in the same pass, the sha256 of its uncompressed stream (the
+ * diff ID; gzip detected by its magic). A stream that does not inflate to its end (truncated
+ * gzip) gets the digest of what did inflate: the config stays well formed.
  */
-async function diffId(src: Chunks, gzip: boolean): Promise<string> {
-  const h = createHash('sha256');
-  if (!gzip) {
-    for await (const c of src()) h.update(c);
-    return `sha256:${h.digest('hex')}`;
-  }
-  const gunzip = createGunzip();
-  gunzip.on('data', (c: Buffer) => h.update(c));
-  const ended = new Promise<void>((resolve) => {
-    gunzip.on('end', resolve);
-    gunzip.on('error', () => resolve());
-  });
+async function measure(src: Chunks): Promise<BlobRef & { gzip: boolean; diffId: string }> {
+  const blob = createHash('sha256');
+  const plain = createHash('sha256');
+  let size = 0;
+  let gunzip: Gunzip | undefined;
+  let ended: Promise<void> = Promise.resolve();
   for await (const c of src()) {
-    if (gunzip.destroyed) break;
-    if (!gunzip.write(c)) {
+    if (size === 0 && c[0] === 0x1f && c[1] === 0x8b) {
+      const g = createGunzip();
+      g.on('data', (d: Buffer) => plain.update(d));
+      ended = new Promise<void>((resolve) => g.on('end', resolve).on('error', () => resolve()));
+      gunzip = g;
+    }
+    blob.update(c);
+    size += c.length;
+    if (!gunzip) plain.update(c);
+    else if (!gunzip.destroyed && !gunzip.write(c)) {
+      const g = gunzip;
       await new Promise<void>((r) => {
         const done = () => {
-          gunzip.off('drain', done).off('close', done);
+          g.off('drain', done).off('close', done);
           r();
         };
-        gunzip.on('drain', done).on('close', done);
+        g.on('drain', done).on('close', done);
       });
     }
   }
-  gunzip.end();
+  gunzip?.end();
   await ended;
-  return `sha256:${h.digest('hex')}`;
+  return { digest: `sha256:${blob.digest('hex')}`, size, gzip: !!gunzip, diffId: `sha256:${plain.digest('hex')}` };
 }
 
 function call(url: URL, method: string, headers: http.OutgoingHttpHeaders, body?: Chunks): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -105,7 +97,7 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export async function pushSingleLayerImage(host: string, name: string, tag: string, layer: Chunks): Promise<BlobRef> {
   const l = await measure(layer);
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['true'] }, rootfs: { type: 'layers', diff_ids: [await diffId(layer, l.gzip)] } }));
+  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['true'] }, rootfs: { type: 'layers', diff_ids: [l.diffId] } }));
   const configRef = await measure(async function* () {
     yield config;
   });
