@@ -1,15 +1,19 @@
 /**
  * "Daemons under hostile input", end to end: each hostile layer (malformed PAX sizes, repeated
  * PAX records, a streamed 2 GiB gzip bomb, truncated gzip, escaping names, a hard link out of
- * the root) through the docker CLI's `import`, `load` (wrapped in a docker-archive) and `cp`
- * against gantryd: an error within 10 s, no image, blob, snapshot or spool file left behind, the
- * host untouched, and `docker run --rm busybox true` working right after.
+ * the root) through the docker CLI's `import`, `load` (wrapped in a docker-archive), `cp`, and
+ * `pull` (an image whose manifest references the layer, pushed over plain HTTP into a local
+ * docker-registry) against gantryd: an error within 10 s, no image, blob, snapshot, ingest or
+ * spool file left behind, the host untouched, and `docker run --rm busybox true` working right after.
  */
 import { spawn } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
 import { collect, dockerArchive, file, END, hostileLayers, type HostileLayer } from '../src/hostile-archives';
+import { LocalRegistry } from '../src/registry';
+import { pushSingleLayerImage } from '../src/registry-push';
 
 interface Run {
   status: number | null;
@@ -67,19 +71,23 @@ function listing(dir: string): string[] {
   }
 }
 
-describe('hostile archives through docker import, load and cp', () => {
+describe('hostile archives through docker import, load, cp and pull', () => {
   let h: GantrydHarness;
-  let baseline: { images: string; blobs: string[]; snapshots: string[] };
+  let reg: LocalRegistry;
+  let baseline: ReturnType<typeof footprint>;
   const layers = hostileLayers();
 
   const footprint = () => ({
     images: h.ok(['images', '-a', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']),
     blobs: listing(join(h.dir, 'data', 'containerd', 'content', 'blobs', 'sha256')),
     snapshots: listing(join(h.dir, 'data', 'containerd', 'snapshots', 'overlayfs', 'snapshots')),
+    ingests: listing(join(h.dir, 'data', 'containerd', 'content', 'ingest')),
   });
 
   beforeAll(async () => {
     h = await GantrydHarness.start('gha-');
+    // a missing docker-registry fails the suite (tools/install-deps.sh installs it)
+    reg = await LocalRegistry.start(join(h.dir, 'registry'));
     h.loadBusybox();
     h.ok(['run', '-d', '--name', 'cpbox', 'busybox', 'sleep', '1000']);
     baseline = footprint();
@@ -88,6 +96,7 @@ describe('hostile archives through docker import, load and cp', () => {
   }, 180000);
 
   afterAll(async () => {
+    await reg?.stop();
     await h?.stop();
   }, 60000);
 
@@ -102,6 +111,7 @@ describe('hostile archives through docker import, load and cp', () => {
     expect(r.ms).toBeLessThan(10_000);
     expect(footprint()).toEqual(before);
     expect(footprint().images).toEqual(baseline.images);
+    expect(footprint().ingests).toEqual([]);
     expect(listing(join(h.dir, 'data', 'tmp'))).toEqual([]);
     for (const p of ['/tmp/gantry-hostile-dotdot', '/tmp/gantry-hostile-abs', '/escape']) expect(fs.existsSync(p)).toBe(false);
     const run = await dockerWithInput(h, ['run', '--rm', 'busybox', 'true'], nothing(), 60_000);
@@ -114,6 +124,15 @@ describe('hostile archives through docker import, load and cp', () => {
       yield dockerArchive(await collect(l.bytes()), 'hostile:load');
     })())],
     ['cp', (l) => dockerWithInput(h, ['cp', '-', 'cpbox:/tmp'], l.bytes())],
+    ['pull', async (l) => {
+      // the push is setup, outside the bound: the 10 s is on the pull
+      const repo = `hostile/pull-${layers.indexOf(l)}`;
+      const blob = await pushSingleLayerImage(reg.host, repo, 'v1', () => l.bytes());
+      const r = await dockerWithInput(h, ['pull', `${reg.host}/${repo}:v1`], nothing());
+      // refused at the layer itself (manifest, config and blob all valid), not for some other reason
+      if (r.status !== 0) expect(r.stderr).toContain(`failed to apply layer ${blob.digest}`);
+      return r;
+    }],
   ];
 
   for (const layer of layers) {
@@ -123,9 +142,21 @@ describe('hostile archives through docker import, load and cp', () => {
         const r = await run(layer);
         await expectClean(`docker ${verb} of ${layer.name}`, r, before);
         if (verb === 'cp') expect(h.docker(['exec', 'cpbox', 'ls', '/tmp'], undefined, 30000).stdout.trim()).toBe('');
-      }, 120000);
+      }, verb === 'pull' ? 240000 : 120000); // pull: its setup inflates the 2 GiB bomb to hash its diff ID
     }
   }
+
+  it('the pull door is sound: the same push of a benign layer (tar and tar+gzip) pulls', async () => {
+    const tar = Buffer.concat([file('hello', 'benign'), END]);
+    for (const [tag, bytes] of [['tar', tar], ['gz', gzipSync(tar)]] as const) {
+      await pushSingleLayerImage(reg.host, 'benign/pull', tag, async function* () {
+        yield bytes;
+      });
+      const r = await dockerWithInput(h, ['pull', `${reg.host}/benign/pull:${tag}`], nothing());
+      if (r.status !== 0) throw new Error(`pull of a benign ${tag} layer: ${r.stderr}\n${h.logTail()}`);
+      h.ok(['rmi', `${reg.host}/benign/pull:${tag}`]);
+    }
+  }, 120000);
 
   it('an absolute name without ".." is confined to the image (as dockerd does), not an error', async () => {
     const r = await dockerWithInput(h, ['import', '-', 'hostile:abs'], (async function* () {
