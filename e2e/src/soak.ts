@@ -27,10 +27,15 @@ export interface Snapshot {
   /** `table/chain` → number of our rules in it */
   iptables: Record<string, number>;
   leases: string[];
+  /** shims serving a task (or not identifiable as the idle warm spare) */
   shims: number[];
+  /** idle warm spare shims (gantry-shim --warm, waiting for the next task: at most one, by design) */
+  spareShims: number[];
   /** processes in one of our containers' cgroups */
   containerProcs: number[];
   fds: { gantryd: number; containerd: number };
+  /** open fds by kind (socket, pipe, anon_inode:…, or the file's directory) */
+  fdKinds: { gantryd: Record<string, number>; containerd: Record<string, number> };
   /** VmRSS, KiB */
   rss: { gantryd: number; containerd: number };
 }
@@ -117,6 +122,22 @@ export class SoakEnv {
     return procs().filter((p) => p.cmdline.includes(this.h.dir) && /shim\/dist\/main\.js|gantry-shim/.test(p.cmdline)).map((p) => p.pid);
   }
 
+  /** The container a shim serves: `--id` on its command line, or (a warm shim) the bundle its fds name. */
+  shimContainer(pid: number): string | undefined {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const i = argv.indexOf('--id');
+      if (i >= 0 && argv[i + 1]) return argv[i + 1];
+      for (const fd of safeReaddir(`/proc/${pid}/fd`)) {
+        const m = /\/([0-9a-f]{64})(\/|$)/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`));
+        if (m) return m[1];
+      }
+    } catch {
+      // gone
+    }
+    return undefined;
+  }
+
   /** pid → container id, for processes in one of our containers' cgroups. */
   containerProcs(): Map<number, string> {
     const out = new Map<number, string>();
@@ -179,11 +200,21 @@ export class SoakEnv {
       netns: safeReaddir(join(dir, 'run', 'netns')).sort(),
       iptables,
       leases,
-      shims: this.shims(),
+      shims: this.shims().filter((p) => !this.isIdleSpare(p)),
+      spareShims: this.shims().filter((p) => this.isIdleSpare(p)),
       containerProcs: [...this.containerProcs().keys()],
       fds: { gantryd: fdCount(gpid), containerd: fdCount(cpid) },
+      fdKinds: { gantryd: fdKinds(gpid), containerd: fdKinds(cpid) },
       rss: { gantryd: rssKiB(gpid), containerd: rssKiB(cpid) },
     };
+  }
+
+  private isIdleSpare(pid: number): boolean {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--warm') && this.shimContainer(pid) === undefined;
+    } catch {
+      return false;
+    }
   }
 
   private ours(line: string): boolean {
@@ -228,6 +259,7 @@ export function diff(base: Snapshot, end: Snapshot): string[] {
   extra('netns', base.netns, end.netns);
   extra('lease', base.leases, end.leases);
   extra('shim', base.shims, end.shims);
+  if (end.spareShims.length > 1) leaks.push(`shim: ${end.spareShims.length} idle spare shims (${end.spareShims.join(', ')})`);
   extra('container process', base.containerProcs, end.containerProcs);
   for (const [k, n] of Object.entries(end.iptables)) if (n > (base.iptables[k] ?? 0)) leaks.push(`iptables: ${k} has ${n} rules of ours (was ${base.iptables[k] ?? 0})`);
   for (const d of ['gantryd', 'containerd'] as const) {
@@ -374,6 +406,8 @@ export interface FaultOptions {
   kills: number;
   seed: number;
   parallel: number;
+  /** a schedule of its own instead of faultSchedule(seed, count, kills) */
+  schedule?: Kill[];
   log?: (line: string) => void;
 }
 
@@ -426,7 +460,7 @@ export async function runFaults(opts: FaultOptions): Promise<FaultResult> {
   const log = opts.log ?? (() => undefined);
   const env = await SoakEnv.start('gft-');
   const tag = `ft${randomBytes(3).toString('hex')}`;
-  const schedule = faultSchedule(opts.seed, opts.count, opts.kills);
+  const schedule = opts.schedule ?? faultSchedule(opts.seed, opts.count, opts.kills);
   const killed: FaultResult['killed'] = [];
   const failures: string[] = [];
   const containerdPids = new Set<number>();
@@ -457,6 +491,8 @@ export async function runFaults(opts: FaultOptions): Promise<FaultResult> {
       }
     };
     const request = async (index: number, args: string[], sent: Kill['point']) => {
+      // a kill of gantry-containerd at this point needs one running: wait for the restart of an earlier kill
+      if (schedule.some((k) => k.index === index && k.point === sent && k.target === 'containerd')) await waitContainerd(env);
       const p = env.docker(args, 90000);
       fire(index, sent);
       const r = await p;
@@ -472,6 +508,7 @@ export async function runFaults(opts: FaultOptions): Promise<FaultResult> {
       const id = r.stdout.trim();
       if (/^[0-9a-f]{64}$/.test(id)) env.ids.add(id);
       else await noteId(env, name);
+      if (schedule.some((k) => k.index === i && k.point === 'run-replied' && k.target === 'containerd')) await waitContainerd(env);
       fire(i, 'run-replied', id);
       if (i % 2 === 1) await request(i, ['rm', '-f', name], 'rm-sent');
     };
@@ -524,13 +561,7 @@ async function noteId(env: SoakEnv, name: string): Promise<void> {
 
 /** The shim serving container `id` (its command line names the id). */
 function shimOf(env: SoakEnv, id: string): number | undefined {
-  return env.shims().find((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(id);
-    } catch {
-      return false;
-    }
-  });
+  return env.shims().find((pid) => env.shimContainer(pid) === id);
 }
 
 /** Wait until gantry-containerd runs again and answers on its socket. */
@@ -576,11 +607,8 @@ export async function agreement(env: SoakEnv): Promise<{ views: Agreement[]; dis
   for (const [pid, id] of env.containerProcs()) procsById.set(id, [...(procsById.get(id) ?? []), pid]);
   const shimIds = new Set<string>();
   for (const pid of env.shims()) {
-    try {
-      for (const a of fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')) if (env.ids.has(a)) shimIds.add(a);
-    } catch {
-      // gone
-    }
+    const id = env.shimContainer(pid);
+    if (id) shimIds.add(id);
   }
   const all = new Set([...docker.keys(), ...ctrContainers, ...tasks.keys(), ...procsById.keys(), ...shimIds]);
   const views: Agreement[] = [];
@@ -663,4 +691,23 @@ function rssKiB(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+function safeReadlink(p: string): string {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return '';
+  }
+}
+
+function fdKinds(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (pid === undefined) return out;
+  for (const fd of safeReaddir(`/proc/${pid}/fd`)) {
+    const t = safeReadlink(`/proc/${pid}/fd/${fd}`);
+    const k = /^(socket|pipe):/.test(t) ? t.split(':')[0]! : t.startsWith('anon_inode:') ? t : t.replace(/\/[^/]*$/, '/');
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
 }
