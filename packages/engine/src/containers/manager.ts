@@ -47,6 +47,8 @@ interface Waiter {
  */
 export class ContainerManager {
   private readonly ios = new Map<string, ContainerIO>();
+  /** The json-file writer of each running container's io (ContainerIO flushes it, never closes it). */
+  private readonly logWriters = new Map<string, JsonFileWriter>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** The last automatic-restart delay per container (Docker's back-off). */
@@ -247,6 +249,7 @@ export class ContainerManager {
     const log = new JsonFileWriter(rec.LogPath, parseLogOpts(logOpts));
     const io = ContainerIO.open(fifos, { terminal: tty, log });
     this.ios.set(rec.Id, io);
+    this.logWriters.set(rec.Id, log);
     // which step failed decides how dockerd words the error (see below)
     let step: 'prepare' | 'create' | 'start' = 'prepare';
     try {
@@ -273,6 +276,7 @@ export class ContainerManager {
     } catch (e) {
       io.close();
       this.ios.delete(rec.Id);
+      this.logWriters.delete(rec.Id);
       log.close();
       removeFifos(fifos);
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
@@ -330,6 +334,9 @@ export class ContainerManager {
       io.close();
       this.ios.delete(id);
     }
+    // one open log file per container run otherwise (the soak saw gantryd's fds grow by one per run)
+    this.logWriters.get(id)?.close();
+    this.logWriters.delete(id);
     const oom = exitStatus === 137 && (await this.wasOomKilled(id));
     rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitStatus, OOMKilled: oom, FinishedAt: exitedAt.toISOString() };
     this.store.save(rec);
@@ -578,6 +585,7 @@ export class ContainerManager {
         const fifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
         const log = new JsonFileWriter(rec.LogPath, parseLogOpts(((rec.HostConfig as HostConfig).LogConfig?.Config ?? {}) as Record<string, string>));
         this.ios.set(rec.Id, ContainerIO.open(fifos, { terminal: tty, log, shimHasEnds: true }));
+        this.logWriters.set(rec.Id, log);
         this.mounts?.adopt(rec);
         rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
         this.store.save(rec);
@@ -605,5 +613,7 @@ export class ContainerManager {
     for (const t of this.restartTimers.values()) clearTimeout(t);
     for (const io of this.ios.values()) io.close();
     this.ios.clear();
+    for (const log of this.logWriters.values()) log.close();
+    this.logWriters.clear();
   }
 }
