@@ -450,7 +450,13 @@ export function faultSchedule(seed: number, count: number, kills: number): Kill[
     const point = points[Math.floor(rnd() * points.length)]!;
     // a shim exists once `run -d` answered; before that only gantry-containerd can be the target
     const target: Kill['target'] = point === 'run-replied' && rnd() < 0.5 ? 'shim' : 'containerd';
-    out.push({ index: Math.floor(rnd() * count), point, target });
+    const index = Math.floor(rnd() * count);
+    // one kill per point: a second would find the same process, or none while it restarts
+    if (out.some((k) => k.index === index && k.point === point) && out.length < count * points.length) {
+      k--;
+      continue;
+    }
+    out.push({ index, point, target });
   }
   return out.sort((a, b) => a.index - b.index);
 }
@@ -501,7 +507,7 @@ export async function runFaults(opts: FaultOptions): Promise<FaultResult> {
       const p = env.docker(args, 90000);
       fire(index, sent);
       const r = await p;
-      if (r.status !== 0) failures.push(`#${index} docker ${args[0]}: exit ${r.status}: ${r.stderr.trim().split('\n').pop()}`);
+      if (r.status !== 0) failures.push(`#${index} docker ${args[0]}: exit ${r.status}: ${r.stderr.trim().split('\n').filter((l) => l && !l.startsWith("Run 'docker")).join(' / ')}`);
       const pid = env.containerdPid();
       if (pid) containerdPids.add(pid);
       return r;
