@@ -296,6 +296,8 @@ export interface SoakResult {
   rssWithin10Percent: boolean;
   /** the user network's traces left after `network rm` */
   networkLeaks: string[];
+  /** RSS (KiB) every 50 containers, to tell growth that levels off from growth that does not */
+  rssTrace: { done: number; gantryd: number; containerd: number }[];
 }
 
 const TRAP_SLEEP = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
@@ -310,6 +312,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const env = await SoakEnv.start('gsk-');
   const tag = `sk${randomBytes(3).toString('hex')}`;
   const failures: string[] = [];
+  const rssTrace: SoakResult['rssTrace'] = [];
   try {
     const net = `${tag}-net`;
     env.createNetwork(net);
@@ -341,7 +344,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const worker = async () => {
         for (let i = next++; i < to; i = next++) {
           await one(i);
-          if (++done % 50 === 0) log(`  ${from + done}/${opts.count} done, ${failures.length} failures`);
+          if (++done % 50 === 0) {
+            const rss = { gantryd: rssKiB(env.h.daemon?.pid), containerd: rssKiB(env.containerdPid()) };
+            rssTrace.push({ done: from + done, ...rss });
+            log(`  ${from + done}/${opts.count} done, ${failures.length} failures; rss gantryd ${rss.gantryd} KiB, gantry-containerd ${rss.containerd} KiB`);
+          }
         }
       };
       await Promise.all(Array.from({ length: opts.parallel }, worker));
@@ -381,6 +388,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       rssRatio,
       rssWithin10Percent: rssRatio.gantryd <= 1.1 && rssRatio.containerd <= 1.1,
       networkLeaks,
+      rssTrace,
     };
   } finally {
     await env.stop();
