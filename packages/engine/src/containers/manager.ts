@@ -279,7 +279,7 @@ export class ContainerManager {
       this.logWriters.delete(rec.Id);
       log.close();
       removeFifos(fifos);
-      await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+      await this.deleteTaskOnceReachable(rec.Id);
       this.mounts?.stop(rec);
       await this.ctx.networks?.down(rec.Id).catch(() => undefined);
       // As dockerd: a task that could not be created or started is worded and classified from
@@ -292,6 +292,27 @@ export class ContainerManager {
       rec.State = { ...rec.State, Error: failed.error.message, ExitCode: failed.exitCode, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
       this.store.save(rec);
       throw failed.error;
+    }
+  }
+
+  /**
+   * Delete a task whose start failed. When gantry-containerd died under the start (UNAVAILABLE), wait
+   * for the supervisor to restart it (bounded): otherwise the task stays CREATED with its shim and a
+   * waiting init process while the container shows "created" (found by the fault test).
+   */
+  private async deleteTaskOnceReachable(id: string, timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }, 10000);
+        return;
+      } catch (e) {
+        const code = (e as { code?: number }).code;
+        if ((code !== Code.UNAVAILABLE && code !== Code.DEADLINE_EXCEEDED) || this.closing || Date.now() > deadline) return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
     }
   }
 
