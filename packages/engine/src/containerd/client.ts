@@ -30,21 +30,17 @@ export class Containerd {
     const target = `unix://${address}`;
     const c = credentials.createInsecure();
     // images, archives and content move whole layers: raise grpc-js' 4 MiB default
-    // Reconnect within a second once a killed gantry-containerd is back (the supervisor restarts it):
-    // grpc-js backs off up to 120 s by default, and every call fails fast with UNAVAILABLE meanwhile
-    // (the fault test saw nearly every docker run fail long after the restart).
-    const o = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
-    const big = { ...o, 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 };
-    this.containers = new containers.ContainersClient(target, c, o);
-    this.tasks = new tasks.TasksClient(target, c, o);
-    this.images = new images.ImagesClient(target, c, o);
+    const big = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 };
+    this.containers = new containers.ContainersClient(target, c);
+    this.tasks = new tasks.TasksClient(target, c);
+    this.images = new images.ImagesClient(target, c);
     this.content = new content.ContentClient(target, c, big);
-    this.snapshots = new snapshots.SnapshotsClient(target, c, o);
-    this.diff = new diff.DiffClient(target, c, o);
-    this.leases = new leases.LeasesClient(target, c, o);
-    this.events = new events.EventsClient(target, c, o);
-    this.version = new version.VersionClient(target, c, o);
-    this.introspection = new introspection.IntrospectionClient(target, c, o);
+    this.snapshots = new snapshots.SnapshotsClient(target, c);
+    this.diff = new diff.DiffClient(target, c);
+    this.leases = new leases.LeasesClient(target, c);
+    this.events = new events.EventsClient(target, c);
+    this.version = new version.VersionClient(target, c);
+    this.introspection = new introspection.IntrospectionClient(target, c);
     this.archives = new archives.ArchivesClient(target, c, big);
   }
 
