@@ -47,6 +47,8 @@ interface Waiter {
  */
 export class ContainerManager {
   private readonly ios = new Map<string, ContainerIO>();
+  /** The json-file writer of each running container's io (ContainerIO flushes it, never closes it). */
+  private readonly logWriters = new Map<string, JsonFileWriter>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** The last automatic-restart delay per container (Docker's back-off). */
@@ -271,6 +273,7 @@ export class ContainerManager {
     const log = new JsonFileWriter(rec.LogPath, parseLogOpts(logOpts));
     const io = ContainerIO.open(fifos, { terminal: tty, log });
     this.ios.set(rec.Id, io);
+    this.logWriters.set(rec.Id, log);
     // which step failed decides how dockerd words the error (see below)
     let step: 'prepare' | 'create' | 'start' = 'prepare';
     try {
@@ -296,9 +299,10 @@ export class ContainerManager {
     } catch (e) {
       io.close();
       this.ios.delete(rec.Id);
+      this.logWriters.delete(rec.Id);
       log.close();
       removeFifos(fifos);
-      await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+      await this.deleteTaskOnceReachable(rec.Id);
       this.mounts?.stop(rec);
       await this.ctx.networks?.down(rec.Id).catch(() => undefined);
       // As dockerd: a task that could not be created or started is worded and classified from
@@ -311,6 +315,27 @@ export class ContainerManager {
       rec.State = { ...rec.State, Error: failed.error.message, ExitCode: failed.exitCode, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
       this.store.save(rec);
       throw failed.error;
+    }
+  }
+
+  /**
+   * Delete a task whose start failed. When gantry-containerd died under the start (UNAVAILABLE), wait
+   * for the supervisor to restart it (bounded): otherwise the task stays CREATED with its shim and a
+   * waiting init process while the container shows "created" (found by the fault test).
+   */
+  private async deleteTaskOnceReachable(id: string, timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }, 10000);
+        return;
+      } catch (e) {
+        const code = (e as { code?: number }).code;
+        if ((code !== Code.UNAVAILABLE && code !== Code.DEADLINE_EXCEEDED) || this.closing || Date.now() > deadline) return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
     }
   }
 
@@ -380,6 +405,9 @@ export class ContainerManager {
       io.close();
       this.ios.delete(id);
     }
+    // one open log file per container run otherwise (the soak saw gantryd's fds grow by one per run)
+    this.logWriters.get(id)?.close();
+    this.logWriters.delete(id);
     // OOMKilled was set by a /tasks/oom of this run (reset at start)
     rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitStatus, FinishedAt: exitedAt.toISOString() };
     this.store.save(rec);
@@ -621,6 +649,7 @@ export class ContainerManager {
         const fifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
         const log = new JsonFileWriter(rec.LogPath, parseLogOpts(((rec.HostConfig as HostConfig).LogConfig?.Config ?? {}) as Record<string, string>));
         this.ios.set(rec.Id, ContainerIO.open(fifos, { terminal: tty, log, shimHasEnds: true }));
+        this.logWriters.set(rec.Id, log);
         this.mounts?.adopt(rec);
         rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
         this.store.save(rec);
@@ -647,5 +676,7 @@ export class ContainerManager {
     for (const t of this.restartTimers.values()) clearTimeout(t);
     for (const io of this.ios.values()) io.close();
     this.ios.clear();
+    for (const log of this.logWriters.values()) log.close();
+    this.logWriters.clear();
   }
 }
