@@ -11,7 +11,7 @@ import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
 import { HttpError } from '../src/http/errors';
 import { globToRegExp, parseFilters as parseImageFilters, parseTimeFilter } from '../src/images/filters';
 import { normalizeOrBadRequest, repoTagReference } from '../src/images/names';
-import { parseFilters as parseListFilters } from '../src/routes/containers';
+import { parseFilters as parseListFilters } from '../src/routes/list-filters';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'filters');
 const IMAGE_KEYS = ['dangling', 'label', 'reference', 'before', 'since', 'until'];

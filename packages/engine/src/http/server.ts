@@ -9,8 +9,8 @@ import { HttpError, badRequest } from './errors';
 import { Reply, type RequestContext, type Router } from './router';
 import type { ListenSpec, TlsMaterial } from './listeners';
 
-export const API_VERSION = '1.45';
-export const MIN_API_VERSION = '1.24';
+export { API_VERSION, MIN_API_VERSION } from './api-version';
+import { API_VERSION, MIN_API_VERSION } from './api-version';
 export const ENGINE_VERSION = '0.1.0';
 /** JSON request bodies above this are refused (413): nothing the API takes as JSON is larger. */
 export const MAX_JSON_BODY = 4 * 1024 * 1024;

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { API_VERSION } from '../http/api-version';
 import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
 import type { ContainerManager } from '../containers/manager';
@@ -7,6 +8,7 @@ import type { ContainerConfig, HostConfig } from '../containers/docker-types';
 import { CONTAINER_CONFIG_DEFAULTS, ENDPOINT_DEFAULTS, HOST_CONFIG_DEFAULTS, NETWORK_SETTINGS_DEFAULTS, STATE_DEFAULTS, withDefaults } from '../api/defaults';
 import { decode } from '../containers/decode';
 import { UPDATE_BODY } from '../containers/validate';
+import { matchLabel, parseFilters } from './list-filters';
 import { badRequest, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
@@ -41,31 +43,8 @@ export function statusText(r: ContainerRecord): string {
   return `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
 }
 
-export function parseFilters(q: URLSearchParams): Record<string, string[]> {
-  const raw = q.get('filters');
-  if (!raw) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw badRequest('invalid filter: filters must be JSON');
-  }
-  // no prototype: a "__proto__" filter is a key like any other (refused as unknown), not a prototype
-  const out = Object.create(null) as Record<string, string[]>;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('invalid filter: filters must be an object');
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    // both {"status":["running"]} and the older {"status":{"running":true}} forms
-    out[k] = Array.isArray(v) ? v.map(String) : v && typeof v === 'object' ? Object.keys(v) : [String(v)];
-  }
-  return out;
-}
 
 const LIST_FILTERS = new Set(['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task']);
-
-function matchLabel(labels: Record<string, string>, f: string): boolean {
-  const eq = f.indexOf('=');
-  return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
-}
 
 /** Network facts of a container for ps/inspect; set by registerContainerRoutes when gantryd manages networks. */
 const networkHooks = {
@@ -212,7 +191,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   router.post('/containers/:id/wait', async (c) => {
     const waiting = mgr.wait(c.params.id!, c.query.get('condition') ?? 'not-running');
     // headers go out at once: the CLI waits for them before it starts the container
-    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': '1.45' });
+    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
     c.res.flushHeaders();
     const r = await waiting;
     c.res.end(`${JSON.stringify(r)}\n`);
@@ -328,7 +307,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     const abort = new AbortController();
     c.req.on('close', () => abort.abort());
     c.res.on('close', () => abort.abort());
-    c.res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream', 'Api-Version': '1.45' });
+    c.res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream', 'Api-Version': API_VERSION });
     c.res.flushHeaders();
     const stopped = mgr.wait(rec.Id, 'not-running').then(async () => {
       await new Promise((r) => setTimeout(r, 100));

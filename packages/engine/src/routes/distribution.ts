@@ -5,6 +5,7 @@
  * are used for that request's registry only, and are never logged or stored.
  */
 import { parsePlatform, type Platform } from '@gantry/containerd';
+import { API_VERSION } from '../http/api-version';
 import { ContainerdStore, RegistryClient, RegistryError, credentialsFor, registryKeyHost, type Credentials, type JsonMessage } from '@gantry/registry';
 import type { EngineContext } from '../context';
 import { badRequest, HttpError } from '../http/errors';
@@ -94,7 +95,7 @@ class MessageStream {
   send = (m: JsonMessage): void => {
     const res = this.c.res;
     if (res.writableEnded || res.destroyed) return;
-    if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': '1.45', Ostype: 'linux' });
+    if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION, Ostype: 'linux' });
     res.write(`${JSON.stringify(m)}\n`);
   };
 

@@ -1,9 +1,10 @@
 import type { EngineContext } from '../context';
+import { API_VERSION } from '../http/api-version';
 import type { ContainerStore } from '../containers/store';
 import type { EngineEvent } from '../events';
 import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
-import { parseFilters } from './containers';
+import { parseFilters } from './list-filters';
 import { imageUsage } from './images';
 import { mountsJson } from '../volumes/container-mounts';
 
@@ -34,7 +35,7 @@ export function registerEventRoutes(router: Router, ctx: EngineContext, store: C
     const until = parseTime(c.query.get('until'), now);
     const filters = parseFilters(c.query);
     for (const k of Object.keys(filters)) if (!['type', 'event', 'container', 'image', 'label', 'scope', 'daemon', 'network', 'volume', 'plugin', 'node', 'service', 'secret', 'config'].includes(k)) throw badRequest(`invalid filter '${k}'`);
-    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': '1.45' });
+    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
     c.res.flushHeaders();
     const send = (e: EngineEvent) => {
       if (until !== undefined && e.timeNano > until) return;

@@ -4,6 +4,7 @@
  * image part of GET /system/df (`imageUsage`). Pull (`/images/create?fromImage=`) is in distribution.ts.
  */
 import * as fs from 'node:fs';
+import { API_VERSION } from '../http/api-version';
 import { once } from 'node:events';
 import type { images } from '@gantry/api';
 import type { EngineContext } from '../context';
@@ -99,7 +100,7 @@ async function summaries(cat: ImageCatalog, entries: ImageEntry[], opts: { inUse
 /** The Images entries of GET /system/df: every image with its shared size and container count. */
 export async function imageUsage(ctx: EngineContext, inUse?: ImageRouteDeps['inUse']): Promise<Record<string, unknown>[]> {
   const cat = catalogOf(ctx);
-  return summaries(cat, await cat.entries(), { inUse: inUse ?? (() => []), sharedSize: true, apiVersion: '1.45' });
+  return summaries(cat, await cat.entries(), { inUse: inUse ?? (() => []), sharedSize: true, apiVersion: API_VERSION });
 }
 
 export function registerImageRoutes(router: Router, ctx: EngineContext, deps: ImageRouteDeps): void {
@@ -359,7 +360,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   // --- load, save, import ---
 
   const jsonStream = (c: RequestContext, messages: object[]): Reply => {
-    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': '1.45', Ostype: 'linux' });
+    c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION, Ostype: 'linux' });
     for (const m of messages) c.res.write(`${JSON.stringify(m)}\n`);
     c.res.end();
     return Reply.handled;
@@ -408,7 +409,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     await exportArchive(
       cd,
       names,
-      () => c.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Api-Version': '1.45', Ostype: 'linux' }),
+      () => c.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Api-Version': API_VERSION, Ostype: 'linux' }),
       async (b) => {
         if (!c.res.write(b)) await Promise.race([once(c.res, 'drain'), once(c.res, 'close')]);
       },

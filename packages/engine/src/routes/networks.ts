@@ -4,14 +4,10 @@ import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import type { CreateNetworkRequest, EndpointConfig, NetworkController } from '../networks/controller';
 import type { NetworkRecord } from '@gantry/network';
-import { parseFilters } from './containers';
+import { matchLabel, parseFilters } from './list-filters';
 
 const LIST_FILTERS = new Set(['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling']);
 
-function matchLabel(labels: Record<string, string>, f: string): boolean {
-  const eq = f.indexOf('=');
-  return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
-}
 
 export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: NetworkController): void {
   const view = (n: NetworkRecord, withContainers = true) => {

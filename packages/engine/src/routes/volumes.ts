@@ -4,17 +4,12 @@ import { badRequest, HttpError } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import { ContainerMounts } from '../volumes/container-mounts';
 import { VolumeStore, type VolumeRecord } from '../volumes/store';
-import { parseFilters } from './containers';
+import { matchLabel, parseFilters } from './list-filters';
 
 function bool(v: string | null | undefined): boolean {
   return v === '1' || v === 'true' || v === 'True';
 }
 
-function matchLabel(labels: Record<string, string> | null, f: string): boolean {
-  const l = labels ?? {};
-  const eq = f.indexOf('=');
-  return eq < 0 ? f in l : l[f.slice(0, eq)] === f.slice(eq + 1);
-}
 
 function stringMap(v: unknown, field: string): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
