@@ -6,7 +6,7 @@ export { unpackImage, chainIds } from './images/unpack';
 export { resolveManifest, readImage, referenceLabels } from './images/manifest';
 export type { Descriptor as ImageDescriptor, IndexDoc, ManifestDoc, ImageConfig } from './images/manifest';
 export { MediaType, isIndex, isManifest, isConfig, isLayer } from './images/media-types';
-export { normalizeReference, familiarReference, parseReference, formatReference, ReferenceError } from './images/reference';
+export { normalizeReference, familiarReference, parseReference, formatReference, InvalidReferenceError } from './images/reference';
 export type { Reference } from './images/reference';
 export { hostPlatform, parsePlatform, formatPlatform, platformMatches } from './images/platform';
 export type { Platform } from './images/platform';

@@ -1,24 +1,24 @@
 /**
  * Property-based fuzzing of the image reference parser (src/images/reference.ts): any string is
- * a reference or a ReferenceError; normalising is idempotent and its output is a full reference
+ * a reference or a InvalidReferenceError; normalising is idempotent and its output is a full reference
  * (domain/path[:tag][@digest]); the familiar form normalises back; references built from the
  * grammar's parts are accepted as written. Corpus: test/fuzz-corpus/reference/*.bin.
  */
 import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
-import { familiarReference, normalizeReference, parseReference, ReferenceError } from '../src/images/reference';
+import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/images/reference';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'reference');
 const FULL = /^[a-zA-Z0-9.:[\]-]+\/[a-z0-9._/-]+(:[\w][\w.-]{0,127})?(@[a-z0-9.+_-]+:[a-zA-Z0-9=_-]{32,})?$/;
 
-/** Normalised, or refused with a ReferenceError; if normalised, the properties hold. */
+/** Normalised, or refused with a InvalidReferenceError; if normalised, the properties hold. */
 function check(input: string): void {
   let norm: string;
   try {
     norm = normalizeReference(input);
   } catch (e) {
-    if (e instanceof ReferenceError) return;
+    if (e instanceof InvalidReferenceError) return;
     throw e;
   }
   expect(norm).toMatch(FULL);
@@ -39,7 +39,7 @@ const digest = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')
 
 describe('reference fuzzing', () => {
   it(
-    'any string is a reference (normalised idempotently) or a ReferenceError',
+    'any string is a reference (normalised idempotently) or a InvalidReferenceError',
     () => {
       const text = fc.oneof(
         fc.string({ maxLength: 80 }),
@@ -81,5 +81,5 @@ describe('reference fuzzing', () => {
 describe('reference fuzz corpus replay', () => {
   const files = corpusFiles(CORPUS);
   it('has entries', () => expect(files.length).toBeGreaterThan(0));
-  for (const f of files) it(`${f.name}: a reference or a ReferenceError`, () => check(f.bytes.toString('utf8')));
+  for (const f of files) it(`${f.name}: a reference or a InvalidReferenceError`, () => check(f.bytes.toString('utf8')));
 });

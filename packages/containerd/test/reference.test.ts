@@ -1,4 +1,4 @@
-import { familiarReference, normalizeReference, parseReference, ReferenceError } from '../src/images/reference';
+import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/images/reference';
 import { parsePlatform, platformMatches } from '../src/images/platform';
 
 describe('image references, normalised as Docker does', () => {
@@ -22,7 +22,7 @@ describe('image references, normalised as Docker does', () => {
   });
 
   it.each(['', 'UPPER', 'a//b', 'busybox:', 'busybox:bad tag', 'busybox@sha256:short', '-lead', 'a/B', `x:${'t'.repeat(129)}`])('refuses %j', (bad) => {
-    expect(() => parseReference(bad)).toThrow(ReferenceError);
+    expect(() => parseReference(bad)).toThrow(InvalidReferenceError);
   });
 });
 
@@ -45,7 +45,7 @@ describe("Docker's reference error messages", () => {
     ['a//b', 'invalid reference format'],
     ['busybox@sha256:short', 'invalid reference format'],
   ])('%j → %s', (input, message) => {
-    expect(() => parseReference(input)).toThrow(new ReferenceError(message));
+    expect(() => parseReference(input)).toThrow(new InvalidReferenceError(message));
   });
 
   it('keeps hosts with ports apart from tags', () => {

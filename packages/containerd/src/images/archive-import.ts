@@ -22,7 +22,7 @@ import type { ImageStore } from './store';
 import type { LeaseStore } from '../leases/store';
 import { isIndex, isManifest, KNOWN, MediaType } from './media-types';
 import { MAX_DOC, readJson, referenceLabels, type Descriptor, type IndexDoc, type ManifestDoc } from './manifest';
-import { normalizeReference, ReferenceError } from './reference';
+import { normalizeReference, InvalidReferenceError } from './reference';
 
 export interface ImportDeps {
   content: ContentStore;
@@ -271,7 +271,7 @@ function nameFrom(annotations: Record<string, string> | undefined, fallback?: st
       // a whole reference, or just a tag to put on `fallback`
       return ref.includes('/') || ref.includes(':') ? normalizeReference(ref) : fallback ? normalizeReference(`${fallback}:${ref}`) : normalizeReference(ref);
     } catch (e) {
-      if (!(e instanceof ReferenceError)) throw e;
+      if (!(e instanceof InvalidReferenceError)) throw e;
     }
   }
   return fallback ? normalizeReference(fallback) : undefined;

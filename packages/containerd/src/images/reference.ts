@@ -13,7 +13,7 @@ export interface Reference {
   digest?: string;
 }
 
-export class ReferenceError extends Error {}
+export class InvalidReferenceError extends Error {}
 
 const DEFAULT_DOMAIN = 'docker.io';
 const LEGACY_DOMAIN = 'index.docker.io';
@@ -28,16 +28,16 @@ const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9]
  * name (library/Busybox) must be lowercase", ...).
  */
 export function parseReference(input: string): Reference {
-  if (input === '') throw new ReferenceError('invalid reference format: repository name must have at least one component');
+  if (input === '') throw new InvalidReferenceError('invalid reference format: repository name must have at least one component');
   // as Docker's ParseNormalizedNamed: an uppercase repository is named in the error
   const slash = input.indexOf('/');
   let remainder = slash >= 0 && looksLikeHost(input.slice(0, slash)) ? input.slice(slash + 1) : input;
   if (remainder === input && !input.includes('/')) remainder = `library/${input}`;
   const remote = remainder.includes(':') ? remainder.slice(0, remainder.indexOf(':')) : remainder;
-  if (remote.toLowerCase() !== remote) throw new ReferenceError(`invalid reference format: repository name (${remote}) must be lowercase`);
+  if (remote.toLowerCase() !== remote) throw new InvalidReferenceError(`invalid reference format: repository name (${remote}) must be lowercase`);
   const r = tryParse(input);
-  if (!r) throw new ReferenceError('invalid reference format');
-  if (r.domain.length + 1 + r.path.length > 255) throw new ReferenceError('invalid reference format: repository name must not be more than 255 characters');
+  if (!r) throw new InvalidReferenceError('invalid reference format');
+  if (r.domain.length + 1 + r.path.length > 255) throw new InvalidReferenceError('invalid reference format: repository name must not be more than 255 characters');
   if (r.domain === LEGACY_DOMAIN) r.domain = DEFAULT_DOMAIN;
   if (r.domain === DEFAULT_DOMAIN && !r.path.includes('/')) r.path = `library/${r.path}`;
   if (!r.tag && !r.digest) r.tag = 'latest';

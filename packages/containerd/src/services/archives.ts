@@ -40,7 +40,7 @@ import { exportImages } from '../images/archive-export';
 import { importArchive, type ImportedImage } from '../images/archive-import';
 import { readImage, resolveManifest, type Descriptor } from '../images/manifest';
 import { hostPlatform, parsePlatform, type Platform } from '../images/platform';
-import { ReferenceError } from '../images/reference';
+import { InvalidReferenceError } from '../images/reference';
 import type { ImageStore } from '../images/store';
 import { chainIds, unpackImage } from '../images/unpack';
 import { EXPIRE_LABEL, type LeaseStore } from '../leases/store';
@@ -83,7 +83,7 @@ function importError(e: unknown): unknown {
   if (e instanceof ApiError) return e;
   if (e instanceof TarFormatError) return invalidArgument(`not a valid tar archive: ${e.message}`);
   if (e instanceof ExpansionError) return e.kind === 'budget' ? new ApiError(Code.RESOURCE_EXHAUSTED, e.message) : invalidArgument(e.message);
-  if (e instanceof ReferenceError) return invalidArgument(`invalid image reference in the archive: ${e.message}`);
+  if (e instanceof InvalidReferenceError) return invalidArgument(`invalid image reference in the archive: ${e.message}`);
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('Z_')) return invalidArgument(`not a valid gzip stream: ${(e as Error).message}`);
   return e;
