@@ -1,3 +1,4 @@
+import { status as Code } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { tasks as tpb, types } from '@gantry/api';
@@ -83,7 +84,7 @@ export class ExecManager {
         const p = (await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.get, { containerId: e.ContainerID, execId: taskExecId(e.ID) }, 10000)).process;
         if (p && p.status === types.Status.STOPPED) await this.finish(e, p.exitStatus);
       } catch (err) {
-        if ((err as { code?: number }).code === 5) await this.finish(e, 255);
+        if ((err as { code?: number }).code === Code.NOT_FOUND) await this.finish(e, 255);
       }
     }
   }

@@ -595,7 +595,7 @@ export class ContainerManager {
     this.store.save(cur);
     await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
     await this.cd.call(this.cd.containers, this.cd.containers.delete, { id: rec.Id }).catch((e: unknown) => {
-      if ((e as { code?: number }).code !== 5) throw fromGrpc(e);
+      if ((e as { code?: number }).code !== Code.NOT_FOUND) throw fromGrpc(e);
     });
     await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
     await this.ctx.networks?.forget(rec.Id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id: rec.Id, error: String(e) }));
