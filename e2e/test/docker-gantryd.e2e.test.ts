@@ -104,7 +104,13 @@ describe('docker CLI against gantryd', () => {
     const unknown = await request('GET', '/v1.45/containers/nope/json');
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body)).toEqual({ message: 'No such container: nope' });
-    expect((await request('POST', '/v1.45/containers/create', JSON.stringify({ Image: 'busybox', Bogus: 1 }))).status).toBe(400);
+    // as dockerd (a Go JSON decoder): an unknown field is ignored, a known one of the wrong type is a 400
+    const bogus = await request('POST', '/v1.45/containers/create', JSON.stringify({ Image: 'busybox', Bogus: 1 }));
+    expect(bogus.status).toBe(201);
+    ok(['rm', (JSON.parse(bogus.body) as { Id: string }).Id]);
+    const wrongType = await request('POST', '/v1.45/containers/create', JSON.stringify({ Image: 'busybox', Cmd: 5 }));
+    expect(wrongType.status).toBe(400);
+    expect((JSON.parse(wrongType.body) as { message: string }).message).not.toBe('');
     expect((await request('POST', '/v1.45/containers/create?name=bad/name', JSON.stringify({ Image: 'busybox' }))).status).toBe(400);
     ok(['create', '--name', 'taken', 'busybox', 'true']);
     const dup = docker(['create', '--name', 'taken', 'busybox', 'true']);
