@@ -7,12 +7,14 @@
  * Corpus: test/fuzz-corpus/router/*.bin (`METHOD target` request lines).
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
 import { HttpError } from '../src/http/errors';
 import { Router, type Handler } from '../src/http/router';
-import { requestTarget } from '../src/http/server';
+import { ApiServer, requestTarget } from '../src/http/server';
+import { Logger } from '@gantry/containerd';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'router');
 const ROUTES_DIR = path.join(__dirname, '..', 'src', 'routes');
@@ -132,6 +134,36 @@ describe('HTTP router fuzzing', () => {
     // image names keep their slashes, raw or encoded
     expect(status('GET', '/images/library/busybox/json')).toBe('GET /images/*name/json {"name":"library/busybox"}');
     expect(status('GET', '/images/library%2Fbusybox/json')).toBe('GET /images/*name/json {"name":"library/busybox"}');
+  });
+});
+
+describe('request lines over a socket', () => {
+  let server: ApiServer;
+  let port: number;
+  beforeAll(async () => {
+    const r = new Router().get('/containers/:id/json', (c) => ({ id: c.params.id }));
+    server = new ApiServer(r, new Logger('error'));
+    port = Number(/:(\d+)$/.exec(await server.listen({ proto: 'tcp', address: '127.0.0.1', port: 0 }))![1]);
+  });
+  afterAll(() => server.close());
+
+  /** The status line the server answers one request line with. */
+  const statusLine = (line: string) =>
+    new Promise<string>((resolve, reject) => {
+      let got = '';
+      const s = net.connect(port, '127.0.0.1', () => s.write(`${line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => (got += d));
+      s.on('error', reject);
+      s.on('close', () => resolve(got.split('\r\n')[0]!));
+    });
+
+  it('answers targets URL cannot parse, and the daemon lives on', async () => {
+    // before requestTarget, "GET //[" rejected outside handle()'s try: no answer, and an unhandled rejection
+    expect(await statusLine('GET //[')).toBe('HTTP/1.1 404 Not Found');
+    expect(await statusLine('GET //containers/x/json')).toBe('HTTP/1.1 404 Not Found');
+    expect(await statusLine('GET /v9.99/containers/x/json')).toBe('HTTP/1.1 400 Bad Request');
+    expect(await statusLine('GET /v1.45/containers/a%2Fb%00/json?x=1&x=2')).toBe('HTTP/1.1 200 OK');
   });
 });
 
