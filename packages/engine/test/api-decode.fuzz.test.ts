@@ -10,18 +10,21 @@ import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
 import { decode } from '../src/containers/decode';
-import { EXEC_BODY, UPDATE_BODY, validateCreate } from '../src/containers/validate';
+import { EXEC_BODY, EXEC_START_BODY, NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY, UPDATE_BODY, validateCreate } from '../src/containers/validate';
 import { HttpError } from '../src/http/errors';
 import { signalParam, stopTimeout } from '../src/routes/query-params';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'api-decode');
-type Target = 'create' | 'exec' | 'update';
-const TARGETS: Target[] = ['create', 'exec', 'update'];
+type Target = 'create' | 'exec' | 'update' | 'execStart' | 'connect' | 'disconnect';
+const TARGETS: Target[] = ['create', 'exec', 'update', 'execStart', 'connect', 'disconnect'];
 
 const run: Record<Target, (body: unknown) => unknown> = {
   create: (b) => validateCreate(b, null, { cpuCount: 2 }),
   exec: (b) => decode(b, EXEC_BODY, 'ExecOptions'),
   update: (b) => decode(b, UPDATE_BODY, 'UpdateConfig'),
+  execStart: (b) => decode(b, EXEC_START_BODY, 'ExecStartOptions'),
+  connect: (b) => decode(b, NETWORK_CONNECT_BODY, 'ConnectOptions'),
+  disconnect: (b) => decode(b, NETWORK_DISCONNECT_BODY, 'DisconnectOptions'),
 };
 
 /** `f()` returns, or throws a 400 HttpError with a one-line message; anything else fails. */
@@ -68,15 +71,24 @@ const VALID_CREATE = {
     ConsoleSize: [24, 80],
     Mounts: [{ Type: 'tmpfs', Target: '/scratch', TmpfsOptions: { SizeBytes: 1 << 20 } }],
   },
-  NetworkingConfig: { EndpointsConfig: {} },
+  NetworkingConfig: { EndpointsConfig: { net1: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.0.0.2' } } } },
 };
 const VALID_EXEC = { Cmd: ['ls', '-l'], AttachStdout: true, AttachStderr: true, Tty: false, Env: ['X=y'], User: 'root', WorkingDir: '/', ConsoleSize: [24, 80], DetachKeys: 'ctrl-p' };
 const VALID_UPDATE = { Memory: 64 << 20, CpuShares: 512, PidsLimit: 100, RestartPolicy: { Name: 'always', MaximumRetryCount: 0 }, Ulimits: [{ Name: 'nofile', Soft: 1, Hard: 2 }] };
-const VALID: Record<Target, Record<string, unknown>> = { create: VALID_CREATE, exec: VALID_EXEC, update: VALID_UPDATE };
+const VALID: Record<Target, Record<string, unknown>> = {
+  create: VALID_CREATE,
+  exec: VALID_EXEC,
+  update: VALID_UPDATE,
+  execStart: { Detach: false, Tty: true, ConsoleSize: [24, 80] },
+  connect: { Container: 'web', EndpointConfig: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' } } },
+  disconnect: { Container: 'web', Force: true },
+};
 
 const nasty = fc.oneof(
   fc.constantFrom(2 ** 53, 2 ** 64, -(2 ** 63) - 4096, 1e308, -1e308, 0.5, -0, Number.MAX_SAFE_INTEGER, '', 'x'.repeat(100_000), '\n', '\u0000', true, null, [], {}),
   fc.jsonValue({ maxDepth: 3 }),
+  // strings that reach messages: line breaks, NULs, separators the validators split on
+  fc.string({ unit: fc.constantFrom('a', '1', '\n', '\r', '\u0000', '/', ':', '=', ',', ' ', '-'), maxLength: 12 }),
 );
 const nastyKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'polluted', 'HOSTCONFIG', 'cmd', 'Bogus'), fc.string({ maxLength: 8 }));
 
@@ -117,7 +129,7 @@ const bodyBytes = (x: { target: Target; body: unknown }) => Buffer.from(JSON.str
 
 describe('Engine API request decoder fuzzing', () => {
   it(
-    'any JSON value: a result or a 400, for create, exec and update',
+    'any JSON value: a result or a 400, for every body decoder',
     () => {
       fuzz(
         fc.record({ target: fc.constantFrom(...TARGETS), body: fc.jsonValue({ maxDepth: 6 }) }),
@@ -131,7 +143,7 @@ describe('Engine API request decoder fuzzing', () => {
   it(
     'valid bodies with one hostile field (types, huge numbers, deep nesting, __proto__, long strings)',
     () => {
-      fuzz(mutated, ({ target, body }) => check(target, body), { numRuns: 300, corpus: { dir: CORPUS, bytes: bodyBytes } });
+      fuzz(mutated, ({ target, body }) => check(target, body), { numRuns: 600, corpus: { dir: CORPUS, bytes: bodyBytes } });
     },
     fuzzTimeout,
   );
@@ -212,12 +224,21 @@ describe('Engine API request decoder fuzzing', () => {
         ([l, env, extra]) => {
           const got = validateCreate(JSON.parse(JSON.stringify({ ...extra, Image: 'busybox', Labels: l, Env: env })), null, { cpuCount: 2 });
           expect(got.config).toEqual({ Image: 'busybox', Labels: l, Env: env });
+          expect(got.endpoints).toEqual({});
         },
         { numRuns: 300 },
       );
     },
     fuzzTimeout,
   );
+
+  it('create keeps the typed endpoint settings, drops the rest, and refuses mistyped ones', () => {
+    const body = { Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' }, Links: [[[[]]]], Bogus: 1 } } } };
+    expect(validateCreate(body, null, { cpuCount: 2 }).endpoints).toEqual({ n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' } } });
+    expect(() => validateCreate({ Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: 'a' } } } }, null, { cpuCount: 2 })).toThrow(HttpError);
+    // a quoted line break stays one line
+    expect(() => validateCreate({ Image: 'i', StopSignal: 'a\nb' }, null, { cpuCount: 2 })).toThrow('invalid signal: a\\nb');
+  });
 
   it(
     'stop timeout and signal query parameters: a value or a 400',

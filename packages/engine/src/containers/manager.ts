@@ -110,7 +110,7 @@ export class ContainerManager {
     let snapshotMade = false;
     let prepared: PreparedMounts | undefined;
     try {
-      const net = this.prepareNetwork(id, dir, body, config, hostConfig, image.config.config?.ExposedPorts);
+      const net = this.prepareNetwork(id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts);
       if (net) hostname = net.hostname;
       const etc = net ? net.etc : this.writeEtcFiles(dir, hostname);
       // gc.root keeps the snapshot until the container record names it (an empty label value is no
@@ -180,10 +180,10 @@ export class ContainerManager {
   }
 
   /** The container's networks (validated, its /etc files written) when gantryd manages networking. */
-  private prepareNetwork(id: string, dir: string, body: unknown, config: ContainerConfig, hc: HostConfig, imageExposed: Record<string, unknown> = {}) {
+  // the decoded endpoints (validateCreate), never the raw body: only typed fields reach the network code
+  private prepareNetwork(id: string, dir: string, endpoints: Record<string, EndpointConfig>, config: ContainerConfig, hc: HostConfig, imageExposed: Record<string, unknown> = {}) {
     const nets = this.ctx.networks;
     if (!nets) return undefined;
-    const endpoints = ((body as { NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> } } | null)?.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointConfig>;
     const exposed = { ...imageExposed, ...(config.ExposedPorts ?? {}) } as Record<string, unknown>;
     const p = nets.prepare({
       id,
