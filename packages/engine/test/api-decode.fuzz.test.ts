@@ -12,6 +12,7 @@ import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
 import { decode } from '../src/containers/decode';
 import { EXEC_BODY, EXEC_START_BODY, NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY, UPDATE_BODY, validateCreate } from '../src/containers/validate';
 import { HttpError } from '../src/http/errors';
+import { stopGraceMs } from '../src/containers/manager';
 import { signalParam, stopTimeout } from '../src/routes/query-params';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'api-decode');
@@ -232,6 +233,18 @@ describe('Engine API request decoder fuzzing', () => {
     fuzzTimeout,
   );
 
+  it('stop timeouts: Go int range, and a grace period past a timer is no deadline (not an immediate SIGKILL)', () => {
+    expect(stopTimeout(new URLSearchParams('t=9223372036854775807'))).toBe(2 ** 63);
+    expect(() => stopTimeout(new URLSearchParams('t=9223372036854775808'))).toThrow('value out of range');
+    expect(() => stopTimeout(new URLSearchParams(`t=${'9'.repeat(400)}`))).toThrow('value out of range');
+    expect(stopGraceMs(10)).toBe(10_000);
+    expect(stopGraceMs(0)).toBe(0);
+    expect(stopGraceMs(-1)).toBeUndefined();
+    expect(stopGraceMs(2_147_483)).toBe(2_147_483_000);
+    expect(stopGraceMs(3_000_000)).toBeUndefined();
+    expect(stopGraceMs(2 ** 63)).toBeUndefined();
+  });
+
   it('create keeps the typed endpoint settings, drops the rest, and refuses mistyped ones', () => {
     const body = { Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' }, Links: [[[[]]]], Bogus: 1 } } } };
     expect(validateCreate(body, null, { cpuCount: 2 }).endpoints).toEqual({ n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' } } });
@@ -249,7 +262,12 @@ describe('Engine API request decoder fuzzing', () => {
         (pairs) => {
           const p = new URLSearchParams(pairs);
           const t = okOr400(() => stopTimeout(p));
-          if (t !== undefined) expect(Number.isFinite(t) || Math.abs(t) === Infinity).toBe(true);
+          if (t !== undefined) expect(Number.isInteger(t) && Math.abs(t) <= 2 ** 63).toBe(true);
+          // a grace period is a timer Node honours, or none (wait for the exit)
+          if (t !== undefined) {
+            const ms = stopGraceMs(t);
+            if (ms !== undefined) expect(ms >= 0 && ms <= 2 ** 31 - 1).toBe(true);
+          }
           okOr400(() => signalParam(p));
         },
         { numRuns: 500 },

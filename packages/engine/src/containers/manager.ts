@@ -32,6 +32,18 @@ export function signalNumber(s: string | undefined, fallback = 15): number | und
   return s ? parseSignal(s) : fallback;
 }
 
+/** Node fires a timer longer than this after 1 ms: a longer grace period would be none at all. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * How long stop waits before SIGKILL, in ms; undefined: until the container exits (a negative
+ * timeout, or one past what a timer can hold, about 24.8 days, which is as good as forever).
+ */
+export function stopGraceMs(timeoutSec: number): number | undefined {
+  const ms = timeoutSec * 1000;
+  return timeoutSec < 0 || !(ms <= MAX_TIMER_MS) ? undefined : ms;
+}
+
 type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 interface Waiter {
@@ -499,7 +511,8 @@ export class ContainerManager {
     if (rec.State.Paused) await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch(() => undefined);
     await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig })).catch(() => undefined);
     this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
-    const inTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout * 1000))]);
+    const graceMs = stopGraceMs(timeout);
+    const inTime = graceMs === undefined ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
     if (!inTime) {
       await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
       this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: '9' });
