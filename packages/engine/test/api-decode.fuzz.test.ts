@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
 import { decode } from '../src/containers/decode';
+import { healthSettings } from '../src/containers/health';
 import { EXEC_BODY, EXEC_START_BODY, NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY, UPDATE_BODY, validateCreate } from '../src/containers/validate';
 import { HttpError } from '../src/http/errors';
 import { stopGraceMs } from '../src/containers/manager';
@@ -244,6 +245,24 @@ describe('Engine API request decoder fuzzing', () => {
     expect(stopGraceMs(3_000_000)).toBeUndefined();
     expect(stopGraceMs(2 ** 63)).toBeUndefined();
   });
+
+  it(
+    "a create body's Healthcheck durations become timers Node honours (a timer past 2^31-1 ms fires after 1 ms)",
+    () => {
+      const ns = fc.oneof(fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), fc.constantFrom(2 ** 62, 1e16, 1e6, 999_999, 0));
+      fuzz(
+        fc.record({ Interval: ns, Timeout: ns, StartPeriod: ns, StartInterval: ns, Retries: fc.integer({ min: -5, max: 5 }) }),
+        (h) => {
+          const v = okOr400(() => validateCreate({ Image: 'i', Healthcheck: { Test: ['CMD', 'true'], ...h } }, null, { cpuCount: 2 }));
+          const s = v && healthSettings(v.config.Healthcheck);
+          if (!s) return;
+          for (const ms of [s.intervalMs, s.timeoutMs, s.startIntervalMs]) expect(ms >= 1 && ms <= 2 ** 31 - 1).toBe(true);
+        },
+        { numRuns: 300 },
+      );
+    },
+    fuzzTimeout,
+  );
 
   it('create keeps the typed endpoint settings, drops the rest, and refuses mistyped ones', () => {
     const body = { Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' }, Links: [[[[]]]], Bogus: 1 } } } };
