@@ -42,11 +42,12 @@ export const S = {
   object: (name: string, fields: Record<string, Schema>): Schema => ({ t: 'object', name, fields }),
 };
 
+/** [lowest, first value past the top): a double cannot hold 2^63 - 1, so the bound is exclusive. */
 const INT_RANGE: Record<string, [number, number]> = {
   int: [-(2 ** 63), 2 ** 63],
   int64: [-(2 ** 63), 2 ** 63],
-  uint16: [0, 0xffff],
-  uint32: [0, 0xffffffff],
+  uint16: [0, 2 ** 16],
+  uint32: [0, 2 ** 32],
   uint64: [0, 2 ** 64],
   uint: [0, 2 ** 64],
 };
@@ -91,6 +92,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Set `out[k]` as an own data property: a plain assignment of "__proto__" would replace the
+ * object's prototype (or be dropped), where Go's decoder keeps it as an ordinary map key.
+ */
+function put(out: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[k] = v;
+}
+
 function fail(v: unknown, s: Schema, where: string): never {
   throw badRequest(`json: cannot unmarshal ${jsonType(v)} into Go struct field ${where} of type ${goType(s)}`);
 }
@@ -125,9 +135,8 @@ export function decode(v: unknown, s: Schema, where: string): unknown {
       if (!isPlainObject(v)) fail(v, s, where);
       const out: Record<string, string> = {};
       for (const [k, e] of Object.entries(v)) {
-        if (e === null) out[k] = '';
-        else if (typeof e !== 'string') fail(e, S.string, where);
-        else out[k] = e;
+        if (e !== null && typeof e !== 'string') fail(e, S.string, where);
+        put(out, k, e ?? '');
       }
       return out;
     }
@@ -136,7 +145,7 @@ export function decode(v: unknown, s: Schema, where: string): unknown {
       const out: Record<string, Record<string, never>> = {};
       for (const [k, e] of Object.entries(v)) {
         if (e !== null && !isPlainObject(e)) fail(e, S.object('struct {}', {}), where);
-        out[k] = {};
+        put(out, k, {});
       }
       return out;
     }
@@ -149,7 +158,7 @@ export function decode(v: unknown, s: Schema, where: string): unknown {
     case 'map': {
       if (!isPlainObject(v)) fail(v, s, where);
       const out: Record<string, unknown> = {};
-      for (const [k, e] of Object.entries(v)) out[k] = decode(e, s.of, where);
+      for (const [k, e] of Object.entries(v)) put(out, k, decode(e, s.of, where));
       return out;
     }
     case 'tuple': {
@@ -170,7 +179,8 @@ function decodeObject(v: Record<string, unknown>, s: { name: string; fields: Rec
   for (const name of Object.keys(s.fields)) lower.set(name.toLowerCase(), name);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(v)) {
-    const name = key in s.fields ? key : lower.get(key.toLowerCase());
+    // own fields only: "constructor" or "__proto__" is not a field because Object.prototype has it
+    const name = Object.hasOwn(s.fields, key) ? key : lower.get(key.toLowerCase());
     if (name === undefined) continue; // unknown: ignored, as dockerd does
     const decoded = decode(value, s.fields[name]!, `${where}.${name}`);
     if (decoded === undefined) delete out[name];

@@ -34,6 +34,12 @@ export interface ProbeResult {
 }
 
 const nsToMs = (ns: number | undefined, fallback: number): number => (ns && ns > 0 ? Math.max(1, Math.round(ns / 1e6)) : fallback);
+/**
+ * Node fires a timer set past 2^31 - 1 ms (24.8 days) after 1 ms: a Healthcheck.Interval of 100
+ * days would probe without pause. Timer durations are capped there (dockerd has no such limit).
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerMs = (ns: number | undefined, fallback: number): number => Math.min(nsToMs(ns, fallback), MAX_TIMER_MS);
 
 /**
  * The probe and its timings from a container's (image-merged) Healthcheck, or null when there is
@@ -55,10 +61,10 @@ export function healthSettings(h: HealthConfig | undefined, shell: string[] = ['
   if (probe.length === 0 || probe[0] === '') return null;
   return {
     probe,
-    intervalMs: nsToMs(h?.Interval, DEFAULT_INTERVAL_MS),
-    timeoutMs: nsToMs(h?.Timeout, DEFAULT_TIMEOUT_MS),
+    intervalMs: timerMs(h?.Interval, DEFAULT_INTERVAL_MS),
+    timeoutMs: timerMs(h?.Timeout, DEFAULT_TIMEOUT_MS),
     startPeriodMs: nsToMs(h?.StartPeriod, 0),
-    startIntervalMs: nsToMs(h?.StartInterval, DEFAULT_START_INTERVAL_MS),
+    startIntervalMs: timerMs(h?.StartInterval, DEFAULT_START_INTERVAL_MS),
     retries: h?.Retries && h.Retries > 0 ? h.Retries : DEFAULT_RETRIES,
   };
 }

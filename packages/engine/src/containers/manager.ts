@@ -32,6 +32,18 @@ export function signalNumber(s: string | undefined, fallback = 15): number | und
   return s ? parseSignal(s) : fallback;
 }
 
+/** Node fires a timer longer than this after 1 ms: a longer grace period would be none at all. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * How long stop waits before SIGKILL, in ms; undefined: until the container exits (a negative
+ * timeout, or one past what a timer can hold, about 24.8 days, which is as good as forever).
+ */
+export function stopGraceMs(timeoutSec: number): number | undefined {
+  const ms = timeoutSec * 1000;
+  return timeoutSec < 0 || !(ms <= MAX_TIMER_MS) ? undefined : ms;
+}
+
 type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 interface Waiter {
@@ -110,7 +122,7 @@ export class ContainerManager {
     let snapshotMade = false;
     let prepared: PreparedMounts | undefined;
     try {
-      const net = this.prepareNetwork(id, dir, body, config, hostConfig, image.config.config?.ExposedPorts);
+      const net = this.prepareNetwork(id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts);
       if (net) hostname = net.hostname;
       const etc = net ? net.etc : this.writeEtcFiles(dir, hostname);
       // gc.root keeps the snapshot until the container record names it (an empty label value is no
@@ -180,10 +192,10 @@ export class ContainerManager {
   }
 
   /** The container's networks (validated, its /etc files written) when gantryd manages networking. */
-  private prepareNetwork(id: string, dir: string, body: unknown, config: ContainerConfig, hc: HostConfig, imageExposed: Record<string, unknown> = {}) {
+  // the decoded endpoints (validateCreate), never the raw body: only typed fields reach the network code
+  private prepareNetwork(id: string, dir: string, endpoints: Record<string, EndpointConfig>, config: ContainerConfig, hc: HostConfig, imageExposed: Record<string, unknown> = {}) {
     const nets = this.ctx.networks;
     if (!nets) return undefined;
-    const endpoints = ((body as { NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> } } | null)?.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointConfig>;
     const exposed = { ...imageExposed, ...(config.ExposedPorts ?? {}) } as Record<string, unknown>;
     const p = nets.prepare({
       id,
@@ -499,7 +511,8 @@ export class ContainerManager {
     if (rec.State.Paused) await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch(() => undefined);
     await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig })).catch(() => undefined);
     this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
-    const inTime = timeout < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout * 1000))]);
+    const graceMs = stopGraceMs(timeout);
+    const inTime = graceMs === undefined ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
     if (!inTime) {
       await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
       this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: '9' });

@@ -177,10 +177,26 @@ export const EXEC_BODY = S.object('ExecConfig', {
   Cmd: S.strslice,
 });
 
+/** The EndpointSettings fields gantryd reads (network.EndpointSettings); the rest are ignored. */
+const ENDPOINT_SETTINGS = S.object('EndpointSettings', {
+  Aliases: S.strings,
+  IPAMConfig: S.object('EndpointIPAMConfig', { IPv4Address: S.string, IPv6Address: S.string }),
+});
+
+/** `POST /exec/{id}/start`: dockerd's container.ExecStartOptions. */
+export const EXEC_START_BODY = S.object('ExecStartOptions', { Detach: S.bool, Tty: S.bool, ConsoleSize: S.tuple(S.uint, 2) });
+
+/** `POST /networks/{id}/connect`: dockerd's network.ConnectOptions. */
+export const NETWORK_CONNECT_BODY = S.object('ConnectOptions', { Container: S.string, EndpointConfig: ENDPOINT_SETTINGS });
+
+/** `POST /networks/{id}/disconnect`: dockerd's network.DisconnectOptions. */
+export const NETWORK_DISCONNECT_BODY = S.object('DisconnectOptions', { Container: S.string, Force: S.bool });
+
 const CREATE_BODY = S.object('ContainerCreateRequest', {
   ...CONFIG_FIELDS,
   HostConfig: HOST_CONFIG,
-  NetworkingConfig: S.opaque,
+  // typed here so a mistyped endpoint is a 400 at create; the network code reads the body's own
+  NetworkingConfig: S.object('NetworkingConfig', { EndpointsConfig: S.map(ENDPOINT_SETTINGS) }),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +335,8 @@ export interface ValidatedCreate {
   hostConfig: HostConfig;
   /** The name without its leading "/", when one was given. */
   name?: string;
+  /** NetworkingConfig.EndpointsConfig, decoded: only the fields gantryd reads. */
+  endpoints: Record<string, { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } }>;
 }
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -335,8 +353,8 @@ export function validateCreate(body: unknown, name?: string | null, opts: Valida
     throw badRequest(`json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type container.CreateRequest`);
   }
   const decoded = decode(body, CREATE_BODY, 'ContainerCreateRequest') as Record<string, unknown>;
-  const { HostConfig: rawHost, NetworkingConfig: _net, ...configFields } = decoded;
-  void _net;
+  const { HostConfig: rawHost, NetworkingConfig: net, ...configFields } = decoded;
+  const endpoints = ((net as { EndpointsConfig?: ValidatedCreate['endpoints'] } | undefined)?.EndpointsConfig ?? {}) as ValidatedCreate['endpoints'];
   // dockerd's Config is a pointer that stays nil when no Config field is in the body
   const hasConfig = Object.keys(body).some((k) => k.toLowerCase() !== 'hostconfig' && k.toLowerCase() !== 'networkingconfig');
   if (!hasConfig) throw badRequest('config cannot be empty in order to create a container');
@@ -358,7 +376,7 @@ export function validateCreate(body: unknown, name?: string | null, opts: Valida
   if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
   if (hostConfig.MemorySwappiness === -1) delete hostConfig.MemorySwappiness;
 
-  const out: ValidatedCreate = { config, hostConfig };
+  const out: ValidatedCreate = { config, hostConfig, endpoints };
   if (name) out.name = name.replace(/^\//, '');
   return out;
 }

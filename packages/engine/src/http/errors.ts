@@ -1,12 +1,16 @@
 import { status as Code } from '@grpc/grpc-js';
 
-/** An error with the HTTP status Docker answers it with; the body is `{"message": ...}`. */
+/**
+ * An error with the HTTP status Docker answers it with; the body is `{"message": ...}`. Messages
+ * quote client input (a signal, a path, a name): line breaks in it are escaped, so a message is
+ * one line in the CLI's output and in the daemon's log whatever the client sent.
+ */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super(message.replace(/[\r\n]/g, (c) => (c === '\n' ? '\\n' : '\\r')));
     this.name = 'HttpError';
   }
 }

@@ -82,22 +82,30 @@ export class Router {
   /** The handler and params for a request, or a 404/405 error. */
   match(method: string, path: string): { handler: Handler; params: Record<string, string> } {
     let pathMatched = false;
+    let headAsGet: { r: Route; m: RegExpExecArray } | undefined;
     for (const r of this.routes) {
       const m = r.pattern.exec(path);
       if (!m) continue;
       pathMatched = true;
-      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
-      const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => {
-        try {
-          params[k] = decodeURIComponent(m[i + 1]!);
-        } catch {
-          throw badRequest(`invalid path parameter ${k}`);
-        }
-      });
-      return { handler: r.handler, params };
+      // HEAD is served by the GET route, unless the path has a HEAD route of its own
+      if (method === 'HEAD' && r.method === 'GET') headAsGet ??= { r, m };
+      if (r.method !== method) continue;
+      return this.found(r, m);
     }
+    if (headAsGet) return this.found(headAsGet.r, headAsGet.m);
     if (pathMatched) throw new HttpError(405, `method ${method} not allowed on ${path}`);
     throw new HttpError(404, `page not found`);
+  }
+
+  private found(r: Route, m: RegExpExecArray): { handler: Handler; params: Record<string, string> } {
+    const params: Record<string, string> = {};
+    r.keys.forEach((k, i) => {
+      try {
+        params[k] = decodeURIComponent(m[i + 1]!);
+      } catch {
+        throw badRequest(`invalid path parameter ${k}`);
+      }
+    });
+    return { handler: r.handler, params };
   }
 }

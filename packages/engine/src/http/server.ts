@@ -61,6 +61,21 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * A request line's target as the router takes it: the API version, the route path without its
+ * version prefix, and the query. Origin-form targets ("/...") are read against a fixed base so a
+ * leading "//" stays a path, never a host; a target WHATWG URL cannot parse is a 400.
+ */
+export function requestTarget(target: string): { version: string; path: string; query: URLSearchParams } {
+  let url: URL;
+  try {
+    url = target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target);
+  } catch {
+    throw badRequest(`invalid request URI ${JSON.stringify(target.slice(0, 200))}`);
+  }
+  return { ...versionOf(url.pathname), query: url.searchParams };
+}
+
 /** Split "/v1.41/containers/json" into the version and the route path. */
 function versionOf(url: string): { version: string; path: string } {
   const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(url);
@@ -252,10 +267,11 @@ export class ApiServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, upgradeSocket: Duplex | undefined, upgradeBody?: Buffer): Promise<void> {
     const started = Date.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
     let status = 0;
     try {
-      const { version, path: p } = versionOf(url.pathname);
+      // inside the try: a target URL cannot parse (`GET //[`) is the client's 400, not a rejection
+      // nobody handles (which would end the daemon)
+      const { version, path: p, query } = requestTarget(req.url ?? '/');
       const method = req.method ?? 'GET';
       const { handler, params } = this.router.match(method, p);
       let hijacked = false;
@@ -266,7 +282,7 @@ export class ApiServer {
         path: p,
         apiVersion: version,
         params,
-        query: url.searchParams,
+        query,
         raw: (limit = MAX_JSON_BODY) => (upgradeBody ? Promise.resolve(upgradeBody) : readBody(req, limit)),
         json: async <T>() => {
           const body = upgradeBody ?? (await readBody(req, MAX_JSON_BODY));

@@ -1,4 +1,6 @@
 /** Docker's network endpoints: create, list, inspect, remove, connect, disconnect, prune. */
+import { decode } from '../containers/decode';
+import { NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY } from '../containers/validate';
 import type { EngineContext } from '../context';
 import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
@@ -58,7 +60,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
   });
 
   router.post('/networks/:id/connect', async (c) => {
-    const body = await c.json<{ Container?: string; EndpointConfig?: EndpointConfig | null }>();
+    const body = (decode(await c.json<unknown>(), NETWORK_CONNECT_BODY, 'ConnectOptions') ?? {}) as { Container?: string; EndpointConfig?: EndpointConfig };
     if (!body.Container) throw badRequest('no container specified');
     const n = nets.get(c.params.id!);
     await nets.connect(n.Id, body.Container, body.EndpointConfig ?? {});
@@ -67,7 +69,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
   });
 
   router.post('/networks/:id/disconnect', async (c) => {
-    const body = await c.json<{ Container?: string; Force?: boolean }>();
+    const body = (decode(await c.json<unknown>(), NETWORK_DISCONNECT_BODY, 'DisconnectOptions') ?? {}) as { Container?: string; Force?: boolean };
     if (!body.Container) throw badRequest('no container specified');
     const n = nets.get(c.params.id!);
     await nets.disconnect(n.Id, body.Container);

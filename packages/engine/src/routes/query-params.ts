@@ -10,7 +10,10 @@ export function stopTimeout(q: URLSearchParams): number | undefined {
   const t = q.get('t') ?? q.get('timeout');
   if (t === null || t === '') return undefined;
   if (!/^[+-]?\d+$/.test(t)) throw new HttpError(400, `invalid value for t: strconv.Atoi: parsing "${t}": invalid syntax`);
-  return Number(t);
+  // Go's int is 64 bits: past that Atoi fails, where Number() would round or give Infinity
+  const n = BigInt(t);
+  if (n < -(2n ** 63n) || n >= 2n ** 63n) throw new HttpError(400, `invalid value for t: strconv.Atoi: parsing "${t}": value out of range`);
+  return Number(n);
 }
 
 /** `?signal=`: a name (KILL, SIGKILL) or number the kernel knows; undefined when absent. */
