@@ -41,6 +41,7 @@ import {
   type PoolRequest,
 } from '@gantry/network';
 import type { Logger } from '@gantry/containerd';
+import { NETWORK_SETTINGS_DEFAULTS } from '../api/defaults';
 import { HttpError } from '../http/errors';
 import { hostsFile, resolvConf, writeEtcFile } from './etc-files';
 
@@ -751,24 +752,12 @@ export class NetworkController {
         if (net.Name === 'bridge') primary = { EndpointID: ep.EndpointID, Gateway: ep.Gateway, IPAddress: ep.IPAddress, IPPrefixLen: ep.IPPrefixLen, MacAddress: ep.MacAddress };
       }
     }
+    // dockerd's zero values for the rest (the one table of them, also used by inspect)
     return {
-      Bridge: '',
+      ...NETWORK_SETTINGS_DEFAULTS,
       SandboxID: sb?.up ? id : '',
       SandboxKey: sb?.up ? sb.netnsPath ?? '' : '',
-      HairpinMode: false,
-      LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0,
       Ports: running ? this.portMap(id, exposed) : {},
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: '',
-      Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      MacAddress: '',
       ...primary,
       Networks: networks,
     };
