@@ -55,6 +55,12 @@ describe('gantryd restart with live-restore', () => {
     await g?.stop();
   }, 60000);
 
+  // a failed scenario leaves its containers: the next one starts from none, so it fails only for its own reasons
+  afterEach(() => {
+    const left = g.docker(['ps', '-aq'], undefined, 20000).stdout.split('\n').filter(Boolean);
+    if (left.length > 0) g.docker(['rm', '-f', ...left], undefined, 60000);
+  }, 90000);
+
   /**
    * Containers in every state, then gantryd down by `how` for longer than `ex` lives, then up again.
    * `full` adds the restart-policy and healthcheck containers (kept out of one run to save time).

@@ -25,51 +25,7 @@ import { ApiServer } from '../src/http/server';
 import { registerContainerRoutes } from '../src/routes/containers';
 import { registerExecRoutes } from '../src/routes/exec';
 import { frame, StdStream } from '../src/streams/stdcopy';
-
-/** A gRPC status as gantry-containerd's client sees it. */
-const grpcError = (code: Code, details: string) => Object.assign(new Error(`${code} ${Code[code]}: ${details}`), { code, details });
-
-type Handler = (req: Record<string, unknown>) => Promise<unknown>;
-
-/**
- * gantry-containerd as the engine calls it (`cd.call(client, method, req)`): each method is a
- * handler the test sets; calls are recorded.
- */
-class FakeContainerd {
-  readonly calls: { method: string; req: Record<string, unknown> }[] = [];
-  readonly handlers = new Map<string, Handler>();
-  readonly tasks: Record<string, Handler>;
-  readonly snapshots: Record<string, Handler>;
-  readonly containers: Record<string, Handler>;
-
-  constructor() {
-    const service = (name: string, methods: string[]) =>
-      Object.fromEntries(
-        methods.map((m) => {
-          const full = `${name}.${m}`;
-          const fn: Handler = (req) => {
-            this.calls.push({ method: full, req });
-            const h = this.handlers.get(full);
-            return h ? h(req) : Promise.resolve({});
-          };
-          return [m, fn];
-        }),
-      );
-    this.tasks = service('Tasks', ['create', 'start', 'delete', 'exec', 'deleteProcess', 'wait', 'kill', 'closeIo']);
-    this.snapshots = service('Snapshots', ['mounts']);
-    this.containers = service('Containers', ['get']);
-  }
-
-  call(_client: object, method: Handler, req: Record<string, unknown>): Promise<unknown> {
-    return method(req);
-  }
-
-  close(): void {}
-
-  methods(): string[] {
-    return this.calls.map((c) => c.method);
-  }
-}
+import { FakeContainerd, grpcError } from './fake-containerd';
 
 describe('start and exec failures through the API (fake gantry-containerd)', () => {
   let dir: string;

@@ -439,8 +439,17 @@ export class ContainerManager {
     return policyRestarts((rec.HostConfig as HostConfig).RestartPolicy, { exitCode: exitStatus, manuallyStopped: rec.ManuallyStopped, restartCount: rec.RestartCount });
   }
 
-  /** Docker's back-off: 100 ms doubling (reset after 10 s of running), at most 1 min. */
+  /** An automatic restart is waiting for its timer or is starting the task. */
+  private restartPending(id: string): boolean {
+    return this.restartTimers.has(id) || this.autoStarts.has(id);
+  }
+
+  /**
+   * Docker's back-off: 100 ms doubling (reset after 10 s of running), at most 1 min. At most one
+   * restart is pending per container: two for one exit would both start the task and count twice.
+   */
   private scheduleRestart(rec: ContainerRecord): void {
+    if (this.restartPending(rec.Id)) return;
     const ranMs = Date.parse(rec.State.FinishedAt) - Date.parse(rec.State.StartedAt);
     const delay = nextRestartDelay(this.restartDelays.get(rec.Id) ?? 0, Number.isNaN(ranMs) ? 0 : ranMs);
     this.restartDelays.set(rec.Id, delay);
@@ -635,9 +644,11 @@ export class ContainerManager {
   async restore(): Promise<void> {
     const running = new Map<string, types.Process>();
     let listed = false;
+    let listedAt = 0;
     // gantry-containerd may still be coming up: an unanswered list must not pass for "no tasks"
     for (let delay = 100, deadline = Date.now() + 20000; !listed; delay = Math.min(delay * 2, 2000)) {
       try {
+        listedAt = Date.now();
         for (const t of (await this.cd.call(this.cd.tasks, this.cd.tasks.list, { filter: '' }, 10000)).tasks) running.set(t.containerId, t);
         listed = true;
       } catch (e) {
@@ -656,6 +667,9 @@ export class ContainerManager {
         await this.remove(rec.Id, { force: true }).catch(() => undefined);
         continue;
       }
+      // The event stream is live before this loop: an exit it delivered may already have been
+      // settled and its restart scheduled or done, so the listing is stale for this container.
+      if (this.restartPending(rec.Id) || this.pendingStarts.has(rec.Id) || Date.parse(rec.State.StartedAt) >= listedAt) continue;
       if (task && (task.status === types.Status.RUNNING || task.status === types.Status.PAUSED || task.status === types.Status.CREATED)) {
         const cfg = rec.Config as ContainerConfig;
         const tty = cfg.Tty === true;
