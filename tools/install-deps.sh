@@ -23,7 +23,7 @@ APT_PACKAGES=(
   tmux                       # a real terminal for `docker run -it` e2e tests
   python3-docker             # the Docker SDK for Python, for e2e/test/python-sdk (a real SDK driving gantryd)
   ca-certificates            # npm over https
-  openssl                    # throw-away CAs and certificates for the TLS tests (tools/testing/certs.ts)
+  openssl                    # throw-away CAs and certificates for the TLS tests (packages/testkit/src/certs.ts)
   tar coreutils findutils util-linux   # bundle/archive building, umount
 )
 

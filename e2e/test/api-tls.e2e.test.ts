@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import { join } from 'node:path';
 import { GANTRYD, GantrydHarness } from '../src/gantryd';
-import { freePort } from '../src/net';
-import { makePki, type Pki } from '../../tools/testing/certs';
-import { describeIf, needRoot, needTool } from '../../tools/testing/requirements';
+import { freePort } from '@gantry/testkit';
+import { makePki, type Pki } from '@gantry/testkit';
+import { describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needTool('openssl'), needTool('docker', 'docker.io'));
 

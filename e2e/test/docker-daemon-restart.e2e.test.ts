@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { until as waitUntil } from '@gantry/testkit';
 import { GantrydHarness } from '../src/gantryd';
 
 interface Inspected {
@@ -14,15 +15,8 @@ interface Inspected {
   State: { Status: string; Running: boolean; Pid: number; ExitCode: number; Health?: { Status: string; Log: { Start: string }[] } };
 }
 
-async function until<T>(what: string, get: () => T, ok: (v: T) => boolean, ms = 20000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+/** docker CLI calls are polled every 150 ms: each one is a process start. */
+const until = <T>(what: string, get: () => T, ok: (v: T) => boolean, timeoutMs = 20000): Promise<T> => waitUntil(what, get, ok, { timeoutMs, stepMs: 150 });
 
 /** Processes whose command line names `needle` and `dir` (ours only: every path is under the test's dir). */
 function processes(dir: string, needle: string): number[] {

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { unixRequest } from '../src/http';
-import { waitFor } from '../src/wait';
+import { waitFor } from '@gantry/testkit';
 import { bundleTool, repoRoot } from '../src/paths';
 
 const GANTRYD = join(repoRoot, 'bin', 'gantryd');

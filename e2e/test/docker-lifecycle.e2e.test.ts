@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { until as waitUntil } from '@gantry/testkit';
 import { GantrydHarness } from '../src/gantryd';
 import { unixRequest } from '../src/http';
 import { bundleTool } from '../src/paths';
@@ -16,15 +17,8 @@ interface Health {
   Log: { Start: string; End: string; ExitCode: number; Output: string }[];
 }
 
-async function until<T>(what: string, get: () => T, ok: (v: T) => boolean, ms = 20000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+/** docker CLI calls are polled every 150 ms: each one is a process start. */
+const until = <T>(what: string, get: () => T, ok: (v: T) => boolean, timeoutMs = 20000): Promise<T> => waitUntil(what, get, ok, { timeoutMs, stepMs: 150 });
 
 /** The directory of a cgroup v1 controller's hierarchy, or of the v2 unified one. */
 function cgroupFile(pid: number, controller: string, v1File: string, v2File: string): string {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
-import { waitFor } from '../src/wait';
+import { waitFor } from '@gantry/testkit';
 
 function alive(pid: number): boolean {
   try {

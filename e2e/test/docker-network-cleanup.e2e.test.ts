@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
-import { waitFor } from '../src/wait';
+import { waitFor } from '@gantry/testkit';
 
 const COUNT = 50;
 const BATCH = 10;

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '@gantry/testkit';
 import { GantrydHarness } from '../src/gantryd';
 
 const tag = randomBytes(3).toString('hex');
@@ -38,15 +39,6 @@ async function poll<T>(f: () => Promise<T>, ms = 15000): Promise<T> {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 describe('docker network against gantryd', () => {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
 import { LocalRegistry, REGISTRY_BIN } from '../src/registry';
-import { describeIf, needFile, needRoot } from '../../tools/testing/requirements';
+import { describeIf, needFile, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needFile(REGISTRY_BIN, 'Debian package docker-registry; tools/install-deps.sh installs it'));
 

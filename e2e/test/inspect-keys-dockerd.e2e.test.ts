@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { describeIf, needRoot, needTool } from '../../tools/testing/requirements';
+import { describeIf, needRoot, needTool } from '@gantry/testkit';
 import { TestDockerd } from '../src/dockerd';
 import { GantrydHarness } from '../src/gantryd';
 import { unixRequest } from '../src/http';

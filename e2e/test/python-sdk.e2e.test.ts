@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { describeIf, needRoot, type Unmet } from '../../tools/testing/requirements';
+import { describeIf, needRoot, type Unmet } from '@gantry/testkit';
 import { GantrydHarness } from '../src/gantryd';
 
 const SCRIPT = join(__dirname, '..', 'python', 'docker_sdk_suite.py');

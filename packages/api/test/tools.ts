@@ -1,4 +1,4 @@
-import { describeIf, haveTool, needTool } from '../../../tools/testing/requirements';
+import { describeIf, haveTool, needTool } from '@gantry/testkit';
 
 /** Whether `cmd` is on PATH. */
 export const have = haveTool;

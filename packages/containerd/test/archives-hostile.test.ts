@@ -16,7 +16,7 @@ import { hostPlatform } from '../src/images/platform';
 import { Logger } from '../src/log';
 import { startDaemon, type Daemon } from '../src/server';
 import { rpc } from './services-harness';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 import { base256, END, fileMember, paxHeader, paxRecord, rawHeader } from './tar-fixtures';
 
 const d = describeIf(needRoot());

@@ -14,7 +14,7 @@ import { Logger } from '../src/log';
 import { startDaemon, type Daemon } from '../src/server';
 import { REPO } from './helpers';
 import { rpc } from './services-harness';
-import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
+import { describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needTool('skopeo'));
 

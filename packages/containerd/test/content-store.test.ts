@@ -7,7 +7,7 @@ import { status as Code, Metadata } from '@grpc/grpc-js';
 import { LocalContentStore } from '../src/content/local-store';
 import { leaseOf } from '../src/content/lease-header';
 import { RecordStore } from '@gantry/linux';
-import { CRASH_HOOK, runChild } from '../../linux/test/crash-child';
+import { CRASH_HOOK, crashAtEachPoint, runChild } from '@gantry/testkit';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const readStream = async (r: NodeJS.ReadableStream): Promise<Buffer> => {
@@ -127,19 +127,8 @@ describe('LocalContentStore', () => {
         process.stdout.write('done ' + __crash.disarm() + '\\n');
       })();
     `;
-    const seen: string[] = [];
     let committedSeen = false;
-    for (let n = 1; ; n++) {
-      const r = await runChild(script, { crashAt: n });
-      const last = r.lines[r.lines.length - 1] ?? '';
-      // not stopped: the commit made fewer than n calls and finished, every point has been tried
-      const finished = !r.killed;
-      if (finished) {
-        expect(r.code).toBe(0);
-        expect(last).toBe(`done ${n - 1}`);
-      } else {
-        seen.push(last.split(' ')[2]);
-      }
+    const seen = await crashAtEachPoint(script, async ({ finished }) => {
       checkBlobs();
       const s = open(); // restart: sweeps half-created ingests
       let committed = true;
@@ -171,8 +160,7 @@ describe('LocalContentStore', () => {
       expect(fs.readdirSync(path.join(root, 'content', 'ingest'))).toEqual([]);
       fs.rmSync(path.join(root, 'content'), { recursive: true, force: true });
       fs.rmSync(path.join(root, 'metadata'), { recursive: true, force: true });
-      if (finished) break;
-    }
+    });
     // the hook stopped the child inside the operation, at the calls that matter
     expect(seen).toEqual(expect.arrayContaining(['FileHandle.write', 'FileHandle.chmod', 'fs.linkSync', 'fs.rmSync']));
     expect(committedSeen).toBe(true);

@@ -6,7 +6,7 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { containers, events, namespaceMetadata, tasks, types, unpackAny } from '@gantry/api';
 import { SPEC_TYPE } from '../src/services/tasks';
 import { busyboxSpec, call, TestDaemon, waitFor } from './helpers';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot());
 const NS = 'test';

@@ -10,7 +10,7 @@ import { applyLayer } from '../src/diff/apply';
 import { diffMounts } from '../src/diff/compare';
 import { diffDirectories } from '../src/diff/diff';
 import { collect, comparable, isRoot, makeTar, sh, snapshotTree, streamOf, tmpDir } from './diff-helpers';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 let work: string;
 beforeEach(() => {

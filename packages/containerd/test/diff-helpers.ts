@@ -165,4 +165,4 @@ export async function collect(r: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from '@gantry/testkit';

@@ -19,7 +19,7 @@ import { Logger } from '../src/log';
 import { RecordStore } from '@gantry/linux';
 import { diffService, UNCOMPRESSED_LABEL } from '../src/services/diff';
 import { makeTar, sh, sha256, tmpDir } from './diff-helpers';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 /** Just enough of a content store: blobs in memory, per-namespace visibility and labels. */
 class MemoryContent implements ContentStore {

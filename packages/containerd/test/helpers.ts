@@ -7,7 +7,7 @@ import { containers, events, namespaces, tasks } from '@gantry/api';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.resolve(__dirname, '../dist/main.js');
-export const isRoot = process.getuid?.() === 0;
+export { isRoot, waitFor } from '@gantry/testkit';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -102,12 +102,3 @@ export function busyboxSpec(dir: string, args: string[]): Record<string, unknown
   return spec;
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -23,7 +23,7 @@ import { Logger } from '../src/log';
 import { startDaemon, type Daemon } from '../src/server';
 import { SPEC_TYPE } from '../src/services/tasks';
 import { REPO } from './helpers';
-import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
+import { describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needTool('skopeo'));
 const NS = 'img';

@@ -5,7 +5,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { containers, namespaceMetadata, type namespaces } from '@gantry/api';
-import { describeIfTool, newContainer, rpc, startHarness, waitFor, type Harness } from './services-harness';
+import { describeIfTool, newContainer, rpc, startHarness, type Harness } from './services-harness';
+import { waitFor } from '@gantry/testkit';
 
 const run = promisify(execFile);
 
@@ -93,9 +94,9 @@ describeIfTool('ctr', 'containerd')('ctr against the gantry-containerd services'
       child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
       child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
       const before = h.exchange.subscribers;
-      await waitFor(() => h.exchange.subscribers > before, 'ctr events to subscribe');
+      await waitFor('ctr events to subscribe', () => h.exchange.subscribers > before);
       await create('evns', newContainer('ev-1'));
-      await waitFor(() => out.includes('/containers/create'), `a /containers/create line from ctr events (got ${JSON.stringify(out)})`);
+      await waitFor(`a /containers/create line from ctr events (got ${JSON.stringify(out)})`, () => out.includes('/containers/create'));
       const line = out.split('\n').find((l) => l.includes('/containers/create'))!;
       expect(line).toMatch(/ evns \/containers\/create \{.*"id":"ev-1".*\}/);
       expect(line).toMatch(/"image":"docker.io\/library\/busybox:latest"/);
@@ -106,6 +107,6 @@ describeIfTool('ctr', 'containerd')('ctr against the gantry-containerd services'
         await exited;
       }
     }
-    await waitFor(() => h.exchange.subscribers === 0, 'the subscription to end when ctr exits');
+    await waitFor('the subscription to end when ctr exits', () => h.exchange.subscribers === 0);
   });
 });

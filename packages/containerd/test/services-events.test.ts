@@ -5,7 +5,8 @@ import { events, namespaceMetadata, packAny, timestampFromNanos, unpackAny, type
 import { decodeEvent } from '../src/events/decode';
 import { Exchange, type EventEnvelope } from '../src/events/exchange';
 import { serverUuid } from '../src/services/introspection';
-import { newContainer, rpc, startHarness, waitFor, type Harness } from './services-harness';
+import { newContainer, rpc, startHarness, type Harness } from './services-harness';
+import { waitFor } from '@gantry/testkit';
 
 const containerCreate = (id: string) => packAny('containerd.events.ContainerCreate', events.ContainerCreate, { id, image: 'img', runtime: { name: 'rt' } });
 
@@ -56,7 +57,7 @@ describe('Events service', () => {
     await rpc((cb) => h.containers.delete({ id: 'c1' }, md, cb));
     // a marker: events arrive in order, so once its create is in, any event of c1's would be too
     await rpc((cb) => h.containers.create({ container: newContainer('marker') }, md, cb));
-    await waitFor(() => sub.got.length >= 2, 'the create events');
+    await waitFor('the create events', () => sub.got.length >= 2);
     const ids = sub.got.map((e) => unpackAny(e.event, 'containerd.events.ContainerCreate', events.ContainerCreate)?.id);
     expect(ids).toEqual(['c1', 'marker']);
     await rpc((cb) => h.containers.delete({ id: 'marker' }, md, cb));
@@ -65,7 +66,7 @@ describe('Events service', () => {
     expect(env!.timestamp).toBeDefined();
     expect(unpackAny(env!.event, 'containerd.events.ContainerCreate', events.ContainerCreate)).toMatchObject({ id: 'c1', image: 'docker.io/library/busybox:latest' });
     sub.stream.cancel();
-    await waitFor(() => h.exchange.subscribers === 0, 'the subscription to end on cancel');
+    await waitFor('the subscription to end on cancel', () => h.exchange.subscribers === 0);
   });
 
   it('Publish delivers to subscribers (filters see event fields); bad topic, missing event or namespace are refused', async () => {
@@ -73,7 +74,7 @@ describe('Events service', () => {
     const md = namespaceMetadata('pub');
     await rpc((cb) => h.events.publish({ topic: '/custom/thing', event: containerCreate('other') }, md, cb));
     await rpc((cb) => h.events.publish({ topic: '/custom/thing', event: containerCreate('wanted') }, md, cb));
-    await waitFor(() => sub.got.length > 0, 'the published event');
+    await waitFor('the published event', () => sub.got.length > 0);
     expect(sub.got.map((e) => [e.namespace, e.topic, unpackAny(e.event, 'containerd.events.ContainerCreate', events.ContainerCreate)?.id])).toEqual([
       ['pub', '/custom/thing', 'wanted'],
     ]);
@@ -96,7 +97,7 @@ describe('Events service', () => {
     const ts = timestampFromNanos(1_700_000_000_123_000_000n);
     const event = packAny('containerd.events.TaskExit', events.TaskExit, { containerId: 'c', id: 'c', pid: 7, exitStatus: 3 });
     await rpc((cb) => h.events.forward({ envelope: { namespace: 'fwd', topic: '/tasks/exit', timestamp: ts, event } }, new Metadata(), cb));
-    await waitFor(() => sub.got.length > 0, 'the forwarded event');
+    await waitFor('the forwarded event', () => sub.got.length > 0);
     expect(sub.got[0]).toEqual({ namespace: 'fwd', topic: '/tasks/exit', timestamp: ts, event });
     await expect(rpc((cb) => h.events.forward({ envelope: { namespace: 'fwd', topic: '/tasks/exit', event } }, cb))).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,

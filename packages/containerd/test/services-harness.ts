@@ -17,7 +17,7 @@ import { eventsService } from '../src/services/events';
 import { introspectionService } from '../src/services/introspection';
 import { namespacesService } from '../src/services/namespaces';
 import { versionService } from '../src/services/version';
-import { describeIf, needTool } from '../../../tools/testing/requirements';
+import { describeIf, needTool } from '@gantry/testkit';
 
 /** An Exchange that counts live subscriptions, so a test can wait for a subscriber to be in place. */
 export class CountingExchange extends Exchange {
@@ -119,13 +119,6 @@ export function newContainer(id: string, over: Partial<containers.Container> = {
   });
 }
 
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** describe, or skip with a warning when a tool is missing; under CI=true a missing tool fails instead. */
 export function describeIfTool(tool: string, pkg: string): jest.Describe {

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { credentials, Metadata, Server, ServerCredentials, status, type ClientReadableStream } from '@grpc/grpc-js';
 import { events, images, namespaceMetadata, types, unpackAny } from '@gantry/api';
 import { imagesService } from '../src/services/images';
-import { rpc, startHarness, waitFor, type Harness } from './services-harness';
+import { rpc, startHarness, type Harness } from './services-harness';
+import { waitFor } from '@gantry/testkit';
 
 const DIGEST_A = `sha256:${'a'.repeat(64)}`;
 const DIGEST_B = `sha256:${'b'.repeat(64)}`;
@@ -125,7 +126,7 @@ describe('Images service', () => {
     await create('other-ns', image(name)); // filtered out by namespace
     // a marker: events arrive in order, so once it is in, the other namespace's would be too
     await create('ev', image('docker.io/library/evt:marker'));
-    await waitFor(() => got.length >= 4, 'four image events');
+    await waitFor('four image events', () => got.length >= 4);
     expect(got.map((e) => [e.namespace, e.topic])).toEqual([
       ['ev', '/images/create'],
       ['ev', '/images/update'],

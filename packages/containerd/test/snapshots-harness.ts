@@ -18,7 +18,7 @@ import { ApiError, notFound } from '../src/errors';
 import { RecordStore } from '@gantry/linux';
 import { mountAll, unmount } from '../src/snapshots/mount';
 import type { MountSpec } from '../src/snapshots/types';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 /** describe, or skip with a warning when not root (mounts need it); under CI=true it fails instead. */
 export function describeAsRoot(name: string, fn: () => void): void {

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzAsync, fuzzTimeout } from '../../../tools/fuzz/support';
-import { itIf, needRoot, needTool } from '../../../tools/testing/requirements';
+import { itIf, needRoot, needTool } from '@gantry/testkit';
 import { decompressed, ExpansionError } from '../src/diff/decompress';
 import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, TarFormatError, type TarHeader, type TarWriteEntry } from '../src/diff/tar';
 

@@ -12,7 +12,7 @@ import { status as Code } from '@grpc/grpc-js';
 import { containers, tasks, types } from '@gantry/api';
 import { SPEC_TYPE } from '../src/services/tasks';
 import { busyboxSpec, call, TestDaemon, waitFor } from './helpers';
-import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
+import { describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needTool('setpriv', 'util-linux'));
 const NS = 'test';

@@ -19,8 +19,8 @@ import { isLoopbackIp, ListenerConfigError, loadTlsMaterial, parseHost, prepareL
 import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { registerEventRoutes } from '../src/routes/events';
-import { makePki, type Pki } from '../../../tools/testing/certs';
-import { describeIf, needTool } from '../../../tools/testing/requirements';
+import { makePki, type Pki } from '@gantry/testkit';
+import { describeIf, needTool } from '@gantry/testkit';
 
 const log = new Logger('error');
 let tmp: string;

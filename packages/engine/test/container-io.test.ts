@@ -7,7 +7,7 @@ import { JsonFileWriter, readLogs, type LogMessage } from '../src/logs/json-file
 import { DEFAULT_DETACH_KEYS, DetachKeyDetector, DetachKeysError, parseDetachKeys, serveAttach, type AttachEnd } from '../src/streams/attach';
 import { ContainerIO, createFifos, fifoPaths, removeFifos, type OutputChunk, type StdioFifos } from '../src/streams/fifo-stdio';
 import { Demuxer, frame, StdStream } from '../src/streams/stdcopy';
-import { itIf, needRoot } from '../../../tools/testing/requirements';
+import { itIf, needRoot } from '@gantry/testkit';
 
 const itRoot = itIf(needRoot('real FIFOs'));
 

@@ -17,7 +17,7 @@ import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { imageUsage, registerImageRoutes } from '../src/routes/images';
 import { registerSystemRoutes } from '../src/routes/system';
-import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
+import { describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const REPO = path.resolve(__dirname, '../../..');
 const d = describeIf(needRoot(), needTool('docker', 'docker.io'), needTool('skopeo'));

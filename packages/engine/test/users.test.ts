@@ -7,18 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { linuxSys, openRoot } from '@gantry/linux';
+import { itIf, needRoot } from '@gantry/testkit';
 import type { Containerd } from '../src/containerd/client';
 import { readUserDb, resolveUserSpec, userResolver } from '../src/containers/users';
 
 const sys = linuxSys();
-const isRoot = process.getuid?.() === 0;
 let tmp: string;
 let image: string;
 let marker: string;
 
-beforeAll(() => {
-  if (!isRoot && process.env.CI === 'true') throw new Error('the mount test needs root');
-});
 
 beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-users-'));
@@ -65,7 +62,7 @@ it('refuses a FIFO as /etc/group instead of waiting on it', () => {
   }
 });
 
-(isRoot ? it : it.skip)('userResolver on the mounted snapshot does not see the host user', async () => {
+itIf(needRoot())('userResolver on the mounted snapshot does not see the host user', async () => {
   const resolve = await userResolver({} as Containerd, [{ type: 'bind', source: image, target: '', options: ['rbind', 'ro'] }], tmp);
   expect(() => resolve('hostuser')).toThrow(/unable to find user hostuser/);
   expect(resolve('0:0')).toEqual({ uid: 0, gid: 0, additionalGids: [] });

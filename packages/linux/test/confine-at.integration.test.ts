@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isRoot } from '@gantry/testkit';
 import { AT, O, S_IF, linuxSys, openInRoot, openRoot, readFileInRoot, realpathInRoot, removeAllAt } from '../src';
 
 const sys = linuxSys();
-const isRoot = process.getuid?.() === 0;
 let tmp: string;
 let rootfs: string;
 let marker: string;

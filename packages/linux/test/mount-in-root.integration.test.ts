@@ -8,15 +8,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 const PKG = path.resolve(__dirname, '..');
 const REPO = path.resolve(PKG, '../..');
 const DIST = path.join(PKG, 'dist/index.js');
-const isRoot = process.getuid?.() === 0;
-
-// Root is required; on CI a runner without it must fail, not pass silently.
-const maybe = isRoot || process.env.CI === 'true' ? describe : describe.skip;
-if (!isRoot && process.env.CI !== 'true') console.warn('SKIPPING mount-in-root integration: not root');
+const maybe = describeIf(needRoot());
 
 let tmp: string;
 
@@ -36,7 +33,6 @@ function inMountNs(body: string): Record<string, unknown> {
 
 maybe('mountInRoot (root integration)', () => {
   beforeAll(() => {
-    if (!isRoot) throw new Error('mount-in-root integration tests need root');
     execFileSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-b', 'packages/linux/tsconfig.json'], { cwd: REPO, stdio: 'pipe' });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-mir-'));
   }, 120_000);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordConflict, RecordStore } from '@gantry/linux';
-import { CRASH_HOOK, runChild } from './crash-child';
+import { CRASH_HOOK, crashAtEachPoint, runChild } from '@gantry/testkit';
 
 describe('RecordStore', () => {
   let root: string;
@@ -52,19 +52,8 @@ describe('RecordStore', () => {
       else s.create(['b'], 'k', { i: 2, big, check: 14 });
       process.stdout.write('done ' + __crash.disarm() + '\\n');
     `;
-    const seen: string[] = [];
     let newSeen = false;
-    for (let n = 1; ; n++) {
-      const r = await runChild(script, { crashAt: n });
-      const last = r.lines[r.lines.length - 1] ?? '';
-      // not stopped: the operation made fewer than n calls and finished, every point has been tried
-      const finished = !r.killed;
-      if (finished) {
-        expect(r.code).toBe(0);
-        expect(last).toBe(`done ${n - 1}`);
-      } else {
-        seen.push(last.split(' ')[2]);
-      }
+    const seen = await crashAtEachPoint(script, () => {
       const s = new RecordStore(root); // as on restart: sweeps temp files
       expect(fs.existsSync(path.join(root, 'b')) ? fs.readdirSync(path.join(root, 'b')).filter((f) => f !== 'k.json') : []).toEqual([]);
       const rec = s.get<Rec>(['b'], 'k');
@@ -78,8 +67,7 @@ describe('RecordStore', () => {
         else expect(newSeen).toBe(false);
       }
       fs.rmSync(path.join(root, 'b'), { recursive: true, force: true });
-      if (finished) break;
-    }
+    });
     // the hook did stop inside the operation, at the calls that matter, and it finished with the new record
     expect(seen).toEqual(expect.arrayContaining(['fs.openSync', 'fs.writeSync', op === 'create' ? 'fs.linkSync' : 'fs.renameSync']));
     expect(newSeen).toBe(true);

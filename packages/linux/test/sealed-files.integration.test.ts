@@ -6,17 +6,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { describeIf, needRoot } from '@gantry/testkit';
 import { F, F_SEAL, FD_CLOEXEC, MFD, MOUNT_ATTR, O } from '../src/constants';
 import { SysError } from '../src/errors';
 import { LinuxSys } from '../src/linux-sys';
 
-const root = process.getuid?.() === 0;
-const maybe = root ? describe : describe.skip;
-if (!root) {
-  // eslint-disable-next-line no-console
-  console.warn('SKIPPING sealed-files integration: not running as root');
-  if (process.env.CI === 'true') throw new Error('sealed-files integration tests need root under CI=true');
-}
+const maybe = describeIf(needRoot());
 
 maybe('detached mounts and sealed memfds (root integration)', () => {
   const sys = new LinuxSys();

@@ -13,7 +13,7 @@ import { createNetns, isNetnsMounted, removeNetns } from '../src/netns';
 import { deleteLink, ensureBridge } from '../src/link';
 import { addBridgeRules, removeBridgeRules } from '../src/firewall';
 import type { NetworkRecord } from '../src/store';
-import { describeIf, needFile, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needFile, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot('network namespaces'), needFile('/usr/lib/cni/bridge', 'Debian package containernetworking-plugins; tools/install-deps.sh installs it'));
 

@@ -25,7 +25,7 @@ import { deleteLink, ensureBridge } from '../src/link';
 import { addBridgeRules, FORWARD_CHAIN, INPUT_CHAIN, removeBridgeRules, RAW_PREROUTING, USER_CHAIN, type BridgeRules } from '../src/firewall';
 import type { NetworkRecord } from '../src/store';
 import type { PortMapping } from '../src/ports';
-import { describeIf, needFile, needRoot, needTool } from '../../../tools/testing/requirements';
+import { describeIf, needFile, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot('network namespaces and iptables'), needFile('/usr/lib/cni/portmap', 'Debian package containernetworking-plugins'), needTool('iptables'), needTool('nsenter', 'util-linux'));
 

@@ -12,8 +12,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RegistryHost } from '../src';
-import { makePki } from '../../../tools/testing/certs';
-import { describeIf, needTool } from '../../../tools/testing/requirements';
+import { makePki } from '@gantry/testkit';
+import { describeIf, needTool } from '@gantry/testkit';
 
 interface Seen {
   method: string;

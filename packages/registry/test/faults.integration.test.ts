@@ -12,7 +12,7 @@ import type { leases } from '@gantry/api';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy } from './fake-registry';
 import { busyboxArchive, needRegistry, TestContainerd, TestRegistry } from './helpers';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needRegistry());
 

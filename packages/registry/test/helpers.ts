@@ -6,12 +6,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { archives, content, diff, images, leases, namespaceMetadata, snapshots } from '@gantry/api';
 import { ContainerdStore, type StoreClients } from '../src';
-import { needFile } from '../../../tools/testing/requirements';
+import { freePort, needFile, waitFor } from '@gantry/testkit';
+
+export { freePort, waitFor };
 
 export const REPO = path.resolve(__dirname, '../../..');
 const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');
@@ -23,25 +24,6 @@ export function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-export async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const httpStatus = (url: string) =>

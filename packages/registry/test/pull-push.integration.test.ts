@@ -13,7 +13,7 @@ import { chainIds } from '@gantry/containerd';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy, TokenServer } from './fake-registry';
 import { busyboxArchive, needRegistry, removeImage, run, TestContainerd, TestRegistry } from './helpers';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needRegistry());
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { chainIds } from '@gantry/containerd';
 import { RegistryClient } from '../src';
 import { busyboxArchive, needRegistry, run, TestContainerd, TestRegistry } from './helpers';
-import { describeIf, needRoot, needTool } from '../../../tools/testing/requirements';
+import { describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needRegistry(), needTool('skopeo'));
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { CgroupV1Manager, detectCgroupVersion, openCgroup, type CgroupManager } from '../src/cgroups';
-import { describeIf } from '../../../tools/testing/requirements';
+import { describeIf } from '@gantry/testkit';
 
 const ROOT = '/sys/fs/cgroup';
 const NEEDED = ['memory', 'pids', 'cpu', 'freezer', 'cpuset'];

@@ -28,14 +28,5 @@ export function makeFifo(p: string): string {
   return p;
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot, waitFor } from '@gantry/testkit';

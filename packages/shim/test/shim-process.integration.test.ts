@@ -6,7 +6,7 @@ import { cgroups, shim, unpackAny } from '@gantry/api';
 import { PROCESS_TYPE } from '../src/grpc-service';
 import { TaskStatus } from '../src/task-service';
 import { fifoReader, makeBundle, waitFor } from './helpers';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot());
 const MAIN = path.resolve(__dirname, '../dist/main.js');

@@ -5,7 +5,7 @@ import { resolveCgroupPath } from '../../runtime/src/cgroups/path';
 import { grpcError } from '../src/grpc-service';
 import { TaskService, TaskStatus, type ShimEvent } from '../src/task-service';
 import { fifoReader, makeBundle, makeFifo, waitFor } from './helpers';
-import { describeIf, needRoot } from '../../../tools/testing/requirements';
+import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot());
 

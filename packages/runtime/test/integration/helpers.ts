@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mountPointsUnder, readMountinfo } from '@gantry/linux';
-import { describeIf, needFile, needRoot, unmet } from '../../../../tools/testing/requirements';
+import { describeIf, needFile, needRoot, unmet } from '@gantry/testkit';
 
 export const REPO = path.resolve(__dirname, '../../../..');
 /** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
@@ -68,21 +68,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Poll `fn` until it returns a truthy value (returned) or `timeoutMs` passes (throws with `what`). */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | null, timeoutMs = 5000, stepMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(stepMs);
-  }
-}
+export { waitFor } from '@gantry/testkit';
 
 export function readOr(file: string, fallback = ''): string {
   try {

@@ -1,13 +1,13 @@
 import * as net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice for port 0). */
+/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
+    s.once('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const port = (s.address() as net.AddressInfo).port;
       s.close(() => resolve(port));
     });
-    s.on('error', reject);
   });
 }

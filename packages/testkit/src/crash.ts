@@ -85,3 +85,36 @@ export function runChild(script: string, opts: { killWhen?: (line: string) => bo
     child.once('close', (code) => resolve({ lines, killed, code }));
   });
 }
+
+export interface CrashPoint {
+  /** The child was told to stop before its n-th file-system call. */
+  n: number;
+  /** It finished instead (the operation makes n - 1 calls): every point has been tried. */
+  finished: boolean;
+  /** The call it stopped before (`fs.renameSync` ...), when it stopped. */
+  call?: string;
+}
+
+/**
+ * kill -9 at every point of an operation: runs `script` (which starts with CRASH_HOOK, arms it
+ * around the operation and prints `done <__crash.disarm()>` at the end) with n = 1, 2, ... until
+ * it finishes without stopping, calling `after` once per run to check what is on disk. Returns
+ * the calls it stopped before, in order.
+ */
+export async function crashAtEachPoint(script: string, after: (p: CrashPoint) => void | Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  for (let n = 1; ; n++) {
+    const r = await runChild(script, { crashAt: n });
+    const last = r.lines[r.lines.length - 1] ?? '';
+    const finished = !r.killed;
+    let call: string | undefined;
+    if (finished) {
+      if (r.code !== 0 || last !== `done ${n - 1}`) throw new Error(`crash point ${n}: the child exited ${r.code} after "${last}" (expected "done ${n - 1}")`);
+    } else {
+      call = last.split(' ')[2];
+      seen.push(call ?? '');
+    }
+    await after({ n, finished, call });
+    if (finished) return seen;
+  }
+}

@@ -1,0 +1,5 @@
+export { waitFor, until, type WaitOptions } from './wait';
+export { isRoot, haveTool, needRoot, needTool, needFile, unmet, describeIf, itIf, type Unmet } from './requirements';
+export { freePort } from './net';
+export { CRASH_HOOK, runChild, crashAtEachPoint, type ChildResult, type CrashPoint } from './crash';
+export { makePki, type Pki } from './certs';
