@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GantrydHarness } from '../src/gantryd';
 import { collect, dockerArchive, file, END, hostileLayers, type HostileLayer } from '../src/hostile-archives';
-import { LocalRegistry } from '../src/registry';
+import { LocalRegistry } from '@gantry/testkit';
 import { pushSingleLayerImage } from '../src/registry-push';
 
 interface Run {

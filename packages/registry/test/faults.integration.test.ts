@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { leases } from '@gantry/api';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy } from './fake-registry';
-import { busyboxArchive, needRegistry, TestContainerd, TestRegistry } from './helpers';
+import { busyboxArchive, needRegistry, TestContainerd, LocalRegistry } from './helpers';
 import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needRegistry());
@@ -19,7 +19,7 @@ const d = describeIf(needRoot(), needRegistry());
 d('pull faults', () => {
   let dir: string;
   let cd: TestContainerd;
-  let reg: TestRegistry;
+  let reg: LocalRegistry;
   let proxy: RegistryProxy;
   let layer: { digest: string; size: number };
   let manifest: { digest: string; size: number; mediaType: string };
@@ -31,7 +31,7 @@ d('pull faults', () => {
     cd = new TestContainerd(dir);
     await cd.start();
     const loaded = await cd.load('src', busyboxArchive(dir, 'gantry/busybox:f'));
-    reg = await TestRegistry.start(path.join(dir, 'reg'));
+    reg = await LocalRegistry.start(path.join(dir, 'reg'));
     const store = cd.store('src');
     const t = loaded.images[0]!.target!;
     await store.putImage(`${reg.host}/f/busybox:v1`, { mediaType: t.mediaType, digest: t.digest, size: Number(t.size) });

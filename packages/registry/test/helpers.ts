@@ -5,79 +5,23 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { archives, content, diff, images, leases, namespaceMetadata, snapshots } from '@gantry/api';
 import { ContainerdStore, type StoreClients } from '../src';
-import { freePort, needFile, waitFor } from '@gantry/testkit';
+import { LocalRegistry, needRegistry, waitFor } from '@gantry/testkit';
 
-export { freePort, waitFor };
+export { freePort, waitFor } from '@gantry/testkit';
+/** Debian's docker-registry on a free loopback port (the shared one from @gantry/testkit). */
+export { LocalRegistry, needRegistry };
 
 export const REPO = path.resolve(__dirname, '../../..');
 const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');
-const REGISTRY_BIN = '/usr/bin/docker-registry';
-/** docker-registry (distribution 2.8), which TestRegistry runs. */
-export const needRegistry = () => needFile(REGISTRY_BIN, 'Debian package docker-registry; tools/install-deps.sh installs it');
 
 export function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
-}
-
-const httpStatus = (url: string) =>
-  new Promise<number>((resolve) => {
-    http.get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', () => resolve(0));
-  });
-
-export class TestRegistry {
-  proc?: ChildProcess;
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
-
-  get host(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  /** `docker-registry serve` with filesystem storage under `dir`; `users` adds htpasswd (bcrypt) auth. */
-  static async start(dir: string, users?: Record<string, string>): Promise<TestRegistry> {
-    fs.mkdirSync(dir, { recursive: true });
-    const reg = new TestRegistry(dir, await freePort());
-    let auth = '';
-    if (users) {
-      const file = path.join(dir, 'htpasswd');
-      fs.writeFileSync(file, Object.entries(users).map(([u, p]) => run('htpasswd', ['-Bbn', u, p]).trim()).join('\n') + '\n');
-      auth = `auth:\n  htpasswd:\n    realm: gantry-test\n    path: ${file}\n`;
-    }
-    const config = path.join(dir, 'config.yml');
-    fs.writeFileSync(
-      config,
-      `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${reg.port}\n${auth}`,
-    );
-    const log = fs.openSync(path.join(dir, 'registry.log'), 'a');
-    reg.proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    await waitFor('docker-registry', async () => {
-      if (reg.proc!.exitCode !== null) throw new Error(`docker-registry exited: ${fs.readFileSync(path.join(dir, 'registry.log'), 'utf8')}`);
-      return (await httpStatus(`http://${reg.host}/v2/`)) !== 0;
-    });
-    return reg;
-  }
-
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (p && p.exitCode === null && p.signalCode === null) {
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await gone;
-    }
-  }
 }
 
 /** A gantry-containerd of the test's own, and store clients on it. */

@@ -12,7 +12,7 @@ import type { snapshots } from '@gantry/api';
 import { chainIds } from '@gantry/containerd';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy, TokenServer } from './fake-registry';
-import { busyboxArchive, needRegistry, removeImage, run, TestContainerd, TestRegistry } from './helpers';
+import { busyboxArchive, needRegistry, removeImage, run, TestContainerd, LocalRegistry } from './helpers';
 import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needRegistry());
@@ -22,8 +22,8 @@ const NS = 'reg';
 d('pull and push against docker-registry', () => {
   let dir: string;
   let cd: TestContainerd;
-  let plain: TestRegistry;
-  let basic: TestRegistry;
+  let plain: LocalRegistry;
+  let basic: LocalRegistry;
   let tokens: TokenServer;
   let bearer: RegistryProxy;
   let localName: string;
@@ -40,20 +40,20 @@ d('pull and push against docker-registry', () => {
     await cd.start();
     const res = await cd.load(NS, busyboxArchive(dir, 'gantry/busybox:reg'));
     localName = res.images[0]!.name;
-    plain = await TestRegistry.start(path.join(dir, 'plain'));
-    basic = await TestRegistry.start(path.join(dir, 'basic'), { alice: 's3cret' });
+    plain = await LocalRegistry.start(path.join(dir, 'plain'));
+    basic = await LocalRegistry.start(path.join(dir, 'basic'), { alice: 's3cret' });
     tokens = new TokenServer({ bob: 'hunter2' });
     await tokens.start();
-    const backing = await TestRegistry.start(path.join(dir, 'behind-token'));
+    const backing = await LocalRegistry.start(path.join(dir, 'behind-token'));
     bearer = new RegistryProxy(backing.host, tokens);
     await bearer.start();
-    (bearer as unknown as { backing: TestRegistry }).backing = backing;
+    (bearer as unknown as { backing: LocalRegistry }).backing = backing;
   }, 60000);
 
   afterAll(async () => {
     for (const c of clients) c.close();
     await bearer?.close();
-    await (bearer as unknown as { backing?: TestRegistry } | undefined)?.backing?.stop();
+    await (bearer as unknown as { backing?: LocalRegistry } | undefined)?.backing?.stop();
     await tokens?.close();
     await plain?.stop();
     await basic?.stop();

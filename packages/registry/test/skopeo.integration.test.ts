@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chainIds } from '@gantry/containerd';
 import { RegistryClient } from '../src';
-import { busyboxArchive, needRegistry, run, TestContainerd, TestRegistry } from './helpers';
+import { busyboxArchive, needRegistry, run, TestContainerd, LocalRegistry } from './helpers';
 import { describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needRegistry(), needTool('skopeo'));
@@ -16,7 +16,7 @@ const d = describeIf(needRoot(), needRegistry(), needTool('skopeo'));
 d('skopeo interop', () => {
   let dir: string;
   let cd: TestContainerd;
-  let reg: TestRegistry;
+  let reg: LocalRegistry;
   let archive: string;
   const client = new RegistryClient({ retryDelayMs: 20 });
 
@@ -24,7 +24,7 @@ d('skopeo interop', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gregs-'));
     cd = new TestContainerd(dir);
     await cd.start();
-    reg = await TestRegistry.start(path.join(dir, 'reg'));
+    reg = await LocalRegistry.start(path.join(dir, 'reg'));
     archive = path.join(dir, 'bb.tar');
     fs.writeFileSync(archive, busyboxArchive(dir, 'gantry/busybox:sk'));
   }, 60000);

@@ -3,3 +3,4 @@ export { isRoot, haveTool, needRoot, needTool, needFile, unmet, describeIf, itIf
 export { freePort } from './net';
 export { CRASH_HOOK, runChild, crashAtEachPoint, type ChildResult, type CrashPoint } from './crash';
 export { makePki, type Pki } from './certs';
+export { LocalRegistry, REGISTRY_BIN, needRegistry } from './registry';
