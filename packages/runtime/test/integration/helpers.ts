@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { mountPointsUnder, readMountinfo } from '@gantry/linux';
+import { CAPABILITIES, mountPointsUnder, readMountinfo } from '@gantry/linux';
 import { describeIf, needFile, needRoot, unmet } from '@gantry/testkit';
 
 export const REPO = path.resolve(__dirname, '../../../..');
@@ -308,29 +308,10 @@ export function useHarness(tag: string): () => Harness {
   };
 }
 
-/** Capability bit masks as /proc/<pid>/status prints them. */
-export const CAP_BITS: Record<string, number> = {
-  CAP_CHOWN: 0,
-  CAP_DAC_OVERRIDE: 1,
-  CAP_DAC_READ_SEARCH: 2,
-  CAP_FOWNER: 3,
-  CAP_FSETID: 4,
-  CAP_KILL: 5,
-  CAP_SETGID: 6,
-  CAP_SETUID: 7,
-  CAP_SETPCAP: 8,
-  CAP_NET_BIND_SERVICE: 10,
-  CAP_NET_RAW: 13,
-  CAP_SYS_CHROOT: 18,
-  CAP_SYS_ADMIN: 21,
-  CAP_MKNOD: 27,
-  CAP_AUDIT_WRITE: 29,
-  CAP_SETFCAP: 31,
-};
-
+/** A capability set as /proc/<pid>/status prints it (CapEff: 00000000a80425fb). */
 export function capHex(names: string[]): string {
   let m = 0n;
-  for (const n of names) m |= 1n << BigInt(CAP_BITS[n]!);
+  for (const n of names) m |= 1n << BigInt(CAPABILITIES[n]!);
   return m.toString(16).padStart(16, '0');
 }
 
