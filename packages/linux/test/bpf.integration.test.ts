@@ -8,27 +8,12 @@ import * as fs from 'node:fs';
 import { BpfLoadError } from '../src/bpf';
 import { BPF, O } from '../src/constants';
 import { LinuxSys } from '../src/linux-sys';
+import { cgroup2Mount, describeIf, needCgroup2, needRoot } from '@gantry/testkit';
 
 const ALLOW = Buffer.from('b700000001000000' + '9500000000000000', 'hex'); // r0 = 1; exit
 const NO_R0 = Buffer.from('9500000000000000', 'hex'); // exit with r0 unset: the verifier refuses it
 
-function cgroup2Mount(): string | undefined {
-  const mounts = fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f[f.indexOf('-') + 1] === 'cgroup2')
-    .map((f) => f[4]!);
-  return mounts.find((m) => m === '/sys/fs/cgroup') ?? mounts.find((m) => m === '/sys/fs/cgroup/unified') ?? mounts[0];
-}
-
-const reason = process.getuid?.() !== 0 ? 'not running as root' : cgroup2Mount() === undefined ? 'no cgroup2 mount' : undefined;
-if (reason && process.env.CI) {
-  it('has what the bpf integration test needs', () => {
-    throw new Error(reason);
-  });
-} else if (reason) console.warn(`SKIPPING bpf integration test: ${reason}`);
-const maybe = reason ? describe.skip : describe;
+const maybe = describeIf(needRoot(), needCgroup2());
 
 maybe('bpf(2) on the real kernel', () => {
   const sys = new LinuxSys();

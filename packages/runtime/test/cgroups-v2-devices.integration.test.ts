@@ -16,36 +16,11 @@ import * as path from 'node:path';
 import { BPF, linuxSys, O, S_IF } from '@gantry/linux';
 import { CgroupV2Manager, openCgroup } from '../src/cgroups';
 import type { DeviceCgroupRule } from '../src/spec/types';
+import { cgroup2Mount, describeIf, needCgroup2, needFile, needRoot, needTool } from '@gantry/testkit';
 
 const BUSYBOX = '/bin/busybox';
 
-/** The cgroup2 mount point: /sys/fs/cgroup on a v2 host, /sys/fs/cgroup/unified on a hybrid one. */
-function cgroup2Mount(): string | undefined {
-  const mounts = fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f[f.indexOf('-') + 1] === 'cgroup2')
-    .map((f) => f[4]!);
-  return mounts.find((m) => m === '/sys/fs/cgroup') ?? mounts.find((m) => m === '/sys/fs/cgroup/unified') ?? mounts[0];
-}
-
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root';
-  if (!fs.existsSync(BUSYBOX)) return `${BUSYBOX} missing (apt-get install busybox-static)`;
-  if (spawnSync('losetup', ['--version']).status !== 0) return 'losetup missing (util-linux)';
-  if (cgroup2Mount() === undefined) return 'no cgroup2 file system is mounted';
-  return undefined;
-}
-
-const reason = skipReason();
-if (reason && process.env.CI) {
-  // A CI run must not pass by skipping.
-  it('has what the cgroup v2 device filter test needs', () => {
-    throw new Error(reason);
-  });
-} else if (reason) console.warn(`SKIPPING cgroup v2 device filter integration test: ${reason}`);
-const maybe = reason ? describe.skip : describe;
+const maybe = describeIf(needRoot(), needFile(BUSYBOX, 'apt-get install busybox-static'), needTool('losetup', 'util-linux'), needCgroup2());
 
 /** A shell that runs one command per line it reads and answers with its output and "rc=N". */
 class Shell {

@@ -4,3 +4,4 @@ export { freePort } from './net';
 export { CRASH_HOOK, runChild, crashAtEachPoint, type ChildResult, type CrashPoint } from './crash';
 export { makePki, type Pki } from './certs';
 export { LocalRegistry, REGISTRY_BIN, needRegistry } from './registry';
+export { cgroup2Mount, needCgroup2 } from './cgroups';
