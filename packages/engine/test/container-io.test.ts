@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeSys, S_IF } from '@gantry/linux';
 import { JsonFileWriter, readLogs, type LogMessage } from '../src/logs/json-file';
-import { DEFAULT_DETACH_KEYS, DetachKeyDetector, DetachKeysError, parseDetachKeys, serveAttach, type AttachEnd } from '../src/streams/attach';
+import { DEFAULT_DETACH_KEYS, DetachKeyDetector, DetachKeysError, HOLD_LIMIT, parseDetachKeys, serveAttach, type AttachEnd } from '../src/streams/attach';
 import { ContainerIO, createFifos, fifoPaths, removeFifos, type OutputChunk, type StdioFifos } from '../src/streams/fifo-stdio';
 import { Demuxer, frame, StdStream } from '../src/streams/stdcopy';
 import { itIf, needRoot } from '@gantry/testkit';
@@ -278,6 +278,57 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     client.destroy();
     stop();
     log.close();
+  });
+
+  itRoot('a slow log replay holds live output only up to HOLD_LIMIT, then the output waits at the source; nothing is lost', async () => {
+    const fifos = createFifos(dir, 'init', { stdin: false, stdout: true, stderr: false });
+    const io = ContainerIO.open(fifos, { terminal: true });
+    const shim = new FakeShim(fifos).openAll();
+    io.ready();
+    const [srv, client, stop] = await connPair();
+    let release!: () => void;
+    const replayed = new Promise<void>((r) => (release = r));
+    async function* replay(): AsyncGenerator<LogMessage> {
+      yield { stream: 'stdout', line: Buffer.from('old\n'), time: new Date() } as LogMessage;
+      await replayed; // the replay is still reading the log file
+    }
+    const result = serveAttach(srv, io, { stdin: false, stdout: true, stderr: false, tty: true, stream: true, replay });
+    const received: Buffer[] = [];
+    client.on('data', (b: Buffer) => received.push(b));
+    // The container writes as fast as the pipe takes it, letting the event loop run between
+    // writes. Were the held output unbounded, all 8 MiB would go in; bounded, the pipe fills once
+    // gantryd stops reading, and stays full (many turns of the event loop without room).
+    const fd = shim.out.get('stdout')!;
+    const sent: Buffer[] = [];
+    let total = 0;
+    for (let i = 0, full = 0; total < 8 << 20 && full < 500; i++) {
+      const block = Buffer.alloc(65536, 97 + (i % 26));
+      let n = 0;
+      try {
+        n = fs.writeSync(fd, block);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+      full = n === 0 ? full + 1 : 0;
+      if (n > 0) {
+        sent.push(block.subarray(0, n));
+        total += n;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(total).toBeGreaterThanOrEqual(HOLD_LIMIT);
+    expect(total).toBeLessThan(4 << 20);
+    release();
+    const want = Buffer.concat([Buffer.from('old\n'), ...sent]);
+    await until(() => received.reduce((a, b) => a + b.length, 0) >= want.length, 20000);
+    expect(Buffer.concat(received).equals(want)).toBe(true);
+    // and the output flows again
+    shim.write('stdout', 'after\n');
+    await until(() => Buffer.concat(received).subarray(want.length).toString() === 'after\n');
+    shim.close();
+    expect(await result).toBe<AttachEnd>('ended');
+    client.destroy();
+    stop();
   });
 
   itRoot('TTY: raw output, and detach keys split across writes end the attach but not the output', async () => {

@@ -19,6 +19,7 @@ import type { ContainerRecord } from '../containers/record';
 import { RootfsAccess } from '../containers/rootfs-access';
 import { assemble, emptyStats, fromMetric, hostSample, ZERO_TIME, type ContainerSample, type DockerStats } from '../containers/stats';
 import { readUserDb, resolveUserSpec } from '../containers/users';
+import { drainedOrGone } from '../http/backpressure';
 import { badRequest, HttpError, notFound } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 
@@ -94,7 +95,7 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     while (!gone.aborted && store.find(rec.Id)) {
       const cur = await next(prev);
       if (gone.aborted) break;
-      c.res.write(`${JSON.stringify(cur)}\n`);
+      if (!c.res.write(`${JSON.stringify(cur)}\n`)) await drainedOrGone(c.res);
       prev = cur.read === ZERO_TIME ? undefined : cur;
       await sleep(1000, gone);
     }

@@ -9,6 +9,7 @@ import { CONTAINER_CONFIG_DEFAULTS, ENDPOINT_DEFAULTS, HOST_CONFIG_DEFAULTS, NET
 import { decode } from '../containers/decode';
 import { UPDATE_BODY } from '../containers/validate';
 import { matchLabel, parseFilters } from './list-filters';
+import { drainedOrGone } from '../http/backpressure';
 import { badRequest, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
@@ -315,7 +316,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     try {
       for await (const m of readLogs(rec.LogPath, { stdout, stderr, follow, tail, since: unix(c.query.get('since')), until: unix(c.query.get('until')), timestamps: bool(c.query, 'timestamps'), signal: abort.signal, stopped })) {
         const chunk = tty ? m.line : frame(m.stream === 'stdout' ? StdStream.Stdout : StdStream.Stderr, m.line);
-        if (!c.res.write(chunk)) await new Promise((r) => c.res.once('drain', r));
+        if (!c.res.write(chunk)) await drainedOrGone(c.res);
       }
     } catch (e) {
       if (!abort.signal.aborted) ctx.log.warn('logs stream failed', { id: rec.Id, error: String(e) });

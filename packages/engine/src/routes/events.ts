@@ -2,9 +2,10 @@ import type { EngineContext } from '../context';
 import { API_VERSION } from '../http/api-version';
 import type { ContainerStore } from '../containers/store';
 import type { EngineEvent } from '../events';
+import { EVENT_BACKLOG_LIMIT } from '../http/backpressure';
 import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
-import { parseFilters } from './list-filters';
+import { matchLabel, parseFilters } from './list-filters';
 import { imageUsage } from './images';
 import { mountsJson } from '../volumes/container-mounts';
 
@@ -23,7 +24,7 @@ function matches(e: EngineEvent, f: Record<string, string[]>): boolean {
   if (f.event && !f.event.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
   if (f.container && (e.Type !== 'container' || !f.container.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
   if (f.image && !f.image.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x || e.Actor.Attributes.name === x)) return false;
-  if (f.label && !f.label.every((l) => (l.includes('=') ? e.Actor.Attributes[l.split('=')[0]!] === l.slice(l.indexOf('=') + 1) : l in e.Actor.Attributes))) return false;
+  if (f.label && !f.label.every((l) => matchLabel(e.Actor.Attributes, l))) return false;
   return true;
 }
 
@@ -37,9 +38,15 @@ export function registerEventRoutes(router: Router, ctx: EngineContext, store: C
     for (const k of Object.keys(filters)) if (!['type', 'event', 'container', 'image', 'label', 'scope', 'daemon', 'network', 'volume', 'plugin', 'node', 'service', 'secret', 'config'].includes(k)) throw badRequest(`invalid filter '${k}'`);
     c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
     c.res.flushHeaders();
+    let dropped = 0;
     const send = (e: EngineEvent) => {
       if (until !== undefined && e.timeNano > until) return;
-      if (matches(e, filters)) c.res.write(`${JSON.stringify(e)}\n`);
+      if (!matches(e, filters)) return;
+      if (c.res.writableLength > EVENT_BACKLOG_LIMIT) {
+        if (dropped++ === 0) ctx.log.warn('events client is not reading; dropping its events', { backlog: c.res.writableLength });
+        return;
+      }
+      c.res.write(`${JSON.stringify(e)}\n`);
     };
     if (since !== undefined) for (const e of ctx.events.since(since)) send(e);
     if (until !== undefined && until <= Date.now() * 1e6) {

@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import { API_VERSION } from '../http/api-version';
-import { once } from 'node:events';
 import type { images } from '@gantry/api';
 import type { EngineContext } from '../context';
+import { drainedOrGone } from '../http/backpressure';
 import { badRequest, conflict, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { buildImage, exportArchive, importArchive, ociLayout, spoolLayer, tempPath } from '../images/archive';
@@ -411,7 +411,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       names,
       () => c.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Api-Version': API_VERSION, Ostype: 'linux' }),
       async (b) => {
-        if (!c.res.write(b)) await Promise.race([once(c.res, 'drain'), once(c.res, 'close')]);
+        if (!c.res.write(b)) await drainedOrGone(c.res);
       },
       { get aborted() { return aborted; }, onAbort: (f) => onAbort.push(f) },
     ).catch((e: unknown) => {

@@ -76,6 +76,9 @@ export class DetachKeyDetector {
   }
 }
 
+/** Live output held while the log replay is sent, at most (then the container's output waits). */
+export const HOLD_LIMIT = 1 << 20;
+
 function drained(conn: Duplex): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
@@ -148,15 +151,20 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
       opts.tty ? data : frame(stream === 'stdout' ? StdStream.Stdout : StdStream.Stderr, data);
     const wanted = (stream: 'stdout' | 'stderr'): boolean => (stream === 'stdout' ? opts.stdout : opts.stderr);
 
-    // live output: subscribe before replaying so nothing is lost in between (held until the replay is sent)
+    // live output: subscribe before replaying so nothing is lost in between (held until the replay
+    // is sent; past HOLD_LIMIT the output is held back at the source, as a slow client does)
     let held: OutputChunk[] | undefined = opts.replay ? [] : undefined;
+    let heldBytes = 0;
     let blocked = false;
     const sub = opts.stream
       ? io.subscribe((c) => {
           if (!wanted(c.stream) || finished) return;
           if (held) {
             held.push(c);
-            return;
+            heldBytes += c.data.length;
+            if (heldBytes < HOLD_LIMIT) return;
+            blocked = true;
+            return false;
           }
           const ok = conn.write(encode(c.stream, c.data));
           if (!ok) blocked = true;
@@ -223,10 +231,18 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
         } catch (e) {
           if (!opts.tty && !finished) conn.write(frame(StdStream.SystemErr, `error reading logs: ${(e as Error).message}\n`));
         }
+        // output that arrives while the held chunks are sent joins them, so the order stays
+        while (!finished && held && held.length > 0) {
+          const c = held.shift()!;
+          heldBytes -= c.data.length;
+          if (!conn.write(encode(c.stream, c.data))) await drained(conn);
+        }
         if (finished) return;
-        const pending = held ?? [];
         held = undefined;
-        for (const c of pending) conn.write(encode(c.stream, c.data));
+        if (blocked && sub) {
+          blocked = false;
+          sub.resume();
+        }
       }
       if (!opts.stream) return finish('ended');
       await io.ended;
