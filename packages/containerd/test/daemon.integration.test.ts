@@ -167,7 +167,7 @@ d('gantry-containerd with gantry-shim (root)', () => {
       await call(daemon.tasks, daemon.tasks.delete, { containerId: id }, NS);
       await call(daemon.containers, daemon.containers.delete, { id }, NS);
     }
-  });
+  }, 180_000); // three task starts and two daemon starts: ~20 s idle, past a minute on a loaded 2-core machine
 
   it('refuses calls without a namespace and tasks of unknown containers with clear gRPC errors', async () => {
     await expect(call(daemon.tasks, daemon.tasks.list, { filter: '' }, '')).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/namespace is required/) });
