@@ -21,6 +21,13 @@ describe('list filters', () => {
     expect(parseFilters(new URLSearchParams({ filters: '{"label":["a=1"],"status":{"running":true}}' }))).toEqual({ label: ['a=1'], status: ['running'] });
     const f = parseFilters(new URLSearchParams({ filters: '{"__proto__":["x"]}' }));
     expect(Object.keys(f)).toEqual(['__proto__']);
-    expect(() => parseFilters(new URLSearchParams({ filters: '[1]' }))).toThrow(/filters must be an object/);
+    expect(() => parseFilters(new URLSearchParams({ filters: '[1]' }))).toThrow(/filters must be a JSON object/);
+    // a value that is neither a list nor a map is refused, as moby's filters.FromJSON does
+    expect(() => parseFilters(new URLSearchParams({ filters: '{"label":"a"}' }))).toThrow("invalid filter 'label'");
+  });
+
+  it('refuses names the route does not know, and reads the map form as moby does (keys, whatever the value)', () => {
+    expect(() => parseFilters('{"nope":["x"]}', ['label'])).toThrow("invalid filter 'nope'");
+    expect(parseFilters('{"label":{"a=1":true,"b":false}}', ['label'])).toEqual({ label: ['a=1', 'b'] });
   });
 });

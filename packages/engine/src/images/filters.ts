@@ -1,35 +1,10 @@
-/**
- * Docker's `filters` query parameter: JSON of {"name": {"value": true}} (or the older
- * {"name": ["value"]}), with unknown names and malformed values refused as Docker does (400).
- */
+/** The image routes' filters: dangling, labels, reference globs (without backtracking) and times. */
 import { badRequest } from '../http/errors';
-
-export type Filters = Map<string, string[]>;
-
-export function parseFilters(raw: string | null, allowed: readonly string[]): Filters {
-  const out: Filters = new Map();
-  if (!raw) return out;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(raw);
-  } catch (e) {
-    throw badRequest(`invalid filter: ${(e as Error).message}`);
-  }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw badRequest('invalid filter: must be a JSON object');
-  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
-    let values: string[];
-    if (Array.isArray(v)) values = v.map(String);
-    else if (v && typeof v === 'object') values = Object.entries(v as Record<string, unknown>).filter(([, on]) => on === true).map(([x]) => x);
-    else throw badRequest(`invalid filter '${k}'`);
-    if (!allowed.includes(k)) throw badRequest(`invalid filter '${k}'`);
-    out.set(k, values);
-  }
-  return out;
-}
+import { matchLabel, type Filters } from '../routes/list-filters';
 
 /** The dangling filter's value (undefined when absent); "true"/"1" and "false"/"0". */
 export function danglingFilter(f: Filters): boolean | undefined {
-  const v = f.get('dangling');
+  const v = f.dangling;
   if (!v || v.length === 0) return undefined;
   const set = new Set(v.map((x) => x.toLowerCase()));
   for (const x of set) if (!['true', '1', 'false', '0'].includes(x)) throw badRequest(`invalid filter 'dangling=${x}'`);
@@ -39,16 +14,7 @@ export function danglingFilter(f: Filters): boolean | undefined {
 
 /** label=key, label=key=value (and label!= for prune) against an image's labels. */
 export function labelsMatch(f: Filters, labels: Record<string, string> | null | undefined): boolean {
-  const l = labels ?? {};
-  const test = (expr: string): boolean => {
-    const eq = expr.indexOf('=');
-    if (eq < 0) return Object.prototype.hasOwnProperty.call(l, expr);
-    const k = expr.slice(0, eq);
-    return Object.prototype.hasOwnProperty.call(l, k) && l[k] === expr.slice(eq + 1);
-  };
-  for (const expr of f.get('label') ?? []) if (!test(expr)) return false;
-  for (const expr of f.get('label!') ?? []) if (test(expr)) return false;
-  return true;
+  return (f.label ?? []).every((expr) => matchLabel(labels, expr)) && !(f['label!'] ?? []).some((expr) => matchLabel(labels, expr));
 }
 
 /** A compiled glob: `*` any run of non-"/" characters, `?` one, `[...]` / `[^...]` a class, `\\x` a literal x. */

@@ -45,6 +45,8 @@ export function statusText(r: ContainerRecord): string {
 }
 
 
+/** moby's container prune filters */
+const PRUNE_FILTERS = ['until', 'label', 'label!'];
 const LIST_FILTERS = new Set(['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task']);
 
 /** Network facts of a container for ps/inspect; set by registerContainerRoutes when gantryd manages networks. */
@@ -130,8 +132,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
 
   router.get('/containers/json', (c) => {
     const all = bool(c.query, 'all');
-    const filters = parseFilters(c.query);
-    for (const k of Object.keys(filters)) if (!LIST_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    const filters = parseFilters(c.query, LIST_FILTERS);
     for (const v of filters.health ?? []) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw badRequest(`Unrecognised filter value for health: ${v}`);
     let list = store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const byRef = (ref: string) => store.find(ref);
@@ -204,11 +205,13 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     return Reply.noContent();
   });
   router.post('/containers/prune', async (c) => {
-    const filters = parseFilters(c.query);
+    const filters = parseFilters(c.query, PRUNE_FILTERS);
     const deleted: string[] = [];
     for (const r of store.all()) {
       if (r.State.Running || r.State.Restarting) continue;
-      if (filters.label && !filters.label.every((f) => matchLabel(((r.Config as ContainerConfig).Labels ?? {}) as Record<string, string>, f))) continue;
+      const labels = ((r.Config as ContainerConfig).Labels ?? {}) as Record<string, string>;
+      if (filters.label && !filters.label.every((f) => matchLabel(labels, f))) continue;
+      if (filters['label!']?.some((f) => matchLabel(labels, f))) continue;
       if (filters.until && Date.parse(r.Created) >= Date.parse(filters.until[0]!)) continue;
       await mgr.remove(r.Id, { force: false });
       deleted.push(r.Id);

@@ -13,7 +13,8 @@ import { Reply, type RequestContext, type Router } from '../http/router';
 import { buildImage, exportArchive, importArchive, ociLayout, spoolLayer, tempPath } from '../images/archive';
 import { ImageCatalog, imageCreated, isDangling, repoDigests, repoTags, type ImageEntry, type OciContainerConfig, type OciHistory } from '../images/catalog';
 import { applyChanges } from '../images/changes';
-import { danglingFilter, globToRegExp, labelsMatch, parseFilters, parseTimeFilter } from '../images/filters';
+import { danglingFilter, globToRegExp, labelsMatch, parseTimeFilter } from '../images/filters';
+import { parseFilters } from './list-filters';
 import { pullFromRegistry } from './distribution';
 import { danglingName, familiar, familiarRepo, isDanglingName, parseName, repoTagOf, repoTagReference, shortId } from '../images/names';
 
@@ -172,26 +173,26 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   // --- list, inspect, history ---
 
   router.get('/images/json', async (c) => {
-    const f = parseFilters(c.query.get('filters'), ['dangling', 'label', 'reference', 'before', 'since', 'until']);
+    const f = parseFilters(c.query, ['dangling', 'label', 'reference', 'before', 'since', 'until']);
     const dangling = danglingFilter(f);
     let entries = await cat.entries();
     const all = entries;
     if (dangling !== undefined) entries = entries.filter((e) => isDangling(e) === dangling);
-    if (f.has('label')) entries = entries.filter((e) => labelsMatch(new Map([['label', f.get('label')!]]), e.config.config?.Labels));
+    if (f.label) entries = entries.filter((e) => labelsMatch({ label: f.label! }, e.config.config?.Labels));
     for (const [key, cmp] of [
       ['before', (a: number, b: number) => a < b],
       ['since', (a: number, b: number) => a > b],
     ] as const) {
-      for (const v of f.get(key) ?? []) {
+      for (const v of f[key] ?? []) {
         const ref = imageCreated((await cat.resolve(v, all)).entry);
         entries = entries.filter((e) => cmp(imageCreated(e), ref));
       }
     }
-    for (const v of f.get('until') ?? []) {
+    for (const v of f.until ?? []) {
       const t = parseTimeFilter(v, 'until');
       entries = entries.filter((e) => imageCreated(e) * 1000 < t);
     }
-    const patterns = f.get('reference') ?? [];
+    const patterns = f.reference ?? [];
     if (patterns.length > 0) {
       const res = patterns.map((p) => ({ re: globToRegExp(p), tagless: !/:[^/]*$/.test(p) && !p.includes('@') }));
       entries = entries.filter((e) =>
@@ -331,9 +332,9 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   });
 
   router.post('/images/prune', async (c) => {
-    const f = parseFilters(c.query.get('filters'), ['dangling', 'until', 'label', 'label!']);
+    const f = parseFilters(c.query, ['dangling', 'until', 'label', 'label!']);
     const dangling = danglingFilter(f) ?? true;
-    const until = (f.get('until') ?? []).map((v) => parseTimeFilter(v, 'until'));
+    const until = (f.until ?? []).map((v) => parseTimeFilter(v, 'until'));
     const entries = await cat.entries();
     const victims = entries.filter(
       (e) => (!dangling || isDangling(e)) && until.every((t) => imageCreated(e) * 1000 < t) && labelsMatch(f, e.config.config?.Labels) && inUseBy(e, '').length === 0,

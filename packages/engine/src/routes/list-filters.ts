@@ -1,24 +1,30 @@
 /**
- * Docker's `filters` query parameter for the list and prune routes of containers, networks,
- * volumes and events: JSON of {"name": ["value"]} or the older {"name": {"value": true}} (moby's
- * filters.Args keeps the keys of the inner map), and label expressions matched against a label map.
+ * Docker's `filters` query parameter, for every list and prune route: JSON of
+ * {"name": {"value": true}} (moby's filters.Args, whose Get returns the inner map's keys) or the
+ * older {"name": ["value"]}. Anything else is a 400, and so is a name outside `allowed` when the
+ * route gives its list. The result has no prototype: "__proto__" is a name like any other.
  */
 import { badRequest } from '../http/errors';
 
-export function parseFilters(q: URLSearchParams): Record<string, string[]> {
-  const raw = q.get('filters');
-  if (!raw) return {};
+export type Filters = Record<string, string[]>;
+
+export function parseFilters(q: URLSearchParams | string | null, allowed?: Iterable<string>): Filters {
+  const names = allowed === undefined ? undefined : new Set(allowed);
+  const raw = q instanceof URLSearchParams ? q.get('filters') : q;
+  const out = Object.create(null) as Filters;
+  if (!raw) return out;
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
-  } catch {
-    throw badRequest('invalid filter: filters must be JSON');
+  } catch (e) {
+    throw badRequest(`invalid filter: ${(e as Error).message}`);
   }
-  // no prototype: a "__proto__" filter is a key like any other (refused as unknown), not a prototype
-  const out = Object.create(null) as Record<string, string[]>;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('invalid filter: filters must be an object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('invalid filter: filters must be a JSON object');
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    out[k] = Array.isArray(v) ? v.map(String) : v && typeof v === 'object' ? Object.keys(v) : [String(v)];
+    if (Array.isArray(v)) out[k] = v.map(String);
+    else if (v !== null && typeof v === 'object') out[k] = Object.keys(v);
+    else throw badRequest(`invalid filter '${k}'`);
+    if (names && !names.has(k)) throw badRequest(`invalid filter '${k}'`);
   }
   return out;
 }

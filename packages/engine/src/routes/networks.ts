@@ -8,6 +8,8 @@ import type { CreateNetworkRequest, EndpointConfig, NetworkController } from '..
 import type { NetworkRecord } from '@gantry/network';
 import { matchLabel, parseFilters } from './list-filters';
 
+/** moby's network prune filters */
+const PRUNE_FILTERS = ['until', 'label', 'label!'];
 const LIST_FILTERS = new Set(['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling']);
 
 
@@ -27,8 +29,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
   });
 
   router.get('/networks', (c) => {
-    const filters = parseFilters(c.query);
-    for (const k of Object.keys(filters)) if (!LIST_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    const filters = parseFilters(c.query, LIST_FILTERS);
     for (const t of filters.type ?? []) if (t !== 'custom' && t !== 'builtin') throw badRequest(`invalid filter: 'type'='${t}'`);
     const builtin = (n: NetworkRecord) => ['bridge', 'host', 'none'].includes(n.Name);
     return nets
@@ -78,7 +79,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
   });
 
   router.post('/networks/prune', async (c) => {
-    const filters = parseFilters(c.query);
+    const filters = parseFilters(c.query, PRUNE_FILTERS);
     const until = filters.until?.[0] ? Date.parse(filters.until[0]) || Number(filters.until[0]) * 1000 : undefined;
     const deleted = await nets.prune((n) => {
       if (filters.label && !filters.label.every((f) => matchLabel(n.Labels, f))) return false;

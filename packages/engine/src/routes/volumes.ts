@@ -48,8 +48,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
   });
 
   router.get('/volumes', (c) => {
-    const f = parseFilters(c.query);
-    for (const k of Object.keys(f)) if (!LIST_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    const f = parseFilters(c.query, LIST_FILTERS);
     for (const d of f.dangling ?? []) if (!['true', 'false', '1', '0'].includes(d)) throw badRequest(`invalid filter 'dangling=${d}'`);
     const list = store.all().filter((v) => {
       if (f.name && !f.name.some((n) => v.Name.includes(n))) return false;
@@ -75,8 +74,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
   });
 
   router.post('/volumes/prune', (c) => {
-    const f = parseFilters(c.query);
-    for (const k of Object.keys(f)) if (!PRUNE_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
+    const f = parseFilters(c.query, PRUNE_FILTERS);
     for (const a of f.all ?? []) if (!['true', 'false', '1', '0'].includes(a)) throw badRequest(`invalid filter 'all=${a}'`);
     // before API 1.42 prune took every unused volume, named or not
     const all = (f.all ?? []).some(bool) || versionLess(c.apiVersion, '1.42');
