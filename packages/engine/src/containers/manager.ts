@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status as Code } from '@grpc/grpc-js';
-import { containers as cpb, snapshots as spb, tasks as tpb, types } from '@gantry/api';
+import { containers as cpb, isUnavailable, snapshots as spb, tasks as tpb, types } from '@gantry/api';
 import { parseSignal } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { conflict, fromGrpc, HttpError, notModified } from '../http/errors';
@@ -34,6 +34,9 @@ export function signalNumber(s: string | undefined, fallback = 15): number | und
 
 /** Node fires a timer longer than this after 1 ms: a longer grace period would be none at all. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Tasks.Create was cut by a gantry-containerd restart and its task deleted: create it again. */
+class DroppedCreate extends Error {}
 
 /**
  * How long stop waits before SIGKILL, in ms; undefined: until the container exits (a negative
@@ -269,15 +272,43 @@ export class ContainerManager {
     let done!: () => void;
     const pending = new Promise<void>((r) => (done = r));
     this.pendingStarts.set(rec.Id, pending);
+    let recovered = false;
     try {
-      await this.createAndStartTask(rec);
+      try {
+        recovered = await this.createAndStartTask(rec, true);
+      } catch (e) {
+        if (!(e instanceof DroppedCreate)) throw e;
+        // gantry-containerd died under the task's preparation or Tasks.Create: its task is deleted (createAndStartTask waited
+        // for the restarted daemon); nothing of the container ran yet, so create it once more
+        this.ctx.log.warn('task create cut by a gantry-containerd restart; creating it again', { id: rec.Id });
+        recovered = await this.createAndStartTask(rec, false);
+      }
     } finally {
       if (this.pendingStarts.get(rec.Id) === pending) this.pendingStarts.delete(rec.Id);
       done();
     }
+    // a start that outlived a gantry-containerd restart: the exit may have been published before the
+    // event stream was back, and the reconcile that followed skipped this (then pending) start
+    if (recovered) await this.reconcileOne(rec.Id);
   }
 
-  private async createAndStartTask(rec: ContainerRecord): Promise<void> {
+  /**
+   * Tasks.Start's reply was lost with the connection (gantry-containerd killed under it): once the
+   * restarted daemon answers, its view of the task says whether the start happened (the task runs,
+   * or already exited); a task still CREATED is started now; anything else fails with `cause`.
+   */
+  private async recoverDroppedStart(id: string, cause: unknown): Promise<void> {
+    const p = (await this.cd.call(this.cd.tasks, this.cd.tasks.get, { containerId: id, execId: '' }).catch(() => undefined))?.process;
+    if (p?.status === types.Status.CREATED) {
+      await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: id, execId: '' }, 60000);
+      return;
+    }
+    if (p && (p.status === types.Status.RUNNING || p.status === types.Status.PAUSED || p.status === types.Status.STOPPED)) return;
+    throw cause;
+  }
+
+  /** Returns true when a gantry-containerd restart was lived through (see startTask). */
+  private async createAndStartTask(rec: ContainerRecord, mayRetryCreate: boolean): Promise<boolean> {
     const cfg = rec.Config as ContainerConfig;
     const tty = cfg.Tty === true;
     const fifos: StdioFifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
@@ -303,11 +334,17 @@ export class ContainerManager {
       );
       io.ready();
       step = 'start';
-      await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: rec.Id, execId: '' }, 60000);
+      let recovered = false;
+      await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: rec.Id, execId: '' }, 60000).catch(async (e: unknown) => {
+        if (!isUnavailable(e)) throw e;
+        recovered = true;
+        await this.recoverDroppedStart(rec.Id, e);
+      });
       rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: created.pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: NULL_TIME };
       this.store.save(rec);
       this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
       this.health.start(rec.Id);
+      return recovered;
     } catch (e) {
       io.close();
       this.ios.delete(rec.Id);
@@ -317,6 +354,7 @@ export class ContainerManager {
       await this.deleteTaskOnceReachable(rec.Id);
       this.mounts?.stop(rec);
       await this.ctx.networks?.down(rec.Id).catch(() => undefined);
+      if (mayRetryCreate && step !== 'start' && isUnavailable(e) && !this.closing) throw new DroppedCreate();
       // As dockerd: a task that could not be created or started is worded and classified from
       // containerd's message, the runtime's own at its end (126/127 and 400 for a command that
       // cannot run, 128 otherwise); the container keeps its state (created, or exited).
@@ -377,19 +415,23 @@ export class ContainerManager {
    * running, and settle the exits the stream did not deliver.
    */
   async reconcile(): Promise<void> {
-    for (const rec of this.store.all()) {
-      if (!rec.State.Running || this.pendingStarts.has(rec.Id)) continue;
-      let exit: { status: number; at: Date } | undefined;
-      try {
-        const p = (await this.cd.call(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
-        if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
-      } catch (e) {
-        // the task is gone (its shim died, or it was deleted behind our back): it has exited
-        if ((e as { code?: number }).code === Code.NOT_FOUND) exit = { status: 255, at: new Date() };
-        else this.ctx.log.warn('reconcile: task state unknown', { id: rec.Id, error: String(e) });
-      }
-      if (exit) await this.settleExit(rec.Id, exit.status, exit.at);
+    for (const rec of this.store.all()) await this.reconcileOne(rec.Id);
+  }
+
+  /** Settle the exit of container `id` if gantryd thinks it runs and gantry-containerd says it stopped. */
+  private async reconcileOne(id: string): Promise<void> {
+    const rec = this.store.find(id);
+    if (!rec?.State.Running || this.pendingStarts.has(rec.Id)) return;
+    let exit: { status: number; at: Date } | undefined;
+    try {
+      const p = (await this.cd.call(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
+      if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
+    } catch (e) {
+      // the task is gone (its shim died, or it was deleted behind our back): it has exited
+      if ((e as { code?: number }).code === Code.NOT_FOUND) exit = { status: 255, at: new Date() };
+      else this.ctx.log.warn('reconcile: task state unknown', { id: rec.Id, error: String(e) });
     }
+    if (exit) await this.settleExit(rec.Id, exit.status, exit.at);
   }
 
   private async settleExit(id: string, exitStatus: number, exitedAt: Date): Promise<void> {
@@ -487,6 +529,38 @@ export class ContainerManager {
     this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
   }
 
+  /**
+   * SIGKILL every process of the container's task and wait for its exit (`exited`, registered before).
+   * A kill cut by a gantry-containerd restart is sent again once the daemon is back (a second SIGKILL
+   * is harmless); a kill refused (the task is gone or finished) is settled from gantry-containerd's
+   * view. The wait is bounded: before, a kill lost with the connection left `docker rm -f` waiting
+   * for an exit that never came (found by the fault test).
+   */
+  private async killAndWaitExit(id: string, exited: Promise<unknown>, what: 'stop' | 'remove', timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: id, signal: 9, all: true }), Math.max(deadline - Date.now(), 1000));
+        break;
+      } catch (e) {
+        const code = (e as { code?: number }).code;
+        if (!isUnavailable(e) && code !== Code.DEADLINE_EXCEEDED) {
+          await this.reconcileOne(id);
+          break;
+        }
+        if (Date.now() > deadline || this.closing) throw new HttpError(500, `cannot ${what} container ${id}: gantry-containerd did not take the kill: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(deadline - Date.now(), 5000))))]);
+    clearTimeout(timer);
+    if (inTime) return;
+    // the exit event may have been lost with the event stream: ask gantry-containerd
+    await this.reconcileOne(id);
+    if (this.store.find(id)?.State.Running) throw new HttpError(500, `cannot ${what} container ${id}: it did not exit within ${Math.round(timeoutMs / 1000)} s of SIGKILL`);
+  }
+
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
@@ -514,9 +588,8 @@ export class ContainerManager {
     const graceMs = stopGraceMs(timeout);
     const inTime = graceMs === undefined ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
     if (!inTime) {
-      await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
       this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: '9' });
-      await exited;
+      await this.killAndWaitExit(rec.Id, exited, 'stop');
     }
     this.ctx.events.emit('container', 'stop', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
   }
@@ -598,8 +671,7 @@ export class ContainerManager {
       if (rec.State.Running) {
         const exited = this.waitFor(rec.Id, 'next-exit');
         if (rec.State.Paused) await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch(() => undefined);
-        await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
-        await exited;
+        await this.killAndWaitExit(rec.Id, exited, 'remove');
       }
     }
     const cur = this.store.find(rec.Id);
