@@ -64,6 +64,17 @@ class FakeContainerd {
     return method(req);
   }
 
+  /** As the real client's: sent again (here at once) while it fails with UNAVAILABLE, up to 5 times. */
+  async callIdempotent(_client: object, method: Handler, req: Record<string, unknown>): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await method(req);
+      } catch (e) {
+        if ((e as { code?: number }).code !== Code.UNAVAILABLE || attempt >= 5) throw e;
+      }
+    }
+  }
+
   close(): void {}
 
   methods(): string[] {

@@ -1,5 +1,5 @@
 import type { CallOptions, Channel, ClientReadableStream, Metadata } from '@grpc/grpc-js';
-import { archives, callMetadata, clientOn, containers, content, diff, events, images, introspection, leases, snapshots, tasks, unaryCall, unixChannel, version, type UnaryMethod } from '@gantry/api';
+import { archives, callMetadata, clientOn, isUnavailable, containers, content, diff, events, images, introspection, leases, snapshots, tasks, unaryCall, unixChannel, version, type UnaryMethod } from '@gantry/api';
 
 /** The containerd namespace gantryd keeps its containers and images in (dockerd uses "moby"). */
 export const ENGINE_NAMESPACE = 'gantry';
@@ -68,6 +68,23 @@ export class Containerd {
   /** A unary call as a promise: `await cd.call(cd.tasks, cd.tasks.start, {...})`. */
   call<Req, Res>(client: object, method: UnaryMethod<Req, Res>, req: Req, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Res> {
     return unaryCall(client, method, req, this.metadata(), timeoutMs);
+  }
+
+  /**
+   * An idempotent call (a get, or a delete whose NOT_FOUND the caller accepts), sent again when the
+   * connection broke under it (UNAVAILABLE: gantry-containerd killed mid-call) — a few times, with
+   * back-off, within its deadline; each attempt waits for the restarted daemon.
+   */
+  async callIdempotent<Req, Res>(client: object, method: UnaryMethod<Req, Res>, req: Req, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Res> {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 1, delay = 100; ; attempt++, delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await this.call(client, method, req, Math.max(deadline - Date.now(), 1));
+      } catch (e) {
+        if (!isUnavailable(e) || attempt >= 5 || Date.now() + delay >= deadline) throw e;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 
   /** Resolves once the channel is connected (gantry-containerd answers), rejects after `timeoutMs`. */

@@ -35,8 +35,11 @@ export function signalNumber(s: string | undefined, fallback = 15): number | und
 /** Node fires a timer longer than this after 1 ms: a longer grace period would be none at all. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Tasks.Create was cut by a gantry-containerd restart and its task deleted: create it again. */
-class DroppedCreate extends Error {}
+/**
+ * A call of a container or task create was cut by a gantry-containerd restart (UNAVAILABLE) and
+ * what it made was undone: nothing of the container ran, so the caller makes it once more.
+ */
+class CutByRestart extends Error {}
 
 /**
  * How long stop waits before SIGKILL, in ms; undefined: until the container exits (a negative
@@ -109,11 +112,22 @@ export class ContainerManager {
   // ---- create ----
 
   async create(body: unknown, name: string | null): Promise<{ Id: string; Warnings: string[] }> {
+    try {
+      return await this.createOnce(body, name, true);
+    } catch (e) {
+      if (!(e instanceof CutByRestart)) throw e;
+      this.ctx.log.warn('container create cut by a gantry-containerd restart; creating it again', { name });
+      return this.createOnce(body, name, false);
+    }
+  }
+
+  private async createOnce(body: unknown, name: string | null, mayRetry: boolean): Promise<{ Id: string; Warnings: string[] }> {
     const v = validateCreate(body, name);
     const config = v.config as ContainerConfig & Record<string, unknown>;
     if (!config.Image) throw new HttpError(400, 'No image specified');
     const image: ResolvedImage = await resolveImage(this.cd, String(config.Image)).catch((e: unknown) => {
       if (e instanceof HttpError && e.status === 404) throw noSuchImage(String(config.Image));
+      if (mayRetry && isUnavailable(e) && !this.closing) throw new CutByRestart();
       throw e;
     });
     const id = this.store.newId();
@@ -189,6 +203,7 @@ export class ContainerManager {
       prepared?.rollback();
       await this.ctx.networks?.forget(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
+      if (mayRetry && isUnavailable(e) && !this.closing) throw new CutByRestart();
       if (e instanceof HttpError) throw e;
       throw fromGrpc(e);
     }
@@ -277,7 +292,7 @@ export class ContainerManager {
       try {
         recovered = await this.createAndStartTask(rec, true);
       } catch (e) {
-        if (!(e instanceof DroppedCreate)) throw e;
+        if (!(e instanceof CutByRestart)) throw e;
         // gantry-containerd died under the task's preparation or Tasks.Create: its task is deleted (createAndStartTask waited
         // for the restarted daemon); nothing of the container ran yet, so create it once more
         this.ctx.log.warn('task create cut by a gantry-containerd restart; creating it again', { id: rec.Id });
@@ -298,7 +313,7 @@ export class ContainerManager {
    * or already exited); a task still CREATED is started now; anything else fails with `cause`.
    */
   private async recoverDroppedStart(id: string, cause: unknown): Promise<void> {
-    const p = (await this.cd.call(this.cd.tasks, this.cd.tasks.get, { containerId: id, execId: '' }).catch(() => undefined))?.process;
+    const p = (await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.get, { containerId: id, execId: '' }).catch(() => undefined))?.process;
     if (p?.status === types.Status.CREATED) {
       await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: id, execId: '' }, 60000);
       return;
@@ -354,7 +369,7 @@ export class ContainerManager {
       await this.deleteTaskOnceReachable(rec.Id);
       this.mounts?.stop(rec);
       await this.ctx.networks?.down(rec.Id).catch(() => undefined);
-      if (mayRetryCreate && step !== 'start' && isUnavailable(e) && !this.closing) throw new DroppedCreate();
+      if (mayRetryCreate && step !== 'start' && isUnavailable(e) && !this.closing) throw new CutByRestart();
       // As dockerd: a task that could not be created or started is worded and classified from
       // containerd's message, the runtime's own at its end (126/127 and 400 for a command that
       // cannot run, 128 otherwise); the container keeps its state (created, or exited).
@@ -424,7 +439,7 @@ export class ContainerManager {
     if (!rec?.State.Running || this.pendingStarts.has(rec.Id)) return;
     let exit: { status: number; at: Date } | undefined;
     try {
-      const p = (await this.cd.call(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
+      const p = (await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
       if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
     } catch (e) {
       // the task is gone (its shim died, or it was deleted behind our back): it has exited
@@ -678,11 +693,13 @@ export class ContainerManager {
     if (!cur) return;
     cur.State = { ...cur.State, Status: 'removing' };
     this.store.save(cur);
-    await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
-    await this.cd.call(this.cd.containers, this.cd.containers.delete, { id: rec.Id }).catch((e: unknown) => {
+    // each sent again if gantry-containerd is killed under it: a task, record or snapshot left
+    // behind would outlive the container
+    await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+    await this.cd.callIdempotent(this.cd.containers, this.cd.containers.delete, { id: rec.Id }).catch((e: unknown) => {
       if ((e as { code?: number }).code !== Code.NOT_FOUND) throw fromGrpc(e);
     });
-    await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
+    await this.cd.callIdempotent(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
     await this.ctx.networks?.forget(rec.Id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id: rec.Id, error: String(e) }));
     this.store.remove(rec.Id);
     this.mounts?.removed(rec, opts.removeVolumes ?? false);
