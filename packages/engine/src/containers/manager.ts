@@ -41,6 +41,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 class CutByRestart extends Error {}
 
+/** How many times a create cut by gantry-containerd restarts is tried (kills can come in a row). */
+const MAX_ATTEMPTS_ACROSS_RESTARTS = 3;
+
 /**
  * How long stop waits before SIGKILL, in ms; undefined: until the container exits (a negative
  * timeout, or one past what a timer can hold, about 24.8 days, which is as good as forever).
@@ -112,12 +115,13 @@ export class ContainerManager {
   // ---- create ----
 
   async create(body: unknown, name: string | null): Promise<{ Id: string; Warnings: string[] }> {
-    try {
-      return await this.createOnce(body, name, true);
-    } catch (e) {
-      if (!(e instanceof CutByRestart)) throw e;
-      this.ctx.log.warn('container create cut by a gantry-containerd restart; creating it again', { name });
-      return this.createOnce(body, name, false);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createOnce(body, name, attempt < MAX_ATTEMPTS_ACROSS_RESTARTS);
+      } catch (e) {
+        if (!(e instanceof CutByRestart)) throw e;
+        this.ctx.log.warn('container create cut by a gantry-containerd restart; creating it again', { name, attempt });
+      }
     }
   }
 
@@ -289,14 +293,16 @@ export class ContainerManager {
     this.pendingStarts.set(rec.Id, pending);
     let recovered = false;
     try {
-      try {
-        recovered = await this.createAndStartTask(rec, true);
-      } catch (e) {
-        if (!(e instanceof CutByRestart)) throw e;
-        // gantry-containerd died under the task's preparation or Tasks.Create: its task is deleted (createAndStartTask waited
-        // for the restarted daemon); nothing of the container ran yet, so create it once more
-        this.ctx.log.warn('task create cut by a gantry-containerd restart; creating it again', { id: rec.Id });
-        recovered = await this.createAndStartTask(rec, false);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          recovered = (await this.createAndStartTask(rec, attempt < MAX_ATTEMPTS_ACROSS_RESTARTS)) || attempt > 1;
+          break;
+        } catch (e) {
+          if (!(e instanceof CutByRestart)) throw e;
+          // gantry-containerd died under the task's preparation or Tasks.Create: its task is deleted
+          // (createAndStartTask waited for the restarted daemon); nothing of the container ran yet
+          this.ctx.log.warn('task create cut by a gantry-containerd restart; creating it again', { id: rec.Id, attempt });
+        }
       }
     } finally {
       if (this.pendingStarts.get(rec.Id) === pending) this.pendingStarts.delete(rec.Id);
