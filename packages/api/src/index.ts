@@ -27,3 +27,4 @@ export * as cgroups from './cgroups';
 export * as types from './types';
 export * as protobuf from './protobuf';
 export * from './util';
+export * from './client';

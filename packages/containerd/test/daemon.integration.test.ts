@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import { containers, events, namespaceMetadata, tasks, types, unpackAny } from '@gantry/api';
+import { callMetadata, clientOn, containers, events, namespaceMetadata, shim, tasks, types, unaryCall, unixChannel, unpackAny } from '@gantry/api';
 import { SPEC_TYPE } from '../src/services/tasks';
 import { busyboxSpec, call, TestDaemon, waitFor } from './helpers';
 import { describeIf, needRoot } from '@gantry/testkit';
@@ -133,6 +133,26 @@ d('gantry-containerd with gantry-shim (root)', () => {
     sub.stop();
     await call(daemon.tasks, daemon.tasks.delete, { containerId: 'survivor' }, NS);
     await call(daemon.containers, daemon.containers.delete, { id: 'survivor' }, NS);
+  });
+
+  it('a shim found at restart without a task (its Create cut by kill -9 of the daemon): Delete stops it, the next Create works', async () => {
+    await createContainer(daemon, 'cut', ['sleep', '300']);
+    await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'cut' }), NS);
+    const bundle = path.join(daemon.dir, 'state', 'tasks', NS, 'cut');
+    const shimPid = Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8'));
+    await daemon.crash();
+    // the state a cut Create leaves: a live shim holding no task (here: its task deleted behind the daemon's back)
+    const direct = clientOn(shim.TaskClient, unixChannel(fs.readFileSync(path.join(bundle, 'address'), 'utf8').trim()));
+    await unaryCall(direct, direct.delete, { id: 'cut', execId: '' }, callMetadata(), 10000);
+    direct.close();
+    await daemon.start();
+    await expect(call(daemon.tasks, daemon.tasks.delete, { containerId: 'cut' }, NS)).rejects.toMatchObject({ code: 5 });
+    // before, the shim stayed registered: "task cut already exists", and the shim was left running
+    await waitFor('shim gone', () => !fs.existsSync(`/proc/${shimPid}`) || fs.readFileSync(`/proc/${shimPid}/stat`, 'utf8').includes(') Z '));
+    const again = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'cut' }), NS);
+    expect(again.pid).toBeGreaterThan(1);
+    await call(daemon.tasks, daemon.tasks.delete, { containerId: 'cut' }, NS);
+    await call(daemon.containers, daemon.containers.delete, { id: 'cut' }, NS);
   });
 
   it('starts the next task on a warm spare shim, and the spare ends with the daemon (also on kill -9)', async () => {

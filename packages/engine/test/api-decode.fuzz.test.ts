@@ -1,6 +1,7 @@
 /**
  * Property-based fuzzing of the Engine API request decoders: the create body (validateCreate), the
- * exec and update bodies (decode against EXEC_BODY / UPDATE_BODY) and the stop/kill query
+ * exec and update bodies (decode against EXEC_BODY / UPDATE_BODY), the network create, volume
+ * create and /auth bodies (api/bodies.ts) and the stop/kill query
  * parameters. Any JSON value gives a result or a 400 HttpError with a non-empty one-line message,
  * never another exception, never a change to Object.prototype, in bounded time; unknown fields are
  * ignored and known fields with valid values come back unchanged.
@@ -9,6 +10,7 @@
 import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
+import { decodeAuth, decodeNetworkCreate, decodeVolumeCreate } from '../src/api/bodies';
 import { decode } from '../src/containers/decode';
 import { healthSettings } from '../src/containers/health';
 import { EXEC_BODY, EXEC_START_BODY, NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY, UPDATE_BODY, validateCreate } from '../src/containers/validate';
@@ -17,8 +19,8 @@ import { stopGraceMs } from '../src/containers/manager';
 import { signalParam, stopTimeout } from '../src/routes/query-params';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'api-decode');
-type Target = 'create' | 'exec' | 'update' | 'execStart' | 'connect' | 'disconnect';
-const TARGETS: Target[] = ['create', 'exec', 'update', 'execStart', 'connect', 'disconnect'];
+type Target = 'create' | 'exec' | 'update' | 'execStart' | 'connect' | 'disconnect' | 'networkCreate' | 'volumeCreate' | 'auth';
+const TARGETS: Target[] = ['create', 'exec', 'update', 'execStart', 'connect', 'disconnect', 'networkCreate', 'volumeCreate', 'auth'];
 
 const run: Record<Target, (body: unknown) => unknown> = {
   create: (b) => validateCreate(b, null, { cpuCount: 2 }),
@@ -27,6 +29,9 @@ const run: Record<Target, (body: unknown) => unknown> = {
   execStart: (b) => decode(b, EXEC_START_BODY, 'ExecStartOptions'),
   connect: (b) => decode(b, NETWORK_CONNECT_BODY, 'ConnectOptions'),
   disconnect: (b) => decode(b, NETWORK_DISCONNECT_BODY, 'DisconnectOptions'),
+  networkCreate: decodeNetworkCreate,
+  volumeCreate: decodeVolumeCreate,
+  auth: decodeAuth,
 };
 
 /** `f()` returns, or throws a 400 HttpError with a one-line message; anything else fails. */
@@ -84,6 +89,9 @@ const VALID: Record<Target, Record<string, unknown>> = {
   execStart: { Detach: false, Tty: true, ConsoleSize: [24, 80] },
   connect: { Container: 'web', EndpointConfig: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' } } },
   disconnect: { Container: 'web', Force: true },
+  networkCreate: { Name: 'n1', Driver: 'bridge', Internal: false, Attachable: true, IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1', IPRange: '10.9.0.128/25' }], Options: {} }, Options: { 'com.docker.network.bridge.name': 'br9' }, Labels: { a: 'b' } },
+  volumeCreate: { Name: 'v1', Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs' }, Labels: { a: 'b' } },
+  auth: { username: 'u', password: 'p', email: '', serveraddress: 'localhost:5000' },
 };
 
 const nasty = fc.oneof(
@@ -221,6 +229,41 @@ describe('Engine API request decoder fuzzing', () => {
         { numRuns: 300 },
       );
       const labels = fc.dictionary(fc.string({ maxLength: 12 }), fc.string({ maxLength: 40 }), { maxKeys: 5 });
+      const networkBody = fc.record(
+        {
+          Name: fc.string({ maxLength: 20 }),
+          Driver: fc.string({ maxLength: 10 }),
+          Internal: fc.boolean(),
+          Attachable: fc.boolean(),
+          IPAM: fc.record({ Driver: fc.string(), Config: fc.array(fc.record({ Subnet: fc.string(), Gateway: fc.string() }, { requiredKeys: [] }), { maxLength: 3 }), Options: labels }, { requiredKeys: [] }),
+          Options: labels,
+          Labels: labels,
+        },
+        { requiredKeys: [] },
+      );
+      fuzz(
+        fc.tuple(networkBody, unknown),
+        ([known, extra]) => {
+          expect(decodeNetworkCreate(JSON.parse(JSON.stringify({ ...extra, ...known })))).toEqual(known);
+        },
+        { numRuns: 200 },
+      );
+      const volumeBody = fc.record({ Name: fc.string({ maxLength: 20 }), Driver: fc.string({ maxLength: 10 }), DriverOpts: labels, Labels: labels }, { requiredKeys: [] });
+      fuzz(
+        fc.tuple(volumeBody, unknown),
+        ([known, extra]) => {
+          expect(decodeVolumeCreate(JSON.parse(JSON.stringify({ ...extra, ...known })))).toEqual(known);
+        },
+        { numRuns: 200 },
+      );
+      const authBody = fc.record({ username: fc.string(), password: fc.string(), auth: fc.base64String(), serveraddress: fc.string() }, { requiredKeys: [] });
+      fuzz(
+        fc.tuple(authBody, unknown),
+        ([known, extra]) => {
+          expect(decodeAuth(JSON.parse(JSON.stringify({ ...extra, ...known })))).toEqual(known);
+        },
+        { numRuns: 200 },
+      );
       fuzz(
         fc.tuple(labels, fc.array(fc.string({ maxLength: 30 }).filter((e) => e.split('=')[0] !== ''), { maxLength: 4 }), unknown),
         ([l, env, extra]) => {

@@ -30,13 +30,24 @@ export class FakeContainerd {
           return [m, fn];
         }),
       );
-    this.tasks = service('Tasks', ['create', 'start', 'delete', 'exec', 'deleteProcess', 'wait', 'kill', 'closeIo', 'list', 'get']);
-    this.snapshots = service('Snapshots', ['mounts']);
-    this.containers = service('Containers', ['get']);
+    this.tasks = service('Tasks', ['create', 'start', 'delete', 'exec', 'deleteProcess', 'wait', 'kill', 'closeIo', 'list', 'get', 'resume']);
+    this.snapshots = service('Snapshots', ['mounts', 'remove']);
+    this.containers = service('Containers', ['get', 'delete']);
   }
 
   call(_client: object, method: Handler, req: Record<string, unknown>): Promise<unknown> {
     return method(req);
+  }
+
+  /** As the real client's: sent again (here at once) while it fails with UNAVAILABLE, up to 5 times. */
+  async callIdempotent(_client: object, method: Handler, req: Record<string, unknown>): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await method(req);
+      } catch (e) {
+        if ((e as { code?: number }).code !== Code.UNAVAILABLE || attempt >= 5) throw e;
+      }
+    }
   }
 
   close(): void {}

@@ -169,6 +169,96 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
     expect(cd.methods().slice(-2)).toEqual(['Tasks.start', 'Tasks.delete']);
   });
 
+  // gantry-containerd killed -9 under a call: the connection drops and the call fails with UNAVAILABLE
+  const dropped = () => grpcError(Code.UNAVAILABLE, 'Connection dropped');
+
+  it('a Tasks.Create cut by a gantry-containerd restart: the task is deleted and created again, the start succeeds', async () => {
+    const c = container('redo');
+    let creates = 0;
+    cd.handlers.set('Tasks.create', async () => {
+      if (++creates === 1) throw dropped();
+      return { containerId: c.Id, pid: 4321 };
+    });
+    cd.handlers.set('Tasks.start', async () => ({ pid: 4321 }));
+    cd.handlers.set('Tasks.get', async () => ({ process: { pid: 4321, status: 2 /* RUNNING */ } }));
+    const r = await request('POST', `/v1.45/containers/${c.Id}/start`);
+    expect(r.status).toBe(204);
+    expect(store.get(c.Id).State).toMatchObject({ Status: 'running', Running: true, Pid: 4321 });
+    expect(cd.methods().filter((m) => m === 'Tasks.create' || m === 'Tasks.start')).toEqual(['Tasks.create', 'Tasks.create', 'Tasks.start']);
+    // the cut create's task was deleted before the second create
+    const seq = cd.methods();
+    expect(seq.indexOf('Tasks.delete', seq.indexOf('Tasks.create'))).toBeLessThan(seq.lastIndexOf('Tasks.create'));
+    await mgr.handleTaskExit({ containerId: c.Id, pid: 4321, exitStatus: 0, exitedAt: new Date() });
+  });
+
+  it('a Tasks.Start whose reply was lost: the restarted daemon says whether it ran; a CREATED task is started again', async () => {
+    const ran = container('ran');
+    cd.handlers.set('Tasks.create', async () => ({ containerId: ran.Id, pid: 11 }));
+    cd.handlers.set('Tasks.start', async () => {
+      throw dropped();
+    });
+    cd.handlers.set('Tasks.get', async () => ({ process: { pid: 11, status: 2 /* RUNNING */ } }));
+    expect((await request('POST', `/v1.45/containers/${ran.Id}/start`)).status).toBe(204);
+    expect(store.get(ran.Id).State).toMatchObject({ Status: 'running', Pid: 11 });
+    expect(cd.methods().filter((m) => m === 'Tasks.start')).toHaveLength(1);
+    await mgr.handleTaskExit({ containerId: ran.Id, pid: 11, exitStatus: 0, exitedAt: new Date() });
+
+    const waiting = container('waiting');
+    cd.calls.length = 0;
+    let starts = 0;
+    cd.handlers.set('Tasks.create', async () => ({ containerId: waiting.Id, pid: 12 }));
+    cd.handlers.set('Tasks.start', async () => {
+      if (++starts === 1) throw dropped();
+      return { pid: 12 };
+    });
+    cd.handlers.set('Tasks.get', async () => ({ process: { pid: 12, status: starts < 2 ? 1 /* CREATED */ : 2 } }));
+    expect((await request('POST', `/v1.45/containers/${waiting.Id}/start`)).status).toBe(204);
+    expect(cd.methods().filter((m) => m === 'Tasks.start')).toHaveLength(2);
+    await mgr.handleTaskExit({ containerId: waiting.Id, pid: 12, exitStatus: 0, exitedAt: new Date() });
+  });
+
+  it('a start whose task already exited while gantry-containerd was away is settled (the exit event was lost)', async () => {
+    const c = container('quick');
+    cd.handlers.set('Tasks.create', async () => ({ containerId: c.Id, pid: 13 }));
+    cd.handlers.set('Tasks.start', async () => {
+      throw dropped();
+    });
+    cd.handlers.set('Tasks.get', async () => ({ process: { pid: 13, status: 3 /* STOPPED */, exitStatus: 7, exitedAt: { seconds: 1, nanos: 0 } } }));
+    expect((await request('POST', `/v1.45/containers/${c.Id}/start`)).status).toBe(204);
+    expect(store.get(c.Id).State).toMatchObject({ Status: 'exited', Running: false, ExitCode: 7 });
+  });
+
+  it('docker rm -f whose SIGKILL was cut by a gantry-containerd restart: the kill is sent again and the removal completes', async () => {
+    const c = container('victim', true);
+    let kills = 0;
+    cd.handlers.set('Tasks.kill', async () => {
+      if (++kills === 1) throw dropped();
+      // the second kill lands: the exit comes on the event stream
+      setImmediate(() => void mgr.handleTaskExit({ containerId: c.Id, pid: 4242, exitStatus: 137, exitedAt: new Date() }));
+      return {};
+    });
+    const r = await request('DELETE', `/v1.45/containers/${c.Id}?force=1`);
+    expect(r.status).toBe(204);
+    expect(kills).toBe(2);
+    expect(store.find(c.Id)).toBeUndefined();
+  });
+
+  it('docker rm -f of a container whose task is gone (kill: not found): settled from gantry-containerd, removed at once', async () => {
+    const c = container('ghost', true);
+    cd.handlers.set('Tasks.kill', async () => {
+      throw grpcError(Code.NOT_FOUND, 'task not found');
+    });
+    cd.handlers.set('Tasks.get', async () => {
+      throw grpcError(Code.NOT_FOUND, 'task not found');
+    });
+    const t0 = Date.now();
+    const r = await request('DELETE', `/v1.45/containers/${c.Id}?force=1`);
+    expect(r.status).toBe(204);
+    // before, this waited for an exit event that never came
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(store.find(c.Id)).toBeUndefined();
+  });
+
   it('an attached exec that cannot start: the message on the stream\'s stdout (CRLF), exit code 127 on inspect', async () => {
     const c = container('box', true);
     cd.handlers.set('Containers.get', async () => ({ container: { spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } } })) } } }));

@@ -4,8 +4,8 @@
  * collection keeps what a pull wrote until the image record and GC labels hold it.
  */
 import { createHash } from 'node:crypto';
-import { Metadata, status as Code, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { content, type diff, type images, type leases, type snapshots, types } from '@gantry/api';
+import { status as Code, type ClientDuplexStream, type Metadata } from '@grpc/grpc-js';
+import { callMetadata, content, unaryCall, type diff, type images, type leases, type snapshots, types, type UnaryMethod } from '@gantry/api';
 import { RegistryError } from './errors';
 
 export interface StoreClients {
@@ -22,8 +22,6 @@ export interface BlobDescriptor {
   size: number;
   annotations?: Record<string, string>;
 }
-
-type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
 export const isGrpcCode = (e: unknown, code: Code): boolean => (e as { code?: unknown }).code === code;
 
@@ -45,16 +43,11 @@ export class ContainerdStore {
   }
 
   metadata(): Metadata {
-    const md = new Metadata();
-    md.set('containerd-namespace', this.namespace);
-    if (this.lease) md.set('containerd-lease', this.lease);
-    return md;
+    return callMetadata({ namespace: this.namespace, headers: this.lease ? { 'containerd-lease': this.lease } : {} });
   }
 
-  call<Req, Res>(client: object, method: Unary<Req, Res>, req: Req): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      method.call(client, req, this.metadata(), (err, res) => (err ? reject(err) : resolve(res)));
-    });
+  call<Req, Res>(client: object, method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+    return unaryCall(client, method, req, this.metadata());
   }
 
   // --- leases ---

@@ -1,5 +1,4 @@
-import { credentials } from '@grpc/grpc-js';
-import { events, namespaceMetadata } from '@gantry/api';
+import { callMetadata, clientOn, events, unaryCall, unixChannel } from '@gantry/api';
 import { encodeEvent } from './event-codec';
 import type { ShimEvent } from './task-service';
 
@@ -17,7 +16,7 @@ export class Publisher {
     private readonly namespace: string,
     private readonly onError: (msg: string) => void = () => undefined,
   ) {
-    this.client = address ? new events.EventsClient(`unix://${address}`, credentials.createInsecure()) : undefined;
+    this.client = address ? clientOn(events.EventsClient, unixChannel(address)) : undefined;
   }
 
   publish(e: ShimEvent): void {
@@ -33,12 +32,15 @@ export class Publisher {
     while (this.queue.length > 0) {
       const e = this.queue[0]!;
       const { topic, event } = encodeEvent(e);
-      const ok = await new Promise<boolean>((resolve) => {
-        this.client!.publish({ topic, event }, namespaceMetadata(this.namespace), { deadline: Date.now() + 5000 }, (err) => {
-          if (err) this.onError(`publish ${topic}: ${err.message}`);
-          resolve(!err);
-        });
-      });
+      // waitForReady: while the daemon restarts, the publish waits for it (up to the deadline)
+      const md = callMetadata({ namespace: this.namespace, waitForReady: true });
+      const ok = await unaryCall(this.client, this.client.publish, { topic, event }, md, 5000).then(
+        () => true,
+        (err: Error) => {
+          this.onError(`publish ${topic}: ${err.message}`);
+          return false;
+        },
+      );
       if (ok) {
         this.queue.shift();
         delay = 100;

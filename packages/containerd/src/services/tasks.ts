@@ -79,6 +79,14 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
       await shims.stop(h);
       return { id: r.containerId, pid: d.pid, exitStatus: d.exitStatus, exitedAt: d.exitedAt };
     } catch (e) {
+      if ((e as Partial<ServiceError>)?.code === Code.NOT_FOUND) {
+        // a shim that holds no task: its Create was cut (this daemon was killed under it) and the
+        // shim found again at restart. Stop it, or the client's next Create finds "already exists"
+        // and the shim is left behind (both seen in the fault test)
+        log.warn('shim without a task stopped', { id: r.containerId });
+        await shims.stop(h);
+        throw e;
+      }
       if (!unreachable(e)) throw e;
       await shims.stop(h);
       return { id: r.containerId, pid: 0, exitStatus: 255, exitedAt: timestampFromDate(new Date()) };

@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { events, packAny, shim, timestampFromDate } from '@gantry/api';
+import { callMetadata, clientOn, events, packAny, shim, timestampFromDate, unaryCall, unixChannel, type UnaryMethod } from '@gantry/api';
 import { linuxSys, writeFileAtomic } from '@gantry/linux';
 import { Runtime } from '@gantry/runtime';
 import type { DaemonContext } from '../context';
@@ -42,13 +41,14 @@ export interface ShimHandle {
   shimPid: number;
 }
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline?: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-
 /** Call a shim method as a promise (shim errors keep their gRPC status for the client). */
-export function callShim<Req, Res>(h: ShimHandle, method: Unary<Req, Res>, req: Req, timeoutMs?: number): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method.call(h.client, req, new Metadata(), timeoutMs ? { deadline: Date.now() + timeoutMs } : {}, (err, res) => (err ? reject(err) : resolve(res)));
-  });
+export function callShim<Req, Res>(h: ShimHandle, method: UnaryMethod<Req, Res>, req: Req, timeoutMs?: number): Promise<Res> {
+  return unaryCall(h.client, method, req, callMetadata(), timeoutMs);
+}
+
+/** The client of the shim serving on `socket` (its own channel: one shim, one socket). */
+function shimClient(socket: string): shim.TaskClient {
+  return clientOn(shim.TaskClient, unixChannel(socket));
 }
 
 const SHIM_MAIN = path.join(path.dirname(require.resolve('@gantry/shim/package.json')), 'dist', 'main.js');
@@ -226,7 +226,7 @@ export class ShimManager {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
-    const handle: ShimHandle = { namespace: ns, id, bundle, socket, shimPid, client: new shim.TaskClient(`unix://${socket}`, credentials.createInsecure()) };
+    const handle: ShimHandle = { namespace: ns, id, bundle, socket, shimPid, client: shimClient(socket) };
     // The socket file appears at bind(), a moment before listen(): a connect in between is refused.
     // Only a channel that reached READY proves the shim serves.
     try {
@@ -306,7 +306,7 @@ export class ShimManager {
         } catch {
           // older bundle
         }
-        const client = new shim.TaskClient(`unix://${socket}`, credentials.createInsecure());
+        const client = shimClient(socket);
         const h: ShimHandle = { namespace: ns, id, bundle, socket, client, shimPid: recordedPid };
         try {
           const c = await callShim(h, client.connect, { id }, 3000);

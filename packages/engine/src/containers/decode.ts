@@ -84,7 +84,8 @@ function goType(s: Schema): string {
     case 'tuple':
       return `[${s.n}]${goType(s.of)}`;
     case 'object':
-      return `container.${s.name}`;
+      // a name with its Go package (network.CreateRequest) as it is; container types by default
+      return s.name.includes('.') ? s.name : `container.${s.name}`;
   }
 }
 

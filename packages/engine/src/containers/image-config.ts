@@ -30,7 +30,7 @@ export interface ResolvedImage {
 export function readBlob(cd: Containerd, digest: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const stream = cd.content.read({ digest, offset: 0n, size: 0n }, cd.metadata());
+    const stream = cd.content.read({ digest, offset: 0n, size: 0n }, cd.metadata(), cd.callOptions());
     stream.on('data', (r: { data: Uint8Array }) => chunks.push(Buffer.from(r.data)));
     stream.on('end', () => resolve(Buffer.concat(chunks)));
     stream.on('error', reject);

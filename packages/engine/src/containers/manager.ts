@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status as Code } from '@grpc/grpc-js';
-import { containers as cpb, snapshots as spb, tasks as tpb, types } from '@gantry/api';
+import { containers as cpb, isUnavailable, snapshots as spb, tasks as tpb, types } from '@gantry/api';
 import { parseSignal } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { conflict, fromGrpc, HttpError, notModified } from '../http/errors';
@@ -34,6 +34,15 @@ export function signalNumber(s: string | undefined, fallback = 15): number | und
 
 /** Node fires a timer longer than this after 1 ms: a longer grace period would be none at all. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A call of a container or task create was cut by a gantry-containerd restart (UNAVAILABLE) and
+ * what it made was undone: nothing of the container ran, so the caller makes it once more.
+ */
+class CutByRestart extends Error {}
+
+/** How many times a create cut by gantry-containerd restarts is tried (kills can come in a row). */
+const MAX_ATTEMPTS_ACROSS_RESTARTS = 3;
 
 /**
  * How long stop waits before SIGKILL, in ms; undefined: until the container exits (a negative
@@ -106,11 +115,23 @@ export class ContainerManager {
   // ---- create ----
 
   async create(body: unknown, name: string | null): Promise<{ Id: string; Warnings: string[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createOnce(body, name, attempt < MAX_ATTEMPTS_ACROSS_RESTARTS);
+      } catch (e) {
+        if (!(e instanceof CutByRestart)) throw e;
+        this.ctx.log.warn('container create cut by a gantry-containerd restart; creating it again', { name, attempt });
+      }
+    }
+  }
+
+  private async createOnce(body: unknown, name: string | null, mayRetry: boolean): Promise<{ Id: string; Warnings: string[] }> {
     const v = validateCreate(body, name);
     const config = v.config as ContainerConfig & Record<string, unknown>;
     if (!config.Image) throw new HttpError(400, 'No image specified');
     const image: ResolvedImage = await resolveImage(this.cd, String(config.Image)).catch((e: unknown) => {
       if (e instanceof HttpError && e.status === 404) throw noSuchImage(String(config.Image));
+      if (mayRetry && isUnavailable(e) && !this.closing) throw new CutByRestart();
       throw e;
     });
     const id = this.store.newId();
@@ -186,6 +207,7 @@ export class ContainerManager {
       prepared?.rollback();
       await this.ctx.networks?.forget(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
+      if (mayRetry && isUnavailable(e) && !this.closing) throw new CutByRestart();
       if (e instanceof HttpError) throw e;
       throw fromGrpc(e);
     }
@@ -269,15 +291,45 @@ export class ContainerManager {
     let done!: () => void;
     const pending = new Promise<void>((r) => (done = r));
     this.pendingStarts.set(rec.Id, pending);
+    let recovered = false;
     try {
-      await this.createAndStartTask(rec);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          recovered = (await this.createAndStartTask(rec, attempt < MAX_ATTEMPTS_ACROSS_RESTARTS)) || attempt > 1;
+          break;
+        } catch (e) {
+          if (!(e instanceof CutByRestart)) throw e;
+          // gantry-containerd died under the task's preparation or Tasks.Create: its task is deleted
+          // (createAndStartTask waited for the restarted daemon); nothing of the container ran yet
+          this.ctx.log.warn('task create cut by a gantry-containerd restart; creating it again', { id: rec.Id, attempt });
+        }
+      }
     } finally {
       if (this.pendingStarts.get(rec.Id) === pending) this.pendingStarts.delete(rec.Id);
       done();
     }
+    // a start that outlived a gantry-containerd restart: the exit may have been published before the
+    // event stream was back, and the reconcile that followed skipped this (then pending) start
+    if (recovered) await this.reconcileOne(rec.Id);
   }
 
-  private async createAndStartTask(rec: ContainerRecord): Promise<void> {
+  /**
+   * Tasks.Start's reply was lost with the connection (gantry-containerd killed under it): once the
+   * restarted daemon answers, its view of the task says whether the start happened (the task runs,
+   * or already exited); a task still CREATED is started now; anything else fails with `cause`.
+   */
+  private async recoverDroppedStart(id: string, cause: unknown): Promise<void> {
+    const p = (await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.get, { containerId: id, execId: '' }).catch(() => undefined))?.process;
+    if (p?.status === types.Status.CREATED) {
+      await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: id, execId: '' }, 60000);
+      return;
+    }
+    if (p && (p.status === types.Status.RUNNING || p.status === types.Status.PAUSED || p.status === types.Status.STOPPED)) return;
+    throw cause;
+  }
+
+  /** Returns true when a gantry-containerd restart was lived through (see startTask). */
+  private async createAndStartTask(rec: ContainerRecord, mayRetryCreate: boolean): Promise<boolean> {
     const cfg = rec.Config as ContainerConfig;
     const tty = cfg.Tty === true;
     const fifos: StdioFifos = createFifos(this.fifoDir(rec.Id), 'init', { stdin: cfg.OpenStdin === true, stdout: true, stderr: !tty });
@@ -303,11 +355,17 @@ export class ContainerManager {
       );
       io.ready();
       step = 'start';
-      await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: rec.Id, execId: '' }, 60000);
+      let recovered = false;
+      await this.cd.call(this.cd.tasks, this.cd.tasks.start, { containerId: rec.Id, execId: '' }, 60000).catch(async (e: unknown) => {
+        if (!isUnavailable(e)) throw e;
+        recovered = true;
+        await this.recoverDroppedStart(rec.Id, e);
+      });
       rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: created.pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: NULL_TIME };
       this.store.save(rec);
       this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
       this.health.start(rec.Id);
+      return recovered;
     } catch (e) {
       io.close();
       this.ios.delete(rec.Id);
@@ -317,6 +375,7 @@ export class ContainerManager {
       await this.deleteTaskOnceReachable(rec.Id);
       this.mounts?.stop(rec);
       await this.ctx.networks?.down(rec.Id).catch(() => undefined);
+      if (mayRetryCreate && step !== 'start' && isUnavailable(e) && !this.closing) throw new CutByRestart();
       // As dockerd: a task that could not be created or started is worded and classified from
       // containerd's message, the runtime's own at its end (126/127 and 400 for a command that
       // cannot run, 128 otherwise); the container keeps its state (created, or exited).
@@ -377,19 +436,23 @@ export class ContainerManager {
    * running, and settle the exits the stream did not deliver.
    */
   async reconcile(): Promise<void> {
-    for (const rec of this.store.all()) {
-      if (!rec.State.Running || this.pendingStarts.has(rec.Id)) continue;
-      let exit: { status: number; at: Date } | undefined;
-      try {
-        const p = (await this.cd.call(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
-        if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
-      } catch (e) {
-        // the task is gone (its shim died, or it was deleted behind our back): it has exited
-        if ((e as { code?: number }).code === Code.NOT_FOUND) exit = { status: 255, at: new Date() };
-        else this.ctx.log.warn('reconcile: task state unknown', { id: rec.Id, error: String(e) });
-      }
-      if (exit) await this.settleExit(rec.Id, exit.status, exit.at);
+    for (const rec of this.store.all()) await this.reconcileOne(rec.Id);
+  }
+
+  /** Settle the exit of container `id` if gantryd thinks it runs and gantry-containerd says it stopped. */
+  private async reconcileOne(id: string): Promise<void> {
+    const rec = this.store.find(id);
+    if (!rec?.State.Running || this.pendingStarts.has(rec.Id)) return;
+    let exit: { status: number; at: Date } | undefined;
+    try {
+      const p = (await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
+      if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
+    } catch (e) {
+      // the task is gone (its shim died, or it was deleted behind our back): it has exited
+      if ((e as { code?: number }).code === Code.NOT_FOUND) exit = { status: 255, at: new Date() };
+      else this.ctx.log.warn('reconcile: task state unknown', { id: rec.Id, error: String(e) });
     }
+    if (exit) await this.settleExit(rec.Id, exit.status, exit.at);
   }
 
   private async settleExit(id: string, exitStatus: number, exitedAt: Date): Promise<void> {
@@ -496,6 +559,38 @@ export class ContainerManager {
     this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
   }
 
+  /**
+   * SIGKILL every process of the container's task and wait for its exit (`exited`, registered before).
+   * A kill cut by a gantry-containerd restart is sent again once the daemon is back (a second SIGKILL
+   * is harmless); a kill refused (the task is gone or finished) is settled from gantry-containerd's
+   * view. The wait is bounded: before, a kill lost with the connection left `docker rm -f` waiting
+   * for an exit that never came (found by the fault test).
+   */
+  private async killAndWaitExit(id: string, exited: Promise<unknown>, what: 'stop' | 'remove', timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: id, signal: 9, all: true }), Math.max(deadline - Date.now(), 1000));
+        break;
+      } catch (e) {
+        const code = (e as { code?: number }).code;
+        if (!isUnavailable(e) && code !== Code.DEADLINE_EXCEEDED) {
+          await this.reconcileOne(id);
+          break;
+        }
+        if (Date.now() > deadline || this.closing) throw new HttpError(500, `cannot ${what} container ${id}: gantry-containerd did not take the kill: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(deadline - Date.now(), 5000))))]);
+    clearTimeout(timer);
+    if (inTime) return;
+    // the exit event may have been lost with the event stream: ask gantry-containerd
+    await this.reconcileOne(id);
+    if (this.store.find(id)?.State.Running) throw new HttpError(500, `cannot ${what} container ${id}: it did not exit within ${Math.round(timeoutMs / 1000)} s of SIGKILL`);
+  }
+
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     await this.autoStarts.get(this.store.get(ref).Id);
     const rec = this.store.get(ref);
@@ -523,9 +618,8 @@ export class ContainerManager {
     const graceMs = stopGraceMs(timeout);
     const inTime = graceMs === undefined ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
     if (!inTime) {
-      await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
       this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: '9' });
-      await exited;
+      await this.killAndWaitExit(rec.Id, exited, 'stop');
     }
     this.ctx.events.emit('container', 'stop', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
   }
@@ -607,19 +701,20 @@ export class ContainerManager {
       if (rec.State.Running) {
         const exited = this.waitFor(rec.Id, 'next-exit');
         if (rec.State.Paused) await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch(() => undefined);
-        await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: 9, all: true })).catch(() => undefined);
-        await exited;
+        await this.killAndWaitExit(rec.Id, exited, 'remove');
       }
     }
     const cur = this.store.find(rec.Id);
     if (!cur) return;
     cur.State = { ...cur.State, Status: 'removing' };
     this.store.save(cur);
-    await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
-    await this.cd.call(this.cd.containers, this.cd.containers.delete, { id: rec.Id }).catch((e: unknown) => {
+    // each sent again if gantry-containerd is killed under it: a task, record or snapshot left
+    // behind would outlive the container
+    await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
+    await this.cd.callIdempotent(this.cd.containers, this.cd.containers.delete, { id: rec.Id }).catch((e: unknown) => {
       if ((e as { code?: number }).code !== Code.NOT_FOUND) throw fromGrpc(e);
     });
-    await this.cd.call(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
+    await this.cd.callIdempotent(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
     await this.ctx.networks?.forget(rec.Id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id: rec.Id, error: String(e) }));
     this.store.remove(rec.Id);
     this.mounts?.removed(rec, opts.removeVolumes ?? false);

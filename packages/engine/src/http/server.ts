@@ -76,6 +76,35 @@ export function requestTarget(target: string): { version: string; path: string; 
   return { ...versionOf(url.pathname), query: url.searchParams };
 }
 
+/**
+ * Go's path.Clean for a rooted path, keeping a trailing slash (gorilla/mux's cleanPath, which
+ * dockerd's router runs before routing): no empty or "." segments, ".." resolved, never above "/".
+ */
+export function cleanPath(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  const clean = `/${out.join('/')}`;
+  return p.endsWith('/') && clean !== '/' ? `${clean}/` : clean;
+}
+
+/**
+ * Where dockerd redirects an origin-form target whose path is not clean ("//version",
+ * "/v1.45/./containers/json", "/a/../_ping"): the cleaned path with the query as it was, answered
+ * with 301 before any routing (measured against dockerd 20.10: every method, no body). Undefined for
+ * a clean path, and for other target forms.
+ */
+export function cleanRedirect(target: string): string | undefined {
+  if (!target.startsWith('/')) return undefined;
+  const q = target.indexOf('?');
+  const p = q < 0 ? target : target.slice(0, q);
+  const clean = cleanPath(p);
+  return clean === p ? undefined : clean + (q < 0 ? '' : target.slice(q));
+}
+
 /** Split "/v1.41/containers/json" into the version and the route path. */
 function versionOf(url: string): { version: string; path: string } {
   const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(url);
@@ -271,6 +300,13 @@ export class ApiServer {
     try {
       // inside the try: a target URL cannot parse (`GET //[`) is the client's 400, not a rejection
       // nobody handles (which would end the daemon)
+      const location = cleanRedirect(req.url ?? '/');
+      if (location !== undefined) {
+        status = 301;
+        res.writeHead(301, { Location: location, 'Content-Length': 0 });
+        res.end();
+        return;
+      }
       const { version, path: p, query } = requestTarget(req.url ?? '/');
       const method = req.method ?? 'GET';
       const { handler, params } = this.router.match(method, p);

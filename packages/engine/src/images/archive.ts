@@ -15,7 +15,10 @@ import { badRequest, fromGrpc } from '../http/errors';
 import type { OciContainerConfig, OciImageConfig } from './catalog';
 
 /** Send `chunks` (a tar, possibly gzipped) to Archives.Import with unpack; the images it created. */
-export function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer>, opts: { name?: string } = {}): Promise<archives.ImportedImage[]> {
+export async function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer>, opts: { name?: string } = {}): Promise<archives.ImportedImage[]> {
+  // a stream of unbounded length has no deadline: wait (bounded) for gantry-containerd first, then
+  // let the call fail at once if the connection goes
+  await cd.ready();
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (err: unknown, res?: archives.ImportResponse) => {
@@ -24,7 +27,7 @@ export function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer>, opt
       if (err) reject(err instanceof Error && 'code' in err ? fromGrpc(err) : err);
       else resolve(res?.images ?? []);
     };
-    const call = cd.archives.import(cd.metadata(), (err, res) => finish(err, res));
+    const call = cd.archives.import(cd.metadata(false), (err, res) => finish(err, res));
     void (async () => {
       try {
         call.write(archives.ImportRequest.fromPartial({ name: opts.name ?? '', unpack: true }));
@@ -44,7 +47,8 @@ export function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer>, opt
 
 /** Archives.Export of `names` (full references), written to `out` once the first bytes are there. */
 export async function exportArchive(cd: Containerd, names: string[], onStart: () => void, write: (b: Buffer) => Promise<void>, signal: { aborted: boolean; onAbort(fn: () => void): void }): Promise<void> {
-  const call = cd.archives.export(archives.ExportRequest.fromPartial({ names }), cd.metadata());
+  await cd.ready();
+  const call = cd.archives.export(archives.ExportRequest.fromPartial({ names }), cd.metadata(false));
   signal.onAbort(() => call.cancel());
   let started = false;
   try {

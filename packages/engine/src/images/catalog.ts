@@ -101,7 +101,7 @@ export class ImageCatalog {
 
   /** The whole blob as bytes (documents only: manifests, indexes, configs). */
   async blob(digest: string): Promise<Buffer> {
-    const call = this.cd.content.read({ digest, offset: 0n, size: 0n }, this.cd.metadata());
+    const call = this.cd.content.read({ digest, offset: 0n, size: 0n }, this.cd.metadata(), this.cd.callOptions());
     const chunks: Buffer[] = [];
     try {
       for await (const m of call as AsyncIterable<{ data: Buffer }>) chunks.push(m.data);

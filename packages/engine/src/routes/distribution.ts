@@ -5,6 +5,7 @@
  * are used for that request's registry only, and are never logged or stored.
  */
 import { parsePlatform, type Platform } from '@gantry/containerd';
+import { decodeAuth, type AuthBody } from '../api/bodies';
 import { API_VERSION } from '../http/api-version';
 import { ContainerdStore, RegistryClient, RegistryError, credentialsFor, registryKeyHost, type Credentials, type JsonMessage } from '@gantry/registry';
 import type { EngineContext } from '../context';
@@ -13,18 +14,8 @@ import type { RequestContext, Router } from '../http/router';
 import { Reply } from '../http/router';
 import { danglingName, familiar, normalizeOrBadRequest, parseName } from '../images/names';
 
-/** Docker's AuthConfig (X-Registry-Auth and the body of POST /auth). */
-interface AuthConfig {
-  username?: string;
-  password?: string;
-  auth?: string;
-  email?: string;
-  serveraddress?: string;
-  identitytoken?: string;
-  registrytoken?: string;
-}
-
-function credentialsOf(a: AuthConfig): Credentials | undefined {
+/** Docker's AuthConfig (X-Registry-Auth and the body of POST /auth), decoded by `decodeAuth`. */
+function credentialsOf(a: AuthBody): Credentials | undefined {
   if (a.identitytoken) return { identityToken: a.identitytoken };
   if (a.registrytoken) return { registryToken: a.registrytoken };
   let { username, password } = a;
@@ -48,7 +39,7 @@ export function registryAuthHeader(c: RequestContext): Credentials | undefined {
     throw badRequest('invalid X-Registry-Auth header: it must be base64url-encoded JSON');
   }
   if (parsed === null || typeof parsed !== 'object') throw badRequest('invalid X-Registry-Auth header: it must be a JSON object');
-  return credentialsOf(parsed as AuthConfig);
+  return credentialsOf(decodeAuth(parsed));
 }
 
 /**
@@ -195,7 +186,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext, o
   });
 
   router.post('/auth', async (c) => {
-    const body = await c.json<AuthConfig>();
+    const body = decodeAuth(await c.json<unknown>());
     const server = body.serveraddress ? registryKeyHost(body.serveraddress) : 'docker.io';
     const creds = credentialsOf(body);
     const client = clientFor(ctx, server, creds);

@@ -1,10 +1,11 @@
 /** Docker's network endpoints: create, list, inspect, remove, connect, disconnect, prune. */
+import { decodeNetworkCreate } from '../api/bodies';
 import { decode } from '../containers/decode';
 import { NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY } from '../containers/validate';
 import type { EngineContext } from '../context';
 import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
-import type { CreateNetworkRequest, EndpointConfig, NetworkController } from '../networks/controller';
+import type { EndpointConfig, NetworkController } from '../networks/controller';
 import type { NetworkRecord } from '@gantry/network';
 import { matchLabel, parseFilters } from './list-filters';
 
@@ -20,9 +21,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
   };
 
   router.post('/networks/create', async (c) => {
-    const body = await c.json<CreateNetworkRequest>();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalid JSON body');
-    const out = await nets.create(body);
+    const out = await nets.create(decodeNetworkCreate(await c.json<unknown>()));
     const n = nets.get(out.Id);
     ctx.events.emit('network', 'create', out.Id, { name: n.Name, type: n.Driver });
     return Reply.created(out);

@@ -1,3 +1,4 @@
+import { decodeVolumeCreate } from '../api/bodies';
 import type { EngineContext } from '../context';
 import type { ContainerStore } from '../containers/store';
 import { badRequest, HttpError } from '../http/errors';
@@ -10,12 +11,6 @@ function bool(v: string | null | undefined): boolean {
   return v === '1' || v === 'true' || v === 'True';
 }
 
-
-function stringMap(v: unknown, field: string): Record<string, string> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw badRequest(`invalid ${field}: must be an object of strings`);
-  return v as Record<string, string>;
-}
 
 function versionLess(a: string, b: string): boolean {
   const [a1 = 0, a2 = 0] = a.split('.').map(Number);
@@ -36,13 +31,9 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
   const dangling = (v: VolumeRecord) => mounts.usersOf(v.Name).length === 0;
 
   router.post('/volumes/create', async (c) => {
-    const body = await c.json<Record<string, unknown>>();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalid JSON: expected an object');
-    for (const [k, t] of [['Name', 'string'], ['Driver', 'string']] as const) {
-      if (body[k] !== undefined && body[k] !== null && typeof body[k] !== t) throw badRequest(`invalid ${k}: must be a ${t}`);
-    }
+    const body = decodeVolumeCreate(await c.json<unknown>());
     if (body.ClusterVolumeSpec) throw badRequest('cluster volumes are not supported: this node is not a swarm manager');
-    const r = store.create({ name: (body.Name as string | undefined) ?? '', driver: body.Driver as string | undefined, options: stringMap(body.DriverOpts, 'DriverOpts'), labels: stringMap(body.Labels, 'Labels') });
+    const r = store.create({ name: body.Name ?? '', driver: body.Driver, options: body.DriverOpts, labels: body.Labels });
     if (r.created) ctx.events.emit('volume', 'create', r.volume.Name, { driver: r.volume.Driver });
     return Reply.created(json(r.volume));
   });
