@@ -26,3 +26,5 @@ export * from './confine';
 export { BpfLoadError } from './bpf';
 export * from './mount';
 export * from './store';
+export { parseFlags, flagsHelp, commandLineOrExit, FlagError } from './flags';
+export type { FlagDef, FlagDefs, FlagValues, CommandLine, CommandSpec, StringFlag, BooleanFlag } from './flags';
