@@ -28,3 +28,6 @@ export * from './mount';
 export * from './store';
 export { parseFlags, flagsHelp, commandLineOrExit, FlagError } from './flags';
 export type { FlagDef, FlagDefs, FlagValues, CommandLine, CommandSpec, StringFlag, BooleanFlag } from './flags';
+export * as errdefs from './errdefs';
+export { KindError, kindOf } from './errdefs';
+export type { ErrorKind } from './errdefs';

@@ -4,7 +4,8 @@
  * collection keeps what a pull wrote until the image record and GC labels hold it.
  */
 import { createHash } from 'node:crypto';
-import { Metadata, status as Code, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { errdefs } from '@gantry/linux';
 import { content, type diff, type images, type leases, type snapshots, types } from '@gantry/api';
 import { RegistryError } from './errors';
 
@@ -24,8 +25,6 @@ export interface BlobDescriptor {
 }
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-
-export const isGrpcCode = (e: unknown, code: Code): boolean => (e as { code?: unknown }).code === code;
 
 export const EXPIRE_LABEL = 'containerd.io/gc.expire';
 /** Content Write message size: well under gRPC's 4 MiB default. */
@@ -68,7 +67,7 @@ export class ContainerdStore {
   async deleteLease(id: string): Promise<void> {
     const c = this.clients.leases;
     await this.call(c, c.delete, { id, sync: true }).catch((e: unknown) => {
-      if (!isGrpcCode(e, Code.NOT_FOUND)) throw e;
+      if (!errdefs.isNotFound(e)) throw e;
     });
   }
 
@@ -80,7 +79,7 @@ export class ContainerdStore {
     try {
       return (await this.call<content.InfoRequest, content.InfoResponse>(c, c.info, { digest })).info;
     } catch (e) {
-      if (isGrpcCode(e, Code.NOT_FOUND)) return undefined;
+      if (errdefs.isNotFound(e)) return undefined;
       throw e;
     }
   }
@@ -139,7 +138,7 @@ export class ContainerdStore {
         await this.call(c, c.abort, { ref });
         return;
       } catch (e) {
-        if (isGrpcCode(e, Code.NOT_FOUND)) return;
+        if (errdefs.isNotFound(e)) return;
         await new Promise((r) => setTimeout(r, 20));
       }
     }
@@ -159,7 +158,7 @@ export class ContainerdStore {
     try {
       return (await this.call<images.GetImageRequest, images.GetImageResponse>(c, c.get, { name })).image;
     } catch (e) {
-      if (isGrpcCode(e, Code.NOT_FOUND)) return undefined;
+      if (errdefs.isNotFound(e)) return undefined;
       throw e;
     }
   }
@@ -179,7 +178,7 @@ export class ContainerdStore {
         await this.call(c, c.create, { image: { name, labels, target: t } });
         return undefined;
       } catch (e) {
-        if (!isGrpcCode(e, Code.ALREADY_EXISTS)) throw e;
+        if (!errdefs.isAlreadyExists(e)) throw e;
       }
     }
     const before = cur?.target?.digest;
@@ -195,7 +194,7 @@ export class ContainerdStore {
       await this.call(c, c.stat, { snapshotter: this.snapshotter, key });
       return true;
     } catch (e) {
-      if (isGrpcCode(e, Code.NOT_FOUND)) return false;
+      if (errdefs.isNotFound(e)) return false;
       throw e;
     }
   }
@@ -218,7 +217,7 @@ export class ContainerdStore {
       try {
         await this.call(sc, sc.commit, { snapshotter: this.snapshotter, name: chainId, key, labels: {} });
       } catch (e) {
-        if (!isGrpcCode(e, Code.ALREADY_EXISTS)) throw e; // a concurrent pull committed it first
+        if (!errdefs.isAlreadyExists(e)) throw e; // a concurrent pull committed it first
       }
       committed = true;
     } finally {
@@ -316,7 +315,7 @@ export class ContentWriter {
         if (r.action === content.WriteAction.COMMIT) break;
       }
     } catch (e) {
-      if (!isGrpcCode(e, Code.ALREADY_EXISTS)) throw e;
+      if (!errdefs.isAlreadyExists(e)) throw e;
     } finally {
       this.call.end();
     }

@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
-import { writeJsonAtomic } from '@gantry/linux';
+import { errdefs, writeJsonAtomic } from '@gantry/linux';
 import * as path from 'node:path';
-import type { ServiceError } from '@grpc/grpc-js';
-import { status as Code } from '@grpc/grpc-js';
 import { protobuf, shim, tasks, timestampFromDate, types } from '@gantry/api';
 import type { DaemonContext } from '../context';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, wrapError } from '../errors';
@@ -39,7 +37,7 @@ function deadProcess(d: DeadTask): types.Process {
 
 /** A shim that no longer answers: its task is unreachable. */
 function unreachable(e: unknown): boolean {
-  return (e as Partial<ServiceError>)?.code === Code.UNAVAILABLE;
+  return errdefs.isUnavailable(e);
 }
 
 async function processOf(h: ShimHandle, execId: string): Promise<types.Process> {

@@ -1,8 +1,8 @@
+import { errdefs } from '@gantry/linux';
 /**
  * Docker's `filters` query parameter: JSON of {"name": {"value": true}} (or the older
  * {"name": ["value"]}), with unknown names and malformed values refused as Docker does (400).
  */
-import { badRequest } from '../http/errors';
 
 export type Filters = Map<string, string[]>;
 
@@ -13,15 +13,15 @@ export function parseFilters(raw: string | null, allowed: readonly string[]): Fi
   try {
     doc = JSON.parse(raw);
   } catch (e) {
-    throw badRequest(`invalid filter: ${(e as Error).message}`);
+    throw errdefs.invalidArgument(`invalid filter: ${(e as Error).message}`);
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw badRequest('invalid filter: must be a JSON object');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw errdefs.invalidArgument('invalid filter: must be a JSON object');
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     let values: string[];
     if (Array.isArray(v)) values = v.map(String);
     else if (v && typeof v === 'object') values = Object.entries(v as Record<string, unknown>).filter(([, on]) => on === true).map(([x]) => x);
-    else throw badRequest(`invalid filter '${k}'`);
-    if (!allowed.includes(k)) throw badRequest(`invalid filter '${k}'`);
+    else throw errdefs.invalidArgument(`invalid filter '${k}'`);
+    if (!allowed.includes(k)) throw errdefs.invalidArgument(`invalid filter '${k}'`);
     out.set(k, values);
   }
   return out;
@@ -32,8 +32,8 @@ export function danglingFilter(f: Filters): boolean | undefined {
   const v = f.get('dangling');
   if (!v || v.length === 0) return undefined;
   const set = new Set(v.map((x) => x.toLowerCase()));
-  for (const x of set) if (!['true', '1', 'false', '0'].includes(x)) throw badRequest(`invalid filter 'dangling=${x}'`);
-  if (set.size > 1 && (set.has('true') || set.has('1')) && (set.has('false') || set.has('0'))) throw badRequest(`invalid filter 'dangling': both true and false`);
+  for (const x of set) if (!['true', '1', 'false', '0'].includes(x)) throw errdefs.invalidArgument(`invalid filter 'dangling=${x}'`);
+  if (set.size > 1 && (set.has('true') || set.has('1')) && (set.has('false') || set.has('0'))) throw errdefs.invalidArgument(`invalid filter 'dangling': both true and false`);
   return set.has('true') || set.has('1');
 }
 
@@ -72,7 +72,7 @@ function atomMatches(a: Atom, c: string): boolean {
  * backtrack for minutes. A malformed class is a 400.
  */
 export function globToRegExp(pattern: string): Glob {
-  const bad = () => badRequest(`invalid filter 'reference=${pattern}': syntax error in pattern`);
+  const bad = () => errdefs.invalidArgument(`invalid filter 'reference=${pattern}': syntax error in pattern`);
   const chars = [...pattern];
   const atoms: Atom[] = [];
   for (let i = 0; i < chars.length; i++) {
@@ -147,5 +147,5 @@ export function parseTimeFilter(value: string, name: string): number {
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
   const t = Date.parse(value);
   if (Number.isFinite(t)) return t;
-  throw badRequest(`invalid filter '${name}=${value}': cannot parse as a time`);
+  throw errdefs.invalidArgument(`invalid filter '${name}=${value}': cannot parse as a time`);
 }

@@ -1,8 +1,8 @@
+import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { API_VERSION } from '../http/api-version';
 import type { ContainerStore } from '../containers/store';
 import type { EngineEvent } from '../events';
-import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import { parseFilters } from './list-filters';
 import { imageUsage } from './images';
@@ -14,7 +14,7 @@ function parseTime(v: string | null, now: number): number | undefined {
   const rel = /^(\d+)(s|m|h)$/.exec(v);
   if (rel) return (now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6 }[rel[2] as 's' | 'm' | 'h']) * 1e6;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw badRequest(`invalid time ${JSON.stringify(v)}`);
+  if (Number.isNaN(t)) throw errdefs.invalidArgument(`invalid time ${JSON.stringify(v)}`);
   return t * 1e6;
 }
 
@@ -34,7 +34,7 @@ export function registerEventRoutes(router: Router, ctx: EngineContext, store: C
     const since = parseTime(c.query.get('since'), now);
     const until = parseTime(c.query.get('until'), now);
     const filters = parseFilters(c.query);
-    for (const k of Object.keys(filters)) if (!['type', 'event', 'container', 'image', 'label', 'scope', 'daemon', 'network', 'volume', 'plugin', 'node', 'service', 'secret', 'config'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+    for (const k of Object.keys(filters)) if (!['type', 'event', 'container', 'image', 'label', 'scope', 'daemon', 'network', 'volume', 'plugin', 'node', 'service', 'secret', 'config'].includes(k)) throw errdefs.invalidArgument(`invalid filter '${k}'`);
     c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
     c.res.flushHeaders();
     const send = (e: EngineEvent) => {

@@ -1,9 +1,9 @@
+import { errdefs } from '@gantry/linux';
 /**
  * Docker's `filters` query parameter for the list and prune routes of containers, networks,
  * volumes and events: JSON of {"name": ["value"]} or the older {"name": {"value": true}} (moby's
  * filters.Args keeps the keys of the inner map), and label expressions matched against a label map.
  */
-import { badRequest } from '../http/errors';
 
 export function parseFilters(q: URLSearchParams): Record<string, string[]> {
   const raw = q.get('filters');
@@ -12,11 +12,11 @@ export function parseFilters(q: URLSearchParams): Record<string, string[]> {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw badRequest('invalid filter: filters must be JSON');
+    throw errdefs.invalidArgument('invalid filter: filters must be JSON');
   }
   // no prototype: a "__proto__" filter is a key like any other (refused as unknown), not a prototype
   const out = Object.create(null) as Record<string, string[]>;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('invalid filter: filters must be an object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw errdefs.invalidArgument('invalid filter: filters must be an object');
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     out[k] = Array.isArray(v) ? v.map(String) : v && typeof v === 'object' ? Object.keys(v) : [String(v)];
   }

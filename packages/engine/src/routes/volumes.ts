@@ -1,6 +1,6 @@
+import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import type { ContainerStore } from '../containers/store';
-import { badRequest, HttpError } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import { ContainerMounts } from '../volumes/container-mounts';
 import { VolumeStore, type VolumeRecord } from '../volumes/store';
@@ -13,7 +13,7 @@ function bool(v: string | null | undefined): boolean {
 
 function stringMap(v: unknown, field: string): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw badRequest(`invalid ${field}: must be an object of strings`);
+  if (typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw errdefs.invalidArgument(`invalid ${field}: must be an object of strings`);
   return v as Record<string, string>;
 }
 
@@ -37,11 +37,11 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
 
   router.post('/volumes/create', async (c) => {
     const body = await c.json<Record<string, unknown>>();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalid JSON: expected an object');
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw errdefs.invalidArgument('invalid JSON: expected an object');
     for (const [k, t] of [['Name', 'string'], ['Driver', 'string']] as const) {
-      if (body[k] !== undefined && body[k] !== null && typeof body[k] !== t) throw badRequest(`invalid ${k}: must be a ${t}`);
+      if (body[k] !== undefined && body[k] !== null && typeof body[k] !== t) throw errdefs.invalidArgument(`invalid ${k}: must be a ${t}`);
     }
-    if (body.ClusterVolumeSpec) throw badRequest('cluster volumes are not supported: this node is not a swarm manager');
+    if (body.ClusterVolumeSpec) throw errdefs.invalidArgument('cluster volumes are not supported: this node is not a swarm manager');
     const r = store.create({ name: (body.Name as string | undefined) ?? '', driver: body.Driver as string | undefined, options: stringMap(body.DriverOpts, 'DriverOpts'), labels: stringMap(body.Labels, 'Labels') });
     if (r.created) ctx.events.emit('volume', 'create', r.volume.Name, { driver: r.volume.Driver });
     return Reply.created(json(r.volume));
@@ -49,8 +49,8 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
 
   router.get('/volumes', (c) => {
     const f = parseFilters(c.query);
-    for (const k of Object.keys(f)) if (!LIST_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
-    for (const d of f.dangling ?? []) if (!['true', 'false', '1', '0'].includes(d)) throw badRequest(`invalid filter 'dangling=${d}'`);
+    for (const k of Object.keys(f)) if (!LIST_FILTERS.has(k)) throw errdefs.invalidArgument(`invalid filter '${k}'`);
+    for (const d of f.dangling ?? []) if (!['true', 'false', '1', '0'].includes(d)) throw errdefs.invalidArgument(`invalid filter 'dangling=${d}'`);
     const list = store.all().filter((v) => {
       if (f.name && !f.name.some((n) => v.Name.includes(n))) return false;
       if (f.driver && !f.driver.includes(v.Driver)) return false;
@@ -67,7 +67,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
     const name = c.params.name!;
     if (!store.find(name)) {
       if (bool(c.query.get('force'))) return Reply.noContent();
-      throw new HttpError(404, `get ${name}: no such volume`);
+      throw errdefs.notFound(`get ${name}: no such volume`);
     }
     store.remove(name, mounts.usersOf(name));
     ctx.events.emit('volume', 'destroy', name, { driver: 'local' });
@@ -76,8 +76,8 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
 
   router.post('/volumes/prune', (c) => {
     const f = parseFilters(c.query);
-    for (const k of Object.keys(f)) if (!PRUNE_FILTERS.has(k)) throw badRequest(`invalid filter '${k}'`);
-    for (const a of f.all ?? []) if (!['true', 'false', '1', '0'].includes(a)) throw badRequest(`invalid filter 'all=${a}'`);
+    for (const k of Object.keys(f)) if (!PRUNE_FILTERS.has(k)) throw errdefs.invalidArgument(`invalid filter '${k}'`);
+    for (const a of f.all ?? []) if (!['true', 'false', '1', '0'].includes(a)) throw errdefs.invalidArgument(`invalid filter 'all=${a}'`);
     // before API 1.42 prune took every unused volume, named or not
     const all = (f.all ?? []).some(bool) || versionLess(c.apiVersion, '1.42');
     const deleted: string[] = [];
