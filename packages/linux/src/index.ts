@@ -29,5 +29,5 @@ export * from './store';
 export { parseFlags, flagsHelp, commandLineOrExit, FlagError } from './flags';
 export type { FlagDef, FlagDefs, FlagValues, CommandLine, CommandSpec, StringFlag, BooleanFlag } from './flags';
 export * as errdefs from './errdefs';
-export { KindError, kindOf } from './errdefs';
+export { KindError } from './errdefs';
 export type { ErrorKind } from './errdefs';
