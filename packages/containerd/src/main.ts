@@ -5,8 +5,21 @@
  * The lifecycle daemon: containerd's v1 gRPC API on a unix socket, containers in a crash-safe
  * store under --root, tasks in one gantry-shim each under --state. JSON logs on stderr.
  */
+import { commandLineOrExit, FlagError, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
 import { Logger, type Level } from './log';
 import { startDaemon, DEFAULTS } from './server';
+
+const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'] satisfies Level[];
+
+const COMMAND = {
+  program: 'gantry-containerd',
+  flags: {
+    address: { type: 'string', short: 'a', arg: 'SOCKET', help: `the API's unix socket (default ${DEFAULTS.address})` },
+    root: { type: 'string', arg: 'DIR', help: `persistent state: content, snapshots, metadata (default ${DEFAULTS.root})` },
+    state: { type: 'string', arg: 'DIR', help: `runtime state: shim sockets, bundles (default ${DEFAULTS.state})` },
+    'log-level': { type: 'string', short: 'l', arg: 'LEVEL', help: 'debug, info, warn, error (default info)' },
+  },
+} as const satisfies CommandSpec<FlagDefs>;
 
 interface Flags {
   address: string;
@@ -15,54 +28,14 @@ interface Flags {
   logLevel: Level;
 }
 
-function parse(argv: string[]): Flags {
-  const flags: Flags = { ...DEFAULTS, logLevel: 'info' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${name} needs a value`);
-      return v;
-    };
-    switch (name) {
-      case '--address':
-      case '-a':
-        flags.address = value();
-        break;
-      case '--root':
-        flags.root = value();
-        break;
-      case '--state':
-        flags.state = value();
-        break;
-      case '--log-level':
-      case '-l': {
-        const v = value();
-        if (!['debug', 'info', 'warn', 'error'].includes(v)) throw new Error(`invalid --log-level ${v}`);
-        flags.logLevel = v as Level;
-        break;
-      }
-      case '--help':
-      case '-h':
-        process.stdout.write('usage: gantry-containerd [--address socket] [--root dir] [--state dir] [--log-level debug|info|warn|error]\n');
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown flag ${arg}`);
-    }
-  }
-  return flags;
+function flagsOf({ flags: f }: CommandLine<typeof COMMAND.flags>): Flags {
+  const level = f['log-level'] ?? 'info';
+  if (!LEVELS.includes(level)) throw new FlagError(`invalid --log-level ${level}`);
+  return { address: f.address ?? DEFAULTS.address, root: f.root ?? DEFAULTS.root, state: f.state ?? DEFAULTS.state, logLevel: level as Level };
 }
 
 async function main(): Promise<void> {
-  let flags: Flags;
-  try {
-    flags = parse(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`gantry-containerd: ${(e as Error).message}\n`);
-    process.exit(2);
-  }
+  const flags = commandLineOrExit(COMMAND, process.argv.slice(2), flagsOf);
   const log = new Logger(flags.logLevel, { component: 'gantry-containerd' });
   const daemon = await startDaemon({ ...flags, log });
   const stop = (signal: string) => {

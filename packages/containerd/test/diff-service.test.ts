@@ -12,7 +12,8 @@ import { credentials, Metadata, Server, ServerCredentials, status, type ServiceE
 import { diff, type protobuf } from '@gantry/api';
 import type { ContentInfo, ContentStore, ContentWriter, IngestStatus } from '../src/content/types';
 import type { DaemonContext } from '../src/context';
-import { ApiError, notFound } from '../src/errors';
+import { errdefs } from '@gantry/linux';
+import { notFound } from '../src/errors';
 import { Exchange } from '../src/events/exchange';
 import { decodeEvent } from '../src/events/decode';
 import { Logger } from '../src/log';
@@ -54,7 +55,7 @@ class MemoryContent implements ContentStore {
       },
       async commit(size: number, expected: string, labels: Record<string, string> = {}) {
         const data = Buffer.concat(parts);
-        if (data.length !== size || sha256(data) !== expected) throw new ApiError(status.FAILED_PRECONDITION, 'size or digest mismatch');
+        if (data.length !== size || sha256(data) !== expected) throw errdefs.failedPrecondition('size or digest mismatch');
         const digest = store.add(ns, data);
         const info = { ...store.info(ns, digest), labels };
         store.infos.set(`${ns}/${digest}`, info);

@@ -14,8 +14,8 @@ import { namespacesService } from '../src/services/namespaces';
 import { snapshotsService } from '../src/services/snapshots';
 import { versionService } from '../src/services/version';
 import { OverlaySnapshotter } from '../src/snapshots/overlay';
-import { ApiError, notFound } from '../src/errors';
-import { RecordStore } from '@gantry/linux';
+import { notFound } from '../src/errors';
+import { errdefs, KindError, RecordStore } from '@gantry/linux';
 import { mountAll, unmount } from '../src/snapshots/mount';
 import type { MountSpec } from '../src/snapshots/types';
 import { describeIf, needRoot } from '@gantry/testkit';
@@ -74,15 +74,15 @@ export function mountedUnder(dir: string): string[] {
     .filter((m) => m === dir || m.startsWith(`${dir}/`));
 }
 
-/** Run fn and return the ApiError it throws (fails the test if it does not). */
-export function apiError(fn: () => unknown): ApiError {
+/** Run fn and return the gRPC status of the errdefs kind it throws (fails the test if it throws none). */
+export function apiError(fn: () => unknown): { code: number; message: string } {
   try {
     fn();
   } catch (e) {
-    if (e instanceof ApiError) return e;
+    if (e instanceof KindError) return { code: errdefs.grpcStatusOf(e).code, message: e.message };
     throw e;
   }
-  throw new Error('expected an ApiError');
+  throw new Error('expected a KindError');
 }
 
 /** A gantry-containerd with the snapshots service (overlayfs), plus version, introspection and namespaces for ctr, on a temp socket. */

@@ -7,22 +7,12 @@
  * its own gantry-containerd, so this one command brings the whole stack up. JSON logs on stderr.
  */
 import { Logger } from '@gantry/containerd';
+import { commandLineOrExit } from '@gantry/linux';
 import { startEngine } from './daemon';
-import { parseFlags, USAGE, type DaemonFlags } from './flags';
+import { COMMAND, daemonFlags } from './flags';
 
 async function main(): Promise<void> {
-  let opts: DaemonFlags;
-  try {
-    const parsed = parseFlags(process.argv.slice(2));
-    if (parsed === 'help') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    }
-    opts = parsed;
-  } catch (e) {
-    process.stderr.write(`gantryd: ${(e as Error).message}\n`);
-    process.exit(2);
-  }
+  const opts = commandLineOrExit(COMMAND, process.argv.slice(2), daemonFlags);
   const log = new Logger(opts.logLevel, { component: 'gantryd' });
   const engine = await startEngine({ ...opts, log });
   const stop = (signal: string) => {

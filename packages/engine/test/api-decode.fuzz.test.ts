@@ -2,7 +2,7 @@
  * Property-based fuzzing of the Engine API request decoders: the create body (validateCreate), the
  * exec and update bodies (decode against EXEC_BODY / UPDATE_BODY), the network create, volume
  * create and /auth bodies (api/bodies.ts) and the stop/kill query
- * parameters. Any JSON value gives a result or a 400 HttpError with a non-empty one-line message,
+ * parameters. Any JSON value gives a result or an error the router answers 400 with a non-empty one-line message,
  * never another exception, never a change to Object.prototype, in bounded time; unknown fields are
  * ignored and known fields with valid values come back unchanged.
  * Corpus: test/fuzz-corpus/api-decode/*.bin (JSON bodies, `{"target": ..., "body": ...}`).
@@ -14,7 +14,8 @@ import { decodeAuth, decodeNetworkCreate, decodeVolumeCreate } from '../src/api/
 import { decode } from '../src/containers/decode';
 import { healthSettings } from '../src/containers/health';
 import { EXEC_BODY, EXEC_START_BODY, NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY, UPDATE_BODY, validateCreate } from '../src/containers/validate';
-import { HttpError } from '../src/http/errors';
+import { KindError } from '@gantry/linux';
+import { toHttpError } from '../src/http/errors';
 import { stopGraceMs } from '../src/containers/manager';
 import { signalParam, stopTimeout } from '../src/routes/query-params';
 
@@ -34,14 +35,15 @@ const run: Record<Target, (body: unknown) => unknown> = {
   auth: decodeAuth,
 };
 
-/** `f()` returns, or throws a 400 HttpError with a one-line message; anything else fails. */
+/** `f()` returns, or throws an error the router answers 400 with a one-line message; anything else fails. */
 function okOr400<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch (e) {
-    if (e instanceof HttpError && e.status === 400) {
-      expect(e.message).not.toBe('');
-      expect(e.message).not.toMatch(/[\r\n]/);
+    const answer = e instanceof KindError ? toHttpError(e) : undefined;
+    if (answer?.status === 400) {
+      expect(answer.message).not.toBe('');
+      expect(answer.message).not.toMatch(/[\r\n]/);
       return undefined;
     }
     throw e;
@@ -310,9 +312,16 @@ describe('Engine API request decoder fuzzing', () => {
   it('create keeps the typed endpoint settings, drops the rest, and refuses mistyped ones', () => {
     const body = { Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' }, Links: [[[[]]]], Bogus: 1 } } } };
     expect(validateCreate(body, null, { cpuCount: 2 }).endpoints).toEqual({ n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' } } });
-    expect(() => validateCreate({ Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: 'a' } } } }, null, { cpuCount: 2 })).toThrow(HttpError);
+    expect(() => validateCreate({ Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: 'a' } } } }, null, { cpuCount: 2 })).toThrow(KindError);
     // a quoted line break stays one line
-    expect(() => validateCreate({ Image: 'i', StopSignal: 'a\nb' }, null, { cpuCount: 2 })).toThrow('invalid signal: a\\nb');
+    expect(okOr400(() => validateCreate({ Image: 'i', StopSignal: 'a\nb' }, null, { cpuCount: 2 }))).toBeUndefined();
+    let said = '';
+    try {
+      validateCreate({ Image: 'i', StopSignal: 'a\nb' }, null, { cpuCount: 2 });
+    } catch (e) {
+      said = toHttpError(e).message;
+    }
+    expect(said).toBe('invalid signal: a\\nb');
   });
 
   it(

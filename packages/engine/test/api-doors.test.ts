@@ -61,7 +61,11 @@ describe('-H and the TLS flags', () => {
     expect(parseFlags(['--tls', '--tlsverify=false', '--insecure-tcp'])).toMatchObject({ tls: { tls: true, verify: false }, insecureTcp: true });
     expect(parseFlags(['--group='])).toMatchObject({ socketGroup: '' });
     expect(() => parseFlags(['--tlsverify=maybe'])).toThrow(/true or false/);
-    expect(() => parseFlags(['-H'])).toThrow(/needs a value/);
+    expect(() => parseFlags(['-H'])).toThrow('flag needs an argument: -H');
+    expect(() => parseFlags(['--foo'])).toThrow('unknown flag: --foo');
+    expect(parseFlags(['--insecure-registry', 'a:5000', '--insecure-registry=b', '-l', 'debug', '-b', 'br1'])).toMatchObject({ insecureRegistries: ['a:5000', 'b'], logLevel: 'debug', defaultBridge: 'br1' });
+    expect(() => parseFlags(['--log-level', 'loud'])).toThrow('invalid --log-level loud');
+    expect(parseFlags(['--help'])).toBe('help');
     expect(() => parseFlags(['-H', 'fd://'])).toThrow(/unsupported/);
   });
 

@@ -1,6 +1,7 @@
 import { decode } from '../src/containers/decode';
 import { EXEC_BODY, UPDATE_BODY } from '../src/containers/validate';
-import { HttpError } from '../src/http/errors';
+import { KindError } from '@gantry/linux';
+import { toHttpError } from '../src/http/errors';
 import { HOST_CONFIG_DEFAULTS, withDefaults } from '../src/api/defaults';
 import { decodeAuth, decodeNetworkCreate, decodeVolumeCreate } from '../src/api/bodies';
 
@@ -8,7 +9,10 @@ const status = (f: () => unknown): [number, string] => {
   try {
     f();
   } catch (e) {
-    if (e instanceof HttpError) return [e.status, e.message];
+    if (e instanceof KindError) {
+      const answer = toHttpError(e);
+      return [answer.status, answer.message];
+    }
     throw e;
   }
   return [0, ''];

@@ -1,5 +1,6 @@
 import { validateSpec, type Spec } from '@gantry/runtime';
-import { HttpError } from '../src/http/errors';
+import { KindError } from '@gantry/linux';
+import { toHttpError, type HttpError } from '../src/http/errors';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../src/containers/capabilities';
 import type { ContainerConfig, HostConfig, ImageConfigFields } from '../src/containers/docker-types';
 import { buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, RLIM_UNLIMITED, type BuildSpecInput } from '../src/containers/spec';
@@ -19,10 +20,10 @@ function httpError(f: () => unknown): HttpError {
   try {
     f();
   } catch (e) {
-    expect(e).toBeInstanceOf(HttpError);
-    return e as HttpError;
+    expect(e).toBeInstanceOf(KindError);
+    return toHttpError(e);
   }
-  throw new Error('expected an HttpError');
+  throw new Error('expected a KindError');
 }
 
 const mount = (s: Spec, dest: string) => s.mounts!.find((m) => m.destination === dest);

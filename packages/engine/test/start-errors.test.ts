@@ -15,11 +15,11 @@ import type { Containerd } from '../src/containerd/client';
 import { ExecManager } from '../src/containers/exec';
 import { ContainerManager } from '../src/containers/manager';
 import { initialState, type ContainerRecord } from '../src/containers/record';
-import { startFailure } from '../src/containers/start-error';
+import { startFailure, type StartFailure } from '../src/containers/start-error';
 import { ContainerStore } from '../src/containers/store';
 import type { EngineContext } from '../src/context';
 import { EngineEvents } from '../src/events';
-import { HttpError } from '../src/http/errors';
+import { toHttpError } from '../src/http/errors';
 import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { registerContainerRoutes } from '../src/routes/containers';
@@ -319,12 +319,15 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
 
 describe('startFailure (dockerd\'s setExitCodeFromError)', () => {
   it('classifies by the message, keeps the gRPC status for the rest, and adds dockerd\'s hints', () => {
-    expect(startFailure(grpcError(Code.UNKNOWN, 'x: exec: "/bin": is a directory'))).toEqual({ error: new HttpError(400, 'x: exec: "/bin": is a directory: permission denied'), exitCode: 126 });
+    // what the client gets: the status through the router's one mapping, the message, the exit code
+    const answer = (f: StartFailure) => ({ status: toHttpError(f.error).status, message: f.error.message, exitCode: f.exitCode });
+    expect(answer(startFailure(grpcError(Code.UNKNOWN, 'x: exec: "/bin": is a directory')))).toEqual({ status: 400, message: 'x: exec: "/bin": is a directory: permission denied', exitCode: 126 });
     const notDir = startFailure(grpcError(Code.UNKNOWN, 'mount /a to /b: not a directory'), 'failed to create task for container');
     expect(notDir.exitCode).toBe(127);
     expect(notDir.error.message).toMatch(/^failed to create task for container: mount \/a to \/b: not a directory: Are you trying to mount a directory onto a file/);
-    expect(startFailure(grpcError(Code.INVALID_ARGUMENT, 'process is required'))).toEqual({ error: new HttpError(400, 'process is required'), exitCode: 128 });
-    expect(startFailure(grpcError(Code.ALREADY_EXISTS, 'task t already exists')).error.status).toBe(409);
-    expect(startFailure(new Error('EIO')).error.status).toBe(500);
+    expect(answer(startFailure(grpcError(Code.INVALID_ARGUMENT, 'process is required')))).toEqual({ status: 400, message: 'process is required', exitCode: 128 });
+    expect(answer(startFailure(grpcError(Code.ALREADY_EXISTS, 'task t already exists'))).status).toBe(409);
+    expect(answer(startFailure(new Error('EIO'))).status).toBe(500);
+    expect(answer(startFailure(grpcError(Code.UNKNOWN, 'hook said:\nno')))).toEqual({ status: 500, message: 'hook said:\\nno', exitCode: 128 });
   });
 });

@@ -9,7 +9,8 @@ import { buildSpec } from '../src/containers/spec';
 import { ContainerStore } from '../src/containers/store';
 import { initialState, type ContainerRecord } from '../src/containers/record';
 import { EngineEvents } from '../src/events';
-import { HttpError } from '../src/http/errors';
+import { KindError } from '@gantry/linux';
+import { toHttpError, type HttpError } from '../src/http/errors';
 import { ContainerMounts, mountsJson, usesVolume } from '../src/volumes/container-mounts';
 import { copyImageContent } from '../src/volumes/copyup';
 import { localMountCalls, validateLocalOptions } from '../src/volumes/local-options';
@@ -30,10 +31,10 @@ function httpError(f: () => unknown): HttpError {
   try {
     f();
   } catch (e) {
-    expect(e).toBeInstanceOf(HttpError);
-    return e as HttpError;
+    expect(e).toBeInstanceOf(KindError);
+    return toHttpError(e);
   }
-  throw new Error('expected an HttpError');
+  throw new Error('expected a KindError');
 }
 
 /** A recording mount seam whose mount table `mountsUnder` reads back. */

@@ -26,3 +26,8 @@ export * from './confine';
 export { BpfLoadError } from './bpf';
 export * from './mount';
 export * from './store';
+export { parseFlags, flagsHelp, commandLineOrExit, FlagError } from './flags';
+export type { FlagDef, FlagDefs, FlagValues, CommandLine, CommandSpec, StringFlag, BooleanFlag } from './flags';
+export * as errdefs from './errdefs';
+export { KindError } from './errdefs';
+export type { ErrorKind } from './errdefs';

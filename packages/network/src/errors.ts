@@ -1,15 +1,14 @@
-/** Errors of the network layer, each with the HTTP status Docker answers it with. */
-export class NetworkError extends Error {
+import { KindError, type ErrorKind } from '@gantry/linux';
+
+/** Errors of the network layer, each of an errdefs kind (gantryd's router gives it Docker's HTTP status). */
+export class NetworkError extends KindError {
   override name = 'NetworkError';
-  constructor(
-    readonly status: 400 | 403 | 404 | 409 | 500,
-    message: string,
-  ) {
-    super(message);
+  constructor(kind: ErrorKind, message: string) {
+    super(kind, message);
   }
 }
 
-export const invalid = (m: string) => new NetworkError(400, m);
-export const forbidden = (m: string) => new NetworkError(403, m);
-export const missing = (m: string) => new NetworkError(404, m);
-export const conflicting = (m: string) => new NetworkError(409, m);
+export const invalid = (m: string) => new NetworkError('invalid-argument', m);
+export const forbidden = (m: string) => new NetworkError('permission-denied', m);
+export const missing = (m: string) => new NetworkError('not-found', m);
+export const conflicting = (m: string) => new NetworkError('conflict', m);

@@ -73,7 +73,7 @@ interface Held {
   close(): void;
 }
 
-const alreadyAllocated = (ip: string, port: number) => new NetworkError(500, `Bind for ${ip}:${port} failed: port is already allocated`);
+const alreadyAllocated = (ip: string, port: number) => new NetworkError('internal', `Bind for ${ip}:${port} failed: port is already allocated`);
 
 /** Bind `ip:port/proto` (port 0: the kernel picks) and keep it; resolves to the bound port. */
 function hold(ip: string, port: number, proto: Protocol): Promise<{ port: number; close(): void }> {

@@ -27,7 +27,7 @@ describe('resolvePool', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(NetworkError);
-    expect((err as NetworkError).status).toBe(403);
+    expect((err as NetworkError).kind).toBe('permission-denied');
     expect((err as Error).message).toBe('invalid pool request: Pool overlaps with other one on this address space');
   });
   it('refuses gateways and ranges outside the subnet, and bad CIDRs', () => {

@@ -4,7 +4,8 @@
  * collection keeps what a pull wrote until the image record and GC labels hold it.
  */
 import { createHash } from 'node:crypto';
-import { status as Code, type ClientDuplexStream, type Metadata } from '@grpc/grpc-js';
+import { type ClientDuplexStream, type Metadata } from '@grpc/grpc-js';
+import { errdefs } from '@gantry/linux';
 import { callMetadata, content, unaryCall, type diff, type images, type leases, type snapshots, types, type UnaryMethod } from '@gantry/api';
 import { RegistryError } from './errors';
 
@@ -23,7 +24,6 @@ export interface BlobDescriptor {
   annotations?: Record<string, string>;
 }
 
-export const isGrpcCode = (e: unknown, code: Code): boolean => (e as { code?: unknown }).code === code;
 
 export const EXPIRE_LABEL = 'containerd.io/gc.expire';
 /** Content Write message size: well under gRPC's 4 MiB default. */
@@ -61,7 +61,7 @@ export class ContainerdStore {
   async deleteLease(id: string): Promise<void> {
     const c = this.clients.leases;
     await this.call(c, c.delete, { id, sync: true }).catch((e: unknown) => {
-      if (!isGrpcCode(e, Code.NOT_FOUND)) throw e;
+      if (!errdefs.isNotFound(e)) throw e;
     });
   }
 
@@ -73,7 +73,7 @@ export class ContainerdStore {
     try {
       return (await this.call<content.InfoRequest, content.InfoResponse>(c, c.info, { digest })).info;
     } catch (e) {
-      if (isGrpcCode(e, Code.NOT_FOUND)) return undefined;
+      if (errdefs.isNotFound(e)) return undefined;
       throw e;
     }
   }
@@ -132,7 +132,7 @@ export class ContainerdStore {
         await this.call(c, c.abort, { ref });
         return;
       } catch (e) {
-        if (isGrpcCode(e, Code.NOT_FOUND)) return;
+        if (errdefs.isNotFound(e)) return;
         await new Promise((r) => setTimeout(r, 20));
       }
     }
@@ -152,7 +152,7 @@ export class ContainerdStore {
     try {
       return (await this.call<images.GetImageRequest, images.GetImageResponse>(c, c.get, { name })).image;
     } catch (e) {
-      if (isGrpcCode(e, Code.NOT_FOUND)) return undefined;
+      if (errdefs.isNotFound(e)) return undefined;
       throw e;
     }
   }
@@ -172,7 +172,7 @@ export class ContainerdStore {
         await this.call(c, c.create, { image: { name, labels, target: t } });
         return undefined;
       } catch (e) {
-        if (!isGrpcCode(e, Code.ALREADY_EXISTS)) throw e;
+        if (!errdefs.isAlreadyExists(e)) throw e;
       }
     }
     const before = cur?.target?.digest;
@@ -188,7 +188,7 @@ export class ContainerdStore {
       await this.call(c, c.stat, { snapshotter: this.snapshotter, key });
       return true;
     } catch (e) {
-      if (isGrpcCode(e, Code.NOT_FOUND)) return false;
+      if (errdefs.isNotFound(e)) return false;
       throw e;
     }
   }
@@ -211,7 +211,7 @@ export class ContainerdStore {
       try {
         await this.call(sc, sc.commit, { snapshotter: this.snapshotter, name: chainId, key, labels: {} });
       } catch (e) {
-        if (!isGrpcCode(e, Code.ALREADY_EXISTS)) throw e; // a concurrent pull committed it first
+        if (!errdefs.isAlreadyExists(e)) throw e; // a concurrent pull committed it first
       }
       committed = true;
     } finally {
@@ -309,7 +309,7 @@ export class ContentWriter {
         if (r.action === content.WriteAction.COMMIT) break;
       }
     } catch (e) {
-      if (!isGrpcCode(e, Code.ALREADY_EXISTS)) throw e;
+      if (!errdefs.isAlreadyExists(e)) throw e;
     } finally {
       this.call.end();
     }

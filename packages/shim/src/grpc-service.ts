@@ -1,7 +1,7 @@
-import { status as Code, type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { cgroups, packAny, protobuf, shim, timestampFromDate } from '@gantry/api';
+import { errdefs } from '@gantry/linux';
 import type { CgroupStats, Process, Resources } from '@gantry/runtime';
-import { ShimError, shimErrorCode } from './errors';
 import { TaskService } from './task-service';
 
 /** type_url of the OCI process and resources JSON in Any, as containerd sends them. */
@@ -10,18 +10,18 @@ export const RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1
 
 export const SHIM_VERSION = '0.1.0';
 
-/** The gRPC status of anything a handler throws: the message as it is, the code by its kind. */
+/** The gRPC status of anything a handler throws: the message as it is, the code by its errdefs kind. */
 export function grpcError(e: unknown): Partial<ServiceError> {
-  const message = e instanceof Error ? e.message : String(e);
-  return { code: Code[shimErrorCode(e)], details: message, message };
+  const { code, details } = errdefs.grpcStatusOf(e);
+  return { code, details, message: details };
 }
 
 function jsonAny<T>(any: protobuf.Any | undefined, what: string): T {
-  if (!any) throw new ShimError('INVALID_ARGUMENT', `${what} is required`);
+  if (!any) throw errdefs.invalidArgument(`${what} is required`);
   try {
     return JSON.parse(Buffer.from(any.value).toString('utf8')) as T;
   } catch (e) {
-    throw new ShimError('INVALID_ARGUMENT', `${what}: invalid JSON: ${(e as Error).message}`);
+    throw errdefs.invalidArgument(`${what}: invalid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -231,7 +231,7 @@ export function taskServer(svc: TaskService, hooks: { shutdown: () => void; task
     pause: unary(() => (svc.pause(), EMPTY)),
     resume: unary(() => (svc.resume(), EMPTY)),
     checkpoint: unary((): protobuf.Empty => {
-      throw new ShimError('FAILED_PRECONDITION', 'checkpoint is not supported by gantry-shim');
+      throw errdefs.failedPrecondition('checkpoint is not supported by gantry-shim');
     }),
     kill: unary((r: shim.KillRequest) => (svc.kill(r.execId, r.signal, r.all), EMPTY)),
     exec: unary((r: shim.ExecProcessRequest) => {
@@ -257,7 +257,7 @@ export function taskServer(svc: TaskService, hooks: { shutdown: () => void; task
     }),
     connect: unary(() => ({ shimPid: process.pid, taskPid: hooks.taskPid(), version: SHIM_VERSION })),
     shutdown: unary((r: shim.ShutdownRequest) => {
-      if (!r.now && !svc.idle()) throw new ShimError('FAILED_PRECONDITION', 'shim still has tasks; delete them first');
+      if (!r.now && !svc.idle()) throw errdefs.failedPrecondition('shim still has tasks; delete them first');
       setImmediate(hooks.shutdown);
       return EMPTY;
     }),

@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { linuxSys, PR } from '@gantry/linux';
+import { commandLineOrExit, FlagError, linuxSys, PR, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
 import { shim } from '@gantry/api';
 import { taskServer } from './grpc-service';
 import { Publisher } from './publisher';
@@ -36,25 +36,35 @@ function log(level: string, msg: string, fields: Record<string, unknown> = {}): 
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, component: 'gantry-shim', pid: process.pid, ...fields })}\n`);
 }
 
-function parse(argv: string[]): ServeOptions {
-  const get = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const need = (name: string) => {
-    const v = get(name);
-    if (!v) throw new Error(`--${name} is required`);
+const COMMAND = {
+  program: 'gantry-shim',
+  synopsis: 'serve --socket S --namespace NS --id ID --state-dir D --runtime-root R [--publish-address A] | serve --warm --pool P',
+  positionals: true,
+  flags: {
+    socket: { type: 'string', arg: 'PATH', help: 'where the task API is served' },
+    namespace: { type: 'string', arg: 'NS', help: "the container's containerd namespace" },
+    id: { type: 'string', arg: 'ID', help: 'the container' },
+    'state-dir': { type: 'string', arg: 'DIR', help: 'the bundle and the shim state' },
+    'runtime-root': { type: 'string', arg: 'DIR', help: "gantry-runtime's state root" },
+    'publish-address': { type: 'string', arg: 'SOCKET', help: "gantry-containerd's socket, for task events" },
+    warm: { type: 'boolean', help: 'start ahead of need; read the task to serve as one JSON line on stdin' },
+    pool: { type: 'string', arg: 'DIR', help: "the daemon's state dir (names the warm pool in ps)" },
+  },
+} as const satisfies CommandSpec<FlagDefs>;
+
+type ShimCommand = { warm: true } | { warm: false; options: ServeOptions };
+
+function serveCommand({ flags: f, positionals }: CommandLine<typeof COMMAND.flags>): ShimCommand {
+  if (positionals.length !== 1 || positionals[0] !== 'serve') throw new FlagError(`usage: gantry-shim ${COMMAND.synopsis}`);
+  if (f.warm) return { warm: true };
+  const need = (name: 'socket' | 'namespace' | 'id' | 'state-dir' | 'runtime-root') => {
+    const v = f[name];
+    if (!v) throw new FlagError(`--${name} is required`);
     return v;
   };
-  if (argv[0] !== 'serve') throw new Error('usage: gantry-shim serve --socket S --namespace NS --id ID --state-dir D --runtime-root R [--publish-address A]');
-  return {
-    socket: need('socket'),
-    namespace: need('namespace'),
-    id: need('id'),
-    stateDir: need('state-dir'),
-    runtimeRoot: need('runtime-root'),
-    publishAddress: get('publish-address'),
-  };
+  const options: ServeOptions = { socket: need('socket'), namespace: need('namespace'), id: need('id'), stateDir: need('state-dir'), runtimeRoot: need('runtime-root') };
+  if (f['publish-address'] !== undefined) options.publishAddress = f['publish-address'];
+  return { warm: false, options };
 }
 
 /** What a warm shim reads on stdin: the options of a cold start, and where to log. */
@@ -152,18 +162,14 @@ async function serve(o: ServeOptions): Promise<void> {
 }
 
 if (require.main === module) {
+  const command = commandLineOrExit(COMMAND, process.argv.slice(2), serveCommand);
   let opts: ServeOptions;
-  try {
-    if (process.argv[2] === 'serve' && process.argv.includes('--warm')) {
-      const a = readAssignment();
-      if (!a) process.exit(0);
-      adopt(a);
-      opts = a;
-    } else opts = parse(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`gantry-shim: ${(e as Error).message}\n`);
-    process.exit(2);
-  }
+  if (command.warm) {
+    const a = readAssignment();
+    if (!a) process.exit(0);
+    adopt(a);
+    opts = a;
+  } else opts = command.options;
   serve(opts).catch((e: unknown) => {
     log('error', e instanceof Error ? e.message : String(e));
     process.exit(1);

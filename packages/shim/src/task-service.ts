@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { linuxSys, type Sys } from '@gantry/linux';
+import { errdefs, linuxSys, type Sys } from '@gantry/linux';
 import { ConsoleSocket, Runtime, waitExit, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
 import { ProcessStdio, type StdioPaths } from './stdio';
-import { runtimeFailure, ShimError } from './errors';
+import { runtimeFailure } from './errors';
 import { mountRootfs, type RootfsMount } from './rootfs';
 
 export type { RootfsMount } from './rootfs';
@@ -96,13 +96,13 @@ export class TaskService {
   }
 
   private get id(): string {
-    if (!this.container) throw new ShimError('NOT_FOUND', 'no task has been created in this shim');
+    if (!this.container) throw errdefs.notFound('no task has been created in this shim');
     return this.container.id;
   }
 
   private proc(execId: string): TrackedProcess {
     const p = this.processes.get(execId);
-    if (!p) throw new ShimError('NOT_FOUND', execId ? `exec ${execId} not found` : `task ${this.container?.id ?? ''} not found`);
+    if (!p) throw errdefs.notFound(execId ? `exec ${execId} not found` : `task ${this.container?.id ?? ''} not found`);
     return p;
   }
 
@@ -123,7 +123,7 @@ export class TaskService {
   }
 
   async create(req: CreateRequest): Promise<number> {
-    if (this.container) throw new ShimError('ALREADY_EXISTS', `task ${this.container.id} already exists in this shim`);
+    if (this.container) throw errdefs.alreadyExists(`task ${this.container.id} already exists in this shim`);
     // the rootfs the client prepared (overlay, bind), mounted at <bundle>/rootfs
     const rootfsMounted = mountRootfs(this.sys, req.bundle, req.rootfs) > 0;
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
@@ -179,7 +179,7 @@ export class TaskService {
   async start(execId: string): Promise<number> {
     const t = this.proc(execId);
     if (execId === '') {
-      if (t.info.status !== TaskStatus.CREATED) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} is not in created state`);
+      if (t.info.status !== TaskStatus.CREATED) throw errdefs.failedPrecondition(`task ${this.id} is not in created state`);
       // A program that exits at once (`true`) can be reaped before runtime.start returns: its exit
       // waits until the start is recorded and announced, or the status would go from STOPPED back
       // to RUNNING (Delete then refused) and /tasks/exit would precede /tasks/start.
@@ -198,7 +198,7 @@ export class TaskService {
       }
       return t.info.pid;
     }
-    if (t.exitStatus) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} was already started`);
+    if (t.exitStatus) throw errdefs.failedPrecondition(`exec ${execId} was already started`);
     const master = t.console?.receive();
     try {
       const ex = await this.runtime
@@ -230,8 +230,8 @@ export class TaskService {
 
   exec(req: ExecRequest): void {
     const id = this.id;
-    if (this.processes.has(req.execId)) throw new ShimError('ALREADY_EXISTS', `exec ${req.execId} already exists`);
-    if (!req.execId) throw new ShimError('INVALID_ARGUMENT', 'exec id is required');
+    if (this.processes.has(req.execId)) throw errdefs.alreadyExists(`exec ${req.execId} already exists`);
+    if (!req.execId) throw errdefs.invalidArgument('exec id is required');
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
     const spec: Process = { ...req.spec, terminal: req.terminal };
     this.track(
@@ -253,10 +253,10 @@ export class TaskService {
 
   kill(execId: string, signal: number, all: boolean): void {
     const t = this.proc(execId);
-    if (t.info.status === TaskStatus.STOPPED) throw new ShimError('NOT_FOUND', `process ${execId || this.id} has already exited`);
+    if (t.info.status === TaskStatus.STOPPED) throw errdefs.notFound(`process ${execId || this.id} has already exited`);
     if (execId === '') this.runtime.kill(this.id, signal, all);
     else if (t.info.pid > 0) this.sys.kill(t.info.pid, signal);
-    else throw new ShimError('FAILED_PRECONDITION', `exec ${execId} has not been started`);
+    else throw errdefs.failedPrecondition(`exec ${execId} has not been started`);
   }
 
   async wait(execId: string): Promise<{ exitStatus: number; exitedAt: Date }> {
@@ -269,9 +269,9 @@ export class TaskService {
     const t = this.proc(execId);
     if (execId === '') {
       const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.exitStatus);
-      if (others.length > 0) throw new ShimError('FAILED_PRECONDITION', `task ${this.id} has running exec processes`);
+      if (others.length > 0) throw errdefs.failedPrecondition(`task ${this.id} has running exec processes`);
       if (t.info.status !== TaskStatus.STOPPED && t.info.status !== TaskStatus.CREATED) {
-        throw new ShimError('FAILED_PRECONDITION', `task ${this.id} must be stopped before deletion: ${TaskStatus[t.info.status]}`);
+        throw errdefs.failedPrecondition(`task ${this.id} must be stopped before deletion: ${TaskStatus[t.info.status]}`);
       }
       await this.runtime.delete(this.id, true);
       if (t.info.status === TaskStatus.CREATED) await t.exited;
@@ -279,7 +279,7 @@ export class TaskService {
       t.console?.close();
       if (this.container!.rootfsMounted) this.unmountRootfs(this.container!.bundle);
     } else {
-      if (t.exitStatus && t.info.status !== TaskStatus.STOPPED) throw new ShimError('FAILED_PRECONDITION', `exec ${execId} is still running`);
+      if (t.exitStatus && t.info.status !== TaskStatus.STOPPED) throw errdefs.failedPrecondition(`exec ${execId} is still running`);
       t.stdio.close();
       t.console?.close();
     }

@@ -1,6 +1,7 @@
 import { status as Code } from '@grpc/grpc-js';
 import { ConfigError, ContainerIdError, InitError, StateError } from '@gantry/runtime';
-import { runtimeFailure, ShimError } from '../src/errors';
+import { errdefs } from '@gantry/linux';
+import { runtimeFailure } from '../src/errors';
 import { grpcError } from '../src/grpc-service';
 
 describe('runtime failures as gRPC statuses', () => {
@@ -18,11 +19,14 @@ describe('runtime failures as gRPC statuses', () => {
   it('maps the runtime\'s error kinds to codes: bad config 3, wrong state 9, unknown id 5, the rest UNKNOWN (errdefs.ErrUnknown)', () => {
     expect(grpcError(runtimeFailure('create', new ConfigError('process is required'))).code).toBe(Code.INVALID_ARGUMENT);
     expect(grpcError(runtimeFailure('start', new StateError('cannot start a container that has stopped'))).code).toBe(Code.FAILED_PRECONDITION);
-    expect(grpcError(runtimeFailure('start', new ContainerIdError('container x does not exist'))).code).toBe(Code.NOT_FOUND);
-    expect(grpcError(runtimeFailure('create', new ContainerIdError('container x already exists'))).code).toBe(Code.ALREADY_EXISTS);
+    expect(grpcError(runtimeFailure('start', new ContainerIdError('container x does not exist', 'not-found'))).code).toBe(Code.NOT_FOUND);
+    expect(grpcError(runtimeFailure('create', new ContainerIdError('container x already exists', 'already-exists'))).code).toBe(Code.ALREADY_EXISTS);
     expect(grpcError(runtimeFailure('create', new Error('EIO'))).code).toBe(Code.UNKNOWN);
+    // the kind travels, not the wording: an id error of no particular kind is an invalid argument
+    expect(grpcError(runtimeFailure('start', new ContainerIdError('container x does not exist'))).code).toBe(Code.INVALID_ARGUMENT);
     // the shim's own errors keep their codes
-    expect(grpcError(new ShimError('FAILED_PRECONDITION', 'task t is not in created state')).code).toBe(Code.FAILED_PRECONDITION);
+    expect(grpcError(errdefs.failedPrecondition('task t is not in created state')).code).toBe(Code.FAILED_PRECONDITION);
+    expect(grpcError(errdefs.notFound('exec e not found'))).toEqual({ code: Code.NOT_FOUND, details: 'exec e not found', message: 'exec e not found' });
   });
 
   it('makes one line of a message that has several (clients show the status message as one line)', () => {

@@ -21,13 +21,12 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { status as Code } from '@grpc/grpc-js';
-import { alreadyExists, ApiError, failedPrecondition, invalidArgument, notFound } from '../errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors';
 import type { Adaptor } from '../events/filters';
 import { compileRequestFilters } from '../metadata/adaptors';
 import { own, put } from '../metadata/maps';
 import { namespaceBucket, NamespaceStore, NAMESPACES_BUCKET } from '../metadata/namespaces';
-import { fsyncDir, RecordConflict, type RecordStore, TEMP_PREFIX, writeFileAtomic } from '@gantry/linux';
+import { errdefs, fsyncDir, RecordConflict, type RecordStore, TEMP_PREFIX, writeFileAtomic } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 import { validateNamespaceName } from '../rpc';
 import { isSha256Digest, sha256Hex } from './digest';
@@ -234,7 +233,7 @@ export class LocalContentStore implements ContentStore {
     const info = this.info(ns, digest);
     checkSize('read offset', offset);
     checkSize('read size', size);
-    if (offset > info.size) throw new ApiError(Code.OUT_OF_RANGE, `read offset ${offset} is past the end of ${digest} (${info.size} bytes)`);
+    if (offset > info.size) throw errdefs.outOfRange(`read offset ${offset} is past the end of ${digest} (${info.size} bytes)`);
     let len = info.size - offset;
     if (size > 0 && size < len) len = size;
     if (len === 0) return Readable.from([]);
@@ -347,7 +346,7 @@ export class LocalContentStore implements ContentStore {
     }
     const key = this.ingestKey(ns, ref);
     const held = this.locks.get(key);
-    if (held) throw new ApiError(Code.UNAVAILABLE, `ref ${ref} locked since ${held.since.toISOString()}: another writer holds it`);
+    if (held) throw errdefs.unavailable(`ref ${ref} locked since ${held.since.toISOString()}: another writer holds it`);
     const lock: RefLock = { since: new Date(), aborted: false };
     this.locks.set(key, lock); // before the first await: a concurrent open sees it
     try {

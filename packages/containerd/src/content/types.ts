@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 /**
  * The content store contract (containerd's content.Store), shared by the content, images, diff,
  * leases and GC code. Blobs are global on disk; their visibility and labels are per namespace.
- * Digests are "sha256:<hex>". Errors are ApiErrors with containerd's gRPC codes (NOT_FOUND,
+ * Digests are "sha256:<hex>". Errors are errdefs kinds, sent as containerd's gRPC codes (NOT_FOUND,
  * ALREADY_EXISTS, FAILED_PRECONDITION, UNAVAILABLE for a locked ref, INVALID_ARGUMENT).
  */
 export interface ContentInfo {
@@ -53,7 +53,7 @@ export interface ContentWriter {
 }
 
 export interface ContentStore {
-  info(ns: string, digest: string): ContentInfo; // NOT_FOUND ApiError when absent in ns
+  info(ns: string, digest: string): ContentInfo; // not-found when absent in ns
   /** Only labels are mutable: fieldpaths "labels" (replace all) or "labels.<k>"; none: replace all. */
   update(ns: string, info: Pick<ContentInfo, 'digest' | 'labels'>, fieldpaths: string[]): ContentInfo;
   /** Filters over digest, size, labels.<k> (containerd's syntax; several strings are OR'ed). */

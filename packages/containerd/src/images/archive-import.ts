@@ -11,10 +11,10 @@
  * at most MAX_DOC bytes; every other file goes to the content store, and a config or manifest
  * over MAX_DOC is refused when the image is assembled.
  */
-import { status as Code } from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { types } from '@gantry/api';
+import { errdefs } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
 import { decompressed, LAYER_RATIO, type ExpansionLimits } from '../diff/decompress';
 import { ByteSource, readTar } from '../diff/tar';
@@ -91,7 +91,7 @@ async function storeBlob(deps: ImportDeps, ns: string, leaseId: string, chunks: 
     w = await deps.content.writer(ns, ref, expected ? { expected } : {});
   } catch (e) {
     // the namespace has this blob already: read past it, still checking the archive's bytes
-    if (!expected || (e as { code?: number }).code !== Code.ALREADY_EXISTS) throw e;
+    if (!expected || !errdefs.isAlreadyExists(e)) throw e;
     for await (const c of chunks) {
       hash.update(c);
       size += c.length;
@@ -113,7 +113,7 @@ async function storeBlob(deps: ImportDeps, ns: string, leaseId: string, chunks: 
       await w.commit(size, digest);
     } catch (e) {
       // already in this namespace: fine for an import
-      if ((e as { code?: number }).code !== Code.ALREADY_EXISTS) throw e;
+      if (!errdefs.isAlreadyExists(e)) throw e;
     }
     deps.leases.addResource(ns, leaseId, { id: digest, type: 'content' });
     return { digest, size };
@@ -216,7 +216,7 @@ async function linkDocument(deps: ImportDeps, ns: string, d: Descriptor, seen = 
       const info = deps.content.info(ns, x.digest);
       if (info.size !== x.size) throw failedPrecondition(`blob ${x.digest} has size ${info.size}, the manifest says ${x.size}`);
     } catch (e) {
-      if ((e as { code?: number }).code === Code.FAILED_PRECONDITION) throw e;
+      if (errdefs.isFailedPrecondition(e)) throw e;
       throw failedPrecondition(`the archive is missing blob ${x.digest} (${x.mediaType})`);
     }
   };
@@ -258,7 +258,7 @@ function upsertImage(deps: ImportDeps, ns: string, name: string, target: Descrip
     deps.images.get(ns, name);
     deps.images.update(ns, { name, labels: {}, target: t }, ['target']);
   } catch (e) {
-    if ((e as { code?: number }).code !== Code.NOT_FOUND) throw e;
+    if (!errdefs.isNotFound(e)) throw e;
     deps.images.create(ns, { name, labels: {}, target: t });
   }
 }

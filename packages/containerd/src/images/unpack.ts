@@ -10,11 +10,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Sys } from '@gantry/linux';
+import { KindError, type Sys } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
 import { LayerError } from '../diff/apply';
-import { layerErrorCode } from '../diff/error-code';
-import { ApiError, failedPrecondition } from '../errors';
+import { layerErrorKind } from '../diff/error-code';
+import { failedPrecondition } from '../errors';
 import { mountAll, unmount } from '../snapshots/mount';
 import type { Snapshotter } from '../snapshots/types';
 import type { ImageConfig, ManifestDoc } from './manifest';
@@ -62,7 +62,7 @@ export async function unpackImage(deps: UnpackDeps, ns: string, manifest: Manife
         try {
           applied = await deps.applyLayer(deps.content.read(ns, manifest.layers[i]!.digest), target, manifest.layers[i]!.size);
         } catch (e) {
-          if (e instanceof LayerError) throw new ApiError(layerErrorCode(e), `failed to unpack layer ${manifest.layers[i]!.digest}: ${e.message}`);
+          if (e instanceof LayerError) throw new KindError(layerErrorKind(e), `failed to unpack layer ${manifest.layers[i]!.digest}: ${e.message}`);
           throw e;
         } finally {
           unmount(deps.sys, target);

@@ -27,15 +27,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
-import { status as Code, type sendUnaryData, type ServerReadableStream, type ServerWritableStream } from '@grpc/grpc-js';
+import { type sendUnaryData, type ServerReadableStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { types, type archives, type images } from '@gantry/api';
-import type { Sys } from '@gantry/linux';
+import { errdefs, KindError, type Sys } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
 import { applyLayer } from '../diff';
 import { diskBudget, ExpansionError, LAYER_RATIO, layerLimits } from '../diff/decompress';
 import { TarFormatError } from '../diff/tar';
-import { ApiError, failedPrecondition, invalidArgument, toServiceError } from '../errors';
+import { failedPrecondition, invalidArgument, toServiceError } from '../errors';
 import { exportImages } from '../images/archive-export';
 import { importArchive, type ImportedImage } from '../images/archive-import';
 import { readImage, resolveManifest, type Descriptor } from '../images/manifest';
@@ -80,9 +80,9 @@ function platformOf(text: string): Platform {
 
 /** What a failed import is, for the client: malformed input is INVALID_ARGUMENT. */
 function importError(e: unknown): unknown {
-  if (e instanceof ApiError) return e;
+  if (e instanceof KindError) return e;
   if (e instanceof TarFormatError) return invalidArgument(`not a valid tar archive: ${e.message}`);
-  if (e instanceof ExpansionError) return e.kind === 'budget' ? new ApiError(Code.RESOURCE_EXHAUSTED, e.message) : invalidArgument(e.message);
+  if (e instanceof ExpansionError) return e.kind === 'budget' ? errdefs.resourceExhausted(e.message) : invalidArgument(e.message);
   if (e instanceof InvalidReferenceError) return invalidArgument(`invalid image reference in the archive: ${e.message}`);
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('Z_')) return invalidArgument(`not a valid gzip stream: ${(e as Error).message}`);
@@ -129,7 +129,7 @@ function reimportable(content: ContentStore): ContentStore {
       try {
         return await content.writer(ns, ref, opts);
       } catch (e) {
-        if (!(e instanceof ApiError && e.code === Code.ALREADY_EXISTS && opts.expected)) throw e;
+        if (!(errdefs.isAlreadyExists(e) && opts.expected)) throw e;
         return content.writer(ns, ref, { ...opts, expected: '' });
       }
     },
@@ -240,7 +240,7 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
         if (!prev) deps.images.delete(ns, img.name);
         else if (prev.target?.digest !== img.target.digest) deps.images.update(ns, prev, ['target']);
       } catch (e) {
-        if (!(e instanceof ApiError && e.code === Code.NOT_FOUND)) throw e;
+        if (!(errdefs.isNotFound(e))) throw e;
       }
     }
     await deps.collectGarbage(ns);
@@ -289,7 +289,7 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
                     if (!chains.has(img.target.digest)) chains.set(img.target.digest, await unpack(ns, img.target, opts));
                   }
                 }
-                if (isCancelled()) throw new ApiError(Code.CANCELLED, 'import cancelled by the client');
+                if (isCancelled()) throw errdefs.canceled('import cancelled by the client');
               },
             },
           );
@@ -299,7 +299,7 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
         if (isCancelled()) {
           // the client went away between the commit and this answer
           await rollback(ns, imported, before);
-          throw new ApiError(Code.CANCELLED, 'import cancelled by the client');
+          throw errdefs.canceled('import cancelled by the client');
         }
         return { images: imported.map((img) => ({ name: img.name, target: toProto(img.target), chainId: chains.get(img.target.digest) ?? '' })) };
       };
@@ -363,7 +363,7 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
           await exportImages({ content: deps.content, images: deps.images }, ns, [...new Set(req.names)], sink, { platform, allPlatforms: req.allPlatforms });
         } catch (e) {
           // the images exist: a document missing from the store is a missing blob, not an unknown name
-          if (e instanceof ApiError && e.code === Code.NOT_FOUND && /^content \S+ is missing$/.test(e.message)) throw failedPrecondition(e.message);
+          if (e instanceof KindError && errdefs.isNotFound(e) && /^content \S+ is missing$/.test(e.message)) throw failedPrecondition(e.message);
           throw e;
         }
         await new Promise<void>((resolve, reject) => {

@@ -11,12 +11,13 @@
  * namespace already has aborts the ingest with ALREADY_EXISTS. The ingest stays when the stream ends
  * without a commit, so a later stream on the same ref resumes it.
  */
-import { status as Code, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
+import { errdefs } from '@gantry/linux';
+import { type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { content, events, packAny, timestampFromDate, type protobuf } from '@gantry/api';
 import type { ContentInfo, ContentStore, ContentWriter, IngestStatus } from '../content/types';
 import { leaseOf } from '../content/lease-header';
 import type { DaemonContext } from '../context';
-import { ApiError, invalidArgument, toServiceError } from '../errors';
+import { invalidArgument, toServiceError } from '../errors';
 import { requireNamespace, unary } from '../rpc';
 
 /** A lease resource as containerd's leases service names them. */
@@ -70,7 +71,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
       store.info(ns, digest);
       return true;
     } catch (e) {
-      if (e instanceof ApiError && e.code === Code.NOT_FOUND) return false;
+      if (errdefs.isNotFound(e)) return false;
       throw e;
     }
   };
@@ -172,7 +173,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
         try {
           writer = await store.writer(ns, ref, { total, expected });
         } catch (e) {
-          if (e instanceof ApiError && e.code === Code.ALREADY_EXISTS && expected !== '') await leaseAdd({ id: expected, type: 'content' });
+          if (errdefs.isAlreadyExists(e) && expected !== '') await leaseAdd({ id: expected, type: 'content' });
           throw e;
         }
         await leaseAdd({ id: ref, type: 'ingests' });
@@ -180,7 +181,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
 
       const handle = async (req: content.WriteContentRequest): Promise<void> => {
         if (writer === undefined && !committed) await open(req);
-        if (committed || writer === undefined) throw new ApiError(Code.FAILED_PRECONDITION, `ref ${ref}: already committed; open a new stream`);
+        if (committed || writer === undefined) throw errdefs.failedPrecondition(`ref ${ref}: already committed; open a new stream`);
         const w = writer;
         const res: content.WriteContentResponse = { action: req.action, offset: BigInt(w.offset), total: 0n, digest: '', startedAt: undefined, updatedAt: undefined };
 
@@ -189,7 +190,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
           if (exists(ns, expected)) {
             await release();
             store.abort(ns, ref);
-            throw new ApiError(Code.ALREADY_EXISTS, `blob with expected digest ${expected} exists`);
+            throw errdefs.alreadyExists(`blob with expected digest ${expected} exists`);
           }
         }
         if (req.total > 0n) total = num('total', req.total);
@@ -206,7 +207,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
           case content.WriteAction.WRITE:
           case content.WriteAction.COMMIT: {
             const offset = num('offset', req.offset);
-            if (offset > 0 && offset !== w.offset) throw new ApiError(Code.OUT_OF_RANGE, `write @${offset} must occur at current offset ${w.offset}`);
+            if (offset > 0 && offset !== w.offset) throw errdefs.outOfRange(`write @${offset} must occur at current offset ${w.offset}`);
             if (offset === 0 && w.offset > 0) await w.truncate(0); // containerd's Truncate(0): start over
             if (req.data.length > 0) await w.write(req.data);
             res.offset = BigInt(w.offset);
@@ -216,7 +217,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
               try {
                 info = await w.commit(total, expected, req.labels);
               } catch (e) {
-                if (e instanceof ApiError && e.code === Code.ALREADY_EXISTS) {
+                if (errdefs.isAlreadyExists(e)) {
                   writer = undefined; // the store removed the ingest and released the writer
                   committed = true;
                   await leaseAdd({ id: res.digest, type: 'content' });

@@ -12,17 +12,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { status as Code } from '@grpc/grpc-js';
-import { linuxSys, type Sys } from '@gantry/linux';
+import { errdefs, KindError, linuxSys, type Sys } from '@gantry/linux';
 import type { diff, types } from '@gantry/api';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
 import { applyLayer, LayerError } from '../diff/apply';
 import { layerLimits } from '../diff/decompress';
-import { layerErrorCode } from '../diff/error-code';
+import { layerErrorKind } from '../diff/error-code';
 import { diffMounts } from '../diff/compare';
 import { withTempMounts } from '../diff/mounts';
-import { ApiError, invalidArgument } from '../errors';
+import { invalidArgument } from '../errors';
 import { requireNamespace, unary } from '../rpc';
 import type { MountSpec } from '../snapshots/types';
 
@@ -70,7 +69,7 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
       const desc = req.diff;
       if (!desc || !desc.digest) throw invalidArgument('diff descriptor must be set');
       if (req.mounts.length === 0) throw invalidArgument('mounts must be set');
-      if (ZSTD.has(desc.mediaType)) throw new ApiError(Code.UNIMPLEMENTED, `unsupported diff media type ${desc.mediaType}: zstd layers are not supported`);
+      if (ZSTD.has(desc.mediaType)) throw errdefs.unimplemented(`unsupported diff media type ${desc.mediaType}: zstd layers are not supported`);
       if (!APPLICABLE.has(desc.mediaType)) throw invalidArgument(`unsupported diff media type ${JSON.stringify(desc.mediaType)}: no processor for media-type`);
       const blobInfo = deps.content.info(ns, desc.digest); // NOT_FOUND before mounting anything
       const started = Date.now();
@@ -80,7 +79,7 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
           const limits = { ...layerLimits(dir), compressedSize: blobInfo.size };
           return await applyLayer(blob, dir, { sys, limits, onWarning: (message, entry) => log.warn('layer entry', { entry, message }) });
         } catch (e) {
-          if (e instanceof LayerError) throw new ApiError(layerErrorCode(e), `failed to apply layer ${desc.digest}: ${e.message}`);
+          if (e instanceof LayerError) throw new KindError(layerErrorKind(e), `failed to apply layer ${desc.digest}: ${e.message}`);
           throw e;
         }
       });
@@ -94,7 +93,7 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
       let gzip: boolean;
       if (mediaType === MEDIA_TYPE.layer || mediaType === MEDIA_TYPE.dockerLayer) gzip = false;
       else if (mediaType === MEDIA_TYPE.layerGzip || mediaType === MEDIA_TYPE.dockerLayerGzip) gzip = true;
-      else throw new ApiError(Code.UNIMPLEMENTED, `unsupported diff media type: ${mediaType}`);
+      else throw errdefs.unimplemented(`unsupported diff media type: ${mediaType}`);
       if (req.right.length === 0) throw invalidArgument('right mounts must be set');
       const ref = req.ref || `diff-${Date.now()}-${randomBytes(6).toString('hex')}`;
       const epoch = req.sourceDateEpoch ? new Date(Number(req.sourceDateEpoch.seconds) * 1000 + Math.floor(req.sourceDateEpoch.nanos / 1e6)) : undefined;
@@ -140,7 +139,7 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
         try {
           await writer.commit(blobSize, digest, labels);
         } catch (e) {
-          if (!(e instanceof ApiError && e.code === Code.ALREADY_EXISTS)) throw e;
+          if (!(errdefs.isAlreadyExists(e))) throw e;
           // the same layer is already stored: drop this ingest, answer with the existing blob
           await writer.close().catch(() => {});
           try {

@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
-import { writeJsonAtomic } from '@gantry/linux';
+import { errdefs, writeJsonAtomic } from '@gantry/linux';
 import * as path from 'node:path';
-import type { ServiceError } from '@grpc/grpc-js';
-import { status as Code } from '@grpc/grpc-js';
 import { protobuf, shim, tasks, timestampFromDate, types } from '@gantry/api';
 import type { DaemonContext } from '../context';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, wrapError } from '../errors';
@@ -39,7 +37,7 @@ function deadProcess(d: DeadTask): types.Process {
 
 /** A shim that no longer answers: its task is unreachable. */
 function unreachable(e: unknown): boolean {
-  return (e as Partial<ServiceError>)?.code === Code.UNAVAILABLE;
+  return errdefs.isUnavailable(e);
 }
 
 async function processOf(h: ShimHandle, execId: string): Promise<types.Process> {
@@ -79,7 +77,7 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
       await shims.stop(h);
       return { id: r.containerId, pid: d.pid, exitStatus: d.exitStatus, exitedAt: d.exitedAt };
     } catch (e) {
-      if ((e as Partial<ServiceError>)?.code === Code.NOT_FOUND) {
+      if (errdefs.isNotFound(e)) {
         // a shim that holds no task: its Create was cut (this daemon was killed under it) and the
         // shim found again at restart. Stop it, or the client's next Create finds "already exists"
         // and the shim is left behind (both seen in the fault test)

@@ -34,7 +34,7 @@ export interface MountSpec {
 export type SnapshotUpdate = Pick<SnapshotInfo, 'name' | 'labels'>;
 
 /**
- * Errors are ApiErrors: NOT_FOUND (no such key/parent), ALREADY_EXISTS (key or committed name
+ * Errors are errdefs kinds: NOT_FOUND (no such key/parent), ALREADY_EXISTS (key or committed name
  * taken), FAILED_PRECONDITION (commit of a non-active snapshot, remove with children),
  * INVALID_ARGUMENT (bad key, parent not committed, bad label or field path, bad filter).
  */

@@ -21,8 +21,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteSource, decompressed, END_OF_ARCHIVE, cleanEntryName, extractTar, layerLimits, LayerError, readTar, TarFormatError, TreeWriter, childNames, withChild, type TreeNode } from '@gantry/containerd';
-import { SysError, type Sys } from '@gantry/linux';
-import { badRequest, HttpError } from '../http/errors';
+import { errdefs, KindError, type Sys, SysError } from '@gantry/linux';
 
 const READ_CHUNK = 1 << 20;
 
@@ -71,12 +70,12 @@ function members(file: string) {
 }
 
 /** A 400 for what the archive or the path is at fault for, a 500 for the rest. */
-export function tarError(e: unknown): HttpError {
-  if (e instanceof HttpError) return e;
-  if (e instanceof TarFormatError) return badRequest(`invalid tar archive: ${e.message}`);
-  if (e instanceof LayerError) return badRequest(e.message);
-  if (e instanceof SysError && e.code === 'ELOOP') return badRequest(`too many levels of symbolic links: ${e.subject ?? ''}`);
-  return new HttpError(500, (e as Error).message ?? String(e));
+export function tarError(e: unknown): KindError {
+  if (e instanceof KindError) return e;
+  if (e instanceof TarFormatError) return errdefs.invalidArgument(`invalid tar archive: ${e.message}`);
+  if (e instanceof LayerError) return errdefs.invalidArgument(e.message);
+  if (e instanceof SysError && e.code === 'ELOOP') return errdefs.invalidArgument(`too many levels of symbolic links: ${e.subject ?? ''}`);
+  return errdefs.internal((e as Error).message ?? String(e));
 }
 
 /** Pass 1: every member name (and hard link target) stays inside the destination. */
@@ -85,7 +84,7 @@ export async function checkArchive(file: string): Promise<void> {
     for await (const { header } of members(file)) {
       cleanEntryName(header.name, header.name);
       if (header.type === 'link') {
-        if (cleanEntryName(header.linkname, header.name) === '') throw badRequest(`refusing hard link ${JSON.stringify(header.name)} to the extraction point`);
+        if (cleanEntryName(header.linkname, header.name) === '') throw errdefs.invalidArgument(`refusing hard link ${JSON.stringify(header.name)} to the extraction point`);
       }
     }
   } catch (e) {

@@ -1,4 +1,4 @@
-import { badRequest } from '../http/errors';
+import { errdefs } from '@gantry/linux';
 
 /** Every capability Linux defines (as of 5.9), in bit order: what a privileged container gets. */
 export const ALL_CAPABILITIES: readonly string[] = [
@@ -67,7 +67,7 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
 
 /**
  * CapAdd/CapDrop names as Docker reads them: case-insensitive, `CAP_` optional, `ALL` special.
- * Throws Error (not HttpError) so the caller can prefix "invalid CapAdd: ".
+ * Throws Error (not an errdefs kind) so the caller can prefix "invalid CapAdd: ".
  */
 export function normalizeCapabilities(caps: readonly string[]): string[] {
   return caps.map((raw) => {
@@ -89,7 +89,7 @@ export function containerCapabilities(capAdd: readonly string[] = [], capDrop: r
     drop = normalizeCapabilities(capDrop);
     add = normalizeCapabilities(capAdd);
   } catch (e) {
-    throw badRequest((e as Error).message);
+    throw errdefs.invalidArgument((e as Error).message);
   }
   let caps: string[];
   if (add.includes('ALL')) caps = ALL_CAPABILITIES.filter((c) => !drop.includes(c));

@@ -1,4 +1,4 @@
-import { badRequest } from '../http/errors';
+import { errdefs } from '@gantry/linux';
 
 /**
  * A small typed JSON decoder with Go's `encoding/json` rules as dockerd applies them to a create
@@ -103,7 +103,7 @@ function put(out: Record<string, unknown>, k: string, v: unknown): void {
 }
 
 function fail(v: unknown, s: Schema, where: string): never {
-  throw badRequest(`json: cannot unmarshal ${jsonType(v)} into Go struct field ${where} of type ${goType(s)}`);
+  throw errdefs.invalidArgument(`json: cannot unmarshal ${jsonType(v)} into Go struct field ${where} of type ${goType(s)}`);
 }
 
 /** Decode `v` against `s`; `undefined` when the value is absent or null. */

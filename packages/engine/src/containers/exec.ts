@@ -1,9 +1,8 @@
-import { status as Code } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { tasks as tpb, types } from '@gantry/api';
+import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
-import { badRequest, conflict, fromGrpc, notFound } from '../http/errors';
 import { ALL_CAPABILITIES } from './capabilities';
 import { startFailure } from './start-error';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
@@ -84,7 +83,7 @@ export class ExecManager {
         const p = (await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.get, { containerId: e.ContainerID, execId: taskExecId(e.ID) }, 10000)).process;
         if (p && p.status === types.Status.STOPPED) await this.finish(e, p.exitStatus);
       } catch (err) {
-        if ((err as { code?: number }).code === Code.NOT_FOUND) await this.finish(e, 255);
+        if (errdefs.isNotFound(err)) await this.finish(e, 255);
       }
     }
   }
@@ -117,17 +116,17 @@ export class ExecManager {
 
   get(id: string): ExecRecord {
     const e = this.execs.get(id);
-    if (!e) throw notFound(`No such exec instance: ${id}`);
+    if (!e) throw errdefs.notFound(`No such exec instance: ${id}`);
     return e;
   }
 
   create(ref: string, body: unknown): { Id: string } {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('json: cannot unmarshal into Go value of type container.ExecOptions');
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.ExecOptions');
     const cfg = decode(body, EXEC_BODY, 'ExecOptions') as ExecConfig;
-    if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0 || cfg.Cmd.some((a) => typeof a !== 'string')) throw badRequest('No exec command specified');
+    if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0 || cfg.Cmd.some((a) => typeof a !== 'string')) throw errdefs.invalidArgument('No exec command specified');
     const rec = this.mgr.store.get(ref);
-    if (!rec.State.Running) throw conflict(`container ${rec.Id} is not running`);
-    if (rec.State.Paused) throw conflict(`container ${rec.Id} is paused, unpause the container before exec`);
+    if (!rec.State.Running) throw errdefs.conflict(`container ${rec.Id} is not running`);
+    if (rec.State.Paused) throw errdefs.conflict(`container ${rec.Id} is paused, unpause the container before exec`);
     const id = randomBytes(32).toString('hex');
     let markExited!: () => void;
     const exited = new Promise<void>((r) => (markExited = r));
@@ -141,9 +140,9 @@ export class ExecManager {
   /** Start the exec; with `detach` return at once, otherwise the caller serves its IO. */
   async start(id: string, opts: { detach: boolean; tty?: boolean; beforeStart?: (e: ExecRecord) => void }): Promise<ExecRecord> {
     const e = this.get(id);
-    if (e.Running || e.ExitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
+    if (e.Running || e.ExitCode !== null) throw errdefs.conflict(`Error: Exec command ${id} has already run`);
     const rec = this.mgr.store.get(e.ContainerID);
-    if (!rec.State.Running) throw conflict(`container ${rec.Id} is not running`);
+    if (!rec.State.Running) throw errdefs.conflict(`container ${rec.Id} is not running`);
     const ccfg = rec.Config as ContainerConfig;
     const tty = opts.tty ?? e.Config.Tty === true;
     const fifos = createFifos(path.join(this.mgr.store.containerDir(rec.Id), 'fifos'), `exec-${id.slice(0, 16)}`, {
@@ -156,14 +155,14 @@ export class ExecManager {
     e.fifos = fifos;
     // the container's process spec is the base, as dockerd does: env, user, cwd overridden
     const specJson = await this.ctx.cd.call(this.ctx.cd.containers, this.ctx.cd.containers.get, { id: rec.Id }).catch((err: unknown) => {
-      throw fromGrpc(err);
+      throw errdefs.fromGrpc(err);
     });
     const spec = JSON.parse(Buffer.from(specJson.container!.spec!.value).toString('utf8')) as { process: Record<string, unknown> & { env?: string[]; user: { uid: number; gid: number } } };
     const proc = { ...spec.process, args: e.Config.Cmd, terminal: tty, env: [...(spec.process.env ?? []), ...(e.Config.Env ?? [])], cwd: e.Config.WorkingDir || spec.process.cwd || ccfg.WorkingDir || '/' } as Record<string, unknown>;
     if (e.Config.User) {
       const m = /^(\d+)(?::(\d+))?$/.exec(e.Config.User);
       if (m) proc.user = { uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : 0 };
-      else if (e.Config.User !== 'root') throw badRequest(`exec user ${e.Config.User}: only numeric uid[:gid] or root are supported`);
+      else if (e.Config.User !== 'root') throw errdefs.invalidArgument(`exec user ${e.Config.User}: only numeric uid[:gid] or root are supported`);
       else proc.user = { uid: 0, gid: 0 };
     }
     // as dockerd: a privileged exec gets every capability, whatever the container has
@@ -217,9 +216,9 @@ export class ExecManager {
 
   async resize(id: string, h: number, w: number): Promise<void> {
     const e = this.get(id);
-    if (!e.Running) throw conflict(`exec ${id} is not running`);
+    if (!e.Running) throw errdefs.conflict(`exec ${id} is not running`);
     await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.resizePty, { containerId: e.ContainerID, execId: taskExecId(id), width: w, height: h }).catch((err: unknown) => {
-      throw fromGrpc(err);
+      throw errdefs.fromGrpc(err);
     });
   }
 

@@ -1,6 +1,6 @@
 import { chainIds, hostPlatform, normalizeReference } from '@gantry/containerd';
+import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
-import { badRequest, notFound } from '../http/errors';
 
 /** The parts of an OCI image config a container is made from. */
 export interface ImageRuntimeConfig {
@@ -53,7 +53,7 @@ export async function configOf(cd: Containerd, target: Desc): Promise<string> {
     const index = await readJson<{ manifests: Desc[] }>(cd, target.digest);
     const p = hostPlatform();
     const m = index.manifests.find((x) => x.platform?.os === p.os && x.platform?.architecture === p.architecture);
-    if (!m) throw notFound(`no matching manifest for ${p.os}/${p.architecture} in the manifest list entries`);
+    if (!m) throw errdefs.notFound(`no matching manifest for ${p.os}/${p.architecture} in the manifest list entries`);
     return configOf(cd, m);
   }
   const manifest = await readJson<{ config: { digest: string } }>(cd, target.digest);
@@ -81,8 +81,8 @@ export async function resolveImage(cd: Containerd, ref: string): Promise<Resolve
   } else {
     const hex = ref.replace(/^sha256:/, '');
     if (!/^[a-f0-9]{1,64}$/.test(hex)) {
-      if (!full) throw badRequest(`invalid reference format: ${ref}`);
-      throw notFound(`No such image: ${ref}`);
+      if (!full) throw errdefs.invalidArgument(`invalid reference format: ${ref}`);
+      throw errdefs.notFound(`No such image: ${ref}`);
     }
     const matches = new Map<string, { name: string; target: Desc }>();
     for (const img of images) {
@@ -90,8 +90,8 @@ export async function resolveImage(cd: Containerd, ref: string): Promise<Resolve
       const cfg = await configOf(cd, img.target).catch(() => '');
       if (cfg.slice('sha256:'.length).startsWith(hex)) matches.set(cfg, { name: img.name, target: img.target });
     }
-    if (matches.size === 0) throw notFound(`No such image: ${ref}`);
-    if (matches.size > 1) throw badRequest(`multiple images found with provided prefix: ${ref}`);
+    if (matches.size === 0) throw errdefs.notFound(`No such image: ${ref}`);
+    if (matches.size > 1) throw errdefs.invalidArgument(`multiple images found with provided prefix: ${ref}`);
     [configDigest, chosen] = [...matches.entries()][0]!;
   }
   const config = await readJson<ResolvedImage['config']>(cd, configDigest);

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { status as Code } from '@grpc/grpc-js';
 import { containers as cpb, isUnavailable, snapshots as spb, tasks as tpb, types } from '@gantry/api';
-import { parseSignal } from '@gantry/linux';
+import { errdefs, parseSignal } from '@gantry/linux';
 import type { EngineContext } from '../context';
-import { conflict, fromGrpc, HttpError, notModified } from '../http/errors';
+import { oneLine } from '../one-line';
 import { JsonFileWriter, jsonLogPath, parseLogOpts } from '../logs/json-file';
 import { noSuchImage } from '../images/catalog';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
@@ -128,9 +127,9 @@ export class ContainerManager {
   private async createOnce(body: unknown, name: string | null, mayRetry: boolean): Promise<{ Id: string; Warnings: string[] }> {
     const v = validateCreate(body, name);
     const config = v.config as ContainerConfig & Record<string, unknown>;
-    if (!config.Image) throw new HttpError(400, 'No image specified');
+    if (!config.Image) throw errdefs.invalidArgument('No image specified');
     const image: ResolvedImage = await resolveImage(this.cd, String(config.Image)).catch((e: unknown) => {
-      if (e instanceof HttpError && e.status === 404) throw noSuchImage(String(config.Image));
+      if (errdefs.ownKind(e) === 'not-found') throw noSuchImage(String(config.Image));
       if (mayRetry && isUnavailable(e) && !this.closing) throw new CutByRestart();
       throw e;
     });
@@ -208,8 +207,7 @@ export class ContainerManager {
       await this.ctx.networks?.forget(id).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
       if (mayRetry && isUnavailable(e) && !this.closing) throw new CutByRestart();
-      if (e instanceof HttpError) throw e;
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     }
   }
 
@@ -265,10 +263,10 @@ export class ContainerManager {
   async start(ref: string): Promise<void> {
     const rec = this.store.get(ref);
     if (rec.State.Running) {
-      if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
-      throw notModified();
+      if (rec.State.Paused) throw errdefs.conflict(`cannot start a paused container, try unpause instead`);
+      throw errdefs.notModified();
     }
-    if (rec.State.Status === 'removing' || rec.State.Dead) throw conflict(`container ${rec.Id} is marked for removal and cannot be started`);
+    if (rec.State.Status === 'removing' || rec.State.Dead) throw errdefs.conflict(`container ${rec.Id} is marked for removal and cannot be started`);
     this.resetRestartManager(rec);
     await this.startTask(rec).catch(async (e: unknown) => {
       // as dockerd: a --rm container that cannot start is removed (docker run waits for that)
@@ -381,9 +379,9 @@ export class ContainerManager {
       // cannot run, 128 otherwise); the container keeps its state (created, or exited).
       const failed: StartFailure =
         step === 'prepare'
-          ? { error: e instanceof HttpError ? e : fromGrpc(e), exitCode: EXIT_START_FAILED }
+          ? { error: errdefs.fromGrpc(e), exitCode: EXIT_START_FAILED }
           : startFailure(e, step === 'create' ? 'failed to create task for container' : undefined);
-      rec.State = { ...rec.State, Error: failed.error.message, ExitCode: failed.exitCode, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
+      rec.State = { ...rec.State, Error: oneLine(failed.error.message), ExitCode: failed.exitCode, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
       this.store.save(rec);
       throw failed.error;
     }
@@ -402,8 +400,8 @@ export class ContainerManager {
         await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }, 10000);
         return;
       } catch (e) {
-        const code = (e as { code?: number }).code;
-        if ((code !== Code.UNAVAILABLE && code !== Code.DEADLINE_EXCEEDED) || this.closing || Date.now() > deadline) return;
+        const kind = errdefs.kindOf(e);
+        if ((kind !== 'unavailable' && kind !== 'deadline-exceeded') || this.closing || Date.now() > deadline) return;
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
@@ -449,7 +447,7 @@ export class ContainerManager {
       if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
     } catch (e) {
       // the task is gone (its shim died, or it was deleted behind our back): it has exited
-      if ((e as { code?: number }).code === Code.NOT_FOUND) exit = { status: 255, at: new Date() };
+      if (errdefs.isNotFound(e)) exit = { status: 255, at: new Date() };
       else this.ctx.log.warn('reconcile: task state unknown', { id: rec.Id, error: String(e) });
     }
     if (exit) await this.settleExit(rec.Id, exit.status, exit.at);
@@ -540,21 +538,21 @@ export class ContainerManager {
 
   private running(ref: string): ContainerRecord {
     const rec = this.store.get(ref);
-    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (!rec.State.Running) throw errdefs.conflict(`Container ${rec.Id} is not running`);
     return rec;
   }
 
   async kill(ref: string, signal?: string): Promise<void> {
     const rec = this.running(ref);
     const sig = signalNumber(signal, 9);
-    if (sig === undefined) throw new HttpError(400, `Invalid signal: ${signal}`);
+    if (sig === undefined) throw errdefs.invalidArgument(`Invalid signal: ${signal}`);
     // as dockerd: any kill marks it stopped by the user; SIGKILL or the stop signal also cancels the restart policy
     const stopSig = (rec.Config as ContainerConfig).StopSignal;
     if (sig === 9 || !stopSig || signalNumber(stopSig) === sig) this.exitOnNext.add(rec.Id);
     rec.ManuallyStopped = true;
     this.store.save(rec);
     await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig, all: sig === 9 })).catch((e: unknown) => {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     });
     this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
   }
@@ -573,12 +571,11 @@ export class ContainerManager {
         await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: id, signal: 9, all: true }), Math.max(deadline - Date.now(), 1000));
         break;
       } catch (e) {
-        const code = (e as { code?: number }).code;
-        if (!isUnavailable(e) && code !== Code.DEADLINE_EXCEEDED) {
+        if (!isUnavailable(e) && errdefs.kindOf(e) !== 'deadline-exceeded') {
           await this.reconcileOne(id);
           break;
         }
-        if (Date.now() > deadline || this.closing) throw new HttpError(500, `cannot ${what} container ${id}: gantry-containerd did not take the kill: ${(e as Error).message}`);
+        if (Date.now() > deadline || this.closing) throw errdefs.internal(`cannot ${what} container ${id}: gantry-containerd did not take the kill: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -588,7 +585,7 @@ export class ContainerManager {
     if (inTime) return;
     // the exit event may have been lost with the event stream: ask gantry-containerd
     await this.reconcileOne(id);
-    if (this.store.find(id)?.State.Running) throw new HttpError(500, `cannot ${what} container ${id}: it did not exit within ${Math.round(timeoutMs / 1000)} s of SIGKILL`);
+    if (this.store.find(id)?.State.Running) throw errdefs.internal(`cannot ${what} container ${id}: it did not exit within ${Math.round(timeoutMs / 1000)} s of SIGKILL`);
   }
 
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
@@ -603,7 +600,7 @@ export class ContainerManager {
         this.store.save(rec);
         return;
       }
-      throw notModified();
+      throw errdefs.notModified();
     }
     rec.ManuallyStopped = true;
     this.exitOnNext.add(rec.Id);
@@ -636,9 +633,9 @@ export class ContainerManager {
 
   async pause(ref: string): Promise<void> {
     const rec = this.running(ref);
-    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is already paused`);
+    if (rec.State.Paused) throw errdefs.conflict(`Container ${rec.Id} is already paused`);
     await this.cd.call(this.cd.tasks, this.cd.tasks.pause, { containerId: rec.Id }).catch((e: unknown) => {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     });
     rec.State = { ...rec.State, Paused: true, Status: 'paused' };
     this.store.save(rec);
@@ -647,9 +644,9 @@ export class ContainerManager {
 
   async unpause(ref: string): Promise<void> {
     const rec = this.store.get(ref);
-    if (!rec.State.Paused) throw conflict(`Container ${rec.Id} is not paused`);
+    if (!rec.State.Paused) throw errdefs.conflict(`Container ${rec.Id} is not paused`);
     await this.cd.call(this.cd.tasks, this.cd.tasks.resume, { containerId: rec.Id }).catch((e: unknown) => {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     });
     rec.State = { ...rec.State, Paused: false, Status: 'running' };
     this.store.save(rec);
@@ -679,7 +676,7 @@ export class ContainerManager {
 
   /** POST /containers/{id}/wait: resolves with the exit code when `condition` is met. */
   wait(ref: string, condition: string = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
-    if (!['not-running', 'next-exit', 'removed', ''].includes(condition)) throw new HttpError(400, `invalid condition: "${condition}"`);
+    if (!['not-running', 'next-exit', 'removed', ''].includes(condition)) throw errdefs.invalidArgument(`invalid condition: "${condition}"`);
     const rec = this.store.get(ref);
     const c = (condition || 'not-running') as WaitCondition;
     if (c === 'not-running' && !rec.State.Running && !rec.State.Restarting) return Promise.resolve({ StatusCode: rec.State.ExitCode, Error: null });
@@ -692,7 +689,7 @@ export class ContainerManager {
     if (rec.State.Status === 'removing') return;
     if (rec.State.Running || rec.State.Restarting) {
       if (!opts.force) {
-        throw conflict(`cannot remove container "${rec.Name}": container is ${rec.State.Paused ? 'paused' : 'running'}: stop the container before removing or force remove`);
+        throw errdefs.conflict(`cannot remove container "${rec.Name}": container is ${rec.State.Paused ? 'paused' : 'running'}: stop the container before removing or force remove`);
       }
       clearTimeout(this.restartTimers.get(rec.Id));
       rec.ManuallyStopped = true;
@@ -712,7 +709,7 @@ export class ContainerManager {
     // behind would outlive the container
     await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
     await this.cd.callIdempotent(this.cd.containers, this.cd.containers.delete, { id: rec.Id }).catch((e: unknown) => {
-      if ((e as { code?: number }).code !== Code.NOT_FOUND) throw fromGrpc(e);
+      if (!errdefs.isNotFound(e)) throw errdefs.fromGrpc(e);
     });
     await this.cd.callIdempotent(this.cd.snapshots, this.cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey }).catch(() => undefined);
     await this.ctx.networks?.forget(rec.Id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id: rec.Id, error: String(e) }));

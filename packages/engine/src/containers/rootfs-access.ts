@@ -12,10 +12,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { overlayLayers, withTempMounts, type MountSpec } from '@gantry/containerd';
-import { linuxSys, openRoot } from '@gantry/linux';
+import { errdefs, linuxSys, openRoot } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { ENGINE_NAMESPACE } from '../containerd/client';
-import { fromGrpc } from '../http/errors';
 import type { ContainerRecord } from './record';
 
 const SNAPSHOTTER = 'overlayfs';
@@ -45,7 +44,7 @@ export class RootfsAccess {
       const r = await cd.call(cd.snapshots, cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey });
       return r.mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
     } catch (e) {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Device, DeviceCgroupRule, Linux, Mount, Namespace, Process, Resources, Rlimit, Seccomp, Spec } from '@gantry/runtime';
-import { badRequest } from '../http/errors';
+import { errdefs } from '@gantry/linux';
 import { containerCapabilities } from './capabilities';
 import { DEFAULT_SHM_SIZE, type ContainerConfig, type HostConfig, type ImageConfigFields } from './docker-types';
 import { parseBind, parseMountSpec, sortMounts, toOciMount, type UserMount } from './mounts';
@@ -65,7 +65,7 @@ export interface BuildSpecInput {
 function resolveVolume(input: BuildSpecInput, m: UserMount): UserMount {
   if (m.kind !== 'volume') return m;
   const source = input.volumeSource?.(m.destination);
-  if (!source) throw badRequest(`invalid mount config for type "volume": no volume planned for ${m.destination}`);
+  if (!source) throw errdefs.invalidArgument(`invalid mount config for type "volume": no volume planned for ${m.destination}`);
   return { ...m, kind: 'bind', source, propagation: 'rprivate' };
 }
 
@@ -115,7 +115,7 @@ export function mergeImageConfig(config: ContainerConfig, image: ImageConfigFiel
 /** The process' argv: Entrypoint + Cmd of the merged config; 400 "no command specified" when empty. */
 export function commandLine(merged: ContainerConfig): string[] {
   const args = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
-  if (args.length === 0) throw badRequest('no command specified');
+  if (args.length === 0) throw errdefs.invalidArgument('no command specified');
   return args;
 }
 
@@ -147,20 +147,20 @@ function resolveProcessUser(input: BuildSpecInput, user: string): Process['user'
     try {
       resolved = input.resolveUser(user);
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   } else {
     const m = /^(\d*)(?::(\d+))?$/.exec(user);
-    if (!m) throw badRequest(`unable to find user ${user.split(':')[0]}: no matching entries in passwd file`);
+    if (!m) throw errdefs.invalidArgument(`unable to find user ${user.split(':')[0]}: no matching entries in passwd file`);
     resolved = { uid: m[1] ? Number(m[1]) : 0, gid: m[2] ? Number(m[2]) : 0, additionalGids: [] };
   }
   const groups = (input.hostConfig.GroupAdd ?? []).map((g) => {
     if (/^\d+$/.test(g)) return Number(g);
-    if (!input.resolveGroup) throw badRequest(`Unable to find group ${g}: no matching entries in group file`);
+    if (!input.resolveGroup) throw errdefs.invalidArgument(`Unable to find group ${g}: no matching entries in group file`);
     try {
       return input.resolveGroup(g);
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   });
   return { uid: resolved.uid, gid: resolved.gid, additionalGids: [...new Set([resolved.gid, ...resolved.additionalGids, ...groups])] };
@@ -197,7 +197,7 @@ function userMounts(input: BuildSpecInput): UserMount[] {
     try {
       return f();
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   };
   for (const b of hc.Binds ?? []) out.push(resolveVolume(input, wrap(() => parseBind(b))));
@@ -207,7 +207,7 @@ function userMounts(input: BuildSpecInput): UserMount[] {
   }
   const taken = new Set(out.map((m) => m.destination));
   const dup = out.find((m, i) => out.findIndex((o) => o.destination === m.destination) !== i);
-  if (dup) throw badRequest(`Duplicate mount point: ${dup.destination}`);
+  if (dup) throw errdefs.invalidArgument(`Duplicate mount point: ${dup.destination}`);
   for (const v of input.configVolumes ?? []) {
     if (taken.has(v.destination)) continue;
     taken.add(v.destination);
@@ -250,14 +250,14 @@ function buildMounts(input: BuildSpecInput, privileged: boolean, writableCgroups
     mounts.push(m);
   }
   if (hc.Init && !(hc.PidMode ?? '')) {
-    if (!input.initPath) throw badRequest('HostConfig.Init: no init binary is configured on this daemon');
+    if (!input.initPath) throw errdefs.invalidArgument('HostConfig.Init: no init binary is configured on this daemon');
     if (!userDest.has(CONTAINER_INIT_PATH)) mounts.push({ destination: CONTAINER_INIT_PATH, type: 'bind', source: input.initPath, options: ['bind', 'ro'] });
   }
   for (const m of user) {
     try {
       mounts.push(toOciMount(m, input.recursiveReadOnly ?? false));
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   }
   if (hc.ReadonlyRootfs) {
@@ -311,11 +311,11 @@ function namespaces(input: BuildSpecInput): Namespace[] {
   const hc = input.hostConfig;
   const join = (type: 'network' | 'ipc' | 'pid', mode: string): Namespace => {
     const ref = mode.slice('container:'.length);
-    if (!input.namespacePath) throw badRequest(`joining another container's ${type} namespace (${mode}) is not supported yet`);
+    if (!input.namespacePath) throw errdefs.invalidArgument(`joining another container's ${type} namespace (${mode}) is not supported yet`);
     try {
       return { type, path: input.namespacePath(type, ref) };
     } catch (e) {
-      throw badRequest(`failed to join ${type.toUpperCase()} namespace: ${(e as Error).message}`);
+      throw errdefs.invalidArgument(`failed to join ${type.toUpperCase()} namespace: ${(e as Error).message}`);
     }
   };
   const list: Namespace[] = [{ type: 'mount' }];
@@ -341,7 +341,7 @@ function resources(hc: HostConfig, privileged: boolean, cgroupVersion: 1 | 2): R
     r.devices = defaultDeviceRules();
     for (const rule of hc.DeviceCgroupRules ?? []) {
       const m = DEVICE_CGROUP_RULE.exec(rule);
-      if (!m) throw badRequest(`invalid device cgroup rule format: '${rule}'`);
+      if (!m) throw errdefs.invalidArgument(`invalid device cgroup rule format: '${rule}'`);
       const num = (s: string) => (s === '*' ? null : Number(s));
       r.devices.push({ allow: true, type: m[1]!, major: num(m[2]!), minor: num(m[3]!), access: m[4]! });
     }
@@ -387,7 +387,7 @@ function seccompFor(profile: string | undefined, privileged: boolean, caps: stri
   try {
     return resolveSeccompProfile(parseSeccompProfile(custom), ctx);
   } catch (e) {
-    throw badRequest((e as Error).message);
+    throw errdefs.invalidArgument((e as Error).message);
   }
 }
 
@@ -399,7 +399,7 @@ function seccompFor(profile: string | undefined, privileged: boolean, caps: stri
  * The OCI runtime spec dockerd would hand its runtime for this container (moby's createSpec on
  * Linux): Docker's default spec, the image's defaults under the request's Config, HostConfig's
  * resources, mounts, namespaces and security settings. Pure: host facts come in `input`.
- * cgroupsPath is left unset (gantry-containerd sets /<namespace>/<id>). Throws HttpError 400 for a
+ * cgroupsPath is left unset (gantry-containerd sets /<namespace>/<id>). Throws invalid-argument (400) for a
  * request it cannot turn into a spec.
  */
 export function buildSpec(input: BuildSpecInput): Spec {

@@ -1,4 +1,5 @@
-import { badRequest, fromGrpc, HttpError } from '../http/errors';
+import { errdefs, KindError } from '@gantry/linux';
+import { oneLine } from '../one-line';
 
 /**
  * Exit codes dockerd records for a process that could not be started (moby's daemon/errors.go);
@@ -10,7 +11,8 @@ export const EXIT_START_FAILED = 128;
 
 /** The start error dockerd answers with, and the exit code it records. */
 export interface StartFailure {
-  error: HttpError;
+  /** Of a kind (the client's 400s, or containerd's code); its message, on one line, is also `State.Error`. */
+  error: KindError;
   exitCode: number;
 }
 
@@ -25,16 +27,16 @@ const COMMAND_NOT_FOUND = ['executable file not found', 'no such file or directo
  * container"; the message below it is kept whole, so the runtime's text stays at the end.
  */
 export function startFailure(e: unknown, prefix?: string): StartFailure {
-  const base = e instanceof HttpError ? e : fromGrpc(e);
-  const message = prefix ? `${prefix}: ${base.message}` : base.message;
+  const base = errdefs.fromGrpc(e);
+  const message = oneLine(prefix ? `${prefix}: ${base.message}` : base.message);
   const lower = message.toLowerCase();
-  if (lower.includes('permission denied')) return { error: badRequest(message), exitCode: EXIT_CANNOT_INVOKE };
+  if (lower.includes('permission denied')) return { error: errdefs.invalidArgument(message), exitCode: EXIT_CANNOT_INVOKE };
   // the CLI looks for "permission denied" to exit 126: dockerd adds it to "is a directory"
-  if (lower.includes('is a directory')) return { error: badRequest(`${message}: permission denied`), exitCode: EXIT_CANNOT_INVOKE };
+  if (lower.includes('is a directory')) return { error: errdefs.invalidArgument(`${message}: permission denied`), exitCode: EXIT_CANNOT_INVOKE };
   if (lower.includes('not a directory')) {
     const hint = 'Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type';
-    return { error: badRequest(`${message}: ${hint}`), exitCode: EXIT_NOT_FOUND };
+    return { error: errdefs.invalidArgument(`${message}: ${hint}`), exitCode: EXIT_NOT_FOUND };
   }
-  if (COMMAND_NOT_FOUND.some((s) => lower.includes(s))) return { error: badRequest(message), exitCode: EXIT_NOT_FOUND };
-  return { error: new HttpError(base.status, message), exitCode: EXIT_START_FAILED };
+  if (COMMAND_NOT_FOUND.some((s) => lower.includes(s))) return { error: errdefs.invalidArgument(message), exitCode: EXIT_NOT_FOUND };
+  return { error: new KindError(base.kind, message), exitCode: EXIT_START_FAILED };
 }

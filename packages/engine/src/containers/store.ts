@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isJsonObject, loadJsonOrQuarantine, QUARANTINE_DIR, removeTreeDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
-import { conflict, notFound, badRequest } from '../http/errors';
+import { errdefs, isJsonObject, loadJsonOrQuarantine, QUARANTINE_DIR, removeTreeDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
 import type { ContainerRecord } from './record';
 import { generateName } from './names';
 
@@ -81,10 +80,10 @@ export class ContainerStore {
   /** A free name: the requested one (409 if taken) or a generated one. */
   claimName(requested: string | undefined): string {
     if (requested) {
-      if (!NAME_RE.test(requested)) throw badRequest(`Invalid container name (${requested}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      if (!NAME_RE.test(requested)) throw errdefs.invalidArgument(`Invalid container name (${requested}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       const name = requested.startsWith('/') ? requested : `/${requested}`;
       const owner = this.all().find((c) => c.Name === name);
-      if (owner) throw conflict(`Conflict. The container name "${name}" is already in use by container "${owner.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      if (owner) throw errdefs.conflict(`Conflict. The container name "${name}" is already in use by container "${owner.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
       return name;
     }
     for (;;) {
@@ -112,7 +111,7 @@ export class ContainerStore {
   /** By full id, name (with or without "/"), or unique id prefix; 404 otherwise. */
   get(ref: string): ContainerRecord {
     const found = this.find(ref);
-    if (!found) throw notFound(`No such container: ${ref}`);
+    if (!found) throw errdefs.notFound(`No such container: ${ref}`);
     return found;
   }
 
@@ -125,7 +124,7 @@ export class ContainerStore {
     if (byName) return byName;
     if (!/^[a-f0-9]+$/.test(ref)) return undefined;
     const matches = this.all().filter((c) => c.Id.startsWith(ref));
-    if (matches.length > 1) throw badRequest(`multiple IDs found with provided prefix: ${ref}`);
+    if (matches.length > 1) throw errdefs.invalidArgument(`multiple IDs found with provided prefix: ${ref}`);
     return matches[0];
   }
 }

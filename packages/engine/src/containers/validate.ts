@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path/posix';
-import { badRequest } from '../http/errors';
+import { errdefs } from '@gantry/linux';
 import { normalizeCapabilities } from './capabilities';
 import { decode, S, type Schema } from './decode';
 import { DEFAULT_SHM_SIZE, MIN_MEMORY, type ContainerConfig, type HostConfig } from './docker-types';
@@ -235,7 +235,7 @@ export function parseSecurityOpts(opts: readonly string[] = []): SecurityOptions
       continue;
     }
     const sep = opt.includes('=') ? '=' : opt.includes(':') ? ':' : undefined;
-    if (sep === undefined) throw badRequest(`invalid --security-opt 1: ${JSON.stringify(opt)}`);
+    if (sep === undefined) throw errdefs.invalidArgument(`invalid --security-opt 1: ${JSON.stringify(opt)}`);
     const i = opt.indexOf(sep);
     const k = opt.slice(0, i);
     const v = opt.slice(i + 1);
@@ -252,13 +252,13 @@ export function parseSecurityOpts(opts: readonly string[] = []): SecurityOptions
       case 'no-new-privileges':
       case 'writable-cgroups': {
         const b = parseBool(v);
-        if (b === undefined) throw badRequest(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
+        if (b === undefined) throw errdefs.invalidArgument(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
         if (k === 'no-new-privileges') out.noNewPrivileges = b;
         else out.writableCgroups = b;
         break;
       }
       default:
-        throw badRequest(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
+        throw errdefs.invalidArgument(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
     }
   }
   return out;
@@ -343,26 +343,26 @@ const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /**
  * Check a `POST /containers/create` body (and the `name` query parameter) the way dockerd does
- * before it creates anything, throwing HttpError 400 with dockerd's message. Unknown fields are
+ * before it creates anything, throwing invalid-argument (400) with dockerd's message. Unknown fields are
  * ignored as dockerd does (see decode.ts); unlike dockerd, features gantryd cannot honour yet
  * (device mappings, ...) are refused instead of ignored.
  */
 export function validateCreate(body: unknown, name?: string | null, opts: ValidateOptions = {}): ValidatedCreate {
-  if (body === null || body === undefined) throw badRequest('config cannot be empty in order to create a container');
+  if (body === null || body === undefined) throw errdefs.invalidArgument('config cannot be empty in order to create a container');
   if (typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest(`json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type container.CreateRequest`);
+    throw errdefs.invalidArgument(`json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type container.CreateRequest`);
   }
   const decoded = decode(body, CREATE_BODY, 'ContainerCreateRequest') as Record<string, unknown>;
   const { HostConfig: rawHost, NetworkingConfig: net, ...configFields } = decoded;
   const endpoints = ((net as { EndpointsConfig?: ValidatedCreate['endpoints'] } | undefined)?.EndpointsConfig ?? {}) as ValidatedCreate['endpoints'];
   // dockerd's Config is a pointer that stays nil when no Config field is in the body
   const hasConfig = Object.keys(body).some((k) => k.toLowerCase() !== 'hostconfig' && k.toLowerCase() !== 'networkingconfig');
-  if (!hasConfig) throw badRequest('config cannot be empty in order to create a container');
+  if (!hasConfig) throw errdefs.invalidArgument('config cannot be empty in order to create a container');
   const config = configFields as ContainerConfig;
   const hostConfig = { ...((rawHost as HostConfig | undefined) ?? {}) };
 
   if (name !== undefined && name !== null && name !== '') {
-    if (!NAME.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (!NAME.test(name)) throw errdefs.invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
 
   checkRunconfig(config, hostConfig);
@@ -385,28 +385,28 @@ export function validateCreate(body: unknown, name?: string | null, opts: Valida
 function checkRunconfig(c: ContainerConfig, hc: HostConfig): void {
   const netMode = hc.NetworkMode ?? '';
   if (netMode.split(':')[0] === 'container' && !netMode.split(':')[1]) {
-    throw badRequest('Invalid network mode: invalid container format container:<name|id>');
+    throw errdefs.invalidArgument('Invalid network mode: invalid container format container:<name|id>');
   }
   if (isContainerMode(netMode)) {
-    if (c.Hostname) throw badRequest('conflicting options: hostname and the network mode');
-    if (hc.Links?.length) throw badRequest("conflicting options: container type network can't be used with links. This would result in undefined behavior");
-    if (hc.Dns?.length) throw badRequest('conflicting options: dns and the network mode');
-    if (hc.ExtraHosts?.length) throw badRequest('conflicting options: custom host-to-IP mapping and the network mode');
+    if (c.Hostname) throw errdefs.invalidArgument('conflicting options: hostname and the network mode');
+    if (hc.Links?.length) throw errdefs.invalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (hc.Dns?.length) throw errdefs.invalidArgument('conflicting options: dns and the network mode');
+    if (hc.ExtraHosts?.length) throw errdefs.invalidArgument('conflicting options: custom host-to-IP mapping and the network mode');
     if (Object.keys(hc.PortBindings ?? {}).length > 0 || hc.PublishAllPorts) {
-      throw badRequest('conflicting options: port publishing and the container type network mode');
+      throw errdefs.invalidArgument('conflicting options: port publishing and the container type network mode');
     }
-    if (Object.keys(c.ExposedPorts ?? {}).length > 0) throw badRequest('conflicting options: port exposing and the container type network mode');
+    if (Object.keys(c.ExposedPorts ?? {}).length > 0) throw errdefs.invalidArgument('conflicting options: port exposing and the container type network mode');
   }
-  if (hc.UTSMode === 'host' && c.Hostname) throw badRequest('conflicting options: hostname and the UTS mode');
+  if (hc.UTSMode === 'host' && c.Hostname) throw errdefs.invalidArgument('conflicting options: hostname and the UTS mode');
   if (netMode === 'host' && hc.Links?.length) {
-    throw badRequest("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    throw errdefs.invalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
   }
-  if (!ISOLATIONS.has(hc.Isolation ?? '')) throw badRequest(`Invalid isolation: ${JSON.stringify(hc.Isolation)} - linux only supports 'default'`);
-  if (hc.IOMaximumBandwidth) throw badRequest('Invalid QoS settings: linux does not support configuration of maximum bandwidth');
-  if (hc.IOMaximumIOps) throw badRequest('Invalid QoS settings: linux does not support configuration of maximum IOPs');
+  if (!ISOLATIONS.has(hc.Isolation ?? '')) throw errdefs.invalidArgument(`Invalid isolation: ${JSON.stringify(hc.Isolation)} - linux only supports 'default'`);
+  if (hc.IOMaximumBandwidth) throw errdefs.invalidArgument('Invalid QoS settings: linux does not support configuration of maximum bandwidth');
+  if (hc.IOMaximumIOps) throw errdefs.invalidArgument('Invalid QoS settings: linux does not support configuration of maximum IOPs');
   const rtPeriod = hc.CpuRealtimePeriod ?? 0;
   const rtRuntime = hc.CpuRealtimeRuntime ?? 0;
-  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod) throw badRequest('cpu real-time runtime cannot be higher than cpu real-time period');
+  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod) throw errdefs.invalidArgument('cpu real-time runtime cannot be higher than cpu real-time period');
 }
 
 const MINIMUM_DURATION = 1_000_000; // 1ms in ns
@@ -414,20 +414,20 @@ const MINIMUM_DURATION = 1_000_000; // 1ms in ns
 /** dockerd's validateContainerConfig. */
 function checkConfig(c: ContainerConfig): void {
   if (c.WorkingDir) {
-    if (!path.isAbsolute(c.WorkingDir)) throw badRequest(`the working directory '${c.WorkingDir}' is invalid, it needs to be an absolute path`);
+    if (!path.isAbsolute(c.WorkingDir)) throw errdefs.invalidArgument(`the working directory '${c.WorkingDir}' is invalid, it needs to be an absolute path`);
     c.WorkingDir = path.normalize(c.WorkingDir).replace(/(.)\/$/, '$1');
   }
-  if (c.StopSignal && !validSignal(c.StopSignal)) throw badRequest(`invalid signal: ${c.StopSignal}`);
+  if (c.StopSignal && !validSignal(c.StopSignal)) throw errdefs.invalidArgument(`invalid signal: ${c.StopSignal}`);
   for (const e of c.Env ?? []) {
-    if (e.split('=')[0] === '') throw badRequest(`invalid environment variable: ${e}`);
+    if (e.split('=')[0] === '') throw errdefs.invalidArgument(`invalid environment variable: ${e}`);
   }
   const h = c.Healthcheck;
   if (h) {
     for (const f of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
       const v = h[f] ?? 0;
-      if (v !== 0 && v < MINIMUM_DURATION) throw badRequest(`${f} in Healthcheck cannot be less than 1ms`);
+      if (v !== 0 && v < MINIMUM_DURATION) throw errdefs.invalidArgument(`${f} in Healthcheck cannot be less than 1ms`);
     }
-    if ((h.Retries ?? 0) < 0) throw badRequest('Retries in Healthcheck cannot be negative');
+    if ((h.Retries ?? 0) < 0) throw errdefs.invalidArgument('Retries in Healthcheck cannot be negative');
   }
 }
 
@@ -435,29 +435,29 @@ function checkConfig(c: ContainerConfig): void {
 function checkHostConfig(hc: HostConfig): void {
   const restart = hc.RestartPolicy ?? {};
   const restartName = restart.Name ?? '';
-  if (hc.AutoRemove && restartName !== '' && restartName !== 'no') throw badRequest("can't create 'AutoRemove' container with restart policy");
+  if (hc.AutoRemove && restartName !== '' && restartName !== 'no') throw errdefs.invalidArgument("can't create 'AutoRemove' container with restart policy");
   for (const m of hc.Mounts ?? []) {
     try {
       parseMountSpec(m);
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   }
   for (const h of hc.ExtraHosts ?? []) {
     const i = h.search(/[:=]/);
     const host = i < 0 ? '' : h.slice(0, i);
     let ip = i < 0 ? '' : h.slice(i + 1);
-    if (i < 0 || host === '') throw badRequest(`bad format for add-host: ${JSON.stringify(h)}`);
+    if (i < 0 || host === '') throw errdefs.invalidArgument(`bad format for add-host: ${JSON.stringify(h)}`);
     if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-    if (ip !== 'host-gateway' && net.isIP(ip) === 0) throw badRequest(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
+    if (ip !== 'host-gateway' && net.isIP(ip) === 0) throw errdefs.invalidArgument(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
   }
   for (const [port, bindings] of Object.entries(hc.PortBindings ?? {})) {
     const [num, proto] = port.split('/');
     if (!validPortRange(num ?? '') || (proto !== undefined && !['tcp', 'udp', 'sctp'].includes(proto.toLowerCase()))) {
-      throw badRequest(`invalid port specification: ${JSON.stringify(port)}`);
+      throw errdefs.invalidArgument(`invalid port specification: ${JSON.stringify(port)}`);
     }
     for (const b of bindings ?? []) {
-      if (b.HostPort && !validPortRange(b.HostPort)) throw badRequest(`invalid port specification: ${JSON.stringify(b.HostPort)}`);
+      if (b.HostPort && !validPortRange(b.HostPort)) throw errdefs.invalidArgument(`invalid port specification: ${JSON.stringify(b.HostPort)}`);
     }
   }
   const retries = restart.MaximumRetryCount ?? 0;
@@ -466,81 +466,81 @@ function checkHostConfig(hc: HostConfig): void {
     case 'unless-stopped':
     case 'no':
       if (retries !== 0) {
-        throw badRequest(`invalid restart policy: maximum retry count can only be used with 'on-failure'${retries < 0 ? ' and cannot be negative' : ''}`);
+        throw errdefs.invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'${retries < 0 ? ' and cannot be negative' : ''}`);
       }
       break;
     case 'on-failure':
-      if (retries < 0) throw badRequest('invalid restart policy: maximum retry count cannot be negative');
+      if (retries < 0) throw errdefs.invalidArgument('invalid restart policy: maximum retry count cannot be negative');
       break;
     case '':
       break;
     default:
-      throw badRequest(`invalid restart policy: unknown policy '${restartName}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+      throw errdefs.invalidArgument(`invalid restart policy: unknown policy '${restartName}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
   }
   for (const [field, list] of [['CapAdd', hc.CapAdd], ['CapDrop', hc.CapDrop]] as const) {
     try {
       normalizeCapabilities(list ?? []);
     } catch (e) {
-      throw badRequest(`invalid ${field}: ${(e as Error).message}`);
+      throw errdefs.invalidArgument(`invalid ${field}: ${(e as Error).message}`);
     }
   }
   for (const k of Object.keys(hc.Annotations ?? {})) {
-    if (k === '') throw badRequest('invalid Annotations: the empty string is not permitted as an annotation key');
+    if (k === '') throw errdefs.invalidArgument('invalid Annotations: the empty string is not permitted as an annotation key');
   }
 }
 
 /** dockerd's verifyPlatformContainerSettings (Linux), with the host facts it needs passed in. */
 function checkPlatform(c: ContainerConfig, hc: HostConfig, opts: ValidateOptions): void {
-  if (c.Hostname !== undefined && Buffer.byteLength(c.Hostname) > 64) throw badRequest(`hostname ${JSON.stringify(c.Hostname)} is too long (maximum 64 bytes)`);
+  if (c.Hostname !== undefined && Buffer.byteLength(c.Hostname) > 64) throw errdefs.invalidArgument(`hostname ${JSON.stringify(c.Hostname)} is too long (maximum 64 bytes)`);
   const memory = hc.Memory ?? 0;
   const swap = hc.MemorySwap ?? 0;
   const reservation = hc.MemoryReservation ?? 0;
-  if (memory !== 0 && memory < MIN_MEMORY) throw badRequest('Minimum memory limit allowed is 6MB');
-  if (memory > 0 && swap > 0 && swap < memory) throw badRequest('Minimum memoryswap limit should be larger than memory limit, see usage');
-  if (memory === 0 && swap > 0) throw badRequest('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (memory !== 0 && memory < MIN_MEMORY) throw errdefs.invalidArgument('Minimum memory limit allowed is 6MB');
+  if (memory > 0 && swap > 0 && swap < memory) throw errdefs.invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (memory === 0 && swap > 0) throw errdefs.invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
   const swappiness = hc.MemorySwappiness;
   if (swappiness !== undefined && swappiness !== -1 && (swappiness < 0 || swappiness > 100)) {
-    throw badRequest(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+    throw errdefs.invalidArgument(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
   }
-  if (reservation !== 0 && reservation < MIN_MEMORY) throw badRequest('Minimum memory reservation allowed is 6MB');
+  if (reservation !== 0 && reservation < MIN_MEMORY) throw errdefs.invalidArgument('Minimum memory reservation allowed is 6MB');
   if (memory > 0 && reservation > 0 && memory < reservation) {
-    throw badRequest('Minimum memory limit can not be less than memory reservation limit, see usage');
+    throw errdefs.invalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
   }
   const nano = hc.NanoCpus ?? 0;
   const period = hc.CpuPeriod ?? 0;
   const quota = hc.CpuQuota ?? 0;
-  if (nano > 0 && period > 0) throw badRequest('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  if (nano > 0 && quota > 0) throw badRequest('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (nano > 0 && period > 0) throw errdefs.invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nano > 0 && quota > 0) throw errdefs.invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
   if (nano !== 0) {
     const n = opts.cpuCount ?? os.availableParallelism();
-    if (nano < 0 || nano > n * 1e9) throw badRequest(`range of CPUs is from 0.01 to ${n}.00, as there are only ${n} CPUs available`);
+    if (nano < 0 || nano > n * 1e9) throw errdefs.invalidArgument(`range of CPUs is from 0.01 to ${n}.00, as there are only ${n} CPUs available`);
   }
-  if ((hc.CpuShares ?? 0) < 0) throw badRequest(`invalid CPU shares (${hc.CpuShares}): value must be a positive integer`);
+  if ((hc.CpuShares ?? 0) < 0) throw errdefs.invalidArgument(`invalid CPU shares (${hc.CpuShares}): value must be a positive integer`);
   if (period !== 0 && (period < 1000 || period > 1000000)) {
-    throw badRequest('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+    throw errdefs.invalidArgument('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   }
-  if (quota > 0 && quota < 1000) throw badRequest('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  if (quota > 0 && quota < 1000) throw errdefs.invalidArgument('CPU cfs quota can not be less than 1ms (i.e. 1000)');
   const weight = hc.BlkioWeight ?? 0;
-  if (weight > 0 && (weight < 10 || weight > 1000)) throw badRequest('Range of blkio weight is from 10 to 1000');
+  if (weight > 0 && (weight < 10 || weight > 1000)) throw errdefs.invalidArgument('Range of blkio weight is from 10 to 1000');
 
   const ipc = hc.IpcMode ?? '';
   if (!['', 'none', 'private', 'shareable', 'host'].includes(ipc) && !(isContainerMode(ipc) && ipc.length > 'container:'.length)) {
-    throw badRequest(`invalid IPC mode: ${ipc}`);
+    throw errdefs.invalidArgument(`invalid IPC mode: ${ipc}`);
   }
   const pid = hc.PidMode ?? '';
-  if (!['', 'host'].includes(pid) && !(isContainerMode(pid) && pid.length > 'container:'.length)) throw badRequest(`invalid PID mode: ${pid}`);
-  if ((hc.ShmSize ?? 0) < 0) throw badRequest('SHM size can not be less than 0');
-  if (!['', 'host'].includes(hc.UTSMode ?? '')) throw badRequest(`invalid UTS mode: ${hc.UTSMode}`);
+  if (!['', 'host'].includes(pid) && !(isContainerMode(pid) && pid.length > 'container:'.length)) throw errdefs.invalidArgument(`invalid PID mode: ${pid}`);
+  if ((hc.ShmSize ?? 0) < 0) throw errdefs.invalidArgument('SHM size can not be less than 0');
+  if (!['', 'host'].includes(hc.UTSMode ?? '')) throw errdefs.invalidArgument(`invalid UTS mode: ${hc.UTSMode}`);
   const oom = hc.OomScoreAdj ?? 0;
-  if (oom < -1000 || oom > 1000) throw badRequest(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
+  if (oom < -1000 || oom > 1000) throw errdefs.invalidArgument(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
   for (const dest of Object.keys(hc.Tmpfs ?? {})) {
     try {
       checkTarget(dest);
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   }
-  if (!['', 'private', 'host'].includes(hc.CgroupnsMode ?? '')) throw badRequest(`invalid cgroup namespace mode: ${hc.CgroupnsMode}`);
+  if (!['', 'private', 'host'].includes(hc.CgroupnsMode ?? '')) throw errdefs.invalidArgument(`invalid cgroup namespace mode: ${hc.CgroupnsMode}`);
 }
 
 /** What dockerd checks later (at start) or not at all, and what gantryd cannot do yet: refused now. */
@@ -549,34 +549,34 @@ function checkGantry(hc: HostConfig): void {
     try {
       parseBind(b);
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   }
   for (const [dest, options] of Object.entries(hc.Tmpfs ?? {})) {
     try {
       mergeTmpfsOptions(['noexec', 'nosuid', 'nodev', 'rprivate', ...(options ? options.split(',') : [])]);
     } catch (e) {
-      throw badRequest(`${(e as Error).message} for tmpfs ${dest}`);
+      throw errdefs.invalidArgument(`${(e as Error).message} for tmpfs ${dest}`);
     }
   }
   for (const u of hc.Ulimits ?? []) {
-    if (!ULIMIT_NAMES.has(u.Name)) throw badRequest(`invalid ulimit type: ${u.Name}`);
+    if (!ULIMIT_NAMES.has(u.Name)) throw errdefs.invalidArgument(`invalid ulimit type: ${u.Name}`);
     const soft = u.Soft ?? 0;
     const hard = u.Hard ?? 0;
-    if (soft === -1 && hard !== -1) throw badRequest(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
-    if (soft < -1 || hard < -1) throw badRequest(`invalid ulimit value for ${u.Name}: limits must be -1 (unlimited) or non-negative`);
-    if (hard !== -1 && soft > hard) throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+    if (soft === -1 && hard !== -1) throw errdefs.invalidArgument(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
+    if (soft < -1 || hard < -1) throw errdefs.invalidArgument(`invalid ulimit value for ${u.Name}: limits must be -1 (unlimited) or non-negative`);
+    if (hard !== -1 && soft > hard) throw errdefs.invalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
   }
   const sec = parseSecurityOpts(hc.SecurityOpt);
   if (sec.seccomp !== undefined && sec.seccomp !== 'unconfined' && sec.seccomp !== 'builtin') {
     try {
       parseSeccompProfile(sec.seccomp);
     } catch (e) {
-      throw badRequest((e as Error).message);
+      throw errdefs.invalidArgument((e as Error).message);
     }
   }
   for (const r of hc.DeviceCgroupRules ?? []) {
-    if (!DEVICE_CGROUP_RULE.test(r)) throw badRequest(`invalid device cgroup rule format: '${r}'`);
+    if (!DEVICE_CGROUP_RULE.test(r)) throw errdefs.invalidArgument(`invalid device cgroup rule format: '${r}'`);
   }
   const unsupported: [boolean, string][] = [
     [(hc.Devices?.length ?? 0) > 0, 'device mappings (HostConfig.Devices) are not supported yet'],
@@ -593,5 +593,5 @@ function checkGantry(hc: HostConfig): void {
     [!['', 'host'].includes(hc.UsernsMode ?? ''), `invalid USER mode: ${hc.UsernsMode} (user namespace remapping is not supported)`],
     [!['', 'runc', 'io.containerd.runc.v2', 'gantry', 'gantry-runtime'].includes(hc.Runtime ?? ''), `unknown or invalid runtime name: ${hc.Runtime}`],
   ];
-  for (const [bad, message] of unsupported) if (bad) throw badRequest(message);
+  for (const [bad, message] of unsupported) if (bad) throw errdefs.invalidArgument(message);
 }

@@ -1,45 +1,55 @@
-import { status as Code } from '@grpc/grpc-js';
+import { KindError, type ErrorKind } from '@gantry/linux';
+import { oneLine } from '../one-line';
 
 /**
- * An error with the HTTP status Docker answers it with; the body is `{"message": ...}`. Messages
- * quote client input (a signal, a path, a name): line breaks in it are escaped, so a message is
- * one line in the CLI's output and in the daemon's log whatever the client sent.
+ * An HTTP answer with a status and `{"message": ...}` body, the message on one line (`oneLine`:
+ * it may quote client input). Only the HTTP layer makes these itself (405, 413,
+ * an unroutable path); everything else throws an errdefs kind, mapped here by `toHttpError`.
  */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message.replace(/[\r\n]/g, (c) => (c === '\n' ? '\\n' : '\\r')));
+    super(oneLine(message));
     this.name = 'HttpError';
   }
 }
 
 export const badRequest = (m: string) => new HttpError(400, m);
-export const notFound = (m: string) => new HttpError(404, m);
-export const conflict = (m: string) => new HttpError(409, m);
-export const notModified = () => new HttpError(304, '');
-export const serverError = (m: string) => new HttpError(500, m);
 
-/** gRPC status codes from gantry-containerd, as Docker maps containerd's errdefs. */
-export function fromGrpc(e: unknown): HttpError {
-  const err = e as { code?: number; details?: string; message?: string };
-  const message = err.details || err.message || String(e);
-  switch (err.code) {
-    case Code.INVALID_ARGUMENT:
-    case Code.OUT_OF_RANGE:
-      return new HttpError(400, message);
-    case Code.NOT_FOUND:
-      return new HttpError(404, message);
-    case Code.ALREADY_EXISTS:
-    case Code.FAILED_PRECONDITION:
-    case Code.ABORTED:
-      return new HttpError(409, message);
-    case Code.UNIMPLEMENTED:
-      return new HttpError(501, message);
-    case Code.UNAVAILABLE:
-      return new HttpError(503, message);
-    default:
-      return new HttpError(500, message);
-  }
+/**
+ * Docker's status for each errdefs kind (moby's httpstatus, and its mapping of containerd's gRPC
+ * codes): the one table between kinds and HTTP.
+ */
+const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
+  'invalid-argument': 400,
+  'out-of-range': 400,
+  'not-found': 404,
+  'already-exists': 409,
+  conflict: 409,
+  'failed-precondition': 409,
+  aborted: 409,
+  'not-modified': 304,
+  'permission-denied': 403,
+  unimplemented: 501,
+  unavailable: 503,
+  unauthenticated: 500,
+  'resource-exhausted': 500,
+  canceled: 500,
+  'deadline-exceeded': 500,
+  'data-loss': 500,
+  internal: 500,
+  unknown: 500,
+};
+
+export function httpStatusOf(kind: ErrorKind): number {
+  return HTTP_STATUS[kind];
+}
+
+/** What the client gets for anything a handler throws: a kind's status, anything else 500, the message kept. */
+export function toHttpError(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  if (e instanceof KindError) return new HttpError(httpStatusOf(e.kind), e.message);
+  return new HttpError(500, e instanceof Error ? e.message : String(e));
 }

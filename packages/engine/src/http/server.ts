@@ -5,7 +5,7 @@ import type * as net from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@gantry/containerd';
-import { HttpError, badRequest } from './errors';
+import { HttpError, badRequest, toHttpError } from './errors';
 import { Reply, type RequestContext, type Router } from './router';
 import type { ListenSpec, TlsMaterial } from './listeners';
 
@@ -355,7 +355,7 @@ export class ApiServer {
         sendJson(res, 200, out);
       }
     } catch (e) {
-      const err = e instanceof HttpError ? e : new HttpError(500, e instanceof Error ? e.message : String(e));
+      const err = toHttpError(e);
       status = err.status;
       if (err.status >= 500) this.log.error('request failed', { method: req.method, url: req.url, error: err.message });
       if (!res.headersSent && !res.writableEnded) sendJson(res, err.status, { message: err.message });

@@ -10,8 +10,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archives } from '@gantry/api';
 import { ByteSource, decompressed, detectCompression, ExpansionError, hostPlatform, LAYER_RATIO, readTar, TarFormatError, type ExpansionLimits } from '@gantry/containerd';
+import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
-import { badRequest, fromGrpc } from '../http/errors';
 import type { OciContainerConfig, OciImageConfig } from './catalog';
 
 /** Send `chunks` (a tar, possibly gzipped) to Archives.Import with unpack; the images it created. */
@@ -24,7 +24,7 @@ export async function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer
     const finish = (err: unknown, res?: archives.ImportResponse) => {
       if (settled) return;
       settled = true;
-      if (err) reject(err instanceof Error && 'code' in err ? fromGrpc(err) : err);
+      if (err) reject(err instanceof Error && 'code' in err ? errdefs.fromGrpc(err) : err);
       else resolve(res?.images ?? []);
     };
     const call = cd.archives.import(cd.metadata(false), (err, res) => finish(err, res));
@@ -61,7 +61,7 @@ export async function exportArchive(cd: Containerd, names: string[], onStart: ()
     }
   } catch (e) {
     if (signal.aborted) return;
-    throw started ? e : fromGrpc(e);
+    throw started ? e : errdefs.fromGrpc(e);
   }
   if (!started) onStart();
 }
@@ -147,15 +147,15 @@ export async function spoolLayer(input: Readable, file: string, limits: Expansio
       }
       await src.drain();
     } catch (e) {
-      if (e instanceof ExpansionError) throw badRequest(e.message.startsWith('gzip:') ? `invalid gzip stream: ${e.message.slice(6)}` : e.message);
-      if (e instanceof TarFormatError) throw badRequest(looksLikeTar(plainHead) ? `invalid tar archive: ${e.message}` : 'the imported file is not a tar archive');
+      if (e instanceof ExpansionError) throw errdefs.invalidArgument(e.message.startsWith('gzip:') ? `invalid gzip stream: ${e.message.slice(6)}` : e.message);
+      if (e instanceof TarFormatError) throw errdefs.invalidArgument(looksLikeTar(plainHead) ? `invalid tar archive: ${e.message}` : 'the imported file is not a tar archive');
       throw e;
     }
     diffId = `sha256:${diff.digest('hex')}`;
   } else if (detectCompression(head) !== 'none') {
-    throw badRequest('unsupported compression: only plain and gzipped tarballs can be imported');
+    throw errdefs.invalidArgument('unsupported compression: only plain and gzipped tarballs can be imported');
   }
-  if (!looksLikeTar(plainHead)) throw badRequest('the imported file is not a tar archive');
+  if (!looksLikeTar(plainHead)) throw errdefs.invalidArgument('the imported file is not a tar archive');
   return { file, digest, size, diffId, gzip };
 }
 

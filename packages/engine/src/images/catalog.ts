@@ -6,8 +6,8 @@
  */
 import { chainIds, hostPlatform } from '@gantry/containerd';
 import type { images } from '@gantry/api';
+import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
-import { badRequest, fromGrpc, notFound } from '../http/errors';
 import { isDanglingName, parseName, repoDigestOf, repoTagOf } from './names';
 
 
@@ -106,7 +106,7 @@ export class ImageCatalog {
     try {
       for await (const m of call as AsyncIterable<{ data: Buffer }>) chunks.push(m.data);
     } catch (e) {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     }
     return Buffer.concat(chunks);
   }
@@ -124,7 +124,7 @@ export class ImageCatalog {
     try {
       return (await this.cd.call(this.cd.images, this.cd.images.list, { filters: [] })).images;
     } catch (e) {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     }
   }
 
@@ -206,7 +206,7 @@ export class ImageCatalog {
     const prefix = /^(?:sha256:)?([a-f0-9]{1,64})$/.exec(input);
     if (prefix) {
       const found = entries.filter((e) => e.id.startsWith(`sha256:${prefix[1]}`));
-      if (found.length > 1) throw badRequest(`multiple IDs found with provided prefix: ${input}`);
+      if (found.length > 1) throw errdefs.invalidArgument(`multiple IDs found with provided prefix: ${input}`);
       if (found.length === 1) return { entry: found[0]!, byId: true, matched: found[0]!.records };
     }
     throw noSuchImage(input);
@@ -250,5 +250,5 @@ export class ImageCatalog {
 export function noSuchImage(input: string): Error {
   const r = parseName(input);
   const shown = r && !/^(?:sha256:)?[a-f0-9]{64}$/.test(input) ? `${r.domain === 'docker.io' ? r.path.replace(/^library\//, '') : `${r.domain}/${r.path}`}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}` : input;
-  return notFound(`No such image: ${shown}`);
+  return errdefs.notFound(`No such image: ${shown}`);
 }

@@ -3,7 +3,7 @@
  * ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, SHELL, STOPSIGNAL, USER, VOLUME, WORKDIR).
  */
 import * as path from 'node:path';
-import { badRequest } from '../http/errors';
+import { errdefs } from '@gantry/linux';
 import type { OciContainerConfig } from './catalog';
 
 /** "JSON array" form, or undefined when the text is not one. */
@@ -40,7 +40,7 @@ function words(text: string): string[] {
       any = false;
     } else cur += c;
   }
-  if (quote) throw badRequest(`unmatched quote in ${JSON.stringify(text)}`);
+  if (quote) throw errdefs.invalidArgument(`unmatched quote in ${JSON.stringify(text)}`);
   if (cur || any) out.push(cur);
   return out;
 }
@@ -49,14 +49,14 @@ function words(text: string): string[] {
 function pairs(instr: string, rest: string, allowLegacy: boolean): [string, string][] {
   const first = /^\S+/.exec(rest)?.[0] ?? '';
   if (!first.includes('=')) {
-    if (!allowLegacy) throw badRequest(`${instr} requires key=value arguments`);
+    if (!allowLegacy) throw errdefs.invalidArgument(`${instr} requires key=value arguments`);
     const value = rest.slice(first.length).trim();
-    if (!first || !value) throw badRequest(`${instr} requires two arguments`);
+    if (!first || !value) throw errdefs.invalidArgument(`${instr} requires two arguments`);
     return [[first, words(value).join(' ')]];
   }
   return words(rest).map((w) => {
     const eq = w.indexOf('=');
-    if (eq <= 0) throw badRequest(`${instr} names can not be blank: ${JSON.stringify(w)}`);
+    if (eq <= 0) throw errdefs.invalidArgument(`${instr} names can not be blank: ${JSON.stringify(w)}`);
     return [w.slice(0, eq), w.slice(eq + 1)];
   });
 }
@@ -81,7 +81,7 @@ export function applyChanges(config: OciContainerConfig, changes: readonly strin
         break;
       case 'SHELL': {
         const a = jsonArray(rest);
-        if (!a) throw badRequest('SHELL requires the arguments to be in JSON form');
+        if (!a) throw errdefs.invalidArgument('SHELL requires the arguments to be in JSON form');
         c.Shell = a;
         break;
       }
@@ -99,21 +99,21 @@ export function applyChanges(config: OciContainerConfig, changes: readonly strin
         c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(pairs(instr, rest, false)) };
         break;
       case 'WORKDIR':
-        if (!rest) throw badRequest('WORKDIR requires exactly one argument');
+        if (!rest) throw errdefs.invalidArgument('WORKDIR requires exactly one argument');
         c.WorkingDir = path.posix.isAbsolute(rest) ? path.posix.normalize(rest) : path.posix.join(c.WorkingDir || '/', rest);
         break;
       case 'USER':
-        if (!rest) throw badRequest('USER requires exactly one argument');
+        if (!rest) throw errdefs.invalidArgument('USER requires exactly one argument');
         c.User = rest;
         break;
       case 'EXPOSE': {
         const ports = { ...(c.ExposedPorts ?? {}) };
         for (const p of rest.split(/\s+/).filter(Boolean)) {
           const pm = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
-          if (!pm) throw badRequest(`invalid containerPort: ${p}`);
+          if (!pm) throw errdefs.invalidArgument(`invalid containerPort: ${p}`);
           const lo = Number(pm[1]);
           const hi = pm[2] ? Number(pm[2]) : lo;
-          if (lo < 1 || hi > 65535 || hi < lo) throw badRequest(`invalid containerPort: ${p}`);
+          if (lo < 1 || hi > 65535 || hi < lo) throw errdefs.invalidArgument(`invalid containerPort: ${p}`);
           for (let n = lo; n <= hi; n++) ports[`${n}/${(pm[3] ?? 'tcp').toLowerCase()}`] = {};
         }
         c.ExposedPorts = ports;
@@ -126,25 +126,25 @@ export function applyChanges(config: OciContainerConfig, changes: readonly strin
         break;
       }
       case 'STOPSIGNAL':
-        if (!rest) throw badRequest('STOPSIGNAL requires exactly one argument');
+        if (!rest) throw errdefs.invalidArgument('STOPSIGNAL requires exactly one argument');
         c.StopSignal = rest;
         break;
       case 'ONBUILD':
-        if (!rest) throw badRequest('ONBUILD requires at least one argument');
+        if (!rest) throw errdefs.invalidArgument('ONBUILD requires at least one argument');
         c.OnBuild = [...(c.OnBuild ?? []), rest];
         break;
       case 'HEALTHCHECK': {
         if (/^NONE$/i.test(rest)) c.Healthcheck = { Test: ['NONE'] };
         else {
           const hm = /^CMD\s+([\s\S]+)$/i.exec(rest);
-          if (!hm) throw badRequest('HEALTHCHECK requires NONE or CMD <command> (options are not supported here)');
+          if (!hm) throw errdefs.invalidArgument('HEALTHCHECK requires NONE or CMD <command> (options are not supported here)');
           const a = jsonArray(hm[1]!.trim());
           c.Healthcheck = { Test: a ? ['CMD', ...a] : ['CMD-SHELL', hm[1]!.trim()] };
         }
         break;
       }
       default:
-        throw badRequest(`${m[1]} is not a valid change command`);
+        throw errdefs.invalidArgument(`${m[1]} is not a valid change command`);
     }
   }
   return c;

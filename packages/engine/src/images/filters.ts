@@ -1,5 +1,5 @@
 /** The image routes' filters: dangling, labels, reference globs (without backtracking) and times. */
-import { badRequest } from '../http/errors';
+import { errdefs } from '@gantry/linux';
 import { matchLabel, type Filters } from '../routes/list-filters';
 
 /** The dangling filter's value (undefined when absent); "true"/"1" and "false"/"0". */
@@ -7,8 +7,8 @@ export function danglingFilter(f: Filters): boolean | undefined {
   const v = f.dangling;
   if (!v || v.length === 0) return undefined;
   const set = new Set(v.map((x) => x.toLowerCase()));
-  for (const x of set) if (!['true', '1', 'false', '0'].includes(x)) throw badRequest(`invalid filter 'dangling=${x}'`);
-  if (set.size > 1 && (set.has('true') || set.has('1')) && (set.has('false') || set.has('0'))) throw badRequest(`invalid filter 'dangling': both true and false`);
+  for (const x of set) if (!['true', '1', 'false', '0'].includes(x)) throw errdefs.invalidArgument(`invalid filter 'dangling=${x}'`);
+  if (set.size > 1 && (set.has('true') || set.has('1')) && (set.has('false') || set.has('0'))) throw errdefs.invalidArgument(`invalid filter 'dangling': both true and false`);
   return set.has('true') || set.has('1');
 }
 
@@ -38,7 +38,7 @@ function atomMatches(a: Atom, c: string): boolean {
  * backtrack for minutes. A malformed class is a 400.
  */
 export function globToRegExp(pattern: string): Glob {
-  const bad = () => badRequest(`invalid filter 'reference=${pattern}': syntax error in pattern`);
+  const bad = () => errdefs.invalidArgument(`invalid filter 'reference=${pattern}': syntax error in pattern`);
   const chars = [...pattern];
   const atoms: Atom[] = [];
   for (let i = 0; i < chars.length; i++) {
@@ -113,5 +113,5 @@ export function parseTimeFilter(value: string, name: string): number {
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
   const t = Date.parse(value);
   if (Number.isFinite(t)) return t;
-  throw badRequest(`invalid filter '${name}=${value}': cannot parse as a time`);
+  throw errdefs.invalidArgument(`invalid filter '${name}=${value}': cannot parse as a time`);
 }

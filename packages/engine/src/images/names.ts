@@ -7,8 +7,8 @@
  * "moby-dangling@<manifest digest>" as dockerd's containerd image store does; Docker shows such an
  * image as untagged ("<none>").
  */
+import { errdefs } from '@gantry/linux';
 import { familiarReference, normalizeReference, parseReference } from '@gantry/containerd';
-import { badRequest } from '../http/errors';
 
 export const DANGLING_PREFIX = 'moby-dangling@';
 
@@ -69,7 +69,7 @@ export function normalizeOrBadRequest(input: string): string {
   try {
     return normalizeReference(input);
   } catch (e) {
-    throw badRequest((e as Error).message);
+    throw errdefs.invalidArgument((e as Error).message);
   }
 }
 
@@ -78,17 +78,17 @@ export function normalizeOrBadRequest(input: string): string {
  * (the tag may also be inside `repo`). Digests are refused, as are 64-hex "repositories".
  */
 export function repoTagReference(repo: string, tag: string): string {
-  if (repo === '') throw badRequest('repository name must have at least one component');
-  if (/^[a-f0-9]{64}$/.test(repo)) throw badRequest(`invalid repository name (${repo}), cannot specify 64-byte hexadecimal strings`);
-  if (tag !== '' && !/^[\w][\w.-]{0,127}$/.test(tag)) throw badRequest(`invalid tag format`);
+  if (repo === '') throw errdefs.invalidArgument('repository name must have at least one component');
+  if (/^[a-f0-9]{64}$/.test(repo)) throw errdefs.invalidArgument(`invalid repository name (${repo}), cannot specify 64-byte hexadecimal strings`);
+  if (tag !== '' && !/^[\w][\w.-]{0,127}$/.test(tag)) throw errdefs.invalidArgument(`invalid tag format`);
   let r: ParsedName;
   try {
     r = parseReference(tag ? `${repo}:${tag}` : repo);
   } catch (e) {
-    throw badRequest((e as Error).message);
+    throw errdefs.invalidArgument((e as Error).message);
   }
-  if (r.digest) throw badRequest('refusing to create a tag with a digest reference');
-  if (tag && r.tag !== tag) throw badRequest(`invalid reference format: ${JSON.stringify(`${repo}:${tag}`)}`);
+  if (r.digest) throw errdefs.invalidArgument('refusing to create a tag with a digest reference');
+  if (tag && r.tag !== tag) throw errdefs.invalidArgument(`invalid reference format: ${JSON.stringify(`${repo}:${tag}`)}`);
   return `${r.domain}/${r.path}:${r.tag ?? 'latest'}`;
 }
 

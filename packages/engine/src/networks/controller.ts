@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { isJsonObject, loadJsonOrQuarantine, type QuarantineReport, removeFileDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
+import { errdefs, isJsonObject, KindError, loadJsonOrQuarantine, type QuarantineReport, removeFileDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -42,7 +42,6 @@ import {
 } from '@gantry/network';
 import type { Logger } from '@gantry/containerd';
 import { NETWORK_SETTINGS_DEFAULTS } from '../api/defaults';
-import { HttpError } from '../http/errors';
 import { hostsFile, resolvConf, writeEtcFile } from './etc-files';
 
 /** What the network layer needs to know of containers. */
@@ -143,10 +142,10 @@ export interface ControllerOptions {
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-function toHttp(e: unknown): HttpError {
-  if (e instanceof HttpError) return e;
-  if (e instanceof NetworkError) return new HttpError(e.status, e.message);
-  return new HttpError(500, e instanceof Error ? e.message : String(e));
+/** An error of a kind (the network layer's carry theirs) as it is; anything else internal. */
+function kindError(e: unknown): KindError {
+  if (e instanceof KindError) return e;
+  return errdefs.internal(e instanceof Error ? e.message : String(e));
 }
 
 function readHostResolv(): string {
@@ -320,7 +319,7 @@ export class NetworkController {
     try {
       return this.store.get(ref);
     } catch (e) {
-      throw toHttp(e);
+      throw kindError(e);
     }
   }
 
@@ -338,16 +337,16 @@ export class NetworkController {
 
   async create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
     const name = req.Name ?? '';
-    if (!name) throw new HttpError(400, 'network name is required');
-    if (!NAME_RE.test(name)) throw new HttpError(400, `invalid network name "${name}": must match ${NAME_RE.source}`);
+    if (!name) throw errdefs.invalidArgument('network name is required');
+    if (!NAME_RE.test(name)) throw errdefs.invalidArgument(`invalid network name "${name}": must match ${NAME_RE.source}`);
     const driver = req.Driver || 'bridge';
-    if (PREDEFINED.has(name)) throw new HttpError(403, `operation is not permitted on predefined ${name} network`);
-    if (this.store.all().some((n) => n.Name === name)) throw new HttpError(409, `network with name ${name} already exists`);
-    if (driver !== 'bridge') throw new HttpError(driver === 'host' || driver === 'null' ? 403 : 404, driver === 'host' || driver === 'null' ? `only one instance of "${driver}" network is allowed` : `plugin "${driver}" not found`);
-    if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw new HttpError(404, `plugin "${req.IPAM.Driver}" not found`);
-    if (req.EnableIPv6) throw new HttpError(400, 'IPv6 networks are not supported by gantryd');
+    if (PREDEFINED.has(name)) throw errdefs.permissionDenied(`operation is not permitted on predefined ${name} network`);
+    if (this.store.all().some((n) => n.Name === name)) throw errdefs.conflict(`network with name ${name} already exists`);
+    if (driver !== 'bridge') throw driver === 'host' || driver === 'null' ? errdefs.permissionDenied(`only one instance of "${driver}" network is allowed`) : errdefs.notFound(`plugin "${driver}" not found`);
+    if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw errdefs.notFound(`plugin "${req.IPAM.Driver}" not found`);
+    if (req.EnableIPv6) throw errdefs.invalidArgument('IPv6 networks are not supported by gantryd');
     const pools = req.IPAM?.Config ?? [];
-    if (pools.length > 1) throw new HttpError(400, 'gantryd supports one IPv4 pool per network');
+    if (pools.length > 1) throw errdefs.invalidArgument('gantryd supports one IPv4 pool per network');
     let net: NetworkRecord;
     try {
       const taken = this.store.all().flatMap((n) => n.IPAM.Config.map((p) => p.Subnet));
@@ -362,16 +361,16 @@ export class NetworkController {
         Labels: req.Labels ?? {},
       };
       net.Bridge = net.Options['com.docker.network.bridge.name'] || `gt-${net.Id.slice(0, 12)}`;
-      if (net.Bridge.length > 15) throw new NetworkError(400, `bridge name ${net.Bridge} is longer than 15 characters`);
+      if (net.Bridge.length > 15) throw new NetworkError('invalid-argument', `bridge name ${net.Bridge} is longer than 15 characters`);
     } catch (e) {
-      throw toHttp(e);
+      throw kindError(e);
     }
     try {
       await this.wireBridge(net);
     } catch (e) {
       // nothing half-made: undo link, rules and resolver
       await this.unwireBridge(net).catch(() => undefined);
-      throw toHttp(e);
+      throw kindError(e);
     }
     this.store.save(net);
     return { Id: net.Id, Warning: '' };
@@ -383,9 +382,9 @@ export class NetworkController {
 
   async remove(ref: string): Promise<void> {
     const net = this.get(ref);
-    if (PREDEFINED.has(net.Name)) throw new HttpError(403, `${net.Name} is a pre-defined network and cannot be removed`);
+    if (PREDEFINED.has(net.Name)) throw errdefs.permissionDenied(`${net.Name} is a pre-defined network and cannot be removed`);
     const active = this.activeOn(net.Id);
-    if (active.length) throw new HttpError(403, `error while removing network: network ${net.Name} has active endpoints (${active.map((c) => `name:"${c.Name.slice(1)}" id:"${c.Id.slice(0, 12)}"`).join(', ')})`);
+    if (active.length) throw errdefs.permissionDenied(`error while removing network: network ${net.Name} has active endpoints (${active.map((c) => `name:"${c.Name.slice(1)}" id:"${c.Id.slice(0, 12)}"`).join(', ')})`);
     await this.unwireBridge(net);
     fs.rmSync(this.ipamDir(net), { recursive: true, force: true });
     this.store.remove(net.Id);
@@ -437,12 +436,12 @@ export class NetworkController {
     else if (mode.startsWith('container:')) {
       sbMode = 'container';
       const c = this.opts.containers.find(mode.slice('container:'.length));
-      if (!c) throw new HttpError(404, `No such container: ${mode.slice('container:'.length)}`);
+      if (!c) throw errdefs.notFound(`No such container: ${mode.slice('container:'.length)}`);
       joined = c.Id;
     } else {
       sbMode = 'bridge';
       const net = this.store.find(mode);
-      if (!net) throw new HttpError(404, `network ${mode} not found`);
+      if (!net) throw errdefs.notFound(`network ${mode} not found`);
       if (net.Driver === 'host' || net.Driver === 'null') sbMode = net.Driver === 'host' ? 'host' : 'none';
       else {
         const ep = endpoints[modeRaw] ?? endpoints[mode] ?? endpoints[net.Name] ?? endpoints[net.Id] ?? {};
@@ -452,7 +451,7 @@ export class NetworkController {
     // extra endpoints (API ≥1.44 allows several at create)
     for (const [ref, ep] of Object.entries(endpoints)) {
       const net = this.store.find(ref === 'default' ? 'bridge' : ref);
-      if (!net) throw new HttpError(404, `network ${ref} not found`);
+      if (!net) throw errdefs.notFound(`network ${ref} not found`);
       if (sbMode !== 'bridge' || attachments.some((a) => a.networkId === net.Id)) continue;
       attachments.push(this.attachment(net, ep));
     }
@@ -481,7 +480,7 @@ export class NetworkController {
     try {
       if (sbMode === 'bridge') portRequests(sb.portBindings, sb.exposed, sb.publishAll);
     } catch (e) {
-      throw toHttp(e);
+      throw kindError(e);
     }
     writeEtcFile(etc.hostname, `${hostname}\n`);
     this.writeEtc(sb);
@@ -494,17 +493,17 @@ export class NetworkController {
     const aliases = ep.Aliases ?? [];
     const ip = ep.IPAMConfig?.IPv4Address;
     if (net.Name === 'bridge') {
-      if (aliases.length) throw new HttpError(400, 'network-scoped alias is supported only for containers in user defined networks');
-      if (ip) throw new HttpError(400, 'user specified IP address is supported on user defined networks only');
+      if (aliases.length) throw errdefs.invalidArgument('network-scoped alias is supported only for containers in user defined networks');
+      if (ip) throw errdefs.invalidArgument('user specified IP address is supported on user defined networks only');
     }
     if (ip) {
       try {
         checkStaticAddress(ip, net.IPAM.Config);
       } catch (e) {
-        throw toHttp(e);
+        throw kindError(e);
       }
       const holder = [...this.sandboxes.values()].find((sb) => sb.attachments.some((a) => a.networkId === net.Id && (a.staticIp === ip || a.ipAddress === ip)) && (sb.up || this.opts.containers.find(sb.containerId)));
-      if (holder?.up) throw new HttpError(403, `Address already in use`);
+      if (holder?.up) throw errdefs.permissionDenied(`Address already in use`);
     }
     return { networkId: net.Id, aliases: [...aliases], staticIp: ip || undefined };
   }
@@ -561,7 +560,7 @@ export class NetworkController {
       if (sb.mode === 'bridge') {
         const nets = sb.attachments.map((a) => {
           const n = this.store.find(a.networkId);
-          if (!n) throw new HttpError(404, `network ${a.networkId} not found`);
+          if (!n) throw errdefs.notFound(`network ${a.networkId} not found`);
           return n;
         });
         if (sb.attachments.length) {
@@ -574,12 +573,12 @@ export class NetworkController {
       this.saveSandbox(sb);
     } catch (e) {
       await this.down(id).catch(() => undefined);
-      if (e instanceof CniError) throw new HttpError(500, `failed to set up container networking: ${e.message}`);
+      if (e instanceof CniError) throw errdefs.internal(`failed to set up container networking: ${e.message}`);
       if (e instanceof NetworkError && /already allocated/.test(e.message)) {
         const name = this.opts.containers.find(id)?.Name.slice(1) ?? id;
-        throw new HttpError(500, `driver failed programming external connectivity on endpoint ${name} (${randomBytes(32).toString('hex')}): ${e.message}`);
+        throw errdefs.internal(`driver failed programming external connectivity on endpoint ${name} (${randomBytes(32).toString('hex')}): ${e.message}`);
       }
-      throw toHttp(e);
+      throw kindError(e);
     }
   }
 
@@ -648,13 +647,13 @@ export class NetworkController {
   async connect(netRef: string, containerRef: string, ep: EndpointConfig): Promise<void> {
     const net = this.get(netRef);
     const c = this.opts.containers.find(containerRef);
-    if (!c) throw new HttpError(404, `No such container: ${containerRef}`);
+    if (!c) throw errdefs.notFound(`No such container: ${containerRef}`);
     const sb = this.sandboxes.get(c.Id);
-    if (!sb) throw new HttpError(500, `container ${c.Id} has no network sandbox`);
-    if (net.Driver === 'host' || sb.mode === 'host') throw new HttpError(400, 'container cannot be disconnected from host network or connected to host network');
-    if (net.Driver === 'null' || sb.mode === 'none') throw new HttpError(400, 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
-    if (sb.mode === 'container') throw new HttpError(400, 'conflicting options: container type network can\'t be used with other networks');
-    if (sb.attachments.some((a) => a.networkId === net.Id)) throw new HttpError(403, `endpoint with name ${c.Name.slice(1)} already exists in network ${net.Name}`);
+    if (!sb) throw errdefs.internal(`container ${c.Id} has no network sandbox`);
+    if (net.Driver === 'host' || sb.mode === 'host') throw errdefs.invalidArgument('container cannot be disconnected from host network or connected to host network');
+    if (net.Driver === 'null' || sb.mode === 'none') throw errdefs.invalidArgument('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (sb.mode === 'container') throw errdefs.invalidArgument('conflicting options: container type network can\'t be used with other networks');
+    if (sb.attachments.some((a) => a.networkId === net.Id)) throw errdefs.permissionDenied(`endpoint with name ${c.Name.slice(1)} already exists in network ${net.Name}`);
     const a = this.attachment(net, ep);
     sb.attachments.push(a);
     this.saveSandbox(sb);
@@ -664,7 +663,7 @@ export class NetworkController {
       } catch (e) {
         sb.attachments.pop();
         this.saveSandbox(sb);
-        throw e instanceof CniError ? new HttpError(500, e.message) : toHttp(e);
+        throw e instanceof CniError ? errdefs.internal(e.message) : kindError(e);
       }
       this.writeEtc(sb);
     }
@@ -673,12 +672,12 @@ export class NetworkController {
   async disconnect(netRef: string, containerRef: string): Promise<void> {
     const net = this.get(netRef);
     const c = this.opts.containers.find(containerRef);
-    if (!c) throw new HttpError(404, `No such container: ${containerRef}`);
+    if (!c) throw errdefs.notFound(`No such container: ${containerRef}`);
     const sb = this.sandboxes.get(c.Id);
     const i = sb?.attachments.findIndex((a) => a.networkId === net.Id) ?? -1;
     if (!sb || i < 0) {
-      if (net.Driver === 'host' && sb?.mode === 'host') throw new HttpError(400, 'container cannot be disconnected from host network or connected to host network');
-      throw new HttpError(403, `container ${c.Id} is not connected to network ${net.Name}`);
+      if (net.Driver === 'host' && sb?.mode === 'host') throw errdefs.invalidArgument('container cannot be disconnected from host network or connected to host network');
+      throw errdefs.permissionDenied(`container ${c.Id} is not connected to network ${net.Name}`);
     }
     if (sb.up) await this.detach(sb, sb.attachments[i]!, i === 0);
     sb.attachments.splice(i, 1);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EngineContext } from '../context';
-import { linuxSys } from '@gantry/linux';
+import { errdefs, linuxSys } from '@gantry/linux';
 import { checkArchive, extractArchive, spool, tarDirContents, tarError, tarTree } from '../containers/archive';
 import { overlayChanges } from '../containers/changes';
 import { cpDestination, openCpSource, type CpSource } from '../containers/cp';
@@ -20,7 +20,6 @@ import { RootfsAccess } from '../containers/rootfs-access';
 import { assemble, emptyStats, fromMetric, hostSample, ZERO_TIME, type ContainerSample, type DockerStats } from '../containers/stats';
 import { readUserDb, resolveUserSpec } from '../containers/users';
 import { drainedOrGone } from '../http/backpressure';
-import { badRequest, HttpError, notFound } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 
 function flag(q: URLSearchParams, name: string, fallback: boolean): boolean {
@@ -77,7 +76,7 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     const rec = store.get(c.params.id!);
     const stream = flag(c.query, 'stream', true);
     const oneShot = flag(c.query, 'one-shot', false);
-    if (oneShot && stream) throw badRequest('cannot have stream=true and one-shot=true');
+    if (oneShot && stream) throw errdefs.invalidArgument('cannot have stream=true and one-shot=true');
     const next = async (prev?: DockerStats): Promise<DockerStats> => {
       const s = await sample(rec.Id);
       return s ? assemble(rec.Name, rec.Id, new Date(), s, hostSample(), prev) : emptyStats(rec.Name, rec.Id);
@@ -123,8 +122,8 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
 
   const requirePath = (c: RequestContext): string => {
     const p = c.query.get('path');
-    if (p === null || p === '') throw badRequest('Path cannot be empty');
-    if (p.includes('\0')) throw badRequest('invalid path');
+    if (p === null || p === '') throw errdefs.invalidArgument('Path cannot be empty');
+    if (p.includes('\0')) throw errdefs.invalidArgument('invalid path');
     return p;
   };
 
@@ -136,7 +135,7 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     } catch (e) {
       throw tarError(e);
     }
-    if (!src) throw notFound(`Could not find the file ${p} in container ${ref}`);
+    if (!src) throw errdefs.notFound(`Could not find the file ${p} in container ${ref}`);
     return src;
   };
 
@@ -186,13 +185,13 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
         } catch (e) {
           throw tarError(e);
         }
-        if (dest === undefined) throw notFound(`Could not find the file ${p} in container ${ref}`);
-        if (dest === 'not-dir') throw badRequest('extraction point is not a directory');
-        if ((rec.HostConfig as { ReadonlyRootfs?: boolean }).ReadonlyRootfs) throw badRequest('container rootfs is marked read-only');
+        if (dest === undefined) throw errdefs.notFound(`Could not find the file ${p} in container ${ref}`);
+        if (dest === 'not-dir') throw errdefs.invalidArgument('extraction point is not a directory');
+        if ((rec.HostConfig as { ReadonlyRootfs?: boolean }).ReadonlyRootfs) throw errdefs.invalidArgument('container rootfs is marked read-only');
         const chownTo = copyUIDGID ? ownerFor(rootFd, rec) : undefined;
         // the whole archive is checked before anything is written
         await spool(c.req, file).catch((e: unknown) => {
-          throw badRequest(`reading the archive: ${(e as Error).message}`);
+          throw errdefs.invalidArgument(`reading the archive: ${(e as Error).message}`);
         });
         await checkArchive(file);
         await extractArchive(sys, file, rootFd, dest, { noOverwriteDirNonDir, ...(chownTo ? { chownTo } : {}) });
@@ -214,6 +213,6 @@ function ownerFor(rootFd: number, rec: ContainerRecord): { uid: number; gid: num
     const u = resolveUserSpec(user, db.passwd, db.group);
     return { uid: u.uid, gid: u.gid };
   } catch (e) {
-    throw new HttpError(400, (e as Error).message);
+    throw errdefs.invalidArgument((e as Error).message);
   }
 }

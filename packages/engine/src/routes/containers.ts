@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { errdefs } from '@gantry/linux';
 import { API_VERSION } from '../http/api-version';
 import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
@@ -10,7 +11,6 @@ import { decode } from '../containers/decode';
 import { UPDATE_BODY } from '../containers/validate';
 import { matchLabel, parseFilters } from './list-filters';
 import { drainedOrGone } from '../http/backpressure';
-import { badRequest, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
 import { frame, StdStream } from '../streams/stdcopy';
@@ -133,7 +133,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   router.get('/containers/json', (c) => {
     const all = bool(c.query, 'all');
     const filters = parseFilters(c.query, LIST_FILTERS);
-    for (const v of filters.health ?? []) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw badRequest(`Unrecognised filter value for health: ${v}`);
+    for (const v of filters.health ?? []) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw errdefs.invalidArgument(`Unrecognised filter value for health: ${v}`);
     let list = store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const byRef = (ref: string) => store.find(ref);
     const before = filters.before?.[0] ? byRef(filters.before[0]) : undefined;
@@ -186,7 +186,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   });
   router.post('/containers/:id/rename', (c) => {
     const name = c.query.get('name');
-    if (!name) throw badRequest('name is required');
+    if (!name) throw errdefs.invalidArgument('name is required');
     mgr.rename(c.params.id!, name);
     return Reply.noContent();
   });
@@ -200,7 +200,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     return Reply.handled;
   });
   router.delete('/containers/:id', async (c) => {
-    if (bool(c.query, 'link')) throw badRequest('links are not supported');
+    if (bool(c.query, 'link')) throw errdefs.invalidArgument('links are not supported');
     await mgr.remove(c.params.id!, { force: bool(c.query, 'force'), removeVolumes: bool(c.query, 'v') });
     return Reply.noContent();
   });
@@ -221,18 +221,18 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
 
   router.post('/containers/:id/resize', async (c) => {
     const rec = store.get(c.params.id!);
-    if (!rec.State.Running) throw new HttpError(409, `Container ${rec.Id} is not running`);
+    if (!rec.State.Running) throw errdefs.conflict(`Container ${rec.Id} is not running`);
     const h = Number(c.query.get('h') ?? '0');
     const w = Number(c.query.get('w') ?? '0');
     await ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.resizePty, { containerId: rec.Id, execId: '', width: w, height: h }).catch((e: unknown) => {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     });
     return new Reply(200, undefined);
   });
 
   router.get('/containers/:id/top', async (c) => {
     const rec = store.get(c.params.id!);
-    if (!rec.State.Running) throw new HttpError(409, `Container ${rec.Id} is not running`);
+    if (!rec.State.Running) throw errdefs.conflict(`Container ${rec.Id} is not running`);
     const pids = (await ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.listPids, { containerId: rec.Id })).processes.map((p) => p.pid);
     const args = (c.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
     const { execFileSync } = await import('node:child_process');
@@ -240,12 +240,12 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     try {
       out = execFileSync('ps', args, { encoding: 'utf8' });
     } catch (e) {
-      throw new HttpError(500, `ps: ${(e as Error).message}`);
+      throw errdefs.internal(`ps: ${(e as Error).message}`);
     }
     const lines = out.trimEnd().split('\n');
     const titles = lines[0]!.trim().split(/\s+/);
     const pidCol = titles.indexOf('PID');
-    if (pidCol < 0) throw new HttpError(500, "Couldn't find PID field in ps output");
+    if (pidCol < 0) throw errdefs.internal("Couldn't find PID field in ps output");
     const set = new Set(pids);
     const processes = lines.slice(1).flatMap((l) => {
       const f = l.trim().split(/\s+/);
@@ -259,16 +259,16 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   router.post('/containers/:id/update', async (c) => {
     const rec = store.get(c.params.id!);
     const raw = await c.json<unknown>();
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('json: cannot unmarshal into Go value of type container.UpdateConfig');
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.UpdateConfig');
     // typed like dockerd's UpdateConfig; fields it does not know are dropped, as dockerd does
     const body = decode(raw, UPDATE_BODY, 'UpdateConfig') as Record<string, unknown>;
     const host = { ...(rec.HostConfig as Record<string, unknown>) };
     for (const [k, v] of Object.entries(body)) if (v !== 0 && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) host[k] = v;
     const mem = Number(host.Memory ?? 0);
-    if (body.Memory !== undefined && mem > 0 && mem < 6 * 1024 * 1024) throw badRequest('Minimum memory limit allowed is 6MB');
+    if (body.Memory !== undefined && mem > 0 && mem < 6 * 1024 * 1024) throw errdefs.invalidArgument('Minimum memory limit allowed is 6MB');
     let swap = Number(host.MemorySwap ?? 0);
     if (body.Memory && !body.MemorySwap && swap > 0 && swap < mem) swap = mem * 2;
-    if (swap > 0 && mem > 0 && swap < mem) throw badRequest('Minimum memoryswap limit should be larger than memory limit, see usage');
+    if (swap > 0 && mem > 0 && swap < mem) throw errdefs.invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
     host.MemorySwap = swap;
     const resources: Record<string, unknown> = {};
     if (mem > 0) resources.memory = { limit: mem, ...(swap !== 0 ? { swap: swap === -1 ? -1 : swap } : {}), ...(host.MemoryReservation ? { reservation: host.MemoryReservation } : {}) };
@@ -289,7 +289,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
       await ctx.cd
         .call(ctx.cd.tasks, ctx.cd.tasks.update, tpb.UpdateTaskRequest.fromPartial({ containerId: rec.Id, resources: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', value: Buffer.from(JSON.stringify(resources)) } }))
         .catch((e: unknown) => {
-          throw fromGrpc(e);
+          throw errdefs.fromGrpc(e);
         });
     }
     rec.HostConfig = host;
@@ -302,7 +302,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     const rec = store.get(c.params.id!);
     const stdout = bool(c.query, 'stdout');
     const stderr = bool(c.query, 'stderr');
-    if (!stdout && !stderr) throw badRequest('Bad parameters: you must choose at least one stream');
+    if (!stdout && !stderr) throw errdefs.invalidArgument('Bad parameters: you must choose at least one stream');
     const tailQ = c.query.get('tail') ?? 'all';
     const tail = tailQ === 'all' || tailQ === '' ? 'all' : Number.isInteger(Number(tailQ)) && Number(tailQ) >= 0 ? Number(tailQ) : 'all';
     const unix = (v: string | null) => (v && v !== '0' ? new Date(Number(v.split('.')[0]) * 1000 + Number(`0.${v.split('.')[1] ?? '0'}`) * 1000) : undefined);
@@ -333,7 +333,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     const cfg = rec.Config as ContainerConfig;
     const io = mgr.io(rec.Id);
     const wantStream = bool(c.query, 'stream');
-    if (wantStream && !io && rec.State.Running) throw new HttpError(409, `container ${rec.Id} output is not available`);
+    if (wantStream && !io && rec.State.Running) throw errdefs.conflict(`container ${rec.Id} output is not available`);
     const tty = cfg.Tty === true;
     const conn = c.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const logs = bool(c.query, 'logs');

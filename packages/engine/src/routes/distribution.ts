@@ -6,10 +6,11 @@
  */
 import { parsePlatform, type Platform } from '@gantry/containerd';
 import { decodeAuth, type AuthBody } from '../api/bodies';
+import { errdefs, KindError } from '@gantry/linux';
 import { API_VERSION } from '../http/api-version';
 import { ContainerdStore, RegistryClient, RegistryError, credentialsFor, registryKeyHost, type Credentials, type JsonMessage } from '@gantry/registry';
 import type { EngineContext } from '../context';
-import { badRequest, HttpError } from '../http/errors';
+import { HttpError, toHttpError } from '../http/errors';
 import type { RequestContext, Router } from '../http/router';
 import { Reply } from '../http/router';
 import { danglingName, familiar, normalizeOrBadRequest, parseName } from '../images/names';
@@ -36,9 +37,9 @@ export function registryAuthHeader(c: RequestContext): Credentials | undefined {
   try {
     parsed = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
   } catch {
-    throw badRequest('invalid X-Registry-Auth header: it must be base64url-encoded JSON');
+    throw errdefs.invalidArgument('invalid X-Registry-Auth header: it must be base64url-encoded JSON');
   }
-  if (parsed === null || typeof parsed !== 'object') throw badRequest('invalid X-Registry-Auth header: it must be a JSON object');
+  if (parsed === null || typeof parsed !== 'object') throw errdefs.invalidArgument('invalid X-Registry-Auth header: it must be a JSON object');
   return credentialsOf(decodeAuth(parsed));
 }
 
@@ -47,7 +48,7 @@ export function registryAuthHeader(c: RequestContext): Credentials | undefined {
  * 401, as with dockerd: the CLI answers a 401 there by prompting for a login.
  */
 export function registryHttpError(e: unknown, transfer = false): HttpError {
-  if (e instanceof HttpError) return e;
+  if (e instanceof HttpError || e instanceof KindError) return toHttpError(e);
   if (e instanceof RegistryError) {
     const status = e.kind === 'auth' ? (transfer ? 500 : 401) : e.kind === 'not-found' || e.kind === 'platform' ? 404 : e.kind === 'invalid' ? 400 : 500;
     return new HttpError(status, e.message);
@@ -108,7 +109,7 @@ function platformQuery(c: RequestContext): Platform | undefined {
   try {
     return parsePlatform(p);
   } catch (e) {
-    throw badRequest((e as Error).message);
+    throw errdefs.invalidArgument((e as Error).message);
   }
 }
 
@@ -167,7 +168,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext, o
           return p !== undefined && p.domain === ref.domain && p.path === ref.path && p.tag !== undefined && !p.digest;
         })
         .sort();
-      if (names.length === 0) throw new HttpError(404, `An image does not exist locally with the tag: ${familiar(base).replace(/:latest$/, '')}`);
+      if (names.length === 0) throw errdefs.notFound(`An image does not exist locally with the tag: ${familiar(base).replace(/:latest$/, '')}`);
     }
     const client = clientFor(ctx, ref.domain, creds);
     const out = new MessageStream(c);

@@ -1,9 +1,9 @@
+import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { API_VERSION } from '../http/api-version';
 import type { ContainerStore } from '../containers/store';
 import type { EngineEvent } from '../events';
 import { EVENT_BACKLOG_LIMIT } from '../http/backpressure';
-import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import { matchLabel, parseFilters } from './list-filters';
 import { imageUsage } from './images';
@@ -15,7 +15,7 @@ function parseTime(v: string | null, now: number): number | undefined {
   const rel = /^(\d+)(s|m|h)$/.exec(v);
   if (rel) return (now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6 }[rel[2] as 's' | 'm' | 'h']) * 1e6;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw badRequest(`invalid time ${JSON.stringify(v)}`);
+  if (Number.isNaN(t)) throw errdefs.invalidArgument(`invalid time ${JSON.stringify(v)}`);
   return t * 1e6;
 }
 

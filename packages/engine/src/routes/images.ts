@@ -4,11 +4,11 @@
  * image part of GET /system/df (`imageUsage`). Pull (`/images/create?fromImage=`) is in distribution.ts.
  */
 import * as fs from 'node:fs';
+import { errdefs } from '@gantry/linux';
 import { API_VERSION } from '../http/api-version';
 import type { images } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { drainedOrGone } from '../http/backpressure';
-import { badRequest, conflict, fromGrpc, HttpError } from '../http/errors';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { buildImage, exportArchive, importArchive, ociLayout, spoolLayer, tempPath } from '../images/archive';
 import { ImageCatalog, imageCreated, isDangling, repoDigests, repoTags, type ImageEntry, type OciContainerConfig, type OciHistory } from '../images/catalog';
@@ -112,23 +112,23 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     try {
       return await p;
     } catch (e) {
-      throw fromGrpc(e);
+      throw errdefs.fromGrpc(e);
     }
   };
   const deleteRecord = async (name: string, sync: boolean): Promise<void> => {
     try {
       await cd.call(cd.images, cd.images.delete, { name, sync });
     } catch (e) {
-      const err = fromGrpc(e);
-      if (err.status !== 404) throw err;
+      const err = errdefs.fromGrpc(e);
+      if (err.kind !== 'not-found') throw err;
     }
   };
   const createRecord = async (name: string, target: images.Image['target']): Promise<void> => {
     try {
       await cd.call(cd.images, cd.images.create, { image: { name, labels: {}, target } });
     } catch (e) {
-      const err = fromGrpc(e);
-      if (err.status !== 409) throw err;
+      const err = errdefs.fromGrpc(e);
+      if (err.kind !== 'already-exists' && err.kind !== 'failed-precondition' && err.kind !== 'aborted') throw err;
     }
   };
   /** Point `name` at `target`, creating the record or moving it. Returns the target it had before. */
@@ -139,8 +139,8 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       await grpc(cd.call(cd.images, cd.images.update, { image: { name, labels: cur.image?.labels ?? {}, target }, updateMask: ['target'] }));
       return cur.image?.target;
     } catch (e) {
-      const err = e instanceof HttpError ? e : fromGrpc(e);
-      if (err.status !== 404) throw err;
+      const err = errdefs.fromGrpc(e);
+      if (err.kind !== 'not-found') throw err;
       await grpc(cd.call(cd.images, cd.images.create, { image: { name, labels: {}, target } }));
       return undefined;
     }
@@ -306,7 +306,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const { entry: e, byId, matched } = await cat.resolve(input);
     const out: DeleteItem[] = [];
     const blocked = (users: string[]) =>
-      conflict(`conflict: unable to delete ${byId ? shortId(e.id) : familiar(matched[0]!.name)} (must be forced) - image is being used by stopped container ${shortId(users[0]!)}`);
+      errdefs.conflict(`conflict: unable to delete ${byId ? shortId(e.id) : familiar(matched[0]!.name)} (must be forced) - image is being used by stopped container ${shortId(users[0]!)}`);
     if (!byId) {
       const others = e.records.filter((r) => !matched.includes(r) && !isDanglingName(r.name));
       if (others.length > 0) {
@@ -323,7 +323,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       const p = parseName(r.name);
       return p ? [`${p.domain}/${p.path}`] : [];
     }));
-    if (repos.size > 1 && !force) throw conflict(`conflict: unable to delete ${shortId(e.id)} (must be forced) - image is referenced in multiple repositories`);
+    if (repos.size > 1 && !force) throw errdefs.conflict(`conflict: unable to delete ${shortId(e.id)} (must be forced) - image is referenced in multiple repositories`);
     const users = inUseBy(e, '');
     if (users.length > 0 && !force) throw blocked(users);
     await removeImage(e, e.records, true, out, true);
@@ -389,7 +389,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   });
 
   const save = async (c: RequestContext, inputs: string[]): Promise<Reply> => {
-    if (inputs.length === 0) throw badRequest('no image names given');
+    if (inputs.length === 0) throw errdefs.invalidArgument('no image names given');
     const entries = await cat.entries();
     const names: string[] = [];
     const ids: { id: string; name: string }[] = [];
@@ -436,8 +436,8 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const fromImage = c.query.get('fromImage');
     const fromSrc = c.query.get('fromSrc');
     if (fromImage) return pullFromRegistry(c, ctx);
-    if (!fromSrc) throw badRequest('fromImage or fromSrc is required');
-    if (fromSrc !== '-') throw new HttpError(501, `importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
+    if (!fromSrc) throw errdefs.invalidArgument('fromImage or fromSrc is required');
+    if (fromSrc !== '-') throw errdefs.unimplemented(`importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
     const repo = c.query.get('repo') ?? '';
     const ref = repo ? repoTagReference(repo, c.query.get('tag') ?? '') : undefined;
     const config = applyChanges({}, c.query.getAll('changes'));

@@ -1,10 +1,10 @@
+import { errdefs } from '@gantry/linux';
 /**
  * Docker's `filters` query parameter, for every list and prune route: JSON of
  * {"name": {"value": true}} (moby's filters.Args, whose Get returns the inner map's keys) or the
  * older {"name": ["value"]}. Anything else is a 400, and so is a name outside `allowed` when the
  * route gives its list. The result has no prototype: "__proto__" is a name like any other.
  */
-import { badRequest } from '../http/errors';
 
 export type Filters = Record<string, string[]>;
 
@@ -17,14 +17,14 @@ export function parseFilters(q: URLSearchParams | string | null, allowed?: Itera
   try {
     parsed = JSON.parse(raw);
   } catch (e) {
-    throw badRequest(`invalid filter: ${(e as Error).message}`);
+    throw errdefs.invalidArgument(`invalid filter: ${(e as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('invalid filter: filters must be a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw errdefs.invalidArgument('invalid filter: filters must be a JSON object');
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (Array.isArray(v)) out[k] = v.map(String);
     else if (v !== null && typeof v === 'object') out[k] = Object.keys(v);
-    else throw badRequest(`invalid filter '${k}'`);
-    if (names && !names.has(k)) throw badRequest(`invalid filter '${k}'`);
+    else throw errdefs.invalidArgument(`invalid filter '${k}'`);
+    if (names && !names.has(k)) throw errdefs.invalidArgument(`invalid filter '${k}'`);
   }
   return out;
 }

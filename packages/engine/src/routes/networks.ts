@@ -1,9 +1,9 @@
 /** Docker's network endpoints: create, list, inspect, remove, connect, disconnect, prune. */
 import { decodeNetworkCreate } from '../api/bodies';
+import { errdefs } from '@gantry/linux';
 import { decode } from '../containers/decode';
 import { NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY } from '../containers/validate';
 import type { EngineContext } from '../context';
-import { badRequest } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import type { EndpointConfig, NetworkController } from '../networks/controller';
 import type { NetworkRecord } from '@gantry/network';
@@ -29,7 +29,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
 
   router.get('/networks', (c) => {
     const filters = parseFilters(c.query, LIST_FILTERS);
-    for (const t of filters.type ?? []) if (t !== 'custom' && t !== 'builtin') throw badRequest(`invalid filter: 'type'='${t}'`);
+    for (const t of filters.type ?? []) if (t !== 'custom' && t !== 'builtin') throw errdefs.invalidArgument(`invalid filter: 'type'='${t}'`);
     const builtin = (n: NetworkRecord) => ['bridge', 'host', 'none'].includes(n.Name);
     return nets
       .list()
@@ -61,7 +61,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
 
   router.post('/networks/:id/connect', async (c) => {
     const body = (decode(await c.json<unknown>(), NETWORK_CONNECT_BODY, 'ConnectOptions') ?? {}) as { Container?: string; EndpointConfig?: EndpointConfig };
-    if (!body.Container) throw badRequest('no container specified');
+    if (!body.Container) throw errdefs.invalidArgument('no container specified');
     const n = nets.get(c.params.id!);
     await nets.connect(n.Id, body.Container, body.EndpointConfig ?? {});
     ctx.events.emit('network', 'connect', n.Id, { name: n.Name, type: n.Driver, container: body.Container });
@@ -70,7 +70,7 @@ export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: 
 
   router.post('/networks/:id/disconnect', async (c) => {
     const body = (decode(await c.json<unknown>(), NETWORK_DISCONNECT_BODY, 'DisconnectOptions') ?? {}) as { Container?: string; Force?: boolean };
-    if (!body.Container) throw badRequest('no container specified');
+    if (!body.Container) throw errdefs.invalidArgument('no container specified');
     const n = nets.get(c.params.id!);
     await nets.disconnect(n.Id, body.Container);
     ctx.events.emit('network', 'disconnect', n.Id, { name: n.Name, type: n.Driver, container: body.Container });

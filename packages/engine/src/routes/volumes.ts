@@ -1,7 +1,7 @@
 import { decodeVolumeCreate } from '../api/bodies';
+import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import type { ContainerStore } from '../containers/store';
-import { badRequest, HttpError } from '../http/errors';
 import { Reply, type Router } from '../http/router';
 import { ContainerMounts } from '../volumes/container-mounts';
 import { VolumeStore, type VolumeRecord } from '../volumes/store';
@@ -32,7 +32,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
 
   router.post('/volumes/create', async (c) => {
     const body = decodeVolumeCreate(await c.json<unknown>());
-    if (body.ClusterVolumeSpec) throw badRequest('cluster volumes are not supported: this node is not a swarm manager');
+    if (body.ClusterVolumeSpec) throw errdefs.invalidArgument('cluster volumes are not supported: this node is not a swarm manager');
     const r = store.create({ name: body.Name ?? '', driver: body.Driver, options: body.DriverOpts, labels: body.Labels });
     if (r.created) ctx.events.emit('volume', 'create', r.volume.Name, { driver: r.volume.Driver });
     return Reply.created(json(r.volume));
@@ -40,7 +40,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
 
   router.get('/volumes', (c) => {
     const f = parseFilters(c.query, LIST_FILTERS);
-    for (const d of f.dangling ?? []) if (!['true', 'false', '1', '0'].includes(d)) throw badRequest(`invalid filter 'dangling=${d}'`);
+    for (const d of f.dangling ?? []) if (!['true', 'false', '1', '0'].includes(d)) throw errdefs.invalidArgument(`invalid filter 'dangling=${d}'`);
     const list = store.all().filter((v) => {
       if (f.name && !f.name.some((n) => v.Name.includes(n))) return false;
       if (f.driver && !f.driver.includes(v.Driver)) return false;
@@ -57,7 +57,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
     const name = c.params.name!;
     if (!store.find(name)) {
       if (bool(c.query.get('force'))) return Reply.noContent();
-      throw new HttpError(404, `get ${name}: no such volume`);
+      throw errdefs.notFound(`get ${name}: no such volume`);
     }
     store.remove(name, mounts.usersOf(name));
     ctx.events.emit('volume', 'destroy', name, { driver: 'local' });
@@ -66,7 +66,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
 
   router.post('/volumes/prune', (c) => {
     const f = parseFilters(c.query, PRUNE_FILTERS);
-    for (const a of f.all ?? []) if (!['true', 'false', '1', '0'].includes(a)) throw badRequest(`invalid filter 'all=${a}'`);
+    for (const a of f.all ?? []) if (!['true', 'false', '1', '0'].includes(a)) throw errdefs.invalidArgument(`invalid filter 'all=${a}'`);
     // before API 1.42 prune took every unused volume, named or not
     const all = (f.all ?? []).some(bool) || versionLess(c.apiVersion, '1.42');
     const deleted: string[] = [];

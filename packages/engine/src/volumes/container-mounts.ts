@@ -2,13 +2,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { types } from '@gantry/api';
-import { linuxSys, MS } from '@gantry/linux';
+import { errdefs, linuxSys, MS } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import type { HostConfig } from '../containers/docker-types';
 import { checkTarget, cleanPath, parseBind, parseMountSpec, type UserMount } from '../containers/mounts';
 import type { ContainerRecord } from '../containers/record';
 import type { ContainerStore } from '../containers/store';
-import { badRequest } from '../http/errors';
 import { copyImageContent } from './copyup';
 import type { VolumeStore } from './store';
 
@@ -118,13 +117,13 @@ export class ContainerMounts {
       try {
         return f();
       } catch (e) {
-        throw badRequest((e as Error).message);
+        throw errdefs.invalidArgument((e as Error).message);
       }
     };
     const user: UserMount[] = [...(hc.Binds ?? []).map((b) => bad(() => parseBind(b))), ...(hc.Mounts ?? []).map((m) => bad(() => parseMountSpec(m)))];
     for (const m of user) {
       if (m.kind === 'bind' && !m.fromBinds && !m.createMountpoint && !fs.existsSync(m.source)) {
-        throw badRequest(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+        throw errdefs.invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
       }
     }
     const covered = new Set([...user.map((m) => m.destination), ...Object.keys(hc.Tmpfs ?? {}).map(cleanPath)]);

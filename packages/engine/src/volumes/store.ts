@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openChild } from '@gantry/containerd';
-import { isJsonObject, linuxSys, loadJsonOrQuarantine, mountPointsUnder, openRoot, type QuarantineReport, readMountinfo, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
-import { badRequest, conflict, HttpError, notFound, serverError } from '../http/errors';
+import { errdefs, isJsonObject, linuxSys, loadJsonOrQuarantine, mountPointsUnder, openRoot, type QuarantineReport, readMountinfo, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
 import { localMountCalls, needsMount, validateLocalOptions } from './local-options';
 import { ANONYMOUS_LABEL, anonymousVolumeName, volumeNameError } from './names';
 
@@ -111,7 +110,7 @@ export class VolumeStore {
 
   get(name: string): VolumeRecord {
     const v = this.vols.get(name);
-    if (!v) throw notFound(`get ${name}: no such volume`);
+    if (!v) throw errdefs.notFound(`get ${name}: no such volume`);
     return v;
   }
 
@@ -121,7 +120,7 @@ export class VolumeStore {
 
   /**
    * Create a volume, or return the one of that name (as dockerd does). No name means an
-   * anonymous volume. Throws HttpError with Docker's status and message.
+   * anonymous volume. Throws errdefs kinds with Docker's messages.
    */
   create(o: CreateVolumeOptions): { volume: VolumeRecord; created: boolean } {
     const driver = o.driver || 'local';
@@ -133,16 +132,16 @@ export class VolumeStore {
     }
     const existing = this.vols.get(name);
     if (existing) {
-      if (existing.Driver !== driver) throw conflict(`create ${name}: a volume with the name ${name} already exists with driver ${JSON.stringify(existing.Driver)}`);
+      if (existing.Driver !== driver) throw errdefs.conflict(`create ${name}: a volume with the name ${name} already exists with driver ${JSON.stringify(existing.Driver)}`);
       return { volume: existing, created: false };
     }
-    if (driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${driver}: plugin ${JSON.stringify(driver)} not found`);
+    if (driver !== 'local') throw errdefs.notFound(`create ${name}: error looking up volume plugin ${driver}: plugin ${JSON.stringify(driver)} not found`);
     const nameErr = volumeNameError(name);
-    if (nameErr) throw badRequest(`create ${name}: ${nameErr}`);
+    if (nameErr) throw errdefs.invalidArgument(`create ${name}: ${nameErr}`);
     try {
       validateLocalOptions(o.options);
     } catch (e) {
-      throw badRequest(`create ${name}: ${(e as Error).message}`);
+      throw errdefs.invalidArgument(`create ${name}: ${(e as Error).message}`);
     }
     const rec: VolumeRecord = {
       Name: name,
@@ -154,13 +153,13 @@ export class VolumeStore {
     };
     const vdir = path.join(this.dir, name);
     // a directory without a usable record (quarantined, or not ours) may hold data: never reuse or remove it
-    if (fs.existsSync(vdir)) throw conflict(`create ${name}: ${vdir} exists without a volume record (see its quarantine/ directory)`);
+    if (fs.existsSync(vdir)) throw errdefs.conflict(`create ${name}: ${vdir} exists without a volume record (see its quarantine/ directory)`);
     try {
       fs.mkdirSync(path.join(vdir, '_data'), { recursive: true, mode: 0o755 });
       writeJsonAtomic(path.join(vdir, RECORD), rec);
     } catch (e) {
       fs.rmSync(vdir, { recursive: true, force: true });
-      throw serverError(`create ${name}: ${(e as Error).message}`);
+      throw errdefs.internal(`create ${name}: ${(e as Error).message}`);
     }
     this.vols.set(name, rec);
     return { volume: rec, created: true };
@@ -172,12 +171,12 @@ export class VolumeStore {
    */
   remove(name: string, users: string[]): void {
     this.get(name);
-    if (users.length > 0) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+    if (users.length > 0) throw errdefs.conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
     const vdir = path.join(this.dir, name);
     this.holders.delete(name);
     this.unmountData(name);
     const left = this.mountsUnder(vdir);
-    if (left.length > 0) throw serverError(`remove ${name}: still mounted at ${left.join(', ')}`);
+    if (left.length > 0) throw errdefs.internal(`remove ${name}: still mounted at ${left.join(', ')}`);
     fs.rmSync(vdir, { recursive: true, force: true });
     this.vols.delete(name);
   }
@@ -196,7 +195,7 @@ export class VolumeStore {
         }
       } catch (e) {
         if (done.length) this.safeUmount(target);
-        throw new HttpError(500, `error while mounting volume '${target}': ${(e as Error).message}`);
+        throw errdefs.internal(`error while mounting volume '${target}': ${(e as Error).message}`);
       }
     }
     set.add(holder);

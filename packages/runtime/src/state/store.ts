@@ -67,7 +67,7 @@ export class StateStore {
     try {
       fs.mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ContainerIdError(`container with id ${id} already exists`);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ContainerIdError(`container with id ${id} already exists`, 'already-exists');
       throw e;
     }
     return dir;
@@ -76,7 +76,7 @@ export class StateStore {
   load(id: string): StoredContainer {
     const file = path.join(this.dir(id), STATE_FILE);
     const r = readJsonFile<StoredContainer>(file, requireStringFields('id', 'bundle'));
-    if (r.kind === 'missing') throw new ContainerIdError(`container ${id} does not exist`);
+    if (r.kind === 'missing') throw new ContainerIdError(`container ${id} does not exist`, 'not-found');
     // written atomically, so this is damage from outside, not a torn write: say so, keep the file
     if (r.kind === 'corrupt') throw new StateError(`container ${id}: ${file} cannot be used: ${r.reason}`);
     return r.value;

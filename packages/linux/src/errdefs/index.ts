@@ -1,0 +1,3 @@
+export * from './kinds';
+export * from './grpc';
+export * from './kind-of';
