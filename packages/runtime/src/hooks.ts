@@ -1,6 +1,19 @@
-import { spawnSync } from 'node:child_process';
 import type { Hook } from './spec/types';
 import { InitError } from './errors';
+
+let childProcess: typeof import('node:child_process') | undefined;
+
+/**
+ * node:child_process, loaded on first use: with net and streams behind it, it is ~50 of Node's
+ * built-in modules, a good part of the init stage's start-up, and most containers have no hook the
+ * stage runs. A built-in never touches the filesystem, but the stage loads it before it enters the
+ * container anyway when it will run hooks (see stage-main), so no hook depends on what the
+ * container's seccomp profile allows for loading it.
+ */
+export function preloadHooks(): typeof import('node:child_process') {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (childProcess ??= require('node:child_process') as typeof import('node:child_process'));
+}
 
 export interface HookState {
   ociVersion: string;
@@ -31,7 +44,7 @@ const SIGNAL_TEXT: Record<string, string> = {
 export function runHooks(kind: string, hooks: readonly Hook[] | undefined, state: HookState, opts: { cwd?: string } = {}): void {
   (hooks ?? []).forEach((hook, index) => {
     const args = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
-    const res = spawnSync(hook.path, args.slice(1), {
+    const res = preloadHooks().spawnSync(hook.path, args.slice(1), {
       argv0: args[0],
       input: JSON.stringify(state),
       env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),

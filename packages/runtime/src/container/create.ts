@@ -130,7 +130,10 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   let consoleFd: number | undefined;
   let agentFd: number | undefined;
   try {
-    ctx.store.save(record);
+    // The stage is spawned before the record is first written: it boots Node (the longest step of
+    // create) while we write it, and one durable write (two fsyncs) with its pid replaces two. A
+    // crash before that write leaves only the claimed directory, as a crash right after the claim
+    // did: no cgroup exists yet, and the stage exits when its sync socket closes.
     if (proc.terminal) consoleFd = sys.connectUnix(opts.consoleSocket!);
     if (usesSeccompAgent(seccomp)) agentFd = connectSeccompAgent(sys, spec.linux!.seccomp!);
 

@@ -8,6 +8,7 @@ import { preloadSeccomp } from '@gantry/linux';
 import { fdChannel, ParentGoneError } from './fd-channel';
 import { runExec, runInit } from '../init/init-sequence';
 import { trace } from '../trace';
+import { preloadHooks } from '../hooks';
 
 export function main(): void {
   const fd = Number(process.env._GANTRY_SYNC_FD);
@@ -24,6 +25,7 @@ export function main(): void {
     trace('stage bootstrap received');
     if (msg.mode === 'init') {
       if (msg.seccomp) preloadSeccomp();
+      if (msg.spec.hooks?.createContainer?.length || msg.spec.hooks?.startContainer?.length) preloadHooks();
       started = true;
       runInit(sys, ch, msg);
     } else if (msg.mode === 'exec') {
