@@ -601,6 +601,13 @@ export class FakeSys implements Sys {
     this.record('fsmount', [fsFd, attrs]);
     return this.nextFd++;
   }
+  openTreeClone(dirfd: number, p: string, flags: number): number {
+    this.record('openTreeClone', [dirfd, p, flags], p);
+    return this.nextFd++;
+  }
+  moveMountFd(fromFd: number, toPath: string): void {
+    this.record('moveMountFd', [fromFd, toPath], toPath);
+  }
   memfdCreate(name: string, flags: number): number {
     this.record('memfdCreate', [name, flags], name);
     return this.nextFd++;
