@@ -603,7 +603,10 @@ export class FakeSys implements Sys {
   }
   openTreeClone(dirfd: number, p: string, flags: number): number {
     this.record('openTreeClone', [dirfd, p, flags], p);
-    return this.nextFd++;
+    const fd = this.newFd();
+    // the clone's root is what the path names (absolute paths, as the runtime passes)
+    this.fdPaths.set(fd, p);
+    return fd;
   }
   moveMountFd(fromFd: number, toPath: string): void {
     this.record('moveMountFd', [fromFd, toPath], toPath);
