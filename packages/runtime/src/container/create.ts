@@ -134,6 +134,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const proc = spec.process!;
   if (proc.terminal && !opts.consoleSocket) throw new ConfigError('cannot allocate a tty without --console-socket when the runtime detaches');
   const seccomp = seccompFor(spec.linux?.seccomp);
+  const userPlan = userNamespaceOf(spec);
   for (const w of capabilityWarnings(proc.capabilities, lastCap())) ctx.warnQuietly(w);
   const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
   const sys: Sys = ctx.sys;
@@ -165,7 +166,6 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   let agentFd: number | undefined;
   let userns: PreparedUserNamespace | undefined;
   let mountSources: { index: number; fd: number }[] = [];
-  const userPlan = userNamespaceOf(spec);
   const pidNs = pidNamespaceOf(spec);
   let initPid: number | undefined;
   try {
