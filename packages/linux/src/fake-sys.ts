@@ -601,6 +601,16 @@ export class FakeSys implements Sys {
     this.record('fsmount', [fsFd, attrs]);
     return this.nextFd++;
   }
+  openTreeClone(dirfd: number, p: string, flags: number): number {
+    this.record('openTreeClone', [dirfd, p, flags], p);
+    const fd = this.newFd();
+    // the clone's root is what the path names (absolute paths, as the runtime passes)
+    this.fdPaths.set(fd, p);
+    return fd;
+  }
+  moveMountFd(fromFd: number, toPath: string): void {
+    this.record('moveMountFd', [fromFd, toPath], toPath);
+  }
   memfdCreate(name: string, flags: number): number {
     this.record('memfdCreate', [name, flags], name);
     return this.nextFd++;

@@ -81,6 +81,8 @@ export interface Libc {
   fsopen(fsName: string, flags: number): number;
   fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): number;
   fsmount(fd: number, flags: number, attrs: number): number;
+  open_tree(dirfd: number, path: string, flags: number): number;
+  move_mount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): number;
   memfd_create(name: string, flags: number): number;
   sendfile(outFd: number, inFd: number, offset: null, count: number): number;
   _exit(code: number): void;
@@ -188,6 +190,8 @@ export function libc(): Libc {
     fsopen: lib.func('syscall', 'long', ['long', 'const char *', 'unsigned int']) as (...a: unknown[]) => number,
     fsconfig: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'const char *', 'const char *', 'int']) as (...a: unknown[]) => number,
     fsmount: lib.func('syscall', 'long', ['long', 'int', 'unsigned int', 'unsigned int']) as (...a: unknown[]) => number,
+    open_tree: lib.func('syscall', 'long', ['long', 'int', 'const char *', 'unsigned int']) as (...a: unknown[]) => number,
+    move_mount: lib.func('syscall', 'long', ['long', 'int', 'const char *', 'int', 'const char *', 'unsigned int']) as (...a: unknown[]) => number,
     memfd_create: f('int memfd_create(const char *name, unsigned int flags)'),
     sendfile: f('long sendfile(int outFd, int inFd, void *offset, size_t count)'),
     _exit: f('void _exit(int code)'),
@@ -209,12 +213,14 @@ export function libc(): Libc {
   const SYS_bpf = process.arch === 'arm64' ? 280 : 321;
   const SYS_getcwd = process.arch === 'arm64' ? 17 : 79;
   // Syscalls numbered from 424 on are the same on every architecture.
+  const SYS_open_tree = 428;
+  const SYS_move_mount = 429;
   const SYS_fsopen = 430;
   const SYS_fsconfig = 431;
   const SYS_fsmount = 432;
   const SYS_close_range = 436;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'fsopen' | 'fsconfig' | 'fsmount' | 'getcwd' | 'close_range' | 'mount_setattr' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'fsopen' | 'fsconfig' | 'fsmount' | 'open_tree' | 'move_mount' | 'getcwd' | 'close_range' | 'mount_setattr' | 'errno' | 'address'>),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
     // openat2 is 437 in the generic syscall table, the same on x86_64 and aarch64
     openat2: (dirfd: number, p: string, how: Buffer) => fns.openat2(437, dirfd, p, how, how.length),
@@ -222,6 +228,9 @@ export function libc(): Libc {
     fsopen: (name: string, flags: number) => fns.fsopen(SYS_fsopen, name, flags),
     fsconfig: (fd: number, cmd: number, key: string | null, value: string | null, aux: number) => fns.fsconfig(SYS_fsconfig, fd, cmd, key, value, aux),
     fsmount: (fd: number, flags: number, attrs: number) => fns.fsmount(SYS_fsmount, fd, flags, attrs),
+    open_tree: (dirfd: number, p: string, flags: number) => fns.open_tree(SYS_open_tree, dirfd, p, flags),
+    move_mount: (fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number) =>
+      fns.move_mount(SYS_move_mount, fromDirfd, fromPath, toDirfd, toPath, flags),
     getcwd: (buf: Buffer, size: number) => fns.getcwd(SYS_getcwd, buf, size),
     close_range: (first: number, last: number, flags: number) => fns.close_range(SYS_close_range, first, last, flags),
     // mount_setattr is 442 in the generic table too

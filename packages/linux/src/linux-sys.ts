@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
-import { AT, F, FD_CLOEXEC } from './constants';
+import { AT, F, FD_CLOEXEC, O } from './constants';
 import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 import { loadSeccompFilter } from './seccomp';
 import * as bpf from './bpf';
@@ -18,6 +18,9 @@ const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const FSOPEN_CLOEXEC = 0x1;
 const FSMOUNT_CLOEXEC = 0x1;
+const OPEN_TREE_CLONE = 0x1;
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+const MOVE_MOUNT_T_SYMLINKS = 0x10;
 const FSCONFIG_SET_STRING = 1;
 const FSCONFIG_CMD_CREATE = 6;
 const CLOSE_RANGE_CLOEXEC = 4;
@@ -534,6 +537,12 @@ export class LinuxSys implements Sys {
   }
   fsmount(fsFd: number, attrs: number): number {
     return check(libc().fsmount(fsFd, FSMOUNT_CLOEXEC, attrs), 'fsmount');
+  }
+  openTreeClone(dirfd: number, p: string, flags: number): number {
+    return check(libc().open_tree(dirfd, p, OPEN_TREE_CLONE | O.CLOEXEC | flags), 'open_tree', p);
+  }
+  moveMountFd(fromFd: number, toPath: string): void {
+    check(libc().move_mount(fromFd, '', AT.FDCWD, toPath, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS), 'move_mount', toPath);
   }
   memfdCreate(name: string, flags: number): number {
     return check(libc().memfd_create(name, flags), 'memfd_create', name);

@@ -268,6 +268,14 @@ export interface Sys {
   fsconfigCreate(fsFd: number): void;
   /** fsmount(2) with FSMOUNT_CLOEXEC: a mount attached to no mount table; `attrs` are MOUNT_ATTR_*. */
   fsmount(fsFd: number, attrs: number): number;
+  /**
+   * open_tree(2) with OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC: a detached copy of the mount at `path`
+   * (AT.RECURSIVE in `flags`: with its submounts). A process in another mount namespace, even one
+   * owned by a user namespace, can attach it with `moveMount`, where a bind of the path could not.
+   */
+  openTreeClone(dirfd: number, path: string, flags: number): number;
+  /** move_mount(2) of a detached mount fd (MOVE_MOUNT_F_EMPTY_PATH) onto `toPath`, magic links followed. */
+  moveMountFd(fromFd: number, toPath: string): void;
   /** memfd_create(2); `flags` are MFD_*. */
   memfdCreate(name: string, flags: number): number;
   /** sendfile(2) from `inFd`'s offset: the bytes copied, 0 at end of file. */

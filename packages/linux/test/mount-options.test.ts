@@ -103,6 +103,16 @@ describe('applyMount', () => {
     ]);
   });
 
+  it('attaches a detached source with move_mount instead of binding its path, then remounts as asked', () => {
+    const sys = new FakeSys();
+    applyMount(sys, { type: 'bind', source: '/host/src', options: ['ro'], detached: 17 }, { first: '/proc/self/fd/5', after: () => '/after' });
+    expect(sys.callsOf('moveMountFd')).toEqual([[17, '/proc/self/fd/5']]);
+    expect(sys.callsOf('mount')).toEqual([[null, '/after', null, MS.BIND | MS.REMOUNT | MS.RDONLY, null]]);
+    // a seam without move_mount cannot take such a request
+    const noMove = { mount: sys.mount.bind(sys), statfs: sys.statfs.bind(sys), mountSetattr: sys.mountSetattr.bind(sys) };
+    expect(() => applyMount(noMove, { type: 'bind', source: '/s', detached: 3 }, '/t')).toThrow(/moveMountFd/);
+  });
+
   it('retries a refused bind remount with the source mount locked flags', () => {
     const sys = new FakeSys();
     sys.fsTypes.set('/src', { type: 0xef53, flags: ST.NOSUID | ST.NODEV | ST.RELATIME });

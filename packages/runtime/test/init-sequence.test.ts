@@ -411,9 +411,48 @@ describe('runInit through the fake seam', () => {
     expect(ok.callsOf('writeFile')).toContainEqual(['/proc/sys/net/ipv4/ip_forward', '1']);
   });
 
-  it('refuses user namespaces with a clear error', () => {
+  it('in a user namespace, makes the other namespaces (the trampoline made the user one) and leaves oom_score_adj to the parent', () => {
     const sys = fakeRootfs();
-    expect(() => run(sys, new FakeChannel(), bootstrap(specFor((s) => s.linux!.namespaces!.push({ type: 'user' }))))).toThrow(/user namespaces/);
+    const spec = specFor((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.process!.oomScoreAdj = -500;
+    });
+    run(sys, new FakeChannel(), bootstrap(spec, { userNamespace: true }));
+    const unshares = sys.callsOf('unshare').map((a) => a[0] as number);
+    expect(unshares.every((f) => (f & CLONE.NEWUSER) === 0)).toBe(true);
+    expect(unshares[0]! & CLONE.NEWNS).toBeTruthy();
+    expect(unshares[0]! & CLONE.NEWNET).toBeTruthy();
+    expect(sys.callsOf('setns')).toEqual([]);
+    expect(sys.callsOf('writeFile').filter((a) => a[0] === '/proc/self/oom_score_adj')).toEqual([]);
+    // without a user namespace the stage writes it itself
+    const plain = fakeRootfs();
+    run(plain, new FakeChannel(), bootstrap(specFor((s) => (s.process!.oomScoreAdj = -500))));
+    expect(plain.callsOf('writeFile')).toContainEqual(['/proc/self/oom_score_adj', '-500']);
+  });
+
+  it('attaches a bind source the parent sent as a detached mount, and closes it', () => {
+    const sys = fakeRootfs();
+    sys.addDir('/host/secret/dir');
+    const src = sys.openTreeClone(-100, '/host/secret/dir', 0);
+    sys.calls.length = 0;
+    const spec = specFor((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.mounts!.push({ destination: '/tmp/m1', source: '/host/secret/dir', options: ['bind', 'ro'] });
+    });
+    const index = spec.mounts!.length - 1;
+    run(sys, new FakeChannel(), bootstrap(spec, { userNamespace: true, mountSources: [{ index, fd: src }] }));
+    const moved = sys.callsOf('moveMountFd');
+    expect(moved).toHaveLength(1);
+    expect(moved[0]![0]).toBe(src);
+    expect(moved[0]![1]).toMatch(/^\/proc\/self\/fd\/\d+$/);
+    // never a bind of the host path, which the stage may not reach from its user namespace
+    expect(sys.callsOf('mount').filter((a) => a[0] === '/host/secret/dir')).toEqual([]);
+    // "ro" still applies, as a remount of the attached mount
+    const at = sys.calls.findIndex((c) => c.op === 'moveMountFd');
+    const remount = sys.calls.findIndex((c, i) => i > at && c.op === 'mount' && ((c.args[3] as number) & MS.REMOUNT) !== 0 && ((c.args[3] as number) & MS.RDONLY) !== 0);
+    expect(remount).toBeGreaterThan(at);
+    const closed = sys.calls.findIndex((c) => c.op === 'close' && c.args[0] === src);
+    expect(closed).toBeGreaterThan(at);
   });
 
   it('keeps preserved fds and stdio across exec and closes the rest', () => {

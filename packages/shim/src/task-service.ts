@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { errdefs, linuxSys, type Sys } from '@gantry/linux';
-import { ConsoleSocket, Runtime, waitExit, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
+import { ConsoleSocket, Runtime, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
 import { ProcessStdio, type StdioPaths } from './stdio';
 import { runtimeFailure } from './errors';
 import { mountRootfs, type RootfsMount } from './rootfs';
@@ -146,9 +146,9 @@ export class TaskService {
       const t = this.track(
         { execId: '', pid: created.state.pid, status: TaskStatus.CREATED, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, exitStatus: 0 },
         stdio,
-        { exitStatus: waitExit(created.init), console: cons },
+        { exitStatus: created.exited(), console: cons },
       );
-      created.init.ref();
+      created.init?.ref();
       this.watchExit(t);
       this.opts.publish({ topic: '/tasks/create', containerId: req.id, pid: created.state.pid, bundle: req.bundle });
       return created.state.pid;

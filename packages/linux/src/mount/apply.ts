@@ -27,7 +27,8 @@ export interface MountTargets {
   onFirst?: () => void;
 }
 
-export type MountSeam = Pick<Sys, 'mount' | 'statfs' | 'mountSetattr'>;
+/** `moveMountFd` only for requests with a detached source. */
+export type MountSeam = Pick<Sys, 'mount' | 'statfs' | 'mountSetattr'> & Partial<Pick<Sys, 'moveMountFd'>>;
 
 /** Mount `m` on `target`, with every step its options need. */
 export function applyMount(sys: MountSeam, m: MountRequest, target: string | MountTargets, o: MountOptions = requestOptions(m)): void {
@@ -36,7 +37,11 @@ export function applyMount(sys: MountSeam, m: MountRequest, target: string | Mou
   const laterTarget = () => (later ??= targets.after ? targets.after() : targets.first);
   for (const step of mountSteps(m, o)) {
     if (step.kind === 'mount') {
-      sys.mount(step.source, targets.first, step.fstype, step.flags, step.data);
+      if (m.detached !== undefined && o.bind) {
+        if (!sys.moveMountFd) throw new Error('applyMount: a detached source needs moveMountFd');
+        sys.moveMountFd(m.detached, targets.first);
+      }
+      else sys.mount(step.source, targets.first, step.fstype, step.flags, step.data);
       targets.onFirst?.();
       continue;
     }
@@ -51,7 +56,7 @@ export function applyMount(sys: MountSeam, m: MountRequest, target: string | Mou
       // In a user namespace (or from a nosuid/nodev/noexec source) the kernel locks the source's
       // flags: a remount that would drop one is refused. Retry keeping them, as runc does.
       if (!isPermissionError(e) || !m.source) throw e;
-      const flags = withLockedFlags(step, o.cleared, statfsToMountFlags(sys.statfs(m.source).flags));
+      const flags = withLockedFlags(step, o.cleared, statfsToMountFlags(sys.statfs(m.detached !== undefined ? `/proc/self/fd/${m.detached}` : m.source).flags));
       if (flags === step.flags) throw e;
       sys.mount(null, at, null, flags, null);
     }

@@ -162,6 +162,11 @@ export interface MountRequest {
   type?: string | null;
   source?: string | null;
   options?: readonly string[] | string;
+  /**
+   * A bind's source as a detached mount (`Sys.openTreeClone`), attached with move_mount instead
+   * of binding `source` (which then only names it in errors and for the locked-flag lookup).
+   */
+  detached?: number;
 }
 
 /** The options of `m`, with a type of "bind" or "rbind" read as the bind option (as runc and containerd do). */

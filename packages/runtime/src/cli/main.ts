@@ -114,7 +114,6 @@ function forwardSignals(pid: number): () => void {
 
 async function cmdCreateOrRun(env: Env, p: Parsed, run: boolean): Promise<number> {
   const id = p.positional[0]!;
-  const { waitExit } = await import('../container/wait');
   const bundle = str(p, 'bundle') ?? process.cwd();
   // `run` in the foreground with a terminal and no console socket: we are the terminal's other end.
   let proxy: import('./tty-proxy').TtyProxy | undefined;
@@ -123,7 +122,7 @@ async function cmdCreateOrRun(env: Env, p: Parsed, run: boolean): Promise<number
     proxy = new TtyProxy();
   }
   try {
-    return await createOrRun(env, p, id, bundle, run, proxy, waitExit);
+    return await createOrRun(env, p, id, bundle, run, proxy);
   } finally {
     proxy?.close();
   }
@@ -144,7 +143,6 @@ async function createOrRun(
   bundle: string,
   run: boolean,
   proxy: import('./tty-proxy').TtyProxy | undefined,
-  waitExit: typeof import('../container/wait').waitExit,
 ): Promise<number> {
   const rt = env.runtime();
   const created = await rt.create(id, {
@@ -157,8 +155,10 @@ async function createOrRun(
   trace('created');
   if (!run) return 0;
   const stop = forwardSignals(created.state.pid);
-  created.init.ref();
-  const exited = waitExit(created.init);
+  const detach = bool(p, 'detach');
+  created.init?.ref();
+  // not with -d: waiting on an init in a user namespace (reaped by pid) would keep us alive
+  const exited = detach ? undefined : created.exited();
   try {
     await rt.start(id);
   } catch (e) {
@@ -167,9 +167,9 @@ async function createOrRun(
     throw e;
   }
   trace('started');
-  if (bool(p, 'detach')) {
+  if (detach || !exited) {
     stop();
-    created.init.unref();
+    created.init?.unref();
     return 0;
   }
   const attached = proxy?.attach();

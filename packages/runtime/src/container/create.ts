@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { S_IF, type Sys, writeFileAtomic } from '@gantry/linux';
+import { AT, S_IF, requestOptions, type Sys, writeFileAtomic } from '@gantry/linux';
 import { resolveCgroupPath } from '../cgroups/path';
 import type { CgroupManager } from '../cgroups/types';
 import { ConfigError, InitError, RuntimeError } from '../errors';
@@ -11,11 +11,13 @@ import { seccompFor } from '../init/seccomp-enabled';
 import { usesSeccompAgent } from '../init/seccomp-filter';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { spawnStage, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import { hostIdOf, prepareUserNamespace, spawnHolder, userNamespaceOf, type HolderSpawner, type PreparedUserNamespace } from '../process/userns';
 import { parseSpec } from '../spec/validate';
 import { defaultDeviceRules } from '../spec/default-spec';
 import type { ContainerState, Spec } from '../spec/types';
 import { EXEC_FIFO, processStartTime, toOciState, validateId, type StoredContainer } from '../state/store';
 import type { RuntimeContext } from './context';
+import { waitExit } from './wait';
 import { trace } from '../trace';
 
 export interface CreateOptions {
@@ -26,12 +28,20 @@ export interface CreateOptions {
   preserveFds?: number;
   /** fds for the process's stdin/stdout/stderr (library use, e.g. a shim's FIFOs); default ours. */
   stdio?: StdioFds;
+  /** How user namespaces are made (tests); default util-linux's unshare, see userns.ts. */
+  spawnHolder?: HolderSpawner;
 }
 
 export interface Created {
   state: ContainerState;
-  /** The init process as a child of this process (lets `run` and library users wait for its exit). */
-  init: StageHandle['child'];
+  /**
+   * The init process as a child of this process (keeps the event loop alive while ref'd). Absent
+   * when it was forked into a user namespace's new pid namespace: it is then reparented to this
+   * process, which `create` made a child subreaper, and `exited` reaps it by pid.
+   */
+  init?: StageHandle['child'];
+  /** The init's exit status in shell convention (code, or 128 + signal). Call it at most once. */
+  exited(): Promise<number>;
 }
 
 export function lastCap(): number {
@@ -64,6 +74,30 @@ function loadBundle(bundle: string): { bundle: string; spec: Spec; rootfs: strin
   const rootfs = path.resolve(dir, spec.root!.path);
   if (!fs.statSync(rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`rootfs ${rootfs} does not exist or is not a directory`);
   return { bundle: dir, spec, rootfs };
+}
+
+/**
+ * In a user namespace: every bind source as a detached copy of its mount (open_tree), made here
+ * with the host's permissions, for the stage to attach (runc opens them for its init likewise).
+ */
+function detachedBindSources(sys: Sys, spec: Spec, bundle: string): { index: number; fd: number }[] {
+  const out: { index: number; fd: number }[] = [];
+  try {
+    (spec.mounts ?? []).forEach((m, index) => {
+      const o = requestOptions(m);
+      if (!o.bind) return;
+      const source = m.source && path.isAbsolute(m.source) ? m.source : path.join(bundle, m.source ?? '');
+      try {
+        out.push({ index, fd: sys.openTreeClone(AT.FDCWD, source, o.recursiveBind ? AT.RECURSIVE : 0) });
+      } catch (e) {
+        throw new InitError(`mount source ${source} for ${m.destination}: ${(e as Error).message}`);
+      }
+    });
+  } catch (e) {
+    for (const { fd } of out) sys.close(fd);
+    throw e;
+  }
+  return out;
 }
 
 function pidNamespaceOf(spec: Spec): PidNamespace {
@@ -100,6 +134,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   const proc = spec.process!;
   if (proc.terminal && !opts.consoleSocket) throw new ConfigError('cannot allocate a tty without --console-socket when the runtime detaches');
   const seccomp = seccompFor(spec.linux?.seccomp);
+  const userPlan = userNamespaceOf(spec);
   for (const w of capabilityWarnings(proc.capabilities, lastCap())) ctx.warnQuietly(w);
   const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
   const sys: Sys = ctx.sys;
@@ -129,6 +164,10 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   let stage: StageHandle | undefined;
   let consoleFd: number | undefined;
   let agentFd: number | undefined;
+  let userns: PreparedUserNamespace | undefined;
+  let mountSources: { index: number; fd: number }[] = [];
+  const pidNs = pidNamespaceOf(spec);
+  let initPid: number | undefined;
   try {
     // The stage is spawned before the record is first written: it boots Node (the longest step of
     // create) while we write it, and one durable write (two fsyncs) with its pid replaces two. A
@@ -136,33 +175,54 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     // did: no cgroup exists yet, and the stage exits when its sync socket closes.
     if (proc.terminal) consoleFd = sys.connectUnix(opts.consoleSocket!);
     if (usesSeccompAgent(seccomp)) agentFd = connectSeccompAgent(sys, spec.linux!.seccomp!);
+    userns = await prepareUserNamespace(sys, opts.spawnHolder ?? spawnHolder, userPlan);
+    if (userns) mountSources = detachedBindSources(sys, spec, bundle);
+    // a new pid namespace is made inside the user namespace, by the stage's trampoline
+    const forked = userns !== undefined && pidNs.kind === 'new';
+    // the init is then our grandchild: its parent exits at once and it comes to us (see `exited`)
+    if (forked) ctx.orphans.becomeSubreaper();
 
     trace('spawning stage');
+    const fixedFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
     stage = spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
-      extraFds: [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined),
-      pidNamespace: pidNamespaceOf(spec),
+      extraFds: [...fixedFds, ...mountSources.map((m) => m.fd)],
+      pidNamespace: forked ? { kind: 'host' } : pidNs,
       detached: true,
       stdio: opts.stdio,
       executable: ctx.stageExecutable,
+      ...(userns ? { userNamespace: { path: userns.userPath, newPid: forked } } : {}),
     });
-    record.pid = stage.pid;
+    const childMountSources = mountSources.map((m, i) => ({ index: m.index, fd: stage!.childFds[fixedFds.length + i]! }));
+    for (const { fd } of mountSources) sys.close(fd);
+    mountSources = [];
+    if (forked) {
+      const first = await stage.next();
+      if (first?.type === 'error') throw new InitError(first.message);
+      if (first?.type !== 'started' || !Number.isInteger(first.pid) || first.pid <= 1) throw new InitError('container init did not start in its user namespace');
+      initPid = first.pid;
+    } else initPid = stage.pid;
+    record.pid = initPid;
     // --debug names the steps as runc's debug log does, so logs of both read alike.
-    ctx.debug(`=> nsexec container setup: init stage ${stage.pid} started (pid namespace: ${pidNamespaceOf(spec).kind})`);
-    record.pidStartTime = processStartTime(stage.pid) ?? '';
+    ctx.debug(`=> nsexec container setup: init stage ${initPid} started (pid namespace: ${pidNs.kind}${userns ? ', in a user namespace' : ''})`);
+    record.pidStartTime = processStartTime(initPid) ?? '';
     ctx.store.save(record);
     // The stage boots Node meanwhile and waits for its bootstrap message; nothing runs in the
     // container before it is in the cgroup.
     // 0622 whatever our umask: the init opens it for writing after switching to the container's user.
     sys.mknod(path.join(dir, EXEC_FIFO), S_IF.FIFO | 0o622, 0, 0);
     sys.chmod(path.join(dir, EXEC_FIFO), 0o622);
+    // as runc: the fifo belongs to the container's root when it has a user namespace
+    if (userPlan.kind === 'new') sys.chown(path.join(dir, EXEC_FIFO), hostIdOf(userPlan.uidMappings, 0) ?? 0, hostIdOf(userPlan.gidMappings, 0) ?? 0);
+    // lowering it needs CAP_SYS_RESOURCE of the host's user namespace, which the stage lacks there
+    if (userns && proc.oomScoreAdj !== undefined) sys.writeFile(`/proc/${initPid}/oom_score_adj`, String(proc.oomScoreAdj));
     trace('fifo made');
     cgroup.create();
     trace('cgroup created');
     const resources = spec.linux?.resources ?? {};
     cgroup.setResources({ ...resources, devices: [...(resources.devices ?? []), ...defaultDeviceRules()] });
     trace('cgroup set');
-    cgroup.addProcess(stage.pid);
+    cgroup.addProcess(initPid);
     trace('cgroup joined');
 
     const runtimeHooks = [...(spec.hooks?.prestart ?? []), ...(spec.hooks?.createRuntime ?? [])];
@@ -180,7 +240,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
         agentFd !== undefined
           ? {
               fd: stage.childFds[consoleFd !== undefined ? 1 : 0]!,
-              state: seccompAgentState({ ociVersion: spec.ociVersion, id, pid: stage.pid, bundle, status: 'creating', annotations: spec.annotations, metadata: spec.linux?.seccomp?.listenerMetadata }),
+              state: seccompAgentState({ ociVersion: spec.ociVersion, id, pid: initPid, bundle, status: 'creating', annotations: spec.annotations, metadata: spec.linux?.seccomp?.listenerMetadata }),
             }
           : undefined,
       cgroupPath,
@@ -188,9 +248,10 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       lastCap: lastCap(),
       seccomp,
       runtimeHooks: runtimeHooks.length > 0,
+      ...(userns ? { userNamespace: true, mountSources: childMountSources } : {}),
     });
     trace('bootstrap sent');
-    ctx.debug(`child process in init(): bootstrap sent to init stage ${stage.pid}`);
+    ctx.debug(`child process in init(): bootstrap sent to init stage ${initPid}`);
     for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
     consoleFd = agentFd = undefined;
     for (;;) {
@@ -198,26 +259,34 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       if (msg === undefined) throw new InitError('container init exited before it was ready');
       if (msg.type === 'error') throw new InitError(msg.message);
       if (msg.type === 'hooks') {
-        const hookState = { ociVersion: spec.ociVersion, id, status: 'creating', pid: stage.pid, bundle, annotations: spec.annotations ?? {} };
+        const hookState = { ociVersion: spec.ociVersion, id, status: 'creating', pid: initPid, bundle, annotations: spec.annotations ?? {} };
         runHooks('prestart', spec.hooks?.prestart, hookState);
         runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
         stage.send({ mode: 'continue' });
         continue;
       }
-      ctx.debug(`init: closing the pipe to signal completion (init stage ${stage.pid} is ready and waits on exec.fifo)`);
+      ctx.debug(`init: closing the pipe to signal completion (init stage ${initPid} is ready and waits on exec.fifo)`);
       break;
     }
+    userns?.release();
     record.recorded = 'created';
     ctx.store.save(record);
-    if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), stage.pid);
+    if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), initPid);
     stage.close();
     stage.child.unref();
-    return { state: toOciState(record, 'created'), init: stage.child };
+    const pid = initPid;
+    if (forked) return { state: toOciState(record, 'created'), exited: () => ctx.orphans.wait(pid) };
+    const init = stage.child;
+    return { state: toOciState(record, 'created'), init, exited: () => waitExit(init) };
   } catch (e) {
     for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
+    for (const { fd } of mountSources) sys.close(fd);
+    userns?.release();
     if (stage) {
       stage.close();
       try {
+        // a forked init is reaped by whoever it was reparented to (us, as a subreaper, at exit)
+        if (initPid !== undefined && initPid !== stage.pid) process.kill(initPid, 'SIGKILL');
         process.kill(stage.pid, 'SIGKILL');
       } catch {
         // already gone

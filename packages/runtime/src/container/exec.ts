@@ -65,6 +65,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
   let agentFd: number | undefined;
   let stage: StageHandle | undefined;
   const seccomp = seccompFor(c.spec.linux?.seccomp);
+  const inUserNs = namespaces.some((n) => n.type === 'user');
   // Before the stage exists: its program must come to us when it exits.
   if (!opts.detach) ctx.orphans.becomeSubreaper();
   try {
@@ -85,7 +86,10 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       detached: true,
       stdio: opts.stdio,
       executable: ctx.stageExecutable,
+      // the user namespace is joined by nsenter before node starts (see process/userns.ts)
+      ...(inUserNs ? { userNamespace: { path: `/proc/${c.pid}/ns/user`, newPid: false } } : {}),
     });
+    if (inUserNs && opts.process.oomScoreAdj !== undefined) sys.writeFile(`/proc/${stage.pid}/oom_score_adj`, String(opts.process.oomScoreAdj));
     for (const n of nsFds) sys.close(n.fd);
     for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
     const nsTypes = nsFds.map((n) => n.type);
@@ -107,6 +111,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       consoleSocketFd: hasConsole ? childFds[nsTypes.length] : undefined,
       lastCap: lastCap(),
       seccomp,
+      userNamespace: inUserNs,
       seccompAgent: hasAgent
         ? {
             fd: childFds[nsTypes.length + (hasConsole ? 1 : 0)]!,

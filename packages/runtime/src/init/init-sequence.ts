@@ -42,7 +42,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   const spec = b.spec;
   const proc = spec.process!;
   sys.prctl(PR.SET_DUMPABLE, 0);
-  if (proc.oomScoreAdj !== undefined) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
+  if (proc.oomScoreAdj !== undefined && !b.userNamespace) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
   // The stage holds exec.fifo as an O_PATH fd on the fifo itself, never a directory of the host: a
   // cwd or program path through /proc/self/fd/N cannot walk from a fifo (CVE-2024-21626).
   const fifoFd = sys.open(path.join(b.stateDir, EXEC_FIFO), O.PATH | O.NOFOLLOW | O.CLOEXEC);
@@ -64,6 +64,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     cgroupPath: b.cgroupPath,
     cgroupNamespace: hasNamespace(spec, 'cgroup'),
     hostCgroups: b.hostCgroups,
+    detachedSources: new Map((b.mountSources ?? []).map((m) => [m.index, m.fd])),
   });
   const state: HookState = { ociVersion: spec.ociVersion, id: b.id, status: 'creating', pid: sys.getpid(), bundle: b.bundle, annotations: spec.annotations ?? {} };
   // runc runs them from the container's root directory (relative paths in hooks depend on it)
@@ -158,7 +159,7 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   const proc = b.process;
   sys.prctl(PR.SET_DUMPABLE, 0);
   // /proc/self is this process only until it joins the container's mount namespace.
-  if (proc.oomScoreAdj !== undefined) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
+  if (proc.oomScoreAdj !== undefined && !b.userNamespace) sys.writeFile('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
   const keep = [ch.fd, ...b.namespaceFds.map((n) => n.fd), ...preservedFds(b.preserveFds)];
   if (b.consoleSocketFd !== undefined) keep.push(b.consoleSocketFd);
   if (b.seccompAgent) keep.push(b.seccompAgent.fd);

@@ -26,18 +26,16 @@ export const PROC_NS_NAME: Record<NamespaceType, string> = {
 };
 
 /**
- * Enter the namespaces the init stage owns (all but pid, which its parent set up for it). Joined
+ * Enter the namespaces the init stage owns (all but pid, which its parent set up for it, and user,
+ * which the stage was started in: see process/userns.ts; the ones made here are then owned by it). Joined
  * ones first, then one unshare for the new ones. The mount namespace needs CLONE_FS unshared first
  * because Node's other threads share our fs struct. The cgroup namespace is unshared last, after the
  * parent has put us in the container's cgroup, so its root is that cgroup.
  */
 export function enterNamespaces(sys: Sys, namespaces: readonly Namespace[]): void {
-  if (namespaces.some((n) => n.type === 'user')) {
-    throw new InitError('user namespaces are not supported: the kernel refuses them to a multi-threaded process');
-  }
   let fresh = 0;
   for (const ns of namespaces) {
-    if (ns.type === 'pid') continue;
+    if (ns.type === 'pid' || ns.type === 'user') continue;
     if (ns.path) {
       const fd = sys.open(ns.path, O.RDONLY | O.CLOEXEC);
       try {

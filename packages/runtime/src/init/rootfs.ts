@@ -46,6 +46,8 @@ export interface RootfsOptions {
   cgroupPath: string;
   cgroupNamespace: boolean;
   hostCgroups: HostCgroupMount[];
+  /** Bind sources the parent opened as detached mounts (user namespaces), by index in spec.mounts; closed once used. */
+  detachedSources?: ReadonlyMap<number, number>;
 }
 
 const DEFAULT_DEVICES: Device[] = [
@@ -102,7 +104,7 @@ export function prepareRootfs(sys: Sys, spec: Spec, opts: RootfsOptions): void {
   const root = openMountRoot(sys, opts.rootfs);
   try {
     const mounts = spec.mounts ?? [];
-    for (const m of mounts) mountEntry(sys, root, m, opts);
+    mounts.forEach((m, i) => mountEntry(sys, root, m, opts, i));
     const devIsBind = mounts.some((m) => path.posix.normalize(m.destination) === '/dev' && isBindMount(m));
     if (!devIsBind) {
       createDevices(sys, root, [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]);
@@ -117,13 +119,20 @@ function closing(sys: Sys, t: MountTarget): void {
   sys.close(t.fd);
 }
 
-function mountEntry(sys: Sys, root: MountRoot, m: Mount, opts: RootfsOptions): void {
+function mountEntry(sys: Sys, root: MountRoot, m: Mount, opts: RootfsOptions, index: number): void {
   const o = requestOptions(m);
   const type = m.type ?? (o.bind ? 'bind' : '');
   if (o.bind) {
+    const detached = opts.detachedSources?.get(index);
     const source = m.source && path.isAbsolute(m.source) ? m.source : path.join(opts.bundle, m.source ?? '');
-    const check = (p: string) => checkProcMount(sys, root.path, p, { destination: m.destination, type, source, bind: true });
-    closing(sys, mountInRoot(sys, root, m.destination, { type: 'bind', source, options: m.options }, { check }));
+    // the procfs check of a detached source looks at the mount itself, not the host path
+    const checked = detached !== undefined ? `/proc/self/fd/${detached}` : source;
+    const check = (p: string) => checkProcMount(sys, root.path, p, { destination: m.destination, type, source: checked, bind: true });
+    try {
+      closing(sys, mountInRoot(sys, root, m.destination, { type: 'bind', source, options: m.options, ...(detached !== undefined ? { detached } : {}) }, { check }));
+    } finally {
+      if (detached !== undefined) sys.close(detached);
+    }
     return;
   }
   const source = m.source ?? type;

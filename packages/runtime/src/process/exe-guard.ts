@@ -187,11 +187,29 @@ export class StageExecutable {
       return spawn(`/proc/self/fd/${high}`);
     } finally {
       if (high !== sealed.fd) this.sys.close(high);
-      if (sealed.mountFd !== undefined) {
-        const mnt = sealed.mountFd;
-        sealed.mountFd = undefined;
-        this.sys.close(mnt);
-      }
+      this.dropMountFd(sealed);
+    }
+  }
+
+  /**
+   * Call `spawn` with the sealed handle's fd, for a child that inherits it (mapped into its fd
+   * table by `spawn`) and execs it later itself: a trampoline such as nsenter, which must not
+   * exec the host's node file either.
+   */
+  spawnInherited<T>(spawn: (sealedFd: number) => T): T {
+    const sealed = this.sealed();
+    try {
+      return spawn(sealed.fd);
+    } finally {
+      this.dropMountFd(sealed);
+    }
+  }
+
+  private dropMountFd(sealed: SealedExecutable): void {
+    if (sealed.mountFd !== undefined) {
+      const mnt = sealed.mountFd;
+      sealed.mountFd = undefined;
+      this.sys.close(mnt);
     }
   }
 }

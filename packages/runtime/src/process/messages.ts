@@ -28,6 +28,17 @@ export interface InitBootstrap {
   seccompAgent?: SeccompAgentHandoff;
   /** True when the parent has prestart/createRuntime hooks to run once namespaces exist. */
   runtimeHooks: boolean;
+  /**
+   * The stage was started inside the container's user namespace (see userns.ts): the parent set
+   * its oom_score_adj (lowering it needs the host's CAP_SYS_RESOURCE).
+   */
+  userNamespace?: boolean;
+  /**
+   * Bind mounts' sources as detached mounts made by the parent (`openTreeClone`), by index in
+   * spec.mounts: inside a user namespace the stage may lack the host permissions to reach the
+   * source, and could not bind a mount of another mount namespace anyway.
+   */
+  mountSources?: { index: number; fd: number }[];
 }
 
 /**
@@ -45,12 +56,16 @@ export interface ExecBootstrap {
   lastCap: number;
   seccomp?: SeccompFilter;
   seccompAgent?: SeccompAgentHandoff;
+  /** As InitBootstrap.userNamespace. */
+  userNamespace?: boolean;
 }
 
 export type ParentMessage = InitBootstrap | ExecBootstrap | { mode: 'continue' };
 
 export type StageMessage =
   | { type: 'hooks' }
+  /** First message of a stage forked into a user namespace's new pid namespace: its pid here. */
+  | { type: 'started'; pid: number }
   | { type: 'ready'; pid: number }
   /** The exec stage started the process (its pid in the host's pid namespace) and exits now. */
   | { type: 'spawned'; pid: number }

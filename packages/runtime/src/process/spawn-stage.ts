@@ -6,6 +6,7 @@ import { CLONE, O, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import { DEFAULT_ROOT } from '../state/store';
 import { StageExecutable } from './exe-guard';
+import { trampolineArgv } from './userns';
 import type { ParentMessage, StageMessage } from './messages';
 import { decodeMessage, encodeMessage } from './wire';
 
@@ -23,6 +24,13 @@ export interface SpawnStageOptions {
   stdio?: StdioFds;
   /** The node the stage runs, sealed against CVE-2019-5736; default this process's own node. */
   executable?: StageExecutable;
+  /**
+   * A user namespace (a /proc/<pid>/ns/user path) the stage starts in, through nsenter, which joins
+   * it single-threaded and becomes root there before node runs (see userns.ts). With `newPid` the
+   * stage is forked into a new pid namespace owned by it (`pidNamespace` must then be "host"), is
+   * not our child, and sends `{ type: 'started', pid }` first.
+   */
+  userNamespace?: { path: string; newPid: boolean };
 }
 
 /** fds (or 'ignore' for /dev/null) that become the container process's fds 0, 1 and 2. */
@@ -88,15 +96,21 @@ export function spawnStage(sys: Sys, opts: SpawnStageOptions): StageHandle {
   // Never the host's node file itself: the container could reach it through /proc/<pid>/exe.
   const exe = opts.executable ?? ownNode(sys);
   exe.sealed();
+  const env = { _GANTRY_SYNC_FD: String(syncIndex), ...(process.env.GANTRY_TRACE ? { GANTRY_TRACE: process.env.GANTRY_TRACE } : {}) };
+  const userNs = opts.userNamespace;
   const child = withPidNamespace(sys, opts.pidNamespace, () =>
-    exe.spawnWith(stdio.length, (file) =>
-      spawn(file, [STAGE_ENTRY], {
-        argv0: exe.opts.node,
-        stdio,
-        detached: opts.detached,
-        env: { _GANTRY_SYNC_FD: String(syncIndex), ...(process.env.GANTRY_TRACE ? { GANTRY_TRACE: process.env.GANTRY_TRACE } : {}) },
-      }),
-    ),
+    userNs === undefined
+      ? exe.spawnWith(stdio.length, (file) => spawn(file, [STAGE_ENTRY], { argv0: exe.opts.node, stdio, detached: opts.detached, env }))
+      : // nsenter execs the sealed node through its own copy of the handle (the last fd it gets);
+        // the stage closes that copy first thing (_GANTRY_EXE_FD).
+        exe.spawnInherited((sealedFd) => {
+          const [tool, ...args] = trampolineArgv(userNs.path, userNs.newPid);
+          return spawn(tool!, [...args, `/proc/self/fd/${stdio.length}`, STAGE_ENTRY], {
+            stdio: [...stdio, sealedFd],
+            detached: opts.detached,
+            env: { ...env, _GANTRY_EXE_FD: String(stdio.length), ...(userNs.newPid ? { _GANTRY_REPORT_PID: '1' } : {}) },
+          });
+        }),
   );
   if (child.pid === undefined) throw new InitError('could not start the container init stage');
   const socket = child.stdio[syncIndex] as (Readable & Writable) | null;

@@ -18,9 +18,18 @@ export function main(): void {
   }
   trace('stage loaded');
   const sys = linuxSys();
+  // Started through nsenter (a user namespace): its copy of the sealed node handle, which nsenter
+  // exec'd, is not ours to keep.
+  const exeFd = Number(process.env._GANTRY_EXE_FD);
+  if (Number.isInteger(exeFd) && exeFd > 2 && exeFd !== fd) sys.close(exeFd);
+  delete process.env._GANTRY_EXE_FD;
   const ch = fdChannel(sys, fd);
   let started = false;
   try {
+    // Forked into the container's pid namespace by the trampoline, so not the runtime's child:
+    // the host's procfs (still our /proc) names our pid there.
+    if (process.env._GANTRY_REPORT_PID) ch.send({ type: 'started', pid: Number(sys.readlink('/proc/self')) });
+    delete process.env._GANTRY_REPORT_PID;
     const msg = ch.receive();
     trace('stage bootstrap received');
     if (msg.mode === 'init') {

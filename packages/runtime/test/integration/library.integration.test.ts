@@ -27,7 +27,8 @@ describeRoot('library', () => {
         stdio: ['ignore', outFd, errFd],
       });
       expect(rt.state(id).status).toBe('created');
-      const exited = lib.waitExit(created.init);
+      expect(created.init).toBeDefined();
+      const exited = created.exited();
       await rt.start(id);
       expect(await exited).toBe(7);
     } finally {
@@ -63,7 +64,38 @@ describeRoot('library', () => {
     }
     expect(fs.readFileSync(out, 'utf8')).toMatch(/^exec-\d+\n$/);
     rt.kill(id, 9);
-    expect(await lib.waitExit(created.init)).toBe(137);
+    expect(await created.exited()).toBe(137);
+    await rt.delete(id);
+  });
+
+  it('in a user namespace, the init is reparented to us and `exited` reaps it by pid', async () => {
+    const h = harness();
+    // the container's root (host uid 100000) must reach the rootfs
+    for (const d of [path.dirname(path.dirname(h.rootfs)), path.dirname(h.rootfs)]) fs.chmodSync(d, 0o711);
+    const rt = new lib.Runtime({ root: h.root });
+    const id = h.id('userns');
+    const out = path.join(h.tmp, 'userns.txt');
+    const fd = fs.openSync(out, 'w');
+    try {
+      const created = await rt.create(id, {
+        bundle: h.bundleFor(['sh', '-c', 'cat /proc/self/uid_map; exit 5'], (c) => {
+          c.linux.namespaces.push({ type: 'user' });
+          c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65534 }];
+          c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65534 }];
+        }),
+        stdio: ['ignore', fd, fd],
+      });
+      // forked into the new pid namespace by the trampoline: not our child, but reparented to us
+      expect(created.init).toBeUndefined();
+      expect(fs.readFileSync(`/proc/${created.state.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(process.pid));
+      const exited = created.exited();
+      await rt.start(id);
+      expect(await exited).toBe(5);
+      expect(rt.awaits(created.state.pid)).toBe(false);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(fs.readFileSync(out, 'utf8').trim().split(/\s+/)).toEqual(['0', '100000', '65534']);
     await rt.delete(id);
   });
 });
