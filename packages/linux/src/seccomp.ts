@@ -129,7 +129,7 @@ let cached: LibSeccomp | undefined;
 
 function libseccomp(): LibSeccomp {
   if (cached) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const koffi = require('koffi') as typeof Koffi;
   let lib: Koffi.LibraryHandle;
   try {

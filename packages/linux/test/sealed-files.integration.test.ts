@@ -13,7 +13,6 @@ import { LinuxSys } from '../src/linux-sys';
 const root = process.getuid?.() === 0;
 const maybe = root ? describe : describe.skip;
 if (!root) {
-  // eslint-disable-next-line no-console
   console.warn('SKIPPING sealed-files integration: not running as root');
   if (process.env.CI === 'true') throw new Error('sealed-files integration tests need root under CI=true');
 }
