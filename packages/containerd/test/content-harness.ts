@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { credentials, Metadata, Server, ServerCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, type Metadata, Server, ServerCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { content, events, introspection, namespaceMetadata, namespaces, version, type protobuf } from '@gantry/api';
 import { LocalContentStore } from '../src/content/local-store';
 import type { DaemonContext } from '../src/context';

@@ -3,7 +3,7 @@ import { writeJsonAtomic } from '@gantry/linux';
 import * as path from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { status as Code } from '@grpc/grpc-js';
-import { protobuf, shim, tasks, timestampFromDate, types } from '@gantry/api';
+import { type protobuf, shim, type tasks, timestampFromDate, types } from '@gantry/api';
 import type { DaemonContext } from '../context';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, wrapError } from '../errors';
 import { compileFilters } from '../events/filters';
