@@ -75,7 +75,7 @@ export interface ImageConfigFields {
 export type RestartPolicyName = '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
 
 export interface RestartPolicy {
-  Name?: RestartPolicyName | string;
+  Name?: RestartPolicyName | (string & {}); // (string & {}): any string, the known names still offered by editors
   MaximumRetryCount?: number;
 }
 
@@ -126,7 +126,7 @@ export type MountType = 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'ima
 export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
 
 export interface BindOptions {
-  Propagation?: Propagation | string;
+  Propagation?: Propagation | (string & {});
   NonRecursive?: boolean;
   CreateMountpoint?: boolean;
   ReadOnlyNonRecursive?: boolean;
@@ -152,7 +152,7 @@ export interface TmpfsOptions {
 export interface Mount {
   Target?: string;
   Source?: string;
-  Type?: MountType | string;
+  Type?: MountType | (string & {});
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: BindOptions;
@@ -245,7 +245,7 @@ export interface HostConfig extends Resources {
   ShmSize?: number;
   Sysctls?: Record<string, string>;
   Runtime?: string;
-  Isolation?: '' | 'default' | 'process' | 'hyperv' | string;
+  Isolation?: '' | 'default' | 'process' | 'hyperv' | (string & {});
   Mounts?: Mount[];
   /** Replaces the default masked paths when present (even empty). */
   MaskedPaths?: string[];

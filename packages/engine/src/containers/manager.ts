@@ -309,7 +309,7 @@ export class ContainerManager {
       this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
       this.health.start(rec.Id);
     } catch (e) {
-      io.close();
+      void io.close(); // no output to wait for: the task did not start
       this.ios.delete(rec.Id);
       this.logWriters.delete(rec.Id);
       log.close();
@@ -414,7 +414,7 @@ export class ContainerManager {
     const io = this.ios.get(id);
     if (io) {
       await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
-      io.close();
+      void io.close(); // output already drained or given up on above: only the stop is needed
       this.ios.delete(id);
     }
     // one open log file per container run otherwise (the soak saw gantryd's fds grow by one per run)
@@ -687,7 +687,7 @@ export class ContainerManager {
     this.closing = true;
     this.health.stopAll();
     for (const t of this.restartTimers.values()) clearTimeout(t);
-    for (const io of this.ios.values()) io.close();
+    for (const io of this.ios.values()) void io.close(); // shutting down: not waiting for the shims' EOF
     this.ios.clear();
     for (const log of this.logWriters.values()) log.close();
     this.logWriters.clear();

@@ -105,7 +105,7 @@ export function parseBind(raw: string): UserMount {
   try {
     checkTarget(target);
   } catch (e) {
-    throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "${kind}": ${(e as Error).message}`);
+    throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "${kind}": ${(e as Error).message}`, { cause: e });
   }
   const opts = mode === '' ? [] : mode.split(',');
   if (isVolume) {

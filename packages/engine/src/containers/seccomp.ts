@@ -154,7 +154,7 @@ export function parseSeccompProfile(text: string): SeccompProfileSource {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`Decoding seccomp profile failed: ${(e as Error).message}`);
+    throw new Error(`Decoding seccomp profile failed: ${(e as Error).message}`, { cause: e });
   }
   const bad = (what: string) => new Error(`Decoding seccomp profile failed: ${what}`);
   if (!isObject(raw)) throw bad('the profile must be a JSON object');

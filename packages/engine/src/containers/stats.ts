@@ -7,7 +7,7 @@
  * - a container that is not running yields the zero value with only name and id.
  */
 import * as fs from 'node:fs';
-import { cgroups, types } from '@gantry/api';
+import { cgroups, type types } from '@gantry/api';
 
 type V1 = cgroups.v1.Metrics;
 type V2 = cgroups.v2.Metrics;

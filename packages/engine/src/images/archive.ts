@@ -21,7 +21,7 @@ export function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer>, opt
     const finish = (err: unknown, res?: archives.ImportResponse) => {
       if (settled) return;
       settled = true;
-      if (err) reject(err instanceof Error && 'code' in err ? fromGrpc(err) : err);
+      if (err) reject(err instanceof Error && 'code' in err ? fromGrpc(err) : (err as Error)); // gRPC errors, or what reading `chunks` threw
       else resolve(res?.images ?? []);
     };
     const call = cd.archives.import(cd.metadata(), (err, res) => finish(err, res));

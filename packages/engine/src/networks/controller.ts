@@ -520,7 +520,7 @@ export class NetworkController {
     const hostResolv = readHostResolv();
     let hosts: string;
     if (sb.mode === 'host') {
-      let h = '';
+      let h: string;
       try {
         h = fs.readFileSync('/etc/hosts', 'utf8');
       } catch {
