@@ -165,7 +165,7 @@ export class DnsServer {
   }
 
   private admits(address: string): boolean {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = this.opts.allowClient(address);
     } catch {
