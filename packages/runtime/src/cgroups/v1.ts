@@ -200,14 +200,14 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** Remove the cgroup from every hierarchy; tries them all before reporting the first failure. */
   destroy(): void {
-    let first: unknown;
+    let first: { error: unknown } | undefined;
     for (const dir of this.hierarchyDirs) {
       try {
         removeCgroupTree(this.fs, dir);
       } catch (err) {
-        first ??= err;
+        first ??= { error: err };
       }
     }
-    if (first !== undefined) throw first;
+    if (first) throw first.error;
   }
 }

@@ -167,7 +167,7 @@ export class StageExecutable {
   /** The sealed handle, made on first use. */
   sealed(): SealedExecutable {
     let bySys = cache.get(this.sys);
-    if (!bySys) cache.set(this.sys, (bySys = new Map()));
+    if (!bySys) cache.set(this.sys, (bySys = new Map<string, SealedExecutable>()));
     const key = `${this.opts.seal ?? ''}\0${this.opts.node}`;
     let s = bySys.get(key);
     if (!s) bySys.set(key, (s = sealExecutable(this.sys, this.opts)));

@@ -79,7 +79,7 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? String(last) : JSON.stringify(last)}` : ''}`);
     await sleep(stepMs);
   }
 }
@@ -154,7 +154,7 @@ export class Harness {
   }
 
   /** A bundle directory with `config` as its config.json (or raw text). */
-  bundle(config: Json | string, name = 'b'): string {
+  bundle(config: Json, name = 'b'): string {
     const dir = fs.mkdtempSync(path.join(this.tmp, `${name}-`));
     fs.writeFileSync(path.join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config, null, 2));
     return dir;
@@ -255,7 +255,6 @@ export class Harness {
     for (const id of this.ids) {
       const r = this.cli(['delete', '-f', id], { timeoutMs: 20_000 });
       if (r.status !== 0 && !/does not exist/.test(r.stderr)) {
-        // eslint-disable-next-line no-console
         console.warn(`cleanup: delete -f ${id} failed: ${r.stderr.trim() || r.error?.message}`);
       }
       this.reapLeftovers(id);
