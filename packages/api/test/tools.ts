@@ -1,7 +1,7 @@
 import { describeIf, haveTool, needTool } from '../../../tools/testing/requirements';
 
 /** Whether `cmd` is on PATH. */
-export const have = haveTool;
+const have = haveTool;
 
 /** `describe` when `tool` is on PATH; else skipped with a warning, or failed under CI=true. */
 export function describeIfTool(tool: string, pkg: string): jest.Describe {
