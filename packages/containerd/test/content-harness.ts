@@ -20,7 +20,7 @@ import { namespacesService } from '../src/services/namespaces';
 import { versionService } from '../src/services/version';
 import { CountingExchange } from './services-harness';
 
-export interface LeaseCall {
+interface LeaseCall {
   op: 'add' | 'remove';
   ns: string;
   lease: string;

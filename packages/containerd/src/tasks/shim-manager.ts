@@ -19,7 +19,7 @@ export interface DeadTask {
 }
 
 /** Exit status reported for a task whose shim died (what containerd reports). */
-export const DEAD_SHIM_EXIT_STATUS = 255;
+const DEAD_SHIM_EXIT_STATUS = 255;
 
 function processAlive(pid: number, mustMention: string): boolean {
   if (pid <= 0) return false;
