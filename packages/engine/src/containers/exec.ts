@@ -12,7 +12,7 @@ import type { ContainerConfig } from './docker-types';
 import { decode } from './decode';
 import { EXEC_BODY } from './validate';
 
-export interface ExecConfig {
+interface ExecConfig {
   AttachStdin?: boolean;
   AttachStdout?: boolean;
   AttachStderr?: boolean;

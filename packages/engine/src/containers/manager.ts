@@ -23,8 +23,8 @@ import type { EndpointConfig } from '../networks/controller';
 import { writeEtcFile } from '../networks/etc-files';
 import type { PortBinding } from '@gantry/network';
 
-export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
-export const RUNTIME_NAME = 'io.containerd.gantry.v1';
+const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+const RUNTIME_NAME = 'io.containerd.gantry.v1';
 const SNAPSHOTTER = 'overlayfs';
 
 /** "TERM", "SIGTERM", "15" → 15 (the runtime's parser); `fallback` when none is given. */

@@ -7,7 +7,7 @@ import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';
  * capability in the container's bounding set, the host architecture listed, the kernel at least
  * `minKernel`) and none of `excludes` does (any listed capability, the architecture, the kernel).
  */
-export interface SeccompFilter {
+interface SeccompFilter {
   caps?: string[];
   /** libseccomp architecture names: amd64, x86, x32, arm, arm64, ppc64le, s390, s390x, riscv64, ... */
   arches?: string[];
@@ -15,7 +15,7 @@ export interface SeccompFilter {
   minKernel?: string;
 }
 
-export interface SeccompRule {
+interface SeccompRule {
   names?: string[];
   /** Old single-name form. */
   name?: string;

@@ -85,7 +85,7 @@ function tarHeader(name: string, size: number, type: '0' | '5', mtime: number): 
 const pad = (n: number) => Buffer.alloc((512 - (n % 512)) % 512);
 
 /** Whether the first 512 bytes are a tar header (checksum) or the end-of-archive zero block. */
-export function looksLikeTar(block: Buffer): boolean {
+function looksLikeTar(block: Buffer): boolean {
   if (block.length < 512) return false;
   if (block.subarray(0, 512).every((b) => b === 0)) return true;
   const stored = parseInt(block.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim(), 8);

@@ -11,7 +11,7 @@ import { badRequest, fromGrpc, notFound } from '../http/errors';
 import { isDanglingName, parseName, repoDigestOf, repoTagOf } from './names';
 
 
-export const SNAPSHOTTER = 'overlayfs';
+const SNAPSHOTTER = 'overlayfs';
 
 export interface Descriptor {
   mediaType: string;

@@ -53,7 +53,7 @@ export interface ContainerView {
   running: boolean;
 }
 
-export interface ContainerLookup {
+interface ContainerLookup {
   find(ref: string): ContainerView | undefined;
 }
 

@@ -88,7 +88,7 @@ function drained(conn: Duplex): Promise<void> {
   });
 }
 
-export interface ReplayMessage {
+interface ReplayMessage {
   stream: 'stdout' | 'stderr';
   line: Buffer;
 }
