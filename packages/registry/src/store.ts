@@ -25,9 +25,9 @@ export interface BlobDescriptor {
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
-export const isGrpcCode = (e: unknown, code: Code): boolean => (e as { code?: unknown }).code === code;
+const isGrpcCode = (e: unknown, code: Code): boolean => (e as { code?: unknown }).code === code;
 
-export const EXPIRE_LABEL = 'containerd.io/gc.expire';
+const EXPIRE_LABEL = 'containerd.io/gc.expire';
 /** Content Write message size: well under gRPC's 4 MiB default. */
 const WRITE_CHUNK = 1024 * 1024;
 

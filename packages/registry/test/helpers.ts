@@ -13,7 +13,7 @@ import { archives, content, diff, images, leases, namespaceMetadata, snapshots }
 import { ContainerdStore, type StoreClients } from '../src';
 import { needFile } from '../../../tools/testing/requirements';
 
-export const REPO = path.resolve(__dirname, '../../..');
+const REPO = path.resolve(__dirname, '../../..');
 const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');
 const REGISTRY_BIN = '/usr/bin/docker-registry';
 /** docker-registry (distribution 2.8), which TestRegistry runs. */
@@ -25,7 +25,7 @@ export function run(cmd: string, args: string[], input?: string): string {
   return r.stdout;
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -36,7 +36,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
+async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
