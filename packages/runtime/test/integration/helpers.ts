@@ -16,16 +16,16 @@ import * as path from 'node:path';
 import { mountPointsUnder, readMountinfo } from '@gantry/linux';
 import { describeIf, needFile, needRoot, unmet } from '../../../../tools/testing/requirements';
 
-export const REPO = path.resolve(__dirname, '../../../..');
+const REPO = path.resolve(__dirname, '../../../..');
 /** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
 export const CLI = process.env.GANTRY_IT_CLI ?? path.join(REPO, 'packages/runtime/dist/cli/main.js');
-export const MAKE_BUNDLE = path.join(REPO, 'tools/make-busybox-bundle.sh');
-export const CGROUP_ROOT = '/sys/fs/cgroup';
+const MAKE_BUNDLE = path.join(REPO, 'tools/make-busybox-bundle.sh');
+const CGROUP_ROOT = '/sys/fs/cgroup';
 /** cgroup v1 hierarchies the runtime manages (the default cgroupsPath is /gantry/<id>). */
-export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'freezer', 'devices', 'blkio'];
+const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'freezer', 'devices', 'blkio'];
 
 /** Why this suite cannot run here, or undefined. */
-export function skipReason(): string | undefined {
+function skipReason(): string | undefined {
   return unmet(
     needRoot(),
     needFile('/bin/busybox', 'Debian package busybox-static; tools/install-deps.sh installs it'),
@@ -322,7 +322,7 @@ export function useHarness(tag: string): () => Harness {
 }
 
 /** Capability bit masks as /proc/<pid>/status prints them. */
-export const CAP_BITS: Record<string, number> = {
+const CAP_BITS: Record<string, number> = {
   CAP_CHOWN: 0,
   CAP_DAC_OVERRIDE: 1,
   CAP_DAC_READ_SEARCH: 2,
