@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export const REPO = path.resolve(__dirname, '../../..');
+const REPO = path.resolve(__dirname, '../../..');
 
 /** A busybox bundle made by the repository's tool, in a fresh temp dir. */
 export function makeBundle(args: string[], dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-shim-t-'))): string {
@@ -38,4 +38,4 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false, 
   }
 }
 
-export const isRoot = process.getuid?.() === 0;
+const isRoot = process.getuid?.() === 0;
