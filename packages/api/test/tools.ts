@@ -1,7 +1,4 @@
-import { describeIf, haveTool, needTool } from '../../../tools/testing/requirements';
-
-/** Whether `cmd` is on PATH. */
-const have = haveTool;
+import { describeIf, needTool } from '../../../tools/testing/requirements';
 
 /** `describe` when `tool` is on PATH; else skipped with a warning, or failed under CI=true. */
 export function describeIfTool(tool: string, pkg: string): jest.Describe {

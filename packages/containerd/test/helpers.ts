@@ -7,7 +7,6 @@ import { containers, events, namespaces, tasks } from '@gantry/api';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.resolve(__dirname, '../dist/main.js');
-const isRoot = process.getuid?.() === 0;
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 

@@ -37,5 +37,3 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false, 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-const isRoot = process.getuid?.() === 0;
