@@ -8,7 +8,7 @@
  * leftover processes whose command line names this harness's directory (dockerd's containerd,
  * containerd-shim-runc-v2, runtime invocations) and the container processes those shims parent.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -23,7 +23,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CommandResult, sleep, within } from './containerd';
+import { type CommandResult, sleep, within } from './containerd';
 import { isExecutable, runtimeUnderTest, which } from './paths';
 import { unmountUnder } from './mounts';
 

@@ -102,7 +102,6 @@ export class HostFixture {
     for (const mp of under().reverse()) spawnSync('umount', ['-l', mp], { stdio: 'ignore' });
     const left = under();
     if (left.length > 0) {
-      // eslint-disable-next-line no-console
       console.warn(`escape suite: not deleting ${this.dir}, still mounted: ${left.join(' ')}`);
       return;
     }

@@ -7,12 +7,12 @@
  * then gantry-shim processes whose command line names this harness's directory (the daemon starts
  * them detached and leaves them running when it stops, as containerd does with its shims).
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { containers } from '@gantry/api';
-import { CommandResult, sleep, within } from './containerd';
+import { type CommandResult, sleep, within } from './containerd';
 import { bundleTool, repoRoot, which } from './paths';
 import { unmountUnder } from './mounts';
 

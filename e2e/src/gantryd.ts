@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import { join } from 'node:path';
 import { unixRequest } from './http';
 import { bundleTool, repoRoot } from './paths';

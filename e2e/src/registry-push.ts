@@ -80,7 +80,7 @@ function call(url: URL, method: string, headers: http.OutgoingHttpHeaders, body?
 export async function pushBlob(host: string, name: string, src: Chunks, ref: BlobRef): Promise<void> {
   const base = new URL(`http://${host}/v2/${name}/blobs/uploads/`);
   const start = await call(base, 'POST', { 'Content-Length': 0 });
-  if (start.status !== 202 || !start.headers.location) throw new Error(`POST ${base}: ${start.status} ${start.body}`);
+  if (start.status !== 202 || !start.headers.location) throw new Error(`POST ${base.href}: ${start.status} ${start.body}`);
   const put = new URL(start.headers.location, base);
   put.searchParams.set('digest', ref.digest);
   const done = await call(put, 'PUT', { 'Content-Type': 'application/octet-stream', 'Content-Length': ref.size }, src);

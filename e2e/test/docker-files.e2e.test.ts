@@ -45,6 +45,18 @@ function tarList(buf: Buffer): string[] {
   return r.stdout.toString().split('\n').filter(Boolean);
 }
 
+/** The fields of a stats object (GET /containers/{id}/stats) the test below reads. */
+interface StatsJson {
+  name: string;
+  read: string;
+  preread: string;
+  networks?: unknown;
+  memory_stats: { limit: number };
+  pids_stats: { current: number };
+  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage: number; online_cpus: number };
+  precpu_stats: { system_cpu_usage: number };
+}
+
 describe('docker stats / cp / diff / export against gantryd', () => {
   let h: GantrydHarness;
   let hostDir: string;
@@ -101,7 +113,7 @@ describe('docker stats / cp / diff / export against gantryd', () => {
   });
 
   it('stats JSON: stream=false primes precpu, stopped containers report zeros, stream=true sends one object per second', async () => {
-    const once = JSON.parse((await raw('GET', '/containers/run1/stats?stream=false')).body.toString()) as Record<string, any>;
+    const once = JSON.parse((await raw('GET', '/containers/run1/stats?stream=false')).body.toString()) as StatsJson;
     expect(once.name).toBe('/run1');
     expect(once.memory_stats.limit).toBe(64 * 1024 * 1024);
     expect(once.pids_stats.current).toBe(1);
@@ -111,10 +123,10 @@ describe('docker stats / cp / diff / export against gantryd', () => {
     expect(once.preread).not.toBe('0001-01-01T00:00:00Z');
     expect(once.networks).toBeUndefined();
 
-    const oneShot = JSON.parse((await raw('GET', '/containers/run1/stats?stream=false&one-shot=true')).body.toString()) as Record<string, any>;
+    const oneShot = JSON.parse((await raw('GET', '/containers/run1/stats?stream=false&one-shot=true')).body.toString()) as StatsJson;
     expect(oneShot.preread).toBe('0001-01-01T00:00:00Z');
 
-    const stopped = JSON.parse((await raw('GET', '/containers/stopped1/stats?stream=false')).body.toString()) as Record<string, any>;
+    const stopped = JSON.parse((await raw('GET', '/containers/stopped1/stats?stream=false')).body.toString()) as StatsJson;
     expect(stopped).toMatchObject({ read: '0001-01-01T00:00:00Z', name: '/stopped1', memory_stats: {}, pids_stats: {} });
 
     const lines = await new Promise<string[]>((resolve, reject) => {
@@ -134,7 +146,7 @@ describe('docker stats / cp / diff / export against gantryd', () => {
       });
       req.on('error', (e) => (got.length >= 2 ? undefined : reject(e)));
     });
-    const [a, b] = lines.map((l) => JSON.parse(l) as Record<string, any>);
+    const [a, b] = lines.map((l) => JSON.parse(l) as StatsJson);
     expect(b!.preread).toBe(a!.read);
     expect(Date.parse(b!.read) - Date.parse(a!.read)).toBeGreaterThanOrEqual(500);
     const missing = await raw('GET', '/containers/nope-nope/stats?stream=false');

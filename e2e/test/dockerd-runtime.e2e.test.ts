@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CommandResult, sleep } from '../src/containerd';
+import { type CommandResult, sleep } from '../src/containerd';
 import { TestDockerd } from '../src/dockerd';
 import { bundleTool, isExecutable, runtimeUnderTest } from '../src/paths';
 

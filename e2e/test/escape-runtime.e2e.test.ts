@@ -27,7 +27,6 @@ describe.each([
     ...(process.getuid?.() === 0 ? [] : ['root']),
   ];
   if (missing.length > 0 && process.env.CI !== 'true') {
-    // eslint-disable-next-line no-console
     console.warn(`SKIPPING ${label} cwd attack: missing ${missing.join(', ')} (under CI=true this fails)`);
     it.skip(`needs ${missing.join(', ')}`, () => undefined);
     return;
@@ -101,7 +100,6 @@ describe.each([
     }
     expect(leaks).toEqual([]);
     expect(fs.readFileSync(fx.marker, 'utf8')).toBe(`${fx.markerContent}\n`);
-    // eslint-disable-next-line no-console
     console.info(`${label}: ${[...outcomes].map(([why, ns]) => `${why}: fds ${ns.join(',')}`).join('; ')}`);
   }, 240000);
 

@@ -64,7 +64,6 @@ const PARALLEL = 3;
 describe.each(TARGETS)('escape suite against %s', (kind) => {
   const missing = missingFor(kind);
   if (missing.length > 0 && process.env.CI !== 'true') {
-    // eslint-disable-next-line no-console
     console.warn(`SKIPPING escape suite against ${kind}: missing ${missing.join(', ')} (under CI=true this fails)`);
     it.skip(`needs ${missing.join(', ')}`, () => undefined);
     return;
@@ -142,7 +141,6 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
   }, 120000);
 
   afterAll(async () => {
-    // eslint-disable-next-line no-console
     if (notes.length > 0) console.info(`${kind}: how the attacks were answered\n  ${notes.join('\n  ')}`);
     await t?.stop();
     fx?.remove();
@@ -243,7 +241,6 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
         diskHash = sha256(data);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-        // eslint-disable-next-line no-console
         console.warn(`the host cannot open its root disk ${imgs.disk.path} (EPERM): only the loop device proves case 4 here`);
       }
     });
@@ -461,7 +458,6 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
       // Reaching a host binary read-only is not an escape by itself (runc's own init shows up as the
       // host runc binary, behind a read-only bind mount); it is reported for the record.
       const reached = [...new Set(lines.filter((l) => l.startsWith('EXE ')).map((l) => l.split(' ')[2]!))].map((id) => `${id} ${host.get(id) ?? '(not a known host binary)'}`);
-      // eslint-disable-next-line no-console
       if (reached.length > 0) console.info(`${kind}: executables of other processes the container could open through /proc/<pid>/exe: ${reached.join(', ')}`);
       // the watcher ran while the execs did: it saw each of them
       expect(lines.filter((l) => l.startsWith('SAW ')).length).toBeGreaterThanOrEqual(20);

@@ -42,7 +42,6 @@ function missingTools(): string[] {
 describe('runtime failures through gantryd reach the docker CLI (root, setpriv)', () => {
   const missing = missingTools();
   if (missing.length > 0 && process.env.CI !== 'true') {
-    // eslint-disable-next-line no-console
     console.warn(`SKIPPING runtime error suite: missing ${missing.join(', ')} (under CI=true this fails)`);
     it.skip(`needs ${missing.join(', ')}`, () => undefined);
     return;
@@ -135,7 +134,6 @@ describe('the same runtime failures through dockerd + runc (reference, root, set
   const missing = missingTools();
   if (!which('dockerd')) missing.push('dockerd (docker.io)');
   if (missing.length > 0 && process.env.CI !== 'true') {
-    // eslint-disable-next-line no-console
     console.warn(`SKIPPING dockerd reference for runtime errors: missing ${missing.join(', ')} (under CI=true this fails)`);
     it.skip(`needs ${missing.join(', ')}`, () => undefined);
     return;

@@ -72,7 +72,7 @@ export function fuzz<T>(arb: fc.Arbitrary<T>, check: (v: T) => void, opts: FuzzO
 
 /** The corpus files of a target (sorted), for the replay tests. */
 export function corpusFiles(dir: string): { name: string; bytes: Buffer }[] {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(dir).filter((n) => n.endsWith('.bin'));
   } catch {

@@ -1,7 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
-import { Any } from './gen/google/protobuf/any';
-import { Timestamp } from './gen/google/protobuf/timestamp';
+import { type Any } from './gen/google/protobuf/any';
+import { type Timestamp } from './gen/google/protobuf/timestamp';
 
 /** gRPC metadata key carrying the namespace of a call (containerd's, as ctr sends it). */
 export const NAMESPACE_HEADER = 'containerd-namespace';

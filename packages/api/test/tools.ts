@@ -1,7 +1,4 @@
-import { describeIf, haveTool, needTool } from '@gantry/testkit';
-
-/** Whether `cmd` is on PATH. */
-export const have = haveTool;
+import { describeIf, needTool } from '@gantry/testkit';
 
 /** `describe` when `tool` is on PATH; else skipped with a warning, or failed under CI=true. */
 export function describeIfTool(tool: string, pkg: string): jest.Describe {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { credentials, Metadata, Server, ServerCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, type Metadata, Server, ServerCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { content, events, introspection, namespaceMetadata, namespaces, version, type protobuf } from '@gantry/api';
 import { LocalContentStore } from '../src/content/local-store';
 import type { DaemonContext } from '../src/context';
@@ -20,7 +20,7 @@ import { namespacesService } from '../src/services/namespaces';
 import { versionService } from '../src/services/version';
 import { CountingExchange } from './services-harness';
 
-export interface LeaseCall {
+interface LeaseCall {
   op: 'add' | 'remove';
   ns: string;
   lease: string;

@@ -44,7 +44,6 @@ class MemoryContent implements ContentStore {
   }
   async writer(ns: string, ref: string): Promise<ContentWriter> {
     const parts: Buffer[] = [];
-    const store = this;
     return {
       ref,
       get offset() {
@@ -53,12 +52,12 @@ class MemoryContent implements ContentStore {
       async write(d: Buffer) {
         parts.push(Buffer.from(d));
       },
-      async commit(size: number, expected: string, labels: Record<string, string> = {}) {
+      commit: async (size: number, expected: string, labels: Record<string, string> = {}) => {
         const data = Buffer.concat(parts);
         if (data.length !== size || sha256(data) !== expected) throw errdefs.failedPrecondition('size or digest mismatch');
-        const digest = store.add(ns, data);
-        const info = { ...store.info(ns, digest), labels };
-        store.infos.set(`${ns}/${digest}`, info);
+        const digest = this.add(ns, data);
+        const info = { ...this.info(ns, digest), labels };
+        this.infos.set(`${ns}/${digest}`, info);
         return info;
       },
       status: () => ({}) as IngestStatus,

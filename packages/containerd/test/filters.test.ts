@@ -6,7 +6,7 @@ const adaptor = (obj: Record<string, unknown>) => (path: string[]) => {
     if (cur === null || typeof cur !== 'object') return undefined;
     cur = (cur as Record<string, unknown>)[p];
   }
-  return cur === undefined ? undefined : String(cur);
+  return typeof cur === 'string' || typeof cur === 'number' ? String(cur) : undefined;
 };
 
 describe('containerd filters', () => {

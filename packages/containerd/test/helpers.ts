@@ -7,7 +7,7 @@ import { containers, events, namespaces, tasks } from '@gantry/api';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.resolve(__dirname, '../dist/main.js');
-export { isRoot, waitFor } from '@gantry/testkit';
+export {  waitFor } from '@gantry/testkit';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 

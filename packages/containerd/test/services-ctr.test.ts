@@ -4,7 +4,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { containers, namespaceMetadata, type namespaces } from '@gantry/api';
+import { type containers, namespaceMetadata, type namespaces } from '@gantry/api';
 import { describeIfTool, newContainer, rpc, startHarness, type Harness } from './services-harness';
 import { waitFor } from '@gantry/testkit';
 

@@ -60,7 +60,7 @@ export function base256(v: bigint): Buffer {
   return b;
 }
 
-export const pad = (n: number): Buffer => Buffer.alloc((512 - (n % 512)) % 512);
+const pad = (n: number): Buffer => Buffer.alloc((512 - (n % 512)) % 512);
 
 /** One PAX record with its length prefix computed. */
 export function paxRecord(key: string, value: string | Buffer): Buffer {

@@ -5,7 +5,7 @@
  * or `--flag=false`. Parsing is @gantry/linux's flags module; this file says what the values mean.
  */
 import type { Level } from '@gantry/containerd';
-import { FlagError, flagsHelp, parseFlags as parseCommandLine, type CommandLine, type FlagDefs } from '@gantry/linux';
+import { FlagError, parseFlags as parseCommandLine, type CommandLine, type FlagDefs } from '@gantry/linux';
 import type { EngineOptions } from './daemon';
 import { DEFAULT_UNIX_SOCKET, ListenerConfigError, parseHost, type HostAddress, type TlsFlags } from './http/listeners';
 
@@ -27,7 +27,6 @@ const FLAGS = {
 } as const satisfies FlagDefs;
 
 export const COMMAND = { program: 'gantryd', flags: FLAGS } as const;
-export const USAGE = flagsHelp(COMMAND);
 
 export type DaemonFlags = EngineOptions & { logLevel: Level };
 

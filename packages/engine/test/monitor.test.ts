@@ -51,7 +51,7 @@ class Subscriptions {
   };
   next(count: number): Promise<FakeStream> {
     if (this.all.length >= count) return Promise.resolve(this.all[count - 1]!);
-    return new Promise((r) => this.waiting.push((s) => (this.all.length >= count ? r(this.all[count - 1]!) : undefined)));
+    return new Promise((r) => this.waiting.push(() => (this.all.length >= count ? r(this.all[count - 1]!) : undefined)));
   }
 }
 
@@ -230,7 +230,6 @@ describe('ContainerManager exits from events', () => {
     const id = 'a1'.padEnd(64, '0');
     record(id);
     const subs = new Subscriptions();
-    let mgr!: ContainerManager;
     const cd = fakeCd({
       create: async () => ({ pid: 4242 }),
       start: async () => {
@@ -240,7 +239,7 @@ describe('ContainerManager exits from events', () => {
         return { pid: 4242 };
       },
     });
-    mgr = manager(cd);
+    const mgr = manager(cd);
     const m = new EventMonitor(subs.subscribe, NS, { exit: (e) => mgr.handleTaskExit(e), oom: (i) => mgr.handleOom(i), live: async () => undefined }, log);
     m.start();
     (await subs.next(1)).live();

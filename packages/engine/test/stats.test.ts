@@ -1,4 +1,4 @@
-import { cgroups, types } from '@gantry/api';
+import { cgroups, type types } from '@gantry/api';
 import { assemble, emptyStats, fromMetric, fromV1, fromV2, parseMemTotal, parseProcStat, ZERO_TIME } from '../src/containers/stats';
 
 const MiB = 1024 * 1024;

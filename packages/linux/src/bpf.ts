@@ -9,7 +9,7 @@ import type { BpfProgram } from './sys';
 
 /** glibc through koffi, required on first use so importing this module (for BpfLoadError) loads nothing. */
 function libc(): Libc {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('./libc') as typeof import('./libc')).libc();
 }
 

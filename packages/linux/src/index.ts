@@ -12,7 +12,7 @@ let real: Sys | undefined;
 /** The process-wide real seam, created on first use so koffi loads only when needed. */
 export function linuxSys(): Sys {
   if (!real) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { LinuxSys } = require('./linux-sys') as typeof import('./linux-sys');
     real = new LinuxSys();
   }

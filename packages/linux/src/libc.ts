@@ -105,7 +105,7 @@ export interface Libc {
 }
 
 /** A foreign function that can also run on koffi's worker thread (`fn.async(...args, cb)`). */
-export interface AsyncCapable {
+interface AsyncCapable {
   (...args: unknown[]): number;
   async(...args: unknown[]): void;
 }

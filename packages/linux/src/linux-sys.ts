@@ -407,7 +407,7 @@ export class LinuxSys implements Sys {
     return new Promise((resolve, reject) => {
       c.recvmsg.async(socketFd, msg, MSG_CMSG_CLOEXEC, (err: unknown, ret: number) => {
         // keep the buffers alive until the call is done
-        void data.length, iov.length, control.length;
+        void [data, iov, control];
         if (err) return reject(err as Error);
         if (ret < 0) return reject(new SysError('recvmsg', c.errno()));
         const controllen = Number(msg.readBigUInt64LE(40));

@@ -129,7 +129,7 @@ let cached: LibSeccomp | undefined;
 
 function libseccomp(): LibSeccomp {
   if (cached) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const koffi = require('koffi') as typeof Koffi;
   let lib: Koffi.LibraryHandle;
   try {
@@ -315,7 +315,7 @@ function needsEnosysStub(defaultAction: number): boolean {
 }
 
 /** The largest syscall number the profile names, for each architecture it lists (runc's rule). */
-export function archLimits(lib: Pick<LibSeccomp, 'archResolveName' | 'syscallResolveNameArch'>, filter: SeccompFilter): ArchLimit[] {
+function archLimits(lib: Pick<LibSeccomp, 'archResolveName' | 'syscallResolveNameArch'>, filter: SeccompFilter): ArchLimit[] {
   const names = [...new Set(filter.rules.flatMap((r) => r.names))];
   const byAudit = new Map<number, ArchLimit>();
   for (const arch of new Set(filter.architectures)) {

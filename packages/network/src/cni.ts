@@ -165,15 +165,15 @@ export class CniInvoker {
 
   /** DEL in reverse order with the ADD result as prevResult; every plugin runs, the first error is thrown after. */
   async del(list: CniConfList, rt: RuntimeConf, prevResult?: CniResult): Promise<void> {
-    let first: unknown;
+    let first: { error: unknown } | undefined;
     for (const p of [...list.plugins].reverse()) {
       try {
         await this.run('DEL', p.type, this.pluginConfig(list, p, rt, prevResult), rt);
       } catch (e) {
-        first ??= e;
+        first ??= { error: e };
       }
     }
-    if (first) throw first;
+    if (first) throw first.error;
   }
 
   /** CHECK each plugin in order against the ADD result. */

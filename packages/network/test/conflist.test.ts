@@ -65,7 +65,7 @@ describe('CniInvoker', () => {
   it('DELs in reverse order, runs every plugin and reports the first error parsed from JSON', async () => {
     const err = { code: 0, stdout: '', stderr: '' };
     await expect(inv({ 'DEL portmap': { code: 1, stdout: JSON.stringify({ cniVersion: '1.0.0', code: 7, msg: 'chain busy', details: 'x' }), stderr: '' }, 'DEL bridge': err }).del(list, rt)).rejects.toThrow('plugin type="portmap" failed (code 7): chain busy: x');
-    expect(calls.map((c) => `${c.env.CNI_COMMAND} ${c.conf.type}`)).toEqual(['DEL portmap', 'DEL bridge']);
+    expect(calls.map((c) => `${String(c.env.CNI_COMMAND)} ${String(c.conf.type)}`)).toEqual(['DEL portmap', 'DEL bridge']);
   });
 
   it('reports a plugin that is not found', async () => {

@@ -27,7 +27,7 @@ export function readDockerConfig(file = defaultConfigPath()): DockerConfig {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as DockerConfig;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new Error(`reading ${file}: ${(e as Error).message}`);
+    throw new Error(`reading ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 

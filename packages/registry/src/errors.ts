@@ -16,7 +16,7 @@ export class RegistryError extends Error {
 }
 
 /** One entry of a registry's `{"errors":[...]}` body. */
-export interface RegistryErrorBody {
+interface RegistryErrorBody {
   code?: string;
   message?: string;
   detail?: unknown;

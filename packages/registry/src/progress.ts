@@ -2,7 +2,7 @@
  * Progress in Docker's JSON message format (what `docker pull` / `docker push` render): one object
  * per line, `id` the 12-hex short form of a layer digest for per-layer lines.
  */
-export interface ProgressDetail {
+interface ProgressDetail {
   current?: number;
   total?: number;
 }
@@ -22,14 +22,14 @@ export type ProgressSink = (m: JsonMessage) => void;
 export const shortDigest = (digest: string): string => digest.replace(/^[a-z0-9]+:/, '').slice(0, 12);
 
 /** The textual bar Docker's daemon adds ("[=====>     ]  1.2MB/3.4MB"); the CLI renders from progressDetail anyway. */
-export function progressBar(current: number, total: number): string {
+function progressBar(current: number, total: number): string {
   const width = 50;
   const filled = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
   const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
   return `[${bar}] ${humanSize(current)}/${humanSize(total)}`;
 }
 
-export function humanSize(n: number): string {
+function humanSize(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let v = n;
   let i = 0;

@@ -68,8 +68,8 @@ export async function pushImage(host: RegistryHost, store: ContainerdStore, refe
   await bounded(n, [...layers.values()], (l) => pushBlob(repo, store, l, sink, opts, true));
   for (const m of manifests) await pushBlob(repo, store, m.doc.config, sink, opts, false);
 
-  let digest = target.digest;
-  let size = target.size;
+  let digest: string;
+  let size: number;
   if (indexBody) {
     for (const m of manifests) await repo.putManifest(m.desc.digest, m.desc.mediaType, m.body);
     digest = await repo.putManifest(ref.tag ?? ref.digest!, target.mediaType, indexBody);

@@ -18,7 +18,7 @@ export interface FetchedManifest {
   body: Buffer;
 }
 
-export const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 export class Repository {
   constructor(

@@ -25,7 +25,7 @@ export interface BlobDescriptor {
 }
 
 
-export const EXPIRE_LABEL = 'containerd.io/gc.expire';
+const EXPIRE_LABEL = 'containerd.io/gc.expire';
 /** Content Write message size: well under gRPC's 4 MiB default. */
 const WRITE_CHUNK = 1024 * 1024;
 

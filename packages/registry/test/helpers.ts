@@ -11,11 +11,11 @@ import { archives, content, diff, images, leases, namespaceMetadata, snapshots }
 import { ContainerdStore, type StoreClients } from '../src';
 import { LocalRegistry, needRegistry, waitFor } from '@gantry/testkit';
 
-export { freePort, waitFor } from '@gantry/testkit';
+;
 /** Debian's docker-registry on a free loopback port (the shared one from @gantry/testkit). */
 export { LocalRegistry, needRegistry };
 
-export const REPO = path.resolve(__dirname, '../../..');
+const REPO = path.resolve(__dirname, '../../..');
 const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');
 
 export function run(cmd: string, args: string[], input?: string): string {

@@ -11,7 +11,7 @@ let childProcess: typeof import('node:child_process') | undefined;
  * container's seccomp profile allows for loading it.
  */
 export function preloadHooks(): typeof import('node:child_process') {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily: the stage pays for every module it loads
   return (childProcess ??= require('node:child_process') as typeof import('node:child_process'));
 }
 

@@ -8,7 +8,7 @@ const enabled = process.env.GANTRY_TRACE === '1';
  */
 export function trace(label: string): void {
   if (!enabled) return;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily: the stage pays for every module it loads
   const { performance } = require('node:perf_hooks') as typeof import('node:perf_hooks');
   const cpu = process.cpuUsage();
   const now = performance.now();

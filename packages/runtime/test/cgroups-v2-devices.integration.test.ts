@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF, linuxSys, O, S_IF } from '@gantry/linux';
-import { CgroupV2Manager, openCgroup } from '../src/cgroups';
+import { type CgroupV2Manager, openCgroup } from '../src/cgroups';
 import type { DeviceCgroupRule } from '../src/spec/types';
 import { cgroup2Mount, describeIf, needCgroup2, needFile, needRoot, needTool } from '@gantry/testkit';
 

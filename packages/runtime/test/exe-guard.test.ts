@@ -35,7 +35,7 @@ function opts(extra: Partial<StageExecutableOptions> = {}): StageExecutableOptio
 
 /** The calls made, as "op arg arg" strings, for readable order assertions. */
 function ops(sys: FakeSys): string[] {
-  return sys.calls.map((c) => [c.op, ...c.args.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a)))].join(' '));
+  return sys.calls.map((c) => [c.op, ...c.args.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a as string | number | bigint | boolean | undefined)))].join(' '));
 }
 
 /** The fd the first `op` call got: FakeSys hands out 10, 11, … in call order (only when no call failed before). */

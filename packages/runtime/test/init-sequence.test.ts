@@ -163,7 +163,7 @@ describe('runInit through the fake seam', () => {
     expect(sys.callsOf('setgroups')).toEqual([[[5, 20]]]);
     expect(sys.callsOf('setresgid')).toEqual([[1000]]);
     expect(sys.callsOf('setresuid')).toEqual([[1000]]);
-    const o = sys.calls.map((c) => `${c.op}:${c.op === 'prctl' ? c.args[0] : ''}`);
+    const o = sys.calls.map((c) => `${c.op}:${c.op === 'prctl' ? String(c.args[0]) : ''}`);
     expect(o.indexOf(`prctl:${PR.SET_KEEPCAPS}`)).toBeLessThan(o.indexOf('setresuid:'));
   });
 

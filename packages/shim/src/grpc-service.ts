@@ -1,8 +1,8 @@
 import { type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import { cgroups, packAny, protobuf, shim, timestampFromDate } from '@gantry/api';
+import { cgroups, packAny, type protobuf, shim, timestampFromDate } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
 import type { CgroupStats, Process, Resources } from '@gantry/runtime';
-import { TaskService } from './task-service';
+import { type TaskService } from './task-service';
 
 /** type_url of the OCI process and resources JSON in Any, as containerd sends them. */
 export const PROCESS_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Process';

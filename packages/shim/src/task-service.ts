@@ -268,7 +268,7 @@ export class TaskService {
   async delete(execId: string): Promise<{ pid: number; exitStatus: number; exitedAt?: Date }> {
     const t = this.proc(execId);
     if (execId === '') {
-      const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.exitStatus);
+      const others = [...this.processes.values()].filter((p) => p.info.execId !== '' && p.info.status !== TaskStatus.STOPPED && p.exitStatus !== undefined);
       if (others.length > 0) throw errdefs.failedPrecondition(`task ${this.id} has running exec processes`);
       if (t.info.status !== TaskStatus.STOPPED && t.info.status !== TaskStatus.CREATED) {
         throw errdefs.failedPrecondition(`task ${this.id} must be stopped before deletion: ${TaskStatus[t.info.status]}`);

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export const REPO = path.resolve(__dirname, '../../..');
+const REPO = path.resolve(__dirname, '../../..');
 
 /** A busybox bundle made by the repository's tool, in a fresh temp dir. */
 export function makeBundle(args: string[], dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-shim-t-'))): string {
@@ -29,4 +29,4 @@ export function makeFifo(p: string): string {
 }
 
 
-export { isRoot, waitFor } from '@gantry/testkit';
+export {  waitFor } from '@gantry/testkit';

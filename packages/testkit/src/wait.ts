@@ -29,7 +29,7 @@ export async function waitFor<T>(what: string, fn: () => T | Falsy | Promise<T |
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last)}`}`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

@@ -1,5 +1,4 @@
 /** Digests as the content store takes them: "sha256:<64 lowercase hex>" (the only algorithm stored). */
-import { createHash } from 'node:crypto';
 import { invalidArgument } from '../errors';
 
 const DIGEST_RE = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
@@ -16,8 +15,4 @@ export function sha256Hex(digest: string): string {
 
 export function isSha256Digest(digest: string): boolean {
   return digest.startsWith('sha256:') && SHA256_HEX_RE.test(digest.slice(7));
-}
-
-export function sha256Digest(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }

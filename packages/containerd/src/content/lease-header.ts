@@ -1,7 +1,7 @@
 /** The lease a call runs under: containerd's clients send its id in the `containerd-lease` header. */
 import type { Metadata } from '@grpc/grpc-js';
 
-export const LEASE_HEADER = 'containerd-lease';
+const LEASE_HEADER = 'containerd-lease';
 
 /** The lease id of an incoming call, or undefined when it has none (or an empty one). */
 export function leaseOf(md: Metadata): string | undefined {

@@ -33,7 +33,7 @@ import { isSha256Digest, sha256Hex } from './digest';
 import type { ContentInfo, ContentStore, ContentWriter, IngestStatus } from './types';
 
 /** Read chunk size (also the Read RPC's message size). */
-export const READ_CHUNK = 1 << 20;
+const READ_CHUNK = 1 << 20;
 const CONTENT = 'content';
 const TMP = TEMP_PREFIX;
 const HEX_RE = /^[a-f0-9]{64}$/;
@@ -85,7 +85,7 @@ function toInfo(hex: string, rec: ContentRecord): ContentInfo {
 }
 
 /** Content fields for List filters: digest, size, labels.<key> (containerd's names). */
-export function contentAdaptor(info: ContentInfo): Adaptor {
+function contentAdaptor(info: ContentInfo): Adaptor {
   return ([head, ...rest]) => {
     switch (head) {
       case 'digest':
@@ -101,7 +101,7 @@ export function contentAdaptor(info: ContentInfo): Adaptor {
 }
 
 /** Ingest fields for ListStatuses filters: ref, expected, total. */
-export function ingestAdaptor(st: IngestStatus): Adaptor {
+function ingestAdaptor(st: IngestStatus): Adaptor {
   return ([head, ...rest]) => {
     if (rest.length > 0) return undefined;
     if (head === 'ref') return st.ref;

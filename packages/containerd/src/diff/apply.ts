@@ -29,7 +29,7 @@ import { decompressed, layerLimits, type ExpansionLimits } from './decompress';
 import { extractTar, LayerError } from './extract';
 import { ByteSource, readTar, TarFormatError } from './tar';
 
-export { cleanEntryName, LayerError } from './extract';
+export {  LayerError } from './extract';
 
 export interface ApplyOptions {
   /** The kernel seam every member is written through (default: the real one). */
@@ -50,7 +50,7 @@ export interface ApplyResult {
 }
 
 // decompression (bounded) lives in ./decompress; re-exported here for existing importers
-export { decompressed, detectCompression, type Compression } from './decompress';
+;
 
 /**
  * Apply a layer (gzip or uncompressed tar) onto `target`, which must exist. Returns the size and

@@ -19,7 +19,7 @@ export interface CompareOptions extends DiffOptions {
 const isBind = (m: MountSpec) => m.type === 'bind' || m.type === 'rbind' || m.options.includes('bind') || m.options.includes('rbind');
 
 /** The upper dir to read directly, when `right` is an overlay stacked exactly on `left`. */
-export function overlayUpperOver(left: readonly MountSpec[], right: readonly MountSpec[]): string | undefined {
+function overlayUpperOver(left: readonly MountSpec[], right: readonly MountSpec[]): string | undefined {
   if (right.length !== 1 || right[0]!.type !== 'overlay') return undefined;
   const r = overlayLayers(right[0]!);
   if (r.upper === undefined) return undefined;

@@ -51,7 +51,7 @@ export interface OutputBound {
 }
 
 /** The most bytes `limits` let out, when that is known before reading (undefined: no such bound). */
-export function maxOutput(limits: ExpansionLimits): OutputBound | undefined {
+function maxOutput(limits: ExpansionLimits): OutputBound | undefined {
   const { maxBytes, maxRatio, ratioFloor = 0, compressedSize } = limits;
   const ratioBound = compressedSize !== undefined && maxRatio !== undefined ? Math.max(ratioFloor, maxRatio * compressedSize) : Infinity;
   if (maxBytes !== undefined && maxBytes <= ratioBound) return { bytes: maxBytes, kind: 'budget', why: limits.budget ?? 'the disk budget' };

@@ -75,7 +75,7 @@ interface Dir {
 
 const code = (e: unknown) => (e instanceof SysError ? e.code : (e as NodeJS.ErrnoException | undefined)?.code);
 
-export class TarExtractor {
+class TarExtractor {
   /** Parent directories by in-root path, least recently used first. */
   private readonly parents = new Map<string, Dir>();
   /** fds of parents dropped from the cache while a member may still use them; closed after it. */

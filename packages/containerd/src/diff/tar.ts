@@ -13,7 +13,7 @@
 
 import { ExpansionError, type OutputBound } from './decompress';
 
-export const BLOCK = 512;
+const BLOCK = 512;
 
 export type EntryType = 'file' | 'link' | 'symlink' | 'chr' | 'blk' | 'dir' | 'fifo';
 
@@ -48,7 +48,7 @@ export class TarFormatError extends Error {
 }
 
 /** Most bytes of a PAX ('x'/'g') header or GNU long name ('L'/'K') held in memory: Go's archive/tar limit. */
-export const MAX_META = 1 << 20;
+const MAX_META = 1 << 20;
 /**
  * Most bytes read past the end-of-archive marker (they count in a layer's diffID, so they are read):
  * writers pad to their record size (GNU tar's default is 10 KiB); a stream that goes on for gigabytes
@@ -61,7 +61,7 @@ const SLICE_MS = 10;
 const isCount = (n: number, min: number): boolean => Number.isSafeInteger(n) && n >= min;
 
 /** Let timers and I/O of other requests run: awaiting resolved promises alone never does. */
-export function nextTick(): Promise<void> {
+function nextTick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 

@@ -56,6 +56,3 @@ export function decodeEvent(any: protobuf.Any): Record<string, unknown> | undefi
     return undefined;
   }
 }
-
-/** The same, by the name the Exchange's constructor parameter has. */
-export const decode = decodeEvent;

@@ -46,7 +46,8 @@ export class Exchange {
             const camel = p.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
             cur = obj[p] ?? obj[camel];
           }
-          return cur === undefined || cur === null ? undefined : String(cur);
+          // a scalar field only: a path that ends at a message matches nothing
+          return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean' || typeof cur === 'bigint' ? String(cur) : undefined;
         }
         return undefined;
       };

@@ -5,7 +5,7 @@
  *   fieldpath := name ("." name)*      names or quoted strings; values bare or quoted
  */
 
-export type Op = '==' | '!=' | '~=' | 'present';
+type Op = '==' | '!=' | '~=' | 'present';
 
 export interface Selector {
   field: string[];
@@ -99,7 +99,7 @@ export function parseFilter(input: string): Selector[] {
   return selectors;
 }
 
-export function matchSelectors(selectors: readonly Selector[], adaptor: Adaptor): boolean {
+function matchSelectors(selectors: readonly Selector[], adaptor: Adaptor): boolean {
   return selectors.every((s) => {
     const v = adaptor(s.field);
     switch (s.op) {

@@ -82,7 +82,7 @@ export async function importArchive(deps: ImportDeps, ns: string, input: Readabl
   }
 }
 
-async function storeBlob(deps: ImportDeps, ns: string, leaseId: string, chunks: AsyncIterable<Buffer>, expected?: string): Promise<{ digest: string; size: number }> {
+async function storeBlob(deps: ImportDeps, ns: string, leaseId: string, chunks: AsyncIterable<Buffer> | Iterable<Buffer>, expected?: string): Promise<{ digest: string; size: number }> {
   const ref = `import-${randomBytes(8).toString('hex')}`;
   const hash = createHash('sha256');
   let size = 0;
@@ -127,10 +127,6 @@ async function storeBlob(deps: ImportDeps, ns: string, leaseId: string, chunks: 
   } finally {
     await w.close().catch(() => undefined);
   }
-}
-
-async function* single(b: Buffer): AsyncGenerator<Buffer> {
-  yield b;
 }
 
 async function importUnderLease(deps: ImportDeps, ns: string, raw: Readable, leaseId: string, opts: ImportOptions): Promise<ImportedImage[]> {
@@ -331,7 +327,7 @@ async function importDocker(
       layers,
     };
     const mbuf = Buffer.from(JSON.stringify(manifest));
-    const stored = await storeBlob(deps, ns, leaseId, single(mbuf));
+    const stored = await storeBlob(deps, ns, leaseId, [mbuf]);
     const target: Descriptor = { mediaType: MediaType.dockerManifest, digest: stored.digest, size: stored.size };
     await linkDocument(deps, ns, target);
     for (const tag of e.RepoTags ?? []) out.push({ name: normalizeReference(tag), target });

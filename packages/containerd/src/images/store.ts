@@ -11,14 +11,14 @@ import { namespaceBucket, type NamespaceStore } from '../metadata/namespaces';
 import { RecordConflict, type RecordStore } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 
-export interface DescriptorRecord {
+interface DescriptorRecord {
   mediaType: string;
   digest: string;
   size: string; // decimal: sizes are int64
   annotations: Record<string, string>;
 }
 
-export interface ImageRecord {
+interface ImageRecord {
   name: string;
   labels: Record<string, string>;
   target: DescriptorRecord;
@@ -30,13 +30,13 @@ type Image = images.Image;
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const bucket = (ns: string) => namespaceBucket(ns, 'images');
-export const imageKey = (name: string) => encodeURIComponent(name);
+const imageKey = (name: string) => encodeURIComponent(name);
 
-export function storeDescriptor(d: types.Descriptor): DescriptorRecord {
+function storeDescriptor(d: types.Descriptor): DescriptorRecord {
   return { mediaType: d.mediaType, digest: d.digest, size: d.size.toString(), annotations: { ...d.annotations } };
 }
 
-export function loadDescriptor(r: DescriptorRecord): types.Descriptor {
+function loadDescriptor(r: DescriptorRecord): types.Descriptor {
   return types.Descriptor.fromPartial({ mediaType: r.mediaType, digest: r.digest, size: BigInt(r.size), annotations: { ...r.annotations } });
 }
 

@@ -12,7 +12,7 @@ import { RecordConflict, type RecordStore } from '@gantry/linux';
 import { pruneLabels, validateIdentifier, validateLabels } from './validate';
 
 /** The stored form of containers.Container. */
-export interface ContainerRecord {
+interface ContainerRecord {
   id: string;
   labels: Record<string, string>;
   image: string;

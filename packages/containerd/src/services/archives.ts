@@ -58,9 +58,9 @@ export interface ArchivesServiceDeps {
   collectGarbage(ns: string): Promise<void>;
 }
 
-export const DEFAULT_SNAPSHOTTER = 'overlayfs';
+const DEFAULT_SNAPSHOTTER = 'overlayfs';
 /** Largest `data` chunk Export sends (well under gRPC's default 4 MiB message limit). */
-export const CHUNK = 256 * 1024;
+const CHUNK = 256 * 1024;
 
 interface ImportOptions {
   name: string;

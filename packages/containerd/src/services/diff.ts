@@ -25,7 +25,7 @@ import { invalidArgument } from '../errors';
 import { requireNamespace, unary } from '../rpc';
 import type { MountSpec } from '../snapshots/types';
 
-export const MEDIA_TYPE = {
+const MEDIA_TYPE = {
   layer: 'application/vnd.oci.image.layer.v1.tar',
   layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
   layerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',

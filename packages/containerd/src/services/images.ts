@@ -1,5 +1,5 @@
 /** containerd.services.images.v1.Images over the record store; publishes /images/* events. */
-import { events, images, packAny, type protobuf } from '@gantry/api';
+import { events, type images, packAny, type protobuf } from '@gantry/api';
 import type { DaemonContext } from '../context';
 import { invalidArgument } from '../errors';
 import { ImageStore } from '../images/store';

@@ -15,14 +15,14 @@ import { unary } from '../rpc';
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The OCI platform of this process (Node's arch names → GOARCH). */
-export function hostPlatform(): types.Platform {
+function hostPlatform(): types.Platform {
   const arch: Record<string, [string, string]> = { x64: ['amd64', ''], arm64: ['arm64', 'v8'], arm: ['arm', 'v7'], ia32: ['386', ''], ppc64: ['ppc64le', ''] };
   const [architecture, variant] = arch[process.arch] ?? [process.arch, ''];
   return { os: 'linux', architecture, variant };
 }
 
 /** The plugins of gantry-containerd, as containerd would list the equivalent ones. */
-export function gantryPlugins(ctx: DaemonContext): introspection.Plugin[] {
+function gantryPlugins(ctx: DaemonContext): introspection.Plugin[] {
   const plugin = (type: string, id: string, more: Partial<introspection.Plugin> = {}): introspection.Plugin => ({
     type,
     id,

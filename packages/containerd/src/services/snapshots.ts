@@ -11,10 +11,10 @@ import { invalidArgument, toServiceError } from '../errors';
 import { requireNamespace, unary } from '../rpc';
 import type { MountSpec, SnapshotInfo, SnapshotKind, Snapshotter } from '../snapshots/types';
 
-export const LEASE_HEADER = 'containerd-lease';
+const LEASE_HEADER = 'containerd-lease';
 
 /** A resource a lease holds, as the Leases API names it: id = snapshot key, type = "snapshots/<snapshotter>". */
-export interface LeaseResource {
+interface LeaseResource {
   id: string;
   type: string;
 }
@@ -32,11 +32,11 @@ const KIND: Readonly<Record<SnapshotKind, snapshots.Kind>> = { view: 1, active: 
 
 const toTimestamp = (d: Date): protobuf.Timestamp => timestampFromNanos(BigInt(d.getTime()) * 1_000_000n);
 
-export function toProtoInfo(i: SnapshotInfo): snapshots.Info {
+function toProtoInfo(i: SnapshotInfo): snapshots.Info {
   return { name: i.name, parent: i.parent, kind: KIND[i.kind], labels: { ...i.labels }, createdAt: toTimestamp(i.createdAt), updatedAt: toTimestamp(i.updatedAt) };
 }
 
-export function toProtoMounts(ms: readonly MountSpec[]): types.Mount[] {
+function toProtoMounts(ms: readonly MountSpec[]): types.Mount[] {
   return ms.map((m) => ({ type: m.type, source: m.source, target: m.target ?? '', options: [...m.options] }));
 }
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { errdefs, writeJsonAtomic } from '@gantry/linux';
 import * as path from 'node:path';
-import { protobuf, shim, tasks, timestampFromDate, types } from '@gantry/api';
+import { type protobuf, shim, type tasks, timestampFromDate, types } from '@gantry/api';
 import type { DaemonContext } from '../context';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, wrapError } from '../errors';
 import { compileFilters } from '../events/filters';

@@ -39,8 +39,8 @@ function readRevision(): string {
   return 'unknown';
 }
 
-export const VERSION = readVersion();
-export const REVISION = readRevision();
+const VERSION = readVersion();
+const REVISION = readRevision();
 
 export function versionService(ctx: DaemonContext): version.VersionServer {
   const log = ctx.log.with({ service: 'version' });

@@ -65,7 +65,7 @@ function toInfo(r: SnapshotRecord): SnapshotInfo {
 const nonEmpty = (v: string) => (v ? v : undefined);
 
 /** What List filters see: name, parent, kind (view|active|committed), labels.<key> (containerd's snapshot adaptor). */
-export function snapshotAdaptor(info: SnapshotInfo): Adaptor {
+function snapshotAdaptor(info: SnapshotInfo): Adaptor {
   return ([head, ...rest]) => {
     if (head === 'labels') return rest.length > 0 ? own(info.labels, rest.join('.')) : undefined;
     if (rest.length > 0) return undefined;

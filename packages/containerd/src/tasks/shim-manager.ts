@@ -18,7 +18,7 @@ export interface DeadTask {
 }
 
 /** Exit status reported for a task whose shim died (what containerd reports). */
-export const DEAD_SHIM_EXIT_STATUS = 255;
+const DEAD_SHIM_EXIT_STATUS = 255;
 
 function processAlive(pid: number, mustMention: string): boolean {
   if (pid <= 0) return false;
@@ -238,7 +238,7 @@ export class ShimManager {
       } catch {
         // gone
       }
-      throw new Error(`gantry-shim did not accept connections: ${(e as Error).message}; ${tail(path.join(bundle, 'shim.log'))}`);
+      throw new Error(`gantry-shim did not accept connections: ${(e as Error).message}; ${tail(path.join(bundle, 'shim.log'))}`, { cause: e });
     }
     this.shims.set(this.key(ns, id), handle);
     this.ctx.log.info('shim started', { namespace: ns, id, shim_pid: shimPid });

@@ -10,7 +10,7 @@ import type { CreateNetworkRequest } from '../networks/controller';
 const IPAM_CONFIG = S.object('network.IPAMConfig', { Subnet: S.string, IPRange: S.string, Gateway: S.string, AuxiliaryAddresses: S.stringMap });
 
 /** `POST /networks/create`. */
-export const NETWORK_CREATE_BODY = S.object('network.CreateRequest', {
+const NETWORK_CREATE_BODY = S.object('network.CreateRequest', {
   Name: S.string,
   Driver: S.string,
   Scope: S.string,
@@ -28,7 +28,7 @@ export const NETWORK_CREATE_BODY = S.object('network.CreateRequest', {
 });
 
 /** `POST /volumes/create` (ClusterVolumeSpec only has to be an object: swarm volumes are refused). */
-export const VOLUME_CREATE_BODY = S.object('volume.CreateOptions', {
+const VOLUME_CREATE_BODY = S.object('volume.CreateOptions', {
   Name: S.string,
   Driver: S.string,
   DriverOpts: S.stringMap,
@@ -37,7 +37,7 @@ export const VOLUME_CREATE_BODY = S.object('volume.CreateOptions', {
 });
 
 /** `POST /auth` (the CLI sends the lower-case JSON names; the match is case-insensitive as Go's). */
-export const AUTH_BODY = S.object('registry.AuthConfig', {
+const AUTH_BODY = S.object('registry.AuthConfig', {
   username: S.string,
   password: S.string,
   auth: S.string,

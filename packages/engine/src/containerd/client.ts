@@ -9,7 +9,7 @@ export const ENGINE_NAMESPACE = 'gantry';
  * (waitForReady), so every call needs a bound; the longest unary work gantryd asks for (a task
  * delete that stops a shim, a synchronous image delete) takes seconds.
  */
-export const DEFAULT_CALL_TIMEOUT_MS = 60000;
+const DEFAULT_CALL_TIMEOUT_MS = 60000;
 
 /**
  * gantryd's view of gantry-containerd: one gRPC channel to its socket that every service client

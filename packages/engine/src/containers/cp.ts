@@ -67,7 +67,7 @@ export function openCpSource(sys: Sys, rootFd: number, p: string): CpSource | un
  * PUT archive's extraction point: `p` followed inside the container; its clean in-root path when
  * it is a directory, 'not-dir' when it is something else, undefined when there is nothing.
  */
-export function cpDestination(sys: Sys, rootFd: number, p: string): string | 'not-dir' | undefined {
+export function cpDestination(sys: Sys, rootFd: number, p: string): string | undefined {
   const abs = containerAbsPath(p);
   let fd: number;
   try {

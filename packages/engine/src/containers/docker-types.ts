@@ -9,7 +9,7 @@
  */
 
 /** `{"<port>/<tcp|udp|sctp>": {}}` */
-export type PortSet = Record<string, Record<string, never>>;
+type PortSet = Record<string, Record<string, never>>;
 
 export interface HealthConfig {
   /** `[]` inherit, `["NONE"]` disable, `["CMD", args...]`, `["CMD-SHELL", command]` */
@@ -72,38 +72,38 @@ export interface ImageConfigFields {
   Labels?: Record<string, string>;
 }
 
-export type RestartPolicyName = '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+type RestartPolicyName = '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
 
 export interface RestartPolicy {
-  Name?: RestartPolicyName | string;
+  Name?: RestartPolicyName | (string & {}); // (string & {}): any string, the known names still offered by editors
   MaximumRetryCount?: number;
 }
 
-export interface LogConfig {
+interface LogConfig {
   Type?: string;
   Config?: Record<string, string>;
 }
 
-export interface PortBinding {
+interface PortBinding {
   HostIp?: string;
   HostPort?: string;
 }
 
-export type PortMap = Record<string, PortBinding[] | null>;
+type PortMap = Record<string, PortBinding[] | null>;
 
-export interface Ulimit {
+interface Ulimit {
   Name: string;
   Soft: number;
   Hard: number;
 }
 
-export interface DeviceMapping {
+interface DeviceMapping {
   PathOnHost?: string;
   PathInContainer?: string;
   CgroupPermissions?: string;
 }
 
-export interface DeviceRequest {
+interface DeviceRequest {
   Driver?: string;
   Count?: number;
   DeviceIDs?: string[];
@@ -111,29 +111,29 @@ export interface DeviceRequest {
   Options?: Record<string, string>;
 }
 
-export interface ThrottleDevice {
+interface ThrottleDevice {
   Path?: string;
   Rate?: number;
 }
 
-export interface WeightDevice {
+interface WeightDevice {
   Path?: string;
   Weight?: number;
 }
 
-export type MountType = 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image';
+type MountType = 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image';
 
-export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
+type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
 
-export interface BindOptions {
-  Propagation?: Propagation | string;
+interface BindOptions {
+  Propagation?: Propagation | (string & {});
   NonRecursive?: boolean;
   CreateMountpoint?: boolean;
   ReadOnlyNonRecursive?: boolean;
   ReadOnlyForceRecursive?: boolean;
 }
 
-export interface VolumeOptions {
+interface VolumeOptions {
   NoCopy?: boolean;
   Labels?: Record<string, string>;
   DriverConfig?: { Name?: string; Options?: Record<string, string> };
@@ -152,7 +152,7 @@ export interface TmpfsOptions {
 export interface Mount {
   Target?: string;
   Source?: string;
-  Type?: MountType | string;
+  Type?: MountType | (string & {});
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: BindOptions;
@@ -163,7 +163,7 @@ export interface Mount {
 }
 
 /** A container's resources (cgroups config, ulimits); part of HostConfig. */
-export interface Resources {
+interface Resources {
   CpuShares?: number;
   Memory?: number;
   NanoCpus?: number;
@@ -245,20 +245,13 @@ export interface HostConfig extends Resources {
   ShmSize?: number;
   Sysctls?: Record<string, string>;
   Runtime?: string;
-  Isolation?: '' | 'default' | 'process' | 'hyperv' | string;
+  Isolation?: '' | 'default' | 'process' | 'hyperv' | (string & {});
   Mounts?: Mount[];
   /** Replaces the default masked paths when present (even empty). */
   MaskedPaths?: string[];
   /** Replaces the default read-only paths when present (even empty). */
   ReadonlyPaths?: string[];
   Init?: boolean;
-}
-
-/** The body of `POST /containers/create`. */
-export interface ContainerCreateBody extends ContainerConfig {
-  HostConfig?: HostConfig;
-  /** Networking is a later issue: accepted as an opaque object. */
-  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> };
 }
 
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;

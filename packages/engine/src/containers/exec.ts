@@ -11,7 +11,7 @@ import type { ContainerConfig } from './docker-types';
 import { decode } from './decode';
 import { EXEC_BODY } from './validate';
 
-export interface ExecConfig {
+interface ExecConfig {
   AttachStdin?: boolean;
   AttachStdout?: boolean;
   AttachStderr?: boolean;
@@ -100,7 +100,7 @@ export class ExecManager {
     await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.deleteProcess, { containerId: e.ContainerID, execId }).catch(() => undefined);
     if (e.io) {
       await Promise.race([e.io.ended, new Promise((r) => setTimeout(r, 2000))]);
-      e.io.close();
+      void e.io.close(); // output already drained or given up on above: only the stop is needed
     }
     if (e.fifos) removeFifos(e.fifos);
     this.byTaskExec.delete(`${e.ContainerID}/${execId}`);

@@ -8,12 +8,12 @@ import type { ContainerRecord, HealthState } from './record';
 import type { ContainerStore } from './store';
 
 /** Docker's defaults (nanoseconds in the API; milliseconds here). */
-export const DEFAULT_INTERVAL_MS = 30_000;
-export const DEFAULT_TIMEOUT_MS = 30_000;
-export const DEFAULT_START_INTERVAL_MS = 5_000;
-export const DEFAULT_RETRIES = 3;
+const DEFAULT_INTERVAL_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_START_INTERVAL_MS = 5_000;
+const DEFAULT_RETRIES = 3;
 /** Docker keeps the last 5 probe results and the first 4096 bytes of each probe's output. */
-export const MAX_LOG_ENTRIES = 5;
+const MAX_LOG_ENTRIES = 5;
 export const MAX_OUTPUT_BYTES = 4096;
 
 export interface HealthSettings {

@@ -3,7 +3,7 @@ import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
 
 /** The parts of an OCI image config a container is made from. */
-export interface ImageRuntimeConfig {
+interface ImageRuntimeConfig {
   Env?: string[];
   Cmd?: string[];
   Entrypoint?: string[];
@@ -27,7 +27,7 @@ export interface ResolvedImage {
 }
 
 /** Read a whole blob from the content store over gRPC. */
-export function readBlob(cd: Containerd, digest: string): Promise<Buffer> {
+function readBlob(cd: Containerd, digest: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const stream = cd.content.read({ digest, offset: 0n, size: 0n }, cd.metadata(), cd.callOptions());
@@ -48,7 +48,7 @@ interface Desc {
 }
 
 /** The config digest of an image target (a manifest, or this host's entry of an index). */
-export async function configOf(cd: Containerd, target: Desc): Promise<string> {
+async function configOf(cd: Containerd, target: Desc): Promise<string> {
   if (/manifest\.list|image\.index/.test(target.mediaType)) {
     const index = await readJson<{ manifests: Desc[] }>(cd, target.digest);
     const p = hostPlatform();

@@ -22,8 +22,8 @@ import type { EndpointConfig } from '../networks/controller';
 import { writeEtcFile } from '../networks/etc-files';
 import type { PortBinding } from '@gantry/network';
 
-export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
-export const RUNTIME_NAME = 'io.containerd.gantry.v1';
+const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+const RUNTIME_NAME = 'io.containerd.gantry.v1';
 const SNAPSHOTTER = 'overlayfs';
 
 /** "TERM", "SIGTERM", "15" → 15 (the runtime's parser); `fallback` when none is given. */
@@ -289,7 +289,7 @@ export class ContainerManager {
     let done!: () => void;
     const pending = new Promise<void>((r) => (done = r));
     this.pendingStarts.set(rec.Id, pending);
-    let recovered = false;
+    let recovered: boolean;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -365,7 +365,7 @@ export class ContainerManager {
       this.health.start(rec.Id);
       return recovered;
     } catch (e) {
-      io.close();
+      void io.close(); // no output to wait for: the task did not start
       this.ios.delete(rec.Id);
       this.logWriters.delete(rec.Id);
       log.close();
@@ -475,7 +475,7 @@ export class ContainerManager {
     const io = this.ios.get(id);
     if (io) {
       await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
-      io.close();
+      void io.close(); // output already drained or given up on above: only the stop is needed
       this.ios.delete(id);
     }
     // one open log file per container run otherwise (the soak saw gantryd's fds grow by one per run)
@@ -793,7 +793,7 @@ export class ContainerManager {
     this.closing = true;
     this.health.stopAll();
     for (const t of this.restartTimers.values()) clearTimeout(t);
-    for (const io of this.ios.values()) io.close();
+    for (const io of this.ios.values()) void io.close(); // shutting down: not waiting for the shims' EOF
     this.ios.clear();
     for (const log of this.logWriters.values()) log.close();
     this.logWriters.clear();

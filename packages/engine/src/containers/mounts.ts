@@ -33,14 +33,14 @@ export interface UserMount {
   createMountpoint?: boolean;
 }
 
-export const PROPAGATION_MODES: ReadonlySet<string> = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
+const PROPAGATION_MODES: ReadonlySet<string> = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
 const RW_MODES = new Set(['rw', 'ro']);
 const LABEL_MODES = new Set(['z', 'Z']);
 const COPY_MODES = new Set(['nocopy']);
 const CONSISTENCY_MODES = new Set(['consistent', 'cached', 'delegated']);
 
 /** Docker's check of a bind's `[:options]` part: known words, at most one of each kind. */
-export function validMountMode(mode: string): boolean {
+function validMountMode(mode: string): boolean {
   if (mode === '') return true;
   const counts = [0, 0, 0, 0, 0];
   for (const o of mode.split(',')) {
@@ -105,7 +105,7 @@ export function parseBind(raw: string): UserMount {
   try {
     checkTarget(target);
   } catch (e) {
-    throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "${kind}": ${(e as Error).message}`);
+    throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "${kind}": ${(e as Error).message}`, { cause: e });
   }
   const opts = mode === '' ? [] : mode.split(',');
   if (isVolume) {
@@ -134,7 +134,7 @@ export function parseBind(raw: string): UserMount {
 }
 
 /** Docker's rendering of TmpfsOptions as a tmpfs options string (size with the largest exact suffix, mode in octal). */
-export function tmpfsOptionsString(opt: TmpfsOptions | undefined, readOnly: boolean): string {
+function tmpfsOptionsString(opt: TmpfsOptions | undefined, readOnly: boolean): string {
   const raw: string[] = [];
   if (readOnly) raw.push('ro');
   if (opt?.Mode) raw.push(`mode=${opt.Mode.toString(8)}`);

@@ -1,7 +1,7 @@
 /** A container as gantryd keeps it (the shape behind `docker inspect`), persisted per container. */
 import type { MountPoint } from '../volumes/container-mounts';
 
-export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
 export interface HealthState {
   Status: 'starting' | 'healthy' | 'unhealthy' | 'none';

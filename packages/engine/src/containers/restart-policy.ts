@@ -1,10 +1,10 @@
 import type { RestartPolicy } from './docker-types';
 
 /** Docker's restart back-off: 100 ms, doubling per restart, at most a minute. */
-export const FIRST_RESTART_DELAY_MS = 100;
-export const MAX_RESTART_DELAY_MS = 60_000;
+const FIRST_RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 60_000;
 /** A run at least this long starts the back-off over. */
-export const BACKOFF_RESET_AFTER_MS = 10_000;
+const BACKOFF_RESET_AFTER_MS = 10_000;
 
 /** The delay before the next automatic restart, given the previous one (0: none yet) and how long the container ran. */
 export function nextRestartDelay(previousMs: number, ranMs: number): number {

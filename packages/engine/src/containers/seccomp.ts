@@ -7,7 +7,7 @@ import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';
  * capability in the container's bounding set, the host architecture listed, the kernel at least
  * `minKernel`) and none of `excludes` does (any listed capability, the architecture, the kernel).
  */
-export interface SeccompFilter {
+interface SeccompFilter {
   caps?: string[];
   /** libseccomp architecture names: amd64, x86, x32, arm, arm64, ppc64le, s390, s390x, riscv64, ... */
   arches?: string[];
@@ -15,7 +15,7 @@ export interface SeccompFilter {
   minKernel?: string;
 }
 
-export interface SeccompRule {
+interface SeccompRule {
   names?: string[];
   /** Old single-name form. */
   name?: string;
@@ -154,7 +154,7 @@ export function parseSeccompProfile(text: string): SeccompProfileSource {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`Decoding seccomp profile failed: ${(e as Error).message}`);
+    throw new Error(`Decoding seccomp profile failed: ${(e as Error).message}`, { cause: e });
   }
   const bad = (what: string) => new Error(`Decoding seccomp profile failed: ${what}`);
   if (!isObject(raw)) throw bad('the profile must be a JSON object');

@@ -5,8 +5,8 @@ import { oneLine } from '../one-line';
  * Exit codes dockerd records for a process that could not be started (moby's daemon/errors.go);
  * the docker CLI exits with them too (`docker run`, `docker exec`).
  */
-export const EXIT_CANNOT_INVOKE = 126;
-export const EXIT_NOT_FOUND = 127;
+const EXIT_CANNOT_INVOKE = 126;
+const EXIT_NOT_FOUND = 127;
 export const EXIT_START_FAILED = 128;
 
 /** The start error dockerd answers with, and the exit code it records. */

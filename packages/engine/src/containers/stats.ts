@@ -7,26 +7,26 @@
  * - a container that is not running yields the zero value with only name and id.
  */
 import * as fs from 'node:fs';
-import { cgroups, types } from '@gantry/api';
+import { cgroups, type types } from '@gantry/api';
 
 type V1 = cgroups.v1.Metrics;
 type V2 = cgroups.v2.Metrics;
 
-export interface BlkioEntry {
+interface BlkioEntry {
   major: number;
   minor: number;
   op: string;
   value: number;
 }
 
-export interface CpuStats {
+interface CpuStats {
   cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
   system_cpu_usage?: number;
   online_cpus?: number;
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
 }
 
-export interface MemoryStats {
+interface MemoryStats {
   usage?: number;
   max_usage?: number;
   stats?: Record<string, number>;

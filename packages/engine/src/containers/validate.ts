@@ -269,7 +269,7 @@ export function parseSecurityOpts(opts: readonly string[] = []): SecurityOptions
 // ---------------------------------------------------------------------------------------------
 
 /** go-units' ulimit names (RLIMIT_AS is left out by Docker). */
-export const ULIMIT_NAMES: ReadonlySet<string> = new Set([
+const ULIMIT_NAMES: ReadonlySet<string> = new Set([
   'core',
   'cpu',
   'data',
@@ -296,7 +296,7 @@ const SIGNAL_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** moby/sys/signal.ParseSignal's acceptance: a non-zero number, or a name with or without SIG. */
-export function validSignal(raw: string): boolean {
+function validSignal(raw: string): boolean {
   if (/^[+-]?\d+$/.test(raw)) return Number(raw) !== 0;
   return SIGNAL_NAMES.has(raw.toUpperCase().replace(/^SIG/, ''));
 }

@@ -14,10 +14,10 @@ import { isIP } from 'node:net';
 
 export const DEFAULT_UNIX_SOCKET = '/run/gantry/gantry.sock';
 /** dockerd's default ports: 2375 for plain HTTP, 2376 with TLS. */
-export const DEFAULT_TCP_PORT = 2375;
-export const DEFAULT_TLS_PORT = 2376;
+const DEFAULT_TCP_PORT = 2375;
+const DEFAULT_TLS_PORT = 2376;
 /** The default `--group`: used when it exists, else the socket stays root's group. */
-export const DEFAULT_SOCKET_GROUP = 'docker';
+const DEFAULT_SOCKET_GROUP = 'docker';
 
 /** A `-H` address as given (a TCP port may be left to the default, which depends on TLS). */
 export type HostAddress = { proto: 'unix'; path: string } | { proto: 'tcp'; host: string; port?: number };
@@ -122,7 +122,7 @@ export interface TlsMaterial {
 export type ListenSpec = { proto: 'unix'; path: string; gid: number } | { proto: 'tcp'; address: string; port: number; tls?: TlsMaterial };
 
 /** dockerd's default certificate directory: $DOCKER_CERT_PATH, else ~/.docker. */
-export function defaultCertDir(env: NodeJS.ProcessEnv = process.env): string {
+function defaultCertDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker');
 }
 

@@ -21,7 +21,8 @@ export interface RequestContext {
   hijack(contentType: string): Duplex;
 }
 
-export type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
+/** Returns the response body, or a promise of it. */
+export type Handler = (ctx: RequestContext) => unknown;
 
 interface Route {
   method: string;

@@ -13,7 +13,7 @@ export { API_VERSION, MIN_API_VERSION } from './api-version';
 import { API_VERSION, MIN_API_VERSION } from './api-version';
 export const ENGINE_VERSION = '0.1.0';
 /** JSON request bodies above this are refused (413): nothing the API takes as JSON is larger. */
-export const MAX_JSON_BODY = 4 * 1024 * 1024;
+const MAX_JSON_BODY = 4 * 1024 * 1024;
 
 function cmpVersion(a: string, b: string): number {
   const [a1, a2] = a.split('.').map(Number);
@@ -129,7 +129,7 @@ export interface ApiTimeouts {
   checkIntervalMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ApiTimeouts = { headersMs: 60_000, keepAliveMs: 30_000, bodyIdleMs: 120_000, checkIntervalMs: 5_000 };
+const DEFAULT_TIMEOUTS: ApiTimeouts = { headersMs: 60_000, keepAliveMs: 30_000, bodyIdleMs: 120_000, checkIntervalMs: 5_000 };
 
 interface Bound {
   server: http.Server;
@@ -373,7 +373,7 @@ export class ApiServer {
  * atomically replaces a stale socket. The umask is process-wide and other threads create files,
  * so it is left alone.
  */
-export async function listenUnixSocket(server: net.Server, socketPath: string, gid: number): Promise<{ path: string; dev: number; ino: number }> {
+async function listenUnixSocket(server: net.Server, socketPath: string, gid: number): Promise<{ path: string; dev: number; ino: number }> {
   const dir = path.dirname(socketPath);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmpDir = fs.mkdtempSync(path.join(dir, '.g-')); // mode 0700; a short name: socket paths are limited to 107 bytes

@@ -24,7 +24,7 @@ export async function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer
     const finish = (err: unknown, res?: archives.ImportResponse) => {
       if (settled) return;
       settled = true;
-      if (err) reject(err instanceof Error && 'code' in err ? errdefs.fromGrpc(err) : err);
+      if (err) reject(err instanceof Error && 'code' in err ? errdefs.fromGrpc(err) : (err as Error)); // gRPC errors, or what reading `chunks` threw
       else resolve(res?.images ?? []);
     };
     const call = cd.archives.import(cd.metadata(false), (err, res) => finish(err, res));
@@ -89,7 +89,7 @@ function tarHeader(name: string, size: number, type: '0' | '5', mtime: number): 
 const pad = (n: number) => Buffer.alloc((512 - (n % 512)) % 512);
 
 /** Whether the first 512 bytes are a tar header (checksum) or the end-of-archive zero block. */
-export function looksLikeTar(block: Buffer): boolean {
+function looksLikeTar(block: Buffer): boolean {
   if (block.length < 512) return false;
   if (block.subarray(0, 512).every((b) => b === 0)) return true;
   const stored = parseInt(block.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim(), 8);

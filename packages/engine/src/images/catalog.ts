@@ -11,7 +11,7 @@ import type { Containerd } from '../containerd/client';
 import { isDanglingName, parseName, repoDigestOf, repoTagOf } from './names';
 
 
-export const SNAPSHOTTER = 'overlayfs';
+const SNAPSHOTTER = 'overlayfs';
 
 export interface Descriptor {
   mediaType: string;

@@ -10,7 +10,7 @@
 import { errdefs } from '@gantry/linux';
 import { familiarReference, normalizeReference, parseReference } from '@gantry/containerd';
 
-export const DANGLING_PREFIX = 'moby-dangling@';
+const DANGLING_PREFIX = 'moby-dangling@';
 
 export function isDanglingName(name: string): boolean {
   return name.startsWith(DANGLING_PREFIX) || name.startsWith(`docker.io/library/${DANGLING_PREFIX}`);

@@ -52,7 +52,7 @@ export interface ContainerView {
   running: boolean;
 }
 
-export interface ContainerLookup {
+interface ContainerLookup {
   find(ref: string): ContainerView | undefined;
 }
 
@@ -519,7 +519,7 @@ export class NetworkController {
     const hostResolv = readHostResolv();
     let hosts: string;
     if (sb.mode === 'host') {
-      let h = '';
+      let h: string;
       try {
         h = fs.readFileSync('/etc/hosts', 'utf8');
       } catch {

@@ -179,7 +179,7 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
     const file = path.join(spoolDir, 'body.tar');
     try {
       await access.withRootFd(rec, 'write', async (rootFd) => {
-        let dest: string | 'not-dir' | undefined;
+        let dest: string | undefined; // a path, or 'not-dir'
         try {
           dest = cpDestination(sys, rootFd, p);
         } catch (e) {

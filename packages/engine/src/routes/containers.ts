@@ -35,7 +35,7 @@ function ago(iso: string): string {
 }
 
 /** The "Status" column of `docker ps`. */
-export function statusText(r: ContainerRecord): string {
+function statusText(r: ContainerRecord): string {
   const st = r.State;
   if (st.Restarting) return `Restarting (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
   if (st.Running) return `Up ${ago(st.StartedAt)}${st.Paused ? ' (Paused)' : ''}${st.Health && st.Health.Status !== 'none' ? (st.Health.Status === 'starting' ? ' (health: starting)' : ` (${st.Health.Status})`) : ''}`;
@@ -57,7 +57,7 @@ const networkHooks = {
   etcPath: (_r: ContainerRecord, _f: string): string => '',
 };
 
-export function summary(r: ContainerRecord): Record<string, unknown> {
+function summary(r: ContainerRecord): Record<string, unknown> {
   const cfg = r.Config as ContainerConfig;
   const host = r.HostConfig as HostConfig;
   return {
@@ -88,7 +88,7 @@ function inspectNetworkSettings(ns: Record<string, unknown>): Record<string, unk
   return out;
 }
 
-export function inspect(r: ContainerRecord, execIds: string[]): Record<string, unknown> {
+function inspect(r: ContainerRecord, execIds: string[]): Record<string, unknown> {
   return {
     Id: r.Id,
     Created: r.Created,

@@ -29,7 +29,7 @@ function credentialsOf(a: AuthBody): Credentials | undefined {
 }
 
 /** The X-Registry-Auth header (base64url JSON); a malformed one is a 400, as dockerd answers. */
-export function registryAuthHeader(c: RequestContext): Credentials | undefined {
+function registryAuthHeader(c: RequestContext): Credentials | undefined {
   const raw = c.req.headers['x-registry-auth'];
   const text = Array.isArray(raw) ? raw[0] : raw;
   if (!text) return undefined;
@@ -47,7 +47,7 @@ export function registryAuthHeader(c: RequestContext): Credentials | undefined {
  * Docker's status for a registry failure. `transfer`: for pull and push an auth failure is not a
  * 401, as with dockerd: the CLI answers a 401 there by prompting for a login.
  */
-export function registryHttpError(e: unknown, transfer = false): HttpError {
+function registryHttpError(e: unknown, transfer = false): HttpError {
   if (e instanceof HttpError || e instanceof KindError) return toHttpError(e);
   if (e instanceof RegistryError) {
     const status = e.kind === 'auth' ? (transfer ? 500 : 401) : e.kind === 'not-found' || e.kind === 'platform' ? 404 : e.kind === 'invalid' ? 400 : 500;

@@ -42,7 +42,7 @@ const older = (apiVersion: string, than: string) => {
 };
 
 /** Docker's image Config, from the OCI config's "config" (absent fields as dockerd writes them). */
-export function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown> {
+function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown> {
   const x = c ?? {};
   return {
     Hostname: '',

@@ -52,7 +52,7 @@ export class DetachKeyDetector {
   push(chunk: Buffer): { forward: Buffer; detached: boolean } {
     const out: number[] = [];
     for (const b of chunk) {
-      let cand = [...this.held, b];
+      const cand = [...this.held, b];
       // drop leading bytes until what is held is a prefix of the sequence again
       while (cand.length > 0 && !this.isPrefix(cand)) out.push(cand.shift()!);
       if (cand.length === this.keys.length) {
@@ -91,7 +91,7 @@ function drained(conn: Duplex): Promise<void> {
   });
 }
 
-export interface ReplayMessage {
+interface ReplayMessage {
   stream: 'stdout' | 'stderr';
   line: Buffer;
 }

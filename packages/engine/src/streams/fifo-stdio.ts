@@ -47,12 +47,12 @@ export function removeFifos(fifos: StdioFifos): void {
 }
 
 /** Open a FIFO without blocking on its other side: O_RDWR|O_NONBLOCK (we count as both ends). */
-export function openFifoFd(p: string): number {
+function openFifoFd(p: string): number {
   return fs.openSync(p, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
 }
 
 /** A FIFO as a socket the event loop drives (as the shim does with its ends). */
-export function openFifo(p: string, dir: 'read' | 'write'): net.Socket {
+function openFifo(p: string, dir: 'read' | 'write'): net.Socket {
   return new net.Socket({ fd: openFifoFd(p), readable: dir === 'read', writable: dir === 'write' });
 }
 

@@ -63,7 +63,7 @@ export class Demuxer {
     while (this.len >= STDCOPY_HEADER_SIZE) {
       const head = this.peek(STDCOPY_HEADER_SIZE);
       const stream = head[0]!;
-      if (stream > StdStream.SystemErr) throw new StdcopyError(`unrecognized stream: ${stream}`);
+      if (stream > (StdStream.SystemErr as number)) throw new StdcopyError(`unrecognized stream: ${stream}`);
       const size = head.readUInt32BE(4);
       if (size > this.maxFrame) throw new StdcopyError(`frame of ${size} bytes is larger than ${this.maxFrame}`);
       if (this.len < STDCOPY_HEADER_SIZE + size) break;

@@ -43,7 +43,7 @@ export interface PreparedMounts {
 }
 
 /** The `MountPoints` a record carries (absent on records older than volumes). */
-export function mountPointsOf(rec: ContainerRecord): MountPoint[] {
+function mountPointsOf(rec: ContainerRecord): MountPoint[] {
   return rec.MountPoints ?? [];
 }
 

@@ -39,7 +39,7 @@ function copyData(sys: Sys, fromFd: number, toFd: number): void {
  * volume): directories, regular files (hard links kept as links), symlinks (not followed) and
  * their owners, modes and times. Device nodes, FIFOs and sockets are skipped.
  */
-export function copyTree(sys: Sys, srcFd: number, dstFd: number): void {
+function copyTree(sys: Sys, srcFd: number, dstFd: number): void {
   /** dev:ino of multiply-linked files to where the first copy is in the volume. */
   const inodes = new Map<string, { dir: string; name: string }>();
   const walk = (from: number, to: number, rel: string) => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 /** Docker's restricted name characters, as its messages print them. */
-export const RESTRICTED_NAME_CHARS = '[a-zA-Z0-9][a-zA-Z0-9_.-]';
+const RESTRICTED_NAME_CHARS = '[a-zA-Z0-9][a-zA-Z0-9_.-]';
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /** The label dockerd puts on volumes it made without a name (`-v /path`, image VOLUMEs, unnamed create). */

@@ -50,7 +50,7 @@ function leftOfUnfinishedCreate(vdir: string): boolean {
 }
 
 /** Mount points from /proc/self/mountinfo at or below `dir`. */
-export function mountsUnderFromProc(dir: string): string[] {
+function mountsUnderFromProc(dir: string): string[] {
   return mountPointsUnder(readMountinfo(), dir);
 }
 

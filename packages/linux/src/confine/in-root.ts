@@ -391,5 +391,3 @@ export function isWithin(root: string, p: string): boolean {
   const r = root.endsWith('/') ? root : `${root}/`;
   return p === root || p.startsWith(r) || root === '/';
 }
-
-export const _testing = { ENOENT, ENOTDIR, ELOOP, ENOSYS };

@@ -39,8 +39,8 @@ export type ConnectUpstream = (to: Peer, onMessage: (msg: Buffer, from: Peer) =>
 
 /** moby libnetwork/resolver.go: maxConcurrent, extIOTimeout, maxExtDNS. */
 export const DEFAULT_MAX_CONCURRENT = 1024;
-export const DEFAULT_FORWARD_TIMEOUT_MS = 4000;
-export const MAX_UPSTREAMS = 3;
+const DEFAULT_FORWARD_TIMEOUT_MS = 4000;
+const MAX_UPSTREAMS = 3;
 
 export interface DnsServerOptions {
   address: string;
@@ -165,7 +165,7 @@ export class DnsServer {
   }
 
   private admits(address: string): boolean {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = this.opts.allowClient(address);
     } catch {

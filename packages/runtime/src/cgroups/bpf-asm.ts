@@ -14,7 +14,7 @@ export const R4: Reg = 4;
 export const R5: Reg = 5;
 
 /** Instruction classes, and the size/mode/source/operation fields ORed into an opcode. */
-export const OP = {
+const OP = {
   LDX: 0x01,
   ALU: 0x04, // 32-bit ALU: the upper half of dst is zeroed
   JMP: 0x05, // 64-bit compares
@@ -31,7 +31,7 @@ export const OP = {
   EXIT: 0x90,
 } as const;
 
-export const INSN_SIZE = 8;
+const INSN_SIZE = 8;
 
 export interface Insn {
   code: number;

@@ -10,6 +10,11 @@ import type { CgroupFs } from './fs';
 
 type Template = Record<string, string>;
 
+/** The files of several templates, later ones winning. */
+function merge(...parts: (Template | undefined)[]): Template {
+  return parts.reduce<Template>((all, t) => ({ ...all, ...t }), {});
+}
+
 const V1_UNLIMITED = '9223372036854771712';
 const V1_COMMON: Template = { 'cgroup.procs': '', tasks: '', notify_on_release: '0', 'cgroup.clone_children': '0' };
 
@@ -118,7 +123,7 @@ export class FakeCgroupFs implements CgroupFs {
     for (const group of groups) {
       const dir = `${root}/${group.join(',')}`;
       nodefs.mkdirSync(dir, { recursive: true });
-      f.populate(dir, Object.assign({}, V1_COMMON, ...group.map((s) => V1_TEMPLATES[s])));
+      f.populate(dir, merge(V1_COMMON, ...group.map((s) => V1_TEMPLATES[s])));
       if (group.length > 1) for (const s of group) nodefs.symlinkSync(group.join(','), `${root}/${s}`);
       if (group.includes('cpuset')) {
         nodefs.writeFileSync(`${dir}/cpuset.cpus`, opts.cpus ?? '0-3');
@@ -208,11 +213,11 @@ export class FakeCgroupFs implements CgroupFs {
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (this.layout === 2) {
       const controllers = nodefs.readFileSync(`${parent}/cgroup.subtree_control`, 'utf8').trim().split(/\s+/).filter((s) => s);
-      this.populate(path, Object.assign({}, V2_CORE, { 'cgroup.controllers': controllers.join(' ') }, ...controllers.map((c) => V2_TEMPLATES[c] ?? {})));
+      this.populate(path, merge(V2_CORE, { 'cgroup.controllers': controllers.join(' ') }, ...controllers.map((c) => V2_TEMPLATES[c])));
       return;
     }
     const hierarchy = path.slice(this.root.length + 1).split('/')[0] as string;
-    this.populate(path, Object.assign({}, V1_COMMON, ...hierarchy.split(',').map((s) => V1_TEMPLATES[s] ?? {})));
+    this.populate(path, merge(V1_COMMON, ...hierarchy.split(',').map((s) => V1_TEMPLATES[s])));
   }
 
   rmdir(path: string): void {

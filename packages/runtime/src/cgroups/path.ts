@@ -1,7 +1,7 @@
 import { CgroupPathError } from './errors';
 
 /** Parent of containers whose config gives no cgroupsPath. */
-export const DEFAULT_PARENT = '/gantry';
+const DEFAULT_PARENT = '/gantry';
 /** Parent slice runc's systemd driver uses when the "slice" part is empty. */
 const DEFAULT_SLICE = 'system.slice';
 
@@ -63,7 +63,7 @@ export function expandSlice(slice: string, cgroupsPath: string = slice): string 
  * Normalize "a//b/./c" to "/a/b/c". ".." is resolved, but may not climb above the hierarchy root;
  * the root itself is refused because a container must never own (and later rmdir) it.
  */
-export function normalizeCgroupPath(p: string): string {
+function normalizeCgroupPath(p: string): string {
   if (p.includes('\0')) throw new CgroupPathError('cgroup path contains a NUL byte', p);
   const parts: string[] = [];
   for (const part of p.split('/')) {

@@ -9,7 +9,7 @@ import { readV1Stats } from './v1-stats';
 import { collectPids, readControl, readOptional, removeCgroupTree, sleepMs, writeControl, writePid } from './util';
 
 /** The v1 controllers Gantry manages; named hierarchies (name=systemd) and others are left alone. */
-export const V1_SUBSYSTEMS = [
+const V1_SUBSYSTEMS = [
   'cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'freezer', 'blkio', 'devices', 'hugetlb', 'net_cls', 'net_prio', 'perf_event',
 ] as const;
 
@@ -200,14 +200,14 @@ export class CgroupV1Manager implements CgroupManager {
 
   /** Remove the cgroup from every hierarchy; tries them all before reporting the first failure. */
   destroy(): void {
-    let first: unknown;
+    let first: { error: unknown } | undefined;
     for (const dir of this.hierarchyDirs) {
       try {
         removeCgroupTree(this.fs, dir);
       } catch (err) {
-        first ??= err;
+        first ??= { error: err };
       }
     }
-    if (first !== undefined) throw first;
+    if (first) throw first.error;
   }
 }

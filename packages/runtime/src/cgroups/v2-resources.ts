@@ -143,7 +143,7 @@ function setIo(ctx: V2Context, b: BlockIOResources): void {
 }
 
 /** Keys are file names in this cgroup ("memory.high"): nothing that could reach another directory. */
-export function checkUnifiedKey(key: string): void {
+function checkUnifiedKey(key: string): void {
   if (key === '' || key.includes('/') || key.includes('..') || key.includes('\0') || !/^[a-z_]+\.[A-Za-z0-9_.]+$/.test(key)) {
     throw new CgroupError('INVALID_RESOURCE', `invalid resources.unified key ${JSON.stringify(key)}`);
   }

@@ -11,7 +11,7 @@ import { readV2Stats } from './v2-stats';
 import { collectPids, readControl, readOptional, removeCgroupTree, sleepMs, writeControl, writePid } from './util';
 
 /** Controllers a container may need; only those the parent offers get enabled. */
-export const V2_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc'] as const;
+const V2_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc'] as const;
 
 /** How long freeze()/thaw() wait for cgroup.events to confirm (ms). */
 const FREEZE_TIMEOUT_MS = 5000;

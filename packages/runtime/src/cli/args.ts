@@ -1,6 +1,6 @@
 /** A small flag parser with urfave/cli conventions (what runc users and containerd's go-runc send). */
 
-export type FlagType = 'bool' | 'string' | 'multi';
+type FlagType = 'bool' | 'string' | 'multi';
 
 export interface FlagSpec {
   name: string;

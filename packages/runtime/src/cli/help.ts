@@ -22,7 +22,7 @@ function flagLabel(f: FlagSpec): string {
   return names.join(', ');
 }
 
-export function renderOptions(flags: readonly FlagSpec[]): string {
+function renderOptions(flags: readonly FlagSpec[]): string {
   const labels = flags.map(flagLabel);
   const width = Math.max(0, ...labels.map((l) => l.length));
   return flags.map((f, i) => `   ${labels[i]!.padEnd(width)}  ${f.usage ?? ''}`.trimEnd()).join('\n');

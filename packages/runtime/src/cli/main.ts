@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseSignal } from '@gantry/linux';
 import { bool, int, multi, parseArgs, parseDuration, str, UsageError, type FlagSpec, type Parsed } from './args';
-import { CliLog, type LogFormat } from './log';
+import { CliLog } from './log';
 import { EXEC_FLAGS, execProcessFrom } from './process-flags';
 import { UPDATE_FLAGS, resourcesFrom } from './update-flags';
 import type { Runtime } from '../runtime';
@@ -522,7 +522,7 @@ export async function main(argv: string[]): Promise<number> {
       i += spec && spec.type !== 'bool' && !argv[i]!.includes('=') ? 2 : 1;
     }
     const globals = parseArgs(argv.slice(0, i), GLOBAL_FLAGS);
-    const format = (str(globals, 'log-format') ?? 'text') as LogFormat;
+    const format: string = str(globals, 'log-format') ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError(`invalid log-format: ${format}`);
     log = new CliLog(str(globals, 'log'), format, bool(globals, 'debug'));
     if (bool(globals, 'version')) {
@@ -541,7 +541,7 @@ export async function main(argv: string[]): Promise<number> {
       root,
       runtime: () => {
         if (!rt) {
-          // eslint-disable-next-line @typescript-eslint/no-var-requires
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
           const { Runtime: R } = require('../runtime') as typeof import('../runtime');
           rt = new R({ root, systemdCgroup: bool(globals, 'systemd-cgroup'), warn: (m) => log.warn(m), warnQuietly: (m) => log.warnQuietly(m), debug: (m) => log.debug(m) });
         }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tty from 'node:tty';
+import { linuxSys } from '@gantry/linux';
 import { ConsoleSocket } from '../console-socket';
 
 /**
@@ -42,7 +43,6 @@ export class TtyProxy {
       if (process.stdout.isTTY) {
         const [cols, rows] = process.stdout.getWindowSize();
         try {
-          const { linuxSys } = require('@gantry/linux') as typeof import('@gantry/linux');
           linuxSys().setWinsize(master, rows, cols);
         } catch {
           // the pty is gone

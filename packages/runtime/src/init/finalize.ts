@@ -56,7 +56,7 @@ function rlimitValue(v: number): bigint {
   return v < 0 || v >= 2 ** 63 ? RLIM_INFINITY : BigInt(Math.floor(v));
 }
 
-export function applyRlimits(sys: Sys, rlimits: readonly Rlimit[] | undefined): void {
+function applyRlimits(sys: Sys, rlimits: readonly Rlimit[] | undefined): void {
   for (const rl of rlimits ?? []) {
     const resource = RLIMIT[rl.type];
     if (resource === undefined) throw new InitError(`unknown rlimit ${rl.type}`);
@@ -65,7 +65,7 @@ export function applyRlimits(sys: Sys, rlimits: readonly Rlimit[] | undefined): 
 }
 
 /** Drop every capability not in the bounding list (needs CAP_SETPCAP, so before the user switch). */
-export function dropBoundingSet(sys: Sys, caps: Capabilities | undefined, lastCap: number): void {
+function dropBoundingSet(sys: Sys, caps: Capabilities | undefined, lastCap: number): void {
   if (!caps) return;
   const keep = capMask(caps.bounding, lastCap);
   for (let cap = 0; cap <= lastCap; cap++) {
@@ -74,7 +74,7 @@ export function dropBoundingSet(sys: Sys, caps: Capabilities | undefined, lastCa
 }
 
 /** setgroups/setresgid/setresuid, keeping the permitted set across the uid change for applyCapabilities. */
-export function switchUser(sys: Sys, user: User): void {
+function switchUser(sys: Sys, user: User): void {
   sys.setgroups(user.additionalGids ?? []);
   sys.prctl(PR.SET_KEEPCAPS, 1);
   sys.setresgid(user.gid);
@@ -192,7 +192,7 @@ function loadSeccomp(sys: Sys, filter: SeccompFilter, opts: FinalizeOptions): vo
  * With `permissionMayWait`, a refusal (EACCES/EPERM) returns false instead of throwing: the caller
  * tries again as the container's user.
  */
-export function enterCwd(sys: Sys, cwd: string, permissionMayWait = false): boolean {
+function enterCwd(sys: Sys, cwd: string, permissionMayWait = false): boolean {
   try {
     sys.chdir(cwd);
   } catch (e) {

@@ -2,7 +2,7 @@ import { CLONE, O, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import type { Namespace, NamespaceType } from '../spec/types';
 
-export const CLONE_FLAG: Record<NamespaceType, number> = {
+const CLONE_FLAG: Record<NamespaceType, number> = {
   pid: CLONE.NEWPID,
   network: CLONE.NEWNET,
   mount: CLONE.NEWNS,

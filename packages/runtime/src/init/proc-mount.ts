@@ -13,7 +13,7 @@ import { InitError } from '../errors';
  * The only places inside /proc a mount may go: files lxcfs emulates (runc allows the same list).
  * Anything else inside /proc could hide or replace what masked and read-only paths protect.
  */
-export const PROC_MOUNT_ALLOWED: readonly string[] = [
+const PROC_MOUNT_ALLOWED: readonly string[] = [
   '/proc/cpuinfo',
   '/proc/diskstats',
   '/proc/meminfo',

@@ -29,7 +29,7 @@ import { ConfigError, InitError } from '../errors';
 import { trace } from '../trace';
 
 export type ExeSealMode = 'overlay' | 'copy';
-export const EXE_SEAL_MODES: readonly ExeSealMode[] = ['overlay', 'copy'];
+const EXE_SEAL_MODES: readonly ExeSealMode[] = ['overlay', 'copy'];
 
 export interface StageExecutableOptions {
   /** The node binary the stages run (its real path is sealed). */
@@ -67,7 +67,7 @@ function escapeLowerdir(p: string): string {
 }
 
 /** A read-only, detached overlayfs holding the directory of `real` (node, symlinks resolved); an O_PATH fd of node on it. */
-export function sealWithOverlay(sys: Sys, real: string, bottomDir: string): SealedExecutable {
+function sealWithOverlay(sys: Sys, real: string, bottomDir: string): SealedExecutable {
   sys.mkdirAll(bottomDir, 0o711);
   const ctx = sys.fsopen('overlay');
   let mnt: number | undefined;
@@ -93,7 +93,7 @@ export function sealWithOverlay(sys: Sys, real: string, bottomDir: string): Seal
 }
 
 /** A sealed memfd copy of node: no write, resize or further seal can touch it. */
-export function sealWithCopy(sys: Sys, node: string): SealedExecutable {
+function sealWithCopy(sys: Sys, node: string): SealedExecutable {
   const src = sys.open(node, O.RDONLY | O.CLOEXEC);
   let mfd: number | undefined;
   try {
@@ -167,7 +167,7 @@ export class StageExecutable {
   /** The sealed handle, made on first use. */
   sealed(): SealedExecutable {
     let bySys = cache.get(this.sys);
-    if (!bySys) cache.set(this.sys, (bySys = new Map()));
+    if (!bySys) cache.set(this.sys, (bySys = new Map<string, SealedExecutable>()));
     const key = `${this.opts.seal ?? ''}\0${this.opts.node}`;
     let s = bySys.get(key);
     if (!s) bySys.set(key, (s = sealExecutable(this.sys, this.opts)));

@@ -62,7 +62,7 @@ export function hostIdOf(mappings: readonly IdMapping[] | undefined, id: number)
 }
 
 /** util-linux's tools, by absolute path where they are (a shim's PATH can be minimal). */
-export function utilLinux(name: 'unshare' | 'nsenter' | 'setsid'): string {
+function utilLinux(name: 'unshare' | 'nsenter' | 'setsid'): string {
   for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
     if (fs.existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
   }
@@ -73,7 +73,7 @@ export function utilLinux(name: 'unshare' | 'nsenter' | 'setsid'): string {
 const HOLD = ['/bin/sh', '-c', 'echo ready; read x'];
 
 /** argv of the holder that makes a new user namespace. */
-export function holderArgv(): string[] {
+function holderArgv(): string[] {
   return [utilLinux('unshare'), '--user', '--', ...HOLD];
 }
 

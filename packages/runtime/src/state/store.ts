@@ -5,7 +5,7 @@ import { ContainerIdError, StateError } from '../errors';
 import type { ContainerState, Spec } from '../spec/types';
 
 export const DEFAULT_ROOT = '/run/gantry-runtime';
-export const STATE_FILE = 'state.json';
+const STATE_FILE = 'state.json';
 export const EXEC_FIFO = 'exec.fifo';
 /**
  * What the init stage writes to exec.fifo once `start` opens it: EXEC_FIFO_GO when it goes on to

@@ -15,7 +15,7 @@ import { BPF, linuxSys, O, S_IF } from '@gantry/linux';
 import { describeRoot, useHarness, type Json } from './helpers';
 
 // The library from the build (its init stage is the compiled dist/process/stage-main.js).
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = require('../../dist') as typeof import('../../src');
 
 /** The cgroup2 mount of a hybrid host: a cgroup root the runtime sees as v2, without controllers. */
@@ -61,7 +61,7 @@ describeRoot('device confinement (root integration)', () => {
     // The image: a copy of the busybox rootfs with the two device nodes in it.
     rootfs = path.join(h.tmp, 'rootfs-devices');
     const cp = spawnSync('cp', ['-a', h.rootfs, rootfs]);
-    if (cp.status !== 0) throw new Error(`cp -a failed: ${cp.stderr}`);
+    if (cp.status !== 0) throw new Error(`cp -a failed: ${cp.stderr.toString()}`);
     linuxSys().mknod(path.join(rootfs, 'disk'), S_IF.BLK | 0o666, 7, minor);
     linuxSys().mknod(path.join(rootfs, 'zero2'), S_IF.CHR | 0o666, 1, 5);
     fs.chmodSync(path.join(rootfs, 'disk'), 0o666);

@@ -16,16 +16,16 @@ import * as path from 'node:path';
 import { CAPABILITIES, mountPointsUnder, readMountinfo } from '@gantry/linux';
 import { describeIf, needFile, needRoot, unmet } from '@gantry/testkit';
 
-export const REPO = path.resolve(__dirname, '../../../..');
+const REPO = path.resolve(__dirname, '../../../..');
 /** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
 export const CLI = process.env.GANTRY_IT_CLI ?? path.join(REPO, 'packages/runtime/dist/cli/main.js');
-export const MAKE_BUNDLE = path.join(REPO, 'tools/make-busybox-bundle.sh');
-export const CGROUP_ROOT = '/sys/fs/cgroup';
+const MAKE_BUNDLE = path.join(REPO, 'tools/make-busybox-bundle.sh');
+const CGROUP_ROOT = '/sys/fs/cgroup';
 /** cgroup v1 hierarchies the runtime manages (the default cgroupsPath is /gantry/<id>). */
-export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'freezer', 'devices', 'blkio'];
+const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'freezer', 'devices', 'blkio'];
 
 /** Why this suite cannot run here, or undefined. */
-export function skipReason(): string | undefined {
+function skipReason(): string | undefined {
   return unmet(
     needRoot(),
     needFile('/bin/busybox', 'Debian package busybox-static; tools/install-deps.sh installs it'),
@@ -140,7 +140,8 @@ export class Harness {
   }
 
   /** A bundle directory with `config` as its config.json (or raw text). */
-  bundle(config: Json | string, name = 'b'): string {
+  bundle(config: Json, name = 'b'): string {
+    // config is a spec object or raw text
     const dir = fs.mkdtempSync(path.join(this.tmp, `${name}-`));
     fs.writeFileSync(path.join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config, null, 2));
     return dir;
@@ -241,7 +242,7 @@ export class Harness {
     for (const id of this.ids) {
       const r = this.cli(['delete', '-f', id], { timeoutMs: 20_000 });
       if (r.status !== 0 && !/does not exist/.test(r.stderr)) {
-        // eslint-disable-next-line no-console
+         
         console.warn(`cleanup: delete -f ${id} failed: ${r.stderr.trim() || r.error?.message}`);
       }
       this.reapLeftovers(id);

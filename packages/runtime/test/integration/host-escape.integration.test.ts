@@ -107,7 +107,6 @@ describeRoot('host escape through the runtime (root integration)', () => {
     h.ok(['exec', id, 'touch', '/tmp/stop'], { timeoutMs: 90_000 });
     await waitFor('the scan to stop', () => /^passes=\d+$/m.test(readOr(log)), 60_000);
     const out = readOr(log);
-    // eslint-disable-next-line no-console
     console.log(`exec times under the scan (ms): ${started.join(' ')}`);
     expect(out).toMatch(/^root:x:0:0:/m);
     expect(out).not.toContain(marker.content);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describeRoot, useHarness } from './helpers';
 
 // The library from the build: its init stage is the compiled dist/process/stage-main.js.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = require('../../dist') as typeof import('../../src');
 
 describeRoot('library', () => {
