@@ -42,7 +42,15 @@ function parseArgs(argv) {
 function loadHarness(tmp, name) {
   const esbuild = require('esbuild');
   const outfile = join(tmp, `${name}.cjs`);
-  esbuild.buildSync({ entryPoints: [join(repo, 'e2e', 'src', `${name}.ts`)], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'error', define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) } });
+  esbuild.buildSync({
+    entryPoints: [join(repo, 'e2e', 'src', `${name}.ts`)],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    outfile,
+    logLevel: 'error',
+    define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) },
+  });
   return require(outfile);
 }
 
@@ -105,7 +113,9 @@ async function main() {
         `${opts.parallel} x run -d`,
         async (t, i) => {
           const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
-          const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '600']))));
+          const ms = await timed(() =>
+            Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '600']))),
+          );
           await docker(t.env, ['rm', '-f', ...names]);
           return ms;
         },
@@ -128,12 +138,20 @@ async function main() {
   const rows = Object.keys(results.gantryd).map((label) => {
     const gm = median(results.gantryd[label]);
     const dm = results.dockerd ? median(results.dockerd[label]) : undefined;
-    return { case: label, gantryd_ms: Math.round(gm), dockerd_ms: dm === undefined ? null : Math.round(dm), ratio: dm === undefined ? null : Number((gm / dm).toFixed(2)) };
+    return {
+      case: label,
+      gantryd_ms: Math.round(gm),
+      dockerd_ms: dm === undefined ? null : Math.round(dm),
+      ratio: dm === undefined ? null : Number((gm / dm).toFixed(2)),
+    };
   });
   console.log(`gantryd vs dockerd, docker CLI, ${opts.runs} runs each (median ms; ratio = gantryd/dockerd, target <= 0.5 for run --rm and exec)`);
   console.table(rows);
   mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, JSON.stringify({ date: new Date().toISOString(), kernel: release(), cpus: cpus().length, runs: opts.runs, rows, samples: results }, null, 2));
+  writeFileSync(
+    opts.out,
+    JSON.stringify({ date: new Date().toISOString(), kernel: release(), cpus: cpus().length, runs: opts.runs, rows, samples: results }, null, 2),
+  );
 }
 
 main().catch((e) => {

@@ -35,7 +35,15 @@ const tmp = mkdtempSync(join(tmpdir(), 'faults-bench-'));
 let r;
 try {
   const outfile = join(tmp, 'soak.cjs');
-  require('esbuild').buildSync({ entryPoints: [join(repo, 'e2e', 'src', 'soak.ts')], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'error', define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) } });
+  require('esbuild').buildSync({
+    entryPoints: [join(repo, 'e2e', 'src', 'soak.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    outfile,
+    logLevel: 'error',
+    define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) },
+  });
   const { runFaults } = require(outfile);
   console.log(`faults: seed ${o.seed} (rerun: npm run faults -- --seed ${o.seed}); ${o.count} containers, ${o.kills} kills, ${o.parallel} in parallel`);
   r = await runFaults({ ...o, log: (l) => console.log(l) });
@@ -48,7 +56,10 @@ for (const k of r.killed) console.log(`kill ${k.kill.target} at ${k.kill.point} 
 console.log(`gantry-containerd restarts seen: ${r.containerdRestarts}; docker requests that failed: ${r.failures.length}`);
 for (const f of r.failures) console.log(`  ${f}`);
 console.log('id            docker    ctr  task      shim  procs');
-for (const v of r.views) console.log(`${v.id.slice(0, 12)}  ${(v.docker ?? '-').padEnd(8)}  ${v.ctrContainer ? 'yes' : 'no '}  ${(v.ctrTask ?? '-').padEnd(8)}  ${v.shim ? 'yes' : 'no '}   ${v.processes}`);
+for (const v of r.views)
+  console.log(
+    `${v.id.slice(0, 12)}  ${(v.docker ?? '-').padEnd(8)}  ${v.ctrContainer ? 'yes' : 'no '}  ${(v.ctrTask ?? '-').padEnd(8)}  ${v.shim ? 'yes' : 'no '}   ${v.processes}`,
+  );
 for (const d of r.disagreements) console.log(`DISAGREE ${d}`);
 for (const l of r.leaks) console.log(`LEAK ${l}`);
 console.log(`${r.disagreements.length} disagreements, ${r.leaks.length} leaks, ${r.seconds.toFixed(1)} s (seed ${r.seed})`);

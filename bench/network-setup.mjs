@@ -51,7 +51,9 @@ const existed = new Map(FIXED.map((p) => [p, existsSync(p)]));
 let dockerd;
 
 const log = openSync(join(dir, 'gantryd.log'), 'a');
-const daemon = spawn(join(repo, 'bin', 'gantryd'), ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run')], { stdio: ['ignore', log, log] });
+const daemon = spawn(join(repo, 'bin', 'gantryd'), ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run')], {
+  stdio: ['ignore', log, log],
+});
 const net = `bench-${process.pid}`;
 let code = 0;
 try {
@@ -60,7 +62,11 @@ try {
     if (Date.now() > deadline || daemon.exitCode !== null) throw new Error(`gantryd did not start: ${readFileSync(join(dir, 'gantryd.log'), 'utf8')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const made = spawnSync('bash', [join(repo, 'tools', 'make-busybox-bundle.sh'), join(dir, 'b'), '--args', 'sh', '--docker-archive', join(dir, 'bb.tar'), '--name', 'busybox:latest'], { encoding: 'utf8' });
+  const made = spawnSync(
+    'bash',
+    [join(repo, 'tools', 'make-busybox-bundle.sh'), join(dir, 'b'), '--args', 'sh', '--docker-archive', join(dir, 'bb.tar'), '--name', 'busybox:latest'],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) throw new Error(made.stderr);
   must(['load', '-i', join(dir, 'bb.tar')]);
   must(['network', 'create', '--subnet', `10.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}.0/24`, net]);
@@ -70,11 +76,36 @@ try {
     spawnSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
     writeFileSync(join(dir, 'daemon.json'), '{}\n');
     const dlog = openSync(join(dir, 'dockerd.log'), 'a');
-    dockerd = spawn('nsenter', [`--net=/run/netns/${netns}`, dockerdBin, '--config-file', join(dir, 'daemon.json'), '--data-root', join(dir, 'dd'), '--exec-root', join(dir, 'dx'),
-      '-H', `unix://${join(dir, 'd.sock')}`, '--pidfile', join(dir, 'd.pid'), '--containerd-namespace', netns, '--containerd-plugins-namespace', `${netns}-p`, '--storage-driver', 'overlay2', '--cgroup-parent', `/${netns}`], { stdio: ['ignore', dlog, dlog] });
+    dockerd = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${netns}`,
+        dockerdBin,
+        '--config-file',
+        join(dir, 'daemon.json'),
+        '--data-root',
+        join(dir, 'dd'),
+        '--exec-root',
+        join(dir, 'dx'),
+        '-H',
+        `unix://${join(dir, 'd.sock')}`,
+        '--pidfile',
+        join(dir, 'd.pid'),
+        '--containerd-namespace',
+        netns,
+        '--containerd-plugins-namespace',
+        `${netns}-p`,
+        '--storage-driver',
+        'overlay2',
+        '--cgroup-parent',
+        `/${netns}`,
+      ],
+      { stdio: ['ignore', dlog, dlog] },
+    );
     const dl = Date.now() + 60000;
     while (docker(['version'], denv).status !== 0) {
-      if (Date.now() > dl || dockerd.exitCode !== null) throw new Error(`dockerd did not start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+      if (Date.now() > dl || dockerd.exitCode !== null)
+        throw new Error(`dockerd did not start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     must(['load', '-i', join(dir, 'bb.tar')], denv);
@@ -104,11 +135,15 @@ try {
   console.log('daemon  mode              median    mean     min     max   network cost (median - none)');
   for (const [k, s] of Object.entries(results)) {
     const base = results[`${k.split(' ')[0]} none`].median;
-    console.log(`${k.replace(' ', '  ').padEnd(25)} ${s.median.toFixed(1).padStart(7)} ${s.mean.toFixed(1).padStart(7)} ${s.min.toFixed(1).padStart(7)} ${s.max.toFixed(1).padStart(7)}   ${(s.median - base).toFixed(1)}`);
+    console.log(
+      `${k.replace(' ', '  ').padEnd(25)} ${s.median.toFixed(1).padStart(7)} ${s.mean.toFixed(1).padStart(7)} ${s.min.toFixed(1).padStart(7)} ${s.max.toFixed(1).padStart(7)}   ${(s.median - base).toFixed(1)}`,
+    );
   }
   if (results['dockerd none']) {
     const cost = (t) => results[`${t} user bridge`].median - results[`${t} none`].median;
-    console.log(`network set-up per container (user bridge - none): gantryd ${cost('gantryd').toFixed(1)} ms, dockerd ${cost('dockerd').toFixed(1)} ms, ratio ${(cost('gantryd') / cost('dockerd')).toFixed(2)}`);
+    console.log(
+      `network set-up per container (user bridge - none): gantryd ${cost('gantryd').toFixed(1)} ms, dockerd ${cost('dockerd').toFixed(1)} ms, ratio ${(cost('gantryd') / cost('dockerd')).toFixed(2)}`,
+    );
   }
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify({ date: new Date().toISOString(), kernel: release(), cpus: cpus().length, runs: opts.runs, results }, null, 2));

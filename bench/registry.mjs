@@ -42,7 +42,14 @@ const sh = (cmd, args) => {
   return r.stdout;
 };
 const sha = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-const freePort = () => new Promise((ok) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); });
+const freePort = () =>
+  new Promise((ok) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => ok(p));
+    });
+  });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -69,7 +76,15 @@ try {
     layerPaths.push(`${hex}/layer.tar`);
     fs.rmSync(root, { recursive: true });
   }
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: diffIds }, history: diffIds.map(() => ({ created_by: 'bench' })) }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['sh'] },
+      rootfs: { type: 'layers', diff_ids: diffIds },
+      history: diffIds.map(() => ({ created_by: 'bench' })),
+    }),
+  );
   const configHex = createHash('sha256').update(config).digest('hex');
   fs.writeFileSync(join(arch, `${configHex}.json`), config);
   fs.writeFileSync(join(arch, 'manifest.json'), JSON.stringify([{ Config: `${configHex}.json`, RepoTags: ['bench/big:v1'], Layers: layerPaths }]));
@@ -81,24 +96,47 @@ try {
   // a fresh registry (own port and storage) per run: nothing to mount or skip from an earlier run
   const startRegistry = async (run) => {
     const port = await freePort();
-    fs.writeFileSync(join(dir, `reg${run}.yml`), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, `regdata${run}`)}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    fs.writeFileSync(
+      join(dir, `reg${run}.yml`),
+      `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, `regdata${run}`)}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    );
     const proc = spawn('/usr/bin/docker-registry', ['serve', join(dir, `reg${run}.yml`)], { stdio: 'ignore' });
     procs.push(proc);
-    for (let i = 0; i < 400 && !(await new Promise((ok) => http.get(`http://127.0.0.1:${port}/v2/`, (r) => (r.resume(), ok(true))).on('error', () => ok(false)))); i++) await sleep(50);
+    for (
+      let i = 0;
+      i < 400 && !(await new Promise((ok) => http.get(`http://127.0.0.1:${port}/v2/`, (r) => (r.resume(), ok(true))).on('error', () => ok(false))));
+      i++
+    )
+      await sleep(50);
     return { host: `127.0.0.1:${port}`, stop: () => proc.kill('SIGTERM'), data: join(dir, `regdata${run}`) };
   };
   const sock = join(dir, 'c.sock');
-  procs.push(spawn(process.execPath, [join(repo, 'packages/containerd/dist/main.js'), '--address', sock, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--log-level', 'error'], { stdio: 'ignore' }));
+  procs.push(
+    spawn(
+      process.execPath,
+      [join(repo, 'packages/containerd/dist/main.js'), '--address', sock, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--log-level', 'error'],
+      { stdio: 'ignore' },
+    ),
+  );
   for (let i = 0; i < 400 && !fs.existsSync(sock); i++) await sleep(50);
   const addr = `unix://${sock}`;
   const c = credentials.createInsecure();
   const big = { 'grpc.max_receive_message_length': 64 << 20, 'grpc.max_send_message_length': 64 << 20 };
-  const clients = { content: new content.ContentClient(addr, c, big), images: new images.ImagesClient(addr, c), leases: new leases.LeasesClient(addr, c), snapshots: new snapshots.SnapshotsClient(addr, c), diff: new diff.DiffClient(addr, c) };
+  const clients = {
+    content: new content.ContentClient(addr, c, big),
+    images: new images.ImagesClient(addr, c),
+    leases: new leases.LeasesClient(addr, c),
+    snapshots: new snapshots.SnapshotsClient(addr, c),
+    diff: new diff.DiffClient(addr, c),
+  };
   const arc = new archives.ArchivesClient(addr, c, big);
   const data = fs.readFileSync(archive);
   const loaded = await new Promise((ok, ko) => {
     const call = arc.import(namespaceMetadata('bench'), (e, r) => (e ? ko(e) : ok(r)));
-    for (let i = 0; i < data.length; i += 1 << 20) call.write(i === 0 ? { unpack: false, data: data.subarray(i, i + (1 << 20)), name: '', snapshotter: '', platform: '' } : { data: data.subarray(i, i + (1 << 20)) });
+    for (let i = 0; i < data.length; i += 1 << 20)
+      call.write(
+        i === 0 ? { unpack: false, data: data.subarray(i, i + (1 << 20)), name: '', snapshotter: '', platform: '' } : { data: data.subarray(i, i + (1 << 20)) },
+      );
     call.end();
   });
   const t = loaded.images[0].target;
@@ -123,8 +161,12 @@ try {
 
     t0 = performance.now();
     const marks = [];
-    await client.pull(new ContainerdStore(clients, `pull${run}`), gname, { progress: (msg) => { if (msg.status === "Download complete" || msg.status === "Pull complete") marks.push(`${msg.status} ${(performance.now() - t0).toFixed(0)}`); } });
-    if (process.env.BENCH_VERBOSE) console.log(marks.join("; "));
+    await client.pull(new ContainerdStore(clients, `pull${run}`), gname, {
+      progress: (msg) => {
+        if (msg.status === 'Download complete' || msg.status === 'Pull complete') marks.push(`${msg.status} ${(performance.now() - t0).toFixed(0)}`);
+      },
+    });
+    if (process.env.BENCH_VERBOSE) console.log(marks.join('; '));
     rows.gantryPull.push(performance.now() - t0);
     client.close();
 
@@ -135,12 +177,18 @@ try {
     fs.rmSync(oci, { recursive: true, force: true });
     reg.stop();
     fs.rmSync(reg.data, { recursive: true, force: true });
-    console.log(`run ${run + 1}: push gantry ${rows.gantryPush[run].toFixed(0)} ms, skopeo ${rows.skopeoPush[run].toFixed(0)} ms; pull gantry ${rows.gantryPull[run].toFixed(0)} ms (with unpack), skopeo ${rows.skopeoPull[run].toFixed(0)} ms`);
+    console.log(
+      `run ${run + 1}: push gantry ${rows.gantryPush[run].toFixed(0)} ms, skopeo ${rows.skopeoPush[run].toFixed(0)} ms; pull gantry ${rows.gantryPull[run].toFixed(0)} ms (with unpack), skopeo ${rows.skopeoPull[run].toFixed(0)} ms`,
+    );
   }
   const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)]));
   console.log('\nmedian of', opts.runs, 'runs');
-  console.log(`push: gantry ${m.gantryPush.toFixed(0)} ms (${(total / (m.gantryPush / 1000)).toFixed(0)} MB/s), skopeo ${m.skopeoPush.toFixed(0)} ms, ratio gantry/skopeo ${(m.gantryPush / m.skopeoPush).toFixed(2)}`);
-  console.log(`pull: gantry ${m.gantryPull.toFixed(0)} ms (${(total / (m.gantryPull / 1000)).toFixed(0)} MB/s, incl. unpack), skopeo ${m.skopeoPull.toFixed(0)} ms, ratio gantry/skopeo ${(m.gantryPull / m.skopeoPull).toFixed(2)}`);
+  console.log(
+    `push: gantry ${m.gantryPush.toFixed(0)} ms (${(total / (m.gantryPush / 1000)).toFixed(0)} MB/s), skopeo ${m.skopeoPush.toFixed(0)} ms, ratio gantry/skopeo ${(m.gantryPush / m.skopeoPush).toFixed(2)}`,
+  );
+  console.log(
+    `pull: gantry ${m.gantryPull.toFixed(0)} ms (${(total / (m.gantryPull / 1000)).toFixed(0)} MB/s, incl. unpack), skopeo ${m.skopeoPull.toFixed(0)} ms, ratio gantry/skopeo ${(m.gantryPull / m.skopeoPull).toFixed(2)}`,
+  );
   for (const cl of [...Object.values(clients), arc]) cl.close();
 } finally {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');

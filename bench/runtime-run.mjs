@@ -36,13 +36,29 @@ function parseArgs(argv) {
       return v;
     };
     switch (flag) {
-      case '--runs': case '-n': opts.runs = Number(value()); break;
-      case '--warmup': opts.warmup = Number(value()); break;
-      case '--runtime': opts.runtime = resolve(value()); break;
-      case '--runc': opts.runc = resolve(value()); break;
-      case '--out': opts.out = resolve(value()); break;
-      case '-h': case '--help': usage(0); break;
-      default: console.error(`unknown argument: ${argv[i]}`); usage(2);
+      case '--runs':
+      case '-n':
+        opts.runs = Number(value());
+        break;
+      case '--warmup':
+        opts.warmup = Number(value());
+        break;
+      case '--runtime':
+        opts.runtime = resolve(value());
+        break;
+      case '--runc':
+        opts.runc = resolve(value());
+        break;
+      case '--out':
+        opts.out = resolve(value());
+        break;
+      case '-h':
+      case '--help':
+        usage(0);
+        break;
+      default:
+        console.error(`unknown argument: ${argv[i]}`);
+        usage(2);
     }
   }
   if (!Number.isInteger(opts.runs) || opts.runs < 1) usage(2);

@@ -51,7 +51,10 @@ function main() {
       for (const k of order) {
         const id = `trace-${process.pid}-${++seq}`;
         const root = join(work, `root-${k}`);
-        const r = spawnSync(opts.runtimes[k], ['--root', root, 'run', '--bundle', bundle, id], { encoding: 'utf8', env: { ...process.env, GANTRY_TRACE: '1' } });
+        const r = spawnSync(opts.runtimes[k], ['--root', root, 'run', '--bundle', bundle, id], {
+          encoding: 'utf8',
+          env: { ...process.env, GANTRY_TRACE: '1' },
+        });
         spawnSync(opts.runtimes[k], ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
         if (r.status !== 0) throw new Error(`${opts.runtimes[k]} run failed: ${r.stderr}`);
         if (i === 0) continue; // warm-up
@@ -82,7 +85,15 @@ function main() {
     opts.runtimes.forEach((r, k) => console.log(`${k}: ${r} (${opts.runs} runs, medians; ms since each process started)`));
     if (opts.chrome) {
       const events = last.flatMap((evs, k) =>
-        evs.map((e) => ({ name: e.label, ph: 'i', s: 'p', ts: Math.round(e.epochMs * 1000), pid: k * 10 + (e.who === 'S' ? 2 : 1), tid: 0, args: { cpuMs: e.cpuMs } })),
+        evs.map((e) => ({
+          name: e.label,
+          ph: 'i',
+          s: 'p',
+          ts: Math.round(e.epochMs * 1000),
+          pid: k * 10 + (e.who === 'S' ? 2 : 1),
+          tid: 0,
+          args: { cpuMs: e.cpuMs },
+        })),
       );
       const names = opts.runtimes.flatMap((r, k) => [
         { name: 'process_name', ph: 'M', pid: k * 10 + 1, args: { name: `${k} CLI ${r}` } },

@@ -33,7 +33,15 @@ for (const k of ['count', 'parallel', 'warmup']) if (!Number.isInteger(o[k]) || 
 /** Transpile e2e/src/soak.ts (and the harness it uses) to CommonJS in a temp dir and load it. */
 export function loadSoak(tmp) {
   const outfile = join(tmp, 'soak.cjs');
-  require('esbuild').buildSync({ entryPoints: [join(repo, 'e2e', 'src', 'soak.ts')], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'error', define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) } });
+  require('esbuild').buildSync({
+    entryPoints: [join(repo, 'e2e', 'src', 'soak.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    outfile,
+    logLevel: 'error',
+    define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) },
+  });
   return require(outfile);
 }
 
@@ -67,7 +75,9 @@ rows.push(['RSS gantry-containerd (MiB)', ...count((s) => (s.rss.containerd / 10
 const w = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)));
 for (const row of rows) console.log(row.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  '));
 console.log(`\n${r.count} containers in ${r.seconds.toFixed(1)} s: ${r.containersPerSecond.toFixed(2)} containers/s; ${r.failures.length} failed requests`);
-console.log(`RSS end / after ${r.warmup}: gantryd ${r.rssRatio.gantryd.toFixed(3)}, gantry-containerd ${r.rssRatio.containerd.toFixed(3)} (${r.rssWithin10Percent ? 'within' : 'NOT within'} 10 %)`);
+console.log(
+  `RSS end / after ${r.warmup}: gantryd ${r.rssRatio.gantryd.toFixed(3)}, gantry-containerd ${r.rssRatio.containerd.toFixed(3)} (${r.rssWithin10Percent ? 'within' : 'NOT within'} 10 %)`,
+);
 for (const f of r.failures.slice(0, 20)) console.log(`failure: ${f}`);
 for (const l of [...r.leaks, ...r.networkLeaks]) console.log(`LEAK ${l}`);
 if (r.leaks.length + r.networkLeaks.length === 0) console.log('leaks: none');

@@ -9,19 +9,7 @@
  * containerd-shim-runc-v2, runtime invocations) and the container processes those shims parent.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  rmdirSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type CommandResult, sleep, within } from './containerd';
 import { isExecutable, runtimeUnderTest, which } from './paths';
@@ -120,17 +108,30 @@ export class TestDockerd {
     const config = join(this.dir, 'daemon.json');
     writeFileSync(config, '{}\n');
     const args = [
-      '--config-file', config,
-      '--data-root', this.dataRoot,
-      '--exec-root', this.execRoot,
-      '--pidfile', join(this.dir, 'dockerd.pid'),
-      '-H', `unix://${this.socket}`,
-      '--containerd-namespace', this.namespace,
-      '--containerd-plugins-namespace', `${this.namespace}-plugins`,
-      '--cgroup-parent', this.cgroupParent,
-      '--bridge=none', '--iptables=false', '--ip-forward=false', '--ip-masq=false',
-      '--storage-driver', 'overlay2',
-      '--add-runtime', `gantry=${this.runtime}`,
+      '--config-file',
+      config,
+      '--data-root',
+      this.dataRoot,
+      '--exec-root',
+      this.execRoot,
+      '--pidfile',
+      join(this.dir, 'dockerd.pid'),
+      '-H',
+      `unix://${this.socket}`,
+      '--containerd-namespace',
+      this.namespace,
+      '--containerd-plugins-namespace',
+      `${this.namespace}-plugins`,
+      '--cgroup-parent',
+      this.cgroupParent,
+      '--bridge=none',
+      '--iptables=false',
+      '--ip-forward=false',
+      '--ip-masq=false',
+      '--storage-driver',
+      'overlay2',
+      '--add-runtime',
+      `gantry=${this.runtime}`,
     ];
     // dockerd finds containerd, runc and containerd-shim-runc-v2 on PATH; the runtime launcher finds node there.
     const path = (process.env.PATH ?? '').split(':').filter(Boolean);
@@ -283,9 +284,7 @@ export class TestDockerd {
         // exited meanwhile
       }
     }
-    const mine = procs.filter(
-      (p) => p.pid !== process.pid && p.argv.some((a) => a === this.dir || a.includes(this.dir + '/')),
-    );
+    const mine = procs.filter((p) => p.pid !== process.pid && p.argv.some((a) => a === this.dir || a.includes(this.dir + '/')));
     const shims = new Set(mine.filter((p) => basename(p.argv[0] ?? '').startsWith('containerd-shim')).map((p) => p.pid));
     const mineSet = new Set(mine.map((p) => p.pid));
     const containerProcs = procs.filter((p) => shims.has(p.ppid) && !mineSet.has(p.pid)).map((p) => p.pid);
@@ -326,4 +325,3 @@ export class TestDockerd {
     for (const c of candidates) if (existsSync(c)) removeTree(c);
   }
 }
-

@@ -145,7 +145,9 @@ export function writeDockerArchive(rootfs: string, out: string, name: string, ex
     if (files.status !== 0) throw new Error(`find in ${rootfs}: ${files.stderr}`);
     fs.writeFileSync(join(work, 'files'), files.stdout);
     const layer = join(work, 'layer.tar');
-    const tar = spawnSync('tar', ['-C', rootfs, '--no-recursion', '--numeric-owner', '--mtime=@0', '--format=gnu', '-cf', layer, '-T', join(work, 'files')], { encoding: 'utf8' });
+    const tar = spawnSync('tar', ['-C', rootfs, '--no-recursion', '--numeric-owner', '--mtime=@0', '--format=gnu', '-cf', layer, '-T', join(work, 'files')], {
+      encoding: 'utf8',
+    });
     if (tar.status !== 0) throw new Error(`tar of ${rootfs}: ${tar.stderr}`);
     const diffId = sha256(fs.readFileSync(layer));
     fs.mkdirSync(join(work, diffId));
@@ -171,7 +173,11 @@ export function writeDockerArchive(rootfs: string, out: string, name: string, ex
     fs.writeFileSync(join(work, 'manifest.json'), JSON.stringify([{ Config: `${configId}.json`, RepoTags: [name], Layers: [`${diffId}/layer.tar`] }]));
     const [repo, tag] = name.split(':') as [string, string];
     fs.writeFileSync(join(work, 'repositories'), JSON.stringify({ [repo]: { [tag]: diffId } }));
-    const pack = spawnSync('tar', ['-C', work, '--numeric-owner', '--owner=0', '--group=0', '-cf', out, 'manifest.json', 'repositories', `${configId}.json`, diffId], { encoding: 'utf8' });
+    const pack = spawnSync(
+      'tar',
+      ['-C', work, '--numeric-owner', '--owner=0', '--group=0', '-cf', out, 'manifest.json', 'repositories', `${configId}.json`, diffId],
+      { encoding: 'utf8' },
+    );
     if (pack.status !== 0) throw new Error(`tar of the archive: ${pack.stderr}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -295,7 +301,10 @@ export function buildAttackImages(fx: HostFixture): AttackImages {
   const diskNode = '/opt/disk';
   const loopNode = '/opt/loop';
   image(IMAGES.blockDev, (r) => {
-    for (const [node, dev] of [[diskNode, disk], [loopNode, loop]] as const) {
+    for (const [node, dev] of [
+      [diskNode, disk],
+      [loopNode, loop],
+    ] as const) {
       const mk = spawnSync('mknod', ['-m', '0666', join(r, node), 'b', String(dev.major), String(dev.minor)], { encoding: 'utf8' });
       if (mk.status !== 0) throw new Error(`mknod ${node}: ${mk.stderr}`);
     }
@@ -319,7 +328,22 @@ export function buildAttackImages(fx: HostFixture): AttackImages {
   const hostProc = join(fx.dir, 'hostproc');
   writeFakeProc(hostProc);
 
-  return { archives, devTarget, devMarker, devMarkerContent, hostPasswd, passwdUser, passwdSecret, diskNode, disk, loopNode, loop, loopMarker, fakeProc, hostProc };
+  return {
+    archives,
+    devTarget,
+    devMarker,
+    devMarkerContent,
+    hostPasswd,
+    passwdUser,
+    passwdSecret,
+    diskNode,
+    disk,
+    loopNode,
+    loop,
+    loopMarker,
+    fakeProc,
+    hostProc,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +439,14 @@ export async function startTarget(kind: TargetKind): Promise<EscapeTarget> {
     await d.stop();
     throw e;
   }
-  return { kind, dir: d.dir, runFlags: kind === 'dockerd-runc' ? ['--runtime', 'runc'] : ['--runtime', 'gantry'], env: d.env, logTail: () => d.logTail(40), stop: () => d.stop() };
+  return {
+    kind,
+    dir: d.dir,
+    runFlags: kind === 'dockerd-runc' ? ['--runtime', 'runc'] : ['--runtime', 'gantry'],
+    env: d.env,
+    logTail: () => d.logTail(40),
+    stop: () => d.stop(),
+  };
 }
 
 export interface DockerCall {

@@ -268,5 +268,3 @@ function topLevelCgroups(): string[] {
   for (const hierarchy of dirsIn(CGROUP_ROOT)) out.push(...dirsIn(hierarchy));
   return out;
 }
-
-

@@ -58,11 +58,22 @@ export class GantrydHarness {
     fs.rmSync(this.sock, { force: true });
     const log = fs.openSync(this.logPath, 'a');
     const [cmd, ...pre] = [...this.wrapper, GANTRYD];
-    this.daemon = spawn(cmd!, [...pre, '-H', `unix://${this.sock}`, '--data-root', join(this.dir, 'data'), '--exec-root', join(this.dir, 'run'), ...extraArgs], { stdio: ['ignore', log, log] });
+    this.daemon = spawn(
+      cmd!,
+      [...pre, '-H', `unix://${this.sock}`, '--data-root', join(this.dir, 'data'), '--exec-root', join(this.dir, 'run'), ...extraArgs],
+      { stdio: ['ignore', log, log] },
+    );
     fs.closeSync(log);
     const deadline = Date.now() + 30000;
     for (;;) {
-      if (fs.existsSync(this.sock) && (await this.request('GET', '/_ping').then((r) => r.status === 200, () => false))) return;
+      if (
+        fs.existsSync(this.sock) &&
+        (await this.request('GET', '/_ping').then(
+          (r) => r.status === 200,
+          () => false,
+        ))
+      )
+        return;
       if (Date.now() > deadline || this.daemon.exitCode !== null) throw new Error(`gantryd did not start: ${this.logTail(40)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -116,7 +127,9 @@ export class GantrydHarness {
   /** Make the offline busybox image as a docker-archive (tools/make-busybox-bundle.sh) and return its path. */
   makeBusyboxArchive(name = 'busybox:latest'): string {
     const out = join(this.dir, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
-    const made = spawnSync('bash', [bundleTool, join(this.dir, `b-${Date.now()}`), '--args', 'sh', '--docker-archive', out, '--name', name], { encoding: 'utf8' });
+    const made = spawnSync('bash', [bundleTool, join(this.dir, `b-${Date.now()}`), '--args', 'sh', '--docker-archive', out, '--name', name], {
+      encoding: 'utf8',
+    });
     if (made.status !== 0) throw new Error(made.stderr);
     return out;
   }

@@ -70,7 +70,9 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 /** A docker-archive (`docker save`) of one image whose only layer is `layer`, tagged `tag`. */
 export function dockerArchive(layer: Buffer, tag: string): Buffer {
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['true'] }, rootfs: { type: 'layers', diff_ids: [sha(layer)] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['true'] }, rootfs: { type: 'layers', diff_ids: [sha(layer)] } }),
+  );
   const manifest = Buffer.from(JSON.stringify([{ Config: 'config.json', RepoTags: [tag], Layers: ['layer/layer.tar'] }]));
   return Buffer.concat([file('layer/layer.tar', layer), file('config.json', config), file('manifest.json', manifest), END]);
 }
@@ -95,7 +97,18 @@ export function hostileLayers(): HostileLayer[] {
     {
       // later records replace earlier ones, in one header and across two: the escaping name wins
       name: 'repeated PAX records (path=ok, then path=../../../escape)',
-      bytes: () => once(Buffer.concat([pax([['path', 'first']]), pax([['path', 'ok'], ['path', '../../../escape']]), file('f', 'x'), END])),
+      bytes: () =>
+        once(
+          Buffer.concat([
+            pax([['path', 'first']]),
+            pax([
+              ['path', 'ok'],
+              ['path', '../../../escape'],
+            ]),
+            file('f', 'x'),
+            END,
+          ]),
+        ),
     },
     { name: '2 GiB-of-zeros gzip bomb (streamed)', bytes: () => zeroBomb(2048, header({ name: 'zeros', size: 2048 * MiB })) },
     {

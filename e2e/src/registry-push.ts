@@ -52,7 +52,12 @@ async function measure(src: Chunks): Promise<BlobRef & { gzip: boolean; diffId: 
   return { digest: `sha256:${blob.digest('hex')}`, size, gzip: !!gunzip, diffId: `sha256:${plain.digest('hex')}` };
 }
 
-function call(url: URL, method: string, headers: http.OutgoingHttpHeaders, body?: Chunks): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function call(
+  url: URL,
+  method: string,
+  headers: http.OutgoingHttpHeaders,
+  body?: Chunks,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers }, (res) => {
       let text = '';
@@ -101,16 +106,23 @@ export async function pushSingleLayerImage(host: string, name: string, tag: stri
   const configRef = await measure(async function* () {
     yield config;
   });
-  await pushBlob(host, name, async function* () {
-    yield config;
-  }, configRef);
+  await pushBlob(
+    host,
+    name,
+    async function* () {
+      yield config;
+    },
+    configRef,
+  );
   await pushBlob(host, name, layer, l);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configRef.digest, size: configRef.size },
-    layers: [{ mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest: l.digest, size: l.size }],
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configRef.digest, size: configRef.size },
+      layers: [{ mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest: l.digest, size: l.size }],
+    }),
+  );
   const url = new URL(`http://${host}/v2/${name}/manifests/${tag}`);
   const r = await call(url, 'PUT', { 'Content-Type': OCI_MANIFEST, 'Content-Length': manifest.length }, async function* () {
     yield manifest;

@@ -107,7 +107,7 @@ export class SoakEnv {
   docker(args: string[], timeoutMs = 120000): Promise<{ status: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
       execFile('docker', args, { env: this.h.env(), encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-        const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+        const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
         resolve({ status, stdout, stderr });
       });
     });
@@ -121,7 +121,9 @@ export class SoakEnv {
 
   /** gantry-shim processes started under our directory. */
   shims(): number[] {
-    return procs().filter((p) => p.cmdline.includes(this.h.dir) && /shim\/dist\/main\.js|gantry-shim/.test(p.cmdline)).map((p) => p.pid);
+    return procs()
+      .filter((p) => p.cmdline.includes(this.h.dir) && /shim\/dist\/main\.js|gantry-shim/.test(p.cmdline))
+      .map((p) => p.pid);
   }
 
   /** The container a shim serves: `--id` on its command line, or (a warm shim) the bundle its fds name. */
@@ -264,7 +266,8 @@ export function diff(base: Snapshot, end: Snapshot): string[] {
   extra('shim', base.shims, end.shims);
   if (end.spareShims.length > 1) leaks.push(`shim: ${end.spareShims.length} idle spare shims (${end.spareShims.join(', ')})`);
   extra('container process', base.containerProcs, end.containerProcs);
-  for (const [k, n] of Object.entries(end.iptables)) if (n > (base.iptables[k] ?? 0)) leaks.push(`iptables: ${k} has ${n} rules of ours (was ${base.iptables[k] ?? 0})`);
+  for (const [k, n] of Object.entries(end.iptables))
+    if (n > (base.iptables[k] ?? 0)) leaks.push(`iptables: ${k} has ${n} rules of ours (was ${base.iptables[k] ?? 0})`);
   for (const d of ['gantryd', 'containerd'] as const) {
     // gantry-containerd holds the stdin pipe of its idle warm spare shim (started after the first task)
     const allowed = base.fds[d] + (d === 'containerd' ? Math.max(0, end.spareShims.length - base.spareShims.length) : 0);
@@ -368,11 +371,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await env.dockerOk(['network', 'rm', net]);
     const userBridge = env.bridges[1]!;
     const networkLeaks = [
-      ...env.snapshot('network removed').links.filter((l) => l.startsWith(userBridge)).map((l) => `link: ${l}`),
+      ...env
+        .snapshot('network removed')
+        .links.filter((l) => l.startsWith(userBridge))
+        .map((l) => `link: ${l}`),
       ...['filter', 'nat', 'raw'].flatMap((t) =>
         run('iptables-save', ['-t', t])
           .split('\n')
-          .filter((l) => l.startsWith('-A ') && (new RegExp(`\\s${userBridge}(\\s|$)`).test(l) || l.includes(env.subnetPrefixes[1]!) || l.includes(`"${env.cniNames[1]!}`)))
+          .filter(
+            (l) =>
+              l.startsWith('-A ') &&
+              (new RegExp(`\\s${userBridge}(\\s|$)`).test(l) || l.includes(env.subnetPrefixes[1]!) || l.includes(`"${env.cniNames[1]!}`)),
+          )
           .map((l) => `iptables ${t}: ${l}`),
       ),
     ];
@@ -515,7 +525,14 @@ export async function runFaults(opts: FaultOptions): Promise<FaultResult> {
       const p = env.docker(args, 90000);
       fire(index, sent);
       const r = await p;
-      if (r.status !== 0) failures.push(`#${index} docker ${args[0]}: exit ${r.status}: ${r.stderr.trim().split('\n').filter((l) => l && !l.startsWith("Run 'docker")).join(' / ')}`);
+      if (r.status !== 0)
+        failures.push(
+          `#${index} docker ${args[0]}: exit ${r.status}: ${r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => l && !l.startsWith("Run 'docker"))
+            .join(' / ')}`,
+        );
       const pid = env.containerdPid();
       if (pid) containerdPids.add(pid);
       return r;
@@ -635,7 +652,15 @@ export async function agreement(env: SoakEnv): Promise<{ views: Agreement[]; dis
     const d = docker.get(id);
     const t = tasks.get(id);
     const p = procsById.get(id) ?? [];
-    const v: Agreement = { id, name: d?.name, docker: d?.state, ctrContainer: ctrContainers.has(id), ctrTask: t?.status, shim: shimIds.has(id), processes: p.length };
+    const v: Agreement = {
+      id,
+      name: d?.name,
+      docker: d?.state,
+      ctrContainer: ctrContainers.has(id),
+      ctrTask: t?.status,
+      shim: shimIds.has(id),
+      processes: p.length,
+    };
     views.push(v);
     const s = id.slice(0, 12);
     if (!d) {

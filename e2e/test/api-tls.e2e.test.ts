@@ -37,7 +37,17 @@ d('gantryd over TCP with mutual TLS, and its unix socket', () => {
     pki = makePki(join(pkiDir, 'ours'));
     other = makePki(join(pkiDir, 'other'), 'intruder');
     port = await freePort();
-    h = await GantrydHarness.start('gtls-', ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', pki.ca, '--tlscert', pki.serverCert, '--tlskey', pki.serverKey]);
+    h = await GantrydHarness.start('gtls-', [
+      '-H',
+      `tcp://127.0.0.1:${port}`,
+      '--tlsverify',
+      '--tlscacert',
+      pki.ca,
+      '--tlscert',
+      pki.serverCert,
+      '--tlskey',
+      pki.serverKey,
+    ]);
     h.loadBusybox();
   }, 120000);
 
@@ -64,7 +74,12 @@ d('gantryd over TCP with mutual TLS, and its unix socket', () => {
 
   it('the unix socket is mode 0660, owned by root and the docker group (root only without one)', () => {
     const st = fs.lstatSync(h.sock);
-    expect({ socket: st.isSocket(), mode: (st.mode & 0o7777).toString(8), uid: st.uid, gid: st.gid }).toEqual({ socket: true, mode: '660', uid: 0, gid: dockerGid() });
+    expect({ socket: st.isSocket(), mode: (st.mode & 0o7777).toString(8), uid: st.uid, gid: st.gid }).toEqual({
+      socket: true,
+      mode: '660',
+      uid: 0,
+      gid: dockerGid(),
+    });
     expect(fs.readdirSync(h.dir).filter((n) => n.startsWith('.g-'))).toEqual([]); // no temporary directory left
   });
 
@@ -81,14 +96,21 @@ d('gantryd over TCP with mutual TLS, and its unix socket', () => {
   it('a client with the CA but no certificate is refused, as is one whose certificate another CA signed', async () => {
     expect(await ping({ cert: fs.readFileSync(pki.clientCert), key: fs.readFileSync(pki.clientKey) })).toBe(200); // control
     await expect(ping({})).rejects.toThrow(/certificate|socket hang up|ECONNRESET/i);
-    await expect(ping({ cert: fs.readFileSync(other.clientCert), key: fs.readFileSync(other.clientKey) })).rejects.toThrow(/certificate|unknown ca|socket hang up|ECONNRESET/i);
+    await expect(ping({ cert: fs.readFileSync(other.clientCert), key: fs.readFileSync(other.clientKey) })).rejects.toThrow(
+      /certificate|unknown ca|socket hang up|ECONNRESET/i,
+    );
     // the docker CLI with the other CA's client pair (and our CA, so that it trusts the server)
     const mixed = join(pkiDir, 'mixed');
     fs.mkdirSync(mixed);
     fs.copyFileSync(pki.ca, join(mixed, 'ca.pem'));
     fs.copyFileSync(other.clientCert, join(mixed, 'cert.pem'));
     fs.copyFileSync(other.clientKey, join(mixed, 'key.pem'));
-    const r = spawnSync('docker', ['version', '--format', '{{.Server.APIVersion}}'], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL', env: { ...h.env(), DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: mixed } });
+    const r = spawnSync('docker', ['version', '--format', '{{.Server.APIVersion}}'], {
+      encoding: 'utf8',
+      timeout: 30000,
+      killSignal: 'SIGKILL',
+      env: { ...h.env(), DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: mixed },
+    });
     expect(r.status).not.toBe(0);
     expect(r.stdout).not.toContain('1.45');
   });
@@ -96,7 +118,11 @@ d('gantryd over TCP with mutual TLS, and its unix socket', () => {
   it('plain TCP on a non-loopback address is refused at start, before anything runs', () => {
     const dir = fs.mkdtempSync('/tmp/gtls-refuse-');
     try {
-      const r = spawnSync(GANTRYD, ['-H', 'tcp://0.0.0.0:0', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run')], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
+      const r = spawnSync(GANTRYD, ['-H', 'tcp://0.0.0.0:0', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run')], {
+        encoding: 'utf8',
+        timeout: 30000,
+        killSignal: 'SIGKILL',
+      });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('refusing to listen on tcp://0.0.0.0:0');
       expect(r.stderr).toContain('--insecure-tcp');

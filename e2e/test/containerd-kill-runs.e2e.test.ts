@@ -54,7 +54,10 @@ describe('docker run across kill -9 of gantry-containerd', () => {
   /** How many shims gantry-containerd has started (its log names each; the log outlives restarts). */
   const shimsStarted = (): number => {
     try {
-      return fs.readFileSync(g.containerdLogPath, 'utf8').split('\n').filter((l) => l.includes('"shim started"')).length;
+      return fs
+        .readFileSync(g.containerdLogPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"shim started"')).length;
     } catch {
       return 0;
     }
@@ -88,14 +91,20 @@ describe('docker run across kill -9 of gantry-containerd', () => {
 
   const points: [string, () => () => boolean][] = [
     ['as the runs are sent', () => () => true],
-    ['once a container of the batch exists', () => {
-      const before = new Set(containerDirs());
-      return () => containerDirs().some((d) => !before.has(d));
-    }],
-    ['once a shim of the batch has started', () => {
-      const before = shimsStarted();
-      return () => shimsStarted() > before;
-    }],
+    [
+      'once a container of the batch exists',
+      () => {
+        const before = new Set(containerDirs());
+        return () => containerDirs().some((d) => !before.has(d));
+      },
+    ],
+    [
+      'once a shim of the batch has started',
+      () => {
+        const before = shimsStarted();
+        return () => shimsStarted() > before;
+      },
+    ],
   ];
 
   it.each(points)(
@@ -111,7 +120,11 @@ describe('docker run across kill -9 of gantry-containerd', () => {
       const inFlightAtKill = RUNS - finished;
       // the supervisor's new gantry-containerd: a new pid in the pid file, alive, its socket there
       const pid = await until('a new gantry-containerd', containerdPid, (p) => p !== old && p > 0 && alive(p));
-      await until('its socket', () => fs.existsSync(socket()), (v) => v);
+      await until(
+        'its socket',
+        () => fs.existsSync(socket()),
+        (v) => v,
+      );
       const results = await Promise.all(runs);
       expect(inFlightAtKill).toBeGreaterThan(0);
       for (const r of results) expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({ status: 0, stderr: '' });

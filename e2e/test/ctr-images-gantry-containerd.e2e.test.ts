@@ -30,7 +30,11 @@ describe('ctr images and run against gantry-containerd', () => {
 
   beforeAll(async () => {
     gc = new TestGantryContainerd(NS);
-    const made = spawnSync('bash', [bundleTool, join(gc.dir, 'bundle'), '--args', 'sh', '--docker-archive', join(gc.dir, 'busybox.tar'), '--name', 'gantry/busybox:e2e'], { encoding: 'utf8' });
+    const made = spawnSync(
+      'bash',
+      [bundleTool, join(gc.dir, 'bundle'), '--args', 'sh', '--docker-archive', join(gc.dir, 'busybox.tar'), '--name', 'gantry/busybox:e2e'],
+      { encoding: 'utf8' },
+    );
     if (made.status !== 0) throw new Error(`make-busybox-bundle: ${made.stderr}`);
     await gc.start();
   }, 60000);
@@ -60,7 +64,7 @@ describe('ctr images and run against gantry-containerd', () => {
     expect(ok(['snapshots', 'ls'])).not.toContain(id);
   });
 
-  test('the exit status of the container is ctr run\'s', () => {
+  test("the exit status of the container is ctr run's", () => {
     const r = daemon().ctr(['run', '--rm', '--fifo-dir', daemon().fifoDir, IMAGE, newId(), 'sh', '-c', 'exit 6'], { timeoutMs: 60000 });
     expect(r.status).toBe(6);
   });
@@ -69,7 +73,9 @@ describe('ctr images and run against gantry-containerd', () => {
     const id = newId();
     run(['-d', IMAGE, id, 'sleep', '300']);
     expect(daemon().tasks().get(id)?.status).toBe('RUNNING');
-    const ex = daemon().ctr(['tasks', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo data > /written; cat /written; ls /bin/busybox; exit 4'], { timeoutMs: 30000 });
+    const ex = daemon().ctr(['tasks', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo data > /written; cat /written; ls /bin/busybox; exit 4'], {
+      timeoutMs: 30000,
+    });
     expect(ex.status).toBe(4);
     expect(ex.stdout).toBe('data\n/bin/busybox\n');
     const snaps = ok(['snapshots', 'ls']);

@@ -27,10 +27,14 @@ describe(`containerd + ctr with --runc-binary ${RUNTIME}`, () => {
     return d.ctr([
       'run',
       ...flags,
-      '--runc-binary', RUNTIME,
-      '--runc-root', join(d.dir, 'runtime-root'),
-      '--fifo-dir', join(d.dir, 'fifo'),
-      '--snapshotter', d.snapshotter,
+      '--runc-binary',
+      RUNTIME,
+      '--runc-root',
+      join(d.dir, 'runtime-root'),
+      '--fifo-dir',
+      join(d.dir, 'fifo'),
+      '--snapshotter',
+      d.snapshotter,
       IMAGE_REF,
       id,
       ...args,
@@ -45,11 +49,9 @@ describe(`containerd + ctr with --runc-binary ${RUNTIME}`, () => {
     containerd = new TestContainerd('gantry-e2e');
     mkdirSync(join(containerd.dir, 'fifo'));
     const archive = join(containerd.dir, 'busybox.tar');
-    const made = spawnSync(
-      'bash',
-      [bundleTool, join(containerd.dir, 'bundle'), '--args', 'sh', '--docker-archive', archive, '--name', IMAGE_NAME],
-      { encoding: 'utf8' },
-    );
+    const made = spawnSync('bash', [bundleTool, join(containerd.dir, 'bundle'), '--args', 'sh', '--docker-archive', archive, '--name', IMAGE_NAME], {
+      encoding: 'utf8',
+    });
     if (made.status !== 0) throw new Error(`make-busybox-bundle failed: ${made.stderr}`);
     await containerd.start();
   }, 60000);
@@ -167,9 +169,26 @@ describe(`containerd + ctr with --runc-binary ${RUNTIME}`, () => {
     const d = containerd!;
     const id = newId();
     const ctrArgs = [
-      '-a', d.socket, '-n', d.namespace, 'run', '-t', '--rm',
-      '--runc-binary', RUNTIME, '--runc-root', join(d.dir, 'runtime-root'), '--fifo-dir', join(d.dir, 'fifo'),
-      '--snapshotter', d.snapshotter, IMAGE_REF, id, 'sh', '-c', 'tty; [ -t 0 ] && echo stdin-is-a-tty',
+      '-a',
+      d.socket,
+      '-n',
+      d.namespace,
+      'run',
+      '-t',
+      '--rm',
+      '--runc-binary',
+      RUNTIME,
+      '--runc-root',
+      join(d.dir, 'runtime-root'),
+      '--fifo-dir',
+      join(d.dir, 'fifo'),
+      '--snapshotter',
+      d.snapshotter,
+      IMAGE_REF,
+      id,
+      'sh',
+      '-c',
+      'tty; [ -t 0 ] && echo stdin-is-a-tty',
     ];
     // `script` gives ctr the terminal it insists on for -t
     const cmd = ['ctr', ...ctrArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');

@@ -92,7 +92,11 @@ describe('docker CLI coverage against gantryd', () => {
     const refused = h.docker(['rmi', 'lonely:1']);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/conflict|being used|is using/);
-    const refusedHttp = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', h.sock, '-X', 'DELETE', 'http://x/v1.45/images/lonely:1'], { encoding: 'utf8' });
+    const refusedHttp = spawnSync(
+      'curl',
+      ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', h.sock, '-X', 'DELETE', 'http://x/v1.45/images/lonely:1'],
+      { encoding: 'utf8' },
+    );
     expect(refusedHttp.stdout).toBe('409');
     expect(h.ok(['rmi', '-f', 'lonely:1'])).toContain('Untagged: lonely:1');
     h.ok(['rm', 'user']);
@@ -103,12 +107,26 @@ describe('docker CLI coverage against gantryd', () => {
     h.ok(['run', '--rm', '--name', 'evented', 'busybox', 'true']);
     const until = Math.floor(Date.now() / 1000) + 1;
     const seen = h
-      .ok(['events', '--since', String(since), '--until', String(until), '--filter', 'container=evented', '--filter', 'type=container', '--format', '{{.Action}}'])
+      .ok([
+        'events',
+        '--since',
+        String(since),
+        '--until',
+        String(until),
+        '--filter',
+        'container=evented',
+        '--filter',
+        'type=container',
+        '--format',
+        '{{.Action}}',
+      ])
       .trim()
       .split('\n');
     expect(seen).toEqual(expect.arrayContaining(['create', 'start', 'die', 'destroy']));
     expect(seen.indexOf('create')).toBeLessThan(seen.indexOf('destroy'));
-    const onlyDie = h.ok(['events', '--since', String(since), '--until', String(until), '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}']).trim();
+    const onlyDie = h
+      .ok(['events', '--since', String(since), '--until', String(until), '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}'])
+      .trim();
     expect(onlyDie.split('\n')).toContain('die evented');
     expect(onlyDie).not.toContain('start');
   });

@@ -72,11 +72,19 @@ describe('gantryd restart with live-restore', () => {
       g.ok(['run', '-d', '--name', `${p}aw`, '--restart', 'always', 'busybox', 'sleep', '300']);
       g.ok(['run', '-d', '--name', `${p}hc`, '--health-cmd', 'true', '--health-interval', '300ms', 'busybox', 'sleep', '300']);
       g.ok(['stop', '-t', '1', `${p}us`, `${p}aw`]);
-      await until('healthy', () => get(`${p}hc`).State.Health?.Status, (s) => s === 'healthy');
+      await until(
+        'healthy',
+        () => get(`${p}hc`).State.Health?.Status,
+        (s) => s === 'healthy',
+      );
     }
     const pid = get(`${p}lg`).State.Pid;
     const gated = [get(`${p}ex`).State.Pid, ...(full ? [get(`${p}of`).State.Pid] : [])];
-    await until('some output', () => lastLine(`${p}lg`), (n) => n >= 1);
+    await until(
+      'some output',
+      () => lastLine(`${p}lg`),
+      (n) => n >= 1,
+    );
     const containerdBefore = containerds();
     expect(containerdBefore).toHaveLength(1);
 
@@ -84,7 +92,11 @@ describe('gantryd restart with live-restore', () => {
     if (how === 'SIGKILL-both') process.kill(Number(fs.readFileSync(join(g.dir, 'run', 'containerd', 'gantry-containerd.pid'), 'utf8')), 'SIGKILL');
     // `ex` exits while gantryd is down (its shim reaps it and keeps the status)
     fs.writeFileSync(join(gate, 'go'), '');
-    await until('the gated containers to exit', () => gated.filter((p) => fs.existsSync(`/proc/${p}`)), (alive) => alive.length === 0);
+    await until(
+      'the gated containers to exit',
+      () => gated.filter((p) => fs.existsSync(`/proc/${p}`)),
+      (alive) => alive.length === 0,
+    );
     const down = Date.now();
     await g.startDaemon();
 
@@ -94,7 +106,11 @@ describe('gantryd restart with live-restore', () => {
     expect(fs.existsSync(`/proc/${pid}`)).toBe(true);
     expect(g.ok(['ps', '--format', '{{.Names}}']).split('\n')).toContain(`${p}lg`);
     const after = lastLine(`${p}lg`);
-    await until('new log lines after the restart', () => lastLine(`${p}lg`), (n) => n >= after + 3);
+    await until(
+      'new log lines after the restart',
+      () => lastLine(`${p}lg`),
+      (n) => n >= after + 3,
+    );
     expect(g.ok(['exec', `${p}lg`, 'echo', 'exec-ok']).trim()).toBe('exec-ok');
 
     // the one that exited meanwhile: its real exit code
@@ -108,12 +124,24 @@ describe('gantryd restart with live-restore', () => {
 
     if (full) {
       // on-failure:1 applied to the exit that happened while gantryd was down
-      await until('on-failure restart', () => get(`${p}of`).RestartCount, (n) => n === 1);
+      await until(
+        'on-failure restart',
+        () => get(`${p}of`).RestartCount,
+        (n) => n === 1,
+      );
       // stopped by the user: unless-stopped stays down, always comes back (as with dockerd)
       expect(get(`${p}us`).State.Status).toBe('exited');
-      await until('always restarted', () => get(`${p}aw`).State.Status, (s) => s === 'running');
+      await until(
+        'always restarted',
+        () => get(`${p}aw`).State.Status,
+        (s) => s === 'running',
+      );
       // probes resume
-      await until('probes after the restart', () => get(`${p}hc`).State.Health!.Log.filter((l) => Date.parse(l.Start) > down).length, (n) => n >= 2);
+      await until(
+        'probes after the restart',
+        () => get(`${p}hc`).State.Health!.Log.filter((l) => Date.parse(l.Start) > down).length,
+        (n) => n >= 2,
+      );
       expect(get(`${p}hc`).State.Health!.Status).toBe('healthy');
       g.ok(['rm', '-f', `${p}of`, `${p}us`, `${p}aw`, `${p}hc`]);
     }

@@ -159,7 +159,13 @@ describe('docker stats / cp / diff / export against gantryd', () => {
       h.ok(['cp', join(hostDir, 'tree'), `${c}:/tmp/tree`]);
       h.ok(['cp', join(hostDir, 'file.txt'), `${c}:/renamed.txt`]);
     }
-    const ls = h.ok(['exec', 'run1', 'sh', '-c', 'cat /tmp/file.txt /renamed.txt /tmp/tree/sub/deep.sh; stat -c "%a %n" /tmp/file.txt /tmp/tree/sub /tmp/tree/sub/deep.sh']);
+    const ls = h.ok([
+      'exec',
+      'run1',
+      'sh',
+      '-c',
+      'cat /tmp/file.txt /renamed.txt /tmp/tree/sub/deep.sh; stat -c "%a %n" /tmp/file.txt /tmp/tree/sub /tmp/tree/sub/deep.sh',
+    ]);
     expect(ls).toBe('hello from the host\nhello from the host\n#!/bin/sh\necho deep\n640 /tmp/file.txt\n700 /tmp/tree/sub\n750 /tmp/tree/sub/deep.sh\n');
     // the stopped container sees the files when it runs
     h.ok(['rm', 'stopped1']);
@@ -242,16 +248,27 @@ describe('docker stats / cp / diff / export against gantryd', () => {
     expect(head.status).toBe(200);
     const stat = JSON.parse(Buffer.from(String(head.headers['x-docker-container-path-stat']), 'base64').toString()) as Record<string, unknown>;
     expect(stat).toMatchObject({ name: 'up', linkTarget: '/', mode: 2 ** 27 + 0o777 });
-    const dirStat = JSON.parse(Buffer.from(String((await raw('HEAD', `/containers/run1/archive?path=${q('/tmp/tree/sub')}`)).headers['x-docker-container-path-stat']), 'base64').toString()) as Record<string, unknown>;
+    const dirStat = JSON.parse(
+      Buffer.from(
+        String((await raw('HEAD', `/containers/run1/archive?path=${q('/tmp/tree/sub')}`)).headers['x-docker-container-path-stat']),
+        'base64',
+      ).toString(),
+    ) as Record<string, unknown>;
     expect(dirStat).toMatchObject({ name: 'sub', mode: 2 ** 31 + 0o700, linkTarget: '' });
 
     // PUT: members climbing out are refused before anything is written
-    const hostile = tar([{ name: 'first-ok.txt', data: 'a' }, { name: `../../../../../..${hostDir}/pwned`, data: 'x' }]);
+    const hostile = tar([
+      { name: 'first-ok.txt', data: 'a' },
+      { name: `../../../../../..${hostDir}/pwned`, data: 'x' },
+    ]);
     const refused = await raw('PUT', `/containers/run1/archive?path=/tmp`, hostile);
     expect(refused.status).toBe(400);
     expect(h.docker(['exec', 'run1', 'test', '-e', '/tmp/first-ok.txt']).status).not.toBe(0);
     // a symlink member to "/.." followed by members through it: confined to the container's root
-    const viaLink = tar([{ name: 'esc', type: 'symlink', linkname: '/..' }, { name: `esc${hostDir}/pwned`, data: 'x' }]);
+    const viaLink = tar([
+      { name: 'esc', type: 'symlink', linkname: '/..' },
+      { name: `esc${hostDir}/pwned`, data: 'x' },
+    ]);
     expect((await raw('PUT', `/containers/run1/archive?path=/tmp`, viaLink)).status).toBe(200);
     expect(h.ok(['exec', 'run1', 'cat', `${hostDir}/pwned`])).toBe('x');
     // the destination through the container's own "/.." link is the container's root
@@ -269,7 +286,12 @@ describe('docker stats / cp / diff / export against gantryd', () => {
     const notDir = await raw('PUT', `/containers/run1/archive?path=/etc/passwd`, tar([{ name: 'x', data: 'x' }]));
     expect(notDir.status).toBe(400);
     expect(message(notDir.body)).toBe('extraction point is not a directory');
-    for (const [m, p] of [['GET', '/containers/nope-nope/archive?path=/'], ['HEAD', '/containers/nope-nope/archive?path=/'], ['GET', '/containers/nope-nope/changes'], ['GET', '/containers/nope-nope/export']] as const) {
+    for (const [m, p] of [
+      ['GET', '/containers/nope-nope/archive?path=/'],
+      ['HEAD', '/containers/nope-nope/archive?path=/'],
+      ['GET', '/containers/nope-nope/changes'],
+      ['GET', '/containers/nope-nope/export'],
+    ] as const) {
       expect((await raw(m, p)).status).toBe(404);
     }
     expect((await raw('PUT', '/containers/nope-nope/archive?path=/', tar([]))).status).toBe(404);
@@ -281,7 +303,7 @@ describe('docker stats / cp / diff / export against gantryd', () => {
     expect((await raw('PUT', '/containers/run1/archive?path=/tmp', Buffer.from('garbage, not a tar'))).status).toBe(400);
   });
 
-  it('-u name reads the image\'s /etc/passwd inside the image, never the host file it links to', () => {
+  it("-u name reads the image's /etc/passwd inside the image, never the host file it links to", () => {
     const marker = join(h.dir, 'host-passwd');
     fs.writeFileSync(marker, 'hostuser:x:4242:4242::/:/bin/sh\n');
     const root = join(h.dir, 'linked-passwd-image');

@@ -17,16 +17,31 @@ describe('docker CLI against gantryd', () => {
   let daemon: ChildProcess;
 
   const docker = (args: string[], input?: string) => {
-    const r = spawnSync('docker', args, { encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL', input, env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cfg'), DOCKER_CLI_HINTS: 'false' } });
+    const r = spawnSync('docker', args, {
+      encoding: 'utf8',
+      timeout: 60000,
+      killSignal: 'SIGKILL',
+      input,
+      env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cfg'), DOCKER_CLI_HINTS: 'false' },
+    });
     return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
   const ok = (args: string[], input?: string): string => {
     const r = docker(args, input);
-    if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: exit ${r.status}: ${r.stderr}\n${fs.readFileSync(join(dir, 'gantryd.log'), 'utf8').split('\n').slice(-15).join('\n')}`);
+    if (r.status !== 0)
+      throw new Error(
+        `docker ${args.join(' ')}: exit ${r.status}: ${r.stderr}\n${fs.readFileSync(join(dir, 'gantryd.log'), 'utf8').split('\n').slice(-15).join('\n')}`,
+      );
     return r.stdout;
   };
   const request = async (method: string, path: string, body?: string) => {
-    const r = await unixRequest(sock, method, path, body, body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {});
+    const r = await unixRequest(
+      sock,
+      method,
+      path,
+      body,
+      body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {},
+    );
     return { status: r.status, body: r.body.toString() };
   };
 
@@ -41,7 +56,9 @@ describe('docker CLI against gantryd', () => {
       if (Date.now() > deadline || daemon.exitCode !== null) throw new Error(`gantryd did not start: ${fs.readFileSync(join(dir, 'gantryd.log'), 'utf8')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const made = spawnSync('bash', [bundleTool, join(dir, 'b'), '--args', 'sh', '--docker-archive', join(dir, 'bb.tar'), '--name', 'busybox:latest'], { encoding: 'utf8' });
+    const made = spawnSync('bash', [bundleTool, join(dir, 'b'), '--args', 'sh', '--docker-archive', join(dir, 'bb.tar'), '--name', 'busybox:latest'], {
+      encoding: 'utf8',
+    });
     if (made.status !== 0) throw new Error(made.stderr);
   }, 60000);
 

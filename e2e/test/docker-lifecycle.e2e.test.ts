@@ -23,7 +23,10 @@ const until = <T>(what: string, get: () => T, ok: (v: T) => boolean, timeoutMs =
 /** The directory of a cgroup v1 controller's hierarchy, or of the v2 unified one. */
 function cgroupFile(pid: number, controller: string, v1File: string, v2File: string): string {
   const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
-  const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  const mounts = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '));
   const v1 = lines.find((l) => l.split(':')[1]!.split(',').includes(controller));
   if (v1) {
     const mnt = mounts.find((m) => m[2] === 'cgroup' && m[3]!.split(',').includes(controller))!;
@@ -60,9 +63,33 @@ describe('container lifecycle with the docker CLI', () => {
 
   it('reports healthy and unhealthy from --health-cmd, with events, ps status and the health filter', async () => {
     const t0 = Math.floor(Date.now() / 1000);
-    g.ok(['run', '-d', '--name', 'hc1', '--health-cmd', 'test -f /tmp/ok || { echo not ready; exit 1; }', '--health-interval', '300ms', '--health-retries', '2', '--health-timeout', '5s', 'busybox', 'sleep', '300']);
-    expect(inspect<{ Test: string[]; Interval: number; Retries: number }>('hc1', '.Config.Healthcheck')).toMatchObject({ Test: ['CMD-SHELL', 'test -f /tmp/ok || { echo not ready; exit 1; }'], Interval: 300e6, Retries: 2 });
-    const bad = await until('unhealthy', () => health('hc1'), (h) => h?.Status === 'unhealthy');
+    g.ok([
+      'run',
+      '-d',
+      '--name',
+      'hc1',
+      '--health-cmd',
+      'test -f /tmp/ok || { echo not ready; exit 1; }',
+      '--health-interval',
+      '300ms',
+      '--health-retries',
+      '2',
+      '--health-timeout',
+      '5s',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
+    expect(inspect<{ Test: string[]; Interval: number; Retries: number }>('hc1', '.Config.Healthcheck')).toMatchObject({
+      Test: ['CMD-SHELL', 'test -f /tmp/ok || { echo not ready; exit 1; }'],
+      Interval: 300e6,
+      Retries: 2,
+    });
+    const bad = await until(
+      'unhealthy',
+      () => health('hc1'),
+      (h) => h?.Status === 'unhealthy',
+    );
     expect(bad!.FailingStreak).toBeGreaterThanOrEqual(2);
     expect(bad!.Log[bad!.Log.length - 1]).toMatchObject({ ExitCode: 1, Output: 'not ready\n' });
     expect(status('hc1')).toMatch(/^Up .* \(unhealthy\)$/);
@@ -70,7 +97,11 @@ describe('container lifecycle with the docker CLI', () => {
     expect(g.ok(['ps', '--filter', 'health=healthy', '--format', '{{.Names}}'])).not.toContain('hc1');
 
     g.ok(['exec', 'hc1', 'touch', '/tmp/ok']);
-    const good = await until('healthy', () => health('hc1'), (h) => h?.Status === 'healthy');
+    const good = await until(
+      'healthy',
+      () => health('hc1'),
+      (h) => h?.Status === 'healthy',
+    );
     expect(good!.FailingStreak).toBe(0);
     expect(good!.Log.length).toBeLessThanOrEqual(5);
     expect(good!.Log[good!.Log.length - 1]).toMatchObject({ ExitCode: 0, Output: '' });
@@ -82,15 +113,41 @@ describe('container lifecycle with the docker CLI', () => {
 
     // probes stop with the container
     g.ok(['stop', '-t', '1', 'hc1']);
-    const n = health('hc1')!.Log.map((l) => l.Start).join();
+    const n = health('hc1')!
+      .Log.map((l) => l.Start)
+      .join();
     await new Promise((r) => setTimeout(r, 1200));
-    expect(health('hc1')!.Log.map((l) => l.Start).join()).toBe(n);
+    expect(
+      health('hc1')!
+        .Log.map((l) => l.Start)
+        .join(),
+    ).toBe(n);
     g.ok(['rm', 'hc1']);
   });
 
   it('kills a probe at its timeout and runs CMD probes without a shell', async () => {
-    g.ok(['run', '-d', '--name', 'hc2', '--health-cmd', 'sleep 30', '--health-interval', '200ms', '--health-timeout', '400ms', '--health-retries', '1', 'busybox', 'sleep', '300']);
-    const h = await until('timed-out probe', () => health('hc2'), (x) => x?.Status === 'unhealthy');
+    g.ok([
+      'run',
+      '-d',
+      '--name',
+      'hc2',
+      '--health-cmd',
+      'sleep 30',
+      '--health-interval',
+      '200ms',
+      '--health-timeout',
+      '400ms',
+      '--health-retries',
+      '1',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
+    const h = await until(
+      'timed-out probe',
+      () => health('hc2'),
+      (x) => x?.Status === 'unhealthy',
+    );
     expect(h!.Log[0]).toMatchObject({ ExitCode: -1, Output: 'Health check exceeded timeout (400ms)' });
     expect(Date.parse(h!.Log[0]!.End) - Date.parse(h!.Log[0]!.Start)).toBeLessThan(5000);
     // each timed-out probe is killed: the probes seen now are gone a timeout later, never piling up
@@ -102,18 +159,49 @@ describe('container lifecycle with the docker CLI', () => {
         .map((l) => Number(l.trim().split(/\s+/)[1]));
     const seen = await until('a probe running', probes, (p) => p.length > 0);
     expect(seen.length).toBeLessThanOrEqual(1);
-    await until('probe killed', () => seen.filter((pid) => fs.existsSync(`/proc/${pid}`)), (alive) => alive.length === 0, 5000);
+    await until(
+      'probe killed',
+      () => seen.filter((pid) => fs.existsSync(`/proc/${pid}`)),
+      (alive) => alive.length === 0,
+      5000,
+    );
     expect(probes().length).toBeLessThanOrEqual(1);
 
     const body = { Image: 'busybox', Cmd: ['sleep', '300'], Healthcheck: { Test: ['CMD', 'echo', 'a;b'], Interval: 200e6, Retries: 1 } };
     const created = await g.request('POST', '/containers/create?name=hc3', JSON.stringify(body));
     expect(created.status).toBe(201);
     g.ok(['start', 'hc3']);
-    const ok = await until('CMD probe', () => health('hc3'), (x) => x?.Status === 'healthy');
+    const ok = await until(
+      'CMD probe',
+      () => health('hc3'),
+      (x) => x?.Status === 'healthy',
+    );
     expect(ok!.Log[0]!.Output).toBe('a;b\n');
     // failures inside --health-start-period do not count while starting
-    g.ok(['run', '-d', '--name', 'hc6', '--health-cmd', 'false', '--health-interval', '200ms', '--health-retries', '1', '--health-start-period', '60s', '--health-start-interval', '200ms', 'busybox', 'sleep', '300']);
-    const sp = await until('probes in the start period', () => health('hc6'), (x) => (x?.Log.length ?? 0) >= 2);
+    g.ok([
+      'run',
+      '-d',
+      '--name',
+      'hc6',
+      '--health-cmd',
+      'false',
+      '--health-interval',
+      '200ms',
+      '--health-retries',
+      '1',
+      '--health-start-period',
+      '60s',
+      '--health-start-interval',
+      '200ms',
+      'busybox',
+      'sleep',
+      '300',
+    ]);
+    const sp = await until(
+      'probes in the start period',
+      () => health('hc6'),
+      (x) => (x?.Log.length ?? 0) >= 2,
+    );
     expect(sp).toMatchObject({ Status: 'starting', FailingStreak: 0 });
     expect(status('hc6')).toMatch(/^Up .* \(health: starting\)$/);
     g.ok(['rm', '-f', 'hc2', 'hc3', 'hc6']);
@@ -121,11 +209,24 @@ describe('container lifecycle with the docker CLI', () => {
 
   it("takes the image's HEALTHCHECK, overridable by flags, and --no-healthcheck turns it off", async () => {
     const rootfs = join(g.dir, 'hcimg-rootfs');
-    const made = spawnSync('bash', ['-c', `bash "$0" "$1" >/dev/null && tar -C "$1/rootfs" -c . | docker import -c 'HEALTHCHECK CMD ["cat","/tmp/ok"]' -c 'CMD ["sleep","300"]' - hcimg:latest`, bundleTool, rootfs], { encoding: 'utf8', env: g.env() });
+    const made = spawnSync(
+      'bash',
+      [
+        '-c',
+        `bash "$0" "$1" >/dev/null && tar -C "$1/rootfs" -c . | docker import -c 'HEALTHCHECK CMD ["cat","/tmp/ok"]' -c 'CMD ["sleep","300"]' - hcimg:latest`,
+        bundleTool,
+        rootfs,
+      ],
+      { encoding: 'utf8', env: g.env() },
+    );
     expect(made.status).toBe(0);
     g.ok(['run', '-d', '--name', 'hc4', '--health-interval', '200ms', '--health-retries', '1', 'hcimg']);
     expect(inspect<{ Test: string[] }>('hc4', '.Config.Healthcheck').Test).toEqual(['CMD', 'cat', '/tmp/ok']);
-    const bad = await until('image probe fails', () => health('hc4'), (x) => x?.Status === 'unhealthy');
+    const bad = await until(
+      'image probe fails',
+      () => health('hc4'),
+      (x) => x?.Status === 'unhealthy',
+    );
     expect(bad!.Log[0]!.Output).toMatch(/can't open '\/tmp\/ok'/);
     g.ok(['run', '-d', '--name', 'hc5', '--no-healthcheck', 'hcimg']);
     await new Promise((r) => setTimeout(r, 800));
@@ -138,7 +239,11 @@ describe('container lifecycle with the docker CLI', () => {
   it('restarts on-failure:2 exactly twice, and counts again after a user start', async () => {
     const t0 = Date.now() / 1000;
     g.ok(['run', '-d', '--name', 'of2', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3']);
-    await until('two restarts', () => restarts('of2'), (s) => s.RestartCount === 2 && s.Status === 'exited');
+    await until(
+      'two restarts',
+      () => restarts('of2'),
+      (s) => s.RestartCount === 2 && s.Status === 'exited',
+    );
     await new Promise((r) => setTimeout(r, 1500));
     expect(inspect<number>('of2', '.RestartCount')).toBe(2);
     expect(inspect<{ Status: string; ExitCode: number }>('of2', '.State')).toMatchObject({ Status: 'exited', ExitCode: 3 });
@@ -146,16 +251,42 @@ describe('container lifecycle with the docker CLI', () => {
     expect(events(t0, ['container=of2', 'event=die'])).toHaveLength(3);
     // a user's start begins the count again
     g.ok(['start', 'of2']);
-    await until('restarts after start', () => restarts('of2'), (s) => s.RestartCount === 2 && s.Status === 'exited');
+    await until(
+      'restarts after start',
+      () => restarts('of2'),
+      (s) => s.RestartCount === 2 && s.Status === 'exited',
+    );
     g.ok(['rm', 'of2']);
   });
 
   it('restarts always after every exit until docker stop, which does not restart it', async () => {
     const t0 = Date.now() / 1000;
     g.ok(['run', '-d', '--name', 'alw', '--restart', 'always', 'busybox', 'sh', '-c', 'exit 0']);
-    await until('four restarts', () => inspect<number>('alw', '.RestartCount'), (n) => n >= 4);
+    await until(
+      'four restarts',
+      () => inspect<number>('alw', '.RestartCount'),
+      (n) => n >= 4,
+    );
     // back-off: 100, 200, 400 ms at least between the four starts
-    const starts = JSON.parse(`[${g.ok(['events', '--since', String(t0), '--until', String(Date.now() / 1000), '--filter', 'container=alw', '--filter', 'event=start', '--format', '{{.TimeNano}}']).trim().split('\n').join(',')}]`) as number[];
+    const starts = JSON.parse(
+      `[${g
+        .ok([
+          'events',
+          '--since',
+          String(t0),
+          '--until',
+          String(Date.now() / 1000),
+          '--filter',
+          'container=alw',
+          '--filter',
+          'event=start',
+          '--format',
+          '{{.TimeNano}}',
+        ])
+        .trim()
+        .split('\n')
+        .join(',')}]`,
+    ) as number[];
     expect(starts.length).toBeGreaterThanOrEqual(4);
     const gaps = starts.slice(1, 4).map((t, i) => (t - starts[i]!) / 1e6);
     expect(gaps[0]).toBeGreaterThanOrEqual(100);
@@ -165,7 +296,11 @@ describe('container lifecycle with the docker CLI', () => {
     g.ok(['run', '-d', '--name', 'alw2', '--restart', 'always', 'busybox', 'sleep', '300']);
     g.ok(['stop', '-t', '1', 'alw2', 'alw']);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(inspect<{ Status: string; Running: boolean; Restarting: boolean }>('alw2', '.State')).toMatchObject({ Status: 'exited', Running: false, Restarting: false });
+    expect(inspect<{ Status: string; Running: boolean; Restarting: boolean }>('alw2', '.State')).toMatchObject({
+      Status: 'exited',
+      Running: false,
+      Restarting: false,
+    });
     expect(inspect<number>('alw2', '.RestartCount')).toBe(0);
     expect(inspect<string>('alw', '.State.Status')).toBe('exited');
     g.ok(['rm', 'alw', 'alw2']);
@@ -176,7 +311,10 @@ describe('container lifecycle with the docker CLI', () => {
     const waitRequest = (name: string, condition: string) => {
       let registered!: () => void;
       const headers = new Promise<void>((resolve) => (registered = resolve));
-      const done = unixRequest(g.sock, 'POST', `/containers/${name}/wait?condition=${condition}`, undefined, {}, () => registered()).then((r) => ({ status: r.status, body: r.body.toString() }));
+      const done = unixRequest(g.sock, 'POST', `/containers/${name}/wait?condition=${condition}`, undefined, {}, () => registered()).then((r) => ({
+        status: r.status,
+        body: r.body.toString(),
+      }));
       // an answer without a wait (an error) settles it too
       return { registered: Promise.race([headers, done.then(() => undefined)]), done };
     };
@@ -205,7 +343,11 @@ describe('container lifecycle with the docker CLI', () => {
 
   it('kill -s delivers the signal, restart gives a new process, rm -f ends a running one', async () => {
     g.ok(['run', '-d', '--name', 'ks', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 42" USR1; echo ready; while true; do sleep 0.1; done']);
-    await until('trap set', () => g.ok(['logs', 'ks']), (l) => l.includes('ready'));
+    await until(
+      'trap set',
+      () => g.ok(['logs', 'ks']),
+      (l) => l.includes('ready'),
+    );
     g.ok(['kill', '-s', 'USR1', 'ks']);
     expect(g.ok(['wait', 'ks']).trim()).toBe('42');
     expect(g.ok(['logs', 'ks'])).toContain('got-usr1');
@@ -227,7 +369,12 @@ describe('container lifecycle with the docker CLI', () => {
     const pid2 = st.Pid;
     g.ok(['rm', '-f', 'rs']);
     expect(g.ok(['ps', '-a', '--format', '{{.Names}}'])).not.toMatch(/^rs$/m);
-    await until('process gone', () => fs.existsSync(`/proc/${pid2}`), (e) => !e, 5000);
+    await until(
+      'process gone',
+      () => fs.existsSync(`/proc/${pid2}`),
+      (e) => !e,
+      5000,
+    );
     g.ok(['rm', 'ks']);
   });
 

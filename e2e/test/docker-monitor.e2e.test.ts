@@ -35,7 +35,9 @@ describe('event-driven monitor with the docker CLI', () => {
   it('docker run -m 32m of a memory hog: OOMKilled true, exit 137, oom event before die', async () => {
     const t0 = Math.floor(Date.now() / 1000);
     // a live `docker events` sees the oom as it happens
-    const live = spawn('docker', ['events', '--filter', 'event=oom', '--filter', 'container=oom1', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { env: g.env() });
+    const live = spawn('docker', ['events', '--filter', 'event=oom', '--filter', 'container=oom1', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], {
+      env: g.env(),
+    });
     let liveOut = '';
     live.stdout.on('data', (d: Buffer) => (liveOut += d.toString()));
     try {
@@ -58,7 +60,21 @@ describe('event-driven monitor with the docker CLI', () => {
       .split('\n');
     expect(actions).toContain('oom');
     expect(actions.indexOf('oom')).toBeLessThan(actions.indexOf('die'));
-    expect(g.ok(['events', '--since', String(t0), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'event=oom', '--format', '{{.Actor.Attributes.name}}']).trim()).toBe('oom1');
+    expect(
+      g
+        .ok([
+          'events',
+          '--since',
+          String(t0),
+          '--until',
+          String(Math.ceil(Date.now() / 1000) + 1),
+          '--filter',
+          'event=oom',
+          '--format',
+          '{{.Actor.Attributes.name}}',
+        ])
+        .trim(),
+    ).toBe('oom1');
 
     g.ok(['rm', 'oom1']);
     // a normal exit under the same limit is no OOM

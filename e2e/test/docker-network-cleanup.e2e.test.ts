@@ -21,7 +21,9 @@ describe('docker network cleanup', () => {
 
   const dockerAsync = (args: string[]) =>
     new Promise<string>((resolve, reject) =>
-      execFile('docker', args, { env: h.env(), encoding: 'utf8', timeout: 120000 }, (err, stdout, stderr) => (err ? reject(new Error(`docker ${args.join(' ')}: ${stderr}`)) : resolve(stdout))),
+      execFile('docker', args, { env: h.env(), encoding: 'utf8', timeout: 120000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`docker ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
+      ),
     );
 
   /** What our network could leave on the host, by the names and addresses it uses. */
@@ -29,11 +31,20 @@ describe('docker network cleanup', () => {
     const sh = (cmd: string[]) => spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' }).stdout;
     const cniName = `gantry-${netId.slice(0, 12)}`;
     return {
-      links: sh(['ip', '-o', 'link']).split('\n').filter((l) => l.includes(bridge)),
-      iptables: sh(['iptables-save']).split('\n').filter((l) => l.includes(bridge) || l.includes(prefix) || l.includes(cniName)),
+      links: sh(['ip', '-o', 'link'])
+        .split('\n')
+        .filter((l) => l.includes(bridge)),
+      iptables: sh(['iptables-save'])
+        .split('\n')
+        .filter((l) => l.includes(bridge) || l.includes(prefix) || l.includes(cniName)),
       netns: fs.existsSync(join(h.dir, 'run', 'netns')) ? fs.readdirSync(join(h.dir, 'run', 'netns')) : [],
-      leases: fs.existsSync(join(h.dir, 'data', 'network', 'ipam', netId)) ? fs.readdirSync(join(h.dir, 'data', 'network', 'ipam', netId), { recursive: true }).map((f) => String(f).split('/').pop()!) : [],
-      mounts: fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(join(h.dir, 'run', 'netns'))),
+      leases: fs.existsSync(join(h.dir, 'data', 'network', 'ipam', netId))
+        ? fs.readdirSync(join(h.dir, 'data', 'network', 'ipam', netId), { recursive: true }).map((f) => String(f).split('/').pop()!)
+        : [],
+      mounts: fs
+        .readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(join(h.dir, 'run', 'netns'))),
     };
   };
 
@@ -49,7 +60,9 @@ describe('docker network cleanup', () => {
   }, 120000);
 
   it(`runs ${COUNT} containers on a network, removes them and the network, and leaves nothing`, async () => {
-    const iptablesBefore = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(prefix));
+    const iptablesBefore = spawnSync('iptables-save', [], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.includes(prefix));
     expect(iptablesBefore).toEqual([]);
     const netId = h.ok(['network', 'create', '--subnet', subnet, name]).trim();
     const bridge = `gt-${netId.slice(0, 12)}`;
@@ -59,7 +72,11 @@ describe('docker network cleanup', () => {
 
     const ids: string[] = [];
     for (let i = 0; i < COUNT; i += BATCH) {
-      const batch = await Promise.all(Array.from({ length: Math.min(BATCH, COUNT - i) }, () => dockerAsync(['run', '-d', '--network', name, '-p', '127.0.0.1::80', 'busybox', 'sleep', '600'])));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(BATCH, COUNT - i) }, () =>
+          dockerAsync(['run', '-d', '--network', name, '-p', '127.0.0.1::80', 'busybox', 'sleep', '600']),
+        ),
+      );
       ids.push(...batch.map((s) => s.trim()));
     }
     const busy = traces(bridge, netId);
@@ -106,6 +123,11 @@ describe('docker network cleanup', () => {
     // and it starts again on the same network (and runs until the gate opens again)
     fs.rmSync(join(gate, 'go'));
     h.ok(['start', id]);
-    expect(h.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${name}").IPAddress}}`, id]).trim().startsWith(prefix)).toBe(true);
+    expect(
+      h
+        .ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${name}").IPAddress}}`, id])
+        .trim()
+        .startsWith(prefix),
+    ).toBe(true);
   }, 60000);
 });

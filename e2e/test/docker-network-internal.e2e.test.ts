@@ -50,7 +50,11 @@ describe('--internal networks against gantryd', () => {
 
     // a host service on the default bridge's gateway (a host address outside the internal subnet)
     const port = 20000 + Math.floor(Math.random() * 20000);
-    listener = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end('host-listener')).listen(${port},'${bridgeGw}',()=>console.log('ready'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    listener = spawn(
+      process.execPath,
+      ['-e', `require('http').createServer((q,s)=>s.end('host-listener')).listen(${port},'${bridgeGw}',()=>console.log('ready'))`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((resolve, reject) => {
       listener!.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
       listener!.on('exit', (code) => reject(new Error(`listener exited ${code}`)));
@@ -62,7 +66,16 @@ describe('--internal networks against gantryd', () => {
 
     // an ordinary network's container reaches both: the listener and the other container work
     // (and cannot ask the internal network's resolver, which answers its own bridge only)
-    const control = h.ok(['run', '--rm', '--network', extNet, 'busybox', 'sh', '-c', `${FETCH_RETRY(`http://${bridgeGw}:${port}/`)}; ${FETCH_RETRY(`http://${otherIp}/`)}; timeout 3 nslookup peer-${tag} ${intSub}.1 || echo DNSFAIL`]);
+    const control = h.ok([
+      'run',
+      '--rm',
+      '--network',
+      extNet,
+      'busybox',
+      'sh',
+      '-c',
+      `${FETCH_RETRY(`http://${bridgeGw}:${port}/`)}; ${FETCH_RETRY(`http://${otherIp}/`)}; timeout 3 nslookup peer-${tag} ${intSub}.1 || echo DNSFAIL`,
+    ]);
     expect(control).toContain('host-listener');
     expect(control).toContain('other-network');
     expect(control).toContain('DNSFAIL');

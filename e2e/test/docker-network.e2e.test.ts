@@ -79,7 +79,16 @@ describe('docker network against gantryd', () => {
     const n = `app-${tag}`;
     const sub = mkNet(n);
     h.ok(['run', '-d', '--name', `srv-${tag}`, '--network', n, '--network-alias', 'web', 'busybox', 'sh', '-c', HTTPD('hello-from-srv')]);
-    const out = h.ok(['run', '--rm', '--network', n, 'busybox', 'sh', '-c', `ping -c1 -W5 srv-${tag} && nslookup web && for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web/ && break; sleep 0.5; done`]);
+    const out = h.ok([
+      'run',
+      '--rm',
+      '--network',
+      n,
+      'busybox',
+      'sh',
+      '-c',
+      `ping -c1 -W5 srv-${tag} && nslookup web && for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web/ && break; sleep 0.5; done`,
+    ]);
     expect(out).toMatch(/1 packets received/);
     expect(out).toMatch(new RegExp(`Name:\\s+web\\s+Address: ${sub.replace(/\.0\/24$/, '')}\\.\\d+`));
     expect(out).toContain('hello-from-srv');
@@ -119,7 +128,10 @@ describe('docker network against gantryd', () => {
     expect(h.ok(['ps', '--filter', `name=pub-${tag}`, '--format', '{{.Ports}}']).trim()).toBe(`127.0.0.1:${port}->80/tcp`);
 
     h.ok(['run', '-d', '--name', `all-${tag}`, '--expose', '80', '-P', 'busybox', 'sh', '-c', HTTPD('random-port-ok')]);
-    const line = h.ok(['port', `all-${tag}`, '80/tcp']).trim().split('\n')[0]!;
+    const line = h
+      .ok(['port', `all-${tag}`, '80/tcp'])
+      .trim()
+      .split('\n')[0]!;
     const random = Number(/:(\d+)$/.exec(line)?.[1]);
     expect(random).toBeGreaterThan(1024);
     expect(await poll(() => httpGet(random))).toContain('random-port-ok');
@@ -152,7 +164,9 @@ describe('docker network against gantryd', () => {
       .filter((n): n is string => !!n && !n.startsWith('veth'));
     const inHost = h.ok(['run', '--rm', '--network', 'host', 'busybox', 'ip', '-o', 'link']);
     for (const n of hostLinks.slice(0, 3)) expect(inHost).toContain(`: ${n}`);
-    expect(JSON.parse(h.ok(['inspect', '-f', '{{json .NetworkSettings.Networks}}', (h.ok(['create', '--network', 'none', 'busybox', 'true']).trim())]))).toHaveProperty('none');
+    expect(
+      JSON.parse(h.ok(['inspect', '-f', '{{json .NetworkSettings.Networks}}', h.ok(['create', '--network', 'none', 'busybox', 'true']).trim()])),
+    ).toHaveProperty('none');
   });
 
   it('isolates containers on different user-defined networks', () => {
@@ -170,13 +184,19 @@ describe('docker network against gantryd', () => {
 
   it("answers bad input with Docker's errors and creates nothing", async () => {
     const sub = mkNet(`ov-${tag}`);
-    const linksBefore = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('gt-')).length;
+    const linksBefore = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.includes('gt-')).length;
     const lsBefore = h.ok(['network', 'ls', '-q']);
     const ov = h.docker(['network', 'create', '--subnet', sub, `ov2-${tag}`]);
     expect(ov.status).not.toBe(0);
     expect(ov.stderr).toContain('Pool overlaps with other one on this address space');
     expect(h.ok(['network', 'ls', '-q'])).toBe(lsBefore);
-    expect(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('gt-')).length).toBe(linksBefore);
+    expect(
+      spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((l) => l.includes('gt-')).length,
+    ).toBe(linksBefore);
 
     expect(h.docker(['network', 'create', `ov-${tag}`]).stderr).toContain(`network with name ov-${tag} already exists`);
 

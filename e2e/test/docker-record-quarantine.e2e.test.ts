@@ -44,7 +44,14 @@ describe('gantryd start-up with a corrupt container record', () => {
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const reported = newLog.filter((l) => String(l.msg).includes('container record quarantined'));
-    expect(reported).toEqual([expect.objectContaining({ level: 'error', id: lost, reason: expect.stringMatching(/^invalid JSON/), quarantinedAs: expect.stringContaining(join(cdir, 'quarantine', 'config.v2.json.')) })]);
+    expect(reported).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        id: lost,
+        reason: expect.stringMatching(/^invalid JSON/),
+        quarantinedAs: expect.stringContaining(join(cdir, 'quarantine', 'config.v2.json.')),
+      }),
+    ]);
     // moved aside as it was, and the container's log is still there
     expect(fs.readFileSync(String(reported[0]!.quarantinedAs), 'utf8')).toBe('{');
     expect(fs.readFileSync(logFile, 'utf8')).toContain('lost-output');

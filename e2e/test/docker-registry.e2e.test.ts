@@ -73,7 +73,9 @@ d('docker login / push / pull / run against a registry through gantryd', () => {
 
   it('GET /distribution/{name}/json answers the descriptor and platforms; a missing tag is 404', async () => {
     const cfg = JSON.parse(fs.readFileSync(join(h.dir, 'cfg', 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
-    const auth = Buffer.from(JSON.stringify({ username: 'carol', password: Buffer.from(Object.values(cfg.auths)[0]!.auth, 'base64').toString().split(':')[1] })).toString('base64url');
+    const auth = Buffer.from(
+      JSON.stringify({ username: 'carol', password: Buffer.from(Object.values(cfg.auths)[0]!.auth, 'base64').toString().split(':')[1] }),
+    ).toString('base64url');
     const res = await h.request('GET', `/v1.45/distribution/${repo}:v1/json`, undefined, { 'X-Registry-Auth': auth });
     expect(res.status).toBe(200);
     const body = JSON.parse(res.body) as { Descriptor: { mediaType: string; digest: string; size: number }; Platforms: { os: string; architecture: string }[] };
@@ -86,7 +88,7 @@ d('docker login / push / pull / run against a registry through gantryd', () => {
     expect(JSON.parse(anon.body).message).toBe('no basic auth credentials');
   });
 
-  it('errors read as Docker\'s: unknown tag, no credentials for a protected registry', () => {
+  it("errors read as Docker's: unknown tag, no credentials for a protected registry", () => {
     const missing = h.docker(['pull', `${repo}:nope`]);
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toContain(`Error response from daemon: manifest for ${repo}:nope not found: manifest unknown: manifest unknown`);

@@ -21,7 +21,17 @@ describe('docker -it through a real terminal (tmux)', () => {
     const name = `gtty-${process.pid}-${sessions.length}`;
     sessions.push(name);
     const env = h.env();
-    tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', `env DOCKER_HOST=${env.DOCKER_HOST} DOCKER_CONFIG=${env.DOCKER_CONFIG} docker ${dockerArgs}; echo EXIT=$?; sleep 600`);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      '120',
+      '-y',
+      '40',
+      `env DOCKER_HOST=${env.DOCKER_HOST} DOCKER_CONFIG=${env.DOCKER_CONFIG} docker ${dockerArgs}; echo EXIT=$?; sleep 600`,
+    );
     return name;
   };
   const screen = (s: string): string => tmux('capture-pane', '-p', '-t', s);

@@ -32,7 +32,12 @@ describe('docker volumes and mounts against gantryd', () => {
   let h: GantrydHarness;
   const volumeDir = (name: string) => join(h.dir, 'data', 'volumes', name, '_data');
   const mountsOf = (ref: string): InspectMount[] => JSON.parse(h.ok(['inspect', '-f', '{{json .Mounts}}', ref])) as InspectMount[];
-  const volumes = (...args: string[]) => h.ok(['volume', 'ls', '-q', ...args]).split('\n').filter(Boolean).sort();
+  const volumes = (...args: string[]) =>
+    h
+      .ok(['volume', 'ls', '-q', ...args])
+      .split('\n')
+      .filter(Boolean)
+      .sort();
 
   beforeAll(async () => {
     h = await GantrydHarness.start('gvol-');
@@ -46,7 +51,9 @@ describe('docker volumes and mounts against gantryd', () => {
   test('data in a named volume outlives docker rm and is seen by the next container', () => {
     h.ok(['volume', 'create', 'keep1']);
     h.ok(['run', '--name', 'writer', '-v', 'keep1:/d', 'busybox', 'sh', '-c', 'echo hello > /d/f']);
-    expect(mountsOf('writer')).toEqual([{ Type: 'volume', Name: 'keep1', Source: volumeDir('keep1'), Destination: '/d', Driver: 'local', Mode: 'z', RW: true, Propagation: '' }]);
+    expect(mountsOf('writer')).toEqual([
+      { Type: 'volume', Name: 'keep1', Source: volumeDir('keep1'), Destination: '/d', Driver: 'local', Mode: 'z', RW: true, Propagation: '' },
+    ]);
     h.ok(['rm', 'writer']);
     expect(h.ok(['run', '--rm', '-v', 'keep1:/d', 'busybox', 'cat', '/d/f'])).toBe('hello\n');
     expect(fs.readFileSync(join(volumeDir('keep1'), 'f'), 'utf8')).toBe('hello\n');
@@ -122,7 +129,17 @@ describe('docker volumes and mounts against gantryd', () => {
     const [count, line] = out.trim().split('\n');
     expect(count!.trim()).toBe('0');
     expect(line).toMatch(/^tmpfs \/t tmpfs /);
-    const full = h.docker(['run', '--name', 'tsize', '--mount', 'type=tmpfs,dst=/t,tmpfs-size=1m', 'busybox', 'sh', '-c', 'grep " /t " /proc/mounts; dd if=/dev/zero of=/t/f bs=1024 count=2048']);
+    const full = h.docker([
+      'run',
+      '--name',
+      'tsize',
+      '--mount',
+      'type=tmpfs,dst=/t,tmpfs-size=1m',
+      'busybox',
+      'sh',
+      '-c',
+      'grep " /t " /proc/mounts; dd if=/dev/zero of=/t/f bs=1024 count=2048',
+    ]);
     expect(full.status).not.toBe(0);
     expect(full.stdout).toMatch(/size=1024k/);
     expect(full.stderr).toMatch(/No space left on device/);
@@ -138,7 +155,16 @@ describe('docker volumes and mounts against gantryd', () => {
     expect(h.ok(['run', '--rm', '-v', 'tmpvol:/d', 'busybox', 'grep', ' /d ', '/proc/mounts'])).toMatch(/^tmpfs \/d tmpfs .*size=65536k/);
     expect(mountsUnder(volumeDir('tmpvol'))).toEqual([]);
     // the same made on first use by --mount's volume options
-    const out = h.ok(['run', '--rm', '--mount', 'type=volume,src=mtmp,dst=/m,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m,volume-label=k=v', 'busybox', 'grep', ' /m ', '/proc/mounts']);
+    const out = h.ok([
+      'run',
+      '--rm',
+      '--mount',
+      'type=volume,src=mtmp,dst=/m,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m,volume-label=k=v',
+      'busybox',
+      'grep',
+      ' /m ',
+      '/proc/mounts',
+    ]);
     expect(out).toMatch(/^tmpfs \/m tmpfs .*size=2048k/);
     const mv = JSON.parse(h.ok(['volume', 'inspect', 'mtmp'])) as { Labels: Record<string, string>; Options: Record<string, string> }[];
     expect(mv[0]).toMatchObject({ Labels: { k: 'v' }, Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=2m' } });
@@ -209,7 +235,9 @@ describe('docker volumes and mounts against gantryd', () => {
     const volumesBefore = volumes();
     const slash = h.docker(['volume', 'create', 'foo/bar']);
     expect(slash.status).toBe(1);
-    expect(slash.stderr).toBe('Error response from daemon: create foo/bar: "foo/bar" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path\n');
+    expect(slash.stderr).toBe(
+      'Error response from daemon: create foo/bar: "foo/bar" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path\n',
+    );
     const raw = await h.request('POST', '/volumes/create', JSON.stringify({ Name: 'a/b' }));
     expect(raw.status).toBe(400);
     expect(JSON.parse(raw.body)).toEqual({ message: expect.stringMatching(/^create a\/b: "a\/b" includes invalid characters/) });

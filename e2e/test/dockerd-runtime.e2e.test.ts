@@ -113,13 +113,7 @@ describe(`dockerd with --runtime gantry (RUNTIME=${RUNTIME})`, () => {
   test('--user 1000:1000 runs the process as that user and group', () => {
     const r = run('gantry', ['--user', '1000:1000'], ['sh', '-c', 'id -u; id -g; grep -E "^(Uid|Gid):" /proc/self/status']);
     expect(r.status).toBe(0);
-    expect(r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' '))).toEqual([
-      '1000',
-      '1000',
-      'Uid: 1000 1000 1000 1000',
-      'Gid: 1000 1000 1000 1000',
-      '',
-    ]);
+    expect(r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' '))).toEqual(['1000', '1000', 'Uid: 1000 1000 1000 1000', 'Gid: 1000 1000 1000 1000', '']);
   });
 
   test("--memory 64m shows as the limit of the container's memory cgroup", () => {

@@ -39,7 +39,10 @@ describe('gantryd answers bad input as Docker does', () => {
         // gone
       }
     }
-    const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(h.dir)).length;
+    const mounts = fs
+      .readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(h.dir)).length;
     return { procs, mounts };
   };
   const containerCount = async () => (JSON.parse((await h.request('GET', '/containers/json?all=1')).body) as unknown[]).length;
@@ -54,7 +57,11 @@ describe('gantryd answers bad input as Docker does', () => {
     // unknown fields are ignored as dockerd does, known ones are still typed
     expectError(await post('/v1.45/containers/create', '{"Image":"busybox","Bogus":1,"Tty":"yes"}'), 400, /Tty/);
     expectError(await post('/v1.45/containers/create', '{"Image":"nosuchimage","HostConfig":{"Nope":true}}'), 404, 'No such image: nosuchimage:latest');
-    expectError(await post('/v1.45/containers/create?name=bad/name', '{"Image":"busybox"}'), 400, 'Invalid container name (bad/name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
+    expectError(
+      await post('/v1.45/containers/create?name=bad/name', '{"Image":"busybox"}'),
+      400,
+      'Invalid container name (bad/name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed',
+    );
     expectError(await post('/v1.45/containers/create?name=x', '{"Image":"busybox"}'), 400, /Invalid container name \(x\)/);
     expectError(await post('/v1.45/containers/create', '{"Image":"nosuchimage"}'), 404, 'No such image: nosuchimage:latest');
     expect(await containerCount()).toBe(before);

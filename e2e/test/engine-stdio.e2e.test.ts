@@ -51,7 +51,8 @@ describe('gantryd stdin (docker run -i, docker exec -i)', () => {
     const failures: string[] = [];
     for (let i = 0; i < 30; i++) {
       const r = dockerBin(['exec', '-i', 'execloop', 'cat'], Buffer.from(`hi${i}\n`));
-      if (r.status !== 0 || r.stdout.toString() !== `hi${i}\n`) failures.push(`#${i}: exit ${r.status} out=${JSON.stringify(r.stdout.toString())} err=${r.stderr}`);
+      if (r.status !== 0 || r.stdout.toString() !== `hi${i}\n`)
+        failures.push(`#${i}: exit ${r.status} out=${JSON.stringify(r.stdout.toString())} err=${r.stderr}`);
     }
     expect(failures).toEqual([]);
     // large input through exec as well

@@ -47,7 +47,8 @@ describe.each([
     if (fs.existsSync(join('/sys/fs/cgroup', fx.token))) out.push(join('/sys/fs/cgroup', fx.token));
     return out;
   };
-  const rt = (args: string[]) => spawnSync(runtime!, ['--root', state, ...args], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  const rt = (args: string[]) =>
+    spawnSync(runtime!, ['--root', state, ...args], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
 
   beforeAll(() => {
     if (missing.length > 0) throw new Error(`needs ${missing.join(', ')}`);
@@ -93,7 +94,12 @@ describe.each([
       config.root.path = rootfs;
       config.linux.cgroupsPath = `/${fx.token}/${id}`;
       fs.writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-      const r = spawnSync(runtime!, ['--root', state, 'run', '--bundle', dir, id], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+      const r = spawnSync(runtime!, ['--root', state, 'run', '--bundle', dir, id], {
+        encoding: 'utf8',
+        timeout: 30000,
+        killSignal: 'SIGKILL',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       if ((r.stdout + r.stderr).includes(fx.markerContent)) leaks.push(`fd ${n}: exit ${r.status}: ${r.stdout.trim()}`);
       const why = /(ENOTDIR|ENOENT|not a directory|no such file or directory|EACCES|permission denied)/i.exec(r.stderr)?.[1] ?? `exit ${r.status}`;
       outcomes.set(why, [...(outcomes.get(why) ?? []), n]);

@@ -49,11 +49,7 @@ const ALL_TARGETS: TargetKind[] = ['gantryd', 'dockerd-runc', 'dockerd-gantry-ru
 // leaves it to `npm run test:escape` (ESCAPE_TARGETS=all) and runs the two that exercise Gantry.
 const DEFAULT_TARGETS: TargetKind[] = ['gantryd', 'dockerd-gantry-runtime'];
 const TARGETS =
-  process.env.ESCAPE_TARGETS === 'all'
-    ? ALL_TARGETS
-    : process.env.ESCAPE_TARGETS
-      ? (process.env.ESCAPE_TARGETS.split(',') as TargetKind[])
-      : DEFAULT_TARGETS;
+  process.env.ESCAPE_TARGETS === 'all' ? ALL_TARGETS : process.env.ESCAPE_TARGETS ? (process.env.ESCAPE_TARGETS.split(',') as TargetKind[]) : DEFAULT_TARGETS;
 for (const t of TARGETS) if (!ALL_TARGETS.includes(t)) throw new Error(`ESCAPE_TARGETS: unknown target ${t} (one of ${ALL_TARGETS.join(', ')})`);
 
 /** fds a leaked host directory could have in the runtime's init (runc's advisory used 7; Gantry's leaked 18). */
@@ -94,7 +90,8 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     return t;
   };
   const dk = (args: string[], input?: Buffer | string): CommandResult => docker(tgt(), args, { input });
-  const show = (what: string, r: CommandResult): string => `${what}: exit ${r.status}\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}\n${kind} log:\n${tgt().logTail()}`;
+  const show = (what: string, r: CommandResult): string =>
+    `${what}: exit ${r.status}\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}\n${kind} log:\n${tgt().logTail()}`;
   const ok = (what: string, r: CommandResult): CommandResult => {
     if (r.status !== 0) throw new Error(show(what, r));
     return r;
@@ -109,7 +106,10 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
   };
   /** A long-running container whose command line carries the fixture token (so a leak of it is visible). */
   const startIdle = (n: string): void => {
-    ok(`run -d ${n}`, dk(['run', '-d', '--name', n, '--network', 'none', ...tgt().runFlags, image(IMAGES.busybox), 'sh', '-c', 'while :; do sleep 1; done', fx.token]));
+    ok(
+      `run -d ${n}`,
+      dk(['run', '-d', '--name', n, '--network', 'none', ...tgt().runFlags, image(IMAGES.busybox), 'sh', '-c', 'while :; do sleep 1; done', fx.token]),
+    );
   };
   const expectServing = (): void => {
     ok('docker version (the engine still serves)', dk(['version', '--format', '{{.Server.Version}}']));
@@ -167,7 +167,10 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     it('docker exec -w /proc/self/fd/N (N = 3..40) never reads the host marker', async () => {
       const c = name('cwd-exec');
       startIdle(c);
-      const results = await pooled(FDS.map((n) => () => dockerAsync(tgt(), ['exec', '-w', `/proc/self/fd/${n}`, c, 'cat', HostFixture.climb(fx.marker)])), PARALLEL);
+      const results = await pooled(
+        FDS.map((n) => () => dockerAsync(tgt(), ['exec', '-w', `/proc/self/fd/${n}`, c, 'cat', HostFixture.climb(fx.marker)])),
+        PARALLEL,
+      );
       const leaks = results.flatMap((r, i) => ((r.stdout + r.stderr).includes(fx.markerContent) ? [`fd ${FDS[i]}: exit ${r.status}: ${r.stdout.trim()}`] : []));
       // control: exec itself works in this container
       expect(ok('exec cat /etc/hostname', dk(['exec', c, 'cat', '/etc/hostname'])).stdout.length).toBeGreaterThan(0);
@@ -202,7 +205,11 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     if (r.stdout.includes('4242') || (r.stdout + r.stderr).includes(imgs.passwdSecret)) {
       throw new Error(`ESCAPE: the host passwd file ${imgs.hostPasswd} reached the container\n${show('run -u escuser (passwd link)', r)}`);
     }
-    expectHostUnchanged('the passwd lookup', before, HostFixture.fingerprint(fx.dir).filter((l) => l.startsWith(`${imgs.hostPasswd} `)));
+    expectHostUnchanged(
+      'the passwd lookup',
+      before,
+      HostFixture.fingerprint(fx.dir).filter((l) => l.startsWith(`${imgs.hostPasswd} `)),
+    );
     expectServing();
   });
 
@@ -259,9 +266,12 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
         ': "$0"',
       ].join('; ');
       const r = run(['-u', user, image(IMAGES.blockDev), 'sh', '-c', script, fx.token]);
-      notes.push(`block devices as ${user}: ${r.stdout.includes('mknod-ok') ? 'mknod allowed' : 'mknod refused'}; ${r.stdout.split('\n').filter((l) => l.startsWith('dd:')).length} opens refused`);
+      notes.push(
+        `block devices as ${user}: ${r.stdout.includes('mknod-ok') ? 'mknod allowed' : 'mknod refused'}; ${r.stdout.split('\n').filter((l) => l.startsWith('dd:')).length} opens refused`,
+      );
       if (r.stdout.includes(imgs.loopMarker)) throw new Error(`ESCAPE: the container read the loop device ${loop.path}\n${show('run block-dev', r)}`);
-      if (diskHash !== undefined && r.stdout.includes(diskHash)) throw new Error(`ESCAPE: the container read the host disk ${disk.path}\n${show('run block-dev', r)}`);
+      if (diskHash !== undefined && r.stdout.includes(diskHash))
+        throw new Error(`ESCAPE: the container read the host disk ${disk.path}\n${show('run block-dev', r)}`);
       expect(r.stdout).toMatch(/^read \/opt\/loop /m); // the attack ran
       expectServing();
     });
@@ -315,9 +325,27 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     const uploads: [string, Buffer][] = [
       ['../ entry', makeTar([{ name: `${climb}${secretRel}/dotdot-${fx.token}`, data: 'dotdot\n' }])],
       ['absolute entry', makeTar([{ name: `${fx.secretDir}/abs-${fx.token}`, data: 'abs\n' }])],
-      ['symlink to a host dir, then a file through it', makeTar([{ name: 'lnk', type: 'symlink', linkname: fx.secretDir }, { name: `lnk/through-${fx.token}`, data: 'through\n' }])],
-      ['symlink climbing out, then a file through it', makeTar([{ name: 'up', type: 'symlink', linkname: climb }, { name: `up/${secretRel}/up-${fx.token}`, data: 'up\n' }])],
-      ['symlink to the host marker, then the same name as a file', makeTar([{ name: 'mlnk', type: 'symlink', linkname: fx.marker }, { name: 'mlnk', data: `overwritten-${fx.token}\n` }])],
+      [
+        'symlink to a host dir, then a file through it',
+        makeTar([
+          { name: 'lnk', type: 'symlink', linkname: fx.secretDir },
+          { name: `lnk/through-${fx.token}`, data: 'through\n' },
+        ]),
+      ],
+      [
+        'symlink climbing out, then a file through it',
+        makeTar([
+          { name: 'up', type: 'symlink', linkname: climb },
+          { name: `up/${secretRel}/up-${fx.token}`, data: 'up\n' },
+        ]),
+      ],
+      [
+        'symlink to the host marker, then the same name as a file',
+        makeTar([
+          { name: 'mlnk', type: 'symlink', linkname: fx.marker },
+          { name: 'mlnk', data: `overwritten-${fx.token}\n` },
+        ]),
+      ],
       ['hard link to the host marker (absolute)', makeTar([{ name: 'hl', type: 'hardlink', linkname: fx.marker }])],
       ['hard link to the host marker (climbing)', makeTar([{ name: 'hl2', type: 'hardlink', linkname: `${climb}${fx.marker.replace(/^\/+/, '')}` }])],
       ['control', makeTar([{ name: `ok-${fx.token}`, data: 'ok\n' }])],
@@ -337,7 +365,8 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
       const back = ok(`${state}: cp c:${dest} -`, dk(['cp', `${c}:${dest}`, '-']));
       expect(back.stdout).toContain(`ok-${fx.token}`);
       expectNoMarker(`${state}: cp c:${dest} - after the uploads`, back);
-      if (state === 'running') expectNoMarker('cat through the uploaded links', dk(['exec', c, 'sh', '-c', `cat ${dest}/hl ${dest}/hl2 ${dest}/mlnk ${dest}/lnk/* 2>&1`]));
+      if (state === 'running')
+        expectNoMarker('cat through the uploaded links', dk(['exec', c, 'sh', '-c', `cat ${dest}/hl ${dest}/hl2 ${dest}/mlnk ${dest}/lnk/* 2>&1`]));
     }
     dk(['rm', '-f', c]);
     expectServing();
@@ -441,7 +470,28 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
       const host = hostBinaries();
       const before = hashes(host.values());
       const c = name('race');
-      ok('run -d watcher', dk(['run', '-d', '--name', c, '--network', 'none', '--cap-add', 'SYS_PTRACE', ...tgt().runFlags, image(IMAGES.busybox), 'sh', '-c', watcher, fx.token, fx.marker, '/stop', '/proc/[0-9]*']));
+      ok(
+        'run -d watcher',
+        dk([
+          'run',
+          '-d',
+          '--name',
+          c,
+          '--network',
+          'none',
+          '--cap-add',
+          'SYS_PTRACE',
+          ...tgt().runFlags,
+          image(IMAGES.busybox),
+          'sh',
+          '-c',
+          watcher,
+          fx.token,
+          fx.marker,
+          '/stop',
+          '/proc/[0-9]*',
+        ]),
+      );
       await waitForOutput(tgt(), ['logs', '-f', c], 'ready');
       for (let i = 0; i < 20; i++) {
         ok(`exec ${i}`, dk(['exec', c, 'sh', '-c', 'until [ -e /tmp/seen-$$ ]; do :; done', 'execprobe', fx.token]));
@@ -457,7 +507,9 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
       expect(hashes(host.values())).toEqual(before);
       // Reaching a host binary read-only is not an escape by itself (runc's own init shows up as the
       // host runc binary, behind a read-only bind mount); it is reported for the record.
-      const reached = [...new Set(lines.filter((l) => l.startsWith('EXE ')).map((l) => l.split(' ')[2]!))].map((id) => `${id} ${host.get(id) ?? '(not a known host binary)'}`);
+      const reached = [...new Set(lines.filter((l) => l.startsWith('EXE ')).map((l) => l.split(' ')[2]!))].map(
+        (id) => `${id} ${host.get(id) ?? '(not a known host binary)'}`,
+      );
       if (reached.length > 0) console.info(`${kind}: executables of other processes the container could open through /proc/<pid>/exe: ${reached.join(', ')}`);
       // the watcher ran while the execs did: it saw each of them
       expect(lines.filter((l) => l.startsWith('SAW ')).length).toBeGreaterThanOrEqual(20);

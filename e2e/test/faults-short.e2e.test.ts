@@ -7,7 +7,6 @@
  */
 import { runFaults, type FaultResult, type Kill } from '../src/soak';
 
-
 describe('faults (short)', () => {
   let r: FaultResult;
 
@@ -16,7 +15,12 @@ describe('faults (short)', () => {
   }, 240000);
 
   it('the kills happened', () => {
-    expect(r.killed.filter((k) => k.note === 'killed').map((k) => k.kill.target).sort()).toEqual(['containerd', 'containerd', 'shim']);
+    expect(
+      r.killed
+        .filter((k) => k.note === 'killed')
+        .map((k) => k.kill.target)
+        .sort(),
+    ).toEqual(['containerd', 'containerd', 'shim']);
     expect(r.containerdRestarts).toBeGreaterThanOrEqual(1);
   });
 

@@ -120,35 +120,53 @@ describe('hostile archives through docker import, load, cp and pull', () => {
 
   const cases: [string, (l: HostileLayer) => Promise<Run>][] = [
     ['import', (l) => dockerWithInput(h, ['import', '-', 'hostile:import'], l.bytes())],
-    ['load', async (l) => dockerWithInput(h, ['load'], (async function* () {
-      yield dockerArchive(await collect(l.bytes()), 'hostile:load');
-    })())],
+    [
+      'load',
+      async (l) =>
+        dockerWithInput(
+          h,
+          ['load'],
+          (async function* () {
+            yield dockerArchive(await collect(l.bytes()), 'hostile:load');
+          })(),
+        ),
+    ],
     ['cp', (l) => dockerWithInput(h, ['cp', '-', 'cpbox:/tmp'], l.bytes())],
-    ['pull', async (l) => {
-      // the push is setup, outside the bound: the 10 s is on the pull
-      const repo = `hostile/pull-${layers.indexOf(l)}`;
-      const blob = await pushSingleLayerImage(reg.host, repo, 'v1', () => l.bytes());
-      const r = await dockerWithInput(h, ['pull', `${reg.host}/${repo}:v1`], nothing());
-      // refused at the layer itself (manifest, config and blob all valid), not for some other reason
-      if (r.status !== 0) expect(r.stderr).toContain(`failed to apply layer ${blob.digest}`);
-      return r;
-    }],
+    [
+      'pull',
+      async (l) => {
+        // the push is setup, outside the bound: the 10 s is on the pull
+        const repo = `hostile/pull-${layers.indexOf(l)}`;
+        const blob = await pushSingleLayerImage(reg.host, repo, 'v1', () => l.bytes());
+        const r = await dockerWithInput(h, ['pull', `${reg.host}/${repo}:v1`], nothing());
+        // refused at the layer itself (manifest, config and blob all valid), not for some other reason
+        if (r.status !== 0) expect(r.stderr).toContain(`failed to apply layer ${blob.digest}`);
+        return r;
+      },
+    ],
   ];
 
   for (const layer of layers) {
     for (const [verb, run] of cases) {
-      it(`docker ${verb}: ${layer.name} is refused and leaves nothing`, async () => {
-        const before = footprint();
-        const r = await run(layer);
-        await expectClean(`docker ${verb} of ${layer.name}`, r, before);
-        if (verb === 'cp') expect(h.docker(['exec', 'cpbox', 'ls', '/tmp'], undefined, 30000).stdout.trim()).toBe('');
-      }, verb === 'pull' ? 240000 : 120000); // pull: its setup inflates the 2 GiB bomb to hash its diff ID
+      it(
+        `docker ${verb}: ${layer.name} is refused and leaves nothing`,
+        async () => {
+          const before = footprint();
+          const r = await run(layer);
+          await expectClean(`docker ${verb} of ${layer.name}`, r, before);
+          if (verb === 'cp') expect(h.docker(['exec', 'cpbox', 'ls', '/tmp'], undefined, 30000).stdout.trim()).toBe('');
+        },
+        verb === 'pull' ? 240000 : 120000,
+      ); // pull: its setup inflates the 2 GiB bomb to hash its diff ID
     }
   }
 
   it('the pull door is sound: the same push of a benign layer (tar and tar+gzip) pulls', async () => {
     const tar = Buffer.concat([file('hello', 'benign'), END]);
-    for (const [tag, bytes] of [['tar', tar], ['gz', gzipSync(tar)]] as const) {
+    for (const [tag, bytes] of [
+      ['tar', tar],
+      ['gz', gzipSync(tar)],
+    ] as const) {
       await pushSingleLayerImage(reg.host, 'benign/pull', tag, async function* () {
         yield bytes;
       });
@@ -159,9 +177,13 @@ describe('hostile archives through docker import, load, cp and pull', () => {
   }, 120000);
 
   it('an absolute name without ".." is confined to the image (as dockerd does), not an error', async () => {
-    const r = await dockerWithInput(h, ['import', '-', 'hostile:abs'], (async function* () {
-      yield Buffer.concat([file('/etc/gantry-abs-confined', 'inside'), END]);
-    })());
+    const r = await dockerWithInput(
+      h,
+      ['import', '-', 'hostile:abs'],
+      (async function* () {
+        yield Buffer.concat([file('/etc/gantry-abs-confined', 'inside'), END]);
+      })(),
+    );
     expect(r.status).toBe(0);
     // the image has no shell: read the file back through `docker cp` of a created container
     h.ok(['create', '--name', 'absbox', 'hostile:abs', 'x']);

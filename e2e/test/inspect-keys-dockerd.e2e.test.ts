@@ -19,10 +19,29 @@ const IMAGE = 'busybox:latest';
 
 /** Objects whose keys are data, not structure (names, labels, ports, driver-specific options). */
 const DATA_MAPS = [
-  'Config.Labels', 'Config.Volumes', 'Config.ExposedPorts', 'ContainerConfig.Labels', 'ContainerConfig.Volumes',
-  'HostConfig.LogConfig.Config', 'HostConfig.PortBindings', 'NetworkSettings.Ports', 'GraphDriver.Data',
-  'Labels', 'Options', 'Containers', '[].Labels', 'Status', 'Plugins', 'Runtimes', 'RegistryConfig',
-  'Components.[].Details', 'DriverStatus', 'SystemStatus', 'Swarm', 'Volumes.[].Labels', 'Volumes.[].Options',
+  'Config.Labels',
+  'Config.Volumes',
+  'Config.ExposedPorts',
+  'ContainerConfig.Labels',
+  'ContainerConfig.Volumes',
+  'HostConfig.LogConfig.Config',
+  'HostConfig.PortBindings',
+  'NetworkSettings.Ports',
+  'GraphDriver.Data',
+  'Labels',
+  'Options',
+  'Containers',
+  '[].Labels',
+  'Status',
+  'Plugins',
+  'Runtimes',
+  'RegistryConfig',
+  'Components.[].Details',
+  'DriverStatus',
+  'SystemStatus',
+  'Swarm',
+  'Volumes.[].Labels',
+  'Volumes.[].Options',
 ];
 
 /** Keys dockerd 20.10 (API 1.41) returns that later API versions dropped; gantryd answers 1.45. */
@@ -63,9 +82,14 @@ async function get(sock: string, path: string): Promise<JsonValue> {
 /** The same objects on one daemon; returns its answers by name. */
 async function collect(d: Daemon, tag: string): Promise<Record<string, JsonValue>> {
   d.docker(['volume', 'create', '--label', 'k=v', `kv${tag}`]);
-  const id = d.docker(['run', '-d', '--name', `kc${tag}`, '--network', 'none', '--label', 'l=v', '-e', 'X=1', '-v', `kv${tag}:/data`, IMAGE, 'sleep', '300']).trim();
+  const id = d
+    .docker(['run', '-d', '--name', `kc${tag}`, '--network', 'none', '--label', 'l=v', '-e', 'X=1', '-v', `kv${tag}:/data`, IMAGE, 'sleep', '300'])
+    .trim();
   const body = JSON.stringify({ Cmd: ['true'], AttachStdout: true });
-  const ex = await unixRequest(d.socket, 'POST', `/containers/${id}/exec`, body, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  const ex = await unixRequest(d.socket, 'POST', `/containers/${id}/exec`, body, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+  });
   if (ex.status !== 201) throw new Error(`exec create: ${ex.status} ${ex.body.toString()}`);
   const execId = (JSON.parse(ex.body.toString()) as { Id: string }).Id;
   return {
@@ -83,7 +107,11 @@ async function collect(d: Daemon, tag: string): Promise<Record<string, JsonValue
   };
 }
 
-describeIf(needRoot(), needTool('dockerd', 'docker.io'), needTool('docker', 'docker.io'))('inspect/list key sets: gantryd against dockerd', () => {
+describeIf(
+  needRoot(),
+  needTool('dockerd', 'docker.io'),
+  needTool('docker', 'docker.io'),
+)('inspect/list key sets: gantryd against dockerd', () => {
   let dockerd: TestDockerd | undefined;
   let g: GantrydHarness | undefined;
   let ref: Record<string, JsonValue> = {};
@@ -92,7 +120,9 @@ describeIf(needRoot(), needTool('dockerd', 'docker.io'), needTool('docker', 'doc
   beforeAll(async () => {
     dockerd = new TestDockerd();
     const archive = join(dockerd.dir, 'busybox.tar');
-    const made = spawnSync('bash', [bundleTool, join(dockerd.dir, 'bundle'), '--args', 'sh', '--docker-archive', archive, '--name', IMAGE], { encoding: 'utf8' });
+    const made = spawnSync('bash', [bundleTool, join(dockerd.dir, 'bundle'), '--args', 'sh', '--docker-archive', archive, '--name', IMAGE], {
+      encoding: 'utf8',
+    });
     if (made.status !== 0) throw new Error(`make-busybox-bundle failed: ${made.stderr}`);
     const [, harness] = await Promise.all([dockerd.start(), GantrydHarness.start('gkeys-')]);
     g = harness;

@@ -24,16 +24,36 @@ const BOUNDED = ['setpriv', '--bounding-set', '-sys_time', '--'];
  * missing program, as gantryd does.
  */
 const CASES: { name: string; args: string[]; status: number; referenceStatus?: number; says: string }[] = [
-  { name: 'run --privileged, a capability outside the bounding set', args: ['run', '--privileged', 'busybox', 'true'], status: 125, says: 'unable to apply caps: operation not permitted' },
+  {
+    name: 'run --privileged, a capability outside the bounding set',
+    args: ['run', '--privileged', 'busybox', 'true'],
+    status: 125,
+    says: 'unable to apply caps: operation not permitted',
+  },
   { name: 'run of a program that is not there', args: ['run', 'busybox', 'nope'], status: 127, says: 'exec: "nope": executable file not found in $PATH' },
   { name: 'run of a program that cannot run', args: ['run', 'busybox', '/etc/passwd'], status: 126, says: 'exec: "/etc/passwd": permission denied' },
-  { name: 'exec of a program that is not there', args: ['exec', 'box', 'nope'], status: 127, referenceStatus: 126, says: 'exec: "nope": executable file not found in $PATH' },
+  {
+    name: 'exec of a program that is not there',
+    args: ['exec', 'box', 'nope'],
+    status: 127,
+    referenceStatus: 126,
+    says: 'exec: "nope": executable file not found in $PATH',
+  },
   { name: 'exec of a program that cannot run', args: ['exec', 'box', '/etc/passwd'], status: 126, says: 'exec: "/etc/passwd": permission denied' },
-  { name: 'exec --privileged, a capability outside the bounding set', args: ['exec', '--privileged', 'box', 'true'], status: 128, referenceStatus: 126, says: 'unable to apply caps: operation not permitted' },
+  {
+    name: 'exec --privileged, a capability outside the bounding set',
+    args: ['exec', '--privileged', 'box', 'true'],
+    status: 128,
+    referenceStatus: 126,
+    says: 'unable to apply caps: operation not permitted',
+  },
 ];
 
 function missingTools(): string[] {
-  const need = [['setpriv', 'util-linux'], ['docker', 'docker.io']];
+  const need = [
+    ['setpriv', 'util-linux'],
+    ['docker', 'docker.io'],
+  ];
   const missing = need.filter(([t]) => !which(t!)).map(([t, pkg]) => `${t} (${pkg})`);
   if (process.getuid?.() !== 0) missing.push('root');
   return missing;
@@ -60,7 +80,8 @@ describe('runtime failures through gantryd reach the docker CLI (root, setpriv)'
   }, 60000);
 
   const idOf = (name: string) => g.ok(['inspect', '-f', '{{.Id}}', name]).trim();
-  const state = (name: string) => JSON.parse(g.ok(['inspect', '-f', '{{json .State}}', name])) as { Status: string; ExitCode: number; Error: string; Running: boolean };
+  const state = (name: string) =>
+    JSON.parse(g.ok(['inspect', '-f', '{{json .State}}', name])) as { Status: string; ExitCode: number; Error: string; Running: boolean };
 
   /** What is left on the host of a container whose task could not be created: shim, mount, cgroup, bundle. */
   function leftovers(id: string): string[] {
@@ -79,18 +100,19 @@ describe('runtime failures through gantryd reach the docker CLI (root, setpriv)'
         // gone
       }
     }
-    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(id) && line.includes(g.dir)) out.push(`mount ${line.split(' ')[4]}`);
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
+      if (line.includes(id) && line.includes(g.dir)) out.push(`mount ${line.split(' ')[4]}`);
     for (const c of fs.readdirSync('/sys/fs/cgroup')) if (fs.existsSync(join('/sys/fs/cgroup', c, 'gantry', id))) out.push(`cgroup ${c}/gantry/${id}`);
     if (fs.existsSync(join(g.dir, 'run', 'containerd', 'tasks', 'gantry', id))) out.push('task bundle');
     return out;
   }
 
-  it.each(CASES)('$name: exit $status and the runtime\'s words', ({ args, status, says }) => {
+  it.each(CASES)("$name: exit $status and the runtime's words", ({ args, status, says }) => {
     const r = g.docker(args);
     expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status, out: expect.stringContaining(says) });
   });
 
-  it('docker run --privileged: dockerd\'s wording with the runtime\'s message whole at the end; the container stays created (128), nothing left', () => {
+  it("docker run --privileged: dockerd's wording with the runtime's message whole at the end; the container stays created (128), nothing left", () => {
     const r = g.docker(['run', '--name', 'priv', '--privileged', 'busybox', 'true']);
     expect(r.status).toBe(125);
     const message = 'failed to create task for container: failed to create shim task: OCI runtime create failed: unable to apply caps: operation not permitted';
@@ -104,7 +126,9 @@ describe('runtime failures through gantryd reach the docker CLI (root, setpriv)'
     for (let i = 0; i < 2; i++) {
       const r = g.docker(['start', 'priv']);
       expect(r.status).toBe(1);
-      expect(r.stderr).toContain('Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: unable to apply caps: operation not permitted');
+      expect(r.stderr).toContain(
+        'Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: unable to apply caps: operation not permitted',
+      );
       expect(r.stderr).not.toMatch(/created state/);
     }
     expect(state('priv')).toMatchObject({ Status: 'created', ExitCode: 128 });
@@ -114,7 +138,9 @@ describe('runtime failures through gantryd reach the docker CLI (root, setpriv)'
   it('docker run of a program that is not there: exit 127 recorded, as dockerd', () => {
     const r = g.docker(['run', '--name', 'nope', 'busybox', 'nope']);
     expect(r.status).toBe(127);
-    expect(r.stderr).toContain('Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: exec: "nope": executable file not found in $PATH');
+    expect(r.stderr).toContain(
+      'Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: exec: "nope": executable file not found in $PATH',
+    );
     expect(state('nope')).toMatchObject({ Status: 'created', ExitCode: 127 });
     expect(leftovers(idOf('nope'))).toEqual([]);
   });
@@ -149,7 +175,9 @@ describe('the same runtime failures through dockerd + runc (reference, root, set
     d = new TestDockerd('/usr/sbin/runc', BOUNDED);
     await d.start();
     const archive = join(d.dir, 'busybox.tar');
-    const made = spawnSync('bash', [bundleTool, join(d.dir, 'bundle'), '--args', 'sh', '--docker-archive', archive, '--name', 'busybox:latest'], { encoding: 'utf8' });
+    const made = spawnSync('bash', [bundleTool, join(d.dir, 'bundle'), '--args', 'sh', '--docker-archive', archive, '--name', 'busybox:latest'], {
+      encoding: 'utf8',
+    });
     if (made.status !== 0) throw new Error(made.stderr);
     const loaded = docker(['load', '-i', archive]);
     if (loaded.status !== 0) throw new Error(loaded.stderr);
@@ -161,7 +189,7 @@ describe('the same runtime failures through dockerd + runc (reference, root, set
     await d?.stop();
   }, 60000);
 
-  it.each(CASES)('$name: the runtime\'s words, and the exit code', ({ args, status, referenceStatus, says }) => {
+  it.each(CASES)("$name: the runtime's words, and the exit code", ({ args, status, referenceStatus, says }) => {
     const r = docker(args);
     expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: referenceStatus ?? status, out: expect.stringContaining(says) });
   });

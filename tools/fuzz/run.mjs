@@ -32,7 +32,11 @@ for (const pkg of fs.readdirSync(path.join(root, 'packages')).sort()) {
   if (!fs.existsSync(testDir) || !fs.readdirSync(testDir).some((f) => f.endsWith('.fuzz.test.ts'))) continue;
   console.log(`== ${pkg}: fuzzing each property for ${time}s`);
   const env = { ...process.env, GANTRY_FUZZ_SECONDS: String(time), ...(seed ? { GANTRY_FUZZ_SEED: seed } : {}) };
-  const r = spawnSync('npx', ['jest', '--runInBand', '--testPathPattern', '\\.fuzz\\.test\\.ts$'], { cwd: path.join(root, 'packages', pkg), env, stdio: 'inherit' });
+  const r = spawnSync('npx', ['jest', '--runInBand', '--testPathPattern', '\\.fuzz\\.test\\.ts$'], {
+    cwd: path.join(root, 'packages', pkg),
+    env,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed > 0 ? 1 : 0);

@@ -3,7 +3,17 @@
  * store, gantry-containerd → shims, shims → gantry-containerd): a channel per daemon socket that
  * every service client of that daemon rides on, call metadata, and unary calls as promises.
  */
-import { Channel, credentials, Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions, type ClientOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import {
+  Channel,
+  credentials,
+  Metadata,
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientOptions,
+  type ClientUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { NAMESPACE_HEADER } from './util';
 
 /**

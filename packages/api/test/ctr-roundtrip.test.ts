@@ -93,7 +93,10 @@ describeIfTool('ctr', 'containerd')('ctr against a grpc-js server from @gantry/a
     expect(store.get('foo')).toEqual({ name: 'foo', labels: { team: 'gantry' } });
 
     const out = await ctr('namespaces', 'ls');
-    const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    const rows = out
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
     expect(rows[0]).toEqual(['NAME', 'LABELS']);
     expect(rows).toContainEqual(['foo', 'team=gantry']);
     // ctr scopes every call with the namespace header (its default namespace here)

@@ -21,21 +21,15 @@ import {
 describe('generated messages', () => {
   test('int64 sizes and offsets keep full 64-bit precision (bigint)', () => {
     const max = 2n ** 63n - 1n;
-    const info = content.Info.decode(
-      content.Info.encode({ digest: 'sha256:00', size: max, labels: {}, createdAt: timestampFromNanos(1n) }).finish(),
-    );
+    const info = content.Info.decode(content.Info.encode({ digest: 'sha256:00', size: max, labels: {}, createdAt: timestampFromNanos(1n) }).finish());
     expect(info.size).toBe(max);
     const usage = content.ReadContentRequest.fromPartial({ digest: 'd', offset: '9007199254740993', size: 0 });
-    expect(content.ReadContentRequest.decode(content.ReadContentRequest.encode(usage).finish()).offset).toBe(
-      9007199254740993n,
-    );
+    expect(content.ReadContentRequest.decode(content.ReadContentRequest.encode(usage).finish()).offset).toBe(9007199254740993n);
   });
 
   test('timestamps keep nanoseconds', () => {
     const ns = 1_700_000_000_123_456_789n;
-    const exit = tasks.WaitResponse.decode(
-      tasks.WaitResponse.encode({ exitStatus: 137, exitedAt: timestampFromNanos(ns) }).finish(),
-    );
+    const exit = tasks.WaitResponse.decode(tasks.WaitResponse.encode({ exitStatus: 137, exitedAt: timestampFromNanos(ns) }).finish());
     expect(exit.exitStatus).toBe(137);
     expect(timestampToNanos(exit.exitedAt!)).toBe(ns);
     expect(timestampFromNanos(-1n)).toEqual({ seconds: -1n, nanos: 999_999_999 });
@@ -88,9 +82,7 @@ describe('generated grpc-js client and server', () => {
       },
     } satisfies version.VersionServer);
     const address = `unix://${join(dir, 'api.sock')}`;
-    await new Promise<void>((res, rej) =>
-      server.bindAsync(address, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())),
-    );
+    await new Promise<void>((res, rej) => server.bindAsync(address, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
     const client = new version.VersionClient(address, credentials.createInsecure());
     try {
       const resp = await new Promise<version.VersionResponse>((res, rej) =>

@@ -15,7 +15,22 @@ export type { Level } from './log';
 export { compileFilters, parseFilter, FilterSyntaxError } from './events/filters';
 export { ShimManager } from './tasks/shim-manager';
 // Overlay and tar helpers gantryd uses for docker cp / diff / export over container snapshots.
-export { mountAll, unmountAll, withTempMounts, readTar, tarHeader, ByteSource, TarFormatError, decompressed, detectCompression, gunzipBounded, diskBudget, layerLimits, ExpansionError, LAYER_RATIO } from './diff';
+export {
+  mountAll,
+  unmountAll,
+  withTempMounts,
+  readTar,
+  tarHeader,
+  ByteSource,
+  TarFormatError,
+  decompressed,
+  detectCompression,
+  gunzipBounded,
+  diskBudget,
+  layerLimits,
+  ExpansionError,
+  LAYER_RATIO,
+} from './diff';
 export type { TarHeader, TarWriteEntry, EntryType, ExpansionLimits } from './diff';
 export { overlayLayers, readonlyMount } from './diff/mounts';
 export { END_OF_ARCHIVE, padding } from './diff/tar';

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: e instanceof Error ? e.message : String(e), component: 'gantry-containerd' })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: e instanceof Error ? e.message : String(e), component: 'gantry-containerd' })}\n`,
+  );
   process.exit(1);
 });

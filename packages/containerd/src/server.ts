@@ -50,7 +50,8 @@ class GcScheduler {
     }
     this.running = this.running.then(() => {
       const r = this.run(ns);
-      if (r.content.length || r.snapshots.length) this.log.info('garbage collected', { namespace: ns, content: r.content.length, snapshots: r.snapshots.length });
+      if (r.content.length || r.snapshots.length)
+        this.log.info('garbage collected', { namespace: ns, content: r.content.length, snapshots: r.snapshots.length });
     });
     return this.running;
   }
@@ -116,7 +117,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const overlay = new OverlaySnapshotter({ store, root: opts.root });
   const snapshotters = new Map<string, Snapshotter>([[overlay.name, overlay]]);
   const imageStore = new ImageStore(store, namespaceStore);
-  const gc = new GcScheduler(opts.log, (ns) => collectGarbage({ content: contentStore, snapshotters, images: imageStore, containers: containerStore, leases: leaseStore }, ns));
+  const gc = new GcScheduler(opts.log, (ns) =>
+    collectGarbage({ content: contentStore, snapshotters, images: imageStore, containers: containerStore, leases: leaseStore }, ns),
+  );
   // Resources written under the `containerd-lease` header are held by that lease.
   const onLeaseResource = (ns: string, leaseId: string, res: { id: string; type: string }) => {
     if (leaseStore.exists(ns, leaseId)) leaseStore.addResource(ns, leaseId, res);
@@ -125,7 +128,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const server = new Server();
   server.addService(version.VersionService, versionService(ctx));
   server.addService(namespaces.NamespacesService, namespacesService(ctx));
-  server.addService(containers.ContainersService, containersService(ctx, { hasTask: (ns, id) => shims.get(ns, id) !== undefined || shims.deadTask(ns, id) !== undefined }));
+  server.addService(
+    containers.ContainersService,
+    containersService(ctx, { hasTask: (ns, id) => shims.get(ns, id) !== undefined || shims.deadTask(ns, id) !== undefined }),
+  );
   server.addService(
     tasks.TasksService,
     tasksService(ctx, shims, {
@@ -145,7 +151,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   server.addService(diff.DiffService, diffService(ctx, { content: contentStore, sys: linuxSys() }));
   server.addService(
     archives.ArchivesService,
-    archivesService(ctx, { content: contentStore, images: imageStore, leases: leaseStore, snapshotters, sys: linuxSys(), collectGarbage: (ns) => gc.collect(ns, true) }),
+    archivesService(ctx, {
+      content: contentStore,
+      images: imageStore,
+      leases: leaseStore,
+      snapshotters,
+      sys: linuxSys(),
+      collectGarbage: (ns) => gc.collect(ns, true),
+    }),
   );
   server.addService(events.EventsService, eventsService(ctx));
   server.addService(introspection.IntrospectionService, introspectionService(ctx));
@@ -160,7 +173,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   return {
     ctx,
     shims,
-    stores: { content: contentStore, snapshotters, images: imageStore, containers: containerStore, leases: leaseStore, collectGarbage: (ns) => gc.collect(ns, true) },
+    stores: {
+      content: contentStore,
+      snapshotters,
+      images: imageStore,
+      containers: containerStore,
+      leases: leaseStore,
+      collectGarbage: (ns) => gc.collect(ns, true),
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => {

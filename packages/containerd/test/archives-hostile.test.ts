@@ -29,11 +29,22 @@ const ZERO_MEMBER = gzipSync(Buffer.alloc(MiB));
 function dockerArchive(layers: { bytes: Buffer; diffId?: string }[], tag: string, extra: Buffer[] = []): Buffer {
   const host = hostPlatform();
   const config = Buffer.from(
-    JSON.stringify({ architecture: host.architecture, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId ?? sha(l.bytes)) } }),
+    JSON.stringify({
+      architecture: host.architecture,
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId ?? sha(l.bytes)) },
+    }),
   );
   const names = layers.map((_, i) => `l${i}/layer.tar`);
   const manifest = Buffer.from(JSON.stringify([{ Config: 'config.json', RepoTags: [tag], Layers: names }]));
-  return Buffer.concat([...layers.map((l, i) => fileMember(names[i]!, l.bytes)), fileMember('config.json', config), ...extra, fileMember('manifest.json', manifest), END]);
+  return Buffer.concat([
+    ...layers.map((l, i) => fileMember(names[i]!, l.bytes)),
+    fileMember('config.json', config),
+    ...extra,
+    fileMember('manifest.json', manifest),
+    END,
+  ]);
 }
 
 const goodLayer = (file = 'hello', data = 'world') => ({ bytes: Buffer.concat([fileMember(file, data), END]) });
@@ -91,7 +102,11 @@ d('Archives.Import of hostile archives (root)', () => {
   const hostile: { name: string; archive: () => Buffer; error: RegExp }[] = [
     {
       name: 'a layer with a hard link out of the root',
-      archive: () => dockerArchive([goodLayer(), { bytes: Buffer.concat([rawHeader({ name: 'hl', type: '1', linkname: '../../../../etc/passwd' }), END]) }], 'example.com/hostile:hl'),
+      archive: () =>
+        dockerArchive(
+          [goodLayer(), { bytes: Buffer.concat([rawHeader({ name: 'hl', type: '1', linkname: '../../../../etc/passwd' }), END]) }],
+          'example.com/hostile:hl',
+        ),
       error: /failed to unpack layer sha256:[0-9a-f]{64}: .*"hl": path escapes the (layer|extraction) root/,
     },
     {
@@ -106,7 +121,8 @@ d('Archives.Import of hostile archives (root)', () => {
     },
     {
       name: 'a layer that is a 2 GiB gzip bomb',
-      archive: () => dockerArchive([{ bytes: zeroBomb(2048, rawHeader({ name: 'zeros', size: 2048 * MiB })), diffId: sha(Buffer.from('x')) }], 'example.com/hostile:bomb'),
+      archive: () =>
+        dockerArchive([{ bytes: zeroBomb(2048, rawHeader({ name: 'zeros', size: 2048 * MiB })), diffId: sha(Buffer.from('x')) }], 'example.com/hostile:bomb'),
       error: /decompression bomb/,
     },
     {
@@ -130,7 +146,11 @@ d('Archives.Import of hostile archives (root)', () => {
       },
       error: /gzip: unexpected end of file/,
     },
-    { name: 'an archive that is 2 GiB of gzipped zeros', archive: () => zeroBomb(2048, Buffer.alloc(0)), error: /after the end-of-archive marker|decompression bomb/ },
+    {
+      name: 'an archive that is 2 GiB of gzipped zeros',
+      archive: () => zeroBomb(2048, Buffer.alloc(0)),
+      error: /after the end-of-archive marker|decompression bomb/,
+    },
     {
       name: 'a manifest.json of 1 GiB (refused at its header)',
       archive: () => Buffer.concat([rawHeader({ name: 'manifest.json', size: 1 << 30 }), Buffer.alloc(4096)]),
@@ -177,13 +197,22 @@ d('Archives.Import of hostile archives (root)', () => {
     const good = dockerArchive([goodLayer('a', '1')], 'example.com/hostile:same');
     const res = await importChunks(ns, good);
     const before = daemon.stores.images.get(ns, 'example.com/hostile:same');
-    const snapshots = overlay().list(ns, []).map((s) => s.name);
+    const snapshots = overlay()
+      .list(ns, [])
+      .map((s) => s.name);
     expect(snapshots).toEqual([res.images[0]!.chainId]);
-    const bad = dockerArchive([goodLayer('b', '2'), { bytes: Buffer.concat([rawHeader({ name: 'hl', type: '1', linkname: 'nonexistent' }), END]) }], 'example.com/hostile:same');
+    const bad = dockerArchive(
+      [goodLayer('b', '2'), { bytes: Buffer.concat([rawHeader({ name: 'hl', type: '1', linkname: 'nonexistent' }), END]) }],
+      'example.com/hostile:same',
+    );
     await expect(importChunks(ns, bad)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     expect(daemon.stores.images.get(ns, 'example.com/hostile:same').target).toEqual(before.target);
     await expectNothingLeft(ns, ['example.com/hostile:same']);
-    expect(overlay().list(ns, []).map((s) => s.name)).toEqual(snapshots);
+    expect(
+      overlay()
+        .list(ns, [])
+        .map((s) => s.name),
+    ).toEqual(snapshots);
   });
 
   it('a good archive still imports and unpacks after all that', async () => {

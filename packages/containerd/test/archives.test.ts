@@ -27,7 +27,12 @@ function run(cmd: string, args: string[]): string {
 }
 
 /** Import `chunks` (the first message carries `opts`), resolving with the response or rejecting with the status. */
-function importChunks(client: archives.ArchivesClient, ns: string, chunks: Buffer[], opts: Partial<archives.ImportRequest> = {}): Promise<archives.ImportResponse> {
+function importChunks(
+  client: archives.ArchivesClient,
+  ns: string,
+  chunks: Buffer[],
+  opts: Partial<archives.ImportRequest> = {},
+): Promise<archives.ImportResponse> {
   return new Promise((resolve, reject) => {
     const call = client.import(namespaceMetadata(ns), (err: ServiceError | null, res?: archives.ImportResponse) => (err ? reject(err) : resolve(res!)));
     const msgs = chunks.length === 0 ? [Buffer.alloc(0)] : chunks;
@@ -63,7 +68,16 @@ d('Archives service (root, skopeo)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garch-'));
     const file = path.join(dir, 'busybox.tar');
-    run('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), path.join(dir, 'bundle'), '--args', 'sh', '--docker-archive', file, '--name', 'gantry/busybox:arch']);
+    run('bash', [
+      path.join(REPO, 'tools/make-busybox-bundle.sh'),
+      path.join(dir, 'bundle'),
+      '--args',
+      'sh',
+      '--docker-archive',
+      file,
+      '--name',
+      'gantry/busybox:arch',
+    ]);
     archive = fs.readFileSync(file);
     daemon = await startDaemon({ address: path.join(dir, 'c.sock'), root: path.join(dir, 'root'), state: path.join(dir, 'state'), log: new Logger('error') });
     const addr = `unix://${path.join(dir, 'c.sock')}`;
@@ -96,7 +110,10 @@ d('Archives service (root, skopeo)', () => {
     expect(res.images).toHaveLength(1);
     const [img] = res.images;
     expect(img!.name).toBe(NAME);
-    expect(img!.target).toMatchObject({ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(img!.target).toMatchObject({
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
     expect(img!.chainId).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     const listed = await rpc<images.ListImagesResponse>((cb) => imgs.list({ filters: [] }, namespaceMetadata('a'), cb));
@@ -116,7 +133,11 @@ d('Archives service (root, skopeo)', () => {
     const gz = Buffer.from(spawnSync('gzip', ['-c'], { input: archive, maxBuffer: 1 << 30 }).stdout);
     const res = await importChunks(client, 'a', [gz], { unpack: true, snapshotter: 'overlayfs', platform: 'linux/amd64' });
     expect(res.images.map((i) => i.name)).toEqual([NAME]);
-    expect(overlay().list('a', []).map((s) => s.name)).toEqual([res.images[0]!.chainId]);
+    expect(
+      overlay()
+        .list('a', [])
+        .map((s) => s.name),
+    ).toEqual([res.images[0]!.chainId]);
   });
 
   it('exports the image as an archive skopeo reads (oci-archive: and docker-archive:) that imports into another namespace with the same manifest digest', async () => {
@@ -195,8 +216,14 @@ d('Archives service (root, skopeo)', () => {
     await expect(importChunks(client, 'g', split(garbage, 10_000))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(importChunks(client, 'g', [Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7])])).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(importChunks(client, 'g', [])).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(importChunks(client, 'g', [archive], { unpack: true, snapshotter: 'zfs' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/snapshotter/) });
-    await expect(importChunks(client, 'g', [archive], { unpack: true, platform: 'linux' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/platform/) });
+    await expect(importChunks(client, 'g', [archive], { unpack: true, snapshotter: 'zfs' })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/snapshotter/),
+    });
+    await expect(importChunks(client, 'g', [archive], { unpack: true, platform: 'linux' })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/platform/),
+    });
     expect(daemon.stores.images.list('g')).toEqual([]);
     await daemon.stores.collectGarbage('g');
     expect(daemon.stores.content.list('g', [])).toEqual([]);

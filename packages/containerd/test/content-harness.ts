@@ -62,10 +62,13 @@ export async function startContentHarness(): Promise<ContentHarness> {
   const store = new LocalContentStore(root, ctx.store);
   const leaseCalls: LeaseCall[] = [];
   const server = new Server();
-  server.addService(content.ContentService, contentService(ctx, store, {
-    onLeaseResource: (ns, lease, resource) => void leaseCalls.push({ op: 'add', ns, lease, resource }),
-    onLeaseResourceRemoved: (ns, lease, resource) => void leaseCalls.push({ op: 'remove', ns, lease, resource }),
-  }));
+  server.addService(
+    content.ContentService,
+    contentService(ctx, store, {
+      onLeaseResource: (ns, lease, resource) => void leaseCalls.push({ op: 'add', ns, lease, resource }),
+      onLeaseResourceRemoved: (ns, lease, resource) => void leaseCalls.push({ op: 'remove', ns, lease, resource }),
+    }),
+  );
   server.addService(namespaces.NamespacesService, namespacesService(ctx));
   server.addService(events.EventsService, eventsService(ctx));
   server.addService(version.VersionService, versionService(ctx));
@@ -172,7 +175,13 @@ export class WriteSession {
 }
 
 /** Upload a whole blob through Write as the proxy client does (STAT, WRITE chunks, COMMIT). */
-export async function upload(client: content.ContentClient, ns: string, ref: string, data: Buffer, opts: { expected?: string; labels?: Record<string, string>; chunk?: number; lease?: string } = {}): Promise<content.WriteContentResponse> {
+export async function upload(
+  client: content.ContentClient,
+  ns: string,
+  ref: string,
+  data: Buffer,
+  opts: { expected?: string; labels?: Record<string, string>; chunk?: number; lease?: string } = {},
+): Promise<content.WriteContentResponse> {
   const s = new WriteSession(client, md(ns, opts.lease));
   try {
     const st = await s.stat(ref, data.length, opts.expected ?? '');
@@ -189,7 +198,13 @@ export async function upload(client: content.ContentClient, ns: string, ref: str
 }
 
 /** All bytes of a Read call, and the offsets of its messages. */
-export function readAll(client: content.ContentClient, ns: string, digest: string, offset = 0, size = 0): Promise<{ data: Buffer; offsets: number[]; sizes: number[] }> {
+export function readAll(
+  client: content.ContentClient,
+  ns: string,
+  digest: string,
+  offset = 0,
+  size = 0,
+): Promise<{ data: Buffer; offsets: number[]; sizes: number[] }> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     const offsets: number[] = [];

@@ -24,7 +24,8 @@ describe('content service', () => {
     rpc<content.UpdateResponse>((cb) => h.content.update({ info: content.Info.fromPartial({ digest, labels }), updateMask }, md(ns), cb));
   const blobFiles = () => fs.readdirSync(path.join(h.root, 'content', 'blobs', 'sha256'));
   const ingestDirs = () => fs.readdirSync(path.join(h.root, 'content', 'ingest'));
-  const code = (p: Promise<unknown>, c: Code, msg?: RegExp) => expect(p).rejects.toMatchObject({ code: c, ...(msg ? { details: expect.stringMatching(msg) } : {}) });
+  const code = (p: Promise<unknown>, c: Code, msg?: RegExp) =>
+    expect(p).rejects.toMatchObject({ code: c, ...(msg ? { details: expect.stringMatching(msg) } : {}) });
 
   test('write, commit, info, read (whole and ranged) round trip', async () => {
     const data = randomBytes(2 * (1 << 20) + 777);
@@ -70,7 +71,11 @@ describe('content service', () => {
     await code(info('ns2', digest), Code.NOT_FOUND, /not found/);
     await code(readAll(h.content, 'ns2', digest), Code.NOT_FOUND);
     await code(info('ns1', 'sha256:nothex'), Code.INVALID_ARGUMENT);
-    await code(rpc((cb) => h.content.info({ digest }, new Metadata(), cb)), Code.INVALID_ARGUMENT, /namespace/);
+    await code(
+      rpc((cb) => h.content.info({ digest }, new Metadata(), cb)),
+      Code.INVALID_ARGUMENT,
+      /namespace/,
+    );
   });
 
   test('labels: update by field path, replace, remove; other fields refused', async () => {
@@ -82,10 +87,15 @@ describe('content service', () => {
     expect((await update('ns', digest, { y: '8' }, [])).info?.labels).toEqual({ y: '8' });
     const after = (await info('ns', digest)).info!;
     expect(after.labels).toEqual({ y: '8' });
-    expect(after.updatedAt!.seconds * 1_000_000_000n + BigInt(after.updatedAt!.nanos)).toBeGreaterThanOrEqual(after.createdAt!.seconds * 1_000_000_000n + BigInt(after.createdAt!.nanos));
+    expect(after.updatedAt!.seconds * 1_000_000_000n + BigInt(after.updatedAt!.nanos)).toBeGreaterThanOrEqual(
+      after.createdAt!.seconds * 1_000_000_000n + BigInt(after.createdAt!.nanos),
+    );
     await code(update('ns', digest, {}, ['size']), Code.INVALID_ARGUMENT, /cannot update "size"/);
     await code(update('ns', sha('absent'), { a: 'b' }, ['labels.a']), Code.NOT_FOUND);
-    await code(rpc((cb) => h.content.update({ updateMask: [] }, md('ns'), cb)), Code.INVALID_ARGUMENT);
+    await code(
+      rpc((cb) => h.content.update({ updateMask: [] }, md('ns'), cb)),
+      Code.INVALID_ARGUMENT,
+    );
   });
 
   test('list with filters over digest, size and labels', async () => {
@@ -205,7 +215,7 @@ describe('content service', () => {
     expect(ingestDirs()).toEqual([]);
   });
 
-  test('WRITE at offset 0 over written data restarts the ingest (the proxy client\'s Truncate(0))', async () => {
+  test("WRITE at offset 0 over written data restarts the ingest (the proxy client's Truncate(0))", async () => {
     const s = new WriteSession(h.content, md('ns'));
     await s.stat('restart');
     await s.write(0, Buffer.from('garbage'));
@@ -295,7 +305,13 @@ describe('content service', () => {
 
   test('namespace delete is refused while it holds content', async () => {
     await upload(h.content, 'busy-ns', 'r', Buffer.from('x'));
-    expect((await rpc<{ namespaces: { name: string }[] }>((cb) => h.ns.list({ filter: '' }, namespaceMetadata('busy-ns'), cb))).namespaces.map((n) => n.name)).toContain('busy-ns');
-    await code(rpc((cb) => h.ns.delete({ name: 'busy-ns' }, namespaceMetadata('busy-ns'), cb)), Code.FAILED_PRECONDITION, /content/);
+    expect(
+      (await rpc<{ namespaces: { name: string }[] }>((cb) => h.ns.list({ filter: '' }, namespaceMetadata('busy-ns'), cb))).namespaces.map((n) => n.name),
+    ).toContain('busy-ns');
+    await code(
+      rpc((cb) => h.ns.delete({ name: 'busy-ns' }, namespaceMetadata('busy-ns'), cb)),
+      Code.FAILED_PRECONDITION,
+      /content/,
+    );
   });
 });

@@ -99,7 +99,9 @@ describe('LocalContentStore', () => {
     for (const name of fs.readdirSync(blobDir())) {
       expect(name).toMatch(/^[a-f0-9]{64}$/); // nothing but digests, ever
       if (verified.has(name)) continue;
-      const got = createHash('sha256').update(fs.readFileSync(path.join(blobDir(), name))).digest('hex');
+      const got = createHash('sha256')
+        .update(fs.readFileSync(path.join(blobDir(), name)))
+        .digest('hex');
       expect(got).toBe(name);
       verified.add(name);
     }

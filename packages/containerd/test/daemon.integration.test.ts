@@ -32,14 +32,19 @@ async function subscribe(daemon: TestDaemon, filters: string[] = []): Promise<{ 
 
 async function createContainer(daemon: TestDaemon, id: string, args: string[]): Promise<void> {
   const spec = busyboxSpec(daemon.dir, args);
-  await call(daemon.containers, daemon.containers.create, {
-    container: containers.Container.fromPartial({
-      id,
-      image: 'busybox',
-      runtime: { name: 'io.containerd.gantry.v1' },
-      spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
-    }),
-  }, NS);
+  await call(
+    daemon.containers,
+    daemon.containers.create,
+    {
+      container: containers.Container.fromPartial({
+        id,
+        image: 'busybox',
+        runtime: { name: 'io.containerd.gantry.v1' },
+        spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
+      }),
+    },
+    NS,
+  );
 }
 
 d('gantry-containerd with gantry-shim (root)', () => {
@@ -69,10 +74,17 @@ d('gantry-containerd with gantry-shim (root)', () => {
 
     const execOut = fifo(path.join(daemon.dir, 'exec-out'));
     const procSpec = { args: ['sh', '-c', 'echo from-exec; exit 3'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] };
-    await call(daemon.tasks, daemon.tasks.exec, tasks.ExecProcessRequest.fromPartial({
-      containerId: 'c1', execId: 'e1', stdout: execOut.path,
-      spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(procSpec)) },
-    }), NS);
+    await call(
+      daemon.tasks,
+      daemon.tasks.exec,
+      tasks.ExecProcessRequest.fromPartial({
+        containerId: 'c1',
+        execId: 'e1',
+        stdout: execOut.path,
+        spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(procSpec)) },
+      }),
+      NS,
+    );
     await call(daemon.tasks, daemon.tasks.start, { containerId: 'c1', execId: 'e1' }, NS);
     expect((await call(daemon.tasks, daemon.tasks.wait, { containerId: 'c1', execId: 'e1' }, NS)).exitStatus).toBe(3);
     await waitFor('exec output', () => execOut.text() === 'from-exec\n');
@@ -129,7 +141,11 @@ d('gantry-containerd with gantry-shim (root)', () => {
     await call(daemon.tasks, daemon.tasks.kill, tasks.KillRequest.fromPartial({ containerId: 'survivor', signal: 9 }), NS);
     expect((await waiting).exitStatus).toBe(137);
     await waitFor('exit event after restart', () => sub.envelopes.length === 1);
-    expect(unpackAny(sub.envelopes[0]!.event, 'containerd.events.TaskExit', events.TaskExit)).toMatchObject({ containerId: 'survivor', exitStatus: 137, pid: created.pid });
+    expect(unpackAny(sub.envelopes[0]!.event, 'containerd.events.TaskExit', events.TaskExit)).toMatchObject({
+      containerId: 'survivor',
+      exitStatus: 137,
+      pid: created.pid,
+    });
     sub.stop();
     await call(daemon.tasks, daemon.tasks.delete, { containerId: 'survivor' }, NS);
     await call(daemon.containers, daemon.containers.delete, { id: 'survivor' }, NS);
@@ -190,7 +206,10 @@ d('gantry-containerd with gantry-shim (root)', () => {
   }, 180_000); // three task starts and two daemon starts: ~20 s idle, past a minute on a loaded 2-core machine
 
   it('refuses calls without a namespace and tasks of unknown containers with clear gRPC errors', async () => {
-    await expect(call(daemon.tasks, daemon.tasks.list, { filter: '' }, '')).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/namespace is required/) });
+    await expect(call(daemon.tasks, daemon.tasks.list, { filter: '' }, '')).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringMatching(/namespace is required/),
+    });
     await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'ghost' }), NS)).rejects.toMatchObject({ code: 5 });
     await expect(call(daemon.tasks, daemon.tasks.start, { containerId: 'ghost', execId: '' }, NS)).rejects.toMatchObject({ code: 5 });
   });
@@ -198,12 +217,26 @@ d('gantry-containerd with gantry-shim (root)', () => {
   it('cleans up after a shim killed with -9: task reported stopped with the reason, no process, cgroup or mount left', async () => {
     const spec = busyboxSpec(daemon.dir, ['sleep', '300']);
     const rootfs = (spec as { root: { path: string } }).root.path;
-    await call(daemon.containers, daemon.containers.create, {
-      container: containers.Container.fromPartial({ id: 'victim', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) } }),
-    }, NS);
+    await call(
+      daemon.containers,
+      daemon.containers.create,
+      {
+        container: containers.Container.fromPartial({
+          id: 'victim',
+          runtime: { name: 'io.containerd.gantry.v1' },
+          spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
+        }),
+      },
+      NS,
+    );
     const sub = await subscribe(daemon, ['topic=="/tasks/exit"']);
     // the rootfs comes as a mount, so the shim mounts it: that mount must not leak either
-    const created = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'victim', rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }), NS);
+    const created = await call(
+      daemon.tasks,
+      daemon.tasks.create,
+      tasks.CreateTaskRequest.fromPartial({ containerId: 'victim', rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }),
+      NS,
+    );
     await call(daemon.tasks, daemon.tasks.start, { containerId: 'victim', execId: '' }, NS);
     const bundle = path.join(daemon.dir, 'state', 'tasks', NS, 'victim');
     const mounted = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(bundle, 'rootfs'));
@@ -212,7 +245,10 @@ d('gantry-containerd with gantry-shim (root)', () => {
     process.kill(shimPid, 'SIGKILL');
 
     const got = await waitFor('task reported stopped', () => {
-      void call(daemon.tasks, daemon.tasks.get, { containerId: 'victim', execId: '' }, NS).then((r) => (last = r.process), () => undefined);
+      void call(daemon.tasks, daemon.tasks.get, { containerId: 'victim', execId: '' }, NS).then(
+        (r) => (last = r.process),
+        () => undefined,
+      );
       return last?.status === types.Status.STOPPED ? last : undefined;
     });
     expect(got).toMatchObject({ pid: created.pid, exitStatus: 255 });
@@ -227,7 +263,10 @@ d('gantry-containerd with gantry-shim (root)', () => {
     });
     expect(mounted()).toBe(false);
     expect(fs.readdirSync('/sys/fs/cgroup').some((c) => fs.existsSync(path.join('/sys/fs/cgroup', c, NS, 'victim')))).toBe(false);
-    await expect(call(daemon.tasks, daemon.tasks.start, { containerId: 'victim', execId: '' }, NS)).rejects.toMatchObject({ code: 9, details: expect.stringMatching(/exited unexpectedly/) });
+    await expect(call(daemon.tasks, daemon.tasks.start, { containerId: 'victim', execId: '' }, NS)).rejects.toMatchObject({
+      code: 9,
+      details: expect.stringMatching(/exited unexpectedly/),
+    });
     expect((await call(daemon.tasks, daemon.tasks.wait, { containerId: 'victim', execId: '' }, NS)).exitStatus).toBe(255);
     await waitFor('exit event', () => sub.envelopes.length === 1);
     expect(unpackAny(sub.envelopes[0]!.event, 'containerd.events.TaskExit', events.TaskExit)).toMatchObject({ containerId: 'victim', exitStatus: 255 });
@@ -240,22 +279,62 @@ d('gantry-containerd with gantry-shim (root)', () => {
 
   it('answers bad input with the right gRPC codes and keeps serving', async () => {
     // invalid spec: not JSON
-    await call(daemon.containers, daemon.containers.create, {
-      container: containers.Container.fromPartial({ id: 'badspec', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from('{not json') } }),
-    }, NS);
-    await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'badspec' }), NS)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/invalid spec/) });
+    await call(
+      daemon.containers,
+      daemon.containers.create,
+      {
+        container: containers.Container.fromPartial({
+          id: 'badspec',
+          runtime: { name: 'io.containerd.gantry.v1' },
+          spec: { typeUrl: SPEC_TYPE, value: Buffer.from('{not json') },
+        }),
+      },
+      NS,
+    );
+    await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'badspec' }), NS)).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringMatching(/invalid spec/),
+    });
     // a spec the runtime refuses (no process)
-    await call(daemon.containers, daemon.containers.create, {
-      container: containers.Container.fromPartial({ id: 'noproc', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify({ ociVersion: '1.0.2', root: { path: '/nonexistent' } })) } }),
-    }, NS);
-    await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'noproc' }), NS)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(/process is required/) });
+    await call(
+      daemon.containers,
+      daemon.containers.create,
+      {
+        container: containers.Container.fromPartial({
+          id: 'noproc',
+          runtime: { name: 'io.containerd.gantry.v1' },
+          spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify({ ociVersion: '1.0.2', root: { path: '/nonexistent' } })) },
+        }),
+      },
+      NS,
+    );
+    await expect(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'noproc' }), NS)).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringMatching(/process is required/),
+    });
     // duplicate container id
     await expect(
-      call(daemon.containers, daemon.containers.create, { container: containers.Container.fromPartial({ id: 'noproc', runtime: { name: 'x' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from('{}') } }) }, NS),
+      call(
+        daemon.containers,
+        daemon.containers.create,
+        { container: containers.Container.fromPartial({ id: 'noproc', runtime: { name: 'x' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from('{}') } }) },
+        NS,
+      ),
     ).rejects.toMatchObject({ code: 6 });
     // an oversized message (over grpc's default 4 MiB receive limit)
     await expect(
-      call(daemon.containers, daemon.containers.create, { container: containers.Container.fromPartial({ id: 'huge', runtime: { name: 'x' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.alloc(5 * 1024 * 1024) } }) }, NS),
+      call(
+        daemon.containers,
+        daemon.containers.create,
+        {
+          container: containers.Container.fromPartial({
+            id: 'huge',
+            runtime: { name: 'x' },
+            spec: { typeUrl: SPEC_TYPE, value: Buffer.alloc(5 * 1024 * 1024) },
+          }),
+        },
+        NS,
+      ),
     ).rejects.toMatchObject({ code: 8 });
     // still serving
     expect((await call(daemon.tasks, daemon.tasks.list, { filter: '' }, NS)).tasks).toEqual([]);

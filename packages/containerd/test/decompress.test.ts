@@ -85,7 +85,10 @@ describe('decompressed()', () => {
     corrupt.fill(0x55, 100, 200);
     expect(await errorOf(drain(decompressed(Readable.from([corrupt]))))).toMatchObject({ kind: 'format', message: expect.stringMatching(/^gzip: /) });
     const zstd = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]);
-    expect(await errorOf(drain(decompressed(Readable.from([zstd]), {}, 'image archives')))).toMatchObject({ kind: 'format', message: 'zstd-compressed image archives are not supported (gzip or uncompressed tar only)' });
+    expect(await errorOf(drain(decompressed(Readable.from([zstd]), {}, 'image archives')))).toMatchObject({
+      kind: 'format',
+      message: 'zstd-compressed image archives are not supported (gzip or uncompressed tar only)',
+    });
   });
 
   it('diskBudget is the free space less a reserve', () => {
@@ -113,7 +116,9 @@ describe('applyLayer limits', () => {
     const bomb = zeroBomb(2048, rawHeader({ name: 'zeros', size: 2048 * MiB }));
     const err = await errorOf(applyLayer(bomb.stream, dir, { limits: { ...LAYER_RATIO, compressedSize: 2048 * ZERO_MEMBER.length } }));
     expect(err).toBeInstanceOf(LayerError);
-    expect((err as Error).message).toMatch(/a 2147483648-byte member goes past the \d+ bytes this stream may expand to \(200:1 of its \d+ compressed bytes\): refused as a decompression bomb/);
+    expect((err as Error).message).toMatch(
+      /a 2147483648-byte member goes past the \d+ bytes this stream may expand to \(200:1 of its \d+ compressed bytes\): refused as a decompression bomb/,
+    );
     expect(bomb.pulled()).toBeLessThan(40); // what the streams prefetch
   });
 

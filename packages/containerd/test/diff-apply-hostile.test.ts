@@ -187,7 +187,11 @@ const cases: Case[] = [
     entries: [{ name: 'short', pax: { path: `${'d/'.repeat(100)}${'../'.repeat(99)}inside` }, data: 'x' }],
     expect: { confined: (t) => expect(fs.readFileSync(path.join(t, 'd', 'inside'), 'utf8')).toBe('x') },
   },
-  { name: 'PAX linkpath escaping for a hard link', entries: [{ name: 'hl', type: '1', pax: { linkpath: '../../../../../../etc/passwd' } }], expect: { refused: 'hl' } },
+  {
+    name: 'PAX linkpath escaping for a hard link',
+    entries: [{ name: 'hl', type: '1', pax: { linkpath: '../../../../../../etc/passwd' } }],
+    expect: { refused: 'hl' },
+  },
   { name: 'bad header checksum', entries: [{ name: 'f', data: 'x', badChecksum: true }], expect: { refused: 'f' } },
   // refused by the tar reader already (Go's validPAXRecord), naming the PAX header
   { name: 'NUL in a PAX path', entries: [{ name: 'f', pax: { path: 'a\0/../../x' }, data: 'x' }], expect: { refused: 'PaxHeader' } },

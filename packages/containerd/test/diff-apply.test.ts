@@ -153,7 +153,10 @@ test('xattrs from SCHILY.xattr.* records (user.* on this filesystem), binary val
 });
 
 test('gzip input is detected by its magic; size and digest are those of the uncompressed tar', async () => {
-  const tarBytes = makeTar([{ name: 'a', data: 'a'.repeat(100_000) }, { name: 'b/', type: '5' }]);
+  const tarBytes = makeTar([
+    { name: 'a', data: 'a'.repeat(100_000) },
+    { name: 'b/', type: '5' },
+  ]);
   // trailing zero padding after the end-of-archive marker counts too (as a 10 KiB-record writer leaves)
   const padded = Buffer.concat([tarBytes, Buffer.alloc(10240 - (tarBytes.length % 10240))]);
   for (const [input, label] of [

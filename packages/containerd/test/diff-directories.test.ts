@@ -112,9 +112,13 @@ test('the diff is a tar GNU tar reads, with the changed entries and whiteouts', 
   // GNU tar extracts it too, xattrs included
   const out = path.join(work, 'extracted');
   fs.mkdirSync(out);
-  sh('tar', ['-C', out, '--xattrs', "--xattrs-include=user.*", '-xf', file]);
+  sh('tar', ['-C', out, '--xattrs', '--xattrs-include=user.*', '-xf', file]);
   expect(fs.readFileSync(path.join(out, 'new', 'deep', 'file'))).toEqual(Buffer.alloc(70_000, 7));
-  expect(linuxSys().lgetxattr(path.join(out, 'new', 'deep', 'file'), 'user.origin')?.toString()).toBe('gantry');
+  expect(
+    linuxSys()
+      .lgetxattr(path.join(out, 'new', 'deep', 'file'), 'user.origin')
+      ?.toString(),
+  ).toBe('gantry');
 });
 
 test('round trip: apply base, copy, modify, diff, apply the diff to another copy of base', async () => {
@@ -126,7 +130,11 @@ test('round trip: apply base, copy, modify, diff, apply the diff to another copy
   await applyLayer(diffDirectories(lower, upper), target);
   expect(comparable(snapshotTree(target), { rootMeta: false })).toEqual(comparable(snapshotTree(upper), { rootMeta: false }));
   expect(sh('diff', ['-r', '--no-dereference', '-x', 'fifo', target, upper])).toBe('');
-  expect(linuxSys().lgetxattr(path.join(target, 'new', 'deep', 'file'), 'user.origin')?.toString()).toBe('gantry');
+  expect(
+    linuxSys()
+      .lgetxattr(path.join(target, 'new', 'deep', 'file'), 'user.origin')
+      ?.toString(),
+  ).toBe('gantry');
   const t = snapshotTree(target);
   expect(t.get('etc/hosts')!.ino).toBe(t.get('etc/hosts.bak')!.ino);
   // a diff of identical trees holds nothing but the end-of-archive marker
@@ -152,7 +160,11 @@ describeIf(needRoot())('overlay (root)', () => {
     mounted.pop();
     // what overlay wrote: a 0:0 char device for the deleted passwd, an opaque conf.d
     expect(fs.lstatSync(path.join(upper, 'etc', 'passwd')).isCharacterDevice()).toBe(true);
-    expect(linuxSys().lgetxattr(path.join(upper, 'etc', 'conf.d'), 'trusted.overlay.opaque')?.toString()).toBe('y');
+    expect(
+      linuxSys()
+        .lgetxattr(path.join(upper, 'etc', 'conf.d'), 'trusted.overlay.opaque')
+        ?.toString(),
+    ).toBe('y');
 
     const left = [{ type: 'bind', source: lower, options: ['rbind', 'ro'] }];
     const right = [{ type: 'overlay', source: 'overlay', options: opts }];
@@ -167,13 +179,21 @@ describeIf(needRoot())('overlay (root)', () => {
     await applyLayer(fs.createReadStream(file), target);
     sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${upper}:${lower}`, merged]);
     mounted.push(merged);
-    expect(comparable(snapshotTree(target), { rootMeta: false, dirTimes: false })).toEqual(comparable(snapshotTree(merged), { rootMeta: false, dirTimes: false }));
+    expect(comparable(snapshotTree(target), { rootMeta: false, dirTimes: false })).toEqual(
+      comparable(snapshotTree(merged), { rootMeta: false, dirTimes: false }),
+    );
 
     // the generic walk over the same mounts (left as an overlay that does not match) agrees
-    const generic = await collect(diffMounts([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lower}:${fs.mkdtempSync(path.join(work, 'empty-'))}`] }], right, { tmpRoot: path.join(work, 'tmp') }));
+    const generic = await collect(
+      diffMounts([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lower}:${fs.mkdtempSync(path.join(work, 'empty-'))}`] }], right, {
+        tmpRoot: path.join(work, 'tmp'),
+      }),
+    );
     const target2 = await baseTree('target2');
     await applyLayer(streamOf(generic, 1 << 16), target2);
-    expect(comparable(snapshotTree(target2), { rootMeta: false, dirTimes: false })).toEqual(comparable(snapshotTree(target), { rootMeta: false, dirTimes: false }));
+    expect(comparable(snapshotTree(target2), { rootMeta: false, dirTimes: false })).toEqual(
+      comparable(snapshotTree(target), { rootMeta: false, dirTimes: false }),
+    );
     expect(fs.readdirSync(path.join(work, 'tmp'))).toEqual([]); // temp mounts undone and removed
   });
 });

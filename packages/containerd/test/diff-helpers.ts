@@ -32,7 +32,10 @@ function octal(n: number, width: number): string {
   return n.toString(8).padStart(width - 1, '0') + '\0';
 }
 
-function header(e: { name: string; type: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string; devmajor: number; devminor: number }, bad = false): Buffer {
+function header(
+  e: { name: string; type: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string; devmajor: number; devminor: number },
+  bad = false,
+): Buffer {
   const b = Buffer.alloc(512);
   b.write(e.name, 0, 100, 'utf8');
   b.write(octal(e.mode, 8), 100, 'latin1');
@@ -72,7 +75,11 @@ export function makeTar(entries: RawEntry[]): Buffer {
   for (const e of entries) {
     if (e.pax) {
       const data = paxData(e.pax);
-      out.push(header({ name: 'PaxHeader', type: 'x', mode: 0o644, uid: 0, gid: 0, size: data.length, mtime: 0, linkname: '', devmajor: 0, devminor: 0 }), data, pad(data.length));
+      out.push(
+        header({ name: 'PaxHeader', type: 'x', mode: 0o644, uid: 0, gid: 0, size: data.length, mtime: 0, linkname: '', devmajor: 0, devminor: 0 }),
+        data,
+        pad(data.length),
+      );
     }
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
     const type = e.type ?? '0';
@@ -131,8 +138,28 @@ export function snapshotTree(root: string, skip: (rel: string) => boolean = () =
   const visit = (rel: string) => {
     const abs = rel === '' ? root : path.join(root, rel);
     const st = fs.lstatSync(abs);
-    const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isCharacterDevice() ? 'chr' : st.isBlockDevice() ? 'blk' : st.isFIFO() ? 'fifo' : 'other';
-    const info: NodeInfo = { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'dir' ? 0 : st.size, mtimeMs: Math.floor(st.mtimeMs / 1000) * 1000, ino: st.ino };
+    const type = st.isDirectory()
+      ? 'dir'
+      : st.isFile()
+        ? 'file'
+        : st.isSymbolicLink()
+          ? 'symlink'
+          : st.isCharacterDevice()
+            ? 'chr'
+            : st.isBlockDevice()
+              ? 'blk'
+              : st.isFIFO()
+                ? 'fifo'
+                : 'other';
+    const info: NodeInfo = {
+      type,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: type === 'dir' ? 0 : st.size,
+      mtimeMs: Math.floor(st.mtimeMs / 1000) * 1000,
+      ino: st.ino,
+    };
     if (type === 'symlink') info.link = fs.readlinkSync(abs);
     if (type === 'file') info.hash = sha256(fs.readFileSync(abs));
     if (type === 'chr' || type === 'blk') info.rdev = st.rdev;

@@ -40,7 +40,13 @@ test('a directory swapped for a host link after its header is still read from th
   }
   expect(swapped).toBe(true);
   const members: Record<string, string> = {};
-  for await (const { header, body } of readTar(new ByteSource((async function* () { yield* chunks; })()))) {
+  for await (const { header, body } of readTar(
+    new ByteSource(
+      (async function* () {
+        yield* chunks;
+      })(),
+    ),
+  )) {
     const parts: Buffer[] = [];
     for (let c = await body.chunk(); c; c = await body.chunk()) parts.push(c);
     members[header.name] = Buffer.concat(parts).toString();

@@ -68,13 +68,25 @@ class MemoryContent implements ContentStore {
   abort(_ns: string, ref: string): void {
     this.aborted.push(ref);
   }
-  update(): ContentInfo { throw new Error('unused'); }
-  list(): ContentInfo[] { return []; }
+  update(): ContentInfo {
+    throw new Error('unused');
+  }
+  list(): ContentInfo[] {
+    return [];
+  }
   delete(): void {}
-  blobPath(): string { throw new Error('unused'); }
-  status(): IngestStatus { throw new Error('unused'); }
-  listStatuses(): IngestStatus[] { return []; }
-  namespaces(): string[] { return []; }
+  blobPath(): string {
+    throw new Error('unused');
+  }
+  status(): IngestStatus {
+    throw new Error('unused');
+  }
+  listStatuses(): IngestStatus[] {
+    return [];
+  }
+  namespaces(): string[] {
+    return [];
+  }
 }
 
 const call = <Req, Res>(fn: (req: Req, md: Metadata, cb: (e: ServiceError | null, r?: Res) => void) => void, req: Req, ns = 'default'): Promise<Res> => {
@@ -104,7 +116,9 @@ describeIf(needRoot())('Diff service (root)', () => {
     content = new MemoryContent();
     server = new Server();
     server.addService(diff.DiffService, diffService(ctx, { content }));
-    await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${ctx.address}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix://${ctx.address}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+    );
     client = new diff.DiffClient(`unix://${ctx.address}`, credentials.createInsecure());
   });
   afterAll(async () => {
@@ -117,7 +131,11 @@ describeIf(needRoot())('Diff service (root)', () => {
   const compare = (req: diff.DiffRequest) => call<diff.DiffRequest, diff.DiffResponse>(client.diff.bind(client), req);
 
   test('Apply a gzip layer onto a bind mount, then a second one through an overlay', async () => {
-    const layer1 = makeTar([{ name: 'etc/', type: '5' }, { name: 'etc/hosts', data: 'hosts' }, { name: 'etc/old', data: 'old' }]);
+    const layer1 = makeTar([
+      { name: 'etc/', type: '5' },
+      { name: 'etc/hosts', data: 'hosts' },
+      { name: 'etc/old', data: 'old' },
+    ]);
     const blob1 = gzipSync(layer1);
     const d1 = content.add('default', blob1);
     const snap1 = fs.mkdtempSync(path.join(dir, 'snap1-'));
@@ -162,7 +180,13 @@ describeIf(needRoot())('Diff service (root)', () => {
     expect(sh('tar', ['-tf', f]).trim().split('\n')).toEqual(['etc/', 'etc/new', 'etc/.wh.old']);
 
     // the same diff uncompressed, the generic walk (no left mounts: everything is new)
-    const plain = await compare({ left: [], right: [{ type: 'bind', source: snap1, target: '', options: ['rbind'] }], mediaType: 'application/vnd.oci.image.layer.v1.tar', ref: '', labels: {} });
+    const plain = await compare({
+      left: [],
+      right: [{ type: 'bind', source: snap1, target: '', options: ['rbind'] }],
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+      ref: '',
+      labels: {},
+    });
     const ptar = content.blobs.get(plain.diff!.digest)!;
     expect(content.info('default', plain.diff!.digest).labels[UNCOMPRESSED_LABEL]).toBe(plain.diff!.digest);
     fs.writeFileSync(f, ptar);
@@ -175,20 +199,40 @@ describeIf(needRoot())('Diff service (root)', () => {
     const mounts = [{ type: 'bind', source: snap, target: '', options: ['rbind'] }];
     const d = content.add('default', makeTar([{ name: 'f', data: 'x' }]));
     const desc = (mediaType: string, digest = d) => ({ mediaType, digest, size: 0n, annotations: {} });
-    await expect(apply({ diff: desc('application/vnd.oci.image.config.v1+json'), mounts, payloads: {} })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar+zstd'), mounts, payloads: {} })).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
-    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar', sha256('nope')), mounts, payloads: {} })).rejects.toMatchObject({ code: status.NOT_FOUND });
-    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar'), mounts: [], payloads: {} })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar'), mounts, payloads: {} }, '')).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(apply({ diff: desc('application/vnd.oci.image.config.v1+json'), mounts, payloads: {} })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
+    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar+zstd'), mounts, payloads: {} })).rejects.toMatchObject({
+      code: status.UNIMPLEMENTED,
+    });
+    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar', sha256('nope')), mounts, payloads: {} })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
+    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar'), mounts: [], payloads: {} })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
+    await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar'), mounts, payloads: {} }, '')).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
     const hostile = content.add('default', makeTar([{ name: '../../../escape', data: 'x' }]));
     await expect(apply({ diff: desc('application/vnd.oci.image.layer.v1.tar', hostile), mounts, payloads: {} })).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: expect.stringContaining('escapes the extraction root'),
     });
     expect(fs.readdirSync(path.join(dir, 'root', 'tmpmounts'))).toEqual([]);
-    await expect(compare({ left: [], right: mounts, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', ref: '', labels: {} })).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+    await expect(compare({ left: [], right: mounts, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', ref: '', labels: {} })).rejects.toMatchObject({
+      code: status.UNIMPLEMENTED,
+    });
     // a failing mount: the ingest is aborted
-    await expect(compare({ left: [], right: [{ type: 'bind', source: path.join(dir, 'missing'), target: '', options: ['rbind'] }], mediaType: '', ref: 'doomed', labels: {} })).rejects.toMatchObject({ code: status.UNKNOWN });
+    await expect(
+      compare({
+        left: [],
+        right: [{ type: 'bind', source: path.join(dir, 'missing'), target: '', options: ['rbind'] }],
+        mediaType: '',
+        ref: 'doomed',
+        labels: {},
+      }),
+    ).rejects.toMatchObject({ code: status.UNKNOWN });
     expect(content.aborted).toContain('doomed');
   });
 });

@@ -8,8 +8,16 @@ describe('errdefs codes are grpc-js codes', () => {
   });
 
   it('answers a handler error with its status, and wraps a shim status keeping its code', () => {
-    expect(toServiceError(errdefs.notFound('container c not found'))).toEqual({ code: status.NOT_FOUND, message: 'container c not found', details: 'container c not found' });
+    expect(toServiceError(errdefs.notFound('container c not found'))).toEqual({
+      code: status.NOT_FOUND,
+      message: 'container c not found',
+      details: 'container c not found',
+    });
     const fromShim = Object.assign(new Error('9 FAILED_PRECONDITION: not created'), { code: status.FAILED_PRECONDITION, details: 'not created' });
-    expect(toServiceError(wrapError(fromShim, 'failed to start shim task'))).toEqual({ code: status.FAILED_PRECONDITION, message: 'failed to start shim task: not created', details: 'failed to start shim task: not created' });
+    expect(toServiceError(wrapError(fromShim, 'failed to start shim task'))).toEqual({
+      code: status.FAILED_PRECONDITION,
+      message: 'failed to start shim task: not created',
+      details: 'failed to start shim task: not created',
+    });
   });
 });

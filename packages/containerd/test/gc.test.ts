@@ -66,8 +66,15 @@ describe('garbage collection', () => {
     }
     content.add(config, { 'containerd.io/gc.ref.snapshot.overlayfs': chain[chain.length - 1]! });
     for (const l of layers) if (!content.items.has(l)) content.add(l);
-    content.add(manifest, { 'containerd.io/gc.ref.content.config': config, ...Object.fromEntries(layers.map((l, i) => [`containerd.io/gc.ref.content.l.${i}`, l])) });
-    images.create('ns', { name, labels: {}, target: types.Descriptor.fromPartial({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifest, size: 100n }) });
+    content.add(manifest, {
+      'containerd.io/gc.ref.content.config': config,
+      ...Object.fromEntries(layers.map((l, i) => [`containerd.io/gc.ref.content.l.${i}`, l])),
+    });
+    images.create('ns', {
+      name,
+      labels: {},
+      target: types.Descriptor.fromPartial({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifest, size: 100n }),
+    });
   }
 
   beforeEach(() => {
@@ -114,7 +121,17 @@ describe('garbage collection', () => {
   it('keeps what a container, a live lease or a gc.root label holds, but not an expired lease', () => {
     snaps.add('base');
     snaps.add('ctr-rw', 'base');
-    containers.create('ns', { id: 'c1', labels: {}, image: '', runtime: { name: 'r' }, spec: { typeUrl: 't', value: Buffer.from('{}') }, snapshotter: 'overlayfs', snapshotKey: 'ctr-rw', extensions: {}, sandbox: '' });
+    containers.create('ns', {
+      id: 'c1',
+      labels: {},
+      image: '',
+      runtime: { name: 'r' },
+      spec: { typeUrl: 't', value: Buffer.from('{}') },
+      snapshotter: 'overlayfs',
+      snapshotKey: 'ctr-rw',
+      extensions: {},
+      sandbox: '',
+    });
     content.add(d('a'));
     content.add(d('b'));
     content.add(d('c'), { [GC_ROOT]: '' });

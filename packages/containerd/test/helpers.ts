@@ -7,7 +7,7 @@ import { containers, events, namespaces, tasks } from '@gantry/api';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.resolve(__dirname, '../dist/main.js');
-export {  waitFor } from '@gantry/testkit';
+export { waitFor } from '@gantry/testkit';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -35,9 +35,13 @@ export class TestDaemon {
   async start(): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
     const [cmd, ...pre] = [...this.wrapper, process.execPath];
-    this.proc = spawn(cmd!, [...pre, MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'debug'], {
-      stdio: ['ignore', log, log],
-    });
+    this.proc = spawn(
+      cmd!,
+      [...pre, MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'debug'],
+      {
+        stdio: ['ignore', log, log],
+      },
+    );
     fs.closeSync(log);
     const deadline = Date.now() + 15000;
     while (!fs.existsSync(this.socket)) {
@@ -101,4 +105,3 @@ export function busyboxSpec(dir: string, args: string[]): Record<string, unknown
   spec.root.path = path.join(bundle, 'rootfs');
   return spec;
 }
-

@@ -52,7 +52,16 @@ d('image storage with archives from skopeo (root)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gimg-'));
     toolArchive = path.join(dir, 'tool.tar');
-    run('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), path.join(dir, 'bundle'), '--args', 'sh', '--docker-archive', toolArchive, '--name', 'gantry/busybox:tool']);
+    run('bash', [
+      path.join(REPO, 'tools/make-busybox-bundle.sh'),
+      path.join(dir, 'bundle'),
+      '--args',
+      'sh',
+      '--docker-archive',
+      toolArchive,
+      '--name',
+      'gantry/busybox:tool',
+    ]);
     daemon = await startDaemon({ address: path.join(dir, 'c.sock'), root: path.join(dir, 'root'), state: path.join(dir, 'state'), log: new Logger('error') });
   }, 60000);
 
@@ -86,11 +95,24 @@ d('image storage with archives from skopeo (root)', () => {
     const ctrs = new containers.ContainersClient(addr(), credentials.createInsecure());
     const tsk = new tasks.TasksClient(addr(), credentials.createInsecure());
     try {
-      const prepared = await call(snaps, snaps.prepare, snapshots.PrepareSnapshotRequest.fromPartial({ snapshotter: 'overlayfs', key: 'c1-rw', parent: chainId }));
+      const prepared = await call(
+        snaps,
+        snaps.prepare,
+        snapshots.PrepareSnapshotRequest.fromPartial({ snapshotter: 'overlayfs', key: 'c1-rw', parent: chainId }),
+      );
       const spec = JSON.parse(fs.readFileSync(path.join(dir, 'bundle', 'config.json'), 'utf8'));
       spec.root = { path: 'rootfs', readonly: false };
       spec.process.args = ['sh', '-c', 'head -n1 /etc/passwd; echo written > /new-file; cat /new-file'];
-      await call(ctrs, ctrs.create, { container: containers.Container.fromPartial({ id: 'c1', image: 'docker.io/library/busybox:skopeo', runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) }, snapshotter: 'overlayfs', snapshotKey: 'c1-rw' }) });
+      await call(ctrs, ctrs.create, {
+        container: containers.Container.fromPartial({
+          id: 'c1',
+          image: 'docker.io/library/busybox:skopeo',
+          runtime: { name: 'io.containerd.gantry.v1' },
+          spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
+          snapshotter: 'overlayfs',
+          snapshotKey: 'c1-rw',
+        }),
+      });
       const fifo = path.join(dir, 'out');
       spawnSync('mkfifo', [fifo]);
       const sock = new net.Socket({ fd: fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
@@ -166,11 +188,18 @@ d('image storage with archives from skopeo (root)', () => {
     // the other images of earlier tests hold the same base: remove them too, so only B holds it
     for (const other of ['docker.io/library/busybox:skopeo', 'docker.io/sk/busybox:v1']) stores().images.delete(NS, other);
     await stores().collectGarbage(NS);
-    const left = new Set(stores().content.list(NS, []).map((i) => i.digest));
+    const left = new Set(
+      stores()
+        .content.list(NS, [])
+        .map((i) => i.digest),
+    );
     expect(left.has(manifestA)).toBe(false);
     expect(left.has(digestsOf('docker.io/library/two:latest'))).toBe(true);
     expect(left.has(baseDiff)).toBe(true); // the shared layer blob (uncompressed: digest = diffID)
-    const snapNames = overlay().list(NS, []).map((s) => s.name).sort();
+    const snapNames = overlay()
+      .list(NS, [])
+      .map((s) => s.name)
+      .sort();
     expect(snapNames).toEqual([topA, topB].sort()); // B's chain: shared base + its own top
 
     stores().images.delete(NS, 'docker.io/library/two:latest');
@@ -187,7 +216,10 @@ d('image storage with archives from skopeo (root)', () => {
     fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify([{ Config: 'cfg.json', RepoTags: ['bad:1'], Layers: ['missing/layer.tar'] }]));
     const badArchive = path.join(dir, 'bad.tar');
     run('tar', ['-C', work, '-cf', badArchive, 'manifest.json', 'cfg.json']);
-    await expect(importArchive(stores(), NS, fs.createReadStream(badArchive))).rejects.toMatchObject({ code: 9, message: expect.stringMatching(/missing layer/) });
+    await expect(importArchive(stores(), NS, fs.createReadStream(badArchive))).rejects.toMatchObject({
+      code: 9,
+      message: expect.stringMatching(/missing layer/),
+    });
     expect(() => stores().images.get(NS, 'docker.io/library/bad:1')).toThrow(/not found/);
 
     // an OCI layout whose manifest has a media type nobody knows
@@ -196,11 +228,26 @@ d('image storage with archives from skopeo (root)', () => {
     const m = Buffer.from('{}');
     fs.writeFileSync(path.join(oci, 'blobs', 'sha256', sha(m).slice(7)), m);
     fs.writeFileSync(path.join(oci, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-    fs.writeFileSync(path.join(oci, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/x-bogus', digest: sha(m), size: m.length, annotations: { 'io.containerd.image.name': 'docker.io/library/bogus:1' } }] }));
+    fs.writeFileSync(
+      path.join(oci, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          { mediaType: 'application/x-bogus', digest: sha(m), size: m.length, annotations: { 'io.containerd.image.name': 'docker.io/library/bogus:1' } },
+        ],
+      }),
+    );
     const badOci = path.join(dir, 'badoci.tar');
     run('tar', ['-C', oci, '-cf', badOci, 'oci-layout', 'index.json', 'blobs']);
-    await expect(importArchive(stores(), NS, fs.createReadStream(badOci))).rejects.toMatchObject({ code: 3, message: expect.stringMatching(/unknown media type/) });
-    expect(stores().images.list(NS).map((i) => i.name)).not.toContain('docker.io/library/bogus:1');
+    await expect(importArchive(stores(), NS, fs.createReadStream(badOci))).rejects.toMatchObject({
+      code: 3,
+      message: expect.stringMatching(/unknown media type/),
+    });
+    expect(
+      stores()
+        .images.list(NS)
+        .map((i) => i.name),
+    ).not.toContain('docker.io/library/bogus:1');
     expect(stores().content.list(NS, [])).toEqual([]); // what the failed imports wrote was collected
   });
 });

@@ -54,7 +54,12 @@ describe('gantry-containerd start-up with a corrupt metadata record', () => {
     }
     const logged = lines.map((l) => JSON.parse(l) as Record<string, string>).filter((l) => l.msg?.includes('quarantined'));
     expect(logged).toEqual([
-      expect.objectContaining({ level: 'error', file: record, quarantinedAs: expect.stringMatching(/\/metadata\/quarantine\/namespaces\/qa\/containers\/bad\.json\.\d{8}T\d{6}\.\d{3}Z$/), reason: expect.stringMatching(/^invalid JSON/) }),
+      expect.objectContaining({
+        level: 'error',
+        file: record,
+        quarantinedAs: expect.stringMatching(/\/metadata\/quarantine\/namespaces\/qa\/containers\/bad\.json\.\d{8}T\d{6}\.\d{3}Z$/),
+        reason: expect.stringMatching(/^invalid JSON/),
+      }),
     ]);
     // kept as it was, for whoever looks into it
     expect(fs.readFileSync(logged[0]!.quarantinedAs!, 'utf8')).toBe(damaged);

@@ -32,8 +32,13 @@ function check(input: string): void {
 }
 
 const lower = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split('')), minLength: 1, maxLength: 10 });
-const component = fc.tuple(lower, fc.array(fc.tuple(fc.constantFrom('.', '_', '__', '-', '--'), lower), { maxLength: 2 })).map(([h, t]) => h + t.map(([s, x]) => s + x).join(''));
-const domain = fc.oneof(fc.constantFrom('docker.io', 'localhost', 'localhost:5000', 'example.com', 'reg.example.com:443', '[::1]:5000'), fc.tuple(lower, lower).map(([a, b]) => `${a}.${b}`));
+const component = fc
+  .tuple(lower, fc.array(fc.tuple(fc.constantFrom('.', '_', '__', '-', '--'), lower), { maxLength: 2 }))
+  .map(([h, t]) => h + t.map(([s, x]) => s + x).join(''));
+const domain = fc.oneof(
+  fc.constantFrom('docker.io', 'localhost', 'localhost:5000', 'example.com', 'reg.example.com:443', '[::1]:5000'),
+  fc.tuple(lower, lower).map(([a, b]) => `${a}.${b}`),
+);
 const tag = fc.stringMatching(/^[\w][\w.-]{0,30}$/);
 const digest = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'.split('')), minLength: 64, maxLength: 64 }).map((h) => `sha256:${h}`);
 
@@ -55,7 +60,12 @@ describe('reference fuzzing', () => {
     'references built from the grammar are accepted with their parts',
     () => {
       const ref = fc
-        .record({ domain: fc.option(domain, { nil: undefined }), path: fc.array(component, { minLength: 1, maxLength: 3 }), tag: fc.option(tag, { nil: undefined }), digest: fc.option(digest, { nil: undefined }) })
+        .record({
+          domain: fc.option(domain, { nil: undefined }),
+          path: fc.array(component, { minLength: 1, maxLength: 3 }),
+          tag: fc.option(tag, { nil: undefined }),
+          digest: fc.option(digest, { nil: undefined }),
+        })
         // without a domain, a first component that looks like a host ("a.b", "localhost") is one
         .filter((r) => r.domain !== undefined || r.path.length === 1 || !(r.path[0]!.includes('.') || r.path[0] === 'localhost'));
       fuzz(

@@ -51,6 +51,10 @@ describe("Docker's reference error messages", () => {
   it('keeps hosts with ports apart from tags', () => {
     expect(parseReference('localhost:5000/x')).toEqual({ domain: 'localhost:5000', path: 'x', tag: 'latest' });
     expect(parseReference('[::1]:5000/x:v')).toEqual({ domain: '[::1]:5000', path: 'x', tag: 'v' });
-    expect(parseReference('registry.example.com/a/b@sha256:' + 'c'.repeat(64))).toEqual({ domain: 'registry.example.com', path: 'a/b', digest: 'sha256:' + 'c'.repeat(64) });
+    expect(parseReference('registry.example.com/a/b@sha256:' + 'c'.repeat(64))).toEqual({
+      domain: 'registry.example.com',
+      path: 'a/b',
+      digest: 'sha256:' + 'c'.repeat(64),
+    });
   });
 });

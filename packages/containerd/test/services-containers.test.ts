@@ -64,15 +64,27 @@ describe('Containers service', () => {
   });
 
   it('refuses a duplicate, invalid ids, a missing runtime name or spec', async () => {
-    await expect(create(newContainer('web-1'))).rejects.toMatchObject({ code: status.ALREADY_EXISTS, details: expect.stringMatching(/"web-1": already exists/) });
+    await expect(create(newContainer('web-1'))).rejects.toMatchObject({
+      code: status.ALREADY_EXISTS,
+      details: expect.stringMatching(/"web-1": already exists/),
+    });
     for (const bad of ['', '-lead', 'a..b', 'a/b', 'x'.repeat(77), 'trail_', 'sp ace']) {
       await expect(create(newContainer(bad))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/identifier/) });
     }
     await create(newContainer('x'.repeat(76)));
-    await expect(create(newContainer('c', { runtime: { name: '' } }))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/runtime.name must be set/) });
-    await expect(create(newContainer('c', { spec: undefined }))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/spec must be set/) });
+    await expect(create(newContainer('c', { runtime: { name: '' } }))).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/runtime.name must be set/),
+    });
+    await expect(create(newContainer('c', { spec: undefined }))).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/spec must be set/),
+    });
     await expect(get('a/b')).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(get('missing')).rejects.toMatchObject({ code: status.NOT_FOUND, details: expect.stringMatching(/container "missing" in namespace "test": not found/) });
+    await expect(get('missing')).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: expect.stringMatching(/container "missing" in namespace "test": not found/),
+    });
   });
 
   it('refuses calls without a namespace header with INVALID_ARGUMENT and a message', async () => {
@@ -153,7 +165,10 @@ describe('Containers service', () => {
       code: status.INVALID_ARGUMENT,
       details: expect.stringMatching(/runtime.name is immutable/),
     });
-    await expect(update({ ...cur, snapshotter: 'native' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/snapshotter is immutable/) });
+    await expect(update({ ...cur, snapshotter: 'native' })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/snapshotter is immutable/),
+    });
     for (const path of ['runtime', 'snapshotter', 'id', 'created_at']) {
       await expect(update({ ...cur, runtime: { name: 'x' } }, [path])).rejects.toMatchObject({
         code: status.INVALID_ARGUMENT,

@@ -26,7 +26,8 @@ describeIfTool('ctr', 'containerd')('ctr against the gantry-containerd services'
       .trim()
       .split('\n')
       .map((l) => l.trim().split(/\s+/));
-  const create = (ns: string, c: containers.Container) => rpc<containers.CreateContainerResponse>((cb) => h.containers.create({ container: c }, namespaceMetadata(ns), cb));
+  const create = (ns: string, c: containers.Container) =>
+    rpc<containers.CreateContainerResponse>((cb) => h.containers.create({ container: c }, namespaceMetadata(ns), cb));
 
   test('ctr version prints our server version', async () => {
     expect(await ctr('version')).toMatch(/Server:\s*\n\s*Version:\s+0\.1\.0\n\s*Revision:\s+\S+\n\s*UUID:\s+[0-9a-f-]{36}/);
@@ -35,7 +36,8 @@ describeIfTool('ctr', 'containerd')('ctr against the gantry-containerd services'
   test('ctr plugins ls lists our plugins', async () => {
     const out = rows(await ctr('plugins', 'ls'));
     expect(out[0]).toEqual(['TYPE', 'ID', 'PLATFORMS', 'STATUS']);
-    for (const id of ['containers', 'events', 'introspection', 'namespaces', 'tasks', 'version']) expect(out).toContainEqual(['io.containerd.grpc.v1', id, '-', 'ok']);
+    for (const id of ['containers', 'events', 'introspection', 'namespaces', 'tasks', 'version'])
+      expect(out).toContainEqual(['io.containerd.grpc.v1', id, '-', 'ok']);
     expect(out.find((r) => r[0] === 'io.containerd.runtime.v2')).toEqual(['io.containerd.runtime.v2', 'task', expect.stringMatching(/^linux\//), 'ok']);
   });
 

@@ -11,7 +11,10 @@ import { waitFor } from '@gantry/testkit';
 const containerCreate = (id: string) => packAny('containerd.events.ContainerCreate', events.ContainerCreate, { id, image: 'img', runtime: { name: 'rt' } });
 
 /** Subscribe and collect envelopes; resolves once the server has the subscription in place. */
-async function subscribe(h: Harness, filters: string[]): Promise<{ got: events.Envelope[]; stream: ClientReadableStream<events.Envelope>; error: Promise<unknown> }> {
+async function subscribe(
+  h: Harness,
+  filters: string[],
+): Promise<{ got: events.Envelope[]; stream: ClientReadableStream<events.Envelope>; error: Promise<unknown> }> {
   const got: events.Envelope[] = [];
   const stream = h.events.subscribe({ filters });
   stream.on('data', (e: events.Envelope) => got.push(e));
@@ -23,9 +26,18 @@ async function subscribe(h: Harness, filters: string[]): Promise<{ got: events.E
 
 describe('decodeEvent', () => {
   it('decodes containerd event payloads into plain objects for filters', () => {
-    const exit = packAny('containerd.events.TaskExit', events.TaskExit, { containerId: 'abc', id: 'abc', pid: 42, exitStatus: 0, exitedAt: timestampFromNanos(1_700_000_000_123_456_789n) });
+    const exit = packAny('containerd.events.TaskExit', events.TaskExit, {
+      containerId: 'abc',
+      id: 'abc',
+      pid: 42,
+      exitStatus: 0,
+      exitedAt: timestampFromNanos(1_700_000_000_123_456_789n),
+    });
     expect(decodeEvent(exit)).toEqual({ containerId: 'abc', id: 'abc', pid: 42, exitedAt: '2023-11-14T22:13:20.123Z' });
-    expect(decodeEvent(packAny('containerd.services.images.v1.ImageCreate', events.ImageCreate, { name: 'busybox', labels: { a: 'b' } }))).toEqual({ name: 'busybox', labels: { a: 'b' } });
+    expect(decodeEvent(packAny('containerd.services.images.v1.ImageCreate', events.ImageCreate, { name: 'busybox', labels: { a: 'b' } }))).toEqual({
+      name: 'busybox',
+      labels: { a: 'b' },
+    });
     expect(decodeEvent({ typeUrl: 'example.com/Unknown', value: Buffer.alloc(0) })).toBeUndefined();
     expect(decodeEvent({ typeUrl: 'containerd.events.TaskExit', value: Buffer.from([0xff, 0xff, 0xff]) })).toBeUndefined();
   });
@@ -64,7 +76,10 @@ describe('Events service', () => {
     const [env] = sub.got;
     expect(env).toMatchObject({ namespace: 'ev', topic: '/containers/create' });
     expect(env!.timestamp).toBeDefined();
-    expect(unpackAny(env!.event, 'containerd.events.ContainerCreate', events.ContainerCreate)).toMatchObject({ id: 'c1', image: 'docker.io/library/busybox:latest' });
+    expect(unpackAny(env!.event, 'containerd.events.ContainerCreate', events.ContainerCreate)).toMatchObject({
+      id: 'c1',
+      image: 'docker.io/library/busybox:latest',
+    });
     sub.stream.cancel();
     await waitFor('the subscription to end on cancel', () => h.exchange.subscribers === 0);
   });
@@ -84,7 +99,10 @@ describe('Events service', () => {
         details: expect.stringMatching(/topic/),
       });
     }
-    await expect(rpc((cb) => h.events.publish({ topic: '/a' }, md, cb))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/event must be set/) });
+    await expect(rpc((cb) => h.events.publish({ topic: '/a' }, md, cb))).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/event must be set/),
+    });
     await expect(rpc((cb) => h.events.publish({ topic: '/a', event: containerCreate('x') }, new Metadata(), cb))).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: expect.stringMatching(/namespace is required/),
@@ -131,7 +149,9 @@ describe('Version and Introspection services', () => {
 
   it('lists our plugins, with filters', async () => {
     const plugins = (...filters: string[]) =>
-      rpc<introspection.PluginsResponse>((cb) => h.introspection.plugins({ filters }, namespaceMetadata('default'), cb)).then((r) => r.plugins.map((p) => `${p.type} ${p.id}`));
+      rpc<introspection.PluginsResponse>((cb) => h.introspection.plugins({ filters }, namespaceMetadata('default'), cb)).then((r) =>
+        r.plugins.map((p) => `${p.type} ${p.id}`),
+      );
     const all = await plugins();
     for (const id of ['namespaces', 'containers', 'tasks', 'events', 'version', 'introspection']) expect(all).toContain(`io.containerd.grpc.v1 ${id}`);
     expect(all).toContain('io.containerd.runtime.v2 task');

@@ -119,7 +119,6 @@ export function newContainer(id: string, over: Partial<containers.Container> = {
   });
 }
 
-
 /** describe, or skip with a warning when a tool is missing; under CI=true a missing tool fails instead. */
 export function describeIfTool(tool: string, pkg: string): jest.Describe {
   return describeIf(needTool(tool, pkg));

@@ -36,7 +36,9 @@ describe('Images service', () => {
       }),
     );
     const sock = path.join(h.dir, 'images.sock');
-    await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
     client = new images.ImagesClient(`unix://${sock}`, credentials.createInsecure());
   });
   afterAll(async () => {
@@ -47,14 +49,20 @@ describe('Images service', () => {
 
   const create = (ns: string, img: images.Image) => rpc<images.CreateImageResponse>((cb) => client.create({ image: img }, namespaceMetadata(ns), cb));
   const get = (ns: string, name: string) => rpc<images.GetImageResponse>((cb) => client.get({ name }, namespaceMetadata(ns), cb));
-  const list = (ns: string, ...filters: string[]) => rpc<images.ListImagesResponse>((cb) => client.list({ filters }, namespaceMetadata(ns), cb)).then((r) => r.images.map((i) => i.name).sort());
-  const update = (ns: string, img: images.Image, updateMask: string[]) => rpc<images.UpdateImageResponse>((cb) => client.update({ image: img, updateMask }, namespaceMetadata(ns), cb));
+  const list = (ns: string, ...filters: string[]) =>
+    rpc<images.ListImagesResponse>((cb) => client.list({ filters }, namespaceMetadata(ns), cb)).then((r) => r.images.map((i) => i.name).sort());
+  const update = (ns: string, img: images.Image, updateMask: string[]) =>
+    rpc<images.UpdateImageResponse>((cb) => client.update({ image: img, updateMask }, namespaceMetadata(ns), cb));
   const del = (ns: string, name: string, sync = false) => rpc((cb) => client.delete({ name, sync }, namespaceMetadata(ns), cb));
 
   it('creates an image and gets it back with its target and times', async () => {
     const before = Date.now();
     const created = await create('i1', image('docker.io/library/busybox:latest', { labels: { team: 'gantry' } }));
-    expect(created.image).toMatchObject({ name: 'docker.io/library/busybox:latest', labels: { team: 'gantry' }, target: { mediaType: MANIFEST, digest: DIGEST_A, size: 1234n } });
+    expect(created.image).toMatchObject({
+      name: 'docker.io/library/busybox:latest',
+      labels: { team: 'gantry' },
+      target: { mediaType: MANIFEST, digest: DIGEST_A, size: 1234n },
+    });
     const createdAt = Number(created.image!.createdAt!.seconds) * 1000;
     expect(createdAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
     expect(created.image!.updatedAt).toEqual(created.image!.createdAt);
@@ -67,7 +75,10 @@ describe('Images service', () => {
   it('lists with filters on name, labels and target', async () => {
     await create('l', image('docker.io/library/alpine:3', { labels: { os: 'alpine', tier: 'base' } }));
     await create('l', image('docker.io/library/debian:12', { labels: { os: 'debian', tier: 'base' } }));
-    await create('l', image('example.com/app:1', { labels: { os: 'debian' }, target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_B, size: 99n }) }));
+    await create(
+      'l',
+      image('example.com/app:1', { labels: { os: 'debian' }, target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_B, size: 99n }) }),
+    );
     expect(await list('l')).toEqual(['docker.io/library/alpine:3', 'docker.io/library/debian:12', 'example.com/app:1']);
     expect(await list('l', 'name==docker.io/library/debian:12')).toEqual(['docker.io/library/debian:12']);
     expect(await list('l', 'name~=^docker\\.io/')).toEqual(['docker.io/library/alpine:3', 'docker.io/library/debian:12']);
@@ -84,12 +95,20 @@ describe('Images service', () => {
     const name = 'docker.io/library/upd:1';
     const created = await create('u', image(name, { labels: { keep: 'yes', drop: 'me' } }));
     // labels.add sets one, labels.drop with no value removes one; other fields of the request are ignored
-    const u1 = await update('u', image(name, { labels: { add: 'new' }, target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_B, size: 5n }) }), ['labels.add', 'labels.drop']);
+    const u1 = await update(
+      'u',
+      image(name, { labels: { add: 'new' }, target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_B, size: 5n }) }),
+      ['labels.add', 'labels.drop'],
+    );
     expect(u1.image?.labels).toEqual({ keep: 'yes', add: 'new' });
     expect(u1.image?.target?.digest).toBe(DIGEST_A);
     expect(u1.image?.createdAt).toEqual(created.image?.createdAt);
 
-    const u2 = await update('u', image(name, { labels: { ignored: 'x' }, target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_B, size: 5n }) }), ['target']);
+    const u2 = await update(
+      'u',
+      image(name, { labels: { ignored: 'x' }, target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_B, size: 5n }) }),
+      ['target'],
+    );
     expect(u2.image?.target).toMatchObject({ digest: DIGEST_B, size: 5n });
     expect(u2.image?.labels).toEqual({ keep: 'yes', add: 'new' });
     expect((await get('u', name)).image?.target?.digest).toBe(DIGEST_B);
@@ -153,14 +172,28 @@ describe('Images service', () => {
     await expect(rpc((cb) => client.create({}, namespaceMetadata('e'), cb))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(bad({ name: '' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(bad({ target: undefined })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(bad({ target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: 'sha256:short', size: 1n }) })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/digest/) });
-    await expect(bad({ target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_A, size: 0n }) })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/size/) });
-    await expect(bad({ target: types.Descriptor.fromPartial({ mediaType: '', digest: DIGEST_A, size: 1n }) })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/media type/) });
+    await expect(bad({ target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: 'sha256:short', size: 1n }) })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/digest/),
+    });
+    await expect(bad({ target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: DIGEST_A, size: 0n }) })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/size/),
+    });
+    await expect(bad({ target: types.Descriptor.fromPartial({ mediaType: '', digest: DIGEST_A, size: 1n }) })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/media type/),
+    });
     await expect(update('e', image(name), ['name'])).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/cannot update/) });
-    await expect(update('e', image(name, { target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: 'nope', size: 1n }) }), ['target'])).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(
+      update('e', image(name, { target: types.Descriptor.fromPartial({ mediaType: MANIFEST, digest: 'nope', size: 1n }) }), ['target']),
+    ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(list('e', 'labels.a==')).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/invalid filter/) });
     // no namespace header
-    await expect(rpc((cb) => client.get({ name }, new Metadata(), cb))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/namespace is required/) });
+    await expect(rpc((cb) => client.get({ name }, new Metadata(), cb))).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/namespace is required/),
+    });
     // the refused calls changed nothing
     expect(await list('e')).toEqual([name]);
     expect((await get('e', name)).image?.target?.digest).toBe(DIGEST_A);

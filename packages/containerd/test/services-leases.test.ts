@@ -39,7 +39,9 @@ async function startLeases(): Promise<LeasesHarness> {
     }),
   );
   const sock = path.join(h.dir, 'leases.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
   const client = new leases.LeasesClient(`unix://${sock}`, credentials.createInsecure());
   return {
     h,
@@ -66,8 +68,10 @@ describe('Leases service', () => {
   afterAll(() => t?.close());
 
   const md = (ns: string) => namespaceMetadata(ns);
-  const create = (ns: string, id: string, labels: Record<string, string> = {}) => rpc<leases.CreateResponse>((cb) => t.client.create({ id, labels }, md(ns), cb)).then((r) => r.lease!);
-  const list = (ns: string, ...filters: string[]) => rpc<leases.ListResponse>((cb) => t.client.list({ filters }, md(ns), cb)).then((r) => r.leases.map((l) => l.id).sort());
+  const create = (ns: string, id: string, labels: Record<string, string> = {}) =>
+    rpc<leases.CreateResponse>((cb) => t.client.create({ id, labels }, md(ns), cb)).then((r) => r.lease!);
+  const list = (ns: string, ...filters: string[]) =>
+    rpc<leases.ListResponse>((cb) => t.client.list({ filters }, md(ns), cb)).then((r) => r.leases.map((l) => l.id).sort());
   const del = (ns: string, id: string, sync = false) => rpc((cb) => t.client.delete({ id, sync }, md(ns), cb));
   const add = (ns: string, id: string, resource: leases.Resource) => rpc((cb) => t.client.addResource({ id, resource }, md(ns), cb));
   const remove = (ns: string, id: string, resource: leases.Resource) => rpc((cb) => t.client.deleteResource({ id, resource }, md(ns), cb));
@@ -115,10 +119,18 @@ describe('Leases service', () => {
     await remove('r', 'holder', { id: 'never-added', type: 'content' }); // nothing to remove: fine
     expect(await resources('r', 'holder')).toEqual([blob, snap]);
 
-    for (const resource of [{ id: 'x', type: 'containers' }, { id: 'x', type: 'snapshots/' }, { id: 'x', type: '' }, { id: '', type: 'content' }]) {
+    for (const resource of [
+      { id: 'x', type: 'containers' },
+      { id: 'x', type: 'snapshots/' },
+      { id: 'x', type: '' },
+      { id: '', type: 'content' },
+    ]) {
       await expect(add('r', 'holder', resource)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     }
-    await expect(rpc((cb) => t.client.addResource({ id: 'holder' }, md('r'), cb))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/resource is required/) });
+    await expect(rpc((cb) => t.client.addResource({ id: 'holder' }, md('r'), cb))).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/resource is required/),
+    });
     await expect(add('r', 'no-such-lease', blob)).rejects.toMatchObject({ code: status.NOT_FOUND });
     await expect(resources('r', 'no-such-lease')).rejects.toMatchObject({ code: status.NOT_FOUND });
     expect(await resources('r', 'holder')).toEqual([blob, snap]);
@@ -146,8 +158,14 @@ describe('Leases service', () => {
     await expect(create('e', 'has space')).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(create('e', 'x'.repeat(300))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(create('e', 'badlabel', { '': 'v' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(create('e', 'badexpiry', { [EXPIRE_LABEL]: 'tomorrow-ish' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/RFC 3339/) });
-    await expect(rpc((cb) => t.client.list({ filters: [] }, new Metadata(), cb))).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/namespace is required/) });
+    await expect(create('e', 'badexpiry', { [EXPIRE_LABEL]: 'tomorrow-ish' })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/RFC 3339/),
+    });
+    await expect(rpc((cb) => t.client.list({ filters: [] }, new Metadata(), cb))).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/namespace is required/),
+    });
     expect(await list('e')).toEqual(['dup']);
   });
 
@@ -201,9 +219,18 @@ describeIfTool('ctr', 'containerd')('ctr leases against the Leases service', () 
 
     const table = rows(await ctr('leases', 'ls'));
     expect(table[0]).toEqual(['ID', 'CREATED', 'AT', 'LABELS']);
-    expect(table.slice(1).map((r) => r[0]).sort()).toEqual(['ctr-lease', generated].sort());
+    expect(
+      table
+        .slice(1)
+        .map((r) => r[0])
+        .sort(),
+    ).toEqual(['ctr-lease', generated].sort());
     expect(table.find((r) => r[0] === 'ctr-lease')!.join(' ')).toMatch(/team=gantry/);
-    expect(rows(await ctr('leases', 'ls', '-q')).map((r) => r[0]).sort()).toEqual(['ctr-lease', generated].sort());
+    expect(
+      rows(await ctr('leases', 'ls', '-q'))
+        .map((r) => r[0])
+        .sort(),
+    ).toEqual(['ctr-lease', generated].sort());
     expect(rows(await ctr('leases', 'ls', '-q', 'labels.team==gantry'))).toEqual([['ctr-lease']]);
 
     t.gcCalls.length = 0;

@@ -47,7 +47,10 @@ describe('Namespaces service', () => {
     expect((await update('alpha', {}, ['labels.team'])).namespace?.labels).toEqual({ tier: 'y' });
     expect((await update('alpha', { a: '1' }, ['labels'])).namespace?.labels).toEqual({ a: '1' });
     expect((await get('alpha')).namespace?.labels).toEqual({ a: '1' });
-    await expect(update('alpha', {}, ['name'])).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/cannot update "name"/) });
+    await expect(update('alpha', {}, ['name'])).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/cannot update "name"/),
+    });
     await expect(update('nope', {})).rejects.toMatchObject({ code: status.NOT_FOUND });
     expect(seen.filter((e) => e.topic === '/namespaces/update').length).toBe(4);
   });

@@ -60,7 +60,9 @@ describeIfTool('ctr', 'containerd')('ctr snapshots against gantry-containerd', (
     await ctr('snapshots', 'commit', 'c1', 'k1');
 
     await ctr('snapshots', 'prepare', 'k2', 'c1');
-    expect(await ctr('snapshots', 'mounts', '/mnt/x', 'k2')).toMatch(/^mount -t overlay overlay \/mnt\/x -o (index=off,)?workdir=\S+\/2\/work,upperdir=\S+\/2\/fs,lowerdir=\S+\/1\/fs\n$/);
+    expect(await ctr('snapshots', 'mounts', '/mnt/x', 'k2')).toMatch(
+      /^mount -t overlay overlay \/mnt\/x -o (index=off,)?workdir=\S+\/2\/work,upperdir=\S+\/2\/fs,lowerdir=\S+\/1\/fs\n$/,
+    );
     const t2 = await mountWithCtr('k2', 't2');
     expect(fs.readFileSync(path.join(t2, 'base.txt'), 'utf8')).toBe('base\n');
     fs.writeFileSync(path.join(t2, 'top.txt'), 'top\n');

@@ -126,7 +126,9 @@ export async function startSnapshotsServer(): Promise<SnapshotsServer> {
   server.addService(version.VersionService, versionService(ctx));
   server.addService(introspection.IntrospectionService, introspectionService(ctx));
   server.addService(namespaces.NamespacesService, namespacesService(ctx));
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
   const client = new snapshots.SnapshotsClient(`unix://${sock}`, credentials.createInsecure());
   return {
     dir,

@@ -12,11 +12,14 @@ import { OverlaySnapshotter } from '../src/snapshots/overlay';
 import { apiError, describeAsRoot, Mounts, mountedUnder, tempDir } from './snapshots-harness';
 
 describe('snapshot key encoding', () => {
-  test.each(['simple', 'a/b/c', '.', '..', '.tmp-x', 'extract-1 sha256:abc', 'ü/✓', '%41', 'x\u0000y', 'k8s.io/1/sha256:abc'])('%j round-trips and is a safe file name', (k) => {
-    const e = encodeKey(k);
-    expect(e).toMatch(/^[A-Za-z0-9_%-][A-Za-z0-9_.%-]*$/);
-    expect(decodeKey(e)).toBe(k);
-  });
+  test.each(['simple', 'a/b/c', '.', '..', '.tmp-x', 'extract-1 sha256:abc', 'ü/✓', '%41', 'x\u0000y', 'k8s.io/1/sha256:abc'])(
+    '%j round-trips and is a safe file name',
+    (k) => {
+      const e = encodeKey(k);
+      expect(e).toMatch(/^[A-Za-z0-9_%-][A-Za-z0-9_.%-]*$/);
+      expect(decodeKey(e)).toBe(k);
+    },
+  );
 
   test('distinct keys never share an encoding', () => {
     expect(new Set(['a/b', 'a%2Fb', 'a_b', 'A/b'].map(encodeKey)).size).toBe(4);
@@ -84,7 +87,12 @@ describeAsRoot('OverlaySnapshotter', () => {
       {
         type: 'overlay',
         source: 'overlay',
-        options: [...(fs.existsSync('/sys/module/overlay/parameters/index') ? ['index=off'] : []), `workdir=${path.join(snapDir(2), 'work')}`, `upperdir=${fsDir(2)}`, `lowerdir=${fsDir(1)}`],
+        options: [
+          ...(fs.existsSync('/sys/module/overlay/parameters/index') ? ['index=off'] : []),
+          `workdir=${path.join(snapDir(2), 'work')}`,
+          `upperdir=${fsDir(2)}`,
+          `lowerdir=${fsDir(1)}`,
+        ],
       },
     ]);
     expect(sn.mounts(ns, 'child')).toEqual(child);
@@ -102,7 +110,13 @@ describeAsRoot('OverlaySnapshotter', () => {
 
     // two parents: an overlay with only lower dirs (read-only), nearest first
     const view = sn.view(ns, 'top-view', 'top');
-    expect(view).toEqual([{ type: 'overlay', source: 'overlay', options: [...(fs.existsSync('/sys/module/overlay/parameters/index') ? ['index=off'] : []), `lowerdir=${fsDir(2)}:${fsDir(1)}`] }]);
+    expect(view).toEqual([
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [...(fs.existsSync('/sys/module/overlay/parameters/index') ? ['index=off'] : []), `lowerdir=${fsDir(2)}:${fsDir(1)}`],
+      },
+    ]);
     expect(fs.readdirSync(snapDir(3))).toEqual(['fs']);
     expect(sn.mounts(ns, 'top-view')).toEqual(view);
     const v = mounts.mount(view);
@@ -225,7 +239,12 @@ describeAsRoot('OverlaySnapshotter', () => {
 
     const odd = ['extract-123 sha256:abc/def', '..', 'a%2Fb', 'ünï/cødé', 'k'.repeat(300)];
     for (const k of odd) sn.prepare('ns1', k, 'base', { k: 'v' });
-    expect(sn.list('ns1', ['parent==base']).map((i) => i.name).sort()).toEqual([...odd].sort());
+    expect(
+      sn
+        .list('ns1', ['parent==base'])
+        .map((i) => i.name)
+        .sort(),
+    ).toEqual([...odd].sort());
     for (const k of odd) expect(sn.stat('ns1', k).name).toBe(k);
   });
 

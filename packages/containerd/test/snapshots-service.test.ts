@@ -42,8 +42,10 @@ describeAsRoot('Snapshots service', () => {
   const c = () => s.client;
   const prepare = (key: string, parent = '', m: Metadata = md(), labels: Record<string, string> = {}) =>
     rpc<snapshots.PrepareSnapshotResponse>((cb) => c().prepare({ snapshotter: SN, key, parent, labels }, m, cb));
-  const view = (key: string, parent = '', m: Metadata = md()) => rpc<snapshots.ViewSnapshotResponse>((cb) => c().view({ snapshotter: SN, key, parent, labels: {} }, m, cb));
-  const commit = (name: string, key: string, m: Metadata = md(), labels: Record<string, string> = {}) => rpc((cb) => c().commit({ snapshotter: SN, name, key, labels }, m, cb));
+  const view = (key: string, parent = '', m: Metadata = md()) =>
+    rpc<snapshots.ViewSnapshotResponse>((cb) => c().view({ snapshotter: SN, key, parent, labels: {} }, m, cb));
+  const commit = (name: string, key: string, m: Metadata = md(), labels: Record<string, string> = {}) =>
+    rpc((cb) => c().commit({ snapshotter: SN, name, key, labels }, m, cb));
   const remove = (key: string, m: Metadata = md()) => rpc((cb) => c().remove({ snapshotter: SN, key }, m, cb));
   const stat = (key: string, m: Metadata = md()) => rpc<snapshots.StatSnapshotResponse>((cb) => c().stat({ snapshotter: SN, key }, m, cb));
   const usage = (key: string) => rpc<snapshots.UsageResponse>((cb) => c().usage({ snapshotter: SN, key }, md(), cb));
@@ -69,7 +71,9 @@ describeAsRoot('Snapshots service', () => {
 
   test('base, commit, child on overlay, view of the chain, remove order, events', async () => {
     const base = await prepare('base-active', '', md(), { 'containerd.io/gc.root': 'x' });
-    expect(base.mounts).toEqual([{ type: 'bind', source: expect.stringMatching(/\/snapshots\/overlayfs\/snapshots\/1\/fs$/), target: '', options: ['rw', 'rbind'] }]);
+    expect(base.mounts).toEqual([
+      { type: 'bind', source: expect.stringMatching(/\/snapshots\/overlayfs\/snapshots\/1\/fs$/), target: '', options: ['rw', 'rbind'] },
+    ]);
     const t = mounts.mount(spec(base.mounts));
     fs.writeFileSync(path.join(t, 'a.txt'), 'parent\n');
     mounts.unmount(t);
@@ -77,7 +81,9 @@ describeAsRoot('Snapshots service', () => {
 
     const child = await prepare('child', 'base');
     expect(child.mounts[0]).toMatchObject({ type: 'overlay', source: 'overlay' });
-    expect(child.mounts[0]!.options).toEqual(expect.arrayContaining([expect.stringMatching(/^upperdir=/), expect.stringMatching(/^workdir=/), expect.stringMatching(/^lowerdir=.*\/1\/fs$/)]));
+    expect(child.mounts[0]!.options).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^upperdir=/), expect.stringMatching(/^workdir=/), expect.stringMatching(/^lowerdir=.*\/1\/fs$/)]),
+    );
     const again = await rpc<snapshots.MountsResponse>((cb) => c().mounts({ snapshotter: SN, key: 'child' }, md(), cb));
     expect(again.mounts).toEqual(child.mounts);
     const m = mounts.mount(spec(child.mounts));
@@ -148,7 +154,7 @@ describeAsRoot('Snapshots service', () => {
     expect(await names(['name==b'])).toEqual(['b']);
     expect((await list([], md('ns2'))).flatMap((r) => r.info.map((i) => i.name))).toEqual(['other-ns']);
     expect(await code(stat('other-ns'))).toBe(status.NOT_FOUND);
-    expect(await code(list(['name=='])) ).toBe(status.INVALID_ARGUMENT);
+    expect(await code(list(['name==']))).toBe(status.INVALID_ARGUMENT);
 
     for (let i = 0; i < 120; i++) await view(`v-${String(i).padStart(3, '0')}`, 'a-c');
     const batches = await list(['kind==view']);

@@ -119,7 +119,11 @@ export function hostileArchives(): { name: string; tar: Buffer; error: RegExp }[
       tar: Buffer.concat([rawHeader({ name: '././@LongLink', type: 'L', size: 2 << 20, magic: 'gnu' }), END]),
       error: /L header of 2097152 bytes is over/,
     },
-    { name: 'PAX record with a bad length', tar: Buffer.concat([paxHeader(Buffer.from('99 path=x\n')), fileMember('f', 'x'), END]), error: /malformed PAX record/ },
+    {
+      name: 'PAX record with a bad length',
+      tar: Buffer.concat([paxHeader(Buffer.from('99 path=x\n')), fileMember('f', 'x'), END]),
+      error: /malformed PAX record/,
+    },
     { name: 'PAX record length 1.5', tar: Buffer.concat([paxHeader(Buffer.from('1.5 a=b\n')), fileMember('f', 'x'), END]), error: /malformed PAX record/ },
     { name: 'PAX record length 0', tar: Buffer.concat([paxHeader(Buffer.from('0 a=b\n')), fileMember('f', 'x'), END]), error: /malformed PAX record/ },
     { name: 'truncated in the data', tar: fileMember('f', 'x'.repeat(2000)).subarray(0, 1200), error: /unexpected end of archive in file data/ },

@@ -42,7 +42,13 @@ describe('tar reader: hostile sizes and records', () => {
   });
 
   it('fails at every truncation point of a valid archive, never hangs or passes', async () => {
-    const tar = Buffer.concat([paxHeader(paxRecord('path', 'long/' + 'n'.repeat(150))), fileMember('a', 'x'.repeat(700)), rawHeader({ name: 'd/', type: '5' }), fileMember('b', ''), END]);
+    const tar = Buffer.concat([
+      paxHeader(paxRecord('path', 'long/' + 'n'.repeat(150))),
+      fileMember('a', 'x'.repeat(700)),
+      rawHeader({ name: 'd/', type: '5' }),
+      fileMember('b', ''),
+      END,
+    ]);
     expect((await readAll(chunked(tar))).map((m) => m.header.name)).toEqual(['long/' + 'n'.repeat(150), 'd/', 'b']);
     // past the first end block the reader accepts EOF (one zero block then EOF, as GNU tar)
     const firstEnd = tar.length - 1024;
@@ -72,7 +78,12 @@ describe('tar reader: hostile sizes and records', () => {
   });
 
   it('header-only types carry no data whatever their size field says (Go archive/tar)', async () => {
-    const tar = Buffer.concat([rawHeader({ name: 'l', type: '2', linkname: 't', size: 600 }), rawHeader({ name: 'd/', type: '5', size: 1 }), fileMember('f', 'data'), END]);
+    const tar = Buffer.concat([
+      rawHeader({ name: 'l', type: '2', linkname: 't', size: 600 }),
+      rawHeader({ name: 'd/', type: '5', size: 1 }),
+      fileMember('f', 'data'),
+      END,
+    ]);
     const got = await readAll(chunked(tar));
     expect(got.map((m) => [m.header.name, m.header.type, m.header.size, m.data])).toEqual([
       ['l', 'symlink', 0, ''],
@@ -85,12 +96,24 @@ describe('tar reader: hostile sizes and records', () => {
     const size = Buffer.alloc(12);
     size[0] = 0x80;
     size[11] = 3;
-    const tar = Buffer.concat([rawHeader({ name: 'b', size }), Buffer.from('abc'), Buffer.alloc(509), rawHeader({ name: 'o', size: Buffer.from('  3 \0\0\0\0\0\0\0\0') }), Buffer.from('xyz'), Buffer.alloc(509), END]);
+    const tar = Buffer.concat([
+      rawHeader({ name: 'b', size }),
+      Buffer.from('abc'),
+      Buffer.alloc(509),
+      rawHeader({ name: 'o', size: Buffer.from('  3 \0\0\0\0\0\0\0\0') }),
+      Buffer.from('xyz'),
+      Buffer.alloc(509),
+      END,
+    ]);
     expect((await readAll(chunked(tar))).map((m) => m.data)).toEqual(['abc', 'xyz']);
   });
 
   it('accepts PAX times with a fraction or a sign, and uid/gid up to 2^32-1', async () => {
-    const tar = Buffer.concat([paxHeader(Buffer.concat([paxRecord('mtime', '-12.5'), paxRecord('atime', '3.'), paxRecord('uid', '4294967295')])), fileMember('f', ''), END]);
+    const tar = Buffer.concat([
+      paxHeader(Buffer.concat([paxRecord('mtime', '-12.5'), paxRecord('atime', '3.'), paxRecord('uid', '4294967295')])),
+      fileMember('f', ''),
+      END,
+    ]);
     const [m] = await readAll(chunked(tar));
     expect([m!.header.mtime, m!.header.atime, m!.header.uid]).toEqual([-12.5, 3, 4294967295]);
     const over = Buffer.concat([paxHeader(paxRecord('gid', '4294967296')), fileMember('f', ''), END]);

@@ -57,7 +57,15 @@ async function readsOrRefuses(buf: Buffer, piece = 4096): Promise<void> {
 
 /** A path component: printable (non-ASCII included), not "." or "..", no "/" or NUL. */
 const component = fc
-  .string({ unit: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789._- '.split('')) }, { weight: 1, arbitrary: fc.constantFrom('é', '中', 'ß', '\u{1f600}', '~', '=', '%') }), minLength: 1, maxLength: 60, size: 'max' })
+  .string({
+    unit: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789._- '.split('')) },
+      { weight: 1, arbitrary: fc.constantFrom('é', '中', 'ß', '\u{1f600}', '~', '=', '%') },
+    ),
+    minLength: 1,
+    maxLength: 60,
+    size: 'max',
+  })
   .filter((s) => s !== '.' && s !== '..' && s.trim() === s && s.length > 0);
 
 /** A relative path of 1-8 components (up to a few hundred bytes: ustar prefix and PAX path). */
@@ -107,7 +115,10 @@ describe('tar fuzzing', () => {
           entriesArb,
           fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
           fc.option(fc.nat(), { nil: undefined }),
-          fc.array(fc.tuple(fc.constantFrom('size', 'path', 'uid', 'mtime', 'linkpath', 'GNU.sparse.size', 'SCHILY.xattr.user.x'), fc.string({ maxLength: 24 })), { maxLength: 4 }),
+          fc.array(
+            fc.tuple(fc.constantFrom('size', 'path', 'uid', 'mtime', 'linkpath', 'GNU.sparse.size', 'SCHILY.xattr.user.x'), fc.string({ maxLength: 24 })),
+            { maxLength: 4 },
+          ),
           fc.integer({ min: 1, max: 1024 }),
         )
         .map(([entries, flips, cut, records, piece]) => {
@@ -115,7 +126,12 @@ describe('tar fuzzing', () => {
           if (records.length > 0) {
             // a PAX header with arbitrary values in front of the first member
             const data = Buffer.concat(records.map(([k, v]) => Buffer.from(paxLine(k, v))));
-            buf = Buffer.concat([tarHeader({ name: 'PaxHeaders/0', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length }).fill('x', 156, 157), data, Buffer.alloc(padding(data.length)), buf]);
+            buf = Buffer.concat([
+              tarHeader({ name: 'PaxHeaders/0', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length }).fill('x', 156, 157),
+              data,
+              Buffer.alloc(padding(data.length)),
+              buf,
+            ]);
             fixChecksum(buf);
           }
           buf = Buffer.from(buf);
@@ -123,7 +139,11 @@ describe('tar fuzzing', () => {
           if (cut !== undefined) buf = buf.subarray(0, cut % (buf.length + 1));
           return { buf, piece };
         });
-      await fuzzAsync(mutated, ({ buf, piece }) => readsOrRefuses(buf, piece), { numRuns: 300, sampleTimeout: 5000, corpus: { dir: CORPUS, bytes: (v) => v.buf } });
+      await fuzzAsync(mutated, ({ buf, piece }) => readsOrRefuses(buf, piece), {
+        numRuns: 300,
+        sampleTimeout: 5000,
+        corpus: { dir: CORPUS, bytes: (v) => v.buf },
+      });
     },
     fuzzTimeout,
   );
@@ -163,7 +183,12 @@ describe('tar fuzzing', () => {
             const file = path.join(dir, 'a.tar');
             fs.writeFileSync(file, writeArchive(entries));
             const listed = execFileSync('tar', ['--quoting-style=literal', '-tf', file], { encoding: 'utf8' });
-            expect(listed.split('\n').filter(Boolean).map((n) => n.replace(/\/$/, ''))).toEqual(entries.map((e) => e.name));
+            expect(
+              listed
+                .split('\n')
+                .filter(Boolean)
+                .map((n) => n.replace(/\/$/, '')),
+            ).toEqual(entries.map((e) => e.name));
             const out = path.join(dir, 'x');
             fs.mkdirSync(out);
             execFileSync('tar', ['-xpf', file, '-C', out, '--numeric-owner'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -191,10 +216,19 @@ describe('tar fuzzing', () => {
     'what GNU tar writes (posix and gnu formats), the reader reads as the tree it came from',
     async () => {
       const tree = fc.tuple(
-        fc.uniqueArray(fc.record({ name: relPath, kind: fc.constantFrom('file', 'file', 'symlink', 'hardlink', 'dir'), data: fc.uint8Array({ maxLength: 2000 }), target: relPath, mode: fc.integer({ min: 0, max: 0o777 }) }), {
-          maxLength: 10,
-          selector: (e) => e.name.split('/')[0]!,
-        }),
+        fc.uniqueArray(
+          fc.record({
+            name: relPath,
+            kind: fc.constantFrom('file', 'file', 'symlink', 'hardlink', 'dir'),
+            data: fc.uint8Array({ maxLength: 2000 }),
+            target: relPath,
+            mode: fc.integer({ min: 0, max: 0o777 }),
+          }),
+          {
+            maxLength: 10,
+            selector: (e) => e.name.split('/')[0]!,
+          },
+        ),
         fc.constantFrom('posix', 'gnu'),
       );
       await fuzzAsync(
@@ -274,7 +308,11 @@ describe('tar fuzzing', () => {
   );
 
   it('the PAX line helper agrees with the reader on record lengths', () => {
-    fuzz(fc.tuple(fc.stringMatching(/^[a-z.]{1,20}$/), fc.string({ maxLength: 2000 })), ([k, v]) => expect(Buffer.byteLength(paxLine(k, v))).toBe(Number(paxLine(k, v).split(' ')[0])), { numRuns: 200 });
+    fuzz(
+      fc.tuple(fc.stringMatching(/^[a-z.]{1,20}$/), fc.string({ maxLength: 2000 })),
+      ([k, v]) => expect(Buffer.byteLength(paxLine(k, v))).toBe(Number(paxLine(k, v).split(' ')[0])),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -285,7 +323,9 @@ describe('tar writer cases found by fuzzing', () => {
     expect([m!.header.uname, m!.header.gname]).toEqual([long.uname, long.gname]);
   });
   it('an xattr name with "=" cannot be written', () => {
-    expect(() => tarHeader({ name: 'a', type: 'file', mode: 0, uid: 0, gid: 0, mtime: 0, xattrs: new Map([['user.a=b', Buffer.from('x')]]) })).toThrow(TarFormatError);
+    expect(() => tarHeader({ name: 'a', type: 'file', mode: 0, uid: 0, gid: 0, mtime: 0, xattrs: new Map([['user.a=b', Buffer.from('x')]]) })).toThrow(
+      TarFormatError,
+    );
   });
 });
 

@@ -36,9 +36,18 @@ d('gantry-containerd: runtime failures reach the client (root, setpriv)', () => 
   async function container(id: string, change: (s: Spec) => void): Promise<void> {
     const spec = JSON.parse(JSON.stringify(bundleSource)) as Spec;
     change(spec);
-    await call(daemon.containers, daemon.containers.create, {
-      container: containers.Container.fromPartial({ id, runtime: { name: 'io.containerd.gantry.v1' }, spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) } }),
-    }, NS);
+    await call(
+      daemon.containers,
+      daemon.containers.create,
+      {
+        container: containers.Container.fromPartial({
+          id,
+          runtime: { name: 'io.containerd.gantry.v1' },
+          spec: { typeUrl: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
+        }),
+      },
+      NS,
+    );
   }
 
   /** The shim gantry-containerd started for `id`, from its log. */
@@ -82,8 +91,18 @@ d('gantry-containerd: runtime failures reach the client (root, setpriv)', () => 
       for (const set of ['bounding', 'effective', 'permitted']) caps[set] = [...(caps[set] ?? []), 'CAP_SYS_TIME'];
     });
     const rootfs = bundleSource.root.path;
-    const err = await failure(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'priv', rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }), NS));
-    expect(err).toMatchObject({ code: Code.UNKNOWN, details: 'failed to create shim task: OCI runtime create failed: unable to apply caps: operation not permitted' });
+    const err = await failure(
+      call(
+        daemon.tasks,
+        daemon.tasks.create,
+        tasks.CreateTaskRequest.fromPartial({ containerId: 'priv', rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }),
+        NS,
+      ),
+    );
+    expect(err).toMatchObject({
+      code: Code.UNKNOWN,
+      details: 'failed to create shim task: OCI runtime create failed: unable to apply caps: operation not permitted',
+    });
     expect(leftovers('priv', shimPidOf('priv'))).toEqual([]);
     // no half-made task answers with a state error later
     await expect(call(daemon.tasks, daemon.tasks.start, { containerId: 'priv', execId: '' }, NS)).rejects.toMatchObject({ code: Code.NOT_FOUND });
@@ -91,23 +110,35 @@ d('gantry-containerd: runtime failures reach the client (root, setpriv)', () => 
     await call(daemon.containers, daemon.containers.delete, { id: 'priv' }, NS);
   });
 
-  it('a program that is not there: the runtime\'s exec message, nothing left', async () => {
+  it("a program that is not there: the runtime's exec message, nothing left", async () => {
     await container('nope', (s) => (s.process.args = ['nope']));
     const err = await failure(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'nope' }), NS));
-    expect(err).toMatchObject({ code: Code.UNKNOWN, details: 'failed to create shim task: OCI runtime create failed: exec: "nope": executable file not found in $PATH' });
+    expect(err).toMatchObject({
+      code: Code.UNKNOWN,
+      details: 'failed to create shim task: OCI runtime create failed: exec: "nope": executable file not found in $PATH',
+    });
     expect(leftovers('nope', shimPidOf('nope'))).toEqual([]);
     await call(daemon.containers, daemon.containers.delete, { id: 'nope' }, NS);
   });
 
-  it('an exec that fails: Tasks.Start of the exec answers the runtime\'s message; the task runs on', async () => {
+  it("an exec that fails: Tasks.Start of the exec answers the runtime's message; the task runs on", async () => {
     await container('box', () => undefined);
     await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'box' }), NS);
     await call(daemon.tasks, daemon.tasks.start, { containerId: 'box', execId: '' }, NS);
     const exec = (execId: string, proc: Record<string, unknown>) =>
-      call(daemon.tasks, daemon.tasks.exec, tasks.ExecProcessRequest.fromPartial({
-        containerId: 'box', execId,
-        spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], ...proc })) },
-      }), NS);
+      call(
+        daemon.tasks,
+        daemon.tasks.exec,
+        tasks.ExecProcessRequest.fromPartial({
+          containerId: 'box',
+          execId,
+          spec: {
+            typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process',
+            value: Buffer.from(JSON.stringify({ cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], ...proc })),
+          },
+        }),
+        NS,
+      );
     await exec('e1', { args: ['nope'] });
     expect(await failure(call(daemon.tasks, daemon.tasks.start, { containerId: 'box', execId: 'e1' }, NS))).toMatchObject({
       code: Code.UNKNOWN,

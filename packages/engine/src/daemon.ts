@@ -56,7 +56,13 @@ export interface Engine {
 /** Bring the engine up: containerd (ours or given), the API routes, the socket. */
 export async function startEngine(opts: EngineOptions & { log: Logger }): Promise<Engine> {
   // addresses, group and certificates first: a refused or broken listener fails before anything starts
-  const listeners = await prepareListeners({ hosts: opts.hosts, group: opts.socketGroup, tls: opts.tls, insecureTcp: opts.insecureTcp, warn: (msg, fields) => opts.log.warn(msg, fields) });
+  const listeners = await prepareListeners({
+    hosts: opts.hosts,
+    group: opts.socketGroup,
+    tls: opts.tls,
+    insecureTcp: opts.insecureTcp,
+    warn: (msg, fields) => opts.log.warn(msg, fields),
+  });
   fs.mkdirSync(opts.dataRoot, { recursive: true, mode: 0o711 });
   const idFile = path.join(opts.dataRoot, 'engine-id');
   try {
@@ -106,7 +112,9 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
       .map((c) => c.Id);
   registerSystemRoutes(router, ctx, async () => {
     const all = store.all();
-    const images = await imageUsage(ctx).then((l) => l.length).catch(() => 0);
+    const images = await imageUsage(ctx)
+      .then((l) => l.length)
+      .catch(() => 0);
     return {
       containers: all.length,
       running: all.filter((c) => c.State.Running && !c.State.Paused).length,
@@ -155,7 +163,11 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   try {
     for (const l of listeners) {
       const where = await server.listen(l);
-      opts.log.info('API listening', { host: where, ...(l.proto === 'tcp' ? { tls: l.tls ? (l.tls.verify ? 'verify' : 'no client verification') : 'none' } : { gid: l.gid }), containerd: address });
+      opts.log.info('API listening', {
+        host: where,
+        ...(l.proto === 'tcp' ? { tls: l.tls ? (l.tls.verify ? 'verify' : 'no client verification') : 'none' } : { gid: l.gid }),
+        containerd: address,
+      });
     }
   } catch (e) {
     await server.close();

@@ -10,7 +10,13 @@ import type { EngineOptions } from './daemon';
 import { DEFAULT_UNIX_SOCKET, ListenerConfigError, parseHost, type HostAddress, type TlsFlags } from './http/listeners';
 
 const FLAGS = {
-  host: { type: 'string', short: 'H', arg: 'ADDR', multiple: true, help: `where the API listens, repeatable: unix:///path (default\nunix://${DEFAULT_UNIX_SOCKET}) or tcp://HOST:PORT` },
+  host: {
+    type: 'string',
+    short: 'H',
+    arg: 'ADDR',
+    multiple: true,
+    help: `where the API listens, repeatable: unix:///path (default\nunix://${DEFAULT_UNIX_SOCKET}) or tcp://HOST:PORT`,
+  },
   group: { type: 'string', short: 'G', arg: 'NAME|GID', help: 'group of the unix socket (default docker if it exists, else root only)' },
   tls: { type: 'boolean', help: 'serve TLS on tcp:// (implied by --tlsverify)' },
   tlsverify: { type: 'boolean', help: 'require client certificates signed by --tlscacert (mutual TLS)' },
@@ -42,7 +48,12 @@ function host(value: string): HostAddress {
 
 /** What the parsed flags mean; FlagError for values that do not fit. */
 export function daemonFlags({ flags: f }: CommandLine<typeof FLAGS>): DaemonFlags {
-  const o: DaemonFlags = { hosts: f.host.map(host), dataRoot: f['data-root'] ?? '/var/lib/gantry', execRoot: f['exec-root'] ?? '/run/gantry', logLevel: 'info' };
+  const o: DaemonFlags = {
+    hosts: f.host.map(host),
+    dataRoot: f['data-root'] ?? '/var/lib/gantry',
+    execRoot: f['exec-root'] ?? '/run/gantry',
+    logLevel: 'info',
+  };
   if (o.hosts.length === 0) o.hosts.push({ proto: 'unix', path: DEFAULT_UNIX_SOCKET });
   if (f.group !== undefined) o.socketGroup = f.group;
   if (f['insecure-tcp'] !== undefined) o.insecureTcp = f['insecure-tcp'];

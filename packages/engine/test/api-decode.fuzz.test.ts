@@ -82,8 +82,24 @@ const VALID_CREATE = {
   },
   NetworkingConfig: { EndpointsConfig: { net1: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.0.0.2' } } } },
 };
-const VALID_EXEC = { Cmd: ['ls', '-l'], AttachStdout: true, AttachStderr: true, Tty: false, Env: ['X=y'], User: 'root', WorkingDir: '/', ConsoleSize: [24, 80], DetachKeys: 'ctrl-p' };
-const VALID_UPDATE = { Memory: 64 << 20, CpuShares: 512, PidsLimit: 100, RestartPolicy: { Name: 'always', MaximumRetryCount: 0 }, Ulimits: [{ Name: 'nofile', Soft: 1, Hard: 2 }] };
+const VALID_EXEC = {
+  Cmd: ['ls', '-l'],
+  AttachStdout: true,
+  AttachStderr: true,
+  Tty: false,
+  Env: ['X=y'],
+  User: 'root',
+  WorkingDir: '/',
+  ConsoleSize: [24, 80],
+  DetachKeys: 'ctrl-p',
+};
+const VALID_UPDATE = {
+  Memory: 64 << 20,
+  CpuShares: 512,
+  PidsLimit: 100,
+  RestartPolicy: { Name: 'always', MaximumRetryCount: 0 },
+  Ulimits: [{ Name: 'nofile', Soft: 1, Hard: 2 }],
+};
 const VALID: Record<Target, Record<string, unknown>> = {
   create: VALID_CREATE,
   exec: VALID_EXEC,
@@ -91,18 +107,46 @@ const VALID: Record<Target, Record<string, unknown>> = {
   execStart: { Detach: false, Tty: true, ConsoleSize: [24, 80] },
   connect: { Container: 'web', EndpointConfig: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' } } },
   disconnect: { Container: 'web', Force: true },
-  networkCreate: { Name: 'n1', Driver: 'bridge', Internal: false, Attachable: true, IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1', IPRange: '10.9.0.128/25' }], Options: {} }, Options: { 'com.docker.network.bridge.name': 'br9' }, Labels: { a: 'b' } },
+  networkCreate: {
+    Name: 'n1',
+    Driver: 'bridge',
+    Internal: false,
+    Attachable: true,
+    IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1', IPRange: '10.9.0.128/25' }], Options: {} },
+    Options: { 'com.docker.network.bridge.name': 'br9' },
+    Labels: { a: 'b' },
+  },
   volumeCreate: { Name: 'v1', Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs' }, Labels: { a: 'b' } },
   auth: { username: 'u', password: 'p', email: '', serveraddress: 'localhost:5000' },
 };
 
 const nasty = fc.oneof(
-  fc.constantFrom(2 ** 53, 2 ** 64, -(2 ** 63) - 4096, 1e308, -1e308, 0.5, -0, Number.MAX_SAFE_INTEGER, '', 'x'.repeat(100_000), '\n', '\u0000', true, null, [], {}),
+  fc.constantFrom(
+    2 ** 53,
+    2 ** 64,
+    -(2 ** 63) - 4096,
+    1e308,
+    -1e308,
+    0.5,
+    -0,
+    Number.MAX_SAFE_INTEGER,
+    '',
+    'x'.repeat(100_000),
+    '\n',
+    '\u0000',
+    true,
+    null,
+    [],
+    {},
+  ),
   fc.jsonValue({ maxDepth: 3 }),
   // strings that reach messages: line breaks, NULs, separators the validators split on
   fc.string({ unit: fc.constantFrom('a', '1', '\n', '\r', '\u0000', '/', ':', '=', ',', ' ', '-'), maxLength: 12 }),
 );
-const nastyKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'polluted', 'HOSTCONFIG', 'cmd', 'Bogus'), fc.string({ maxLength: 8 }));
+const nastyKey = fc.oneof(
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'polluted', 'HOSTCONFIG', 'cmd', 'Bogus'),
+  fc.string({ maxLength: 8 }),
+);
 
 /** A value nested `n` deep: arrays or objects. */
 function deep(n: number, inner: unknown, asObject: boolean): unknown {
@@ -143,11 +187,10 @@ describe('Engine API request decoder fuzzing', () => {
   it(
     'any JSON value: a result or a 400, for every body decoder',
     () => {
-      fuzz(
-        fc.record({ target: fc.constantFrom(...TARGETS), body: fc.jsonValue({ maxDepth: 6 }) }),
-        ({ target, body }) => check(target, body),
-        { numRuns: 400, corpus: { dir: CORPUS, bytes: bodyBytes } },
-      );
+      fuzz(fc.record({ target: fc.constantFrom(...TARGETS), body: fc.jsonValue({ maxDepth: 6 }) }), ({ target, body }) => check(target, body), {
+        numRuns: 400,
+        corpus: { dir: CORPUS, bytes: bodyBytes },
+      });
     },
     fuzzTimeout,
   );
@@ -169,7 +212,8 @@ describe('Engine API request decoder fuzzing', () => {
         text: `{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"HostConfig":{"__proto__":${JSON.stringify(v)},"Labels":{"__proto__":"x"}},"Labels":{"__proto__":"x","constructor":"y"},"Cmd":["true"],"Image":"i"}`,
       }));
       fuzz(text, ({ target, text: t }) => check(target, JSON.parse(t)), { numRuns: 100 });
-      const labels = (validateCreate(JSON.parse('{"Image":"i","Labels":{"__proto__":"x","constructor":"y"}}'), null, { cpuCount: 2 }).config.Labels ?? {}) as Record<string, string>;
+      const labels = (validateCreate(JSON.parse('{"Image":"i","Labels":{"__proto__":"x","constructor":"y"}}'), null, { cpuCount: 2 }).config.Labels ??
+        {}) as Record<string, string>;
       expect(Object.entries(labels).sort()).toEqual([
         ['__proto__', 'x'],
         ['constructor', 'y'],
@@ -178,7 +222,9 @@ describe('Engine API request decoder fuzzing', () => {
       const ports = validateCreate(JSON.parse('{"Image":"i","ExposedPorts":{"__proto__":{}}}'), null, { cpuCount: 2 });
       expect(Object.keys(ports.config.ExposedPorts ?? {})).toEqual(['__proto__']);
       // a map key like any other: here not a port, so dockerd's 400
-      expect(() => validateCreate(JSON.parse('{"Image":"i","HostConfig":{"PortBindings":{"__proto__":[]}}}'), null, { cpuCount: 2 })).toThrow('invalid port specification: "__proto__"');
+      expect(() => validateCreate(JSON.parse('{"Image":"i","HostConfig":{"PortBindings":{"__proto__":[]}}}'), null, { cpuCount: 2 })).toThrow(
+        'invalid port specification: "__proto__"',
+      );
     },
     fuzzTimeout,
   );
@@ -186,7 +232,11 @@ describe('Engine API request decoder fuzzing', () => {
   it(
     'unknown fields are ignored and valid known fields come back unchanged',
     () => {
-      const unknown = fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => !/^[a-z]/i.test(k) || k.startsWith('x')), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
+      const unknown = fc.dictionary(
+        fc.string({ maxLength: 10 }).filter((k) => !/^[a-z]/i.test(k) || k.startsWith('x')),
+        fc.jsonValue({ maxDepth: 2 }),
+        { maxKeys: 4 },
+      );
       const execBody = fc.record(
         {
           User: fc.string({ maxLength: 20 }),
@@ -237,7 +287,14 @@ describe('Engine API request decoder fuzzing', () => {
           Driver: fc.string({ maxLength: 10 }),
           Internal: fc.boolean(),
           Attachable: fc.boolean(),
-          IPAM: fc.record({ Driver: fc.string(), Config: fc.array(fc.record({ Subnet: fc.string(), Gateway: fc.string() }, { requiredKeys: [] }), { maxLength: 3 }), Options: labels }, { requiredKeys: [] }),
+          IPAM: fc.record(
+            {
+              Driver: fc.string(),
+              Config: fc.array(fc.record({ Subnet: fc.string(), Gateway: fc.string() }, { requiredKeys: [] }), { maxLength: 3 }),
+              Options: labels,
+            },
+            { requiredKeys: [] },
+          ),
           Options: labels,
           Labels: labels,
         },
@@ -250,7 +307,10 @@ describe('Engine API request decoder fuzzing', () => {
         },
         { numRuns: 200 },
       );
-      const volumeBody = fc.record({ Name: fc.string({ maxLength: 20 }), Driver: fc.string({ maxLength: 10 }), DriverOpts: labels, Labels: labels }, { requiredKeys: [] });
+      const volumeBody = fc.record(
+        { Name: fc.string({ maxLength: 20 }), Driver: fc.string({ maxLength: 10 }), DriverOpts: labels, Labels: labels },
+        { requiredKeys: [] },
+      );
       fuzz(
         fc.tuple(volumeBody, unknown),
         ([known, extra]) => {
@@ -267,7 +327,14 @@ describe('Engine API request decoder fuzzing', () => {
         { numRuns: 200 },
       );
       fuzz(
-        fc.tuple(labels, fc.array(fc.string({ maxLength: 30 }).filter((e) => e.split('=')[0] !== ''), { maxLength: 4 }), unknown),
+        fc.tuple(
+          labels,
+          fc.array(
+            fc.string({ maxLength: 30 }).filter((e) => e.split('=')[0] !== ''),
+            { maxLength: 4 },
+          ),
+          unknown,
+        ),
         ([l, env, extra]) => {
           const got = validateCreate(JSON.parse(JSON.stringify({ ...extra, Image: 'busybox', Labels: l, Env: env })), null, { cpuCount: 2 });
           expect(got.config).toEqual({ Image: 'busybox', Labels: l, Env: env });
@@ -310,7 +377,10 @@ describe('Engine API request decoder fuzzing', () => {
   );
 
   it('create keeps the typed endpoint settings, drops the rest, and refuses mistyped ones', () => {
-    const body = { Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' }, Links: [[[[]]]], Bogus: 1 } } } };
+    const body = {
+      Image: 'i',
+      NetworkingConfig: { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' }, Links: [[[[]]]], Bogus: 1 } } },
+    };
     expect(validateCreate(body, null, { cpuCount: 2 }).endpoints).toEqual({ n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.2' } } });
     expect(() => validateCreate({ Image: 'i', NetworkingConfig: { EndpointsConfig: { n: { Aliases: 'a' } } } }, null, { cpuCount: 2 })).toThrow(KindError);
     // a quoted line break stays one line
@@ -327,7 +397,13 @@ describe('Engine API request decoder fuzzing', () => {
   it(
     'stop timeout and signal query parameters: a value or a 400',
     () => {
-      const q = fc.array(fc.tuple(fc.constantFrom('t', 'timeout', 'signal'), fc.oneof(fc.string({ maxLength: 30 }), fc.stringMatching(/^[+-]?\d{1,400}$/), fc.constantFrom('SIGKILL', 'KILL', '9', '0', 'RTMIN+3', '-1', '1e3'))), { maxLength: 4 });
+      const q = fc.array(
+        fc.tuple(
+          fc.constantFrom('t', 'timeout', 'signal'),
+          fc.oneof(fc.string({ maxLength: 30 }), fc.stringMatching(/^[+-]?\d{1,400}$/), fc.constantFrom('SIGKILL', 'KILL', '9', '0', 'RTMIN+3', '-1', '1e3')),
+        ),
+        { maxLength: 4 },
+      );
       fuzz(
         q,
         (pairs) => {

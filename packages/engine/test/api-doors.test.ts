@@ -49,7 +49,19 @@ describe('-H and the TLS flags', () => {
     const d = parseFlags([]);
     expect(d).toMatchObject({ hosts: [{ proto: 'unix', path: '/run/gantry/gantry.sock' }] });
     expect(d !== 'help' && [d.tls, d.socketGroup, d.insecureTcp]).toEqual([undefined, undefined, undefined]);
-    const f = parseFlags(['-H', 'unix:///tmp/a.sock', '--host=tcp://127.0.0.1:2376', '-G', 'wheel', '--tlsverify', '--tlscacert', '/c/ca.pem', '--tlscert=/c/cert.pem', '--tlskey', '/c/key.pem']);
+    const f = parseFlags([
+      '-H',
+      'unix:///tmp/a.sock',
+      '--host=tcp://127.0.0.1:2376',
+      '-G',
+      'wheel',
+      '--tlsverify',
+      '--tlscacert',
+      '/c/ca.pem',
+      '--tlscert=/c/cert.pem',
+      '--tlskey',
+      '/c/key.pem',
+    ]);
     expect(f).toMatchObject({
       hosts: [
         { proto: 'unix', path: '/tmp/a.sock' },
@@ -63,7 +75,11 @@ describe('-H and the TLS flags', () => {
     expect(() => parseFlags(['--tlsverify=maybe'])).toThrow(/true or false/);
     expect(() => parseFlags(['-H'])).toThrow('flag needs an argument: -H');
     expect(() => parseFlags(['--foo'])).toThrow('unknown flag: --foo');
-    expect(parseFlags(['--insecure-registry', 'a:5000', '--insecure-registry=b', '-l', 'debug', '-b', 'br1'])).toMatchObject({ insecureRegistries: ['a:5000', 'b'], logLevel: 'debug', defaultBridge: 'br1' });
+    expect(parseFlags(['--insecure-registry', 'a:5000', '--insecure-registry=b', '-l', 'debug', '-b', 'br1'])).toMatchObject({
+      insecureRegistries: ['a:5000', 'b'],
+      logLevel: 'debug',
+      defaultBridge: 'br1',
+    });
     expect(() => parseFlags(['--log-level', 'loud'])).toThrow('invalid --log-level loud');
     expect(parseFlags(['--help'])).toBe('help');
     expect(() => parseFlags(['-H', 'fd://'])).toThrow(/unsupported/);
@@ -93,7 +109,9 @@ describe('-H and the TLS flags', () => {
     const lookup = async (h: string) => ({ 'lan.example': '192.168.1.5', 'me.example': '127.0.0.1' })[h] ?? h;
     const warnings: string[] = [];
     const warn = (m: string) => warnings.push(m);
-    await expect(prepareListeners({ hosts: [parseHost('tcp://0.0.0.0:2375')], lookup, warn })).rejects.toThrow(/refusing to listen on tcp:\/\/0\.0\.0\.0:2375.*--tlsverify.*--insecure-tcp/);
+    await expect(prepareListeners({ hosts: [parseHost('tcp://0.0.0.0:2375')], lookup, warn })).rejects.toThrow(
+      /refusing to listen on tcp:\/\/0\.0\.0\.0:2375.*--tlsverify.*--insecure-tcp/,
+    );
     await expect(prepareListeners({ hosts: [parseHost('tcp://lan.example')], lookup, warn })).rejects.toThrow(/tcp:\/\/lan\.example:2375 \(192\.168\.1\.5\)/);
     expect(warnings).toEqual([]);
     const forced = await prepareListeners({ hosts: [parseHost('tcp://0.0.0.0:2375')], insecureTcp: true, lookup, warn });
@@ -110,7 +128,12 @@ describe('-H and the TLS flags', () => {
     for (const f of ['ca.pem', 'cert.pem', 'key.pem']) fs.writeFileSync(path.join(dir, f), f);
     const env = { DOCKER_CERT_PATH: dir };
     expect(loadTlsMaterial({ tls: false, verify: false }, env)).toBeUndefined();
-    expect(loadTlsMaterial({ tls: false, verify: true }, env)).toEqual({ verify: true, ca: Buffer.from('ca.pem'), cert: Buffer.from('cert.pem'), key: Buffer.from('key.pem') });
+    expect(loadTlsMaterial({ tls: false, verify: true }, env)).toEqual({
+      verify: true,
+      ca: Buffer.from('ca.pem'),
+      cert: Buffer.from('cert.pem'),
+      key: Buffer.from('key.pem'),
+    });
     expect(loadTlsMaterial({ tls: true, verify: false }, env)).toEqual({ verify: false, cert: Buffer.from('cert.pem'), key: Buffer.from('key.pem') });
     expect(() => loadTlsMaterial({ tls: true, verify: true, caFile: path.join(dir, 'nope.pem') }, env)).toThrow(/could not read --tlscacert .*nope\.pem/);
     const warnings: string[] = [];
@@ -149,7 +172,9 @@ function startObserver(dir: string, gid: number): { ready: Promise<void>; passes
     w.once('error', reject);
   });
   const stop = async () => {
-    const result = new Promise<{ seen: number; wide: string[] }>((resolve) => w.on('message', (m: unknown) => typeof m === 'object' && resolve(m as { seen: number; wide: string[] })));
+    const result = new Promise<{ seen: number; wide: string[] }>((resolve) =>
+      w.on('message', (m: unknown) => typeof m === 'object' && resolve(m as { seen: number; wide: string[] })),
+    );
     Atomics.store(flag, 0, 1);
     const r = await result;
     await w.terminate();
@@ -308,7 +333,11 @@ describe('timeouts against slow clients', () => {
     let open!: () => void;
     gate = new Promise((r) => (open = r));
     const big = Buffer.alloc(4 << 20, 'a'); // more than the socket and stream buffers hold: the client is held back by us
-    const answers = Promise.all([big, Buffer.from('small')].map((body) => request({ host: '127.0.0.1', port, method: 'POST', path: '/v1.45/gated', headers: { 'Content-Length': body.length }, body })));
+    const answers = Promise.all(
+      [big, Buffer.from('small')].map((body) =>
+        request({ host: '127.0.0.1', port, method: 'POST', path: '/v1.45/gated', headers: { 'Content-Length': body.length }, body }),
+      ),
+    );
     // the gate opens once a stalled client has been dropped: the idle timeout has passed meanwhile
     const stalled = rawClient(port, 'POST /v1.45/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab');
     await stalled.closed;
@@ -365,7 +394,9 @@ describeIf(needTool('openssl'))('mutual TLS', () => {
 
   it('refuses a client without a certificate, and one whose certificate another CA signed', async () => {
     await expect(get({})).rejects.toThrow(/certificate|socket hang up|ECONNRESET/i);
-    await expect(get({ cert: fs.readFileSync(other.clientCert), key: fs.readFileSync(other.clientKey) })).rejects.toThrow(/certificate|unknown ca|socket hang up|ECONNRESET/i);
+    await expect(get({ cert: fs.readFileSync(other.clientCert), key: fs.readFileSync(other.clientKey) })).rejects.toThrow(
+      /certificate|unknown ca|socket hang up|ECONNRESET/i,
+    );
   });
 
   it('with --tls alone, serves TLS to a client without a certificate', async () => {
@@ -373,7 +404,12 @@ describeIf(needTool('openssl'))('mutual TLS', () => {
     router.get('/_ping', () => 'OK');
     const tlsOnly = new ApiServer(router, log);
     try {
-      const where = await tlsOnly.listen({ proto: 'tcp', address: '127.0.0.1', port: 0, tls: loadTlsMaterial({ tls: true, verify: false, certFile: pki.serverCert, keyFile: pki.serverKey }) });
+      const where = await tlsOnly.listen({
+        proto: 'tcp',
+        address: '127.0.0.1',
+        port: 0,
+        tls: loadTlsMaterial({ tls: true, verify: false, certFile: pki.serverCert, keyFile: pki.serverKey }),
+      });
       const p = Number(/:(\d+)$/.exec(where)![1]);
       expect(await request({ host: '127.0.0.1', port: p, path: '/_ping', ca: fs.readFileSync(pki.ca) }, https)).toEqual({ status: 200, body: '"OK"\n' });
     } finally {

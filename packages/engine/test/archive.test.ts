@@ -49,10 +49,22 @@ describe('container archives', () => {
   const extractInRoot = (f: string, dest: string, opts: Parameters<typeof extractArchive>[4]) => extractArchive(sys, f, rootFd, dest, opts);
 
   it('refuses a hostile archive before writing anything', async () => {
-    const f = file(tar([{ name: 'ok.txt', data: 'ok' }, { name: '../../outside/pwned', data: 'x' }]));
+    const f = file(
+      tar([
+        { name: 'ok.txt', data: 'ok' },
+        { name: '../../outside/pwned', data: 'x' },
+      ]),
+    );
     await expect(checkArchive(f)).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringMatching(/escapes the extraction root/) });
     await expect(checkArchive(file(tar([{ name: 'a/../../x', data: 'x' }])))).rejects.toMatchObject({ kind: 'invalid-argument' });
-    await checkArchive(file(tar([{ name: './a/./b/../c', data: 'x' }, { name: '/abs/x', data: 'y' }])));
+    await checkArchive(
+      file(
+        tar([
+          { name: './a/./b/../c', data: 'x' },
+          { name: '/abs/x', data: 'y' },
+        ]),
+      ),
+    );
     const link = file(tar([{ name: 'l', type: 'link', linkname: '../../etc/passwd' }]));
     await expect(checkArchive(link)).rejects.toMatchObject({ kind: 'invalid-argument' });
     await expect(checkArchive(file(Buffer.from('not a tar at all')))).rejects.toMatchObject({ kind: 'invalid-argument' });
@@ -100,14 +112,21 @@ describe('container archives', () => {
   });
 
   it('extracts modes, owners and refuses replacing a directory with a file when asked', async () => {
-    const f = file(tar([{ name: 'd/', type: 'dir', mode: 0o750 }, { name: 'd/x', data: 'hello', mode: 0o604, uid: 1234, gid: 99 }]));
+    const f = file(
+      tar([
+        { name: 'd/', type: 'dir', mode: 0o750 },
+        { name: 'd/x', data: 'hello', mode: 0o604, uid: 1234, gid: 99 },
+      ]),
+    );
     await extractInRoot(f, '/tmp', { noOverwriteDirNonDir: true });
     const st = fs.statSync(path.join(root, 'tmp/d/x'));
     expect(st.mode & 0o7777).toBe(0o604);
     expect(fs.statSync(path.join(root, 'tmp/d')).mode & 0o7777).toBe(0o750);
     if (process.getuid?.() === 0) expect([st.uid, st.gid]).toEqual([1234, 99]);
     await extractInRoot(f, '/tmp', { noOverwriteDirNonDir: false, chownTo: { uid: 0, gid: 0 } });
-    await expect(extractInRoot(file(tar([{ name: 'd', data: 'file now' }])), '/tmp', { noOverwriteDirNonDir: true })).rejects.toMatchObject({ kind: 'invalid-argument' });
+    await expect(extractInRoot(file(tar([{ name: 'd', data: 'file now' }])), '/tmp', { noOverwriteDirNonDir: true })).rejects.toMatchObject({
+      kind: 'invalid-argument',
+    });
     expect(fs.statSync(path.join(root, 'tmp/d')).isDirectory()).toBe(true);
   });
 
@@ -125,7 +144,8 @@ describe('container archives', () => {
       sys.close(srcFd);
     }
     const names: string[] = [];
-    for await (const { header } of readTar(new ByteSource(Readable.from([Buffer.concat(chunks)])))) names.push(`${header.type}:${header.name}${header.linkname ? `->${header.linkname}` : ''}`);
+    for await (const { header } of readTar(new ByteSource(Readable.from([Buffer.concat(chunks)]))))
+      names.push(`${header.type}:${header.name}${header.linkname ? `->${header.linkname}` : ''}`);
     expect(names).toEqual(['dir:top/', 'file:top/hard', 'symlink:top/link->sub/a', 'dir:top/sub/', 'link:top/sub/a->top/hard']);
     const gz = (await import('node:zlib')).gzipSync(tar([{ name: 'g', data: 'gz' }]));
     const out = path.join(dir, 'spooled.tar');

@@ -106,7 +106,12 @@ describe('ContainerIO (real FIFOs)', () => {
     log.close();
     const msgs: LogMessage[] = [];
     for await (const m of readLogs(logPath, { stdout: true, stderr: true, follow: false, tail: 'all', timestamps: false })) msgs.push(m);
-    expect(msgs.map((m) => `${m.stream}:${m.line.toString()}`).sort()).toEqual(['stderr:oops\n', 'stdout:hello\n', 'stdout:tail without newline', 'stdout:world\n']);
+    expect(msgs.map((m) => `${m.stream}:${m.line.toString()}`).sort()).toEqual([
+      'stderr:oops\n',
+      'stdout:hello\n',
+      'stdout:tail without newline',
+      'stdout:world\n',
+    ]);
   });
 
   itRoot('does not see EOF before the shim opened its ends (keep-alive until ready)', async () => {
@@ -204,7 +209,7 @@ describe('ContainerIO (real FIFOs)', () => {
 });
 
 describe('detach keys', () => {
-  it('parses Docker\'s detachKeys syntax', () => {
+  it("parses Docker's detachKeys syntax", () => {
     expect(parseDetachKeys('ctrl-p,ctrl-q')).toEqual(DEFAULT_DETACH_KEYS);
     expect([...parseDetachKeys('a,ctrl-x')]).toEqual([0x61, 0x18]);
     expect([...parseDetachKeys('ctrl-@,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_')]).toEqual([0, 27, 28, 29, 30, 31]);
@@ -384,7 +389,15 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     const io = ContainerIO.open(fifos, { terminal: false });
     const [srv, client, stop] = await connPair();
     const closed: string[] = [];
-    const result = serveAttach(srv, io, { stdin: true, stdout: true, stderr: true, tty: false, stream: true, stdinOnce: true, onStdinClosed: () => void closed.push('closeio') });
+    const result = serveAttach(srv, io, {
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      tty: false,
+      stream: true,
+      stdinOnce: true,
+      onStdinClosed: () => void closed.push('closeio'),
+    });
     client.end('early input\n');
     await sleep(100);
     // the task does not exist yet: our end must stay open (a FIFO with no fd open drops its data) and no CloseIO yet
@@ -413,7 +426,15 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
         srv.resume();
         await new Promise((r) => srv.once('end', r));
       } else srv.pause(); // as the upgrade handler leaves it after reading a body off the socket
-      const result = serveAttach(srv, io, { stdin: true, stdout: true, stderr: true, tty: false, stream: true, stdinOnce: true, onStdinClosed: () => void closed.push('closeio') });
+      const result = serveAttach(srv, io, {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        tty: false,
+        stream: true,
+        stdinOnce: true,
+        onStdinClosed: () => void closed.push('closeio'),
+      });
       if (!alreadyEnded) client.end('typed\n');
       await until(() => closed.length === 1);
       expect(shim.readStdin()).toBe(alreadyEnded ? '' : 'typed\n');

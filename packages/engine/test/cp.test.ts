@@ -67,7 +67,13 @@ async function members(p: string): Promise<Record<string, string>> {
     sys.close(s.node.fd);
   }
   const out: Record<string, string> = {};
-  for await (const { header, body } of readTar(new ByteSource((async function* () { yield* chunks; })()))) {
+  for await (const { header, body } of readTar(
+    new ByteSource(
+      (async function* () {
+        yield* chunks;
+      })(),
+    ),
+  )) {
     const parts: Buffer[] = [];
     for (let c = await body.chunk(); c; c = await body.chunk()) parts.push(c);
     out[header.name] = header.type === 'symlink' ? `-> ${header.linkname}` : Buffer.concat(parts).toString();

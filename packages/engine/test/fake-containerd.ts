@@ -56,4 +56,3 @@ export class FakeContainerd {
     return this.calls.map((c) => c.method);
   }
 }
-

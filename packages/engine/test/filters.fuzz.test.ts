@@ -46,7 +46,7 @@ function replay(text: string): void {
 
 describe('engine filter fuzzing', () => {
   it(
-    'the filters parser with a route\'s names (images) returns or answers 400, and reads a well-formed document back',
+    "the filters parser with a route's names (images) returns or answers 400, and reads a well-formed document back",
     () => {
       fuzz(anyFilterText, (t) => void okOr400(() => parseFilters(t, IMAGE_KEYS)), { numRuns: 500, corpus: { dir: CORPUS, bytes: (t) => Buffer.from(t) } });
       fuzz(
@@ -71,7 +71,10 @@ describe('engine filter fuzzing', () => {
   it(
     'the list filters parser (containers, networks, volumes, events) keeps every key as an own key',
     () => {
-      fuzz(anyFilterText, (t) => void okOr400(() => parseFilters(new URLSearchParams({ filters: t }))), { numRuns: 500, corpus: { dir: CORPUS, bytes: (t) => Buffer.from(t) } });
+      fuzz(anyFilterText, (t) => void okOr400(() => parseFilters(new URLSearchParams({ filters: t }))), {
+        numRuns: 500,
+        corpus: { dir: CORPUS, bytes: (t) => Buffer.from(t) },
+      });
       fuzz(
         filterDoc,
         (d) => {
@@ -131,7 +134,9 @@ describe('engine filter fuzzing', () => {
     'time filters and image names return or answer 400',
     () => {
       fuzz(fc.string({ maxLength: 40 }), (v) => void okOr400(() => parseTimeFilter(v, 'until')), { numRuns: 500 });
-      fuzz(fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^[a-z0-9.:/@_-]{0,80}$/)), (v) => void okOr400(() => normalizeOrBadRequest(v)), { numRuns: 500 });
+      fuzz(fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^[a-z0-9.:/@_-]{0,80}$/)), (v) => void okOr400(() => normalizeOrBadRequest(v)), {
+        numRuns: 500,
+      });
       fuzz(fc.tuple(fc.string({ maxLength: 60 }), fc.string({ maxLength: 20 })), ([r, t]) => void okOr400(() => repoTagReference(r, t)), { numRuns: 500 });
     },
     fuzzTimeout,

@@ -22,7 +22,14 @@ describe('healthSettings', () => {
     expect(healthSettings({ Test: ['CMD'] })).toBeNull();
   });
   it("fills Docker's defaults and converts nanoseconds", () => {
-    expect(healthSettings({ Test: ['CMD', 'true'] })).toEqual({ probe: ['true'], intervalMs: 30000, timeoutMs: 30000, startPeriodMs: 0, startIntervalMs: 5000, retries: 3 });
+    expect(healthSettings({ Test: ['CMD', 'true'] })).toEqual({
+      probe: ['true'],
+      intervalMs: 30000,
+      timeoutMs: 30000,
+      startPeriodMs: 0,
+      startIntervalMs: 5000,
+      retries: 3,
+    });
     const s = healthSettings({ Test: ['CMD', 'true'], Interval: 1.5e9, Timeout: 2e9, StartPeriod: 10e9, StartInterval: 5e8, Retries: 7 })!;
     expect([s.intervalMs, s.timeoutMs, s.startPeriodMs, s.startIntervalMs, s.retries]).toEqual([1500, 2000, 10000, 500, 7]);
   });

@@ -20,7 +20,12 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 const ZERO_MEMBER = gzipSync(Buffer.alloc(MiB));
 
 function layer(data: Buffer): Buffer {
-  return Buffer.concat([tarHeader({ name: 'f', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length }), data, Buffer.alloc(padding(data.length)), END_OF_ARCHIVE]);
+  return Buffer.concat([
+    tarHeader({ name: 'f', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length }),
+    data,
+    Buffer.alloc(padding(data.length)),
+    END_OF_ARCHIVE,
+  ]);
 }
 
 /** A gzip stream of a tar holding one file of `mib` MiB of zeros, as a stream generated while read. */
@@ -58,7 +63,13 @@ describe('spoolLayer (docker import)', () => {
     const tar = layer(randomBytes(5000));
     expect(await spoolLayer(Readable.from([tar]), file)).toEqual({ file, digest: sha(tar), size: tar.length, diffId: sha(tar), gzip: false });
     const gz = gzipSync(tar);
-    expect(await spoolLayer(Readable.from([gz.subarray(0, 3), gz.subarray(3)]), file)).toEqual({ file, digest: sha(gz), size: gz.length, diffId: sha(tar), gzip: true });
+    expect(await spoolLayer(Readable.from([gz.subarray(0, 3), gz.subarray(3)]), file)).toEqual({
+      file,
+      digest: sha(gz),
+      size: gz.length,
+      diffId: sha(tar),
+      gzip: true,
+    });
   });
 
   it('refuses a 2 GiB gzip bomb with a 400, having inflated only the sane bound', async () => {
@@ -69,14 +80,23 @@ describe('spoolLayer (docker import)', () => {
 
   it('refuses truncated and corrupt gzip, xz and zstd, and what is not a tar', async () => {
     const gz = gzipSync(layer(randomBytes(20000)));
-    expect(await statusOf(spoolLayer(Readable.from([gz.subarray(0, gz.length - 8)]), file))).toMatchObject({ status: 400, message: expect.stringMatching(/^invalid gzip stream: unexpected end of file/) });
+    expect(await statusOf(spoolLayer(Readable.from([gz.subarray(0, gz.length - 8)]), file))).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^invalid gzip stream: unexpected end of file/),
+    });
     const corrupt = Buffer.from(gz);
     corrupt.fill(0xaa, 50, 90);
     expect(await statusOf(spoolLayer(Readable.from([corrupt]), file))).toMatchObject({ status: 400, message: expect.stringMatching(/^invalid gzip stream/) });
     for (const magic of [Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2]), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])]) {
-      expect(await statusOf(spoolLayer(Readable.from([magic]), file))).toMatchObject({ status: 400, message: expect.stringMatching(/unsupported compression/) });
+      expect(await statusOf(spoolLayer(Readable.from([magic]), file))).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/unsupported compression/),
+      });
     }
-    expect(await statusOf(spoolLayer(Readable.from([Buffer.alloc(600, 'x')]), file))).toMatchObject({ status: 400, message: 'the imported file is not a tar archive' });
+    expect(await statusOf(spoolLayer(Readable.from([Buffer.alloc(600, 'x')]), file))).toMatchObject({
+      status: 400,
+      message: 'the imported file is not a tar archive',
+    });
   });
 });
 

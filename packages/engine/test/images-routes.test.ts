@@ -44,7 +44,10 @@ d('image routes driven by the docker CLI (root)', () => {
       execFile(
         'docker',
         args,
-        { env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' }, maxBuffer: 64 * 1024 * 1024 },
+        {
+          env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
+          maxBuffer: 64 * 1024 * 1024,
+        },
         (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
@@ -71,7 +74,20 @@ d('image routes driven by the docker CLI (root)', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gimgr-'));
     sock = path.join(dir, 'docker.sock');
     toolArchive = path.join(dir, 'tool.tar');
-    const made = spawnSync('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), path.join(dir, 'bundle'), '--args', 'sh', '--docker-archive', toolArchive, '--name', 'gantry/busybox:latest'], { encoding: 'utf8' });
+    const made = spawnSync(
+      'bash',
+      [
+        path.join(REPO, 'tools/make-busybox-bundle.sh'),
+        path.join(dir, 'bundle'),
+        '--args',
+        'sh',
+        '--docker-archive',
+        toolArchive,
+        '--name',
+        'gantry/busybox:latest',
+      ],
+      { encoding: 'utf8' },
+    );
     if (made.status !== 0) throw new Error(`make-busybox-bundle: ${made.stderr}`);
     daemon = await startDaemon({ address: path.join(dir, 'c.sock'), root: path.join(dir, 'root'), state: path.join(dir, 'state'), log: new Logger('error') });
     const log = new Logger('error');
@@ -96,7 +112,10 @@ d('image routes driven by the docker CLI (root)', () => {
     const out = await ok('load', '-i', toolArchive);
     expect(out).toContain('Loaded image: gantry/busybox:latest');
     const list = await ok('images', '--format', '{{.Repository}}|{{.Tag}}|{{.ID}}|{{.Size}}');
-    const row = list.trim().split('\n').find((l) => l.startsWith('gantry/busybox|latest|'));
+    const row = list
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('gantry/busybox|latest|'));
     expect(row).toBeDefined();
     expect(row!.split('|')[3]).toMatch(/^\d+(\.\d+)?[kM]B$/);
     expect(events.some((e) => e.Type === 'image' && e.Action === 'load')).toBe(true);
@@ -181,7 +200,7 @@ d('image routes driven by the docker CLI (root)', () => {
     // the tag moved to a new image: the old one stays, untagged
     const replaced = (await ok('import', '--change', 'CMD ["true"]', tar, 'imported:v1')).trim();
     expect((await inspect('imported:v1'))[0]!.Id).toBe(replaced);
-    expect(((await inspect(out.trim()))[0]!.RepoTags as string[])).toEqual([]);
+    expect((await inspect(out.trim()))[0]!.RepoTags as string[]).toEqual([]);
     const listed = await ok('images', '--filter', 'dangling=true', '-q', '--no-trunc');
     expect(listed.trim().split('\n').sort()).toEqual([dangling, out.trim()].sort());
     expect(events.some((e) => e.Action === 'import')).toBe(true);

@@ -75,7 +75,7 @@ describe('json-file options', () => {
 });
 
 describe('JsonFileWriter', () => {
-  it('writes one entry per line in Docker\'s format', () => {
+  it("writes one entry per line in Docker's format", () => {
     expect(encodeEntry('stdout', Buffer.from('<a&b>\n'), T0 + 1n).toString()).toBe(
       '{"log":"\\u003ca\\u0026b\\u003e\\n","stream":"stdout","time":"2023-11-14T22:13:20.000000001Z"}\n',
     );

@@ -28,11 +28,22 @@ class FakeStream extends EventEmitter implements EventStream {
     this.emit('metadata');
   }
   exit(containerId: string, exitStatus: number, opts: { id?: string; pid?: number; ns?: string } = {}): void {
-    const ev = packAny('containerd.events.TaskExit', events.TaskExit, { containerId, id: opts.id ?? containerId, pid: opts.pid ?? 0, exitStatus, exitedAt: timestampFromDate(new Date('2026-01-02T03:04:05.000Z')) });
+    const ev = packAny('containerd.events.TaskExit', events.TaskExit, {
+      containerId,
+      id: opts.id ?? containerId,
+      pid: opts.pid ?? 0,
+      exitStatus,
+      exitedAt: timestampFromDate(new Date('2026-01-02T03:04:05.000Z')),
+    });
     this.emit('data', { timestamp: timestampFromDate(new Date()), namespace: opts.ns ?? NS, topic: '/tasks/exit', event: ev });
   }
   oom(containerId: string): void {
-    this.emit('data', { timestamp: timestampFromDate(new Date()), namespace: NS, topic: '/tasks/oom', event: packAny('containerd.events.TaskOOM', events.TaskOOM, { containerId }) });
+    this.emit('data', {
+      timestamp: timestampFromDate(new Date()),
+      namespace: NS,
+      topic: '/tasks/oom',
+      event: packAny('containerd.events.TaskOOM', events.TaskOOM, { containerId }),
+    });
   }
   break(): void {
     this.emit('error', Object.assign(new Error('14 UNAVAILABLE: Connection dropped'), { code: 14 }));
@@ -286,7 +297,15 @@ describe('ContainerManager exits from events', () => {
         get: async (req: { containerId: string }) => {
           if (req.containerId === gone) throw Object.assign(new Error('5 NOT_FOUND'), { code: 5 });
           const status = req.containerId === stopped ? types.Status.STOPPED : types.Status.RUNNING;
-          return { process: { id: req.containerId, pid: 5, status, exitStatus: req.containerId === stopped ? 9 : 0, exitedAt: timestampFromDate(new Date('2026-01-02T03:04:05.000Z')) } };
+          return {
+            process: {
+              id: req.containerId,
+              pid: 5,
+              status,
+              exitStatus: req.containerId === stopped ? 9 : 0,
+              exitedAt: timestampFromDate(new Date('2026-01-02T03:04:05.000Z')),
+            },
+          };
         },
       }),
     );

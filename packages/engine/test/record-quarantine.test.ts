@@ -78,7 +78,11 @@ describe('ContainerStore with a corrupt config.v2.json at start-up', () => {
     expect(fs.readFileSync(path.join(qdir, moved[0]!), 'utf8')).toBe(content); // moved, not rewritten
     expect(fs.existsSync(path.join(s.containerDir(bad), 'config.v2.json'))).toBe(false);
     expect(out.lines).toEqual([
-      { level: 'error', msg: expect.stringContaining('container record quarantined'), fields: expect.objectContaining({ id: bad, quarantinedAs: path.join(qdir, moved[0]!), reason: expect.any(String) }) },
+      {
+        level: 'error',
+        msg: expect.stringContaining('container record quarantined'),
+        fields: expect.objectContaining({ id: bad, quarantinedAs: path.join(qdir, moved[0]!), reason: expect.any(String) }),
+      },
     ]);
 
     // the next start leaves the directory alone and says so; the name of the lost one is free again
@@ -134,7 +138,20 @@ describe('NetworkStore with a corrupt network record at start-up', () => {
   it('quarantines it beside the others and serves the rest', () => {
     const dir = path.join(tmp(), 'networks');
     const s = new NetworkStore(dir);
-    const base = { Created: '', Scope: 'local', Driver: 'bridge', EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Options: {}, Labels: {} } as const;
+    const base = {
+      Created: '',
+      Scope: 'local',
+      Driver: 'bridge',
+      EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: [] },
+      Internal: false,
+      Attachable: false,
+      Ingress: false,
+      ConfigFrom: { Network: '' },
+      ConfigOnly: false,
+      Options: {},
+      Labels: {},
+    } as const;
     const a = NetworkStore.newId();
     const b = NetworkStore.newId();
     s.save({ ...base, Name: 'a', Id: a });

@@ -25,25 +25,50 @@ describe('request bodies: unknown fields ignored, known fields typed (as dockerd
   });
 
   test('exec config: a mistyped known field is a 400 naming it', () => {
-    expect(status(() => decode({ Cmd: ['ls'], Tty: 'yes' }, EXEC_BODY, 'ExecOptions'))).toEqual([400, expect.stringMatching(/Go struct field ExecOptions\.Tty of type bool/)]);
+    expect(status(() => decode({ Cmd: ['ls'], Tty: 'yes' }, EXEC_BODY, 'ExecOptions'))).toEqual([
+      400,
+      expect.stringMatching(/Go struct field ExecOptions\.Tty of type bool/),
+    ]);
     expect(status(() => decode({ Cmd: [1] }, EXEC_BODY, 'ExecOptions'))[0]).toBe(400);
   });
 
   test('update config: unknown fields dropped, known ones typed', () => {
-    expect(decode({ Memory: 1 << 24, Bogus: true, RestartPolicy: { Name: 'always', X: 1 } }, UPDATE_BODY, 'UpdateConfig')).toEqual({ Memory: 1 << 24, RestartPolicy: { Name: 'always' } });
+    expect(decode({ Memory: 1 << 24, Bogus: true, RestartPolicy: { Name: 'always', X: 1 } }, UPDATE_BODY, 'UpdateConfig')).toEqual({
+      Memory: 1 << 24,
+      RestartPolicy: { Name: 'always' },
+    });
     expect(status(() => decode({ Memory: '16m' }, UPDATE_BODY, 'UpdateConfig'))[0]).toBe(400);
   });
 });
 
 describe('network create, volume create and /auth bodies: the same decoder', () => {
   test('network create: unknown fields ignored, known ones typed, case-insensitive names', () => {
-    const body = { Name: 'n1', driver: 'bridge', Internal: true, IPAM: { Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1', Bogus: 1 }], Options: { a: 'b' } }, Labels: { l: 'v' }, Future: { x: 1 } };
-    expect(decodeNetworkCreate(body)).toEqual({ Name: 'n1', Driver: 'bridge', Internal: true, IPAM: { Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1' }], Options: { a: 'b' } }, Labels: { l: 'v' } });
+    const body = {
+      Name: 'n1',
+      driver: 'bridge',
+      Internal: true,
+      IPAM: { Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1', Bogus: 1 }], Options: { a: 'b' } },
+      Labels: { l: 'v' },
+      Future: { x: 1 },
+    };
+    expect(decodeNetworkCreate(body)).toEqual({
+      Name: 'n1',
+      Driver: 'bridge',
+      Internal: true,
+      IPAM: { Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1' }], Options: { a: 'b' } },
+      Labels: { l: 'v' },
+    });
   });
 
   test('network create: wrong types are 400s naming the field (before, some reached the controller)', () => {
-    expect(status(() => decodeNetworkCreate({ Name: 'n', Internal: 'yes' }))).toEqual([400, 'json: cannot unmarshal string into Go struct field CreateRequest.Internal of type bool']);
-    expect(status(() => decodeNetworkCreate({ Name: 'n', IPAM: { Config: [{ Subnet: 10 }] } }))).toEqual([400, expect.stringMatching(/CreateRequest\.IPAM\.Config\.Subnet of type string/)]);
+    expect(status(() => decodeNetworkCreate({ Name: 'n', Internal: 'yes' }))).toEqual([
+      400,
+      'json: cannot unmarshal string into Go struct field CreateRequest.Internal of type bool',
+    ]);
+    expect(status(() => decodeNetworkCreate({ Name: 'n', IPAM: { Config: [{ Subnet: 10 }] } }))).toEqual([
+      400,
+      expect.stringMatching(/CreateRequest\.IPAM\.Config\.Subnet of type string/),
+    ]);
     expect(status(() => decodeNetworkCreate({ Name: 'n', IPAM: { Config: {} } }))).toEqual([400, expect.stringMatching(/of type \[\]network\.IPAMConfig/)]);
     expect(status(() => decodeNetworkCreate({ Name: 'n', Labels: { a: 1 } }))[0]).toBe(400);
     expect(status(() => decodeNetworkCreate([]))[0]).toBe(400);
@@ -51,14 +76,25 @@ describe('network create, volume create and /auth bodies: the same decoder', () 
   });
 
   test('volume create: unknown fields ignored, wrong types a 400', () => {
-    expect(decodeVolumeCreate({ Name: 'v', Driver: 'local', DriverOpts: { type: 'tmpfs' }, Labels: null, Whatever: [1] })).toEqual({ Name: 'v', Driver: 'local', DriverOpts: { type: 'tmpfs' } });
-    expect(status(() => decodeVolumeCreate({ Name: 5 }))).toEqual([400, 'json: cannot unmarshal number 5 into Go struct field CreateOptions.Name of type string']);
+    expect(decodeVolumeCreate({ Name: 'v', Driver: 'local', DriverOpts: { type: 'tmpfs' }, Labels: null, Whatever: [1] })).toEqual({
+      Name: 'v',
+      Driver: 'local',
+      DriverOpts: { type: 'tmpfs' },
+    });
+    expect(status(() => decodeVolumeCreate({ Name: 5 }))).toEqual([
+      400,
+      'json: cannot unmarshal number 5 into Go struct field CreateOptions.Name of type string',
+    ]);
     expect(status(() => decodeVolumeCreate({ DriverOpts: { size: 1 } }))[0]).toBe(400);
     expect(status(() => decodeVolumeCreate('v'))[0]).toBe(400);
   });
 
   test('/auth: unknown fields ignored, wrong types a 400 (a number "auth" used to be a 500)', () => {
-    expect(decodeAuth({ Username: 'u', password: 'p', serveraddress: 'localhost:5000', extra: true })).toEqual({ username: 'u', password: 'p', serveraddress: 'localhost:5000' });
+    expect(decodeAuth({ Username: 'u', password: 'p', serveraddress: 'localhost:5000', extra: true })).toEqual({
+      username: 'u',
+      password: 'p',
+      serveraddress: 'localhost:5000',
+    });
     expect(status(() => decodeAuth({ auth: 12 }))).toEqual([400, 'json: cannot unmarshal number 12 into Go struct field AuthConfig.auth of type string']);
   });
 });

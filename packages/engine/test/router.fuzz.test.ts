@@ -52,7 +52,9 @@ function dispatch(method: string, target: string): { route: RouteDef; params: Re
     // the redirect is to a clean path, which is not redirected again, and keeps the query
     expect(location.startsWith('/') && !location.startsWith('//')).toBe(true);
     expect(cleanRedirect(location)).toBeUndefined();
-    expect(location.slice(location.indexOf('?') < 0 ? location.length : location.indexOf('?'))).toBe(target.indexOf('?') < 0 ? '' : target.slice(target.indexOf('?')));
+    expect(location.slice(location.indexOf('?') < 0 ? location.length : location.indexOf('?'))).toBe(
+      target.indexOf('?') < 0 ? '' : target.slice(target.indexOf('?')),
+    );
     return 301;
   }
   try {
@@ -76,12 +78,33 @@ const segment = fc.oneof(
   fc.string({ unit: fc.constantFrom('a', '%', '2', 'F', 'f', '0', 'e', '.', '/', '?', '&', '='), maxLength: 20 }),
   fc.constant('x'.repeat(70_000)),
 );
-const prefix = fc.constantFrom('', '/v1.45', '/v1.24', '/v1.41', '/v9.99', '/v1.23', '/v1.0', '/v01.45', '/v1.45.1', '/v99999999999999999999.1', '//v1.45', '/V1.45', '/v1.x');
+const prefix = fc.constantFrom(
+  '',
+  '/v1.45',
+  '/v1.24',
+  '/v1.41',
+  '/v9.99',
+  '/v1.23',
+  '/v1.0',
+  '/v01.45',
+  '/v1.45.1',
+  '/v99999999999999999999.1',
+  '//v1.45',
+  '/V1.45',
+  '/v1.x',
+);
 const query = fc.array(fc.tuple(fc.constantFrom('all', 'filters', 'force', 'all', 'name', 't', 'signal'), fc.string({ maxLength: 10 })), { maxLength: 4 });
 const target = fc
   .tuple(prefix, fc.array(segment, { minLength: 0, maxLength: 6 }), query, fc.boolean())
-  .map(([p, segs, q, raw]) => `${p}/${segs.join('/')}${q.length ? `?${raw ? q.map(([k, v]) => `${k}=${v}`).join('&') : new URLSearchParams(q).toString()}` : ''}`);
-const anyTarget = fc.oneof(target, fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }).map((s) => `/${s}`), fc.constantFrom('//[', '*', 'http://h/containers/json', 'http://[', '/containers/json#x', '//containers/json'));
+  .map(
+    ([p, segs, q, raw]) => `${p}/${segs.join('/')}${q.length ? `?${raw ? q.map(([k, v]) => `${k}=${v}`).join('&') : new URLSearchParams(q).toString()}` : ''}`,
+  );
+const anyTarget = fc.oneof(
+  target,
+  fc.string({ maxLength: 40 }),
+  fc.string({ maxLength: 40 }).map((s) => `/${s}`),
+  fc.constantFrom('//[', '*', 'http://h/containers/json', 'http://[', '/containers/json#x', '//containers/json'),
+);
 const requestLine = (x: [string, string]) => Buffer.from(`${x[0]} ${x[1]}`);
 
 /** A route's path with its params filled in (`:x` one segment, `*x` the rest). */
@@ -111,10 +134,19 @@ describe('HTTP router fuzzing', () => {
       // a parameter: anything but "." and ".." (dot segments, which URL resolution removes as
       // dockerd's path cleaning does) and the route table's literal words (another route's path)
       const param = fc
-        .string({ unit: fc.oneof(fc.constantFrom('/', '%', '.', '?', '#', '\u0000', ' ', '+', '&'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), minLength: 1, maxLength: 30 })
+        .string({
+          unit: fc.oneof(fc.constantFrom('/', '%', '.', '?', '#', '\u0000', ' ', '+', '&'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })),
+          minLength: 1,
+          maxLength: 30,
+        })
         .filter((s) => s !== '.' && s !== '..' && !LITERALS.includes(s));
       fuzz(
-        fc.tuple(fc.constantFrom(...ROUTES.filter((r) => keysOf(r).length > 0)), fc.array(param, { minLength: 2, maxLength: 2 }), fc.constantFrom('', '/v1.24', '/v1.45'), query),
+        fc.tuple(
+          fc.constantFrom(...ROUTES.filter((r) => keysOf(r).length > 0)),
+          fc.array(param, { minLength: 2, maxLength: 2 }),
+          fc.constantFrom('', '/v1.24', '/v1.45'),
+          query,
+        ),
         ([r, values, p, q]) => {
           const t = `${p}${fill(r, values.map(encodeURIComponent))}?${new URLSearchParams(q).toString()}`;
           const got = dispatch(r.method, t);
@@ -156,7 +188,8 @@ describe('HTTP router fuzzing', () => {
     expect(cleanRedirect('/../../_ping')).toBe('/_ping');
     expect(cleanRedirect('/a/b/..?x=/../')).toBe('/a?x=/../');
     // clean paths, a trailing slash (dockerd: 404, no redirect) and other target forms are routed as they are
-    for (const t of ['/version', '/containers/json/', '/', '/v1.45/containers/a%2F..%2Fb/json', '*', 'http://h//version']) expect(cleanRedirect(t)).toBeUndefined();
+    for (const t of ['/version', '/containers/json/', '/', '/v1.45/containers/a%2F..%2Fb/json', '*', 'http://h//version'])
+      expect(cleanRedirect(t)).toBeUndefined();
     expect(cleanPath('/a/./b/')).toBe('/a/b/');
     expect(cleanPath('/a/.')).toBe('/a');
     expect(cleanPath('//')).toBe('/');
@@ -200,7 +233,10 @@ describe('double slashes over a socket', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grouter-'));
     sock = path.join(dir, 'api.sock');
-    server = new ApiServer(new Router().get('/version', () => ({ Version: 'x' })).post('/containers/create', () => ({ Id: 'y' })), new Logger('error'));
+    server = new ApiServer(
+      new Router().get('/version', () => ({ Version: 'x' })).post('/containers/create', () => ({ Id: 'y' })),
+      new Logger('error'),
+    );
     await server.listen(sock);
   });
   afterAll(async () => {

@@ -8,7 +8,12 @@ import { validateCreate } from '../src/containers/validate';
 
 const ID = '4f66ad4a1bc3d9a2e1f0c7b8a9d6e5f4c3b2a1908f7e6d5c4b3a29180f7e6d5c';
 
-function build(config: ContainerConfig = {}, hostConfig: HostConfig = {}, image: ImageConfigFields = { Cmd: ['sh'] }, extra: Partial<BuildSpecInput> = {}): Spec {
+function build(
+  config: ContainerConfig = {},
+  hostConfig: HostConfig = {},
+  image: ImageConfigFields = { Cmd: ['sh'] },
+  extra: Partial<BuildSpecInput> = {},
+): Spec {
   const spec = buildSpec({ id: ID, config, hostConfig, image: { config: image }, rootfsPath: 'rootfs', arch: 'x64', kernel: '6.1.0-18-amd64', ...extra });
   // every spec we produce is a valid runtime spec and survives JSON
   validateSpec(spec);
@@ -86,13 +91,18 @@ describe('buildSpec: process', () => {
 
   test('user: resolveUser gets the merged User (image default), GroupAdd appended', () => {
     const seen: string[] = [];
-    const s = build({}, { GroupAdd: ['50', 'audio'] }, { Cmd: ['sh'], User: 'app' }, {
-      resolveUser: (u) => {
-        seen.push(u);
-        return { uid: 1000, gid: 1000, additionalGids: [27] };
+    const s = build(
+      {},
+      { GroupAdd: ['50', 'audio'] },
+      { Cmd: ['sh'], User: 'app' },
+      {
+        resolveUser: (u) => {
+          seen.push(u);
+          return { uid: 1000, gid: 1000, additionalGids: [27] };
+        },
+        resolveGroup: (g) => (g === 'audio' ? 29 : -1),
       },
-      resolveGroup: (g) => (g === 'audio' ? 29 : -1),
-    });
+    );
     expect(seen).toEqual(['app']);
     expect(s.process!.user).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 27, 50, 29] });
   });
@@ -104,15 +114,18 @@ describe('buildSpec: process', () => {
   });
 
   test('rlimits, noNewPrivileges, oomScoreAdj, console size', () => {
-    const s = build({ Tty: true }, {
-      Ulimits: [
-        { Name: 'nofile', Soft: 1024, Hard: 2048 },
-        { Name: 'core', Soft: -1, Hard: -1 },
-      ],
-      SecurityOpt: ['no-new-privileges'],
-      OomScoreAdj: 500,
-      ConsoleSize: [40, 120],
-    });
+    const s = build(
+      { Tty: true },
+      {
+        Ulimits: [
+          { Name: 'nofile', Soft: 1024, Hard: 2048 },
+          { Name: 'core', Soft: -1, Hard: -1 },
+        ],
+        SecurityOpt: ['no-new-privileges'],
+        OomScoreAdj: 500,
+        ConsoleSize: [40, 120],
+      },
+    );
     expect(s.process!.rlimits).toEqual([
       { type: 'RLIMIT_NOFILE', soft: 1024, hard: 2048 },
       { type: 'RLIMIT_CORE', soft: RLIM_UNLIMITED, hard: RLIM_UNLIMITED },
@@ -147,7 +160,7 @@ describe('buildSpec: capabilities', () => {
     expect(c.ambient).toBeUndefined();
   });
 
-  test('the default set is dockerd\'s 14', () => {
+  test("the default set is dockerd's 14", () => {
     expect(DEFAULT_CAPABILITIES).toHaveLength(14);
     expect(ALL_CAPABILITIES).toHaveLength(41);
   });
@@ -171,7 +184,12 @@ describe('buildSpec: mounts', () => {
   test('ShmSize, IpcMode none and host', () => {
     expect(mount(build({}, { ShmSize: 1 << 20 }), '/dev/shm')!.options).toContain('size=1048576');
     expect(mount(build({}, { IpcMode: 'none' }), '/dev/shm')).toBeUndefined();
-    expect(mount(build({}, { IpcMode: 'host' }), '/dev/shm')).toEqual({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
+    expect(mount(build({}, { IpcMode: 'host' }), '/dev/shm')).toEqual({
+      destination: '/dev/shm',
+      type: 'bind',
+      source: '/dev/shm',
+      options: ['rbind', 'rprivate'],
+    });
   });
 
   test.each<[string, string, { destination: string; type: string; source: string; options: string[] }]>([
@@ -183,14 +201,22 @@ describe('buildSpec: mounts', () => {
   });
 
   test('Mounts: bind and tmpfs', () => {
-    const s = build({}, {
-      Mounts: [
-        { Type: 'bind', Source: '/srv/cfg', Target: '/etc/app', ReadOnly: true, BindOptions: { NonRecursive: true } },
-        { Type: 'tmpfs', Target: '/scratch', TmpfsOptions: { SizeBytes: 64 * 1024 * 1024, Mode: 0o1777 } },
-      ],
-    });
+    const s = build(
+      {},
+      {
+        Mounts: [
+          { Type: 'bind', Source: '/srv/cfg', Target: '/etc/app', ReadOnly: true, BindOptions: { NonRecursive: true } },
+          { Type: 'tmpfs', Target: '/scratch', TmpfsOptions: { SizeBytes: 64 * 1024 * 1024, Mode: 0o1777 } },
+        ],
+      },
+    );
     expect(mount(s, '/etc/app')).toEqual({ destination: '/etc/app', type: 'bind', source: '/srv/cfg', options: ['bind', 'ro', 'rprivate'] });
-    expect(mount(s, '/scratch')).toEqual({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'rprivate', 'mode=1777', 'size=64m'] });
+    expect(mount(s, '/scratch')).toEqual({
+      destination: '/scratch',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['noexec', 'nosuid', 'nodev', 'rprivate', 'mode=1777', 'size=64m'],
+    });
   });
 
   test('rro when the runtime supports it', () => {
@@ -213,7 +239,9 @@ describe('buildSpec: mounts', () => {
     expect(s.mounts!.slice(7).map((m) => m.destination)).toEqual(['/top', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts', '/a/b/c']);
     expect(mount(s, '/etc/hosts')).toEqual({ destination: '/etc/hosts', type: 'bind', source: '/run/c/hosts', options: ['rbind', 'rprivate'] });
     const own = build({}, { Binds: ['/mine/hosts:/etc/hosts:ro'] }, undefined, { etcFiles: { hosts: '/run/c/hosts' } });
-    expect(own.mounts!.filter((m) => m.destination === '/etc/hosts')).toEqual([{ destination: '/etc/hosts', type: 'bind', source: '/mine/hosts', options: ['rbind', 'ro', 'rprivate'] }]);
+    expect(own.mounts!.filter((m) => m.destination === '/etc/hosts')).toEqual([
+      { destination: '/etc/hosts', type: 'bind', source: '/mine/hosts', options: ['rbind', 'ro', 'rprivate'] },
+    ]);
   });
 
   test('a user /dev replaces every default mount under /dev', () => {
@@ -235,13 +263,20 @@ describe('buildSpec: mounts', () => {
   test('Init: docker-init as pid 1, bind-mounted read-only', () => {
     const s = build({}, { Init: true }, undefined, { initPath: '/usr/libexec/docker-init' });
     expect(s.process!.args).toEqual(['/sbin/docker-init', '--', 'sh']);
-    expect(mount(s, '/sbin/docker-init')).toEqual({ destination: '/sbin/docker-init', type: 'bind', source: '/usr/libexec/docker-init', options: ['bind', 'ro'] });
+    expect(mount(s, '/sbin/docker-init')).toEqual({
+      destination: '/sbin/docker-init',
+      type: 'bind',
+      source: '/usr/libexec/docker-init',
+      options: ['bind', 'ro'],
+    });
     expect(httpError(() => build({}, { Init: true })).status).toBe(400);
   });
 });
 
 describe('buildSpec: privileged', () => {
-  const s = build({}, { Privileged: true }, undefined, { hostDevices: [{ type: 'c', path: '/dev/kmsg', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 }] });
+  const s = build({}, { Privileged: true }, undefined, {
+    hostDevices: [{ type: 'c', path: '/dev/kmsg', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 }],
+  });
   test('all devices allowed, host devices given', () => {
     expect(s.linux!.resources!.devices).toEqual([{ allow: true, access: 'rwm' }]);
     expect(s.linux!.devices).toEqual([{ type: 'c', path: '/dev/kmsg', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 }]);
@@ -258,7 +293,7 @@ describe('buildSpec: privileged', () => {
     expect(p.linux!.maskedPaths).toEqual(['/proc/kcore']);
     expect(p.linux!.readonlyPaths).toEqual([]);
   });
-  test('unprivileged: Docker\'s device rules and path lists', () => {
+  test("unprivileged: Docker's device rules and path lists", () => {
     const u = build();
     expect(u.linux!.resources!.devices).toEqual([
       { allow: false, access: 'rwm' },
@@ -305,14 +340,18 @@ describe('buildSpec: namespaces', () => {
   });
 
   test('container:<ref> joins through namespacePath', () => {
-    const s = build({}, { NetworkMode: 'container:db', PidMode: 'container:db' }, undefined, { namespacePath: (t, ref) => `/proc/42/ns/${t === 'network' ? 'net' : t}#${ref}` });
+    const s = build({}, { NetworkMode: 'container:db', PidMode: 'container:db' }, undefined, {
+      namespacePath: (t, ref) => `/proc/42/ns/${t === 'network' ? 'net' : t}#${ref}`,
+    });
     expect(s.linux!.namespaces).toContainEqual({ type: 'network', path: '/proc/42/ns/net#db' });
     expect(s.linux!.namespaces).toContainEqual({ type: 'pid', path: '/proc/42/ns/pid#db' });
     expect(httpError(() => build({}, { IpcMode: 'container:db' })).status).toBe(400);
   });
 
   test('sysctls: Docker defaults with a private network, domainname, request sysctls win', () => {
-    expect(build({ Domainname: 'example.org' }, { Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '1024', 'kernel.msgmax': '65536' } }).linux!.sysctl).toEqual({
+    expect(
+      build({ Domainname: 'example.org' }, { Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '1024', 'kernel.msgmax': '65536' } }).linux!.sysctl,
+    ).toEqual({
       'net.ipv4.ping_group_range': '0 2147483647',
       'net.ipv4.ip_unprivileged_port_start': '1024',
       'kernel.domainname': 'example.org',
@@ -337,7 +376,11 @@ describe('buildSpec: resources', () => {
   test.each<[string, HostConfig, object | undefined]>([
     ['NanoCpus 1.5', { NanoCpus: 1_500_000_000 }, { period: 100000, quota: 150000 }],
     ['NanoCpus 0.01', { NanoCpus: 10_000_000 }, { period: 100000, quota: 1000 }],
-    ['shares, quota, period, cpuset', { CpuShares: 512, CpuQuota: 50000, CpuPeriod: 200000, CpusetCpus: '0-1', CpusetMems: '0' }, { shares: 512, quota: 50000, period: 200000, cpus: '0-1', mems: '0' }],
+    [
+      'shares, quota, period, cpuset',
+      { CpuShares: 512, CpuQuota: 50000, CpuPeriod: 200000, CpusetCpus: '0-1', CpusetMems: '0' },
+      { shares: 512, quota: 50000, period: 200000, cpus: '0-1', mems: '0' },
+    ],
     ['nothing', {}, undefined],
   ])('cpu: %s', (_n, hc, want) => {
     expect(build({}, hc).linux!.resources!.cpu).toEqual(want);
@@ -368,7 +411,8 @@ describe('buildSpec: seccomp', () => {
     expect(sc.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
     const allowed = names(build());
     for (const n of ['read', 'write', 'openat', 'execve', 'clone', 'chroot', 'arch_prctl', 'ptrace']) expect(allowed).toContain(n);
-    for (const n of ['mount', 'umount2', 'unshare', 'setns', 'reboot', 'init_module', 'kexec_load', 'bpf', 'open_by_handle_at']) expect(allowed).not.toContain(n);
+    for (const n of ['mount', 'umount2', 'unshare', 'setns', 'reboot', 'init_module', 'kexec_load', 'bpf', 'open_by_handle_at'])
+      expect(allowed).not.toContain(n);
     // clone3 answers ENOSYS so glibc falls back to clone (whose namespace flags are filtered)
     expect(sc.syscalls).toContainEqual({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 });
     expect(sc.syscalls).toContainEqual({ names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 2114060288, op: 'SCMP_CMP_MASKED_EQ' }] });
@@ -395,7 +439,10 @@ describe('buildSpec: seccomp', () => {
     expect(build({}, { SecurityOpt: ['seccomp=unconfined'] }).linux!.seccomp).toBeUndefined();
     const custom = JSON.stringify({
       defaultAction: 'SCMP_ACT_ALLOW',
-      syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }, { names: ['mount'], action: 'SCMP_ACT_ERRNO', excludes: { caps: ['CAP_SYS_ADMIN'] } }],
+      syscalls: [
+        { names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+        { names: ['mount'], action: 'SCMP_ACT_ERRNO', excludes: { caps: ['CAP_SYS_ADMIN'] } },
+      ],
     });
     expect(build({}, { SecurityOpt: [`seccomp=${custom}`] }).linux!.seccomp).toEqual({
       defaultAction: 'SCMP_ACT_ALLOW',
@@ -405,7 +452,9 @@ describe('buildSpec: seccomp', () => {
       ],
     });
     // a custom profile applies to privileged containers too; the default does not
-    expect(build({}, { Privileged: true, SecurityOpt: [`seccomp=${custom}`] }).linux!.seccomp!.syscalls).toEqual([{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]);
+    expect(build({}, { Privileged: true, SecurityOpt: [`seccomp=${custom}`] }).linux!.seccomp!.syscalls).toEqual([
+      { names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+    ]);
   });
 });
 
@@ -425,7 +474,16 @@ describe('validateCreate', () => {
         Image: 'busybox',
         Volumes: {},
         Labels: {},
-        HostConfig: { Binds: null, NetworkMode: 'default', RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, Memory: 64 * 1024 * 1024, CapAdd: 'NET_ADMIN', ConsoleSize: [0, 0], Mounts: [], PidsLimit: null },
+        HostConfig: {
+          Binds: null,
+          NetworkMode: 'default',
+          RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+          Memory: 64 * 1024 * 1024,
+          CapAdd: 'NET_ADMIN',
+          ConsoleSize: [0, 0],
+          Mounts: [],
+          PidsLimit: null,
+        },
         NetworkingConfig: { EndpointsConfig: {} },
       },
       '/web-1',
@@ -459,57 +517,133 @@ describe('validateCreate', () => {
   test.each<[string, unknown, string | RegExp]>([
     ['empty body', {}, 'config cannot be empty in order to create a container'],
     ['known field mistyped next to an unknown one', { Image: 'x', Bogus: 1, Tty: 'yes' }, /cannot unmarshal string into Go struct field .*Tty of type bool/],
-    ['wrong type: Memory string', { Image: 'x', HostConfig: { Memory: '1g' } }, /cannot unmarshal string into Go struct field .*HostConfig\.Memory of type int64/],
+    [
+      'wrong type: Memory string',
+      { Image: 'x', HostConfig: { Memory: '1g' } },
+      /cannot unmarshal string into Go struct field .*HostConfig\.Memory of type int64/,
+    ],
     ['wrong type: Tty string', { Image: 'x', Tty: 'yes' }, /cannot unmarshal string into Go struct field .*Tty of type bool/],
     ['wrong type: Env object', { Image: 'x', Env: { A: '1' } }, /cannot unmarshal object into Go struct field .*Env of type \[\]string/],
     ['wrong type: Memory fraction', { Image: 'x', HostConfig: { Memory: 1.5 } }, /cannot unmarshal number 1.5/],
     ['wrong type: BlkioWeight negative', { Image: 'x', HostConfig: { BlkioWeight: -1 } }, /of type uint16/],
     ['negative memory', { Image: 'x', HostConfig: { Memory: -1 } }, 'Minimum memory limit allowed is 6MB'],
     ['memory below 6MB', { Image: 'x', HostConfig: { Memory: 4 * 1024 * 1024 } }, 'Minimum memory limit allowed is 6MB'],
-    ['swap below memory', { Image: 'x', HostConfig: { Memory: 64 << 20, MemorySwap: 32 << 20 } }, 'Minimum memoryswap limit should be larger than memory limit, see usage'],
-    ['swap without memory', { Image: 'x', HostConfig: { MemorySwap: 64 << 20 } }, 'You should always set the Memory limit when using Memoryswap limit, see usage'],
-    ['reservation above limit', { Image: 'x', HostConfig: { Memory: 64 << 20, MemoryReservation: 128 << 20 } }, 'Minimum memory limit can not be less than memory reservation limit, see usage'],
+    [
+      'swap below memory',
+      { Image: 'x', HostConfig: { Memory: 64 << 20, MemorySwap: 32 << 20 } },
+      'Minimum memoryswap limit should be larger than memory limit, see usage',
+    ],
+    [
+      'swap without memory',
+      { Image: 'x', HostConfig: { MemorySwap: 64 << 20 } },
+      'You should always set the Memory limit when using Memoryswap limit, see usage',
+    ],
+    [
+      'reservation above limit',
+      { Image: 'x', HostConfig: { Memory: 64 << 20, MemoryReservation: 128 << 20 } },
+      'Minimum memory limit can not be less than memory reservation limit, see usage',
+    ],
     ['swappiness', { Image: 'x', HostConfig: { MemorySwappiness: 101 } }, 'Invalid value: 101, valid memory swappiness range is 0-100'],
-    ['unknown restart policy', { Image: 'x', HostConfig: { RestartPolicy: { Name: 'sometimes' } } }, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"],
-    ['retry count with always', { Image: 'x', HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } } }, "invalid restart policy: maximum retry count can only be used with 'on-failure'"],
-    ['negative retry count', { Image: 'x', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } } }, 'invalid restart policy: maximum retry count cannot be negative'],
-    ['AutoRemove + restart', { Image: 'x', HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } }, "can't create 'AutoRemove' container with restart policy"],
+    [
+      'unknown restart policy',
+      { Image: 'x', HostConfig: { RestartPolicy: { Name: 'sometimes' } } },
+      "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
+    ],
+    [
+      'retry count with always',
+      { Image: 'x', HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } } },
+      "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+    ],
+    [
+      'negative retry count',
+      { Image: 'x', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } } },
+      'invalid restart policy: maximum retry count cannot be negative',
+    ],
+    [
+      'AutoRemove + restart',
+      { Image: 'x', HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } },
+      "can't create 'AutoRemove' container with restart policy",
+    ],
     ['bad CapAdd', { Image: 'x', HostConfig: { CapAdd: ['NET_ADMINN'] } }, 'invalid CapAdd: unknown capability: "CAP_NET_ADMINN"'],
     ['bad CapDrop', { Image: 'x', HostConfig: { CapDrop: ['foo'] } }, 'invalid CapDrop: unknown capability: "CAP_FOO"'],
     ['tmpfs option', { Image: 'x', HostConfig: { Tmpfs: { '/run': 'size=1m,bogus' } } }, /invalid tmpfs option "bogus"/],
     ['tmpfs relative destination', { Image: 'x', HostConfig: { Tmpfs: { run: '' } } }, "invalid mount path: 'run' mount path must be absolute"],
     ['tmpfs on /', { Image: 'x', HostConfig: { Tmpfs: { '/': '' } } }, "invalid specification: destination can't be '/'"],
     ['ulimit name', { Image: 'x', HostConfig: { Ulimits: [{ Name: 'files', Soft: 1, Hard: 1 }] } }, 'invalid ulimit type: files'],
-    ['ulimit soft > hard', { Image: 'x', HostConfig: { Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 1024 }] } }, 'ulimit soft limit must be less than or equal to hard limit: 4096 > 1024'],
-    ['bind relative destination', { Image: 'x', HostConfig: { Binds: ['/src:dst'] } }, `invalid volume specification: '/src:dst': invalid mount config for type "bind": invalid mount path: 'dst' mount path must be absolute`],
+    [
+      'ulimit soft > hard',
+      { Image: 'x', HostConfig: { Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 1024 }] } },
+      'ulimit soft limit must be less than or equal to hard limit: 4096 > 1024',
+    ],
+    [
+      'bind relative destination',
+      { Image: 'x', HostConfig: { Binds: ['/src:dst'] } },
+      `invalid volume specification: '/src:dst': invalid mount config for type "bind": invalid mount path: 'dst' mount path must be absolute`,
+    ],
     ['bind mode', { Image: 'x', HostConfig: { Binds: ['/src:/dst:rx'] } }, 'invalid mode: rx'],
     ['bind destination with mode only', { Image: 'x', HostConfig: { Binds: ['/dst:ro'] } }, "invalid volume specification: '/dst:ro'"],
-    ['named volume relative destination', { Image: 'x', HostConfig: { Binds: ['data:dst'] } }, `invalid volume specification: 'data:dst': invalid mount config for type "volume": invalid mount path: 'dst' mount path must be absolute`],
-    ['named volume with propagation', { Image: 'x', HostConfig: { Binds: ['data:/data:rshared'] } }, /invalid mount config for type "volume": propagation modes are not supported for volumes/],
-    ['Mounts volume with bind options', { Image: 'x', HostConfig: { Mounts: [{ Type: 'volume', Source: 'v', Target: '/b', BindOptions: {} }] } }, 'invalid mount config for type "volume": field BindOptions must not be specified'],
-    ['Mounts relative target', { Image: 'x', HostConfig: { Mounts: [{ Type: 'bind', Source: '/a', Target: 'b' }] } }, `invalid mount config for type "bind": invalid mount path: 'b' mount path must be absolute`],
-    ['Mounts tmpfs with source', { Image: 'x', HostConfig: { Mounts: [{ Type: 'tmpfs', Source: '/a', Target: '/b' }] } }, 'invalid mount config for type "tmpfs": field Source must not be specified'],
+    [
+      'named volume relative destination',
+      { Image: 'x', HostConfig: { Binds: ['data:dst'] } },
+      `invalid volume specification: 'data:dst': invalid mount config for type "volume": invalid mount path: 'dst' mount path must be absolute`,
+    ],
+    [
+      'named volume with propagation',
+      { Image: 'x', HostConfig: { Binds: ['data:/data:rshared'] } },
+      /invalid mount config for type "volume": propagation modes are not supported for volumes/,
+    ],
+    [
+      'Mounts volume with bind options',
+      { Image: 'x', HostConfig: { Mounts: [{ Type: 'volume', Source: 'v', Target: '/b', BindOptions: {} }] } },
+      'invalid mount config for type "volume": field BindOptions must not be specified',
+    ],
+    [
+      'Mounts relative target',
+      { Image: 'x', HostConfig: { Mounts: [{ Type: 'bind', Source: '/a', Target: 'b' }] } },
+      `invalid mount config for type "bind": invalid mount path: 'b' mount path must be absolute`,
+    ],
+    [
+      'Mounts tmpfs with source',
+      { Image: 'x', HostConfig: { Mounts: [{ Type: 'tmpfs', Source: '/a', Target: '/b' }] } },
+      'invalid mount config for type "tmpfs": field Source must not be specified',
+    ],
     ['Mounts unknown type', { Image: 'x', HostConfig: { Mounts: [{ Type: 'nfs', Target: '/b' }] } }, 'invalid mount config for type "nfs": mount type unknown'],
     ['working dir', { Image: 'x', WorkingDir: 'app' }, "the working directory 'app' is invalid, it needs to be an absolute path"],
     ['env', { Image: 'x', Env: ['=x'] }, 'invalid environment variable: =x'],
     ['stop signal', { Image: 'x', StopSignal: 'SIGFOO' }, 'invalid signal: SIGFOO'],
     ['healthcheck interval', { Image: 'x', Healthcheck: { Interval: 1000 } }, 'Interval in Healthcheck cannot be less than 1ms'],
-    ['nano cpus and period', { Image: 'x', HostConfig: { NanoCpus: 1e9, CpuPeriod: 100000 } }, 'Conflicting options: Nano CPUs and CPU Period cannot both be set'],
+    [
+      'nano cpus and period',
+      { Image: 'x', HostConfig: { NanoCpus: 1e9, CpuPeriod: 100000 } },
+      'Conflicting options: Nano CPUs and CPU Period cannot both be set',
+    ],
     ['nano cpus range', { Image: 'x', HostConfig: { NanoCpus: 8e9 } }, 'range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available'],
-    ['cpu period range', { Image: 'x', HostConfig: { CpuPeriod: 500 } }, 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    [
+      'cpu period range',
+      { Image: 'x', HostConfig: { CpuPeriod: 500 } },
+      'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)',
+    ],
     ['blkio weight', { Image: 'x', HostConfig: { BlkioWeight: 5 } }, 'Range of blkio weight is from 10 to 1000'],
     ['oom score', { Image: 'x', HostConfig: { OomScoreAdj: 1001 } }, 'Invalid value 1001, range for oom score adj is [-1000, 1000]'],
     ['ipc mode', { Image: 'x', HostConfig: { IpcMode: 'public' } }, 'invalid IPC mode: public'],
     ['pid mode', { Image: 'x', HostConfig: { PidMode: 'private' } }, 'invalid PID mode: private'],
     ['cgroupns mode', { Image: 'x', HostConfig: { CgroupnsMode: 'shared' } }, 'invalid cgroup namespace mode: shared'],
-    ['hostname with container network', { Image: 'x', Hostname: 'h', HostConfig: { NetworkMode: 'container:db' } }, 'conflicting options: hostname and the network mode'],
+    [
+      'hostname with container network',
+      { Image: 'x', Hostname: 'h', HostConfig: { NetworkMode: 'container:db' } },
+      'conflicting options: hostname and the network mode',
+    ],
     ['hostname with UTS host', { Image: 'x', Hostname: 'h', HostConfig: { UTSMode: 'host' } }, 'conflicting options: hostname and the UTS mode'],
     ['security opt', { Image: 'x', HostConfig: { SecurityOpt: ['nonsense'] } }, 'invalid --security-opt 1: "nonsense"'],
     ['security opt key', { Image: 'x', HostConfig: { SecurityOpt: ['foo=bar'] } }, 'invalid --security-opt 2: "foo=bar"'],
     ['seccomp profile JSON', { Image: 'x', HostConfig: { SecurityOpt: ['seccomp={oops'] } }, /^Decoding seccomp profile failed/],
     ['isolation', { Image: 'x', HostConfig: { Isolation: 'hyperv' } }, `Invalid isolation: "hyperv" - linux only supports 'default'`],
     ['port binding', { Image: 'x', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '99999' }] } } }, 'invalid port specification: "99999"'],
-    ['device mappings not yet', { Image: 'x', HostConfig: { Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }] } }, /not supported yet/],
+    [
+      'device mappings not yet',
+      { Image: 'x', HostConfig: { Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }] } },
+      /not supported yet/,
+    ],
   ])('%s → 400', (_n, body, message) => {
     const e = httpError(() => ok(body));
     expect(e.status).toBe(400);

@@ -94,7 +94,11 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
       const conn = net.connect(sock);
       const chunks: Buffer[] = [];
       const data = body === undefined ? '' : JSON.stringify(body);
-      conn.on('connect', () => conn.write(`${method} ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(data)}\r\n\r\n${data}`));
+      conn.on('connect', () =>
+        conn.write(
+          `${method} ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(data)}\r\n\r\n${data}`,
+        ),
+      );
       conn.on('data', (c: Buffer) => chunks.push(c));
       conn.on('error', reject);
       conn.on('close', () => {
@@ -121,7 +125,7 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
 
   const message = (b: Buffer) => (JSON.parse(b.toString()) as { message: string }).message;
 
-  it('a create the runtime refuses (caps): 500, dockerd\'s prefix then containerd\'s message whole, exit code 128, still created', async () => {
+  it("a create the runtime refuses (caps): 500, dockerd's prefix then containerd's message whole, exit code 128, still created", async () => {
     const c = container('priv');
     const said = 'failed to create shim task: OCI runtime create failed: unable to apply caps: operation not permitted';
     cd.handlers.set('Tasks.create', async () => {
@@ -143,7 +147,9 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
     });
     let r = await request('POST', `/v1.45/containers/${missing.Id}/start`);
     expect(r.status).toBe(400);
-    expect(message(r.body)).toBe('failed to create task for container: failed to create shim task: OCI runtime create failed: exec: "nope": executable file not found in $PATH');
+    expect(message(r.body)).toBe(
+      'failed to create task for container: failed to create shim task: OCI runtime create failed: exec: "nope": executable file not found in $PATH',
+    );
     expect(store.get(missing.Id).State.ExitCode).toBe(127);
 
     const denied = container('denied');
@@ -156,7 +162,7 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
     expect(store.get(denied.Id).State.ExitCode).toBe(126);
   });
 
-  it('a start that fails after create: containerd\'s message as is (no create prefix), the task deleted, exit code 128', async () => {
+  it("a start that fails after create: containerd's message as is (no create prefix), the task deleted, exit code 128", async () => {
     const c = container('late');
     cd.handlers.set('Tasks.create', async () => ({ containerId: c.Id, pid: 4321 }));
     cd.handlers.set('Tasks.start', async () => {
@@ -259,9 +265,11 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
     expect(store.find(c.Id)).toBeUndefined();
   });
 
-  it('an attached exec that cannot start: the message on the stream\'s stdout (CRLF), exit code 127 on inspect', async () => {
+  it("an attached exec that cannot start: the message on the stream's stdout (CRLF), exit code 127 on inspect", async () => {
     const c = container('box', true);
-    cd.handlers.set('Containers.get', async () => ({ container: { spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } } })) } } }));
+    cd.handlers.set('Containers.get', async () => ({
+      container: { spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } } })) } },
+    }));
     const said = 'OCI runtime exec failed: exec: "nope": executable file not found in $PATH';
     cd.handlers.set('Tasks.start', async () => {
       throw grpcError(Code.UNKNOWN, said);
@@ -278,7 +286,9 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
 
   it('a detached exec that cannot start: the error response (400 for a command that cannot run, 500 otherwise), exit code 126/128', async () => {
     const c = container('box2', true);
-    cd.handlers.set('Containers.get', async () => ({ container: { spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 } } })) } } }));
+    cd.handlers.set('Containers.get', async () => ({
+      container: { spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 } } })) } },
+    }));
     const run = async (said: string) => {
       cd.handlers.set('Tasks.start', async () => {
         throw grpcError(Code.UNKNOWN, said);
@@ -289,14 +299,26 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
       const inspected = JSON.parse((await request('GET', `/v1.45/exec/${execId}/json`)).body.toString()) as { ExitCode: number };
       return { status: r.status, message: message(r.body), exitCode: inspected.ExitCode };
     };
-    expect(await run('OCI runtime exec failed: exec: "/etc": permission denied')).toEqual({ status: 400, message: 'OCI runtime exec failed: exec: "/etc": permission denied', exitCode: 126 });
-    expect(await run('OCI runtime exec failed: unable to apply caps: operation not permitted')).toEqual({ status: 500, message: 'OCI runtime exec failed: unable to apply caps: operation not permitted', exitCode: 128 });
+    expect(await run('OCI runtime exec failed: exec: "/etc": permission denied')).toEqual({
+      status: 400,
+      message: 'OCI runtime exec failed: exec: "/etc": permission denied',
+      exitCode: 126,
+    });
+    expect(await run('OCI runtime exec failed: unable to apply caps: operation not permitted')).toEqual({
+      status: 500,
+      message: 'OCI runtime exec failed: unable to apply caps: operation not permitted',
+      exitCode: 128,
+    });
   });
 
-  it('a privileged exec asks the runtime for every capability (as dockerd), the container\'s own otherwise', async () => {
+  it("a privileged exec asks the runtime for every capability (as dockerd), the container's own otherwise", async () => {
     const c = container('box3', true);
     const containerCaps = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
-    cd.handlers.set('Containers.get', async () => ({ container: { spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, capabilities: containerCaps } })) } } }));
+    cd.handlers.set('Containers.get', async () => ({
+      container: {
+        spec: { value: Buffer.from(JSON.stringify({ process: { args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 }, capabilities: containerCaps } })) },
+      },
+    }));
     cd.handlers.set('Tasks.start', async () => ({ pid: 77 }));
     let exit!: (r: { exitStatus: number }) => void;
     const exited = new Promise((r) => (exit = r));
@@ -317,15 +339,25 @@ describe('start and exec failures through the API (fake gantry-containerd)', () 
   });
 });
 
-describe('startFailure (dockerd\'s setExitCodeFromError)', () => {
-  it('classifies by the message, keeps the gRPC status for the rest, and adds dockerd\'s hints', () => {
+describe("startFailure (dockerd's setExitCodeFromError)", () => {
+  it("classifies by the message, keeps the gRPC status for the rest, and adds dockerd's hints", () => {
     // what the client gets: the status through the router's one mapping, the message, the exit code
     const answer = (f: StartFailure) => ({ status: toHttpError(f.error).status, message: f.error.message, exitCode: f.exitCode });
-    expect(answer(startFailure(grpcError(Code.UNKNOWN, 'x: exec: "/bin": is a directory')))).toEqual({ status: 400, message: 'x: exec: "/bin": is a directory: permission denied', exitCode: 126 });
+    expect(answer(startFailure(grpcError(Code.UNKNOWN, 'x: exec: "/bin": is a directory')))).toEqual({
+      status: 400,
+      message: 'x: exec: "/bin": is a directory: permission denied',
+      exitCode: 126,
+    });
     const notDir = startFailure(grpcError(Code.UNKNOWN, 'mount /a to /b: not a directory'), 'failed to create task for container');
     expect(notDir.exitCode).toBe(127);
-    expect(notDir.error.message).toMatch(/^failed to create task for container: mount \/a to \/b: not a directory: Are you trying to mount a directory onto a file/);
-    expect(answer(startFailure(grpcError(Code.INVALID_ARGUMENT, 'process is required')))).toEqual({ status: 400, message: 'process is required', exitCode: 128 });
+    expect(notDir.error.message).toMatch(
+      /^failed to create task for container: mount \/a to \/b: not a directory: Are you trying to mount a directory onto a file/,
+    );
+    expect(answer(startFailure(grpcError(Code.INVALID_ARGUMENT, 'process is required')))).toEqual({
+      status: 400,
+      message: 'process is required',
+      exitCode: 128,
+    });
     expect(answer(startFailure(grpcError(Code.ALREADY_EXISTS, 'task t already exists'))).status).toBe(409);
     expect(answer(startFailure(new Error('EIO'))).status).toBe(500);
     expect(answer(startFailure(grpcError(Code.UNKNOWN, 'hook said:\nno')))).toEqual({ status: 500, message: 'hook said:\\nno', exitCode: 128 });

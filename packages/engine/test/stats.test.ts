@@ -6,7 +6,10 @@ const MiB = 1024 * 1024;
 function v1Metrics(limit: bigint): cgroups.v1.Metrics {
   return cgroups.v1.Metrics.fromPartial({
     pids: { current: 3n, limit: 0n },
-    cpu: { usage: { total: 5_000_000n, kernel: 1_000_000n, user: 4_000_000n, perCpu: [2_000_000n, 3_000_000n] }, throttling: { periods: 7n, throttledPeriods: 2n, throttledTime: 900n } },
+    cpu: {
+      usage: { total: 5_000_000n, kernel: 1_000_000n, user: 4_000_000n, perCpu: [2_000_000n, 3_000_000n] },
+      throttling: { periods: 7n, throttledPeriods: 2n, throttledTime: 900n },
+    },
     memory: { cache: 4096n, rss: 8192n, totalInactiveFile: 1024n, usage: { usage: 40n * 1024n, limit, max: 50n * 1024n, failcnt: 1n } },
     blkio: { ioServiceBytesRecursive: [{ op: 'Read', device: '', major: 8n, minor: 0n, value: 512n }] },
   });
@@ -16,7 +19,12 @@ describe('stats conversion', () => {
   it('maps cgroup v1 metrics to Docker field names', () => {
     const s = fromV1(v1Metrics(64n * BigInt(MiB)));
     expect(s.pids_stats).toEqual({ current: 3 });
-    expect(s.cpu_stats.cpu_usage).toEqual({ total_usage: 5_000_000, percpu_usage: [2_000_000, 3_000_000], usage_in_kernelmode: 1_000_000, usage_in_usermode: 4_000_000 });
+    expect(s.cpu_stats.cpu_usage).toEqual({
+      total_usage: 5_000_000,
+      percpu_usage: [2_000_000, 3_000_000],
+      usage_in_kernelmode: 1_000_000,
+      usage_in_usermode: 4_000_000,
+    });
     expect(s.cpu_stats.throttling_data).toEqual({ periods: 7, throttled_periods: 2, throttled_time: 900 });
     expect(s.memory_stats).toMatchObject({ usage: 40 * 1024, max_usage: 50 * 1024, failcnt: 1, limit: 64 * MiB });
     expect(s.memory_stats.stats).toMatchObject({ cache: 4096, rss: 8192, total_inactive_file: 1024 });

@@ -16,7 +16,6 @@ let tmp: string;
 let image: string;
 let marker: string;
 
-
 beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-users-'));
   image = path.join(tmp, 'image');

@@ -59,7 +59,9 @@ describe('volume names', () => {
     for (const ok of ['db', 'my_vol.1-x', '0abc']) expect(volumeNameError(ok)).toBeUndefined();
   });
   test('a name with "/" gets Docker message', () => {
-    expect(volumeNameError('foo/bar')).toBe('"foo/bar" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path');
+    expect(volumeNameError('foo/bar')).toBe(
+      '"foo/bar" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path',
+    );
   });
   test('too short and bad first character', () => {
     expect(volumeNameError('a')).toMatch(/too short/);
@@ -73,22 +75,55 @@ describe('mount parsing', () => {
     expect(parseBind('data:/data')).toMatchObject({ kind: 'volume', name: 'data', destination: '/data', writable: true, copyData: true, mode: 'z' });
   });
   test('-v name:/dst:ro,nocopy', () => {
-    expect(parseBind('data:/data/:ro,nocopy')).toMatchObject({ kind: 'volume', name: 'data', destination: '/data', writable: false, copyData: false, mode: 'ro,nocopy' });
+    expect(parseBind('data:/data/:ro,nocopy')).toMatchObject({
+      kind: 'volume',
+      name: 'data',
+      destination: '/data',
+      writable: false,
+      copyData: false,
+      mode: 'ro,nocopy',
+    });
   });
   test('-v /dst alone is an anonymous volume', () => {
     expect(parseBind('/anon')).toMatchObject({ kind: 'volume', name: '', destination: '/anon', writable: true });
   });
   test('-v /host:/ctr:ro is a bind from Binds (host path created at start)', () => {
-    expect(parseBind('/host:/ctr:ro')).toMatchObject({ kind: 'bind', source: '/host', destination: '/ctr', writable: false, mode: 'ro', propagation: 'rprivate', fromBinds: true });
+    expect(parseBind('/host:/ctr:ro')).toMatchObject({
+      kind: 'bind',
+      source: '/host',
+      destination: '/ctr',
+      writable: false,
+      mode: 'ro',
+      propagation: 'rprivate',
+      fromBinds: true,
+    });
   });
   test('--mount type=volume with options', () => {
-    const m = parseMountSpec({ Type: 'volume', Source: 'v1', Target: '/x', ReadOnly: true, VolumeOptions: { NoCopy: true, Labels: { a: 'b' }, DriverConfig: { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs' } } } });
-    expect(m).toMatchObject({ kind: 'volume', name: 'v1', writable: false, copyData: false, volumeCreate: { driver: 'local', labels: { a: 'b' }, options: { type: 'tmpfs', device: 'tmpfs' } } });
+    const m = parseMountSpec({
+      Type: 'volume',
+      Source: 'v1',
+      Target: '/x',
+      ReadOnly: true,
+      VolumeOptions: { NoCopy: true, Labels: { a: 'b' }, DriverConfig: { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs' } } },
+    });
+    expect(m).toMatchObject({
+      kind: 'volume',
+      name: 'v1',
+      writable: false,
+      copyData: false,
+      volumeCreate: { driver: 'local', labels: { a: 'b' }, options: { type: 'tmpfs', device: 'tmpfs' } },
+    });
     expect(parseMountSpec({ Type: 'volume', Target: '/y' })).toMatchObject({ kind: 'volume', name: '', copyData: true });
   });
   test('--mount type=bind keeps propagation; a volume with TmpfsOptions is refused', () => {
-    expect(parseMountSpec({ Type: 'bind', Source: '/s', Target: '/t', BindOptions: { Propagation: 'rshared' } })).toMatchObject({ kind: 'bind', propagation: 'rshared', mode: '' });
-    expect(() => parseMountSpec({ Type: 'volume', Source: 'v', Target: '/t', TmpfsOptions: {} })).toThrow('invalid mount config for type "volume": field TmpfsOptions must not be specified');
+    expect(parseMountSpec({ Type: 'bind', Source: '/s', Target: '/t', BindOptions: { Propagation: 'rshared' } })).toMatchObject({
+      kind: 'bind',
+      propagation: 'rshared',
+      mode: '',
+    });
+    expect(() => parseMountSpec({ Type: 'volume', Source: 'v', Target: '/t', TmpfsOptions: {} })).toThrow(
+      'invalid mount config for type "volume": field TmpfsOptions must not be specified',
+    );
   });
 });
 
@@ -110,7 +145,9 @@ describe('local driver options', () => {
       { source: '/src', target: '/v/_data', fstype: null, flags: MS.BIND, data: null },
       { source: null, target: '/v/_data', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null },
     ]);
-    expect(localMountCalls({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m' }, '/v/_data')).toEqual([{ source: 'tmpfs', target: '/v/_data', fstype: 'tmpfs', flags: 0, data: 'size=64m' }]);
+    expect(localMountCalls({ type: 'tmpfs', device: 'tmpfs', o: 'size=64m' }, '/v/_data')).toEqual([
+      { source: 'tmpfs', target: '/v/_data', fstype: 'tmpfs', flags: 0, data: 'size=64m' },
+    ]);
   });
 });
 
@@ -259,7 +296,10 @@ describe('VolumeStore', () => {
   test('bad input: status, message, nothing created', () => {
     const { s, root } = store();
     const e = httpError(() => s.create({ name: 'foo/bar' }));
-    expect([e.status, e.message]).toEqual([400, 'create foo/bar: "foo/bar" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path']);
+    expect([e.status, e.message]).toEqual([
+      400,
+      'create foo/bar: "foo/bar" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path',
+    ]);
     expect(httpError(() => s.create({ name: 'x1', options: { bogus: '1' } })).message).toBe('create x1: invalid option: "bogus"');
     expect(httpError(() => s.create({ name: 'x2', driver: 'nfs' })).status).toBe(404);
     expect(fs.readdirSync(path.join(root, 'volumes'))).toEqual([]);
@@ -328,7 +368,23 @@ describe('ContainerMounts', () => {
     return { root, volumes, containers, cm: new ContainerMounts(volumes, containers, ctx) };
   }
   function record(id: string, mountPoints: ContainerRecord['MountPoints']): ContainerRecord {
-    return { Id: id, Name: `/${id}`, Created: new Date().toISOString(), Path: 'true', Args: [], Image: 'busybox', ImageID: 'sha256:x', Config: {}, HostConfig: {}, State: initialState(), RestartCount: 0, LogPath: '', ManuallyStopped: false, SnapshotKey: id, MountPoints: mountPoints };
+    return {
+      Id: id,
+      Name: `/${id}`,
+      Created: new Date().toISOString(),
+      Path: 'true',
+      Args: [],
+      Image: 'busybox',
+      ImageID: 'sha256:x',
+      Config: {},
+      HostConfig: {},
+      State: initialState(),
+      RestartCount: 0,
+      LogPath: '',
+      ManuallyStopped: false,
+      SnapshotKey: id,
+      MountPoints: mountPoints,
+    };
   }
 
   test('plans binds, named, anonymous and image volumes; buildSpec binds their _data', () => {
@@ -344,7 +400,15 @@ describe('ContainerMounts', () => {
     // /run is a --tmpfs, /n and /anon are planned already: no extra volumes for them
     expect(byDest['/run']).toBeUndefined();
     expect(volumes.all()).toHaveLength(3);
-    const spec = buildSpec({ id: 'a'.repeat(64), config: {}, hostConfig: hc, image: { config: { Cmd: ['sh'] } }, rootfsPath: 'rootfs', volumeSource: p.volumeSource, configVolumes: p.configVolumes });
+    const spec = buildSpec({
+      id: 'a'.repeat(64),
+      config: {},
+      hostConfig: hc,
+      image: { config: { Cmd: ['sh'] } },
+      rootfsPath: 'rootfs',
+      volumeSource: p.volumeSource,
+      configVolumes: p.configVolumes,
+    });
     const m = (d: string) => spec.mounts!.find((x) => x.destination === d);
     expect(m('/n')).toEqual({ destination: '/n', type: 'bind', source: volumes.dataPath('named'), options: ['rbind', 'rprivate'] });
     expect(m('/img')).toMatchObject({ type: 'bind', source: byDest['/img']!.Source });
@@ -376,7 +440,16 @@ describe('ContainerMounts', () => {
     const anon = p.mountPoints.find((m) => m.Anonymous)!.Name!;
     expect(cm.usersOf('keep')).toEqual(['c1']);
     expect(usesVolume(rec, 'keep') && usesVolume(rec, '/anon') && !usesVolume(rec, 'other')).toBe(true);
-    expect(mountsJson(rec).find((m) => m.Destination === '/k')).toEqual({ Type: 'volume', Name: 'keep', Source: volumes.dataPath('keep'), Destination: '/k', Driver: 'local', Mode: 'z', RW: true, Propagation: '' });
+    expect(mountsJson(rec).find((m) => m.Destination === '/k')).toEqual({
+      Type: 'volume',
+      Name: 'keep',
+      Source: volumes.dataPath('keep'),
+      Destination: '/k',
+      Driver: 'local',
+      Mode: 'z',
+      RW: true,
+      Propagation: '',
+    });
     cm.start(rec);
     expect(fs.existsSync(path.join(root, 'made'))).toBe(true);
     expect(volumes.holdersOf('keep')).toEqual(['c1']);

@@ -178,7 +178,7 @@ export function bpfProgDetach(targetFd: number, progFd: number, attachType: numb
 export function bpfProgQuery(targetFd: number, attachType: number): number[] {
   const c = libc();
   // The kernel writes the real count back into prog_cnt; ENOSPC means the array was too small.
-  for (let count = 64; ; ) {
+  for (let count = 64; ;) {
     const ids = Buffer.alloc(count * 4);
     const attr = encodeQueryAttr(targetFd, attachType, c.address(ids), count);
     const ret = bpf(BPF_CMD.PROG_QUERY, attr);

@@ -1,8 +1,6 @@
 import { constants } from 'node:os';
 
-const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(constants.errno).map(([name, num]) => [num, name]),
-);
+const ERRNO_NAMES: Record<number, string> = Object.fromEntries(Object.entries(constants.errno).map(([name, num]) => [num, name]));
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `E${errno}`;

@@ -146,11 +146,21 @@ export class FakeSys implements Sys {
     }
   }
 
-  unshare(flags: number): void { this.record('unshare', [flags]); }
-  setns(fd: number, nstype: number): void { this.record('setns', [fd, nstype]); }
+  unshare(flags: number): void {
+    this.record('unshare', [flags]);
+  }
+  setns(fd: number, nstype: number): void {
+    this.record('setns', [fd, nstype]);
+  }
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
     this.record('mount', [source, target, fstype, flags, data], target);
-    this.mountTable.push({ source: source !== null && PROC_FD.test(source) ? this.resolveMagic(source) : source, target: this.resolveMagic(target), fstype, flags, data });
+    this.mountTable.push({
+      source: source !== null && PROC_FD.test(source) ? this.resolveMagic(source) : source,
+      target: this.resolveMagic(target),
+      fstype,
+      flags,
+      data,
+    });
   }
   /** /proc/self/fd/N as the fd's path (EBADF for an fd the fake did not open); other paths resolved. */
   resolveMagic(p: string): string {
@@ -190,9 +200,15 @@ export class FakeSys implements Sys {
     }
     return best ? { ...best[1] } : { type: FS_MAGIC.EXT4, flags: 0 };
   }
-  umount(target: string, flags: number): void { this.record('umount', [target, flags], target); }
-  pivotRoot(newRoot: string, putOld: string): void { this.record('pivotRoot', [newRoot, putOld]); }
-  chroot(p: string): void { this.record('chroot', [p]); }
+  umount(target: string, flags: number): void {
+    this.record('umount', [target, flags], target);
+  }
+  pivotRoot(newRoot: string, putOld: string): void {
+    this.record('pivotRoot', [newRoot, putOld]);
+  }
+  chroot(p: string): void {
+    this.record('chroot', [p]);
+  }
   chdir(p: string): void {
     this.record('chdir', [p], p);
     this.cwd = path.resolve(this.cwd, p);
@@ -201,7 +217,9 @@ export class FakeSys implements Sys {
     this.record('getcwd', []);
     return this.cwdOverride ?? this.cwd;
   }
-  fchdir(fd: number): void { this.record('fchdir', [fd]); }
+  fchdir(fd: number): void {
+    this.record('fchdir', [fd]);
+  }
   stat(p: string, followLinks = false): FileKind | undefined {
     const n = this.files.get(followLinks ? this.resolveFdLink(p) : path.resolve(p));
     return n ? { kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, rdev: n.rdev } : undefined;
@@ -244,9 +262,15 @@ export class FakeSys implements Sys {
     this.record('mknod', [p, mode, major, minor], p);
     this.files.set(path.resolve(p), { kind: 'chr', mode: mode & 0o7777, uid: 0, gid: 0, rdev: major * 256 + minor });
   }
-  chown(p: string, uid: number, gid: number): void { this.record('chown', [p, uid, gid], p); }
-  chmod(p: string, mode: number): void { this.record('chmod', [p, mode], p); }
-  realpath(p: string): string { return path.resolve(p); }
+  chown(p: string, uid: number, gid: number): void {
+    this.record('chown', [p, uid, gid], p);
+  }
+  chmod(p: string, mode: number): void {
+    this.record('chmod', [p, mode], p);
+  }
+  realpath(p: string): string {
+    return path.resolve(p);
+  }
   readlink(p: string): string {
     const fdLink = /^\/proc\/self\/fd\/(\d+)$/.exec(p);
     if (fdLink) {
@@ -275,7 +299,9 @@ export class FakeSys implements Sys {
     if (!n) throw new SysError('llistxattr', 2, p);
     return [...(n.xattrs?.keys() ?? [])];
   }
-  ptyUnlock(masterFd: number): void { this.record('ptyUnlock', [masterFd]); }
+  ptyUnlock(masterFd: number): void {
+    this.record('ptyUnlock', [masterFd]);
+  }
   open(p: string, flags: number, mode = 0): number {
     this.record('open', [p, flags, mode], p);
     const target = this.resolveFdLink(p);
@@ -440,9 +466,15 @@ export class FakeSys implements Sys {
     this.bpfFds.delete(fd);
     this.offsets.delete(fd);
   }
-  dup2(oldfd: number, newfd: number): void { this.record('dup2', [oldfd, newfd]); }
-  setCloexec(fd: number, on: boolean): void { this.record('setCloexec', [fd, on]); }
-  listFds(): number[] { return [...this.fds]; }
+  dup2(oldfd: number, newfd: number): void {
+    this.record('dup2', [oldfd, newfd]);
+  }
+  setCloexec(fd: number, on: boolean): void {
+    this.record('setCloexec', [fd, on]);
+  }
+  listFds(): number[] {
+    return [...this.fds];
+  }
   closeFrom(first: number, cloexecOnly: boolean): void {
     this.record('closeFrom', [first, cloexecOnly]);
     if (!cloexecOnly) this.fds = this.fds.filter((f) => f < first);
@@ -485,12 +517,16 @@ export class FakeSys implements Sys {
     this.record('ptsNumber', [masterFd]);
     return 0;
   }
-  setWinsize(fd: number, rows: number, cols: number): void { this.record('setWinsize', [fd, rows, cols]); }
+  setWinsize(fd: number, rows: number, cols: number): void {
+    this.record('setWinsize', [fd, rows, cols]);
+  }
   connectUnix(p: string): number {
     this.record('connectUnix', [p], p);
     return this.newFd();
   }
-  sendFd(socketFd: number, fd: number, payload: string): void { this.record('sendFd', [socketFd, fd, payload]); }
+  sendFd(socketFd: number, fd: number, payload: string): void {
+    this.record('sendFd', [socketFd, fd, payload]);
+  }
   listenUnix(p: string): number {
     this.record('listenUnix', [p], p);
     return this.nextFd++;
@@ -503,9 +539,15 @@ export class FakeSys implements Sys {
     this.record('recvFd', [socketFd]);
     return Promise.resolve({ fd: this.nextFd++, payload: '' });
   }
-  getpid(): number { return this.pid; }
-  sethostname(name: string): void { this.record('sethostname', [name]); }
-  setdomainname(name: string): void { this.record('setdomainname', [name]); }
+  getpid(): number {
+    return this.pid;
+  }
+  sethostname(name: string): void {
+    this.record('sethostname', [name]);
+  }
+  setdomainname(name: string): void {
+    this.record('setdomainname', [name]);
+  }
   prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
     this.record('prctl', [option, a2, a3, a4, a5], String(option));
     // The kernel raises an ambient capability only if it is both permitted and inheritable.
@@ -523,16 +565,28 @@ export class FakeSys implements Sys {
     this.record('capset', [sets]);
     this.caps = { ...sets };
   }
-  setgroups(gids: number[]): void { this.record('setgroups', [gids]); }
-  setresgid(gid: number): void { this.record('setresgid', [gid]); }
-  setresuid(uid: number): void { this.record('setresuid', [uid]); }
-  setrlimit(resource: number, soft: bigint, hard: bigint): void { this.record('setrlimit', [resource, soft, hard]); }
+  setgroups(gids: number[]): void {
+    this.record('setgroups', [gids]);
+  }
+  setresgid(gid: number): void {
+    this.record('setresgid', [gid]);
+  }
+  setresuid(uid: number): void {
+    this.record('setresuid', [uid]);
+  }
+  setrlimit(resource: number, soft: bigint, hard: bigint): void {
+    this.record('setrlimit', [resource, soft, hard]);
+  }
   umask(mask: number): number {
     this.record('umask', [mask]);
     return 0o022;
   }
-  resetSignals(): void { this.record('resetSignals', []); }
-  kill(pid: number, signal: number): void { this.record('kill', [pid, signal]); }
+  resetSignals(): void {
+    this.record('resetSignals', []);
+  }
+  kill(pid: number, signal: number): void {
+    this.record('kill', [pid, signal]);
+  }
   seccompLoad(filter: SeccompFilter): number | undefined {
     this.record('seccompLoad', [filter]);
     return filter.rules.some((r) => r.action === 'SCMP_ACT_NOTIFY') ? this.nextFd++ : undefined;
@@ -540,9 +594,7 @@ export class FakeSys implements Sys {
 
   /** Programs attached at `p` (an opened path) for `attachType`, oldest first. */
   bpfAttachedAt(p: string, attachType: number): FakeBpfProgram[] {
-    return (this.bpfAttached.get(path.resolve(p)) ?? [])
-      .filter((a) => a.attachType === attachType)
-      .map((a) => this.bpfPrograms.get(a.id)!);
+    return (this.bpfAttached.get(path.resolve(p)) ?? []).filter((a) => a.attachType === attachType).map((a) => this.bpfPrograms.get(a.id)!);
   }
   /** fds handed out for BPF programs and not closed yet. */
   openBpfFds(): number[] {
@@ -595,8 +647,12 @@ export class FakeSys implements Sys {
     this.record('fsopen', [fsName], fsName);
     return this.nextFd++;
   }
-  fsconfigString(fsFd: number, key: string, value: string): void { this.record('fsconfigString', [fsFd, key, value], key); }
-  fsconfigCreate(fsFd: number): void { this.record('fsconfigCreate', [fsFd]); }
+  fsconfigString(fsFd: number, key: string, value: string): void {
+    this.record('fsconfigString', [fsFd, key, value], key);
+  }
+  fsconfigCreate(fsFd: number): void {
+    this.record('fsconfigCreate', [fsFd]);
+  }
   fsmount(fsFd: number, attrs: number): number {
     this.record('fsmount', [fsFd, attrs]);
     return this.nextFd++;

@@ -141,7 +141,9 @@ export function libc(): Libc {
     mkdirat: f('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
     statfs: f('int statfs(const char *path, _Out_ void *buf)'),
     fstatfs: f('int fstatfs(int fd, _Out_ void *buf)'),
-    mount_setattr: lib.func('long syscall(long nr, int dirfd, const char *path, unsigned int flags, const void *attr, size_t size)') as (...a: unknown[]) => number,
+    mount_setattr: lib.func('long syscall(long nr, int dirfd, const char *path, unsigned int flags, const void *attr, size_t size)') as (
+      ...a: unknown[]
+    ) => number,
     statx: f('int statx(int dirfd, const char *path, int flags, uint32_t mask, _Out_ void *buf)'),
     unlinkat: f('int unlinkat(int dirfd, const char *path, int flags)'),
     symlinkat: f('int symlinkat(const char *target, int dirfd, const char *path)'),
@@ -220,7 +222,22 @@ export function libc(): Libc {
   const SYS_fsmount = 432;
   const SYS_close_range = 436;
   cached = {
-    ...(fns as unknown as Omit<Libc, 'pivot_root' | 'openat2' | 'bpf' | 'fsopen' | 'fsconfig' | 'fsmount' | 'open_tree' | 'move_mount' | 'getcwd' | 'close_range' | 'mount_setattr' | 'errno' | 'address'>),
+    ...(fns as unknown as Omit<
+      Libc,
+      | 'pivot_root'
+      | 'openat2'
+      | 'bpf'
+      | 'fsopen'
+      | 'fsconfig'
+      | 'fsmount'
+      | 'open_tree'
+      | 'move_mount'
+      | 'getcwd'
+      | 'close_range'
+      | 'mount_setattr'
+      | 'errno'
+      | 'address'
+    >),
     pivot_root: (a: string, b: string) => fns.pivot_root(SYS_pivot_root, a, b),
     // openat2 is 437 in the generic syscall table, the same on x86_64 and aarch64
     openat2: (dirfd: number, p: string, how: Buffer) => fns.openat2(437, dirfd, p, how, how.length),

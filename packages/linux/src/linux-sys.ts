@@ -63,13 +63,11 @@ function fsStat(buf: Buffer): FsStat {
   return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigInt64LE(80)) };
 }
 
-
 const STATX_BASIC_STATS = 0x7ff;
 
 function makedevNumber(major: number, minor: number): number {
   return Number(makedev(major, minor));
 }
-
 
 /** struct timespec from seconds with a fraction; the nanoseconds are rounded, never to 1e9. */
 function writeTimespec(buf: Buffer, off: number, seconds: number): void {
@@ -111,7 +109,11 @@ function listXattr(op: string, call: (buf: Buffer | null, size: number) => numbe
       if (libc().errno() === ERANGE) continue;
       throw new SysError(op, libc().errno(), subject);
     }
-    return buf.subarray(0, n).toString().split('\0').filter((s) => s.length > 0);
+    return buf
+      .subarray(0, n)
+      .toString()
+      .split('\0')
+      .filter((s) => s.length > 0);
   }
 }
 
@@ -258,7 +260,13 @@ export class LinuxSys implements Sys {
       throw new SysError('statx', errno, p || `fd ${dirfd}`);
     }
     const mode = buf.readUInt16LE(28);
-    return { kind: fileKindOfMode(mode), mode: mode & 0o7777, uid: buf.readUInt32LE(20), gid: buf.readUInt32LE(24), rdev: makedevNumber(buf.readUInt32LE(128), buf.readUInt32LE(132)) };
+    return {
+      kind: fileKindOfMode(mode),
+      mode: mode & 0o7777,
+      uid: buf.readUInt32LE(20),
+      gid: buf.readUInt32LE(24),
+      rdev: makedevNumber(buf.readUInt32LE(128), buf.readUInt32LE(132)),
+    };
   }
   unlinkat(dirfd: number, p: string, flags: number): void {
     check(libc().unlinkat(dirfd, p, flags), 'unlinkat', p);
@@ -577,7 +585,10 @@ export class LinuxSys implements Sys {
       const none = Buffer.alloc(128);
       must(c.posix_spawnattr_setsigdefault(attr, all), 'posix_spawnattr_setsigdefault');
       must(c.posix_spawnattr_setsigmask(attr, none), 'posix_spawnattr_setsigmask');
-      must(c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (req.setsid ? POSIX_SPAWN_SETSID : 0)), 'posix_spawnattr_setflags');
+      must(
+        c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (req.setsid ? POSIX_SPAWN_SETSID : 0)),
+        'posix_spawnattr_setflags',
+      );
       const pid = new Int32Array(1);
       must(c.posix_spawn(pid, req.path, actions, attr, [...req.argv, null], [...req.env, null]), 'posix_spawn');
       return pid[0]!;

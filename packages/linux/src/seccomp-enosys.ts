@@ -51,13 +51,20 @@ export function enosysStub(limits: readonly ArchLimit[]): Buffer {
   if (limits.length === 0) return Buffer.alloc(0);
   // dispatch on the architecture; an architecture the profile does not cover goes to the filter
   const dispatch: Insn[] = [{ code: LD_W_ABS, k: 4 }];
-  limits.forEach((l, i) => dispatch.push({ code: JMP_JEQ_K, k: l.audit >>> 0, jt: `arch${i}`, jf: i + 1 < limits.length ? `check${i + 1}` : 'filter', label: `check${i}` }));
+  limits.forEach((l, i) =>
+    dispatch.push({ code: JMP_JEQ_K, k: l.audit >>> 0, jt: `arch${i}`, jf: i + 1 < limits.length ? `check${i + 1}` : 'filter', label: `check${i}` }),
+  );
   const body: Insn[] = [...dispatch];
   limits.forEach((l, i) => {
     body.push({ code: LD_W_ABS, k: 0, label: `arch${i}` });
     if (l.audit === AUDIT_ARCH_X86_64) {
       // bit 30 set: an x32 syscall; the native limit must not apply to it (nor the x32 one to native)
-      body.push({ code: JMP_JSET_K, k: X32_SYSCALL_BIT, jt: l.x32Max !== undefined ? `x32_${i}` : 'filter', jf: l.max !== undefined ? `native${i}` : 'filter' });
+      body.push({
+        code: JMP_JSET_K,
+        k: X32_SYSCALL_BIT,
+        jt: l.x32Max !== undefined ? `x32_${i}` : 'filter',
+        jf: l.max !== undefined ? `native${i}` : 'filter',
+      });
       if (l.max !== undefined) body.push({ code: JMP_JGT_K, k: l.max, jt: 'enosys', jf: 'filter', label: `native${i}` });
       if (l.x32Max !== undefined) body.push({ code: JMP_JGT_K, k: l.x32Max >>> 0, jt: 'enosys', jf: 'filter', label: `x32_${i}` });
     } else if (l.max !== undefined) {

@@ -76,11 +76,29 @@ const FLAG_ATTRS: Record<string, number | null> = {
 
 /** SCMP_ARCH_* names Gantry knows; `features` reports those this libseccomp resolves. */
 const KNOWN_ARCHS = [
-  'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM', 'SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_MIPS',
-  'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64',
-  'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64',
-  'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_SH',
-  'SCMP_ARCH_SHEB', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64',
+  'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_ARM',
+  'SCMP_ARCH_LOONGARCH64',
+  'SCMP_ARCH_M68K',
+  'SCMP_ARCH_MIPS',
+  'SCMP_ARCH_MIPS64',
+  'SCMP_ARCH_MIPS64N32',
+  'SCMP_ARCH_MIPSEL',
+  'SCMP_ARCH_MIPSEL64',
+  'SCMP_ARCH_MIPSEL64N32',
+  'SCMP_ARCH_PARISC',
+  'SCMP_ARCH_PARISC64',
+  'SCMP_ARCH_PPC',
+  'SCMP_ARCH_PPC64',
+  'SCMP_ARCH_PPC64LE',
+  'SCMP_ARCH_RISCV64',
+  'SCMP_ARCH_S390',
+  'SCMP_ARCH_S390X',
+  'SCMP_ARCH_SH',
+  'SCMP_ARCH_SHEB',
+  'SCMP_ARCH_X32',
+  'SCMP_ARCH_X86',
+  'SCMP_ARCH_X86_64',
 ];
 
 /** Returned by seccomp_syscall_resolve_name for names it does not know. */
@@ -157,7 +175,11 @@ function libseccomp(): LibSeccomp {
     archNative: f('uint32_t seccomp_arch_native(void)'),
     syscallResolveName: f('int seccomp_syscall_resolve_name(const char *name)'),
     ruleAddArray: lib.func('seccomp_rule_add_array', 'int', [
-      'void *', 'uint32_t', 'int', 'unsigned int', koffi.pointer(ArgCmpType),
+      'void *',
+      'uint32_t',
+      'int',
+      'unsigned int',
+      koffi.pointer(ArgCmpType),
     ]) as unknown as LibSeccomp['ruleAddArray'],
     attrSet: f('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     load: f('int seccomp_load(void *ctx)'),
@@ -230,11 +252,7 @@ function addRule(lib: LibSeccomp, ctx: FilterCtx, rule: SeccompRule, defaultActi
     const nr = lib.syscallResolveName(name);
     if (nr === NR_SCMP_ERROR) continue;
     for (const group of groups) {
-      check(
-        lib.ruleAddArray(ctx, action, nr, group.length, group.length > 0 ? group : null),
-        'seccomp_rule_add',
-        name,
-      );
+      check(lib.ruleAddArray(ctx, action, nr, group.length, group.length > 0 ? group : null), 'seccomp_rule_add', name);
     }
     added++;
   }
@@ -301,7 +319,11 @@ export function loadSeccompFilter(filter: SeccompFilter): number | undefined {
       if (fd < 0) throw new SysError('seccomp_notify_fd', -fd);
       return fd;
     }
-    const fd = loadProgram(lib, Buffer.concat([enosysStub(limits), exportProgram(lib, ctx)]), kernelFlags(filter.flags) | (notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0));
+    const fd = loadProgram(
+      lib,
+      Buffer.concat([enosysStub(limits), exportProgram(lib, ctx)]),
+      kernelFlags(filter.flags) | (notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0),
+    );
     return notify ? fd : undefined;
   } finally {
     lib.release(ctx);

@@ -41,14 +41,7 @@ export type SeccompActionName =
   | 'SCMP_ACT_NOTIFY';
 
 /** libseccomp's `enum scmp_compare` names, as OCI spells them. */
-export type SeccompOperatorName =
-  | 'SCMP_CMP_NE'
-  | 'SCMP_CMP_LT'
-  | 'SCMP_CMP_LE'
-  | 'SCMP_CMP_EQ'
-  | 'SCMP_CMP_GE'
-  | 'SCMP_CMP_GT'
-  | 'SCMP_CMP_MASKED_EQ';
+export type SeccompOperatorName = 'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
 
 /** One argument condition; values are 64-bit, hence bigint. */
 export interface SeccompArgRule {

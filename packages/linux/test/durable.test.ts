@@ -137,7 +137,11 @@ describe('writeFileAtomic', () => {
       reads++;
     };
     // read on every progress line the child prints (the child is mid-write most of the time)
-    const r = await runChild(writer, { onLine: () => { for (let k = 0; k < 5; k++) check(); } });
+    const r = await runChild(writer, {
+      onLine: () => {
+        for (let k = 0; k < 5; k++) check();
+      },
+    });
     expect(r.code).toBe(0);
     check();
     expect(reads).toBeGreaterThan(40);
@@ -145,31 +149,35 @@ describe('writeFileAtomic', () => {
     expect(seen.size).toBeGreaterThan(2);
   }, 120_000);
 
-  it.each(['writeFileAtomic', 'createFileExclusive'] as const)('%s: kill -9 before each file-system call leaves the old file or the new one, whole', async (fn) => {
-    const durableJs = path.resolve(__dirname, '../dist/store/durable.js');
-    const file = path.join(root, 'rec');
-    const oldBody = 'o'.repeat(50000);
-    const newBody = 'n'.repeat(50000);
-    const script = `${CRASH_HOOK}
+  it.each(['writeFileAtomic', 'createFileExclusive'] as const)(
+    '%s: kill -9 before each file-system call leaves the old file or the new one, whole',
+    async (fn) => {
+      const durableJs = path.resolve(__dirname, '../dist/store/durable.js');
+      const file = path.join(root, 'rec');
+      const oldBody = 'o'.repeat(50000);
+      const newBody = 'n'.repeat(50000);
+      const script = `${CRASH_HOOK}
       const d = require(${JSON.stringify(durableJs)});
       __crash.arm();
       d.${fn}(${JSON.stringify(file)}, ${JSON.stringify(newBody)});
       process.stdout.write('done ' + __crash.disarm() + '\\n');
     `;
-    const reset = () => (fn === 'writeFileAtomic' ? fs.writeFileSync(file, oldBody) : undefined);
-    reset();
-    const stops = await crashAtEachPoint(script, ({ finished }) => {
-      sweepTempFiles(root); // as a daemon does when it opens its store
-      expect(fs.readdirSync(root).filter((f) => f !== 'rec')).toEqual([]);
-      const body = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-      if (finished) expect(body).toBe(newBody);
-      else if (fn === 'writeFileAtomic') expect([oldBody, newBody]).toContain(body);
-      else expect([undefined, newBody]).toContain(body);
-      fs.rmSync(file, { force: true });
+      const reset = () => (fn === 'writeFileAtomic' ? fs.writeFileSync(file, oldBody) : undefined);
       reset();
-    });
-    expect(stops).toEqual(expect.arrayContaining(['fs.openSync', 'fs.writeSync', fn === 'writeFileAtomic' ? 'fs.renameSync' : 'fs.linkSync']));
-  }, 120_000);
+      const stops = await crashAtEachPoint(script, ({ finished }) => {
+        sweepTempFiles(root); // as a daemon does when it opens its store
+        expect(fs.readdirSync(root).filter((f) => f !== 'rec')).toEqual([]);
+        const body = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+        if (finished) expect(body).toBe(newBody);
+        else if (fn === 'writeFileAtomic') expect([oldBody, newBody]).toContain(body);
+        else expect([undefined, newBody]).toContain(body);
+        fs.rmSync(file, { force: true });
+        reset();
+      });
+      expect(stops).toEqual(expect.arrayContaining(['fs.openSync', 'fs.writeSync', fn === 'writeFileAtomic' ? 'fs.renameSync' : 'fs.linkSync']));
+    },
+    120_000,
+  );
 });
 
 describe('createFileExclusive', () => {

@@ -53,12 +53,18 @@ describe('errdefs and gRPC', () => {
     const shim = grpcFailure(6, 'task t already exists');
     expect(errdefs.fromGrpc(shim)).toMatchObject({ kind: 'already-exists', message: 'task t already exists' });
     expect(errdefs.fromGrpc(shim).cause).toBe(shim);
-    expect(errdefs.fromGrpc(shim, 'failed to create shim task')).toMatchObject({ kind: 'already-exists', message: 'failed to create shim task: task t already exists' });
+    expect(errdefs.fromGrpc(shim, 'failed to create shim task')).toMatchObject({
+      kind: 'already-exists',
+      message: 'failed to create shim task: task t already exists',
+    });
     const mine = errdefs.conflict('in use');
     expect(errdefs.fromGrpc(mine)).toBe(mine);
     expect(errdefs.fromGrpc(mine, 'remove')).toMatchObject({ kind: 'conflict', message: 'remove: in use' });
     expect(errdefs.fromGrpc(new Error('EIO'), 'p')).toMatchObject({ kind: 'unknown', message: 'p: EIO' });
     // grpc-js puts the server's text in details; without it, the message
-    expect(errdefs.fromGrpc(Object.assign(new Error('14 UNAVAILABLE: no connection'), { code: 14 }))).toMatchObject({ kind: 'unavailable', message: '14 UNAVAILABLE: no connection' });
+    expect(errdefs.fromGrpc(Object.assign(new Error('14 UNAVAILABLE: no connection'), { code: 14 }))).toMatchObject({
+      kind: 'unavailable',
+      message: '14 UNAVAILABLE: no connection',
+    });
   });
 });

@@ -114,7 +114,11 @@ describe('commandLineOrExit', () => {
   });
 
   it('prints the help and exits 0', () => {
-    expect(run('--help')).toMatchObject({ status: 0, stderr: '', stdout: 'usage: demo [options]\n      --root VALUE  state\n  -h, --help        print this help\n' });
+    expect(run('--help')).toMatchObject({
+      status: 0,
+      stderr: '',
+      stdout: 'usage: demo [options]\n      --root VALUE  state\n  -h, --help        print this help\n',
+    });
   });
 
   it('prints one error line and exits 1, for parse errors and for checks', () => {

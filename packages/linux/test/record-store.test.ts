@@ -39,10 +39,12 @@ describe('RecordStore', () => {
     expect(rec.big.length).toBe(20000);
   };
 
-  it.each(['create', 'update'] as const)('kill -9 before each file-system call of %s: the old record or the new one, whole, and no temp file', async (op) => {
-    // The child stops itself before its n-th file-system call inside one create/update; n steps
-    // through every call, so every crash point of the operation is tried once.
-    const script = `${CRASH_HOOK}
+  it.each(['create', 'update'] as const)(
+    'kill -9 before each file-system call of %s: the old record or the new one, whole, and no temp file',
+    async (op) => {
+      // The child stops itself before its n-th file-system call inside one create/update; n steps
+      // through every call, so every crash point of the operation is tried once.
+      const script = `${CRASH_HOOK}
       const { RecordStore } = require(${JSON.stringify(storeJs)});
       const s = new RecordStore(${JSON.stringify(root)});
       const big = 'x'.repeat(20000);
@@ -52,26 +54,28 @@ describe('RecordStore', () => {
       else s.create(['b'], 'k', { i: 2, big, check: 14 });
       process.stdout.write('done ' + __crash.disarm() + '\\n');
     `;
-    let newSeen = false;
-    const seen = await crashAtEachPoint(script, () => {
-      const s = new RecordStore(root); // as on restart: sweeps temp files
-      expect(fs.existsSync(path.join(root, 'b')) ? fs.readdirSync(path.join(root, 'b')).filter((f) => f !== 'k.json') : []).toEqual([]);
-      const rec = s.get<Rec>(['b'], 'k');
-      if (op === 'create' && rec === undefined) {
-        expect(newSeen).toBe(false);
-      } else {
-        expect(rec).toBeDefined();
-        whole(rec!);
-        // once the new record was visible, a later crash never brings the old one back
-        if (rec!.i === 2) newSeen = true;
-        else expect(newSeen).toBe(false);
-      }
-      fs.rmSync(path.join(root, 'b'), { recursive: true, force: true });
-    });
-    // the hook did stop inside the operation, at the calls that matter, and it finished with the new record
-    expect(seen).toEqual(expect.arrayContaining(['fs.openSync', 'fs.writeSync', op === 'create' ? 'fs.linkSync' : 'fs.renameSync']));
-    expect(newSeen).toBe(true);
-  }, 300_000); // an upper bound: one child per crash point, ~0.5 s each on a busy machine
+      let newSeen = false;
+      const seen = await crashAtEachPoint(script, () => {
+        const s = new RecordStore(root); // as on restart: sweeps temp files
+        expect(fs.existsSync(path.join(root, 'b')) ? fs.readdirSync(path.join(root, 'b')).filter((f) => f !== 'k.json') : []).toEqual([]);
+        const rec = s.get<Rec>(['b'], 'k');
+        if (op === 'create' && rec === undefined) {
+          expect(newSeen).toBe(false);
+        } else {
+          expect(rec).toBeDefined();
+          whole(rec!);
+          // once the new record was visible, a later crash never brings the old one back
+          if (rec!.i === 2) newSeen = true;
+          else expect(newSeen).toBe(false);
+        }
+        fs.rmSync(path.join(root, 'b'), { recursive: true, force: true });
+      });
+      // the hook did stop inside the operation, at the calls that matter, and it finished with the new record
+      expect(seen).toEqual(expect.arrayContaining(['fs.openSync', 'fs.writeSync', op === 'create' ? 'fs.linkSync' : 'fs.renameSync']));
+      expect(newSeen).toBe(true);
+    },
+    300_000,
+  ); // an upper bound: one child per crash point, ~0.5 s each on a busy machine
 
   it('loses no committed record and never shows a torn one when the writer is killed -9 mid-stream', async () => {
     // A child writes records as fast as it can and prints each key once create/update returned;

@@ -59,7 +59,7 @@ maybe('detached mounts and sealed memfds (root integration)', () => {
     const src = keep(sys.open(path.join(dir, 'top', 'prog'), O.RDONLY | O.CLOEXEC));
     const mfd = keep(sys.memfdCreate('gantry-test', MFD.CLOEXEC | MFD.ALLOW_SEALING));
     let copied = 0;
-    for (let n; (n = sys.sendfile(mfd, src, 1 << 20)) > 0; ) copied += n;
+    for (let n; (n = sys.sendfile(mfd, src, 1 << 20)) > 0;) copied += n;
     expect(copied).toBe('original'.length);
     const seals = F_SEAL.WRITE | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.SEAL;
     sys.fcntlInt(mfd, F.ADD_SEALS, seals);

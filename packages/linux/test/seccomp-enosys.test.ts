@@ -16,13 +16,25 @@ function run(prog: Buffer, nr: number, arch: number): number | 'filter' {
     const k = prog.readUInt32LE(pc * 8 + 4);
     pc++;
     switch (code) {
-      case 0x20: a = k === 0 ? nr >>> 0 : arch >>> 0; break;
-      case 0x05: pc += k; break;
-      case 0x15: pc += a === k ? jt : jf; break;
-      case 0x25: pc += a > k ? jt : jf; break;
-      case 0x45: pc += (a & k) !== 0 ? jt : jf; break;
-      case 0x06: return k;
-      default: throw new Error(`unexpected opcode ${code}`);
+      case 0x20:
+        a = k === 0 ? nr >>> 0 : arch >>> 0;
+        break;
+      case 0x05:
+        pc += k;
+        break;
+      case 0x15:
+        pc += a === k ? jt : jf;
+        break;
+      case 0x25:
+        pc += a > k ? jt : jf;
+        break;
+      case 0x45:
+        pc += (a & k) !== 0 ? jt : jf;
+        break;
+      case 0x06:
+        return k;
+      default:
+        throw new Error(`unexpected opcode ${code}`);
     }
   }
   if (pc !== n) throw new Error('jumped past the end');

@@ -55,10 +55,7 @@ afterAll(() => {
 
 /** JS source for a filter: JSON with bigints written as BigInt literals. */
 function filterSource(filter: SeccompFilter): string {
-  return JSON.stringify(filter, (_k, v: unknown) => (typeof v === 'bigint' ? `__big__${v}` : v)).replace(
-    /"__big__(\d+)"/g,
-    '$1n',
-  );
+  return JSON.stringify(filter, (_k, v: unknown) => (typeof v === 'bigint' ? `__big__${v}` : v)).replace(/"__big__(\d+)"/g, '$1n');
 }
 
 /**
@@ -118,7 +115,11 @@ describe('loadSeccompFilter (in a child process)', () => {
   });
 
   it('honours a custom errnoRet, and EPERM is the default errno', () => {
-    for (const [errnoRet, code] of [[ENOSYS, 'ENOSYS'], [EACCES, 'EACCES'], [undefined, 'EPERM']] as const) {
+    for (const [errnoRet, code] of [
+      [ENOSYS, 'ENOSYS'],
+      [EACCES, 'EACCES'],
+      [undefined, 'EPERM'],
+    ] as const) {
       const r = runChild(allowAllBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet, args: [] }]), MKDIR_PROBE);
       expect(r.report?.probe).toEqual({ mkdir: code, stat: 'ok' });
     }
@@ -127,13 +128,68 @@ describe('loadSeccompFilter (in a child process)', () => {
   it('defaultAction SCMP_ACT_ERRNO with defaultErrnoRet denies what the allow-list leaves out', () => {
     // What Node's main thread needs to finish the probe, print and exit.
     const allow = [
-      'read', 'write', 'writev', 'readv', 'pread64', 'pwrite64', 'close', 'fstat', 'newfstatat', 'statx', 'lseek',
-      'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'brk', 'futex', 'exit', 'exit_group', 'rt_sigaction',
-      'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack', 'epoll_wait', 'epoll_pwait', 'epoll_pwait2', 'epoll_ctl',
-      'clock_gettime', 'clock_nanosleep', 'gettimeofday', 'nanosleep', 'getpid', 'gettid', 'tgkill', 'ioctl', 'fcntl',
-      'sched_yield', 'getrandom', 'uname', 'eventfd2', 'set_robust_list', 'prlimit64', 'getrusage', 'membarrier',
-      'dup', 'dup3', 'pipe2', 'fsync', 'fdatasync', 'restart_syscall', 'rseq', 'poll', 'ppoll', 'sched_getaffinity',
-      'getuid', 'geteuid', 'getgid', 'getegid', 'kill', 'rt_sigtimedwait', 'wait4',
+      'read',
+      'write',
+      'writev',
+      'readv',
+      'pread64',
+      'pwrite64',
+      'close',
+      'fstat',
+      'newfstatat',
+      'statx',
+      'lseek',
+      'mmap',
+      'munmap',
+      'mprotect',
+      'madvise',
+      'mremap',
+      'brk',
+      'futex',
+      'exit',
+      'exit_group',
+      'rt_sigaction',
+      'rt_sigprocmask',
+      'rt_sigreturn',
+      'sigaltstack',
+      'epoll_wait',
+      'epoll_pwait',
+      'epoll_pwait2',
+      'epoll_ctl',
+      'clock_gettime',
+      'clock_nanosleep',
+      'gettimeofday',
+      'nanosleep',
+      'getpid',
+      'gettid',
+      'tgkill',
+      'ioctl',
+      'fcntl',
+      'sched_yield',
+      'getrandom',
+      'uname',
+      'eventfd2',
+      'set_robust_list',
+      'prlimit64',
+      'getrusage',
+      'membarrier',
+      'dup',
+      'dup3',
+      'pipe2',
+      'fsync',
+      'fdatasync',
+      'restart_syscall',
+      'rseq',
+      'poll',
+      'ppoll',
+      'sched_getaffinity',
+      'getuid',
+      'geteuid',
+      'getgid',
+      'getegid',
+      'kill',
+      'rt_sigtimedwait',
+      'wait4',
     ];
     const r = runChild(
       { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EACCES, architectures: [], flags: [], rules: [{ names: allow, action: 'SCMP_ACT_ALLOW', args: [] }] },
@@ -147,21 +203,79 @@ describe('loadSeccompFilter (in a child process)', () => {
     expect(r.report?.probe).toEqual({ mkdir: 'EACCES', open: 'EACCES', fstat: 'ok' });
   });
 
-  it('answers ENOSYS, not the default errno, for syscalls newer than any the profile names (runc\'s stub)', () => {
+  it("answers ENOSYS, not the default errno, for syscalls newer than any the profile names (runc's stub)", () => {
     const allow = [
-      'read', 'write', 'writev', 'readv', 'pread64', 'pwrite64', 'close', 'fstat', 'newfstatat', 'statx', 'lseek',
-      'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'brk', 'futex', 'exit', 'exit_group', 'rt_sigaction',
-      'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack', 'epoll_wait', 'epoll_pwait', 'epoll_ctl',
-      'clock_gettime', 'clock_nanosleep', 'gettimeofday', 'nanosleep', 'getpid', 'gettid', 'tgkill', 'ioctl', 'fcntl',
-      'sched_yield', 'getrandom', 'uname', 'eventfd2', 'set_robust_list', 'prlimit64', 'getrusage', 'membarrier',
-      'dup', 'dup3', 'pipe2', 'fsync', 'fdatasync', 'restart_syscall', 'rseq', 'poll', 'ppoll', 'sched_getaffinity',
-      'getuid', 'geteuid', 'getgid', 'getegid', 'kill', 'rt_sigtimedwait', 'wait4',
+      'read',
+      'write',
+      'writev',
+      'readv',
+      'pread64',
+      'pwrite64',
+      'close',
+      'fstat',
+      'newfstatat',
+      'statx',
+      'lseek',
+      'mmap',
+      'munmap',
+      'mprotect',
+      'madvise',
+      'mremap',
+      'brk',
+      'futex',
+      'exit',
+      'exit_group',
+      'rt_sigaction',
+      'rt_sigprocmask',
+      'rt_sigreturn',
+      'sigaltstack',
+      'epoll_wait',
+      'epoll_pwait',
+      'epoll_ctl',
+      'clock_gettime',
+      'clock_nanosleep',
+      'gettimeofday',
+      'nanosleep',
+      'getpid',
+      'gettid',
+      'tgkill',
+      'ioctl',
+      'fcntl',
+      'sched_yield',
+      'getrandom',
+      'uname',
+      'eventfd2',
+      'set_robust_list',
+      'prlimit64',
+      'getrusage',
+      'membarrier',
+      'dup',
+      'dup3',
+      'pipe2',
+      'fsync',
+      'fdatasync',
+      'restart_syscall',
+      'rseq',
+      'poll',
+      'ppoll',
+      'sched_getaffinity',
+      'getuid',
+      'geteuid',
+      'getgid',
+      'getegid',
+      'kill',
+      'rt_sigtimedwait',
+      'wait4',
     ];
     const probe = `const raw = koffi.load('libc.so.6').func('long syscall(long nr, long a)');
       const call = (nr) => (raw(nr, 0) === -1 ? koffi.errno() : 0);
       return { mkdir: attempt(() => fs.mkdirSync(dir + '/a')), unknown: call(1000), epollPwait2: call(441) };`;
     const filter = (architectures: string[]): SeccompFilter => ({
-      defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: EACCES, architectures, flags: [], rules: [{ names: allow, action: 'SCMP_ACT_ALLOW', args: [] }],
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: EACCES,
+      architectures,
+      flags: [],
+      rules: [{ names: allow, action: 'SCMP_ACT_ALLOW', args: [] }],
     });
     const withArchs = runChild(filter(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']), probe);
     expect(withArchs.status).toBe(0);
@@ -189,9 +303,7 @@ describe('loadSeccompFilter (in a child process)', () => {
 
   it('compares arguments: personality allowed only when arg0 == 0xffffffff', () => {
     const r = runChild(
-      allowAllBut([
-        { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_NE', value: 0xffffffffn, valueTwo: 0n }] },
-      ]),
+      allowAllBut([{ names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_NE', value: 0xffffffffn, valueTwo: 0n }] }]),
       `return { query: persona(0xffffffff), set: persona(0) };`,
     );
     expect(r.report?.probe).toEqual({ query: { ret: expect.any(Number) }, set: { errno: EPERM } });
@@ -240,9 +352,7 @@ describe('loadSeccompFilter (in a child process)', () => {
   it('supports SCMP_CMP_MASKED_EQ (value is the mask, valueTwo the expected bits)', () => {
     // Deny mkdir(2) of world-writable directories: mode & 0o002 == 0o002.
     const r = runChild(
-      allowAllBut([
-        { names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, op: 'SCMP_CMP_MASKED_EQ', value: 0o002n, valueTwo: 0o002n }] },
-      ]),
+      allowAllBut([{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, op: 'SCMP_CMP_MASKED_EQ', value: 0o002n, valueTwo: 0o002n }] }]),
       `return {
         open: attempt(() => fs.mkdirSync(dir + '/open', 0o777)),
         closed: attempt(() => fs.mkdirSync(dir + '/closed', 0o755)),
@@ -259,12 +369,14 @@ describe('loadSeccompFilter (in a child process)', () => {
 
   it('SCMP_ACT_TRAP raises SIGSYS; SCMP_ACT_TRACE without a tracer fails with ENOSYS; SCMP_ACT_LOG allows', () => {
     expect(runChild(allowAllBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_TRAP', args: [] }]), MKDIR_PROBE).signal).toBe('SIGSYS');
-    expect(
-      runChild(allowAllBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_TRACE', args: [] }]), MKDIR_PROBE).report?.probe,
-    ).toEqual({ mkdir: 'ENOSYS', stat: 'ok' });
-    expect(
-      runChild(allowAllBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_LOG', args: [] }]), MKDIR_PROBE).report?.probe,
-    ).toEqual({ mkdir: 'ok', stat: 'ok' });
+    expect(runChild(allowAllBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_TRACE', args: [] }]), MKDIR_PROBE).report?.probe).toEqual({
+      mkdir: 'ENOSYS',
+      stat: 'ok',
+    });
+    expect(runChild(allowAllBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_LOG', args: [] }]), MKDIR_PROBE).report?.probe).toEqual({
+      mkdir: 'ok',
+      stat: 'ok',
+    });
   });
 
   it('skips syscall names unknown to libseccomp, unknown architectures and rules equal to the default', () => {
@@ -302,7 +414,10 @@ describe('loadSeccompFilter (in a child process)', () => {
     const cases: Array<[SeccompFilter, string]> = [
       [{ ...allowAllBut([]), defaultAction: 'SCMP_ACT_NOTIFY' }, 'EINVAL'],
       [allowAllBut([{ names: ['mkdir'], action: 'SCMP_ACT_BOGUS' as SeccompRule['action'], args: [] }]), 'EINVAL'],
-      [allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_XX' as 'SCMP_CMP_EQ', value: 0n, valueTwo: 0n }] }]), 'EINVAL'],
+      [
+        allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_XX' as 'SCMP_CMP_EQ', value: 0n, valueTwo: 0n }] }]),
+        'EINVAL',
+      ],
       [allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, op: 'SCMP_CMP_EQ', value: 0n, valueTwo: 0n }] }]), 'EINVAL'],
       [allowAllBut([], { flags: ['SECCOMP_FILTER_FLAG_FAST'] }), 'EINVAL'],
     ];
@@ -321,9 +436,7 @@ describe('seccompFeatures', () => {
     expect(f.enabled).toBe(true);
     expect(f.actions).toEqual(expect.arrayContaining(['SCMP_ACT_ERRNO', 'SCMP_ACT_ALLOW', 'SCMP_ACT_KILL_PROCESS']));
     expect(f.actions).toContain('SCMP_ACT_NOTIFY'); // kernel 5.5+
-    expect(f.operators).toEqual([
-      'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE',
-    ]);
+    expect(f.operators).toEqual(['SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE']);
     expect(f.archs).toEqual(expect.arrayContaining(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64']));
     expect(f.knownFlags).toContain('SECCOMP_FILTER_FLAG_TSYNC');
     expect(f.supportedFlags).toEqual(expect.arrayContaining(['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW']));

@@ -63,11 +63,15 @@ export function bridgeRules(b: BridgeRules): Rule[] {
   const f = (chain: string, ...spec: string[]): Rule => ({ table: 'filter', chain, spec });
   const rules: Rule[] = [f(ISOLATION_1, '-i', br, '!', '-o', br, '-j', ISOLATION_2), f(ISOLATION_2, '-o', br, '-j', 'DROP')];
   if (b.internal) rules.push(f(FORWARD_CHAIN, '-i', br, '!', '-o', br, '-j', 'DROP'), f(FORWARD_CHAIN, '-o', br, '!', '-i', br, '-j', 'DROP'));
-  rules.push(f(FORWARD_CHAIN, '-o', br, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'ACCEPT'), f(FORWARD_CHAIN, '-i', br, '-j', 'ACCEPT'));
+  rules.push(
+    f(FORWARD_CHAIN, '-o', br, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'ACCEPT'),
+    f(FORWARD_CHAIN, '-i', br, '-j', 'ACCEPT'),
+  );
   // routed in from anywhere but the bridge, not a reply and not a published port: unpublished ports stay private
   if (!b.internal) rules.push(f(FORWARD_CHAIN, '-o', br, '!', '-i', br, '-j', 'DROP'));
   if (b.dns) {
-    for (const proto of ['udp', 'tcp']) rules.push(f(INPUT_CHAIN, '!', '-i', br, '-d', `${b.dns.address}/32`, '-p', proto, '-m', proto, '--dport', String(b.dns.port), '-j', 'DROP'));
+    for (const proto of ['udp', 'tcp'])
+      rules.push(f(INPUT_CHAIN, '!', '-i', br, '-d', `${b.dns.address}/32`, '-p', proto, '-m', proto, '--dport', String(b.dns.port), '-j', 'DROP'));
   }
   if (b.internal && b.subnet) rules.push(f(INPUT_CHAIN, '-i', br, '!', '-d', b.subnet, '-j', 'DROP'));
   return rules;

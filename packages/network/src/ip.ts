@@ -46,13 +46,13 @@ export function formatCidr(c: Cidr): string {
 }
 
 export function cidrContains(c: Cidr, ip: number): boolean {
-  return ((ip & mask(c.prefix)) >>> 0) === c.network;
+  return (ip & mask(c.prefix)) >>> 0 === c.network;
 }
 
 /** True when one block contains the other (CIDR blocks either nest or are disjoint). */
 export function cidrOverlaps(a: Cidr, b: Cidr): boolean {
   const p = Math.min(a.prefix, b.prefix);
-  return ((a.network & mask(p)) >>> 0) === ((b.network & mask(p)) >>> 0);
+  return (a.network & mask(p)) >>> 0 === (b.network & mask(p)) >>> 0;
 }
 
 /** The broadcast (last) address of a block. */

@@ -33,7 +33,8 @@ export function resolvePool(req: PoolRequest, taken: string[]): IpamPool {
     } catch {
       throw invalid(`invalid gateway address ${req.Gateway} in Subnet ${req.Subnet}`);
     }
-    if (!cidrContains(subnet, gateway) || gateway === subnet.network || gateway === lastAddress(subnet)) throw invalid(`no matching subnet for gateway ${req.Gateway}`);
+    if (!cidrContains(subnet, gateway) || gateway === subnet.network || gateway === lastAddress(subnet))
+      throw invalid(`no matching subnet for gateway ${req.Gateway}`);
   }
   const pool: IpamPool = { Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway) };
   if (req.IPRange) {
@@ -45,7 +46,8 @@ export function resolvePool(req: PoolRequest, taken: string[]): IpamPool {
     }
     if (range.prefix < subnet.prefix || !cidrContains(subnet, range.network)) throw invalid(`no matching subnet for range ${req.IPRange}`);
     // host-local needs at least one address that is neither the subnet's network nor its broadcast
-    if (Math.max(range.network, subnet.network + 1) > Math.min(lastAddress(range), lastAddress(subnet) - 1)) throw invalid(`invalid ip-range ${req.IPRange}: no usable address in subnet ${req.Subnet}`);
+    if (Math.max(range.network, subnet.network + 1) > Math.min(lastAddress(range), lastAddress(subnet) - 1))
+      throw invalid(`invalid ip-range ${req.IPRange}: no usable address in subnet ${req.Subnet}`);
     pool.IPRange = formatCidr(range);
   }
   return pool;

@@ -48,7 +48,11 @@ function parseHostPorts(s: string | undefined, key: string): [number, number] {
 }
 
 /** The ports to publish: PortBindings, and with PublishAllPorts every exposed port not bound (random host port). */
-export function portRequests(bindings: Record<string, PortBinding[] | null> | undefined, exposed: Record<string, unknown> | undefined, publishAll: boolean): PortRequest[] {
+export function portRequests(
+  bindings: Record<string, PortBinding[] | null> | undefined,
+  exposed: Record<string, unknown> | undefined,
+  publishAll: boolean,
+): PortRequest[] {
   const out: PortRequest[] = [];
   for (const [key, list] of Object.entries(bindings ?? {})) {
     const [containerPort, protocol] = parsePortKey(key);

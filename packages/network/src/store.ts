@@ -52,7 +52,8 @@ export class NetworkStore {
     for (const f of fs.readdirSync(dir)) {
       if (!f.endsWith('.json')) continue;
       const rec = loadJsonOrQuarantine<NetworkRecord>(path.join(dir, f), {
-        validate: (v) => (isJsonObject(v) && typeof v.Id === 'string' && `${v.Id}.json` === f && typeof v.Name === 'string' ? undefined : 'not a network record of this file'),
+        validate: (v) =>
+          isJsonObject(v) && typeof v.Id === 'string' && `${v.Id}.json` === f && typeof v.Name === 'string' ? undefined : 'not a network record of this file',
         onQuarantine: (r) => opts.onQuarantine?.(r),
       });
       if (rec) this.byId.set(rec.Id, rec);

@@ -15,7 +15,10 @@ import { addBridgeRules, removeBridgeRules } from '../src/firewall';
 import type { NetworkRecord } from '../src/store';
 import { describeIf, needFile, needRoot } from '@gantry/testkit';
 
-const d = describeIf(needRoot('network namespaces'), needFile('/usr/lib/cni/bridge', 'Debian package containernetworking-plugins; tools/install-deps.sh installs it'));
+const d = describeIf(
+  needRoot('network namespaces'),
+  needFile('/usr/lib/cni/bridge', 'Debian package containernetworking-plugins; tools/install-deps.sh installs it'),
+);
 
 d('CNI plugins in a namespace of our own (root)', () => {
   const tag = randomBytes(4).toString('hex');
@@ -43,8 +46,19 @@ d('CNI plugins in a namespace of our own (root)', () => {
   const list = bridgeConflist(net, { ipamDir: path.join(dir, 'ipam') });
   const cni = new CniInvoker();
   const inNs = (...cmd: string[]) => execFileSync('nsenter', [`--net=${nsFile}`, ...cmd], { encoding: 'utf8' });
-  const rt = { containerId: 'c1', netns: nsFile, ifName: 'eth0', capabilityArgs: { ips: [`${sub}.42/24`], portMappings: [{ hostPort: 40000 + Math.floor(Math.random() * 20000), containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' }] } };
-  const rules = () => execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(sub + '.') || l.includes(net.Bridge!) || l.includes(list.name));
+  const rt = {
+    containerId: 'c1',
+    netns: nsFile,
+    ifName: 'eth0',
+    capabilityArgs: {
+      ips: [`${sub}.42/24`],
+      portMappings: [{ hostPort: 40000 + Math.floor(Math.random() * 20000), containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' }],
+    },
+  };
+  const rules = () =>
+    execFileSync('iptables-save', { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(sub + '.') || l.includes(net.Bridge!) || l.includes(list.name));
 
   afterAll(async () => {
     // portmap's DEL needs the mappings again to find its rules

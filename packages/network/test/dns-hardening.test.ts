@@ -51,7 +51,14 @@ class FakeUpstreams {
 
 describe('DnsServer forwarding (fake upstream socket)', () => {
   const mk = (fake: FakeUpstreams, extra: Partial<ConstructorParameters<typeof DnsServer>[0]> = {}) =>
-    new DnsServer({ address: '127.0.0.1', lookup: () => undefined, allowClient: () => true, forwarders: ['192.0.2.53'], connectUpstream: fake.connect, ...extra });
+    new DnsServer({
+      address: '127.0.0.1',
+      lookup: () => undefined,
+      allowClient: () => true,
+      forwarders: ['192.0.2.53'],
+      connectUpstream: fake.connect,
+      ...extra,
+    });
 
   it('sends a random id to the upstream and accepts only its reply with that id and question', async () => {
     const fake = new FakeUpstreams();
@@ -172,7 +179,14 @@ describe('DnsServer on loopback (real sockets)', () => {
     return s;
   };
   const start = async (opts: Partial<ConstructorParameters<typeof DnsServer>[0]>) => {
-    const s = new DnsServer({ address: '127.0.0.1', port: 0, lookup: (n) => (n === 'web' ? ['10.1.2.3'] : undefined), allowClient: () => true, forwarders: [], ...opts });
+    const s = new DnsServer({
+      address: '127.0.0.1',
+      port: 0,
+      lookup: (n) => (n === 'web' ? ['10.1.2.3'] : undefined),
+      allowClient: () => true,
+      forwarders: [],
+      ...opts,
+    });
     servers.push(s);
     await s.start();
     return s;

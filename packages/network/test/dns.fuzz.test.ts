@@ -13,7 +13,12 @@ import { DnsServer } from '../src/dns/server';
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'dns');
 
 /** A server that owns every name starting with "c" (no forwarders: nothing leaves the process). */
-const server = new DnsServer({ address: '127.0.0.1', lookup: (name) => (name.startsWith('c') ? ['10.0.0.2', '10.0.0.3'] : undefined), allowClient: () => true, forwarders: [] });
+const server = new DnsServer({
+  address: '127.0.0.1',
+  lookup: (name) => (name.startsWith('c') ? ['10.0.0.2', '10.0.0.3'] : undefined),
+  allowClient: () => true,
+  forwarders: [],
+});
 
 /** The answer to `msg` is a message we can read back, with the query's id. */
 async function answersWell(msg: Buffer): Promise<void> {
@@ -43,8 +48,16 @@ function query(id: number, flags: number, questions: { name: string; type: numbe
   return Buffer.concat(parts);
 }
 
-const questionArb = fc.record({ name: dnsName, type: fc.oneof(fc.constant(TYPE_A), fc.integer({ min: 0, max: 65535 })), cls: fc.integer({ min: 0, max: 65535 }) });
-const queryArb = fc.record({ id: fc.integer({ min: 0, max: 65535 }), flags: fc.integer({ min: 0, max: 65535 }), questions: fc.array(questionArb, { maxLength: 3 }) });
+const questionArb = fc.record({
+  name: dnsName,
+  type: fc.oneof(fc.constant(TYPE_A), fc.integer({ min: 0, max: 65535 })),
+  cls: fc.integer({ min: 0, max: 65535 }),
+});
+const queryArb = fc.record({
+  id: fc.integer({ min: 0, max: 65535 }),
+  flags: fc.integer({ min: 0, max: 65535 }),
+  questions: fc.array(questionArb, { maxLength: 3 }),
+});
 
 describe('DNS fuzzing', () => {
   it(
@@ -88,7 +101,11 @@ describe('DNS fuzzing', () => {
   it(
     'a response echoes the question and carries the A records given',
     () => {
-      const arb = fc.tuple(queryArb.filter((q) => q.questions.length > 0), fc.array(fc.ipV4(), { maxLength: 5 }), fc.integer({ min: 0, max: 0x7fffffff }));
+      const arb = fc.tuple(
+        queryArb.filter((q) => q.questions.length > 0),
+        fc.array(fc.ipV4(), { maxLength: 5 }),
+        fc.integer({ min: 0, max: 0x7fffffff }),
+      );
       fuzz(
         arb,
         ([q, ips, ttl]) => {

@@ -76,7 +76,14 @@ describe('DnsServer', () => {
 
   it('forwards names it does not own to the upstream and relays its answer', async () => {
     upstream.on('message', (m, r) => upstream.send(buildResponse(parseQuery(m), RCODE_NXDOMAIN, undefined, false), r.port, r.address));
-    const fwd = new DnsServer({ address: '127.0.0.1', port: 0, lookup: () => undefined, allowClient: () => true, forwarders: ['127.0.0.1'], upstreamPort: upstream.address().port });
+    const fwd = new DnsServer({
+      address: '127.0.0.1',
+      port: 0,
+      lookup: () => undefined,
+      allowClient: () => true,
+      forwarders: ['127.0.0.1'],
+      upstreamPort: upstream.address().port,
+    });
     await fwd.start();
     try {
       const s = dgram.createSocket('udp4');

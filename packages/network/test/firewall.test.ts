@@ -19,7 +19,9 @@ describe('bridge rules', () => {
   it('an internal network: nothing routed in or out of the bridge, and no host address outside its subnet', () => {
     const rules = show({ bridge: 'br1', internal: true, subnet: '10.2.0.0/24' });
     expect(rules.indexOf(`filter ${FORWARD_CHAIN} -i br1 ! -o br1 -j DROP`)).toBeLessThan(rules.indexOf(`filter ${FORWARD_CHAIN} -i br1 -j ACCEPT`));
-    expect(rules.indexOf(`filter ${FORWARD_CHAIN} -o br1 ! -i br1 -j DROP`)).toBeLessThan(rules.indexOf(`filter ${FORWARD_CHAIN} -o br1 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT`));
+    expect(rules.indexOf(`filter ${FORWARD_CHAIN} -o br1 ! -i br1 -j DROP`)).toBeLessThan(
+      rules.indexOf(`filter ${FORWARD_CHAIN} -o br1 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT`),
+    );
     expect(rules).toContain(`filter ${INPUT_CHAIN} -i br1 ! -d 10.2.0.0/24 -j DROP`);
     expect(rules.filter((r) => r.includes(INPUT_CHAIN))).toHaveLength(1); // no resolver given
   });

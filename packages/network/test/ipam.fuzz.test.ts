@@ -34,14 +34,24 @@ const octet = fc.integer({ min: 0, max: 255 });
 const ip = fc.tuple(octet, octet, octet, octet).map((o) => o.join('.'));
 const cidr = fc.tuple(ip, fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${a}/${p}`);
 /** Mostly well-formed, sometimes garbage: what a client can send. */
-const addressText = fc.oneof({ weight: 3, arbitrary: ip }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 1, arbitrary: fc.stringMatching(/^[0-9./]{0,20}$/) });
-const cidrText = fc.oneof({ weight: 3, arbitrary: cidr }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 1, arbitrary: fc.stringMatching(/^[0-9./]{0,20}$/) });
+const addressText = fc.oneof(
+  { weight: 3, arbitrary: ip },
+  { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[0-9./]{0,20}$/) },
+);
+const cidrText = fc.oneof(
+  { weight: 3, arbitrary: cidr },
+  { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[0-9./]{0,20}$/) },
+);
 /** Subnets near each other, so gateways and ranges often fall inside. */
-const nearPool: fc.Arbitrary<PoolRequest> = fc.tuple(fc.integer({ min: 16, max: 32 }), fc.nat(255), fc.nat(255), fc.integer({ min: 16, max: 32 }), fc.boolean(), fc.boolean()).map(([p, g, r, rp, withGw, withRange]) => ({
-  Subnet: `10.1.0.0/${p}`,
-  ...(withGw ? { Gateway: `10.1.0.${g}` } : {}),
-  ...(withRange ? { IPRange: `10.1.0.${r}/${rp}` } : {}),
-}));
+const nearPool: fc.Arbitrary<PoolRequest> = fc
+  .tuple(fc.integer({ min: 16, max: 32 }), fc.nat(255), fc.nat(255), fc.integer({ min: 16, max: 32 }), fc.boolean(), fc.boolean())
+  .map(([p, g, r, rp, withGw, withRange]) => ({
+    Subnet: `10.1.0.0/${p}`,
+    ...(withGw ? { Gateway: `10.1.0.${g}` } : {}),
+    ...(withRange ? { IPRange: `10.1.0.${r}/${rp}` } : {}),
+  }));
 const anyPool: fc.Arbitrary<PoolRequest> = fc.oneof(nearPool, fc.record({ Subnet: cidrText, Gateway: addressText, IPRange: cidrText }, { requiredKeys: [] }));
 
 function network(pools: IpamPool[]): NetworkRecord {
@@ -77,7 +87,9 @@ function checkPool(req: PoolRequest, taken: string[] = []): void {
     const first = parseIPv4(r.rangeStart);
     const last = parseIPv4(r.rangeEnd!);
     // host-local refuses an empty or inverted range at the first container start
-    expect({ req, first: r.rangeStart, last: r.rangeEnd, ok: first <= last && first > subnet.network && last < lastAddress(subnet) }).toMatchObject({ ok: true });
+    expect({ req, first: r.rangeStart, last: r.rangeEnd, ok: first <= last && first > subnet.network && last < lastAddress(subnet) }).toMatchObject({
+      ok: true,
+    });
   }
   const list = bridgeConflist(network([pool]), { ipamDir: '/x' });
   expect(JSON.parse(JSON.stringify(list))).toEqual(list);
@@ -87,14 +99,22 @@ describe('IPAM and CNI configuration fuzzing', () => {
   it(
     'addresses and CIDRs parse, canonically, or are AddressErrors',
     () => {
-      fuzz(addressText, (s) => {
-        const n = typed(() => parseIPv4(s), AddressError);
-        if (n !== undefined) expect(parseIPv4(formatIPv4(n))).toBe(n);
-      }, { numRuns: 1000 });
-      fuzz(cidrText, (s) => {
-        const c = typed(() => parseCidr(s), AddressError);
-        if (c) expect(parseCidr(`${formatIPv4(c.network)}/${c.prefix}`)).toEqual(c);
-      }, { numRuns: 1000 });
+      fuzz(
+        addressText,
+        (s) => {
+          const n = typed(() => parseIPv4(s), AddressError);
+          if (n !== undefined) expect(parseIPv4(formatIPv4(n))).toBe(n);
+        },
+        { numRuns: 1000 },
+      );
+      fuzz(
+        cidrText,
+        (s) => {
+          const c = typed(() => parseCidr(s), AddressError);
+          if (c) expect(parseCidr(`${formatIPv4(c.network)}/${c.prefix}`)).toEqual(c);
+        },
+        { numRuns: 1000 },
+      );
       fuzz(fc.integer({ min: 0, max: 0xffffffff }), (n) => expect(parseIPv4(formatIPv4(n))).toBe(n), { numRuns: 500 });
     },
     fuzzTimeout,
@@ -114,10 +134,14 @@ describe('IPAM and CNI configuration fuzzing', () => {
   it(
     'a static address fits a pool or is a 4xx',
     () => {
-      fuzz(fc.tuple(addressText, nearPool), ([addr, req]) => {
-        const pool = typed(() => resolvePool(req, []), NetworkError);
-        if (pool) typed(() => checkStaticAddress(addr, [pool]), NetworkError);
-      }, { numRuns: 1000 });
+      fuzz(
+        fc.tuple(addressText, nearPool),
+        ([addr, req]) => {
+          const pool = typed(() => resolvePool(req, []), NetworkError);
+          if (pool) typed(() => checkStaticAddress(addr, [pool]), NetworkError);
+        },
+        { numRuns: 1000 },
+      );
     },
     fuzzTimeout,
   );
@@ -126,7 +150,11 @@ describe('IPAM and CNI configuration fuzzing', () => {
     "a plugin's output, whatever it is, is a result or a CniError",
     async () => {
       const list: CniConfList = { cniVersion: '1.0.0', name: 'fuzz', plugins: [{ type: 'bridge' }] };
-      const output = fc.record({ code: fc.integer({ min: 0, max: 2 }), stdout: fc.oneof(fc.string({ maxLength: 80 }), fc.json({ maxDepth: 3 })), stderr: fc.string({ maxLength: 20 }) });
+      const output = fc.record({
+        code: fc.integer({ min: 0, max: 2 }),
+        stdout: fc.oneof(fc.string({ maxLength: 80 }), fc.json({ maxDepth: 3 })),
+        stderr: fc.string({ maxLength: 20 }),
+      });
       await fuzzAsync(
         output,
         async (out) => {

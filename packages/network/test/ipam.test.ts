@@ -17,9 +17,13 @@ describe('resolvePool', () => {
     expect(resolvePool({ Subnet: '10.9.8.7/24' }, [])).toEqual({ Subnet: '10.9.8.0/24', Gateway: '10.9.8.1' });
   });
   it('keeps a given gateway and ip-range inside the subnet', () => {
-    expect(resolvePool({ Subnet: '10.9.0.0/16', Gateway: '10.9.0.254', IPRange: '10.9.4.0/24' }, [])).toEqual({ Subnet: '10.9.0.0/16', Gateway: '10.9.0.254', IPRange: '10.9.4.0/24' });
+    expect(resolvePool({ Subnet: '10.9.0.0/16', Gateway: '10.9.0.254', IPRange: '10.9.4.0/24' }, [])).toEqual({
+      Subnet: '10.9.0.0/16',
+      Gateway: '10.9.0.254',
+      IPRange: '10.9.4.0/24',
+    });
   });
-  it("refuses an overlapping subnet as Docker does (403)", () => {
+  it('refuses an overlapping subnet as Docker does (403)', () => {
     let err: unknown;
     try {
       resolvePool({ Subnet: '10.9.8.0/24' }, ['10.9.0.0/16']);
@@ -40,10 +44,18 @@ describe('resolvePool', () => {
 describe('host-local ranges and static addresses', () => {
   it('turns an ip-range into rangeStart/rangeEnd, skipping network and broadcast addresses', () => {
     expect(hostLocalRange({ Subnet: '10.9.8.0/24', Gateway: '10.9.8.1' })).toEqual({ subnet: '10.9.8.0/24', gateway: '10.9.8.1' });
-    expect(hostLocalRange({ Subnet: '10.9.0.0/16', Gateway: '10.9.0.1', IPRange: '10.9.4.0/24' })).toEqual({ subnet: '10.9.0.0/16', gateway: '10.9.0.1', rangeStart: '10.9.4.0', rangeEnd: '10.9.4.255' });
-    expect(hostLocalRange({ Subnet: '10.9.8.0/24', Gateway: '10.9.8.1', IPRange: '10.9.8.0/25' })).toMatchObject({ rangeStart: '10.9.8.1', rangeEnd: '10.9.8.127' });
+    expect(hostLocalRange({ Subnet: '10.9.0.0/16', Gateway: '10.9.0.1', IPRange: '10.9.4.0/24' })).toEqual({
+      subnet: '10.9.0.0/16',
+      gateway: '10.9.0.1',
+      rangeStart: '10.9.4.0',
+      rangeEnd: '10.9.4.255',
+    });
+    expect(hostLocalRange({ Subnet: '10.9.8.0/24', Gateway: '10.9.8.1', IPRange: '10.9.8.0/25' })).toMatchObject({
+      rangeStart: '10.9.8.1',
+      rangeEnd: '10.9.8.127',
+    });
   });
-  it('accepts an address in the subnet (or range) and refuses others with Docker\'s message', () => {
+  it("accepts an address in the subnet (or range) and refuses others with Docker's message", () => {
     const pools = [{ Subnet: '10.9.8.0/24', Gateway: '10.9.8.1' }];
     expect(() => checkStaticAddress('10.9.8.50', pools)).not.toThrow();
     expect(() => checkStaticAddress('10.9.9.50', pools)).toThrow('no configured subnet or ip-range contain the IP address 10.9.9.50');

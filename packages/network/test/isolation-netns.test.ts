@@ -27,7 +27,12 @@ import type { NetworkRecord } from '../src/store';
 import type { PortMapping } from '../src/ports';
 import { describeIf, needFile, needRoot, needTool } from '@gantry/testkit';
 
-const d = describeIf(needRoot('network namespaces and iptables'), needFile('/usr/lib/cni/portmap', 'Debian package containernetworking-plugins'), needTool('iptables'), needTool('nsenter', 'util-linux'));
+const d = describeIf(
+  needRoot('network namespaces and iptables'),
+  needFile('/usr/lib/cni/portmap', 'Debian package containernetworking-plugins'),
+  needTool('iptables'),
+  needTool('nsenter', 'util-linux'),
+);
 
 /** How long a probe waits for a dropped packet's connection before calling it unreachable. */
 const UNREACHABLE_MS = 1500;
@@ -106,7 +111,9 @@ d('network isolation with namespaces of our own (root)', () => {
     inNs(file, 'ip', 'route', 'add', '127.0.0.0/8', 'via', gateway, 'dev', dev);
   };
   const loopbackDrops = () => {
-    const line = sh('iptables', '-w', '5', '-t', 'raw', '-nvxL', RAW_PREROUTING).split('\n').find((l) => /DROP/.test(l) && l.includes('127.0.0.0/8'));
+    const line = sh('iptables', '-w', '5', '-t', 'raw', '-nvxL', RAW_PREROUTING)
+      .split('\n')
+      .find((l) => /DROP/.test(l) && l.includes('127.0.0.0/8'));
     return Number(line?.trim().split(/\s+/)[0] ?? NaN);
   };
   const leftovers = () =>
@@ -136,7 +143,11 @@ d('network isolation with namespaces of our own (root)', () => {
     await ensureBridge(netB.Bridge!, `${subB}.1/24`);
     await addBridgeRules(rulesA);
     await addBridgeRules(rulesB);
-    for (const [file, id] of [[ns.c1, rtA.containerId], [ns.c2, rtB.containerId]] as const) await cni.add(loopbackConflist(), { containerId: id, netns: file, ifName: 'lo' });
+    for (const [file, id] of [
+      [ns.c1, rtA.containerId],
+      [ns.c2, rtB.containerId],
+    ] as const)
+      await cni.add(loopbackConflist(), { containerId: id, netns: file, ifName: 'lo' });
     await cni.add(listA, rtA);
     await cni.add(listB, rtB);
     // the neighbour: a veth from the host, everything routed through the host
@@ -150,7 +161,16 @@ d('network isolation with namespaces of our own (root)', () => {
     inNs(ns.out, 'ip', 'link', 'set', 'lo', 'up');
     inNs(ns.out, 'ip', 'route', 'add', 'default', 'via', `${subO}.1`);
     // c1's services on 80 (published) and 81 (not)
-    const server = spawn('nsenter', [`--net=${ns.c1}`, process.execPath, '-e', `const net=require('net');let n=0;for(const p of [80,81])net.createServer(s=>s.end('c1:'+p)).listen(p,'0.0.0.0',()=>{if(++n===2)console.log('ready')});`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(
+      'nsenter',
+      [
+        `--net=${ns.c1}`,
+        process.execPath,
+        '-e',
+        `const net=require('net');let n=0;for(const p of [80,81])net.createServer(s=>s.end('c1:'+p)).listen(p,'0.0.0.0',()=>{if(++n===2)console.log('ready')});`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     children.push(server);
     await new Promise<void>((resolve, reject) => {
       server.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
@@ -168,7 +188,11 @@ d('network isolation with namespaces of our own (root)', () => {
   afterAll(cleanup, 60000);
 
   it("jumps to its chains from FORWARD (the administrator's GANTRY-USER first), INPUT and raw PREROUTING", () => {
-    const jumps = (table: string, chain: string) => sh('iptables', '-w', '5', '-t', table, '-S', chain).split('\n').filter((l) => l.startsWith(`-A ${chain} -j `)).map((l) => l.split(' -j ')[1]);
+    const jumps = (table: string, chain: string) =>
+      sh('iptables', '-w', '5', '-t', table, '-S', chain)
+        .split('\n')
+        .filter((l) => l.startsWith(`-A ${chain} -j `))
+        .map((l) => l.split(' -j ')[1]);
     const fwd = jumps('filter', 'FORWARD');
     expect(fwd).toContain(USER_CHAIN);
     expect(fwd.indexOf(USER_CHAIN)).toBeLessThan(fwd.indexOf(FORWARD_CHAIN));
@@ -204,7 +228,11 @@ d('network isolation with namespaces of our own (root)', () => {
   });
 
   it("only the network's own bridge reaches its resolver's port on the gateway", async () => {
-    const [own, other, neighbour] = await Promise.all([probe(ns.c1, PROBE_UDP, `${subA}.1`, dnsPort), probe(ns.c2, PROBE_UDP, `${subA}.1`, dnsPort), probe(ns.out, PROBE_UDP, `${subA}.1`, dnsPort)]);
+    const [own, other, neighbour] = await Promise.all([
+      probe(ns.c1, PROBE_UDP, `${subA}.1`, dnsPort),
+      probe(ns.c2, PROBE_UDP, `${subA}.1`, dnsPort),
+      probe(ns.out, PROBE_UDP, `${subA}.1`, dnsPort),
+    ]);
     expect(own).toBe('open dns');
     expect(other).toBe('timeout');
     expect(neighbour).toBe('timeout');
@@ -213,7 +241,11 @@ d('network isolation with namespaces of our own (root)', () => {
   it('leaves no rule, link or namespace behind', async () => {
     await cleanup();
     expect(leftovers()).toEqual([]);
-    expect(sh('ip', '-o', 'link').split('\n').filter((l) => l.includes(tag))).toEqual([]);
+    expect(
+      sh('ip', '-o', 'link')
+        .split('\n')
+        .filter((l) => l.includes(tag)),
+    ).toEqual([]);
     for (const f of Object.values(ns)) expect(fs.existsSync(f)).toBe(false);
   });
 });

@@ -49,7 +49,9 @@ export class RegistryClient {
     const platforms: DistributionInspect['Platforms'] = [];
     const doc = JSON.parse(m.body.toString('utf8')) as { manifests?: { platform?: Platform & { 'os.version'?: string } }[]; config?: { digest: string } };
     if (isIndex(m.mediaType)) {
-      for (const e of doc.manifests ?? []) if (e.platform) platforms.push({ architecture: e.platform.architecture, os: e.platform.os, ...(e.platform.variant ? { variant: e.platform.variant } : {}) });
+      for (const e of doc.manifests ?? [])
+        if (e.platform)
+          platforms.push({ architecture: e.platform.architecture, os: e.platform.os, ...(e.platform.variant ? { variant: e.platform.variant } : {}) });
     } else if (doc.config) {
       const res = await repo.openBlob(doc.config.digest);
       const chunks: Buffer[] = [];

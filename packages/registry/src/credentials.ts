@@ -72,7 +72,7 @@ export function credentialHelperGet(helper: string, server: string, timeoutMs = 
 /** Credentials for registry `domain` ("docker.io", "localhost:5000") from a Docker config. */
 export async function credentialsFromConfig(cfg: DockerConfig, domain: string): Promise<Credentials | undefined> {
   const keys = Object.keys(cfg.auths ?? {}).filter((k) => registryKeyHost(k) === domain);
-  const server = domain === 'docker.io' ? DOCKER_HUB_KEY : keys[0] ?? domain;
+  const server = domain === 'docker.io' ? DOCKER_HUB_KEY : (keys[0] ?? domain);
   const helper = Object.entries(cfg.credHelpers ?? {}).find(([k]) => registryKeyHost(k) === domain)?.[1] ?? cfg.credsStore;
   if (helper) {
     const c = await credentialHelperGet(helper, server);

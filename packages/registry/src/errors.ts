@@ -37,5 +37,7 @@ export function describeErrors(body: string): string | undefined {
 export function isTransient(e: unknown): boolean {
   if (e instanceof RegistryError) return e.kind === 'transport' || (e.status !== undefined && (e.status >= 500 || e.status === 429));
   const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code);
+  return (
+    typeof code === 'string' && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code)
+  );
 }

@@ -72,7 +72,6 @@ function parseJson<T>(m: FetchedManifest | Buffer, what: string): T {
   }
 }
 
-
 export async function pullImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions = {}): Promise<PullResult> {
   const sink: ProgressSink = opts.progress ?? (() => undefined);
   const ref = parseReference(reference);
@@ -99,7 +98,8 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     const entry = index.manifests.find((m) => isManifest(m.mediaType) && platformMatches(m.platform, platform));
     if (!entry) throw new RegistryError('platform', `no matching manifest for ${formatPlatform(platform)} in the manifest list entries`);
     manifest = await repo.getManifest(entry.digest);
-    if (manifest.body.length !== entry.size) throw new RegistryError('digest', `manifest ${entry.digest}: size ${manifest.body.length}, the index says ${entry.size}`);
+    if (manifest.body.length !== entry.size)
+      throw new RegistryError('digest', `manifest ${entry.digest}: size ${manifest.body.length}, the index says ${entry.size}`);
     docs.push({ digest: top.digest, body: top.body, labels: { ...referenceLabels(index), [sourceLabel(ref.domain)]: ref.path } });
   } else if (!isManifest(top.mediaType)) {
     throw new RegistryError('invalid', `unsupported manifest media type ${top.mediaType}`);
@@ -115,18 +115,29 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     // the config first (it says which layers to expect and lets the platform be checked)
     const configBuf = await fetchSmall(repo, leased, doc.config, { [sourceLabel(ref.domain)]: ref.path });
     const config = parseJson<ImageConfig & { os?: string; architecture?: string; variant?: string }>(configBuf, `image config ${doc.config.digest}`);
-    if (opts.platform && !isIndex(top.mediaType) && config.os && config.architecture && !platformMatches({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }, platform)) {
+    if (
+      opts.platform &&
+      !isIndex(top.mediaType) &&
+      config.os &&
+      config.architecture &&
+      !platformMatches({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }, platform)
+    ) {
       const actual = `${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`;
-      throw new RegistryError('platform', `image with reference ${shown} was found but its platform (${actual}) does not match the specified platform (${formatPlatform(platform)})`);
+      throw new RegistryError(
+        'platform',
+        `image with reference ${shown} was found but its platform (${actual}) does not match the specified platform (${formatPlatform(platform)})`,
+      );
     }
     const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== doc.layers.length) throw new RegistryError('invalid', `image config lists ${diffIds.length} layers but the manifest has ${doc.layers.length}`);
+    if (diffIds.length !== doc.layers.length)
+      throw new RegistryError('invalid', `image config lists ${diffIds.length} layers but the manifest has ${doc.layers.length}`);
     const chain = chainIds(diffIds);
 
     // layers: those unpacked already need no download at all
     const present: boolean[] = [];
     for (let i = 0; i < doc.layers.length; i++) present.push(await leased.snapshotExists(chain[i]!));
-    for (let i = 0; i < doc.layers.length; i++) sink({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortDigest(doc.layers[i]!.digest) });
+    for (let i = 0; i < doc.layers.length; i++)
+      sink({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortDigest(doc.layers[i]!.digest) });
     const todo = doc.layers.filter((_, i) => !present[i]);
     const unique = [...new Map(todo.map((l) => [l.digest, l])).values()];
     for (const l of unique.slice(opts.concurrency ?? 3)) sink({ status: 'Waiting', progressDetail: {}, id: shortDigest(l.digest) });
@@ -177,7 +188,8 @@ async function fetchSmall(repo: Repository, store: ContainerdStore, d: ImageDesc
     let n = 0;
     for await (const c of res.body) {
       n += (c as Buffer).length;
-      if (n > Math.max(d.size, 1) || n > 8 * 1024 * 1024) throw new RegistryError('digest', `blob ${d.digest} is larger than the ${d.size} bytes its descriptor says`);
+      if (n > Math.max(d.size, 1) || n > 8 * 1024 * 1024)
+        throw new RegistryError('digest', `blob ${d.digest} is larger than the ${d.size} bytes its descriptor says`);
       chunks.push(c as Buffer);
     }
     return Buffer.concat(chunks);
@@ -187,7 +199,15 @@ async function fetchSmall(repo: Repository, store: ContainerdStore, d: ImageDesc
 }
 
 /** Download one layer into the content store, verifying size and digest, retrying transient failures from the start. */
-async function fetchLayer(repo: Repository, store: ContainerdStore, l: ImageDescriptor, sink: ProgressSink, domain: string, path: string, signal?: AbortSignal): Promise<void> {
+async function fetchLayer(
+  repo: Repository,
+  store: ContainerdStore,
+  l: ImageDescriptor,
+  sink: ProgressSink,
+  domain: string,
+  path: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const id = shortDigest(l.digest);
   const labels = { [sourceLabel(domain)]: path };
   const have = await store.info(l.digest);
@@ -242,7 +262,10 @@ async function fetchLayer(repo: Repository, store: ContainerdStore, l: ImageDesc
         }
       }
     },
-    { ...repo.host.retryOpts(), onRetry: (e) => sink({ status: `Retrying in a moment: ${isTransient(e) ? (e as Error).message : 'error'}`, progressDetail: {}, id }) },
+    {
+      ...repo.host.retryOpts(),
+      onRetry: (e) => sink({ status: `Retrying in a moment: ${isTransient(e) ? (e as Error).message : 'error'}`, progressDetail: {}, id }),
+    },
   );
   sink({ status: 'Download complete', progressDetail: {}, id });
 }

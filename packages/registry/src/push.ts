@@ -5,7 +5,16 @@
  * PATCH chunks for big blobs), the manifest PUT last under the tag.
  */
 import { Readable } from 'node:stream';
-import { familiarReference, formatReference, isIndex, isManifest, parseReference, type ImageDescriptor, type IndexDoc, type ManifestDoc } from '@gantry/containerd';
+import {
+  familiarReference,
+  formatReference,
+  isIndex,
+  isManifest,
+  parseReference,
+  type ImageDescriptor,
+  type IndexDoc,
+  type ManifestDoc,
+} from '@gantry/containerd';
 import { RegistryError } from './errors';
 import { LayerProgress, shortDigest, type ProgressSink } from './progress';
 import { sourceLabel } from './pull';
@@ -28,7 +37,6 @@ export interface PushResult {
   size: number;
 }
 
-
 /** Push the image named `reference` (normalised) to its registry. */
 export async function pushImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PushOptions = {}): Promise<PushResult> {
   const sink: ProgressSink = opts.progress ?? (() => undefined);
@@ -36,7 +44,8 @@ export async function pushImage(host: RegistryHost, store: ContainerdStore, refe
   if (ref.domain !== host.domain) throw new RegistryError('invalid', `reference ${reference} is not on registry ${host.domain}`);
   const name = formatReference(ref);
   const image = await store.getImage(name);
-  if (!image?.target) throw new RegistryError('not-found', `An image does not exist locally with the tag: ${familiarReference(name).replace(/:latest$/, '')}`, 404);
+  if (!image?.target)
+    throw new RegistryError('not-found', `An image does not exist locally with the tag: ${familiarReference(name).replace(/:latest$/, '')}`, 404);
   const repo = new Repository(host, ref.path, ['pull', 'push']);
   sink({ status: `The push refers to repository [${ref.domain === 'docker.io' ? `docker.io/${ref.path}` : `${ref.domain}/${ref.path}`}]` });
 
@@ -88,9 +97,7 @@ export async function pushImage(host: RegistryHost, store: ContainerdStore, refe
 
 /** The repositories of this registry a blob came from (containerd's distribution.source label). */
 function mountSources(labels: Record<string, string>, domain: string, self: string): string[] {
-  return (labels[sourceLabel(domain)] ?? '')
-    .split(',')
-    .filter((r) => r !== '' && r !== self);
+  return (labels[sourceLabel(domain)] ?? '').split(',').filter((r) => r !== '' && r !== self);
 }
 
 async function pushBlob(repo: Repository, store: ContainerdStore, d: ImageDescriptor, sink: ProgressSink, opts: PushOptions, show: boolean): Promise<void> {

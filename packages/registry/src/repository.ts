@@ -42,12 +42,18 @@ export class Repository {
       const res = await this.host
         .request({ method: 'GET', path: `/v2/${this.path}/manifests/${reference}`, headers: { Accept: MANIFEST_ACCEPT }, scopes: this.scopes, expect: [200] })
         .catch((e: unknown) => {
-          if (e instanceof RegistryError && e.kind === 'not-found') throw new RegistryError('not-found', `manifest for ${this.host.domain}/${this.path}:${reference} not found: ${e.message.includes('manifest unknown') ? e.message : 'manifest unknown: manifest unknown'}`, 404);
+          if (e instanceof RegistryError && e.kind === 'not-found')
+            throw new RegistryError(
+              'not-found',
+              `manifest for ${this.host.domain}/${this.path}:${reference} not found: ${e.message.includes('manifest unknown') ? e.message : 'manifest unknown: manifest unknown'}`,
+              404,
+            );
           throw e;
         });
       const body = await readBody(res.body, 4 * 1024 * 1024);
       const digest = sha256(body);
-      if (reference.includes(':') && reference !== digest) throw new RegistryError('digest', `manifest verification failed for digest ${reference}: got ${digest}`);
+      if (reference.includes(':') && reference !== digest)
+        throw new RegistryError('digest', `manifest verification failed for digest ${reference}: got ${digest}`);
       const header = res.headers['docker-content-digest'];
       if (typeof header === 'string' && header.startsWith('sha256:') && header !== digest && !reference.includes(':')) {
         throw new RegistryError('digest', `manifest for ${this.path}:${reference}: registry says ${header}, the content is ${digest}`);
@@ -66,7 +72,14 @@ export class Repository {
 
   async putManifest(reference: string, mediaType: string, body: Buffer): Promise<string> {
     return this.retry(async () => {
-      const res = await this.host.request({ method: 'PUT', path: `/v2/${this.path}/manifests/${reference}`, headers: { 'Content-Type': mediaType }, body, scopes: this.scopes, expect: [200, 201, 202] });
+      const res = await this.host.request({
+        method: 'PUT',
+        path: `/v2/${this.path}/manifests/${reference}`,
+        headers: { 'Content-Type': mediaType },
+        body,
+        scopes: this.scopes,
+        expect: [200, 201, 202],
+      });
       res.body.resume();
       return (res.headers['docker-content-digest'] as string | undefined) ?? sha256(body);
     });
@@ -83,7 +96,13 @@ export class Repository {
 
   /** An open download of the blob (the caller verifies the bytes). */
   openBlob(digest: string, offset = 0): Promise<RegistryResponse> {
-    return this.host.request({ method: 'GET', path: `/v2/${this.path}/blobs/${digest}`, headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, scopes: this.scopes, expect: offset > 0 ? [200, 206] : [200] });
+    return this.host.request({
+      method: 'GET',
+      path: `/v2/${this.path}/blobs/${digest}`,
+      headers: offset > 0 ? { Range: `bytes=${offset}-` } : {},
+      scopes: this.scopes,
+      expect: offset > 0 ? [200, 206] : [200],
+    });
   }
 
   /**
@@ -113,7 +132,13 @@ export class Repository {
 
   async startUpload(): Promise<string> {
     return this.retry(async () => {
-      const res = await this.host.request({ method: 'POST', path: `/v2/${this.path}/blobs/uploads/`, body: Buffer.alloc(0), scopes: this.scopes, expect: [202] });
+      const res = await this.host.request({
+        method: 'POST',
+        path: `/v2/${this.path}/blobs/uploads/`,
+        body: Buffer.alloc(0),
+        scopes: this.scopes,
+        expect: [202],
+      });
       res.body.resume();
       return this.location(res);
     });
@@ -154,7 +179,14 @@ export class Repository {
 
   /** Close a chunked upload. */
   async finishUpload(location: string, digest: string): Promise<void> {
-    const res = await this.host.request({ method: 'PUT', path: this.withDigest(location, digest), headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), scopes: this.scopes, expect: [201, 204] });
+    const res = await this.host.request({
+      method: 'PUT',
+      path: this.withDigest(location, digest),
+      headers: { 'Content-Length': '0' },
+      body: Buffer.alloc(0),
+      scopes: this.scopes,
+      expect: [201, 204],
+    });
     res.body.resume();
   }
 }

@@ -24,7 +24,6 @@ export interface BlobDescriptor {
   annotations?: Record<string, string>;
 }
 
-
 const EXPIRE_LABEL = 'containerd.io/gc.expire';
 /** Content Write message size: well under gRPC's 4 MiB default. */
 const WRITE_CHUNK = 1024 * 1024;
@@ -54,7 +53,10 @@ export class ContainerdStore {
 
   async createLease(id: string, ttlMs = 3600_000): Promise<string> {
     const c = this.clients.leases;
-    const res = await this.call<leases.CreateRequest, leases.CreateResponse>(c, c.create, { id, labels: { [EXPIRE_LABEL]: new Date(Date.now() + ttlMs).toISOString() } });
+    const res = await this.call<leases.CreateRequest, leases.CreateResponse>(c, c.create, {
+      id,
+      labels: { [EXPIRE_LABEL]: new Date(Date.now() + ttlMs).toISOString() },
+    });
     return res.lease?.id ?? id;
   }
 
@@ -165,7 +167,12 @@ export class ContainerdStore {
   /** Create the record or point it at `target`; returns the digest it had before, if any. */
   async putImage(name: string, target: BlobDescriptor, labels: Record<string, string> = {}): Promise<string | undefined> {
     const c = this.clients.images;
-    const t = types.Descriptor.fromPartial({ mediaType: target.mediaType, digest: target.digest, size: BigInt(target.size), annotations: target.annotations ?? {} });
+    const t = types.Descriptor.fromPartial({
+      mediaType: target.mediaType,
+      digest: target.digest,
+      size: BigInt(target.size),
+      annotations: target.annotations ?? {},
+    });
     const cur = await this.getImage(name);
     if (!cur) {
       try {
@@ -176,7 +183,8 @@ export class ContainerdStore {
       }
     }
     const before = cur?.target?.digest;
-    if (before !== target.digest) await this.call(c, c.update, { image: { name, labels: { ...(cur?.labels ?? {}), ...labels }, target: t }, updateMask: ['target'] });
+    if (before !== target.digest)
+      await this.call(c, c.update, { image: { name, labels: { ...(cur?.labels ?? {}), ...labels }, target: t }, updateMask: ['target'] });
     return before;
   }
 
@@ -197,7 +205,12 @@ export class ContainerdStore {
   async unpackLayer(layer: BlobDescriptor, parent: string, chainId: string, expectedDiffId: string): Promise<void> {
     const sc = this.clients.snapshots;
     const key = `extract-${Date.now()}-${Math.random().toString(16).slice(2, 10)} ${chainId}`;
-    const prep = await this.call<snapshots.PrepareSnapshotRequest, snapshots.PrepareSnapshotResponse>(sc, sc.prepare, { snapshotter: this.snapshotter, key, parent, labels: { 'containerd.io/snapshot.ref': chainId } });
+    const prep = await this.call<snapshots.PrepareSnapshotRequest, snapshots.PrepareSnapshotResponse>(sc, sc.prepare, {
+      snapshotter: this.snapshotter,
+      key,
+      parent,
+      labels: { 'containerd.io/snapshot.ref': chainId },
+    });
     let committed = false;
     try {
       const dc = this.clients.diff;
@@ -256,7 +269,15 @@ export class ContentWriter {
   }
 
   private message(action: content.WriteAction, data: Buffer, labels: Record<string, string> = {}): content.WriteContentRequest {
-    return { action, ref: this.ref, total: BigInt(this.total), expected: this.offset === 0 || action === content.WriteAction.COMMIT ? this.expected : '', offset: BigInt(this.offset), data, labels };
+    return {
+      action,
+      ref: this.ref,
+      total: BigInt(this.total),
+      expected: this.offset === 0 || action === content.WriteAction.COMMIT ? this.expected : '',
+      offset: BigInt(this.offset),
+      data,
+      labels,
+    };
   }
 
   private pending: Buffer[] = [];

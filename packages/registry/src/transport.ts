@@ -84,7 +84,10 @@ export async function readBody(res: http.IncomingMessage, limit = 4 * 1024 * 102
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run `fn` again on transient failures, with exponential back-off (Retry-After of a 429 is honoured up to 10 s). */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: { attempts?: number; delayMs?: number; onRetry?: (e: unknown, attempt: number) => void } = {}): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  opts: { attempts?: number; delayMs?: number; onRetry?: (e: unknown, attempt: number) => void } = {},
+): Promise<T> {
   const attempts = opts.attempts ?? 5;
   let delay = opts.delayMs ?? 500;
   for (let attempt = 1; ; attempt++) {
@@ -180,7 +183,13 @@ export class RegistryHost {
       const mod = url.protocol === 'https:' ? https : http;
       const h: Record<string, string> = { 'User-Agent': this.opts.userAgent ?? 'gantry/0.1 (registry client)', ...headers };
       if (Buffer.isBuffer(body)) h['Content-Length'] = String(body.length);
-      const req = mod.request(url, { method, headers: h, agent: url.protocol === 'https:' ? this.agentHttps : this.agentHttp, timeout: this.opts.timeoutMs ?? 60_000, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) });
+      const req = mod.request(url, {
+        method,
+        headers: h,
+        agent: url.protocol === 'https:' ? this.agentHttps : this.agentHttp,
+        timeout: this.opts.timeoutMs ?? 60_000,
+        ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
+      });
       req.on('response', (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res }));
       req.on('timeout', () => req.destroy(Object.assign(new Error(`timeout talking to ${url.host}`), { code: 'ETIMEDOUT' })));
       req.on('error', (e: NodeJS.ErrnoException) => {
@@ -218,7 +227,12 @@ export class RegistryHost {
     let method = 'GET';
     if (creds?.identityToken) {
       method = 'POST';
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'gantry', service: c.params.service ?? '' });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'gantry',
+        service: c.params.service ?? '',
+      });
       for (const s of scopes) form.append('scope', s);
       body = Buffer.from(form.toString());
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
@@ -233,13 +247,20 @@ export class RegistryHost {
     }
     const secret = creds?.identityToken !== undefined || headers.Authorization !== undefined;
     if (secret && url.protocol !== 'https:' && !(url.protocol === 'http:' && this.insecureHost(url.host))) {
-      throw new RegistryError('auth', `refusing to send credentials for ${this.domain} to the token server ${url.origin} over plain HTTP (add ${url.host} to the insecure registries to allow it)`);
+      throw new RegistryError(
+        'auth',
+        `refusing to send credentials for ${this.domain} to the token server ${url.origin} over plain HTTP (add ${url.host} to the insecure registries to allow it)`,
+      );
     }
     const get = async () => {
       const res = await this.send(method, url, headers, body);
       const text = (await readBody(res.body, 1024 * 1024)).toString('utf8');
       if (res.status === 401 || res.status === 403) {
-        throw new RegistryError('auth', `${method === 'GET' ? 'Get' : 'Post'} "${url.origin}${url.pathname}": unauthorized: ${describeErrors(text) ?? (creds ? 'incorrect username or password' : 'authentication required')}`, res.status);
+        throw new RegistryError(
+          'auth',
+          `${method === 'GET' ? 'Get' : 'Post'} "${url.origin}${url.pathname}": unauthorized: ${describeErrors(text) ?? (creds ? 'incorrect username or password' : 'authentication required')}`,
+          res.status,
+        );
       }
       if (res.status !== 200) throw new RegistryError('auth', `token server ${url.origin} answered ${res.status}`, res.status);
       let parsed: { token?: string; access_token?: string; expires_in?: number };
@@ -276,7 +297,9 @@ export class RegistryHost {
         const hadAuth = auth !== undefined;
         this.challenge = fresh;
         if (fresh.scheme === 'bearer') this.tokens.clear();
-        auth = await this.authorization(fresh.scheme === 'bearer' && fresh.params.scope && !scopes.includes(fresh.params.scope) ? [...scopes, fresh.params.scope] : scopes);
+        auth = await this.authorization(
+          fresh.scheme === 'bearer' && fresh.params.scope && !scopes.includes(fresh.params.scope) ? [...scopes, fresh.params.scope] : scopes,
+        );
         if (auth && (!hadAuth || fresh.scheme === 'bearer')) res = await this.send(r.method, url, { ...r.headers, Authorization: auth }, open());
       }
     }
@@ -303,7 +326,11 @@ export class RegistryHost {
     let err: RegistryError;
     if (s === 401) {
       const creds = await this.credentials();
-      err = new RegistryError('auth', this.challenge?.scheme === 'basic' && !creds ? 'no basic auth credentials' : (detail ?? 'unauthorized: authentication required'), s);
+      err = new RegistryError(
+        'auth',
+        this.challenge?.scheme === 'basic' && !creds ? 'no basic auth credentials' : (detail ?? 'unauthorized: authentication required'),
+        s,
+      );
     } else if (s === 403) err = new RegistryError('auth', detail ?? 'denied: requested access to the resource is denied', s);
     else if (s === 404) err = new RegistryError('not-found', detail ?? `${what}: not found`, s);
     else if (s >= 500 || s === 429) err = new RegistryError('protocol', `${what}: registry answered ${s}${detail ? `: ${detail}` : ''}`, s);
@@ -319,7 +346,8 @@ export class RegistryHost {
     try {
       (await this.request({ method: 'GET', path: '/v2/', expect: [200] })).body.resume();
     } catch (e) {
-      if (e instanceof RegistryError && e.status === 401) throw new RegistryError('auth', `login attempt to ${base}/v2/ failed with status: 401 Unauthorized`, 401);
+      if (e instanceof RegistryError && e.status === 401)
+        throw new RegistryError('auth', `login attempt to ${base}/v2/ failed with status: 401 Unauthorized`, 401);
       throw e;
     }
   }

@@ -38,7 +38,12 @@ describe('hosts', () => {
   ])('%s loopback: %s', (h, want) => expect(isLoopback(h)).toBe(want));
 
   it('plain HTTP only for loopback and configured insecure registries', () => {
-    const hosts = [new RegistryHost('127.0.0.1:5000'), new RegistryHost('registry.example.com:5000'), new RegistryHost('registry.example.com:5000', { insecureRegistries: ['registry.example.com:5000'] }), new RegistryHost('docker.io', { insecureRegistries: ['other:1'] })];
+    const hosts = [
+      new RegistryHost('127.0.0.1:5000'),
+      new RegistryHost('registry.example.com:5000'),
+      new RegistryHost('registry.example.com:5000', { insecureRegistries: ['registry.example.com:5000'] }),
+      new RegistryHost('docker.io', { insecureRegistries: ['other:1'] }),
+    ];
     expect(hosts.map((h) => h.insecure)).toEqual([true, false, true, false]);
     hosts.forEach((h) => h.close());
   });
@@ -68,7 +73,12 @@ describe('Docker config credentials', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('reads auths (base64 user:password), Docker Hub under its legacy key', async () => {
-    const cfg = { auths: { 'https://index.docker.io/v1/': { auth: Buffer.from('hub:pw:with:colons').toString('base64') }, 'http://127.0.0.1:5000': { auth: Buffer.from('a:b').toString('base64') } } };
+    const cfg = {
+      auths: {
+        'https://index.docker.io/v1/': { auth: Buffer.from('hub:pw:with:colons').toString('base64') },
+        'http://127.0.0.1:5000': { auth: Buffer.from('a:b').toString('base64') },
+      },
+    };
     expect(await credentialsFromConfig(cfg, 'docker.io')).toEqual({ username: 'hub', password: 'pw:with:colons' });
     expect(await credentialsFromConfig(cfg, '127.0.0.1:5000')).toEqual({ username: 'a', password: 'b' });
     expect(await credentialsFromConfig(cfg, 'other.example.com')).toBeUndefined();
@@ -79,7 +89,10 @@ describe('Docker config credentials', () => {
     expect(await credentialsFromConfig({ credHelpers: { 'helped.example.com': 'gtest' } }, 'helped.example.com')).toEqual({ username: 'hu', password: 'hs' });
     expect(await credentialsFromConfig({ credsStore: 'gtest' }, 'token.example.com')).toEqual({ identityToken: 'refresh-me' });
     // the helper has none: fall back to auths
-    expect(await credentialsFromConfig({ credsStore: 'gtest', auths: { 'z.io': { auth: Buffer.from('u:p').toString('base64') } } }, 'z.io')).toEqual({ username: 'u', password: 'p' });
+    expect(await credentialsFromConfig({ credsStore: 'gtest', auths: { 'z.io': { auth: Buffer.from('u:p').toString('base64') } } }, 'z.io')).toEqual({
+      username: 'u',
+      password: 'p',
+    });
     await expect(credentialsFromConfig({ credsStore: 'missing-helper' }, 'q.io')).rejects.toThrow(/docker-credential-missing-helper/);
   });
 });

@@ -184,7 +184,11 @@ describe('credentials stay with the registry', () => {
   });
 
   it('fetches a token anonymously from such a realm, and with the password once that host is configured insecure', async () => {
-    const anon = new RegistryHost(`registry.test:${bearerRegistry.port}`, { insecureRegistries: [`registry.test:${bearerRegistry.port}`], lookup, attempts: 1 });
+    const anon = new RegistryHost(`registry.test:${bearerRegistry.port}`, {
+      insecureRegistries: [`registry.test:${bearerRegistry.port}`],
+      lookup,
+      attempts: 1,
+    });
     clients.push(anon);
     await anon.login();
     expect(tokens.seen).toHaveLength(1);

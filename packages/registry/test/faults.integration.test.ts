@@ -181,11 +181,13 @@ d('pull faults', () => {
     for (const r of stalled) r.destroy();
   });
 
-  it('a single-platform image pulled with another --platform is refused with Docker\'s message', async () => {
+  it("a single-platform image pulled with another --platform is refused with Docker's message", async () => {
     const store = fresh();
     const err = await client.pull(store, name(), { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }).catch((e: unknown) => e);
     expect((err as RegistryError).kind).toBe('platform');
-    expect((err as Error).message).toBe(`image with reference ${proxy.host}/f/busybox:v1 was found but its platform (linux/amd64) does not match the specified platform (linux/arm64/v8)`);
+    expect((err as Error).message).toBe(
+      `image with reference ${proxy.host}/f/busybox:v1 was found but its platform (linux/amd64) does not match the specified platform (linux/arm64/v8)`,
+    );
     expect(await store.getImage(name())).toBeUndefined();
   });
 });

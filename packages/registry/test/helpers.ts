@@ -11,7 +11,6 @@ import { archives, content, diff, images, leases, namespaceMetadata, snapshots }
 import { ContainerdStore, type StoreClients } from '../src';
 import { LocalRegistry, needRegistry, waitFor } from '@gantry/testkit';
 
-;
 /** Debian's docker-registry on a free loopback port (the shared one from @gantry/testkit). */
 export { LocalRegistry, needRegistry };
 
@@ -38,7 +37,11 @@ export class TestContainerd {
 
   async start(): Promise<void> {
     const log = fs.openSync(path.join(this.dir, 'containerd.log'), 'a');
-    this.proc = spawn(process.execPath, [CONTAINERD_MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'info'], { stdio: ['ignore', log, log] });
+    this.proc = spawn(
+      process.execPath,
+      [CONTAINERD_MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'info'],
+      { stdio: ['ignore', log, log] },
+    );
     fs.closeSync(log);
     await waitFor('gantry-containerd', () => {
       if (this.proc!.exitCode !== null) throw new Error(`gantry-containerd exited: ${fs.readFileSync(path.join(this.dir, 'containerd.log'), 'utf8')}`);
@@ -64,8 +67,15 @@ export class TestContainerd {
   /** `docker load` of a docker-archive into `ns`, unpacked. */
   load(ns: string, archive: Buffer): Promise<archives.ImportResponse> {
     return new Promise((resolve, reject) => {
-      const call = this.archives.import(namespaceMetadata(ns), (err: ServiceError | null, res?: archives.ImportResponse) => (err ? reject(err) : resolve(res!)));
-      for (let i = 0; i < archive.length || i === 0; i += 1 << 20) call.write(archives.ImportRequest.fromPartial(i === 0 ? { unpack: true, data: archive.subarray(i, i + (1 << 20)) } : { data: archive.subarray(i, i + (1 << 20)) }));
+      const call = this.archives.import(namespaceMetadata(ns), (err: ServiceError | null, res?: archives.ImportResponse) =>
+        err ? reject(err) : resolve(res!),
+      );
+      for (let i = 0; i < archive.length || i === 0; i += 1 << 20)
+        call.write(
+          archives.ImportRequest.fromPartial(
+            i === 0 ? { unpack: true, data: archive.subarray(i, i + (1 << 20)) } : { data: archive.subarray(i, i + (1 << 20)) },
+          ),
+        );
       call.end();
     });
   }
@@ -86,7 +96,16 @@ export class TestContainerd {
 /** The offline busybox image as a docker-archive named `name`. */
 export function busyboxArchive(dir: string, name: string): Buffer {
   const file = path.join(dir, `bb-${Math.random().toString(36).slice(2, 8)}.tar`);
-  run('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), path.join(dir, `bundle-${path.basename(file, '.tar')}`), '--args', 'sh', '--docker-archive', file, '--name', name]);
+  run('bash', [
+    path.join(REPO, 'tools/make-busybox-bundle.sh'),
+    path.join(dir, `bundle-${path.basename(file, '.tar')}`),
+    '--args',
+    'sh',
+    '--docker-archive',
+    file,
+    '--name',
+    name,
+  ]);
   return fs.readFileSync(file);
 }
 

@@ -96,7 +96,16 @@ d('pull and push against docker-registry', () => {
     expect(pulled.updated).toBe(true);
     const st = pullMsgs.map((m) => m.status);
     expect(st[0]).toBe('Pulling from test/busybox');
-    for (const s of ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete', `Digest: ${digest}`, 'Status: Downloaded newer image for 127.0.0.1:' + plain.port + '/test/busybox:v1']) {
+    for (const s of [
+      'Pulling fs layer',
+      'Downloading',
+      'Verifying Checksum',
+      'Download complete',
+      'Extracting',
+      'Pull complete',
+      `Digest: ${digest}`,
+      'Status: Downloaded newer image for 127.0.0.1:' + plain.port + '/test/busybox:v1',
+    ]) {
       expect(st).toContain(s);
     }
     const layerMsg = pullMsgs.find((m) => m.status === 'Downloading')!;
@@ -112,7 +121,12 @@ d('pull and push against docker-registry', () => {
 
     // the unpacked rootfs runs: mount a view of the top snapshot and run its busybox
     const sc = ns2.clients.snapshots;
-    const view = await ns2.call<snapshots.ViewSnapshotRequest, snapshots.ViewSnapshotResponse>(sc, sc.view, { snapshotter: 'overlayfs', key: 'test-view', parent: top, labels: {} });
+    const view = await ns2.call<snapshots.ViewSnapshotRequest, snapshots.ViewSnapshotResponse>(sc, sc.view, {
+      snapshotter: 'overlayfs',
+      key: 'test-view',
+      parent: top,
+      labels: {},
+    });
     const mnt = fs.mkdtempSync(path.join(dir, 'mnt-'));
     const m = view.mounts[0]!;
     run('mount', ['-t', m.type, '-o', m.options.join(','), m.source, mnt]);
@@ -152,7 +166,10 @@ d('pull and push against docker-registry', () => {
     await store.writeBlob({ digest: configDigest }, configB);
     const manifestB = Buffer.from(JSON.stringify({ ...manifestA, config: { ...manifestA.config, digest: configDigest, size: configB.length } }));
     const b = { mediaType: a.mediaType, digest: `sha256:${createHash('sha256').update(manifestB).digest('hex')}`, size: BigInt(manifestB.length) };
-    await store.writeBlob({ digest: b.digest }, manifestB, { 'containerd.io/gc.ref.content.config': configDigest, 'containerd.io/gc.ref.content.l.0': manifestA.layers[0]!.digest });
+    await store.writeBlob({ digest: b.digest }, manifestB, {
+      'containerd.io/gc.ref.content.config': configDigest,
+      'containerd.io/gc.ref.content.l.0': manifestA.layers[0]!.digest,
+    });
     await store.putImage(name, { mediaType: b.mediaType, digest: b.digest, size: Number(b.size) });
     const r = await client().pull(store, name, { danglingName: (d) => `dangling@${d}` });
     expect(r.previous?.digest).toBe(b.digest);
@@ -162,7 +179,9 @@ d('pull and push against docker-registry', () => {
   });
 
   it('an unknown tag is a clear not-found error and leaves no record', async () => {
-    const err = await client().pull(cd.store('reg3'), `${plain.host}/test/busybox:nope`).catch((e: unknown) => e);
+    const err = await client()
+      .pull(cd.store('reg3'), `${plain.host}/test/busybox:nope`)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistryError);
     expect((err as RegistryError).kind).toBe('not-found');
     expect((err as Error).message).toBe(`manifest for ${plain.host}/test/busybox:nope not found: manifest unknown: manifest unknown`);
@@ -186,7 +205,9 @@ d('pull and push against docker-registry', () => {
     expect((pullErr as Error).message).toMatch(/unauthorized: authentication required/);
     expect(await cd.store('basic3').getImage(name)).toBeUndefined();
 
-    const anon = await client().pull(cd.store('basic3'), name).catch((e: unknown) => e);
+    const anon = await client()
+      .pull(cd.store('basic3'), name)
+      .catch((e: unknown) => e);
     expect((anon as Error).message).toBe('no basic auth credentials');
   });
 
@@ -194,7 +215,9 @@ d('pull and push against docker-registry', () => {
     const name = `${bearer.host}/team/busybox:t`;
     const digest = await tag(name);
     // anonymous callers get pull-only tokens: the push is refused
-    const anonPush = await client().push(cd.store(NS), name).catch((e: unknown) => e);
+    const anonPush = await client()
+      .push(cd.store(NS), name)
+      .catch((e: unknown) => e);
     expect((anonPush as RegistryError).kind).toBe('auth');
 
     const bob = client({ credentials: () => ({ username: 'bob', password: 'hunter2' }) });

@@ -53,7 +53,10 @@ d('skopeo interop', () => {
     const name = `${reg.host}/sk/copied:oci`;
     run('skopeo', ['copy', '--dest-tls-verify=false', '--format', 'oci', `docker-archive:${archive}`, `docker://${name}`]);
     const info = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${name}`])) as { Digest: string };
-    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${name}`])) as { mediaType: string; layers: { mediaType: string }[] };
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${name}`])) as {
+      mediaType: string;
+      layers: { mediaType: string }[];
+    };
     expect(raw.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
     expect(raw.layers[0]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
     const store = cd.store('b');

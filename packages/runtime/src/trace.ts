@@ -12,5 +12,7 @@ export function trace(label: string): void {
   const { performance } = require('node:perf_hooks') as typeof import('node:perf_hooks');
   const cpu = process.cpuUsage();
   const now = performance.now();
-  process.stderr.write(`trace ${process.pid} ${label} ${now.toFixed(1)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} at ${(performance.timeOrigin + now).toFixed(1)}\n`);
+  process.stderr.write(
+    `trace ${process.pid} ${label} ${now.toFixed(1)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} at ${(performance.timeOrigin + now).toFixed(1)}\n`,
+  );
 }

@@ -16,10 +16,7 @@ const MASK32 = (1n << 32n) - 1n;
 const sext32 = (imm: number): bigint => BigInt.asUintN(64, BigInt(imm));
 
 export function runDeviceFilter(program: Buffer, req: DeviceRequest): boolean {
-  const access =
-    typeof req.access === 'number'
-      ? req.access
-      : [...req.access].reduce((m, c) => m | ({ m: 1, r: 2, w: 4 } as Record<string, number>)[c]!, 0);
+  const access = typeof req.access === 'number' ? req.access : [...req.access].reduce((m, c) => m | ({ m: 1, r: 2, w: 4 } as Record<string, number>)[c]!, 0);
   const ctx = Buffer.alloc(12);
   ctx.writeUInt32LE(((access << 16) | (req.type === 'b' ? 1 : 2)) >>> 0, 0);
   ctx.writeUInt32LE(req.major, 4);
@@ -50,7 +47,7 @@ export function runDeviceFilter(program: Buffer, req: DeviceRequest): boolean {
         regs[dst] = BigInt(ctx.readUInt32LE(off));
         break;
       case 0x54: // and32
-        regs[dst] = (reg(dst) & BigInt(imm >>> 0)) & MASK32;
+        regs[dst] = reg(dst) & BigInt(imm >>> 0) & MASK32;
         break;
       case 0x74: // rsh32
         regs[dst] = (reg(dst) & MASK32) >> BigInt(imm);

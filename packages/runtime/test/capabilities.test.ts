@@ -6,7 +6,10 @@ import type { Capabilities } from '../src/spec/types';
 
 const bit = (name: string) => 1n << BigInt(CAPABILITIES[name]!);
 const raised = (sys: FakeSys) =>
-  sys.callsOf('prctl').filter((a) => a[0] === PR.CAP_AMBIENT && a[1] === PR.CAP_AMBIENT_RAISE).map((a) => a[2]);
+  sys
+    .callsOf('prctl')
+    .filter((a) => a[0] === PR.CAP_AMBIENT && a[1] === PR.CAP_AMBIENT_RAISE)
+    .map((a) => a[2]);
 
 /** A kernel that refuses one ambient capability whatever the sets say (SECBIT_NO_CAP_AMBIENT_RAISE-like). */
 class RefusingSys extends FakeSys {
@@ -54,7 +57,7 @@ describe('ambient capabilities', () => {
     expect(() => applyCapabilities(new RefusingSys(CAPABILITIES.CAP_KILL!, 14), caps, 40)).toThrow(/EFAULT/);
   });
 
-  it('a capset the kernel refuses fails in runc\'s words, the cause kept (unable to apply caps: operation not permitted)', () => {
+  it("a capset the kernel refuses fails in runc's words, the cause kept (unable to apply caps: operation not permitted)", () => {
     const sys = new FakeSys();
     sys.failOn('capset', 1 /* EPERM */);
     let err: unknown;

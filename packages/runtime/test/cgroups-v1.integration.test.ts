@@ -78,8 +78,14 @@ describeIf(skipReason())('cgroup v1 manager on the real hierarchy', () => {
     expect(stats.pids.current).toBeGreaterThanOrEqual(1);
     expect(stats.pids.limit).toBe(20);
     const numbers: number[] = [
-      stats.cpu.usage.total, stats.cpu.usage.user, stats.cpu.usage.kernel, ...(stats.cpu.usage.percpu ?? []),
-      stats.cpu.throttling.periods ?? 0, stats.memory.usage.usage ?? 0, stats.memory.usage.failcnt, stats.memory.cache ?? 0,
+      stats.cpu.usage.total,
+      stats.cpu.usage.user,
+      stats.cpu.usage.kernel,
+      ...(stats.cpu.usage.percpu ?? []),
+      stats.cpu.throttling.periods ?? 0,
+      stats.memory.usage.usage ?? 0,
+      stats.memory.usage.failcnt,
+      stats.memory.cache ?? 0,
       ...Object.values(stats.memory.raw ?? {}),
     ];
     for (const n of numbers) expect(n).toBeGreaterThanOrEqual(0);

@@ -110,7 +110,9 @@ describe('cgroup v1 manager', () => {
   it('writes cpu shares, cfs quota/period, burst, idle, rt and cpuset', () => {
     const m = open();
     m.create();
-    m.setResources({ cpu: { shares: 512, quota: 50000, period: 100000, burst: 1000, realtimePeriod: 900000, realtimeRuntime: 1000, cpus: '1', mems: '0', idle: 0 } });
+    m.setResources({
+      cpu: { shares: 512, quota: 50000, period: 100000, burst: 1000, realtimePeriod: 900000, realtimeRuntime: 1000, cpus: '1', mems: '0', idle: 0 },
+    });
     const d = 'cpu,cpuacct/gantry/c1';
     expect(read(`${d}/cpu.shares`)).toBe('512');
     expect(read(`${d}/cpu.cfs_quota_us`)).toBe('50000');
@@ -152,7 +154,10 @@ describe('cgroup v1 manager', () => {
         throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }],
         throttleWriteBpsDevice: [{ major: 8, minor: 16, rate: 2000 }],
         throttleReadIOPSDevice: [{ major: 8, minor: 0, rate: 10 }],
-        throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 20 }, { major: 8, minor: 16, rate: 30 }],
+        throttleWriteIOPSDevice: [
+          { major: 8, minor: 0, rate: 20 },
+          { major: 8, minor: 16, rate: 30 },
+        ],
       },
     });
     expect(read('blkio/gantry/c1/blkio.weight')).toBe('300');
@@ -265,7 +270,10 @@ describe('cgroup v1 manager', () => {
     fake.set(`${d('memory')}/memory.oom_control`, 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
     fake.set(`${d('pids')}/pids.current`, '3\n');
     fake.set(`${d('pids')}/pids.max`, '20\n');
-    fake.set(`${d('blkio')}/blkio.throttle.io_service_bytes_recursive`, '8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Total 12288\nTotal 12288\n');
+    fake.set(
+      `${d('blkio')}/blkio.throttle.io_service_bytes_recursive`,
+      '8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Total 12288\nTotal 12288\n',
+    );
     fake.set(`${d('blkio')}/blkio.throttle.io_serviced_recursive`, '8:0 Read 1\n8:0 Write 2\nTotal 3\n');
     fake.set(`${d('hugetlb')}/hugetlb.2MB.usage_in_bytes`, '2097152\n');
     fake.set(`${d('hugetlb')}/hugetlb.2MB.failcnt`, '1\n');

@@ -39,7 +39,13 @@ describe('gantry-runtime CLI (no containers)', () => {
   });
 
   it('answers bad usage with one line on stderr and exit status 1', () => {
-    for (const args of [['frobnicate'], ['--root', dir, 'state'], ['--root', dir, 'kill', 'x', 'SIGNOPE'], ['--root', dir, 'start', '--bogus', 'x'], ['--log-format', 'xml', 'list']]) {
+    for (const args of [
+      ['frobnicate'],
+      ['--root', dir, 'state'],
+      ['--root', dir, 'kill', 'x', 'SIGNOPE'],
+      ['--root', dir, 'start', '--bogus', 'x'],
+      ['--log-format', 'xml', 'list'],
+    ]) {
       const r = cli(args);
       expect({ args, status: r.status }).toEqual({ args, status: 1 });
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -56,7 +62,7 @@ describe('gantry-runtime CLI (no containers)', () => {
     expect(cli(['--root', dir, 'list', '--format', 'json']).stdout.trim()).toBe('[]');
   });
 
-  it('prints help pages in runc\'s layout, for the program and for every command', () => {
+  it("prints help pages in runc's layout, for the program and for every command", () => {
     for (const args of [['-h'], ['--help'], ['help']]) {
       const r = cli(args);
       expect(r.status).toBe(0);
@@ -66,8 +72,32 @@ describe('gantry-runtime CLI (no containers)', () => {
       expect(r.stdout).toMatch(/^COMMANDS:$/m);
       expect(r.stdout).toMatch(/^ {3}checkpoint +checkpoint a running container$/m);
     }
-    for (const cmd of ['checkpoint', 'create', 'delete', 'events', 'exec', 'kill', 'list', 'pause', 'ps', 'restore', 'resume', 'run', 'spec', 'start', 'state', 'update', 'features']) {
-      for (const args of cmd === 'exec' ? [[cmd, '-h'], [cmd, '--help'], ['help', cmd]] : [[cmd, '-h']]) {
+    for (const cmd of [
+      'checkpoint',
+      'create',
+      'delete',
+      'events',
+      'exec',
+      'kill',
+      'list',
+      'pause',
+      'ps',
+      'restore',
+      'resume',
+      'run',
+      'spec',
+      'start',
+      'state',
+      'update',
+      'features',
+    ]) {
+      for (const args of cmd === 'exec'
+        ? [
+            [cmd, '-h'],
+            [cmd, '--help'],
+            ['help', cmd],
+          ]
+        : [[cmd, '-h']]) {
         const r = cli(args);
         expect({ args, status: r.status }).toEqual({ args, status: 0 });
         const lines = r.stdout.split('\n').filter((l) => l !== '');

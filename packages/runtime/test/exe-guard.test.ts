@@ -35,7 +35,9 @@ function opts(extra: Partial<StageExecutableOptions> = {}): StageExecutableOptio
 
 /** The calls made, as "op arg arg" strings, for readable order assertions. */
 function ops(sys: FakeSys): string[] {
-  return sys.calls.map((c) => [c.op, ...c.args.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a as string | number | bigint | boolean | undefined)))].join(' '));
+  return sys.calls.map((c) =>
+    [c.op, ...c.args.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a as string | number | bigint | boolean | undefined)))].join(' '),
+  );
 }
 
 /** The fd the first `op` call got: FakeSys hands out 10, 11, … in call order (only when no call failed before). */
@@ -47,7 +49,7 @@ function fdOpenedBy(sys: FakeSys, op: string): number {
 }
 
 describe('sealing the stage executable', () => {
-  it('overlay: a detached read-only overlay of node\'s directory over the state root, then an O_PATH fd of node on it', () => {
+  it("overlay: a detached read-only overlay of node's directory over the state root, then an O_PATH fd of node on it", () => {
     const sys = new FakeSys();
     const sealed = sealExecutable(sys, opts());
     expect(sealed.how).toBe('overlay');
@@ -211,7 +213,7 @@ describe('StageExecutable', () => {
     expect(new StageExecutable(new FakeSys(), opts()).sealed()).not.toBe(a.sealed());
   });
 
-  it('spawns /proc/self/fd/N of the sealed handle when N is above the child\'s stdio; closes the mount fd after the first spawn only', () => {
+  it("spawns /proc/self/fd/N of the sealed handle when N is above the child's stdio; closes the mount fd after the first spawn only", () => {
     const sys = new FakeSys();
     const exe = new StageExecutable(sys, opts());
     const { fd, mountFd } = exe.sealed();
@@ -228,7 +230,7 @@ describe('StageExecutable', () => {
     expect(sys.callsOf('close')).toEqual([[mountFd]]);
   });
 
-  it('duplicates a handle the child\'s stdio mapping would replace, and closes the duplicate after spawning', () => {
+  it("duplicates a handle the child's stdio mapping would replace, and closes the duplicate after spawning", () => {
     const sys = new FakeSys();
     const exe = new StageExecutable(sys, opts());
     const { fd, mountFd } = exe.sealed();
@@ -240,12 +242,7 @@ describe('StageExecutable', () => {
     });
     const dup = Number(file.slice('/proc/self/fd/'.length));
     expect(dup).toBeGreaterThanOrEqual(stdioCount);
-    expect(ops(sys)).toEqual([
-      `fcntlInt ${fd} ${F.DUPFD_CLOEXEC} ${stdioCount}`,
-      `spawn /proc/self/fd/${dup}`,
-      `close ${dup}`,
-      `close ${mountFd}`,
-    ]);
+    expect(ops(sys)).toEqual([`fcntlInt ${fd} ${F.DUPFD_CLOEXEC} ${stdioCount}`, `spawn /proc/self/fd/${dup}`, `close ${dup}`, `close ${mountFd}`]);
   });
 
   it('closes the duplicate (and the mount fd) when spawning throws', () => {

@@ -27,7 +27,7 @@ describe('a cgroup that exists before the container (runc create checks)', () =>
         expect(warnings).toEqual([]);
       });
 
-      it('is refused when frozen, with runc\'s message', () => {
+      it("is refused when frozen, with runc's message", () => {
         const { cg } = setup();
         cg.create();
         cg.freeze();

@@ -27,7 +27,13 @@ describe('markExecFds', () => {
     const sys = new FakeSys();
     markExecFds(sys, 2);
     expect(sys.callsOf('closeFrom')).toEqual([[5, true]]);
-    expect(sys.callsOf('setCloexec')).toEqual([[0, false], [1, false], [2, false], [3, false], [4, false]]);
+    expect(sys.callsOf('setCloexec')).toEqual([
+      [0, false],
+      [1, false],
+      [2, false],
+      [3, false],
+      [4, false],
+    ]);
   });
 
   it('tolerates a preserved fd the caller did not open (EBADF) but not other errors', () => {

@@ -170,11 +170,17 @@ describe('runInit through the fake seam', () => {
   it('applies rlimits, umask and the working directory', () => {
     const sys = fakeRootfs();
     sys.addDir('/work');
-    run(sys, new FakeChannel(), bootstrap(specFor((s) => {
-      s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 123, hard: 456 }];
-      s.process!.user.umask = 0o077;
-      s.process!.cwd = '/work';
-    })));
+    run(
+      sys,
+      new FakeChannel(),
+      bootstrap(
+        specFor((s) => {
+          s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 123, hard: 456 }];
+          s.process!.user.umask = 0o077;
+          s.process!.cwd = '/work';
+        }),
+      ),
+    );
     expect(sys.callsOf('setrlimit')).toEqual([[7, 123n, 456n]]);
     expect(sys.callsOf('umask')).toContainEqual([0o077]);
     expect(sys.callsOf('chdir')).toContainEqual(['/work']);
@@ -184,7 +190,14 @@ describe('runInit through the fake seam', () => {
     const filter: SeccompFilter = { defaultAction: 'SCMP_ACT_ALLOW', architectures: [], flags: [], rules: [] };
     for (const nnp of [true, false]) {
       const sys = fakeRootfs();
-      run(sys, new FakeChannel(), bootstrap(specFor((s) => (s.process!.noNewPrivileges = nnp)), { seccomp: filter }));
+      run(
+        sys,
+        new FakeChannel(),
+        bootstrap(
+          specFor((s) => (s.process!.noNewPrivileges = nnp)),
+          { seccomp: filter },
+        ),
+      );
       const seccomp = sys.calls.findIndex((c) => c.op === 'seccompLoad');
       const setuid = sys.calls.findIndex((c) => c.op === 'setresuid');
       if (nnp) expect(seccomp).toBeGreaterThan(setuid);
@@ -194,25 +207,41 @@ describe('runInit through the fake seam', () => {
 
   it('hands a SCMP_ACT_NOTIFY listener to the seccomp agent right after loading, then closes its copies', () => {
     const filter: SeccompFilter = {
-      defaultAction: 'SCMP_ACT_ALLOW', architectures: [], flags: [], rules: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY', args: [] }],
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: [],
+      flags: [],
+      rules: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY', args: [] }],
     };
     for (const nnp of [true, false]) {
       const sys = fakeRootfs();
       const state = '{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":1}';
-      run(sys, new FakeChannel(), bootstrap(specFor((s) => (s.process!.noNewPrivileges = nnp)), { seccomp: filter, seccompAgent: { fd: 77, state } }));
+      run(
+        sys,
+        new FakeChannel(),
+        bootstrap(
+          specFor((s) => (s.process!.noNewPrivileges = nnp)),
+          { seccomp: filter, seccompAgent: { fd: 77, state } },
+        ),
+      );
       const load = sys.calls.findIndex((c) => c.op === 'seccompLoad');
       const send = sys.calls.findIndex((c) => c.op === 'sendFd');
       expect(send).toBe(load + 1);
       const [[agentFd, listener, payload]] = sys.callsOf('sendFd') as [number, number, string][];
       expect([agentFd, payload]).toEqual([77, state]);
       const closes = sys.calls.slice(send + 1, send + 3);
-      expect(closes).toEqual([{ op: 'close', args: [listener] }, { op: 'close', args: [77] }]);
+      expect(closes).toEqual([
+        { op: 'close', args: [listener] },
+        { op: 'close', args: [77] },
+      ]);
     }
   });
 
   it('refuses a notify filter when no agent was connected', () => {
     const filter: SeccompFilter = {
-      defaultAction: 'SCMP_ACT_ALLOW', architectures: [], flags: [], rules: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY', args: [] }],
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: [],
+      flags: [],
+      rules: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY', args: [] }],
     };
     const sys = fakeRootfs();
     expect(() => run(sys, new FakeChannel(), bootstrap(specFor(), { seccomp: filter }))).toThrow(/no seccomp agent/);
@@ -220,9 +249,15 @@ describe('runInit through the fake seam', () => {
 
   it('joins namespaces given by path instead of creating them', () => {
     const sys = fakeRootfs();
-    run(sys, new FakeChannel(), bootstrap(specFor((s) => {
-      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/var/run/netns/x' } : n));
-    })));
+    run(
+      sys,
+      new FakeChannel(),
+      bootstrap(
+        specFor((s) => {
+          s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/var/run/netns/x' } : n));
+        }),
+      ),
+    );
     expect(sys.callsOf('open')).toContainEqual(['/var/run/netns/x', expect.any(Number), 0]);
     expect(sys.callsOf('setns')[0]![1]).toBe(CLONE.NEWNET);
     expect((sys.callsOf('unshare')[0]![0] as number) & CLONE.NEWNET).toBeFalsy();
@@ -234,13 +269,20 @@ describe('runInit through the fake seam', () => {
     const ran: string[] = [];
     const ch = new FakeChannel();
     try {
-      runInit(sys, ch, bootstrap(specFor((s) => {
-        s.hooks = { startContainer: [{ path: '/bin/true' }] };
-        s.process!.cwd = '/work';
-      })), (kind) => {
-        ran.push(kind);
-        sys.calls.push({ op: `hook:${kind}`, args: [] });
-      });
+      runInit(
+        sys,
+        ch,
+        bootstrap(
+          specFor((s) => {
+            s.hooks = { startContainer: [{ path: '/bin/true' }] };
+            s.process!.cwd = '/work';
+          }),
+        ),
+        (kind) => {
+          ran.push(kind);
+          sys.calls.push({ op: `hook:${kind}`, args: [] });
+        },
+      );
     } catch (e) {
       if (!(e instanceof FakeExecve)) throw e;
     }
@@ -291,7 +333,14 @@ describe('runInit through the fake seam', () => {
     sys.fdPaths.set(1021, 'anon_inode:[eventpoll]'); // Node's own
     sys.fdPaths.set(1022, '/var/log/leaked.log');
     sys.addDir('/work');
-    run(sys, new FakeChannel([], 4), bootstrap(specFor((s) => (s.process!.cwd = '/work')), { preserveFds: 1 }));
+    run(
+      sys,
+      new FakeChannel([], 4),
+      bootstrap(
+        specFor((s) => (s.process!.cwd = '/work')),
+        { preserveFds: 1 },
+      ),
+    );
     const closes = sys.calls.flatMap((c, i) => (c.op === 'close' ? [[c.args[0], i]] : [])) as [number, number][];
     const chdir = sys.calls.findIndex((c) => c.op === 'chdir' && c.args[0] === '/work');
     const closedBeforeChdir = closes.filter(([, i]) => i < chdir).map(([fd]) => fd);
@@ -358,7 +407,7 @@ describe('runInit through the fake seam', () => {
     expect(sys.callsOf('chroot')).toEqual([['.']]);
   });
 
-  it('with --no-pivot, hides the host\'s full proc and sysfs mounts first (detach, or a tmpfs over them)', () => {
+  it("with --no-pivot, hides the host's full proc and sysfs mounts first (detach, or a tmpfs over them)", () => {
     const sys = fakeRootfs();
     sys.addFile(
       '/proc/self/mountinfo',
@@ -387,7 +436,14 @@ describe('runInit through the fake seam', () => {
 
   it('sets up the terminal and sends the master over the console socket', () => {
     const sys = fakeRootfs();
-    run(sys, new FakeChannel(), bootstrap(specFor((s) => (s.process!.terminal = true)), { consoleSocketFd: 7 }));
+    run(
+      sys,
+      new FakeChannel(),
+      bootstrap(
+        specFor((s) => (s.process!.terminal = true)),
+        { consoleSocketFd: 7 },
+      ),
+    );
     expect(sys.callsOf('open')).toContainEqual(['/dev/ptmx', expect.any(Number), 0]);
     expect(sys.callsOf('sendFd')[0]).toEqual([7, expect.any(Number), '/dev/pts/0']);
     expect(sys.callsOf('dup2').map((a) => a[1])).toEqual([0, 1, 2]);
@@ -449,7 +505,9 @@ describe('runInit through the fake seam', () => {
     expect(sys.callsOf('mount').filter((a) => a[0] === '/host/secret/dir')).toEqual([]);
     // "ro" still applies, as a remount of the attached mount
     const at = sys.calls.findIndex((c) => c.op === 'moveMountFd');
-    const remount = sys.calls.findIndex((c, i) => i > at && c.op === 'mount' && ((c.args[3] as number) & MS.REMOUNT) !== 0 && ((c.args[3] as number) & MS.RDONLY) !== 0);
+    const remount = sys.calls.findIndex(
+      (c, i) => i > at && c.op === 'mount' && ((c.args[3] as number) & MS.REMOUNT) !== 0 && ((c.args[3] as number) & MS.RDONLY) !== 0,
+    );
     expect(remount).toBeGreaterThan(at);
     const closed = sys.calls.findIndex((c) => c.op === 'close' && c.args[0] === src);
     expect(closed).toBeGreaterThan(at);
@@ -495,7 +553,11 @@ describe('runExec through the fake seam', () => {
     const sys = fakeRootfs();
     sys.fds.push(3, 10, 11, 12, 13);
     const ch = new FakeChannel();
-    const end = runExecToEnd(sys, ch, execBootstrap({ process: { args: ['sh', '-c', 'true'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], oomScoreAdj: 5 } }));
+    const end = runExecToEnd(
+      sys,
+      ch,
+      execBootstrap({ process: { args: ['sh', '-c', 'true'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], oomScoreAdj: 5 } }),
+    );
     expect(end.code).toBe(0);
     expect(sys.callsOf('setns')).toEqual([
       [11, CLONE.NEWNET],
@@ -546,14 +608,20 @@ describe('runExec through the fake seam', () => {
     sys.addDir('/data');
     sys.cwdOverride = '(unreachable)/';
     const ch = new FakeChannel();
-    expect(() => runExecToEnd(sys, ch, execBootstrap({ process: { args: ['sh'], cwd: '/data', user: { uid: 0, gid: 0 } } }))).toThrow(/outside the container's root/);
+    expect(() => runExecToEnd(sys, ch, execBootstrap({ process: { args: ['sh'], cwd: '/data', user: { uid: 0, gid: 0 } } }))).toThrow(
+      /outside the container's root/,
+    );
     expect(sys.callsOf('spawn')).toEqual([]);
     expect(ch.sent).toEqual([]);
   });
 
   it('gives the terminal to the program: the child opens the slave after setsid', () => {
     const sys = fakeRootfs();
-    runExecToEnd(sys, new FakeChannel(), execBootstrap({ consoleSocketFd: 7, process: { args: ['sh'], cwd: '/', user: { uid: 1000, gid: 1000 }, terminal: true } }));
+    runExecToEnd(
+      sys,
+      new FakeChannel(),
+      execBootstrap({ consoleSocketFd: 7, process: { args: ['sh'], cwd: '/', user: { uid: 1000, gid: 1000 }, terminal: true } }),
+    );
     expect(sys.callsOf('sendFd')[0]).toEqual([7, expect.any(Number), '/dev/pts/0']);
     expect(sys.callsOf('chown')).toContainEqual(['/dev/pts/0', 1000, 1000]);
     // the stage itself neither takes the terminal nor changes its stdio
@@ -571,7 +639,12 @@ describe('runExec through the fake seam', () => {
   });
 
   it('lets posix_spawn fall back from clone3 under a default-deny seccomp profile', () => {
-    const deny: SeccompFilter = { defaultAction: 'SCMP_ACT_ERRNO', architectures: [], flags: [], rules: [{ names: ['read', 'write'], action: 'SCMP_ACT_ALLOW', args: [] }] };
+    const deny: SeccompFilter = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      architectures: [],
+      flags: [],
+      rules: [{ names: ['read', 'write'], action: 'SCMP_ACT_ALLOW', args: [] }],
+    };
     const sys = fakeRootfs();
     runExecToEnd(sys, new FakeChannel(), execBootstrap({ seccomp: deny }));
     const [loaded] = sys.callsOf('seccompLoad')[0] as [SeccompFilter];

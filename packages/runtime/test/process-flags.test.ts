@@ -27,7 +27,7 @@ describe('exec --process (a process.json), as runc reads it', () => {
     return execProcessFrom(p, base, []);
   };
 
-  it('fills what runc fills: root user, the container\'s capabilities and rlimits', () => {
+  it("fills what runc fills: root user, the container's capabilities and rlimits", () => {
     const proc = fromFile({ terminal: true, consoleSize: { height: 10, width: 110 }, args: ['/bin/stty', '-a'], cwd: '/' });
     expect(proc.user).toEqual({ uid: 0, gid: 0 });
     expect(proc.capabilities).toEqual(base.capabilities);

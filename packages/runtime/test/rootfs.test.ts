@@ -39,9 +39,7 @@ describe('prepareRootfs', () => {
       expect(hostEntries(sys)).toEqual([]);
       // the /dev link is followed inside the rootfs: everything lands in /b/rootfs/host-marker
       const inside = '/b/rootfs/host-marker';
-      expect(mountedAt(sys)).toEqual(
-        expect.arrayContaining(['/b/rootfs/proc', inside, `${inside}/pts`, `${inside}/shm`, `${inside}/mqueue`, '/b/rootfs/sys']),
-      );
+      expect(mountedAt(sys)).toEqual(expect.arrayContaining(['/b/rootfs/proc', inside, `${inside}/pts`, `${inside}/shm`, `${inside}/mqueue`, '/b/rootfs/sys']));
       expect(sys.stat(`${inside}/null`)).toMatchObject({ kind: 'chr', rdev: 259 });
       expect(sys.stat(`${inside}/ptmx`)).toMatchObject({ kind: 'symlink' });
       expect(sys.readlink(`${inside}/fd`)).toBe('/proc/self/fd');
@@ -65,13 +63,23 @@ describe('prepareRootfs', () => {
     prepareRootfs(sys, s, OPTS);
     expect(hostEntries(sys)).toEqual([]);
     expect(sys.mountTable).toContainEqual({ source: '/src/data', target: '/b/rootfs/host-marker/data', fstype: null, flags: MS.BIND | MS.REC, data: null });
-    expect(sys.mountTable).toContainEqual({ source: null, target: '/b/rootfs/host-marker/data', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null });
+    expect(sys.mountTable).toContainEqual({
+      source: null,
+      target: '/b/rootfs/host-marker/data',
+      fstype: null,
+      flags: MS.BIND | MS.REMOUNT | MS.RDONLY,
+      data: null,
+    });
     expect(sys.stat('/b/rootfs/host-marker/conf')?.kind).toBe('file');
   });
 
   it('makes device nodes by fd and sets mode and owner through /proc/self/fd', () => {
     const sys = rootfs('dir');
-    prepareRootfs(sys, spec((x) => x.linux!.devices = [{ type: 'c', path: '/dev/net/tun', major: 10, minor: 200, fileMode: 0o600, uid: 5, gid: 6 }]), OPTS);
+    prepareRootfs(
+      sys,
+      spec((x) => (x.linux!.devices = [{ type: 'c', path: '/dev/net/tun', major: 10, minor: 200, fileMode: 0o600, uid: 5, gid: 6 }])),
+      OPTS,
+    );
     expect(sys.stat('/b/rootfs/dev/net/tun')).toMatchObject({ kind: 'chr', rdev: 10 * 256 + 200 });
     const mk = sys.callsOf('mknodat').find((c) => c[1] === 'tun')!;
     expect(mk[2]).toBe(S_IF.CHR | 0o600);
@@ -103,7 +111,13 @@ describe('prepareRootfs', () => {
     });
     prepareRootfs(sys, spec(), OPTS);
     expect(sys.mountTable).toContainEqual({ source: '/sys', target: '/b/rootfs/sys', fstype: null, flags: MS.BIND | MS.REC, data: null });
-    expect(sys.mountTable).toContainEqual({ source: null, target: '/b/rootfs/sys', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NOEXEC | MS.NODEV, data: null });
+    expect(sys.mountTable).toContainEqual({
+      source: null,
+      target: '/b/rootfs/sys',
+      fstype: null,
+      flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NOEXEC | MS.NODEV,
+      data: null,
+    });
   });
 
   it('refuses proc on a symlink (an image whose /proc points elsewhere)', () => {
@@ -111,15 +125,19 @@ describe('prepareRootfs', () => {
     sys.files.delete('/b/rootfs/proc');
     sys.addDir('/b/rootfs/evil');
     sys.symlink('/evil', '/b/rootfs/proc');
-    expect(() => prepareRootfs(sys, spec(), OPTS)).toThrow(/filesystem "proc" must be mounted on ordinary directory \(mount destination "\/proc": is a symlink\)/);
+    expect(() => prepareRootfs(sys, spec(), OPTS)).toThrow(
+      /filesystem "proc" must be mounted on ordinary directory \(mount destination "\/proc": is a symlink\)/,
+    );
     expect(mountedAt(sys)).not.toContain('/b/rootfs/evil');
   });
 
-  it('refuses sysfs on a file, with runc\'s words', () => {
+  it("refuses sysfs on a file, with runc's words", () => {
     const sys = rootfs('dir');
     sys.files.delete('/b/rootfs/sys');
     sys.addFile('/b/rootfs/sys', '');
-    expect(() => prepareRootfs(sys, spec(), OPTS)).toThrow(/filesystem "sysfs" must be mounted on ordinary directory \(mount destination "\/sys": is a file, not a directory\)/);
+    expect(() => prepareRootfs(sys, spec(), OPTS)).toThrow(
+      /filesystem "sysfs" must be mounted on ordinary directory \(mount destination "\/sys": is a file, not a directory\)/,
+    );
     expect(mountedAt(sys)).not.toContain('/b/rootfs/sys');
   });
 });
@@ -142,7 +160,9 @@ describe('what may be mounted over /proc', () => {
   });
 
   it('refuses mounts inside /proc but for the files lxcfs provides', () => {
-    expect(() => prepareRootfs(rootfs('dir'), withMount({ destination: '/proc/sys', type: 'tmpfs', source: 'tmpfs' }), OPTS)).toThrow(/mounts inside \/proc are limited to/);
+    expect(() => prepareRootfs(rootfs('dir'), withMount({ destination: '/proc/sys', type: 'tmpfs', source: 'tmpfs' }), OPTS)).toThrow(
+      /mounts inside \/proc are limited to/,
+    );
     const sys = rootfs('dir');
     prepareRootfs(sys, withMount({ destination: '/proc/cpuinfo', type: 'bind', source: '/src/file', options: ['bind'] }), OPTS);
     expect(sys.mountTable).toContainEqual(expect.objectContaining({ source: '/src/file', target: '/b/rootfs/proc/cpuinfo' }));
@@ -160,13 +180,14 @@ describe('what may be mounted over /proc', () => {
 });
 
 describe('a read-only /dev', () => {
-  const roDev = () => spec((x) => {
-    const dev = x.mounts!.find((m) => m.destination === '/dev')!;
-    dev.options = [...(dev.options ?? []), 'ro'];
-    x.linux!.maskedPaths = [];
-    x.linux!.readonlyPaths = [];
-    x.root = { path: 'rootfs', readonly: false };
-  });
+  const roDev = () =>
+    spec((x) => {
+      const dev = x.mounts!.find((m) => m.destination === '/dev')!;
+      dev.options = [...(dev.options ?? []), 'ro'];
+      x.linux!.maskedPaths = [];
+      x.linux!.readonlyPaths = [];
+      x.root = { path: 'rootfs', readonly: false };
+    });
 
   it('is mounted writable first, so its nodes, links and sub-mounts can be made (runc does the same)', () => {
     const sys = rootfs('dir');
@@ -182,7 +203,9 @@ describe('a read-only /dev', () => {
     const sys = new FakeSys();
     sys.addDir('/dev');
     finalizeRootfs(sys, roDev());
-    expect(sys.mountTable).toEqual([{ source: null, target: '/dev', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.STRICTATIME, data: null }]);
+    expect(sys.mountTable).toEqual([
+      { source: null, target: '/dev', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.STRICTATIME, data: null },
+    ]);
   });
 });
 
@@ -198,11 +221,12 @@ describe('finalizeRootfs (after pivot_root)', () => {
     sys.fsTypes.set('/sys', { type: FS_MAGIC.SYSFS, flags: 0 });
     return sys;
   }
-  const paths = (masked: string[], readonly: string[] = []) => spec((x) => {
-    x.linux!.maskedPaths = masked;
-    x.linux!.readonlyPaths = readonly;
-    x.root = { path: 'rootfs', readonly: false };
-  });
+  const paths = (masked: string[], readonly: string[] = []) =>
+    spec((x) => {
+      x.linux!.maskedPaths = masked;
+      x.linux!.readonlyPaths = readonly;
+      x.root = { path: 'rootfs', readonly: false };
+    });
 
   it('masks by fd, binds each read-only path onto itself and remounts it read-only through a fresh fd', () => {
     const sys = pivoted();
@@ -246,7 +270,10 @@ describe('finalizeRootfs (after pivot_root)', () => {
 
   it('remounts the root read-only last', () => {
     const sys = pivoted();
-    finalizeRootfs(sys, spec((x) => (x.root = { path: 'rootfs', readonly: true })));
+    finalizeRootfs(
+      sys,
+      spec((x) => (x.root = { path: 'rootfs', readonly: true })),
+    );
     expect(sys.callsOf('mount').at(-1)).toEqual([null, '/', null, MS.BIND | MS.REMOUNT | MS.RDONLY, null]);
   });
 });

@@ -73,8 +73,14 @@ describe('toSeccompFilter', () => {
 
   it('accepts every action but NOTIFY as default, and every operator', () => {
     for (const act of [
-      'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP',
-      'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG',
+      'SCMP_ACT_KILL',
+      'SCMP_ACT_KILL_PROCESS',
+      'SCMP_ACT_KILL_THREAD',
+      'SCMP_ACT_TRAP',
+      'SCMP_ACT_ERRNO',
+      'SCMP_ACT_TRACE',
+      'SCMP_ACT_ALLOW',
+      'SCMP_ACT_LOG',
     ]) {
       expect(toSeccompFilter({ defaultAction: act }).defaultAction).toBe(act);
     }
@@ -92,7 +98,11 @@ describe('toSeccompFilter', () => {
       defaultAction: 'SCMP_ACT_ALLOW',
       syscalls: [
         // JSON.parse('18446744073709551615') === 2 ** 64
-        { names: ['ioctl'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: JSON.parse('18446744073709551615') as number, valueTwo: 2 ** 53, op: 'SCMP_CMP_MASKED_EQ' }] },
+        {
+          names: ['ioctl'],
+          action: 'SCMP_ACT_ERRNO',
+          args: [{ index: 1, value: JSON.parse('18446744073709551615') as number, valueTwo: 2 ** 53, op: 'SCMP_CMP_MASKED_EQ' }],
+        },
       ],
     });
     expect(f.rules[0]!.args[0]!.value).toBe(0xffffffffffffffffn);
@@ -121,8 +131,12 @@ describe('toSeccompFilter', () => {
     expect(err.message).toMatch(/linux\.seccomp\.syscalls\[1\]\.action: unknown action "SCMP_ACT_DENY"/);
   });
 
-  it('takes SCMP_ACT_NOTIFY for rules with a listener path, with runc\'s limits', () => {
-    const notify = (names: string[], listenerPath?: string) => ({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath, syscalls: [{ names, action: 'SCMP_ACT_NOTIFY' }] });
+  it("takes SCMP_ACT_NOTIFY for rules with a listener path, with runc's limits", () => {
+    const notify = (names: string[], listenerPath?: string) => ({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      listenerPath,
+      syscalls: [{ names, action: 'SCMP_ACT_NOTIFY' }],
+    });
     const f = toSeccompFilter(notify(['mkdir'], '/run/agent.sock'));
     expect(f.rules[0]!.action).toBe('SCMP_ACT_NOTIFY');
     expect(usesSeccompAgent(f)).toBe(true);
@@ -146,16 +160,16 @@ describe('toSeccompFilter', () => {
     expect(errorOf({ defaultAction: 'SCMP_ACT_ALLOW', defaultErrnoRet: 1 }).message).toMatch(
       /defaultErrnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno, not SCMP_ACT_ALLOW/,
     );
-    expect(
-      errorOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_KILL', errnoRet: 1 }] }).message,
-    ).toMatch(/syscalls\[0\]\.errnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE/);
+    expect(errorOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_KILL', errnoRet: 1 }] }).message).toMatch(
+      /syscalls\[0\]\.errnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE/,
+    );
   });
 
   it('rejects an errnoRet that is not a 16-bit unsigned integer', () => {
     for (const bad of [-1, 1.5, 0x10000, '1']) {
-      expect(
-        errorOf(raw({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: bad }] })).message,
-      ).toMatch(/errnoRet: .* is not an errno/);
+      expect(errorOf(raw({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: bad }] })).message).toMatch(
+        /errnoRet: .* is not an errno/,
+      );
     }
   });
 
@@ -205,14 +219,13 @@ describe('toSeccompFilter', () => {
   });
 
   it('rejects architecture names that are not SCMP_ARCH_* and unknown flags', () => {
-    expect(errorOf({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['amd64'] }).message).toMatch(
-      /architectures\[0\]: "amd64" is not an SCMP_ARCH_\* name/,
-    );
+    expect(errorOf({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['amd64'] }).message).toMatch(/architectures\[0\]: "amd64" is not an SCMP_ARCH_\* name/);
     expect(errorOf({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_FAST'] }).message).toMatch(
       /flags\[0\]: unknown flag "SECCOMP_FILTER_FLAG_FAST"/,
     );
-    expect(
-      toSeccompFilter({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG'] }).flags,
-    ).toEqual(['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG']);
+    expect(toSeccompFilter({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG'] }).flags).toEqual([
+      'SECCOMP_FILTER_FLAG_TSYNC',
+      'SECCOMP_FILTER_FLAG_LOG',
+    ]);
   });
 });

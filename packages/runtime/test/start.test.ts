@@ -26,8 +26,16 @@ describe('startContainer', () => {
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     // the test process stands in for the init: alive, so the container is 'created'
     const c: StoredContainer = {
-      id: 'c1', bundle: '/b', rootfs: '/b/rootfs', created: new Date().toISOString(), owner: 'root',
-      pid: process.pid, pidStartTime: processStartTime(process.pid)!, recorded: 'created', cgroupPath: '/gantry/c1', spec: defaultSpec(),
+      id: 'c1',
+      bundle: '/b',
+      rootfs: '/b/rootfs',
+      created: new Date().toISOString(),
+      owner: 'root',
+      pid: process.pid,
+      pidStartTime: processStartTime(process.pid)!,
+      recorded: 'created',
+      cgroupPath: '/gantry/c1',
+      spec: defaultSpec(),
     };
     ctx.store.save(c);
   });

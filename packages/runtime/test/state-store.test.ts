@@ -12,7 +12,18 @@ describe('StateStore (state.json through @gantry/linux writeJsonAtomic)', () => 
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
   const stored = (id: string): StoredContainer =>
-    ({ id, bundle: '/b', rootfs: '/b/rootfs', created: '', owner: '', pid: 0, pidStartTime: '', recorded: 'created', cgroupPath: '', spec: { ociVersion: '1.0.2' } }) as StoredContainer;
+    ({
+      id,
+      bundle: '/b',
+      rootfs: '/b/rootfs',
+      created: '',
+      owner: '',
+      pid: 0,
+      pidStartTime: '',
+      recorded: 'created',
+      cgroupPath: '',
+      spec: { ociVersion: '1.0.2' },
+    }) as StoredContainer;
 
   it('saves atomically (no temp file left, 0600) and loads back', () => {
     const s = new StateStore(root);

@@ -43,7 +43,10 @@ function fakeHolder(log: string[], pid = 4242): { spawn: (argv: string[]) => Hol
 describe('user namespace plan', () => {
   it('reads the config as runc does', () => {
     expect(userNamespaceOf(defaultSpec())).toEqual({ kind: 'none' });
-    expect(userNamespaceOf(specWith((s) => s.linux!.namespaces!.push({ type: 'user', path: '/proc/7/ns/user' })))).toEqual({ kind: 'join', path: '/proc/7/ns/user' });
+    expect(userNamespaceOf(specWith((s) => s.linux!.namespaces!.push({ type: 'user', path: '/proc/7/ns/user' })))).toEqual({
+      kind: 'join',
+      path: '/proc/7/ns/user',
+    });
     const s = specWith((x) => {
       x.linux!.namespaces!.push({ type: 'user' });
       x.linux!.uidMappings = MAP;

@@ -39,7 +39,11 @@ describe('parseSpec', () => {
     ['time namespace', withChange((s) => s.linux.namespaces.push({ type: 'time' })), /time namespaces are not supported/],
     ['duplicate namespace', withChange((s) => s.linux.namespaces.push({ type: 'pid' })), /duplicate namespace "pid"/],
     ['relative namespace path', withChange((s) => (s.linux.namespaces[1] = { type: 'network', path: 'x' })), /path must be absolute/],
-    ['hostname without uts', withChange((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts'))), /no new uts namespace/],
+    [
+      'hostname without uts',
+      withChange((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts'))),
+      /no new uts namespace/,
+    ],
     ['relative mount destination', withChange((s) => s.mounts.push({ destination: 'data', type: 'tmpfs' })), /must be absolute/],
     ['unknown device type', withChange((s) => (s.linux.devices = [{ path: '/dev/x', type: 'z' }])), /unknown type "z"/],
   ])('refuses %s with a clear ConfigError', (_name, text, message) => {

@@ -62,7 +62,13 @@ function serveCommand({ flags: f, positionals }: CommandLine<typeof COMMAND.flag
     if (!v) throw new FlagError(`--${name} is required`);
     return v;
   };
-  const options: ServeOptions = { socket: need('socket'), namespace: need('namespace'), id: need('id'), stateDir: need('state-dir'), runtimeRoot: need('runtime-root') };
+  const options: ServeOptions = {
+    socket: need('socket'),
+    namespace: need('namespace'),
+    id: need('id'),
+    stateDir: need('state-dir'),
+    runtimeRoot: need('runtime-root'),
+  };
   if (f['publish-address'] !== undefined) options.publishAddress = f['publish-address'];
   return { warm: false, options };
 }

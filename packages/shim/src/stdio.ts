@@ -70,7 +70,10 @@ export class ProcessStdio {
       fifo.pipe(toChild);
       io.stdinWriter = toChild;
       io.stdinFifo = { fd, reader: fifo };
-      io.closers.push(() => fifo.destroy(), () => toChild.destroy());
+      io.closers.push(
+        () => fifo.destroy(),
+        () => toChild.destroy(),
+      );
     }
     for (const [index, p] of [
       [1, paths.stdout],
@@ -84,7 +87,10 @@ export class ProcessStdio {
       fifo.on('error', () => undefined);
       fromChild.pipe(fifo);
       io.drained.push(new Promise((resolve) => fromChild.once('close', () => resolve())));
-      io.closers.push(() => fromChild.destroy(), () => fifo.destroy());
+      io.closers.push(
+        () => fromChild.destroy(),
+        () => fifo.destroy(),
+      );
     }
     return io;
   }
@@ -116,7 +122,10 @@ export class ProcessStdio {
       this.closers.push(() => inp.destroy());
     }
     this.stdinWriter = writer;
-    this.closers.push(() => reader.destroy(), () => writer.destroy());
+    this.closers.push(
+      () => reader.destroy(),
+      () => writer.destroy(),
+    );
   }
 
   resize(width: number, height: number): void {

@@ -144,7 +144,16 @@ export class TaskService {
       if (master) stdio.attachMaster((await master).master);
       this.container = { id: req.id, bundle: req.bundle, rootfsMounted };
       const t = this.track(
-        { execId: '', pid: created.state.pid, status: TaskStatus.CREATED, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, exitStatus: 0 },
+        {
+          execId: '',
+          pid: created.state.pid,
+          status: TaskStatus.CREATED,
+          stdin: req.stdin,
+          stdout: req.stdout,
+          stderr: req.stderr,
+          terminal: req.terminal,
+          exitStatus: 0,
+        },
         stdio,
         { exitStatus: created.exited(), console: cons },
       );
@@ -163,17 +172,26 @@ export class TaskService {
 
   private watchExit(t: TrackedProcess): void {
     // a program we could not reap (not reparented to us) counts as failed, as containerd's 255
-    void t.exitStatus!.catch(() => 255).then(async (status) => {
-      await t.starting;
-      await t.stdio.drain();
-      t.info.exitStatus = status;
-      t.info.exitedAt = new Date();
-      t.info.status = TaskStatus.STOPPED;
-      t.markExited();
-      // /tasks/oom before /tasks/exit (as containerd's shim): the engine records OOMKilled with the exit
-      if (t.info.execId === '') this.stopOomWatch();
-      this.opts.publish({ topic: '/tasks/exit', containerId: this.id, id: t.info.execId || this.id, pid: t.info.pid, exitStatus: status, exitedAt: t.info.exitedAt });
-    });
+    void t
+      .exitStatus!.catch(() => 255)
+      .then(async (status) => {
+        await t.starting;
+        await t.stdio.drain();
+        t.info.exitStatus = status;
+        t.info.exitedAt = new Date();
+        t.info.status = TaskStatus.STOPPED;
+        t.markExited();
+        // /tasks/oom before /tasks/exit (as containerd's shim): the engine records OOMKilled with the exit
+        if (t.info.execId === '') this.stopOomWatch();
+        this.opts.publish({
+          topic: '/tasks/exit',
+          containerId: this.id,
+          id: t.info.execId || this.id,
+          pid: t.info.pid,
+          exitStatus: status,
+          exitedAt: t.info.exitedAt,
+        });
+      });
   }
 
   async start(execId: string): Promise<number> {
@@ -235,7 +253,16 @@ export class TaskService {
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
     const spec: Process = { ...req.spec, terminal: req.terminal };
     this.track(
-      { execId: req.execId, pid: 0, status: TaskStatus.CREATED, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, exitStatus: 0 },
+      {
+        execId: req.execId,
+        pid: 0,
+        status: TaskStatus.CREATED,
+        stdin: req.stdin,
+        stdout: req.stdout,
+        stderr: req.stderr,
+        terminal: req.terminal,
+        exitStatus: 0,
+      },
       stdio,
       { spec, console: req.terminal ? this.consoleFor(req.execId) : undefined },
     );
@@ -285,7 +312,14 @@ export class TaskService {
     }
     this.processes.delete(execId);
     const res = { pid: t.info.pid, exitStatus: t.info.exitStatus, exitedAt: t.info.exitedAt };
-    this.opts.publish({ topic: '/tasks/delete', containerId: this.container!.id, id: execId || this.container!.id, pid: res.pid, exitStatus: res.exitStatus, exitedAt: res.exitedAt ?? new Date() });
+    this.opts.publish({
+      topic: '/tasks/delete',
+      containerId: this.container!.id,
+      id: execId || this.container!.id,
+      pid: res.pid,
+      exitStatus: res.exitStatus,
+      exitedAt: res.exitedAt ?? new Date(),
+    });
     if (execId === '') this.container = undefined;
     return res;
   }

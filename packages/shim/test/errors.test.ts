@@ -5,9 +5,13 @@ import { runtimeFailure } from '../src/errors';
 import { grpcError } from '../src/grpc-service';
 
 describe('runtime failures as gRPC statuses', () => {
-  it('keeps the runtime\'s own message whole at the end, prefixed as containerd\'s runc shim does', () => {
+  it("keeps the runtime's own message whole at the end, prefixed as containerd's runc shim does", () => {
     const e = runtimeFailure('create', new InitError('unable to apply caps: operation not permitted'));
-    expect(grpcError(e)).toEqual({ code: Code.UNKNOWN, details: 'OCI runtime create failed: unable to apply caps: operation not permitted', message: 'OCI runtime create failed: unable to apply caps: operation not permitted' });
+    expect(grpcError(e)).toEqual({
+      code: Code.UNKNOWN,
+      details: 'OCI runtime create failed: unable to apply caps: operation not permitted',
+      message: 'OCI runtime create failed: unable to apply caps: operation not permitted',
+    });
     expect(grpcError(runtimeFailure('exec', new InitError('exec: "nope": executable file not found in $PATH'))).details).toBe(
       'OCI runtime exec failed: exec: "nope": executable file not found in $PATH',
     );
@@ -16,7 +20,7 @@ describe('runtime failures as gRPC statuses', () => {
     );
   });
 
-  it('maps the runtime\'s error kinds to codes: bad config 3, wrong state 9, unknown id 5, the rest UNKNOWN (errdefs.ErrUnknown)', () => {
+  it("maps the runtime's error kinds to codes: bad config 3, wrong state 9, unknown id 5, the rest UNKNOWN (errdefs.ErrUnknown)", () => {
     expect(grpcError(runtimeFailure('create', new ConfigError('process is required'))).code).toBe(Code.INVALID_ARGUMENT);
     expect(grpcError(runtimeFailure('start', new StateError('cannot start a container that has stopped'))).code).toBe(Code.FAILED_PRECONDITION);
     expect(grpcError(runtimeFailure('start', new ContainerIdError('container x does not exist', 'not-found'))).code).toBe(Code.NOT_FOUND);

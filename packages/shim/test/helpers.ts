@@ -28,5 +28,4 @@ export function makeFifo(p: string): string {
   return p;
 }
 
-
-export {  waitFor } from '@gantry/testkit';
+export { waitFor } from '@gantry/testkit';

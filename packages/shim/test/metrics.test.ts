@@ -37,7 +37,16 @@ describe('cgroup statistics → containerd cgroup metrics', () => {
     expect(m.memory?.usage).toEqual({ usage: 1_048_576n, max: 2_097_152n, limit: 9223372036854771712n, failcnt: 0n });
     expect(m.memory?.kernel?.limit).toBe(MAX_U64);
     expect(m.memory?.kernelTcp).toEqual({ usage: 0n, max: 0n, limit: 0n, failcnt: 0n });
-    expect(m.memory).toMatchObject({ cache: 4096n, rss: 65536n, pgPgIn: 11n, pgMajFault: 3n, hierarchicalSwapLimit: 12345n, totalCache: 8192n, totalPgPgOut: 9n, dirty: 0n });
+    expect(m.memory).toMatchObject({
+      cache: 4096n,
+      rss: 65536n,
+      pgPgIn: 11n,
+      pgMajFault: 3n,
+      hierarchicalSwapLimit: 12345n,
+      totalCache: 8192n,
+      totalPgPgOut: 9n,
+      dirty: 0n,
+    });
     expect(m.blkio?.ioServiceBytesRecursive).toEqual([{ op: 'Read', device: '', major: 8n, minor: 0n, value: 512n }]);
     expect(m.blkio?.ioQueuedRecursive).toHaveLength(1);
     expect(m.blkio?.sectorsRecursive).toEqual([]);
@@ -73,7 +82,10 @@ describe('cgroup statistics → containerd cgroup metrics', () => {
     expect(m.io?.usage).toEqual([{ major: 8n, minor: 0n, rbytes: 10n, wbytes: 20n, rios: 0n, wios: 2n }]);
     expect(m.hugetlb).toEqual([{ pagesize: '1GB', current: 0n, max: 0n }]);
 
-    const unlimited = toV2Metrics({ ...s, memory: { ...s.memory, usage: { ...s.memory.usage, limit: 2 ** 64 }, swap: { usage: 1000, limit: 2 ** 64, failcnt: 0 } } });
+    const unlimited = toV2Metrics({
+      ...s,
+      memory: { ...s.memory, usage: { ...s.memory.usage, limit: 2 ** 64 }, swap: { usage: 1000, limit: 2 ** 64, failcnt: 0 } },
+    });
     expect(unlimited.memory).toMatchObject({ usageLimit: MAX_U64, swapLimit: MAX_U64, swapUsage: 0n });
   });
 

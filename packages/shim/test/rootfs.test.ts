@@ -18,7 +18,9 @@ describe('shim mountRootfs', () => {
     const n = mountRootfs(sys, '/b', [{ type: 'overlay', source: 'overlay', options: ['lowerdir=/snap/1/fs', 'upperdir=/snap/2/fs', 'workdir=/snap/2/work'] }]);
     expect(n).toBe(1);
     expect(sys.stat('/b/rootfs')?.kind).toBe('dir');
-    expect(sys.mountTable).toEqual([{ source: 'overlay', target: '/b/rootfs', fstype: 'overlay', flags: 0, data: 'lowerdir=/snap/1/fs,upperdir=/snap/2/fs,workdir=/snap/2/work' }]);
+    expect(sys.mountTable).toEqual([
+      { source: 'overlay', target: '/b/rootfs', fstype: 'overlay', flags: 0, data: 'lowerdir=/snap/1/fs,upperdir=/snap/2/fs,workdir=/snap/2/work' },
+    ]);
     expect(sys.callsOf('mount')[0]![1]).toMatch(/^\/proc\/self\/fd\/\d+$/);
   });
 

@@ -26,10 +26,14 @@ d('gantry-shim as a process, over gRPC (root)', () => {
     const bundle = makeBundle(['sh', '-c', 'echo started; sleep 300']);
     dir = path.dirname(bundle);
     const socket = path.join(dir, 's.sock');
-    proc = spawn(process.execPath, [MAIN, 'serve', '--socket', socket, '--namespace', 'test', '--id', id, '--state-dir', path.join(dir, 'state'), '--runtime-root', path.join(dir, 'rt')], {
-      stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'shim.log'), 'w')],
-      detached: true,
-    });
+    proc = spawn(
+      process.execPath,
+      [MAIN, 'serve', '--socket', socket, '--namespace', 'test', '--id', id, '--state-dir', path.join(dir, 'state'), '--runtime-root', path.join(dir, 'rt')],
+      {
+        stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'shim.log'), 'w')],
+        detached: true,
+      },
+    );
     await waitFor('shim socket', () => fs.existsSync(socket), 10000);
     client = new shim.TaskClient(`unix://${socket}`, credentials.createInsecure());
   });
@@ -45,7 +49,11 @@ d('gantry-shim as a process, over gRPC (root)', () => {
 
   it('runs the task lifecycle through the Task API and exits on Shutdown', async () => {
     const out = fifoReader(path.join(dir, 'out'));
-    const { pid } = await call(client.create, client, shim.CreateTaskRequest.fromPartial({ id, bundle: path.join(dir, 'bundle'), stdout: path.join(dir, 'out') }));
+    const { pid } = await call(
+      client.create,
+      client,
+      shim.CreateTaskRequest.fromPartial({ id, bundle: path.join(dir, 'bundle'), stdout: path.join(dir, 'out') }),
+    );
     expect(pid).toBeGreaterThan(1);
     const connected = await call(client.connect, client, { id });
     expect(connected).toMatchObject({ shimPid: proc.pid, taskPid: pid });
@@ -54,7 +62,11 @@ d('gantry-shim as a process, over gRPC (root)', () => {
     expect((await call(client.state, client, { id, execId: '' })).status).toBe(TaskStatus.RUNNING);
 
     const spec = { args: ['sh', '-c', 'exit 4'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] };
-    await call(client.exec, client, shim.ExecProcessRequest.fromPartial({ id, execId: 'x', spec: { typeUrl: PROCESS_TYPE, value: Buffer.from(JSON.stringify(spec)) } }));
+    await call(
+      client.exec,
+      client,
+      shim.ExecProcessRequest.fromPartial({ id, execId: 'x', spec: { typeUrl: PROCESS_TYPE, value: Buffer.from(JSON.stringify(spec)) } }),
+    );
     await call(client.start, client, { id, execId: 'x' });
     expect((await call(client.wait, client, { id, execId: 'x' })).exitStatus).toBe(4);
     await call(client.delete, client, { id, execId: 'x' });

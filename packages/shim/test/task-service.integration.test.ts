@@ -100,7 +100,14 @@ d('TaskService over the runtime library (root)', () => {
     await svc.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' });
     await svc.start('');
     const out = fifoReader(path.join(dir, 'exec-out'));
-    svc.exec({ execId: 'e1', spec: { args: ['sh', '-c', 'echo from-exec; exit 5'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }, terminal: false, stdin: '', stdout: path.join(dir, 'exec-out'), stderr: '' });
+    svc.exec({
+      execId: 'e1',
+      spec: { args: ['sh', '-c', 'echo from-exec; exit 5'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] },
+      terminal: false,
+      stdin: '',
+      stdout: path.join(dir, 'exec-out'),
+      stderr: '',
+    });
     const pid = await svc.start('e1');
     expect(pid).toBeGreaterThan(1);
     expect((await svc.wait('e1')).exitStatus).toBe(5);
@@ -139,7 +146,7 @@ d('TaskService over the runtime library (root)', () => {
     return out;
   }
 
-  it('a create the runtime refuses fails with the runtime\'s message (UNKNOWN), leaves nothing, and the shim can create again', async () => {
+  it("a create the runtime refuses fails with the runtime's message (UNKNOWN), leaves nothing, and the shim can create again", async () => {
     const bundle = setup(['nope']);
     // the rootfs as a mount, as gantry-containerd sends it: it must be unmounted again
     const rootfs = [{ type: 'bind', source: path.join(bundle, 'rootfs'), options: ['rbind', 'ro'] }];
@@ -161,11 +168,18 @@ d('TaskService over the runtime library (root)', () => {
     expect((await svc.wait('')).exitStatus).toBe(0);
   });
 
-  it('an exec the runtime refuses fails Start with the runtime\'s message; the exec is gone and the task runs on', async () => {
+  it("an exec the runtime refuses fails Start with the runtime's message; the exec is gone and the task runs on", async () => {
     const bundle = setup(['sleep', '300']);
     await svc.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' });
     await svc.start('');
-    svc.exec({ execId: 'bad', spec: { args: ['nope'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }, terminal: false, stdin: '', stdout: '', stderr: '' });
+    svc.exec({
+      execId: 'bad',
+      spec: { args: ['nope'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] },
+      terminal: false,
+      stdin: '',
+      stdout: '',
+      stderr: '',
+    });
     const err = await svc.start('bad').then(
       () => undefined,
       (e: unknown) => e,
@@ -175,7 +189,7 @@ d('TaskService over the runtime library (root)', () => {
     expect(svc.state('').status).toBe(TaskStatus.RUNNING);
   });
 
-  it('a start that fails (a startContainer hook) fails with the runtime\'s message, not a later state error', async () => {
+  it("a start that fails (a startContainer hook) fails with the runtime's message, not a later state error", async () => {
     const bundle = setup(['true']);
     const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
     cfg.hooks = { startContainer: [{ path: '/bin/false' }] };

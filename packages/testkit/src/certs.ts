@@ -40,7 +40,26 @@ export function makePki(dir: string, name = 'gantry-test'): Pki {
     clientKey: path.join(dir, 'key.pem'),
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', p.caKey, '-out', p.ca, '-days', '2', '-subj', `/CN=${name} CA`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      p.caKey,
+      '-out',
+      p.ca,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name} CA`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   const issue = (cert: string, key: string, cn: string, ext: string) => {
     const csr = `${cert}.csr`;
     const extFile = `${cert}.ext`;
@@ -50,7 +69,12 @@ export function makePki(dir: string, name = 'gantry-test'): Pki {
     fs.rmSync(csr);
     fs.rmSync(extFile);
   };
-  issue(p.serverCert, p.serverKey, 'gantryd', 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n');
+  issue(
+    p.serverCert,
+    p.serverKey,
+    'gantryd',
+    'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n',
+  );
   issue(p.clientCert, p.clientKey, `${name} client`, 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n');
   return p;
 }

@@ -65,7 +65,10 @@ export interface ChildResult {
 }
 
 /** Run `node -e script`; SIGKILL it as soon as `killWhen` accepts a line (or the child prints `crash ...`). */
-export function runChild(script: string, opts: { killWhen?: (line: string) => boolean; crashAt?: number; onLine?: (line: string) => void } = {}): Promise<ChildResult> {
+export function runChild(
+  script: string,
+  opts: { killWhen?: (line: string) => boolean; crashAt?: number; onLine?: (line: string) => void } = {},
+): Promise<ChildResult> {
   const env = { ...process.env, CRASH_AT: String(opts.crashAt ?? 0) };
   const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const lines: string[] = [];

@@ -54,7 +54,10 @@ export class LocalRegistry {
     }
     const config = path.join(dir, 'config.yml');
     const storage = path.join(dir, 'data');
-    fs.writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: ${reg.host}\n${auth}`);
+    fs.writeFileSync(
+      config,
+      `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: ${reg.host}\n${auth}`,
+    );
     const logFile = path.join(dir, 'registry.log');
     const log = fs.openSync(logFile, 'a');
     const proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', log, log] });

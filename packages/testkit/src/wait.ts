@@ -29,7 +29,10 @@ export async function waitFor<T>(what: string, fn: () => T | Falsy | Promise<T |
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last)}`}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last)}`}`,
+      );
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

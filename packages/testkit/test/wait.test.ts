@@ -31,7 +31,20 @@ describe('waitFor', () => {
 describe('until', () => {
   it('resolves with the first accepted value, and shows the last value seen when it times out', async () => {
     let n = 0;
-    expect(await until('n > 2', () => ++n, (v) => v > 2)).toBe(3);
-    await expect(until('a restart', () => ({ RestartCount: 2 }), (v) => v.RestartCount === 1, 60)).rejects.toThrow('timed out waiting for a restart; last: {"RestartCount":2}');
+    expect(
+      await until(
+        'n > 2',
+        () => ++n,
+        (v) => v > 2,
+      ),
+    ).toBe(3);
+    await expect(
+      until(
+        'a restart',
+        () => ({ RestartCount: 2 }),
+        (v) => v.RestartCount === 1,
+        60,
+      ),
+    ).rejects.toThrow('timed out waiting for a restart; last: {"RestartCount":2}');
   });
 });

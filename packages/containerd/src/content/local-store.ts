@@ -407,7 +407,7 @@ export class LocalContentStore implements ContentStore {
       // resume: the hash state is not saved, so recompute it from the bytes on disk
       const size = (await fh.stat()).size;
       const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(size, 1)));
-      for (let pos = 0; pos < size; ) {
+      for (let pos = 0; pos < size;) {
         const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
         if (bytesRead === 0) throw new Error(`ingest ${dir}: data shrank while resuming`);
         hash.update(buf.subarray(0, bytesRead));
@@ -509,7 +509,7 @@ class LocalWriter implements ContentWriter {
     await this.fh.truncate(size);
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(size, 1)));
-    for (let pos = 0; pos < size; ) {
+    for (let pos = 0; pos < size;) {
       const { bytesRead } = await this.fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
       if (bytesRead === 0) throw new Error(`ingest ${this.dir}: data shrank during truncate`);
       hash.update(buf.subarray(0, bytesRead));
@@ -521,7 +521,14 @@ class LocalWriter implements ContentWriter {
   }
 
   status(): IngestStatus {
-    return { ref: this.st.ref, offset: this._offset, total: this.st.total, expected: this.st.expected, startedAt: this.st.startedAt, updatedAt: this.st.updatedAt };
+    return {
+      ref: this.st.ref,
+      offset: this._offset,
+      total: this.st.total,
+      expected: this.st.expected,
+      startedAt: this.st.startedAt,
+      updatedAt: this.st.updatedAt,
+    };
   }
 
   async commit(size: number, expected: string, labels: Record<string, string> = {}): Promise<ContentInfo> {

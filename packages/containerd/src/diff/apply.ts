@@ -29,7 +29,7 @@ import { decompressed, layerLimits, type ExpansionLimits } from './decompress';
 import { extractTar, LayerError } from './extract';
 import { ByteSource, readTar, TarFormatError } from './tar';
 
-export {  LayerError } from './extract';
+export { LayerError } from './extract';
 
 export interface ApplyOptions {
   /** The kernel seam every member is written through (default: the real one). */
@@ -50,8 +50,6 @@ export interface ApplyResult {
 }
 
 // decompression (bounded) lives in ./decompress; re-exported here for existing importers
-;
-
 /**
  * Apply a layer (gzip or uncompressed tar) onto `target`, which must exist. Returns the size and
  * sha256 of the uncompressed stream (the diffID), every byte of it counted, padding included.
@@ -74,7 +72,12 @@ export async function applyLayer(tarStream: Readable, target: string, opts: Appl
   const isRoot = process.getuid?.() === 0;
   let current: string | undefined;
   try {
-    await extractTar(readTar(src), rootFd, { sys, whiteouts: true, chown: opts.chown ?? isRoot, allowDevices: isRoot, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) }, (name) => (current = name));
+    await extractTar(
+      readTar(src),
+      rootFd,
+      { sys, whiteouts: true, chown: opts.chown ?? isRoot, allowDevices: isRoot, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) },
+      (name) => (current = name),
+    );
     await src.drain(); // bytes after the end-of-archive marker are part of the diffID
   } catch (e) {
     tarStream.destroy();

@@ -111,9 +111,16 @@ class Meter {
     const whole = this.limits.compressedSize;
     if (whole !== undefined) {
       const bound = Math.max(ratioFloor, maxRatio * whole);
-      if (this.out > bound) throw new ExpansionError(`${this.what} expands past ${bound} bytes, more than ${maxRatio}:1 of its ${whole} compressed bytes: refused as a decompression bomb`, 'ratio');
+      if (this.out > bound)
+        throw new ExpansionError(
+          `${this.what} expands past ${bound} bytes, more than ${maxRatio}:1 of its ${whole} compressed bytes: refused as a decompression bomb`,
+          'ratio',
+        );
     } else if (this.out > ratioFloor && this.out > maxRatio * this.in) {
-      throw new ExpansionError(`${this.what} expands more than ${maxRatio}:1 past ${ratioFloor} bytes (${this.in} compressed bytes gave ${this.out}): refused as a decompression bomb`, 'ratio');
+      throw new ExpansionError(
+        `${this.what} expands more than ${maxRatio}:1 past ${ratioFloor} bytes (${this.in} compressed bytes gave ${this.out}): refused as a decompression bomb`,
+        'ratio',
+      );
     }
   }
 }
@@ -214,7 +221,10 @@ async function* decompressing(src: AsyncIterable<unknown>, limits: ExpansionLimi
     yield* gunzipBounded(raw(), limits, `the ${label}`);
     return;
   }
-  const meter = new Meter({ ...(limits.maxBytes !== undefined ? { maxBytes: limits.maxBytes } : {}), ...(limits.budget ? { budget: limits.budget } : {}) }, `the ${label}`);
+  const meter = new Meter(
+    { ...(limits.maxBytes !== undefined ? { maxBytes: limits.maxBytes } : {}), ...(limits.budget ? { budget: limits.budget } : {}) },
+    `the ${label}`,
+  );
   for await (const c of raw()) {
     meter.produced(c.length);
     yield c;

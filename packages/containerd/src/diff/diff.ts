@@ -81,7 +81,7 @@ function sameContent(sys: Sys, a: TreeNode, b: TreeNode, size: number): boolean 
     try {
       const ba = Buffer.allocUnsafe(Math.min(size, READ_CHUNK) || 1);
       const bb = Buffer.allocUnsafe(ba.length);
-      for (let off = 0; off < size; ) {
+      for (let off = 0; off < size;) {
         const n = fs.readSync(fa, ba, 0, ba.length, off);
         const m = fs.readSync(fb, bb, 0, n, off);
         if (n === 0 || m !== n || !ba.subarray(0, n).equals(bb.subarray(0, n))) return false;

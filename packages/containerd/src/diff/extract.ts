@@ -174,8 +174,10 @@ class TarExtractor {
     }
     const existing = this.sys.fstatat(dir.fd, base);
     if (existing) {
-      if (this.opts.noOverwriteDirNonDir && existing.kind === 'dir' && h.type !== 'dir') throw new LayerError(`cannot overwrite directory ${JSON.stringify(this.inRoot(rel))} with a non-directory`, h.name);
-      if (this.opts.noOverwriteDirNonDir && existing.kind !== 'dir' && h.type === 'dir') throw new LayerError(`cannot overwrite non-directory ${JSON.stringify(this.inRoot(rel))} with a directory`, h.name);
+      if (this.opts.noOverwriteDirNonDir && existing.kind === 'dir' && h.type !== 'dir')
+        throw new LayerError(`cannot overwrite directory ${JSON.stringify(this.inRoot(rel))} with a non-directory`, h.name);
+      if (this.opts.noOverwriteDirNonDir && existing.kind !== 'dir' && h.type === 'dir')
+        throw new LayerError(`cannot overwrite non-directory ${JSON.stringify(this.inRoot(rel))} with a directory`, h.name);
       if (!(existing.kind === 'dir' && h.type === 'dir')) this.remove(dir, base, existing);
     }
 
@@ -183,7 +185,7 @@ class TarExtractor {
       const fd = this.sys.openat(dir.fd, base, CREATE_FILE, 0o600);
       try {
         for (let chunk = await body.chunk(); chunk; chunk = await body.chunk()) {
-          for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+          for (let off = 0; off < chunk.length;) off += fs.writeSync(fd, chunk, off, chunk.length - off);
         }
         this.unpacked.add(key);
         this.metadata(h, fd, dir, base);
@@ -323,7 +325,12 @@ class TarExtractor {
 }
 
 /** Extract every member of `members` inside the root `rootFd`; the caller keeps `rootFd`. */
-export async function extractTar(members: AsyncIterable<{ header: TarHeader; body: BodyReader }>, rootFd: number, opts: ExtractOptions, onMember?: (name: string | undefined) => void): Promise<void> {
+export async function extractTar(
+  members: AsyncIterable<{ header: TarHeader; body: BodyReader }>,
+  rootFd: number,
+  opts: ExtractOptions,
+  onMember?: (name: string | undefined) => void,
+): Promise<void> {
   const x = new TarExtractor(rootFd, opts);
   try {
     for await (const { header, body } of members) {

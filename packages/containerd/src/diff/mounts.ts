@@ -15,7 +15,11 @@ export function overlayLayers(m: MountSpec): { upper?: string; lowers: string[] 
   let lowers: string[] = [];
   for (const o of m.options) {
     if (o.startsWith('upperdir=')) upper = o.slice('upperdir='.length);
-    else if (o.startsWith('lowerdir=')) lowers = o.slice('lowerdir='.length).split(':').filter((s) => s.length > 0);
+    else if (o.startsWith('lowerdir='))
+      lowers = o
+        .slice('lowerdir='.length)
+        .split(':')
+        .filter((s) => s.length > 0);
   }
   return upper !== undefined ? { upper, lowers } : { lowers };
 }
@@ -77,7 +81,13 @@ export function unmountAll(sys: Sys, points: readonly string[]): void {
 }
 
 /** Run `fn` with `mounts` mounted on a fresh directory under `tmpRoot`; unmounted and removed after, always. */
-export async function withTempMounts<T>(sys: Sys, tmpRoot: string, mounts: readonly MountSpec[], readonly: boolean, fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withTempMounts<T>(
+  sys: Sys,
+  tmpRoot: string,
+  mounts: readonly MountSpec[],
+  readonly: boolean,
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
   fs.mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
   const dir = fs.mkdtempSync(path.join(tmpRoot, 'mount-'));
   try {

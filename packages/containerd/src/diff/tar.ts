@@ -104,7 +104,12 @@ export class ByteSource {
         this.done = true;
         break;
       }
-      const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+      const chunk =
+        typeof r.value === 'string'
+          ? Buffer.from(r.value)
+          : Buffer.isBuffer(r.value)
+            ? r.value
+            : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
       if (chunk.length === 0) {
         await this.breathe();
         continue;
@@ -240,14 +245,25 @@ function parsePax(data: Buffer, entry: string): Map<string, Buffer> {
     const keyBytes = rec.subarray(0, eq);
     const value = rec.subarray(eq + 1);
     const key = keyBytes.toString('utf8');
-    if (keyBytes.includes(0) || (NAME_KEYS.has(key) && value.includes(0))) throw new TarFormatError(`PAX record ${JSON.stringify(key)} contains a NUL byte`, entry);
+    if (keyBytes.includes(0) || (NAME_KEYS.has(key) && value.includes(0)))
+      throw new TarFormatError(`PAX record ${JSON.stringify(key)} contains a NUL byte`, entry);
     out.set(key, Buffer.from(value));
     off += len;
   }
   return out;
 }
 
-const TYPES: Record<string, EntryType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '3': 'chr', '4': 'blk', '5': 'dir', '6': 'fifo' };
+const TYPES: Record<string, EntryType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'link',
+  '2': 'symlink',
+  '3': 'chr',
+  '4': 'blk',
+  '5': 'dir',
+  '6': 'fifo',
+};
 
 /** A PAX decimal count (size, uid, gid): digits only, a safe integer; no sign, no fraction, no exponent. */
 function paxCount(v: string, key: string, entry: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -330,7 +346,8 @@ export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHea
     name = str('path') ?? longName ?? name;
     // pre-POSIX archives mark a directory as a regular file whose name ends in "/"
     const type = (flag === '0' || flag === '\0') && name.endsWith('/') ? 'dir' : TYPES[flag];
-    if (flag === 'S' || str('GNU.sparse.major') !== undefined || str('GNU.sparse.size') !== undefined) throw new TarFormatError('sparse files are not supported', name);
+    if (flag === 'S' || str('GNU.sparse.major') !== undefined || str('GNU.sparse.size') !== undefined)
+      throw new TarFormatError('sparse files are not supported', name);
     if (type === undefined) throw new TarFormatError(`unsupported entry type ${JSON.stringify(flag)}`, name);
 
     const paxSize = str('size');
@@ -368,7 +385,10 @@ export async function* readTar(src: ByteSource): AsyncGenerator<{ header: TarHea
     const bound = src.maxOutput;
     if (bound !== undefined && src.position + header.size + padding(header.size) > bound.bytes) {
       const what = bound.kind === 'ratio' ? ': refused as a decompression bomb' : '';
-      throw new ExpansionError(`${JSON.stringify(name)}: a ${header.size}-byte member goes past the ${bound.bytes} bytes this stream may expand to (${bound.why})${what}`, bound.kind);
+      throw new ExpansionError(
+        `${JSON.stringify(name)}: a ${header.size}-byte member goes past the ${bound.bytes} bytes this stream may expand to (${bound.why})${what}`,
+        bound.kind,
+      );
     }
     // header-only types have no data, whatever the size field says (Go's archive/tar)
     const body = new BodyReader(src, header.size, name);
@@ -434,7 +454,21 @@ function writeOctal(b: Buffer, off: number, len: number, v: number): void {
   b.write(v.toString(8).padStart(len - 1, '0') + '\0', off, len, 'latin1');
 }
 
-function ustarBlock(e: { name: string; prefix: string; flag: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string; uname: string; gname: string; devmajor: number; devminor: number }): Buffer {
+function ustarBlock(e: {
+  name: string;
+  prefix: string;
+  flag: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkname: string;
+  uname: string;
+  gname: string;
+  devmajor: number;
+  devminor: number;
+}): Buffer {
   const b = Buffer.alloc(BLOCK);
   b.write(e.name, 0, 100, 'utf8');
   writeOctal(b, 100, 8, e.mode & 0o7777);
@@ -481,7 +515,13 @@ export function tarHeader(e: TarWriteEntry): Buffer {
   let names = splitUstar(e.name);
   if (!names || !/^[\x20-\x7e]*$/.test(e.name)) {
     records.push(paxRecord('path', Buffer.from(e.name)));
-    names = { prefix: '', name: Buffer.from(e.name).subarray(0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '_') };
+    names = {
+      prefix: '',
+      name: Buffer.from(e.name)
+        .subarray(0, 100)
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]/g, '_'),
+    };
   }
   let linkname = e.linkname ?? '';
   if (Buffer.byteLength(linkname) > 100 || !/^[\x20-\x7e]*$/.test(linkname)) {
@@ -529,7 +569,21 @@ export function tarHeader(e: TarWriteEntry): Buffer {
   if (records.length === 0) return block;
   const data = Buffer.concat(records);
   const paxName = `PaxHeaders/${names.name}`.slice(0, 100);
-  const paxHead = ustarBlock({ name: paxName, prefix: '', flag: 'x', mode: 0o644, uid: 0, gid: 0, size: data.length, mtime, linkname: '', uname: '', gname: '', devmajor: 0, devminor: 0 });
+  const paxHead = ustarBlock({
+    name: paxName,
+    prefix: '',
+    flag: 'x',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: data.length,
+    mtime,
+    linkname: '',
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+  });
   return Buffer.concat([paxHead, data, Buffer.alloc(padding(data.length)), block]);
 }
 

@@ -63,12 +63,14 @@ export function parseFilter(input: string): Selector[] {
   while (i < tokens.length) {
     const field: string[] = [];
     const first = tokens[i++];
-    if (first === undefined || ['==', '!=', '~=', ',', '.'].includes(first)) throw new FilterSyntaxError(`expected a field name in filter ${JSON.stringify(input)}`);
+    if (first === undefined || ['==', '!=', '~=', ',', '.'].includes(first))
+      throw new FilterSyntaxError(`expected a field name in filter ${JSON.stringify(input)}`);
     field.push(literal(first));
     while (peek() === '.') {
       i++;
       const part = tokens[i++];
-      if (part === undefined || ['==', '!=', '~=', ',', '.'].includes(part)) throw new FilterSyntaxError(`expected a field name after "." in ${JSON.stringify(input)}`);
+      if (part === undefined || ['==', '!=', '~=', ',', '.'].includes(part))
+        throw new FilterSyntaxError(`expected a field name after "." in ${JSON.stringify(input)}`);
       field.push(literal(part));
     }
     let op: Op = 'present';

@@ -36,7 +36,13 @@ async function writeFile(out: Writable, name: string, data: Buffer, mtime: numbe
  * multi-platform image is carried (with an index pointing at it); `allPlatforms` carries what the
  * store has.
  */
-export async function exportImages(deps: ExportDeps, ns: string, names: string[], out: Writable, opts: { platform?: Platform; allPlatforms?: boolean } = {}): Promise<void> {
+export async function exportImages(
+  deps: ExportDeps,
+  ns: string,
+  names: string[],
+  out: Writable,
+  opts: { platform?: Platform; allPlatforms?: boolean } = {},
+): Promise<void> {
   const platform = opts.platform ?? hostPlatform();
   const blobs = new Map<string, number>(); // digest → size, in write order
   const indexEntries: Descriptor[] = [];
@@ -80,7 +86,11 @@ export async function exportImages(deps: ExportDeps, ns: string, names: string[]
     for (const m of manifests) {
       need(m.config);
       m.layers.forEach(need);
-      dockerEntries.push({ Config: blobName(m.config.digest), RepoTags: ref.tag ? [familiarReference(name)] : [], Layers: m.layers.map((l) => blobName(l.digest)) });
+      dockerEntries.push({
+        Config: blobName(m.config.digest),
+        RepoTags: ref.tag ? [familiarReference(name)] : [],
+        Layers: m.layers.map((l) => blobName(l.digest)),
+      });
     }
   }
 

@@ -82,7 +82,13 @@ export async function importArchive(deps: ImportDeps, ns: string, input: Readabl
   }
 }
 
-async function storeBlob(deps: ImportDeps, ns: string, leaseId: string, chunks: AsyncIterable<Buffer> | Iterable<Buffer>, expected?: string): Promise<{ digest: string; size: number }> {
+async function storeBlob(
+  deps: ImportDeps,
+  ns: string,
+  leaseId: string,
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+  expected?: string,
+): Promise<{ digest: string; size: number }> {
   const ref = `import-${randomBytes(8).toString('hex')}`;
   const hash = createHash('sha256');
   let size = 0;
@@ -193,10 +199,21 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** A descriptor from the archive, checked before anything uses its fields. */
 function checkDescriptor(x: unknown, where: string): Descriptor {
   const d = x as Partial<Descriptor> | null;
-  if (typeof d !== 'object' || d === null || typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || !DIGEST.test(d.digest) || !Number.isSafeInteger(d.size) || d.size! < 0) {
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    typeof d.mediaType !== 'string' ||
+    typeof d.digest !== 'string' ||
+    !DIGEST.test(d.digest) ||
+    !Number.isSafeInteger(d.size) ||
+    d.size! < 0
+  ) {
     throw invalidArgument(`${where}: invalid descriptor ${JSON.stringify(x)?.slice(0, 200)}`);
   }
-  if (d.annotations !== undefined && (typeof d.annotations !== 'object' || d.annotations === null || Object.values(d.annotations).some((v) => typeof v !== 'string'))) {
+  if (
+    d.annotations !== undefined &&
+    (typeof d.annotations !== 'object' || d.annotations === null || Object.values(d.annotations).some((v) => typeof v !== 'string'))
+  ) {
     throw invalidArgument(`${where}: invalid annotations on ${d.digest}`);
   }
   return d as Descriptor;
@@ -249,7 +266,12 @@ async function linkDocument(deps: ImportDeps, ns: string, d: Descriptor, seen = 
 }
 
 function upsertImage(deps: ImportDeps, ns: string, name: string, target: Descriptor): void {
-  const t = types.Descriptor.fromPartial({ mediaType: target.mediaType, digest: target.digest, size: BigInt(target.size), annotations: target.annotations ?? {} });
+  const t = types.Descriptor.fromPartial({
+    mediaType: target.mediaType,
+    digest: target.digest,
+    size: BigInt(target.size),
+    annotations: target.annotations ?? {},
+  });
   try {
     deps.images.get(ns, name);
     deps.images.update(ns, { name, labels: {}, target: t }, ['target']);
@@ -277,7 +299,8 @@ function nameFrom(annotations: Record<string, string> | undefined, fallback?: st
 /** The images of an OCI layout (not created yet). */
 async function importOci(deps: ImportDeps, ns: string, indexBuf: Buffer, small: Map<string, Buffer>, opts: ImportOptions): Promise<ImportedImage[]> {
   const layout = small.get('oci-layout');
-  if (layout && parseJson<{ imageLayoutVersion?: string } | null>(layout, 'oci-layout')?.imageLayoutVersion === undefined) throw invalidArgument('oci-layout has no imageLayoutVersion');
+  if (layout && parseJson<{ imageLayoutVersion?: string } | null>(layout, 'oci-layout')?.imageLayoutVersion === undefined)
+    throw invalidArgument('oci-layout has no imageLayoutVersion');
   const index = parseJson<IndexDoc | null>(indexBuf, 'index.json');
   if (!index || !Array.isArray(index.manifests)) throw invalidArgument('index.json has no manifests');
   const out: ImportedImage[] = [];

@@ -67,12 +67,18 @@ export async function readJson<T>(content: ContentStore, ns: string, d: Pick<Des
 }
 
 /** The manifest for `platform` under `target` (itself a manifest, or an index / manifest list). */
-export async function resolveManifest(content: ContentStore, ns: string, target: Descriptor, platform: Platform): Promise<{ manifest: ManifestDoc; descriptor: Descriptor }> {
+export async function resolveManifest(
+  content: ContentStore,
+  ns: string,
+  target: Descriptor,
+  platform: Platform,
+): Promise<{ manifest: ManifestDoc; descriptor: Descriptor }> {
   if (!KNOWN.has(target.mediaType)) throw invalidArgument(`unknown media type ${target.mediaType}`);
   if (isManifest(target.mediaType)) return { manifest: await readJson<ManifestDoc>(content, ns, target), descriptor: target };
   if (!isIndex(target.mediaType)) throw invalidArgument(`${target.mediaType} is not a manifest or index`);
   const index = await readJson<IndexDoc>(content, ns, target);
-  const entry = index.manifests.find((m) => isManifest(m.mediaType) && platformMatches(m.platform, platform)) ?? index.manifests.find((m) => isIndex(m.mediaType));
+  const entry =
+    index.manifests.find((m) => isManifest(m.mediaType) && platformMatches(m.platform, platform)) ?? index.manifests.find((m) => isIndex(m.mediaType));
   if (!entry) throw notFound(`no manifest for platform ${platform.os}/${platform.architecture} in ${target.digest}`);
   return resolveManifest(content, ns, entry, platform);
 }
@@ -82,7 +88,8 @@ export async function readImage(content: ContentStore, ns: string, manifest: Man
   if (!isConfig(manifest.config.mediaType)) throw invalidArgument(`unknown config media type ${manifest.config.mediaType}`);
   for (const l of manifest.layers) if (!isLayer(l.mediaType)) throw invalidArgument(`unknown layer media type ${l.mediaType}`);
   const config = await readJson<ImageConfig>(content, ns, manifest.config);
-  if (typeof config !== 'object' || config === null || !config.rootfs || !Array.isArray(config.rootfs.diff_ids)) throw invalidArgument(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
+  if (typeof config !== 'object' || config === null || !config.rootfs || !Array.isArray(config.rootfs.diff_ids))
+    throw invalidArgument(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
   // diff IDs name snapshots (chain IDs): nothing but digests
   const bad = config.rootfs.diff_ids.find((d) => typeof d !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d));
   if (bad !== undefined) throw invalidArgument(`image config ${manifest.config.digest}: invalid diff ID ${JSON.stringify(bad)?.slice(0, 100)}`);

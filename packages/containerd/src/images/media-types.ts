@@ -19,5 +19,11 @@ export const isIndex = (m: string) => m === MediaType.ociIndex || m === MediaTyp
 export const isManifest = (m: string) => m === MediaType.ociManifest || m === MediaType.dockerManifest;
 export const isConfig = (m: string) => m === MediaType.ociConfig || m === MediaType.dockerConfig;
 export const isLayer = (m: string) =>
-  m === MediaType.ociLayer || m === MediaType.ociLayerGzip || m === MediaType.dockerLayer || m === MediaType.dockerLayerGzip || m === MediaType.dockerForeignLayerGzip || m === MediaType.ociLayerNonDistributableGzip || m === MediaType.ociLayerZstd;
+  m === MediaType.ociLayer ||
+  m === MediaType.ociLayerGzip ||
+  m === MediaType.dockerLayer ||
+  m === MediaType.dockerLayerGzip ||
+  m === MediaType.dockerForeignLayerGzip ||
+  m === MediaType.ociLayerNonDistributableGzip ||
+  m === MediaType.ociLayerZstd;
 export const KNOWN = new Set<string>(Object.values(MediaType));

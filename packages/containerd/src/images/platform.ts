@@ -16,8 +16,13 @@ export function hostPlatform(): Platform {
 /** "linux/arm64/v8" → Platform; refuses anything else with a clear error. */
 export function parsePlatform(text: string): Platform {
   const parts = text.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_]+$/.test(p))) throw new Error(`invalid platform ${JSON.stringify(text)}: want os/arch[/variant]`);
-  return { os: parts[0]!, architecture: parts[1] === 'x86_64' ? 'amd64' : parts[1] === 'aarch64' ? 'arm64' : parts[1]!, ...(parts[2] ? { variant: parts[2] } : {}) };
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_]+$/.test(p)))
+    throw new Error(`invalid platform ${JSON.stringify(text)}: want os/arch[/variant]`);
+  return {
+    os: parts[0]!,
+    architecture: parts[1] === 'x86_64' ? 'amd64' : parts[1] === 'aarch64' ? 'arm64' : parts[1]!,
+    ...(parts[2] ? { variant: parts[2] } : {}),
+  };
 }
 
 export function formatPlatform(p: Platform): string {

@@ -37,7 +37,8 @@ export function parseReference(input: string): Reference {
   if (remote.toLowerCase() !== remote) throw new InvalidReferenceError(`invalid reference format: repository name (${remote}) must be lowercase`);
   const r = tryParse(input);
   if (!r) throw new InvalidReferenceError('invalid reference format');
-  if (r.domain.length + 1 + r.path.length > 255) throw new InvalidReferenceError('invalid reference format: repository name must not be more than 255 characters');
+  if (r.domain.length + 1 + r.path.length > 255)
+    throw new InvalidReferenceError('invalid reference format: repository name must not be more than 255 characters');
   if (r.domain === LEGACY_DOMAIN) r.domain = DEFAULT_DOMAIN;
   if (r.domain === DEFAULT_DOMAIN && !r.path.includes('/')) r.path = `library/${r.path}`;
   if (!r.tag && !r.digest) r.tag = 'latest';

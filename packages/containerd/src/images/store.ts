@@ -76,7 +76,13 @@ export class ImageStore {
     validate(img);
     this.namespaces.ensure(ns);
     const t: protobuf.Timestamp = now();
-    const rec: ImageRecord = { name: img.name, labels: pruneLabels(img.labels), target: storeDescriptor(img.target!), createdAt: storeTime(t), updatedAt: storeTime(t) };
+    const rec: ImageRecord = {
+      name: img.name,
+      labels: pruneLabels(img.labels),
+      target: storeDescriptor(img.target!),
+      createdAt: storeTime(t),
+      updatedAt: storeTime(t),
+    };
     try {
       this.store.create(bucket(ns), imageKey(img.name), rec);
     } catch (e) {

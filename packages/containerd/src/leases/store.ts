@@ -80,7 +80,8 @@ export class LeaseStore {
   }
 
   addResource(ns: string, id: string, res: LeaseResource): void {
-    if (!res.id || !RESOURCE_TYPE.test(res.type)) throw invalidArgument(`lease resource ${JSON.stringify(res)} is invalid (type: content, ingests or snapshots/<snapshotter>)`);
+    if (!res.id || !RESOURCE_TYPE.test(res.type))
+      throw invalidArgument(`lease resource ${JSON.stringify(res)} is invalid (type: content, ingests or snapshots/<snapshotter>)`);
     const r = this.load(ns, id);
     if (r.resources.some((x) => x.id === res.id && x.type === res.type)) return;
     r.resources.push({ id: res.id, type: res.type });

@@ -81,8 +81,7 @@ export class NamespaceStore {
   /** Kinds of objects (sub-bucket names) the namespace still holds. */
   contents(name: string): string[] {
     // records may sit deeper than one level (snapshots/<snapshotter>/...): look all the way down
-    const holds = (bucket: string[]): boolean =>
-      this.store.keys(bucket).length > 0 || this.store.buckets(bucket).some((b) => holds([...bucket, b]));
+    const holds = (bucket: string[]): boolean => this.store.keys(bucket).length > 0 || this.store.buckets(bucket).some((b) => holds([...bucket, b]));
     return this.store.buckets(namespaceBucket(name)).filter((sub) => holds(namespaceBucket(name, sub)));
   }
 

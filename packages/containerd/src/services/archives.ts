@@ -219,7 +219,12 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
       // committed layers another image already unpacked: held too, so GC cannot take them meanwhile
       chainIds(config.rootfs.diff_ids).forEach(hold);
       const top = await unpackImage(
-        { content: deps.content, snapshotter: holding(opts.snapshotter, hold), sys: deps.sys, applyLayer: (s, t, size) => applyLayer(s, t, { sys: deps.sys, limits: { ...layerLimits(t), compressedSize: size } }) },
+        {
+          content: deps.content,
+          snapshotter: holding(opts.snapshotter, hold),
+          sys: deps.sys,
+          applyLayer: (s, t, size) => applyLayer(s, t, { sys: deps.sys, limits: { ...layerLimits(t), compressedSize: size } }),
+        },
         ns,
         manifest,
         config,
@@ -240,7 +245,7 @@ export function archivesService(ctx: DaemonContext, deps: ArchivesServiceDeps): 
         if (!prev) deps.images.delete(ns, img.name);
         else if (prev.target?.digest !== img.target.digest) deps.images.update(ns, prev, ['target']);
       } catch (e) {
-        if (!(errdefs.isNotFound(e))) throw e;
+        if (!errdefs.isNotFound(e)) throw e;
       }
     }
     await deps.collectGarbage(ns);

@@ -183,7 +183,14 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
         if (writer === undefined && !committed) await open(req);
         if (committed || writer === undefined) throw errdefs.failedPrecondition(`ref ${ref}: already committed; open a new stream`);
         const w = writer;
-        const res: content.WriteContentResponse = { action: req.action, offset: BigInt(w.offset), total: 0n, digest: '', startedAt: undefined, updatedAt: undefined };
+        const res: content.WriteContentResponse = {
+          action: req.action,
+          offset: BigInt(w.offset),
+          total: 0n,
+          digest: '',
+          startedAt: undefined,
+          updatedAt: undefined,
+        };
 
         if (req.expected !== '') {
           expected = req.expected;

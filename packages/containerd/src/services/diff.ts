@@ -139,7 +139,7 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
         try {
           await writer.commit(blobSize, digest, labels);
         } catch (e) {
-          if (!(errdefs.isAlreadyExists(e))) throw e;
+          if (!errdefs.isAlreadyExists(e)) throw e;
           // the same layer is already stored: drop this ingest, answer with the existing blob
           await writer.close().catch(() => {});
           try {

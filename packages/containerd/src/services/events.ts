@@ -8,7 +8,8 @@ import { FilterSyntaxError } from '../events/filters';
 import { requireNamespace, unary, validateNamespaceName } from '../rpc';
 
 function checkTopic(topic: string): void {
-  if (!validTopic(topic)) throw invalidArgument(`envelope topic ${JSON.stringify(topic)} is invalid: it must look like "/a/b" (non-empty parts of letters, digits, "_", "-", ".")`);
+  if (!validTopic(topic))
+    throw invalidArgument(`envelope topic ${JSON.stringify(topic)} is invalid: it must look like "/a/b" (non-empty parts of letters, digits, "_", "-", ".")`);
 }
 
 function requireEvent(event: protobuf.Any | undefined): protobuf.Any {

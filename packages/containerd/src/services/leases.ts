@@ -25,9 +25,11 @@ export function leasesService(ctx: DaemonContext, store: LeaseStore, opts: Lease
     }),
     list: unary(log, 'List', (r: leases.ListRequest, md) => {
       const match = compileRequestFilters(r.filters);
-      const list = store.list(requireNamespace(md)).filter((l) =>
-        match((p) => (p.length === 1 && p[0] === 'id' ? l.id : p[0] === 'labels' && p.length >= 2 ? l.labels[p.slice(1).join('.')] : undefined)),
-      );
+      const list = store
+        .list(requireNamespace(md))
+        .filter((l) =>
+          match((p) => (p.length === 1 && p[0] === 'id' ? l.id : p[0] === 'labels' && p.length >= 2 ? l.labels[p.slice(1).join('.')] : undefined)),
+        );
       return { leases: list };
     }),
     addResource: unary(log, 'AddResource', (r: leases.AddResourceRequest, md) => {

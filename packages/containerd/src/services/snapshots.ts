@@ -33,7 +33,14 @@ const KIND: Readonly<Record<SnapshotKind, snapshots.Kind>> = { view: 1, active: 
 const toTimestamp = (d: Date): protobuf.Timestamp => timestampFromNanos(BigInt(d.getTime()) * 1_000_000n);
 
 function toProtoInfo(i: SnapshotInfo): snapshots.Info {
-  return { name: i.name, parent: i.parent, kind: KIND[i.kind], labels: { ...i.labels }, createdAt: toTimestamp(i.createdAt), updatedAt: toTimestamp(i.updatedAt) };
+  return {
+    name: i.name,
+    parent: i.parent,
+    kind: KIND[i.kind],
+    labels: { ...i.labels },
+    createdAt: toTimestamp(i.createdAt),
+    updatedAt: toTimestamp(i.updatedAt),
+  };
 }
 
 function toProtoMounts(ms: readonly MountSpec[]): types.Mount[] {
@@ -46,7 +53,11 @@ function leaseOf(md: Metadata): string | undefined {
   return s ? s : undefined;
 }
 
-export function snapshotsService(ctx: DaemonContext, snapshotters: ReadonlyMap<string, Snapshotter>, opts: SnapshotsServiceOptions = {}): snapshots.SnapshotsServer {
+export function snapshotsService(
+  ctx: DaemonContext,
+  snapshotters: ReadonlyMap<string, Snapshotter>,
+  opts: SnapshotsServiceOptions = {},
+): snapshots.SnapshotsServer {
   const log = ctx.log.with({ service: 'snapshots' });
   const publish = <T>(ns: string, topic: string, type: string, codec: MessageCodec<T>, msg: T) =>
     ctx.publish(ns, topic, packAny(`containerd.events.${type}`, codec, msg));

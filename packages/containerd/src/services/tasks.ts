@@ -32,7 +32,14 @@ function shimOf(shims: ShimManager, ns: string, id: string): ShimHandle {
 }
 
 function deadProcess(d: DeadTask): types.Process {
-  return types.Process.fromPartial({ containerId: d.id, id: d.id, pid: d.pid, status: types.Status.STOPPED, exitStatus: d.exitStatus, exitedAt: timestampFromDate(d.exitedAt) });
+  return types.Process.fromPartial({
+    containerId: d.id,
+    id: d.id,
+    pid: d.pid,
+    status: types.Status.STOPPED,
+    exitStatus: d.exitStatus,
+    exitedAt: timestampFromDate(d.exitedAt),
+  });
 }
 
 /** A shim that no longer answers: its task is unreachable. */
@@ -120,7 +127,16 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
         const res = await callShim(
           h,
           h.client.create,
-          shim.CreateTaskRequest.fromPartial({ id: r.containerId, bundle, rootfs: r.rootfs, terminal: r.terminal, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, options: r.options }),
+          shim.CreateTaskRequest.fromPartial({
+            id: r.containerId,
+            bundle,
+            rootfs: r.rootfs,
+            terminal: r.terminal,
+            stdin: r.stdin,
+            stdout: r.stdout,
+            stderr: r.stderr,
+            options: r.options,
+          }),
           60000,
         ).catch((e: unknown) => {
           // containerd's words; the shim's message (the runtime's own at its end) and code are kept
@@ -175,7 +191,12 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
         } catch {
           continue; // a shim that is going away
         }
-        const fields: Record<string, string> = { id: p.id, container_id: p.containerId, pid: String(p.pid), status: types.Status[p.status]?.toLowerCase() ?? '' };
+        const fields: Record<string, string> = {
+          id: p.id,
+          container_id: p.containerId,
+          pid: String(p.pid),
+          status: types.Status[p.status]?.toLowerCase() ?? '',
+        };
         if (match((f) => (f.length === 1 ? fields[f[0]!] : undefined))) out.push(p);
       }
       for (const d of shims.deadTasks(ns)) {
@@ -194,7 +215,20 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
       if (!r.execId) throw invalidArgument('exec id is required');
       if (!r.spec) throw invalidArgument('exec spec is required');
       const h = shimOf(shims, requireNamespace(md), r.containerId);
-      await callShim(h, h.client.exec, shim.ExecProcessRequest.fromPartial({ id: r.containerId, execId: r.execId, terminal: r.terminal, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, spec: r.spec }), 10000);
+      await callShim(
+        h,
+        h.client.exec,
+        shim.ExecProcessRequest.fromPartial({
+          id: r.containerId,
+          execId: r.execId,
+          terminal: r.terminal,
+          stdin: r.stdin,
+          stdout: r.stdout,
+          stderr: r.stderr,
+          spec: r.spec,
+        }),
+        10000,
+      );
       return {};
     }),
     resizePty: unary(log, 'Tasks.ResizePty', async (r: tasks.ResizePtyRequest, md) => {

@@ -163,7 +163,7 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Parent ids, nearest first. */
   private parentIds(ns: string, rec: SnapshotRecord): number[] {
     const ids: number[] = [];
-    for (let p = rec.parent; p !== ''; ) {
+    for (let p = rec.parent; p !== '';) {
       const parent = this.find(ns, p);
       if (!parent) throw new Error(`${what(rec.name)}: parent ${JSON.stringify(p)} is missing from the metadata`);
       ids.push(parent.id);
@@ -246,7 +246,8 @@ export class OverlaySnapshotter implements Snapshotter {
     validateKey('committed snapshot name', name);
     validateLabels(what(name), labels);
     const rec = this.get(ns, key);
-    if (rec.kind !== 'active') throw failedPrecondition(`${what(key)} is ${rec.kind === 'view' ? 'a view' : 'already committed'}: only active snapshots can be committed`);
+    if (rec.kind !== 'active')
+      throw failedPrecondition(`${what(key)} is ${rec.kind === 'view' ? 'a view' : 'already committed'}: only active snapshots can be committed`);
     if (this.find(ns, name)) throw alreadyExists(`${what(name)}: already exists`);
     const t = storeTime(now());
     const committed: SnapshotRecord = {
@@ -275,7 +276,12 @@ export class OverlaySnapshotter implements Snapshotter {
       .filter((r) => r.parent === key)
       .map((r) => r.name);
     if (children.length > 0) {
-      throw failedPrecondition(`cannot remove ${what(key)}: it has ${children.length} child snapshot(s) (${children.slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}); remove them first`);
+      throw failedPrecondition(
+        `cannot remove ${what(key)}: it has ${children.length} child snapshot(s) (${children
+          .slice(0, 5)
+          .map((c) => JSON.stringify(c))
+          .join(', ')}); remove them first`,
+      );
     }
     this.store.delete(this.bucket(ns), encodeKey(key));
     if (!this.referencedIds().has(rec.id)) this.removeDir(rec.id);

@@ -125,7 +125,17 @@ export class ShimManager {
     const exitedAt = new Date();
     this.dead.set(key, { namespace: ns, id, pid, exitStatus: DEAD_SHIM_EXIT_STATUS, exitedAt, reason });
     this.ctx.log.warn('shim died', { namespace: ns, id, shim_pid: shimPid, task_pid: pid, reason });
-    this.ctx.publish(ns, '/tasks/exit', packAny('containerd.events.TaskExit', events.TaskExit, { containerId: id, id, pid, exitStatus: DEAD_SHIM_EXIT_STATUS, exitedAt: timestampFromDate(exitedAt) }));
+    this.ctx.publish(
+      ns,
+      '/tasks/exit',
+      packAny('containerd.events.TaskExit', events.TaskExit, {
+        containerId: id,
+        id,
+        pid,
+        exitStatus: DEAD_SHIM_EXIT_STATUS,
+        exitedAt: timestampFromDate(exitedAt),
+      }),
+    );
   }
 
   private key(ns: string, id: string): string {
@@ -193,13 +203,20 @@ export class ShimManager {
       child = spawn(
         process.execPath,
         [
-          SHIM_MAIN, 'serve',
-          '--socket', opts.socket,
-          '--namespace', opts.namespace,
-          '--id', opts.id,
-          '--state-dir', opts.stateDir,
-          '--runtime-root', opts.runtimeRoot,
-          '--publish-address', opts.publishAddress,
+          SHIM_MAIN,
+          'serve',
+          '--socket',
+          opts.socket,
+          '--namespace',
+          opts.namespace,
+          '--id',
+          opts.id,
+          '--state-dir',
+          opts.stateDir,
+          '--runtime-root',
+          opts.runtimeRoot,
+          '--publish-address',
+          opts.publishAddress,
         ],
         { detached: true, stdio: ['ignore', logFd, logFd], cwd: bundle, env: shimEnv() },
       );

@@ -1,5 +1,23 @@
 import type { CallOptions, Channel, ClientReadableStream, Metadata } from '@grpc/grpc-js';
-import { archives, callMetadata, clientOn, isUnavailable, containers, content, diff, events, images, introspection, leases, snapshots, tasks, unaryCall, unixChannel, version, type UnaryMethod } from '@gantry/api';
+import {
+  archives,
+  callMetadata,
+  clientOn,
+  isUnavailable,
+  containers,
+  content,
+  diff,
+  events,
+  images,
+  introspection,
+  leases,
+  snapshots,
+  tasks,
+  unaryCall,
+  unixChannel,
+  version,
+  type UnaryMethod,
+} from '@gantry/api';
 
 /** The containerd namespace gantryd keeps its containers and images in (dockerd uses "moby"). */
 export const ENGINE_NAMESPACE = 'gantry';
@@ -90,7 +108,9 @@ export class Containerd {
   /** Resolves once the channel is connected (gantry-containerd answers), rejects after `timeoutMs`. */
   ready(timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.version.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(new Error(`gantry-containerd at ${this.address} is not reachable: ${err.message}`)) : resolve())),
+      this.version.waitForReady(Date.now() + timeoutMs, (err) =>
+        err ? reject(new Error(`gantry-containerd at ${this.address} is not reachable: ${err.message}`)) : resolve(),
+      ),
     );
   }
 

@@ -37,7 +37,8 @@ export class ContainerdSupervisor {
     const deadline = Date.now() + timeoutMs;
     while (!fs.existsSync(this.address)) {
       if (Date.now() > deadline) throw new Error(`gantry-containerd did not start within ${timeoutMs} ms (log: ${this.logFile})`);
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`gantry-containerd exited with ${this.child.exitCode} (log: ${this.logFile})`);
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined)
+        throw new Error(`gantry-containerd exited with ${this.child.exitCode} (log: ${this.logFile})`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

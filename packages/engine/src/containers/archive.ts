@@ -20,7 +20,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ByteSource, decompressed, END_OF_ARCHIVE, cleanEntryName, extractTar, layerLimits, LayerError, readTar, TarFormatError, TreeWriter, childNames, withChild, type TreeNode } from '@gantry/containerd';
+import {
+  ByteSource,
+  decompressed,
+  END_OF_ARCHIVE,
+  cleanEntryName,
+  extractTar,
+  layerLimits,
+  LayerError,
+  readTar,
+  TarFormatError,
+  TreeWriter,
+  childNames,
+  withChild,
+  type TreeNode,
+} from '@gantry/containerd';
 import { errdefs, KindError, type Sys, SysError } from '@gantry/linux';
 
 const READ_CHUNK = 1 << 20;
@@ -84,7 +98,8 @@ export async function checkArchive(file: string): Promise<void> {
     for await (const { header } of members(file)) {
       cleanEntryName(header.name, header.name);
       if (header.type === 'link') {
-        if (cleanEntryName(header.linkname, header.name) === '') throw errdefs.invalidArgument(`refusing hard link ${JSON.stringify(header.name)} to the extraction point`);
+        if (cleanEntryName(header.linkname, header.name) === '')
+          throw errdefs.invalidArgument(`refusing hard link ${JSON.stringify(header.name)} to the extraction point`);
       }
     }
   } catch (e) {

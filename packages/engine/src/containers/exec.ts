@@ -52,7 +52,6 @@ function taskExecId(id: string): string {
   return `exec-${id.slice(0, 16)}`;
 }
 
-
 /** `docker exec`: one more process in a running container, through Tasks.Exec. */
 export class ExecManager {
   private readonly execs = new Map<string, ExecRecord>();
@@ -121,9 +120,11 @@ export class ExecManager {
   }
 
   create(ref: string, body: unknown): { Id: string } {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.ExecOptions');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.ExecOptions');
     const cfg = decode(body, EXEC_BODY, 'ExecOptions') as ExecConfig;
-    if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0 || cfg.Cmd.some((a) => typeof a !== 'string')) throw errdefs.invalidArgument('No exec command specified');
+    if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0 || cfg.Cmd.some((a) => typeof a !== 'string'))
+      throw errdefs.invalidArgument('No exec command specified');
     const rec = this.mgr.store.get(ref);
     if (!rec.State.Running) throw errdefs.conflict(`container ${rec.Id} is not running`);
     if (rec.State.Paused) throw errdefs.conflict(`container ${rec.Id} is paused, unpause the container before exec`);
@@ -157,8 +158,16 @@ export class ExecManager {
     const specJson = await this.ctx.cd.call(this.ctx.cd.containers, this.ctx.cd.containers.get, { id: rec.Id }).catch((err: unknown) => {
       throw errdefs.fromGrpc(err);
     });
-    const spec = JSON.parse(Buffer.from(specJson.container!.spec!.value).toString('utf8')) as { process: Record<string, unknown> & { env?: string[]; user: { uid: number; gid: number } } };
-    const proc = { ...spec.process, args: e.Config.Cmd, terminal: tty, env: [...(spec.process.env ?? []), ...(e.Config.Env ?? [])], cwd: e.Config.WorkingDir || spec.process.cwd || ccfg.WorkingDir || '/' } as Record<string, unknown>;
+    const spec = JSON.parse(Buffer.from(specJson.container!.spec!.value).toString('utf8')) as {
+      process: Record<string, unknown> & { env?: string[]; user: { uid: number; gid: number } };
+    };
+    const proc = {
+      ...spec.process,
+      args: e.Config.Cmd,
+      terminal: tty,
+      env: [...(spec.process.env ?? []), ...(e.Config.Env ?? [])],
+      cwd: e.Config.WorkingDir || spec.process.cwd || ccfg.WorkingDir || '/',
+    } as Record<string, unknown>;
     if (e.Config.User) {
       const m = /^(\d+)(?::(\d+))?$/.exec(e.Config.User);
       if (m) proc.user = { uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : 0 };
@@ -166,7 +175,8 @@ export class ExecManager {
       else proc.user = { uid: 0, gid: 0 };
     }
     // as dockerd: a privileged exec gets every capability, whatever the container has
-    if (e.Config.Privileged === true) proc.capabilities = { bounding: [...ALL_CAPABILITIES], effective: [...ALL_CAPABILITIES], permitted: [...ALL_CAPABILITIES] };
+    if (e.Config.Privileged === true)
+      proc.capabilities = { bounding: [...ALL_CAPABILITIES], effective: [...ALL_CAPABILITIES], permitted: [...ALL_CAPABILITIES] };
     if (e.Config.ConsoleSize) proc.consoleSize = { height: e.Config.ConsoleSize[0], width: e.Config.ConsoleSize[1] };
     const execId = taskExecId(id);
     let attached = false;
@@ -177,7 +187,15 @@ export class ExecManager {
       await this.ctx.cd.call(
         this.ctx.cd.tasks,
         this.ctx.cd.tasks.exec,
-        tpb.ExecProcessRequest.fromPartial({ containerId: rec.Id, execId, stdin: fifos.stdin, stdout: fifos.stdout, stderr: fifos.stderr, terminal: tty, spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(proc)) } }),
+        tpb.ExecProcessRequest.fromPartial({
+          containerId: rec.Id,
+          execId,
+          stdin: fifos.stdin,
+          stdout: fifos.stdout,
+          stderr: fifos.stderr,
+          terminal: tty,
+          spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(proc)) },
+        }),
       );
       // the client is attached before the process runs, so no early output is lost
       if (opts.beforeStart) {
@@ -217,9 +235,11 @@ export class ExecManager {
   async resize(id: string, h: number, w: number): Promise<void> {
     const e = this.get(id);
     if (!e.Running) throw errdefs.conflict(`exec ${id} is not running`);
-    await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.resizePty, { containerId: e.ContainerID, execId: taskExecId(id), width: w, height: h }).catch((err: unknown) => {
-      throw errdefs.fromGrpc(err);
-    });
+    await this.ctx.cd
+      .call(this.ctx.cd.tasks, this.ctx.cd.tasks.resizePty, { containerId: e.ContainerID, execId: taskExecId(id), width: w, height: h })
+      .catch((err: unknown) => {
+        throw errdefs.fromGrpc(err);
+      });
   }
 
   inspect(id: string): Record<string, unknown> {
@@ -228,7 +248,13 @@ export class ExecManager {
       ID: e.ID,
       Running: e.Running,
       ExitCode: e.ExitCode,
-      ProcessConfig: { tty: e.Config.Tty === true, entrypoint: e.Config.Cmd?.[0] ?? '', arguments: e.Config.Cmd?.slice(1) ?? [], privileged: e.Config.Privileged === true, user: e.Config.User ?? '' },
+      ProcessConfig: {
+        tty: e.Config.Tty === true,
+        entrypoint: e.Config.Cmd?.[0] ?? '',
+        arguments: e.Config.Cmd?.slice(1) ?? [],
+        privileged: e.Config.Privileged === true,
+        user: e.Config.User ?? '',
+      },
       OpenStdin: e.Config.AttachStdin === true,
       OpenStderr: e.Config.AttachStderr === true,
       OpenStdout: e.Config.AttachStdout === true,

@@ -219,7 +219,8 @@ export class HealthMonitor {
         const after = applyProbeResult(before, result, settings, cur.State.StartedAt);
         cur.State = { ...cur.State, Health: after };
         this.store.save(cur);
-        if (after.Status !== before.Status) this.ctx.events.emit('container', `health_status: ${after.Status}`, id, { image: cur.Image, name: cur.Name.slice(1) });
+        if (after.Status !== before.Status)
+          this.ctx.events.emit('container', `health_status: ${after.Status}`, id, { image: cur.Image, name: cur.Name.slice(1) });
       }
       schedule();
     };
@@ -244,7 +245,19 @@ export class HealthMonitor {
       const spec = JSON.parse(Buffer.from(got.container!.spec!.value).toString('utf8')) as { process?: Record<string, unknown> };
       const proc: Record<string, unknown> = { ...(spec.process ?? {}), args: m.settings.probe, terminal: false };
       delete proc.consoleSize;
-      await cd.call(cd.tasks, cd.tasks.exec, tpb.ExecProcessRequest.fromPartial({ containerId: rec.Id, execId, stdout: fifos.stdout, stderr: fifos.stderr, terminal: false, spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(proc)) } }), 30000);
+      await cd.call(
+        cd.tasks,
+        cd.tasks.exec,
+        tpb.ExecProcessRequest.fromPartial({
+          containerId: rec.Id,
+          execId,
+          stdout: fifos.stdout,
+          stderr: fifos.stderr,
+          terminal: false,
+          spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify(proc)) },
+        }),
+        30000,
+      );
       created = true;
       // dockerd reports probes as execs too
       const attrs = { execID: execId, name: rec.Name.slice(1) };
@@ -263,7 +276,13 @@ export class HealthMonitor {
       m.abort = undefined;
       if (outcome === 'timeout' || outcome === 'aborted') {
         await cd.call(cd.tasks, cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, execId, signal: 9 })).catch(() => undefined);
-        if (outcome === 'timeout') return { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: -1, Output: `Health check exceeded timeout (${goDuration(m.settings.timeoutMs)})` };
+        if (outcome === 'timeout')
+          return {
+            Start: start.toISOString(),
+            End: new Date().toISOString(),
+            ExitCode: -1,
+            Output: `Health check exceeded timeout (${goDuration(m.settings.timeoutMs)})`,
+          };
         return { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: -1, Output: 'container stopped' };
       }
       this.ctx.events.emit('container', 'exec_die', rec.Id, { ...attrs, exitCode: String(outcome.code) });
@@ -279,5 +298,4 @@ export class HealthMonitor {
       removeFifos(fifos);
     }
   }
-
 }

@@ -148,7 +148,16 @@ export class ContainerManager {
       // gc.root keeps the snapshot until the container record names it (an empty label value is no
       // label in containerd: a collection between the two calls removed it)
       const mounts = (
-        await this.cd.call(this.cd.snapshots, this.cd.snapshots.prepare, spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: id, parent: image.chainId, labels: { 'containerd.io/gc.root': new Date().toISOString() } }))
+        await this.cd.call(
+          this.cd.snapshots,
+          this.cd.snapshots.prepare,
+          spb.PrepareSnapshotRequest.fromPartial({
+            snapshotter: SNAPSHOTTER,
+            key: id,
+            parent: image.chainId,
+            labels: { 'containerd.io/gc.root': new Date().toISOString() },
+          }),
+        )
       ).mounts;
       snapshotMade = true;
       prepared = this.mounts?.prepare(hostConfig, Object.keys({ ...(image.config.config?.Volumes ?? {}), ...(config.Volumes ?? {}) }));
@@ -167,7 +176,17 @@ export class ContainerManager {
         configVolumes: prepared?.configVolumes,
       });
       prepared?.copyUp(mounts);
-      const effective = { ...config, Hostname: hostname, Image: String(config.Image), Env: spec.process?.env ?? [], Cmd: config.Cmd ?? image.config.config?.Cmd, Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint, WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '', Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) }, Healthcheck: mergeImageConfig(config, image.config.config ?? {}).Healthcheck };
+      const effective = {
+        ...config,
+        Hostname: hostname,
+        Image: String(config.Image),
+        Env: spec.process?.env ?? [],
+        Cmd: config.Cmd ?? image.config.config?.Cmd,
+        Entrypoint: config.Entrypoint ?? image.config.config?.Entrypoint,
+        WorkingDir: config.WorkingDir || image.config.config?.WorkingDir || '',
+        Labels: { ...(image.config.config?.Labels ?? {}), ...(config.Labels ?? {}) },
+        Healthcheck: mergeImageConfig(config, image.config.config ?? {}).Healthcheck,
+      };
       await this.cd.call(this.cd.containers, this.cd.containers.create, {
         container: cpb.Container.fromPartial({
           id,
@@ -213,7 +232,14 @@ export class ContainerManager {
 
   /** The container's networks (validated, its /etc files written) when gantryd manages networking. */
   // the decoded endpoints (validateCreate), never the raw body: only typed fields reach the network code
-  private prepareNetwork(id: string, dir: string, endpoints: Record<string, EndpointConfig>, config: ContainerConfig, hc: HostConfig, imageExposed: Record<string, unknown> = {}) {
+  private prepareNetwork(
+    id: string,
+    dir: string,
+    endpoints: Record<string, EndpointConfig>,
+    config: ContainerConfig,
+    hc: HostConfig,
+    imageExposed: Record<string, unknown> = {},
+  ) {
     const nets = this.ctx.networks;
     if (!nets) return undefined;
     const exposed = { ...imageExposed, ...(config.ExposedPorts ?? {}) } as Record<string, unknown>;
@@ -233,7 +259,11 @@ export class ContainerManager {
       publishAll: hc.PublishAllPorts,
     });
     const hostname = p.hostname || id.slice(0, 12);
-    return { hostname, netnsPath: typeof p.netns === 'object' ? p.netns.path : undefined, etc: { hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf'), hostname: path.join(dir, 'hostname') } };
+    return {
+      hostname,
+      netnsPath: typeof p.netns === 'object' ? p.netns.path : undefined,
+      etc: { hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf'), hostname: path.join(dir, 'hostname') },
+    };
   }
 
   private joinNamespace(type: 'network' | 'ipc' | 'pid', ref: string): string {
@@ -348,7 +378,14 @@ export class ContainerManager {
       const created = await this.cd.call(
         this.cd.tasks,
         this.cd.tasks.create,
-        tpb.CreateTaskRequest.fromPartial({ containerId: rec.Id, rootfs: mounts, stdin: fifos.stdin, stdout: fifos.stdout, stderr: fifos.stderr, terminal: tty }),
+        tpb.CreateTaskRequest.fromPartial({
+          containerId: rec.Id,
+          rootfs: mounts,
+          stdin: fifos.stdin,
+          stdout: fifos.stdout,
+          stderr: fifos.stderr,
+          terminal: tty,
+        }),
         120000,
       );
       io.ready();
@@ -359,7 +396,20 @@ export class ContainerManager {
         recovered = true;
         await this.recoverDroppedStart(rec.Id, e);
       });
-      rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: created.pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: NULL_TIME };
+      rec.State = {
+        ...rec.State,
+        Status: 'running',
+        Running: true,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: created.pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: new Date().toISOString(),
+        FinishedAt: NULL_TIME,
+      };
       this.store.save(rec);
       this.ctx.events.emit('container', 'start', rec.Id, { image: rec.Image, name: rec.Name.slice(1) });
       this.health.start(rec.Id);
@@ -381,7 +431,12 @@ export class ContainerManager {
         step === 'prepare'
           ? { error: errdefs.fromGrpc(e), exitCode: EXIT_START_FAILED }
           : startFailure(e, step === 'create' ? 'failed to create task for container' : undefined);
-      rec.State = { ...rec.State, Error: oneLine(failed.error.message), ExitCode: failed.exitCode, Status: rec.State.Status === 'created' ? 'created' : 'exited' };
+      rec.State = {
+        ...rec.State,
+        Error: oneLine(failed.error.message),
+        ExitCode: failed.exitCode,
+        Status: rec.State.Status === 'created' ? 'created' : 'exited',
+      };
       this.store.save(rec);
       throw failed.error;
     }
@@ -444,7 +499,8 @@ export class ContainerManager {
     let exit: { status: number; at: Date } | undefined;
     try {
       const p = (await this.cd.callIdempotent(this.cd.tasks, this.cd.tasks.get, { containerId: rec.Id, execId: '' }, 10000)).process;
-      if (p && p.status === types.Status.STOPPED) exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
+      if (p && p.status === types.Status.STOPPED)
+        exit = { status: p.exitStatus, at: p.exitedAt ? new Date(Number(p.exitedAt.seconds) * 1000 + Math.floor(p.exitedAt.nanos / 1e6)) : new Date() };
     } catch (e) {
       // the task is gone (its shim died, or it was deleted behind our back): it has exited
       if (errdefs.isNotFound(e)) exit = { status: 255, at: new Date() };
@@ -482,7 +538,16 @@ export class ContainerManager {
     this.logWriters.get(id)?.close();
     this.logWriters.delete(id);
     // OOMKilled was set by a /tasks/oom of this run (reset at start)
-    rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitStatus, FinishedAt: exitedAt.toISOString() };
+    rec.State = {
+      ...rec.State,
+      Status: 'exited',
+      Running: false,
+      Paused: false,
+      Restarting: false,
+      Pid: 0,
+      ExitCode: exitStatus,
+      FinishedAt: exitedAt.toISOString(),
+    };
     this.store.save(rec);
     this.ctx.events.emit('container', 'die', id, { image: rec.Image, name: rec.Name.slice(1), exitCode: String(exitStatus) });
     this.resolveWaiters(id, ['not-running', 'next-exit'], exitStatus);
@@ -497,7 +562,11 @@ export class ContainerManager {
 
   private shouldRestart(rec: ContainerRecord, exitStatus: number): boolean {
     if (this.closing || this.exitOnNext.delete(rec.Id)) return false;
-    return policyRestarts((rec.HostConfig as HostConfig).RestartPolicy, { exitCode: exitStatus, manuallyStopped: rec.ManuallyStopped, restartCount: rec.RestartCount });
+    return policyRestarts((rec.HostConfig as HostConfig).RestartPolicy, {
+      exitCode: exitStatus,
+      manuallyStopped: rec.ManuallyStopped,
+      restartCount: rec.RestartCount,
+    });
   }
 
   /** An automatic restart is waiting for its timer or is starting the task. */
@@ -551,9 +620,11 @@ export class ContainerManager {
     if (sig === 9 || !stopSig || signalNumber(stopSig) === sig) this.exitOnNext.add(rec.Id);
     rec.ManuallyStopped = true;
     this.store.save(rec);
-    await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig, all: sig === 9 })).catch((e: unknown) => {
-      throw errdefs.fromGrpc(e);
-    });
+    await this.cd
+      .call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig, all: sig === 9 }))
+      .catch((e: unknown) => {
+        throw errdefs.fromGrpc(e);
+      });
     this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
   }
 
@@ -568,24 +639,34 @@ export class ContainerManager {
     const deadline = Date.now() + timeoutMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
       try {
-        await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: id, signal: 9, all: true }), Math.max(deadline - Date.now(), 1000));
+        await this.cd.call(
+          this.cd.tasks,
+          this.cd.tasks.kill,
+          tpb.KillRequest.fromPartial({ containerId: id, signal: 9, all: true }),
+          Math.max(deadline - Date.now(), 1000),
+        );
         break;
       } catch (e) {
         if (!isUnavailable(e) && errdefs.kindOf(e) !== 'deadline-exceeded') {
           await this.reconcileOne(id);
           break;
         }
-        if (Date.now() > deadline || this.closing) throw errdefs.internal(`cannot ${what} container ${id}: gantry-containerd did not take the kill: ${(e as Error).message}`);
+        if (Date.now() > deadline || this.closing)
+          throw errdefs.internal(`cannot ${what} container ${id}: gantry-containerd did not take the kill: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, delay));
       }
     }
     let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(deadline - Date.now(), 5000))))]);
+    const inTime = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(deadline - Date.now(), 5000)))),
+    ]);
     clearTimeout(timer);
     if (inTime) return;
     // the exit event may have been lost with the event stream: ask gantry-containerd
     await this.reconcileOne(id);
-    if (this.store.find(id)?.State.Running) throw errdefs.internal(`cannot ${what} container ${id}: it did not exit within ${Math.round(timeoutMs / 1000)} s of SIGKILL`);
+    if (this.store.find(id)?.State.Running)
+      throw errdefs.internal(`cannot ${what} container ${id}: it did not exit within ${Math.round(timeoutMs / 1000)} s of SIGKILL`);
   }
 
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
@@ -613,7 +694,10 @@ export class ContainerManager {
     await this.cd.call(this.cd.tasks, this.cd.tasks.kill, tpb.KillRequest.fromPartial({ containerId: rec.Id, signal: sig })).catch(() => undefined);
     this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: String(sig) });
     const graceMs = stopGraceMs(timeout);
-    const inTime = graceMs === undefined ? await exited.then(() => true) : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
+    const inTime =
+      graceMs === undefined
+        ? await exited.then(() => true)
+        : await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
     if (!inTime) {
       this.ctx.events.emit('container', 'kill', rec.Id, { image: rec.Image, name: rec.Name.slice(1), signal: '9' });
       await this.killAndWaitExit(rec.Id, exited, 'stop');
@@ -689,7 +773,9 @@ export class ContainerManager {
     if (rec.State.Status === 'removing') return;
     if (rec.State.Running || rec.State.Restarting) {
       if (!opts.force) {
-        throw errdefs.conflict(`cannot remove container "${rec.Name}": container is ${rec.State.Paused ? 'paused' : 'running'}: stop the container before removing or force remove`);
+        throw errdefs.conflict(
+          `cannot remove container "${rec.Name}": container is ${rec.State.Paused ? 'paused' : 'running'}: stop the container before removing or force remove`,
+        );
       }
       clearTimeout(this.restartTimers.get(rec.Id));
       rec.ManuallyStopped = true;
@@ -770,7 +856,13 @@ export class ContainerManager {
         this.ios.set(rec.Id, ContainerIO.open(fifos, { terminal: tty, log, shimHasEnds: true }));
         this.logWriters.set(rec.Id, log);
         this.mounts?.adopt(rec);
-        rec.State = { ...rec.State, Running: true, Paused: task.status === types.Status.PAUSED, Status: task.status === types.Status.PAUSED ? 'paused' : 'running', Pid: task.pid };
+        rec.State = {
+          ...rec.State,
+          Running: true,
+          Paused: task.status === types.Status.PAUSED,
+          Status: task.status === types.Status.PAUSED ? 'paused' : 'running',
+          Pid: task.pid,
+        };
         this.store.save(rec);
         this.health.resume(rec.Id);
         this.ctx.log.info('container adopted', { id: rec.Id, pid: task.pid });
@@ -782,7 +874,14 @@ export class ContainerManager {
         // gantryd went down between an exit and its automatic restart
         if (task) await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
         this.scheduleRestart(rec);
-      } else if (restartsOnDaemonStart((rec.HostConfig as HostConfig).RestartPolicy, { exitCode: rec.State.ExitCode, manuallyStopped: rec.ManuallyStopped, restartCount: rec.RestartCount, hasRun: rec.State.StartedAt !== NULL_TIME && rec.State.Status === 'exited' })) {
+      } else if (
+        restartsOnDaemonStart((rec.HostConfig as HostConfig).RestartPolicy, {
+          exitCode: rec.State.ExitCode,
+          manuallyStopped: rec.ManuallyStopped,
+          restartCount: rec.RestartCount,
+          hasRun: rec.State.StartedAt !== NULL_TIME && rec.State.Status === 'exited',
+        })
+      ) {
         this.scheduleRestart(rec);
       }
     }

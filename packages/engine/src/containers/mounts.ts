@@ -109,7 +109,8 @@ export function parseBind(raw: string): UserMount {
   }
   const opts = mode === '' ? [] : mode.split(',');
   if (isVolume) {
-    if (opts.some((o) => PROPAGATION_MODES.has(o))) throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "volume": propagation modes are not supported for volumes`);
+    if (opts.some((o) => PROPAGATION_MODES.has(o)))
+      throw new Error(`invalid volume specification: '${raw}': invalid mount config for type "volume": propagation modes are not supported for volumes`);
     return {
       destination: cleanPath(target),
       source: '',
@@ -141,7 +142,11 @@ function tmpfsOptionsString(opt: TmpfsOptions | undefined, readOnly: boolean): s
   if (opt?.SizeBytes) {
     let size = opt.SizeBytes;
     let suffix = '';
-    for (const [s, d] of [['g', 2 ** 30], ['m', 2 ** 20], ['k', 2 ** 10]] as const) {
+    for (const [s, d] of [
+      ['g', 2 ** 30],
+      ['m', 2 ** 20],
+      ['k', 2 ** 10],
+    ] as const) {
       if (size % d === 0) {
         size /= d;
         suffix = s;

@@ -49,5 +49,17 @@ export interface ContainerRecord {
 export const NULL_TIME = '0001-01-01T00:00:00Z';
 
 export function initialState(): ContainerState {
-  return { Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: NULL_TIME, FinishedAt: NULL_TIME };
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: NULL_TIME,
+    FinishedAt: NULL_TIME,
+  };
 }

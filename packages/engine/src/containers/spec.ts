@@ -200,8 +200,20 @@ function userMounts(input: BuildSpecInput): UserMount[] {
       throw errdefs.invalidArgument((e as Error).message);
     }
   };
-  for (const b of hc.Binds ?? []) out.push(resolveVolume(input, wrap(() => parseBind(b))));
-  for (const m of hc.Mounts ?? []) out.push(resolveVolume(input, wrap(() => parseMountSpec(m))));
+  for (const b of hc.Binds ?? [])
+    out.push(
+      resolveVolume(
+        input,
+        wrap(() => parseBind(b)),
+      ),
+    );
+  for (const m of hc.Mounts ?? [])
+    out.push(
+      resolveVolume(
+        input,
+        wrap(() => parseMountSpec(m)),
+      ),
+    );
   for (const [dest, data] of Object.entries(hc.Tmpfs ?? {})) {
     out.push({ destination: dest, source: 'tmpfs', kind: 'tmpfs', writable: true, data });
   }
@@ -321,7 +333,8 @@ function namespaces(input: BuildSpecInput): Namespace[] {
   const list: Namespace[] = [{ type: 'mount' }];
   const net = hc.NetworkMode ?? '';
   if (net.startsWith('container:') && !input.config.NetworkDisabled) list.push(join('network', net));
-  else if (net !== 'host' || input.config.NetworkDisabled) list.push(input.networkNamespacePath && !input.config.NetworkDisabled ? { type: 'network', path: input.networkNamespacePath } : { type: 'network' });
+  else if (net !== 'host' || input.config.NetworkDisabled)
+    list.push(input.networkNamespacePath && !input.config.NetworkDisabled ? { type: 'network', path: input.networkNamespacePath } : { type: 'network' });
   if (hc.UTSMode !== 'host') list.push({ type: 'uts' });
   const pid = hc.PidMode ?? '';
   if (pid.startsWith('container:')) list.push(join('pid', pid));

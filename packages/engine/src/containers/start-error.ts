@@ -17,7 +17,12 @@ export interface StartFailure {
 }
 
 /** What dockerd (moby's isInvalidCommand) takes for a command that is not there. */
-const COMMAND_NOT_FOUND = ['executable file not found', 'no such file or directory', 'system cannot find the file specified', 'failed to run runc create/exec call'];
+const COMMAND_NOT_FOUND = [
+  'executable file not found',
+  'no such file or directory',
+  'system cannot find the file specified',
+  'failed to run runc create/exec call',
+];
 
 /**
  * A task or exec that gantry-containerd could not create or start, classified by its message as

@@ -63,7 +63,10 @@ export const ZERO_TIME = '0001-01-01T00:00:00Z';
 const n = (v: bigint | number | undefined): number => (v === undefined ? 0 : Number(v));
 
 function zeroCpu(): CpuStats {
-  return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+  return {
+    cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+    throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+  };
 }
 
 /** Docker's zero StatsJSON: what a stopped container reports. */
@@ -125,26 +128,72 @@ export function hostSample(): HostSample {
 }
 
 const V1_MEMORY_KEYS: [string, keyof cgroups.v1.MemoryStat][] = [
-  ['cache', 'cache'], ['rss', 'rss'], ['rss_huge', 'rssHuge'], ['mapped_file', 'mappedFile'], ['dirty', 'dirty'],
-  ['writeback', 'writeback'], ['pgpgin', 'pgPgIn'], ['pgpgout', 'pgPgOut'], ['pgfault', 'pgFault'], ['pgmajfault', 'pgMajFault'],
-  ['inactive_anon', 'inactiveAnon'], ['active_anon', 'activeAnon'], ['inactive_file', 'inactiveFile'], ['active_file', 'activeFile'],
-  ['unevictable', 'unevictable'], ['hierarchical_memory_limit', 'hierarchicalMemoryLimit'], ['hierarchical_memsw_limit', 'hierarchicalSwapLimit'],
-  ['total_cache', 'totalCache'], ['total_rss', 'totalRss'], ['total_rss_huge', 'totalRssHuge'], ['total_mapped_file', 'totalMappedFile'],
-  ['total_dirty', 'totalDirty'], ['total_writeback', 'totalWriteback'], ['total_pgpgin', 'totalPgPgIn'], ['total_pgpgout', 'totalPgPgOut'],
-  ['total_pgfault', 'totalPgFault'], ['total_pgmajfault', 'totalPgMajFault'], ['total_inactive_anon', 'totalInactiveAnon'],
-  ['total_active_anon', 'totalActiveAnon'], ['total_inactive_file', 'totalInactiveFile'], ['total_active_file', 'totalActiveFile'],
+  ['cache', 'cache'],
+  ['rss', 'rss'],
+  ['rss_huge', 'rssHuge'],
+  ['mapped_file', 'mappedFile'],
+  ['dirty', 'dirty'],
+  ['writeback', 'writeback'],
+  ['pgpgin', 'pgPgIn'],
+  ['pgpgout', 'pgPgOut'],
+  ['pgfault', 'pgFault'],
+  ['pgmajfault', 'pgMajFault'],
+  ['inactive_anon', 'inactiveAnon'],
+  ['active_anon', 'activeAnon'],
+  ['inactive_file', 'inactiveFile'],
+  ['active_file', 'activeFile'],
+  ['unevictable', 'unevictable'],
+  ['hierarchical_memory_limit', 'hierarchicalMemoryLimit'],
+  ['hierarchical_memsw_limit', 'hierarchicalSwapLimit'],
+  ['total_cache', 'totalCache'],
+  ['total_rss', 'totalRss'],
+  ['total_rss_huge', 'totalRssHuge'],
+  ['total_mapped_file', 'totalMappedFile'],
+  ['total_dirty', 'totalDirty'],
+  ['total_writeback', 'totalWriteback'],
+  ['total_pgpgin', 'totalPgPgIn'],
+  ['total_pgpgout', 'totalPgPgOut'],
+  ['total_pgfault', 'totalPgFault'],
+  ['total_pgmajfault', 'totalPgMajFault'],
+  ['total_inactive_anon', 'totalInactiveAnon'],
+  ['total_active_anon', 'totalActiveAnon'],
+  ['total_inactive_file', 'totalInactiveFile'],
+  ['total_active_file', 'totalActiveFile'],
   ['total_unevictable', 'totalUnevictable'],
 ];
 
 const V2_MEMORY_KEYS: [string, keyof cgroups.v2.MemoryStat][] = [
-  ['anon', 'anon'], ['file', 'file'], ['kernel_stack', 'kernelStack'], ['slab', 'slab'], ['sock', 'sock'], ['shmem', 'shmem'],
-  ['file_mapped', 'fileMapped'], ['file_dirty', 'fileDirty'], ['file_writeback', 'fileWriteback'], ['anon_thp', 'anonThp'],
-  ['inactive_anon', 'inactiveAnon'], ['active_anon', 'activeAnon'], ['inactive_file', 'inactiveFile'], ['active_file', 'activeFile'],
-  ['unevictable', 'unevictable'], ['slab_reclaimable', 'slabReclaimable'], ['slab_unreclaimable', 'slabUnreclaimable'],
-  ['pgfault', 'pgfault'], ['pgmajfault', 'pgmajfault'], ['workingset_refault', 'workingsetRefault'], ['workingset_activate', 'workingsetActivate'],
-  ['workingset_nodereclaim', 'workingsetNodereclaim'], ['pgrefill', 'pgrefill'], ['pgscan', 'pgscan'], ['pgsteal', 'pgsteal'],
-  ['pgactivate', 'pgactivate'], ['pgdeactivate', 'pgdeactivate'], ['pglazyfree', 'pglazyfree'], ['pglazyfreed', 'pglazyfreed'],
-  ['thp_fault_alloc', 'thpFaultAlloc'], ['thp_collapse_alloc', 'thpCollapseAlloc'],
+  ['anon', 'anon'],
+  ['file', 'file'],
+  ['kernel_stack', 'kernelStack'],
+  ['slab', 'slab'],
+  ['sock', 'sock'],
+  ['shmem', 'shmem'],
+  ['file_mapped', 'fileMapped'],
+  ['file_dirty', 'fileDirty'],
+  ['file_writeback', 'fileWriteback'],
+  ['anon_thp', 'anonThp'],
+  ['inactive_anon', 'inactiveAnon'],
+  ['active_anon', 'activeAnon'],
+  ['inactive_file', 'inactiveFile'],
+  ['active_file', 'activeFile'],
+  ['unevictable', 'unevictable'],
+  ['slab_reclaimable', 'slabReclaimable'],
+  ['slab_unreclaimable', 'slabUnreclaimable'],
+  ['pgfault', 'pgfault'],
+  ['pgmajfault', 'pgmajfault'],
+  ['workingset_refault', 'workingsetRefault'],
+  ['workingset_activate', 'workingsetActivate'],
+  ['workingset_nodereclaim', 'workingsetNodereclaim'],
+  ['pgrefill', 'pgrefill'],
+  ['pgscan', 'pgscan'],
+  ['pgsteal', 'pgsteal'],
+  ['pgactivate', 'pgactivate'],
+  ['pgdeactivate', 'pgdeactivate'],
+  ['pglazyfree', 'pglazyfree'],
+  ['pglazyfreed', 'pglazyfreed'],
+  ['thp_fault_alloc', 'thpFaultAlloc'],
+  ['thp_collapse_alloc', 'thpCollapseAlloc'],
 ];
 
 /** The container part of a sample (no times, names or precpu yet). */
@@ -179,7 +228,11 @@ export function fromV1(m: V1): ContainerSample {
         usage_in_kernelmode: n(cpu?.usage?.kernel),
         usage_in_usermode: n(cpu?.usage?.user),
       },
-      throttling_data: { periods: n(cpu?.throttling?.periods), throttled_periods: n(cpu?.throttling?.throttledPeriods), throttled_time: n(cpu?.throttling?.throttledTime) },
+      throttling_data: {
+        periods: n(cpu?.throttling?.periods),
+        throttled_periods: n(cpu?.throttling?.throttledPeriods),
+        throttled_time: n(cpu?.throttling?.throttledTime),
+      },
     },
     memory_stats: mem ? { usage: n(mem.usage?.usage), max_usage: n(mem.usage?.max), stats, failcnt: n(mem.usage?.failcnt), limit: n(mem.usage?.limit) } : {},
   };
@@ -193,7 +246,10 @@ export function fromV2(m: V2): ContainerSample {
   const cpu = m.cpu;
   const io: BlkioEntry[] = [];
   for (const e of m.io?.usage ?? []) {
-    io.push({ major: n(e.major), minor: n(e.minor), op: 'read', value: n(e.rbytes) }, { major: n(e.major), minor: n(e.minor), op: 'write', value: n(e.wbytes) });
+    io.push(
+      { major: n(e.major), minor: n(e.minor), op: 'read', value: n(e.rbytes) },
+      { major: n(e.major), minor: n(e.minor), op: 'write', value: n(e.wbytes) },
+    );
   }
   const us = (v: bigint | undefined) => n(v) * 1000;
   return {

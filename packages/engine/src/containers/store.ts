@@ -83,7 +83,10 @@ export class ContainerStore {
       if (!NAME_RE.test(requested)) throw errdefs.invalidArgument(`Invalid container name (${requested}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       const name = requested.startsWith('/') ? requested : `/${requested}`;
       const owner = this.all().find((c) => c.Name === name);
-      if (owner) throw errdefs.conflict(`Conflict. The container name "${name}" is already in use by container "${owner.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      if (owner)
+        throw errdefs.conflict(
+          `Conflict. The container name "${name}" is already in use by container "${owner.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
       return name;
     }
     for (;;) {

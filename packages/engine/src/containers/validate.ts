@@ -288,9 +288,43 @@ const ULIMIT_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 const SIGNAL_NAMES: ReadonlySet<string> = new Set([
-  'ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR',
-  'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'UNUSED', 'URG', 'USR1', 'USR2', 'VTALRM',
-  'WINCH', 'XCPU', 'XFSZ', 'RTMIN', 'RTMAX',
+  'ABRT',
+  'ALRM',
+  'BUS',
+  'CHLD',
+  'CLD',
+  'CONT',
+  'FPE',
+  'HUP',
+  'ILL',
+  'INT',
+  'IO',
+  'IOT',
+  'KILL',
+  'PIPE',
+  'POLL',
+  'PROF',
+  'PWR',
+  'QUIT',
+  'SEGV',
+  'STKFLT',
+  'STOP',
+  'SYS',
+  'TERM',
+  'TRAP',
+  'TSTP',
+  'TTIN',
+  'TTOU',
+  'UNUSED',
+  'URG',
+  'USR1',
+  'USR2',
+  'VTALRM',
+  'WINCH',
+  'XCPU',
+  'XFSZ',
+  'RTMIN',
+  'RTMAX',
   ...Array.from({ length: 15 }, (_, i) => `RTMIN+${i + 1}`),
   ...Array.from({ length: 14 }, (_, i) => `RTMAX-${i + 1}`),
 ]);
@@ -389,7 +423,8 @@ function checkRunconfig(c: ContainerConfig, hc: HostConfig): void {
   }
   if (isContainerMode(netMode)) {
     if (c.Hostname) throw errdefs.invalidArgument('conflicting options: hostname and the network mode');
-    if (hc.Links?.length) throw errdefs.invalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (hc.Links?.length)
+      throw errdefs.invalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior");
     if (hc.Dns?.length) throw errdefs.invalidArgument('conflicting options: dns and the network mode');
     if (hc.ExtraHosts?.length) throw errdefs.invalidArgument('conflicting options: custom host-to-IP mapping and the network mode');
     if (Object.keys(hc.PortBindings ?? {}).length > 0 || hc.PublishAllPorts) {
@@ -406,7 +441,8 @@ function checkRunconfig(c: ContainerConfig, hc: HostConfig): void {
   if (hc.IOMaximumIOps) throw errdefs.invalidArgument('Invalid QoS settings: linux does not support configuration of maximum IOPs');
   const rtPeriod = hc.CpuRealtimePeriod ?? 0;
   const rtRuntime = hc.CpuRealtimeRuntime ?? 0;
-  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod) throw errdefs.invalidArgument('cpu real-time runtime cannot be higher than cpu real-time period');
+  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod)
+    throw errdefs.invalidArgument('cpu real-time runtime cannot be higher than cpu real-time period');
 }
 
 const MINIMUM_DURATION = 1_000_000; // 1ms in ns
@@ -466,7 +502,9 @@ function checkHostConfig(hc: HostConfig): void {
     case 'unless-stopped':
     case 'no':
       if (retries !== 0) {
-        throw errdefs.invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'${retries < 0 ? ' and cannot be negative' : ''}`);
+        throw errdefs.invalidArgument(
+          `invalid restart policy: maximum retry count can only be used with 'on-failure'${retries < 0 ? ' and cannot be negative' : ''}`,
+        );
       }
       break;
     case 'on-failure':
@@ -477,7 +515,10 @@ function checkHostConfig(hc: HostConfig): void {
     default:
       throw errdefs.invalidArgument(`invalid restart policy: unknown policy '${restartName}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
   }
-  for (const [field, list] of [['CapAdd', hc.CapAdd], ['CapDrop', hc.CapDrop]] as const) {
+  for (const [field, list] of [
+    ['CapAdd', hc.CapAdd],
+    ['CapDrop', hc.CapDrop],
+  ] as const) {
     try {
       normalizeCapabilities(list ?? []);
     } catch (e) {
@@ -491,7 +532,8 @@ function checkHostConfig(hc: HostConfig): void {
 
 /** dockerd's verifyPlatformContainerSettings (Linux), with the host facts it needs passed in. */
 function checkPlatform(c: ContainerConfig, hc: HostConfig, opts: ValidateOptions): void {
-  if (c.Hostname !== undefined && Buffer.byteLength(c.Hostname) > 64) throw errdefs.invalidArgument(`hostname ${JSON.stringify(c.Hostname)} is too long (maximum 64 bytes)`);
+  if (c.Hostname !== undefined && Buffer.byteLength(c.Hostname) > 64)
+    throw errdefs.invalidArgument(`hostname ${JSON.stringify(c.Hostname)} is too long (maximum 64 bytes)`);
   const memory = hc.Memory ?? 0;
   const swap = hc.MemorySwap ?? 0;
   const reservation = hc.MemoryReservation ?? 0;
@@ -563,7 +605,8 @@ function checkGantry(hc: HostConfig): void {
     if (!ULIMIT_NAMES.has(u.Name)) throw errdefs.invalidArgument(`invalid ulimit type: ${u.Name}`);
     const soft = u.Soft ?? 0;
     const hard = u.Hard ?? 0;
-    if (soft === -1 && hard !== -1) throw errdefs.invalidArgument(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
+    if (soft === -1 && hard !== -1)
+      throw errdefs.invalidArgument(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
     if (soft < -1 || hard < -1) throw errdefs.invalidArgument(`invalid ulimit value for ${u.Name}: limits must be -1 (unlimited) or non-negative`);
     if (hard !== -1 && soft > hard) throw errdefs.invalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
   }

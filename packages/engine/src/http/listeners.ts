@@ -201,7 +201,10 @@ export async function prepareListeners(o: ListenerOptions): Promise<ListenSpec[]
             'Use --tlsverify with --tlscacert, --tlscert and --tlskey, or pass --insecure-tcp to accept that risk.',
         );
       }
-      o.warn?.(`API on ${shown} without --tlsverify: ${why}; ${isLoopbackIp(address) ? 'every local user and any web page a local browser opens' : 'anyone who can reach it'} can use it and is root on this machine`, { host: shown });
+      o.warn?.(
+        `API on ${shown} without --tlsverify: ${why}; ${isLoopbackIp(address) ? 'every local user and any web page a local browser opens' : 'anyone who can reach it'} can use it and is root on this machine`,
+        { host: shown },
+      );
     }
     specs.push({ proto: 'tcp', address, port, tls });
   }

@@ -32,7 +32,12 @@ function standardHeaders(): Record<string, string> {
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const data = body === undefined ? '' : `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { ...standardHeaders(), ...(data ? { 'Content-Type': 'application/json' } : {}), ...headers, 'Content-Length': Buffer.byteLength(data) });
+  res.writeHead(status, {
+    ...standardHeaders(),
+    ...(data ? { 'Content-Type': 'application/json' } : {}),
+    ...headers,
+    'Content-Length': Buffer.byteLength(data),
+  });
   res.end(data);
 }
 
@@ -111,7 +116,9 @@ function versionOf(url: string): { version: string; path: string } {
   if (!m) return { version: API_VERSION, path: url };
   const version = m[1]!;
   if (cmpVersion(version, MIN_API_VERSION) < 0) {
-    throw badRequest(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    throw badRequest(
+      `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+    );
   }
   if (cmpVersion(version, API_VERSION) > 0) throw badRequest(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
   return { version, path: m[2]! };
@@ -333,8 +340,12 @@ export class ApiServer {
           hijacked = true;
           const socket = upgradeSocket ?? req.socket;
           const head = upgradeSocket
-            ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${Object.entries(standardHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`
-            : `HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\n${Object.entries(standardHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+            ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${Object.entries(standardHeaders())
+                .map(([k, v]) => `${k}: ${v}\r\n`)
+                .join('')}\r\n`
+            : `HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\n${Object.entries(standardHeaders())
+                .map(([k, v]) => `${k}: ${v}\r\n`)
+                .join('')}\r\n`;
           socket.write(head);
           return socket;
         },

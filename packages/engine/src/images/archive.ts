@@ -9,7 +9,17 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archives } from '@gantry/api';
-import { ByteSource, decompressed, detectCompression, ExpansionError, hostPlatform, LAYER_RATIO, readTar, TarFormatError, type ExpansionLimits } from '@gantry/containerd';
+import {
+  ByteSource,
+  decompressed,
+  detectCompression,
+  ExpansionError,
+  hostPlatform,
+  LAYER_RATIO,
+  readTar,
+  TarFormatError,
+  type ExpansionLimits,
+} from '@gantry/containerd';
 import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
 import type { OciContainerConfig, OciImageConfig } from './catalog';
@@ -24,7 +34,8 @@ export async function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer
     const finish = (err: unknown, res?: archives.ImportResponse) => {
       if (settled) return;
       settled = true;
-      if (err) reject(err instanceof Error && 'code' in err ? errdefs.fromGrpc(err) : (err as Error)); // gRPC errors, or what reading `chunks` threw
+      if (err)
+        reject(err instanceof Error && 'code' in err ? errdefs.fromGrpc(err) : (err as Error)); // gRPC errors, or what reading `chunks` threw
       else resolve(res?.images ?? []);
     };
     const call = cd.archives.import(cd.metadata(false), (err, res) => finish(err, res));
@@ -46,7 +57,13 @@ export async function importArchive(cd: Containerd, chunks: AsyncIterable<Buffer
 }
 
 /** Archives.Export of `names` (full references), written to `out` once the first bytes are there. */
-export async function exportArchive(cd: Containerd, names: string[], onStart: () => void, write: (b: Buffer) => Promise<void>, signal: { aborted: boolean; onAbort(fn: () => void): void }): Promise<void> {
+export async function exportArchive(
+  cd: Containerd,
+  names: string[],
+  onStart: () => void,
+  write: (b: Buffer) => Promise<void>,
+  signal: { aborted: boolean; onAbort(fn: () => void): void },
+): Promise<void> {
   await cd.ready();
   const call = cd.archives.export(archives.ExportRequest.fromPartial({ names }), cd.metadata(false));
   signal.onAbort(() => call.cancel());
@@ -148,7 +165,8 @@ export async function spoolLayer(input: Readable, file: string, limits: Expansio
       await src.drain();
     } catch (e) {
       if (e instanceof ExpansionError) throw errdefs.invalidArgument(e.message.startsWith('gzip:') ? `invalid gzip stream: ${e.message.slice(6)}` : e.message);
-      if (e instanceof TarFormatError) throw errdefs.invalidArgument(looksLikeTar(plainHead) ? `invalid tar archive: ${e.message}` : 'the imported file is not a tar archive');
+      if (e instanceof TarFormatError)
+        throw errdefs.invalidArgument(looksLikeTar(plainHead) ? `invalid tar archive: ${e.message}` : 'the imported file is not a tar archive');
       throw e;
     }
     diffId = `sha256:${diff.digest('hex')}`;
@@ -187,7 +205,13 @@ export function buildImage(layer: LayerFile, containerConfig: OciContainerConfig
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-      layers: [{ mediaType: layer.gzip ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }],
+      layers: [
+        {
+          mediaType: layer.gzip ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar',
+          digest: layer.digest,
+          size: layer.size,
+        },
+      ],
     }),
   );
   return { configDigest: sha(config), manifestDigest: sha(manifest), manifestSize: manifest.length, config, manifest };
@@ -213,7 +237,14 @@ export async function* ociLayout(layer: LayerFile, img: BuiltImage, name: string
   const index = {
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.manifestDigest, size: img.manifestSize, annotations: { 'io.containerd.image.name': name } }],
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: img.manifestDigest,
+        size: img.manifestSize,
+        annotations: { 'io.containerd.image.name': name },
+      },
+    ],
   };
   yield* file('index.json', Buffer.from(JSON.stringify(index)));
   yield Buffer.alloc(1024);

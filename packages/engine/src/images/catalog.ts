@@ -10,7 +10,6 @@ import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
 import { isDanglingName, parseName, repoDigestOf, repoTagOf } from './names';
 
-
 const SNAPSHOTTER = 'overlayfs';
 
 export interface Descriptor {
@@ -87,7 +86,8 @@ export const imageCreated = (e: ImageEntry): number => {
 
 export const repoTags = (e: ImageEntry): string[] => [...new Set(e.records.flatMap((r) => repoTagOf(r.name) ?? []))].sort();
 
-export const repoDigests = (e: ImageEntry): string[] => [...new Set(e.records.flatMap((r) => (r.target ? (repoDigestOf(r.name, r.target.digest) ?? []) : [])))].sort();
+export const repoDigests = (e: ImageEntry): string[] =>
+  [...new Set(e.records.flatMap((r) => (r.target ? (repoDigestOf(r.name, r.target.digest) ?? []) : [])))].sort();
 
 export const isDangling = (e: ImageEntry): boolean => e.records.every((r) => isDanglingName(r.name) || !parseName(r.name)?.tag);
 
@@ -249,6 +249,9 @@ export class ImageCatalog {
 /** Docker's 404 for an unknown image: the familiar reference with its tag, or the input as given. */
 export function noSuchImage(input: string): Error {
   const r = parseName(input);
-  const shown = r && !/^(?:sha256:)?[a-f0-9]{64}$/.test(input) ? `${r.domain === 'docker.io' ? r.path.replace(/^library\//, '') : `${r.domain}/${r.path}`}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}` : input;
+  const shown =
+    r && !/^(?:sha256:)?[a-f0-9]{64}$/.test(input)
+      ? `${r.domain === 'docker.io' ? r.path.replace(/^library\//, '') : `${r.domain}/${r.path}`}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`
+      : input;
   return errdefs.notFound(`No such image: ${shown}`);
 }

@@ -67,7 +67,10 @@ function command(rest: string, shell: string[]): string[] {
 
 export function applyChanges(config: OciContainerConfig, changes: readonly string[]): OciContainerConfig {
   const c: OciContainerConfig = { ...config };
-  for (const change of changes.flatMap((x) => x.split('\n')).map((x) => x.trim()).filter(Boolean)) {
+  for (const change of changes
+    .flatMap((x) => x.split('\n'))
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const m = /^(\S+)\s*([\s\S]*)$/.exec(change)!;
     const instr = m[1]!.toUpperCase();
     const rest = m[2]!.trim();

@@ -8,7 +8,8 @@ export function danglingFilter(f: Filters): boolean | undefined {
   if (!v || v.length === 0) return undefined;
   const set = new Set(v.map((x) => x.toLowerCase()));
   for (const x of set) if (!['true', '1', 'false', '0'].includes(x)) throw errdefs.invalidArgument(`invalid filter 'dangling=${x}'`);
-  if (set.size > 1 && (set.has('true') || set.has('1')) && (set.has('false') || set.has('0'))) throw errdefs.invalidArgument(`invalid filter 'dangling': both true and false`);
+  if (set.size > 1 && (set.has('true') || set.has('1')) && (set.has('false') || set.has('0')))
+    throw errdefs.invalidArgument(`invalid filter 'dangling': both true and false`);
   return set.has('true') || set.has('1');
 }
 

@@ -436,11 +436,12 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions): AsyncGe
       r.close();
     }
     if (!opts.follow) {
-      if (current) for (const raw of current.lines()) {
-        const m = decode(raw);
-        if (done || opts.signal?.aborted) return;
-        if (m) yield m;
-      }
+      if (current)
+        for (const raw of current.lines()) {
+          const m = decode(raw);
+          if (done || opts.signal?.aborted) return;
+          if (m) yield m;
+        }
       return;
     }
     yield* follow(logPath, current, opts, decode, () => done, cleanup, readers);
@@ -487,10 +488,13 @@ async function* follow(
   );
   if (opts.until) {
     const ms = opts.until.getTime() - Date.now();
-    const t = setTimeout(() => {
-      stopped = true;
-      waker.notify();
-    }, Math.max(0, ms));
+    const t = setTimeout(
+      () => {
+        stopped = true;
+        waker.notify();
+      },
+      Math.max(0, ms),
+    );
     cleanup.push(() => clearTimeout(t));
   }
   try {

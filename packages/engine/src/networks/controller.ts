@@ -6,7 +6,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { errdefs, isJsonObject, KindError, loadJsonOrQuarantine, type QuarantineReport, removeFileDurable, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
+import {
+  errdefs,
+  isJsonObject,
+  KindError,
+  loadJsonOrQuarantine,
+  type QuarantineReport,
+  removeFileDurable,
+  sweepTempFiles,
+  writeJsonAtomic,
+} from '@gantry/linux';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -167,8 +176,7 @@ export class NetworkController {
   readonly defaultBridge: string;
 
   constructor(private readonly opts: ControllerOptions) {
-    const quarantined = (what: string) => (r: QuarantineReport) =>
-      opts.log.error(`${what} record quarantined: it cannot be read`, { ...r });
+    const quarantined = (what: string) => (r: QuarantineReport) => opts.log.error(`${what} record quarantined: it cannot be read`, { ...r });
     this.store = new NetworkStore(path.join(opts.dataRoot, 'network', 'networks'), { onQuarantine: quarantined('network') });
     this.sandboxDir = path.join(opts.dataRoot, 'network', 'sandboxes');
     this.netnsDir = path.join(opts.execRoot, 'netns');
@@ -180,7 +188,8 @@ export class NetworkController {
       if (!f.endsWith('.json')) continue;
       // unreadable: quarantined and forgotten (its netns is found by the stale sweep)
       const sb = loadJsonOrQuarantine<Sandbox>(path.join(this.sandboxDir, f), {
-        validate: (v) => (isJsonObject(v) && typeof v.containerId === 'string' && `${v.containerId}.json` === f ? undefined : 'not a sandbox record of this file'),
+        validate: (v) =>
+          isJsonObject(v) && typeof v.containerId === 'string' && `${v.containerId}.json` === f ? undefined : 'not a sandbox record of this file',
         onQuarantine: quarantined('network sandbox'),
       });
       if (sb) this.sandboxes.set(sb.containerId, sb);
@@ -219,7 +228,10 @@ export class NetworkController {
 
   /** The predefined networks, bridges and rules of every bridge network, DNS servers; stale sandboxes torn down. */
   async init(): Promise<void> {
-    for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
+    for (const [name, driver] of [
+      ['host', 'host'],
+      ['none', 'null'],
+    ] as const) {
       if (!this.store.find(name)) this.store.save(this.baseRecord(name, driver));
     }
     await this.ensureDefaultBridge();
@@ -240,11 +252,18 @@ export class NetworkController {
       subnet = pool.Subnet;
       gateway = pool.Gateway;
     } else {
-      const taken = this.store.all().filter((n) => n.Name !== 'bridge').flatMap((n) => n.IPAM.Config.map((p) => p.Subnet));
+      const taken = this.store
+        .all()
+        .filter((n) => n.Name !== 'bridge')
+        .flatMap((n) => n.IPAM.Config.map((p) => p.Subnet));
       subnet = pickDefaultSubnet(await hostRoutes(), taken);
       gateway = resolvePool({ Subnet: subnet }, []).Gateway;
     }
-    if (!net) net = { ...this.baseRecord('bridge', 'bridge'), Options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': this.defaultBridge } };
+    if (!net)
+      net = {
+        ...this.baseRecord('bridge', 'bridge'),
+        Options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': this.defaultBridge },
+      };
     net.Bridge = this.defaultBridge;
     net.IPAM.Config = [{ Subnet: subnet, Gateway: gateway }];
     this.store.save(net);
@@ -300,7 +319,12 @@ export class NetworkController {
       if (sb.up && !c.running) await this.down(sb.containerId);
       else if (sb.up && sb.ports.length) {
         // keep holding the host ports of a container that survived our restart
-        await this.ports.reserve(sb.containerId, sb.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP, hostPorts: [p.hostPort, p.hostPort] }))).catch(() => undefined);
+        await this.ports
+          .reserve(
+            sb.containerId,
+            sb.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP, hostPorts: [p.hostPort, p.hostPort] })),
+          )
+          .catch(() => undefined);
       }
     }
     for (const file of listNetns(this.netnsDir)) {
@@ -330,7 +354,13 @@ export class NetworkController {
       if (!sb.up) continue;
       const a = sb.attachments.find((x) => x.networkId === netId && x.ipAddress);
       if (!a) continue;
-      out[sb.containerId] = { Name: this.opts.containers.find(sb.containerId)?.Name.slice(1) ?? '', EndpointID: a.endpointId ?? '', MacAddress: a.mac ?? '', IPv4Address: `${a.ipAddress}/${a.prefixLen}`, IPv6Address: '' };
+      out[sb.containerId] = {
+        Name: this.opts.containers.find(sb.containerId)?.Name.slice(1) ?? '',
+        EndpointID: a.endpointId ?? '',
+        MacAddress: a.mac ?? '',
+        IPv4Address: `${a.ipAddress}/${a.prefixLen}`,
+        IPv6Address: '',
+      };
     }
     return out;
   }
@@ -342,7 +372,10 @@ export class NetworkController {
     const driver = req.Driver || 'bridge';
     if (PREDEFINED.has(name)) throw errdefs.permissionDenied(`operation is not permitted on predefined ${name} network`);
     if (this.store.all().some((n) => n.Name === name)) throw errdefs.conflict(`network with name ${name} already exists`);
-    if (driver !== 'bridge') throw driver === 'host' || driver === 'null' ? errdefs.permissionDenied(`only one instance of "${driver}" network is allowed`) : errdefs.notFound(`plugin "${driver}" not found`);
+    if (driver !== 'bridge')
+      throw driver === 'host' || driver === 'null'
+        ? errdefs.permissionDenied(`only one instance of "${driver}" network is allowed`)
+        : errdefs.notFound(`plugin "${driver}" not found`);
     if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw errdefs.notFound(`plugin "${req.IPAM.Driver}" not found`);
     if (req.EnableIPv6) throw errdefs.invalidArgument('IPv6 networks are not supported by gantryd');
     const pools = req.IPAM?.Config ?? [];
@@ -377,14 +410,19 @@ export class NetworkController {
   }
 
   private activeOn(netId: string): ContainerView[] {
-    return [...this.sandboxes.values()].filter((sb) => sb.up && sb.attachments.some((a) => a.networkId === netId)).flatMap((sb) => this.opts.containers.find(sb.containerId) ?? []);
+    return [...this.sandboxes.values()]
+      .filter((sb) => sb.up && sb.attachments.some((a) => a.networkId === netId))
+      .flatMap((sb) => this.opts.containers.find(sb.containerId) ?? []);
   }
 
   async remove(ref: string): Promise<void> {
     const net = this.get(ref);
     if (PREDEFINED.has(net.Name)) throw errdefs.permissionDenied(`${net.Name} is a pre-defined network and cannot be removed`);
     const active = this.activeOn(net.Id);
-    if (active.length) throw errdefs.permissionDenied(`error while removing network: network ${net.Name} has active endpoints (${active.map((c) => `name:"${c.Name.slice(1)}" id:"${c.Id.slice(0, 12)}"`).join(', ')})`);
+    if (active.length)
+      throw errdefs.permissionDenied(
+        `error while removing network: network ${net.Name} has active endpoints (${active.map((c) => `name:"${c.Name.slice(1)}" id:"${c.Id.slice(0, 12)}"`).join(', ')})`,
+      );
     await this.unwireBridge(net);
     fs.rmSync(this.ipamDir(net), { recursive: true, force: true });
     this.store.remove(net.Id);
@@ -502,7 +540,11 @@ export class NetworkController {
       } catch (e) {
         throw kindError(e);
       }
-      const holder = [...this.sandboxes.values()].find((sb) => sb.attachments.some((a) => a.networkId === net.Id && (a.staticIp === ip || a.ipAddress === ip)) && (sb.up || this.opts.containers.find(sb.containerId)));
+      const holder = [...this.sandboxes.values()].find(
+        (sb) =>
+          sb.attachments.some((a) => a.networkId === net.Id && (a.staticIp === ip || a.ipAddress === ip)) &&
+          (sb.up || this.opts.containers.find(sb.containerId)),
+      );
       if (holder?.up) throw errdefs.permissionDenied(`Address already in use`);
     }
     return { networkId: net.Id, aliases: [...aliases], staticIp: ip || undefined };
@@ -613,7 +655,11 @@ export class NetworkController {
     const net = this.store.find(a.networkId);
     if (net && a.ifName) {
       await this.cni
-        .del(bridgeConflist(net, { ipamDir: this.ipamDir(net) }), { containerId: sb.containerId, netns: sb.netnsPath!, ifName: a.ifName, capabilityArgs: { portMappings: primary ? sb.ports : [] } }, a.result)
+        .del(
+          bridgeConflist(net, { ipamDir: this.ipamDir(net) }),
+          { containerId: sb.containerId, netns: sb.netnsPath!, ifName: a.ifName, capabilityArgs: { portMappings: primary ? sb.ports : [] } },
+          a.result,
+        )
         .catch((e: unknown) => this.opts.log.warn('CNI DEL failed', { container: sb.containerId, network: net.Name, error: String(e) }));
     }
     delete a.ifName;
@@ -650,10 +696,13 @@ export class NetworkController {
     if (!c) throw errdefs.notFound(`No such container: ${containerRef}`);
     const sb = this.sandboxes.get(c.Id);
     if (!sb) throw errdefs.internal(`container ${c.Id} has no network sandbox`);
-    if (net.Driver === 'host' || sb.mode === 'host') throw errdefs.invalidArgument('container cannot be disconnected from host network or connected to host network');
-    if (net.Driver === 'null' || sb.mode === 'none') throw errdefs.invalidArgument('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-    if (sb.mode === 'container') throw errdefs.invalidArgument('conflicting options: container type network can\'t be used with other networks');
-    if (sb.attachments.some((a) => a.networkId === net.Id)) throw errdefs.permissionDenied(`endpoint with name ${c.Name.slice(1)} already exists in network ${net.Name}`);
+    if (net.Driver === 'host' || sb.mode === 'host')
+      throw errdefs.invalidArgument('container cannot be disconnected from host network or connected to host network');
+    if (net.Driver === 'null' || sb.mode === 'none')
+      throw errdefs.invalidArgument('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (sb.mode === 'container') throw errdefs.invalidArgument("conflicting options: container type network can't be used with other networks");
+    if (sb.attachments.some((a) => a.networkId === net.Id))
+      throw errdefs.permissionDenied(`endpoint with name ${c.Name.slice(1)} already exists in network ${net.Name}`);
     const a = this.attachment(net, ep);
     sb.attachments.push(a);
     this.saveSandbox(sb);
@@ -676,7 +725,8 @@ export class NetworkController {
     const sb = this.sandboxes.get(c.Id);
     const i = sb?.attachments.findIndex((a) => a.networkId === net.Id) ?? -1;
     if (!sb || i < 0) {
-      if (net.Driver === 'host' && sb?.mode === 'host') throw errdefs.invalidArgument('container cannot be disconnected from host network or connected to host network');
+      if (net.Driver === 'host' && sb?.mode === 'host')
+        throw errdefs.invalidArgument('container cannot be disconnected from host network or connected to host network');
       throw errdefs.permissionDenied(`container ${c.Id} is not connected to network ${net.Name}`);
     }
     if (sb.up) await this.detach(sb, sb.attachments[i]!, i === 0);
@@ -727,7 +777,11 @@ export class NetworkController {
     let primary: Record<string, unknown> = {};
     if (sb) {
       const list: [NetworkRecord | undefined, Attachment | undefined][] =
-        sb.mode === 'bridge' ? sb.attachments.map((a) => [this.store.find(a.networkId), a]) : sb.mode === 'container' ? [] : [[this.store.find(sb.mode), undefined]];
+        sb.mode === 'bridge'
+          ? sb.attachments.map((a) => [this.store.find(a.networkId), a])
+          : sb.mode === 'container'
+            ? []
+            : [[this.store.find(sb.mode), undefined]];
       for (const [net, a] of list) {
         if (!net) continue;
         const live = running && a?.ipAddress;
@@ -735,27 +789,31 @@ export class NetworkController {
           IPAMConfig: a?.staticIp ? { IPv4Address: a.staticIp } : null,
           Links: null,
           Aliases: a?.aliases.length ? a.aliases : null,
-          MacAddress: live ? a!.mac ?? '' : '',
+          MacAddress: live ? (a!.mac ?? '') : '',
           DriverOpts: null,
           NetworkID: net.Id,
-          EndpointID: live ? a!.endpointId ?? '' : '',
-          Gateway: live ? a!.gateway ?? '' : '',
-          IPAddress: live ? a!.ipAddress ?? '' : '',
-          IPPrefixLen: live ? a!.prefixLen ?? 0 : 0,
+          EndpointID: live ? (a!.endpointId ?? '') : '',
+          Gateway: live ? (a!.gateway ?? '') : '',
+          IPAddress: live ? (a!.ipAddress ?? '') : '',
+          IPPrefixLen: live ? (a!.prefixLen ?? 0) : 0,
           IPv6Gateway: '',
           GlobalIPv6Address: '',
           GlobalIPv6PrefixLen: 0,
-          DNSNames: net.Name !== 'bridge' && net.Driver === 'bridge' ? [this.opts.containers.find(id)?.Name.slice(1) ?? '', id.slice(0, 12), ...(a?.aliases ?? [])] : null,
+          DNSNames:
+            net.Name !== 'bridge' && net.Driver === 'bridge'
+              ? [this.opts.containers.find(id)?.Name.slice(1) ?? '', id.slice(0, 12), ...(a?.aliases ?? [])]
+              : null,
         };
         networks[net.Name] = ep;
-        if (net.Name === 'bridge') primary = { EndpointID: ep.EndpointID, Gateway: ep.Gateway, IPAddress: ep.IPAddress, IPPrefixLen: ep.IPPrefixLen, MacAddress: ep.MacAddress };
+        if (net.Name === 'bridge')
+          primary = { EndpointID: ep.EndpointID, Gateway: ep.Gateway, IPAddress: ep.IPAddress, IPPrefixLen: ep.IPPrefixLen, MacAddress: ep.MacAddress };
       }
     }
     // dockerd's zero values for the rest (the one table of them, also used by inspect)
     return {
       ...NETWORK_SETTINGS_DEFAULTS,
       SandboxID: sb?.up ? id : '',
-      SandboxKey: sb?.up ? sb.netnsPath ?? '' : '',
+      SandboxKey: sb?.up ? (sb.netnsPath ?? '') : '',
       Ports: running ? this.portMap(id, exposed) : {},
       ...primary,
       Networks: networks,

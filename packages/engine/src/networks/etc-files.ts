@@ -15,7 +15,7 @@ export function writeEtcFile(file: string, content: string): void {
     if (!fs.fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file`);
     fs.ftruncateSync(fd, 0);
     const data = Buffer.from(content);
-    for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off, off);
+    for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off, off);
   } finally {
     fs.closeSync(fd);
   }
@@ -31,7 +31,14 @@ export interface HostsInput {
 }
 
 export function hostsFile(h: HostsInput): string {
-  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
   for (const e of h.extraHosts ?? []) {
     const i = e.search(/[:=]/);
     if (i > 0) lines.push(`${e.slice(i + 1).replace(/^\[(.*)\]$/, '$1')}\t${e.slice(0, i)}`);

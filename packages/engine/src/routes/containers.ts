@@ -38,16 +38,31 @@ function ago(iso: string): string {
 function statusText(r: ContainerRecord): string {
   const st = r.State;
   if (st.Restarting) return `Restarting (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
-  if (st.Running) return `Up ${ago(st.StartedAt)}${st.Paused ? ' (Paused)' : ''}${st.Health && st.Health.Status !== 'none' ? (st.Health.Status === 'starting' ? ' (health: starting)' : ` (${st.Health.Status})`) : ''}`;
+  if (st.Running)
+    return `Up ${ago(st.StartedAt)}${st.Paused ? ' (Paused)' : ''}${st.Health && st.Health.Status !== 'none' ? (st.Health.Status === 'starting' ? ' (health: starting)' : ` (${st.Health.Status})`) : ''}`;
   if (st.Status === 'removing') return 'Removal In Progress';
   if (st.Status === 'created') return 'Created';
   return `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
 }
 
-
 /** moby's container prune filters */
 const PRUNE_FILTERS = ['until', 'label', 'label!'];
-const LIST_FILTERS = new Set(['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task']);
+const LIST_FILTERS = new Set([
+  'id',
+  'name',
+  'label',
+  'status',
+  'exited',
+  'ancestor',
+  'before',
+  'since',
+  'health',
+  'network',
+  'volume',
+  'publish',
+  'expose',
+  'is-task',
+]);
 
 /** Network facts of a container for ps/inspect; set by registerContainerRoutes when gantryd manages networks. */
 const networkHooks = {
@@ -133,7 +148,8 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   router.get('/containers/json', (c) => {
     const all = bool(c.query, 'all');
     const filters = parseFilters(c.query, LIST_FILTERS);
-    for (const v of filters.health ?? []) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw errdefs.invalidArgument(`Unrecognised filter value for health: ${v}`);
+    for (const v of filters.health ?? [])
+      if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw errdefs.invalidArgument(`Unrecognised filter value for health: ${v}`);
     let list = store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const byRef = (ref: string) => store.find(ref);
     const before = filters.before?.[0] ? byRef(filters.before[0]) : undefined;
@@ -147,7 +163,11 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
       if (stateFilters.length && !stateFilters.includes(r.State.Status)) return false;
       if (filters.health && !filters.health.includes(r.State.Health?.Status ?? 'none')) return false;
       if (filters.exited && !(r.State.Status === 'exited' && filters.exited.includes(String(r.State.ExitCode)))) return false;
-      if (filters.ancestor && !filters.ancestor.some((a) => r.Image === a || r.ImageID === a || r.ImageID.replace('sha256:', '').startsWith(a.replace('sha256:', '')))) return false;
+      if (
+        filters.ancestor &&
+        !filters.ancestor.some((a) => r.Image === a || r.ImageID === a || r.ImageID.replace('sha256:', '').startsWith(a.replace('sha256:', '')))
+      )
+        return false;
       if (before && Date.parse(r.Created) >= Date.parse(before.Created)) return false;
       if (since && Date.parse(r.Created) <= Date.parse(since.Created)) return false;
       if (filters.volume && !filters.volume.some((v) => usesVolume(r, v))) return false;
@@ -259,7 +279,8 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   router.post('/containers/:id/update', async (c) => {
     const rec = store.get(c.params.id!);
     const raw = await c.json<unknown>();
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.UpdateConfig');
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.UpdateConfig');
     // typed like dockerd's UpdateConfig; fields it does not know are dropped, as dockerd does
     const body = decode(raw, UPDATE_BODY, 'UpdateConfig') as Record<string, unknown>;
     const host = { ...(rec.HostConfig as Record<string, unknown>) };
@@ -271,7 +292,12 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     if (swap > 0 && mem > 0 && swap < mem) throw errdefs.invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
     host.MemorySwap = swap;
     const resources: Record<string, unknown> = {};
-    if (mem > 0) resources.memory = { limit: mem, ...(swap !== 0 ? { swap: swap === -1 ? -1 : swap } : {}), ...(host.MemoryReservation ? { reservation: host.MemoryReservation } : {}) };
+    if (mem > 0)
+      resources.memory = {
+        limit: mem,
+        ...(swap !== 0 ? { swap: swap === -1 ? -1 : swap } : {}),
+        ...(host.MemoryReservation ? { reservation: host.MemoryReservation } : {}),
+      };
     const cpu: Record<string, unknown> = {};
     if (host.CpuShares) cpu.shares = host.CpuShares;
     if (host.NanoCpus) {
@@ -287,7 +313,14 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     if (host.PidsLimit) resources.pids = { limit: Number(host.PidsLimit) > 0 ? host.PidsLimit : -1 };
     if (rec.State.Running) {
       await ctx.cd
-        .call(ctx.cd.tasks, ctx.cd.tasks.update, tpb.UpdateTaskRequest.fromPartial({ containerId: rec.Id, resources: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', value: Buffer.from(JSON.stringify(resources)) } }))
+        .call(
+          ctx.cd.tasks,
+          ctx.cd.tasks.update,
+          tpb.UpdateTaskRequest.fromPartial({
+            containerId: rec.Id,
+            resources: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', value: Buffer.from(JSON.stringify(resources)) },
+          }),
+        )
         .catch((e: unknown) => {
           throw errdefs.fromGrpc(e);
         });
@@ -311,13 +344,26 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
     const abort = new AbortController();
     c.req.on('close', () => abort.abort());
     c.res.on('close', () => abort.abort());
-    c.res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream', 'Api-Version': API_VERSION });
+    c.res.writeHead(200, {
+      'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream',
+      'Api-Version': API_VERSION,
+    });
     c.res.flushHeaders();
     const stopped = mgr.wait(rec.Id, 'not-running').then(async () => {
       await new Promise((r) => setTimeout(r, 100));
     });
     try {
-      for await (const m of readLogs(rec.LogPath, { stdout, stderr, follow, tail, since: unix(c.query.get('since')), until: unix(c.query.get('until')), timestamps: bool(c.query, 'timestamps'), signal: abort.signal, stopped })) {
+      for await (const m of readLogs(rec.LogPath, {
+        stdout,
+        stderr,
+        follow,
+        tail,
+        since: unix(c.query.get('since')),
+        until: unix(c.query.get('until')),
+        timestamps: bool(c.query, 'timestamps'),
+        signal: abort.signal,
+        stopped,
+      })) {
         const chunk = tty ? m.line : frame(m.stream === 'stdout' ? StdStream.Stdout : StdStream.Stderr, m.line);
         if (!c.res.write(chunk)) await drainedOrGone(c.res);
       }
@@ -365,7 +411,8 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
         ),
       replay: logs
         ? async function* () {
-            for await (const m of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: false, tail: 'all', timestamps: false })) yield { stream: m.stream, line: m.line };
+            for await (const m of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: false, tail: 'all', timestamps: false }))
+              yield { stream: m.stream, line: m.line };
           }
         : undefined,
     });

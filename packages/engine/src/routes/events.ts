@@ -34,7 +34,22 @@ export function registerEventRoutes(router: Router, ctx: EngineContext, store: C
     const now = Date.now();
     const since = parseTime(c.query.get('since'), now);
     const until = parseTime(c.query.get('until'), now);
-    const filters = parseFilters(c.query, ['type', 'event', 'container', 'image', 'label', 'scope', 'daemon', 'network', 'volume', 'plugin', 'node', 'service', 'secret', 'config']);
+    const filters = parseFilters(c.query, [
+      'type',
+      'event',
+      'container',
+      'image',
+      'label',
+      'scope',
+      'daemon',
+      'network',
+      'volume',
+      'plugin',
+      'node',
+      'service',
+      'secret',
+      'config',
+    ]);
     c.res.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': API_VERSION });
     c.res.flushHeaders();
     let dropped = 0;
@@ -68,11 +83,29 @@ export function registerEventRoutes(router: Router, ctx: EngineContext, store: C
   });
 
   router.get('/system/df', async () => {
-    const images = await imageUsage(ctx, (id) => store.all().filter((x) => x.ImageID === id).map((x) => x.Id));
+    const images = await imageUsage(ctx, (id) =>
+      store
+        .all()
+        .filter((x) => x.ImageID === id)
+        .map((x) => x.Id),
+    );
     return {
       LayersSize: images.reduce((n, i) => n + Number((i as { Size?: number }).Size ?? 0), 0),
       Images: images,
-      Containers: store.all().map((r) => ({ Id: r.Id, Names: [r.Name], Image: r.Image, ImageID: r.ImageID, Command: [r.Path, ...r.Args].join(' '), Created: Math.floor(Date.parse(r.Created) / 1000), State: r.State.Status, Status: r.State.Status, SizeRw: 0, SizeRootFs: 0, Labels: {}, Mounts: mountsJson(r) })),
+      Containers: store.all().map((r) => ({
+        Id: r.Id,
+        Names: [r.Name],
+        Image: r.Image,
+        ImageID: r.ImageID,
+        Command: [r.Path, ...r.Args].join(' '),
+        Created: Math.floor(Date.parse(r.Created) / 1000),
+        State: r.State.Status,
+        Status: r.State.Status,
+        SizeRw: 0,
+        SizeRootFs: 0,
+        Labels: {},
+        Mounts: mountsJson(r),
+      })),
       Volumes: volumes?.() ?? [],
       BuildCache: [],
     };

@@ -9,7 +9,11 @@ import { serveAttach } from '../streams/attach';
 export function registerExecRoutes(router: Router, ctx: EngineContext, execs: ExecManager): void {
   router.post('/containers/:id/exec', async (c) => Reply.created(execs.create(c.params.id!, await c.json<Record<string, unknown>>())));
   router.post('/exec/:id/start', async (c) => {
-    const body = (decode(await c.json<unknown>(), EXEC_START_BODY, 'ExecStartOptions') ?? {}) as { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] };
+    const body = (decode(await c.json<unknown>(), EXEC_START_BODY, 'ExecStartOptions') ?? {}) as {
+      Detach?: boolean;
+      Tty?: boolean;
+      ConsoleSize?: [number, number];
+    };
     let served: Promise<unknown> | undefined;
     const e = await execs.start(c.params.id!, {
       detach: body.Detach === true,

@@ -71,7 +71,11 @@ function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown
 }
 
 /** Image summaries (GET /images/json, the Images of GET /system/df). */
-async function summaries(cat: ImageCatalog, entries: ImageEntry[], opts: { inUse?: ImageRouteDeps['inUse']; sharedSize: boolean; apiVersion: string }): Promise<Record<string, unknown>[]> {
+async function summaries(
+  cat: ImageCatalog,
+  entries: ImageEntry[],
+  opts: { inUse?: ImageRouteDeps['inUse']; sharedSize: boolean; apiVersion: string },
+): Promise<Record<string, unknown>[]> {
   // how many images use each layer: shared size is what a layer used by several images takes
   const users = new Map<string, number>();
   for (const e of entries) for (const id of new Set(e.chainIds)) users.set(id, (users.get(id) ?? 0) + 1);
@@ -247,7 +251,14 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       const empty = h.empty_layer === true || layer >= sizes.length;
       const size = empty ? 0 : sizes[layer++]!;
       const t = h.created ? Date.parse(h.created) : NaN;
-      return { Id: '<missing>', Created: Number.isFinite(t) ? Math.floor(t / 1000) : 0, CreatedBy: h.created_by ?? '', Tags: null as string[] | null, Size: size, Comment: h.comment ?? '' };
+      return {
+        Id: '<missing>',
+        Created: Number.isFinite(t) ? Math.floor(t / 1000) : 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: null as string[] | null,
+        Size: size,
+        Comment: h.comment ?? '',
+      };
     });
     rows.reverse();
     if (rows[0]) {
@@ -306,7 +317,9 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const { entry: e, byId, matched } = await cat.resolve(input);
     const out: DeleteItem[] = [];
     const blocked = (users: string[]) =>
-      errdefs.conflict(`conflict: unable to delete ${byId ? shortId(e.id) : familiar(matched[0]!.name)} (must be forced) - image is being used by stopped container ${shortId(users[0]!)}`);
+      errdefs.conflict(
+        `conflict: unable to delete ${byId ? shortId(e.id) : familiar(matched[0]!.name)} (must be forced) - image is being used by stopped container ${shortId(users[0]!)}`,
+      );
     if (!byId) {
       const others = e.records.filter((r) => !matched.includes(r) && !isDanglingName(r.name));
       if (others.length > 0) {
@@ -319,11 +332,14 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       cat.forget();
       return out;
     }
-    const repos = new Set(e.records.flatMap((r) => {
-      const p = parseName(r.name);
-      return p ? [`${p.domain}/${p.path}`] : [];
-    }));
-    if (repos.size > 1 && !force) throw errdefs.conflict(`conflict: unable to delete ${shortId(e.id)} (must be forced) - image is referenced in multiple repositories`);
+    const repos = new Set(
+      e.records.flatMap((r) => {
+        const p = parseName(r.name);
+        return p ? [`${p.domain}/${p.path}`] : [];
+      }),
+    );
+    if (repos.size > 1 && !force)
+      throw errdefs.conflict(`conflict: unable to delete ${shortId(e.id)} (must be forced) - image is referenced in multiple repositories`);
     const users = inUseBy(e, '');
     if (users.length > 0 && !force) throw blocked(users);
     await removeImage(e, e.records, true, out, true);
@@ -337,7 +353,11 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const until = (f.until ?? []).map((v) => parseTimeFilter(v, 'until'));
     const entries = await cat.entries();
     const victims = entries.filter(
-      (e) => (!dangling || isDangling(e)) && until.every((t) => imageCreated(e) * 1000 < t) && labelsMatch(f, e.config.config?.Labels) && inUseBy(e, '').length === 0,
+      (e) =>
+        (!dangling || isDangling(e)) &&
+        until.every((t) => imageCreated(e) * 1000 < t) &&
+        labelsMatch(f, e.config.config?.Labels) &&
+        inUseBy(e, '').length === 0,
     );
     // reclaimed: layers no remaining image uses, and the victims' documents
     const keep = new Set(entries.filter((e) => !victims.includes(e)).flatMap((e) => e.chainIds));
@@ -372,7 +392,9 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const imported = await importArchive(cd, c.req as AsyncIterable<Buffer>);
     const orphans = await keepOrphans(before);
     const entries = await cat.entries();
-    const messages: object[] = orphans.map((o) => ({ stream: `The image ${familiar(o.name)} already exists, renaming the old one with ID ${o.id} to empty string\n` }));
+    const messages: object[] = orphans.map((o) => ({
+      stream: `The image ${familiar(o.name)} already exists, renaming the old one with ID ${o.id} to empty string\n`,
+    }));
     const seen = new Set<string>();
     for (const img of imported) {
       const e = entries.find((x) => x.records.some((r) => r.name === img.name));
@@ -414,7 +436,12 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       async (b) => {
         if (!c.res.write(b)) await drainedOrGone(c.res);
       },
-      { get aborted() { return aborted; }, onAbort: (f) => onAbort.push(f) },
+      {
+        get aborted() {
+          return aborted;
+        },
+        onAbort: (f) => onAbort.push(f),
+      },
     ).catch((e: unknown) => {
       if (c.res.headersSent) {
         ctx.log.warn('image save failed mid-stream', { error: e instanceof Error ? e.message : String(e) });
@@ -429,7 +456,15 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     }
     return Reply.handled;
   };
-  router.get('/images/get', (c) => save(c, c.query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean)));
+  router.get('/images/get', (c) =>
+    save(
+      c,
+      c.query
+        .getAll('names')
+        .flatMap((n) => n.split(','))
+        .filter(Boolean),
+    ),
+  );
   router.get('/images/*name/get', (c) => save(c, [c.params.name!]));
 
   router.post('/images/create', async (c) => {
@@ -437,7 +472,8 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const fromSrc = c.query.get('fromSrc');
     if (fromImage) return pullFromRegistry(c, ctx);
     if (!fromSrc) throw errdefs.invalidArgument('fromImage or fromSrc is required');
-    if (fromSrc !== '-') throw errdefs.unimplemented(`importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
+    if (fromSrc !== '-')
+      throw errdefs.unimplemented(`importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
     const repo = c.query.get('repo') ?? '';
     const ref = repo ? repoTagReference(repo, c.query.get('tag') ?? '') : undefined;
     const config = applyChanges({}, c.query.getAll('changes'));

@@ -13,7 +13,6 @@ import { matchLabel, parseFilters } from './list-filters';
 const PRUNE_FILTERS = ['until', 'label', 'label!'];
 const LIST_FILTERS = new Set(['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling']);
 
-
 export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: NetworkController): void {
   const view = (n: NetworkRecord, withContainers = true) => {
     const { Bridge: _bridge, ...rest } = n;

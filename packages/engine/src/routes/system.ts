@@ -24,10 +24,23 @@ export function registerSystemRoutes(
   counts: () => Promise<{ containers: number; running: number; paused: number; stopped: number; images: number }>,
 ): void {
   const ping = () =>
-    new Reply(200, undefined, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1' });
+    new Reply(200, undefined, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      Pragma: 'no-cache',
+      'Builder-Version': '1',
+    });
   router.get('/_ping', (c) => {
     // Docker answers the body "OK"; HEAD gets the headers only
-    const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1', 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', Ostype: 'linux' };
+    const headers = {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      Pragma: 'no-cache',
+      'Builder-Version': '1',
+      'Api-Version': API_VERSION,
+      'Docker-Experimental': 'false',
+      Ostype: 'linux',
+    };
     c.res.writeHead(200, { ...headers, 'Content-Length': c.method === 'HEAD' ? 0 : 2 });
     c.res.end(c.method === 'HEAD' ? undefined : 'OK');
     return Reply.handled;
@@ -37,7 +50,17 @@ export function registerSystemRoutes(
   router.get('/version', () => ({
     Platform: { Name: 'Gantry Engine' },
     Components: [
-      { Name: 'Engine', Version: ENGINE_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, KernelVersion: kernelVersion() } },
+      {
+        Name: 'Engine',
+        Version: ENGINE_VERSION,
+        Details: {
+          ApiVersion: API_VERSION,
+          MinAPIVersion: MIN_API_VERSION,
+          Os: 'linux',
+          Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+          KernelVersion: kernelVersion(),
+        },
+      },
       { Name: 'gantry-containerd', Version: ENGINE_VERSION, Details: { GitCommit: '' } },
       { Name: 'gantry-runtime', Version: ENGINE_VERSION, Details: { GitCommit: '' } },
     ],

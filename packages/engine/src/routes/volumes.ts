@@ -11,7 +11,6 @@ function bool(v: string | null | undefined): boolean {
   return v === '1' || v === 'true' || v === 'True';
 }
 
-
 function versionLess(a: string, b: string): boolean {
   const [a1 = 0, a2 = 0] = a.split('.').map(Number);
   const [b1 = 0, b2 = 0] = b.split('.').map(Number);
@@ -27,7 +26,15 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
     onQuarantine: (r) => ctx.log.error('volume record quarantined: it cannot be read; the volume is not served, its data is kept', { ...r }),
   });
   const mounts = new ContainerMounts(store, containers, ctx);
-  const json = (v: VolumeRecord) => ({ CreatedAt: v.CreatedAt, Driver: v.Driver, Labels: v.Labels, Mountpoint: store.dataPath(v.Name), Name: v.Name, Options: v.Options, Scope: v.Scope });
+  const json = (v: VolumeRecord) => ({
+    CreatedAt: v.CreatedAt,
+    Driver: v.Driver,
+    Labels: v.Labels,
+    Mountpoint: store.dataPath(v.Name),
+    Name: v.Name,
+    Options: v.Options,
+    Scope: v.Scope,
+  });
   const dangling = (v: VolumeRecord) => mounts.usersOf(v.Name).length === 0;
 
   router.post('/volumes/create', async (c) => {

@@ -179,7 +179,10 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
         }
       };
       conn.on('drain', onDrain);
-      cleanup.push(() => sub.unsubscribe(), () => conn.off('drain', onDrain));
+      cleanup.push(
+        () => sub.unsubscribe(),
+        () => conn.off('drain', onDrain),
+      );
     }
 
     conn.on('error', () => finish('closed'));
@@ -209,7 +212,10 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
       };
       conn.on('data', onData);
       conn.on('end', onEnd);
-      cleanup.push(() => conn.off('data', onData), () => conn.off('end', onEnd));
+      cleanup.push(
+        () => conn.off('data', onData),
+        () => conn.off('end', onEnd),
+      );
       // the server may have paused the socket explicitly (it reads an upgrade's body off it first):
       // a 'data' listener alone does not restart such a stream
       conn.resume();

@@ -154,9 +154,28 @@ export class ContainerMounts {
           const v = createVolume({ name: m.name, driver: m.volumeCreate?.driver, options: m.volumeCreate?.options, labels: m.volumeCreate?.labels });
           const src = this.volumes.dataPath(v.Name);
           sources.set(m.destination, src);
-          mountPoints.push({ Type: 'volume', Name: v.Name, Source: src, Destination: m.destination, Driver: v.Driver, Mode: m.mode ?? '', RW: m.writable, Propagation: '', CopyData: m.copyData ?? true, Anonymous: !m.name });
+          mountPoints.push({
+            Type: 'volume',
+            Name: v.Name,
+            Source: src,
+            Destination: m.destination,
+            Driver: v.Driver,
+            Mode: m.mode ?? '',
+            RW: m.writable,
+            Propagation: '',
+            CopyData: m.copyData ?? true,
+            Anonymous: !m.name,
+          });
         } else if (m.kind === 'bind') {
-          mountPoints.push({ Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode ?? '', RW: m.writable, Propagation: m.propagation ?? 'rprivate', CreateSource: m.fromBinds || m.createMountpoint });
+          mountPoints.push({
+            Type: 'bind',
+            Source: m.source,
+            Destination: m.destination,
+            Mode: m.mode ?? '',
+            RW: m.writable,
+            Propagation: m.propagation ?? 'rprivate',
+            CreateSource: m.fromBinds || m.createMountpoint,
+          });
         } else {
           mountPoints.push({ Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: m.writable, Propagation: '' });
         }
@@ -169,7 +188,18 @@ export class ContainerMounts {
         const v = createVolume({});
         const src = this.volumes.dataPath(v.Name);
         extra.push({ destination, source: src, kind: 'bind', writable: true, propagation: 'rprivate' });
-        mountPoints.push({ Type: 'volume', Name: v.Name, Source: src, Destination: destination, Driver: v.Driver, Mode: '', RW: true, Propagation: '', CopyData: true, Anonymous: true });
+        mountPoints.push({
+          Type: 'volume',
+          Name: v.Name,
+          Source: src,
+          Destination: destination,
+          Driver: v.Driver,
+          Mode: '',
+          RW: true,
+          Propagation: '',
+          CopyData: true,
+          Anonymous: true,
+        });
       }
     } catch (e) {
       rollback();
@@ -213,7 +243,13 @@ export class ContainerMounts {
         if (m.Type === 'volume' && m.Name) {
           this.volumes.acquire(m.Name, rec.Id);
           held.push(m.Name);
-          this.ctx.events.emit('volume', 'mount', m.Name, { container: rec.Id, destination: m.Destination, driver: m.Driver ?? 'local', propagation: m.Propagation, 'read/write': String(m.RW) });
+          this.ctx.events.emit('volume', 'mount', m.Name, {
+            container: rec.Id,
+            destination: m.Destination,
+            driver: m.Driver ?? 'local',
+            propagation: m.Propagation,
+            'read/write': String(m.RW),
+          });
         }
       }
     } catch (e) {

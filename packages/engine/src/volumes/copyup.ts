@@ -27,7 +27,7 @@ function copyData(sys: Sys, fromFd: number, toFd: number): void {
   try {
     const buf = Buffer.allocUnsafe(COPY_CHUNK);
     for (let n = fs.readSync(input, buf); n > 0; n = fs.readSync(input, buf)) {
-      for (let off = 0; off < n; ) off += fs.writeSync(toFd, buf, off, n - off);
+      for (let off = 0; off < n;) off += fs.writeSync(toFd, buf, off, n - off);
     }
   } finally {
     sys.close(input);

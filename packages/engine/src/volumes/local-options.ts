@@ -22,6 +22,15 @@ export function needsMount(opts: Record<string, string> | null | undefined): boo
 }
 
 /** The mount(2) calls that put a local volume's device on its data directory (a read-only bind takes a remount). */
-export function localMountCalls(opts: Record<string, string>, target: string): { source: string | null; target: string; fstype: string | null; flags: number; data: string | null }[] {
-  return mountSteps({ type: opts.type ?? null, source: opts.device ?? null, options: opts.o }).map((s) => ({ source: s.source, target, fstype: s.fstype, flags: s.flags, data: s.data }));
+export function localMountCalls(
+  opts: Record<string, string>,
+  target: string,
+): { source: string | null; target: string; fstype: string | null; flags: number; data: string | null }[] {
+  return mountSteps({ type: opts.type ?? null, source: opts.device ?? null, options: opts.o }).map((s) => ({
+    source: s.source,
+    target,
+    fstype: s.fstype,
+    flags: s.flags,
+    data: s.data,
+  }));
 }

@@ -1,7 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openChild } from '@gantry/containerd';
-import { errdefs, isJsonObject, linuxSys, loadJsonOrQuarantine, mountPointsUnder, openRoot, type QuarantineReport, readMountinfo, sweepTempFiles, writeJsonAtomic } from '@gantry/linux';
+import {
+  errdefs,
+  isJsonObject,
+  linuxSys,
+  loadJsonOrQuarantine,
+  mountPointsUnder,
+  openRoot,
+  type QuarantineReport,
+  readMountinfo,
+  sweepTempFiles,
+  writeJsonAtomic,
+} from '@gantry/linux';
 import { localMountCalls, needsMount, validateLocalOptions } from './local-options';
 import { ANONYMOUS_LABEL, anonymousVolumeName, volumeNameError } from './names';
 
@@ -132,7 +143,8 @@ export class VolumeStore {
     }
     const existing = this.vols.get(name);
     if (existing) {
-      if (existing.Driver !== driver) throw errdefs.conflict(`create ${name}: a volume with the name ${name} already exists with driver ${JSON.stringify(existing.Driver)}`);
+      if (existing.Driver !== driver)
+        throw errdefs.conflict(`create ${name}: a volume with the name ${name} already exists with driver ${JSON.stringify(existing.Driver)}`);
       return { volume: existing, created: false };
     }
     if (driver !== 'local') throw errdefs.notFound(`create ${name}: error looking up volume plugin ${driver}: plugin ${JSON.stringify(driver)} not found`);

@@ -1,4 +1,16 @@
-export { RESOLVE, openRoot, openInRoot, statInRoot, mkdirAllInRoot, openBeneath, realpathInRoot, procFdPath, fdPath, isWithin, resetOpenat2Probe } from './in-root';
+export {
+  RESOLVE,
+  openRoot,
+  openInRoot,
+  statInRoot,
+  mkdirAllInRoot,
+  openBeneath,
+  realpathInRoot,
+  procFdPath,
+  fdPath,
+  isWithin,
+  resetOpenat2Probe,
+} from './in-root';
 export { isPlainName, readFileInRoot, removeAllAt } from './at';
 export type { InRootOptions } from './in-root';
 export { UnsafeMountTargetError, mountInRoot, openMountRoot, openMountTarget, reopenMountTarget } from './mount-in-root';

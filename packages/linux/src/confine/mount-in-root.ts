@@ -158,7 +158,9 @@ function bindTargetKind(sys: Sys, source: string): 'dir' | 'file' {
  */
 export function mountInRoot(sys: Sys, root: MountRoot, dest: string, m: MountRequest, opts: MountTargetOptions = {}): MountTarget {
   const o = requestOptions(m);
-  const kind = opts.create ?? (o.bind && m.detached !== undefined ? (sys.fstat(m.detached).kind === 'dir' ? 'dir' : 'file') : o.bind && m.source ? bindTargetKind(sys, m.source) : 'dir');
+  const kind =
+    opts.create ??
+    (o.bind && m.detached !== undefined ? (sys.fstat(m.detached).kind === 'dir' ? 'dir' : 'file') : o.bind && m.source ? bindTargetKind(sys, m.source) : 'dir');
   const target = openMountTarget(sys, root, dest, kind, opts);
   let fresh: number | undefined;
   const reopen = () => (fresh ??= reopenMountTarget(sys, root, target.hostPath));

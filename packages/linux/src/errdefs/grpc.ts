@@ -112,4 +112,3 @@ export function fromGrpc(e: unknown, prefix?: string): KindError {
   }
   return new KindError(kind, prefix === undefined ? text : `${prefix}: ${text}`, { cause: e });
 }
-

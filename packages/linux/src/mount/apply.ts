@@ -40,8 +40,7 @@ export function applyMount(sys: MountSeam, m: MountRequest, target: string | Mou
       if (m.detached !== undefined && o.bind) {
         if (!sys.moveMountFd) throw new Error('applyMount: a detached source needs moveMountFd');
         sys.moveMountFd(m.detached, targets.first);
-      }
-      else sys.mount(step.source, targets.first, step.fstype, step.flags, step.data);
+      } else sys.mount(step.source, targets.first, step.fstype, step.flags, step.data);
       targets.onFirst?.();
       continue;
     }

@@ -83,7 +83,12 @@ export function mountFlagWord(word: string): { flag: number; set: boolean } | un
 }
 
 /** Every option word the parser understands (for `features`); anything else is filesystem data. */
-export const KNOWN_MOUNT_OPTIONS: readonly string[] = ['defaults', ...Object.keys(FLAG_WORDS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE_WORDS)].sort();
+export const KNOWN_MOUNT_OPTIONS: readonly string[] = [
+  'defaults',
+  ...Object.keys(FLAG_WORDS),
+  ...Object.keys(PROPAGATION),
+  ...Object.keys(RECURSIVE_WORDS),
+].sort();
 
 export interface RecursiveAttrs {
   /** MOUNT_ATTR_* to set on the mount and every mount below it. */

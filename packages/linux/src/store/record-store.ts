@@ -1,6 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createFileExclusive, FileExistsError, QUARANTINE_DIR, type QuarantineReport, readJsonFile, removeFileDurable, removeTreeDurable, sweepTempFiles, TEMP_PREFIX, tryQuarantine, writeJsonAtomic } from './durable';
+import {
+  createFileExclusive,
+  FileExistsError,
+  QUARANTINE_DIR,
+  type QuarantineReport,
+  readJsonFile,
+  removeFileDurable,
+  removeTreeDurable,
+  sweepTempFiles,
+  TEMP_PREFIX,
+  tryQuarantine,
+  writeJsonAtomic,
+} from './durable';
 
 /** A key that already exists (create) or does not (update/delete). */
 export class RecordConflict extends Error {

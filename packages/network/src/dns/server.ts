@@ -18,7 +18,19 @@ import { randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { cidrContains, isIPv4, parseCidr, parseIPv4 } from '../ip';
-import { buildResponse, formatErrorResponse, parseQuery, rcodeOf, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL, TYPE_A, type Query, type Question } from './message';
+import {
+  buildResponse,
+  formatErrorResponse,
+  parseQuery,
+  rcodeOf,
+  RCODE_NOERROR,
+  RCODE_NOTIMP,
+  RCODE_REFUSED,
+  RCODE_SERVFAIL,
+  TYPE_A,
+  type Query,
+  type Question,
+} from './message';
 
 /** IPv4 addresses of a name the network owns, or undefined when it is not one of ours. */
 export type Lookup = (name: string) => string[] | undefined;

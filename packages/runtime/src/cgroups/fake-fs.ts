@@ -20,37 +20,66 @@ const V1_COMMON: Template = { 'cgroup.procs': '', tasks: '', notify_on_release: 
 
 const V1_TEMPLATES: Record<string, Template> = {
   cpu: {
-    'cpu.shares': '1024', 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': '-1', 'cpu.cfs_burst_us': '0',
-    'cpu.rt_period_us': '1000000', 'cpu.rt_runtime_us': '0', 'cpu.idle': '0',
+    'cpu.shares': '1024',
+    'cpu.cfs_period_us': '100000',
+    'cpu.cfs_quota_us': '-1',
+    'cpu.cfs_burst_us': '0',
+    'cpu.rt_period_us': '1000000',
+    'cpu.rt_runtime_us': '0',
+    'cpu.idle': '0',
     'cpu.stat': 'nr_periods 0\nnr_throttled 0\nthrottled_time 0\n',
   },
   cpuacct: {
-    'cpuacct.usage': '0', 'cpuacct.usage_percpu': '0 0 ', 'cpuacct.stat': 'user 0\nsystem 0\n',
+    'cpuacct.usage': '0',
+    'cpuacct.usage_percpu': '0 0 ',
+    'cpuacct.stat': 'user 0\nsystem 0\n',
     'cpuacct.usage_all': 'cpu user system\n0 0 0\n1 0 0\n',
   },
   cpuset: { 'cpuset.cpus': '', 'cpuset.mems': '' },
   memory: {
-    'memory.limit_in_bytes': V1_UNLIMITED, 'memory.soft_limit_in_bytes': V1_UNLIMITED, 'memory.usage_in_bytes': '0',
-    'memory.max_usage_in_bytes': '0', 'memory.failcnt': '0', 'memory.memsw.limit_in_bytes': V1_UNLIMITED,
-    'memory.memsw.usage_in_bytes': '0', 'memory.memsw.max_usage_in_bytes': '0', 'memory.memsw.failcnt': '0',
-    'memory.kmem.limit_in_bytes': V1_UNLIMITED, 'memory.kmem.usage_in_bytes': '0', 'memory.kmem.max_usage_in_bytes': '0',
-    'memory.kmem.failcnt': '0', 'memory.kmem.tcp.limit_in_bytes': V1_UNLIMITED, 'memory.kmem.tcp.usage_in_bytes': '0',
-    'memory.kmem.tcp.max_usage_in_bytes': '0', 'memory.kmem.tcp.failcnt': '0', 'memory.swappiness': '60',
-    'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n', 'memory.stat': 'cache 0\nrss 0\n',
+    'memory.limit_in_bytes': V1_UNLIMITED,
+    'memory.soft_limit_in_bytes': V1_UNLIMITED,
+    'memory.usage_in_bytes': '0',
+    'memory.max_usage_in_bytes': '0',
+    'memory.failcnt': '0',
+    'memory.memsw.limit_in_bytes': V1_UNLIMITED,
+    'memory.memsw.usage_in_bytes': '0',
+    'memory.memsw.max_usage_in_bytes': '0',
+    'memory.memsw.failcnt': '0',
+    'memory.kmem.limit_in_bytes': V1_UNLIMITED,
+    'memory.kmem.usage_in_bytes': '0',
+    'memory.kmem.max_usage_in_bytes': '0',
+    'memory.kmem.failcnt': '0',
+    'memory.kmem.tcp.limit_in_bytes': V1_UNLIMITED,
+    'memory.kmem.tcp.usage_in_bytes': '0',
+    'memory.kmem.tcp.max_usage_in_bytes': '0',
+    'memory.kmem.tcp.failcnt': '0',
+    'memory.swappiness': '60',
+    'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n',
+    'memory.stat': 'cache 0\nrss 0\n',
     'memory.use_hierarchy': '1',
   },
   pids: { 'pids.max': 'max', 'pids.current': '0' },
   freezer: { 'freezer.state': 'THAWED', 'freezer.self_freezing': '0', 'freezer.parent_freezing': '0' },
   blkio: {
-    'blkio.weight': '500', 'blkio.weight_device': '', 'blkio.leaf_weight': '500', 'blkio.leaf_weight_device': '',
-    'blkio.throttle.read_bps_device': '', 'blkio.throttle.write_bps_device': '', 'blkio.throttle.read_iops_device': '',
-    'blkio.throttle.write_iops_device': '', 'blkio.throttle.io_service_bytes_recursive': 'Total 0\n',
+    'blkio.weight': '500',
+    'blkio.weight_device': '',
+    'blkio.leaf_weight': '500',
+    'blkio.leaf_weight_device': '',
+    'blkio.throttle.read_bps_device': '',
+    'blkio.throttle.write_bps_device': '',
+    'blkio.throttle.read_iops_device': '',
+    'blkio.throttle.write_iops_device': '',
+    'blkio.throttle.io_service_bytes_recursive': 'Total 0\n',
     'blkio.throttle.io_serviced_recursive': 'Total 0\n',
   },
   devices: { 'devices.allow': '', 'devices.deny': '', 'devices.list': 'a *:* rwm\n' },
   hugetlb: {
-    'hugetlb.2MB.limit_in_bytes': V1_UNLIMITED, 'hugetlb.2MB.rsvd.limit_in_bytes': V1_UNLIMITED, 'hugetlb.2MB.usage_in_bytes': '0',
-    'hugetlb.2MB.max_usage_in_bytes': '0', 'hugetlb.2MB.failcnt': '0',
+    'hugetlb.2MB.limit_in_bytes': V1_UNLIMITED,
+    'hugetlb.2MB.rsvd.limit_in_bytes': V1_UNLIMITED,
+    'hugetlb.2MB.usage_in_bytes': '0',
+    'hugetlb.2MB.max_usage_in_bytes': '0',
+    'hugetlb.2MB.failcnt': '0',
   },
   net_cls: { 'net_cls.classid': '0' },
   net_prio: { 'net_prio.ifpriomap': 'lo 0\n', 'net_prio.prioidx': '1' },
@@ -58,8 +87,12 @@ const V1_TEMPLATES: Record<string, Template> = {
 };
 
 const V2_CORE: Template = {
-  'cgroup.procs': '', 'cgroup.threads': '', 'cgroup.subtree_control': '', 'cgroup.type': 'domain',
-  'cgroup.events': 'populated 0\nfrozen 0\n', 'cgroup.freeze': '0',
+  'cgroup.procs': '',
+  'cgroup.threads': '',
+  'cgroup.subtree_control': '',
+  'cgroup.type': 'domain',
+  'cgroup.events': 'populated 0\nfrozen 0\n',
+  'cgroup.freeze': '0',
   'cpu.stat': 'usage_usec 0\nuser_usec 0\nsystem_usec 0\n',
 };
 
@@ -67,14 +100,25 @@ const V2_TEMPLATES: Record<string, Template> = {
   cpu: { 'cpu.weight': '100', 'cpu.max': 'max 100000', 'cpu.max.burst': '0', 'cpu.idle': '0' },
   cpuset: { 'cpuset.cpus': '', 'cpuset.mems': '', 'cpuset.cpus.effective': '0-3', 'cpuset.mems.effective': '0' },
   memory: {
-    'memory.current': '0', 'memory.max': 'max', 'memory.low': '0', 'memory.high': 'max', 'memory.min': '0',
-    'memory.swap.max': 'max', 'memory.swap.current': '0', 'memory.peak': '0', 'memory.oom.group': '0',
-    'memory.stat': 'anon 0\nfile 0\n', 'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n',
+    'memory.current': '0',
+    'memory.max': 'max',
+    'memory.low': '0',
+    'memory.high': 'max',
+    'memory.min': '0',
+    'memory.swap.max': 'max',
+    'memory.swap.current': '0',
+    'memory.peak': '0',
+    'memory.oom.group': '0',
+    'memory.stat': 'anon 0\nfile 0\n',
+    'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n',
   },
   pids: { 'pids.max': 'max', 'pids.current': '0' },
   io: { 'io.weight': 'default 100', 'io.max': '', 'io.stat': '' },
   hugetlb: {
-    'hugetlb.2MB.max': 'max', 'hugetlb.2MB.rsvd.max': 'max', 'hugetlb.2MB.current': '0', 'hugetlb.2MB.events': 'max 0\n',
+    'hugetlb.2MB.max': 'max',
+    'hugetlb.2MB.rsvd.max': 'max',
+    'hugetlb.2MB.current': '0',
+    'hugetlb.2MB.events': 'max 0\n',
   },
   rdma: { 'rdma.max': '' },
   misc: { 'misc.max': '' },
@@ -113,7 +157,12 @@ export class FakeCgroupFs implements CgroupFs {
     const subsystems = opts.subsystems ?? Object.keys(V1_TEMPLATES);
     const groups: string[][] = [];
     for (const s of subsystems) {
-      const pair = opts.comount ? [['cpu', 'cpuacct'], ['net_cls', 'net_prio']].find((p) => p.includes(s)) : undefined;
+      const pair = opts.comount
+        ? [
+            ['cpu', 'cpuacct'],
+            ['net_cls', 'net_prio'],
+          ].find((p) => p.includes(s))
+        : undefined;
       if (pair && subsystems.includes(pair[0] as string) && subsystems.includes(pair[1] as string)) {
         if (s === pair[0]) groups.push(pair);
       } else {
@@ -194,7 +243,13 @@ export class FakeCgroupFs implements CgroupFs {
   /** "+a -b": each +controller must be offered in this cgroup's cgroup.controllers (else ENOENT). */
   private writeSubtreeControl(dir: string, data: string): void {
     const offered = new Set(nodefs.readFileSync(`${dir}/cgroup.controllers`, 'utf8').trim().split(/\s+/));
-    const enabled = new Set(nodefs.readFileSync(`${dir}/cgroup.subtree_control`, 'utf8').trim().split(/\s+/).filter((s) => s));
+    const enabled = new Set(
+      nodefs
+        .readFileSync(`${dir}/cgroup.subtree_control`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s),
+    );
     for (const token of data.trim().split(/\s+/)) {
       const c = token.slice(1);
       if (!offered.has(c) || (token[0] !== '+' && token[0] !== '-')) throw errno('ENOENT', `${dir}/cgroup.subtree_control`);
@@ -212,7 +267,11 @@ export class FakeCgroupFs implements CgroupFs {
     nodefs.mkdirSync(path); // EEXIST / ENOENT as the kernel would
     const parent = path.slice(0, path.lastIndexOf('/'));
     if (this.layout === 2) {
-      const controllers = nodefs.readFileSync(`${parent}/cgroup.subtree_control`, 'utf8').trim().split(/\s+/).filter((s) => s);
+      const controllers = nodefs
+        .readFileSync(`${parent}/cgroup.subtree_control`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s);
       this.populate(path, merge(V2_CORE, { 'cgroup.controllers': controllers.join(' ') }, ...controllers.map((c) => V2_TEMPLATES[c])));
       return;
     }

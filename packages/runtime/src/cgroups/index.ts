@@ -6,23 +6,17 @@ import { CgroupV1Manager } from './v1';
 import { CgroupV2Manager } from './v2';
 import type { DeviceFilterSys } from './v2-devices';
 
-export type { CgroupManager,    } from './types';
+export type { CgroupManager } from './types';
 export type { CgroupFs } from './fs';
-;
 export { CgroupError, CgroupPathError } from './errors';
-;
-export { FakeCgroupFs,  } from './fake-fs';
-export { resolveCgroupPath, expandSlice,  isSystemdPath,  } from './path';
+export { FakeCgroupFs } from './fake-fs';
+export { resolveCgroupPath, expandSlice, isSystemdPath } from './path';
 export { sharesToWeight, blkioToIoWeight, swapToV2 } from './v2-resources';
-;
 export { buildDeviceFilter, DEVICE_FILTER_LICENSE, DEVICE_FILTER_NAME } from './device-filter';
-;
-;
-
-export { parseSubCgroupArgs, subCgroupDir,  } from './sub-cgroup';
+export { parseSubCgroupArgs, subCgroupDir } from './sub-cgroup';
 export { UNLIMITED } from './parse';
-export { CgroupV1Manager,  } from './v1';
-export { CgroupV2Manager,  } from './v2';
+export { CgroupV1Manager } from './v1';
+export { CgroupV2Manager } from './v2';
 
 const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 

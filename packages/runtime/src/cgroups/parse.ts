@@ -56,7 +56,10 @@ export function parseUintList(content: string): number[] {
 export function parseBlkioV1(content: string): BlkioEntry[] {
   const out: BlkioEntry[] = [];
   for (const line of content.split('\n')) {
-    const fields = line.trim().split(/[\s:]+/).filter((f) => f !== '');
+    const fields = line
+      .trim()
+      .split(/[\s:]+/)
+      .filter((f) => f !== '');
     if (fields.length < 3) continue; // blank or "Total N"
     const [major, minor] = fields as [string, string];
     const op = fields.length >= 4 ? (fields[2] as string) : '';

@@ -117,7 +117,8 @@ function writePair(fs: CgroupFs, first: [string, number | undefined], second: [s
 
 function setCpu(ctx: V1Context, c: CpuResources): void {
   const { fs } = ctx;
-  const cpuNeeded = set(c.shares) || set(c.quota) || set(c.period) || c.burst !== undefined || c.idle !== undefined || set(c.realtimePeriod) || set(c.realtimeRuntime);
+  const cpuNeeded =
+    set(c.shares) || set(c.quota) || set(c.period) || c.burst !== undefined || c.idle !== undefined || set(c.realtimePeriod) || set(c.realtimeRuntime);
   const dir = cpuNeeded ? controller(ctx, 'cpu', 'cpu limits') : undefined;
   if (dir !== undefined) {
     if (set(c.shares)) {

@@ -9,9 +9,7 @@ import { readV1Stats } from './v1-stats';
 import { collectPids, readControl, readOptional, removeCgroupTree, sleepMs, writeControl, writePid } from './util';
 
 /** The v1 controllers Gantry manages; named hierarchies (name=systemd) and others are left alone. */
-const V1_SUBSYSTEMS = [
-  'cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'freezer', 'blkio', 'devices', 'hugetlb', 'net_cls', 'net_prio', 'perf_event',
-] as const;
+const V1_SUBSYSTEMS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'freezer', 'blkio', 'devices', 'hugetlb', 'net_cls', 'net_prio', 'perf_event'] as const;
 
 /**
  * Hierarchies without controllers that a container joins too, as runc does: systemd's named one

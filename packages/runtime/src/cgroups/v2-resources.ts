@@ -158,7 +158,12 @@ function setUnified(ctx: V2Context, unified: Record<string, string>): void {
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw err;
       const controller = key.slice(0, key.indexOf('.'));
-      throw new CgroupError('UNSUPPORTED', `resources.unified: ${key} does not exist (is the ${controller} controller enabled?)`, `${ctx.dir}/${key}`, 'ENOENT');
+      throw new CgroupError(
+        'UNSUPPORTED',
+        `resources.unified: ${key} does not exist (is the ${controller} controller enabled?)`,
+        `${ctx.dir}/${key}`,
+        'ENOENT',
+      );
     }
   }
 }

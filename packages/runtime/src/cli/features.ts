@@ -5,7 +5,10 @@ export function features(): Record<string, unknown> {
   const seccomp = (() => {
     try {
       const f = seccompFeatures();
-      return { version: f.version, linux: { enabled: f.enabled, actions: f.actions, operators: f.operators, archs: f.archs, knownFlags: f.knownFlags, supportedFlags: f.supportedFlags } };
+      return {
+        version: f.version,
+        linux: { enabled: f.enabled, actions: f.actions, operators: f.operators, archs: f.archs, knownFlags: f.knownFlags, supportedFlags: f.supportedFlags },
+      };
     } catch {
       return { version: '', linux: { enabled: false } };
     }

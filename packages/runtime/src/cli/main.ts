@@ -36,7 +36,11 @@ const GLOBAL_FLAGS: FlagSpec[] = [
 ];
 
 const BUNDLE_FLAG: FlagSpec = { name: 'bundle', alias: 'b', type: 'string', usage: 'path to the bundle directory (default: the current directory)' };
-const CONSOLE_SOCKET_FLAG: FlagSpec = { name: 'console-socket', type: 'string', usage: "path to an AF_UNIX socket that receives the master end of the container's pseudoterminal" };
+const CONSOLE_SOCKET_FLAG: FlagSpec = {
+  name: 'console-socket',
+  type: 'string',
+  usage: "path to an AF_UNIX socket that receives the master end of the container's pseudoterminal",
+};
 const PID_FILE_FLAG: FlagSpec = { name: 'pid-file', type: 'string', usage: 'write the process id to this file' };
 const NO_PIVOT_FLAG: FlagSpec = { name: 'no-pivot', type: 'bool', usage: 'use MS_MOVE and chroot instead of pivot_root (for a rootfs on a ramdisk)' };
 
@@ -70,7 +74,7 @@ const CRIU_FLAGS: FlagSpec[] = [
   { name: 'file-locks', type: 'bool', usage: 'handle file locks' },
   { name: 'pre-dump', type: 'bool', usage: 'dump memory only and leave the container running' },
   { name: 'manage-cgroups-mode', type: 'string', usage: "cgroups mode: 'soft', 'full' or 'strict'" },
-  { name: 'empty-ns', type: 'multi', usage: "create a namespace but do not restore its properties" },
+  { name: 'empty-ns', type: 'multi', usage: 'create a namespace but do not restore its properties' },
   { name: 'auto-dedup', type: 'bool', usage: 'deduplicate memory images' },
 ];
 const RESTORE_FLAGS: FlagSpec[] = [
@@ -136,14 +140,7 @@ function wantsTerminal(bundle: string): boolean {
   }
 }
 
-async function createOrRun(
-  env: Env,
-  p: Parsed,
-  id: string,
-  bundle: string,
-  run: boolean,
-  proxy: import('./tty-proxy').TtyProxy | undefined,
-): Promise<number> {
+async function createOrRun(env: Env, p: Parsed, id: string, bundle: string, run: boolean, proxy: import('./tty-proxy').TtyProxy | undefined): Promise<number> {
   const rt = env.runtime();
   const created = await rt.create(id, {
     bundle,
@@ -243,9 +240,18 @@ function cmdList(env: Env, p: Parsed): number {
     return 0;
   }
   if (format !== 'table') throw new UsageError(`invalid format option ${format}`);
-  const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner || 'root'])];
+  const rows = [
+    ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+    ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner || 'root']),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]! + 2)).join('').trimEnd()}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${r
+        .map((c, i) => c.padEnd(widths[i]! + 2))
+        .join('')
+        .trimEnd()}\n`,
+    );
   return 0;
 }
 
@@ -353,21 +359,34 @@ const ONE_ID = { min: 1, max: 1 };
 
 const COMMANDS: Command[] = [
   {
-    name: 'checkpoint', summary: 'checkpoint a running container', args: '<container-id>', flags: CRIU_FLAGS, argc: ONE_ID,
+    name: 'checkpoint',
+    summary: 'checkpoint a running container',
+    args: '<container-id>',
+    flags: CRIU_FLAGS,
+    argc: ONE_ID,
     run: (env, p) => noCriu(env, p.positional[0]!, 'checkpoint'),
   },
   {
-    name: 'create', summary: 'create a container', args: '<container-id>', flags: CREATE_FLAGS, argc: ONE_ID,
+    name: 'create',
+    summary: 'create a container',
+    args: '<container-id>',
+    flags: CREATE_FLAGS,
+    argc: ONE_ID,
     description: 'Set up the container from the bundle (namespaces, mounts, cgroups) and stop just before its program; "start" runs it.',
     run: (env, p) => cmdCreateOrRun(env, p, false),
   },
   {
-    name: 'delete', summary: 'delete a container and everything it holds (processes with --force, cgroups, state)', args: '<container-id>',
-    flags: [{ name: 'force', alias: 'f', type: 'bool', usage: 'kill the container first if it still runs (SIGKILL)' }], argc: ONE_ID,
+    name: 'delete',
+    summary: 'delete a container and everything it holds (processes with --force, cgroups, state)',
+    args: '<container-id>',
+    flags: [{ name: 'force', alias: 'f', type: 'bool', usage: 'kill the container first if it still runs (SIGKILL)' }],
+    argc: ONE_ID,
     run: (env, p) => cmdDelete(env, p),
   },
   {
-    name: 'events', summary: 'display container events: OOM notifications and cpu, memory, IO and pids statistics', args: '<container-id>',
+    name: 'events',
+    summary: 'display container events: OOM notifications and cpu, memory, IO and pids statistics',
+    args: '<container-id>',
     flags: [
       { name: 'interval', type: 'string', usage: 'how often to print stats (default: 5s)' },
       { name: 'stats', type: 'bool', usage: "print the container's stats once and exit" },
@@ -376,17 +395,27 @@ const COMMANDS: Command[] = [
     run: (env, p) => cmdEvents(env, p),
   },
   {
-    name: 'exec', summary: 'execute a new process inside the container', args: '<container-id> <command> [args...]  || -p process.json <container-id>',
-    flags: EXEC_FLAGS, stopAtPositional: true, argc: { min: 1 }, failureCode: 255,
+    name: 'exec',
+    summary: 'execute a new process inside the container',
+    args: '<container-id> <command> [args...]  || -p process.json <container-id>',
+    flags: EXEC_FLAGS,
+    stopAtPositional: true,
+    argc: { min: 1 },
+    failureCode: 255,
     run: (env, p) => cmdExec(env, p),
   },
   {
-    name: 'kill', summary: "send a signal (default: SIGTERM) to the container's init process", args: '<container-id> [signal]',
-    flags: [{ name: 'all', alias: 'a', type: 'bool', usage: 'send the signal to every process in the container' }], argc: { min: 1, max: 2 },
+    name: 'kill',
+    summary: "send a signal (default: SIGTERM) to the container's init process",
+    args: '<container-id> [signal]',
+    flags: [{ name: 'all', alias: 'a', type: 'bool', usage: 'send the signal to every process in the container' }],
+    argc: { min: 1, max: 2 },
     run: (env, p) => cmdKill(env, p),
   },
   {
-    name: 'list', summary: 'list the containers in the state directory (--root)', args: '',
+    name: 'list',
+    summary: 'list the containers in the state directory (--root)',
+    args: '',
     flags: [
       { name: 'format', alias: 'f', type: 'string', usage: 'table or json (default: "table")' },
       { name: 'quiet', alias: 'q', type: 'bool', usage: 'print container ids only' },
@@ -395,60 +424,99 @@ const COMMANDS: Command[] = [
     run: (env, p) => cmdList(env, p),
   },
   {
-    name: 'pause', summary: 'suspend every process of the container (cgroup freezer)', args: '<container-id>', flags: [], argc: ONE_ID,
+    name: 'pause',
+    summary: 'suspend every process of the container (cgroup freezer)',
+    args: '<container-id>',
+    flags: [],
+    argc: ONE_ID,
     run: (env, p) => {
       env.runtime().pause(p.positional[0]!);
       return 0;
     },
   },
   {
-    name: 'ps', summary: 'list the processes running in the container', args: '<container-id> [ps options]',
-    flags: [{ name: 'format', alias: 'f', type: 'string', usage: 'table or json (default: "table")' }], stopAtPositional: true, argc: { min: 1 },
+    name: 'ps',
+    summary: 'list the processes running in the container',
+    args: '<container-id> [ps options]',
+    flags: [{ name: 'format', alias: 'f', type: 'string', usage: 'table or json (default: "table")' }],
+    stopAtPositional: true,
+    argc: { min: 1 },
     run: (env, p) => cmdPs(env, p),
   },
   {
-    name: 'restore', summary: 'restore a container from a checkpoint', args: '<container-id>', flags: RESTORE_FLAGS, argc: ONE_ID,
+    name: 'restore',
+    summary: 'restore a container from a checkpoint',
+    args: '<container-id>',
+    flags: RESTORE_FLAGS,
+    argc: ONE_ID,
     run: (env, p) => noCriu(env, p.positional[0]!, 'restore'),
   },
   {
-    name: 'resume', summary: 'resume every process of a paused container', args: '<container-id>', flags: [], argc: ONE_ID,
+    name: 'resume',
+    summary: 'resume every process of a paused container',
+    args: '<container-id>',
+    flags: [],
+    argc: ONE_ID,
     run: (env, p) => {
       env.runtime().resume(p.positional[0]!);
       return 0;
     },
   },
   {
-    name: 'run', summary: 'create and run a container', args: '<container-id>', flags: RUN_FLAGS, argc: ONE_ID,
+    name: 'run',
+    summary: 'create and run a container',
+    args: '<container-id>',
+    flags: RUN_FLAGS,
+    argc: ONE_ID,
     run: (env, p) => cmdCreateOrRun(env, p, true),
   },
   {
-    name: 'spec', summary: 'create a new specification file (config.json)', args: '',
-    flags: [BUNDLE_FLAG, { name: 'rootless', type: 'bool', usage: 'a configuration for a rootless container' }], argc: { min: 0, max: 0 },
+    name: 'spec',
+    summary: 'create a new specification file (config.json)',
+    args: '',
+    flags: [BUNDLE_FLAG, { name: 'rootless', type: 'bool', usage: 'a configuration for a rootless container' }],
+    argc: { min: 0, max: 0 },
     run: (_env, p) => cmdSpec(p),
   },
   {
-    name: 'start', summary: 'run the user process of a created container', args: '<container-id>', flags: [], argc: ONE_ID,
+    name: 'start',
+    summary: 'run the user process of a created container',
+    args: '<container-id>',
+    flags: [],
+    argc: ONE_ID,
     run: async (env, p) => {
       await env.runtime().start(p.positional[0]!);
       return 0;
     },
   },
   {
-    name: 'state', summary: 'output the state of a container', args: '<container-id>', flags: [], argc: ONE_ID,
+    name: 'state',
+    summary: 'output the state of a container',
+    args: '<container-id>',
+    flags: [],
+    argc: ONE_ID,
     run: (env, p) => {
       print(env.runtime().state(p.positional[0]!));
       return 0;
     },
   },
   {
-    name: 'update', summary: 'update the resource limits of a container', args: '<container-id>', flags: UPDATE_FLAGS, argc: ONE_ID,
+    name: 'update',
+    summary: 'update the resource limits of a container',
+    args: '<container-id>',
+    flags: UPDATE_FLAGS,
+    argc: ONE_ID,
     run: (env, p) => {
       env.runtime().update(p.positional[0]!, resourcesFrom(p));
       return 0;
     },
   },
   {
-    name: 'features', summary: 'show the enabled features', args: '', flags: [], argc: { min: 0, max: 0 },
+    name: 'features',
+    summary: 'show the enabled features',
+    args: '',
+    flags: [],
+    argc: { min: 0, max: 0 },
     run: () => cmdFeatures(),
   },
 ];
@@ -518,7 +586,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     let i = 0;
     while (i < argv.length && argv[i]!.startsWith('-')) {
-      const spec = GLOBAL_FLAGS.find((f) => argv[i] === `--${f.name}` || argv[i] === `-${f.name}` || argv[i]!.startsWith(`--${f.name}=`) || (f.alias && argv[i] === `-${f.alias}`));
+      const spec = GLOBAL_FLAGS.find(
+        (f) => argv[i] === `--${f.name}` || argv[i] === `-${f.name}` || argv[i]!.startsWith(`--${f.name}=`) || (f.alias && argv[i] === `-${f.alias}`),
+      );
       i += spec && spec.type !== 'bool' && !argv[i]!.includes('=') ? 2 : 1;
     }
     const globals = parseArgs(argv.slice(0, i), GLOBAL_FLAGS);
@@ -543,7 +613,13 @@ export async function main(argv: string[]): Promise<number> {
         if (!rt) {
           // eslint-disable-next-line @typescript-eslint/no-require-imports
           const { Runtime: R } = require('../runtime') as typeof import('../runtime');
-          rt = new R({ root, systemdCgroup: bool(globals, 'systemd-cgroup'), warn: (m) => log.warn(m), warnQuietly: (m) => log.warnQuietly(m), debug: (m) => log.debug(m) });
+          rt = new R({
+            root,
+            systemdCgroup: bool(globals, 'systemd-cgroup'),
+            warn: (m) => log.warn(m),
+            warnQuietly: (m) => log.warnQuietly(m),
+            debug: (m) => log.debug(m),
+          });
         }
         return rt;
       },

@@ -5,7 +5,7 @@ import { bool, multi, str, UsageError, type FlagSpec, type Parsed } from './args
 
 export const EXEC_FLAGS: FlagSpec[] = [
   { name: 'process', alias: 'p', type: 'string', usage: 'path to a process.json (runtime-spec process) instead of the command line' },
-  { name: 'console-socket', type: 'string', usage: 'path to an AF_UNIX socket that receives the master end of the process\'s pseudoterminal' },
+  { name: 'console-socket', type: 'string', usage: "path to an AF_UNIX socket that receives the master end of the process's pseudoterminal" },
   { name: 'cwd', type: 'string', usage: 'working directory of the process in the container' },
   { name: 'env', alias: 'e', type: 'multi', usage: 'set an environment variable (KEY=value); may be repeated' },
   { name: 'tty', alias: 't', type: 'bool', usage: 'give the process a pseudoterminal' },
@@ -14,7 +14,7 @@ export const EXEC_FLAGS: FlagSpec[] = [
   { name: 'process-label', type: 'string', usage: 'SELinux process label (not supported: ignored)' },
   { name: 'apparmor', type: 'string', usage: 'AppArmor profile (not supported: ignored)' },
   { name: 'no-new-privs', type: 'bool', usage: 'set no_new_privs for the process' },
-  { name: 'cap', alias: 'c', type: 'multi', usage: 'add a capability to the process\'s bounding, effective, permitted and ambient sets' },
+  { name: 'cap', alias: 'c', type: 'multi', usage: "add a capability to the process's bounding, effective, permitted and ambient sets" },
   { name: 'detach', alias: 'd', type: 'bool', usage: 'do not wait for the process; return once it runs' },
   { name: 'pid-file', type: 'string', usage: 'write the process id to this file' },
   { name: 'preserve-fds', type: 'string', usage: 'pass N more file descriptors (3 .. 3+N-1) to the process (default: 0)' },
@@ -62,10 +62,11 @@ export function execProcessFrom(p: Parsed, base: Process | undefined, command: s
     proc.user = { uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : 0 };
   }
   const gids = multi(p, 'additional-gids');
-  if (gids.length) proc.user.additionalGids = gids.map((g) => {
-    if (!/^\d+$/.test(g)) throw new UsageError(`exec: invalid additional gid ${g}`);
-    return Number(g);
-  });
+  if (gids.length)
+    proc.user.additionalGids = gids.map((g) => {
+      if (!/^\d+$/.test(g)) throw new UsageError(`exec: invalid additional gid ${g}`);
+      return Number(g);
+    });
   if (bool(p, 'no-new-privs')) proc.noNewPrivileges = true;
   const caps = multi(p, 'cap');
   if (caps.length) {

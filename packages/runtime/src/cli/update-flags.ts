@@ -4,7 +4,12 @@ import type { Resources } from '../spec/types';
 import { parseBytes, str, UsageError, type FlagSpec, type Parsed } from './args';
 
 export const UPDATE_FLAGS: FlagSpec[] = [
-  { name: 'resources', alias: 'r', type: 'string', usage: 'path to a JSON file of the resources to update (runtime-spec linux.resources), or \'-\' for stdin; other options are then ignored' },
+  {
+    name: 'resources',
+    alias: 'r',
+    type: 'string',
+    usage: "path to a JSON file of the resources to update (runtime-spec linux.resources), or '-' for stdin; other options are then ignored",
+  },
   { name: 'memory', type: 'string', usage: 'memory limit (bytes, or with a k/m/g suffix)' },
   { name: 'memory-reservation', type: 'string', usage: 'memory soft limit' },
   { name: 'memory-swap', type: 'string', usage: 'memory plus swap limit; -1 for unlimited swap' },

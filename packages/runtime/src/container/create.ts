@@ -199,7 +199,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     if (forked) {
       const first = await stage.next();
       if (first?.type === 'error') throw new InitError(first.message);
-      if (first?.type !== 'started' || !Number.isInteger(first.pid) || first.pid <= 1) throw new InitError('container init did not start in its user namespace');
+      if (first?.type !== 'started' || !Number.isInteger(first.pid) || first.pid <= 1)
+        throw new InitError('container init did not start in its user namespace');
       initPid = first.pid;
     } else initPid = stage.pid;
     record.pid = initPid;
@@ -240,7 +241,15 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
         agentFd !== undefined
           ? {
               fd: stage.childFds[consoleFd !== undefined ? 1 : 0]!,
-              state: seccompAgentState({ ociVersion: spec.ociVersion, id, pid: initPid, bundle, status: 'creating', annotations: spec.annotations, metadata: spec.linux?.seccomp?.listenerMetadata }),
+              state: seccompAgentState({
+                ociVersion: spec.ociVersion,
+                id,
+                pid: initPid,
+                bundle,
+                status: 'creating',
+                annotations: spec.annotations,
+                metadata: spec.linux?.seccomp?.listenerMetadata,
+              }),
             }
           : undefined,
       cgroupPath,
@@ -306,4 +315,3 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     throw new InitError((e as Error).message);
   }
 }
-

@@ -115,7 +115,15 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       seccompAgent: hasAgent
         ? {
             fd: childFds[nsTypes.length + (hasConsole ? 1 : 0)]!,
-            state: seccompAgentState({ ociVersion: c.spec.ociVersion, id, pid: c.pid, bundle: c.bundle, status: 'running', annotations: c.annotations, metadata: c.spec.linux?.seccomp?.listenerMetadata }),
+            state: seccompAgentState({
+              ociVersion: c.spec.ociVersion,
+              id,
+              pid: c.pid,
+              bundle: c.bundle,
+              status: 'running',
+              annotations: c.annotations,
+              metadata: c.spec.linux?.seccomp?.listenerMetadata,
+            }),
           }
         : undefined,
     });

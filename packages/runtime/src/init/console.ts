@@ -12,12 +12,7 @@ export interface ContainerConsole {
  * console socket (SCM_RIGHTS, as runc does). The slave stays open (a master whose slave was never
  * opened reads EIO, which a console reader takes for the end).
  */
-export function createConsole(
-  sys: Sys,
-  socketFd: number,
-  owner: { uid: number; gid: number },
-  size?: { height: number; width: number },
-): ContainerConsole {
+export function createConsole(sys: Sys, socketFd: number, owner: { uid: number; gid: number }, size?: { height: number; width: number }): ContainerConsole {
   const master = sys.open('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
   sys.ptyUnlock(master);
   const slavePath = `/dev/pts/${sys.ptsNumber(master)}`;
@@ -32,12 +27,7 @@ export function createConsole(
 }
 
 /** createConsole, then make the slave our controlling terminal and stdio (the init stage execs itself). */
-export function setupConsole(
-  sys: Sys,
-  socketFd: number,
-  owner: { uid: number; gid: number },
-  size?: { height: number; width: number },
-): void {
+export function setupConsole(sys: Sys, socketFd: number, owner: { uid: number; gid: number }, size?: { height: number; width: number }): void {
   const { slave } = createConsole(sys, socketFd, owner, size);
   try {
     sys.setsid();

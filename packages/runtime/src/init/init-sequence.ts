@@ -66,7 +66,14 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     hostCgroups: b.hostCgroups,
     detachedSources: new Map((b.mountSources ?? []).map((m) => [m.index, m.fd])),
   });
-  const state: HookState = { ociVersion: spec.ociVersion, id: b.id, status: 'creating', pid: sys.getpid(), bundle: b.bundle, annotations: spec.annotations ?? {} };
+  const state: HookState = {
+    ociVersion: spec.ociVersion,
+    id: b.id,
+    status: 'creating',
+    pid: sys.getpid(),
+    bundle: b.bundle,
+    annotations: spec.annotations ?? {},
+  };
   // runc runs them from the container's root directory (relative paths in hooks depend on it)
   if (spec.hooks?.createContainer?.length) hooks('createContainer', spec.hooks.createContainer, state, { cwd: b.rootfs });
   enterRootfs(sys, b.rootfs, b.noPivot);
@@ -94,7 +101,14 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   const fifoPath = `/proc/self/fd/${fifoFd}`;
   if (sys.stat(fifoPath, true)?.kind !== 'fifo') throw new InitError(`cannot reach the exec fifo at ${fifoPath}: the container needs /proc mounted`);
   const keepFds = new Set([ch.fd, fifoFd, ...(b.seccompAgent ? [b.seccompAgent.fd] : [])]);
-  const finalOptions = { lastCap: b.lastCap, seccomp: b.seccomp, preserveFds: b.preserveFds, keepFds, resetSignals: true, seccompListener: toAgent(sys, b.seccompAgent) };
+  const finalOptions = {
+    lastCap: b.lastCap,
+    seccomp: b.seccomp,
+    preserveFds: b.preserveFds,
+    keepFds,
+    resetSignals: true,
+    seccompListener: toAgent(sys, b.seccompAgent),
+  };
 
   const startHooks = spec.hooks?.startContainer ?? [];
   let exec: FinalExec;
@@ -185,7 +199,8 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   } catch (e) {
     // glibc's posix_spawn needs clone3 (or clone after ENOSYS) under the container's filter
     const code = e instanceof SysError ? e.code : '';
-    const why = b.seccomp && (code === 'EPERM' || code === 'ENOSYS') ? " (the container's seccomp profile refuses the clone3/clone that starting a process needs)" : '';
+    const why =
+      b.seccomp && (code === 'EPERM' || code === 'ENOSYS') ? " (the container's seccomp profile refuses the clone3/clone that starting a process needs)" : '';
     throw new InitError(`exec: "${proc.args![0]}": ${(e as Error).message}${why}`);
   }
   ch.send({ type: 'spawned', pid });

@@ -46,7 +46,9 @@ export function checkProcMount(sys: Pick<Sys, 'statfs'>, rootPath: string, hostP
   const via = m.destination === inContainer ? '' : ` (destination ${m.destination} resolves to ${inContainer})`;
   if (inContainer === '/proc') {
     if (m.bind ? sys.statfs(m.source).type === FS_MAGIC.PROC : m.type === 'proc') return;
-    throw new InitError(`refusing to mount ${m.bind ? `a bind of ${m.source}` : `${m.type} from ${m.source}`} over /proc${via}: only procfs may be mounted on /proc`);
+    throw new InitError(
+      `refusing to mount ${m.bind ? `a bind of ${m.source}` : `${m.type} from ${m.source}`} over /proc${via}: only procfs may be mounted on /proc`,
+    );
   }
   if (PROC_MOUNT_ALLOWED.includes(inContainer)) return;
   throw new InitError(`refusing to mount ${m.source} on ${inContainer}${via}: mounts inside /proc are limited to ${PROC_MOUNT_ALLOWED.join(', ')}`);

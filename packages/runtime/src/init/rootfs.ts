@@ -129,7 +129,10 @@ function mountEntry(sys: Sys, root: MountRoot, m: Mount, opts: RootfsOptions, in
     const checked = detached !== undefined ? `/proc/self/fd/${detached}` : source;
     const check = (p: string) => checkProcMount(sys, root.path, p, { destination: m.destination, type, source: checked, bind: true });
     try {
-      closing(sys, mountInRoot(sys, root, m.destination, { type: 'bind', source, options: m.options, ...(detached !== undefined ? { detached } : {}) }, { check }));
+      closing(
+        sys,
+        mountInRoot(sys, root, m.destination, { type: 'bind', source, options: m.options, ...(detached !== undefined ? { detached } : {}) }, { check }),
+      );
     } finally {
       if (detached !== undefined) sys.close(detached);
     }

@@ -22,15 +22,7 @@ const ACTIONS: readonly ActionName[] = [
 /** The actions whose errnoRet means something: the errno returned, or the tracer's message. */
 const ACTIONS_WITH_ERRNO: readonly string[] = ['SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE'];
 
-const OPERATORS: readonly OperatorName[] = [
-  'SCMP_CMP_NE',
-  'SCMP_CMP_LT',
-  'SCMP_CMP_LE',
-  'SCMP_CMP_EQ',
-  'SCMP_CMP_GE',
-  'SCMP_CMP_GT',
-  'SCMP_CMP_MASKED_EQ',
-];
+const OPERATORS: readonly OperatorName[] = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'];
 
 /** The filter flags known to the loader (as runc: TSYNC is accepted and ignored). */
 const FLAGS: readonly string[] = [
@@ -140,7 +132,7 @@ export function toSeccompFilter(spec: Seccomp): SeccompFilter {
   const rules = syscalls.map((call, i) => rule(call, `.syscalls[${i}]`));
   const notified = rules.filter((r) => r.action === 'SCMP_ACT_NOTIFY');
   if (notified.some((r) => r.names.includes('write'))) fail('.syscalls', 'SCMP_ACT_NOTIFY cannot be used for the write syscall');
-  if (notified.length > 0 && !spec.listenerPath) fail('.listenerPath', 'SCMP_ACT_NOTIFY needs a listenerPath (the seccomp agent\'s socket)');
+  if (notified.length > 0 && !spec.listenerPath) fail('.listenerPath', "SCMP_ACT_NOTIFY needs a listenerPath (the seccomp agent's socket)");
   return {
     defaultAction,
     defaultErrnoRet: errnoRet(spec.defaultErrnoRet, defaultAction, '.defaultErrnoRet'),

@@ -28,10 +28,7 @@ import type { Sys } from '@gantry/linux';
 import { ConfigError, InitError } from '../errors';
 import type { IdMapping, Spec } from '../spec/types';
 
-export type UserNamespacePlan =
-  | { kind: 'none' }
-  | { kind: 'new'; uidMappings: IdMapping[]; gidMappings: IdMapping[] }
-  | { kind: 'join'; path: string };
+export type UserNamespacePlan = { kind: 'none' } | { kind: 'new'; uidMappings: IdMapping[]; gidMappings: IdMapping[] } | { kind: 'join'; path: string };
 
 /** The config's user namespace, checked as runc does (a new one needs both mappings). */
 export function userNamespaceOf(spec: Spec): UserNamespacePlan {
@@ -85,12 +82,7 @@ function holderArgv(): string[] {
  * nearest child subreaper (runc's nsexec forks its last stage the same way, with CLONE_PARENT).
  */
 export function trampolineArgv(userPath: string, newPid: boolean): string[] {
-  return [
-    utilLinux('nsenter'),
-    `--user=${userPath}`,
-    '--',
-    ...(newPid ? [utilLinux('unshare'), '--pid', '--', utilLinux('setsid'), '--fork', '--'] : []),
-  ];
+  return [utilLinux('nsenter'), `--user=${userPath}`, '--', ...(newPid ? [utilLinux('unshare'), '--pid', '--', utilLinux('setsid'), '--fork', '--'] : [])];
 }
 
 export interface Holder {

@@ -119,7 +119,12 @@ interface Seal {
 const SEALS: Seal[] = [
   // overlay works on this kernel; the file is at the root of the detached overlay, named as the binary
   { name: 'default (overlay)', env: {}, exe: '/node', writeError: /^WRITE-FAILED .*Read-only file system/ },
-  { name: 'copy', env: { GANTRY_RUNTIME_EXE_SEAL: 'copy' }, exe: expect.stringMatching(/^\/memfd:gantry-stage-node/), writeError: /^WRITE-FAILED .*Operation not permitted/ },
+  {
+    name: 'copy',
+    env: { GANTRY_RUNTIME_EXE_SEAL: 'copy' },
+    exe: expect.stringMatching(/^\/memfd:gantry-stage-node/),
+    writeError: /^WRITE-FAILED .*Operation not permitted/,
+  },
 ];
 
 interface Outcome {
@@ -178,7 +183,9 @@ describeRoot('stage executable vs CVE-2019-5736 (root integration)', () => {
 
   function expectNoMountOfTheExecutable(): void {
     const dir = path.dirname(node);
-    const lines = readOr('/proc/self/mountinfo').split('\n').filter((l) => l.includes(dir));
+    const lines = readOr('/proc/self/mountinfo')
+      .split('\n')
+      .filter((l) => l.includes(dir));
     expect(lines).toEqual([]);
   }
 

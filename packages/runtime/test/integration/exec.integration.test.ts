@@ -36,7 +36,7 @@ describeRoot('exec (root integration)', () => {
     expect(missing.stderr.trim()).toBe('gantry-runtime: exec: "no-such-program": executable file not found in $PATH');
   });
 
-  it('runs the program in the container\'s pid namespace, in a session of its own', () => {
+  it("runs the program in the container's pid namespace, in a session of its own", () => {
     const h = H();
     const id = h.id('pidns');
     h.runDetached(id, h.bundleFor(['sleep', '300']));
@@ -56,7 +56,7 @@ describeRoot('exec (root integration)', () => {
     expect(sig).toMatch(/^SigBlk:\s+0000000000000000$/m);
   });
 
-  it('exec -d --pid-file writes the program\'s pid and leaves it running', async () => {
+  it("exec -d --pid-file writes the program's pid and leaves it running", async () => {
     const h = H();
     const id = h.id('detach');
     h.runDetached(id, h.bundleFor(['sleep', '300']));
@@ -88,10 +88,13 @@ describeRoot('exec (root integration)', () => {
     it(`works under a default-deny seccomp profile that does not name clone3 (noNewPrivileges ${noNewPrivileges})`, () => {
       const h = H();
       const id = h.id('seccomp');
-      h.runDetached(id, h.bundleFor(['sleep', '300'], (c) => {
-        c.process.noNewPrivileges = noNewPrivileges;
-        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, syscalls: [{ names: ALLOWED, action: 'SCMP_ACT_ALLOW' }] };
-      }));
+      h.runDetached(
+        id,
+        h.bundleFor(['sleep', '300'], (c) => {
+          c.process.noNewPrivileges = noNewPrivileges;
+          c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, syscalls: [{ names: ALLOWED, action: 'SCMP_ACT_ALLOW' }] };
+        }),
+      );
       const r = h.cli(['exec', id, 'sh', '-c', 'grep Seccomp: /proc/self/status; hostname x; echo "rc=$?"; exit 3']);
       expect(r.stderr).toMatch(/hostname: sethostname: Operation not permitted/);
       expect(r.stdout).toMatch(/^Seccomp:\s+2$/m);
@@ -103,9 +106,15 @@ describeRoot('exec (root integration)', () => {
   it('says why when the profile itself refuses clone3 and clone', () => {
     const h = H();
     const id = h.id('noclone');
-    h.runDetached(id, h.bundleFor(['sleep', '300'], (c) => {
-      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['clone3', 'clone', 'fork', 'vfork'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
-    }));
+    h.runDetached(
+      id,
+      h.bundleFor(['sleep', '300'], (c) => {
+        c.linux.seccomp = {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['clone3', 'clone', 'fork', 'vfork'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+        };
+      }),
+    );
     const r = h.cli(['exec', id, 'true']);
     expect(r.status).toBe(255);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -195,7 +195,9 @@ export class Harness {
   ok(args: string[], opts: CliOptions = {}): string {
     const r = this.cli(args, opts);
     if (r.status !== 0) {
-      throw new Error(`gantry-runtime ${args.join(' ')} -> status ${r.status} signal ${r.signal}${r.error ? ` (${r.error.message})` : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      throw new Error(
+        `gantry-runtime ${args.join(' ')} -> status ${r.status} signal ${r.signal}${r.error ? ` (${r.error.message})` : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+      );
     }
     return r.stdout;
   }
@@ -242,7 +244,6 @@ export class Harness {
     for (const id of this.ids) {
       const r = this.cli(['delete', '-f', id], { timeoutMs: 20_000 });
       if (r.status !== 0 && !/does not exist/.test(r.stderr)) {
-         
         console.warn(`cleanup: delete -f ${id} failed: ${r.stderr.trim() || r.error?.message}`);
       }
       this.reapLeftovers(id);

@@ -34,7 +34,9 @@ describeRoot('host escape through the runtime (root integration)', () => {
     });
     expect(results.filter((r) => `${r.stdout}${r.stderr}`.includes(marker.content)).map((r) => r.fd)).toEqual([]);
     // Refused before the program runs, with the reason (not "init exited before start").
-    const unclear = results.filter((r) => r.status === 0 || r.stderr.trim().split('\n').length !== 1 || !/working directory \/proc\/self\/fd\/\d+/.test(r.stderr));
+    const unclear = results.filter(
+      (r) => r.status === 0 || r.stderr.trim().split('\n').length !== 1 || !/working directory \/proc\/self\/fd\/\d+/.test(r.stderr),
+    );
     expect(unclear.map((r) => `fd ${r.fd}: status ${r.status}: ${r.stderr.trim()}`)).toEqual([]);
   }, 300_000);
 

@@ -62,7 +62,10 @@ describeRoot('lifecycle (root integration)', () => {
     it('kill with a signal name the container handles (TERM, SIGUSR1)', async () => {
       const h = H();
       const id = h.id('term');
-      const log = h.runDetached(id, h.bundleFor(['sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done']));
+      const log = h.runDetached(
+        id,
+        h.bundleFor(['sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done']),
+      );
       // pid 1 ignores a signal it has no handler for: send it only once the traps are set
       await waitFor('the traps to be set', () => readOr(log).includes('ready'));
       h.ok(['kill', id, 'SIGUSR1']);
@@ -250,10 +253,13 @@ describeRoot('lifecycle (root integration)', () => {
       expectNothingLeft(h, id);
     });
 
-    it('a startContainer hook that fails after start fails start with the init\'s own error', () => {
+    it("a startContainer hook that fails after start fails start with the init's own error", () => {
       const h = H();
       const id = h.id('starthook');
-      h.createDetached(id, h.bundleFor(['true'], (c) => (c.hooks = { startContainer: [{ path: '/bin/false' }] })));
+      h.createDetached(
+        id,
+        h.bundleFor(['true'], (c) => (c.hooks = { startContainer: [{ path: '/bin/false' }] })),
+      );
       // create returned before the hook ran: the reason comes back through exec.fifo
       expectOneLineError(h.cli(['start', id]), /container .* could not start: .*startContainer/);
       expect(h.state(id).status).toBe('stopped');
@@ -296,7 +302,10 @@ describeRoot('lifecycle (root integration)', () => {
   describe('hooks', () => {
     /** A hook script (host sh, no busybox): appends "<name> <state json>" to the log. */
     function hook(h: Harness, log: string, name: string, exitCode = 0): Json {
-      const script = h.file(`hook-${name}-${Math.random().toString(36).slice(2)}.sh`, `#!/bin/sh\nread -r state\nprintf '%s %s\\n' "$1" "$state" >> "$HOOK_LOG"\nexit ${exitCode}\n`);
+      const script = h.file(
+        `hook-${name}-${Math.random().toString(36).slice(2)}.sh`,
+        `#!/bin/sh\nread -r state\nprintf '%s %s\\n' "$1" "$state" >> "$HOOK_LOG"\nexit ${exitCode}\n`,
+      );
       fs.chmodSync(script, 0o755);
       return { path: script, args: ['hook', name], env: [`HOOK_LOG=${log}`] };
     }

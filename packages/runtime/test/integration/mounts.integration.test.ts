@@ -132,7 +132,9 @@ describeRoot('mounts against hostile images (root integration)', () => {
         // the filesystem type is the field after the "-" that ends the optional fields
         'awk \'$5 == "/proc" { i = 7; while ($i != "-") i++; print "procfs " $(i + 1) }\' /proc/self/mountinfo',
       ].join('; ');
-      const ok = h.bundleFor(['sh', '-c', script], (c) => c.mounts.push({ destination: '/proc/cpuinfo', type: 'bind', source: cpuinfo, options: ['bind', 'ro'] }));
+      const ok = h.bundleFor(['sh', '-c', script], (c) =>
+        c.mounts.push({ destination: '/proc/cpuinfo', type: 'bind', source: cpuinfo, options: ['bind', 'ro'] }),
+      );
       const r2 = h.cli(['run', '-b', ok, h.id()]);
       expect(r2.status).toBe(0);
       expect(r2.stdout).toMatch(/^processor : 0 \(lxcfs-style\)$/m);

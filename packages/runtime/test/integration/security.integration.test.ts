@@ -143,7 +143,7 @@ describeRoot('security (root integration)', () => {
       }
     });
 
-    it('SCMP_ACT_NOTIFY without a reachable agent fails create with runc\'s message', () => {
+    it("SCMP_ACT_NOTIFY without a reachable agent fails create with runc's message", () => {
       const h = H();
       const b = h.bundleFor(['true'], (c) => {
         c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: h.file('nobody.sock'), syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
@@ -165,10 +165,13 @@ describeRoot('security (root integration)', () => {
 
   it('a read-only rootfs refuses writes while a tmpfs at /tmp is writable', () => {
     const h = H();
-    const b = h.bundleFor(['sh', '-c', 'touch /x; echo "root rc=$?"; echo hello > /tmp/w && cat /tmp/w; awk \'$5 == "/" {print "rootmount " $6}\' /proc/self/mountinfo'], (c) => {
-      expect(c.root.readonly).toBe(true);
-      c.mounts.push(TMPFS_TMP);
-    });
+    const b = h.bundleFor(
+      ['sh', '-c', 'touch /x; echo "root rc=$?"; echo hello > /tmp/w && cat /tmp/w; awk \'$5 == "/" {print "rootmount " $6}\' /proc/self/mountinfo'],
+      (c) => {
+        expect(c.root.readonly).toBe(true);
+        c.mounts.push(TMPFS_TMP);
+      },
+    );
     const r = h.cli(['run', '-b', b, h.id()]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/touch: \/x: Read-only file system/);
@@ -226,7 +229,12 @@ describeRoot('security (root integration)', () => {
     expect(r.status).toBe(0);
     const idLine = r.stdout.split('\n')[0]!;
     expect(idLine).toMatch(/^uid=1000\(app\) gid=1000\(app\) groups=/);
-    expect(idLine.replace(/^.*groups=/, '').split(',').map((g) => g.replace(/\(.*\)/, ''))).toContain('2000');
+    expect(
+      idLine
+        .replace(/^.*groups=/, '')
+        .split(',')
+        .map((g) => g.replace(/\(.*\)/, '')),
+    ).toContain('2000');
     expect(r.stdout).toMatch(/^soft 123 hard 456$/m);
     const status = r.stdout;
     expect(statusField(status, 'Uid')!.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
@@ -277,7 +285,7 @@ describeRoot('security (root integration)', () => {
     expect(fs.existsSync(h.stateDir(id))).toBe(false);
   });
 
-  it('exec gets the container\'s confinement: capabilities, no_new_privs, seccomp, rlimits, env', () => {
+  it("exec gets the container's confinement: capabilities, no_new_privs, seccomp, rlimits, env", () => {
     const h = H();
     const id = h.id('execconf');
     const b = h.bundleFor(['sleep', '300'], (c) => {
@@ -302,7 +310,10 @@ describeRoot('security (root integration)', () => {
     expect(r.stderr).toMatch(/chown: \/tmp\/f: Operation not permitted/);
     expect(r.stderr).toMatch(/mkdir: can't create directory '\/tmp\/d': (Operation )?[Nn]ot supported/);
     // the same for the init's environment, read from the host
-    const environ = fs.readFileSync(`/proc/${h.state(id).pid}/environ`, 'utf8').split('\0').filter(Boolean);
+    const environ = fs
+      .readFileSync(`/proc/${h.state(id).pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean);
     expect(environ.sort()).toEqual([...(h.config().process.env as string[]), 'FROM_CONFIG=yes', 'HOME=/root'].sort());
   });
 
@@ -363,4 +374,3 @@ describeRoot('security (root integration)', () => {
     });
   });
 });
-

@@ -42,7 +42,10 @@ describeRoot('user namespaces (root integration)', () => {
     const r = h.cli(['run', '-b', b, h.id()]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).join(' '));
     expect(lines[0]).toMatch(/^uid=0\(root\) gid=0\(root\)/);
     expect(lines[1]).toBe(`0 ${HOST_ID} 65534`);
     expect(lines[2]).toBe(`0 ${HOST_ID} 65534`);
@@ -67,7 +70,10 @@ describeRoot('user namespaces (root integration)', () => {
     expect(userns).not.toBe(fs.readlinkSync('/proc/self/ns/user'));
 
     expect(h.ok(['exec', id, 'cat', '/tmp/mount-1/foo.txt'])).toBe('only root of the host can reach me\n');
-    const out = h.ok(['exec', id, 'sh', '-c', 'id; cat /proc/self/uid_map; readlink /proc/self/ns/user; readlink /proc/self/ns/pid; echo $$']).trim().split('\n');
+    const out = h
+      .ok(['exec', id, 'sh', '-c', 'id; cat /proc/self/uid_map; readlink /proc/self/ns/user; readlink /proc/self/ns/pid; echo $$'])
+      .trim()
+      .split('\n');
     expect(out[0]).toMatch(/^uid=0\(root\) gid=0\(root\)/);
     expect(out[1]!.trim().split(/\s+/)).toEqual(['0', String(HOST_ID), '65534']);
     expect(out[2]).toBe(userns);
