@@ -48,42 +48,6 @@ function u64(n: number | undefined): bigint {
   return BigInt(Math.trunc(n));
 }
 
-/** memory.stat keys (v1) → io.containerd.cgroups.v1 MemoryStat fields. */
-const V1_MEMORY_STAT: [string, keyof cgroups.v1.MemoryStat][] = [
-  ['cache', 'cache'],
-  ['rss', 'rss'],
-  ['rss_huge', 'rssHuge'],
-  ['mapped_file', 'mappedFile'],
-  ['dirty', 'dirty'],
-  ['writeback', 'writeback'],
-  ['pgpgin', 'pgPgIn'],
-  ['pgpgout', 'pgPgOut'],
-  ['pgfault', 'pgFault'],
-  ['pgmajfault', 'pgMajFault'],
-  ['inactive_anon', 'inactiveAnon'],
-  ['active_anon', 'activeAnon'],
-  ['inactive_file', 'inactiveFile'],
-  ['active_file', 'activeFile'],
-  ['unevictable', 'unevictable'],
-  ['hierarchical_memory_limit', 'hierarchicalMemoryLimit'],
-  ['hierarchical_memsw_limit', 'hierarchicalSwapLimit'],
-  ['total_cache', 'totalCache'],
-  ['total_rss', 'totalRss'],
-  ['total_rss_huge', 'totalRssHuge'],
-  ['total_mapped_file', 'totalMappedFile'],
-  ['total_dirty', 'totalDirty'],
-  ['total_writeback', 'totalWriteback'],
-  ['total_pgpgin', 'totalPgPgIn'],
-  ['total_pgpgout', 'totalPgPgOut'],
-  ['total_pgfault', 'totalPgFault'],
-  ['total_pgmajfault', 'totalPgMajFault'],
-  ['total_inactive_anon', 'totalInactiveAnon'],
-  ['total_active_anon', 'totalActiveAnon'],
-  ['total_inactive_file', 'totalInactiveFile'],
-  ['total_active_file', 'totalActiveFile'],
-  ['total_unevictable', 'totalUnevictable'],
-];
-
 /** CgroupStats blkio keys (runc's names) → io.containerd.cgroups.v1 BlkIOStat fields. */
 const V1_BLKIO: [string, keyof cgroups.v1.BlkIOStat][] = [
   ['ioServiceBytesRecursive', 'ioServiceBytesRecursive'],
@@ -95,43 +59,6 @@ const V1_BLKIO: [string, keyof cgroups.v1.BlkIOStat][] = [
   ['ioTimeRecursive', 'ioTimeRecursive'],
   ['sectorsRecursive', 'sectorsRecursive'],
 ];
-
-/** memory.stat keys (v2) whose io.containerd.cgroups.v2 MemoryStat field is the same name in camelCase. */
-const V2_MEMORY_STAT = [
-  'anon',
-  'file',
-  'kernel_stack',
-  'slab',
-  'sock',
-  'shmem',
-  'file_mapped',
-  'file_dirty',
-  'file_writeback',
-  'anon_thp',
-  'inactive_anon',
-  'active_anon',
-  'inactive_file',
-  'active_file',
-  'unevictable',
-  'slab_reclaimable',
-  'slab_unreclaimable',
-  'pgfault',
-  'pgmajfault',
-  'workingset_refault',
-  'workingset_activate',
-  'workingset_nodereclaim',
-  'pgrefill',
-  'pgscan',
-  'pgsteal',
-  'pgactivate',
-  'pgdeactivate',
-  'pglazyfree',
-  'pglazyfreed',
-  'thp_fault_alloc',
-  'thp_collapse_alloc',
-] as const;
-
-const camel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 function memoryEntryV1(e: CgroupStats['memory']['usage']): cgroups.v1.MemoryEntry {
   return { limit: u64(e.limit), usage: u64(e.usage), max: u64(e.max), failcnt: u64(e.failcnt) };
@@ -146,7 +73,7 @@ export function toV1Metrics(s: CgroupStats): cgroups.v1.Metrics {
     kernel: memoryEntryV1(s.memory.kernel),
     kernelTcp: memoryEntryV1(s.memory.kernelTCP),
   });
-  for (const [key, field] of V1_MEMORY_STAT) (memory as unknown as Record<string, bigint>)[field] = u64(raw[key]);
+  for (const [key, field] of cgroups.V1_MEMORY_STAT_FIELDS) (memory as unknown as Record<string, bigint>)[field] = u64(raw[key]);
   if (raw['cache'] === undefined && s.memory.cache !== undefined) memory.cache = u64(s.memory.cache);
   const blkio = cgroups.v1.BlkIOStat.fromPartial({});
   for (const [key, field] of V1_BLKIO) {
@@ -184,7 +111,7 @@ export function toV2Metrics(s: CgroupStats): cgroups.v2.Metrics {
     swapUsage: swap.usage === undefined ? 0n : u64(swap.usage - (usage.usage ?? 0)),
     swapLimit: swap.usage === undefined ? 0n : swap.limit >= 2 ** 64 ? MAX_U64 : u64(swap.limit - usage.limit),
   });
-  for (const key of V2_MEMORY_STAT) (memory as unknown as Record<string, bigint>)[camel(key)] = u64(raw[key]);
+  for (const [key, field] of cgroups.V2_MEMORY_STAT_FIELDS) (memory as unknown as Record<string, bigint>)[field] = u64(raw[key]);
   const devices = new Map<string, cgroups.v2.IOEntry>();
   const io = (key: string, op: string, field: 'rbytes' | 'wbytes' | 'rios' | 'wios'): void => {
     for (const e of s.blkio[key] ?? []) {

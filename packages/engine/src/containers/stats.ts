@@ -127,75 +127,6 @@ export function hostSample(): HostSample {
   return { ...s, memTotal: parseMemTotal(fs.readFileSync('/proc/meminfo', 'utf8')) };
 }
 
-const V1_MEMORY_KEYS: [string, keyof cgroups.v1.MemoryStat][] = [
-  ['cache', 'cache'],
-  ['rss', 'rss'],
-  ['rss_huge', 'rssHuge'],
-  ['mapped_file', 'mappedFile'],
-  ['dirty', 'dirty'],
-  ['writeback', 'writeback'],
-  ['pgpgin', 'pgPgIn'],
-  ['pgpgout', 'pgPgOut'],
-  ['pgfault', 'pgFault'],
-  ['pgmajfault', 'pgMajFault'],
-  ['inactive_anon', 'inactiveAnon'],
-  ['active_anon', 'activeAnon'],
-  ['inactive_file', 'inactiveFile'],
-  ['active_file', 'activeFile'],
-  ['unevictable', 'unevictable'],
-  ['hierarchical_memory_limit', 'hierarchicalMemoryLimit'],
-  ['hierarchical_memsw_limit', 'hierarchicalSwapLimit'],
-  ['total_cache', 'totalCache'],
-  ['total_rss', 'totalRss'],
-  ['total_rss_huge', 'totalRssHuge'],
-  ['total_mapped_file', 'totalMappedFile'],
-  ['total_dirty', 'totalDirty'],
-  ['total_writeback', 'totalWriteback'],
-  ['total_pgpgin', 'totalPgPgIn'],
-  ['total_pgpgout', 'totalPgPgOut'],
-  ['total_pgfault', 'totalPgFault'],
-  ['total_pgmajfault', 'totalPgMajFault'],
-  ['total_inactive_anon', 'totalInactiveAnon'],
-  ['total_active_anon', 'totalActiveAnon'],
-  ['total_inactive_file', 'totalInactiveFile'],
-  ['total_active_file', 'totalActiveFile'],
-  ['total_unevictable', 'totalUnevictable'],
-];
-
-const V2_MEMORY_KEYS: [string, keyof cgroups.v2.MemoryStat][] = [
-  ['anon', 'anon'],
-  ['file', 'file'],
-  ['kernel_stack', 'kernelStack'],
-  ['slab', 'slab'],
-  ['sock', 'sock'],
-  ['shmem', 'shmem'],
-  ['file_mapped', 'fileMapped'],
-  ['file_dirty', 'fileDirty'],
-  ['file_writeback', 'fileWriteback'],
-  ['anon_thp', 'anonThp'],
-  ['inactive_anon', 'inactiveAnon'],
-  ['active_anon', 'activeAnon'],
-  ['inactive_file', 'inactiveFile'],
-  ['active_file', 'activeFile'],
-  ['unevictable', 'unevictable'],
-  ['slab_reclaimable', 'slabReclaimable'],
-  ['slab_unreclaimable', 'slabUnreclaimable'],
-  ['pgfault', 'pgfault'],
-  ['pgmajfault', 'pgmajfault'],
-  ['workingset_refault', 'workingsetRefault'],
-  ['workingset_activate', 'workingsetActivate'],
-  ['workingset_nodereclaim', 'workingsetNodereclaim'],
-  ['pgrefill', 'pgrefill'],
-  ['pgscan', 'pgscan'],
-  ['pgsteal', 'pgsteal'],
-  ['pgactivate', 'pgactivate'],
-  ['pgdeactivate', 'pgdeactivate'],
-  ['pglazyfree', 'pglazyfree'],
-  ['pglazyfreed', 'pglazyfreed'],
-  ['thp_fault_alloc', 'thpFaultAlloc'],
-  ['thp_collapse_alloc', 'thpCollapseAlloc'],
-];
-
 /** The container part of a sample (no times, names or precpu yet). */
 export type ContainerSample = Pick<DockerStats, 'pids_stats' | 'blkio_stats' | 'cpu_stats' | 'memory_stats'>;
 
@@ -206,7 +137,7 @@ export function fromV1(m: V1): ContainerSample {
   const base = emptyStats('', '');
   const mem = m.memory;
   const stats: Record<string, number> = {};
-  if (mem) for (const [key, field] of V1_MEMORY_KEYS) stats[key] = n(mem[field] as bigint);
+  if (mem) for (const [key, field] of cgroups.V1_MEMORY_STAT_FIELDS) stats[key] = n(mem[field] as bigint);
   const cpu = m.cpu;
   return {
     pids_stats: pids(m.pids),
@@ -242,7 +173,7 @@ export function fromV2(m: V2): ContainerSample {
   const base = emptyStats('', '');
   const mem = m.memory;
   const stats: Record<string, number> = {};
-  if (mem) for (const [key, field] of V2_MEMORY_KEYS) stats[key] = n(mem[field] as bigint);
+  if (mem) for (const [key, field] of cgroups.V2_MEMORY_STAT_FIELDS) stats[key] = n(mem[field] as bigint);
   const cpu = m.cpu;
   const io: BlkioEntry[] = [];
   for (const e of m.io?.usage ?? []) {
