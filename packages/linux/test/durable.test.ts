@@ -89,6 +89,14 @@ describe('writeFileAtomic', () => {
     expect(fs.statSync(path.join(root, 'd', 'rec.json')).mode & 0o777).toBe(0o600);
   });
 
+  it("with durability 'process-crash': the same temp file and rename, no fsync", () => {
+    fs.mkdirSync(path.join(root, 'd'));
+    const r = recordingFs();
+    writeFileAtomic(path.join(root, 'd', 'state.json'), '{"a":1}', { fs: r.fs, durability: 'process-crash' });
+    expect(r.calls).toEqual(['open d/.tmp-*', 'write d/.tmp-*', 'close d/.tmp-*', 'rename d/.tmp-* d/state.json']);
+    expect(fs.readFileSync(path.join(root, 'd', 'state.json'), 'utf8')).toBe('{"a":1}');
+  });
+
   it('replaces an existing file and keeps the mode asked for', () => {
     const f = path.join(root, 'pid');
     fs.writeFileSync(f, 'old content that is longer');

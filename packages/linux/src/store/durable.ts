@@ -28,6 +28,13 @@ export interface WriteOptions {
   /** Mode of a newly written file (default 0o600: daemon metadata is private). */
   mode?: number;
   fs?: DurableFs;
+  /**
+   * What the write must survive. `power-loss` (the default): the temp file and the directory are
+   * fsynced. `process-crash`: the same temp file and rename, without fsync — enough against kill -9
+   * (the page cache outlives the process), for state that describes processes, which a power loss
+   * ends anyway (the runtime's state.json in /run, as runc writes it).
+   */
+  durability?: 'power-loss' | 'process-crash';
 }
 
 /** The target exists (createFileExclusive). */
@@ -52,14 +59,14 @@ export function fsyncDir(dir: string, fs: DurableFs = nodeFs): void {
 }
 
 /** Write `data` to a new temp file in `dir` and fsync it; returns its path. */
-function writeTemp(dir: string, data: string | Uint8Array, mode: number, fs: DurableFs): string {
+function writeTemp(dir: string, data: string | Uint8Array, mode: number, fs: DurableFs, sync = true): string {
   const tmp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}`);
   const fd = fs.openSync(tmp, 'wx', mode);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     // writeSync may write less than asked (a signal, a full pipe): loop until all of it is written
-    for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
-    fs.fsyncSync(fd);
+    for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+    if (sync) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     removeQuietly(tmp, fs);
@@ -81,14 +88,15 @@ function removeQuietly(file: string, fs: DurableFs): void {
 export function writeFileAtomic(file: string, data: string | Uint8Array, opts: WriteOptions = {}): void {
   const fs = opts.fs ?? nodeFs;
   const dir = path.dirname(file);
-  const tmp = writeTemp(dir, data, opts.mode ?? 0o600, fs);
+  const sync = opts.durability !== 'process-crash';
+  const tmp = writeTemp(dir, data, opts.mode ?? 0o600, fs, sync);
   try {
     fs.renameSync(tmp, file);
   } catch (e) {
     removeQuietly(tmp, fs);
     throw e;
   }
-  fsyncDir(dir, fs);
+  if (sync) fsyncDir(dir, fs);
 }
 
 /** JSON.stringify `value` into `file` atomically (writeFileAtomic). */

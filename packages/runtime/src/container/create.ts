@@ -52,9 +52,9 @@ export function lastCap(): number {
   }
 }
 
-/** --pid-file: written atomically (readers such as the shim never see an empty file), 0644 as runc's. */
+/** --pid-file: written atomically (readers such as the shim never see an empty file), 0644 as runc's; a pid needs no fsync. */
 export function writePidFile(file: string, pid: number): void {
-  writeFileAtomic(file, String(pid), { mode: 0o644 });
+  writeFileAtomic(file, String(pid), { mode: 0o644, durability: 'process-crash' });
 }
 
 function loadBundle(bundle: string): { bundle: string; spec: Spec; rootfs: string } {
@@ -170,7 +170,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   let initPid: number | undefined;
   try {
     // The stage is spawned before the record is first written: it boots Node (the longest step of
-    // create) while we write it, and one durable write (two fsyncs) with its pid replaces two. A
+    // create) while we write it, and one write with its pid replaces two. A
     // crash before that write leaves only the claimed directory, as a crash right after the claim
     // did: no cgroup exists yet, and the stage exits when its sync socket closes.
     if (proc.terminal) consoleFd = sys.connectUnix(opts.consoleSocket!);
