@@ -217,7 +217,7 @@ d('image storage with archives from skopeo (root)', () => {
     const badArchive = path.join(dir, 'bad.tar');
     run('tar', ['-C', work, '-cf', badArchive, 'manifest.json', 'cfg.json']);
     await expect(importArchive(stores(), NS, fs.createReadStream(badArchive))).rejects.toMatchObject({
-      code: 9,
+      kind: 'failed-precondition', // FAILED_PRECONDITION over gRPC
       message: expect.stringMatching(/missing layer/),
     });
     expect(() => stores().images.get(NS, 'docker.io/library/bad:1')).toThrow(/not found/);
@@ -240,7 +240,7 @@ d('image storage with archives from skopeo (root)', () => {
     const badOci = path.join(dir, 'badoci.tar');
     run('tar', ['-C', oci, '-cf', badOci, 'oci-layout', 'index.json', 'blobs']);
     await expect(importArchive(stores(), NS, fs.createReadStream(badOci))).rejects.toMatchObject({
-      code: 3,
+      kind: 'invalid-argument', // INVALID_ARGUMENT over gRPC
       message: expect.stringMatching(/unknown media type/),
     });
     expect(
