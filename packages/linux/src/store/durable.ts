@@ -65,7 +65,7 @@ function writeTemp(dir: string, data: string | Uint8Array, mode: number, fs: Dur
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     // writeSync may write less than asked (a signal, a full pipe): loop until all of it is written
-    for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+    for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
     if (sync) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
