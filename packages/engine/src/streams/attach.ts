@@ -6,6 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { ContainerIO, OutputChunk } from './fifo-stdio';
 import { frame, StdStream } from './stdcopy';
+import { drainedOrGone } from '../http/backpressure';
 
 /** Docker's default detach sequence: ctrl-p, ctrl-q. */
 export const DEFAULT_DETACH_KEYS = Buffer.from([0x10, 0x11]);
@@ -78,18 +79,6 @@ export class DetachKeyDetector {
 
 /** Live output held while the log replay is sent, at most (then the container's output waits). */
 export const HOLD_LIMIT = 1 << 20;
-
-function drained(conn: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      conn.off('drain', done);
-      conn.off('close', done);
-      resolve();
-    };
-    conn.on('drain', done);
-    conn.on('close', done);
-  });
-}
 
 interface ReplayMessage {
   stream: 'stdout' | 'stderr';
@@ -232,7 +221,7 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
           for await (const m of opts.replay()) {
             if (finished) return;
             if (!wanted(m.stream)) continue;
-            if (!conn.write(encode(m.stream, m.line))) await drained(conn);
+            if (!conn.write(encode(m.stream, m.line))) await drainedOrGone(conn);
           }
         } catch (e) {
           if (!opts.tty && !finished) conn.write(frame(StdStream.SystemErr, `error reading logs: ${(e as Error).message}\n`));
@@ -241,7 +230,7 @@ export function serveAttach(conn: Duplex, io: ContainerIO, opts: AttachOptions):
         while (!finished && held && held.length > 0) {
           const c = held.shift()!;
           heldBytes -= c.data.length;
-          if (!conn.write(encode(c.stream, c.data))) await drained(conn);
+          if (!conn.write(encode(c.stream, c.data))) await drainedOrGone(conn);
         }
         if (finished) return;
         held = undefined;
