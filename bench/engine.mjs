@@ -13,13 +13,12 @@
 // network set-up is compared on its own by bench/network-setup.mjs.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadHarness } from './harness.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
 
 function parseArgs(argv) {
   const o = { runs: 15, parallel: 20, dockerd: true, out: join(repo, 'bench', 'results', 'engine.json') };
@@ -36,22 +35,6 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.runs) || o.runs < 1 || !Number.isInteger(o.parallel) || o.parallel < 1) process.exit(2);
   return o;
-}
-
-/** Transpile one e2e harness (TypeScript) to CommonJS in a temp dir and load it. */
-function loadHarness(tmp, name) {
-  const esbuild = require('esbuild');
-  const outfile = join(tmp, `${name}.cjs`);
-  esbuild.buildSync({
-    entryPoints: [join(repo, 'e2e', 'src', `${name}.ts`)],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    outfile,
-    logLevel: 'error',
-    define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) },
-  });
-  return require(outfile);
 }
 
 /** Run the docker CLI asynchronously; resolves with the exit status (throws on failure). */

@@ -7,13 +7,12 @@
 //
 //   node bench/faults.mjs [--count N] [--kills N] [--seed N] [--parallel N] [--out FILE]   (root; npm run faults)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadHarness } from './harness.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
 
 const o = { count: 20, kills: 8, seed: Math.floor(Math.random() * 2 ** 31), parallel: 4, out: join(repo, 'bench', 'results', 'faults.json') };
 const argv = process.argv.slice(2);
@@ -29,22 +28,17 @@ for (let i = 0; i < argv.length; i++) {
     process.exit(a === '-h' || a === '--help' ? 0 : 2);
   }
 }
-for (const k of ['count', 'kills', 'seed', 'parallel']) if (!Number.isInteger(o[k]) || o[k] < 0) process.exit(2);
+for (const k of ['count', 'kills', 'seed', 'parallel']) {
+  if (!Number.isInteger(o[k]) || o[k] < 0) {
+    console.error(`${process.argv[1]}: --${k} must be a non-negative integer, got ${o[k]}`);
+    process.exit(2);
+  }
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'faults-bench-'));
 let r;
 try {
-  const outfile = join(tmp, 'soak.cjs');
-  require('esbuild').buildSync({
-    entryPoints: [join(repo, 'e2e', 'src', 'soak.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    outfile,
-    logLevel: 'error',
-    define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) },
-  });
-  const { runFaults } = require(outfile);
+  const { runFaults } = loadHarness(tmp, 'soak');
   console.log(`faults: seed ${o.seed} (rerun: npm run faults -- --seed ${o.seed}); ${o.count} containers, ${o.kills} kills, ${o.parallel} in parallel`);
   r = await runFaults({ ...o, log: (l) => console.log(l) });
   r.host = { kernel: release(), cpus: cpus().length, loadavg: loadavg()[0], date: new Date().toISOString() };

@@ -7,13 +7,12 @@
 //
 //   node bench/soak.mjs [--count N] [--parallel N] [--warmup N] [--out FILE]     (root; npm run soak)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadHarness } from './harness.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
 
 const o = { count: 1000, parallel: 10, warmup: 100, out: join(repo, 'bench', 'results', 'soak.json') };
 const argv = process.argv.slice(2);
@@ -28,27 +27,17 @@ for (let i = 0; i < argv.length; i++) {
     process.exit(a === '-h' || a === '--help' ? 0 : 2);
   }
 }
-for (const k of ['count', 'parallel', 'warmup']) if (!Number.isInteger(o[k]) || o[k] < 1) process.exit(2);
-
-/** Transpile e2e/src/soak.ts (and the harness it uses) to CommonJS in a temp dir and load it. */
-export function loadSoak(tmp) {
-  const outfile = join(tmp, 'soak.cjs');
-  require('esbuild').buildSync({
-    entryPoints: [join(repo, 'e2e', 'src', 'soak.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    outfile,
-    logLevel: 'error',
-    define: { __dirname: JSON.stringify(join(repo, 'e2e', 'src')) },
-  });
-  return require(outfile);
+for (const k of ['count', 'parallel', 'warmup']) {
+  if (!Number.isInteger(o[k]) || o[k] < 1) {
+    console.error(`${process.argv[1]}: --${k} must be a positive integer, got ${o[k]}`);
+    process.exit(2);
+  }
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'soak-bench-'));
 let r;
 try {
-  const { runSoak } = loadSoak(tmp);
+  const { runSoak } = loadHarness(tmp, 'soak');
   const load = loadavg()[0];
   console.log(`soak: ${o.count} containers, ${o.parallel} in parallel (load average ${load.toFixed(1)} on ${cpus().length} cpus)`);
   r = await runSoak({ ...o, log: (l) => console.log(l) });
