@@ -21,10 +21,10 @@ describe(`containerd + ctr with --runc-binary ${RUNTIME}`, () => {
   let seq = 0;
   const newId = (): string => `e2e-${process.pid}-${++seq}`;
 
-  /** `ctr run` with the runtime under test and everything kept under the harness directory. */
-  const ctrRun = (flags: string[], id: string, args: string[]) => {
+  /** `ctr run`'s arguments with the runtime under test and everything kept under the harness directory. */
+  const runArgs = (flags: string[], id: string, args: string[]): string[] => {
     const d = containerd!;
-    return d.ctr([
+    return [
       'run',
       ...flags,
       '--runc-binary',
@@ -38,8 +38,9 @@ describe(`containerd + ctr with --runc-binary ${RUNTIME}`, () => {
       IMAGE_REF,
       id,
       ...args,
-    ]);
+    ];
   };
+  const ctrRun = (flags: string[], id: string, args: string[]) => containerd!.ctr(runArgs(flags, id, args));
 
   const describeFailure = (what: string, r: { status: number | null; stdout: string; stderr: string }): string =>
     `${what}: exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log:\n${containerd?.logTail(20)}`;
@@ -168,28 +169,7 @@ describe(`containerd + ctr with --runc-binary ${RUNTIME}`, () => {
   test('run -t gives the container a terminal through the console socket', () => {
     const d = containerd!;
     const id = newId();
-    const ctrArgs = [
-      '-a',
-      d.socket,
-      '-n',
-      d.namespace,
-      'run',
-      '-t',
-      '--rm',
-      '--runc-binary',
-      RUNTIME,
-      '--runc-root',
-      join(d.dir, 'runtime-root'),
-      '--fifo-dir',
-      join(d.dir, 'fifo'),
-      '--snapshotter',
-      d.snapshotter,
-      IMAGE_REF,
-      id,
-      'sh',
-      '-c',
-      'tty; [ -t 0 ] && echo stdin-is-a-tty',
-    ];
+    const ctrArgs = ['-a', d.socket, '-n', d.namespace, ...runArgs(['-t', '--rm'], id, ['sh', '-c', 'tty; [ -t 0 ] && echo stdin-is-a-tty'])];
     // `script` gives ctr the terminal it insists on for -t
     const cmd = ['ctr', ...ctrArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60000, stdio: ['pipe', 'pipe', 'pipe'], input: '' });
