@@ -27,7 +27,7 @@ export function writeEtcFile(file: string, content: string): void {
   }
 }
 
-export interface HostsInput {
+interface HostsInput {
   hostname: string;
   domainname?: string;
   /** The container's address on its primary network, when it has one. */
@@ -36,7 +36,7 @@ export interface HostsInput {
   extraHosts?: string[];
 }
 
-export function hostsFile(h: HostsInput): string {
+function hostsFile(h: HostsInput): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -54,7 +54,7 @@ export function hostsFile(h: HostsInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-export interface ResolvInput {
+interface ResolvInput {
   /** The host's resolv.conf. */
   host: string;
   /** Nameservers to write (embedded resolver's address, or --dns); default: the host's, loopback ones dropped. */
@@ -65,7 +65,7 @@ export interface ResolvInput {
 
 const DEFAULT_DNS = ['8.8.8.8', '8.8.4.4'];
 
-export function resolvConf(r: ResolvInput): string {
+function resolvConf(r: ResolvInput): string {
   const hostLines = r.host.split('\n').map((l) => l.trim());
   const field = (key: string) => hostLines.filter((l) => l.startsWith(`${key} `) || l.startsWith(`${key}\t`)).map((l) => l.slice(key.length).trim());
   let ns = r.nameservers;
@@ -115,7 +115,7 @@ export interface HostEtc {
   resolvConf?: string;
 }
 
-export function readHostEtc(): HostEtc {
+function readHostEtc(): HostEtc {
   const read = (f: string) => {
     try {
       return fs.readFileSync(f, 'utf8');
