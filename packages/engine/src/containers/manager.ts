@@ -19,7 +19,7 @@ import { validateCreate } from './validate';
 import { userResolver } from './users';
 import type { ContainerMounts, PreparedMounts } from '../volumes/container-mounts';
 import type { EndpointConfig } from '../networks/controller';
-import { writeEtcFile } from '../networks/etc-files';
+import { etcPaths, writeStandaloneEtc } from '../networks/etc-files';
 import type { PortBinding } from '@gantry/network';
 
 const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
@@ -144,7 +144,7 @@ export class ContainerManager {
     try {
       const net = this.prepareNetwork(id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts);
       if (net) hostname = net.hostname;
-      const etc = net ? net.etc : this.writeEtcFiles(dir, hostname);
+      const etc = net ? net.etc : writeStandaloneEtc(dir, hostname);
       // gc.root keeps the snapshot until the container record names it (an empty label value is no
       // label in containerd: a collection between the two calls removed it)
       const mounts = (
@@ -262,30 +262,13 @@ export class ContainerManager {
     return {
       hostname,
       netnsPath: typeof p.netns === 'object' ? p.netns.path : undefined,
-      etc: { hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf'), hostname: path.join(dir, 'hostname') },
+      etc: etcPaths(dir),
     };
   }
 
   private joinNamespace(type: 'network' | 'ipc' | 'pid', ref: string): string {
     if (type !== 'network') throw new Error(`joining another container's ${type} namespace is not supported yet`);
     return this.ctx.networks!.joinPath(ref);
-  }
-
-  /** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bind-mounted from its directory. */
-  private writeEtcFiles(dir: string, hostname: string): { hosts: string; resolvConf: string; hostname: string } {
-    const hostnameFile = path.join(dir, 'hostname');
-    const hostsFile = path.join(dir, 'hosts');
-    const resolvFile = path.join(dir, 'resolv.conf');
-    writeEtcFile(hostnameFile, `${hostname}\n`);
-    writeEtcFile(hostsFile, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
-    let resolv = 'nameserver 127.0.0.1\n';
-    try {
-      resolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
-    } catch {
-      // no host resolver configuration
-    }
-    writeEtcFile(resolvFile, resolv);
-    return { hosts: hostsFile, resolvConf: resolvFile, hostname: hostnameFile };
   }
 
   // ---- start / exit ----
