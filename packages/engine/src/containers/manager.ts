@@ -17,6 +17,9 @@ import { restart } from './restart';
 import { reconcile, reconcileOne, restore } from './restore';
 import { start, startTask } from './start';
 import { stop } from './stop';
+import { closeStdin, resize } from './stdio';
+import { top, type TopResult } from './top';
+import { update } from './update';
 import type { ContainerStore } from './store';
 import { wait, type Waiter, type WaitResult } from './wait';
 
@@ -118,6 +121,22 @@ export class ContainerManager {
 
   rename(ref: string, newName: string): void {
     rename(this, ref, newName);
+  }
+
+  update(ref: string, body: unknown): Promise<{ Warnings: string[] }> {
+    return update(this, ref, body);
+  }
+
+  top(ref: string, psArgs: string | null): Promise<TopResult> {
+    return top(this, ref, psArgs);
+  }
+
+  resize(ref: string, height: number, width: number): Promise<void> {
+    return resize(this, ref, height, width);
+  }
+
+  closeStdin(id: string): Promise<void> {
+    return closeStdin(this, id);
   }
 
   // ---- events and live restore (exit.ts, restore.ts) ----
