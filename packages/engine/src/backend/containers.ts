@@ -6,6 +6,7 @@
 import type { ContainerRecord } from '../containers/record';
 import type { ExecRecord } from '../containers/exec';
 import type { ContainerIO } from '../streams/fifo-stdio';
+import type { WaitResult } from '../containers/wait';
 
 /** The containers' records, looked up as Docker resolves a reference (id, id prefix, name). */
 export interface ContainerRecords {
@@ -15,11 +16,6 @@ export interface ContainerRecords {
   all(): ContainerRecord[];
   /** Where the container's own files are (its /etc files, logs). */
   containerDir(id: string): string;
-}
-
-export interface WaitResult {
-  StatusCode: number;
-  Error: { Message: string } | null;
 }
 
 export interface ContainersBackend {

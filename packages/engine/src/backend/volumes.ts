@@ -1,7 +1,7 @@
 /** What the volume routes (routes/volumes.ts) call: the volume store and who mounts what. Types only. */
 import type { CreateVolumeOptions, VolumeRecord } from '../volumes/store';
 
-export interface VolumeRecords {
+interface VolumeRecords {
   all(): VolumeRecord[];
   find(name: string): VolumeRecord | undefined;
   /** 404 when there is no such volume. */

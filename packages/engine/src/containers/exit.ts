@@ -39,6 +39,7 @@ export async function handleOom(m: ContainerManager, id: string): Promise<void> 
   m.ctx.events.emit('container', 'oom', id, { image: rec.Image, name: rec.Name.slice(1) });
 }
 
+/** Settle one exit of container `id` once, whichever of the event, a reconcile or restore reports it first. */
 export async function settleExit(m: ContainerManager, id: string, exitStatus: number, exitedAt: Date): Promise<void> {
   if (m.settling.has(id)) return;
   m.settling.add(id);

@@ -13,7 +13,7 @@ const RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxR
  * The container's HostConfig after an update request `raw` (dockerd's UpdateConfig): zero and
  * empty fields leave the current value, as dockerd's update does. Throws invalid-argument (400).
  */
-export function updatedHostConfig(current: HostConfig, raw: unknown): HostConfig {
+function updatedHostConfig(current: HostConfig, raw: unknown): HostConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.UpdateConfig');
   // typed like dockerd's UpdateConfig; fields it does not know are dropped, as dockerd does
