@@ -43,6 +43,8 @@ export interface ExecBackend {
   start(id: string, opts: { detach: boolean; tty?: boolean; beforeStart?: (e: ExecRecord) => void }): Promise<ExecRecord>;
   resize(id: string, height: number, width: number): Promise<void>;
   inspect(id: string): Record<string, unknown>;
+  /** Close a running exec's stdin (attach with stdin-once reached EOF). */
+  closeStdin(e: ExecRecord): Promise<void>;
   /** The exec ids of a container (inspect's ExecIDs). */
   idsOf(containerId: string): string[];
 }

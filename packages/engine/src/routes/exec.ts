@@ -34,11 +34,7 @@ export function registerExecRoutes(router: Router, ctx: EngineContext, execs: Ex
               beforeEnd: () => Promise.race([ex.codeKnown, new Promise<void>((r) => setTimeout(r, 5000))]),
               // as dockerd: the error, then CRLF, on the stream's stdout
               trailer: () => (ex.startError ? `${ex.startError}\r\n` : undefined),
-              onStdinClosed: () =>
-                ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.closeIo, { containerId: ex.ContainerID, execId: `exec-${ex.ID.slice(0, 16)}`, stdin: true }).then(
-                  () => undefined,
-                  (err: unknown) => ctx.log.warn('closing stdin failed', { exec: ex.ID, error: String(err) }),
-                ),
+              onStdinClosed: () => execs.closeStdin(ex),
             });
           },
     });
