@@ -94,7 +94,7 @@ d('image routes driven by the docker CLI (root)', () => {
     ctx = { log, cd: new Containerd(path.join(dir, 'c.sock')), events: new EngineEvents(), dataRoot: path.join(dir, 'data'), started: new Date() };
     ctx.events.subscribe((e) => events.push(e));
     const router = new Router();
-    registerSystemRoutes(router, ctx, async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }));
+    registerSystemRoutes(router, ctx, { counts: async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }) });
     registerImageRoutes(router, ctx, { inUse: (id) => used.get(id) ?? [] });
     server = new ApiServer(router, log);
     await server.listen(sock);
