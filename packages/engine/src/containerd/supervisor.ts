@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { writeFileAtomic } from '@gantry/linux';
+import { writeFileAtomic, type Logger } from '@gantry/linux';
 import * as path from 'node:path';
-import type { Logger } from '@gantry/containerd';
 
 const CONTAINERD_MAIN = path.join(path.dirname(require.resolve('@gantry/containerd/package.json')), 'dist', 'main.js');
 

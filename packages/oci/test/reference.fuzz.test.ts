@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
-import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/images/reference';
+import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/reference';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'reference');
 const FULL = /^[a-zA-Z0-9.:[\]-]+\/[a-z0-9._/-]+(:[\w][\w.-]{0,127})?(@[a-z0-9.+_-]+:[a-zA-Z0-9=_-]{32,})?$/;
