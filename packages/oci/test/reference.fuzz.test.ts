@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of the image reference parser (src/images/reference.ts): any string is
+ * Property-based fuzzing of the image reference parser (src/reference.ts): any string is
  * a reference or a InvalidReferenceError; normalising is idempotent and its output is a full reference
  * (domain/path[:tag][@digest]); the familiar form normalises back; references built from the
  * grammar's parts are accepted as written. Corpus: test/fuzz-corpus/reference/*.bin.

@@ -15,7 +15,6 @@ import {
   removeFileDurable,
   sweepTempFiles,
   writeJsonAtomic,
-  type Logger,
 } from '@gantry/linux';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -50,6 +49,7 @@ import {
   type PortMapping,
   type PoolRequest,
 } from '@gantry/network';
+import type { Logger } from '@gantry/linux';
 import { NETWORK_SETTINGS_DEFAULTS } from '../api/defaults';
 import { hostsFile, resolvConf, writeEtcFile } from './etc-files';
 
