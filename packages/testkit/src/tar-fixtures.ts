@@ -137,7 +137,7 @@ export function hostileArchives(): { name: string; tar: Buffer; error: RegExp }[
 export const GZIP_ZERO_MIB = gzipSync(Buffer.alloc(1 << 20));
 
 /** A gzip stream of `mib` MiB of zeros after `prefix`, generated as it is read; counts what was pulled. */
-export function zeroBomb(mib: number, prefix = Buffer.alloc(0)): { stream: Readable; pulled: () => number } {
+export function zeroBomb(mib: number, prefix: Buffer = Buffer.alloc(0)): { stream: Readable; pulled: () => number } {
   let pulled = 0;
   async function* gen(): AsyncGenerator<Buffer> {
     if (prefix.length > 0) yield gzipSync(prefix);
