@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import { writeFileAtomic, type Logger } from '@gantry/linux';
 import * as path from 'node:path';
 
-const CONTAINERD_MAIN = path.join(path.dirname(require.resolve('@gantry/containerd/package.json')), 'dist', 'main.js');
+// gantryd shares no code with gantry-containerd, it runs its binary: the sibling package of this
+// checkout (packages/engine/dist/containerd → packages/containerd/dist/main.js), as bin/ does.
+const CONTAINERD_MAIN = path.resolve(__dirname, '..', '..', '..', 'containerd', 'dist', 'main.js');
 
 /**
  * Runs gantry-containerd as gantryd's child when no --containerd address is given, restarts it if
