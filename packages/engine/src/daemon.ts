@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
-import { createFileExclusive, FileExistsError } from '@gantry/linux';
+import { createFileExclusive, FileExistsError, type Logger } from '@gantry/linux';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@gantry/containerd';
 import { Containerd } from './containerd/client';
 import { ContainerdSupervisor } from './containerd/supervisor';
 import type { EngineContext } from './context';

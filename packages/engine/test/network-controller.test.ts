@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KindError } from '@gantry/linux';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import { NetworkStore, type NetworkRecord } from '@gantry/network';
 import { NetworkController } from '../src/networks/controller';
 import type { ContainerView } from '../src/networks/sandbox';

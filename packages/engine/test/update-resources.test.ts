@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import { KindError } from '@gantry/linux';
 import type { Containerd } from '../src/containerd/client';
 import type { HostConfig } from '../src/containers/docker-types';

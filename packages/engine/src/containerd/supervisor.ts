@@ -1,14 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { writeFileAtomic } from '@gantry/linux';
+import { writeFileAtomic, type Logger } from '@gantry/linux';
 import * as path from 'node:path';
 import { nextRestartDelay } from '../containers/restart-policy';
-import type { Logger } from '@gantry/containerd';
 
 /** gantryd cannot serve without gantry-containerd: retry it sooner than a container's 1-minute cap. */
 const MAX_RESPAWN_DELAY_MS = 5000;
 
-const CONTAINERD_MAIN = path.join(path.dirname(require.resolve('@gantry/containerd/package.json')), 'dist', 'main.js');
+// gantryd shares no code with gantry-containerd, it runs its binary: the sibling package of this
+// checkout (packages/engine/dist/containerd → packages/containerd/dist/main.js), as bin/ does.
+const CONTAINERD_MAIN = path.resolve(__dirname, '..', '..', '..', 'containerd', 'dist', 'main.js');
 
 /**
  * Runs gantry-containerd as gantryd's child when no --containerd address is given, restarts it if

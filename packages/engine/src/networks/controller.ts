@@ -21,7 +21,7 @@ import {
   PREDEFINED,
   removeNetns,
 } from '@gantry/network';
-import type { Logger } from '@gantry/containerd';
+import type { Logger } from '@gantry/linux';
 import { ensureDefaultBridge, unwireUserBridge, wireUserBridge } from './bridges';
 import { NetworkResolvers } from './dns-wiring';
 import { type EndpointConfig, EndpointWiring, newAttachment } from './endpoints';

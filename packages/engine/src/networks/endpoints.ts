@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { errdefs } from '@gantry/linux';
-import type { Logger } from '@gantry/containerd';
+import type { Logger } from '@gantry/linux';
 import { bridgeConflist, checkStaticAddress, type CniInvoker, type NetworkRecord, type NetworkStore } from '@gantry/network';
 import { kindError } from './errors';
 import type { Attachment, ContainerLookup, Sandbox, SandboxStore } from './sandbox';
