@@ -148,9 +148,14 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'gantry-bench-engine-'));
   // undone in reverse order at the end, whatever happened
   const cleanup = [() => rmSync(tmp, { recursive: true, force: true })];
-  const cleanUp = async () => {
-    while (cleanup.length) await Promise.resolve(cleanup.pop()()).catch((e) => console.error(`cleanup: ${e.message}`));
-  };
+  // once, whether a signal or the end of main() asks first: both wait for the same promise
+  let cleaning;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      while (cleanup.length) await Promise.resolve(cleanup.pop()()).catch((e) => console.error(`cleanup: ${e.message}`));
+    })());
+  // what starts after the clean-up began (a signal arrived mid-step) is stopped at once
+  const defer = (fn) => (cleaning ? Promise.resolve(fn()).catch(() => undefined) : cleanup.push(fn));
   const onSignal = (sig) => {
     console.error(`${sig}: stopping what the bench started`);
     cleanUp().finally(() => process.exit(130));
@@ -167,7 +172,7 @@ async function main() {
   try {
     const { GantrydHarness } = loadHarness(tmp, 'gantryd');
     const g = await GantrydHarness.start('gbe-');
-    cleanup.push(() => g.stop());
+    defer(() => g.stop());
     targets.push({ name: 'gantryd', env: g.env(), dir: g.dir, daemonPid: () => g.daemon.pid });
     const archive = g.makeBusyboxArchive();
     if (opts.dockerd) {
@@ -175,7 +180,7 @@ async function main() {
       try {
         const { TestDockerd } = loadHarness(tmp, 'dockerd');
         d = new TestDockerd('/usr/sbin/runc');
-        cleanup.push(() => d.stop());
+        defer(() => d.stop());
         await d.start();
         targets.push({ name: 'dockerd', env: d.env, dir: d.dir, daemonPid: () => Number(readFileSync(join(d.dir, 'dockerd.pid'), 'utf8')) });
       } catch (e) {
@@ -243,7 +248,7 @@ async function main() {
       rmSync(join(tmp, 'image'), { recursive: true, force: true });
       const startRegistry = async (name) => {
         const reg = await LocalRegistry.start(join(tmp, name));
-        cleanup.push(() => reg.stop());
+        defer(() => reg.stop());
         return reg;
       };
       // a fresh registry per push: no blob is already there, and none can be mounted from another repository
