@@ -62,7 +62,10 @@ export function chartSpec(results) {
     mem.push({ what: r.what, engine: 'Gantry', value: r.gantryd_mib, label: fmt(r.gantryd_mib) });
     if (r.dockerd_mib !== null) mem.push({ what: r.what, engine: 'dockerd', value: r.dockerd_mib, label: fmt(r.dockerd_mib) });
   }
-  const load = results.loadavg ? `, load average ${results.loadavg.map((l) => l.toFixed(1)).join(' ')} on ${results.cpus} CPUs` : '';
+  const avg = (l) => l.map((x) => x.toFixed(1)).join(' ');
+  const load = results.loadavg
+    ? `, load average (1, 5, 15 min) ${avg(results.loadavg)} at start${results.loadavgEnd ? `, ${avg(results.loadavgEnd)} at end` : ''}, ${results.cpus} CPUs`
+    : '';
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'Gantry vs dockerd (docker CLI, medians)', subtitle: `${results.date.slice(0, 10)}${load}` },
