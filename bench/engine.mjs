@@ -1,50 +1,90 @@
 #!/usr/bin/env node
 // Benchmark: the docker CLI against gantryd, beside the same commands against a private Debian
 // dockerd (when installed), interleaved so both see the same machine state:
-//   run --rm busybox true · 20 parallel run -d · exec true · ps
+//   run --rm busybox true · exec true · ps · 20 parallel run -d · ps with 50 containers ·
+//   push and pull of a multi-layer image (local docker-registry) · memory (PSS) with 50 idle containers
 //
-//   node bench/engine.mjs [--runs N] [--parallel N] [--no-dockerd] [--out FILE]
+//   node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N]
+//                         [--no-dockerd] [--no-pull] [--no-memory] [--out FILE] [--chart FILE | --no-chart]
 //
 // Both daemons run on temporary sockets and roots (the e2e harnesses, e2e/src/gantryd.ts and
-// e2e/src/dockerd.ts, transpiled on the fly with esbuild) and are stopped at the end. Needs root.
-// Writes bench/results/engine.json and prints a table of medians and gantryd/dockerd ratios
-// (below 1 means gantryd is faster). Target from the gantryd issue: at most 0.5 on run --rm and exec.
+// e2e/src/dockerd.ts, transpiled on the fly with esbuild) and are stopped at the end, as are the
+// registries and containers, also when a step fails. Needs root and `npm run build`.
+// Writes bench/results/engine.json and its chart bench/results/engine.png (bench/engine-chart.mjs),
+// and prints tables of medians and gantryd/dockerd ratios (below 1 means gantryd is faster or smaller).
 // Containers run with --network none on both: the private dockerd runs with --bridge=none, and
 // network set-up is compared on its own by bench/network-setup.mjs.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeChart } from './engine-chart.mjs';
+import { DAEMON_KINDS, memorySnapshot } from './engine-memory.mjs';
 import { loadHarness } from './harness.mjs';
+import { makeLayeredArchive } from './layered-image.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const USAGE =
+  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--no-dockerd] [--no-pull] [--no-memory] [--out FILE] [--chart FILE | --no-chart]';
 
 function parseArgs(argv) {
-  const o = { runs: 15, parallel: 20, dockerd: true, out: join(repo, 'bench', 'results', 'engine.json') };
+  const o = {
+    runs: 15,
+    parallel: 20,
+    containers: 50,
+    layers: 4,
+    layerMb: 16,
+    dockerd: true,
+    pull: true,
+    memory: true,
+    out: join(repo, 'bench', 'results', 'engine.json'),
+    chart: undefined,
+  };
+  const bad = (msg) => {
+    console.error(`bench/engine.mjs: ${msg} (--help for usage)`);
+    process.exit(2);
+  };
+  const int = (flag, v, min) => {
+    const n = Number(v);
+    if (v === undefined || v === '' || !Number.isInteger(n) || n < min)
+      bad(`${flag} needs an integer >= ${min}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+    return n;
+  };
+  const path = (flag, v) => (v === undefined || v.startsWith('--') ? bad(`${flag} needs a file name`) : resolve(v));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--runs') o.runs = Number(argv[++i]);
-    else if (a === '--parallel') o.parallel = Number(argv[++i]);
+    if (a === '--runs') o.runs = int(a, argv[++i], 1);
+    else if (a === '--parallel') o.parallel = int(a, argv[++i], 1);
+    else if (a === '--containers') o.containers = int(a, argv[++i], 0);
+    else if (a === '--layers') o.layers = int(a, argv[++i], 1);
+    else if (a === '--layer-mb') o.layerMb = int(a, argv[++i], 1);
     else if (a === '--no-dockerd') o.dockerd = false;
-    else if (a === '--out') o.out = resolve(argv[++i]);
-    else {
-      console.error('usage: node bench/engine.mjs [--runs N] [--parallel N] [--no-dockerd] [--out FILE]');
-      process.exit(a === '-h' || a === '--help' ? 0 : 2);
-    }
+    else if (a === '--no-pull') o.pull = false;
+    else if (a === '--no-memory') o.memory = false;
+    else if (a === '--out') o.out = path(a, argv[++i]);
+    else if (a === '--chart') o.chart = path(a, argv[++i]);
+    else if (a === '--no-chart') o.chart = null;
+    else if (a === '-h' || a === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else bad(`unknown argument '${a}'`);
   }
-  if (!Number.isInteger(o.runs) || o.runs < 1 || !Number.isInteger(o.parallel) || o.parallel < 1) process.exit(2);
+  if (o.chart === undefined) o.chart = o.out.replace(/\.json$/, '') + '.png';
   return o;
 }
 
-/** Run the docker CLI asynchronously; resolves with the exit status (throws on failure). */
+/** Run the docker CLI asynchronously; resolves with its stdout (rejects on failure). */
 function docker(env, args) {
   return new Promise((res, rej) => {
-    const c = spawn('docker', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn('docker', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
     let err = '';
+    c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (err += d));
     c.on('error', rej);
-    c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`docker ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
+    c.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`docker ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
   });
 }
 
@@ -58,54 +98,106 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const round1 = (x) => Math.round(x * 10) / 10;
+const ratio = (g, d) => (d === undefined || d === null || d === 0 ? null : Number((g / d).toFixed(2)));
+
+/** `docker <verb> name...` in batches of `size` names run in parallel. */
+async function inBatches(names, size, fn) {
+  for (let i = 0; i < names.length; i += size) await Promise.all(names.slice(i, i + size).map(fn));
+}
+
+/** Memory of an engine, settled: the median-total of three snapshots one second apart. */
+async function settledMemory(t) {
+  const snaps = [];
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await sleep(1000);
+    snaps.push(memorySnapshot(t.daemonPid(), t.dir));
+  }
+  return snaps.sort((a, b) => a.totalKiB - b.totalKiB)[1];
+}
+
+const sumKinds = (snap, daemon) =>
+  Object.entries(snap.kinds)
+    .filter(([k]) => DAEMON_KINDS.has(k) === daemon)
+    .reduce((s, [, v]) => s + v.kib, 0);
+
+/** Memory rows (MiB) from the snapshots before and after the idle containers started. */
+function memoryRows(mem, n) {
+  const row = (what, f) => {
+    const g = f(mem.gantryd);
+    const d = mem.dockerd ? f(mem.dockerd) : undefined;
+    return { what, gantryd_mib: round1(g / 1024), dockerd_mib: d === undefined ? null : round1(d / 1024), ratio: ratio(g, d) };
+  };
+  // every container's processes (bench-exec too) are counted by the per-container kinds
+  const running = n + 1;
+  return [
+    // what one more container costs: all of the engine's processes, daemons' growth included
+    row('per container', (m) => (m.loaded.totalKiB - m.base.totalKiB) / n),
+    // the processes that live as long as a container (shims), per running container
+    row('shims per container', (m) => sumKinds(m.loaded, false) / running),
+    row('daemons', (m) => sumKinds(m.loaded, true)),
+    row('all processes', (m) => m.loaded.totalKiB),
+  ];
+}
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('run as root');
+  const loadStart = loadavg();
   const tmp = mkdtempSync(join(tmpdir(), 'gantry-bench-engine-'));
-  const { GantrydHarness } = loadHarness(tmp, 'gantryd');
-  const targets = [];
-  const g = await GantrydHarness.start('gbe-');
-  targets.push({ name: 'gantryd', env: g.env(), stop: () => g.stop() });
-  const archive = g.makeBusyboxArchive();
-  let d;
-  if (opts.dockerd) {
-    try {
-      const { TestDockerd } = loadHarness(tmp, 'dockerd');
-      d = new TestDockerd('/usr/sbin/runc');
-      await d.start();
-      targets.push({ name: 'dockerd', env: d.env, stop: () => d.stop() });
-    } catch (e) {
-      console.error(`dockerd skipped: ${e.message.split('\n')[0]}`);
-      d = undefined;
-    }
-  }
+  // undone in reverse order at the end, whatever happened
+  const cleanup = [() => rmSync(tmp, { recursive: true, force: true })];
+  // once, whether a signal or the end of main() asks first: both wait for the same promise
+  let cleaning;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      while (cleanup.length) await Promise.resolve(cleanup.pop()()).catch((e) => console.error(`cleanup: ${e.message}`));
+    })());
+  // what starts after the clean-up began (a signal arrived mid-step) is stopped at once
+  const defer = (fn) => (cleaning ? Promise.resolve(fn()).catch(() => undefined) : cleanup.push(fn));
+  const onSignal = (sig) => {
+    console.error(`${sig}: stopping what the bench started`);
+    cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
   const results = {};
+  const memory = {};
+  const targets = [];
+  const pullLabel = `pull ${opts.layers}x${opts.layerMb} MB`;
+  const pushLabel = `push ${opts.layers}x${opts.layerMb} MB`;
+  const psN = `ps, ${opts.containers} containers`;
   try {
-    for (const t of targets) {
-      await docker(t.env, ['load', '-i', archive]);
-      await docker(t.env, ['run', '-d', '--network', 'none', '--name', 'bench-exec', 'busybox', 'sleep', '600']);
-      await docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']); // warm-up
-      results[t.name] = { 'run --rm': [], [`${opts.parallel} x run -d`]: [], 'exec true': [], ps: [] };
+    const { GantrydHarness } = loadHarness(tmp, 'gantryd');
+    const g = await GantrydHarness.start('gbe-');
+    defer(() => g.stop());
+    targets.push({ name: 'gantryd', env: g.env(), dir: g.dir, daemonPid: () => g.daemon.pid });
+    const archive = g.makeBusyboxArchive();
+    if (opts.dockerd) {
+      let d;
+      try {
+        const { TestDockerd } = loadHarness(tmp, 'dockerd');
+        d = new TestDockerd('/usr/sbin/runc');
+        defer(() => d.stop());
+        await d.start();
+        targets.push({ name: 'dockerd', env: d.env, dir: d.dir, daemonPid: () => Number(readFileSync(join(d.dir, 'dockerd.pid'), 'utf8')) });
+      } catch (e) {
+        console.error(`dockerd skipped: ${e.message.split('\n')[0]}`);
+      }
     }
-    const cases = [
-      ['run --rm', (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']), opts.runs],
-      ['exec true', (t) => docker(t.env, ['exec', 'bench-exec', 'true']), opts.runs],
-      ['ps', (t) => docker(t.env, ['ps']), opts.runs],
-      [
-        `${opts.parallel} x run -d`,
-        async (t, i) => {
-          const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
-          const ms = await timed(() =>
-            Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '600']))),
-          );
-          await docker(t.env, ['rm', '-f', ...names]);
-          return ms;
-        },
-        Math.max(1, Math.min(3, Math.floor(opts.runs / 5))),
-      ],
-    ];
-    for (const [label, fn, runs] of cases) {
+    const each = (fn) => Promise.all(targets.map(fn));
+    await each(async (t) => {
+      await docker(t.env, ['load', '-i', archive]);
+      await docker(t.env, ['run', '-d', '--network', 'none', '--name', 'bench-exec', 'busybox', 'sleep', '3600']);
+      await docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']); // warm-up
+      results[t.name] = {};
+    });
+
+    /** `runs` rounds; in each, every engine in turn (so both see the same load). */
+    const measure = async (label, runs, fn) => {
+      for (const t of targets) results[t.name][label] = [];
       for (let i = 0; i < runs; i++) {
         for (const t of targets) {
           let ms;
@@ -113,28 +205,126 @@ async function main() {
           results[t.name][label].push(typeof ms === 'number' ? ms : r);
         }
       }
+    };
+    const fewRuns = Math.max(1, Math.min(3, Math.floor(opts.runs / 5)));
+
+    console.log(`timing run --rm, exec, ps (${opts.runs} runs) and ${opts.parallel} x run -d (${fewRuns} runs) ...`);
+    await measure('run --rm', opts.runs, (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
+    await measure('exec true', opts.runs, (t) => docker(t.env, ['exec', 'bench-exec', 'true']));
+    await measure('ps', opts.runs, (t) => docker(t.env, ['ps']));
+    await measure(`${opts.parallel} x run -d`, fewRuns, async (t, i) => {
+      const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
+      const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']))));
+      await docker(t.env, ['rm', '-f', ...names]);
+      return ms;
+    });
+
+    if (opts.containers > 0) {
+      const names = Array.from({ length: opts.containers }, (_, k) => `bench-idle-${k}`);
+      if (opts.memory) {
+        console.log('memory before the idle containers ...');
+        for (const t of targets) memory[t.name] = { base: await settledMemory(t) };
+      }
+      console.log(`starting ${opts.containers} idle containers on each engine ...`);
+      for (const t of targets) {
+        // removed (with bench-exec) by the harnesses' stop() when a later step fails
+        await inBatches(names, opts.parallel, (n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']));
+      }
+      if (opts.memory) {
+        console.log('memory with the idle containers ...');
+        for (const t of targets) memory[t.name].loaded = await settledMemory(t);
+      }
+      await measure(psN, opts.runs, (t) => docker(t.env, ['ps']));
+      for (const t of targets) await inBatches(names, opts.parallel, (n) => docker(t.env, ['rm', '-f', n]));
+    }
+
+    if (opts.pull) {
+      const require = createRequire(import.meta.url);
+      const { LocalRegistry } = require(join(repo, 'packages', 'testkit', 'dist', 'registry.js'));
+      console.log(`making a ${opts.layers}-layer image of ${opts.layers * opts.layerMb} MB of random bytes ...`);
+      const image = 'bench/layers:v1';
+      const layered = makeLayeredArchive(join(tmp, 'image'), { layers: opts.layers, layerMb: opts.layerMb, name: image });
+      await each((t) => docker(t.env, ['load', '-i', layered]));
+      rmSync(join(tmp, 'image'), { recursive: true, force: true });
+      const startRegistry = async (name) => {
+        const reg = await LocalRegistry.start(join(tmp, name));
+        defer(() => reg.stop());
+        return reg;
+      };
+      // a fresh registry per push: no blob is already there, and none can be mounted from another repository
+      await measure(pushLabel, fewRuns, async (t, i) => {
+        const reg = await startRegistry(`reg-${t.name}-${i}`);
+        const ref = `${reg.host}/bench/layers:v1`;
+        await docker(t.env, ['tag', image, ref]);
+        const ms = await timed(() => docker(t.env, ['push', ref]));
+        await docker(t.env, ['rmi', ref]);
+        await reg.stop();
+        rmSync(reg.dir, { recursive: true, force: true });
+        return ms;
+      });
+      // both engines pull the same blobs (pushed once by gantryd) after removing the image
+      const src = await startRegistry('reg-pull');
+      const ref = `${src.host}/bench/layers:v1`;
+      const first = targets[0];
+      await docker(first.env, ['tag', image, ref]);
+      await docker(first.env, ['push', ref]);
+      await each((t) => docker(t.env, ['rmi', image, ...(t === first ? [ref] : [])]));
+      await measure(pullLabel, fewRuns, async (t) => {
+        let out = '';
+        const ms = await timed(async () => (out = await docker(t.env, ['pull', ref])));
+        if (/Already exists/.test(out)) throw new Error(`${t.name}: the pull found layers already there:\n${out}`);
+        await docker(t.env, ['rmi', ref]);
+        return ms;
+      });
     }
   } finally {
-    for (const t of targets) await t.stop().catch(() => undefined);
-    rmSync(tmp, { recursive: true, force: true });
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanUp();
   }
+
   const rows = Object.keys(results.gantryd).map((label) => {
     const gm = median(results.gantryd[label]);
     const dm = results.dockerd ? median(results.dockerd[label]) : undefined;
-    return {
-      case: label,
-      gantryd_ms: Math.round(gm),
-      dockerd_ms: dm === undefined ? null : Math.round(dm),
-      ratio: dm === undefined ? null : Number((gm / dm).toFixed(2)),
-    };
+    return { case: label, gantryd_ms: Math.round(gm), dockerd_ms: dm === undefined ? null : Math.round(dm), ratio: ratio(gm, dm) };
   });
   console.log(`gantryd vs dockerd, docker CLI, ${opts.runs} runs each (median ms; ratio = gantryd/dockerd, target <= 0.5 for run --rm and exec)`);
   console.table(rows);
+  let mem;
+  if (memory.gantryd?.loaded) {
+    const kinds = Object.fromEntries(Object.entries(memory).map(([name, m]) => [name, m.loaded.kinds]));
+    mem = { containers: opts.containers, rows: memoryRows(memory, opts.containers), kinds, snapshots: memory };
+    console.log(`memory (PSS, MiB) with ${opts.containers} idle containers (+ bench-exec); ratio = gantryd/dockerd`);
+    console.table(mem.rows);
+    console.log('PSS per process kind (KiB, count):');
+    for (const [name, k] of Object.entries(kinds))
+      console.log(
+        `  ${name}: ${Object.entries(k)
+          .map(([kind, v]) => `${kind} ${v.kib} (${v.count})`)
+          .join(', ')}`,
+      );
+  }
+  const out = {
+    date: new Date().toISOString(),
+    kernel: release(),
+    cpus: cpus().length,
+    loadavg: loadStart.map(round1),
+    loadavgEnd: loadavg().map(round1),
+    runs: opts.runs,
+    parallel: opts.parallel,
+    image: opts.pull ? { layers: opts.layers, layerMb: opts.layerMb } : null,
+    rows,
+    memory: mem ?? null,
+    samples: results,
+  };
   mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(
-    opts.out,
-    JSON.stringify({ date: new Date().toISOString(), kernel: release(), cpus: cpus().length, runs: opts.runs, rows, samples: results }, null, 2),
-  );
+  writeFileSync(opts.out, JSON.stringify(out, null, 2) + '\n');
+  console.log(`wrote ${opts.out}`);
+  if (opts.chart) {
+    mkdirSync(dirname(opts.chart), { recursive: true });
+    await writeChart(out, opts.chart);
+    console.log(`wrote ${opts.chart}`);
+  }
 }
 
 main().catch((e) => {
