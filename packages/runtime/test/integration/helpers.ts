@@ -17,8 +17,13 @@ import { CAPABILITIES, mountPointsUnder, readMountinfo } from '@gantry/linux';
 import { describeIf, needFile, needRoot, unmet } from '@gantry/testkit';
 
 const REPO = path.resolve(__dirname, '../../../..');
-/** The CLI under test; GANTRY_IT_CLI points the suite at another build (e.g. main's, to see a test fail there). */
-export const CLI = process.env.GANTRY_IT_CLI ?? path.join(REPO, 'packages/runtime/dist/cli/main.js');
+/**
+ * The CLI under test: the bundle `gantry-runtime` runs (package.json bin; `npm run build` makes it),
+ * which starts ~30% faster than tsc's dist/cli/main.js, a saving on each of the suite's thousands of
+ * calls. GANTRY_IT_CLI points the suite at another build (main's, to see a test fail there; or
+ * dist/cli/main.js).
+ */
+export const CLI = process.env.GANTRY_IT_CLI ?? path.join(REPO, 'packages/runtime/dist/bundle/main.js');
 const MAKE_BUNDLE = path.join(REPO, 'tools/make-busybox-bundle.sh');
 const CGROUP_ROOT = '/sys/fs/cgroup';
 /** cgroup v1 hierarchies the runtime manages (the default cgroupsPath is /gantry/<id>). */
