@@ -83,16 +83,16 @@ mkdir -p "$rootfs"
   mkdir -p bin sbin usr/bin usr/sbin etc proc sys dev tmp root home/app var/tmp run mnt opt
   cp "$BUSYBOX" bin/busybox
   chmod 0755 bin/busybox
-  # One symlink per applet, at the path busybox itself would install it to.
-  while IFS= read -r applet; do
-    case "$applet" in
-      ''|bin/busybox) continue ;;
-      */*) ;;
-      *) continue ;;   # e.g. "linuxrc" at the top level: not wanted in a container
-    esac
-    [ -d "${applet%/*}" ] || mkdir -p "${applet%/*}"
-    ln -sf /bin/busybox "$applet"
-  done < <("$BUSYBOX" --list-full)
+  # One symlink per applet, at the path busybox itself would install it to; top-level names (e.g.
+  # "linuxrc") are not wanted in a container. One perl process instead of an `ln` per applet (~270
+  # forks, seconds on a loaded machine; the tests make this bundle once per suite).
+  "$BUSYBOX" --list-full | perl -ne '
+    chomp;
+    next if $_ eq "" || $_ eq "bin/busybox" || index($_, "/") < 0;
+    (my $d = $_) =~ s{/[^/]*$}{};
+    system("mkdir", "-p", $d) == 0 or die "mkdir $d\n" unless -d $d;
+    unlink $_;
+    symlink("/bin/busybox", $_) or die "symlink $_: $!\n";'
 
   cat > etc/passwd <<'EOF'
 root:x:0:0:root:/root:/bin/sh

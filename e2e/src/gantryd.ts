@@ -25,9 +25,41 @@ export interface HttpResult {
   body: string;
 }
 
+/**
+ * The gantryd of this jest run for a suite that drives it only through its API (no restarts, no
+ * special flags) and removes what it adds (its stop() checks that); outside a jest run that set up
+ * the shared directory (a bench script, another runner) a gantryd of its own.
+ */
+export async function sharedGantryd(): Promise<GantrydHarness> {
+  const dir = process.env[SHARED_GANTRYD];
+  if (dir !== undefined) return GantrydHarness.shared(dir);
+  const h = await GantrydHarness.start('gsh-');
+  h.loadBusybox();
+  return h;
+}
+
+/** What a suite sharing a gantryd may add, to be removed again when it is done (see `sharedGantryd`). */
+interface Inventory {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+  /** repository:tag of every tagged image */
+  refs: string[];
+  images: string[];
+  /** entries of the harness directory (suites keep their scratch files there) */
+  files: string[];
+}
+
+/** Env var naming a directory for cached busybox archives (set by the jest globalSetup). */
+export const ARCHIVE_CACHE = 'GANTRY_E2E_ARCHIVE_CACHE';
+/** Env var naming the directory of the gantryd the suites of a jest run share (set by the jest globalSetup). */
+export const SHARED_GANTRYD = 'GANTRY_E2E_SHARED_GANTRYD';
+
 export class GantrydHarness {
   readonly sock: string;
   daemon?: ChildProcess;
+  /** Set for a gantryd shared with other suites: what it held when this suite took it. */
+  private baseline?: Inventory;
 
   private constructor(
     readonly dir: string,
@@ -35,6 +67,59 @@ export class GantrydHarness {
     private readonly wrapper: string[] = [],
   ) {
     this.sock = join(dir, 'g.sock');
+  }
+
+  /**
+   * The gantryd in `dir` shared by the suites of one jest run, started (with busybox loaded) by the
+   * first suite that asks for it; its `stop()` removes what this suite added instead of stopping it.
+   */
+  static async shared(dir: string): Promise<GantrydHarness> {
+    const h = new GantrydHarness(dir);
+    const pid = h.sharedPid();
+    if (pid === undefined || !(await h.pings())) {
+      await h.startDaemon();
+      h.daemon!.unref(); // the jest globalTeardown stops it (stopShared)
+      fs.writeFileSync(h.sharedPidPath, String(h.daemon!.pid));
+      h.loadBusybox();
+    }
+    h.baseline = h.inventory();
+    return h;
+  }
+
+  private get sharedPidPath(): string {
+    return join(this.dir, 'shared.pid');
+  }
+
+  private sharedPid(): number | undefined {
+    try {
+      return Number(fs.readFileSync(this.sharedPidPath, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private pings(): Promise<boolean> {
+    return this.request('GET', '/_ping').then(
+      (r) => r.status === 200,
+      () => false,
+    );
+  }
+
+  /** Stop the shared gantryd in `dir` (if a suite started it) and delete the directory. */
+  static async stopShared(dir: string): Promise<void> {
+    const h = new GantrydHarness(dir);
+    const pid = h.sharedPid();
+    if (pid !== undefined) {
+      for (const id of h.docker(['ps', '-aq'], undefined, 20000).stdout.split('\n').filter(Boolean)) h.docker(['rm', '-f', id], undefined, 20000);
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+      const deadline = Date.now() + 30000;
+      while (isRunning(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    }
+    h.reap();
   }
 
   /** Start gantryd in a fresh /tmp directory (short path: unix sockets are limited to 108 bytes). */
@@ -66,14 +151,7 @@ export class GantrydHarness {
     fs.closeSync(log);
     const deadline = Date.now() + 30000;
     for (;;) {
-      if (
-        fs.existsSync(this.sock) &&
-        (await this.request('GET', '/_ping').then(
-          (r) => r.status === 200,
-          () => false,
-        ))
-      )
-        return;
+      if (fs.existsSync(this.sock) && (await this.pings())) return;
       if (Date.now() > deadline || this.daemon.exitCode !== null) throw new Error(`gantryd did not start: ${this.logTail(40)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -124,10 +202,17 @@ export class GantrydHarness {
     return { status: r.status, headers: r.headers, body: r.body.toString() };
   }
 
-  /** Make the offline busybox image as a docker-archive (tools/make-busybox-bundle.sh) and return its path. */
+  /**
+   * Make the offline busybox image as a docker-archive (tools/make-busybox-bundle.sh) and return its
+   * path. Within a jest run it is made once per name and kept in the run's archive cache (the
+   * archive is deterministic; nobody writes to it).
+   */
   makeBusyboxArchive(name = 'busybox:latest'): string {
-    const out = join(this.dir, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
-    const made = spawnSync('bash', [bundleTool, join(this.dir, `b-${Date.now()}`), '--args', 'sh', '--docker-archive', out, '--name', name], {
+    const cache = process.env[ARCHIVE_CACHE];
+    const out = join(cache ?? this.dir, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
+    if (cache !== undefined && fs.existsSync(out)) return out;
+    const bundle = fs.mkdtempSync(join(cache ?? this.dir, 'b-'));
+    const made = spawnSync('bash', [bundleTool, bundle, '--args', 'sh', '--docker-archive', out, '--name', name], {
       encoding: 'utf8',
     });
     if (made.status !== 0) throw new Error(made.stderr);
@@ -139,12 +224,67 @@ export class GantrydHarness {
     this.ok(['load', '-i', this.makeBusyboxArchive(name)]);
   }
 
-  /** Remove all containers, stop the daemon, end every process started under our directory, unmount, delete. */
+  /**
+   * Remove all containers, stop the daemon, end every process started under our directory, unmount,
+   * delete. A shared gantryd is left running: only what this suite added is removed (`release`).
+   */
   async stop(): Promise<void> {
+    if (this.baseline) {
+      this.release(this.baseline);
+      return;
+    }
     if (this.daemon && this.daemon.exitCode === null) {
       for (const id of this.docker(['ps', '-aq'], undefined, 20000).stdout.split('\n').filter(Boolean)) this.docker(['rm', '-f', id], undefined, 20000);
     }
     await this.stopDaemon('SIGTERM');
+    this.reap();
+  }
+
+  private inventory(): Inventory {
+    const list = (args: string[]) =>
+      this.ok(args)
+        .split('\n')
+        .filter((l) => l !== '' && l !== '<none>:<none>')
+        .sort();
+    return {
+      containers: list(['ps', '-aq', '--no-trunc']),
+      networks: list(['network', 'ls', '-q', '--no-trunc']),
+      volumes: list(['volume', 'ls', '-q']),
+      refs: list(['images', '--format', '{{.Repository}}:{{.Tag}}']),
+      images: [...new Set(list(['images', '-aq', '--no-trunc']))],
+      files: fs.readdirSync(this.dir).sort(),
+    };
+  }
+
+  /**
+   * Back to `baseline` on a shared gantryd: remove the containers, networks, volumes, tags, images
+   * and scratch files added since; load busybox again if a suite removed it. Throws if that fails,
+   * so a suite that leaves something behind fails instead of the next one.
+   */
+  private release(baseline: Inventory): void {
+    const added = (now: string[], then: string[]) => now.filter((x) => !then.includes(x));
+    let now = this.inventory();
+    for (const id of now.containers) this.docker(['rm', '-f', '-v', id], undefined, 20000);
+    for (const id of added(now.networks, baseline.networks)) this.docker(['network', 'rm', id]);
+    for (const v of added(now.volumes, baseline.volumes)) this.docker(['volume', 'rm', '-f', v]);
+    for (const ref of added(now.refs, baseline.refs)) this.docker(['rmi', ref]);
+    for (const id of added(this.inventory().images, baseline.images)) this.docker(['rmi', '-f', id]);
+    for (const f of added(now.files, baseline.files)) {
+      spawnSync('sh', ['-c', `grep -o " ${join(this.dir, f)}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
+      fs.rmSync(join(this.dir, f), { recursive: true, force: true });
+    }
+    if (baseline.refs.some((r) => !this.inventory().refs.includes(r))) this.loadBusybox();
+    now = this.inventory();
+    const left = (Object.keys(baseline) as (keyof Inventory)[]).filter((k) => JSON.stringify(now[k]) !== JSON.stringify(baseline[k]));
+    if (left.length > 0) {
+      throw new Error(
+        `the shared gantryd is not back to where this suite found it: ${left.map((k) => `${k}: ${JSON.stringify(baseline[k])} -> ${JSON.stringify(now[k])}`).join('; ')}`,
+      );
+    }
+  }
+
+  /** End every process started under our directory (and the containers we made), unmount, delete. */
+  private reap(): void {
     // container processes name neither our dir nor gantry: they are found by their cgroup (/…/<container id>)
     let ids: string[] = [];
     try {
@@ -163,5 +303,15 @@ export class GantrydHarness {
     }
     spawnSync('sh', ['-c', `grep -o " ${this.dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A process that exists and is not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
   }
 }

@@ -4,15 +4,14 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { GantrydHarness } from '../src/gantryd';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 
 describe('docker CLI coverage against gantryd', () => {
   let h: GantrydHarness;
   let rootfsTar: string;
 
   beforeAll(async () => {
-    h = await GantrydHarness.start('gcl-');
-    h.loadBusybox();
+    h = await sharedGantryd();
     // a plain rootfs tarball for docker import: the busybox image's filesystem, exported by tar
     const bundle = join(h.dir, 'imp');
     const made = spawnSync('bash', [join(__dirname, '..', '..', 'tools', 'make-busybox-bundle.sh'), bundle, '--args', 'sh'], { encoding: 'utf8' });

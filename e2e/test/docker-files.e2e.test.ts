@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
-import { GantrydHarness } from '../src/gantryd';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 import { unixRequest } from '../src/http';
 
 /** A minimal ustar writer for hand-made (hostile) archives. */
@@ -83,8 +83,7 @@ describe('docker stats / cp / diff / export against gantryd', () => {
   };
 
   beforeAll(async () => {
-    h = await GantrydHarness.start('gfx-');
-    h.loadBusybox();
+    h = await sharedGantryd();
     hostDir = join(h.dir, 'host');
     fs.mkdirSync(join(hostDir, 'tree', 'sub'), { recursive: true });
     fs.writeFileSync(join(hostDir, 'file.txt'), 'hello from the host\n');

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { until as waitUntil } from '@gantry/testkit';
-import { GantrydHarness } from '../src/gantryd';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 import { unixRequest } from '../src/http';
 import { bundleTool } from '../src/paths';
 
@@ -53,8 +53,7 @@ describe('container lifecycle with the docker CLI', () => {
       .filter(Boolean);
 
   beforeAll(async () => {
-    g = await GantrydHarness.start('glc-');
-    g.loadBusybox();
+    g = await sharedGantryd();
   }, 60000);
 
   afterAll(async () => {

@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { GantrydHarness } from '../src/gantryd';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 
 const tag = randomBytes(3).toString('hex');
 const HTTPD = (text: string) => `mkdir -p /w && echo ${text} > /w/index.html && exec httpd -f -p 80 -h /w`;
@@ -28,8 +28,7 @@ describe('--internal networks against gantryd', () => {
   const extNet = `ext-${tag}`;
 
   beforeAll(async () => {
-    h = await GantrydHarness.start('gdi-');
-    h.loadBusybox();
+    h = await sharedGantryd();
     h.ok(['network', 'create', '--internal', '--subnet', `${intSub}.0/24`, intNet]);
     h.ok(['network', 'create', '--subnet', `${extSub}.0/24`, extNet]);
   }, 90000);

@@ -11,7 +11,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '@gantry/testkit';
-import { GantrydHarness } from '../src/gantryd';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 
 const tag = randomBytes(3).toString('hex');
 const subnet = () => `10.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}.0/24`;
@@ -52,8 +52,7 @@ describe('docker network against gantryd', () => {
   };
 
   beforeAll(async () => {
-    h = await GantrydHarness.start('gdn-');
-    h.loadBusybox();
+    h = await sharedGantryd();
   }, 60000);
 
   afterAll(async () => {

@@ -3,7 +3,7 @@
  * session (a real pty), keys sent with send-keys, the screen read with capture-pane.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { GantrydHarness } from '../src/gantryd';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,8 +58,7 @@ describe('docker -it through a real terminal (tmux)', () => {
   const state = (name: string) => JSON.parse(h.ok(['inspect', '--format', '{{json .State}}', name])) as { Running: boolean; ExitCode: number };
 
   beforeAll(async () => {
-    h = await GantrydHarness.start('gtt-');
-    h.loadBusybox();
+    h = await sharedGantryd();
   }, 120000);
 
   afterAll(async () => {

@@ -4,14 +4,13 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { GantrydHarness, type HttpResult } from '../src/gantryd';
+import { type GantrydHarness, type HttpResult, sharedGantryd } from '../src/gantryd';
 
 describe('gantryd answers bad input as Docker does', () => {
   let h: GantrydHarness;
 
   beforeAll(async () => {
-    h = await GantrydHarness.start('gbi-');
-    h.loadBusybox();
+    h = await sharedGantryd();
   }, 120000);
 
   afterAll(async () => {

@@ -5,14 +5,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { GantrydHarness } from '../src/gantryd';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 
 describe('gantryd stdin (docker run -i, docker exec -i)', () => {
   let h: GantrydHarness;
 
   beforeAll(async () => {
-    h = await GantrydHarness.start('gio-');
-    h.loadBusybox();
+    h = await sharedGantryd();
   }, 120000);
 
   afterAll(async () => {

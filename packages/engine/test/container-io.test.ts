@@ -7,7 +7,7 @@ import { JsonFileWriter, readLogs, type LogMessage } from '../src/logs/json-file
 import { DEFAULT_DETACH_KEYS, DetachKeyDetector, DetachKeysError, HOLD_LIMIT, parseDetachKeys, serveAttach, type AttachEnd } from '../src/streams/attach';
 import { ContainerIO, createFifos, fifoPaths, removeFifos, type OutputChunk, type StdioFifos } from '../src/streams/fifo-stdio';
 import { Demuxer, frame, StdStream } from '../src/streams/stdcopy';
-import { itIf, needRoot } from '@gantry/testkit';
+import { itIf, needRoot, waitFor } from '@gantry/testkit';
 
 const itRoot = itIf(needRoot('real FIFOs'));
 
@@ -16,13 +16,8 @@ beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cio-'))));
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(5);
-  }
-}
+/** waitFor's options here: the conditions are this process's own I/O, so poll often; 3 s is an upper bound. */
+const soon = (timeoutMs = 3000) => ({ timeoutMs, stepMs: 5 });
 
 /** The shim's ends of the FIFOs, as gantry-shim holds them: O_RDWR, non-blocking. */
 class FakeShim {
@@ -94,9 +89,13 @@ describe('ContainerIO (real FIFOs)', () => {
     io.ready();
     shim.write('stdout', 'hello\nwor');
     shim.write('stderr', 'oops\n');
-    await until(() => got.length >= 2);
+    await waitFor('two chunks', () => got.length >= 2, soon());
     shim.write('stdout', 'ld\n');
-    await until(() => Buffer.concat(got.filter((c) => c.stream === 'stdout').map((c) => c.data)).toString() === 'hello\nworld\n');
+    await waitFor(
+      'both stdout lines',
+      () => Buffer.concat(got.filter((c) => c.stream === 'stdout').map((c) => c.data)).toString() === 'hello\nworld\n',
+      soon(),
+    );
     expect(Buffer.concat(got.filter((c) => c.stream === 'stderr').map((c) => c.data)).toString()).toBe('oops\n');
     sub.unsubscribe();
     shim.write('stdout', 'tail without newline');
@@ -124,7 +123,7 @@ describe('ContainerIO (real FIFOs)', () => {
     io.subscribe((c) => void got.push(c.data.toString()));
     io.ready();
     shim.write('stdout', 'tty output\r\n');
-    await until(() => got.join('') === 'tty output\r\n');
+    await waitFor('the tty output', () => got.join('') === 'tty output\r\n', soon());
     shim.close();
     await io.ended;
   });
@@ -147,7 +146,7 @@ describe('ContainerIO (real FIFOs)', () => {
     expect(io.hasStdin).toBe(true);
     expect(io.writeStdin(Buffer.from('input\n'))).toBe(true);
     let seen = '';
-    await until(() => (seen += shim.readStdin()) === 'input\n');
+    await waitFor('the input at the shim', () => (seen += shim.readStdin()) === 'input\n', soon());
     await io.closeStdin();
     expect(io.hasStdin).toBe(false);
     expect(io.writeStdin(Buffer.from('dropped'))).toBe(true);
@@ -165,14 +164,14 @@ describe('ContainerIO (real FIFOs)', () => {
     const shim = new FakeShim(fifos).openAll();
     io1.ready();
     shim.write('stdout', 'before\n');
-    await until(() => fs.readFileSync(logPath, 'utf8').includes('before'));
+    await waitFor('the first line in the log', () => fs.readFileSync(logPath, 'utf8').includes('before'), soon());
     io1.destroy(); // gantryd stops; the shim keeps the FIFOs open
     log1.close();
     shim.write('stdout', 'while down\n');
     const log = new JsonFileWriter(logPath);
     const io2 = ContainerIO.open(fifos, { terminal: false, log, shimHasEnds: true });
     shim.write('stderr', 'after\n');
-    await until(() => fs.readFileSync(logPath, 'utf8').includes('after'));
+    await waitFor('the second line in the log', () => fs.readFileSync(logPath, 'utf8').includes('after'), soon());
     shim.close();
     await io2.ended;
     log.close();
@@ -196,12 +195,12 @@ describe('ContainerIO (real FIFOs)', () => {
       return false;
     });
     shim.write('stdout', 'one');
-    await until(() => got.length === 1);
+    await waitFor('the first chunk', () => got.length === 1, soon());
     shim.write('stdout', 'two');
     await sleep(50);
     expect(got).toEqual(['one']);
     sub.resume();
-    await until(() => got.length === 2);
+    await waitFor('the second chunk', () => got.length === 2, soon());
     expect(got[1]).toBe('two');
     shim.close();
     await io.ended;
@@ -266,16 +265,16 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     const demux = new Demuxer();
     const frames: string[] = [];
     client.on('data', (b: Buffer) => frames.push(...demux.push(b).map((f) => `${f.stream}:${f.data.toString()}`)));
-    await until(() => frames.length === 1);
+    await waitFor('one frame', () => frames.length === 1, soon());
     expect(frames).toEqual(['1:old line\n']);
     shim.write('stderr', 'err\n');
-    await until(() => frames.length === 2);
+    await waitFor('two frames', () => frames.length === 2, soon());
     shim.write('stdout', 'out\n');
-    await until(() => frames.length === 3);
+    await waitFor('three frames', () => frames.length === 3, soon());
     expect(frames.slice(1)).toEqual(['2:err\n', '1:out\n']);
     client.write('typed\n');
     let seen = '';
-    await until(() => (seen += shim.readStdin()) === 'typed\n');
+    await waitFor('the typed line at the shim', () => (seen += shim.readStdin()) === 'typed\n', soon());
     const clientEnded = new Promise((r) => client.once('end', r));
     shim.close();
     expect(await result).toBe<AttachEnd>('ended');
@@ -325,11 +324,11 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     expect(total).toBeLessThan(4 << 20);
     release();
     const want = Buffer.concat([Buffer.from('old\n'), ...sent]);
-    await until(() => received.reduce((a, b) => a + b.length, 0) >= want.length, 20000);
+    await waitFor('everything written before', () => received.reduce((a, b) => a + b.length, 0) >= want.length, soon(20000));
     expect(Buffer.concat(received).equals(want)).toBe(true);
     // and the output flows again
     shim.write('stdout', 'after\n');
-    await until(() => Buffer.concat(received).subarray(want.length).toString() === 'after\n');
+    await waitFor('the line written after', () => Buffer.concat(received).subarray(want.length).toString() === 'after\n', soon());
     shim.close();
     expect(await result).toBe<AttachEnd>('ended');
     client.destroy();
@@ -346,10 +345,10 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     let out = '';
     client.on('data', (b: Buffer) => (out += b.toString()));
     shim.write('stdout', '$ ');
-    await until(() => out === '$ ');
+    await waitFor('the prompt', () => out === '$ ', soon());
     client.write('echo hi\x18');
     let seen = '';
-    await until(() => (seen += shim.readStdin()) === 'echo hi');
+    await waitFor('the typed command at the shim', () => (seen += shim.readStdin()) === 'echo hi', soon());
     client.write('q');
     expect(await result).toBe<AttachEnd>('detached');
     expect(io.isEnded).toBe(false);
@@ -373,10 +372,10 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     const frames: string[] = [];
     client.on('data', (b: Buffer) => frames.push(...demux.push(b).map((f) => `${f.stream}:${f.data.toString()}`)));
     client.end('data then EOF');
-    await until(() => !io.hasStdin);
+    await waitFor('stdin closed', () => !io.hasStdin, soon());
     shim.write('stderr', 'not wanted\n');
     shim.write('stdout', 'bye\n');
-    await until(() => frames.length === 1);
+    await waitFor('one frame', () => frames.length === 1, soon());
     expect(frames).toEqual(['1:bye\n']);
     shim.close();
     expect(await result).toBe<AttachEnd>('ended');
@@ -404,7 +403,7 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
     expect(closed).toEqual([]);
     const shim = new FakeShim(fifos).openAll();
     io.ready();
-    await until(() => closed.length === 1);
+    await waitFor('the close', () => closed.length === 1, soon());
     expect(shim.readStdin()).toBe('early input\n');
     shim.close();
     expect(await result).toBe<AttachEnd>('ended');
@@ -436,7 +435,7 @@ describe('serveAttach (real FIFOs, a unix socket as the hijacked connection)', (
         onStdinClosed: () => void closed.push('closeio'),
       });
       if (!alreadyEnded) client.end('typed\n');
-      await until(() => closed.length === 1);
+      await waitFor('the close', () => closed.length === 1, soon());
       expect(shim.readStdin()).toBe(alreadyEnded ? '' : 'typed\n');
       shim.close();
       expect(await result).toBe<AttachEnd>('ended');

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContainerStore, type StoreLog } from '../src/containers/store';
 import { VolumeStore } from '../src/volumes/store';
-import { NetworkStore } from '@gantry/network';
+import { NetworkStore, type NetworkRecord } from '@gantry/network';
 import { initialState, type ContainerRecord } from '../src/containers/record';
 
 const tmpDirs: string[] = [];
@@ -138,7 +138,7 @@ describe('NetworkStore with a corrupt network record at start-up', () => {
   it('quarantines it beside the others and serves the rest', () => {
     const dir = path.join(tmp(), 'networks');
     const s = new NetworkStore(dir);
-    const base = {
+    const base: Omit<NetworkRecord, 'Name' | 'Id'> = {
       Created: '',
       Scope: 'local',
       Driver: 'bridge',
@@ -151,7 +151,7 @@ describe('NetworkStore with a corrupt network record at start-up', () => {
       ConfigOnly: false,
       Options: {},
       Labels: {},
-    } as const;
+    };
     const a = NetworkStore.newId();
     const b = NetworkStore.newId();
     s.save({ ...base, Name: 'a', Id: a });

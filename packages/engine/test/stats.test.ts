@@ -53,9 +53,12 @@ describe('stats conversion', () => {
   });
 
   it('decodes a containerd Metric by its type URL', () => {
-    const m: types.Metric = { id: 'c', data: { typeUrl: cgroups.V1_METRICS_TYPE, value: cgroups.v1.Metrics.encode(v1Metrics(1n << 62n)).finish() } };
+    const m: types.Metric = {
+      id: 'c',
+      data: { typeUrl: cgroups.V1_METRICS_TYPE, value: Buffer.from(cgroups.v1.Metrics.encode(v1Metrics(1n << 62n)).finish()) },
+    };
     expect(fromMetric(m)?.pids_stats.current).toBe(3);
-    expect(fromMetric({ id: 'c', data: { typeUrl: 'x.Unknown', value: new Uint8Array() } })).toBeUndefined();
+    expect(fromMetric({ id: 'c', data: { typeUrl: 'x.Unknown', value: Buffer.alloc(0) } })).toBeUndefined();
   });
 
   it('assembles a sample: host memory as the limit when unlimited, precpu from the previous sample', () => {

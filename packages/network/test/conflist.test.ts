@@ -1,5 +1,5 @@
 import { bridgeConflist, cniNetworkName } from '../src/conflist';
-import { CniInvoker, type ExecOutput } from '../src/cni';
+import { CniInvoker, type CniConfList, type ExecOutput } from '../src/cni';
 import type { NetworkRecord } from '../src/store';
 
 const net = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({
@@ -55,7 +55,7 @@ describe('CniInvoker', () => {
       return results[`${env.CNI_COMMAND} ${binary.split('/').pop()}`] ?? { code: 0, stdout: '', stderr: '' };
     };
   beforeEach(() => (calls.length = 0));
-  const list = {
+  const list: CniConfList = {
     cniVersion: '1.0.0',
     name: 'n',
     plugins: [

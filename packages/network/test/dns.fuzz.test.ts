@@ -38,7 +38,7 @@ function query(id: number, flags: number, questions: { name: string; type: numbe
   h.writeUInt16BE(id, 0);
   h.writeUInt16BE(flags, 2);
   h.writeUInt16BE(questions.length, 4);
-  const parts = [h];
+  const parts: Buffer[] = [h];
   for (const q of questions) {
     const t = Buffer.alloc(4);
     t.writeUInt16BE(q.type, 0);

@@ -181,7 +181,7 @@ d('network isolation with namespaces of our own (root)', () => {
     await new Promise<void>((r) => hostOnly!.listen(hostOnlyPort, '127.0.0.1', () => r()));
     // a UDP service on bridge A's gateway, at the resolver's port
     dnsLike = dgram.createSocket('udp4');
-    dnsLike.on('message', (m, r) => dnsLike!.send('dns', r.port, r.address));
+    dnsLike.on('message', (_m, r) => dnsLike!.send('dns', r.port, r.address));
     await new Promise<void>((r) => dnsLike!.bind(dnsPort, `${subA}.1`, () => r()));
   }, 60000);
 

@@ -47,7 +47,7 @@ describe('startContainer', () => {
   /** The init's side: start has the fifo open for reading, so a non-blocking open for writing succeeds. */
   const answer = (data: string | Buffer) => {
     const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-    fs.writeSync(fd, data);
+    fs.writeSync(fd, Buffer.from(data));
     fs.closeSync(fd);
   };
 

@@ -157,6 +157,7 @@ describeRoot('device confinement (root integration)', () => {
         const created = await rt.create(id, { bundle: b, stdio: ['ignore', fd, fd] });
         expect(fs.existsSync(cgroupDir)).toBe(true);
         expect(fs.readFileSync(`${cgroupDir}/cgroup.procs`, 'utf8').trim()).toBe(String(created.state.pid));
+        if (!created.init) throw new Error('create returned no init process');
         const exited = lib.waitExit(created.init);
         await rt.start(id);
         expect(await exited).toBe(0);

@@ -10,9 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeRoot, readOr, useHarness, waitFor, type Harness } from './helpers';
+import { describeRoot, mapLimit, readOr, useHarness, waitFor, type Harness } from './helpers';
 
 const FDS = Array.from({ length: 38 }, (_, i) => 3 + i);
+/** Runtime calls in flight at once for the per-fd attempts (each its own container or exec). */
+const PARALLEL = 3;
 const TMPFS_TMP = { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] };
 
 /** A file on the host with unguessable content, and its path relative to any cwd (enough "../"). */
@@ -25,12 +27,12 @@ function hostMarker(h: Harness): { content: string; file: string; fromAnyCwd: st
 describeRoot('host escape through the runtime (root integration)', () => {
   const H = useHarness('escape');
 
-  it('run: a cwd of /proc/self/fd/N never reaches the host, and fails create with a clear error', () => {
+  it('run: a cwd of /proc/self/fd/N never reaches the host, and fails create with a clear error', async () => {
     const h = H();
     const marker = hostMarker(h);
-    const results = FDS.map((fd) => {
+    const results = await mapLimit(FDS, PARALLEL, async (fd) => {
       const b = h.bundleFor(['cat', marker.fromAnyCwd], (c) => (c.process.cwd = `/proc/self/fd/${fd}`));
-      return { fd, ...h.cli(['run', '-b', b, h.id(`run${fd}`)]) };
+      return { fd, ...(await h.cliAsync(['run', '-b', b, h.id(`run${fd}`)])) };
     });
     expect(results.filter((r) => `${r.stdout}${r.stderr}`.includes(marker.content)).map((r) => r.fd)).toEqual([]);
     // Refused before the program runs, with the reason (not "init exited before start").
@@ -55,12 +57,15 @@ describeRoot('host escape through the runtime (root integration)', () => {
     }
   });
 
-  it('exec: --cwd /proc/self/fd/N never reaches the host', () => {
+  it('exec: --cwd /proc/self/fd/N never reaches the host', async () => {
     const h = H();
     const marker = hostMarker(h);
     const id = h.id('execcwd');
     h.runDetached(id, h.bundleFor(['sleep', '300']));
-    const results = FDS.map((fd) => ({ fd, ...h.cli(['exec', '--cwd', `/proc/self/fd/${fd}`, id, 'cat', marker.fromAnyCwd]) }));
+    const results = await mapLimit(FDS, PARALLEL, async (fd) => ({
+      fd,
+      ...(await h.cliAsync(['exec', '--cwd', `/proc/self/fd/${fd}`, id, 'cat', marker.fromAnyCwd])),
+    }));
     expect(results.filter((r) => `${r.stdout}${r.stderr}`.includes(marker.content)).map((r) => r.fd)).toEqual([]);
     const unclear = results.filter((r) => r.status === 0 || !/working directory \/proc\/self\/fd\/\d+/.test(r.stderr));
     expect(unclear.map((r) => `fd ${r.fd}: status ${r.status}: ${r.stderr.trim()}`)).toEqual([]);
