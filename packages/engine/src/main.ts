@@ -7,11 +7,12 @@
  * its own gantry-containerd, so this one command brings the whole stack up. JSON logs on stderr.
  */
 import { Logger } from '@gantry/containerd';
-import { commandLineOrExit } from '@gantry/linux';
+import { commandLineOrExit, traceProcess } from '@gantry/linux';
 import { startEngine } from './daemon';
 import { COMMAND, daemonFlags } from './flags';
 
 async function main(): Promise<void> {
+  traceProcess('gantryd');
   const opts = commandLineOrExit(COMMAND, process.argv.slice(2), daemonFlags);
   const log = new Logger(opts.logLevel, { component: 'gantryd' });
   const engine = await startEngine({ ...opts, log });

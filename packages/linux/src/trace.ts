@@ -45,6 +45,8 @@ interface State {
   lanes: Open[][];
   context: AsyncLocalStorage<Open>;
   now: () => number;
+  /** When Node started this process, in the same microseconds. */
+  origin: number;
   write: (fd: number, line: string) => void;
 }
 
@@ -101,6 +103,7 @@ export function traceProcess(name: string, pid?: number): void {
     lanes: [],
     context: new Als<Open>(),
     now: () => Math.round((origin + performance.now()) * 1000),
+    origin: Math.round(origin * 1000),
     write: (f, line) => {
       try {
         fs.writeSync(f, line);
@@ -199,6 +202,14 @@ export function traced<T>(name: string, fn: () => T, args?: TraceArgs): T {
     open.end();
   }
   return out;
+}
+
+/** A span from the moment Node started this process until now: what loading it cost (`stage.boot`). */
+export function traceBoot(name: string): void {
+  if (dir === undefined) return;
+  const s = ensure();
+  if (!s) return;
+  emit({ name, cat: name.split('.')[0], ph: 'X', ts: s.origin, dur: Math.max(s.now() - s.origin, 0), pid: s.pid, tid: 1 });
 }
 
 /** A point in time (an "i" event) on this process's track: a milestone with no duration. */

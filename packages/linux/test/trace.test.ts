@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { setTraceDir, span, traced, traceEnabled, traceEnv, traceFd, traceMark, traceProcess } from '../src/trace';
+import { setTraceDir, span, traceBoot, traced, traceEnabled, traceEnv, traceFd, traceMark, traceProcess } from '../src/trace';
 import { mergeTraceDir, readTraceFile, type TraceEvent } from '../src/trace-merge';
 
 let dir: string;
@@ -150,6 +150,16 @@ describe('tracing on', () => {
     traceMark('stage.execve', { pid: 1 });
     const m = byName(mergeTraceDir(dir).traceEvents, 'stage.execve');
     expect(m).toMatchObject({ ph: 'i', s: 't', args: { pid: 1 } });
+  });
+
+  it('spans the time from the process’s start for traceBoot', () => {
+    setTraceDir(dir);
+    traceProcess('t');
+    traceBoot('stage.boot');
+    const boot = byName(mergeTraceDir(dir).traceEvents, 'stage.boot');
+    // jest's worker has been up for a while: the span starts well before now and ends about now
+    expect(boot.ts!).toBeLessThan(Date.now() * 1000 - 100_000);
+    expect(Math.abs(endOf(boot) - Date.now() * 1000)).toBeLessThan(50_000);
   });
 
   it('opens the file on first use when the process did not name itself', () => {

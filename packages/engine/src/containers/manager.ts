@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containers as cpb, isUnavailable, snapshots as spb, tasks as tpb, types } from '@gantry/api';
-import { errdefs, parseSignal } from '@gantry/linux';
+import { errdefs, parseSignal, traced } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { oneLine } from '../one-line';
 import { JsonFileWriter, jsonLogPath, parseLogOpts } from '../logs/json-file';
@@ -128,7 +128,7 @@ export class ContainerManager {
     const v = validateCreate(body, name);
     const config = v.config as ContainerConfig & Record<string, unknown>;
     if (!config.Image) throw errdefs.invalidArgument('No image specified');
-    const image: ResolvedImage = await resolveImage(this.cd, String(config.Image)).catch((e: unknown) => {
+    const image: ResolvedImage = await traced('engine.create.image', () => resolveImage(this.cd, String(config.Image))).catch((e: unknown) => {
       if (errdefs.ownKind(e) === 'not-found') throw noSuchImage(String(config.Image));
       if (mayRetry && isUnavailable(e) && !this.closing) throw new CutByRestart();
       throw e;
@@ -161,20 +161,22 @@ export class ContainerManager {
       ).mounts;
       snapshotMade = true;
       prepared = this.mounts?.prepare(hostConfig, Object.keys({ ...(image.config.config?.Volumes ?? {}), ...(config.Volumes ?? {}) }));
-      const spec = buildSpec({
-        id,
-        config,
-        hostConfig,
-        image: { config: image.config.config ?? {} },
-        rootfsPath: 'rootfs',
-        hostname,
-        etcFiles: etc,
-        networkNamespacePath: net?.netnsPath,
-        namespacePath: net ? (type, ref) => this.joinNamespace(type, ref) : undefined,
-        resolveUser: await userResolver(this.cd, mounts, this.ctx.dataRoot),
-        volumeSource: prepared?.volumeSource,
-        configVolumes: prepared?.configVolumes,
-      });
+      const spec = await traced('engine.create.spec', async () =>
+        buildSpec({
+          id,
+          config,
+          hostConfig,
+          image: { config: image.config.config ?? {} },
+          rootfsPath: 'rootfs',
+          hostname,
+          etcFiles: etc,
+          networkNamespacePath: net?.netnsPath,
+          namespacePath: net ? (type, ref) => this.joinNamespace(type, ref) : undefined,
+          resolveUser: await userResolver(this.cd, mounts, this.ctx.dataRoot),
+          volumeSource: prepared?.volumeSource,
+          configVolumes: prepared?.configVolumes,
+        }),
+      );
       prepared?.copyUp(mounts);
       const effective = {
         ...config,
@@ -373,7 +375,7 @@ export class ContainerManager {
       await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
       this.mounts?.start(rec);
       const mounts = (await this.cd.call(this.cd.snapshots, this.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey })).mounts;
-      await this.ctx.networks?.up(rec.Id);
+      await traced('engine.start.network', () => this.ctx.networks?.up(rec.Id));
       step = 'create';
       const created = await this.cd.call(
         this.cd.tasks,
@@ -514,7 +516,7 @@ export class ContainerManager {
     this.settling.add(id);
     try {
       const rec = this.store.find(id);
-      if (rec?.State.Running) await this.onExit(id, exitStatus, exitedAt);
+      if (rec?.State.Running) await traced('engine.exit', () => this.onExit(id, exitStatus, exitedAt));
     } finally {
       this.settling.delete(id);
     }
@@ -527,7 +529,9 @@ export class ContainerManager {
     // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
     await this.cd.call(this.cd.tasks, this.cd.tasks.delete, { containerId: id }).catch(() => undefined);
     this.mounts?.stop(rec);
-    await this.ctx.networks?.down(id).catch((e: unknown) => this.ctx.log.warn('network teardown failed', { id, error: String(e) }));
+    await traced('engine.exit.network', () => this.ctx.networks?.down(id))?.catch((e: unknown) =>
+      this.ctx.log.warn('network teardown failed', { id, error: String(e) }),
+    );
     const io = this.ios.get(id);
     if (io) {
       await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
@@ -554,7 +558,9 @@ export class ContainerManager {
     for (const fn of this.exitListeners) await fn(id).catch((e: unknown) => this.ctx.log.warn('exit listener failed', { id, error: String(e) }));
     const host = rec.HostConfig as HostConfig;
     if (host.AutoRemove) {
-      await this.remove(id, { force: true, removeVolumes: true }).catch((e: unknown) => this.ctx.log.warn('auto-remove failed', { id, error: String(e) }));
+      await traced('engine.exit.remove', () => this.remove(id, { force: true, removeVolumes: true })).catch((e: unknown) =>
+        this.ctx.log.warn('auto-remove failed', { id, error: String(e) }),
+      );
       return;
     }
     if (this.shouldRestart(rec, exitStatus)) this.scheduleRestart(rec);
