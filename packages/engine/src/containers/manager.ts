@@ -142,7 +142,7 @@ export class ContainerManager {
     let snapshotMade = false;
     let prepared: PreparedMounts | undefined;
     try {
-      const net = this.prepareNetwork(id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts);
+      const net = traced('engine.create.network', () => this.prepareNetwork(id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts));
       if (net) hostname = net.hostname;
       const etc = net ? net.etc : this.writeEtcFiles(dir, hostname);
       // gc.root keeps the snapshot until the container record names it (an empty label value is no

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// Where a `docker run --rm busybox true` spends its time, across every layer: starts a private
+// gantryd (and the gantry-containerd it runs) with GANTRY_TRACE=<dir>, so gantryd, gantry-containerd,
+// the shim, the runtime and the container's init stage each append Chrome trace events to a file of
+// their own there; runs the command once to warm up and once traced; merges the traced run's events
+// (mergeTraceDir of @gantry/linux) into one document with a track for the docker CLI's whole run,
+// and prints the longest phases.
+//
+//   node bench/trace-run.mjs [--out FILE] [--top N] [--network none|bridge]
+//
+// Writes bench/results/trace-run.json: open it in https://ui.perfetto.dev or chrome://tracing.
+// Needs root and a build (npm run build). The e2e harness (e2e/src/gantryd.ts) is transpiled on the
+// fly as bench/engine.mjs does, and the daemon is stopped at the end.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { loadHarness } from './harness.mjs';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+function parseArgs(argv) {
+  const o = { out: join(repo, 'bench', 'results', 'trace-run.json'), top: 15, network: 'bridge' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--out') o.out = resolve(argv[++i]);
+    else if (a === '--top') o.top = Number(argv[++i]);
+    else if (a === '--network') o.network = argv[++i];
+    else {
+      console.error('usage: node bench/trace-run.mjs [--out FILE] [--top N] [--network none|bridge]');
+      process.exit(a === '-h' || a === '--help' ? 0 : 2);
+    }
+  }
+  if (!Number.isInteger(o.top) || o.top < 1) throw new Error('--top wants a positive integer');
+  if (!['none', 'bridge'].includes(o.network)) throw new Error('--network wants none or bridge');
+  return o;
+}
+
+/** Wall-clock microseconds, the clock every traced process writes. */
+const wallUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/** Run the docker CLI; resolves with its pid (throws on failure). */
+function docker(env, args) {
+  return new Promise((res, rej) => {
+    const c = spawn('docker', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d) => (err += d));
+    c.on('error', rej);
+    c.on('exit', (code) => (code === 0 ? res(c.pid) : rej(new Error(`docker ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
+  });
+}
+
+/** The longest spans by name (summed when a name occurs more than once), with their process. */
+function topPhases(events, total, n) {
+  const procName = new Map(events.filter((e) => e.name === 'process_name').map((e) => [e.pid, String(e.args.name).split(' ')[0]]));
+  const by = new Map();
+  for (const e of events) {
+    if (e.ph !== 'X') continue;
+    const k = `${procName.get(e.pid) ?? e.pid}\0${e.name}`;
+    const v = by.get(k) ?? { process: procName.get(e.pid) ?? String(e.pid), name: e.name, us: 0, count: 0 };
+    v.us += e.dur;
+    v.count++;
+    by.set(k, v);
+  }
+  return [...by.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, n)
+    .map((v) => ({ ...v, ms: v.us / 1000, pct: (100 * v.us) / total }));
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('run as root');
+  const { mergeTraceDir } = require(join(repo, 'packages', 'linux', 'dist', 'trace-merge.js'));
+  const tmp = mkdtempSync(join(tmpdir(), 'gantry-bench-trace-'));
+  const traceDir = join(tmp, 'trace');
+  // inherited by gantryd, and from it by gantry-containerd (which hands it to each shim)
+  process.env.GANTRY_TRACE = traceDir;
+  const { GantrydHarness } = loadHarness(tmp, 'gantryd');
+  const g = await GantrydHarness.start('gtr-');
+  const cmd = ['run', '--rm', ...(opts.network === 'none' ? ['--network', 'none'] : []), 'busybox', 'true'];
+  let doc;
+  let from;
+  let to;
+  let cliPid;
+  try {
+    const env = g.env();
+    delete env.GANTRY_TRACE; // the docker CLI has no use for it
+    await docker(env, ['load', '-i', g.makeBusyboxArchive()]);
+    await docker(env, cmd); // warm-up: the first run loads what later ones find loaded
+    from = wallUs();
+    cliPid = await docker(env, cmd);
+    to = wallUs();
+  } finally {
+    await g.stop().catch(() => undefined);
+  }
+  try {
+    doc = mergeTraceDir(traceDir, { from, to });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const total = to - from;
+  const label = `docker ${cmd.join(' ')}`;
+  // the CLI's own track: the whole run, as its user sees it
+  doc.traceEvents.unshift(
+    { name: 'process_name', ph: 'M', pid: cliPid, tid: 0, args: { name: `docker ${cliPid}` } },
+    { name: 'process_sort_index', ph: 'M', pid: cliPid, tid: 0, args: { sort_index: 0 } },
+    { name: label, cat: 'docker', ph: 'X', ts: from, dur: total, pid: cliPid, tid: 1 },
+  );
+  mkdirSync(dirname(opts.out), { recursive: true });
+  writeFileSync(opts.out, `${JSON.stringify(doc)}\n`);
+  const rows = topPhases(doc.traceEvents, total, opts.top);
+  const w = Math.max(...rows.map((r) => r.name.length), 10);
+  console.log(`${'process'.padEnd(18)}${'phase'.padEnd(w + 2)}${'ms'.padStart(8)}${'% total'.padStart(9)}`);
+  for (const r of rows)
+    console.log(
+      `${r.process.padEnd(18)}${(r.count > 1 ? `${r.name} (x${r.count})` : r.name).padEnd(w + 2)}${r.ms.toFixed(1).padStart(8)}${r.pct.toFixed(1).padStart(9)}`,
+    );
+  console.log(`${label}: ${(total / 1000).toFixed(1)} ms; spans nest (a parent includes its children); wrote ${opts.out}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});
