@@ -2,11 +2,12 @@
 // Where a `docker run --rm busybox true` spends its time, across every layer: starts a private
 // gantryd (and the gantry-containerd it runs) with GANTRY_TRACE=<dir>, so gantryd, gantry-containerd,
 // the shim, the runtime and the container's init stage each append Chrome trace events to a file of
-// their own there; runs the command once to warm up and once traced; merges the traced run's events
-// (mergeTraceDir of @gantry/linux) into one document with a track for the docker CLI's whole run,
-// and prints the longest phases.
+// their own there; runs the command once to warm up, then --runs times (5) one after the other;
+// merges the events of the run of median length (mergeTraceDir of @gantry/linux, over that run's
+// time window) into one document with a track for the docker CLI's whole run, and prints its
+// longest phases.
 //
-//   node bench/trace-run.mjs [--out FILE] [--top N] [--network none|bridge]
+//   node bench/trace-run.mjs [--runs N] [--out FILE] [--top N] [--network none|bridge]
 //
 // Writes bench/results/trace-run.json: open it in https://ui.perfetto.dev or chrome://tracing.
 // Needs root and a build (npm run build). The e2e harness (e2e/src/gantryd.ts) is transpiled on the
@@ -24,18 +25,20 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
 function parseArgs(argv) {
-  const o = { out: join(repo, 'bench', 'results', 'trace-run.json'), top: 15, network: 'bridge' };
+  const o = { out: join(repo, 'bench', 'results', 'trace-run.json'), runs: 5, top: 15, network: 'bridge' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--out') o.out = resolve(argv[++i]);
     else if (a === '--top') o.top = Number(argv[++i]);
+    else if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a === '--network') o.network = argv[++i];
     else {
-      console.error('usage: node bench/trace-run.mjs [--out FILE] [--top N] [--network none|bridge]');
+      console.error('usage: node bench/trace-run.mjs [--runs N] [--out FILE] [--top N] [--network none|bridge]');
       process.exit(a === '-h' || a === '--help' ? 0 : 2);
     }
   }
   if (!Number.isInteger(o.top) || o.top < 1) throw new Error('--top wants a positive integer');
+  if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs wants a positive integer');
   if (!['none', 'bridge'].includes(o.network)) throw new Error('--network wants none or bridge');
   return o;
 }
@@ -83,21 +86,23 @@ async function main() {
   const { GantrydHarness } = loadHarness(tmp, 'gantryd');
   const g = await GantrydHarness.start('gtr-');
   const cmd = ['run', '--rm', ...(opts.network === 'none' ? ['--network', 'none'] : []), 'busybox', 'true'];
-  let doc;
-  let from;
-  let to;
-  let cliPid;
+  const runs = [];
   try {
     const env = g.env();
     delete env.GANTRY_TRACE; // the docker CLI has no use for it
     await docker(env, ['load', '-i', g.makeBusyboxArchive()]);
     await docker(env, cmd); // warm-up: the first run loads what later ones find loaded
-    from = wallUs();
-    cliPid = await docker(env, cmd);
-    to = wallUs();
+    for (let i = 0; i < opts.runs; i++) {
+      const from = wallUs();
+      const cliPid = await docker(env, cmd);
+      runs.push({ from, to: wallUs(), cliPid });
+    }
   } finally {
     await g.stop().catch(() => undefined);
   }
+  const byLength = [...runs].sort((a, b) => a.to - a.from - (b.to - b.from));
+  const { from, to, cliPid } = byLength[(byLength.length - 1) >> 1];
+  let doc;
   try {
     doc = mergeTraceDir(traceDir, { from, to });
   } finally {
@@ -120,7 +125,9 @@ async function main() {
     console.log(
       `${r.process.padEnd(18)}${(r.count > 1 ? `${r.name} (x${r.count})` : r.name).padEnd(w + 2)}${r.ms.toFixed(1).padStart(8)}${r.pct.toFixed(1).padStart(9)}`,
     );
-  console.log(`${label}: ${(total / 1000).toFixed(1)} ms; spans nest (a parent includes its children); wrote ${opts.out}`);
+  const ms = runs.map((r) => ((r.to - r.from) / 1000).toFixed(0)).join(', ');
+  console.log(`${label}: the median of ${runs.length} runs (${ms} ms), ${(total / 1000).toFixed(1)} ms`);
+  console.log(`spans nest (a parent includes its children); wrote ${opts.out}`);
 }
 
 main().catch((e) => {

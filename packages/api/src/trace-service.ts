@@ -17,18 +17,18 @@ export function tracedService<I extends object>(prefix: string, definition: Serv
     const wrapped: handleUnaryCall<unknown, unknown> = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
       // a handler that throws at once throws to grpc-js as it would untraced
       let thrown: { e: unknown } | undefined;
-      void traced(
+      traced(
         `${prefix}.${name}`,
         () =>
-          new Promise<void>((done) => {
+          new Promise<void>((done, fail) => {
             try {
               unary(call, (err, value) => (cb(err, value), done()));
             } catch (e) {
               thrown = { e };
-              done();
+              fail(e);
             }
           }),
-      );
+      ).catch(() => undefined); // recorded in the span; thrown below
       if (thrown) throw thrown.e;
     };
     out[name] = wrapped;
