@@ -57,22 +57,51 @@ function docker(env, args) {
   });
 }
 
+/**
+ * Each X event's self time: its duration less that of the spans directly inside it on the same
+ * lane (pid and tid), where the tracer puts a span's children.
+ */
+function selfTimes(events) {
+  const self = new Map();
+  const lanes = new Map();
+  for (const e of events) {
+    if (e.ph !== 'X') continue;
+    const k = `${e.pid}/${e.tid}`;
+    if (!lanes.has(k)) lanes.set(k, []);
+    lanes.get(k).push(e);
+  }
+  for (const lane of lanes.values()) {
+    lane.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+    const open = [];
+    for (const e of lane) {
+      while (open.length && open[open.length - 1].ts + open[open.length - 1].dur <= e.ts) open.pop();
+      const parent = open[open.length - 1];
+      if (parent) self.set(parent, self.get(parent) - e.dur);
+      self.set(e, e.dur);
+      open.push(e);
+    }
+  }
+  return self;
+}
+
 /** The longest spans by name (summed when a name occurs more than once), with their process. */
 function topPhases(events, total, n) {
+  const self = selfTimes(events);
   const procName = new Map(events.filter((e) => e.name === 'process_name').map((e) => [e.pid, String(e.args.name).split(' ')[0]]));
   const by = new Map();
   for (const e of events) {
     if (e.ph !== 'X') continue;
     const k = `${procName.get(e.pid) ?? e.pid}\0${e.name}`;
-    const v = by.get(k) ?? { process: procName.get(e.pid) ?? String(e.pid), name: e.name, us: 0, count: 0 };
+    const v = by.get(k) ?? { process: procName.get(e.pid) ?? String(e.pid), name: e.name, us: 0, selfUs: 0, count: 0 };
     v.us += e.dur;
+    v.selfUs += Math.max(self.get(e), 0);
     v.count++;
     by.set(k, v);
   }
   return [...by.values()]
     .sort((a, b) => b.us - a.us)
     .slice(0, n)
-    .map((v) => ({ ...v, ms: v.us / 1000, pct: (100 * v.us) / total }));
+    .map((v) => ({ ...v, ms: v.us / 1000, selfMs: v.selfUs / 1000, pct: (100 * v.us) / total }));
 }
 
 async function main() {
@@ -119,15 +148,16 @@ async function main() {
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, `${JSON.stringify(doc)}\n`);
   const rows = topPhases(doc.traceEvents, total, opts.top);
-  const w = Math.max(...rows.map((r) => r.name.length), 10);
-  console.log(`${'process'.padEnd(18)}${'phase'.padEnd(w + 2)}${'ms'.padStart(8)}${'% total'.padStart(9)}`);
+  for (const r of rows) r.label = r.count > 1 ? `${r.name} (x${r.count})` : r.name;
+  const w = Math.max(...rows.map((r) => r.label.length), 10);
+  console.log(`${'process'.padEnd(18)}${'phase'.padEnd(w + 2)}${'ms'.padStart(8)}${'% total'.padStart(9)}${'self ms'.padStart(9)}`);
   for (const r of rows)
     console.log(
-      `${r.process.padEnd(18)}${(r.count > 1 ? `${r.name} (x${r.count})` : r.name).padEnd(w + 2)}${r.ms.toFixed(1).padStart(8)}${r.pct.toFixed(1).padStart(9)}`,
+      `${r.process.padEnd(18)}${r.label.padEnd(w + 2)}${r.ms.toFixed(1).padStart(8)}${r.pct.toFixed(1).padStart(9)}${r.selfMs.toFixed(1).padStart(9)}`,
     );
   const ms = runs.map((r) => ((r.to - r.from) / 1000).toFixed(0)).join(', ');
   console.log(`${label}: the median of ${runs.length} runs (${ms} ms), ${(total / 1000).toFixed(1)} ms`);
-  console.log(`spans nest (a parent includes its children); wrote ${opts.out}`);
+  console.log(`spans nest: ms includes the spans inside, self ms does not (other processes' work is in neither); wrote ${opts.out}`);
 }
 
 main().catch((e) => {
