@@ -157,7 +157,7 @@ async function main() {
     );
   const ms = runs.map((r) => ((r.to - r.from) / 1000).toFixed(0)).join(', ');
   console.log(`${label}: the median of ${runs.length} runs (${ms} ms), ${(total / 1000).toFixed(1)} ms`);
-  console.log(`spans nest: ms includes the spans inside, self ms does not (other processes' work is in neither); wrote ${opts.out}`);
+  console.log(`spans nest: ms includes the spans inside, self ms does not (an rpc.* span's self time is its wait on the callee); wrote ${opts.out}`);
 }
 
 main().catch((e) => {
