@@ -25,7 +25,7 @@ export function tracedService<I extends object>(prefix: string, definition: Serv
               unary(call, (err, value) => (cb(err, value), done()));
             } catch (e) {
               thrown = { e };
-              fail(e);
+              fail(e instanceof Error ? e : new Error(String(e)));
             }
           }),
       ).catch(() => undefined); // recorded in the span; thrown below
