@@ -1,5 +1,5 @@
 import type { Exchange } from './events/exchange';
-import type { Logger } from './log';
+import type { Logger } from '@gantry/linux';
 import type { RecordStore } from '@gantry/linux';
 
 /** What every service of the daemon shares. */

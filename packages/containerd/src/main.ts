@@ -6,7 +6,7 @@
  * store under --root, tasks in one gantry-shim each under --state. JSON logs on stderr.
  */
 import { commandLineOrExit, FlagError, traceProcess, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
-import { Logger, type Level } from './log';
+import { Logger, type Level } from '@gantry/linux';
 import { startDaemon, DEFAULTS } from './server';
 
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'] satisfies Level[];

@@ -1,7 +1,7 @@
 import type { Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { namespaceOf } from '@gantry/api';
 import { invalidArgument, toServiceError } from './errors';
-import type { Logger } from './log';
+import type { Logger } from '@gantry/linux';
 
 const NAMESPACE_RE = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,74}[A-Za-z0-9])?$/;
 

@@ -30,7 +30,7 @@ import { snapshotsService } from './services/snapshots';
 import type { DaemonContext } from './context';
 import { decodeEvent } from './events/decode';
 import { Exchange } from './events/exchange';
-import type { Logger } from './log';
+import type { Logger } from '@gantry/linux';
 import { ContainerStore } from './metadata/containers';
 import { LeaseStore } from './leases/store';
 import { imagesService } from './services/images';

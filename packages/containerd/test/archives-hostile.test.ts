@@ -12,12 +12,12 @@ import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { archives, namespaceMetadata, version } from '@gantry/api';
-import { hostPlatform } from '../src/images/platform';
-import { Logger } from '../src/log';
+import { hostPlatform } from '@gantry/oci';
+import { Logger } from '@gantry/linux';
 import { startDaemon, type Daemon } from '../src/server';
 import { rpc } from './services-harness';
 import { describeIf, needRoot } from '@gantry/testkit';
-import { base256, END, fileMember, paxHeader, paxRecord, rawHeader } from './tar-fixtures';
+import { base256, END, fileMember, paxHeader, paxRecord, rawHeader } from '@gantry/testkit';
 
 const d = describeIf(needRoot());
 

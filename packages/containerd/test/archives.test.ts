@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { credentials, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { archives, images, introspection, namespaceMetadata } from '@gantry/api';
-import { Logger } from '../src/log';
+import { Logger } from '@gantry/linux';
 import { startDaemon, type Daemon } from '../src/server';
 import { REPO } from './helpers';
 import { rpc } from './services-harness';

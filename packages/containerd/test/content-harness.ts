@@ -11,7 +11,7 @@ import { LocalContentStore } from '../src/content/local-store';
 import type { DaemonContext } from '../src/context';
 import { decodeEvent } from '../src/events/decode';
 import type { EventEnvelope } from '../src/events/exchange';
-import { Logger } from '../src/log';
+import { Logger } from '@gantry/linux';
 import { RecordStore } from '@gantry/linux';
 import { contentService, type LeaseResource } from '../src/services/content';
 import { eventsService } from '../src/services/events';

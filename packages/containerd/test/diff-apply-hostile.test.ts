@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { linuxSys, resetOpenat2Probe, SysError, type Sys } from '@gantry/linux';
-import { applyLayer, LayerError } from '../src/diff/apply';
+import { LayerError } from '@gantry/archive';
+import { applyLayer } from '../src/diff/apply';
 import { comparable, isRoot, makeTar, sha256, snapshotTree, streamOf, tmpDir, type RawEntry } from './diff-helpers';
 
 interface Case {

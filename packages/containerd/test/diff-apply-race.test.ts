@@ -10,7 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { applyLayer, LayerError } from '../src/diff/apply';
+import { LayerError } from '@gantry/archive';
+import { applyLayer } from '../src/diff/apply';
 import { isRoot, makeTar, tmpDir } from './diff-helpers';
 
 let work: string;

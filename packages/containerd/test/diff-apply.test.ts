@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { linuxSys } from '@gantry/linux';
-import { applyLayer, LayerError } from '../src/diff/apply';
+import { LayerError } from '@gantry/archive';
+import { applyLayer } from '../src/diff/apply';
 import { comparable, isRoot, makeTar, sh, sha256, snapshotTree, streamOf, tmpDir } from './diff-helpers';
 
 let work: string;

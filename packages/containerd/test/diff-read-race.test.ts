@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diffTarChunks } from '../src/diff/diff';
-import { ByteSource, readTar } from '../src/diff/tar';
+import { ByteSource, readTar } from '@gantry/archive';
 import { tmpDir } from './diff-helpers';
 
 let work: string;

@@ -16,7 +16,7 @@ import { errdefs } from '@gantry/linux';
 import { notFound } from '../src/errors';
 import { Exchange } from '../src/events/exchange';
 import { decodeEvent } from '../src/events/decode';
-import { Logger } from '../src/log';
+import { Logger } from '@gantry/linux';
 import { RecordStore } from '@gantry/linux';
 import { diffService, UNCOMPRESSED_LABEL } from '../src/services/diff';
 import { makeTar, sh, sha256, tmpDir } from './diff-helpers';

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { containers, namespaceMetadata } from '@gantry/api';
-import { Logger } from '../src/log';
+import { Logger } from '@gantry/linux';
 import { startDaemon, type Daemon } from '../src/server';
 import { newContainer, rpc } from './services-harness';
 

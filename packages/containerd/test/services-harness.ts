@@ -10,7 +10,7 @@ import { containers, events, introspection, namespaces, version, type protobuf }
 import type { DaemonContext } from '../src/context';
 import { decodeEvent } from '../src/events/decode';
 import { Exchange, type EventEnvelope } from '../src/events/exchange';
-import { Logger } from '../src/log';
+import { Logger } from '@gantry/linux';
 import { RecordStore } from '@gantry/linux';
 import { containersService, type ContainersServiceOptions } from '../src/services/containers';
 import { eventsService } from '../src/services/events';

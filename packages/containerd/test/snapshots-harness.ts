@@ -8,7 +8,7 @@ import { linuxSys } from '@gantry/linux';
 import type { DaemonContext } from '../src/context';
 import { decodeEvent } from '../src/events/decode';
 import { Exchange } from '../src/events/exchange';
-import { Logger } from '../src/log';
+import { Logger } from '@gantry/linux';
 import { introspectionService } from '../src/services/introspection';
 import { namespacesService } from '../src/services/namespaces';
 import { snapshotsService } from '../src/services/snapshots';
@@ -17,7 +17,7 @@ import { OverlaySnapshotter } from '../src/snapshots/overlay';
 import { notFound } from '../src/errors';
 import { errdefs, KindError, RecordStore } from '@gantry/linux';
 import { mountAll, unmount } from '../src/snapshots/mount';
-import type { MountSpec } from '../src/snapshots/types';
+import type { MountSpec } from '@gantry/linux';
 import { describeIf, needRoot } from '@gantry/testkit';
 
 /** describe, or skip with a warning when not root (mounts need it); under CI=true it fails instead. */

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { events, namespaceMetadata, snapshots, unpackAny, type types } from '@gantry/api';
 import type { EventEnvelope } from '../src/events/exchange';
-import type { MountSpec } from '../src/snapshots/types';
+import type { MountSpec } from '@gantry/linux';
 import { rpc } from './services-harness';
 import { describeAsRoot, Mounts, mountedUnder, startSnapshotsServer, type SnapshotsServer } from './snapshots-harness';
 

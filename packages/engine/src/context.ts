@@ -1,4 +1,4 @@
-import type { Logger } from '@gantry/containerd';
+import type { Logger } from '@gantry/linux';
 import type { Containerd } from './containerd/client';
 import type { EngineEvents } from './events';
 import type { NetworkController } from './networks/controller';

@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
-import { createFileExclusive, FileExistsError } from '@gantry/linux';
+import { createFileExclusive, FileExistsError, type Logger } from '@gantry/linux';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@gantry/containerd';
 import { Containerd } from './containerd/client';
 import { ContainerdSupervisor } from './containerd/supervisor';
 import type { EngineContext } from './context';
@@ -24,6 +23,8 @@ import { ExecManager } from './containers/exec';
 import { EventMonitor } from './containers/monitor';
 import { NetworkController } from './networks/controller';
 import { registerNetworkRoutes } from './routes/networks';
+import { ContainerMounts } from './volumes/container-mounts';
+import { VolumeStore } from './volumes/store';
 
 export interface EngineOptions {
   /** Where the API listens (-H): unix sockets and TCP addresses. */
@@ -102,7 +103,11 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   });
   await networks.init();
   ctx.networks = networks;
-  const volumes = registerVolumeRoutes(router, ctx, store);
+  const volumeStore = new VolumeStore(opts.dataRoot, {
+    onQuarantine: (r) => opts.log.error('volume record quarantined: it cannot be read; the volume is not served, its data is kept', { ...r }),
+  });
+  const volumes = new ContainerMounts(volumeStore, store, ctx);
+  registerVolumeRoutes(router, ctx, volumes);
   const containers = new ContainerManager(ctx, store, volumes);
   const execs = new ExecManager(ctx, containers);
   const inUse = (imageId: string, name: string) =>
@@ -110,21 +115,23 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
       .all()
       .filter((c) => c.ImageID === imageId || (name !== '' && c.Image === name))
       .map((c) => c.Id);
-  registerSystemRoutes(router, ctx, async () => {
-    const all = store.all();
-    const images = await imageUsage(ctx)
-      .then((l) => l.length)
-      .catch(() => 0);
-    return {
-      containers: all.length,
-      running: all.filter((c) => c.State.Running && !c.State.Paused).length,
-      paused: all.filter((c) => c.State.Paused).length,
-      stopped: all.filter((c) => !c.State.Running).length,
-      images,
-    };
+  registerSystemRoutes(router, ctx, {
+    counts: async () => {
+      const all = store.all();
+      const images = await imageUsage(ctx)
+        .then((l) => l.length)
+        .catch(() => 0);
+      return {
+        containers: all.length,
+        running: all.filter((c) => c.State.Running && !c.State.Paused).length,
+        paused: all.filter((c) => c.State.Paused).length,
+        stopped: all.filter((c) => !c.State.Running).length,
+        images,
+      };
+    },
   });
-  registerContainerRoutes(router, ctx, containers, (id) => execs.idsOf(id));
-  registerContainerFileRoutes(router, ctx, containers);
+  registerContainerRoutes(router, ctx, containers, (id) => execs.idsOf(id), networks);
+  registerContainerFileRoutes(router, ctx, store);
   registerExecRoutes(router, ctx, execs);
   registerImageRoutes(router, ctx, { inUse });
   registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));

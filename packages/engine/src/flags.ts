@@ -4,8 +4,7 @@
  * -b/--bridge, --insecure-registry, -l/--log-level. Boolean flags take `--flag`, `--flag=true`
  * or `--flag=false`. Parsing is @gantry/linux's flags module; this file says what the values mean.
  */
-import type { Level } from '@gantry/containerd';
-import { FlagError, parseFlags as parseCommandLine, type CommandLine, type FlagDefs } from '@gantry/linux';
+import { FlagError, parseFlags as parseCommandLine, type CommandLine, type FlagDefs, type Level } from '@gantry/linux';
 import type { EngineOptions } from './daemon';
 import { DEFAULT_UNIX_SOCKET, ListenerConfigError, parseHost, type HostAddress, type TlsFlags } from './http/listeners';
 

@@ -6,8 +6,7 @@
  * The Docker Engine API on unix sockets and TCP (see src/flags.ts). Without --containerd it runs
  * its own gantry-containerd, so this one command brings the whole stack up. JSON logs on stderr.
  */
-import { Logger } from '@gantry/containerd';
-import { commandLineOrExit, traceProcess } from '@gantry/linux';
+import { commandLineOrExit, Logger, traceProcess } from '@gantry/linux';
 import { startEngine } from './daemon';
 import { COMMAND, daemonFlags } from './flags';
 

@@ -16,7 +16,7 @@ import { healthSettings } from '../src/containers/health';
 import { EXEC_BODY, EXEC_START_BODY, NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY, UPDATE_BODY, validateCreate } from '../src/containers/validate';
 import { KindError } from '@gantry/linux';
 import { toHttpError } from '../src/http/errors';
-import { stopGraceMs } from '../src/containers/manager';
+import { stopGraceMs } from '../src/containers/stop';
 import { signalParam, stopTimeout } from '../src/routes/query-params';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'api-decode');

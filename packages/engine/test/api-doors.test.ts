@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import type { EngineContext } from '../src/context';
 import { ContainerStore } from '../src/containers/store';
 import { EngineEvents } from '../src/events';

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { ByteSource, END_OF_ARCHIVE, nodeOf, padding, readTar, tarHeader, type TarWriteEntry } from '@gantry/containerd';
-import { linuxSys, openRoot } from '@gantry/linux';
+import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, type TarWriteEntry } from '@gantry/archive';
+import { linuxSys, openRoot, nodeOf } from '@gantry/linux';
 import { checkArchive, extractArchive, spool, tarTree } from '../src/containers/archive';
 
 const sys = linuxSys();

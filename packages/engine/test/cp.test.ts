@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ByteSource, readTar } from '@gantry/containerd';
+import { ByteSource, readTar } from '@gantry/archive';
 import { linuxSys, openRoot } from '@gantry/linux';
 import { tarTree } from '../src/containers/archive';
 import { containerAbsPath, containerBaseName, cpDestination, openCpSource } from '../src/containers/cp';

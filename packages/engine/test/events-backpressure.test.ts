@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import { waitFor } from '@gantry/testkit';
 import type { Containerd } from '../src/containerd/client';
 import { ContainerStore } from '../src/containers/store';

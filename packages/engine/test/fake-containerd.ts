@@ -30,7 +30,7 @@ export class FakeContainerd {
           return [m, fn];
         }),
       );
-    this.tasks = service('Tasks', ['create', 'start', 'delete', 'exec', 'deleteProcess', 'wait', 'kill', 'closeIo', 'list', 'get', 'resume']);
+    this.tasks = service('Tasks', ['create', 'start', 'delete', 'exec', 'deleteProcess', 'wait', 'kill', 'closeIo', 'list', 'get', 'resume', 'update']);
     this.snapshots = service('Snapshots', ['mounts', 'remove']);
     this.containers = service('Containers', ['get', 'delete']);
   }

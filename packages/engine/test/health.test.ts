@@ -115,6 +115,13 @@ describe('restart back-off', () => {
     expect(nextRestartDelay(6400, 10_000)).toBe(100);
     expect(nextRestartDelay(6400, 9_999)).toBe(12800);
   });
+
+  it("with gantry-containerd's 5 s cap: a crash loop settles at 5 s, a crash after a stable run retries at once", () => {
+    let d = 0;
+    for (let i = 0; i < 10; i++) d = nextRestartDelay(d, 200, 5000);
+    expect(d).toBe(5000);
+    expect(nextRestartDelay(d, 60_000, 5000)).toBe(100);
+  });
 });
 
 describe('restart policies', () => {

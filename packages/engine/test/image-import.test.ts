@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { END_OF_ARCHIVE, padding, tarHeader } from '@gantry/containerd';
+import { END_OF_ARCHIVE, padding, tarHeader } from '@gantry/archive';
 import { spool } from '../src/containers/archive';
 import { KindError } from '@gantry/linux';
 import { toHttpError } from '../src/http/errors';

@@ -1,15 +1,15 @@
 /**
- * Docker's image endpoints end to end: an in-process gantry-containerd on temporary dirs, gantryd's
+ * Docker's image endpoints end to end: a gantry-containerd (the built binary) on temporary dirs, gantryd's
  * API server with the image and system routes, driven by the real docker CLI (load, images,
  * inspect, history, tag, rmi, save, import, image prune) and by raw HTTP for the error answers.
  * Archives made by tools/make-busybox-bundle.sh and read back by skopeo.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Logger, startDaemon, type Daemon } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import { Containerd } from '../src/containerd/client';
 import type { EngineContext } from '../src/context';
 import { EngineEvents, type EngineEvent } from '../src/events';
@@ -17,9 +17,10 @@ import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { imageUsage, registerImageRoutes } from '../src/routes/images';
 import { registerSystemRoutes } from '../src/routes/system';
-import { describeIf, needRoot, needTool } from '@gantry/testkit';
+import { describeIf, needRoot, needTool, waitFor } from '@gantry/testkit';
 
 const REPO = path.resolve(__dirname, '../../..');
+const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');
 const d = describeIf(needRoot(), needTool('docker', 'docker.io'), needTool('skopeo'));
 
 interface Run {
@@ -30,7 +31,7 @@ interface Run {
 
 d('image routes driven by the docker CLI (root)', () => {
   let dir: string;
-  let daemon: Daemon;
+  let daemon: ChildProcess;
   let server: ApiServer;
   let ctx: EngineContext;
   let sock: string;
@@ -89,12 +90,23 @@ d('image routes driven by the docker CLI (root)', () => {
       { encoding: 'utf8' },
     );
     if (made.status !== 0) throw new Error(`make-busybox-bundle: ${made.stderr}`);
-    daemon = await startDaemon({ address: path.join(dir, 'c.sock'), root: path.join(dir, 'root'), state: path.join(dir, 'state'), log: new Logger('error') });
+    const daemonLog = path.join(dir, 'containerd.log');
+    const logFd = fs.openSync(daemonLog, 'a');
+    daemon = spawn(
+      process.execPath,
+      [CONTAINERD_MAIN, '--address', path.join(dir, 'c.sock'), '--root', path.join(dir, 'root'), '--state', path.join(dir, 'state'), '--log-level', 'error'],
+      { stdio: ['ignore', logFd, logFd] },
+    );
+    fs.closeSync(logFd);
+    await waitFor('gantry-containerd', () => {
+      if (daemon.exitCode !== null) throw new Error(`gantry-containerd exited: ${fs.readFileSync(daemonLog, 'utf8')}`);
+      return fs.existsSync(path.join(dir, 'c.sock'));
+    });
     const log = new Logger('error');
     ctx = { log, cd: new Containerd(path.join(dir, 'c.sock')), events: new EngineEvents(), dataRoot: path.join(dir, 'data'), started: new Date() };
     ctx.events.subscribe((e) => events.push(e));
     const router = new Router();
-    registerSystemRoutes(router, ctx, async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }));
+    registerSystemRoutes(router, ctx, { counts: async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }) });
     registerImageRoutes(router, ctx, { inUse: (id) => used.get(id) ?? [] });
     server = new ApiServer(router, log);
     await server.listen(sock);
@@ -103,7 +115,11 @@ d('image routes driven by the docker CLI (root)', () => {
   afterAll(async () => {
     await server?.close();
     ctx?.cd.close();
-    await daemon?.close();
+    if (daemon && daemon.exitCode === null) {
+      const exited = new Promise((resolve) => daemon.once('exit', resolve));
+      daemon.kill('SIGTERM');
+      await exited;
+    }
     spawnSync('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -215,9 +231,12 @@ d('image routes driven by the docker CLI (root)', () => {
     expect(rm).toContain('Untagged: imported:v1');
     expect(rm).toContain(`Deleted: ${replaced}`);
     // garbage collected synchronously: the config blob and the layer's snapshot are gone
-    expect(() => daemon.stores.content.info('gantry', replaced)).toThrow();
+    const cd = ctx.cd;
+    await expect(cd.call(cd.content, cd.content.info, { digest: replaced })).rejects.toMatchObject({ message: expect.stringMatching(/not found/) });
     const layer = (img!.RootFS as { Layers: string[] }).Layers[0]!;
-    expect(() => daemon.stores.snapshotters.get('overlayfs')!.stat('gantry', layer)).toThrow();
+    await expect(cd.call(cd.snapshots, cd.snapshots.stat, { snapshotter: 'overlayfs', key: layer })).rejects.toMatchObject({
+      message: expect.stringMatching(/not found/),
+    });
   }, 120000);
 
   it('answers bad input as Docker does', async () => {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { events, packAny, timestampFromDate, types } from '@gantry/api';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import type { Containerd } from '../src/containerd/client';
 import type { EngineContext } from '../src/context';
 import { EngineEvents } from '../src/events';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { types } from '@gantry/api';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import type { Containerd } from '../src/containerd/client';
 import { ContainerManager } from '../src/containers/manager';
 import { initialState, type ContainerRecord } from '../src/containers/record';

@@ -17,7 +17,7 @@ import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
 import { HttpError } from '../src/http/errors';
 import { Router, type Handler } from '../src/http/router';
 import { ApiServer, cleanPath, cleanRedirect, requestTarget } from '../src/http/server';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'router');
 const ROUTES_DIR = path.join(__dirname, '..', 'src', 'routes');

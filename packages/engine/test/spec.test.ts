@@ -365,7 +365,7 @@ describe('buildSpec: resources', () => {
   const MB = 1024 * 1024;
   test.each<[string, HostConfig, object | undefined]>([
     ['memory limit: swap defaults to 2x', { Memory: 100 * MB }, { limit: 100 * MB, swap: 200 * MB }],
-    ['MemorySwap -1: unlimited swap', { Memory: 100 * MB, MemorySwap: -1 }, { limit: 100 * MB }],
+    ['MemorySwap -1: unlimited swap, passed on', { Memory: 100 * MB, MemorySwap: -1 }, { limit: 100 * MB, swap: -1 }],
     ['MemorySwap given', { Memory: 100 * MB, MemorySwap: 300 * MB }, { limit: 100 * MB, swap: 300 * MB }],
     ['reservation + swappiness', { MemoryReservation: 50 * MB, MemorySwappiness: 10 }, { reservation: 50 * MB, swappiness: 10 }],
     ['nothing', {}, undefined],

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { status as Code } from '@grpc/grpc-js';
-import { Logger } from '@gantry/containerd';
+import { Logger } from '@gantry/linux';
 import type { Containerd } from '../src/containerd/client';
 import { ExecManager } from '../src/containers/exec';
 import { ContainerManager } from '../src/containers/manager';

@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Logger } from '@gantry/containerd';
-import { MS, O, linuxSys, type Sys } from '@gantry/linux';
+import { MS, O, linuxSys, type Sys, Logger } from '@gantry/linux';
 import type { EngineContext } from '../src/context';
 import { parseBind, parseMountSpec } from '../src/containers/mounts';
 import { buildSpec } from '../src/containers/spec';

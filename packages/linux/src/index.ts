@@ -26,6 +26,8 @@ export * from './confine';
 export { BpfLoadError } from './bpf';
 export * from './mount';
 export * from './store';
+export { Logger } from './log';
+export type { Level } from './log';
 export { parseFlags, flagsHelp, commandLineOrExit, FlagError } from './flags';
 export type { FlagDef, FlagDefs, FlagValues, CommandLine, CommandSpec, StringFlag, BooleanFlag } from './flags';
 export * as errdefs from './errdefs';

@@ -31,7 +31,7 @@
  * The chains are shared by every gantryd on the host and never deleted; rules that name a bridge
  * are removed with it.
  */
-import { run, CommandError } from './run';
+import { run } from './run';
 
 export const USER_CHAIN = 'GANTRY-USER';
 export const FORWARD_CHAIN = 'GANTRY-FORWARD';
@@ -92,9 +92,16 @@ async function has(r: Rule): Promise<boolean> {
   );
 }
 
+const chainExists = (table: Table, chain: string): Promise<boolean> =>
+  ipt(['-t', table, '-S', chain]).then(
+    () => true,
+    () => false,
+  );
+
 async function ensureChain(table: Table, chain: string): Promise<void> {
-  await ipt(['-t', table, '-N', chain]).catch((e: unknown) => {
-    if (!(e instanceof CommandError) || !/exists/i.test(e.stderr)) throw e;
+  // iptables says "already exists" only in words (exit status 1, as for any failure): ask instead
+  await ipt(['-t', table, '-N', chain]).catch(async (e: unknown) => {
+    if (!(await chainExists(table, chain))) throw e;
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { invalid, NetworkError } from './errors';
+import { invalid, PortAllocatedError } from './errors';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
@@ -77,8 +77,6 @@ interface Held {
   close(): void;
 }
 
-const alreadyAllocated = (ip: string, port: number) => new NetworkError('internal', `Bind for ${ip}:${port} failed: port is already allocated`);
-
 /** Bind `ip:port/proto` (port 0: the kernel picks) and keep it; resolves to the bound port. */
 function hold(ip: string, port: number, proto: Protocol): Promise<{ port: number; close(): void }> {
   return new Promise((resolve, reject) => {
@@ -119,7 +117,7 @@ export class PortReservations {
         for (let p = lo; p <= hi && !got; p++) {
           got = await hold(r.hostIP, p, r.protocol).catch(() => undefined);
         }
-        if (!got) throw alreadyAllocated(r.hostIP, lo);
+        if (!got) throw new PortAllocatedError(r.hostIP, lo);
         held.push({ key: `${r.hostIP}:${got.port}/${r.protocol}`, close: got.close });
         out.push({ hostPort: got.port, containerPort: r.containerPort, protocol: r.protocol, hostIP: r.hostIP });
       }

@@ -1,5 +1,5 @@
 /** One entry point: a RegistryHost per registry domain, pull/push/login/inspect by reference. */
-import { formatReference, parseReference, type Platform } from '@gantry/containerd';
+import { formatReference, parseReference, type Platform, isIndex } from '@gantry/oci';
 import type { Credentials } from './auth';
 import { pullImage, type PullOptions, type PullResult } from './pull';
 import { pushImage, type PushOptions, type PushResult } from './push';
@@ -7,7 +7,6 @@ import { Repository } from './repository';
 import type { ContainerdStore } from './store';
 import { RegistryHost, type TransportOptions } from './transport';
 import { RegistryError } from './errors';
-import { isIndex } from '@gantry/containerd';
 
 export interface DistributionInspect {
   Descriptor: { mediaType: string; digest: string; size: number };

@@ -21,4 +21,3 @@ export { RegistryError, isTransient } from './errors';
 export type { RegistryErrorKind } from './errors';
 export { shortDigest, LayerProgress } from './progress';
 export type { JsonMessage, ProgressSink } from './progress';
-export { parseReference, normalizeReference, familiarReference, formatReference, InvalidReferenceError } from '@gantry/containerd';

@@ -19,11 +19,11 @@ import {
   platformMatches,
   referenceLabels,
   type ImageConfig,
-  type ImageDescriptor,
+  type Descriptor as ImageDescriptor,
   type IndexDoc,
   type ManifestDoc,
   type Platform,
-} from '@gantry/containerd';
+} from '@gantry/oci';
 import { isTransient, RegistryError } from './errors';
 import { LayerProgress, shortDigest, type ProgressSink } from './progress';
 import { Repository, type FetchedManifest } from './repository';

@@ -11,10 +11,10 @@ import {
   isIndex,
   isManifest,
   parseReference,
-  type ImageDescriptor,
+  type Descriptor as ImageDescriptor,
   type IndexDoc,
   type ManifestDoc,
-} from '@gantry/containerd';
+} from '@gantry/oci';
 import { RegistryError } from './errors';
 import { LayerProgress, shortDigest, type ProgressSink } from './progress';
 import { sourceLabel } from './pull';

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { MediaType } from '@gantry/containerd';
+import { MediaType } from '@gantry/oci';
 import { repositoryScope } from './auth';
 import { RegistryError } from './errors';
 import { readBody, withRetry, type RegistryHost, type RegistryResponse } from './transport';

@@ -25,6 +25,13 @@ export interface BlobDescriptor {
 }
 
 const EXPIRE_LABEL = 'containerd.io/gc.expire';
+/**
+ * Unary calls wait for gantry-containerd while it restarts (waitForReady), so each has a bound: a
+ * minute for bookkeeping calls, an hour for applying a layer (a large layer on a slow disk).
+ * Streams do not wait: a pull or push that finds the daemon gone midway fails and is retried.
+ */
+const CALL_TIMEOUT_MS = 60_000;
+const APPLY_TIMEOUT_MS = 3600_000;
 /** Content Write message size: well under gRPC's 4 MiB default. */
 const WRITE_CHUNK = 1024 * 1024;
 
@@ -41,12 +48,12 @@ export class ContainerdStore {
     return new ContainerdStore(this.clients, this.namespace, this.snapshotter, lease);
   }
 
-  metadata(): Metadata {
-    return callMetadata({ namespace: this.namespace, headers: this.lease ? { 'containerd-lease': this.lease } : {} });
+  metadata(waitForReady = false): Metadata {
+    return callMetadata({ namespace: this.namespace, headers: this.lease ? { 'containerd-lease': this.lease } : {}, waitForReady });
   }
 
-  call<Req, Res>(client: object, method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
-    return unaryCall(client, method, req, this.metadata());
+  call<Req, Res>(client: object, method: UnaryMethod<Req, Res>, req: Req, timeoutMs = CALL_TIMEOUT_MS): Promise<Res> {
+    return unaryCall(client, method, req, this.metadata(true), timeoutMs);
   }
 
   // --- leases ---
@@ -214,11 +221,16 @@ export class ContainerdStore {
     let committed = false;
     try {
       const dc = this.clients.diff;
-      const res = await this.call<diff.ApplyRequest, diff.ApplyResponse>(dc, dc.apply, {
-        diff: types.Descriptor.fromPartial({ mediaType: layer.mediaType, digest: layer.digest, size: BigInt(layer.size) }),
-        mounts: prep.mounts,
-        payloads: {},
-      });
+      const res = await this.call<diff.ApplyRequest, diff.ApplyResponse>(
+        dc,
+        dc.apply,
+        {
+          diff: types.Descriptor.fromPartial({ mediaType: layer.mediaType, digest: layer.digest, size: BigInt(layer.size) }),
+          mounts: prep.mounts,
+          payloads: {},
+        },
+        APPLY_TIMEOUT_MS,
+      );
       const got = res.applied?.digest;
       if (got !== expectedDiffId) throw new RegistryError('digest', `layer ${layer.digest} unpacks to ${got ?? '?'}, the image config says ${expectedDiffId}`);
       try {

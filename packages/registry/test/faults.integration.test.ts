@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { leases } from '@gantry/api';
-import { RegistryClient, RegistryError, type JsonMessage } from '../src';
+import { clientOn, content, diff, images, leases as leasesApi, snapshots, unixChannel, type leases } from '@gantry/api';
+import { ContainerdStore, RegistryClient, RegistryError, type JsonMessage, type StoreClients } from '../src';
 import { RegistryProxy } from './fake-registry';
 import { busyboxArchive, needRegistry, TestContainerd, LocalRegistry } from './helpers';
 import { describeIf, needRoot } from '@gantry/testkit';
@@ -190,4 +190,38 @@ d('pull faults', () => {
     );
     expect(await store.getImage(name())).toBeUndefined();
   });
+});
+
+d('store calls while gantry-containerd restarts', () => {
+  it('a call made while the daemon is down waits for it (instead of failing UNAVAILABLE at once)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gregr-'));
+    const cd = new TestContainerd(dir);
+    const channel = unixChannel(cd.socket);
+    try {
+      const clients: StoreClients = {
+        content: clientOn(content.ContentClient, channel),
+        images: clientOn(images.ImagesClient, channel),
+        leases: clientOn(leasesApi.LeasesClient, channel),
+        snapshots: clientOn(snapshots.SnapshotsClient, channel),
+        diff: clientOn(diff.DiffClient, channel),
+      };
+      const store = new ContainerdStore(clients, 'restarting');
+      // nothing listens on the socket yet: the call is queued, not failed
+      const lease = store.createLease('while-down');
+      let settled = false;
+      void lease.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await new Promise((r) => setImmediate(r));
+      expect(settled).toBe(false);
+      await cd.start();
+      await expect(lease).resolves.toBe('while-down');
+      await store.deleteLease('while-down');
+    } finally {
+      channel.close();
+      await cd.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60000);
 });

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { snapshots } from '@gantry/api';
-import { chainIds } from '@gantry/containerd';
+import { chainIds } from '@gantry/oci';
 import { RegistryClient, RegistryError, type JsonMessage } from '../src';
 import { RegistryProxy, TokenServer } from './fake-registry';
 import { busyboxArchive, needRegistry, removeImage, run, TestContainerd, LocalRegistry } from './helpers';

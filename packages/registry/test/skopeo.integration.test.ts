@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chainIds } from '@gantry/containerd';
+import { chainIds } from '@gantry/oci';
 import { RegistryClient } from '../src';
 import { busyboxArchive, needRegistry, run, TestContainerd, LocalRegistry } from './helpers';
 import { describeIf, needRoot, needTool } from '@gantry/testkit';

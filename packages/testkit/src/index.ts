@@ -5,3 +5,4 @@ export { CRASH_HOOK, runChild, crashAtEachPoint, type ChildResult, type CrashPoi
 export { makePki, type Pki } from './certs';
 export { LocalRegistry, REGISTRY_BIN, needRegistry } from './registry';
 export { cgroup2Mount, needCgroup2 } from './cgroups';
+export { END, GZIP_ZERO_MIB, base256, chunked, fileMember, hostileArchives, paxHeader, paxRecord, rawHeader, zeroBomb, type RawHeader } from './tar-fixtures';

@@ -25,11 +25,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { linuxSys, openRoot, type Sys } from '@gantry/linux';
-import { decompressed, layerLimits, type ExpansionLimits } from './decompress';
-import { extractTar, LayerError } from './extract';
-import { ByteSource, readTar, TarFormatError } from './tar';
-
-export { LayerError } from './extract';
+import { ByteSource, decompressed, extractTar, layerLimits, LayerError, readTar, TarFormatError, type ExpansionLimits } from '@gantry/archive';
 
 export interface ApplyOptions {
   /** The kernel seam every member is written through (default: the real one). */

@@ -6,10 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { linuxSys, type Sys } from '@gantry/linux';
-import type { MountSpec } from '../snapshots/types';
+import { linuxSys, mountAll, overlayLayers, removeMountDir, unmountAll, type MountSpec, type Sys } from '@gantry/linux';
 import { diffOverlayUpper, diffTarChunks, overlayUpperIsSelfContained, toReadable, type DiffOptions } from './diff';
-import { mountAll, overlayLayers, removeMountDir, unmountAll } from './mounts';
 
 export interface CompareOptions extends DiffOptions {
   /** Where temporary mount points are made (created if missing). */

@@ -24,9 +24,8 @@
  */
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { linuxSys, openRoot, type Sys } from '@gantry/linux';
-import { END_OF_ARCHIVE } from './tar';
-import { byteOrder, childNames, entryType, openChild, openForReading, TreeWriter, withChild, type TreeNode } from './tree';
+import { END_OF_ARCHIVE, entryType, TreeWriter } from '@gantry/archive';
+import { byteOrder, childNames, linuxSys, openChild, openForReading, openRoot, withChild, type Sys, type TreeNode } from '@gantry/linux';
 
 export interface DiffOptions {
   /** The kernel seam the trees are read through (default: the real one). */

@@ -1,7 +1,6 @@
 /** The error kind of a layer that could not be applied (Diff.Apply, unpack on import). */
 import type { ErrorKind } from '@gantry/linux';
-import type { LayerError } from './apply';
-import { ExpansionError } from './decompress';
+import { ExpansionError, type LayerError } from '@gantry/archive';
 
 /**
  * An archive fault (format, confinement, a decompression bomb) is an invalid argument; a layer too

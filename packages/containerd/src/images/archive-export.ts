@@ -5,13 +5,21 @@
  */
 import type { Writable } from 'node:stream';
 import type { ContentStore } from '../content/types';
-import { END_OF_ARCHIVE, padding, tarHeader } from '../diff/tar';
+import { END_OF_ARCHIVE, padding, tarHeader } from '@gantry/archive';
 import { failedPrecondition } from '../errors';
 import type { ImageStore } from './store';
-import { isIndex, isManifest } from './media-types';
-import { readJson, resolveManifest, type Descriptor, type IndexDoc, type ManifestDoc } from './manifest';
-import { hostPlatform, type Platform } from './platform';
-import { familiarReference, parseReference } from './reference';
+import {
+  familiarReference,
+  hostPlatform,
+  isIndex,
+  isManifest,
+  parseReference,
+  type Descriptor,
+  type IndexDoc,
+  type ManifestDoc,
+  type Platform,
+} from '@gantry/oci';
+import { readJson, resolveManifest } from './manifest';
 
 export interface ExportDeps {
   content: ContentStore;

@@ -16,14 +16,23 @@ import type { Readable } from 'node:stream';
 import { types } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
-import { decompressed, LAYER_RATIO, type ExpansionLimits } from '../diff/decompress';
-import { ByteSource, readTar } from '../diff/tar';
+import { ByteSource, decompressed, LAYER_RATIO, readTar, type ExpansionLimits } from '@gantry/archive';
 import { failedPrecondition, invalidArgument } from '../errors';
 import type { ImageStore } from './store';
 import type { LeaseStore } from '../leases/store';
-import { isIndex, isManifest, KNOWN, MediaType } from './media-types';
-import { MAX_DOC, readJson, referenceLabels, type Descriptor, type IndexDoc, type ManifestDoc } from './manifest';
-import { normalizeReference, InvalidReferenceError } from './reference';
+import {
+  InvalidReferenceError,
+  isIndex,
+  isManifest,
+  KNOWN_MEDIA_TYPES,
+  MediaType,
+  normalizeReference,
+  referenceLabels,
+  type Descriptor,
+  type IndexDoc,
+  type ManifestDoc,
+} from '@gantry/oci';
+import { MAX_DOC, readJson } from './manifest';
 
 export interface ImportDeps {
   content: ContentStore;
@@ -223,7 +232,7 @@ function checkDescriptor(x: unknown, where: string): Descriptor {
 async function linkDocument(deps: ImportDeps, ns: string, d: Descriptor, seen = new Set<string>()): Promise<void> {
   if (seen.has(d.digest)) return;
   seen.add(d.digest);
-  if (!KNOWN.has(d.mediaType)) throw invalidArgument(`unknown media type ${JSON.stringify(d.mediaType)} for ${d.digest}`);
+  if (!KNOWN_MEDIA_TYPES.has(d.mediaType)) throw invalidArgument(`unknown media type ${JSON.stringify(d.mediaType)} for ${d.digest}`);
   const present = (x: Descriptor) => {
     try {
       const info = deps.content.info(ns, x.digest);
@@ -244,7 +253,7 @@ async function linkDocument(deps: ImportDeps, ns: string, d: Descriptor, seen = 
     const config = checkDescriptor(m.config, `manifest ${d.digest}`);
     if (config.size > MAX_DOC) throw invalidArgument(`image config ${config.digest} has ${config.size} bytes, over the ${MAX_DOC}-byte limit`);
     for (const x of [config, ...m.layers.map((l) => checkDescriptor(l, `manifest ${d.digest}`))]) {
-      if (!KNOWN.has(x.mediaType)) throw invalidArgument(`unknown media type ${JSON.stringify(x.mediaType)} in manifest ${d.digest}`);
+      if (!KNOWN_MEDIA_TYPES.has(x.mediaType)) throw invalidArgument(`unknown media type ${JSON.stringify(x.mediaType)} in manifest ${d.digest}`);
       present(x);
     }
   } else {

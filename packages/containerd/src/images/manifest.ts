@@ -5,37 +5,19 @@
 import type { Readable } from 'node:stream';
 import type { ContentStore } from '../content/types';
 import { failedPrecondition, invalidArgument, notFound } from '../errors';
-import { isConfig, isIndex, isLayer, isManifest, KNOWN } from './media-types';
-import { platformMatches, type Platform } from './platform';
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: Platform & { 'os.version'?: string };
-}
-
-export interface IndexDoc {
-  schemaVersion: number;
-  mediaType?: string;
-  manifests: Descriptor[];
-}
-
-export interface ManifestDoc {
-  schemaVersion: number;
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-}
-
-export interface ImageConfig {
-  architecture?: string;
-  os?: string;
-  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string; Labels?: Record<string, string> };
-  rootfs: { type: string; diff_ids: string[] };
-  history?: unknown[];
-}
+import {
+  isConfig,
+  isIndex,
+  isLayer,
+  isManifest,
+  KNOWN_MEDIA_TYPES,
+  platformMatches,
+  type Descriptor,
+  type ImageConfig,
+  type IndexDoc,
+  type ManifestDoc,
+  type Platform,
+} from '@gantry/oci';
 
 /** Most bytes of an index, manifest or config read into memory. */
 export const MAX_DOC = 8 * 1024 * 1024;
@@ -73,7 +55,7 @@ export async function resolveManifest(
   target: Descriptor,
   platform: Platform,
 ): Promise<{ manifest: ManifestDoc; descriptor: Descriptor }> {
-  if (!KNOWN.has(target.mediaType)) throw invalidArgument(`unknown media type ${target.mediaType}`);
+  if (!KNOWN_MEDIA_TYPES.has(target.mediaType)) throw invalidArgument(`unknown media type ${target.mediaType}`);
   if (isManifest(target.mediaType)) return { manifest: await readJson<ManifestDoc>(content, ns, target), descriptor: target };
   if (!isIndex(target.mediaType)) throw invalidArgument(`${target.mediaType} is not a manifest or index`);
   const index = await readJson<IndexDoc>(content, ns, target);
@@ -97,16 +79,4 @@ export async function readImage(content: ContentStore, ns: string, manifest: Man
     throw failedPrecondition(`image config lists ${config.rootfs.diff_ids.length} layers but the manifest has ${manifest.layers.length}`);
   }
   return { config, layers: manifest.layers };
-}
-
-/** containerd's GC labels of a manifest (config + layers) or index (manifests). */
-export function referenceLabels(doc: ManifestDoc | IndexDoc): Record<string, string> {
-  const labels: Record<string, string> = {};
-  if ('config' in doc && doc.config) {
-    labels['containerd.io/gc.ref.content.config'] = doc.config.digest;
-    doc.layers.forEach((l, i) => (labels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
-  } else if ('manifests' in doc) {
-    doc.manifests.forEach((m, i) => (labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest));
-  }
-  return labels;
 }

@@ -5,19 +5,19 @@
  * committed. Layers already unpacked (by any image) are reused. The image config is labelled
  * with the top snapshot so garbage collection keeps the chain while the image exists.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { KindError, type Sys } from '@gantry/linux';
 import type { ContentStore } from '../content/types';
-import { LayerError } from '../diff/apply';
+import { LayerError } from '@gantry/archive';
 import { layerErrorKind } from '../diff/error-code';
 import { failedPrecondition } from '../errors';
 import { mountAll, unmount } from '../snapshots/mount';
 import type { Snapshotter } from '../snapshots/types';
-import type { ImageConfig, ManifestDoc } from './manifest';
+import { chainIds, type ImageConfig, type ManifestDoc } from '@gantry/oci';
 
 export interface UnpackDeps {
   content: ContentStore;
@@ -25,15 +25,6 @@ export interface UnpackDeps {
   sys: Pick<Sys, 'mount' | 'umount' | 'statfs' | 'mountSetattr'>;
   /** Apply one (possibly gzipped) layer tar of `compressedSize` bytes into a directory; returns the uncompressed digest. */
   applyLayer(layer: Readable, target: string, compressedSize: number): Promise<{ digest: string; size: number }>;
-}
-
-export function chainIds(diffIds: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const id of diffIds) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? id : `sha256:${createHash('sha256').update(`${prev} ${id}`).digest('hex')}`);
-  }
-  return out;
 }
 
 function exists(s: Snapshotter, ns: string, key: string): boolean {

@@ -12,18 +12,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { errdefs, KindError, linuxSys, type Sys } from '@gantry/linux';
+import { errdefs, KindError, linuxSys, withTempMounts, type MountSpec, type Sys } from '@gantry/linux';
 import type { diff, types } from '@gantry/api';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
-import { applyLayer, LayerError } from '../diff/apply';
-import { layerLimits } from '../diff/decompress';
+import { layerLimits, LayerError } from '@gantry/archive';
+import { applyLayer } from '../diff/apply';
 import { layerErrorKind } from '../diff/error-code';
 import { diffMounts } from '../diff/compare';
-import { withTempMounts } from '../diff/mounts';
 import { invalidArgument } from '../errors';
 import { requireNamespace, unary } from '../rpc';
-import type { MountSpec } from '../snapshots/types';
 
 const MEDIA_TYPE = {
   layer: 'application/vnd.oci.image.layer.v1.tar',

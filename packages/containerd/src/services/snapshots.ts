@@ -9,7 +9,8 @@ import { events, packAny, timestampFromNanos, type MessageCodec, type protobuf, 
 import type { DaemonContext } from '../context';
 import { invalidArgument, toServiceError } from '../errors';
 import { requireNamespace, unary } from '../rpc';
-import type { MountSpec, SnapshotInfo, SnapshotKind, Snapshotter } from '../snapshots/types';
+import type { MountSpec } from '@gantry/linux';
+import type { SnapshotInfo, SnapshotKind, Snapshotter } from '../snapshots/types';
 
 const LEASE_HEADER = 'containerd-lease';
 

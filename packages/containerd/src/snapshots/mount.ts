@@ -3,8 +3,7 @@
  * target in order, its options read by @gantry/linux (a read-only bind is a bind followed by a
  * read-only remount).
  */
-import { MNT_DETACH, applyMount, type MountSeam, type Sys } from '@gantry/linux';
-import type { MountSpec } from './types';
+import { MNT_DETACH, applyMount, type MountSeam, type MountSpec, type Sys } from '@gantry/linux';
 
 /** Mount each spec on `target` in order (containerd's mount.All). */
 export function mountAll(sys: MountSeam, mounts: readonly MountSpec[], target: string): void {

@@ -23,7 +23,8 @@ import { pruneLabels, validateLabels } from '../metadata/validate';
 import type { Adaptor } from '../events/filters';
 import { timestampToNanos } from '@gantry/api';
 import { encodeKey } from './keys';
-import type { MountSpec, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUpdate, SnapshotUsage } from './types';
+import type { MountSpec } from '@gantry/linux';
+import type { SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUpdate, SnapshotUsage } from './types';
 import { diskUsage } from './usage';
 
 /** The stored form of a snapshot. */

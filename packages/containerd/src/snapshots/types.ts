@@ -3,6 +3,8 @@
  * diff, images (unpack) and GC. Keys are per namespace: a snapshot's name is its key while it is
  * active or a view, and the name given to Commit once committed; both share one key space.
  */
+import type { MountSpec } from '@gantry/linux';
+
 export type SnapshotKind = 'view' | 'active' | 'committed';
 
 export interface SnapshotInfo {
@@ -20,14 +22,6 @@ export interface SnapshotInfo {
 export interface SnapshotUsage {
   size: number;
   inodes: number;
-}
-
-/** A mount as containerd describes it: mount(2) type, source and options (overlay's lowerdir=... etc.). */
-export interface MountSpec {
-  type: string;
-  source: string;
-  target?: string;
-  options: string[];
 }
 
 /** Fields Update may change: `labels` (replace all) or `labels.<key>` (one label; absent or "" removes it). */

@@ -1,6 +1,6 @@
 /** Disk usage of a directory tree as containerd counts it: distinct inodes, and their allocated blocks × 512 bytes. */
 import { linuxSys, openRoot, type Sys } from '@gantry/linux';
-import { openChild, nodeOf, type TreeNode } from '../diff/tree';
+import { openChild, nodeOf, type TreeNode } from '@gantry/linux';
 import type { SnapshotUsage } from './types';
 
 /** Read by fd (each entry opened O_NOFOLLOW below its directory): a snapshot in use cannot send the count onto the host. */

@@ -1,10 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { writeFileAtomic } from '@gantry/linux';
+import { writeFileAtomic, type Logger } from '@gantry/linux';
 import * as path from 'node:path';
-import type { Logger } from '@gantry/containerd';
+import { nextRestartDelay } from '../containers/restart-policy';
 
-const CONTAINERD_MAIN = path.join(path.dirname(require.resolve('@gantry/containerd/package.json')), 'dist', 'main.js');
+/** gantryd cannot serve without gantry-containerd: retry it sooner than a container's 1-minute cap. */
+const MAX_RESPAWN_DELAY_MS = 5000;
+
+// gantryd shares no code with gantry-containerd, it runs its binary: the sibling package of this
+// checkout (packages/engine/dist/containerd → packages/containerd/dist/main.js), as bin/ does.
+const CONTAINERD_MAIN = path.resolve(__dirname, '..', '..', '..', 'containerd', 'dist', 'main.js');
 
 /**
  * Runs gantry-containerd as gantryd's child when no --containerd address is given, restarts it if
@@ -17,6 +22,8 @@ export class ContainerdSupervisor {
   private adoptedWatch: NodeJS.Timeout | undefined;
   private stopping = false;
   private restarts = 0;
+  /** The delay before the last respawn (0: none yet); back-off as for containers, capped at 5 s. */
+  private lastDelayMs = 0;
 
   constructor(
     readonly address: string,
@@ -112,12 +119,14 @@ export class ContainerdSupervisor {
     });
     fs.closeSync(log);
     this.child = child;
+    const startedAt = Date.now();
     if (child.pid) writeFileAtomic(this.pidFile, `${child.pid}\n`, { mode: 0o644 });
     this.log.info('gantry-containerd started', { pid: child.pid, address: this.address });
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
-      this.log.error('gantry-containerd exited; restarting', { code, signal, restarts: this.restarts });
-      const delay = Math.min(100 * 2 ** this.restarts++, 5000);
+      const delay = (this.lastDelayMs = nextRestartDelay(this.lastDelayMs, Date.now() - startedAt, MAX_RESPAWN_DELAY_MS));
+      this.restarts++;
+      this.log.error('gantry-containerd exited; restarting', { code, signal, restarts: this.restarts, delayMs: delay });
       setTimeout(() => {
         if (!this.stopping) this.spawnOnce();
       }, delay).unref();

@@ -31,11 +31,8 @@ import {
   readTar,
   TarFormatError,
   TreeWriter,
-  childNames,
-  withChild,
-  type TreeNode,
-} from '@gantry/containerd';
-import { errdefs, KindError, type Sys, SysError } from '@gantry/linux';
+} from '@gantry/archive';
+import { errdefs, KindError, type Sys, SysError, childNames, withChild, type TreeNode } from '@gantry/linux';
 
 const READ_CHUNK = 1 << 20;
 

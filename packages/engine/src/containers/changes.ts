@@ -6,8 +6,7 @@
  * in it changed, and the parent of an added or deleted entry is reported as modified.
  */
 import * as path from 'node:path';
-import { childNames, nodeOf, openChild, type TreeNode } from '@gantry/containerd';
-import { O, SysError, linuxSys, openBeneath, openRoot, type Sys } from '@gantry/linux';
+import { O, SysError, linuxSys, openBeneath, openRoot, type Sys, childNames, nodeOf, openChild, type TreeNode } from '@gantry/linux';
 
 export enum ChangeKind {
   Modified = 0,

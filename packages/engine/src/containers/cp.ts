@@ -4,8 +4,7 @@
  * symlink to "/" or to a host file, made before or while we look, leads out of the root.
  */
 import * as path from 'node:path';
-import { nodeOf, type TreeNode } from '@gantry/containerd';
-import { O, SysError, openInRoot, realpathInRoot, type Sys } from '@gantry/linux';
+import { O, SysError, openInRoot, realpathInRoot, type Sys, nodeOf, type TreeNode } from '@gantry/linux';
 import { pathStat, type ContainerPathStat } from './path-stat';
 
 /**

@@ -242,6 +242,14 @@ export class ExecManager {
       });
   }
 
+  /** Close the exec's stdin (attach with stdin-once reached EOF); a failure is logged, not thrown. */
+  async closeStdin(e: ExecRecord): Promise<void> {
+    await this.ctx.cd.call(this.ctx.cd.tasks, this.ctx.cd.tasks.closeIo, { containerId: e.ContainerID, execId: taskExecId(e.ID), stdin: true }).then(
+      () => undefined,
+      (err: unknown) => this.ctx.log.warn('closing stdin failed', { exec: e.ID, error: String(err) }),
+    );
+  }
+
   inspect(id: string): Record<string, unknown> {
     const e = this.get(id);
     return {

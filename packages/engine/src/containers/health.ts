@@ -4,7 +4,7 @@ import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerConfig, HealthConfig } from './docker-types';
-import type { ContainerRecord, HealthState } from './record';
+import { setHealth, type ContainerRecord, type HealthState } from './record';
 import type { ContainerStore } from './store';
 
 /** Docker's defaults (nanoseconds in the API; milliseconds here). */
@@ -163,7 +163,7 @@ export class HealthMonitor {
     if (!rec) return;
     const settings = this.settingsOf(rec);
     if (!settings) return;
-    rec.State = { ...rec.State, Health: { Status: 'starting', FailingStreak: 0, Log: rec.State.Health?.Log ?? [] } };
+    setHealth(rec, { Status: 'starting', FailingStreak: 0, Log: rec.State.Health?.Log ?? [] });
     this.store.save(rec);
     this.run(id, settings);
   }
@@ -176,7 +176,7 @@ export class HealthMonitor {
     const settings = this.settingsOf(rec);
     if (!settings) return;
     if (!rec.State.Health) {
-      rec.State = { ...rec.State, Health: { Status: 'starting', FailingStreak: 0, Log: [] } };
+      setHealth(rec, { Status: 'starting', FailingStreak: 0, Log: [] });
       this.store.save(rec);
     }
     this.run(id, settings);
@@ -217,7 +217,7 @@ export class HealthMonitor {
         if (m.stopped || !cur || !cur.State.Running) return;
         const before = cur.State.Health ?? { Status: 'starting' as const, FailingStreak: 0, Log: [] };
         const after = applyProbeResult(before, result, settings, cur.State.StartedAt);
-        cur.State = { ...cur.State, Health: after };
+        setHealth(cur, after);
         this.store.save(cur);
         if (after.Status !== before.Status)
           this.ctx.events.emit('container', `health_status: ${after.Status}`, id, { image: cur.Image, name: cur.Name.slice(1) });

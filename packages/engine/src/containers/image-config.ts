@@ -1,4 +1,4 @@
-import { chainIds, hostPlatform, normalizeReference } from '@gantry/containerd';
+import { chainIds, hostPlatform, normalizeReference } from '@gantry/oci';
 import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
 

@@ -1,5 +1,5 @@
 import { events, unpackAny } from '@gantry/api';
-import type { Logger } from '@gantry/containerd';
+import type { Logger } from '@gantry/linux';
 
 /** What gantryd needs of a server-streaming Events.Subscribe call (grpc-js' ClientReadableStream fits). */
 export interface EventStream {

@@ -11,8 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { overlayLayers, withTempMounts, type MountSpec } from '@gantry/containerd';
-import { errdefs, linuxSys, openRoot } from '@gantry/linux';
+import { errdefs, linuxSys, openRoot, overlayLayers, withTempMounts, type MountSpec } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { ENGINE_NAMESPACE } from '../containerd/client';
 import type { ContainerRecord } from './record';

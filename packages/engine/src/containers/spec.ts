@@ -359,13 +359,25 @@ function resources(hc: HostConfig, privileged: boolean, cgroupVersion: 1 | 2): R
       r.devices.push({ allow: true, type: m[1]!, major: num(m[2]!), minor: num(m[3]!), access: m[4]! });
     }
   }
+  return { ...r, ...cgroupResources(hc, cgroupVersion) };
+}
+
+/**
+ * HostConfig's memory, CPU, pids and blkio limits as OCI resources: what a create puts in the spec
+ * and what `docker update` sends the running task (containers/update.ts), so both apply the same
+ * values. As dockerd: swap 2 × Memory when unset, -1 (unlimited) passed on, NanoCpus as a quota
+ * over a 100 ms period (truncated).
+ */
+export function cgroupResources(hc: HostConfig, cgroupVersion: 1 | 2 = 2): Omit<Resources, 'devices'> {
+  const r: Omit<Resources, 'devices'> = {};
   const memory: NonNullable<Resources['memory']> = {};
   const mem = hc.Memory ?? 0;
   let swap = hc.MemorySwap ?? 0;
   if (mem > 0 && swap === 0) swap = mem * 2;
   if (mem > 0) memory.limit = mem;
   if ((hc.MemoryReservation ?? 0) > 0) memory.reservation = hc.MemoryReservation;
-  if (swap > 0) memory.swap = swap;
+  // -1 is sent too: an update to unlimited swap must lift the limit a create or update set
+  if (swap > 0 || swap === -1) memory.swap = swap;
   if (hc.MemorySwappiness !== undefined && hc.MemorySwappiness !== -1) memory.swappiness = hc.MemorySwappiness;
   // cgroup v2 has no OOM-killer switch: dockerd discards the option there
   if (hc.OomKillDisable !== undefined && cgroupVersion === 1) memory.disableOOMKiller = hc.OomKillDisable;

@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { linuxSys, openRoot, readFileInRoot, type Sys } from '@gantry/linux';
-import { mountAll, unmountAll } from '@gantry/containerd';
+import { linuxSys, openRoot, readFileInRoot, type Sys, mountAll, unmountAll } from '@gantry/linux';
 import type { types } from '@gantry/api';
 import type { Containerd } from '../containerd/client';
 import type { ResolvedUser } from './spec';

@@ -406,13 +406,18 @@ export function validateCreate(body: unknown, name?: string | null, opts: Valida
   checkGantry(hostConfig);
 
   // dockerd's adaptContainerSettings
-  if ((hostConfig.Memory ?? 0) > 0 && (hostConfig.MemorySwap ?? 0) === 0) hostConfig.MemorySwap = hostConfig.Memory! * 2;
+  defaultMemorySwap(hostConfig);
   if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
   if (hostConfig.MemorySwappiness === -1) delete hostConfig.MemorySwappiness;
 
   const out: ValidatedCreate = { config, hostConfig, endpoints };
   if (name) out.name = name.replace(/^\//, '');
   return out;
+}
+
+/** dockerd's default swap limit, twice the memory limit, when a memory limit comes without one (create and update). */
+export function defaultMemorySwap(hc: HostConfig): void {
+  if ((hc.Memory ?? 0) > 0 && (hc.MemorySwap ?? 0) === 0) hc.MemorySwap = hc.Memory! * 2;
 }
 
 /** runconfig's decode-time checks: network/UTS conflicts, isolation, QoS, realtime. */

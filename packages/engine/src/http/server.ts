@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import type * as net from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@gantry/containerd';
+import type { Logger } from '@gantry/linux';
 import { traced, traceEnabled } from '@gantry/linux';
 import { HttpError, badRequest, toHttpError } from './errors';
 import { Reply, type RequestContext, type Router } from './router';

@@ -9,17 +9,8 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archives } from '@gantry/api';
-import {
-  ByteSource,
-  decompressed,
-  detectCompression,
-  ExpansionError,
-  hostPlatform,
-  LAYER_RATIO,
-  readTar,
-  TarFormatError,
-  type ExpansionLimits,
-} from '@gantry/containerd';
+import { hostPlatform } from '@gantry/oci';
+import { ByteSource, decompressed, detectCompression, ExpansionError, LAYER_RATIO, readTar, TarFormatError, type ExpansionLimits } from '@gantry/archive';
 import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
 import type { OciContainerConfig, OciImageConfig } from './catalog';

@@ -4,7 +4,7 @@
  * containerd image store defines it. Manifests, indexes and configs are read through the Content
  * API (content-addressed, so cached by digest); sizes come from the unpacked snapshots.
  */
-import { chainIds, hostPlatform } from '@gantry/containerd';
+import { chainIds, hostPlatform } from '@gantry/oci';
 import type { images } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';

@@ -8,7 +8,7 @@
  * image as untagged ("<none>").
  */
 import { errdefs } from '@gantry/linux';
-import { familiarReference, normalizeReference, parseReference } from '@gantry/containerd';
+import { familiarReference, normalizeReference, parseReference } from '@gantry/oci';
 
 const DANGLING_PREFIX = 'moby-dangling@';
 

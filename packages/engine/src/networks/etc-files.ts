@@ -1,5 +1,11 @@
-/** The contents of a container's /etc/hosts and /etc/resolv.conf, as dockerd writes them, and how they are written. */
+/**
+ * A container's /etc/hosts, /etc/resolv.conf and /etc/hostname: their content, as dockerd writes
+ * it, and how they are written. The one place that builds and writes them, for the network
+ * controller (at create, start, connect and disconnect) and for a gantryd that does not manage
+ * networking.
+ */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 const c = fs.constants; // Node opens with O_CLOEXEC itself
 
@@ -21,7 +27,7 @@ export function writeEtcFile(file: string, content: string): void {
   }
 }
 
-export interface HostsInput {
+interface HostsInput {
   hostname: string;
   domainname?: string;
   /** The container's address on its primary network, when it has one. */
@@ -30,7 +36,7 @@ export interface HostsInput {
   extraHosts?: string[];
 }
 
-export function hostsFile(h: HostsInput): string {
+function hostsFile(h: HostsInput): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -48,7 +54,7 @@ export function hostsFile(h: HostsInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-export interface ResolvInput {
+interface ResolvInput {
   /** The host's resolv.conf. */
   host: string;
   /** Nameservers to write (embedded resolver's address, or --dns); default: the host's, loopback ones dropped. */
@@ -59,7 +65,7 @@ export interface ResolvInput {
 
 const DEFAULT_DNS = ['8.8.8.8', '8.8.4.4'];
 
-export function resolvConf(r: ResolvInput): string {
+function resolvConf(r: ResolvInput): string {
   const hostLines = r.host.split('\n').map((l) => l.trim());
   const field = (key: string) => hostLines.filter((l) => l.startsWith(`${key} `) || l.startsWith(`${key}\t`)).map((l) => l.slice(key.length).trim());
   let ns = r.nameservers;
@@ -74,4 +80,94 @@ export function resolvConf(r: ResolvInput): string {
   if (search.length) out.push(`search ${search.join(' ')}`);
   if (options.length) out.push(`options ${options.join(' ')}`);
   return `${out.join('\n')}\n`;
+}
+
+/** Where a container's /etc files live: in its directory, bind-mounted by the runtime. */
+export interface EtcPaths {
+  hosts: string;
+  resolvConf: string;
+  hostname: string;
+}
+
+export function etcPaths(dir: string): EtcPaths {
+  return { hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf'), hostname: path.join(dir, 'hostname') };
+}
+
+/** What a networked container's /etc/hosts and /etc/resolv.conf are made of. */
+export interface ContainerEtc {
+  /** `--network host`: the host's files, with the container's additions. */
+  hostNetwork: boolean;
+  hostname: string;
+  domainname: string;
+  /** The address on its primary network, while it has one. */
+  ip?: string;
+  extraHosts: string[];
+  /** The embedded resolver (a user-defined network's gateway); it forwards to `dns` or the host's. */
+  resolver?: string;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+}
+
+/** The host's files a container's are made from; undefined: unreadable. */
+export interface HostEtc {
+  hosts?: string;
+  resolvConf?: string;
+}
+
+function readHostEtc(): HostEtc {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  return { hosts: read('/etc/hosts'), resolvConf: read('/etc/resolv.conf') };
+}
+
+export function containerEtcContent(c: ContainerEtc, host: HostEtc): { hosts: string; resolvConf: string } {
+  const hostResolv = host.resolvConf ?? '';
+  let hosts: string;
+  if (c.hostNetwork) {
+    // the host's own lines, then the extra hosts (hostsFile's lines after its six fixed ones)
+    const own = host.hosts ?? hostsFile({ hostname: c.hostname });
+    hosts = own + hostsFile({ hostname: c.hostname, extraHosts: c.extraHosts }).split('\n').slice(6).join('\n');
+  } else {
+    hosts = hostsFile({ hostname: c.hostname, domainname: c.domainname, ip: c.ip, extraHosts: c.extraHosts });
+  }
+  const resolv =
+    c.hostNetwork && !c.dns.length && !c.dnsSearch.length && !c.dnsOptions.length
+      ? hostResolv
+      : resolvConf({ host: hostResolv, nameservers: c.resolver ? [c.resolver] : c.dns, search: c.dnsSearch, options: c.dnsOptions });
+  return { hosts, resolvConf: resolv };
+}
+
+/**
+ * Write a networked container's /etc/hosts and /etc/resolv.conf (in place: a running container
+ * has them bind-mounted), and /etc/hostname too when given (at create; it does not change).
+ */
+export function writeContainerEtc(paths: EtcPaths, c: ContainerEtc, opts: { hostname?: boolean; host?: HostEtc } = {}): void {
+  const content = containerEtcContent(c, opts.host ?? readHostEtc());
+  if (opts.hostname) writeEtcFile(paths.hostname, `${c.hostname}\n`);
+  writeEtcFile(paths.hosts, content.hosts);
+  writeEtcFile(paths.resolvConf, content.resolvConf);
+}
+
+/** When gantryd does not manage networking (the container shares the host's): loopback names and the host's resolv.conf. */
+export function standaloneEtcContent(hostname: string, host: HostEtc): { hosts: string; resolvConf: string } {
+  return {
+    hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
+    resolvConf: host.resolvConf ?? 'nameserver 127.0.0.1\n',
+  };
+}
+
+/** A container's three /etc files in `dir` when gantryd does not manage networking. */
+export function writeStandaloneEtc(dir: string, hostname: string): EtcPaths {
+  const paths = etcPaths(dir);
+  const content = standaloneEtcContent(hostname, readHostEtc());
+  writeEtcFile(paths.hostname, `${hostname}\n`);
+  writeEtcFile(paths.hosts, content.hosts);
+  writeEtcFile(paths.resolvConf, content.resolvConf);
+  return paths;
 }

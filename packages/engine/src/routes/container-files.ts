@@ -8,12 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ContainerRecords } from '../backend/containers';
 import type { EngineContext } from '../context';
 import { errdefs, linuxSys } from '@gantry/linux';
 import { checkArchive, extractArchive, spool, tarDirContents, tarError, tarTree } from '../containers/archive';
 import { overlayChanges } from '../containers/changes';
 import { cpDestination, openCpSource, type CpSource } from '../containers/cp';
-import type { ContainerManager } from '../containers/manager';
 import { encodePathStat, PATH_STAT_HEADER } from '../containers/path-stat';
 import type { ContainerRecord } from '../containers/record';
 import { RootfsAccess } from '../containers/rootfs-access';
@@ -51,8 +51,7 @@ async function sendTar(c: RequestContext, gen: AsyncGenerator<Buffer>, headers: 
   }
 }
 
-export function registerContainerFileRoutes(router: Router, ctx: EngineContext, mgr: ContainerManager): void {
-  const store = mgr.store;
+export function registerContainerFileRoutes(router: Router, ctx: EngineContext, store: ContainerRecords): void {
   const sys = linuxSys();
   const access = new RootfsAccess(ctx);
   const tmpDir = path.join(ctx.dataRoot, 'tmp');

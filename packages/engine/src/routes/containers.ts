@@ -1,14 +1,12 @@
 import { existsSync } from 'node:fs';
 import { errdefs } from '@gantry/linux';
 import { API_VERSION } from '../http/api-version';
-import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
-import type { ContainerManager } from '../containers/manager';
+import type { ContainersBackend } from '../backend/containers';
+import type { ContainerNetworkView } from '../backend/networks';
 import type { ContainerRecord } from '../containers/record';
 import type { ContainerConfig, HostConfig } from '../containers/docker-types';
 import { CONTAINER_CONFIG_DEFAULTS, ENDPOINT_DEFAULTS, HOST_CONFIG_DEFAULTS, NETWORK_SETTINGS_DEFAULTS, STATE_DEFAULTS, withDefaults } from '../api/defaults';
-import { decode } from '../containers/decode';
-import { UPDATE_BODY } from '../containers/validate';
 import { matchLabel, parseFilters } from './list-filters';
 import { drainedOrGone } from '../http/backpressure';
 import { Reply, type RequestContext, type Router } from '../http/router';
@@ -131,10 +129,18 @@ function inspect(r: ContainerRecord, execIds: string[]): Record<string, unknown>
   };
 }
 
-/** Docker's container endpoints (the lifecycle, logs, attach, top, update, resize, prune). */
-export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr: ContainerManager, execIdsOf: (id: string) => string[]): void {
+/**
+ * Docker's container endpoints (the lifecycle, logs, attach, top, update, resize, prune), over the
+ * containers backend; `nets`, when gantryd manages networks, gives ps and inspect their network fields.
+ */
+export function registerContainerRoutes(
+  router: Router,
+  ctx: EngineContext,
+  mgr: ContainersBackend,
+  execIdsOf: (id: string) => string[],
+  nets?: ContainerNetworkView,
+): void {
   const store = mgr.store;
-  const nets = ctx.networks;
   if (nets) {
     const exposed = (r: ContainerRecord) => ({ ...((r.Config as ContainerConfig).ExposedPorts ?? {}) }) as Record<string, unknown>;
     networkHooks.ports = (r) => (r.State.Running ? nets.portSummary(r.Id, exposed(r)) : []);
@@ -240,95 +246,15 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
   });
 
   router.post('/containers/:id/resize', async (c) => {
-    const rec = store.get(c.params.id!);
-    if (!rec.State.Running) throw errdefs.conflict(`Container ${rec.Id} is not running`);
-    const h = Number(c.query.get('h') ?? '0');
-    const w = Number(c.query.get('w') ?? '0');
-    await ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.resizePty, { containerId: rec.Id, execId: '', width: w, height: h }).catch((e: unknown) => {
-      throw errdefs.fromGrpc(e);
-    });
+    await mgr.resize(c.params.id!, Number(c.query.get('h') ?? '0'), Number(c.query.get('w') ?? '0'));
     return new Reply(200, undefined);
   });
 
-  router.get('/containers/:id/top', async (c) => {
-    const rec = store.get(c.params.id!);
-    if (!rec.State.Running) throw errdefs.conflict(`Container ${rec.Id} is not running`);
-    const pids = (await ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.listPids, { containerId: rec.Id })).processes.map((p) => p.pid);
-    const args = (c.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
-    const { execFileSync } = await import('node:child_process');
-    let out: string;
-    try {
-      out = execFileSync('ps', args, { encoding: 'utf8' });
-    } catch (e) {
-      throw errdefs.internal(`ps: ${(e as Error).message}`);
-    }
-    const lines = out.trimEnd().split('\n');
-    const titles = lines[0]!.trim().split(/\s+/);
-    const pidCol = titles.indexOf('PID');
-    if (pidCol < 0) throw errdefs.internal("Couldn't find PID field in ps output");
-    const set = new Set(pids);
-    const processes = lines.slice(1).flatMap((l) => {
-      const f = l.trim().split(/\s+/);
-      if (!set.has(Number(f[pidCol]))) return [];
-      // the last column (the command) may contain spaces
-      return [[...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')]];
-    });
-    return { Titles: titles, Processes: processes };
-  });
+  router.get('/containers/:id/top', async (c) => mgr.top(c.params.id!, c.query.get('ps_args')));
 
   router.post('/containers/:id/update', async (c) => {
-    const rec = store.get(c.params.id!);
-    const raw = await c.json<unknown>();
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-      throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.UpdateConfig');
-    // typed like dockerd's UpdateConfig; fields it does not know are dropped, as dockerd does
-    const body = decode(raw, UPDATE_BODY, 'UpdateConfig') as Record<string, unknown>;
-    const host = { ...(rec.HostConfig as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(body)) if (v !== 0 && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) host[k] = v;
-    const mem = Number(host.Memory ?? 0);
-    if (body.Memory !== undefined && mem > 0 && mem < 6 * 1024 * 1024) throw errdefs.invalidArgument('Minimum memory limit allowed is 6MB');
-    let swap = Number(host.MemorySwap ?? 0);
-    if (body.Memory && !body.MemorySwap && swap > 0 && swap < mem) swap = mem * 2;
-    if (swap > 0 && mem > 0 && swap < mem) throw errdefs.invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
-    host.MemorySwap = swap;
-    const resources: Record<string, unknown> = {};
-    if (mem > 0)
-      resources.memory = {
-        limit: mem,
-        ...(swap !== 0 ? { swap: swap === -1 ? -1 : swap } : {}),
-        ...(host.MemoryReservation ? { reservation: host.MemoryReservation } : {}),
-      };
-    const cpu: Record<string, unknown> = {};
-    if (host.CpuShares) cpu.shares = host.CpuShares;
-    if (host.NanoCpus) {
-      cpu.period = 100000;
-      cpu.quota = Math.round((Number(host.NanoCpus) * 100000) / 1e9);
-    } else {
-      if (host.CpuQuota) cpu.quota = host.CpuQuota;
-      if (host.CpuPeriod) cpu.period = host.CpuPeriod;
-    }
-    if (host.CpusetCpus) cpu.cpus = host.CpusetCpus;
-    if (host.CpusetMems) cpu.mems = host.CpusetMems;
-    if (Object.keys(cpu).length) resources.cpu = cpu;
-    if (host.PidsLimit) resources.pids = { limit: Number(host.PidsLimit) > 0 ? host.PidsLimit : -1 };
-    if (rec.State.Running) {
-      await ctx.cd
-        .call(
-          ctx.cd.tasks,
-          ctx.cd.tasks.update,
-          tpb.UpdateTaskRequest.fromPartial({
-            containerId: rec.Id,
-            resources: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', value: Buffer.from(JSON.stringify(resources)) },
-          }),
-        )
-        .catch((e: unknown) => {
-          throw errdefs.fromGrpc(e);
-        });
-    }
-    rec.HostConfig = host;
-    store.save(rec);
-    ctx.events.emit('container', 'update', rec.Id, { name: rec.Name.slice(1) });
-    return { Warnings: [] };
+    const id = store.get(c.params.id!).Id; // a 404 before the body is read
+    return mgr.update(id, await c.json<unknown>());
   });
 
   router.get('/containers/:id/logs', async (c) => {
@@ -404,11 +330,7 @@ export function registerContainerRoutes(router: Router, ctx: EngineContext, mgr:
       stream: wantStream,
       detachKeys: c.query.get('detachKeys') ?? undefined,
       stdinOnce: cfg.StdinOnce === true,
-      onStdinClosed: () =>
-        ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.closeIo, { containerId: rec.Id, execId: '', stdin: true }).then(
-          () => undefined,
-          (err: unknown) => ctx.log.warn('closing stdin failed', { id: rec.Id, error: String(err) }),
-        ),
+      onStdinClosed: () => mgr.closeStdin(rec.Id),
       replay: logs
         ? async function* () {
             for await (const m of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: false, tail: 'all', timestamps: false }))

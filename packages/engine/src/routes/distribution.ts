@@ -4,7 +4,7 @@
  * Credentials come per request (X-Registry-Auth: base64url JSON AuthConfig, or the /auth body),
  * are used for that request's registry only, and are never logged or stored.
  */
-import { parsePlatform, type Platform } from '@gantry/containerd';
+import { parsePlatform, type Platform } from '@gantry/oci';
 import { decodeAuth, type AuthBody } from '../api/bodies';
 import { errdefs, KindError } from '@gantry/linux';
 import { API_VERSION } from '../http/api-version';

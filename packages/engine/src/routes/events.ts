@@ -1,7 +1,7 @@
 import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { API_VERSION } from '../http/api-version';
-import type { ContainerStore } from '../containers/store';
+import type { ContainerRecords } from '../backend/containers';
 import type { EngineEvent } from '../events';
 import { EVENT_BACKLOG_LIMIT } from '../http/backpressure';
 import { Reply, type Router } from '../http/router';
@@ -29,7 +29,7 @@ function matches(e: EngineEvent, f: Record<string, string[]>): boolean {
 }
 
 /** GET /events (since/until/filters, streamed as JSON lines) and GET /system/df. */
-export function registerEventRoutes(router: Router, ctx: EngineContext, store: ContainerStore, volumes?: () => Record<string, unknown>[]): void {
+export function registerEventRoutes(router: Router, ctx: EngineContext, store: ContainerRecords, volumes?: () => Record<string, unknown>[]): void {
   router.get('/events', async (c) => {
     const now = Date.now();
     const since = parseTime(c.query.get('since'), now);

@@ -1,4 +1,4 @@
-import type { ExecManager } from '../containers/exec';
+import type { ExecBackend } from '../backend/containers';
 import type { EngineContext } from '../context';
 import { decode } from '../containers/decode';
 import { EXEC_START_BODY } from '../containers/validate';
@@ -6,7 +6,7 @@ import { Reply, type Router } from '../http/router';
 import { serveAttach } from '../streams/attach';
 
 /** POST /containers/{id}/exec, POST /exec/{id}/start, POST /exec/{id}/resize, GET /exec/{id}/json. */
-export function registerExecRoutes(router: Router, ctx: EngineContext, execs: ExecManager): void {
+export function registerExecRoutes(router: Router, ctx: EngineContext, execs: ExecBackend): void {
   router.post('/containers/:id/exec', async (c) => Reply.created(execs.create(c.params.id!, await c.json<Record<string, unknown>>())));
   router.post('/exec/:id/start', async (c) => {
     const body = (decode(await c.json<unknown>(), EXEC_START_BODY, 'ExecStartOptions') ?? {}) as {
@@ -34,11 +34,7 @@ export function registerExecRoutes(router: Router, ctx: EngineContext, execs: Ex
               beforeEnd: () => Promise.race([ex.codeKnown, new Promise<void>((r) => setTimeout(r, 5000))]),
               // as dockerd: the error, then CRLF, on the stream's stdout
               trailer: () => (ex.startError ? `${ex.startError}\r\n` : undefined),
-              onStdinClosed: () =>
-                ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.closeIo, { containerId: ex.ContainerID, execId: `exec-${ex.ID.slice(0, 16)}`, stdin: true }).then(
-                  () => undefined,
-                  (err: unknown) => ctx.log.warn('closing stdin failed', { exec: ex.ID, error: String(err) }),
-                ),
+              onStdinClosed: () => execs.closeStdin(ex),
             });
           },
     });

@@ -16,12 +16,8 @@ import { applyChanges } from '../images/changes';
 import { danglingFilter, globToRegExp, labelsMatch, parseTimeFilter } from '../images/filters';
 import { parseFilters } from './list-filters';
 import { pullFromRegistry } from './distribution';
+import type { ImagesBackend } from '../backend/images';
 import { danglingName, familiar, familiarRepo, isDanglingName, parseName, repoTagOf, repoTagReference, shortId } from '../images/names';
-
-export interface ImageRouteDeps {
-  /** IDs of the containers using the image (by image ID, or by the name they were created from). */
-  inUse(imageId: string, name: string): string[];
-}
 
 const catalogs = new WeakMap<EngineContext, ImageCatalog>();
 function catalogOf(ctx: EngineContext): ImageCatalog {
@@ -74,7 +70,7 @@ function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown
 async function summaries(
   cat: ImageCatalog,
   entries: ImageEntry[],
-  opts: { inUse?: ImageRouteDeps['inUse']; sharedSize: boolean; apiVersion: string },
+  opts: { inUse?: ImagesBackend['inUse']; sharedSize: boolean; apiVersion: string },
 ): Promise<Record<string, unknown>[]> {
   // how many images use each layer: shared size is what a layer used by several images takes
   const users = new Map<string, number>();
@@ -103,12 +99,12 @@ async function summaries(
 }
 
 /** The Images entries of GET /system/df: every image with its shared size and container count. */
-export async function imageUsage(ctx: EngineContext, inUse?: ImageRouteDeps['inUse']): Promise<Record<string, unknown>[]> {
+export async function imageUsage(ctx: EngineContext, inUse?: ImagesBackend['inUse']): Promise<Record<string, unknown>[]> {
   const cat = catalogOf(ctx);
   return summaries(cat, await cat.entries(), { inUse: inUse ?? (() => []), sharedSize: true, apiVersion: API_VERSION });
 }
 
-export function registerImageRoutes(router: Router, ctx: EngineContext, deps: ImageRouteDeps): void {
+export function registerImageRoutes(router: Router, ctx: EngineContext, deps: ImagesBackend): void {
   const cd = ctx.cd;
   const cat = catalogOf(ctx);
 

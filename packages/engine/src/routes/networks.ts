@@ -5,7 +5,8 @@ import { decode } from '../containers/decode';
 import { NETWORK_CONNECT_BODY, NETWORK_DISCONNECT_BODY } from '../containers/validate';
 import type { EngineContext } from '../context';
 import { Reply, type Router } from '../http/router';
-import type { EndpointConfig, NetworkController } from '../networks/controller';
+import type { NetworksBackend } from '../backend/networks';
+import type { EndpointConfig } from '../networks/controller';
 import type { NetworkRecord } from '@gantry/network';
 import { matchLabel, parseFilters } from './list-filters';
 
@@ -13,7 +14,7 @@ import { matchLabel, parseFilters } from './list-filters';
 const PRUNE_FILTERS = ['until', 'label', 'label!'];
 const LIST_FILTERS = new Set(['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling']);
 
-export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: NetworkController): void {
+export function registerNetworkRoutes(router: Router, ctx: EngineContext, nets: NetworksBackend): void {
   const view = (n: NetworkRecord, withContainers = true) => {
     const { Bridge: _bridge, ...rest } = n;
     return { ...rest, Containers: withContainers ? nets.endpointsOf(n.Id) : {} };

@@ -3,7 +3,7 @@
  * a 400 whatever state the container is in.
  */
 import { errdefs } from '@gantry/linux';
-import { signalNumber } from '../containers/manager';
+import { signalNumber } from '../containers/kill';
 
 /** `?t=` / `?timeout=` of stop and restart: an integer number of seconds (negative: wait forever). */
 export function stopTimeout(q: URLSearchParams): number | undefined {

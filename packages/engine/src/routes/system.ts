@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import * as fs from 'node:fs';
+import type { SystemBackend } from '../backend/system';
 import type { EngineContext } from '../context';
 import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION } from '../http/server';
 import { Reply, type Router } from '../http/router';
@@ -17,12 +18,8 @@ function osName(): string {
   }
 }
 
-/** GET|HEAD /_ping, GET /version, GET /info (containers/images counts come from `counts`). */
-export function registerSystemRoutes(
-  router: Router,
-  ctx: EngineContext,
-  counts: () => Promise<{ containers: number; running: number; paused: number; stopped: number; images: number }>,
-): void {
+/** GET|HEAD /_ping, GET /version, GET /info (containers/images counts come from the system backend). */
+export function registerSystemRoutes(router: Router, ctx: EngineContext, system: SystemBackend): void {
   const ping = () =>
     new Reply(200, undefined, {
       'Content-Type': 'text/plain; charset=utf-8',
@@ -76,7 +73,7 @@ export function registerSystemRoutes(
   }));
 
   router.get('/info', async () => {
-    const n = await counts();
+    const n = await system.counts();
     return {
       ID: fs.existsSync(`${ctx.dataRoot}/engine-id`) ? fs.readFileSync(`${ctx.dataRoot}/engine-id`, 'utf8').trim() : '',
       Containers: n.containers,

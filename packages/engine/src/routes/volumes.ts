@@ -1,10 +1,9 @@
 import { decodeVolumeCreate } from '../api/bodies';
 import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
-import type { ContainerStore } from '../containers/store';
 import { Reply, type Router } from '../http/router';
-import { ContainerMounts } from '../volumes/container-mounts';
-import { VolumeStore, type VolumeRecord } from '../volumes/store';
+import type { VolumesBackend } from '../backend/volumes';
+import type { VolumeRecord } from '../volumes/store';
 import { matchLabel, parseFilters } from './list-filters';
 
 function bool(v: string | null | undefined): boolean {
@@ -20,12 +19,9 @@ function versionLess(a: string, b: string): boolean {
 const LIST_FILTERS = new Set(['name', 'label', 'driver', 'dangling']);
 const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
 
-/** Docker's volume endpoints; returns the container-mounts service the container manager uses. */
-export function registerVolumeRoutes(router: Router, ctx: EngineContext, containers: ContainerStore): ContainerMounts {
-  const store = new VolumeStore(ctx.dataRoot, {
-    onQuarantine: (r) => ctx.log.error('volume record quarantined: it cannot be read; the volume is not served, its data is kept', { ...r }),
-  });
-  const mounts = new ContainerMounts(store, containers, ctx);
+/** Docker's volume endpoints over the volumes backend (the daemon's VolumeStore and ContainerMounts). */
+export function registerVolumeRoutes(router: Router, ctx: EngineContext, mounts: VolumesBackend): void {
+  const store = mounts.volumes;
   const json = (v: VolumeRecord) => ({
     CreatedAt: v.CreatedAt,
     Driver: v.Driver,
@@ -93,12 +89,10 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, contain
     ctx.events.emit('volume', 'prune', '', { reclaimed: String(reclaimed) });
     return { VolumesDeleted: deleted, SpaceReclaimed: reclaimed };
   });
-
-  return mounts;
 }
 
 /** Volumes for GET /system/df, with their size and how many containers reference them. */
-export function volumeUsage(mounts: ContainerMounts): Record<string, unknown>[] {
+export function volumeUsage(mounts: VolumesBackend): Record<string, unknown>[] {
   const store = mounts.volumes;
   return store.all().map((v) => ({
     CreatedAt: v.CreatedAt,

@@ -7,8 +7,7 @@
  * read or a write of a host path.
  */
 import * as fs from 'node:fs';
-import { nodeOf, openChild } from '@gantry/containerd';
-import { AT, O, SysError, linuxSys, openInRoot, openRoot, procFdPath, type Sys } from '@gantry/linux';
+import { AT, O, SysError, linuxSys, openInRoot, openRoot, procFdPath, type Sys, nodeOf, openChild } from '@gantry/linux';
 
 const COPY_CHUNK = 1 << 20;
 

@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openChild } from '@gantry/containerd';
 import {
   errdefs,
   isJsonObject,
@@ -12,6 +11,7 @@ import {
   readMountinfo,
   sweepTempFiles,
   writeJsonAtomic,
+  openChild,
 } from '@gantry/linux';
 import { localMountCalls, needsMount, validateLocalOptions } from './local-options';
 import { ANONYMOUS_LABEL, anonymousVolumeName, volumeNameError } from './names';

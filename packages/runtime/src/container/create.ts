@@ -10,7 +10,7 @@ import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { usesSeccompAgent } from '../init/seccomp-filter';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
-import { spawnStage, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import { spawnStage, stageBooted, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
 import { hostIdOf, prepareUserNamespace, spawnHolder, userNamespaceOf, type HolderSpawner, type PreparedUserNamespace } from '../process/userns';
 import { parseSpec } from '../spec/validate';
 import { defaultDeviceRules } from '../spec/default-spec';
@@ -198,13 +198,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     const childMountSources = mountSources.map((m, i) => ({ index: m.index, fd: stage!.childFds[fixedFds.length + i]! }));
     for (const { fd } of mountSources) sys.close(fd);
     mountSources = [];
-    if (forked) {
-      const first = await stage.next();
-      if (first?.type === 'error') throw new InitError(first.message);
-      if (first?.type !== 'started' || !Number.isInteger(first.pid) || first.pid <= 1)
-        throw new InitError('container init did not start in its user namespace');
-      initPid = first.pid;
-    } else initPid = stage.pid;
+    // forked: not our child, so its pid is the one it reports once booted
+    initPid = forked ? await stageBooted(stage, 'init') : stage.pid;
     record.pid = initPid;
     // --debug names the steps as runc's debug log does, so logs of both read alike.
     ctx.debug(`=> nsexec container setup: init stage ${initPid} started (pid namespace: ${pidNs.kind}${userns ? ', in a user namespace' : ''})`);
@@ -226,9 +221,14 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     const resources = spec.linux?.resources ?? {};
     cgroup.setResources({ ...resources, devices: [...(resources.devices ?? []), ...defaultDeviceRules()] });
     trace('cgroup set');
+    cgroupSpan.end();
+    // only once Node has booted (see 'booted' in messages.ts); the stage does nothing of the
+    // container's before its bootstrap, sent below
+    const bootSpan = span('runtime.create.wait-boot');
+    if (!forked) await stageBooted(stage, 'init');
+    bootSpan.end();
     cgroup.addProcess(initPid);
     trace('cgroup joined');
-    cgroupSpan.end();
 
     const runtimeHooks = [...(spec.hooks?.prestart ?? []), ...(spec.hooks?.createRuntime ?? [])];
     stage.send({

@@ -6,7 +6,7 @@ import { seccompFor } from '../init/seccomp-enabled';
 import { usesSeccompAgent } from '../init/seccomp-filter';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { PROC_NS_NAME } from '../init/namespaces';
-import { spawnStage, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import { spawnStage, stageBooted, type StageHandle, type StdioFds } from '../process/spawn-stage';
 import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
@@ -101,6 +101,8 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     const childFds = stage.childFds;
     const cg = ctx.cgroup(c);
     ctx.debug(`=> nsexec container setup: exec stage ${stage.pid} started`);
+    // once Node has booted: its start-up is not charged to the container (see 'booted' in messages.ts)
+    await stageBooted(stage, 'exec');
     if (cg.exists()) cg.addProcess(stage.pid, opts.subCgroups);
     stage.send({
       mode: 'exec',

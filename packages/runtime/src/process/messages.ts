@@ -64,8 +64,15 @@ export type ParentMessage = InitBootstrap | ExecBootstrap | { mode: 'continue' }
 
 export type StageMessage =
   | { type: 'hooks' }
-  /** First message of a stage forked into a user namespace's new pid namespace: its pid here. */
-  | { type: 'started'; pid: number }
+  /**
+   * First message of every stage, once Node has loaded it: its pid as the host's procfs names it
+   * (a stage forked into a user namespace's new pid namespace is not the runtime's child, so this
+   * is how the runtime learns it). The runtime puts the stage in the container's cgroup only then:
+   * Node's own start-up (heap, code, the koffi addon: 8-12 MB) is not the container's to pay, and
+   * charged to it, it made `docker run -m 8m` die before its program ran (runc's Go init is
+   * charged, but is a fraction of that).
+   */
+  | { type: 'booted'; pid: number }
   | { type: 'ready'; pid: number }
   /** The exec stage started the process (its pid in the host's pid namespace) and exits now. */
   | { type: 'spawned'; pid: number }

@@ -28,7 +28,7 @@ export interface SpawnStageOptions {
    * A user namespace (a /proc/<pid>/ns/user path) the stage starts in, through nsenter, which joins
    * it single-threaded and becomes root there before node runs (see userns.ts). With `newPid` the
    * stage is forked into a new pid namespace owned by it (`pidNamespace` must then be "host"), is
-   * not our child, and sends `{ type: 'started', pid }` first.
+   * not our child: its pid is the one its first message (`booted`) names.
    */
   userNamespace?: { path: string; newPid: boolean };
 }
@@ -108,7 +108,7 @@ export function spawnStage(sys: Sys, opts: SpawnStageOptions): StageHandle {
           return spawn(tool!, [...args, `/proc/self/fd/${stdio.length}`, STAGE_ENTRY], {
             stdio: [...stdio, sealedFd],
             detached: opts.detached,
-            env: { ...env, _GANTRY_EXE_FD: String(stdio.length), ...(userNs.newPid ? { _GANTRY_REPORT_PID: '1' } : {}) },
+            env: { ...env, _GANTRY_EXE_FD: String(stdio.length) },
           });
         }),
   );
@@ -163,4 +163,13 @@ export function spawnStage(sys: Sys, opts: SpawnStageOptions): StageHandle {
       socket.destroy();
     },
   };
+}
+
+/** Waits for the stage's first message (`booted`, see messages.ts) and returns the pid it names. */
+export async function stageBooted(stage: StageHandle, what: 'init' | 'exec'): Promise<number> {
+  const first = await stage.next();
+  if (first?.type === 'error') throw new InitError(first.message);
+  if (first === undefined) throw new InitError(`container ${what} exited before it was ready`);
+  if (first.type !== 'booted' || !Number.isInteger(first.pid) || first.pid <= 1) throw new InitError(`container ${what} stage did not start`);
+  return first.pid;
 }

@@ -32,10 +32,10 @@ export function main(): void {
   const ch = fdChannel(sys, fd);
   let started = false;
   try {
-    // Forked into the container's pid namespace by the trampoline, so not the runtime's child:
-    // the host's procfs (still our /proc) names our pid there.
-    if (process.env._GANTRY_REPORT_PID) ch.send({ type: 'started', pid: Number(sys.readlink('/proc/self')) });
-    delete process.env._GANTRY_REPORT_PID;
+    // Loaded: the runtime may now charge us to the container's cgroup (see 'booted' in messages.ts).
+    // The host's procfs (still our /proc) names our pid, also when the trampoline forked us into
+    // the container's pid namespace and we are not the runtime's child.
+    ch.send({ type: 'booted', pid: Number(sys.readlink('/proc/self')) });
     const msg = ch.receive();
     trace('stage bootstrap received');
     if (msg.mode === 'init') {

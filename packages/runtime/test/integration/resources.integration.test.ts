@@ -35,6 +35,23 @@ describeRoot('resources (root integration)', () => {
     expect(fs.existsSync(mem)).toBe(false);
   });
 
+  it("runs and execs in a 6 MiB container (Docker's smallest -m): Node's start-up in the stages is not the container's", () => {
+    const h = H();
+    const id = h.id('tiny');
+    const b = h.bundleFor(['sh', '-c', 'echo started; sleep 300'], (c) => {
+      c.linux.resources.memory = { limit: 6 * MiB, swap: 6 * MiB };
+    });
+    const log = h.runDetached(id, b);
+    expect(readOr(log)).toContain('started');
+    expect(h.ok(['exec', id, 'sh', '-c', 'echo exec-ok']).trim()).toBe('exec-ok');
+    const mem = `/sys/fs/cgroup/memory/gantry/${id}`;
+    // the stages (8-12 MB of Node each) were never charged: the peak is the shells' own
+    expect(Number(readOr(`${mem}/memory.max_usage_in_bytes`).trim())).toBeLessThan(6 * MiB);
+    expect(Number(/oom_kill (\d+)/.exec(readOr(`${mem}/memory.oom_control`))?.[1] ?? 'NaN')).toBe(0);
+    expect(h.state(id).status).toBe('running');
+    h.ok(['delete', '-f', id]);
+  });
+
   it('reports the OOM kill of a running container as an "oom" event (`events`)', async () => {
     const h = H();
     const id = h.id('oomev');

@@ -45,7 +45,10 @@ describeRoot('GANTRY_TRACE (root integration)', () => {
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     // the stage is named by its host pid, not pid 1 of the container's namespace
     expect(stage[0]!.pid).toBeGreaterThan(1);
-    // one clock: the stage's work lies within the runtime's create and start
+    // one clock: the runtime waits for the stage's Node start-up, and its work lies within create
+    const waitBoot = one(cli, 'runtime.create.wait-boot');
+    const boot = one(stage, 'stage.boot');
+    expect(boot.ts! + boot.dur!).toBeLessThanOrEqual(waitBoot.ts! + waitBoot.dur!);
     expect(one(stage, 'stage.init.mounts').ts!).toBeGreaterThan(create.ts!);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of the tar reader and writer (src/diff/tar.ts) and of bounded
+ * Property-based fuzzing of the tar reader and writer (src/tar.ts) and of bounded
  * decompression, briefly inside `npm test`, for N seconds each with `npm run fuzz -- --time N`:
  *  - the reader, on mutated archives and on any bytes, finishes or throws TarFormatError, in time;
  *  - what our writer writes, our reader reads back identically;
@@ -20,8 +20,8 @@ import { Readable } from 'node:stream';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzAsync, fuzzTimeout } from '../../../tools/fuzz/support';
 import { itIf, needRoot, needTool } from '@gantry/testkit';
-import { decompressed, ExpansionError } from '../src/diff/decompress';
-import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, TarFormatError, type TarHeader, type TarWriteEntry } from '../src/diff/tar';
+import { decompressed, ExpansionError } from '../src/decompress';
+import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, TarFormatError, type TarHeader, type TarWriteEntry } from '../src/tar';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'tar');
 

@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of the image reference parser (src/images/reference.ts): any string is
+ * Property-based fuzzing of the image reference parser (src/reference.ts): any string is
  * a reference or a InvalidReferenceError; normalising is idempotent and its output is a full reference
  * (domain/path[:tag][@digest]); the familiar form normalises back; references built from the
  * grammar's parts are accepted as written. Corpus: test/fuzz-corpus/reference/*.bin.
@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzTimeout } from '../../../tools/fuzz/support';
-import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/images/reference';
+import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/reference';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'reference');
 const FULL = /^[a-zA-Z0-9.:[\]-]+\/[a-z0-9._/-]+(:[\w][\w.-]{0,127})?(@[a-z0-9.+_-]+:[a-zA-Z0-9=_-]{32,})?$/;

@@ -1,5 +1,5 @@
-import { FakeSys, MS, SysError, resetOpenat2Probe } from '@gantry/linux';
-import { mountAll } from '../src/diff/mounts';
+import { FakeSys, MS, SysError, resetOpenat2Probe } from '../src';
+import { mountAll } from '../src/mount/temp-mounts';
 
 beforeEach(() => resetOpenat2Probe());
 

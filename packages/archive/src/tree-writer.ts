@@ -1,22 +1,12 @@
 /**
- * Reading a tree by file descriptor, for writing it as tar: each entry is an O_PATH|O_NOFOLLOW fd
- * opened below the fd of its directory, stat'ed, listed, read and its xattrs read through that
- * fd. Nothing is looked up by a path joined from the tree's root, so a directory swapped for a
- * symlink while the tree is read (a running container's rootfs, a snapshot in use) cannot make
- * the reader leave the tree: at worst an entry is missing or seen as the link it became.
- *
- * `TreeWriter` writes entries and whole trees as tar members (docker cp / export in gantryd, and
- * the layer differ here).
+ * Writing a tree as tar members, reading it by file descriptor (`@gantry/linux`'s tree helpers:
+ * every entry an O_PATH|O_NOFOLLOW fd below its directory's fd, so a tree that changes while it
+ * is read cannot lead the writer out of it). gantryd's docker cp / export and gantry-containerd's
+ * layer differ write with it.
  */
 import * as fs from 'node:fs';
-import { O, SysError, isPlainName, procFdPath, type Sys } from '@gantry/linux';
+import { SysError, childNames, openForReading, withChild, type Sys, type TreeNode } from '@gantry/linux';
 import { padding, tarHeader, type EntryType, type TarWriteEntry } from './tar';
-
-/** One entry of a tree: an O_PATH|O_NOFOLLOW fd (the caller closes it) and what fstat said of it. */
-export interface TreeNode {
-  fd: number;
-  st: fs.BigIntStats;
-}
 
 const READ_CHUNK = 1 << 20;
 const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
@@ -30,52 +20,6 @@ export function entryType(st: fs.BigIntStats | fs.Stats): EntryType | undefined 
   if (st.isBlockDevice()) return 'blk';
   if (st.isFIFO()) return 'fifo';
   return undefined;
-}
-
-export const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-/** A node for an fd the caller already holds (an O_PATH fd is fine). */
-export function nodeOf(fd: number): TreeNode {
-  return { fd, st: fs.fstatSync(fd, { bigint: true }) };
-}
-
-/** Open `name` below the directory `dirFd` without following it; undefined when it is gone. */
-export function openChild(sys: Sys, dirFd: number, name: string): TreeNode | undefined {
-  if (!isPlainName(name)) throw new SysError('openat', 22 /* EINVAL */, name);
-  let fd: number;
-  try {
-    fd = sys.openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
-  } catch (e) {
-    if (e instanceof SysError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
-    throw e;
-  }
-  try {
-    return nodeOf(fd);
-  } catch (e) {
-    sys.close(fd);
-    throw e;
-  }
-}
-
-/** The names in a directory node, in byte order (as tar writers list them). */
-export function childNames(sys: Sys, dirFd: number): string[] {
-  return sys.readdirFd(dirFd).sort(byteOrder);
-}
-
-/** Run `fn` with the child `name` of `dirFd` open, closing it after; `fn` is skipped when it is gone. */
-export async function* withChild<T>(sys: Sys, dirFd: number, name: string, fn: (n: TreeNode) => AsyncGenerator<T>): AsyncGenerator<T> {
-  const n = openChild(sys, dirFd, name);
-  if (!n) return;
-  try {
-    yield* fn(n);
-  } finally {
-    sys.close(n.fd);
-  }
-}
-
-/** A regular file node opened for reading: the magic link reopens exactly the inode stat'ed. */
-export function openForReading(sys: Sys, n: TreeNode): number {
-  return sys.open(procFdPath(n.fd), O.RDONLY | O.NONBLOCK | O.CLOEXEC);
 }
 
 function major(rdev: bigint): number {

@@ -1,5 +1,5 @@
-import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/images/reference';
-import { parsePlatform, platformMatches } from '../src/images/platform';
+import { familiarReference, normalizeReference, parseReference, InvalidReferenceError } from '../src/reference';
+import { parsePlatform, platformMatches } from '../src/platform';
 
 describe('image references, normalised as Docker does', () => {
   it.each([

@@ -3,8 +3,8 @@
  * TarFormatError (never a hang, never a silent misread), PAX headers apply as Go's archive/tar
  * applies them, and a long read lets the event loop run.
  */
-import { ByteSource, MAX_TRAILING, readTar, TarFormatError, type TarHeader } from '../src/diff/tar';
-import { chunked, END, fileMember, hostileArchives, paxHeader, paxRecord, rawHeader } from './tar-fixtures';
+import { ByteSource, MAX_TRAILING, readTar, TarFormatError, type TarHeader } from '../src/tar';
+import { chunked, END, fileMember, hostileArchives, paxHeader, paxRecord, rawHeader } from '@gantry/testkit';
 
 /** Every member (header and data) of `tar`, or the error. */
 async function readAll(src: AsyncIterable<Buffer>): Promise<{ header: TarHeader; data: string }[]> {

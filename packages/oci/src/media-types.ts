@@ -26,4 +26,4 @@ export const isLayer = (m: string) =>
   m === MediaType.dockerForeignLayerGzip ||
   m === MediaType.ociLayerNonDistributableGzip ||
   m === MediaType.ociLayerZstd;
-export const KNOWN = new Set<string>(Object.values(MediaType));
+export const KNOWN_MEDIA_TYPES = new Set<string>(Object.values(MediaType));

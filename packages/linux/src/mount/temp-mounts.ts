@@ -1,13 +1,24 @@
 /**
- * Mounting containerd mount descriptions (type, source, options) on a temporary directory, the
- * way the diff service needs them: every mount of the list onto the same directory, in order;
+ * Mounting containerd mount descriptions (type, source, options) on a temporary directory, as
+ * gantry-containerd's diff service and gantryd's docker cp / diff need them: every mount of the list onto the same directory, in order;
  * read-only on request (an overlay with an upper dir becomes a read-only overlay of upper +
  * lowers, so nothing needs a work dir); always undone.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MNT_DETACH, SysError, applyMount, mountInRoot, openMountRoot, type Sys } from '@gantry/linux';
-import type { MountSpec } from '../snapshots/types';
+import { mountInRoot, openMountRoot } from '../confine/mount-in-root';
+import { MNT_DETACH } from '../constants';
+import { SysError } from '../errors';
+import type { Sys } from '../sys';
+import { applyMount } from './apply';
+
+/** A mount as containerd describes it: mount(2) type, source and options (overlay's lowerdir=... etc.). */
+export interface MountSpec {
+  type: string;
+  source: string;
+  target?: string;
+  options: string[];
+}
 
 /** The lower dirs of an overlay mount, upper first when it has one (what a read-only view stacks). */
 export function overlayLayers(m: MountSpec): { upper?: string; lowers: string[] } {

@@ -1,10 +1,11 @@
 /**
  * Hostile tar building blocks for the reader tests and the fuzz properties: raw 512-byte headers
  * whose numeric fields can be anything (octal text, GNU base-256 bytes, garbage), PAX data with
- * arbitrary records, and the archives the "daemons under hostile input" report was about.
- * Written from the ustar layout, independently of src/diff/tar.ts's writer.
+ * arbitrary records, the archives the "daemons under hostile input" report was about, and gzip
+ * bombs. Written from the ustar layout, independently of @gantry/archive's writer.
  */
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 
 export interface RawHeader {
   name: string;
@@ -130,4 +131,20 @@ export function hostileArchives(): { name: string; tar: Buffer; error: RegExp }[
     { name: 'truncated in a header', tar: fileMember('f', 'x').subarray(0, 300), error: /truncated header/ },
     { name: 'no end-of-archive marker', tar: fileMember('f', 'x'), error: /unexpected end of archive/ },
   ];
+}
+
+/** One gzip member of 1 MiB of zeros (about 1 KB): concatenated members are one gzip stream. */
+export const GZIP_ZERO_MIB = gzipSync(Buffer.alloc(1 << 20));
+
+/** A gzip stream of `mib` MiB of zeros after `prefix`, generated as it is read; counts what was pulled. */
+export function zeroBomb(mib: number, prefix: Buffer = Buffer.alloc(0)): { stream: Readable; pulled: () => number } {
+  let pulled = 0;
+  async function* gen(): AsyncGenerator<Buffer> {
+    if (prefix.length > 0) yield gzipSync(prefix);
+    for (let i = 0; i < mib; i++) {
+      pulled++;
+      yield GZIP_ZERO_MIB;
+    }
+  }
+  return { stream: Readable.from(gen()), pulled: () => pulled };
 }

@@ -1,0 +1,50 @@
+/**
+ * What the container routes (routes/containers.ts, container-files.ts, exec.ts, events.ts) call:
+ * the daemon hands them the ContainerManager, ExecManager and ContainerStore behind these types.
+ * Types only, as moby's api/server/router/container/backend.go.
+ */
+import type { ContainerRecord } from '../containers/record';
+import type { ExecRecord } from '../containers/exec';
+import type { ContainerIO } from '../streams/fifo-stdio';
+import type { WaitResult } from '../containers/wait';
+
+/** The containers' records, looked up as Docker resolves a reference (id, id prefix, name). */
+export interface ContainerRecords {
+  /** 404 when there is no such container. */
+  get(ref: string): ContainerRecord;
+  find(ref: string): ContainerRecord | undefined;
+  all(): ContainerRecord[];
+  /** Where the container's own files are (its /etc files, logs). */
+  containerDir(id: string): string;
+}
+
+export interface ContainersBackend {
+  readonly store: ContainerRecords;
+  /** The container's live stdio while its task runs (attach). */
+  io(id: string): ContainerIO | undefined;
+  create(body: unknown, name: string | null): Promise<{ Id: string; Warnings: string[] }>;
+  start(ref: string): Promise<void>;
+  stop(ref: string, timeoutSec?: number, signal?: string): Promise<void>;
+  restart(ref: string, timeoutSec?: number, signal?: string): Promise<void>;
+  kill(ref: string, signal?: string): Promise<void>;
+  pause(ref: string): Promise<void>;
+  unpause(ref: string): Promise<void>;
+  wait(ref: string, condition?: string): Promise<WaitResult>;
+  remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean }): Promise<void>;
+  rename(ref: string, newName: string): void;
+  update(ref: string, body: unknown): Promise<{ Warnings: string[] }>;
+  top(ref: string, psArgs: string | null): Promise<{ Titles: string[]; Processes: string[][] }>;
+  resize(ref: string, height: number, width: number): Promise<void>;
+  closeStdin(id: string): Promise<void>;
+}
+
+export interface ExecBackend {
+  create(ref: string, body: unknown): { Id: string };
+  start(id: string, opts: { detach: boolean; tty?: boolean; beforeStart?: (e: ExecRecord) => void }): Promise<ExecRecord>;
+  resize(id: string, height: number, width: number): Promise<void>;
+  inspect(id: string): Record<string, unknown>;
+  /** Close a running exec's stdin (attach with stdin-once reached EOF). */
+  closeStdin(e: ExecRecord): Promise<void>;
+  /** The exec ids of a container (inspect's ExecIDs). */
+  idsOf(containerId: string): string[];
+}
