@@ -14,6 +14,7 @@ import {
   type ClientUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { traced, traceEnabled } from '@gantry/linux';
 import { NAMESPACE_HEADER } from './util';
 
 /**
@@ -59,6 +60,11 @@ export type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallO
 
 /** A unary call as a promise: `await unaryCall(c, c.get, { id }, md, 10000)` (no deadline when timeoutMs is 0 or absent). */
 export function unaryCall<Req, Res>(client: object, method: UnaryMethod<Req, Res>, req: Req, md: Metadata, timeoutMs?: number): Promise<Res> {
+  if (traceEnabled()) return traced(rpcSpanName(client, method), () => sendUnary(client, method, req, md, timeoutMs));
+  return sendUnary(client, method, req, md, timeoutMs);
+}
+
+function sendUnary<Req, Res>(client: object, method: UnaryMethod<Req, Res>, req: Req, md: Metadata, timeoutMs?: number): Promise<Res> {
   return new Promise((resolve, reject) => {
     method.call(client, req, md, timeoutMs ? { deadline: Date.now() + timeoutMs } : {}, (err, res) => (err ? reject(err) : resolve(res)));
   });
@@ -71,4 +77,24 @@ export function unaryCall<Req, Res>(client: object, method: UnaryMethod<Req, Res
  */
 export function isUnavailable(e: unknown): boolean {
   return (e as { code?: unknown } | null)?.code === 14;
+}
+
+/**
+ * The span of a call as its caller sees it, in the caller's track: `rpc.<service>.<method>`, the
+ * service by its proto name's last word before the version (`containerd.services.tasks.v1.Tasks`:
+ * tasks; the shim's `containerd.task.v2.Task`: task), so `rpc.tasks.create` in gantryd and
+ * `containerd.tasks.create` in gantry-containerd are the two ends of one call.
+ */
+function rpcSpanName(client: object, method: unknown): string {
+  let name = 'call';
+  for (const k in client) {
+    if ((client as Record<string, unknown>)[k] === method) {
+      name = k;
+      break;
+    }
+  }
+  const service = (client.constructor as { serviceName?: string }).serviceName ?? '';
+  const parts = service.split('.');
+  const v = parts.findIndex((p) => /^v\d+$/.test(p));
+  return `rpc.${(v > 0 ? parts[v - 1] : parts[parts.length - 1]) ?? 'unknown'}.${name}`;
 }

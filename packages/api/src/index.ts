@@ -28,3 +28,4 @@ export * as types from './types';
 export * as protobuf from './protobuf';
 export * from './util';
 export * from './client';
+export { tracedService } from './trace-service';

@@ -5,7 +5,7 @@
  * The lifecycle daemon: containerd's v1 gRPC API on a unix socket, containers in a crash-safe
  * store under --root, tasks in one gantry-shim each under --state. JSON logs on stderr.
  */
-import { commandLineOrExit, FlagError, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
+import { commandLineOrExit, FlagError, traceProcess, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
 import { Logger, type Level } from '@gantry/linux';
 import { startDaemon, DEFAULTS } from './server';
 
@@ -35,6 +35,7 @@ function flagsOf({ flags: f }: CommandLine<typeof COMMAND.flags>): Flags {
 }
 
 async function main(): Promise<void> {
+  traceProcess('gantry-containerd');
   const flags = commandLineOrExit(COMMAND, process.argv.slice(2), flagsOf);
   const log = new Logger(flags.logLevel, { component: 'gantry-containerd' });
   const daemon = await startDaemon({ ...flags, log });

@@ -1,7 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { archives, containers, content, diff, events, images, introspection, leases, namespaces, snapshots, tasks, version, type protobuf } from '@gantry/api';
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  archives,
+  containers,
+  content,
+  diff,
+  events,
+  images,
+  introspection,
+  leases,
+  namespaces,
+  snapshots,
+  tasks,
+  tracedService,
+  version,
+  type protobuf,
+} from '@gantry/api';
 import { linuxSys } from '@gantry/linux';
 import { LocalContentStore } from './content/local-store';
 import { collectGarbage } from './gc/collector';
@@ -126,14 +141,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   const collect = (ns: string, sync: boolean) => gc.collect(ns, sync);
   const server = new Server();
-  server.addService(version.VersionService, versionService(ctx));
-  server.addService(namespaces.NamespacesService, namespacesService(ctx));
-  server.addService(
+  // each unary call a span `containerd.<service>.<method>` under GANTRY_TRACE
+  const serve = (def: ServiceDefinition, name: string, impl: object) =>
+    server.addService(def, tracedService(`containerd.${name}`, def, impl) as UntypedServiceImplementation);
+  serve(version.VersionService, 'version', versionService(ctx));
+  serve(namespaces.NamespacesService, 'namespaces', namespacesService(ctx));
+  serve(
     containers.ContainersService,
+    'containers',
     containersService(ctx, { hasTask: (ns, id) => shims.get(ns, id) !== undefined || shims.deadTask(ns, id) !== undefined }),
   );
-  server.addService(
+  serve(
     tasks.TasksService,
+    'tasks',
     tasksService(ctx, shims, {
       spec: (ns, id) => {
         try {
@@ -144,13 +164,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
     }),
   );
-  server.addService(images.ImagesService, imagesService(ctx, { collectGarbage: collect }));
-  server.addService(leases.LeasesService, leasesService(ctx, leaseStore, { collectGarbage: collect }));
-  server.addService(content.ContentService, contentService(ctx, contentStore, { onLeaseResource }));
-  server.addService(snapshots.SnapshotsService, snapshotsService(ctx, snapshotters, { onLeaseResource }));
-  server.addService(diff.DiffService, diffService(ctx, { content: contentStore, sys: linuxSys() }));
-  server.addService(
+  serve(images.ImagesService, 'images', imagesService(ctx, { collectGarbage: collect }));
+  serve(leases.LeasesService, 'leases', leasesService(ctx, leaseStore, { collectGarbage: collect }));
+  serve(content.ContentService, 'content', contentService(ctx, contentStore, { onLeaseResource }));
+  serve(snapshots.SnapshotsService, 'snapshots', snapshotsService(ctx, snapshotters, { onLeaseResource }));
+  serve(diff.DiffService, 'diff', diffService(ctx, { content: contentStore, sys: linuxSys() }));
+  serve(
     archives.ArchivesService,
+    'archives',
     archivesService(ctx, {
       content: contentStore,
       images: imageStore,
@@ -160,8 +181,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       collectGarbage: (ns) => gc.collect(ns, true),
     }),
   );
-  server.addService(events.EventsService, eventsService(ctx));
-  server.addService(introspection.IntrospectionService, introspectionService(ctx));
+  serve(events.EventsService, 'events', eventsService(ctx));
+  serve(introspection.IntrospectionService, 'introspection', introspectionService(ctx));
 
   fs.rmSync(opts.address, { force: true });
   await new Promise<void>((resolve, reject) =>

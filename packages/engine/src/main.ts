@@ -6,11 +6,12 @@
  * The Docker Engine API on unix sockets and TCP (see src/flags.ts). Without --containerd it runs
  * its own gantry-containerd, so this one command brings the whole stack up. JSON logs on stderr.
  */
-import { commandLineOrExit, Logger } from '@gantry/linux';
+import { commandLineOrExit, Logger, traceProcess } from '@gantry/linux';
 import { startEngine } from './daemon';
 import { COMMAND, daemonFlags } from './flags';
 
 async function main(): Promise<void> {
+  traceProcess('gantryd');
   const opts = commandLineOrExit(COMMAND, process.argv.slice(2), daemonFlags);
   const log = new Logger(opts.logLevel, { component: 'gantryd' });
   const engine = await startEngine({ ...opts, log });

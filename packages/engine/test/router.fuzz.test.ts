@@ -59,8 +59,11 @@ function dispatch(method: string, target: string): { route: RouteDef; params: Re
   }
   try {
     const t = requestTarget(target);
-    const { handler, params } = router.match(method, t.path);
-    return { route: handler(undefined as never) as RouteDef, params };
+    const { handler, params, route } = router.match(method, t.path);
+    const def = handler(undefined as never) as RouteDef;
+    // the route's path as added names the request's trace span
+    expect(route).toBe(def.path);
+    return { route: def, params };
   } catch (e) {
     if (e instanceof HttpError && [400, 404, 405].includes(e.status)) {
       expect(e.message).not.toMatch(/[\r\n]/);

@@ -33,3 +33,7 @@ export type { FlagDef, FlagDefs, FlagValues, CommandLine, CommandSpec, StringFla
 export * as errdefs from './errdefs';
 export { KindError } from './errdefs';
 export type { ErrorKind } from './errdefs';
+export { span, traced, traceBoot, traceMark, traceProcess, traceEnv, traceFd, traceEnabled, setTraceDir, TRACE_ENV } from './trace';
+export type { Span, TraceArgs } from './trace';
+export { mergeTraceDir, readTraceFile } from './trace-merge';
+export type { TraceEvent, MergeOptions } from './trace-merge';

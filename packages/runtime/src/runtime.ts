@@ -1,3 +1,4 @@
+import { traced } from '@gantry/linux';
 import type { CgroupStats } from './cgroups/types';
 import { RuntimeContext, type RuntimeOptions } from './container/context';
 import { createContainer, type CreateOptions, type Created } from './container/create';
@@ -19,10 +20,10 @@ export class Runtime {
     this.ctx = new RuntimeContext(opts);
   }
   create(id: string, opts: CreateOptions): Promise<Created> {
-    return createContainer(this.ctx, id, opts);
+    return traced('runtime.create', () => createContainer(this.ctx, id, opts));
   }
   start(id: string): Promise<void> {
-    return startContainer(this.ctx, id);
+    return traced('runtime.start', () => startContainer(this.ctx, id));
   }
   state(id: string): ContainerState {
     return containerState(this.ctx, id);
@@ -34,7 +35,7 @@ export class Runtime {
     killContainer(this.ctx, id, signal, all);
   }
   delete(id: string, force = false): Promise<void> {
-    return deleteContainer(this.ctx, id, force);
+    return traced('runtime.delete', () => deleteContainer(this.ctx, id, force));
   }
   /** Unless `detach`, this process becomes a child subreaper: the program is reparented to it. */
   exec(id: string, opts: ExecOptions): Promise<Executed> {

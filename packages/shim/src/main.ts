@@ -16,8 +16,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { commandLineOrExit, FlagError, linuxSys, PR, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
-import { shim } from '@gantry/api';
+import { commandLineOrExit, FlagError, linuxSys, PR, traceProcess, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
+import { shim, tracedService } from '@gantry/api';
 import { taskServer } from './grpc-service';
 import { Publisher } from './publisher';
 import { StrayReaper } from './reaper';
@@ -144,17 +144,22 @@ async function serve(o: ServeOptions): Promise<void> {
   };
   server.addService(
     shim.TaskService,
-    taskServer(svc, {
-      shutdown,
-      taskPid: () => {
-        try {
-          taskPid = svc.state('').pid;
-        } catch {
-          // no task
-        }
-        return taskPid;
-      },
-    }),
+    // each call a span `shim.<method>` under GANTRY_TRACE
+    tracedService(
+      'shim',
+      shim.TaskService,
+      taskServer(svc, {
+        shutdown,
+        taskPid: () => {
+          try {
+            taskPid = svc.state('').pid;
+          } catch {
+            // no task
+          }
+          return taskPid;
+        },
+      }),
+    ),
   );
   fs.rmSync(o.socket, { force: true });
   await new Promise<void>((resolve, reject) =>
@@ -168,6 +173,7 @@ async function serve(o: ServeOptions): Promise<void> {
 }
 
 if (require.main === module) {
+  traceProcess('gantry-shim');
   const command = commandLineOrExit(COMMAND, process.argv.slice(2), serveCommand);
   let opts: ServeOptions;
   if (command.warm) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { errdefs, linuxSys, type Sys } from '@gantry/linux';
+import { errdefs, linuxSys, traced, type Sys } from '@gantry/linux';
 import { ConsoleSocket, Runtime, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
 import { ProcessStdio, type StdioPaths } from './stdio';
 import { runtimeFailure } from './errors';
@@ -125,7 +125,7 @@ export class TaskService {
   async create(req: CreateRequest): Promise<number> {
     if (this.container) throw errdefs.alreadyExists(`task ${this.container.id} already exists in this shim`);
     // the rootfs the client prepared (overlay, bind), mounted at <bundle>/rootfs
-    const rootfsMounted = mountRootfs(this.sys, req.bundle, req.rootfs) > 0;
+    const rootfsMounted = traced('shim.create.rootfs', () => mountRootfs(this.sys, req.bundle, req.rootfs)) > 0;
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
     const cons = req.terminal ? this.consoleFor('') : undefined;
     const master = cons?.receive();

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { errdefs, writeJsonAtomic } from '@gantry/linux';
+import { errdefs, traced, writeJsonAtomic } from '@gantry/linux';
 import * as path from 'node:path';
 import { type protobuf, shim, type tasks, timestampFromDate, types } from '@gantry/api';
 import type { DaemonContext } from '../context';
@@ -121,7 +121,7 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
       writeJsonAtomic(path.join(bundle, 'config.json'), spec);
       let h: ShimHandle | undefined;
       try {
-        h = await shims.start(ns, r.containerId, bundle).catch((e: unknown) => {
+        h = await traced('containerd.tasks.create.shim-start', () => shims.start(ns, r.containerId, bundle)).catch((e: unknown) => {
           throw wrapError(e, 'failed to start shim');
         });
         const res = await callShim(

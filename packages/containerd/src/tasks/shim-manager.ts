@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { callMetadata, clientOn, events, packAny, shim, timestampFromDate, unaryCall, unixChannel, type UnaryMethod } from '@gantry/api';
-import { linuxSys, writeFileAtomic } from '@gantry/linux';
+import { linuxSys, traceEnv, writeFileAtomic } from '@gantry/linux';
 import { Runtime } from '@gantry/runtime';
 import type { DaemonContext } from '../context';
 
@@ -358,7 +358,7 @@ export class ShimManager {
 }
 
 function shimEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...traceEnv() };
 }
 
 function safeReaddir(dir: string): string[] {

@@ -1,7 +1,7 @@
 /** `docker create`: validate, resolve the image, prepare snapshot, networks and mounts, write the containerd container and the record. */
 import * as fs from 'node:fs';
 import { containers as cpb, isUnavailable, snapshots as spb } from '@gantry/api';
-import { errdefs } from '@gantry/linux';
+import { errdefs, traced } from '@gantry/linux';
 import type { PortBinding } from '@gantry/network';
 import { jsonLogPath } from '../logs/json-file';
 import { noSuchImage } from '../images/catalog';
@@ -32,7 +32,7 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
   const v = validateCreate(body, name);
   const config = v.config as ContainerConfig & Record<string, unknown>;
   if (!config.Image) throw errdefs.invalidArgument('No image specified');
-  const image: ResolvedImage = await resolveImage(m.cd, String(config.Image)).catch((e: unknown) => {
+  const image: ResolvedImage = await traced('engine.create.image', () => resolveImage(m.cd, String(config.Image))).catch((e: unknown) => {
     if (errdefs.ownKind(e) === 'not-found') throw noSuchImage(String(config.Image));
     if (mayRetry && isUnavailable(e) && !m.closing) throw new CutByRestart();
     throw e;
@@ -46,7 +46,7 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
   let snapshotMade = false;
   let prepared: PreparedMounts | undefined;
   try {
-    const net = prepareNetwork(m, id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts);
+    const net = traced('engine.create.network', () => prepareNetwork(m, id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts));
     if (net) hostname = net.hostname;
     const etc = net ? net.etc : writeStandaloneEtc(dir, hostname);
     // gc.root keeps the snapshot until the container record names it (an empty label value is no
@@ -65,20 +65,22 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
     ).mounts;
     snapshotMade = true;
     prepared = m.mounts?.prepare(hostConfig, Object.keys({ ...(image.config.config?.Volumes ?? {}), ...(config.Volumes ?? {}) }));
-    const spec = buildSpec({
-      id,
-      config,
-      hostConfig,
-      image: { config: image.config.config ?? {} },
-      rootfsPath: 'rootfs',
-      hostname,
-      etcFiles: etc,
-      networkNamespacePath: net?.netnsPath,
-      namespacePath: net ? (type, ref) => joinNamespace(m, type, ref) : undefined,
-      resolveUser: await userResolver(m.cd, mounts, m.ctx.dataRoot),
-      volumeSource: prepared?.volumeSource,
-      configVolumes: prepared?.configVolumes,
-    });
+    const spec = await traced('engine.create.spec', async () =>
+      buildSpec({
+        id,
+        config,
+        hostConfig,
+        image: { config: image.config.config ?? {} },
+        rootfsPath: 'rootfs',
+        hostname,
+        etcFiles: etc,
+        networkNamespacePath: net?.netnsPath,
+        namespacePath: net ? (type, ref) => joinNamespace(m, type, ref) : undefined,
+        resolveUser: await userResolver(m.cd, mounts, m.ctx.dataRoot),
+        volumeSource: prepared?.volumeSource,
+        configVolumes: prepared?.configVolumes,
+      }),
+    );
     prepared?.copyUp(mounts);
     const effective = {
       ...config,

@@ -2,6 +2,7 @@
  * A container's exit (from the event stream, a reconcile or restore) and what follows it: the
  * record and waiters settled, io and mounts released, then auto-remove or the restart policy.
  */
+import { traced } from '@gantry/linux';
 import type { HostConfig } from './docker-types';
 import type { ContainerManager } from './manager';
 import { setExited, setOomKilled, setRestarting, type ContainerRecord } from './record';
@@ -45,7 +46,7 @@ export async function settleExit(m: ContainerManager, id: string, exitStatus: nu
   m.settling.add(id);
   try {
     const rec = m.store.find(id);
-    if (rec?.State.Running) await onExit(m, id, exitStatus, exitedAt);
+    if (rec?.State.Running) await traced('engine.exit', () => onExit(m, id, exitStatus, exitedAt));
   } finally {
     m.settling.delete(id);
   }
@@ -58,7 +59,9 @@ async function onExit(m: ContainerManager, id: string, exitStatus: number, exite
   // Deleting the task makes the shim close its FIFO ends: our readers then drain and see EOF.
   await m.cd.call(m.cd.tasks, m.cd.tasks.delete, { containerId: id }).catch(() => undefined);
   m.mounts?.stop(rec);
-  await m.ctx.networks?.down(id).catch((e: unknown) => m.ctx.log.warn('network teardown failed', { id, error: String(e) }));
+  await traced('engine.exit.network', () => m.ctx.networks?.down(id))?.catch((e: unknown) =>
+    m.ctx.log.warn('network teardown failed', { id, error: String(e) }),
+  );
   const io = m.ios.get(id);
   if (io) {
     await Promise.race([io.ended, new Promise((r) => setTimeout(r, 2000))]);
@@ -76,7 +79,9 @@ async function onExit(m: ContainerManager, id: string, exitStatus: number, exite
   for (const fn of m.exitListeners) await fn(id).catch((e: unknown) => m.ctx.log.warn('exit listener failed', { id, error: String(e) }));
   const host = rec.HostConfig as HostConfig;
   if (host.AutoRemove) {
-    await m.remove(id, { force: true, removeVolumes: true }).catch((e: unknown) => m.ctx.log.warn('auto-remove failed', { id, error: String(e) }));
+    await traced('engine.exit.remove', () => m.remove(id, { force: true, removeVolumes: true })).catch((e: unknown) =>
+      m.ctx.log.warn('auto-remove failed', { id, error: String(e) }),
+    );
     return;
   }
   if (shouldRestart(m, rec, exitStatus)) scheduleRestart(m, rec);

@@ -1,6 +1,6 @@
 /** `docker start`: FIFOs and json-file log, mounts and networks up, then the task created and started. */
 import { isUnavailable, tasks as tpb, types } from '@gantry/api';
-import { errdefs } from '@gantry/linux';
+import { errdefs, traced } from '@gantry/linux';
 import { oneLine } from '../one-line';
 import { JsonFileWriter, parseLogOpts } from '../logs/json-file';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
@@ -84,7 +84,7 @@ async function createAndStartTask(m: ContainerManager, rec: ContainerRecord, may
     await m.cd.call(m.cd.tasks, m.cd.tasks.delete, { containerId: rec.Id }).catch(() => undefined);
     m.mounts?.start(rec);
     const mounts = (await m.cd.call(m.cd.snapshots, m.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.SnapshotKey })).mounts;
-    await m.ctx.networks?.up(rec.Id);
+    await traced('engine.start.network', () => m.ctx.networks?.up(rec.Id));
     step = 'create';
     const created = await m.cd.call(
       m.cd.tasks,

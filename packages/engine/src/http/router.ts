@@ -26,6 +26,8 @@ export type Handler = (ctx: RequestContext) => unknown;
 
 interface Route {
   method: string;
+  /** As added (`/containers/:id/start`): names the request's trace span. */
+  path: string;
   pattern: RegExp;
   keys: string[];
   handler: Handler;
@@ -48,6 +50,13 @@ export class Reply {
   static readonly handled = new Reply(0);
 }
 
+export interface RouteMatch {
+  handler: Handler;
+  params: Record<string, string>;
+  /** The matched route's path as added, with its `:name` parameters. */
+  route: string;
+}
+
 export class Router {
   private readonly routes: Route[] = [];
 
@@ -60,7 +69,7 @@ export class Router {
         return kind === '*' ? '/(.+)' : '/([^/]+)';
       })}$`,
     );
-    this.routes.push({ method, pattern, keys, handler });
+    this.routes.push({ method, path, pattern, keys, handler });
     return this;
   }
 
@@ -81,7 +90,7 @@ export class Router {
   }
 
   /** The handler and params for a request, or a 404/405 error. */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } {
+  match(method: string, path: string): RouteMatch {
     let pathMatched = false;
     let headAsGet: { r: Route; m: RegExpExecArray } | undefined;
     for (const r of this.routes) {
@@ -98,7 +107,7 @@ export class Router {
     throw new HttpError(404, `page not found`);
   }
 
-  private found(r: Route, m: RegExpExecArray): { handler: Handler; params: Record<string, string> } {
+  private found(r: Route, m: RegExpExecArray): RouteMatch {
     const params: Record<string, string> = {};
     r.keys.forEach((k, i) => {
       try {
@@ -107,6 +116,6 @@ export class Router {
         throw badRequest(`invalid path parameter ${k}`);
       }
     });
-    return { handler: r.handler, params };
+    return { handler: r.handler, params, route: r.path };
   }
 }

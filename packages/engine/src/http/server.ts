@@ -5,6 +5,7 @@ import type * as net from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@gantry/linux';
+import { traced, traceEnabled } from '@gantry/linux';
 import { HttpError, badRequest, toHttpError } from './errors';
 import { Reply, type RequestContext, type Router } from './router';
 import type { ListenSpec, TlsMaterial } from './listeners';
@@ -316,7 +317,7 @@ export class ApiServer {
       }
       const { version, path: p, query } = requestTarget(req.url ?? '/');
       const method = req.method ?? 'GET';
-      const { handler, params } = this.router.match(method, p);
+      const { handler, params, route } = this.router.match(method, p);
       let hijacked = false;
       const ctx: RequestContext = {
         req,
@@ -327,15 +328,7 @@ export class ApiServer {
         params,
         query,
         raw: (limit = MAX_JSON_BODY) => (upgradeBody ? Promise.resolve(upgradeBody) : readBody(req, limit)),
-        json: async <T>() => {
-          const body = upgradeBody ?? (await readBody(req, MAX_JSON_BODY));
-          if (body.length === 0) return {} as T;
-          try {
-            return JSON.parse(body.toString('utf8')) as T;
-          } catch (e) {
-            throw badRequest(`invalid JSON: ${(e as Error).message}`);
-          }
-        },
+        json: <T>() => (traceEnabled() ? traced('engine.request.decode', () => jsonBody<T>(req, upgradeBody)) : jsonBody<T>(req, upgradeBody)),
         hijack: (contentType: string) => {
           hijacked = true;
           const socket = upgradeSocket ?? req.socket;
@@ -350,7 +343,8 @@ export class ApiServer {
           return socket;
         },
       };
-      const out = await handler(ctx);
+      // under GANTRY_TRACE each request is a span named for its route: `engine.POST /containers/:id/start`
+      const out = await (traceEnabled() ? traced(`engine.${method} ${route}`, () => handler(ctx)) : handler(ctx));
       if (hijacked || out === Reply.handled || res.headersSent) {
         status = res.statusCode || 101;
         return;
@@ -419,5 +413,16 @@ function removeIfOurs(s: { path: string; dev: number; ino: number }): void {
     if (st.isSocket() && st.dev === s.dev && st.ino === s.ino) fs.unlinkSync(s.path);
   } catch {
     // already gone
+  }
+}
+
+/** The body as JSON (bounded, 400 when malformed); `{}` when empty. */
+async function jsonBody<T>(req: http.IncomingMessage, upgradeBody: Buffer | undefined): Promise<T> {
+  const body = upgradeBody ?? (await readBody(req, MAX_JSON_BODY));
+  if (body.length === 0) return {} as T;
+  try {
+    return JSON.parse(body.toString('utf8')) as T;
+  } catch (e) {
+    throw badRequest(`invalid JSON: ${(e as Error).message}`);
   }
 }

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseSignal } from '@gantry/linux';
+import { parseSignal, traceProcess } from '@gantry/linux';
 import { bool, int, multi, parseArgs, parseDuration, str, UsageError, type FlagSpec, type Parsed } from './args';
 import { CliLog } from './log';
 import { EXEC_FLAGS, execProcessFrom } from './process-flags';
@@ -582,6 +582,7 @@ function printAppHelp(): number {
 
 export async function main(argv: string[]): Promise<number> {
   trace('cli loaded');
+  traceProcess('gantry-runtime');
   let log = new CliLog(undefined, 'text', false);
   try {
     let i = 0;

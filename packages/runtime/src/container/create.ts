@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AT, S_IF, requestOptions, type Sys, writeFileAtomic } from '@gantry/linux';
+import { AT, S_IF, requestOptions, span, type Sys, writeFileAtomic } from '@gantry/linux';
 import { resolveCgroupPath } from '../cgroups/path';
 import type { CgroupManager } from '../cgroups/types';
 import { ConfigError, InitError, RuntimeError } from '../errors';
@@ -183,6 +183,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     if (forked) ctx.orphans.becomeSubreaper();
 
     trace('spawning stage');
+    const spawnSpan = span('runtime.create.stage-spawn');
     const fixedFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
     stage = spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
@@ -193,6 +194,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       executable: ctx.stageExecutable,
       ...(userns ? { userNamespace: { path: userns.userPath, newPid: forked } } : {}),
     });
+    spawnSpan.end();
     const childMountSources = mountSources.map((m, i) => ({ index: m.index, fd: stage!.childFds[fixedFds.length + i]! }));
     for (const { fd } of mountSources) sys.close(fd);
     mountSources = [];
@@ -213,14 +215,18 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     // lowering it needs CAP_SYS_RESOURCE of the host's user namespace, which the stage lacks there
     if (userns && proc.oomScoreAdj !== undefined) sys.writeFile(`/proc/${initPid}/oom_score_adj`, String(proc.oomScoreAdj));
     trace('fifo made');
+    const cgroupSpan = span('runtime.create.cgroup');
     cgroup.create();
     trace('cgroup created');
     const resources = spec.linux?.resources ?? {};
     cgroup.setResources({ ...resources, devices: [...(resources.devices ?? []), ...defaultDeviceRules()] });
     trace('cgroup set');
+    cgroupSpan.end();
     // only once Node has booted (see 'booted' in messages.ts); the stage does nothing of the
     // container's before its bootstrap, sent below
+    const bootSpan = span('runtime.create.wait-boot');
     if (!forked) await stageBooted(stage, 'init');
+    bootSpan.end();
     cgroup.addProcess(initPid);
     trace('cgroup joined');
 
@@ -261,6 +267,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     ctx.debug(`child process in init(): bootstrap sent to init stage ${initPid}`);
     for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
     consoleFd = agentFd = undefined;
+    // the stage's own spans (gantry-stage track) show what it does meanwhile
+    const readySpan = span('runtime.create.wait-ready');
     for (;;) {
       const msg = await stage.next();
       if (msg === undefined) throw new InitError('container init exited before it was ready');
@@ -275,6 +283,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       ctx.debug(`init: closing the pipe to signal completion (init stage ${initPid} is ready and waits on exec.fifo)`);
       break;
     }
+    readySpan.end();
     userns?.release();
     record.recorded = 'created';
     ctx.store.save(record);

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { O, PR, SysError, type Sys } from '@gantry/linux';
+import { O, PR, span, SysError, traceFd, traceMark, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import { runHooks, type HookState } from '../hooks';
 import type { ExecBootstrap, InitBootstrap, SeccompAgentHandoff, StageChannel } from '../process/messages';
@@ -47,7 +47,9 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   // cwd or program path through /proc/self/fd/N cannot walk from a fifo (CVE-2024-21626).
   const fifoFd = sys.open(path.join(b.stateDir, EXEC_FIFO), O.PATH | O.NOFOLLOW | O.CLOEXEC);
 
+  const nsSpan = span('stage.init.namespaces');
   enterNamespaces(sys, spec.linux?.namespaces ?? []);
+  nsSpan.end();
   if (b.runtimeHooks) {
     ch.send({ type: 'hooks' });
     const reply = ch.receive();
@@ -57,6 +59,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   if (spec.domainname) sys.setdomainname(spec.domainname);
 
   if (!hasNamespace(spec, 'mount')) throw new InitError('a mount namespace is required (linux.namespaces has no "mount")');
+  const mountSpan = span('stage.init.mounts');
   prepareRootfs(sys, spec, {
     rootfs: b.rootfs,
     bundle: b.bundle,
@@ -66,6 +69,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     hostCgroups: b.hostCgroups,
     detachedSources: new Map((b.mountSources ?? []).map((m) => [m.index, m.fd])),
   });
+  mountSpan.end();
   const state: HookState = {
     ociVersion: spec.ociVersion,
     id: b.id,
@@ -76,7 +80,10 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   };
   // runc runs them from the container's root directory (relative paths in hooks depend on it)
   if (spec.hooks?.createContainer?.length) hooks('createContainer', spec.hooks.createContainer, state, { cwd: b.rootfs });
+  const pivotSpan = span('stage.init.pivot');
   enterRootfs(sys, b.rootfs, b.noPivot);
+  pivotSpan.end();
+  const finalSpan = span('stage.init.finalize');
 
   if (!sys.stat(proc.cwd, true)) {
     try {
@@ -100,7 +107,9 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   // writing, through the container's /proc (our O_PATH fd cannot be reopened any other way).
   const fifoPath = `/proc/self/fd/${fifoFd}`;
   if (sys.stat(fifoPath, true)?.kind !== 'fifo') throw new InitError(`cannot reach the exec fifo at ${fifoPath}: the container needs /proc mounted`);
-  const keepFds = new Set([ch.fd, fifoFd, ...(b.seccompAgent ? [b.seccompAgent.fd] : [])]);
+  // The trace file (GANTRY_TRACE only) stays open to record the last steps: a write-only regular
+  // file, close-on-exec, so neither a cwd nor the program can walk through it, and execve closes it.
+  const keepFds = new Set([ch.fd, fifoFd, ...(b.seccompAgent ? [b.seccompAgent.fd] : []), ...traceFds()]);
   const finalOptions = {
     lastCap: b.lastCap,
     seccomp: b.seccomp,
@@ -115,9 +124,12 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   if (startHooks.length === 0) {
     // Everything that can fail comes before `ready`, so `create` reports it, as runc's does.
     exec = finalizeProcess(sys, proc, finalOptions);
+    finalSpan.end();
     trace('init ready');
     ch.send({ type: 'ready', pid: sys.getpid() });
+    const waitSpan = span('stage.init.wait-start');
     const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
+    waitSpan.end();
     sys.write(fifo, EXEC_FIFO_GO);
     sys.close(fifo);
   } else {
@@ -127,6 +139,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     // `start` through the fifo (EXEC_FIFO_FAILED and why), which hears the outcome before returning.
     // Signals are reset after them: the hooks' spawn relies on Node's SIGCHLD handling.
     exec = finalizeProcess(sys, proc, { ...finalOptions, resetSignals: false });
+    finalSpan.end();
     trace('init ready');
     ch.send({ type: 'ready', pid: sys.getpid() });
     const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
@@ -142,6 +155,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   }
   sys.close(fifoFd);
   trace('init execve');
+  traceMark('stage.execve');
   return sys.execve(exec.path, exec.argv, exec.env);
 }
 
@@ -177,6 +191,7 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   const keep = [ch.fd, ...b.namespaceFds.map((n) => n.fd), ...preservedFds(b.preserveFds)];
   if (b.consoleSocketFd !== undefined) keep.push(b.consoleSocketFd);
   if (b.seccompAgent) keep.push(b.seccompAgent.fd);
+  keep.push(...traceFds());
   closeStrayFds(sys, new Set(keep));
 
   joinNamespaceFds(sys, b.namespaceFds);
@@ -206,4 +221,10 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   ch.send({ type: 'spawned', pid });
   // Under the container's seccomp filter now: end without Node's exit path.
   return sys.exitNow(0);
+}
+
+/** The trace file's fd as a list (empty with tracing off), for the sets of fds a stage keeps. */
+function traceFds(): number[] {
+  const fd = traceFd();
+  return fd === undefined ? [] : [fd];
 }

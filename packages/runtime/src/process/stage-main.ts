@@ -3,7 +3,7 @@
  * with the sync socket's fd in _GANTRY_SYNC_FD; loads every module it needs up front, because after
  * pivot_root a lazy require would resolve inside the container's filesystem.
  */
-import { linuxSys } from '@gantry/linux';
+import { linuxSys, traceBoot, traceEnabled, traceProcess } from '@gantry/linux';
 import { preloadSeccomp } from '@gantry/linux';
 import { fdChannel, ParentGoneError } from './fd-channel';
 import { runExec, runInit } from '../init/init-sequence';
@@ -18,6 +18,12 @@ export function main(): void {
   }
   trace('stage loaded');
   const sys = linuxSys();
+  // Now, before pivot_root hides the trace directory; named by its pid in the host's procfs (still
+  // our /proc), not pid 1 of the container's namespace.
+  if (traceEnabled()) {
+    traceProcess('gantry-stage', Number(sys.readlink('/proc/self')));
+    traceBoot('stage.boot');
+  }
   // Started through nsenter (a user namespace): its copy of the sealed node handle, which nsenter
   // exec'd, is not ours to keep.
   const exeFd = Number(process.env._GANTRY_EXE_FD);
