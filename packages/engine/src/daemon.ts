@@ -18,7 +18,9 @@ import { registerVolumeRoutes, volumeUsage } from './routes/volumes';
 import { registerContainerFileRoutes } from './routes/container-files';
 import { registerDistributionRoutes } from './routes/distribution';
 import { ContainerManager } from './containers/manager';
+import { RootfsAccess } from './containers/rootfs-access';
 import { ContainerStore } from './containers/store';
+import { Distribution } from './images/distribution';
 import { ExecManager } from './containers/exec';
 import { EventMonitor } from './containers/monitor';
 import { NetworkController } from './networks/controller';
@@ -131,11 +133,12 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     },
   });
   registerContainerRoutes(router, ctx, containers, (id) => execs.idsOf(id), networks);
-  registerContainerFileRoutes(router, ctx, store);
+  registerContainerFileRoutes(router, ctx, containers, new RootfsAccess(ctx));
   registerExecRoutes(router, ctx, execs);
-  registerImageRoutes(router, ctx, { inUse });
+  const distribution = new Distribution(cd, opts.insecureRegistries ?? []);
+  registerImageRoutes(router, ctx, { inUse }, distribution);
   registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));
-  registerDistributionRoutes(router, ctx, { insecureRegistries: opts.insecureRegistries ?? [] });
+  registerDistributionRoutes(router, ctx, distribution);
   registerNetworkRoutes(router, ctx, networks);
   // Sweep stale sandboxes first: once restore() runs, automatic restarts set up fresh ones that a
   // later sweep would take for stale (a container being restarted is not running yet).

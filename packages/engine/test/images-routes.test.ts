@@ -16,6 +16,7 @@ import { EngineEvents, type EngineEvent } from '../src/events';
 import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { imageUsage, registerImageRoutes } from '../src/routes/images';
+import { Distribution } from '../src/images/distribution';
 import { registerSystemRoutes } from '../src/routes/system';
 import { describeIf, needRoot, needTool, waitFor } from '@gantry/testkit';
 
@@ -107,7 +108,7 @@ d('image routes driven by the docker CLI (root)', () => {
     ctx.events.subscribe((e) => events.push(e));
     const router = new Router();
     registerSystemRoutes(router, ctx, { counts: async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }) });
-    registerImageRoutes(router, ctx, { inUse: (id) => used.get(id) ?? [] });
+    registerImageRoutes(router, ctx, { inUse: (id) => used.get(id) ?? [] }, new Distribution(ctx.cd, []));
     server = new ApiServer(router, log);
     await server.listen(sock);
   }, 120000);

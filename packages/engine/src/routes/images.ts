@@ -16,6 +16,7 @@ import { applyChanges } from '../images/changes';
 import { danglingFilter, globToRegExp, labelsMatch, parseTimeFilter } from '../images/filters';
 import { parseFilters } from './list-filters';
 import { pullFromRegistry } from './distribution';
+import type { DistributionBackend } from '../backend/distribution';
 import type { ImagesBackend } from '../backend/images';
 import { danglingName, familiar, familiarRepo, isDanglingName, parseName, repoTagOf, repoTagReference, shortId } from '../images/names';
 
@@ -104,7 +105,7 @@ export async function imageUsage(ctx: EngineContext, inUse?: ImagesBackend['inUs
   return summaries(cat, await cat.entries(), { inUse: inUse ?? (() => []), sharedSize: true, apiVersion: API_VERSION });
 }
 
-export function registerImageRoutes(router: Router, ctx: EngineContext, deps: ImagesBackend): void {
+export function registerImageRoutes(router: Router, ctx: EngineContext, deps: ImagesBackend, dist: DistributionBackend): void {
   const cd = ctx.cd;
   const cat = catalogOf(ctx);
 
@@ -466,7 +467,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   router.post('/images/create', async (c) => {
     const fromImage = c.query.get('fromImage');
     const fromSrc = c.query.get('fromSrc');
-    if (fromImage) return pullFromRegistry(c, ctx);
+    if (fromImage) return pullFromRegistry(c, ctx, dist);
     if (!fromSrc) throw errdefs.invalidArgument('fromImage or fromSrc is required');
     if (fromSrc !== '-')
       throw errdefs.unimplemented(`importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
