@@ -21,6 +21,7 @@ import { ContainerManager } from './containers/manager';
 import { RootfsAccess } from './containers/rootfs-access';
 import { ContainerStore } from './containers/store';
 import { Distribution } from './images/distribution';
+import { ImageService } from './images/service';
 import { ExecManager } from './containers/exec';
 import { EventMonitor } from './containers/monitor';
 import { NetworkController } from './networks/controller';
@@ -112,6 +113,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerVolumeRoutes(router, ctx, volumes);
   const containers = new ContainerManager(ctx, store, volumes);
   const execs = new ExecManager(ctx, containers);
+  const imageService = new ImageService(cd);
   const inUse = (imageId: string, name: string) =>
     store
       .all()
@@ -120,7 +122,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerSystemRoutes(router, ctx, {
     counts: async () => {
       const all = store.all();
-      const images = await imageUsage(ctx)
+      const images = await imageUsage(imageService)
         .then((l) => l.length)
         .catch(() => 0);
       return {
@@ -136,8 +138,8 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerContainerFileRoutes(router, ctx, containers, new RootfsAccess(ctx));
   registerExecRoutes(router, ctx, execs);
   const distribution = new Distribution(cd, opts.insecureRegistries ?? []);
-  registerImageRoutes(router, ctx, { inUse }, distribution);
-  registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));
+  registerImageRoutes(router, ctx, { images: imageService, inUse }, distribution);
+  registerEventRoutes(router, ctx, store, imageService, () => volumeUsage(volumes));
   registerDistributionRoutes(router, ctx, distribution);
   registerNetworkRoutes(router, ctx, networks);
   // Sweep stale sandboxes first: once restore() runs, automatic restarts set up fresh ones that a
