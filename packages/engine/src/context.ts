@@ -1,7 +1,7 @@
 import type { Logger } from '@gantry/linux';
 import type { Containerd } from './containerd/client';
 import type { EngineEvents } from './events';
-import type { NetworkController } from './networks/controller';
+import type { ContainerSandboxes } from './backend/networks';
 
 /** What every part of the engine shares. */
 export interface EngineContext {
@@ -13,6 +13,6 @@ export interface EngineContext {
   /** gantry-containerd's state dir, when gantryd runs it (task bundles: rootfs mounted while running). */
   containerdState?: string;
   started: Date;
-  /** Networks and containers' network sandboxes (absent in unit tests that need none). */
-  networks?: NetworkController;
+  /** Containers' network sandboxes, the daemon's NetworkController (absent in unit tests that need none). */
+  networks?: ContainerSandboxes;
 }

@@ -18,7 +18,10 @@ import { registerVolumeRoutes, volumeUsage } from './routes/volumes';
 import { registerContainerFileRoutes } from './routes/container-files';
 import { registerDistributionRoutes } from './routes/distribution';
 import { ContainerManager } from './containers/manager';
+import { RootfsAccess } from './containers/rootfs-access';
 import { ContainerStore } from './containers/store';
+import { Distribution } from './images/distribution';
+import { ImageService } from './images/service';
 import { ExecManager } from './containers/exec';
 import { EventMonitor } from './containers/monitor';
 import { NetworkController } from './networks/controller';
@@ -110,6 +113,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerVolumeRoutes(router, ctx, volumes);
   const containers = new ContainerManager(ctx, store, volumes);
   const execs = new ExecManager(ctx, containers);
+  const imageService = new ImageService(cd);
   const inUse = (imageId: string, name: string) =>
     store
       .all()
@@ -118,7 +122,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerSystemRoutes(router, ctx, {
     counts: async () => {
       const all = store.all();
-      const images = await imageUsage(ctx)
+      const images = await imageUsage(imageService)
         .then((l) => l.length)
         .catch(() => 0);
       return {
@@ -131,11 +135,12 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     },
   });
   registerContainerRoutes(router, ctx, containers, (id) => execs.idsOf(id), networks);
-  registerContainerFileRoutes(router, ctx, store);
+  registerContainerFileRoutes(router, ctx, containers, new RootfsAccess(ctx));
   registerExecRoutes(router, ctx, execs);
-  registerImageRoutes(router, ctx, { inUse });
-  registerEventRoutes(router, ctx, store, () => volumeUsage(volumes));
-  registerDistributionRoutes(router, ctx, { insecureRegistries: opts.insecureRegistries ?? [] });
+  const distribution = new Distribution(cd, opts.insecureRegistries ?? []);
+  registerImageRoutes(router, ctx, { images: imageService, inUse }, distribution);
+  registerEventRoutes(router, ctx, store, imageService, () => volumeUsage(volumes));
+  registerDistributionRoutes(router, ctx, distribution);
   registerNetworkRoutes(router, ctx, networks);
   // Sweep stale sandboxes first: once restore() runs, automatic restarts set up fresh ones that a
   // later sweep would take for stale (a container being restarted is not running yet).

@@ -19,6 +19,7 @@ import { isLoopbackIp, ListenerConfigError, loadTlsMaterial, parseHost, prepareL
 import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { registerEventRoutes } from '../src/routes/events';
+import { ImageService } from '../src/images/service';
 import { makePki, type Pki } from '@gantry/testkit';
 import { describeIf, needTool } from '@gantry/testkit';
 
@@ -277,7 +278,7 @@ describe('timeouts against slow clients', () => {
     events = new EngineEvents();
     const ctx = { log, events, dataRoot: path.join(tmp, 'data'), started: new Date() } as unknown as EngineContext;
     const router = new Router();
-    registerEventRoutes(router, ctx, new ContainerStore(path.join(tmp, 'data')));
+    registerEventRoutes(router, ctx, new ContainerStore(path.join(tmp, 'data')), new ImageService(ctx.cd));
     router.post('/echo', async (c) => ({ n: (await c.raw()).length }));
     router.post('/gated', async (c) => {
       await gate;

@@ -17,6 +17,7 @@ import { EVENT_BACKLOG_LIMIT } from '../src/http/backpressure';
 import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { registerEventRoutes } from '../src/routes/events';
+import { ImageService } from '../src/images/service';
 
 describe('/events and a client that does not read', () => {
   let dir: string;
@@ -32,7 +33,7 @@ describe('/events and a client that does not read', () => {
     const log = new Logger('warn', {}, (l) => void logged.push(l));
     ctx = { log, cd: {} as Containerd, events: new EngineEvents(), dataRoot: path.join(dir, 'data'), started: new Date() };
     const router = new Router();
-    registerEventRoutes(router, ctx, new ContainerStore(ctx.dataRoot));
+    registerEventRoutes(router, ctx, new ContainerStore(ctx.dataRoot), new ImageService(ctx.cd));
     server = new ApiServer(router, log);
     await server.listen(sock);
   });

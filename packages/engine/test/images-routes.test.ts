@@ -16,6 +16,8 @@ import { EngineEvents, type EngineEvent } from '../src/events';
 import { Router } from '../src/http/router';
 import { ApiServer } from '../src/http/server';
 import { imageUsage, registerImageRoutes } from '../src/routes/images';
+import { Distribution } from '../src/images/distribution';
+import { ImageService } from '../src/images/service';
 import { registerSystemRoutes } from '../src/routes/system';
 import { describeIf, needRoot, needTool, waitFor } from '@gantry/testkit';
 
@@ -107,7 +109,7 @@ d('image routes driven by the docker CLI (root)', () => {
     ctx.events.subscribe((e) => events.push(e));
     const router = new Router();
     registerSystemRoutes(router, ctx, { counts: async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }) });
-    registerImageRoutes(router, ctx, { inUse: (id) => used.get(id) ?? [] });
+    registerImageRoutes(router, ctx, { images: new ImageService(ctx.cd), inUse: (id) => used.get(id) ?? [] }, new Distribution(ctx.cd, []));
     server = new ApiServer(router, log);
     await server.listen(sock);
   }, 120000);
@@ -142,7 +144,7 @@ d('image routes driven by the docker CLI (root)', () => {
     expect(s.Id).toMatch(/^sha256:[a-f0-9]{64}$/);
     expect(s.RepoDigests[0]).toMatch(/^gantry\/busybox@sha256:[a-f0-9]{64}$/);
     expect(s.Size).toBeGreaterThan(500_000); // busybox unpacked
-    const df = await imageUsage(ctx);
+    const df = await imageUsage(new ImageService(ctx.cd));
     expect(df.map((x) => x.Id)).toContain(s.Id);
   }, 120000);
 

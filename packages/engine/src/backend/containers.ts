@@ -7,6 +7,8 @@ import type { ContainerRecord } from '../containers/record';
 import type { ExecRecord } from '../containers/exec';
 import type { ContainerIO } from '../streams/fifo-stdio';
 import type { WaitResult } from '../containers/wait';
+import type { AccessMode } from '../containers/rootfs-access';
+import type { ContainerSample } from '../containers/stats';
 
 /** The containers' records, looked up as Docker resolves a reference (id, id prefix, name). */
 export interface ContainerRecords {
@@ -36,6 +38,16 @@ export interface ContainersBackend {
   top(ref: string, psArgs: string | null): Promise<{ Titles: string[]; Processes: string[][] }>;
   resize(ref: string, height: number, width: number): Promise<void>;
   closeStdin(id: string): Promise<void>;
+  /** The cgroup sample of the container's running task (stats), or undefined when it has none. */
+  sample(id: string): Promise<ContainerSample | undefined>;
+}
+
+/** A container's root filesystem as a directory (changes, export, cp); the daemon hands them RootfsAccess. */
+export interface ContainerRootfs {
+  /** The overlay upper dir (the container's changes) and the image's lower dirs, top first. */
+  layers(rec: ContainerRecord): Promise<{ upper: string; lowers: string[] }>;
+  /** Run `fn` with the container's root directory open (O_PATH) as `rootFd`; closed and unmounted after. */
+  withRootFd<T>(rec: ContainerRecord, mode: AccessMode, fn: (rootFd: number) => Promise<T>): Promise<T>;
 }
 
 export interface ExecBackend {

@@ -3,7 +3,7 @@
  * inspect) call; the daemon hands them the NetworkController. Types only.
  */
 import type { NetworkRecord } from '@gantry/network';
-import type { CreateNetworkRequest, EndpointConfig } from '../networks/controller';
+import type { ContainerNetworkInput, CreateNetworkRequest, EndpointConfig } from '../networks/controller';
 
 export interface NetworksBackend {
   list(): NetworkRecord[];
@@ -23,4 +23,16 @@ export interface ContainerNetworkView {
   portSummary(id: string, exposed: Record<string, unknown>): { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
   summaryNetworks(id: string, running: boolean): Record<string, unknown>;
   settings(id: string, running: boolean, exposed: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** What a container's lifecycle (create, start, exit, remove) asks of the networks: its sandbox. */
+export interface ContainerSandboxes {
+  /** Plan the container's sandbox: its network namespace (or the host's, or another container's) and hostname. */
+  prepare(input: ContainerNetworkInput): { netns: { path: string } | 'host' | 'join'; hostname: string };
+  /** The network namespace path of container `ref` (--network container:ref). */
+  joinPath(ref: string): string;
+  up(id: string): Promise<void>;
+  down(id: string): Promise<void>;
+  /** The container is gone: release its endpoints. */
+  forget(id: string): Promise<void>;
 }

@@ -14,6 +14,7 @@ import { rename } from './rename';
 import { restart } from './restart';
 import { reconcile, reconcileOne, restore } from './restore';
 import { start, startTask } from './start';
+import { taskSample, type ContainerSample } from './stats';
 import { stop } from './stop';
 import { closeStdin, resize } from './stdio';
 import { top, type TopResult } from './top';
@@ -135,6 +136,10 @@ export class ContainerManager {
 
   closeStdin(id: string): Promise<void> {
     return closeStdin(this, id);
+  }
+
+  sample(id: string): Promise<ContainerSample | undefined> {
+    return taskSample(this.cd, id);
   }
 
   // ---- events and live restore (exit.ts, restore.ts) ----

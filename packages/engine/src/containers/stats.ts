@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { cgroups, type types } from '@gantry/api';
+import type { Containerd } from '../containerd/client';
 
 type V1 = cgroups.v1.Metrics;
 type V2 = cgroups.v2.Metrics;
@@ -225,4 +226,15 @@ export function assemble(name: string, id: string, read: Date, sample: Container
     precpu_stats: prev ? prev.cpu_stats : base.precpu_stats,
     memory_stats: memory,
   };
+}
+
+/** The cgroup sample of task `id` (Tasks.Metrics), or undefined when it has none or went away meanwhile. */
+export async function taskSample(cd: Containerd, id: string): Promise<ContainerSample | undefined> {
+  try {
+    const r = await cd.call(cd.tasks, cd.tasks.metrics, { filters: [`id==${id}`] }, 5000);
+    const m = r.metrics.find((x) => x.id === id);
+    return m ? fromMetric(m) : undefined;
+  } catch {
+    return undefined; // the task went away between the caller's check and the call
+  }
 }

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ContainerRecords } from '../backend/containers';
+import type { ContainerRootfs, ContainersBackend } from '../backend/containers';
 import type { EngineContext } from '../context';
 import { errdefs, linuxSys } from '@gantry/linux';
 import { checkArchive, extractArchive, spool, tarDirContents, tarError, tarTree } from '../containers/archive';
@@ -16,8 +16,7 @@ import { overlayChanges } from '../containers/changes';
 import { cpDestination, openCpSource, type CpSource } from '../containers/cp';
 import { encodePathStat, PATH_STAT_HEADER } from '../containers/path-stat';
 import type { ContainerRecord } from '../containers/record';
-import { RootfsAccess } from '../containers/rootfs-access';
-import { assemble, emptyStats, fromMetric, hostSample, ZERO_TIME, type ContainerSample, type DockerStats } from '../containers/stats';
+import { assemble, emptyStats, hostSample, ZERO_TIME, type ContainerSample, type DockerStats } from '../containers/stats';
 import { readUserDb, resolveUserSpec } from '../containers/users';
 import { drainedOrGone } from '../http/backpressure';
 import { Reply, type RequestContext, type Router } from '../http/router';
@@ -51,9 +50,14 @@ async function sendTar(c: RequestContext, gen: AsyncGenerator<Buffer>, headers: 
   }
 }
 
-export function registerContainerFileRoutes(router: Router, ctx: EngineContext, store: ContainerRecords): void {
+export function registerContainerFileRoutes(
+  router: Router,
+  ctx: EngineContext,
+  containers: Pick<ContainersBackend, 'store' | 'sample'>,
+  access: ContainerRootfs,
+): void {
   const sys = linuxSys();
-  const access = new RootfsAccess(ctx);
+  const store = containers.store;
   const tmpDir = path.join(ctx.dataRoot, 'tmp');
   const attrs = (r: ContainerRecord) => ({ image: r.Image, name: r.Name.slice(1) });
 
@@ -61,14 +65,7 @@ export function registerContainerFileRoutes(router: Router, ctx: EngineContext, 
 
   const sample = async (id: string): Promise<ContainerSample | undefined> => {
     const rec = store.find(id);
-    if (!rec?.State.Running) return undefined;
-    try {
-      const r = await ctx.cd.call(ctx.cd.tasks, ctx.cd.tasks.metrics, { filters: [`id==${id}`] }, 5000);
-      const m = r.metrics.find((x) => x.id === id);
-      return m ? fromMetric(m) : undefined;
-    } catch {
-      return undefined; // the task went away between the check and the call
-    }
+    return rec?.State.Running ? await containers.sample(id) : undefined;
   };
 
   router.get('/containers/:id/stats', async (c) => {

@@ -4,11 +4,12 @@
  * Credentials come per request (X-Registry-Auth: base64url JSON AuthConfig, or the /auth body),
  * are used for that request's registry only, and are never logged or stored.
  */
-import { parsePlatform, type Platform } from '@gantry/oci';
+import { InvalidReferenceError, parsePlatform, type Platform } from '@gantry/oci';
 import { decodeAuth, type AuthBody } from '../api/bodies';
 import { errdefs, KindError } from '@gantry/linux';
 import { API_VERSION } from '../http/api-version';
-import { ContainerdStore, RegistryClient, RegistryError, credentialsFor, registryKeyHost, type Credentials, type JsonMessage } from '@gantry/registry';
+import { RegistryError, registryKeyHost, type Credentials, type JsonMessage } from '@gantry/registry';
+import type { DistributionBackend } from '../backend/distribution';
 import type { EngineContext } from '../context';
 import { HttpError, toHttpError } from '../http/errors';
 import type { RequestContext, Router } from '../http/router';
@@ -53,25 +54,9 @@ function registryHttpError(e: unknown, transfer = false): HttpError {
     const status = e.kind === 'auth' ? (transfer ? 500 : 401) : e.kind === 'not-found' || e.kind === 'platform' ? 404 : e.kind === 'invalid' ? 400 : 500;
     return new HttpError(status, e.message);
   }
-  const msg = e instanceof Error ? e.message : String(e);
-  return new HttpError(/^invalid reference format|^invalid repository name/.test(msg) ? 400 : 500, msg);
+  // a reference the registry client could not parse (@gantry/oci) is the client's mistake
+  return toHttpError(e instanceof InvalidReferenceError ? errdefs.invalidArgument(e.message) : e);
 }
-
-export interface DistributionOptions {
-  insecureRegistries: string[];
-}
-
-const optionsOf = new WeakMap<EngineContext, DistributionOptions>();
-
-/** A client for one request: its credentials for `domain` only, the daemon's insecure registries. */
-function clientFor(ctx: EngineContext, domain: string, creds: Credentials | undefined): RegistryClient {
-  return new RegistryClient({ credentials: credentialsFor(domain, creds), insecureRegistries: optionsOf.get(ctx)?.insecureRegistries ?? [] });
-}
-
-const storeOf = (ctx: EngineContext) => {
-  const cd = ctx.cd;
-  return new ContainerdStore({ content: cd.content, images: cd.images, leases: cd.leases, snapshots: cd.snapshots, diff: cd.diff }, cd.namespace);
-};
 
 /**
  * A JSON-message stream that starts the 200 response with its first message: a failure before
@@ -114,7 +99,7 @@ function platformQuery(c: RequestContext): Platform | undefined {
 }
 
 /** POST /images/create?fromImage=&tag=&platform= (the pull half of /images/create). */
-export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): Promise<Reply> {
+export async function pullFromRegistry(c: RequestContext, ctx: EngineContext, dist: DistributionBackend): Promise<Reply> {
   const fromImage = c.query.get('fromImage') ?? '';
   const tag = c.query.get('tag') ?? '';
   // the tag may be a digest ("sha256:...") or be in fromImage already
@@ -123,7 +108,7 @@ export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): P
   const ref = parseName(name)!;
   const platform = platformQuery(c);
   const creds = registryAuthHeader(c);
-  const client = clientFor(ctx, ref.domain, creds);
+  const client = dist.client(ref.domain, creds);
   const out = new MessageStream(c);
   // docker pull interrupted: the client closes the connection, the pull stops and leaves nothing
   const abort = new AbortController();
@@ -133,7 +118,7 @@ export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): P
   c.res.once('close', onClose);
   try {
     // a tag moved off an image leaves that image untagged, as dockerd does
-    const r = await client.pull(storeOf(ctx), name, { progress: out.send, signal: abort.signal, danglingName, ...(platform ? { platform } : {}) });
+    const r = await client.pull(dist.store(), name, { progress: out.send, signal: abort.signal, danglingName, ...(platform ? { platform } : {}) });
     ctx.events.emit('image', 'pull', familiar(r.name), { name: familiar(r.name) });
     return out.finish();
   } catch (e) {
@@ -145,24 +130,20 @@ export async function pullFromRegistry(c: RequestContext, ctx: EngineContext): P
   }
 }
 
-export function registerDistributionRoutes(router: Router, ctx: EngineContext, opts: DistributionOptions = { insecureRegistries: [] }): void {
-  optionsOf.set(ctx, opts);
+export function registerDistributionRoutes(router: Router, ctx: EngineContext, dist: DistributionBackend): void {
   router.post('/images/*name/push', async (c) => {
     const repo = c.params.name!;
     const tag = c.query.get('tag') ?? '';
     const base = normalizeOrBadRequest(repo);
     const ref = parseName(base)!;
     const creds = registryAuthHeader(c);
-    const store = storeOf(ctx);
+    const store = dist.store();
     let names: string[];
     if (tag !== '') names = [normalizeOrBadRequest(`${repo.replace(/:[^/]*$/, '')}:${tag}`)];
     else if (repo.slice(repo.lastIndexOf('/') + 1).includes(':')) names = [base];
     else {
       // no tag: every tag of the repository, as docker push --all-tags
-      const cd = ctx.cd;
-      const all = await cd.call(cd.images, cd.images.list, { filters: [] });
-      names = all.images
-        .map((i) => i.name)
+      names = (await dist.imageNames())
         .filter((n) => {
           const p = parseName(n);
           return p !== undefined && p.domain === ref.domain && p.path === ref.path && p.tag !== undefined && !p.digest;
@@ -170,7 +151,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext, o
         .sort();
       if (names.length === 0) throw errdefs.notFound(`An image does not exist locally with the tag: ${familiar(base).replace(/:latest$/, '')}`);
     }
-    const client = clientFor(ctx, ref.domain, creds);
+    const client = dist.client(ref.domain, creds);
     const out = new MessageStream(c);
     try {
       for (const n of names) {
@@ -190,7 +171,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext, o
     const body = decodeAuth(await c.json<unknown>());
     const server = body.serveraddress ? registryKeyHost(body.serveraddress) : 'docker.io';
     const creds = credentialsOf(body);
-    const client = clientFor(ctx, server, creds);
+    const client = dist.client(server, creds);
     try {
       await client.login(server);
     } catch (e) {
@@ -205,7 +186,7 @@ export function registerDistributionRoutes(router: Router, ctx: EngineContext, o
   router.get('/distribution/*name/json', async (c) => {
     const name = normalizeOrBadRequest(c.params.name!);
     const ref = parseName(name)!;
-    const client = clientFor(ctx, ref.domain, registryAuthHeader(c));
+    const client = dist.client(ref.domain, registryAuthHeader(c));
     try {
       return await client.inspect(name);
     } catch (e) {

@@ -2,6 +2,7 @@ import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
 import { API_VERSION } from '../http/api-version';
 import type { ContainerRecords } from '../backend/containers';
+import type { ImageStore } from '../backend/images';
 import type { EngineEvent } from '../events';
 import { EVENT_BACKLOG_LIMIT } from '../http/backpressure';
 import { Reply, type Router } from '../http/router';
@@ -29,7 +30,13 @@ function matches(e: EngineEvent, f: Record<string, string[]>): boolean {
 }
 
 /** GET /events (since/until/filters, streamed as JSON lines) and GET /system/df. */
-export function registerEventRoutes(router: Router, ctx: EngineContext, store: ContainerRecords, volumes?: () => Record<string, unknown>[]): void {
+export function registerEventRoutes(
+  router: Router,
+  ctx: EngineContext,
+  store: ContainerRecords,
+  images: ImageStore,
+  volumes?: () => Record<string, unknown>[],
+): void {
   router.get('/events', async (c) => {
     const now = Date.now();
     const since = parseTime(c.query.get('since'), now);
@@ -83,15 +90,15 @@ export function registerEventRoutes(router: Router, ctx: EngineContext, store: C
   });
 
   router.get('/system/df', async () => {
-    const images = await imageUsage(ctx, (id) =>
+    const usage = await imageUsage(images, (id) =>
       store
         .all()
         .filter((x) => x.ImageID === id)
         .map((x) => x.Id),
     );
     return {
-      LayersSize: images.reduce((n, i) => n + Number((i as { Size?: number }).Size ?? 0), 0),
-      Images: images,
+      LayersSize: usage.reduce((n, i) => n + Number((i as { Size?: number }).Size ?? 0), 0),
+      Images: usage,
       Containers: store.all().map((r) => ({
         Id: r.Id,
         Names: [r.Name],

@@ -10,24 +10,15 @@ import type { images } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { drainedOrGone } from '../http/backpressure';
 import { Reply, type RequestContext, type Router } from '../http/router';
-import { buildImage, exportArchive, importArchive, ociLayout, spoolLayer, tempPath } from '../images/archive';
-import { ImageCatalog, imageCreated, isDangling, repoDigests, repoTags, type ImageEntry, type OciContainerConfig, type OciHistory } from '../images/catalog';
+import { buildImage, ociLayout, spoolLayer, tempPath } from '../images/archive';
+import { imageCreated, isDangling, repoDigests, repoTags, type ImageEntry, type OciContainerConfig, type OciHistory } from '../images/catalog';
 import { applyChanges } from '../images/changes';
 import { danglingFilter, globToRegExp, labelsMatch, parseTimeFilter } from '../images/filters';
 import { parseFilters } from './list-filters';
 import { pullFromRegistry } from './distribution';
-import type { ImagesBackend } from '../backend/images';
+import type { DistributionBackend } from '../backend/distribution';
+import type { ImageStore, ImagesBackend } from '../backend/images';
 import { danglingName, familiar, familiarRepo, isDanglingName, parseName, repoTagOf, repoTagReference, shortId } from '../images/names';
-
-const catalogs = new WeakMap<EngineContext, ImageCatalog>();
-function catalogOf(ctx: EngineContext): ImageCatalog {
-  let c = catalogs.get(ctx);
-  if (!c) {
-    c = new ImageCatalog(ctx.cd);
-    catalogs.set(ctx, c);
-  }
-  return c;
-}
 
 const truthy = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
@@ -68,7 +59,7 @@ function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown
 
 /** Image summaries (GET /images/json, the Images of GET /system/df). */
 async function summaries(
-  cat: ImageCatalog,
+  cat: ImageStore,
   entries: ImageEntry[],
   opts: { inUse?: ImagesBackend['inUse']; sharedSize: boolean; apiVersion: string },
 ): Promise<Record<string, unknown>[]> {
@@ -99,52 +90,12 @@ async function summaries(
 }
 
 /** The Images entries of GET /system/df: every image with its shared size and container count. */
-export async function imageUsage(ctx: EngineContext, inUse?: ImagesBackend['inUse']): Promise<Record<string, unknown>[]> {
-  const cat = catalogOf(ctx);
+export async function imageUsage(cat: ImageStore, inUse?: ImagesBackend['inUse']): Promise<Record<string, unknown>[]> {
   return summaries(cat, await cat.entries(), { inUse: inUse ?? (() => []), sharedSize: true, apiVersion: API_VERSION });
 }
 
-export function registerImageRoutes(router: Router, ctx: EngineContext, deps: ImagesBackend): void {
-  const cd = ctx.cd;
-  const cat = catalogOf(ctx);
-
-  const grpc = async <T>(p: Promise<T>): Promise<T> => {
-    try {
-      return await p;
-    } catch (e) {
-      throw errdefs.fromGrpc(e);
-    }
-  };
-  const deleteRecord = async (name: string, sync: boolean): Promise<void> => {
-    try {
-      await cd.call(cd.images, cd.images.delete, { name, sync });
-    } catch (e) {
-      const err = errdefs.fromGrpc(e);
-      if (err.kind !== 'not-found') throw err;
-    }
-  };
-  const createRecord = async (name: string, target: images.Image['target']): Promise<void> => {
-    try {
-      await cd.call(cd.images, cd.images.create, { image: { name, labels: {}, target } });
-    } catch (e) {
-      const err = errdefs.fromGrpc(e);
-      if (err.kind !== 'already-exists' && err.kind !== 'failed-precondition' && err.kind !== 'aborted') throw err;
-    }
-  };
-  /** Point `name` at `target`, creating the record or moving it. Returns the target it had before. */
-  const setRecord = async (name: string, target: NonNullable<images.Image['target']>): Promise<images.Image['target'] | undefined> => {
-    try {
-      const cur = await cd.call(cd.images, cd.images.get, { name });
-      if (cur.image?.target?.digest === target.digest) return cur.image.target;
-      await grpc(cd.call(cd.images, cd.images.update, { image: { name, labels: cur.image?.labels ?? {}, target }, updateMask: ['target'] }));
-      return cur.image?.target;
-    } catch (e) {
-      const err = errdefs.fromGrpc(e);
-      if (err.kind !== 'not-found') throw err;
-      await grpc(cd.call(cd.images, cd.images.create, { image: { name, labels: {}, target } }));
-      return undefined;
-    }
-  };
+export function registerImageRoutes(router: Router, ctx: EngineContext, deps: ImagesBackend, dist: DistributionBackend): void {
+  const cat = deps.images;
   /**
    * After names moved to other images: images left without any name stay, untagged, as dockerd
    * keeps them. `before` is name → target as it was.
@@ -159,7 +110,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       if (!t || live.has(t.digest) || done.has(t.digest)) continue;
       if (now.some((r) => r.name === name && r.target?.digest === t.digest)) continue;
       done.add(t.digest);
-      await createRecord(danglingName(t.digest), t);
+      await cat.createRecord(danglingName(t.digest), t);
       try {
         const { manifest } = await cat.manifestOf({ mediaType: t.mediaType, digest: t.digest, size: Number(t.size) });
         kept.push({ name, id: manifest.config.digest });
@@ -272,9 +223,9 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const { entry: e, byId, matched } = await cat.resolve(c.params.name!);
     const source = (!byId ? matched[0] : undefined) ?? e.records.find((r) => !isDanglingName(r.name)) ?? e.records[0]!;
     const before = new Map((await cat.records()).map((r) => [r.name, r]));
-    await setRecord(name, source.target!);
+    await cat.setRecord(name, source.target!);
     // an untagged image that got a name is no longer dangling
-    for (const r of e.records) if (isDanglingName(r.name)) await deleteRecord(r.name, false);
+    for (const r of e.records) if (isDanglingName(r.name)) await cat.deleteRecord(r.name, false);
     await keepOrphans(before);
     ctx.events.emit('image', 'tag', e.id, { name: familiar(name) });
     return new Reply(201);
@@ -289,7 +240,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   const removeImage = async (e: ImageEntry, records: images.Image[], deleteImage: boolean, out: DeleteItem[], sync: boolean): Promise<void> => {
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      await deleteRecord(r.name, sync && deleteImage && i === records.length - 1);
+      await cat.deleteRecord(r.name, sync && deleteImage && i === records.length - 1);
       if (!isDanglingName(r.name)) {
         out.push({ Untagged: familiar(r.name) });
         ctx.events.emit('image', 'untag', e.id, { name: familiar(r.name) });
@@ -385,7 +336,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
 
   router.post('/images/load', async (c) => {
     const before = new Map((await cat.records()).map((r) => [r.name, r]));
-    const imported = await importArchive(cd, c.req as AsyncIterable<Buffer>);
+    const imported = await cat.load(c.req as AsyncIterable<Buffer>);
     const orphans = await keepOrphans(before);
     const entries = await cat.entries();
     const messages: object[] = orphans.map((o) => ({
@@ -425,27 +376,28 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
         onAbort.forEach((f) => f());
       }
     });
-    await exportArchive(
-      cd,
-      names,
-      () => c.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Api-Version': API_VERSION, Ostype: 'linux' }),
-      async (b) => {
-        if (!c.res.write(b)) await drainedOrGone(c.res);
-      },
-      {
-        get aborted() {
-          return aborted;
+    await cat
+      .save(
+        names,
+        () => c.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Api-Version': API_VERSION, Ostype: 'linux' }),
+        async (b) => {
+          if (!c.res.write(b)) await drainedOrGone(c.res);
         },
-        onAbort: (f) => onAbort.push(f),
-      },
-    ).catch((e: unknown) => {
-      if (c.res.headersSent) {
-        ctx.log.warn('image save failed mid-stream', { error: e instanceof Error ? e.message : String(e) });
-        c.res.destroy();
-        return;
-      }
-      throw e;
-    });
+        {
+          get aborted() {
+            return aborted;
+          },
+          onAbort: (f) => onAbort.push(f),
+        },
+      )
+      .catch((e: unknown) => {
+        if (c.res.headersSent) {
+          ctx.log.warn('image save failed mid-stream', { error: e instanceof Error ? e.message : String(e) });
+          c.res.destroy();
+          return;
+        }
+        throw e;
+      });
     if (!c.res.destroyed) {
       c.res.end();
       for (const x of ids) ctx.events.emit('image', 'save', x.id, { name: x.name });
@@ -466,7 +418,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
   router.post('/images/create', async (c) => {
     const fromImage = c.query.get('fromImage');
     const fromSrc = c.query.get('fromSrc');
-    if (fromImage) return pullFromRegistry(c, ctx);
+    if (fromImage) return pullFromRegistry(c, ctx, dist);
     if (!fromSrc) throw errdefs.invalidArgument('fromImage or fromSrc is required');
     if (fromSrc !== '-')
       throw errdefs.unimplemented(`importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
@@ -480,7 +432,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       const img = buildImage(layer, config, message || `Imported from ${fromSrc}`, new Date());
       const name = ref ?? danglingName(img.manifestDigest);
       const before = new Map((await cat.records()).map((r) => [r.name, r]));
-      await importArchive(cd, ociLayout(layer, img, name));
+      await cat.load(ociLayout(layer, img, name));
       await keepOrphans(before);
       cat.forget();
       ctx.events.emit('image', 'import', img.configDigest, { name: ref ? familiar(ref) : img.configDigest });
