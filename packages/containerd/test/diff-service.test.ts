@@ -24,11 +24,11 @@ import { describeIf, needRoot } from '@gantry/testkit';
 
 /** Just enough of a content store: blobs in memory, per-namespace visibility and labels. */
 class MemoryContent implements ContentStore {
-  readonly blobs = new Map<string, Buffer>();
+  readonly bytes = new Map<string, Buffer>();
   readonly infos = new Map<string, ContentInfo>();
   add(ns: string, data: Buffer): string {
     const digest = sha256(data);
-    this.blobs.set(digest, data);
+    this.bytes.set(digest, data);
     this.infos.set(`${ns}/${digest}`, { digest, size: data.length, createdAt: new Date(), updatedAt: new Date(), labels: {} });
     return digest;
   }
@@ -39,7 +39,7 @@ class MemoryContent implements ContentStore {
   }
   read(ns: string, digest: string): Readable {
     this.info(ns, digest);
-    const b = this.blobs.get(digest)!;
+    const b = this.bytes.get(digest)!;
     return Readable.from([b.subarray(0, 100), b.subarray(100)]);
   }
   async writer(ns: string, ref: string): Promise<ContentWriter> {
@@ -49,8 +49,12 @@ class MemoryContent implements ContentStore {
       get offset() {
         return parts.reduce((n, p) => n + p.length, 0);
       },
+      digest: () => sha256(Buffer.concat(parts)),
       async write(d: Buffer) {
         parts.push(Buffer.from(d));
+      },
+      async truncate() {
+        throw new Error('unused');
       },
       commit: async (size: number, expected: string, labels: Record<string, string> = {}) => {
         const data = Buffer.concat(parts);
@@ -70,6 +74,9 @@ class MemoryContent implements ContentStore {
   }
   update(): ContentInfo {
     throw new Error('unused');
+  }
+  blobs(): string[] {
+    return [...this.bytes.keys()];
   }
   list(): ContentInfo[] {
     return [];
@@ -169,7 +176,7 @@ describeIf(needRoot())('Diff service (root)', () => {
       ref: 'test-diff',
       labels: { extra: 'label' },
     });
-    const blob = content.blobs.get(res.diff!.digest)!;
+    const blob = content.bytes.get(res.diff!.digest)!;
     expect(res.diff!.size).toBe(BigInt(blob.length));
     expect(res.diff!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
     const tar = gunzipSync(blob);
@@ -187,7 +194,7 @@ describeIf(needRoot())('Diff service (root)', () => {
       ref: '',
       labels: {},
     });
-    const ptar = content.blobs.get(plain.diff!.digest)!;
+    const ptar = content.bytes.get(plain.diff!.digest)!;
     expect(content.info('default', plain.diff!.digest).labels[UNCOMPRESSED_LABEL]).toBe(plain.diff!.digest);
     fs.writeFileSync(f, ptar);
     expect(sh('tar', ['-tf', f]).trim().split('\n')).toEqual(['etc/', 'etc/hosts', 'etc/old']);

@@ -2,14 +2,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { containers, events, namespaces, tasks } from '@gantry/api';
+import { credentials } from '@grpc/grpc-js';
+import { callMetadata, containers, events, namespaces, tasks, unaryCall, type UnaryMethod } from '@gantry/api';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.resolve(__dirname, '../dist/main.js');
 export { waitFor } from '@gantry/testkit';
-
-type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
 /** A gantry-containerd started by a test on temporary dirs, with generated clients. */
 export class TestDaemon {
@@ -90,10 +88,9 @@ export class TestDaemon {
   }
 }
 
-export function call<Req, Res>(client: object, fn: Unary<Req, Res>, req: Req, ns = 'test'): Promise<Res> {
-  const md = new Metadata();
-  if (ns) md.set('containerd-namespace', ns);
-  return new Promise((resolve, reject) => fn.call(client, req, md, (err, res) => (err ? reject(err) : resolve(res))));
+/** A unary call in namespace `ns` (none when empty), through @gantry/api's typed client layer. */
+export function call<Req, Res>(client: object, fn: UnaryMethod<Req, Res>, req: Req, ns = 'test'): Promise<Res> {
+  return unaryCall(client, fn, req, callMetadata(ns ? { namespace: ns } : {}));
 }
 
 /** A busybox bundle made by the repository's tool; returns its config.json (root.path absolute). */

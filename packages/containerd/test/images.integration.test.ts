@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { containers, snapshots, tasks } from '@gantry/api';
+import { credentials } from '@grpc/grpc-js';
+import { callMetadata, containers, snapshots, tasks, unaryCall, type UnaryMethod } from '@gantry/api';
 import { linuxSys } from '@gantry/linux';
 import { applyLayer } from '../src/diff';
 import { exportImages } from '../src/images/archive-export';
@@ -29,11 +29,8 @@ import { describeIf, needRoot, needTool } from '@gantry/testkit';
 const d = describeIf(needRoot(), needTool('skopeo'));
 const NS = 'img';
 
-type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-function call<Req, Res>(client: object, fn: Unary<Req, Res>, req: Req): Promise<Res> {
-  const md = new Metadata();
-  md.set('containerd-namespace', NS);
-  return new Promise((resolve, reject) => fn.call(client, req, md, (err, res) => (err ? reject(err) : resolve(res))));
+function call<Req, Res>(client: object, fn: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+  return unaryCall(client, fn, req, callMetadata({ namespace: NS }));
 }
 
 function run(cmd: string, args: string[]): string {

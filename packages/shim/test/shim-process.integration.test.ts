@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { cgroups, shim, unpackAny } from '@gantry/api';
+import { cgroups, shim, unaryCall, unpackAny, type UnaryMethod } from '@gantry/api';
 import { PROCESS_TYPE } from '../src/grpc-service';
 import { TaskStatus } from '../src/task-service';
 import { fifoReader, makeBundle, waitFor } from './helpers';
@@ -11,9 +11,8 @@ import { describeIf, needRoot } from '@gantry/testkit';
 const d = describeIf(needRoot());
 const MAIN = path.resolve(__dirname, '../dist/main.js');
 
-type Unary<Req, Res> = (req: Req, md: Metadata, cb: (err: Error | null, res: Res) => void) => unknown;
-function call<Req, Res>(fn: Unary<Req, Res>, client: shim.TaskClient, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => fn.call(client, req, new Metadata(), (err, res) => (err ? reject(err) : resolve(res))));
+function call<Req, Res>(fn: UnaryMethod<Req, Res>, client: shim.TaskClient, req: Req): Promise<Res> {
+  return unaryCall(client, fn, req, new Metadata());
 }
 
 d('gantry-shim as a process, over gRPC (root)', () => {
