@@ -9,13 +9,13 @@
 // (no unpack) — the comparison shows what the transfer costs and what unpack adds. Needs root,
 // `npm run build`, /usr/bin/docker-registry and skopeo. Not part of the test suite.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { createRequire } from 'node:module';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeLayeredArchive } from './layered-image.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -41,7 +41,6 @@ const sh = (cmd, args) => {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
-const sha = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const freePort = () =>
   new Promise((ok) => {
     const s = net.createServer();
@@ -58,39 +57,7 @@ const procs = [];
 try {
   // --- the image: random layers packed by GNU tar, as a docker-archive ---
   console.log(`generating ${opts.layers} layers of ${opts.layerMb} MB ...`);
-  const arch = join(dir, 'archive');
-  fs.mkdirSync(arch);
-  const diffIds = [];
-  const layerPaths = [];
-  for (let i = 0; i < opts.layers; i++) {
-    const root = join(dir, `l${i}`);
-    fs.mkdirSync(join(root, `data${i}`), { recursive: true });
-    const per = 4;
-    for (let f = 0; f < per; f++) fs.writeFileSync(join(root, `data${i}`, `blob${f}`), randomBytes((opts.layerMb * 1024 * 1024) / per));
-    const tar = join(dir, `l${i}.tar`);
-    sh('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', root, '-cf', tar, '.']);
-    const hex = sha(tar);
-    fs.mkdirSync(join(arch, hex));
-    fs.renameSync(tar, join(arch, hex, 'layer.tar'));
-    diffIds.push(`sha256:${hex}`);
-    layerPaths.push(`${hex}/layer.tar`);
-    fs.rmSync(root, { recursive: true });
-  }
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Cmd: ['sh'] },
-      rootfs: { type: 'layers', diff_ids: diffIds },
-      history: diffIds.map(() => ({ created_by: 'bench' })),
-    }),
-  );
-  const configHex = createHash('sha256').update(config).digest('hex');
-  fs.writeFileSync(join(arch, `${configHex}.json`), config);
-  fs.writeFileSync(join(arch, 'manifest.json'), JSON.stringify([{ Config: `${configHex}.json`, RepoTags: ['bench/big:v1'], Layers: layerPaths }]));
-  const archive = join(dir, 'big.tar');
-  sh('tar', ['-C', arch, '-cf', archive, '.']);
-  fs.rmSync(arch, { recursive: true });
+  const archive = makeLayeredArchive(dir, { layers: opts.layers, layerMb: opts.layerMb, name: 'bench/big:v1' });
 
   // --- daemons ---
   // a fresh registry (own port and storage) per run: nothing to mount or skip from an earlier run
