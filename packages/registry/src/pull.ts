@@ -6,6 +6,7 @@
  * pull that fails leaves no record; what it wrote is garbage once its lease is gone.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { span, traced } from '@gantry/linux';
 import {
   chainIds,
   familiarReference,
@@ -72,7 +73,11 @@ function parseJson<T>(m: FetchedManifest | Buffer, what: string): T {
   }
 }
 
-export async function pullImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions = {}): Promise<PullResult> {
+export function pullImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions = {}): Promise<PullResult> {
+  return traced('registry.pull', () => pull(host, store, reference, opts), { reference });
+}
+
+async function pull(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions): Promise<PullResult> {
   const sink: ProgressSink = opts.progress ?? (() => undefined);
   const ref = parseReference(reference);
   if (ref.domain !== host.domain) throw new RegistryError('invalid', `reference ${reference} is not on registry ${host.domain}`);
@@ -86,7 +91,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
   const shown = familiarReference(name);
 
   // resolved before the first message: an unknown tag is then an ordinary error response, as dockerd's
-  const top = await repo.getManifest(ref.digest ?? ref.tag!);
+  const top = await traced('registry.pull.manifest', () => repo.getManifest(ref.digest ?? ref.tag!));
   sink({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest! });
 
   // the manifest for the platform
@@ -113,7 +118,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
   const leased = store.withLease(lease);
   try {
     // the config first (it says which layers to expect and lets the platform be checked)
-    const configBuf = await fetchSmall(repo, leased, doc.config, { [sourceLabel(ref.domain)]: ref.path });
+    const configBuf = await traced('registry.pull.config', () => fetchSmall(repo, leased, doc.config, { [sourceLabel(ref.domain)]: ref.path }));
     const config = parseJson<ImageConfig & { os?: string; architecture?: string; variant?: string }>(configBuf, `image config ${doc.config.digest}`);
     if (
       opts.platform &&
@@ -152,7 +157,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
       check();
       if (!present[i] && !(await leased.snapshotExists(chain[i]!))) {
         sink({ status: 'Extracting', progressDetail: { current: 0, total: l.size }, id: shortDigest(l.digest) });
-        await leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!);
+        await traced('registry.pull.unpack', () => leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!), { digest: l.digest, bytes: l.size });
         sink({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, id: shortDigest(l.digest) });
       }
       if (!present[i]) sink({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
@@ -162,6 +167,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
 
     // manifest (and index) last: their GC labels then point at blobs that exist
     check();
+    const recording = span('registry.pull.record');
     for (const d of docs) await leased.writeBlob({ digest: d.digest }, d.body, d.labels);
     const old = (await leased.getImage(name))?.target;
     if (old && old.digest !== top.digest && opts.danglingName) {
@@ -171,6 +177,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     const before = await leased.putImage(name, { mediaType: top.mediaType, digest: top.digest, size: top.body.length });
     const updated = before !== top.digest;
     const previous = old && updated ? { mediaType: old.mediaType, digest: old.digest, size: Number(old.size) } : undefined;
+    recording.end();
     sink({ status: `Digest: ${top.digest}` });
     sink({ status: updated ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}` });
     return { name, digest: top.digest, mediaType: top.mediaType, size: top.body.length, id: doc.config.digest, updated, ...(previous ? { previous } : {}) };
@@ -218,6 +225,7 @@ async function fetchLayer(
     return;
   }
   const progress = new LayerProgress(sink, id, 'Downloading', l.size);
+  const layerSpan = span('registry.pull.layer', { digest: l.digest, bytes: l.size });
   await withRetry(
     async () => {
       const ref = `pull-${l.digest}-${randomBytes(3).toString('hex')}`;
@@ -232,6 +240,7 @@ async function fetchLayer(
         signal?.addEventListener('abort', onAbort, { once: true });
         const hash = createHash('sha256');
         let n = 0;
+        const downloading = span('registry.pull.download', { digest: l.digest, bytes: l.size });
         try {
           for await (const c of res.body) {
             const chunk = c as Buffer;
@@ -242,18 +251,20 @@ async function fetchLayer(
             progress.update(n);
           }
         } catch (e) {
+          downloading.end({ got: n, error: (e as Error).message });
           if (signal?.aborted) throw cancelled();
           if (e instanceof RegistryError) throw e;
           // the body broke off: a transient failure, the attempt starts again
           throw Object.assign(new RegistryError('transport', `downloading ${l.digest}: ${(e as Error).message}`), { cause: e });
         }
         signal?.removeEventListener('abort', onAbort);
+        downloading.end({ got: n });
         if (n !== l.size) throw new RegistryError('transport', `layer ${l.digest}: connection closed after ${n} of ${l.size} bytes`);
         progress.update(n, true);
         sink({ status: 'Verifying Checksum', progressDetail: {}, id });
         const got = `sha256:${hash.digest('hex')}`;
         if (got !== l.digest) throw new RegistryError('digest', `filesystem layer verification failed for digest ${l.digest}: got ${got}`);
-        await writer.commit(labels);
+        await traced('registry.pull.commit', () => writer.commit(labels), { digest: l.digest });
         done = true;
       } finally {
         if (!done) {
@@ -266,6 +277,6 @@ async function fetchLayer(
       ...repo.host.retryOpts(),
       onRetry: (e) => sink({ status: `Retrying in a moment: ${isTransient(e) ? (e as Error).message : 'error'}`, progressDetail: {}, id }),
     },
-  );
+  ).finally(() => layerSpan.end());
   sink({ status: 'Download complete', progressDetail: {}, id });
 }

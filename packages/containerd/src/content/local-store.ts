@@ -26,7 +26,7 @@ import type { Adaptor } from '../events/filters';
 import { compileRequestFilters } from '../metadata/adaptors';
 import { own, put } from '../metadata/maps';
 import { namespaceBucket, NamespaceStore, NAMESPACES_BUCKET } from '../metadata/namespaces';
-import { errdefs, fsyncDir, RecordConflict, type RecordStore, TEMP_PREFIX, writeFileAtomic } from '@gantry/linux';
+import { errdefs, fsyncDir, RecordConflict, type RecordStore, span, TEMP_PREFIX, writeFileAtomic } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 import { validateNamespaceName } from '../rpc';
 import { isSha256Digest, sha256Hex } from './digest';
@@ -548,7 +548,9 @@ class LocalWriter implements ContentWriter {
     try {
       try {
         await this.fh.chmod(0o444);
+        const synced = span('containerd.content.fsync', { bytes: this._offset });
         await this.fh.sync();
+        synced.end();
       } finally {
         await this.fh.close().catch(() => undefined);
       }

@@ -11,7 +11,7 @@
  * namespace already has aborts the ingest with ALREADY_EXISTS. The ingest stays when the stream ends
  * without a commit, so a later stream on the same ref resumes it.
  */
-import { errdefs } from '@gantry/linux';
+import { errdefs, span, traced, type Span } from '@gantry/linux';
 import { type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { content, events, packAny, timestampFromDate, type protobuf } from '@gantry/api';
 import type { ContentInfo, ContentStore, ContentWriter, IngestStatus } from '../content/types';
@@ -148,8 +148,11 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
       let committed = false;
       let finished = false;
       let chain: Promise<void> = Promise.resolve();
+      // the stream's life, from its first message to its commit or end (tracing only)
+      let streamSpan: Span | undefined;
 
       const release = async () => {
+        streamSpan?.end({ bytes: writer?.offset ?? 0, committed });
         const w = writer;
         writer = undefined;
         await w?.close();
@@ -180,7 +183,10 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
       };
 
       const handle = async (req: content.WriteContentRequest): Promise<void> => {
-        if (writer === undefined && !committed) await open(req);
+        if (writer === undefined && !committed) {
+          streamSpan = span('containerd.content.write', { ref: req.ref });
+          await open(req);
+        }
         if (committed || writer === undefined) throw errdefs.failedPrecondition(`ref ${ref}: already committed; open a new stream`);
         const w = writer;
         const res: content.WriteContentResponse = {
@@ -222,7 +228,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
             if (req.action === content.WriteAction.COMMIT) {
               let info: ContentInfo;
               try {
-                info = await w.commit(total, expected, req.labels);
+                info = await traced('containerd.content.commit', () => w.commit(total, expected, req.labels), { bytes: w.offset });
               } catch (e) {
                 if (errdefs.isAlreadyExists(e)) {
                   writer = undefined; // the store removed the ingest and released the writer
@@ -234,6 +240,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
               }
               writer = undefined;
               committed = true;
+              streamSpan?.end({ bytes: info.size, committed });
               res.digest = info.digest;
               res.offset = BigInt(info.size);
               await leaseAdd({ id: info.digest, type: 'content' });
