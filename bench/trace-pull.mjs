@@ -13,9 +13,9 @@
 // Writes bench/results/trace-pull.json (open it in https://ui.perfetto.dev or chrome://tracing).
 // Needs root, /usr/bin/docker-registry and a build (npm run build). Everything it starts is stopped.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,32 @@ function docker(env, args) {
     c.on('error', rej);
     c.on('exit', (code) => (code === 0 ? res({ pid: c.pid, out }) : rej(new Error(`docker ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
   });
+}
+
+/** CPU time (user + system, ms) a process has used; 0 when it is gone. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime, stime in clock ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
+/** The children of `pid` (their pids). */
+function childrenOf(pid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /** Microseconds covered by at least one of the intervals. */
@@ -132,10 +158,14 @@ async function main() {
     await docker(env, ['tag', image, ref]);
     await docker(env, ['push', ref]);
     await docker(env, ['rmi', image, ref]);
+    // CPU each daemon spends on a pull: gantryd, gantry-containerd (its child), the registry
+    const procs = { gantryd: g.daemon.pid, 'gantry-containerd': childrenOf(g.daemon.pid)[0], registry: reg.proc?.pid };
     for (let i = 0; i < opts.runs; i++) {
+      const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, cpuMs(p)]));
       const from = wallUs();
       const { pid, out } = await docker(env, ['pull', ref]);
-      runs.push({ from, to: wallUs(), cliPid: pid });
+      const cpu = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, cpuMs(p) - cpu0[k]]));
+      runs.push({ from, to: wallUs(), cliPid: pid, cpu });
       if (/Already exists/.test(out)) throw new Error(`the pull found layers already there:\n${out}`);
       await docker(env, ['rmi', ref]);
     }
@@ -144,7 +174,7 @@ async function main() {
     await g?.stop().catch(() => undefined);
   }
   const byLength = [...runs].sort((a, b) => a.to - a.from - (b.to - b.from));
-  const { from, to, cliPid } = byLength[(byLength.length - 1) >> 1];
+  const { from, to, cliPid, cpu } = byLength[(byLength.length - 1) >> 1];
   let doc;
   try {
     doc = mergeTraceDir(traceDir, { from, to });
@@ -160,6 +190,7 @@ async function main() {
   );
   const rows = phases(doc.traceEvents, from).filter((r) => r.process !== 'docker');
   doc.phases = rows;
+  doc.cpuMs = cpu;
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, `${JSON.stringify(doc)}\n`);
   const w = Math.max(...rows.map((r) => r.phase.length), 10);
@@ -173,6 +204,13 @@ async function main() {
     );
   const ms = runs.map((r) => ((r.to - r.from) / 1000).toFixed(0)).join(', ');
   console.log(`${label}: the median of ${runs.length} runs (${ms} ms), ${(total / 1000).toFixed(1)} ms`);
+  console.log(
+    `CPU of that run (ms): ${Object.entries(cpu)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`covered: wall-clock ms with at least one such span open (concurrent spans overlap); start/end: ms from the pull's start; wrote ${opts.out}`);
 }
 

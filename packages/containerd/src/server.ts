@@ -19,6 +19,7 @@ import {
 } from '@gantry/api';
 import { linuxSys } from '@gantry/linux';
 import { LocalContentStore } from './content/local-store';
+import { widenFlowWindows } from './flow-window';
 import { collectGarbage } from './gc/collector';
 import { ImageStore } from './images/store';
 import { OverlaySnapshotter } from './snapshots/overlay';
@@ -141,6 +142,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   const collect = (ns: string, sync: boolean) => gc.collect(ns, sync);
   const server = new Server();
+  widenFlowWindows(server); // bulk Content Writes (pulls) would otherwise stall every 64 KiB
   // each unary call a span `containerd.<service>.<method>` under GANTRY_TRACE
   const serve = (def: ServiceDefinition, name: string, impl: object) =>
     server.addService(def, tracedService(`containerd.${name}`, def, impl) as UntypedServiceImplementation);

@@ -5,8 +5,8 @@
  * unpack the layers into chain-ID snapshots, and only then create or move the image record. A
  * pull that fails leaves no record; what it wrote is garbage once its lease is gone.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { span, traced } from '@gantry/linux';
+import { randomBytes } from 'node:crypto';
+import { errdefs, span, traced } from '@gantry/linux';
 import {
   chainIds,
   familiarReference,
@@ -30,7 +30,7 @@ import { LayerProgress, shortDigest, type ProgressSink } from './progress';
 import { Repository, type FetchedManifest } from './repository';
 import type { ContainerdStore } from './store';
 import { withRetry, type RegistryHost } from './transport';
-import { bounded } from './bounded';
+import { inOrderOfArrival } from './arrivals';
 
 export interface PullOptions {
   platform?: Platform;
@@ -147,22 +147,35 @@ async function pull(host: RegistryHost, store: ContainerdStore, reference: strin
     const unique = [...new Map(todo.map((l) => [l.digest, l])).values()];
     for (const l of unique.slice(opts.concurrency ?? 3)) sink({ status: 'Waiting', progressDetail: {}, id: shortDigest(l.digest) });
     check();
-    await bounded(opts.concurrency ?? 3, unique, (l) => (check(), fetchLayer(repo, leased, l, sink, ref.domain, ref.path, signal)));
-    check();
-
-    // unpack in order (each layer on its parent)
+    // downloads run `concurrency` at a time while layers unpack in order, each as soon as it and
+    // its parents are in: unpacking overlaps the downloads still running
+    const stop = new AbortController(); // an unpack failed: the downloads still running stop
+    const dlSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const downloads = inOrderOfArrival(opts.concurrency ?? 3, unique, (l) => {
+      if (dlSignal.aborted) throw new RegistryError('cancelled', `pull of ${reference} cancelled`);
+      return fetchLayer(repo, leased, l, sink, ref.domain, ref.path, dlSignal);
+    });
     let parent = '';
-    for (let i = 0; i < doc.layers.length; i++) {
-      const l = doc.layers[i]!;
-      check();
-      if (!present[i] && !(await leased.snapshotExists(chain[i]!))) {
-        sink({ status: 'Extracting', progressDetail: { current: 0, total: l.size }, id: shortDigest(l.digest) });
-        await traced('registry.pull.unpack', () => leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!), { digest: l.digest, bytes: l.size });
-        sink({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, id: shortDigest(l.digest) });
+    try {
+      for (let i = 0; i < doc.layers.length; i++) {
+        const l = doc.layers[i]!;
+        if (!present[i]) await downloads.ready(l.digest);
+        check();
+        if (!present[i] && !(await leased.snapshotExists(chain[i]!))) {
+          sink({ status: 'Extracting', progressDetail: { current: 0, total: l.size }, id: shortDigest(l.digest) });
+          await traced('registry.pull.unpack', () => leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!), { digest: l.digest, bytes: l.size });
+          sink({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, id: shortDigest(l.digest) });
+        }
+        if (!present[i]) sink({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
+        parent = chain[i]!;
       }
-      if (!present[i]) sink({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
-      parent = chain[i]!;
+    } catch (e) {
+      stop.abort();
+      await downloads.settled.catch(() => undefined); // nothing writes under the lease once it goes
+      throw e;
     }
+    await downloads.settled;
+    check();
     if (parent) await leased.setLabels(doc.config.digest, { 'containerd.io/gc.ref.snapshot.overlayfs': parent });
 
     // manifest (and index) last: their GC labels then point at blobs that exist
@@ -205,7 +218,20 @@ async function fetchSmall(repo: Repository, store: ContainerdStore, d: ImageDesc
   return body;
 }
 
-/** Download one layer into the content store, verifying size and digest, retrying transient failures from the start. */
+/**
+ * The content store's refusal to commit an ingest whose bytes hash to another digest
+ * (FAILED_PRECONDITION "unexpected commit digest <got>, expected <want>") as Docker words it; the
+ * size was checked before the commit, so that is the only precondition left.
+ */
+function digestMismatch(want: string, e: unknown): RegistryError | undefined {
+  if (!errdefs.isFailedPrecondition(e)) return undefined;
+  const got = /unexpected commit digest (sha256:[0-9a-f]{64})/.exec((e as Error).message)?.[1];
+  return Object.assign(new RegistryError('digest', `filesystem layer verification failed for digest ${want}: ${got ? `got ${got}` : (e as Error).message}`), {
+    cause: e,
+  });
+}
+
+/** Download one layer into the content store (the size counted here, the digest verified by the store at commit), retrying transient failures from the start. */
 async function fetchLayer(
   repo: Repository,
   store: ContainerdStore,
@@ -238,17 +264,25 @@ async function fetchLayer(
         const onAbort = () => res.body.destroy(cancelled());
         if (signal?.aborted) onAbort();
         signal?.addEventListener('abort', onAbort, { once: true });
-        const hash = createHash('sha256');
         let n = 0;
         const downloading = span('registry.pull.download', { digest: l.digest, bytes: l.size });
+        let waitHttp = 0;
+        let waitStore = 0;
+        let chunks = 0;
         try {
+          let t = performance.now();
           for await (const c of res.body) {
+            const t1 = performance.now();
+            waitHttp += t1 - t;
             const chunk = c as Buffer;
             n += chunk.length;
             if (n > l.size) throw new RegistryError('digest', `layer ${l.digest} is larger than the ${l.size} bytes its descriptor says`);
-            hash.update(chunk);
+            const t2 = performance.now();
             await writer.write(chunk);
+            t = performance.now();
+            waitStore += t - t2;
             progress.update(n);
+            chunks++;
           }
         } catch (e) {
           downloading.end({ got: n, error: (e as Error).message });
@@ -258,13 +292,15 @@ async function fetchLayer(
           throw Object.assign(new RegistryError('transport', `downloading ${l.digest}: ${(e as Error).message}`), { cause: e });
         }
         signal?.removeEventListener('abort', onAbort);
-        downloading.end({ got: n });
+        downloading.end({ got: n, chunks, waitHttpMs: Math.round(waitHttp), waitStoreMs: Math.round(waitStore) });
         if (n !== l.size) throw new RegistryError('transport', `layer ${l.digest}: connection closed after ${n} of ${l.size} bytes`);
         progress.update(n, true);
         sink({ status: 'Verifying Checksum', progressDetail: {}, id });
-        const got = `sha256:${hash.digest('hex')}`;
-        if (got !== l.digest) throw new RegistryError('digest', `filesystem layer verification failed for digest ${l.digest}: got ${got}`);
-        await traced('registry.pull.commit', () => writer.commit(labels), { digest: l.digest });
+        // the content store hashes what it is sent and commits only the expected digest: hashing
+        // here too would only spend this process's CPU on the same bytes a second time
+        await traced('registry.pull.commit', () => writer.commit(labels), { digest: l.digest }).catch((e: unknown) => {
+          throw digestMismatch(l.digest, e) ?? e;
+        });
         done = true;
       } finally {
         if (!done) {
