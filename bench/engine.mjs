@@ -6,10 +6,12 @@
 //
 //   node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N]
 //                         [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory]
-//                         [--out FILE] [--chart FILE | --no-chart]
+//                         [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]
 //
 // --pull-only times push and pull alone (no run/exec/ps/memory); --pull-runs sets their rounds
-// (default: runs/5, between 1 and 3).
+// (default: runs/5, between 1 and 3). --baseline DIR adds a third engine, the gantryd of another
+// built checkout (e.g. `git archive main` unpacked, `npm ci && npm run build` there), measured in
+// the same rounds: before and after a change in one run (columns baseline_ms, baseline_ratio).
 //
 // Both daemons run on temporary sockets and roots (the e2e harnesses, e2e/src/gantryd.ts and
 // e2e/src/dockerd.ts, transpiled on the fly with esbuild) and are stopped at the end, as are the
@@ -31,7 +33,7 @@ import { makeLayeredArchive } from './layered-image.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE =
-  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory] [--out FILE] [--chart FILE | --no-chart]';
+  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory] [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]';
 
 function parseArgs(argv) {
   const o = {
@@ -44,6 +46,7 @@ function parseArgs(argv) {
     pull: true,
     pullOnly: false,
     pullRuns: undefined,
+    baseline: undefined,
     memory: true,
     out: join(repo, 'bench', 'results', 'engine.json'),
     chart: undefined,
@@ -70,6 +73,7 @@ function parseArgs(argv) {
     else if (a === '--no-pull') o.pull = false;
     else if (a === '--pull-only') o.pullOnly = true;
     else if (a === '--pull-runs') o.pullRuns = int(a, argv[++i], 1);
+    else if (a === '--baseline') o.baseline = path(a, argv[++i]);
     else if (a === '--no-memory') o.memory = false;
     else if (a === '--out') o.out = path(a, argv[++i]);
     else if (a === '--chart') o.chart = path(a, argv[++i]);
@@ -184,6 +188,12 @@ async function main() {
     const g = await GantrydHarness.start('gbe-');
     defer(() => g.stop());
     targets.push({ name: 'gantryd', env: g.env(), dir: g.dir, daemonPid: () => g.daemon.pid });
+    if (opts.baseline) {
+      const { GantrydHarness: BaseHarness } = loadHarness(tmp, 'gantryd', opts.baseline);
+      const b = await BaseHarness.start('gbb-');
+      defer(() => b.stop());
+      targets.push({ name: 'baseline', env: b.env(), dir: b.dir, daemonPid: () => b.daemon.pid });
+    }
     const archive = g.makeBusyboxArchive();
     if (opts.dockerd) {
       let d;
@@ -299,7 +309,10 @@ async function main() {
   const rows = Object.keys(results.gantryd).map((label) => {
     const gm = median(results.gantryd[label]);
     const dm = results.dockerd ? median(results.dockerd[label]) : undefined;
-    return { case: label, gantryd_ms: Math.round(gm), dockerd_ms: dm === undefined ? null : Math.round(dm), ratio: ratio(gm, dm) };
+    const row = { case: label, gantryd_ms: Math.round(gm), dockerd_ms: dm === undefined ? null : Math.round(dm), ratio: ratio(gm, dm) };
+    if (!results.baseline) return row;
+    const bm = median(results.baseline[label]);
+    return { ...row, baseline_ms: Math.round(bm), baseline_ratio: ratio(bm, dm) };
   });
   console.log(`gantryd vs dockerd, docker CLI, ${opts.runs} runs each (median ms; ratio = gantryd/dockerd, target <= 0.5 for run --rm and exec)`);
   console.table(rows);
@@ -324,6 +337,8 @@ async function main() {
     loadavg: loadStart.map(round1),
     loadavgEnd: loadavg().map(round1),
     runs: opts.runs,
+    pullRuns: opts.pullRuns ?? null,
+    baseline: opts.baseline ?? null,
     parallel: opts.parallel,
     image: opts.pull ? { layers: opts.layers, layerMb: opts.layerMb } : null,
     rows,
