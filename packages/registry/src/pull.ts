@@ -139,8 +139,7 @@ async function pull(host: RegistryHost, store: ContainerdStore, reference: strin
     const chain = chainIds(diffIds);
 
     // layers: those unpacked already need no download at all
-    const present: boolean[] = [];
-    for (let i = 0; i < doc.layers.length; i++) present.push(await leased.snapshotExists(chain[i]!));
+    const present = await Promise.all(chain.map((c) => leased.snapshotExists(c)));
     for (let i = 0; i < doc.layers.length; i++)
       sink({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortDigest(doc.layers[i]!.digest) });
     const todo = doc.layers.filter((_, i) => !present[i]);
