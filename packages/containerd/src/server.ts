@@ -17,7 +17,7 @@ import {
   version,
   type protobuf,
 } from '@gantry/api';
-import { linuxSys } from '@gantry/linux';
+import { linuxSys, span } from '@gantry/linux';
 import { LocalContentStore } from './content/local-store';
 import { widenFlowWindows } from './flow-window';
 import { collectGarbage } from './gc/collector';
@@ -65,7 +65,9 @@ class GcScheduler {
       return Promise.resolve();
     }
     this.running = this.running.then(() => {
+      const sp = span('containerd.gc', { namespace: ns });
       const r = this.run(ns);
+      sp.end({ content: r.content.length, snapshots: r.snapshots.length });
       if (r.content.length || r.snapshots.length)
         this.log.info('garbage collected', { namespace: ns, content: r.content.length, snapshots: r.snapshots.length });
     });

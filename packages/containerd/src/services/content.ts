@@ -150,9 +150,11 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
       let chain: Promise<void> = Promise.resolve();
       // the stream's life, from its first message to its commit or end (tracing only)
       let streamSpan: Span | undefined;
+      let writeMs = 0; // time in the store's write (the rest of the stream's life is waiting for messages)
+      let messages = 0;
 
       const release = async () => {
-        streamSpan?.end({ bytes: writer?.offset ?? 0, committed });
+        streamSpan?.end({ bytes: writer?.offset ?? 0, committed, messages, writeMs: Math.round(writeMs) });
         const w = writer;
         writer = undefined;
         await w?.close();
@@ -222,7 +224,12 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
             const offset = num('offset', req.offset);
             if (offset > 0 && offset !== w.offset) throw errdefs.outOfRange(`write @${offset} must occur at current offset ${w.offset}`);
             if (offset === 0 && w.offset > 0) await w.truncate(0); // containerd's Truncate(0): start over
-            if (req.data.length > 0) await w.write(req.data);
+            if (req.data.length > 0) {
+              const t = performance.now();
+              await w.write(req.data);
+              writeMs += performance.now() - t;
+              messages++;
+            }
             res.offset = BigInt(w.offset);
             res.digest = w.digest();
             if (req.action === content.WriteAction.COMMIT) {
@@ -240,7 +247,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
               }
               writer = undefined;
               committed = true;
-              streamSpan?.end({ bytes: info.size, committed });
+              streamSpan?.end({ bytes: info.size, committed, messages, writeMs: Math.round(writeMs) });
               res.digest = info.digest;
               res.offset = BigInt(info.size);
               await leaseAdd({ id: info.digest, type: 'content' });
