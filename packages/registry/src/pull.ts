@@ -160,12 +160,15 @@ async function pull(host: RegistryHost, store: ContainerdStore, reference: strin
         const l = doc.layers[i]!;
         if (!present[i]) await downloads.ready(l.digest);
         check();
-        if (!present[i] && !(await leased.snapshotExists(chain[i]!))) {
+        // not asked again whether the snapshot exists (a call on the critical path, behind the
+        // daemon's busy Content Writes): a concurrent pull that committed it first makes this
+        // one's commit answer ALREADY_EXISTS, which unpackLayer takes as done
+        if (!present[i]) {
           sink({ status: 'Extracting', progressDetail: { current: 0, total: l.size }, id: shortDigest(l.digest) });
           await traced('registry.pull.unpack', () => leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!), { digest: l.digest, bytes: l.size });
           sink({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, id: shortDigest(l.digest) });
+          sink({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
         }
-        if (!present[i]) sink({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
         parent = chain[i]!;
       }
     } catch (e) {
