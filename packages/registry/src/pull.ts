@@ -1,9 +1,11 @@
 /**
  * `docker pull`: resolve the reference to a manifest (through an index for the wanted platform),
  * fetch config and layers (at most `concurrency` at once, blobs the store has are skipped, every
- * byte verified against digest and size, transient failures retried), store them under a lease,
- * unpack the layers into chain-ID snapshots, and only then create or move the image record. A
- * pull that fails leaves no record; what it wrote is garbage once its lease is gone.
+ * byte counted here and verified against the digest by the store's commit, transient failures
+ * retried), store them under a lease, unpack each layer into its chain-ID snapshot as soon as it
+ * and the layers below it are committed (later ones still downloading), and only then create or
+ * move the image record. A pull that fails leaves no record; what it wrote is garbage once its
+ * lease is gone.
  */
 import { randomBytes } from 'node:crypto';
 import { errdefs, span, traced } from '@gantry/linux';
