@@ -5,7 +5,13 @@
 //   push and pull of a multi-layer image (local docker-registry) · memory (PSS) with 50 idle containers
 //
 //   node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N]
-//                         [--no-dockerd] [--no-pull] [--no-memory] [--out FILE] [--chart FILE | --no-chart]
+//                         [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory]
+//                         [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]
+//
+// --pull-only times push and pull alone (no run/exec/ps/memory); --pull-runs sets their rounds
+// (default: runs/5, between 1 and 3). --baseline DIR adds a third engine, the gantryd of another
+// built checkout (e.g. `git archive main` unpacked, `npm ci && npm run build` there), measured in
+// the same rounds: before and after a change in one run (columns baseline_ms, baseline_ratio).
 //
 // Both daemons run on temporary sockets and roots (the e2e harnesses, e2e/src/gantryd.ts and
 // e2e/src/dockerd.ts, transpiled on the fly with esbuild) and are stopped at the end, as are the
@@ -27,7 +33,7 @@ import { makeLayeredArchive } from './layered-image.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE =
-  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--no-dockerd] [--no-pull] [--no-memory] [--out FILE] [--chart FILE | --no-chart]';
+  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory] [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]';
 
 function parseArgs(argv) {
   const o = {
@@ -38,6 +44,9 @@ function parseArgs(argv) {
     layerMb: 16,
     dockerd: true,
     pull: true,
+    pullOnly: false,
+    pullRuns: undefined,
+    baseline: undefined,
     memory: true,
     out: join(repo, 'bench', 'results', 'engine.json'),
     chart: undefined,
@@ -62,6 +71,9 @@ function parseArgs(argv) {
     else if (a === '--layer-mb') o.layerMb = int(a, argv[++i], 1);
     else if (a === '--no-dockerd') o.dockerd = false;
     else if (a === '--no-pull') o.pull = false;
+    else if (a === '--pull-only') o.pullOnly = true;
+    else if (a === '--pull-runs') o.pullRuns = int(a, argv[++i], 1);
+    else if (a === '--baseline') o.baseline = path(a, argv[++i]);
     else if (a === '--no-memory') o.memory = false;
     else if (a === '--out') o.out = path(a, argv[++i]);
     else if (a === '--chart') o.chart = path(a, argv[++i]);
@@ -71,6 +83,8 @@ function parseArgs(argv) {
       process.exit(0);
     } else bad(`unknown argument '${a}'`);
   }
+  if (o.pullOnly && !o.pull) bad('--pull-only and --no-pull exclude each other');
+  if (o.pullOnly) o.memory = false;
   if (o.chart === undefined) o.chart = o.out.replace(/\.json$/, '') + '.png';
   return o;
 }
@@ -174,6 +188,12 @@ async function main() {
     const g = await GantrydHarness.start('gbe-');
     defer(() => g.stop());
     targets.push({ name: 'gantryd', env: g.env(), dir: g.dir, daemonPid: () => g.daemon.pid });
+    if (opts.baseline) {
+      const { GantrydHarness: BaseHarness } = loadHarness(tmp, 'gantryd', opts.baseline);
+      const b = await BaseHarness.start('gbb-');
+      defer(() => b.stop());
+      targets.push({ name: 'baseline', env: b.env(), dir: b.dir, daemonPid: () => b.daemon.pid });
+    }
     const archive = g.makeBusyboxArchive();
     if (opts.dockerd) {
       let d;
@@ -207,35 +227,38 @@ async function main() {
       }
     };
     const fewRuns = Math.max(1, Math.min(3, Math.floor(opts.runs / 5)));
+    const pullRuns = opts.pullRuns ?? fewRuns;
 
-    console.log(`timing run --rm, exec, ps (${opts.runs} runs) and ${opts.parallel} x run -d (${fewRuns} runs) ...`);
-    await measure('run --rm', opts.runs, (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
-    await measure('exec true', opts.runs, (t) => docker(t.env, ['exec', 'bench-exec', 'true']));
-    await measure('ps', opts.runs, (t) => docker(t.env, ['ps']));
-    await measure(`${opts.parallel} x run -d`, fewRuns, async (t, i) => {
-      const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
-      const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']))));
-      await docker(t.env, ['rm', '-f', ...names]);
-      return ms;
-    });
+    if (!opts.pullOnly) {
+      console.log(`timing run --rm, exec, ps (${opts.runs} runs) and ${opts.parallel} x run -d (${fewRuns} runs) ...`);
+      await measure('run --rm', opts.runs, (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
+      await measure('exec true', opts.runs, (t) => docker(t.env, ['exec', 'bench-exec', 'true']));
+      await measure('ps', opts.runs, (t) => docker(t.env, ['ps']));
+      await measure(`${opts.parallel} x run -d`, fewRuns, async (t, i) => {
+        const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
+        const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']))));
+        await docker(t.env, ['rm', '-f', ...names]);
+        return ms;
+      });
 
-    if (opts.containers > 0) {
-      const names = Array.from({ length: opts.containers }, (_, k) => `bench-idle-${k}`);
-      if (opts.memory) {
-        console.log('memory before the idle containers ...');
-        for (const t of targets) memory[t.name] = { base: await settledMemory(t) };
+      if (opts.containers > 0) {
+        const names = Array.from({ length: opts.containers }, (_, k) => `bench-idle-${k}`);
+        if (opts.memory) {
+          console.log('memory before the idle containers ...');
+          for (const t of targets) memory[t.name] = { base: await settledMemory(t) };
+        }
+        console.log(`starting ${opts.containers} idle containers on each engine ...`);
+        for (const t of targets) {
+          // removed (with bench-exec) by the harnesses' stop() when a later step fails
+          await inBatches(names, opts.parallel, (n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']));
+        }
+        if (opts.memory) {
+          console.log('memory with the idle containers ...');
+          for (const t of targets) memory[t.name].loaded = await settledMemory(t);
+        }
+        await measure(psN, opts.runs, (t) => docker(t.env, ['ps']));
+        for (const t of targets) await inBatches(names, opts.parallel, (n) => docker(t.env, ['rm', '-f', n]));
       }
-      console.log(`starting ${opts.containers} idle containers on each engine ...`);
-      for (const t of targets) {
-        // removed (with bench-exec) by the harnesses' stop() when a later step fails
-        await inBatches(names, opts.parallel, (n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']));
-      }
-      if (opts.memory) {
-        console.log('memory with the idle containers ...');
-        for (const t of targets) memory[t.name].loaded = await settledMemory(t);
-      }
-      await measure(psN, opts.runs, (t) => docker(t.env, ['ps']));
-      for (const t of targets) await inBatches(names, opts.parallel, (n) => docker(t.env, ['rm', '-f', n]));
     }
 
     if (opts.pull) {
@@ -252,7 +275,7 @@ async function main() {
         return reg;
       };
       // a fresh registry per push: no blob is already there, and none can be mounted from another repository
-      await measure(pushLabel, fewRuns, async (t, i) => {
+      await measure(pushLabel, pullRuns, async (t, i) => {
         const reg = await startRegistry(`reg-${t.name}-${i}`);
         const ref = `${reg.host}/bench/layers:v1`;
         await docker(t.env, ['tag', image, ref]);
@@ -269,7 +292,7 @@ async function main() {
       await docker(first.env, ['tag', image, ref]);
       await docker(first.env, ['push', ref]);
       await each((t) => docker(t.env, ['rmi', image, ...(t === first ? [ref] : [])]));
-      await measure(pullLabel, fewRuns, async (t) => {
+      await measure(pullLabel, pullRuns, async (t) => {
         let out = '';
         const ms = await timed(async () => (out = await docker(t.env, ['pull', ref])));
         if (/Already exists/.test(out)) throw new Error(`${t.name}: the pull found layers already there:\n${out}`);
@@ -286,7 +309,10 @@ async function main() {
   const rows = Object.keys(results.gantryd).map((label) => {
     const gm = median(results.gantryd[label]);
     const dm = results.dockerd ? median(results.dockerd[label]) : undefined;
-    return { case: label, gantryd_ms: Math.round(gm), dockerd_ms: dm === undefined ? null : Math.round(dm), ratio: ratio(gm, dm) };
+    const row = { case: label, gantryd_ms: Math.round(gm), dockerd_ms: dm === undefined ? null : Math.round(dm), ratio: ratio(gm, dm) };
+    if (!results.baseline) return row;
+    const bm = median(results.baseline[label]);
+    return { ...row, baseline_ms: Math.round(bm), baseline_ratio: ratio(bm, dm) };
   });
   console.log(`gantryd vs dockerd, docker CLI, ${opts.runs} runs each (median ms; ratio = gantryd/dockerd, target <= 0.5 for run --rm and exec)`);
   console.table(rows);
@@ -311,6 +337,8 @@ async function main() {
     loadavg: loadStart.map(round1),
     loadavgEnd: loadavg().map(round1),
     runs: opts.runs,
+    pullRuns: opts.pullRuns ?? null,
+    baseline: opts.baseline ?? null,
     parallel: opts.parallel,
     image: opts.pull ? { layers: opts.layers, layerMb: opts.layerMb } : null,
     rows,

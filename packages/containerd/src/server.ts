@@ -17,8 +17,9 @@ import {
   version,
   type protobuf,
 } from '@gantry/api';
-import { linuxSys } from '@gantry/linux';
+import { linuxSys, span } from '@gantry/linux';
 import { LocalContentStore } from './content/local-store';
+import { widenFlowWindows } from './flow-window';
 import { collectGarbage } from './gc/collector';
 import { ImageStore } from './images/store';
 import { OverlaySnapshotter } from './snapshots/overlay';
@@ -64,7 +65,9 @@ class GcScheduler {
       return Promise.resolve();
     }
     this.running = this.running.then(() => {
+      const sp = span('containerd.gc', { namespace: ns });
       const r = this.run(ns);
+      sp.end({ content: r.content.length, snapshots: r.snapshots.length });
       if (r.content.length || r.snapshots.length)
         this.log.info('garbage collected', { namespace: ns, content: r.content.length, snapshots: r.snapshots.length });
     });
@@ -141,6 +144,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   const collect = (ns: string, sync: boolean) => gc.collect(ns, sync);
   const server = new Server();
+  widenFlowWindows(server); // bulk Content Writes (pulls) would otherwise stall every 64 KiB
   // each unary call a span `containerd.<service>.<method>` under GANTRY_TRACE
   const serve = (def: ServiceDefinition, name: string, impl: object) =>
     server.addService(def, tracedService(`containerd.${name}`, def, impl) as UntypedServiceImplementation);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { RecordStore } from '@gantry/linux';
+import { waitFor } from '@gantry/testkit';
 import { decodeKey, encodeKey } from '../src/snapshots/keys';
 import { OverlaySnapshotter } from '../src/snapshots/overlay';
 import { apiError, describeAsRoot, Mounts, mountedUnder, tempDir } from './snapshots-harness';
@@ -142,6 +143,15 @@ describeAsRoot('OverlaySnapshotter', () => {
 
     // a view of a view is refused: parents must be committed
     expect(apiError(() => sn.view(ns, 'vv', 'top-view')).code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  test('remove takes the directory away at once and deletes its files in the background', async () => {
+    base();
+    fs.writeFileSync(path.join(snapDir(1), 'fs', 'big'), Buffer.alloc(1 << 20));
+    sn.remove(ns, 'base');
+    expect(fs.existsSync(snapDir(1))).toBe(false);
+    const dirs = path.dirname(snapDir(1));
+    await waitFor('the moved-aside copy to be deleted', () => fs.readdirSync(dirs).length === 0);
   });
 
   test('remove refuses a snapshot with children, then removes bottom-up; ids are not reused', () => {

@@ -1,11 +1,14 @@
 /**
  * `docker pull`: resolve the reference to a manifest (through an index for the wanted platform),
  * fetch config and layers (at most `concurrency` at once, blobs the store has are skipped, every
- * byte verified against digest and size, transient failures retried), store them under a lease,
- * unpack the layers into chain-ID snapshots, and only then create or move the image record. A
- * pull that fails leaves no record; what it wrote is garbage once its lease is gone.
+ * byte counted here and verified against the digest by the store's commit, transient failures
+ * retried), store them under a lease, unpack each layer into its chain-ID snapshot as soon as it
+ * and the layers below it are committed (later ones still downloading), and only then create or
+ * move the image record. A pull that fails leaves no record; what it wrote is garbage once its
+ * lease is gone.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { errdefs, span, traced } from '@gantry/linux';
 import {
   chainIds,
   familiarReference,
@@ -29,7 +32,7 @@ import { LayerProgress, shortDigest, type ProgressSink } from './progress';
 import { Repository, type FetchedManifest } from './repository';
 import type { ContainerdStore } from './store';
 import { withRetry, type RegistryHost } from './transport';
-import { bounded } from './bounded';
+import { inOrderOfArrival } from './arrivals';
 
 export interface PullOptions {
   platform?: Platform;
@@ -72,7 +75,11 @@ function parseJson<T>(m: FetchedManifest | Buffer, what: string): T {
   }
 }
 
-export async function pullImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions = {}): Promise<PullResult> {
+export function pullImage(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions = {}): Promise<PullResult> {
+  return traced('registry.pull', () => pull(host, store, reference, opts), { reference });
+}
+
+async function pull(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions): Promise<PullResult> {
   const sink: ProgressSink = opts.progress ?? (() => undefined);
   const ref = parseReference(reference);
   if (ref.domain !== host.domain) throw new RegistryError('invalid', `reference ${reference} is not on registry ${host.domain}`);
@@ -86,7 +93,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
   const shown = familiarReference(name);
 
   // resolved before the first message: an unknown tag is then an ordinary error response, as dockerd's
-  const top = await repo.getManifest(ref.digest ?? ref.tag!);
+  const top = await traced('registry.pull.manifest', () => repo.getManifest(ref.digest ?? ref.tag!));
   sink({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest! });
 
   // the manifest for the platform
@@ -113,7 +120,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
   const leased = store.withLease(lease);
   try {
     // the config first (it says which layers to expect and lets the platform be checked)
-    const configBuf = await fetchSmall(repo, leased, doc.config, { [sourceLabel(ref.domain)]: ref.path });
+    const configBuf = await traced('registry.pull.config', () => fetchSmall(repo, leased, doc.config, { [sourceLabel(ref.domain)]: ref.path }));
     const config = parseJson<ImageConfig & { os?: string; architecture?: string; variant?: string }>(configBuf, `image config ${doc.config.digest}`);
     if (
       opts.platform &&
@@ -134,34 +141,50 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     const chain = chainIds(diffIds);
 
     // layers: those unpacked already need no download at all
-    const present: boolean[] = [];
-    for (let i = 0; i < doc.layers.length; i++) present.push(await leased.snapshotExists(chain[i]!));
+    const present = await Promise.all(chain.map((c) => leased.snapshotExists(c)));
     for (let i = 0; i < doc.layers.length; i++)
       sink({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortDigest(doc.layers[i]!.digest) });
     const todo = doc.layers.filter((_, i) => !present[i]);
     const unique = [...new Map(todo.map((l) => [l.digest, l])).values()];
     for (const l of unique.slice(opts.concurrency ?? 3)) sink({ status: 'Waiting', progressDetail: {}, id: shortDigest(l.digest) });
     check();
-    await bounded(opts.concurrency ?? 3, unique, (l) => (check(), fetchLayer(repo, leased, l, sink, ref.domain, ref.path, signal)));
-    check();
-
-    // unpack in order (each layer on its parent)
+    // downloads run `concurrency` at a time while layers unpack in order, each as soon as it and
+    // its parents are in: unpacking overlaps the downloads still running
+    const stop = new AbortController(); // an unpack failed: the downloads still running stop
+    const dlSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const downloads = inOrderOfArrival(opts.concurrency ?? 3, unique, (l) => {
+      if (dlSignal.aborted) throw new RegistryError('cancelled', `pull of ${reference} cancelled`);
+      return fetchLayer(repo, leased, l, sink, ref.domain, ref.path, dlSignal);
+    });
     let parent = '';
-    for (let i = 0; i < doc.layers.length; i++) {
-      const l = doc.layers[i]!;
-      check();
-      if (!present[i] && !(await leased.snapshotExists(chain[i]!))) {
-        sink({ status: 'Extracting', progressDetail: { current: 0, total: l.size }, id: shortDigest(l.digest) });
-        await leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!);
-        sink({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, id: shortDigest(l.digest) });
+    try {
+      for (let i = 0; i < doc.layers.length; i++) {
+        const l = doc.layers[i]!;
+        if (!present[i]) await downloads.ready(l.digest);
+        check();
+        // not asked again whether the snapshot exists (a call on the critical path, behind the
+        // daemon's busy Content Writes): a concurrent pull that committed it first makes this
+        // one's commit answer ALREADY_EXISTS, which unpackLayer takes as done
+        if (!present[i]) {
+          sink({ status: 'Extracting', progressDetail: { current: 0, total: l.size }, id: shortDigest(l.digest) });
+          await traced('registry.pull.unpack', () => leased.unpackLayer(l, parent, chain[i]!, diffIds[i]!), { digest: l.digest, bytes: l.size });
+          sink({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, id: shortDigest(l.digest) });
+          sink({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
+        }
+        parent = chain[i]!;
       }
-      if (!present[i]) sink({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
-      parent = chain[i]!;
+    } catch (e) {
+      stop.abort();
+      await downloads.settled.catch(() => undefined); // nothing writes under the lease once it goes
+      throw e;
     }
+    await downloads.settled;
+    check();
     if (parent) await leased.setLabels(doc.config.digest, { 'containerd.io/gc.ref.snapshot.overlayfs': parent });
 
     // manifest (and index) last: their GC labels then point at blobs that exist
     check();
+    const recording = span('registry.pull.record');
     for (const d of docs) await leased.writeBlob({ digest: d.digest }, d.body, d.labels);
     const old = (await leased.getImage(name))?.target;
     if (old && old.digest !== top.digest && opts.danglingName) {
@@ -171,6 +194,7 @@ export async function pullImage(host: RegistryHost, store: ContainerdStore, refe
     const before = await leased.putImage(name, { mediaType: top.mediaType, digest: top.digest, size: top.body.length });
     const updated = before !== top.digest;
     const previous = old && updated ? { mediaType: old.mediaType, digest: old.digest, size: Number(old.size) } : undefined;
+    recording.end();
     sink({ status: `Digest: ${top.digest}` });
     sink({ status: updated ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}` });
     return { name, digest: top.digest, mediaType: top.mediaType, size: top.body.length, id: doc.config.digest, updated, ...(previous ? { previous } : {}) };
@@ -198,7 +222,20 @@ async function fetchSmall(repo: Repository, store: ContainerdStore, d: ImageDesc
   return body;
 }
 
-/** Download one layer into the content store, verifying size and digest, retrying transient failures from the start. */
+/**
+ * The content store's refusal to commit an ingest whose bytes hash to another digest
+ * (FAILED_PRECONDITION "unexpected commit digest <got>, expected <want>") as Docker words it; the
+ * size was checked before the commit, so that is the only precondition left.
+ */
+function digestMismatch(want: string, e: unknown): RegistryError | undefined {
+  if (!errdefs.isFailedPrecondition(e)) return undefined;
+  const got = /unexpected commit digest (sha256:[0-9a-f]{64})/.exec((e as Error).message)?.[1];
+  return Object.assign(new RegistryError('digest', `filesystem layer verification failed for digest ${want}: ${got ? `got ${got}` : (e as Error).message}`), {
+    cause: e,
+  });
+}
+
+/** Download one layer into the content store (the size counted here, the digest verified by the store at commit), retrying transient failures from the start. */
 async function fetchLayer(
   repo: Repository,
   store: ContainerdStore,
@@ -218,6 +255,7 @@ async function fetchLayer(
     return;
   }
   const progress = new LayerProgress(sink, id, 'Downloading', l.size);
+  const layerSpan = span('registry.pull.layer', { digest: l.digest, bytes: l.size });
   await withRetry(
     async () => {
       const ref = `pull-${l.digest}-${randomBytes(3).toString('hex')}`;
@@ -230,30 +268,43 @@ async function fetchLayer(
         const onAbort = () => res.body.destroy(cancelled());
         if (signal?.aborted) onAbort();
         signal?.addEventListener('abort', onAbort, { once: true });
-        const hash = createHash('sha256');
         let n = 0;
+        const downloading = span('registry.pull.download', { digest: l.digest, bytes: l.size });
+        let waitHttp = 0;
+        let waitStore = 0;
+        let chunks = 0;
         try {
+          let t = performance.now();
           for await (const c of res.body) {
+            const t1 = performance.now();
+            waitHttp += t1 - t;
             const chunk = c as Buffer;
             n += chunk.length;
             if (n > l.size) throw new RegistryError('digest', `layer ${l.digest} is larger than the ${l.size} bytes its descriptor says`);
-            hash.update(chunk);
+            const t2 = performance.now();
             await writer.write(chunk);
+            t = performance.now();
+            waitStore += t - t2;
             progress.update(n);
+            chunks++;
           }
         } catch (e) {
+          downloading.end({ got: n, error: (e as Error).message });
           if (signal?.aborted) throw cancelled();
           if (e instanceof RegistryError) throw e;
           // the body broke off: a transient failure, the attempt starts again
           throw Object.assign(new RegistryError('transport', `downloading ${l.digest}: ${(e as Error).message}`), { cause: e });
         }
         signal?.removeEventListener('abort', onAbort);
+        downloading.end({ got: n, chunks, waitHttpMs: Math.round(waitHttp), waitStoreMs: Math.round(waitStore) });
         if (n !== l.size) throw new RegistryError('transport', `layer ${l.digest}: connection closed after ${n} of ${l.size} bytes`);
         progress.update(n, true);
         sink({ status: 'Verifying Checksum', progressDetail: {}, id });
-        const got = `sha256:${hash.digest('hex')}`;
-        if (got !== l.digest) throw new RegistryError('digest', `filesystem layer verification failed for digest ${l.digest}: got ${got}`);
-        await writer.commit(labels);
+        // the content store hashes what it is sent and commits only the expected digest: hashing
+        // here too would only spend this process's CPU on the same bytes a second time
+        await traced('registry.pull.commit', () => writer.commit(labels), { digest: l.digest }).catch((e: unknown) => {
+          throw digestMismatch(l.digest, e) ?? e;
+        });
         done = true;
       } finally {
         if (!done) {
@@ -266,6 +317,6 @@ async function fetchLayer(
       ...repo.host.retryOpts(),
       onRetry: (e) => sink({ status: `Retrying in a moment: ${isTransient(e) ? (e as Error).message : 'error'}`, progressDetail: {}, id }),
     },
-  );
+  ).finally(() => layerSpan.end());
   sink({ status: 'Download complete', progressDetail: {}, id });
 }

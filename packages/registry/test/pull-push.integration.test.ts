@@ -178,6 +178,23 @@ d('pull and push against docker-registry', () => {
     expect((await store.getImage(name))?.target?.digest).toBe(r.digest);
   });
 
+  it("two pulls of the same image at once both succeed: the second to commit a layer takes the first one's snapshot", async () => {
+    const name = `${plain.host}/test/busybox:v1`; // pushed by the first test
+    const store = cd.store('twice');
+    const [a, b] = await Promise.all([client().pull(store, name), client().pull(store, name)]);
+    expect(b.digest).toBe(a.digest);
+    expect((await store.getImage(name))?.target?.digest).toBe(a.digest);
+    const cfg = JSON.parse((await store.readAll(a.id)).toString()) as { rootfs: { diff_ids: string[] } };
+    const chain = chainIds(cfg.rootfs.diff_ids);
+    for (const c of chain) expect(await store.snapshotExists(c)).toBe(true);
+    // no extraction snapshot is left behind by the pull that lost the race
+    const sc = store.clients.snapshots;
+    const keys: string[] = [];
+    for await (const r of sc.list({ snapshotter: 'overlayfs', filters: [] }, store.metadata()) as AsyncIterable<snapshots.ListSnapshotsResponse>)
+      keys.push(...r.info.map((i) => i.name));
+    expect(keys.sort()).toEqual([...chain].sort());
+  });
+
   it('an unknown tag is a clear not-found error and leaves no record', async () => {
     const err = await client()
       .pull(cd.store('reg3'), `${plain.host}/test/busybox:nope`)

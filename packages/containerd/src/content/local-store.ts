@@ -11,7 +11,8 @@
  * there), so kill -9 at any instant leaves either no file or the whole verified one. A crash between
  * the link and the namespace record leaves an unreferenced blob (invisible; GC's to collect, or
  * adopted by the next commit of the same digest); a crash mid-ingest leaves the ingest, which a
- * writer on the same ref resumes (its hash state is recomputed from the data) or Abort removes.
+ * writer on the same ref resumes (its hash state is recomputed from the data) or Abort removes
+ * (its metadata files are not synced: one that did not reach the disk is removed at start-up).
  *
  * Commits, deletes and label updates run their file-system steps synchronously, so within the
  * daemon's single thread no delete can interleave with a commit of the same digest.
@@ -26,7 +27,7 @@ import type { Adaptor } from '../events/filters';
 import { compileRequestFilters } from '../metadata/adaptors';
 import { own, put } from '../metadata/maps';
 import { namespaceBucket, NamespaceStore, NAMESPACES_BUCKET } from '../metadata/namespaces';
-import { errdefs, fsyncDir, RecordConflict, type RecordStore, TEMP_PREFIX, writeFileAtomic } from '@gantry/linux';
+import { errdefs, fsyncDir, RecordConflict, type RecordStore, span, TEMP_PREFIX, writeFileAtomic } from '@gantry/linux';
 import { pruneLabels, validateLabels } from '../metadata/validate';
 import { validateNamespaceName } from '../rpc';
 import { isSha256Digest, sha256Hex } from './digest';
@@ -57,15 +58,16 @@ interface RefLock {
 
 const isErrno = (e: unknown, code: string) => (e as NodeJS.ErrnoException | undefined)?.code === code;
 
-/** A new file in a staging directory not yet renamed into place (its rename is the atomic step). */
-function writeDurable(file: string, content: string, mode = 0o600): void {
-  const fd = fs.openSync(file, 'w', mode);
-  try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+/**
+ * A new file in a staging directory not yet renamed into place (its rename is the atomic step).
+ * Not fsynced, as containerd does not sync an ingest's ref and total either: after a crash an
+ * ingest whose files did not reach the disk reads as incomplete (readIngest) and is removed, which
+ * costs a download again, never integrity: a commit verifies the bytes and syncs the data and the
+ * blob directory before the blob gets a name. An fsync per file here (seven per ingest, on the
+ * daemon's one thread) stalled every other stream of a pull.
+ */
+function writeStaged(file: string, content: string, mode = 0o600): void {
+  fs.writeFileSync(file, content, { mode });
 }
 
 function checkRef(ref: string): void {
@@ -281,9 +283,13 @@ export class LocalContentStore implements ContentStore {
       if (st.nlink > 1) return undefined;
       const startedAt = new Date(read('startedat'));
       if (Number.isNaN(startedAt.getTime())) return undefined;
+      // files that did not reach the disk before a crash (they are not synced): incomplete
+      const ns = read('namespace');
+      const ref = read('ref');
+      if (ns === '' || ref === '') return undefined;
       return {
-        ns: read('namespace'),
-        ref: read('ref'),
+        ns,
+        ref,
         offset: st.size,
         total: Number(read('total')) || 0,
         expected: read('expected'),
@@ -372,16 +378,14 @@ export class LocalContentStore implements ContentStore {
       const tmp = path.join(this.ingestRoot, `${TMP}${process.pid}-${Math.random().toString(36).slice(2)}`);
       fs.mkdirSync(tmp, { mode: 0o700 });
       const now = new Date();
-      writeDurable(path.join(tmp, 'ref'), ref);
-      writeDurable(path.join(tmp, 'namespace'), ns);
-      writeDurable(path.join(tmp, 'total'), String(total));
-      writeDurable(path.join(tmp, 'expected'), expected);
-      writeDurable(path.join(tmp, 'startedat'), now.toISOString());
-      writeDurable(path.join(tmp, 'updatedat'), now.toISOString());
-      writeDurable(path.join(tmp, 'data'), '');
-      fsyncDir(tmp);
+      writeStaged(path.join(tmp, 'ref'), ref);
+      writeStaged(path.join(tmp, 'namespace'), ns);
+      writeStaged(path.join(tmp, 'total'), String(total));
+      writeStaged(path.join(tmp, 'expected'), expected);
+      writeStaged(path.join(tmp, 'startedat'), now.toISOString());
+      writeStaged(path.join(tmp, 'updatedat'), now.toISOString());
+      writeStaged(path.join(tmp, 'data'), '');
       fs.renameSync(tmp, dir);
-      fsyncDir(this.ingestRoot);
       meta = { ns, ref, offset: 0, total, expected, startedAt: now, updatedAt: now };
       created = true;
     } else {
@@ -548,7 +552,9 @@ class LocalWriter implements ContentWriter {
     try {
       try {
         await this.fh.chmod(0o444);
+        const synced = span('containerd.content.fsync', { bytes: this._offset });
         await this.fh.sync();
+        synced.end();
       } finally {
         await this.fh.close().catch(() => undefined);
       }

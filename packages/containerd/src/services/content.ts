@@ -11,7 +11,7 @@
  * namespace already has aborts the ingest with ALREADY_EXISTS. The ingest stays when the stream ends
  * without a commit, so a later stream on the same ref resumes it.
  */
-import { errdefs } from '@gantry/linux';
+import { errdefs, span, traced, type Span } from '@gantry/linux';
 import { type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { content, events, packAny, timestampFromDate, type protobuf } from '@gantry/api';
 import type { ContentInfo, ContentStore, ContentWriter, IngestStatus } from '../content/types';
@@ -148,8 +148,13 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
       let committed = false;
       let finished = false;
       let chain: Promise<void> = Promise.resolve();
+      // the stream's life, from its first message to its commit or end (tracing only)
+      let streamSpan: Span | undefined;
+      let writeMs = 0; // time in the store's write (the rest of the stream's life is waiting for messages)
+      let messages = 0;
 
       const release = async () => {
+        streamSpan?.end({ bytes: writer?.offset ?? 0, committed, messages, writeMs: Math.round(writeMs) });
         const w = writer;
         writer = undefined;
         await w?.close();
@@ -180,7 +185,10 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
       };
 
       const handle = async (req: content.WriteContentRequest): Promise<void> => {
-        if (writer === undefined && !committed) await open(req);
+        if (writer === undefined && !committed) {
+          streamSpan = span('containerd.content.write', { ref: req.ref });
+          await open(req);
+        }
         if (committed || writer === undefined) throw errdefs.failedPrecondition(`ref ${ref}: already committed; open a new stream`);
         const w = writer;
         const res: content.WriteContentResponse = {
@@ -216,13 +224,18 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
             const offset = num('offset', req.offset);
             if (offset > 0 && offset !== w.offset) throw errdefs.outOfRange(`write @${offset} must occur at current offset ${w.offset}`);
             if (offset === 0 && w.offset > 0) await w.truncate(0); // containerd's Truncate(0): start over
-            if (req.data.length > 0) await w.write(req.data);
+            if (req.data.length > 0) {
+              const t = performance.now();
+              await w.write(req.data);
+              writeMs += performance.now() - t;
+              messages++;
+            }
             res.offset = BigInt(w.offset);
             res.digest = w.digest();
             if (req.action === content.WriteAction.COMMIT) {
               let info: ContentInfo;
               try {
-                info = await w.commit(total, expected, req.labels);
+                info = await traced('containerd.content.commit', () => w.commit(total, expected, req.labels), { bytes: w.offset });
               } catch (e) {
                 if (errdefs.isAlreadyExists(e)) {
                   writer = undefined; // the store removed the ingest and released the writer
@@ -234,6 +247,7 @@ export function contentService(ctx: DaemonContext, store: ContentStore, opts: Co
               }
               writer = undefined;
               committed = true;
+              streamSpan?.end({ bytes: info.size, committed, messages, writeMs: Math.round(writeMs) });
               res.digest = info.digest;
               res.offset = BigInt(info.size);
               await leaseAdd({ id: info.digest, type: 'content' });

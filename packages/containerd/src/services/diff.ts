@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { errdefs, KindError, linuxSys, withTempMounts, type MountSpec, type Sys } from '@gantry/linux';
+import { errdefs, KindError, linuxSys, span, traced, withTempMounts, type MountSpec, type Sys } from '@gantry/linux';
 import type { diff, types } from '@gantry/api';
 import type { ContentStore } from '../content/types';
 import type { DaemonContext } from '../context';
@@ -71,16 +71,22 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
       if (!APPLICABLE.has(desc.mediaType)) throw invalidArgument(`unsupported diff media type ${JSON.stringify(desc.mediaType)}: no processor for media-type`);
       const blobInfo = deps.content.info(ns, desc.digest); // NOT_FOUND before mounting anything
       const started = Date.now();
+      const mounting = span('containerd.diff.mount');
       const result = await withTempMounts(sys, tmpRoot, toMountSpecs(req.mounts), false, async (dir) => {
+        mounting.end();
         const blob: Readable = deps.content.read(ns, desc.digest);
         try {
           const limits = { ...layerLimits(dir), compressedSize: blobInfo.size };
-          return await applyLayer(blob, dir, { sys, limits, onWarning: (message, entry) => log.warn('layer entry', { entry, message }) });
+          return await traced(
+            'containerd.diff.extract',
+            () => applyLayer(blob, dir, { sys, limits, onWarning: (message, entry) => log.warn('layer entry', { entry, message }) }),
+            { digest: desc.digest, bytes: blobInfo.size },
+          );
         } catch (e) {
           if (e instanceof LayerError) throw new KindError(layerErrorKind(e), `failed to apply layer ${desc.digest}: ${e.message}`);
           throw e;
         }
-      });
+      }).finally(() => mounting.end()); // a mount that failed ends it here
       log.debug('applied', { digest: desc.digest, diffID: result.digest, size: result.size, ms: Date.now() - started });
       return { applied: { mediaType: MEDIA_TYPE.layer, digest: result.digest, size: BigInt(result.size), annotations: {} } };
     }),

@@ -12,6 +12,7 @@
  * directory, so a crash leaves at most an orphan directory, which cleanup() removes.
  */
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors';
 import { compileRequestFilters } from '../metadata/adaptors';
@@ -222,7 +223,7 @@ export class OverlaySnapshotter implements Snapshotter {
     try {
       this.store.create(this.bucket(ns), encodeKey(key), rec);
     } catch (e) {
-      this.removeDir(id);
+      this.removeDir(id, true);
       if (e instanceof RecordConflict && e.kind === 'exists') throw alreadyExists(`${what(key)}: already exists`);
       throw e;
     }
@@ -285,19 +286,27 @@ export class OverlaySnapshotter implements Snapshotter {
       );
     }
     this.store.delete(this.bucket(ns), encodeKey(key));
-    if (!this.referencedIds().has(rec.id)) this.removeDir(rec.id);
+    if (!this.referencedIds().has(rec.id)) this.removeDir(rec.id, false);
   }
 
-  /** Move the directory aside, then delete it; what a failure leaves is swept by cleanup(). */
-  private removeDir(id: number): void {
+  /**
+   * Move the directory aside (the atomic step: from then on no record or id names it), then delete
+   * it: at once (`wait`), or in the background, off the daemon's thread, so that removing an image's
+   * layers (GC after an rmi) does not hold up the calls that come next (a pull's Content Writes
+   * waited a second behind it). What a crash or a failure leaves is swept by cleanup().
+   */
+  private removeDir(id: number, wait: boolean): void {
     const dir = this.snapshotDir(id);
-    const aside = path.join(this.dirs, `${RM_PREFIX}${id}`);
+    // unique: the id may be reused and removed again while an earlier copy is still being deleted
+    const aside = path.join(this.dirs, `${RM_PREFIX}${id}-${Math.random().toString(36).slice(2, 10)}`);
     try {
       fs.renameSync(dir, aside);
-      fs.rmSync(aside, { recursive: true, force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      return;
     }
+    if (wait) fs.rmSync(aside, { recursive: true, force: true });
+    else void fsp.rm(aside, { recursive: true, force: true }).catch(() => undefined); // cleanup() sweeps what is left
   }
 
   stat(ns: string, key: string): SnapshotInfo {
@@ -366,7 +375,7 @@ export class OverlaySnapshotter implements Snapshotter {
     for (const entry of fs.readdirSync(this.dirs)) {
       const orphan = /^\d+$/.test(entry) ? !used.has(Number(entry)) : entry.startsWith(NEW_PREFIX) || entry.startsWith(RM_PREFIX);
       if (!orphan) continue;
-      if (/^\d+$/.test(entry)) this.removeDir(Number(entry));
+      if (/^\d+$/.test(entry)) this.removeDir(Number(entry), true);
       else fs.rmSync(path.join(this.dirs, entry), { recursive: true, force: true });
     }
   }

@@ -55,8 +55,13 @@ export class Containerd {
     readonly namespace = ENGINE_NAMESPACE,
   ) {
     // images, archives and content move whole layers: raise grpc-js' 4 MiB default (a channel option,
-    // so it holds for every service on the channel)
-    this.channel = unixChannel(address, { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+    // so it holds for every service on the channel), and the 64 KiB HTTP/2 receive window that would
+    // stall a Content Read (push) every 64 KiB (gantry-containerd widens its own the same way)
+    this.channel = unixChannel(address, {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc-node.flow_control_window': 8 << 20,
+    });
     this.containers = clientOn(containers.ContainersClient, this.channel);
     this.tasks = clientOn(tasks.TasksClient, this.channel);
     this.images = clientOn(images.ImagesClient, this.channel);
