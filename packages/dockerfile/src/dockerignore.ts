@@ -101,6 +101,7 @@ class Pattern {
         type = 'automaton';
       } else if (ch === '\\') {
         tokens.push({ t: 'lit', c: k < chars.length ? chars[k++]! : '\\' });
+        type = 'automaton';
       } else if (ch === '[') {
         const [test, next] = bracket(chars, k);
         tokens.push({ t: 'class', test });
@@ -153,6 +154,8 @@ function bracket(chars: readonly string[], k: number): [(ch: string) => boolean,
       k++;
       hi = esc();
     }
+    // filepath.Match lets `[z-a]` pass; the Go expression Docker then builds does not compile
+    if (hi < lo) throw new DockerignoreError('syntax error in pattern');
     ranges.push([lo, hi]);
   }
   const test = (ch: string): boolean => {

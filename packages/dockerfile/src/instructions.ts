@@ -229,6 +229,14 @@ export const INSTRUCTION_KINDS: readonly InstructionKind[] = [
 /** A second-pass refusal; the caller adds the line. */
 export class InstructionError extends Error {}
 
+// the flags each instruction takes (BuildKit's), and their kinds
+type FlagSpec = Parameters<typeof parseFlags>[1];
+const ADD_FLAGS: FlagSpec = { chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings' };
+const COPY_FLAGS: FlagSpec = { chown: 'string', from: 'string', chmod: 'string', link: 'bool', exclude: 'strings', parents: 'bool' };
+const FROM_FLAGS: FlagSpec = { platform: 'string' };
+const RUN_FLAGS: FlagSpec = { mount: 'strings', network: 'string', security: 'string', device: 'strings' };
+const HEALTHCHECK_FLAGS: FlagSpec = { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' };
+
 const VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 function fail(message: string): never {
@@ -239,7 +247,7 @@ function commandLine(args: string[], json: boolean): CommandLine {
   return json ? { form: 'exec', argv: args } : { form: 'shell', command: args.join(' ') };
 }
 
-function flagsOf(node: RawNode, spec: Parameters<typeof parseFlags>[1]): ReturnType<typeof parseFlags> {
+function flagsOf(node: RawNode, spec: FlagSpec): ReturnType<typeof parseFlags> {
   try {
     return parseFlags(node.flags, spec);
   } catch (e) {
@@ -289,8 +297,9 @@ function exactlyOne(node: RawNode, name: string): string {
   return node.args[0]!;
 }
 
+const NO_FLAGS = {} as const;
 function noFlags(node: RawNode): void {
-  flagsOf(node, {});
+  flagsOf(node, NO_FLAGS);
 }
 
 function durationFlag(value: string | undefined, name: string): number | undefined {
@@ -337,15 +346,7 @@ export function toInstruction(node: RawNode): Instruction {
     }
     case 'add': {
       const cb = copyBase(node, 'ADD');
-      const f = flagsOf(node, {
-        chown: 'string',
-        chmod: 'string',
-        link: 'bool',
-        'keep-git-dir': 'bool',
-        checksum: 'string',
-        unpack: 'bool',
-        exclude: 'strings',
-      });
+      const f = flagsOf(node, ADD_FLAGS);
       const add: AddInstruction = at(node, {
         kind: 'ADD' as const,
         sources: cb.sources,
@@ -364,7 +365,7 @@ export function toInstruction(node: RawNode): Instruction {
     }
     case 'copy': {
       const cb = copyBase(node, 'COPY');
-      const f = flagsOf(node, { chown: 'string', from: 'string', chmod: 'string', link: 'bool', exclude: 'strings', parents: 'bool' });
+      const f = flagsOf(node, COPY_FLAGS);
       const copy: CopyInstruction = at(node, {
         kind: 'COPY' as const,
         sources: cb.sources,
@@ -387,7 +388,7 @@ export function toInstruction(node: RawNode): Instruction {
         if (!VALID_STAGE_NAME.test(stageName))
           fail(`invalid name for build stage: ${JSON.stringify(args[2])}, name can't start with a number or contain symbols`);
       } else if (args.length !== 1) fail('FROM requires either one or three arguments');
-      const f = flagsOf(node, { platform: 'string' });
+      const f = flagsOf(node, FROM_FLAGS);
       const from: FromInstruction = at(node, { kind: 'FROM' as const, image: args[0]! });
       from.original = node.original.trim();
       setIf(from, 'stageName', stageName);
@@ -418,7 +419,7 @@ export function toInstruction(node: RawNode): Instruction {
       return at(node, { kind: 'WORKDIR', path });
     }
     case 'run': {
-      const f = flagsOf(node, { mount: 'strings', network: 'string', security: 'string', device: 'strings' });
+      const f = flagsOf(node, RUN_FLAGS);
       const run: RunInstruction = at(node, {
         kind: 'RUN' as const,
         command: commandLine(args, node.json),
@@ -485,7 +486,7 @@ function healthcheck(node: RawNode): HealthConfig {
     if (rest.length !== 0) fail('HEALTHCHECK NONE takes no arguments');
     return { test: ['NONE'] };
   }
-  const f = flagsOf(node, { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' });
+  const f = flagsOf(node, HEALTHCHECK_FLAGS);
   if (typ !== 'CMD') fail(`Unknown type ${JSON.stringify(typ)} in HEALTHCHECK (try CMD)`);
   const cmd = node.json ? rest : rest.length === 0 ? [] : [rest.join(' ')];
   if (cmd.length === 0) fail('Missing command after HEALTHCHECK CMD');

@@ -49,6 +49,14 @@ function checkDockerfile(text: string): void {
   expect(bad.slice(0, 5)).toEqual([]);
 }
 
+function parseOrRefuse(text: string): void {
+  try {
+    parseDockerfile(text);
+  } catch (e) {
+    if (!(e instanceof DockerfileSyntaxError)) throw e;
+  }
+}
+
 /** CPU time of f in ms: on this shared machine wall time measures the other tenants too. */
 function cpuMs(f: () => void): number {
   const before = process.cpuUsage();
@@ -291,7 +299,9 @@ describe('pathological inputs (1 MB)', () => {
   ];
   it.each(cases)('%s: parses or fails within a second', (_name, make) => {
     const text = make();
-    expect(cpuMs(() => checkDockerfile(text))).toBeLessThan(1000);
+    // the parse alone is timed; the checks after it are the test's
+    expect(cpuMs(() => parseOrRefuse(text))).toBeLessThan(1000);
+    checkDockerfile(text);
   });
 
   it('a hostile .dockerignore stays fast on long paths', () => {
