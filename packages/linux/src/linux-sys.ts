@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
 import { AT, F, FD_CLOEXEC, O } from './constants';
-import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
-import { loadSeccompFilter } from './seccomp';
+import type { BpfProgram, CapabilitySets, CompiledSeccomp, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
+import { compileSeccompFilter, loadSeccompFilter, loadSeccompProgram } from './seccomp';
 import * as bpf from './bpf';
 import { fileKindOfMode } from './file-kind';
 
@@ -514,6 +514,12 @@ export class LinuxSys implements Sys {
   }
   seccompLoad(filter: SeccompFilter): number | undefined {
     return loadSeccompFilter(filter);
+  }
+  seccompCompile(filter: SeccompFilter): CompiledSeccomp | undefined {
+    return compileSeccompFilter(filter);
+  }
+  seccompLoadCompiled(compiled: CompiledSeccomp): number | undefined {
+    return loadSeccompProgram(compiled);
   }
   bpfProgLoad(prog: BpfProgram): number {
     return bpf.bpfProgLoad(prog);

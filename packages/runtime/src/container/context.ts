@@ -5,6 +5,7 @@ import type { CgroupManager } from '../cgroups/types';
 import { StateError } from '../errors';
 import { StageExecutable, type ExeSealMode } from '../process/exe-guard';
 import { OrphanWaiter } from '../process/orphans';
+import { SeccompPrograms } from './seccomp-programs';
 import type { ContainerState } from '../spec/types';
 import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
 import * as path from 'node:path';
@@ -44,6 +45,8 @@ export class RuntimeContext {
   readonly stageExecutable: StageExecutable;
   /** exec'd programs this process reaps (they are reparented to it when their exec stage exits). */
   readonly orphans: OrphanWaiter;
+  /** exec's seccomp filters, compiled once each. */
+  readonly seccompPrograms: SeccompPrograms;
   readonly warn: (message: string) => void;
   readonly warnQuietly: (message: string) => void;
   readonly debug: (message: string) => void;
@@ -57,6 +60,7 @@ export class RuntimeContext {
       bottomDir: path.resolve(this.store.root),
     });
     this.orphans = new OrphanWaiter(this.sys);
+    this.seccompPrograms = new SeccompPrograms(this.sys);
     this.warn = opts.warn ?? (() => undefined);
     this.warnQuietly = opts.warnQuietly ?? (() => undefined);
     this.debug = opts.debug ?? (() => undefined);

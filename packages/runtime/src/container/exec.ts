@@ -1,9 +1,10 @@
 import * as path from 'node:path';
-import { O } from '@gantry/linux';
+import { O, span, traced } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
 import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { usesSeccompAgent } from '../init/seccomp-filter';
+import { withCloneFallback } from '../init/spawn-seccomp';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, stageBooted, type StageHandle, type StdioFds } from '../process/spawn-stage';
@@ -78,6 +79,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       consoleFd = sys.connectUnix(opts.consoleSocket);
     }
     if (usesSeccompAgent(seccomp)) agentFd = connectSeccompAgent(sys, c.spec.linux!.seccomp!);
+    const spawnSpan = span('runtime.exec.spawn-stage');
     stage = spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
       extraFds: [...nsFds.map((n) => n.fd), ...[consoleFd, agentFd].filter((fd): fd is number => fd !== undefined)],
@@ -89,6 +91,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       // the user namespace is joined by nsenter before node starts (see process/userns.ts)
       ...(inUserNs ? { userNamespace: { path: `/proc/${c.pid}/ns/user`, newPid: false } } : {}),
     });
+    spawnSpan.end();
     if (inUserNs && opts.process.oomScoreAdj !== undefined) sys.writeFile(`/proc/${stage.pid}/oom_score_adj`, String(opts.process.oomScoreAdj));
     for (const n of nsFds) sys.close(n.fd);
     for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
@@ -100,10 +103,12 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     consoleFd = agentFd = undefined;
     const childFds = stage.childFds;
     const cg = ctx.cgroup(c);
+    // while the stage boots: the stage then only loads the program
+    const compiled = seccomp ? traced('runtime.exec.seccomp', () => ctx.seccompPrograms.compiled(withCloneFallback(seccomp)!)) : undefined;
     ctx.debug(`=> nsexec container setup: exec stage ${stage.pid} started`);
     // once Node has booted: its start-up is not charged to the container (see 'booted' in messages.ts)
-    await stageBooted(stage, 'exec');
-    if (cg.exists()) cg.addProcess(stage.pid, opts.subCgroups);
+    await traced('runtime.exec.wait-booted', () => stageBooted(stage!, 'exec'));
+    if (cg.exists()) traced('runtime.exec.cgroup', () => cg.addProcess(stage!.pid, opts.subCgroups));
     stage.send({
       mode: 'exec',
       id,
@@ -112,7 +117,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       namespaceFds: nsTypes.map((type, i) => ({ type, fd: childFds[i]! })),
       consoleSocketFd: hasConsole ? childFds[nsTypes.length] : undefined,
       lastCap: lastCap(),
-      seccomp,
+      ...(compiled ? { seccompCompiled: compiled } : { seccomp }),
       userNamespace: inUserNs,
       seccompAgent: hasAgent
         ? {
@@ -133,6 +138,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     nsFds.length = 0;
     consoleFd = undefined;
     let pid: number | undefined;
+    const waitSpan = span('runtime.exec.wait-spawned');
     for (;;) {
       const msg = await stage.next();
       if (msg === undefined) break;
@@ -142,8 +148,9 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
         ctx.debug(`setns_init: about to exec (exec stage ${stage.pid} joined the container, program ${pid})`);
       }
     }
+    waitSpan.end();
     // The stage's exit reparents the program to us (the kernel does it before our SIGCHLD).
-    await exitOf(stage.child);
+    await traced('runtime.exec.wait-stage-exit', () => exitOf(stage!.child));
     stage.close();
     if (pid === undefined) throw new InitError('exec stage exited before starting the process');
     const exited = opts.detach ? undefined : ctx.orphans.wait(pid);

@@ -47,7 +47,17 @@ export interface StageHandle {
   close(): void;
 }
 
-const STAGE_ENTRY = path.join(__dirname, 'stage-main.js');
+/**
+ * The stage's bundle (tools/bundle-runtime.mjs, dist/bundle/stage-main.js) when there is one, also
+ * for the library (the shim) run from tsc's dist/: one file loads ~20 ms of CPU faster than the
+ * modules it is made of. Without a bundle (ts-jest from src/), the stage beside this module.
+ */
+const STAGE_ENTRY = stageEntry();
+
+function stageEntry(): string {
+  const bundled = path.join(__dirname, '..', 'bundle', 'stage-main.js');
+  return fs.existsSync(bundled) ? bundled : path.join(__dirname, 'stage-main.js');
+}
 
 /** This process's own node (the sealed handle itself is made once, see exe-guard). */
 function ownNode(sys: Sys): StageExecutable {
