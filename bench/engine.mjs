@@ -5,7 +5,11 @@
 //   push and pull of a multi-layer image (local docker-registry) · memory (PSS) with 50 idle containers
 //
 //   node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N]
-//                         [--no-dockerd] [--no-pull] [--no-memory] [--out FILE] [--chart FILE | --no-chart]
+//                         [--cases run,exec,ps,parallel] [--no-dockerd] [--no-pull] [--no-memory]
+//                         [--out FILE] [--chart FILE | --no-chart]
+//
+// --cases times only the named cases of the first table (default all four); with --containers 0
+// and --no-pull it times nothing else: `--cases exec --containers 0 --no-pull` is the exec case alone.
 //
 // Both daemons run on temporary sockets and roots (the e2e harnesses, e2e/src/gantryd.ts and
 // e2e/src/dockerd.ts, transpiled on the fly with esbuild) and are stopped at the end, as are the
@@ -27,7 +31,8 @@ import { makeLayeredArchive } from './layered-image.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE =
-  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--no-dockerd] [--no-pull] [--no-memory] [--out FILE] [--chart FILE | --no-chart]';
+  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--cases run,exec,ps,parallel] [--no-dockerd] [--no-pull] [--no-memory] [--out FILE] [--chart FILE | --no-chart]';
+const CASES = ['run', 'exec', 'ps', 'parallel'];
 
 function parseArgs(argv) {
   const o = {
@@ -39,6 +44,7 @@ function parseArgs(argv) {
     dockerd: true,
     pull: true,
     memory: true,
+    cases: new Set(CASES),
     out: join(repo, 'bench', 'results', 'engine.json'),
     chart: undefined,
   };
@@ -60,7 +66,12 @@ function parseArgs(argv) {
     else if (a === '--containers') o.containers = int(a, argv[++i], 0);
     else if (a === '--layers') o.layers = int(a, argv[++i], 1);
     else if (a === '--layer-mb') o.layerMb = int(a, argv[++i], 1);
-    else if (a === '--no-dockerd') o.dockerd = false;
+    else if (a === '--cases') {
+      const v = argv[++i];
+      const names = (v ?? '').split(',').filter(Boolean);
+      if (names.length === 0 || names.some((n) => !CASES.includes(n))) bad(`--cases needs a list of ${CASES.join(', ')}, got '${v ?? ''}'`);
+      o.cases = new Set(names);
+    } else if (a === '--no-dockerd') o.dockerd = false;
     else if (a === '--no-pull') o.pull = false;
     else if (a === '--no-memory') o.memory = false;
     else if (a === '--out') o.out = path(a, argv[++i]);
@@ -208,16 +219,17 @@ async function main() {
     };
     const fewRuns = Math.max(1, Math.min(3, Math.floor(opts.runs / 5)));
 
-    console.log(`timing run --rm, exec, ps (${opts.runs} runs) and ${opts.parallel} x run -d (${fewRuns} runs) ...`);
-    await measure('run --rm', opts.runs, (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
-    await measure('exec true', opts.runs, (t) => docker(t.env, ['exec', 'bench-exec', 'true']));
-    await measure('ps', opts.runs, (t) => docker(t.env, ['ps']));
-    await measure(`${opts.parallel} x run -d`, fewRuns, async (t, i) => {
-      const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
-      const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']))));
-      await docker(t.env, ['rm', '-f', ...names]);
-      return ms;
-    });
+    console.log(`timing ${[...opts.cases].join(', ')} (${opts.runs} runs; ${opts.parallel} x run -d ${fewRuns} runs) ...`);
+    if (opts.cases.has('run')) await measure('run --rm', opts.runs, (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
+    if (opts.cases.has('exec')) await measure('exec true', opts.runs, (t) => docker(t.env, ['exec', 'bench-exec', 'true']));
+    if (opts.cases.has('ps')) await measure('ps', opts.runs, (t) => docker(t.env, ['ps']));
+    if (opts.cases.has('parallel'))
+      await measure(`${opts.parallel} x run -d`, fewRuns, async (t, i) => {
+        const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
+        const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']))));
+        await docker(t.env, ['rm', '-f', ...names]);
+        return ms;
+      });
 
     if (opts.containers > 0) {
       const names = Array.from({ length: opts.containers }, (_, k) => `bench-idle-${k}`);

@@ -535,6 +535,14 @@ export class FakeSys implements Sys {
     this.record('accept', [listenFd]);
     return Promise.resolve(this.nextFd++);
   }
+  recvFd(socketFd: number): { fd: number; payload: string } {
+    this.record('recvFd', [socketFd]);
+    return { fd: this.nextFd++, payload: '' };
+  }
+  socketpair(): [number, number] {
+    this.record('socketpair', []);
+    return [this.nextFd++, this.nextFd++];
+  }
   recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }> {
     this.record('recvFd', [socketFd]);
     return Promise.resolve({ fd: this.nextFd++, payload: '' });

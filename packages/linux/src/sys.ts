@@ -227,6 +227,10 @@ export interface Sys {
   acceptAsync(listenFd: number): Promise<number>;
   /** recvmsg of one SCM_RIGHTS fd (and its data) on a koffi worker thread. */
   recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }>;
+  /** recvmsg of one SCM_RIGHTS fd (close-on-exec) and its data, blocking this thread. */
+  recvFd(socketFd: number): { fd: number; payload: string };
+  /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec and blocking. */
+  socketpair(): [number, number];
 
   // process attributes
   getpid(): number;

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { O, span, traced } from '@gantry/linux';
+import { O, span, traced, type Sys } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
 import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
@@ -8,6 +8,7 @@ import { withCloneFallback } from '../init/spawn-seccomp';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, stageBooted, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import type { WarmStage } from '../process/warm-stages';
 import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
@@ -50,6 +51,32 @@ function exitOf(child: StageHandle['child']): Promise<void> {
 }
 
 /**
+ * Whether a warm stage may serve this exec: the runtime keeps them (a shim), the stage needs no user
+ * namespace (nsenter joins it before node starts), the caller names the program's stdio and
+ * passes no other fds (`--preserve-fds`).
+ */
+function warmable(ctx: RuntimeContext, inUserNs: boolean, opts: ExecOptions): boolean {
+  return ctx.warmStages !== undefined && !inUserNs && !opts.preserveFds && opts.stdio !== undefined;
+}
+
+/** Send a warm stage its stdio (/dev/null for 'ignore') and the other fds, in ExecBootstrap.handover's order. */
+function handOver(sys: Sys, warm: WarmStage, stdio: StdioFds, fds: number[]): void {
+  for (const fd of stdio) {
+    if (fd !== 'ignore') {
+      sys.sendFd(warm.fdSocket, fd, '');
+      continue;
+    }
+    const devNull = sys.open('/dev/null', O.RDWR | O.CLOEXEC);
+    try {
+      sys.sendFd(warm.fdSocket, devNull, '');
+    } finally {
+      sys.close(devNull);
+    }
+  }
+  for (const fd of fds) sys.sendFd(warm.fdSocket, fd, '');
+}
+
+/**
  * Start one more process inside a running container (runc exec). The exec stage runs in the host's
  * pid namespace, so the container never sees it; it joins the container's namespaces and cgroup,
  * takes the process's credentials and posix_spawns the program into the container's pid namespace,
@@ -79,10 +106,21 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       consoleFd = sys.connectUnix(opts.consoleSocket);
     }
     if (usesSeccompAgent(seccomp)) agentFd = connectSeccompAgent(sys, c.spec.linux!.seccomp!);
+    const passed = [...nsFds.map((n) => n.fd), ...[consoleFd, agentFd].filter((fd): fd is number => fd !== undefined)];
+    // a stage started ahead (see process/warm-stages.ts): it gets the fds over its fd socket
+    const warm = warmable(ctx, inUserNs, opts) ? ctx.warmStages!.take(id) : undefined;
+    if (warm) {
+      stage = warm.stage;
+      try {
+        traced('runtime.exec.handover', () => handOver(sys, warm, opts.stdio!, passed));
+      } finally {
+        sys.close(warm.fdSocket);
+      }
+    }
     const spawnSpan = span('runtime.exec.spawn-stage');
-    stage = spawnStage(sys, {
+    stage ??= spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
-      extraFds: [...nsFds.map((n) => n.fd), ...[consoleFd, agentFd].filter((fd): fd is number => fd !== undefined)],
+      extraFds: passed,
       pidNamespace: { kind: 'host' },
       // its own session: a terminal's ^C meant for the program must not kill the stage half-way
       detached: true,
@@ -101,7 +139,8 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     // closed: the error path must not close these numbers again
     nsFds.length = 0;
     consoleFd = agentFd = undefined;
-    const childFds = stage.childFds;
+    // a warm stage's fds are placeholders here: it receives them in this order (ExecBootstrap.handover)
+    const childFds = warm ? passed.map(() => -1) : stage.childFds;
     const cg = ctx.cgroup(c);
     // while the stage boots: the stage then only loads the program
     const compiled = seccomp ? traced('runtime.exec.seccomp', () => ctx.seccompPrograms.compiled(withCloneFallback(seccomp)!)) : undefined;
@@ -133,6 +172,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
             }),
           }
         : undefined,
+      ...(warm ? { handover: { socketFd: warm.stageFdSocket } } : {}),
     });
     ctx.debug(`child process in init(): bootstrap sent to exec stage ${stage.pid}`);
     nsFds.length = 0;
@@ -155,6 +195,8 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     if (pid === undefined) throw new InitError('exec stage exited before starting the process');
     const exited = opts.detach ? undefined : ctx.orphans.wait(pid);
     if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), pid);
+    // the next exec's stage boots now, while this one's program runs
+    if (warmable(ctx, inUserNs, opts)) ctx.warmStages!.prepare(id);
     return { pid, exited };
   } catch (e) {
     for (const n of nsFds) sys.close(n.fd);

@@ -65,6 +65,13 @@ export interface ExecBootstrap {
   seccompAgent?: SeccompAgentHandoff;
   /** As InitBootstrap.userNamespace. */
   userNamespace?: boolean;
+  /**
+   * A warm stage (process/warm-stages.ts), started before the exec with /dev/null as stdio: the
+   * fds come over the socket `socketFd` (one SCM_RIGHTS message each) in this order: stdin,
+   * stdout, stderr, `namespaceFds`, the console socket, the seccomp agent. The fd numbers this
+   * message names for those are then placeholders, replaced by the received ones.
+   */
+  handover?: { socketFd: number };
 }
 
 export type ParentMessage = InitBootstrap | ExecBootstrap | { mode: 'continue' };

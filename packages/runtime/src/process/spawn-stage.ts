@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { CLONE, O, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
@@ -45,6 +46,9 @@ export interface StageHandle {
   /** Next message, or undefined once the stage closed its end (execve or exit). */
   next(): Promise<StageMessage | undefined>;
   close(): void;
+  /** Let this process exit while the stage waits (a warm stage), and undo that. */
+  unref(): void;
+  ref(): void;
 }
 
 /**
@@ -171,6 +175,14 @@ export function spawnStage(sys: Sys, opts: SpawnStageOptions): StageHandle {
     },
     close() {
       socket.destroy();
+    },
+    unref() {
+      child.unref();
+      (socket as Partial<Pick<Socket, 'unref'>>).unref?.();
+    },
+    ref() {
+      child.ref();
+      (socket as Partial<Pick<Socket, 'ref'>>).ref?.();
     },
   };
 }

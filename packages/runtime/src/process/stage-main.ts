@@ -6,6 +6,7 @@
 import { linuxSys, span, traceBoot, traced, traceEnabled, traceProcess } from '@gantry/linux';
 import { preloadSeccomp } from '@gantry/linux';
 import { fdChannel, ParentGoneError } from './fd-channel';
+import { receiveHandover } from '../init/handover';
 import { runExec, runInit } from '../init/init-sequence';
 import { trace } from '../trace';
 import { preloadHooks } from '../hooks';
@@ -48,7 +49,7 @@ export function main(): void {
     } else if (msg.mode === 'exec') {
       if (msg.seccomp || msg.seccompCompiled) traced('stage.exec.load-seccomp', preloadSeccomp);
       started = true;
-      runExec(sys, ch, msg);
+      runExec(sys, ch, msg.handover ? traced('stage.exec.handover', () => receiveHandover(sys, msg)) : msg);
     }
     throw new Error('unexpected bootstrap message');
   } catch (e) {
