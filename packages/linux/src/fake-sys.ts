@@ -537,11 +537,11 @@ export class FakeSys implements Sys {
   }
   recvFd(socketFd: number): { fd: number; payload: string } {
     this.record('recvFd', [socketFd]);
-    return { fd: this.nextFd++, payload: '' };
+    return { fd: this.newFd(), payload: '' };
   }
   socketpair(): [number, number] {
     this.record('socketpair', []);
-    return [this.nextFd++, this.nextFd++];
+    return [this.newFd(), this.newFd()];
   }
   recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }> {
     this.record('recvFd', [socketFd]);
