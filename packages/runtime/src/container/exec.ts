@@ -116,6 +116,9 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       } finally {
         sys.close(warm.fdSocket);
       }
+      // the next exec's stage boots from now on (while this one waits for its cgroup, mostly): execs
+      // in a row came faster than Node boots, under load
+      ctx.warmStages!.prepare(id);
     }
     const spawnSpan = span('runtime.exec.spawn-stage');
     stage ??= spawnStage(sys, {
@@ -195,8 +198,8 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     if (pid === undefined) throw new InitError('exec stage exited before starting the process');
     const exited = opts.detach ? undefined : ctx.orphans.wait(pid);
     if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), pid);
-    // the next exec's stage boots now, while this one's program runs
-    if (warmable(ctx, inUserNs, opts)) ctx.warmStages!.prepare(id);
+    // after a cold start (a first exec, which it would slow down): the next exec's stage boots now
+    if (!warm && warmable(ctx, inUserNs, opts)) ctx.warmStages!.prepare(id);
     return { pid, exited };
   } catch (e) {
     for (const n of nsFds) sys.close(n.fd);
