@@ -14,9 +14,9 @@ export interface WarmStage {
 /**
  * Exec stages started before they are needed, at most one per container: Node's start-up of the
  * stage (~50-90 ms here) was the largest part of `docker exec`. After an exec in a container, the
- * next exec's stage is started at once and waits, booted, for its bootstrap; if no exec comes
- * within `idleMs`, it is ended (a container that is never exec'd into costs nothing, one that is
- * costs one idle Node process for a while).
+ * next exec's stage is started (see execInContainer) and waits, booted, for its bootstrap; if no
+ * exec comes within `idleMs`, it is ended (a container that is never exec'd into costs nothing,
+ * one that is costs one idle Node process for a while).
  *
  * Confinement is the cold stage's: a warm stage is spawned in the host's pid namespace (no process
  * of the container can see it), holds no fd of the container (stdio /dev/null, nothing else but
