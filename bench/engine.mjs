@@ -5,9 +5,11 @@
 //   push and pull of a multi-layer image (local docker-registry) · memory (PSS) with 50 idle containers
 //
 //   node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N]
-//                         [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory]
-//                         [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]
+//                         [--cases run,exec,ps,parallel] [--no-dockerd] [--no-pull] [--pull-only]
+//                         [--pull-runs N] [--no-memory] [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]
 //
+// --cases times only the named cases of the first table (default all four); with --containers 0
+// and --no-pull it times nothing else: `--cases exec --containers 0 --no-pull` is the exec case alone.
 // --pull-only times push and pull alone (no run/exec/ps/memory); --pull-runs sets their rounds
 // (default: runs/5, between 1 and 3). --baseline DIR adds a third engine, the gantryd of another
 // built checkout (e.g. `git archive main` unpacked, `npm ci && npm run build` there), measured in
@@ -33,7 +35,8 @@ import { makeLayeredArchive } from './layered-image.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE =
-  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory] [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]';
+  'usage: node bench/engine.mjs [--runs N] [--parallel N] [--containers N] [--layers N] [--layer-mb N] [--cases run,exec,ps,parallel] [--no-dockerd] [--no-pull] [--pull-only] [--pull-runs N] [--no-memory] [--baseline DIR] [--out FILE] [--chart FILE | --no-chart]';
+const CASES = ['run', 'exec', 'ps', 'parallel'];
 
 function parseArgs(argv) {
   const o = {
@@ -48,6 +51,7 @@ function parseArgs(argv) {
     pullRuns: undefined,
     baseline: undefined,
     memory: true,
+    cases: new Set(CASES),
     out: join(repo, 'bench', 'results', 'engine.json'),
     chart: undefined,
   };
@@ -69,7 +73,12 @@ function parseArgs(argv) {
     else if (a === '--containers') o.containers = int(a, argv[++i], 0);
     else if (a === '--layers') o.layers = int(a, argv[++i], 1);
     else if (a === '--layer-mb') o.layerMb = int(a, argv[++i], 1);
-    else if (a === '--no-dockerd') o.dockerd = false;
+    else if (a === '--cases') {
+      const v = argv[++i];
+      const names = (v ?? '').split(',').filter(Boolean);
+      if (names.length === 0 || names.some((n) => !CASES.includes(n))) bad(`--cases needs a list of ${CASES.join(', ')}, got '${v ?? ''}'`);
+      o.cases = new Set(names);
+    } else if (a === '--no-dockerd') o.dockerd = false;
     else if (a === '--no-pull') o.pull = false;
     else if (a === '--pull-only') o.pullOnly = true;
     else if (a === '--pull-runs') o.pullRuns = int(a, argv[++i], 1);
@@ -230,16 +239,19 @@ async function main() {
     const pullRuns = opts.pullRuns ?? fewRuns;
 
     if (!opts.pullOnly) {
-      console.log(`timing run --rm, exec, ps (${opts.runs} runs) and ${opts.parallel} x run -d (${fewRuns} runs) ...`);
-      await measure('run --rm', opts.runs, (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
-      await measure('exec true', opts.runs, (t) => docker(t.env, ['exec', 'bench-exec', 'true']));
-      await measure('ps', opts.runs, (t) => docker(t.env, ['ps']));
-      await measure(`${opts.parallel} x run -d`, fewRuns, async (t, i) => {
-        const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
-        const ms = await timed(() => Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']))));
-        await docker(t.env, ['rm', '-f', ...names]);
-        return ms;
-      });
+      console.log(`timing ${[...opts.cases].join(', ')} (${opts.runs} runs; ${opts.parallel} x run -d ${fewRuns} runs) ...`);
+      if (opts.cases.has('run')) await measure('run --rm', opts.runs, (t) => docker(t.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']));
+      if (opts.cases.has('exec')) await measure('exec true', opts.runs, (t) => docker(t.env, ['exec', 'bench-exec', 'true']));
+      if (opts.cases.has('ps')) await measure('ps', opts.runs, (t) => docker(t.env, ['ps']));
+      if (opts.cases.has('parallel'))
+        await measure(`${opts.parallel} x run -d`, fewRuns, async (t, i) => {
+          const names = Array.from({ length: opts.parallel }, (_, k) => `bench-p${i}-${k}`);
+          const ms = await timed(() =>
+            Promise.all(names.map((n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']))),
+          );
+          await docker(t.env, ['rm', '-f', ...names]);
+          return ms;
+        });
 
       if (opts.containers > 0) {
         const names = Array.from({ length: opts.containers }, (_, k) => `bench-idle-${k}`);

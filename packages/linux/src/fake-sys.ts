@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { SysError } from './errors';
 import { AT, F, FS_MAGIC, MS, O, PR } from './constants';
 import { fileKindOfMode } from './file-kind';
-import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
+import type { BpfProgram, CapabilitySets, CompiledSeccomp, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
 
 export interface SysCall {
   op: string;
@@ -535,6 +535,14 @@ export class FakeSys implements Sys {
     this.record('accept', [listenFd]);
     return Promise.resolve(this.nextFd++);
   }
+  recvFd(socketFd: number): { fd: number; payload: string } {
+    this.record('recvFd', [socketFd]);
+    return { fd: this.newFd(), payload: '' };
+  }
+  socketpair(): [number, number] {
+    this.record('socketpair', []);
+    return [this.newFd(), this.newFd()];
+  }
   recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }> {
     this.record('recvFd', [socketFd]);
     return Promise.resolve({ fd: this.nextFd++, payload: '' });
@@ -590,6 +598,16 @@ export class FakeSys implements Sys {
   seccompLoad(filter: SeccompFilter): number | undefined {
     this.record('seccompLoad', [filter]);
     return filter.rules.some((r) => r.action === 'SCMP_ACT_NOTIFY') ? this.nextFd++ : undefined;
+  }
+  /** The "program" is the filter's JSON, so a test can tell which filter a compiled load carries. */
+  seccompCompile(filter: SeccompFilter): CompiledSeccomp | undefined {
+    this.record('seccompCompile', [filter]);
+    const json = JSON.stringify(filter, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    return { program: Buffer.from(json).toString('base64'), flags: 0, notify: filter.rules.some((r) => r.action === 'SCMP_ACT_NOTIFY') };
+  }
+  seccompLoadCompiled(compiled: CompiledSeccomp): number | undefined {
+    this.record('seccompLoadCompiled', [compiled]);
+    return compiled.notify ? this.nextFd++ : undefined;
   }
 
   /** Programs attached at `p` (an opened path) for `attachType`, oldest first. */

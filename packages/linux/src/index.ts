@@ -1,7 +1,7 @@
 export * from './constants';
 export * from './errors';
 export { fileKindOfMode } from './file-kind';
-export type { Sys, CapabilitySets, FileKind, FsStat, SeccompFilter, SeccompRule, SeccompArgRule, BpfProgram, SpawnRequest } from './sys';
+export type { Sys, CapabilitySets, FileKind, FsStat, SeccompFilter, CompiledSeccomp, SeccompRule, SeccompArgRule, BpfProgram, SpawnRequest } from './sys';
 export { FakeSys, FakeExecve, FakeExit } from './fake-sys';
 export type { SysCall, FakeBpfProgram, FakeMount } from './fake-sys';
 

@@ -55,6 +55,7 @@ export interface Libc {
   ioctl(fd: number, request: number, arg: number): number;
   ioctl_ptr(fd: number, request: number, arg: Buffer): number;
   socket(domain: number, type: number, protocol: number): number;
+  socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   connect(fd: number, addr: Buffer, len: number): number;
   sendmsg(fd: number, msg: Buffer, flags: number): number;
   bind(fd: number, addr: Buffer, len: number): number;
@@ -166,6 +167,7 @@ export function libc(): Libc {
     ioctl: f('int ioctl(int fd, unsigned long request, unsigned long arg)'),
     ioctl_ptr: lib.func('ioctl', 'int', ['int', 'unsigned long', 'void *']) as (...a: unknown[]) => number,
     socket: f('int socket(int domain, int type, int protocol)'),
+    socketpair: f('int socketpair(int domain, int type, int protocol, _Out_ int *fds)'),
     connect: f('int connect(int fd, const void *addr, uint32_t len)'),
     sendmsg: f('long sendmsg(int fd, const void *msg, int flags)'),
     bind: f('int bind(int fd, const void *addr, uint32_t len)'),

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { libc } from './libc';
 import { SysError } from './errors';
 import { AT, F, FD_CLOEXEC, O } from './constants';
-import type { BpfProgram, CapabilitySets, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
-import { loadSeccompFilter } from './seccomp';
+import type { BpfProgram, CapabilitySets, CompiledSeccomp, FileKind, FsStat, SeccompFilter, SpawnRequest, Sys } from './sys';
+import { compileSeccompFilter, loadSeccompFilter, loadSeccompProgram } from './seccomp';
 import * as bpf from './bpf';
 import { fileKindOfMode } from './file-kind';
 
@@ -400,6 +400,21 @@ export class LinuxSys implements Sys {
       });
     });
   }
+  recvFd(socketFd: number): { fd: number; payload: string } {
+    const { msg, decode } = recvFdMessage();
+    for (;;) {
+      const ret = libc().recvmsg(socketFd, msg, MSG_CMSG_CLOEXEC);
+      if (ret < 0 && libc().errno() === 4 /* EINTR */) continue;
+      if (ret < 0) throw new SysError('recvmsg', libc().errno());
+      if (ret === 0) throw new SysError('recvmsg', 104 /* ECONNRESET */, 'the socket was closed');
+      return decode(ret);
+    }
+  }
+  socketpair(): [number, number] {
+    const fds = new Int32Array(2);
+    check(libc().socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 'socketpair');
+    return [fds[0]!, fds[1]!];
+  }
   recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }> {
     const c = libc();
     const data = Buffer.alloc(4096);
@@ -515,6 +530,12 @@ export class LinuxSys implements Sys {
   seccompLoad(filter: SeccompFilter): number | undefined {
     return loadSeccompFilter(filter);
   }
+  seccompCompile(filter: SeccompFilter): CompiledSeccomp | undefined {
+    return compileSeccompFilter(filter);
+  }
+  seccompLoadCompiled(compiled: CompiledSeccomp): number | undefined {
+    return loadSeccompProgram(compiled);
+  }
   bpfProgLoad(prog: BpfProgram): number {
     return bpf.bpfProgLoad(prog);
   }
@@ -601,4 +622,29 @@ export class LinuxSys implements Sys {
     libc()._exit(code);
     throw new Error('_exit returned');
   }
+}
+
+/** A msghdr for one SCM_RIGHTS fd and up to 4 KiB of data, and the decoder of what recvmsg put in it. */
+function recvFdMessage(): { msg: Buffer; decode: (ret: number) => { fd: number; payload: string } } {
+  const c = libc();
+  const data = Buffer.alloc(4096);
+  const iov = Buffer.alloc(16);
+  iov.writeBigUInt64LE(c.address(data), 0);
+  iov.writeBigUInt64LE(BigInt(data.length), 8);
+  const control = Buffer.alloc(64);
+  const msg = Buffer.alloc(56);
+  msg.writeBigUInt64LE(c.address(iov), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  msg.writeBigUInt64LE(c.address(control), 32);
+  msg.writeBigUInt64LE(BigInt(control.length), 40);
+  const decode = (ret: number) => {
+    // the buffers the message points into live as long as this closure
+    void [data, iov];
+    const controllen = Number(msg.readBigUInt64LE(40));
+    if (controllen < 20 || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
+      throw new SysError('recvmsg', 22 /* EINVAL */, 'no fd in message');
+    }
+    return { fd: control.readInt32LE(16), payload: data.subarray(0, ret).toString('utf8').replace(/\0+$/, '') };
+  };
+  return { msg, decode };
 }

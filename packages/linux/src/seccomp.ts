@@ -8,7 +8,7 @@
 import type * as Koffi from 'koffi';
 import { SysError } from './errors';
 import { AUDIT_ARCH_X86_64, SCMP_ARCH_X32_TOKEN, enosysStub, type ArchLimit } from './seccomp-enosys';
-import type { SeccompActionName, SeccompArgRule, SeccompFilter, SeccompOperatorName, SeccompRule } from './sys';
+import type { CompiledSeccomp, SeccompActionName, SeccompArgRule, SeccompFilter, SeccompOperatorName, SeccompRule } from './sys';
 
 const LIBRARY = 'libseccomp.so.2';
 
@@ -288,6 +288,54 @@ function applyFlag(lib: LibSeccomp, ctx: FilterCtx, flag: string): void {
  * loaded with a listener, whose fd (close-on-exec) is returned for the seccomp agent.
  */
 export function loadSeccompFilter(filter: SeccompFilter): number | undefined {
+  return withFilter(filter, (lib, ctx, f) => {
+    if (f.limits.length === 0) {
+      // libseccomp asks for a listener itself when the filter has notify rules
+      check(lib.load(ctx), 'seccomp_load', `${f.added} rules`);
+      if (!f.notify) return undefined;
+      const fd = lib.notifyFd(ctx);
+      if (fd < 0) throw new SysError('seccomp_notify_fd', -fd);
+      return fd;
+    }
+    const fd = loadProgram(lib, Buffer.concat([enosysStub(f.limits), exportProgram(lib, ctx)]), f.flags);
+    return f.notify ? fd : undefined;
+  });
+}
+
+/**
+ * The program `loadSeccompFilter` would load, compiled here to be loaded elsewhere with
+ * `loadSeccompProgram` (the runtime compiles once in a warm process; a stage that starts cold only
+ * loads). Undefined where seccomp(2) is not called directly (not x86_64): load the filter there.
+ */
+export function compileSeccompFilter(filter: SeccompFilter): CompiledSeccomp | undefined {
+  if (process.arch !== 'x64') return undefined;
+  return withFilter(filter, (lib, ctx, f) => {
+    const program = exportProgram(lib, ctx);
+    return {
+      program: (f.limits.length === 0 ? program : Buffer.concat([enosysStub(f.limits), program])).toString('base64'),
+      flags: f.flags,
+      notify: f.notify,
+    };
+  });
+}
+
+/** Load a compiled filter on the calling thread: the listener fd with SCMP_ACT_NOTIFY rules, as `loadSeccompFilter`. */
+export function loadSeccompProgram(compiled: CompiledSeccomp): number | undefined {
+  const fd = loadProgram(libseccomp(), Buffer.from(compiled.program, 'base64'), compiled.flags);
+  return compiled.notify ? fd : undefined;
+}
+
+interface BuiltFilter {
+  added: number;
+  notify: boolean;
+  /** Architectures that need the ENOSYS stub in front of libseccomp's program (empty: none). */
+  limits: ArchLimit[];
+  /** seccomp(2) flags for the program with its stub. */
+  flags: number;
+}
+
+/** The filter built in a libseccomp context, for `fn`; the context is released after. */
+function withFilter<T>(filter: SeccompFilter, fn: (lib: LibSeccomp, ctx: FilterCtx, built: BuiltFilter) => T): T {
   const lib = libseccomp();
   // every syscall, the agent's own answers included, would wait for the agent
   if (filter.defaultAction === 'SCMP_ACT_NOTIFY') throw new SysError('seccomp', EINVAL, 'SCMP_ACT_NOTIFY cannot be the default action');
@@ -311,20 +359,8 @@ export function loadSeccompFilter(filter: SeccompFilter): number | undefined {
     if (added > BINARY_TREE_MIN_RULES) lib.attrSet(ctx, ATTR_CTL_OPTIMIZE, 2);
     // SYS_seccomp below is x86_64's number: elsewhere libseccomp's filter goes in as it is
     const limits = process.arch === 'x64' && needsEnosysStub(defaultAction) ? archLimits(lib, filter) : [];
-    if (limits.length === 0) {
-      // libseccomp asks for a listener itself when the filter has notify rules
-      check(lib.load(ctx), 'seccomp_load', `${added} rules`);
-      if (!notify) return undefined;
-      const fd = lib.notifyFd(ctx);
-      if (fd < 0) throw new SysError('seccomp_notify_fd', -fd);
-      return fd;
-    }
-    const fd = loadProgram(
-      lib,
-      Buffer.concat([enosysStub(limits), exportProgram(lib, ctx)]),
-      kernelFlags(filter.flags) | (notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0),
-    );
-    return notify ? fd : undefined;
+    const flags = kernelFlags(filter.flags) | (notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+    return fn(lib, ctx, { added, notify, limits, flags });
   } finally {
     lib.release(ctx);
   }

@@ -60,6 +60,16 @@ export interface SeccompRule {
   errnoRet?: number;
   args: SeccompArgRule[];
 }
+/** A seccomp filter compiled to what seccomp(2) loads: JSON-safe, it travels in a stage's bootstrap. */
+export interface CompiledSeccomp {
+  /** The BPF program (struct sock_filter[]), base64. */
+  program: string;
+  /** seccomp(2)'s SECCOMP_FILTER_FLAG_* bits, a listener's included. */
+  flags: number;
+  /** It has SCMP_ACT_NOTIFY rules: loading returns the listener fd. */
+  notify: boolean;
+}
+
 export interface SeccompFilter {
   defaultAction: SeccompActionName;
   defaultErrnoRet?: number;
@@ -217,6 +227,10 @@ export interface Sys {
   acceptAsync(listenFd: number): Promise<number>;
   /** recvmsg of one SCM_RIGHTS fd (and its data) on a koffi worker thread. */
   recvFdAsync(socketFd: number): Promise<{ fd: number; payload: string }>;
+  /** recvmsg of one SCM_RIGHTS fd (close-on-exec) and its data, blocking this thread. */
+  recvFd(socketFd: number): { fd: number; payload: string };
+  /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec and blocking. */
+  socketpair(): [number, number];
 
   // process attributes
   getpid(): number;
@@ -238,6 +252,13 @@ export interface Sys {
    * (close-on-exec) that the seccomp agent reads notifications from; otherwise undefined.
    */
   seccompLoad(filter: SeccompFilter): number | undefined;
+  /**
+   * The BPF program `seccompLoad` would load, compiled in this process to be loaded by another
+   * (`seccompLoadCompiled`); undefined where only libseccomp loads filters (not x86_64).
+   */
+  seccompCompile(filter: SeccompFilter): CompiledSeccomp | undefined;
+  /** Load a compiled filter on the calling thread; returns as `seccompLoad`. */
+  seccompLoadCompiled(compiled: CompiledSeccomp): number | undefined;
 
   // bpf(2), for cgroup v2 device filters
   /** BPF_PROG_LOAD: the program's fd (close-on-exec). A refusal throws `BpfLoadError` with the verifier log. */

@@ -39,7 +39,7 @@ export class Runtime {
   }
   /** Unless `detach`, this process becomes a child subreaper: the program is reparented to it. */
   exec(id: string, opts: ExecOptions): Promise<Executed> {
-    return execInContainer(this.ctx, id, opts);
+    return traced('runtime.exec', () => execInContainer(this.ctx, id, opts));
   }
   /** Whether `pid` is an exec'd program this runtime reaps (a stray-zombie reaper must leave it). */
   awaits(pid: number): boolean {

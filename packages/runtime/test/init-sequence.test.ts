@@ -655,4 +655,15 @@ describe('runExec through the fake seam', () => {
     runExecToEnd(sys2, new FakeChannel(), execBootstrap({ seccomp: own }));
     expect(sys2.callsOf('seccompLoad')[0]![0]).toEqual(own);
   });
+
+  it('loads the program the runtime compiled as it is, and compiles nothing itself', () => {
+    const sys = fakeRootfs();
+    const compiled = { program: 'AAAAAAAAAAA=', flags: 0, notify: false };
+    runExecToEnd(sys, new FakeChannel(), execBootstrap({ seccompCompiled: compiled, process: { ...execBootstrap().process, noNewPrivileges: true } }));
+    expect(sys.callsOf('seccompLoadCompiled')).toEqual([[compiled]]);
+    expect(sys.callsOf('seccompLoad')).toEqual([]);
+    const o = ops(sys);
+    expect(o.indexOf('seccompLoadCompiled')).toBeGreaterThan(o.indexOf('setresuid'));
+    expect(o.indexOf('seccompLoadCompiled')).toBeLessThan(o.indexOf('spawn'));
+  });
 });

@@ -108,6 +108,16 @@ function readAssignment(): WarmAssignment | undefined {
   }
 }
 
+/**
+ * After an exec, the next exec's stage is started and kept this long (ms) for it: GANTRY_WARM_EXEC_MS,
+ * default 10 s; 0 turns warm stages off (every exec starts its stage then).
+ */
+function warmExecIdleMs(): number {
+  const v = process.env.GANTRY_WARM_EXEC_MS;
+  const n = v === undefined || v === '' ? 10_000 : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : 10_000;
+}
+
 /** Become the shim of the assigned task: its log on stdout/stderr, its bundle as cwd, no stdin. */
 function adopt(a: WarmAssignment): void {
   const sys = linuxSys();
@@ -127,7 +137,13 @@ async function serve(o: ServeOptions): Promise<void> {
   sys.prctl(PR.SET_CHILD_SUBREAPER, 1);
   fs.mkdirSync(o.stateDir, { recursive: true });
   const publisher = new Publisher(o.publishAddress, o.namespace, (m) => log('warn', m));
-  const svc = new TaskService({ runtimeRoot: o.runtimeRoot, stateDir: o.stateDir, consoleDir: path.dirname(o.socket), publish: (e) => publisher.publish(e) });
+  const svc = new TaskService({
+    runtimeRoot: o.runtimeRoot,
+    stateDir: o.stateDir,
+    consoleDir: path.dirname(o.socket),
+    publish: (e) => publisher.publish(e),
+    warmExecIdleMs: warmExecIdleMs(),
+  });
   const reaper = new StrayReaper(sys, 1000, (pid) => svc.runtime.awaits(pid));
   reaper.start();
   const server = new Server();

@@ -86,9 +86,11 @@ export class TaskService {
       sys?: Sys;
       /** A short directory for console sockets (sun_path is 108 bytes; the state dir holds a 64-char id). */
       consoleDir?: string;
+      /** How long a warm exec stage waits for the next exec (@gantry/runtime's warmExecIdleMs); 0: none. */
+      warmExecIdleMs?: number;
     },
   ) {
-    this.runtime = new Runtime({ root: opts.runtimeRoot });
+    this.runtime = new Runtime({ root: opts.runtimeRoot, warmExecIdleMs: opts.warmExecIdleMs });
   }
 
   private get sys(): Sys {

@@ -357,8 +357,10 @@ export class ShimManager {
   }
 }
 
+/** What a shim gets of our environment: PATH, GANTRY_TRACE, and GANTRY_WARM_EXEC_MS (its warm exec stages). */
 function shimEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...traceEnv() };
+  const warm = process.env.GANTRY_WARM_EXEC_MS;
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...traceEnv(), ...(warm !== undefined ? { GANTRY_WARM_EXEC_MS: warm } : {}) };
 }
 
 function safeReaddir(dir: string): string[] {

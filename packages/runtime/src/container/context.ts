@@ -5,6 +5,8 @@ import type { CgroupManager } from '../cgroups/types';
 import { StateError } from '../errors';
 import { StageExecutable, type ExeSealMode } from '../process/exe-guard';
 import { OrphanWaiter } from '../process/orphans';
+import { SeccompPrograms } from './seccomp-programs';
+import { WarmStages } from '../process/warm-stages';
 import type { ContainerState } from '../spec/types';
 import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
 import * as path from 'node:path';
@@ -33,6 +35,11 @@ export interface RuntimeOptions {
   warnQuietly?: (message: string) => void;
   /** Where debug messages go (the CLI's --debug); default: nowhere. */
   debug?: (message: string) => void;
+  /**
+   * Keep a warm exec stage per container exec'd into, ended after this many ms without an exec
+   * (process/warm-stages.ts); for a long-lived caller (a shim). Default: none, each exec starts its own.
+   */
+  warmExecIdleMs?: number;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -44,6 +51,10 @@ export class RuntimeContext {
   readonly stageExecutable: StageExecutable;
   /** exec'd programs this process reaps (they are reparented to it when their exec stage exits). */
   readonly orphans: OrphanWaiter;
+  /** Exec stages started ahead (`warmExecIdleMs`), or undefined. */
+  readonly warmStages?: WarmStages;
+  /** exec's seccomp filters, compiled once each. */
+  readonly seccompPrograms: SeccompPrograms;
   readonly warn: (message: string) => void;
   readonly warnQuietly: (message: string) => void;
   readonly debug: (message: string) => void;
@@ -57,6 +68,8 @@ export class RuntimeContext {
       bottomDir: path.resolve(this.store.root),
     });
     this.orphans = new OrphanWaiter(this.sys);
+    this.seccompPrograms = new SeccompPrograms(this.sys);
+    if (opts.warmExecIdleMs !== undefined && opts.warmExecIdleMs > 0) this.warmStages = new WarmStages(this.sys, this.stageExecutable, opts.warmExecIdleMs);
     this.warn = opts.warn ?? (() => undefined);
     this.warnQuietly = opts.warnQuietly ?? (() => undefined);
     this.debug = opts.debug ?? (() => undefined);

@@ -15,6 +15,7 @@ async function waitGone(pid: number, startTime: string, cgroupEmpty: () => boole
 /** Delete a container: with `force` kill it first; remove its cgroup and state, run poststop hooks. */
 export async function deleteContainer(ctx: RuntimeContext, id: string, force = false): Promise<void> {
   const { c, status } = ctx.loadWithStatus(id);
+  ctx.warmStages?.discard(id);
   // Like runc, a created container (its program never started) is deleted without --force.
   if (status !== 'stopped' && status !== 'creating' && status !== 'created' && !force) {
     throw new StateError(`cannot delete container ${id} that is not stopped: ${status}`);

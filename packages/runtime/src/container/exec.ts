@@ -1,12 +1,14 @@
 import * as path from 'node:path';
-import { O } from '@gantry/linux';
+import { O, span, traced, type Sys } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
 import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { usesSeccompAgent } from '../init/seccomp-filter';
+import { withCloneFallback } from '../init/spawn-seccomp';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, stageBooted, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import type { WarmStage } from '../process/warm-stages';
 import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
@@ -49,6 +51,32 @@ function exitOf(child: StageHandle['child']): Promise<void> {
 }
 
 /**
+ * Whether a warm stage may serve this exec: the runtime keeps them (a shim), the stage needs no user
+ * namespace (nsenter joins it before node starts), the caller names the program's stdio and
+ * passes no other fds (`--preserve-fds`).
+ */
+function warmable(ctx: RuntimeContext, inUserNs: boolean, opts: ExecOptions): boolean {
+  return ctx.warmStages !== undefined && !inUserNs && !opts.preserveFds && opts.stdio !== undefined;
+}
+
+/** Send a warm stage its stdio (/dev/null for 'ignore') and the other fds, in ExecBootstrap.handover's order. */
+function handOver(sys: Sys, warm: WarmStage, stdio: StdioFds, fds: number[]): void {
+  for (const fd of stdio) {
+    if (fd !== 'ignore') {
+      sys.sendFd(warm.fdSocket, fd, '');
+      continue;
+    }
+    const devNull = sys.open('/dev/null', O.RDWR | O.CLOEXEC);
+    try {
+      sys.sendFd(warm.fdSocket, devNull, '');
+    } finally {
+      sys.close(devNull);
+    }
+  }
+  for (const fd of fds) sys.sendFd(warm.fdSocket, fd, '');
+}
+
+/**
  * Start one more process inside a running container (runc exec). The exec stage runs in the host's
  * pid namespace, so the container never sees it; it joins the container's namespaces and cgroup,
  * takes the process's credentials and posix_spawns the program into the container's pid namespace,
@@ -78,9 +106,21 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       consoleFd = sys.connectUnix(opts.consoleSocket);
     }
     if (usesSeccompAgent(seccomp)) agentFd = connectSeccompAgent(sys, c.spec.linux!.seccomp!);
-    stage = spawnStage(sys, {
+    const passed = [...nsFds.map((n) => n.fd), ...[consoleFd, agentFd].filter((fd): fd is number => fd !== undefined)];
+    // a stage started ahead (see process/warm-stages.ts): it gets the fds over its fd socket
+    const warm = warmable(ctx, inUserNs, opts) ? ctx.warmStages!.take(id) : undefined;
+    if (warm) {
+      stage = warm.stage;
+      try {
+        traced('runtime.exec.handover', () => handOver(sys, warm, opts.stdio!, passed));
+      } finally {
+        sys.close(warm.fdSocket);
+      }
+    }
+    const spawnSpan = span('runtime.exec.spawn-stage');
+    stage ??= spawnStage(sys, {
       preserveFds: opts.preserveFds ?? 0,
-      extraFds: [...nsFds.map((n) => n.fd), ...[consoleFd, agentFd].filter((fd): fd is number => fd !== undefined)],
+      extraFds: passed,
       pidNamespace: { kind: 'host' },
       // its own session: a terminal's ^C meant for the program must not kill the stage half-way
       detached: true,
@@ -89,6 +129,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       // the user namespace is joined by nsenter before node starts (see process/userns.ts)
       ...(inUserNs ? { userNamespace: { path: `/proc/${c.pid}/ns/user`, newPid: false } } : {}),
     });
+    spawnSpan.end();
     if (inUserNs && opts.process.oomScoreAdj !== undefined) sys.writeFile(`/proc/${stage.pid}/oom_score_adj`, String(opts.process.oomScoreAdj));
     for (const n of nsFds) sys.close(n.fd);
     for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
@@ -98,12 +139,15 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     // closed: the error path must not close these numbers again
     nsFds.length = 0;
     consoleFd = agentFd = undefined;
-    const childFds = stage.childFds;
+    // a warm stage's fds are placeholders here: it receives them in this order (ExecBootstrap.handover)
+    const childFds = warm ? passed.map(() => -1) : stage.childFds;
     const cg = ctx.cgroup(c);
+    // while the stage boots: the stage then only loads the program
+    const compiled = seccomp ? traced('runtime.exec.seccomp', () => ctx.seccompPrograms.compiled(withCloneFallback(seccomp)!)) : undefined;
     ctx.debug(`=> nsexec container setup: exec stage ${stage.pid} started`);
     // once Node has booted: its start-up is not charged to the container (see 'booted' in messages.ts)
-    await stageBooted(stage, 'exec');
-    if (cg.exists()) cg.addProcess(stage.pid, opts.subCgroups);
+    await traced('runtime.exec.wait-booted', () => stageBooted(stage!, 'exec'));
+    if (cg.exists()) traced('runtime.exec.cgroup', () => cg.addProcess(stage!.pid, opts.subCgroups));
     stage.send({
       mode: 'exec',
       id,
@@ -112,7 +156,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
       namespaceFds: nsTypes.map((type, i) => ({ type, fd: childFds[i]! })),
       consoleSocketFd: hasConsole ? childFds[nsTypes.length] : undefined,
       lastCap: lastCap(),
-      seccomp,
+      ...(compiled ? { seccompCompiled: compiled } : { seccomp }),
       userNamespace: inUserNs,
       seccompAgent: hasAgent
         ? {
@@ -128,11 +172,17 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
             }),
           }
         : undefined,
+      ...(warm ? { handover: { socketFd: warm.stageFdSocket } } : {}),
     });
     ctx.debug(`child process in init(): bootstrap sent to exec stage ${stage.pid}`);
+    // A taken warm stage's successor is started now, while the stage works on its own: execs in a
+    // row came faster than Node boots under load, and spawning it (~5-12 ms of this thread) is
+    // better spent here than before the stage's bootstrap.
+    if (warm) ctx.warmStages!.prepare(id);
     nsFds.length = 0;
     consoleFd = undefined;
     let pid: number | undefined;
+    const waitSpan = span('runtime.exec.wait-spawned');
     for (;;) {
       const msg = await stage.next();
       if (msg === undefined) break;
@@ -142,12 +192,15 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
         ctx.debug(`setns_init: about to exec (exec stage ${stage.pid} joined the container, program ${pid})`);
       }
     }
+    waitSpan.end();
     // The stage's exit reparents the program to us (the kernel does it before our SIGCHLD).
-    await exitOf(stage.child);
+    await traced('runtime.exec.wait-stage-exit', () => exitOf(stage!.child));
     stage.close();
     if (pid === undefined) throw new InitError('exec stage exited before starting the process');
     const exited = opts.detach ? undefined : ctx.orphans.wait(pid);
     if (opts.pidFile) writePidFile(path.resolve(opts.pidFile), pid);
+    // after a cold start (a first exec, which it would slow down): the next exec's stage boots now
+    if (!warm && warmable(ctx, inUserNs, opts)) ctx.warmStages!.prepare(id);
     return { pid, exited };
   } catch (e) {
     for (const n of nsFds) sys.close(n.fd);

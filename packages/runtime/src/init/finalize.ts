@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CAPABILITIES, describeErrno, PR, RLIMIT, SysError, type SeccompFilter, type Sys } from '@gantry/linux';
+import { CAPABILITIES, describeErrno, PR, RLIMIT, span, SysError, type CompiledSeccomp, type SeccompFilter, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import type { Capabilities, Process, Rlimit, User } from '../spec/types';
 import { closeStrayFds, markExecFds, verifyCwd } from './fds';
@@ -159,7 +159,8 @@ export interface FinalExec {
 
 export interface FinalizeOptions {
   lastCap: number;
-  seccomp?: SeccompFilter;
+  /** The filter, or the program the parent compiled from it (exec: see ExecBootstrap.seccompCompiled). */
+  seccomp?: SeccompFilter | CompiledSeccomp;
   preserveFds: number;
   /**
    * fds the stage still needs besides stdio and the preserved ones (sync socket, exec fifo): every
@@ -177,8 +178,10 @@ export interface FinalizeOptions {
  * Load the filter; a listener (SCMP_ACT_NOTIFY) goes to the seccomp agent at once, before any
  * syscall the agent answers is made (the agent continues those it does not handle).
  */
-function loadSeccomp(sys: Sys, filter: SeccompFilter, opts: FinalizeOptions): void {
-  const listener = sys.seccompLoad(filter);
+function loadSeccomp(sys: Sys, filter: SeccompFilter | CompiledSeccomp, opts: FinalizeOptions): void {
+  const loadSpan = span('stage.seccomp');
+  const listener = 'program' in filter ? sys.seccompLoadCompiled(filter) : sys.seccompLoad(filter);
+  loadSpan.end();
   if (listener === undefined) return;
   if (!opts.seccompListener) {
     sys.close(listener);

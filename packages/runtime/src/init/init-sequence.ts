@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { O, PR, span, SysError, traceFd, traceMark, type Sys } from '@gantry/linux';
+import { O, PR, span, SysError, traced, traceFd, traceMark, type Sys } from '@gantry/linux';
 import { InitError } from '../errors';
 import { runHooks, type HookState } from '../hooks';
 import type { ExecBootstrap, InitBootstrap, SeccompAgentHandoff, StageChannel } from '../process/messages';
@@ -192,30 +192,42 @@ export function runExec(sys: Sys, ch: StageChannel, b: ExecBootstrap): never {
   if (b.consoleSocketFd !== undefined) keep.push(b.consoleSocketFd);
   if (b.seccompAgent) keep.push(b.seccompAgent.fd);
   keep.push(...traceFds());
+  const fdSpan = span('stage.exec.close-fds');
   closeStrayFds(sys, new Set(keep));
+  fdSpan.end();
 
+  const nsSpan = span('stage.exec.namespaces');
   joinNamespaceFds(sys, b.namespaceFds);
   sys.chdir('/');
+  nsSpan.end();
   let terminal: string | undefined;
   if (proc.terminal) {
     if (b.consoleSocketFd === undefined) throw new InitError('process.terminal is set but no console socket was given');
     terminal = createConsole(sys, b.consoleSocketFd, proc.user, proc.consoleSize).slavePath;
   }
-  const exec = finalizeProcess(sys, proc, {
-    lastCap: b.lastCap,
-    seccomp: withCloneFallback(b.seccomp),
-    preserveFds: b.preserveFds,
-    resetSignals: false,
-    seccompListener: toAgent(sys, b.seccompAgent),
-  });
+  const exec = traced('stage.exec.finalize', () =>
+    finalizeProcess(sys, proc, {
+      lastCap: b.lastCap,
+      seccomp: b.seccompCompiled ?? withCloneFallback(b.seccomp),
+      preserveFds: b.preserveFds,
+      resetSignals: false,
+      seccompListener: toAgent(sys, b.seccompAgent),
+    }),
+  );
   let pid: number;
+  // posix_spawn: the program's fork and execve (the parent returns once the child has exec'd)
+  const spawnSpan = span('stage.exec.spawn');
   try {
     pid = sys.spawn({ path: exec.path, argv: exec.argv, env: exec.env, setsid: true, terminal, closeFrom: 3 + b.preserveFds });
+    spawnSpan.end();
   } catch (e) {
+    spawnSpan.end();
     // glibc's posix_spawn needs clone3 (or clone after ENOSYS) under the container's filter
     const code = e instanceof SysError ? e.code : '';
     const why =
-      b.seccomp && (code === 'EPERM' || code === 'ENOSYS') ? " (the container's seccomp profile refuses the clone3/clone that starting a process needs)" : '';
+      (b.seccomp || b.seccompCompiled) && (code === 'EPERM' || code === 'ENOSYS')
+        ? " (the container's seccomp profile refuses the clone3/clone that starting a process needs)"
+        : '';
     throw new InitError(`exec: "${proc.args![0]}": ${(e as Error).message}${why}`);
   }
   ch.send({ type: 'spawned', pid });

@@ -1,4 +1,4 @@
-import type { SeccompFilter } from '@gantry/linux';
+import type { CompiledSeccomp, SeccompFilter } from '@gantry/linux';
 import type { Process, Spec } from '../spec/types';
 import type { HostCgroupMount } from '../init/rootfs';
 
@@ -54,10 +54,24 @@ export interface ExecBootstrap {
   /** fds (in the stage) of the container's namespaces to join; "pid" places only the stage's children. */
   namespaceFds: { type: string; fd: number }[];
   lastCap: number;
+  /** The filter to compile and load (where the parent could not compile it: not x86_64). */
   seccomp?: SeccompFilter;
+  /**
+   * The filter (with the clone3 fallback, see spawn-seccomp.ts) compiled by the parent, which is
+   * warm and compiles a container's profile once: compiling Docker's profile cold in the stage
+   * took ~20 ms of each exec. Set instead of `seccomp`.
+   */
+  seccompCompiled?: CompiledSeccomp;
   seccompAgent?: SeccompAgentHandoff;
   /** As InitBootstrap.userNamespace. */
   userNamespace?: boolean;
+  /**
+   * A warm stage (process/warm-stages.ts), started before the exec with /dev/null as stdio: the
+   * fds come over the socket `socketFd` (one SCM_RIGHTS message each) in this order: stdin,
+   * stdout, stderr, `namespaceFds`, the console socket, the seccomp agent. The fd numbers this
+   * message names for those are then placeholders, replaced by the received ones.
+   */
+  handover?: { socketFd: number };
 }
 
 export type ParentMessage = InitBootstrap | ExecBootstrap | { mode: 'continue' };

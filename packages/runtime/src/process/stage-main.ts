@@ -3,9 +3,10 @@
  * with the sync socket's fd in _GANTRY_SYNC_FD; loads every module it needs up front, because after
  * pivot_root a lazy require would resolve inside the container's filesystem.
  */
-import { linuxSys, traceBoot, traceEnabled, traceProcess } from '@gantry/linux';
+import { linuxSys, span, traceBoot, traced, traceEnabled, traceProcess } from '@gantry/linux';
 import { preloadSeccomp } from '@gantry/linux';
 import { fdChannel, ParentGoneError } from './fd-channel';
+import { receiveHandover } from '../init/handover';
 import { runExec, runInit } from '../init/init-sequence';
 import { trace } from '../trace';
 import { preloadHooks } from '../hooks';
@@ -36,7 +37,9 @@ export function main(): void {
     // The host's procfs (still our /proc) names our pid, also when the trampoline forked us into
     // the container's pid namespace and we are not the runtime's child.
     ch.send({ type: 'booted', pid: Number(sys.readlink('/proc/self')) });
+    const waitSpan = span('stage.wait-bootstrap');
     const msg = ch.receive();
+    waitSpan.end({ mode: msg.mode });
     trace('stage bootstrap received');
     if (msg.mode === 'init') {
       if (msg.seccomp) preloadSeccomp();
@@ -44,9 +47,9 @@ export function main(): void {
       started = true;
       runInit(sys, ch, msg);
     } else if (msg.mode === 'exec') {
-      if (msg.seccomp) preloadSeccomp();
+      if (msg.seccomp || msg.seccompCompiled) traced('stage.exec.load-seccomp', preloadSeccomp);
       started = true;
-      runExec(sys, ch, msg);
+      runExec(sys, ch, msg.handover ? traced('stage.exec.handover', () => receiveHandover(sys, msg)) : msg);
     }
     throw new Error('unexpected bootstrap message');
   } catch (e) {

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { BPF, linuxSys, O, S_IF } from '@gantry/linux';
 import { describeRoot, useHarness, type Json } from './helpers';
 
-// The library from the build (its init stage is the compiled dist/process/stage-main.js).
+// The library from the build (its stages run the bundle, dist/bundle/stage-main.js).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = require('../../dist') as typeof import('../../src');
 

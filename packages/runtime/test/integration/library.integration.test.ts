@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeRoot, useHarness } from './helpers';
+import { describeRoot, useHarness, waitFor } from './helpers';
 
-// The library from the build: its init stage is the compiled dist/process/stage-main.js.
+// The library from the build: its stages run the bundle, dist/bundle/stage-main.js (npm run build).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = require('../../dist') as typeof import('../../src');
 
@@ -66,6 +66,53 @@ describeRoot('library', () => {
     rt.kill(id, 9);
     expect(await created.exited()).toBe(137);
     await rt.delete(id);
+  });
+
+  it('keeps a warm exec stage outside the container until an exec takes it, and ends it on delete', async () => {
+    const h = harness();
+    const rt = new lib.Runtime({ root: h.root, warmExecIdleMs: 60_000 });
+    const id = h.id('warm');
+    const created = await rt.create(id, { bundle: h.bundleFor(['sleep', '300']), stdio: ['ignore', 'ignore', 'ignore'] });
+    await rt.start(id);
+    const init = created.state.pid;
+    const ns = (pid: number, kind: string) => fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
+    const cgroupOf = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    const out = path.join(h.tmp, 'warm.txt');
+    const fd = fs.openSync(out, 'w');
+    try {
+      const execOnce = async (args: string[]) =>
+        rt.exec(id, { process: { args, cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }, stdio: ['ignore', fd, fd] });
+      // the first exec starts its own stage, and the next one's
+      expect(rt.ctx.warmStages!.pidOf(id)).toBeUndefined();
+      expect(await (await execOnce(['sh', '-c', 'echo cold'])).exited).toBe(0);
+      const warm = rt.ctx.warmStages!.pidOf(id)!;
+      expect(warm).toBeGreaterThan(0);
+      // waiting, it is in none of the container's namespaces, nor its cgroup: invisible from inside
+      for (const kind of ['pid', 'mnt', 'net', 'ipc', 'uts']) expect(ns(warm, kind)).toBe(ns(process.pid, kind));
+      expect(cgroupOf(warm)).toBe(cgroupOf(process.pid));
+      expect(rt.pids(id)).not.toContain(warm);
+
+      // the next exec takes it: the program is in the container's namespaces and cgroup, with our stdio
+      const ex = await execOnce(['sh', '-c', 'echo warm-$$; exec sleep 300']);
+      await waitFor('the taken warm stage to exit', () => !fs.existsSync(`/proc/${warm}`), 10_000);
+      for (const kind of ['pid', 'mnt', 'net', 'ipc', 'uts']) expect(ns(ex.pid, kind)).toBe(ns(init, kind));
+      expect(cgroupOf(ex.pid)).toBe(cgroupOf(init));
+      expect(rt.pids(id)).toEqual(expect.arrayContaining([init, ex.pid]));
+      const next = rt.ctx.warmStages!.pidOf(id)!;
+      expect(next).toBeGreaterThan(0);
+      expect(next).not.toBe(warm);
+      process.kill(ex.pid, 'SIGKILL');
+      expect(await ex.exited).toBe(137);
+      expect(fs.readFileSync(out, 'utf8')).toMatch(/^cold\nwarm-\d+\n$/);
+
+      rt.kill(id, 9);
+      expect(await created.exited()).toBe(137);
+      await rt.delete(id);
+      expect(rt.ctx.warmStages!.pidOf(id)).toBeUndefined();
+      await waitFor('the warm stage to end with its container', () => !fs.existsSync(`/proc/${next}`), 10_000);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 
   it('in a user namespace, the init is reparented to us and `exited` reaps it by pid', async () => {

@@ -51,4 +51,34 @@ describeRoot('GANTRY_TRACE (root integration)', () => {
     expect(boot.ts! + boot.dur!).toBeLessThanOrEqual(waitBoot.ts! + waitBoot.dur!);
     expect(one(stage, 'stage.init.mounts').ts!).toBeGreaterThan(create.ts!);
   });
+
+  it('traces an exec: the runtime waits on the exec stage, whose steps come in order', () => {
+    const h = H();
+    const id = h.id('exec');
+    h.runDetached(id, h.bundleFor(['sleep', '300']));
+    const dir = path.join(h.tmp, 'trace-exec');
+    expect(h.cli(['exec', id, 'true'], { env: { GANTRY_TRACE: dir } }).status).toBe(0);
+
+    const events = mergeTraceDir(dir).traceEvents;
+    const tracks = new Map(events.filter((e) => e.name === 'process_name').map((e) => [e.pid, String(e.args?.name).split(' ')[0]]));
+    const of = (track: string) => events.filter((e) => e.ph !== 'M' && tracks.get(e.pid) === track);
+    const one = (evs: TraceEvent[], name: string) => {
+      const found = evs.filter((e) => e.name === name);
+      expect(found.map((e) => e.name)).toEqual([name]);
+      return found[0]!;
+    };
+    const cli = of('gantry-runtime');
+    const stage = of('gantry-stage');
+    const exec = one(cli, 'runtime.exec');
+    const steps = ['stage.boot', 'stage.wait-bootstrap', 'stage.exec.close-fds', 'stage.exec.namespaces', 'stage.exec.finalize', 'stage.exec.spawn'];
+    const at = steps.map((s) => one(stage, s).ts!);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // the stage's start-up is what the runtime waits for, and the stage's work lies within the exec
+    const boot = one(stage, 'stage.boot');
+    const waitBooted = one(cli, 'runtime.exec.wait-booted');
+    expect(boot.ts! + boot.dur!).toBeLessThanOrEqual(waitBooted.ts! + waitBooted.dur!);
+    const spawn = one(stage, 'stage.exec.spawn');
+    expect(spawn.ts! + spawn.dur!).toBeLessThanOrEqual(exec.ts! + exec.dur!);
+    one(cli, 'runtime.exec.wait-spawned');
+  });
 });
