@@ -52,6 +52,10 @@ export class TestDaemon {
     this.containers = new containers.ContainersClient(addr, credentials.createInsecure());
     this.tasks = new tasks.TasksClient(addr, credentials.createInsecure());
     this.events = new events.EventsClient(addr, credentials.createInsecure());
+    // the socket file is there from bind(); the first call must not race the daemon's start-up
+    await new Promise<void>((resolve, reject) =>
+      this.namespaces.waitForReady(deadline, (err) => (err ? reject(new Error(`daemon not ready: ${err.message}`)) : resolve())),
+    );
   }
 
   closeClients(): void {
