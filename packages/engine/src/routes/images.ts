@@ -61,7 +61,7 @@ function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown
 async function summaries(
   cat: ImageStore,
   entries: ImageEntry[],
-  opts: { inUse?: ImagesBackend['inUse']; sharedSize: boolean; apiVersion: string },
+  opts: { inUse?: ImagesBackend['inUse']; sharedSize: boolean; apiVersion: string; parentOf?: (id: string) => string | undefined },
 ): Promise<Record<string, unknown>[]> {
   // how many images use each layer: shared size is what a layer used by several images takes
   const users = new Map<string, number>();
@@ -74,7 +74,7 @@ async function summaries(
     const name = repoTags(e)[0] ?? '';
     out.push({
       Id: e.id,
-      ParentId: '',
+      ParentId: opts.parentOf?.(e.id) ?? '',
       RepoTags: repoTags(e),
       RepoDigests: repoDigests(e),
       Created: imageCreated(e),
@@ -128,6 +128,13 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const dangling = danglingFilter(f);
     let entries = await cat.entries();
     const all = entries;
+    // untagged images other images were built on (a build's steps) are listed with -a only, as dockerd
+    if (!truthy(c.query.get('all')) && deps.parents) {
+      const parentIds = deps.parents.parentIds();
+      const present = new Set(all.map((e) => e.id));
+      const hasChild = new Set([...parentIds].filter((p) => all.some((e) => present.has(e.id) && deps.parents!.parentOf(e.id) === p)));
+      entries = entries.filter((e) => !(hasChild.has(e.id) && isDangling(e)));
+    }
     if (dangling !== undefined) entries = entries.filter((e) => isDangling(e) === dangling);
     if (f.label) entries = entries.filter((e) => labelsMatch({ label: f.label! }, e.config.config?.Labels));
     for (const [key, cmp] of [
@@ -155,7 +162,12 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
         }),
       );
     }
-    return summaries(cat, entries, { inUse: deps.inUse, sharedSize: truthy(c.query.get('shared-size')), apiVersion: c.apiVersion });
+    return summaries(cat, entries, {
+      inUse: deps.inUse,
+      sharedSize: truthy(c.query.get('shared-size')),
+      apiVersion: c.apiVersion,
+      ...(deps.parents ? { parentOf: (id: string) => deps.parents!.parentOf(id) } : {}),
+    });
   });
 
   router.get('/images/*name/json', async (c) => {
@@ -171,7 +183,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       Id: e.id,
       RepoTags: repoTags(e),
       RepoDigests: repoDigests(e),
-      Parent: '',
+      Parent: deps.parents?.parentOf(e.id) ?? '',
       Comment: comment,
       Created: cfg.created ?? '0001-01-01T00:00:00Z',
       DockerVersion: '',
@@ -211,6 +223,17 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     if (rows[0]) {
       rows[0].Id = e.id;
       rows[0].Tags = repoTags(e);
+    }
+    // the images a build or commit went through name their rows (from the top: each image's
+    // history is a prefix of its child's)
+    const all = deps.parents ? await cat.entries() : [];
+    for (let id = deps.parents?.parentOf(e.id); id; id = deps.parents?.parentOf(id)) {
+      const p = all.find((x) => x.id === id);
+      if (!p) break;
+      const row = rows[rows.length - (p.config.history?.length ?? 0)];
+      if (!row) break;
+      row.Id = p.id;
+      row.Tags = repoTags(p);
     }
     return rows;
   });
