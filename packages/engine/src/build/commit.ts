@@ -69,10 +69,13 @@ export async function withLease<T>(deps: Pick<ImageDeps, 'store'>, prefix: strin
   }
 }
 
-/** Name `img` `name` (a full reference); its untagged record goes. */
+/** Name `img` `name` (a full reference). */
 export async function tagImage(images: ImageStore, img: WrittenImage, name: string): Promise<void> {
   const t = img.target;
-  await images.setRecord(name, { mediaType: t.mediaType, digest: t.digest, size: BigInt(t.size), annotations: {} });
+  const before = await images.setRecord(name, { mediaType: t.mediaType, digest: t.digest, size: BigInt(t.size), annotations: {} });
+  // the image the name leaves stays, untagged, unless another name holds it (as dockerd)
+  if (before && before.digest !== t.digest && !(await images.records()).some((r) => r.target?.digest === before.digest))
+    await images.createRecord(danglingName(before.digest), before);
 }
 
 export async function commitContainer(deps: ImageDeps, containers: ContainerManager, o: CommitOptions): Promise<string> {

@@ -1,0 +1,399 @@
+/**
+ * The classic builder's executor: stage by stage, each instruction makes an image on the one
+ * before (RUN and COPY/ADD a layer, the others an empty-layer history entry), as dockerd's
+ * builder/dockerfile does. A step whose key (parent image, expanded instruction, build args in
+ * scope, and for COPY/ADD the sources' checksum) is in the BuilderStore's cache reuses that image.
+ * Intermediate images stay (untagged, hidden from `docker images`) as the cache; containers and
+ * snapshots a step makes are removed whether it succeeds or not.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { snapshots as spb } from '@gantry/api';
+import { errdefs, linuxSys, openRoot, withTempMounts, type MountSpec } from '@gantry/linux';
+import { normalizeReference } from '@gantry/oci';
+import type { ContainerdStore } from '@gantry/registry';
+import type { ContainerManager } from '../containers/manager';
+import type { OciContainerConfig } from '../images/catalog';
+import { applyChanges } from '../images/changes';
+import { danglingName, parseName, shortId } from '../images/names';
+import type { BuildContext } from './build-context';
+import type { ImageDeps } from './commit';
+import { copyInto, expandSource, sourcesChecksum, type Root } from './copy-step';
+import { expand, type Instruction, type ParsedDockerfile, type Stage } from './dockerfile-model';
+import { ImageWriter, scratchImage, type BaseImage, type NewLayer } from './image-writer';
+import { BuildError, type BuildOutput } from './output';
+import { RunContainer } from './run-step';
+
+const SNAPSHOTTER = 'overlayfs';
+
+export interface BuildOptions {
+  target?: string;
+  noCache: boolean;
+  pull: boolean;
+  buildArgs: Record<string, string | null>;
+  labels: Record<string, string>;
+  networkMode: string;
+  /** Go's filepath.Match, for COPY/ADD sources with wildcards. */
+  match: (pattern: string, name: string) => boolean;
+}
+
+interface StageState {
+  image: BaseImage;
+  config: OciContainerConfig;
+  /** ARGs declared in this stage, with their values (undefined: declared without one). */
+  args: Map<string, string | undefined>;
+}
+
+const METADATA = new Set([
+  'CMD',
+  'ENTRYPOINT',
+  'SHELL',
+  'ENV',
+  'LABEL',
+  'WORKDIR',
+  'USER',
+  'EXPOSE',
+  'VOLUME',
+  'STOPSIGNAL',
+  'ONBUILD',
+  'HEALTHCHECK',
+  'MAINTAINER',
+  'ARG',
+]);
+/** Instructions whose arguments take ${VAR} expansion. */
+const EXPANDS = new Set(['ENV', 'LABEL', 'WORKDIR', 'USER', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'ADD', 'COPY', 'ARG', 'FROM']);
+
+const key = (parts: unknown[]) => createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+
+export class Executor {
+  private readonly stageImages = new Map<string, BaseImage>();
+  private readonly usedArgs = new Set<string>();
+  private step = 0;
+  private total = 0;
+
+  constructor(
+    private readonly deps: ImageDeps,
+    private readonly containers: ContainerManager,
+    private readonly writer: ImageWriter,
+    private readonly store: ContainerdStore,
+    private readonly context: BuildContext,
+    private readonly opts: BuildOptions,
+    private readonly out: BuildOutput,
+  ) {}
+
+  /** Build every stage up to the target; the last one's image. */
+  async build(df: ParsedDockerfile): Promise<BaseImage> {
+    let stages = df.stages;
+    if (this.opts.target) {
+      const t = this.opts.target.toLowerCase();
+      const i = stages.findIndex((s) => s.name === t);
+      if (i < 0) throw new BuildError(`failed to reach build target ${this.opts.target} in Dockerfile`);
+      stages = stages.slice(0, i + 1);
+    }
+    const labels = Object.entries(this.opts.labels);
+    this.total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0) + (labels.length > 0 ? 1 : 0);
+    const globals = new Map<string, string | undefined>();
+    for (const a of df.globalArgs) this.declareArg(a, globals, new Map());
+    let last: BaseImage | undefined;
+    for (const [i, stage] of stages.entries()) {
+      const extra =
+        i === stages.length - 1 && labels.length > 0
+          ? [
+              {
+                keyword: 'LABEL',
+                args: labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`),
+                json: false,
+                flags: {},
+                original: `LABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`,
+                line: 0,
+              },
+            ]
+          : [];
+      last = await this.buildStage(stage, globals, extra);
+      this.stageImages.set(String(stage.index), last);
+      if (stage.name) this.stageImages.set(stage.name, last);
+    }
+    const unused = Object.keys(this.opts.buildArgs).filter((k) => !this.usedArgs.has(k));
+    if (unused.length > 0) this.out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    return last!;
+  }
+
+  private header(ins: Instruction): void {
+    this.step++;
+    this.out.stream(`Step ${this.step}/${this.total} : ${ins.original}\n`);
+  }
+
+  private declareArg(ins: Instruction, into: Map<string, string | undefined>, env: ReadonlyMap<string, string>): void {
+    for (const word of ins.args) {
+      const eq = word.indexOf('=');
+      const name = eq < 0 ? word : word.slice(0, eq);
+      const dflt = eq < 0 ? undefined : expand(word.slice(eq + 1), env);
+      const given = this.opts.buildArgs[name];
+      if (given !== undefined) this.usedArgs.add(name);
+      into.set(name, given ?? dflt ?? undefined);
+    }
+  }
+
+  private async buildStage(stage: Stage, globals: Map<string, string | undefined>, extra: Instruction[]): Promise<BaseImage> {
+    this.header(stage.from);
+    const globalEnv = new Map([...globals].filter((e): e is [string, string] => e[1] !== undefined));
+    const ref = expand(stage.from.args[0]!, globalEnv);
+    const image = await this.fromImage(ref);
+    this.out.stream(image.id ? ` ---> ${shortId(image.id)}\n` : '');
+    const st: StageState = { image, config: structuredClone(image.config.config ?? {}), args: new Map() };
+    for (const ins of [...stage.instructions, ...extra]) {
+      this.header(ins);
+      await this.dispatch(st, ins, globals);
+      this.out.stream(` ---> ${shortId(st.image.id)}\n`);
+    }
+    return st.image;
+  }
+
+  /** FROM: an earlier stage, scratch, a local image, or one pulled (also when `pull=1`). */
+  private async fromImage(ref: string): Promise<BaseImage> {
+    const stage = this.stageImages.get(ref.toLowerCase());
+    if (stage) return stage;
+    if (ref === 'scratch') return scratchImage();
+    if (!this.opts.pull) {
+      try {
+        return await this.writer.base(ref);
+      } catch (e) {
+        if (errdefs.ownKind(e) !== 'not-found') throw e;
+      }
+    }
+    let name: string;
+    try {
+      name = normalizeReference(ref);
+    } catch (e) {
+      throw new BuildError(`invalid reference format: ${(e as Error).message}`);
+    }
+    const r = parseName(name);
+    if (!r) throw new BuildError(`invalid reference format: ${ref}`);
+    const client = this.deps.dist.client(r.domain, undefined);
+    try {
+      await client.pull(this.deps.dist.store(), name, {
+        progress: (m) => this.out.stream(m.status ? `${m.id ? `${m.id}: ` : ''}${m.status}\n` : ''),
+        danglingName,
+      });
+    } finally {
+      client.close();
+    }
+    this.deps.images.forget();
+    return this.writer.base(name);
+  }
+
+  /** The environment ${VAR} sees: the stage's ARGs, then its ENV over them. */
+  private env(st: StageState): Map<string, string> {
+    const env = new Map<string, string>();
+    for (const [k, v] of st.args) if (v !== undefined) env.set(k, v);
+    for (const e of st.config.Env ?? []) {
+      const i = e.indexOf('=');
+      env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
+    }
+    return env;
+  }
+
+  /** Build args in scope that ENV does not set: the RUN environment's extra entries. */
+  private argEnv(st: StageState): string[] {
+    const envKeys = new Set((st.config.Env ?? []).map((e) => e.split('=')[0]));
+    return [...st.args].filter((e): e is [string, string] => e[1] !== undefined && !envKeys.has(e[0])).map(([k, v]) => `${k}=${v}`);
+  }
+
+  private async dispatch(st: StageState, ins: Instruction, globals: Map<string, string | undefined>): Promise<void> {
+    const env = this.env(st);
+    const args = EXPANDS.has(ins.keyword) ? ins.args.map((a) => expand(a, env)) : ins.args;
+    if (ins.keyword === 'ARG') {
+      // declared before the cache is asked: a cached ARG step still brings its value into scope
+      this.declareArg(ins, st.args, env);
+      // a global ARG redeclared without a value takes the global's
+      for (const word of ins.args)
+        if (!word.includes('=') && globals.has(word) && this.opts.buildArgs[word] === undefined) st.args.set(word, globals.get(word));
+    }
+    if (ins.keyword === 'RUN') return this.run(st, ins);
+    if (ins.keyword === 'COPY' || ins.keyword === 'ADD') return this.copy(st, ins, args);
+    if (!METADATA.has(ins.keyword)) throw new BuildError(`unknown instruction: ${ins.keyword}`);
+    const text = `${ins.keyword} ${ins.json ? JSON.stringify(args) : args.join(' ')}`;
+    const cacheKey = key([st.image.id, text]);
+    if (await this.cached(st, cacheKey)) return;
+    let config = st.config;
+    if (ins.keyword === 'ARG') {
+      /* declared above */
+    } else if (ins.keyword === 'MAINTAINER') {
+      /* the author only */
+    } else {
+      try {
+        config = applyChanges(config, [text]);
+      } catch (e) {
+        throw new BuildError(`dockerfile parse error on line ${ins.line}: ${(e as Error).message}`);
+      }
+    }
+    const author = ins.keyword === 'MAINTAINER' ? args.join(' ') : st.image.config.author;
+    await this.commit(st, cacheKey, {
+      config,
+      createdBy: `/bin/sh -c #(nop) ${ins.keyword === 'CMD' || ins.keyword === 'ENV' || ins.keyword === 'LABEL' || ins.keyword === 'EXPOSE' ? ' ' : ''}${text}`,
+      ...(author ? { author } : {}),
+    });
+  }
+
+  private async cached(st: StageState, cacheKey: string): Promise<boolean> {
+    if (this.opts.noCache) return false;
+    const id = this.deps.builder.cached(cacheKey);
+    if (!id) return false;
+    try {
+      const img = await this.writer.base(id);
+      this.out.stream(' ---> Using cache\n');
+      st.image = img;
+      st.config = structuredClone(img.config.config ?? {});
+      return true;
+    } catch (e) {
+      if (errdefs.ownKind(e) !== 'not-found') throw e;
+      this.deps.builder.forgetCached(cacheKey);
+      return false;
+    }
+  }
+
+  private async commit(
+    st: StageState,
+    cacheKey: string,
+    c: { config: OciContainerConfig; createdBy: string; layer?: NewLayer; author?: string },
+  ): Promise<void> {
+    const img = await this.writer.write(st.image, {
+      config: c.config,
+      history: { created_by: c.createdBy },
+      ...(c.layer ? { layer: c.layer } : {}),
+      ...(c.author ? { author: c.author } : {}),
+    });
+    if (st.image.id) this.deps.builder.setParent(img.id, st.image.id);
+    this.deps.builder.setCached(cacheKey, img.id);
+    st.image = img;
+    st.config = structuredClone(c.config);
+  }
+
+  private async run(st: StageState, ins: Instruction): Promise<void> {
+    const shell = st.config.Shell ?? ['/bin/sh', '-c'];
+    const argv = ins.json ? ins.args : [...shell, ins.args[0] ?? ''];
+    const extraEnv = this.argEnv(st);
+    const createdBy = `${extraEnv.length > 0 ? `|${extraEnv.length} ${extraEnv.join(' ')} ` : ''}${argv.join(' ')}`;
+    const cacheKey = key([st.image.id, 'RUN', argv, extraEnv]);
+    if (await this.cached(st, cacheKey)) return;
+    if (!st.image.id) throw new BuildError(`The command '${argv.join(' ')}' cannot run: the image has no filesystem (FROM scratch)`);
+    const rc = await RunContainer.run(
+      this.containers,
+      { imageId: st.image.id, argv, config: st.config, extraEnv, networkMode: this.opts.networkMode },
+      this.out,
+    );
+    let layer: NewLayer;
+    try {
+      layer = await this.writer.layerOf(rc.snapshotKey, st.image);
+    } finally {
+      await rc.remove(this.out);
+    }
+    await this.commit(st, cacheKey, { config: st.config, createdBy, layer, ...(st.image.config.author ? { author: st.image.config.author } : {}) });
+  }
+
+  /** A root to copy from: the build context, or a stage's or image's filesystem (read-only). */
+  private async withSource<T>(from: string | undefined, fn: (root: Root) => Promise<T>): Promise<T> {
+    if (from === undefined) return fn({ sys: this.context.sys, fd: this.context.rootFd });
+    const img = this.stageImages.get(from.toLowerCase()) ?? (await this.fromImage(from));
+    const sys = linuxSys();
+    if (!img.chainId) throw new BuildError(`COPY --from=${from}: the image has no filesystem`);
+    const viewKey = `build-from-${randomBytes(8).toString('hex')}`;
+    const cd = this.deps.ctx.cd;
+    const mounts = (
+      await this.store.call(
+        cd.snapshots,
+        cd.snapshots.view,
+        spb.ViewSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: viewKey, parent: img.chainId }),
+      )
+    ).mounts;
+    try {
+      return await withTempMounts(sys, path.join(this.deps.ctx.dataRoot, 'tmp', 'build-mounts'), toSpecs(mounts), true, async (dir) => {
+        const fd = openRoot(sys, dir);
+        try {
+          return await fn({ sys, fd });
+        } finally {
+          sys.close(fd);
+        }
+      });
+    } finally {
+      await cd.call(cd.snapshots, cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: viewKey }).catch(() => undefined);
+    }
+  }
+
+  private async copy(st: StageState, ins: Instruction, args: string[]): Promise<void> {
+    if (args.length < 2)
+      throw new BuildError(`${ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`);
+    const from = ins.flags.from;
+    const chown = ins.flags.chown ? parseChown(ins.flags.chown) : undefined;
+    const chmod = ins.flags.chmod ? parseChmod(ins.flags.chmod) : undefined;
+    const srcs = args.slice(0, -1);
+    let dest = args[args.length - 1]!;
+    if (!dest.startsWith('/')) dest = `${path.posix.join(st.config.WorkingDir || '/', dest)}${dest.endsWith('/') || dest === '.' ? '/' : ''}`;
+    await this.withSource(from, async (root) => {
+      const paths: string[] = [];
+      for (const s of srcs) {
+        const found = expandSource(root, s, this.opts.match);
+        if (found.length === 0)
+          throw new BuildError(`${ins.keyword} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
+        paths.push(...found);
+      }
+      const sum = await sourcesChecksum(root, paths);
+      const text = `${ins.keyword} ${JSON.stringify(ins.flags)} ${sum} in ${dest}`;
+      const cacheKey = key([st.image.id, text]);
+      if (await this.cached(st, cacheKey)) return;
+      const layer = await this.withStepRoot(st.image, (dst) =>
+        copyInto(root, paths, dst, dest, { ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }),
+      );
+      await this.commit(st, cacheKey, {
+        config: st.config,
+        createdBy: `/bin/sh -c #(nop) ${ins.keyword} ${paths.length === 1 ? 'file' : 'multi'}:${sum.slice('sha256:'.length)} in ${dest} `,
+        layer,
+        ...(st.image.config.author ? { author: st.image.config.author } : {}),
+      });
+    });
+  }
+
+  /** A fresh snapshot of `base`, mounted writable for `fn`, made into a layer, then removed. */
+  private async withStepRoot(base: BaseImage, fn: (root: Root) => Promise<void>): Promise<NewLayer> {
+    const cd = this.deps.ctx.cd;
+    const stepKey = `build-step-${randomBytes(8).toString('hex')}`;
+    const mounts = (
+      await this.store.call(
+        cd.snapshots,
+        cd.snapshots.prepare,
+        spb.PrepareSnapshotRequest.fromPartial({ snapshotter: SNAPSHOTTER, key: stepKey, parent: base.chainId }),
+      )
+    ).mounts;
+    try {
+      const sys = linuxSys();
+      await withTempMounts(sys, path.join(this.deps.ctx.dataRoot, 'tmp', 'build-mounts'), toSpecs(mounts), false, async (dir) => {
+        const fd = openRoot(sys, dir);
+        try {
+          await fn({ sys, fd });
+        } finally {
+          sys.close(fd);
+        }
+      });
+      return await this.writer.layerOf(stepKey, base);
+    } finally {
+      await cd.call(cd.snapshots, cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: stepKey }).catch(() => undefined);
+    }
+  }
+}
+
+const toSpecs = (mounts: { type: string; source: string; options: string[]; target?: string }[]): MountSpec[] =>
+  mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
+
+function parseChown(s: string): { uid: number; gid: number } {
+  const [u, g] = s.split(':');
+  const uid = Number(u);
+  const gid = g === undefined ? uid : Number(g);
+  if (!/^\d+$/.test(u ?? '') || (g !== undefined && !/^\d+$/.test(g)))
+    throw new BuildError(`--chown=${s}: only numeric user and group IDs are supported by this builder`);
+  return { uid, gid };
+}
+
+function parseChmod(s: string): number {
+  if (!/^[0-7]{3,4}$/.test(s)) throw new BuildError(`invalid chmod parameter: ${s}`);
+  return parseInt(s, 8);
+}
