@@ -80,6 +80,7 @@ export async function tagImage(images: ImageStore, img: WrittenImage, name: stri
 
 export async function commitContainer(deps: ImageDeps, containers: ContainerManager, o: CommitOptions): Promise<string> {
   const name = o.repo ? repoTagReference(o.repo, o.tag) : undefined;
+  applyChanges({}, o.changes); // a bad --change is refused before any work
   const rec = containers.store.get(o.container);
   const pause = o.pause && rec.State.Running && !rec.State.Paused;
   const cd = deps.ctx.cd;

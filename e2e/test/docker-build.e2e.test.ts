@@ -1,0 +1,286 @@
+/**
+ * The classic builder (`DOCKER_BUILDKIT=0 docker build`, POST /build) and `docker commit`
+ * (POST /commit) through the real docker CLI against the shared gantryd: a multi-stage build that
+ * makes a program with busybox tools and copies it into the final image, its config and history,
+ * the cache across identical and changed rebuilds, .dockerignore, --target, build args, and bad
+ * input that fails clearly and leaves no tagged image and no container.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
+
+interface Built {
+  status: number | null;
+  out: string;
+}
+
+describe('docker build (classic builder) and docker commit against gantryd', () => {
+  let h: GantrydHarness;
+  let ctx: string;
+
+  /** `docker build` with the classic builder; stdout and stderr together, as a user sees them. */
+  function build(args: string[], dir = ctx): Built {
+    const r = spawnSync('docker', ['build', ...args, dir], {
+      encoding: 'utf8',
+      timeout: 180000,
+      killSignal: 'SIGKILL',
+      env: { ...h.env(), DOCKER_BUILDKIT: '0' },
+    });
+    return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+  }
+
+  function buildOk(args: string[], dir = ctx): string {
+    const r = build(args, dir);
+    if (r.status !== 0) throw new Error(`docker build ${args.join(' ')}: exit ${r.status}:\n${r.out}\n${h.logTail()}`);
+    return r.out;
+  }
+
+  const write = (dir: string, files: Record<string, string>) => {
+    for (const [name, text] of Object.entries(files)) {
+      fs.mkdirSync(join(dir, name, '..'), { recursive: true });
+      fs.writeFileSync(join(dir, name), text);
+    }
+  };
+
+  /** The steps of a build's output: each "Step n/m : ..." line with whether it said "Using cache". */
+  const steps = (out: string) =>
+    out
+      .split(/^Step \d+\/\d+ : /m)
+      .slice(1)
+      .map((s) => ({ instruction: s.split('\n')[0]!, cached: s.includes(' ---> Using cache') }));
+
+  const MULTI = [
+    'FROM busybox AS build',
+    'ARG WHO=world',
+    'WORKDIR /src',
+    'COPY src/ ./',
+    'RUN sed "s/@WHO@/$WHO/" greet.in > greet && chmod 755 greet && tar -cf /greet.tar greet',
+    '',
+    'FROM scratch AS artifact',
+    'COPY --from=build /greet.tar /',
+    '',
+    'FROM busybox',
+    'ENV GREETING=hello',
+    'LABEL org.example.kind=demo \\',
+    '      org.example.stage=final',
+    'WORKDIR /app',
+    'COPY --from=build /src/greet /usr/local/bin/greet',
+    'COPY data.txt ./',
+    'EXPOSE 8080/tcp',
+    'USER 1000:1000',
+    'CMD ["greet"]',
+    '',
+  ].join('\n');
+
+  beforeAll(async () => {
+    h = await sharedGantryd();
+    ctx = join(h.dir, 'build-ctx');
+    fs.mkdirSync(ctx, { recursive: true });
+    write(ctx, {
+      Dockerfile: MULTI,
+      'src/greet.in': '#!/bin/sh\necho "$GREETING, @WHO@ from $(pwd)"\ncat /app/data.txt\n',
+      'data.txt': 'data v1\n',
+      'secret.txt': 'do not send\n',
+      '.dockerignore': 'secret.txt\n',
+    });
+  }, 120000);
+
+  afterAll(async () => {
+    await h?.stop();
+  }, 120000);
+
+  it('builds a multi-stage image: the program made in one stage runs in the final image with its config', () => {
+    const out = buildOk(['-t', 'gbuild/app:v1', '--build-arg', 'WHO=gantry']);
+    expect(out).toContain('Step 1/16 : FROM busybox AS build');
+    expect(out).toMatch(/ ---> Running in [0-9a-f]{12}\n/);
+    expect(out).toMatch(/ ---> Removed intermediate container [0-9a-f]{12}\n/);
+    expect(out).toMatch(/Successfully built [0-9a-f]{12}\nSuccessfully tagged gbuild\/app:v1\n/);
+    expect(h.ok(['run', '--rm', 'gbuild/app:v1'])).toBe('hello, gantry from /app\ndata v1\n');
+    const [img] = JSON.parse(h.ok(['image', 'inspect', 'gbuild/app:v1'])) as {
+      Config: { Cmd: string[]; Env: string[]; User: string; WorkingDir: string; ExposedPorts: Record<string, object>; Labels: Record<string, string> };
+      RootFS: { Layers: string[] };
+    }[];
+    expect(img!.Config.Cmd).toEqual(['greet']);
+    expect(img!.Config.Env).toContain('GREETING=hello');
+    expect(img!.Config.User).toBe('1000:1000');
+    expect(img!.Config.WorkingDir).toBe('/app');
+    expect(Object.keys(img!.Config.ExposedPorts)).toEqual(['8080/tcp']);
+    expect(img!.Config.Labels).toEqual({ 'org.example.kind': 'demo', 'org.example.stage': 'final' });
+    // busybox's layer + the two COPYs
+    expect(img!.RootFS.Layers).toHaveLength(3);
+    // the ARG's value is not kept in the image
+    expect(img!.Config.Env.some((e) => e.startsWith('WHO='))).toBe(false);
+    // no container left behind by the RUN step
+    expect(h.ok(['ps', '-aq', '--filter', 'ancestor=busybox'])).toBe('');
+  }, 180000);
+
+  it('docker history lists the steps, named by the images they made', () => {
+    const rows = h
+      .ok(['history', '--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}', 'gbuild/app:v1'])
+      .trim()
+      .split('\n')
+      .map((l) => l.split('|'));
+    const by = rows.map((r) => r[1]!);
+    expect(by[0]).toBe('/bin/sh -c #(nop)  CMD ["greet"]');
+    expect(by.some((b) => b.includes('USER 1000:1000'))).toBe(true);
+    expect(by.some((b) => b.includes('EXPOSE 8080/tcp'))).toBe(true);
+    expect(by.filter((b) => / COPY (file|dir|multi):[0-9a-f]{64} in /.test(b))).toHaveLength(2);
+    // every step of this build has its image ID; busybox's own row has none
+    expect(rows.slice(0, 8).every((r) => /^sha256:[0-9a-f]{64}$/.test(r[0]!))).toBe(true);
+    expect(rows[rows.length - 1]![0]).toMatch(/^sha256:|<missing>/);
+  });
+
+  it('an identical rebuild takes every step from the cache and gives the same image', () => {
+    const id = h.ok(['image', 'inspect', '--format', '{{.Id}}', 'gbuild/app:v1']).trim();
+    const out = buildOk(['-t', 'gbuild/app:v1', '--build-arg', 'WHO=gantry']);
+    const s = steps(out).filter((x) => !x.instruction.startsWith('FROM'));
+    expect(s.length).toBe(13);
+    expect(s.filter((x) => !x.cached)).toEqual([]);
+    expect(h.ok(['image', 'inspect', '--format', '{{.Id}}', 'gbuild/app:v1']).trim()).toBe(id);
+  }, 180000);
+
+  it('changing one copied file runs that COPY and what follows it again, the steps before come from the cache', () => {
+    fs.writeFileSync(join(ctx, 'data.txt'), 'data v2\n');
+    const out = buildOk(['-t', 'gbuild/app:v2', '--build-arg', 'WHO=gantry']);
+    const final = steps(out).slice(steps(out).findIndex((x) => x.instruction === 'FROM busybox'));
+    const at = final.findIndex((x) => x.instruction === 'COPY data.txt ./');
+    expect(final.slice(1, at).every((x) => x.cached)).toBe(true);
+    expect(final.slice(at).some((x) => x.cached)).toBe(false);
+    expect(h.ok(['run', '--rm', 'gbuild/app:v2'])).toBe('hello, gantry from /app\ndata v2\n');
+  }, 180000);
+
+  it('--no-cache runs every step again', () => {
+    const out = buildOk(['--no-cache', '-t', 'gbuild/app:nocache', '--build-arg', 'WHO=gantry']);
+    expect(out).not.toContain('Using cache');
+  }, 180000);
+
+  it('.dockerignore keeps files out of the context; --target stops at a stage', () => {
+    write(ctx, { 'Dockerfile.ctx': 'FROM busybox\nCOPY . /ctx/\nCMD ["ls", "/ctx"]\n' });
+    buildOk(['-f', join(ctx, 'Dockerfile.ctx'), '-t', 'gbuild/ctx:v1']);
+    const listed = h.ok(['run', '--rm', 'gbuild/ctx:v1']).split('\n');
+    expect(listed).toContain('data.txt');
+    expect(listed).not.toContain('secret.txt');
+
+    buildOk(['--target', 'artifact', '-t', 'gbuild/artifact:v1', '--build-arg', 'WHO=gantry']);
+    const layers = JSON.parse(h.ok(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', 'gbuild/artifact:v1'])) as string[];
+    expect(layers).toHaveLength(1); // FROM scratch + one COPY
+    const bad = build(['--target', 'nope', '-t', 'gbuild/nope:v1']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.out).toContain('failed to reach build target nope in Dockerfile');
+  }, 180000);
+
+  describe('bad input fails clearly and leaves no tagged image or container', () => {
+    const cases: [string, string, RegExp, number][] = [
+      ['unknown instruction', 'FROM busybox\nRUN true\nFOO bar\n', /dockerfile parse error on line 3: unknown instruction: FOO/i, 1],
+      [
+        'missing COPY source',
+        'FROM busybox\nCOPY nothing-here.txt /x\n',
+        /COPY failed: file not found in build context or excluded by \.dockerignore: stat nothing-here\.txt: file does not exist/,
+        1,
+      ],
+      ['failing RUN', 'FROM busybox\nRUN echo before && false\n', /The command '\/bin\/sh -c echo before && false' returned a non-zero code: 1/, 1],
+      ['RUN exit code', 'FROM busybox\nRUN exit 7\n', /returned a non-zero code: 7/, 7],
+      ['FROM of an empty reference', 'ARG IMAGE\nFROM $IMAGE\n', /invalid reference format/, 1],
+      ['FROM without an image', 'FROM busybox\nRUN true\nFROM\n', /line 3: FROM requires either one or three arguments/, 1],
+    ];
+    it.each(cases)(
+      '%s',
+      (_name, dockerfile, message, code) => {
+        const dir = join(h.dir, `bad-${code}-${Math.random().toString(16).slice(2, 8)}`);
+        write(dir, { Dockerfile: dockerfile });
+        const before = h.ok(['ps', '-aq']);
+        const r = build(['-t', 'gbuild/bad:v1'], dir);
+        expect(r.out).toMatch(message);
+        expect(r.status).toBe(code);
+        expect(h.docker(['image', 'inspect', 'gbuild/bad:v1']).status).not.toBe(0);
+        expect(h.ok(['ps', '-aq'])).toBe(before);
+      },
+      180000,
+    );
+
+    it('a context whose tar has a ".." member is refused before anything is written', async () => {
+      const body = tarOf([
+        ['Dockerfile', 'FROM busybox\nCOPY . /x/\n'],
+        ['../escape.txt', 'out of the context\n'],
+      ]);
+      const r = await h.request('POST', '/v1.45/build?t=gbuild/bad:v1', body, { 'Content-Type': 'application/x-tar' });
+      expect(r.status).toBe(400);
+      expect(r.body).toContain('path escapes the extraction root');
+      expect(h.docker(['image', 'inspect', 'gbuild/bad:v1']).status).not.toBe(0);
+      expect(fs.existsSync(join(h.dir, 'data', 'escape.txt'))).toBe(false);
+    });
+  });
+
+  it('docker commit makes an image of a container with its changes and --change instructions', () => {
+    h.ok(['run', '--name', 'gbuild-commit', 'busybox', 'sh', '-c', 'mkdir /state && echo kept > /state/file']);
+    const id = h
+      .ok([
+        'commit',
+        '--change',
+        'ENV MODE=committed',
+        '--change',
+        'CMD ["cat", "/state/file"]',
+        '--change',
+        'WORKDIR /state',
+        '-m',
+        'a message',
+        '-a',
+        'the author',
+        'gbuild-commit',
+        'gbuild/committed:v1',
+      ])
+      .trim();
+    expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(h.ok(['run', '--rm', 'gbuild/committed:v1'])).toBe('kept\n');
+    expect(h.ok(['run', '--rm', 'gbuild/committed:v1', 'sh', '-c', 'echo $MODE $(pwd)'])).toBe('committed /state\n');
+    const [img] = JSON.parse(h.ok(['image', 'inspect', 'gbuild/committed:v1'])) as {
+      Id: string;
+      Comment: string;
+      Author: string;
+      Parent: string;
+      RootFS: { Layers: string[] };
+    }[];
+    expect(img!.Id).toBe(id);
+    expect(img!.Comment).toBe('a message');
+    expect(img!.Author).toBe('the author');
+    expect(img!.Parent).toBe(h.ok(['image', 'inspect', '--format', '{{.Id}}', 'busybox']).trim());
+    const top = h.ok(['history', '--format', '{{.CreatedBy}}|{{.Comment}}', 'gbuild/committed:v1']).split('\n')[0];
+    expect(top).toBe('sh -c mkdir /state && echo kept > /state/file|a message');
+    const bad = h.docker(['commit', '--change', 'NOPE x', 'gbuild-commit', 'gbuild/x:v1']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('NOPE is not a valid change command');
+    expect(h.docker(['image', 'inspect', 'gbuild/x:v1']).status).not.toBe(0);
+    h.ok(['rm', 'gbuild-commit']);
+  }, 120000);
+});
+
+/** A plain ustar archive of `files` (names as given, "../" included). */
+function tarOf(files: [string, string][]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const [name, text] of files) {
+    const data = Buffer.from(text);
+    const h = Buffer.alloc(512);
+    h.write(name, 0, 100, 'utf8');
+    h.write('0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+    h.write(
+      `${Math.floor(Date.now() / 1000)
+        .toString(8)
+        .padStart(11, '0')}\0`,
+      136,
+    );
+    h.write('        ', 148);
+    h.write('0', 156);
+    h.write('ustar\0', 257);
+    h.write('00', 263);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
