@@ -5,7 +5,9 @@
  * the cache across identical and changed rebuilds, .dockerignore, --target, build args, and bad
  * input that fails clearly and leaves no tagged image and no container.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
@@ -168,6 +170,39 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     const bad = build(['--target', 'nope', '-t', 'gbuild/nope:v1']);
     expect(bad.status).not.toBe(0);
     expect(bad.out).toContain('failed to reach build target nope in Dockerfile');
+  }, 180000);
+
+  it('ADD extracts a local tar.gz and downloads a URL (mode 0600); COPY copies the archive as it is', async () => {
+    const dir = join(h.dir, 'build-add');
+    write(dir, { 'pkg/inner/p.txt': 'payload\n' });
+    const t = spawnSync('tar', ['-czf', join(dir, 'pkg.tar.gz'), '-C', join(dir, 'pkg'), '.'], { encoding: 'utf8' });
+    if (t.status !== 0) throw new Error(t.stderr);
+    const server = http.createServer((_req, res) => res.end('served\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      write(dir, {
+        Dockerfile: [
+          'FROM busybox',
+          'ADD pkg.tar.gz /opt/pkg/',
+          `ADD http://127.0.0.1:${port}/files/served.txt /web/`,
+          'COPY pkg.tar.gz /raw/',
+          'CMD ["sh", "-c", "cat /opt/pkg/inner/p.txt /web/served.txt; stat -c %a /web/served.txt; ls /raw"]',
+        ].join('\n'),
+      });
+      const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const c = spawn('docker', ['build', '-t', 'gbuild/add:v1', dir], { env: { ...h.env(), DOCKER_BUILDKIT: '0' } });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+        c.on('exit', (code) => resolve({ code, out }));
+      });
+      expect(r.out).toContain('Successfully tagged gbuild/add:v1');
+      expect(r.code).toBe(0);
+    } finally {
+      server.close();
+    }
+    expect(h.ok(['run', '--rm', 'gbuild/add:v1'])).toBe('payload\nserved\n600\npkg.tar.gz\n');
   }, 180000);
 
   describe('bad input fails clearly and leaves no tagged image or container', () => {

@@ -6,8 +6,20 @@
  * resolves inside its own root only.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ByteSource, END_OF_ARCHIVE, extractTar, readTar, TreeWriter, type BodyReader, type TarHeader } from '@gantry/archive';
+import {
+  ByteSource,
+  decompressed,
+  detectCompression,
+  END_OF_ARCHIVE,
+  extractTar,
+  LAYER_RATIO,
+  readTar,
+  TreeWriter,
+  type BodyReader,
+  type TarHeader,
+} from '@gantry/archive';
 import { childNames, mkdirAllInRoot, nodeOf, O, openInRoot, SysError, type Sys, type TreeNode } from '@gantry/linux';
 import { BuildError } from './output';
 
@@ -180,4 +192,69 @@ export async function copyInto(src: Root, paths: readonly string[], dst: Root, d
       allowDevices: true,
     });
   }
+}
+
+/** Whether the regular file `p` is a tar archive (plain or gzipped): ADD extracts those. */
+export async function isLocalArchive(root: Root, p: string): Promise<boolean> {
+  const fd = openInRoot(root.sys, root.fd, p, O.RDONLY);
+  try {
+    if (!fs.fstatSync(fd).isFile()) return false;
+    const head = Buffer.alloc(512);
+    const n = fs.readSync(fd, head, 0, 512, 0);
+    const kind = detectCompression(head.subarray(0, n));
+    if (kind === 'gzip') {
+      const plain = await firstBytes(
+        decompressed(fs.createReadStream('', { fd: fs.openSync(`/proc/self/fd/${fd}`, 'r'), start: 0 }), LAYER_RATIO, 'archives'),
+        512,
+      );
+      return isTarHeader(plain);
+    }
+    return kind === 'none' && isTarHeader(head.subarray(0, n));
+  } finally {
+    root.sys.close(fd);
+  }
+}
+
+async function firstBytes(src: AsyncIterable<unknown>, n: number): Promise<Buffer> {
+  let got = Buffer.alloc(0);
+  const it = src[Symbol.asyncIterator]();
+  try {
+    while (got.length < n) {
+      const r = await it.next();
+      if (r.done) break;
+      got = Buffer.concat([got, Buffer.from(r.value as Uint8Array)]);
+    }
+  } catch {
+    return Buffer.alloc(0);
+  } finally {
+    await it.return?.();
+  }
+  return got.subarray(0, n);
+}
+
+/** A ustar/GNU header: its checksum adds up and it names something. */
+function isTarHeader(b: Buffer): boolean {
+  if (b.length < 512 || b[0] === 0) return false;
+  const stored = parseInt(b.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim(), 8);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : b[i]!;
+  return stored === sum;
+}
+
+/** ADD of a local archive: its members extracted into the directory `dest` (owners kept unless `chown`). */
+export async function extractArchiveInto(src: Root, p: string, dst: Root, dest: string, opts: CopyOptions): Promise<void> {
+  const fd = openInRoot(src.sys, src.fd, p, O.RDONLY);
+  const stream = fs.createReadStream('', { fd: fs.openSync(`/proc/self/fd/${fd}`, 'r') });
+  src.sys.close(fd);
+  const under = path.posix.normalize(dest);
+  dst.sys.close(mkdirAllInRoot(dst.sys, dst.fd, under, 0o755));
+  await extractTar(withMode(readTar(new ByteSource(decompressed(stream, LAYER_RATIO, 'archives'))), opts.chmod), dst.fd, {
+    sys: dst.sys,
+    under,
+    whiteouts: false,
+    chown: true,
+    ...(opts.chown ? { chownTo: opts.chown } : {}),
+    noOverwriteDirNonDir: false,
+    allowDevices: true,
+  });
 }

@@ -7,7 +7,11 @@
  * snapshots a step makes are removed whether it succeeds or not.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { snapshots as spb } from '@gantry/api';
 import { errdefs, linuxSys, openRoot, withTempMounts, type MountSpec } from '@gantry/linux';
 import { normalizeReference } from '@gantry/oci';
@@ -18,7 +22,7 @@ import { applyChanges } from '../images/changes';
 import { danglingName, parseName, shortId } from '../images/names';
 import type { BuildContext } from './build-context';
 import type { ImageDeps } from './commit';
-import { copyInto, expandSource, sourcesChecksum, type Root } from './copy-step';
+import { copyInto, expandSource, extractArchiveInto, isLocalArchive, sourcesChecksum, type CopyOptions, type Root } from './copy-step';
 import { expand, type Instruction, type ParsedDockerfile, type Stage } from './dockerfile-model';
 import { ImageWriter, scratchImage, type BaseImage, type NewLayer } from './image-writer';
 import { BuildError, type BuildOutput } from './output';
@@ -324,32 +328,77 @@ export class Executor {
     if (args.length < 2)
       throw new BuildError(`${ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`);
     const from = ins.flags.from;
-    const chown = ins.flags.chown ? parseChown(ins.flags.chown) : undefined;
-    const chmod = ins.flags.chmod ? parseChmod(ins.flags.chmod) : undefined;
+    const opts: CopyOptions = {};
+    if (ins.flags.chown) opts.chown = parseChown(ins.flags.chown);
+    if (ins.flags.chmod) opts.chmod = parseChmod(ins.flags.chmod);
     const srcs = args.slice(0, -1);
     let dest = args[args.length - 1]!;
     if (!dest.startsWith('/')) dest = `${path.posix.join(st.config.WorkingDir || '/', dest)}${dest.endsWith('/') || dest === '.' ? '/' : ''}`;
-    await this.withSource(from, async (root) => {
-      const paths: string[] = [];
-      for (const s of srcs) {
-        const found = expandSource(root, s, this.opts.match);
-        if (found.length === 0)
-          throw new BuildError(`${ins.keyword} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
-        paths.push(...found);
+    const urls = ins.keyword === 'ADD' ? srcs.filter(isUrl) : [];
+    if (urls.length > 0) {
+      if (urls.length !== srcs.length || from !== undefined) throw new BuildError('ADD of URLs cannot be mixed with local sources or --from in this builder');
+      return this.withDownloads(urls, dest, (root, names) => this.copyFrom(st, ins, root, names, dest, opts, false));
+    }
+    await this.withSource(from, (root) => this.copyFrom(st, ins, root, srcs, dest, opts, ins.keyword === 'ADD'));
+  }
+
+  /** Download `urls` into a private directory as ADD does (mode 0600 files named by the URL's last element); their names there. */
+  private async withDownloads<T>(urls: string[], dest: string, fn: (root: Root, names: string[]) => Promise<T>): Promise<T> {
+    const tmp = path.join(this.deps.ctx.dataRoot, 'tmp');
+    fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    const dir = fs.mkdtempSync(path.join(tmp, 'build-add-'));
+    try {
+      const names: string[] = [];
+      for (const u of urls) {
+        let res: Response;
+        try {
+          res = await fetch(u, { redirect: 'follow' });
+        } catch (e) {
+          throw new BuildError(`failed to download ${u}: ${(e as Error).message}`);
+        }
+        if (!res.ok || !res.body) throw new BuildError(`failed to GET ${u} with status ${res.status} ${res.statusText}`);
+        // a file destination names the download itself; a directory one takes the URL's name
+        const name = dest.endsWith('/') || urls.length > 1 ? path.posix.basename(new URL(u).pathname) || 'index.html' : path.posix.basename(dest);
+        await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), fs.createWriteStream(path.join(dir, name), { mode: 0o600, flags: 'wx' }));
+        fs.chmodSync(path.join(dir, name), 0o600);
+        names.push(name);
       }
-      const sum = await sourcesChecksum(root, paths);
-      const text = `${ins.keyword} ${JSON.stringify(ins.flags)} ${sum} in ${dest}`;
-      const cacheKey = key([st.image.id, text]);
-      if (await this.cached(st, cacheKey)) return;
-      const layer = await this.withStepRoot(st.image, (dst) =>
-        copyInto(root, paths, dst, dest, { ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }),
-      );
-      await this.commit(st, cacheKey, {
-        config: st.config,
-        createdBy: `/bin/sh -c #(nop) ${ins.keyword} ${paths.length === 1 ? 'file' : 'multi'}:${sum.slice('sha256:'.length)} in ${dest} `,
-        layer,
-        ...(st.image.config.author ? { author: st.image.config.author } : {}),
-      });
+      const sys = linuxSys();
+      const fd = openRoot(sys, dir);
+      try {
+        return await fn({ sys, fd }, names);
+      } finally {
+        sys.close(fd);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** COPY/ADD from `root`: sources expanded, the cache asked with their checksum, else copied into a new layer. */
+  private async copyFrom(st: StageState, ins: Instruction, root: Root, srcs: string[], dest: string, opts: CopyOptions, extract: boolean): Promise<void> {
+    const paths: string[] = [];
+    for (const s of srcs) {
+      const found = expandSource(root, s, this.opts.match);
+      if (found.length === 0)
+        throw new BuildError(`${ins.keyword} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
+      paths.push(...found);
+    }
+    const sum = await sourcesChecksum(root, paths);
+    const cacheKey = key([st.image.id, ins.keyword, ins.flags, sum, dest]);
+    if (await this.cached(st, cacheKey)) return;
+    const archives = new Set<string>();
+    if (extract) for (const p of paths) if (await isLocalArchive(root, p)) archives.add(p);
+    const layer = await this.withStepRoot(st.image, async (dst) => {
+      const plain = paths.filter((p) => !archives.has(p));
+      if (plain.length > 0) await copyInto(root, plain, dst, dest, opts);
+      for (const p of archives) await extractArchiveInto(root, p, dst, dest, opts);
+    });
+    await this.commit(st, cacheKey, {
+      config: st.config,
+      createdBy: `/bin/sh -c #(nop) ${ins.keyword} ${paths.length === 1 ? 'file' : 'multi'}:${sum.slice('sha256:'.length)} in ${dest} `,
+      layer,
+      ...(st.image.config.author ? { author: st.image.config.author } : {}),
     });
   }
 
@@ -383,6 +432,8 @@ export class Executor {
 
 const toSpecs = (mounts: { type: string; source: string; options: string[]; target?: string }[]): MountSpec[] =>
   mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
+
+const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
 function parseChown(s: string): { uid: number; gid: number } {
   const [u, g] = s.split(':');
