@@ -68,7 +68,7 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     '      org.example.stage=final',
     'WORKDIR /app',
     'COPY --from=build /src/greet /usr/local/bin/greet',
-    'COPY data.txt ./',
+    'COPY --chown=app:nogroup data.txt ./',
     'EXPOSE 8080/tcp',
     'USER 1000:1000',
     'CMD ["greet"]',
@@ -113,6 +113,8 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     expect(img!.RootFS.Layers).toHaveLength(3);
     // the ARG's value is not kept in the image
     expect(img!.Config.Env.some((e) => e.startsWith('WHO='))).toBe(false);
+    // --chown by name, looked up in the image's /etc/passwd and /etc/group
+    expect(h.ok(['run', '--rm', 'gbuild/app:v1', 'stat', '-c', '%U:%G %u:%g', '/app/data.txt'])).toBe('app:nogroup 1000:65534\n');
     // no container left behind by the RUN step
     expect(h.ok(['ps', '-aq', '--filter', 'ancestor=busybox'])).toBe('');
   }, 180000);
@@ -146,7 +148,7 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     fs.writeFileSync(join(ctx, 'data.txt'), 'data v2\n');
     const out = buildOk(['-t', 'gbuild/app:v2', '--build-arg', 'WHO=gantry']);
     const final = steps(out).slice(steps(out).findIndex((x) => x.instruction === 'FROM busybox'));
-    const at = final.findIndex((x) => x.instruction === 'COPY data.txt ./');
+    const at = final.findIndex((x) => x.instruction === 'COPY --chown=app:nogroup data.txt ./');
     expect(final.slice(1, at).every((x) => x.cached)).toBe(true);
     expect(final.slice(at).some((x) => x.cached)).toBe(false);
     expect(h.ok(['run', '--rm', 'gbuild/app:v2'])).toBe('hello, gantry from /app\ndata v2\n');

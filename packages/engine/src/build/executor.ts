@@ -17,6 +17,7 @@ import { errdefs, linuxSys, openRoot, withTempMounts, type MountSpec } from '@ga
 import { normalizeReference } from '@gantry/oci';
 import type { ContainerdStore } from '@gantry/registry';
 import type { ContainerManager } from '../containers/manager';
+import { readUserDb, resolveUserSpec, type UserDb } from '../containers/users';
 import type { OciContainerConfig } from '../images/catalog';
 import { applyChanges } from '../images/changes';
 import { danglingName, parseName, shortId } from '../images/names';
@@ -329,7 +330,8 @@ export class Executor {
       throw new BuildError(`${ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`);
     const from = ins.flags.from;
     const opts: CopyOptions = {};
-    if (ins.flags.chown) opts.chown = parseChown(ins.flags.chown);
+    const chownSpec = ins.flags.chown ? expand(ins.flags.chown, this.env(st)) : undefined;
+    if (chownSpec && /^\d+(:\d+)?$/.test(chownSpec)) opts.chown = parseChown(chownSpec);
     if (ins.flags.chmod) opts.chmod = parseChmod(ins.flags.chmod);
     const srcs = args.slice(0, -1);
     let dest = args[args.length - 1]!;
@@ -337,9 +339,9 @@ export class Executor {
     const urls = ins.keyword === 'ADD' ? srcs.filter(isUrl) : [];
     if (urls.length > 0) {
       if (urls.length !== srcs.length || from !== undefined) throw new BuildError('ADD of URLs cannot be mixed with local sources or --from in this builder');
-      return this.withDownloads(urls, dest, (root, names) => this.copyFrom(st, ins, root, names, dest, opts, false));
+      return this.withDownloads(urls, dest, (root, names) => this.copyFrom(st, ins, root, names, dest, opts, false, chownSpec));
     }
-    await this.withSource(from, (root) => this.copyFrom(st, ins, root, srcs, dest, opts, ins.keyword === 'ADD'));
+    await this.withSource(from, (root) => this.copyFrom(st, ins, root, srcs, dest, opts, ins.keyword === 'ADD', chownSpec));
   }
 
   /** Download `urls` into a private directory as ADD does (mode 0600 files named by the URL's last element); their names there. */
@@ -376,7 +378,16 @@ export class Executor {
   }
 
   /** COPY/ADD from `root`: sources expanded, the cache asked with their checksum, else copied into a new layer. */
-  private async copyFrom(st: StageState, ins: Instruction, root: Root, srcs: string[], dest: string, opts: CopyOptions, extract: boolean): Promise<void> {
+  private async copyFrom(
+    st: StageState,
+    ins: Instruction,
+    root: Root,
+    srcs: string[],
+    dest: string,
+    opts: CopyOptions,
+    extract: boolean,
+    chownSpec: string | undefined,
+  ): Promise<void> {
     const paths: string[] = [];
     for (const s of srcs) {
       const found = expandSource(root, s, this.opts.match);
@@ -390,6 +401,8 @@ export class Executor {
     const archives = new Set<string>();
     if (extract) for (const p of paths) if (await isLocalArchive(root, p)) archives.add(p);
     const layer = await this.withStepRoot(st.image, async (dst) => {
+      // --chown by name: looked up in the step's own /etc/passwd and /etc/group (by fd); a user alone gives its uid as gid, as Docker
+      if (chownSpec && !opts.chown) opts.chown = chownByName(chownSpec, readUserDb(dst.sys, dst.fd));
       const plain = paths.filter((p) => !archives.has(p));
       if (plain.length > 0) await copyInto(root, plain, dst, dest, opts);
       for (const p of archives) await extractArchiveInto(root, p, dst, dest, opts);
@@ -438,10 +451,16 @@ const isUrl = (s: string) => /^https?:\/\//i.test(s);
 function parseChown(s: string): { uid: number; gid: number } {
   const [u, g] = s.split(':');
   const uid = Number(u);
-  const gid = g === undefined ? uid : Number(g);
-  if (!/^\d+$/.test(u ?? '') || (g !== undefined && !/^\d+$/.test(g)))
-    throw new BuildError(`--chown=${s}: only numeric user and group IDs are supported by this builder`);
-  return { uid, gid };
+  return { uid, gid: g === undefined ? uid : Number(g) };
+}
+
+function chownByName(spec: string, db: UserDb): { uid: number; gid: number } {
+  try {
+    const r = resolveUserSpec(spec, db.passwd, db.group);
+    return { uid: r.uid, gid: spec.includes(':') ? r.gid : r.uid };
+  } catch (e) {
+    throw new BuildError(`--chown=${spec}: ${(e as Error).message}`);
+  }
 }
 
 function parseChmod(s: string): number {
