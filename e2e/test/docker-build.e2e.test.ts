@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
+import { GantrydHarness, sharedGantryd } from '../src/gantryd';
 
 interface Built {
   status: number | null;
@@ -321,3 +321,34 @@ function tarOf(files: [string, string][]): Buffer {
   blocks.push(Buffer.alloc(1024));
   return Buffer.concat(blocks);
 }
+
+describe('the build cache survives a gantryd restart', () => {
+  let h: GantrydHarness;
+
+  beforeAll(async () => {
+    h = await GantrydHarness.start('gbr-');
+    h.loadBusybox();
+  }, 120000);
+
+  afterAll(async () => {
+    await h?.stop();
+  }, 120000);
+
+  it('a rebuild after the restart takes every step from the cache', async () => {
+    const dir = join(h.dir, 'ctx');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY Dockerfile /df\nRUN echo ran > /ran\nENV A=b\n');
+    const run = () => {
+      const r = spawnSync('docker', ['build', '-t', 'restart:v1', dir], { encoding: 'utf8', timeout: 120000, env: { ...h.env(), DOCKER_BUILDKIT: '0' } });
+      if (r.status !== 0) throw new Error(`${r.stdout}${r.stderr}`);
+      return r.stdout;
+    };
+    expect(run()).not.toContain('Using cache');
+    const id = h.ok(['image', 'inspect', '--format', '{{.Id}}', 'restart:v1']).trim();
+    await h.stopDaemon('SIGTERM');
+    await h.startDaemon();
+    const again = run();
+    expect(again.match(/ ---> Using cache/g)).toHaveLength(3);
+    expect(h.ok(['image', 'inspect', '--format', '{{.Id}}', 'restart:v1']).trim()).toBe(id);
+  }, 180000);
+});
