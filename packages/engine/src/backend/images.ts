@@ -30,7 +30,7 @@ export interface ImagesBackend {
 }
 
 /** Which image a built or committed image was made on. */
-export interface ImageParents {
+interface ImageParents {
   parentOf(id: string): string | undefined;
   /** Every image that is some image's parent. */
   parentIds(): Set<string>;

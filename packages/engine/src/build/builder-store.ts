@@ -26,7 +26,7 @@ export class BuilderStore {
       loadJsonOrQuarantine<StringMap>(path.join(this.dir, name), {
         validate: stringMap,
         onQuarantine: (r) => log.warn('builder record quarantined', { file: r.file, reason: r.reason }),
-      }) ?? Object.create(null);
+      }) ?? {};
     this.parents = Object.assign(Object.create(null) as StringMap, load('parents.json'));
     this.cache = Object.assign(Object.create(null) as StringMap, load('cache.json'));
   }

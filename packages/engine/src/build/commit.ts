@@ -41,7 +41,7 @@ export interface ImageDeps {
 }
 
 /** The fields of a container config an image keeps (OCI image config's "config"). */
-export function imageConfigOf(c: ContainerConfig): OciContainerConfig {
+function imageConfigOf(c: ContainerConfig): OciContainerConfig {
   const out: OciContainerConfig = {};
   if (c.User) out.User = c.User;
   if (c.ExposedPorts && Object.keys(c.ExposedPorts).length > 0) out.ExposedPorts = c.ExposedPorts;

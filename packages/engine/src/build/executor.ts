@@ -25,7 +25,7 @@ import type { BuildContext } from './build-context';
 import type { ImageDeps } from './commit';
 import { copyInto, expandSource, extractArchiveInto, isLocalArchive, sourcesChecksum, type CopyOptions, type Root } from './copy-step';
 import { expand, type Instruction, type ParsedDockerfile, type Stage } from './dockerfile-model';
-import { ImageWriter, scratchImage, type BaseImage, type NewLayer } from './image-writer';
+import { scratchImage, type BaseImage, type ImageWriter, type NewLayer } from './image-writer';
 import { BuildError, type BuildOutput } from './output';
 import { RunContainer } from './run-step';
 

@@ -9,7 +9,7 @@
  * parent is recorded in the BuilderStore so `docker history` can name the intermediate images.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { diff as dpb, snapshots as spb, types } from '@gantry/api';
+import { diff as dpb, snapshots as spb, type types } from '@gantry/api';
 import { chainIds, hostPlatform, referenceLabels, type ManifestDoc } from '@gantry/oci';
 import type { ContainerdStore } from '@gantry/registry';
 import { errdefs } from '@gantry/linux';
