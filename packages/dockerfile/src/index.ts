@@ -1,0 +1,39 @@
+export { parseDockerfile } from './dockerfile';
+export type { Dockerfile, Stage } from './dockerfile';
+export { DockerfileSyntaxError, UnknownTargetError, InvalidChangeError, InstructionValueError } from './errors';
+export { INSTRUCTION_KINDS } from './instructions';
+export type {
+  Instruction,
+  InstructionKind,
+  CommandLine,
+  Heredoc,
+  InlineSource,
+  KeyValue,
+  ArgDecl,
+  HealthConfig,
+  FromInstruction,
+  RunInstruction,
+  CmdInstruction,
+  EntrypointInstruction,
+  ShellInstruction,
+  CopyInstruction,
+  AddInstruction,
+  EnvInstruction,
+  LabelInstruction,
+  ArgInstruction,
+  WorkdirInstruction,
+  UserInstruction,
+  ExposeInstruction,
+  VolumeInstruction,
+  StopSignalInstruction,
+  HealthcheckInstruction,
+  OnbuildInstruction,
+  MaintainerInstruction,
+} from './instructions';
+export { expandWord, expandWords, expandInstruction, isExpanded } from './expand';
+export type { Env } from './expand';
+export { ShellExpansionError } from './shell-lex';
+export { compileDockerignore, readDockerignore, DockerignoreError } from './dockerignore';
+export type { IgnoreMatcher, IgnorePattern } from './dockerignore';
+export { matchGlob, hasGlob, cleanPath, BadPatternError } from './glob';
+export { parseDuration, formatDuration } from './duration';
