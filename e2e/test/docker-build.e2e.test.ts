@@ -236,6 +236,23 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
       180000,
     );
 
+    it('gantryd applies .dockerignore itself to a context an API client sends whole', async () => {
+      const body = tarOf([
+        [
+          'Dockerfile',
+          'FROM busybox\nCOPY . /ctx/\nRUN test ! -e /ctx/secret.txt && test ! -e /ctx/logs/a.log && test -e /ctx/logs/keep.log && test -e /ctx/app.txt\n',
+        ],
+        ['.dockerignore', 'secret.txt\nlogs/*.log\n!logs/keep.log\n'],
+        ['secret.txt', 'do not copy\n'],
+        ['app.txt', 'app\n'],
+        ['logs/a.log', 'a\n'],
+        ['logs/keep.log', 'kept\n'],
+      ]);
+      const r = await h.request('POST', '/v1.45/build?t=gbuild/ignored:v1', body, { 'Content-Type': 'application/x-tar' });
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('Successfully tagged gbuild/ignored:v1');
+    }, 120000);
+
     it('a context whose tar has a ".." member is refused before anything is written', async () => {
       const body = tarOf([
         ['Dockerfile', 'FROM busybox\nCOPY . /x/\n'],

@@ -17,7 +17,7 @@ import { ImageService } from '../src/images/service';
 import { ImageWriter, scratchImage } from '../src/build/image-writer';
 import { withLease } from '../src/build/commit';
 import { copyInto, expandSource, sourcesChecksum } from '../src/build/copy-step';
-import { matchGlob } from '../src/build/glob';
+import { matchGlob } from '@gantry/dockerfile';
 
 const REPO = path.resolve(__dirname, '../../..');
 const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');

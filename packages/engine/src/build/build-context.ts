@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { errdefs, linuxSys, O, openInRoot, openRoot, SysError, type Sys } from '@gantry/linux';
+import type { IgnoreMatcher } from '@gantry/dockerfile';
+import { childNames, errdefs, linuxSys, O, openInRoot, openRoot, removeAllAt, SysError, type Sys } from '@gantry/linux';
 import { checkArchive, extractArchive, spool } from '../containers/archive';
 import { tempPath } from '../images/archive';
 
@@ -63,6 +64,27 @@ export class BuildContext {
       return fs.readFileSync(fd, 'utf8');
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Remove what .dockerignore excludes (by fd: each directory opened inside the context, entries
+   * removed below it without following them). An excluded directory an exception may re-include
+   * from is walked instead of removed.
+   */
+  exclude(excluded: IgnoreMatcher, dir = ''): void {
+    const fd = openInRoot(this.sys, this.rootFd, `/${dir}`, O.RDONLY | O.DIRECTORY, { followLast: false });
+    try {
+      for (const name of childNames(this.sys, fd)) {
+        const rel = dir ? `${dir}/${name}` : name;
+        const isDir = this.sys.fstatat(fd, name)?.kind === 'dir';
+        if (excluded(rel)) {
+          if (isDir && excluded.mustWalk(rel)) this.exclude(excluded, rel);
+          else removeAllAt(this.sys, fd, name);
+        } else if (isDir) this.exclude(excluded, rel);
+      }
+    } finally {
+      this.sys.close(fd);
     }
   }
 

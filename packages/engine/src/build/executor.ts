@@ -15,16 +15,26 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { snapshots as spb } from '@gantry/api';
 import { errdefs, linuxSys, openRoot, withTempMounts, type MountSpec } from '@gantry/linux';
 import { normalizeReference } from '@gantry/oci';
-import type { ContainerdStore } from '@gantry/registry';
+import type { ContainerdStore, Credentials } from '@gantry/registry';
 import type { ContainerManager } from '../containers/manager';
 import { readUserDb, resolveUserSpec, type UserDb } from '../containers/users';
 import type { OciContainerConfig } from '../images/catalog';
-import { applyChanges } from '../images/changes';
 import { danglingName, parseName, shortId } from '../images/names';
 import type { BuildContext } from './build-context';
 import type { ImageDeps } from './commit';
 import { copyInto, expandSource, extractArchiveInto, isLocalArchive, sourcesChecksum, type CopyOptions, type Root } from './copy-step';
-import { expand, type Instruction, type ParsedDockerfile, type Stage } from './dockerfile-model';
+import {
+  expandInstruction,
+  isExpanded,
+  type AddInstruction,
+  type ArgInstruction,
+  type CopyInstruction,
+  type Dockerfile,
+  type Instruction,
+  type RunInstruction,
+  type Stage,
+} from '@gantry/dockerfile';
+import { applyMetadata, commandArgv, metadataCreatedBy } from './metadata';
 import { scratchImage, type BaseImage, type ImageWriter, type NewLayer } from './image-writer';
 import { BuildError, type BuildOutput } from './output';
 import { RunContainer } from './run-step';
@@ -38,6 +48,8 @@ export interface BuildOptions {
   buildArgs: Record<string, string | null>;
   labels: Record<string, string>;
   networkMode: string;
+  /** Credentials for a registry a FROM pulls from (the X-Registry-Config header). */
+  credentials?: (domain: string) => Credentials | undefined;
   /** Go's filepath.Match, for COPY/ADD sources with wildcards. */
   match: (pattern: string, name: string) => boolean;
 }
@@ -47,34 +59,43 @@ interface StageState {
   config: OciContainerConfig;
   /** ARGs declared in this stage, with their values (undefined: declared without one). */
   args: Map<string, string | undefined>;
+  /** CMD was set in this stage (an ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
 }
 
-const METADATA = new Set([
-  'CMD',
-  'ENTRYPOINT',
-  'SHELL',
-  'ENV',
-  'LABEL',
-  'WORKDIR',
-  'USER',
-  'EXPOSE',
-  'VOLUME',
-  'STOPSIGNAL',
-  'ONBUILD',
-  'HEALTHCHECK',
-  'MAINTAINER',
-  'ARG',
-]);
-/** Instructions whose arguments take ${VAR} expansion. */
-const EXPANDS = new Set(['ENV', 'LABEL', 'WORKDIR', 'USER', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'ADD', 'COPY', 'ARG', 'FROM']);
+/** The values of the args that have one. */
+const mapOf = (args: ReadonlyMap<string, string | undefined>) => new Map([...args].filter((e): e is [string, string] => e[1] !== undefined));
+
+const quote = (s: string) => (/^[\w.\-/]+$/.test(s) ? s : JSON.stringify(s));
 
 const key = (parts: unknown[]) => createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+
+/** An instruction without where it was written: what the cache compares. */
+const essence = (ins: Instruction) => {
+  const { line: _l, endLine: _e, original: _o, keyword: _k, ...rest } = ins;
+  return rest;
+};
+
+/** Errors of the Dockerfile package: the user's input, reported as a build error. */
+const INPUT_ERRORS = new Set([
+  'DockerfileSyntaxError',
+  'UnknownTargetError',
+  'InstructionValueError',
+  'ShellExpansionError',
+  'DockerignoreError',
+  'BadPatternError',
+]);
+
+export function asBuildError(e: unknown): unknown {
+  return e instanceof Error && INPUT_ERRORS.has(e.name) ? new BuildError(e.message) : e;
+}
 
 export class Executor {
   private readonly stageImages = new Map<string, BaseImage>();
   private readonly usedArgs = new Set<string>();
   private step = 0;
   private total = 0;
+  private escapeChar = '\\';
 
   constructor(
     private readonly deps: ImageDeps,
@@ -87,7 +108,8 @@ export class Executor {
   ) {}
 
   /** Build every stage up to the target; the last one's image. */
-  async build(df: ParsedDockerfile): Promise<BaseImage> {
+  async build(df: Dockerfile): Promise<BaseImage> {
+    this.escapeChar = df.escapeChar;
     let stages = df.stages;
     if (this.opts.target) {
       const t = this.opts.target.toLowerCase();
@@ -98,19 +120,20 @@ export class Executor {
     const labels = Object.entries(this.opts.labels);
     this.total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0) + (labels.length > 0 ? 1 : 0);
     const globals = new Map<string, string | undefined>();
-    for (const a of df.globalArgs) this.declareArg(a, globals, new Map());
+    for (const a of df.args) this.declareArgs(expandInstruction(a, mapOf(globals), this.escapeChar), globals);
     let last: BaseImage | undefined;
     for (const [i, stage] of stages.entries()) {
-      const extra =
+      // the `labels` query parameter: one more LABEL step at the end of the target stage, as dockerd
+      const extra: Instruction[] =
         i === stages.length - 1 && labels.length > 0
           ? [
               {
+                kind: 'LABEL',
                 keyword: 'LABEL',
-                args: labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`),
-                json: false,
-                flags: {},
-                original: `LABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`,
                 line: 0,
+                endLine: 0,
+                original: `LABEL ${labels.map(([k, v]) => `${quote(k)}=${quote(v)}`).join(' ')}`,
+                pairs: labels.map(([k, v]) => ({ key: k, value: v, legacy: false })),
               },
             ]
           : [];
@@ -128,24 +151,23 @@ export class Executor {
     this.out.stream(`Step ${this.step}/${this.total} : ${ins.original}\n`);
   }
 
-  private declareArg(ins: Instruction, into: Map<string, string | undefined>, env: ReadonlyMap<string, string>): void {
-    for (const word of ins.args) {
-      const eq = word.indexOf('=');
-      const name = eq < 0 ? word : word.slice(0, eq);
-      const dflt = eq < 0 ? undefined : expand(word.slice(eq + 1), env);
-      const given = this.opts.buildArgs[name];
-      if (given !== undefined) this.usedArgs.add(name);
-      into.set(name, given ?? dflt ?? undefined);
+  /** ARG: each name in scope with the build arg given for it, else its default (else the global's). */
+  private declareArgs(ins: ArgInstruction, into: Map<string, string | undefined>, globals?: Map<string, string | undefined>): void {
+    for (const a of ins.args) {
+      const given = this.opts.buildArgs[a.key];
+      if (given !== undefined) this.usedArgs.add(a.key);
+      into.set(a.key, given ?? a.value ?? globals?.get(a.key));
     }
   }
 
   private async buildStage(stage: Stage, globals: Map<string, string | undefined>, extra: Instruction[]): Promise<BaseImage> {
     this.header(stage.from);
-    const globalEnv = new Map([...globals].filter((e): e is [string, string] => e[1] !== undefined));
-    const ref = expand(stage.from.args[0]!, globalEnv);
-    const image = await this.fromImage(ref);
+    const from = expandInstruction(stage.from, mapOf(globals), this.escapeChar);
+    if (from.platform && from.platform !== 'linux' && !from.platform.startsWith('linux/'))
+      throw new BuildError(`FROM --platform=${from.platform}: this builder builds for the host's platform only`);
+    const image = await this.fromImage(from.image);
     this.out.stream(image.id ? ` ---> ${shortId(image.id)}\n` : '');
-    const st: StageState = { image, config: structuredClone(image.config.config ?? {}), args: new Map() };
+    const st: StageState = { image, config: structuredClone(image.config.config ?? {}), args: new Map(), cmdSet: false };
     for (const ins of [...stage.instructions, ...extra]) {
       this.header(ins);
       await this.dispatch(st, ins, globals);
@@ -174,7 +196,7 @@ export class Executor {
     }
     const r = parseName(name);
     if (!r) throw new BuildError(`invalid reference format: ${ref}`);
-    const client = this.deps.dist.client(r.domain, undefined);
+    const client = this.deps.dist.client(r.domain, this.opts.credentials?.(r.domain));
     try {
       await client.pull(this.deps.dist.store(), name, {
         progress: (m) => this.out.stream(m.status ? `${m.id ? `${m.id}: ` : ''}${m.status}\n` : ''),
@@ -187,10 +209,9 @@ export class Executor {
     return this.writer.base(name);
   }
 
-  /** The environment ${VAR} sees: the stage's ARGs, then its ENV over them. */
+  /** The environment $VAR sees: the stage's ARGs, then its ENV over them. */
   private env(st: StageState): Map<string, string> {
-    const env = new Map<string, string>();
-    for (const [k, v] of st.args) if (v !== undefined) env.set(k, v);
+    const env = mapOf(st.args);
     for (const e of st.config.Env ?? []) {
       const i = e.indexOf('=');
       env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
@@ -204,40 +225,27 @@ export class Executor {
     return [...st.args].filter((e): e is [string, string] => e[1] !== undefined && !envKeys.has(e[0])).map(([k, v]) => `${k}=${v}`);
   }
 
-  private async dispatch(st: StageState, ins: Instruction, globals: Map<string, string | undefined>): Promise<void> {
-    const env = this.env(st);
-    const args = EXPANDS.has(ins.keyword) ? ins.args.map((a) => expand(a, env)) : ins.args;
-    if (ins.keyword === 'ARG') {
-      // declared before the cache is asked: a cached ARG step still brings its value into scope
-      this.declareArg(ins, st.args, env);
-      // a global ARG redeclared without a value takes the global's
-      for (const word of ins.args)
-        if (!word.includes('=') && globals.has(word) && this.opts.buildArgs[word] === undefined) st.args.set(word, globals.get(word));
+  private async dispatch(st: StageState, raw: Instruction, globals: Map<string, string | undefined>): Promise<void> {
+    const ins = isExpanded(raw.kind) ? expandInstruction(raw, this.env(st), this.escapeChar) : raw;
+    switch (ins.kind) {
+      case 'FROM':
+        throw new BuildError('FROM inside a stage');
+      case 'RUN':
+        return this.run(st, ins);
+      case 'COPY':
+      case 'ADD':
+        return this.copy(st, ins);
+      default:
+        break;
     }
-    if (ins.keyword === 'RUN') return this.run(st, ins);
-    if (ins.keyword === 'COPY' || ins.keyword === 'ADD') return this.copy(st, ins, args);
-    if (!METADATA.has(ins.keyword)) throw new BuildError(`unknown instruction: ${ins.keyword}`);
-    const text = `${ins.keyword} ${ins.json ? JSON.stringify(args) : args.join(' ')}`;
-    const cacheKey = key([st.image.id, text]);
+    // declared before the cache is asked: a cached ARG step still brings its value into scope
+    if (ins.kind === 'ARG') this.declareArgs(ins, st.args, globals);
+    if (ins.kind === 'CMD') st.cmdSet = true;
+    const cacheKey = key([st.image.id, essence(ins)]);
     if (await this.cached(st, cacheKey)) return;
-    let config = st.config;
-    if (ins.keyword === 'ARG') {
-      /* declared above */
-    } else if (ins.keyword === 'MAINTAINER') {
-      /* the author only */
-    } else {
-      try {
-        config = applyChanges(config, [text]);
-      } catch (e) {
-        throw new BuildError(`dockerfile parse error on line ${ins.line}: ${(e as Error).message}`);
-      }
-    }
-    const author = ins.keyword === 'MAINTAINER' ? args.join(' ') : st.image.config.author;
-    await this.commit(st, cacheKey, {
-      config,
-      createdBy: `/bin/sh -c #(nop) ${ins.keyword === 'CMD' || ins.keyword === 'ENV' || ins.keyword === 'LABEL' || ins.keyword === 'EXPOSE' ? ' ' : ''}${text}`,
-      ...(author ? { author } : {}),
-    });
+    const config = applyMetadata(st.config, ins, st.cmdSet);
+    const author = ins.kind === 'MAINTAINER' ? ins.maintainer : st.image.config.author;
+    await this.commit(st, cacheKey, { config, createdBy: metadataCreatedBy(ins, config), ...(author ? { author } : {}) });
   }
 
   private async cached(st: StageState, cacheKey: string): Promise<boolean> {
@@ -274,9 +282,13 @@ export class Executor {
     st.config = structuredClone(c.config);
   }
 
-  private async run(st: StageState, ins: Instruction): Promise<void> {
-    const shell = st.config.Shell ?? ['/bin/sh', '-c'];
-    const argv = ins.json ? ins.args : [...shell, ins.args[0] ?? ''];
+  private async run(st: StageState, ins: RunInstruction): Promise<void> {
+    if (ins.flagsUsed.length > 0)
+      throw new BuildError(
+        `the --${ins.flagsUsed[0]} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`,
+      );
+    if (ins.heredocs.length > 0) throw new BuildError('heredocs in RUN require BuildKit: the classic builder does not run them');
+    const argv = commandArgv(ins.command, st.config.Shell ?? ['/bin/sh', '-c']);
     const extraEnv = this.argEnv(st);
     const createdBy = `${extraEnv.length > 0 ? `|${extraEnv.length} ${extraEnv.join(' ')} ` : ''}${argv.join(' ')}`;
     const cacheKey = key([st.image.id, 'RUN', argv, extraEnv]);
@@ -325,23 +337,24 @@ export class Executor {
     }
   }
 
-  private async copy(st: StageState, ins: Instruction, args: string[]): Promise<void> {
-    if (args.length < 2)
-      throw new BuildError(`${ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`);
-    const from = ins.flags.from;
+  private async copy(st: StageState, ins: CopyInstruction | AddInstruction): Promise<void> {
+    if (ins.inline.length > 0) throw new BuildError(`heredocs in ${ins.kind} require BuildKit: the classic builder does not copy them`);
+    if (ins.link || ins.exclude.length > 0 || (ins.kind === 'COPY' && ins.parents))
+      throw new BuildError(`${ins.kind} --${ins.link ? 'link' : ins.exclude.length > 0 ? 'exclude' : 'parents'} requires BuildKit`);
+    const from = ins.kind === 'COPY' ? ins.from : undefined;
     const opts: CopyOptions = {};
-    const chownSpec = ins.flags.chown ? expand(ins.flags.chown, this.env(st)) : undefined;
+    const chownSpec = ins.chown || undefined;
     if (chownSpec && /^\d+(:\d+)?$/.test(chownSpec)) opts.chown = parseChown(chownSpec);
-    if (ins.flags.chmod) opts.chmod = parseChmod(ins.flags.chmod);
-    const srcs = args.slice(0, -1);
-    let dest = args[args.length - 1]!;
+    if (ins.chmod) opts.chmod = parseChmod(ins.chmod);
+    let dest = ins.dest;
     if (!dest.startsWith('/')) dest = `${path.posix.join(st.config.WorkingDir || '/', dest)}${dest.endsWith('/') || dest === '.' ? '/' : ''}`;
-    const urls = ins.keyword === 'ADD' ? srcs.filter(isUrl) : [];
+    const srcs = ins.sources;
+    const urls = ins.kind === 'ADD' ? srcs.filter(isUrl) : [];
     if (urls.length > 0) {
-      if (urls.length !== srcs.length || from !== undefined) throw new BuildError('ADD of URLs cannot be mixed with local sources or --from in this builder');
+      if (urls.length !== srcs.length) throw new BuildError('ADD of URLs cannot be mixed with local sources in this builder');
       return this.withDownloads(urls, dest, (root, names) => this.copyFrom(st, ins, root, names, dest, opts, false, chownSpec));
     }
-    await this.withSource(from, (root) => this.copyFrom(st, ins, root, srcs, dest, opts, ins.keyword === 'ADD', chownSpec));
+    await this.withSource(from, (root) => this.copyFrom(st, ins, root, srcs, dest, opts, ins.kind === 'ADD' && ins.unpack !== false, chownSpec));
   }
 
   /** Download `urls` into a private directory as ADD does (mode 0600 files named by the URL's last element); their names there. */
@@ -380,7 +393,7 @@ export class Executor {
   /** COPY/ADD from `root`: sources expanded, the cache asked with their checksum, else copied into a new layer. */
   private async copyFrom(
     st: StageState,
-    ins: Instruction,
+    ins: CopyInstruction | AddInstruction,
     root: Root,
     srcs: string[],
     dest: string,
@@ -392,11 +405,11 @@ export class Executor {
     for (const s of srcs) {
       const found = expandSource(root, s, this.opts.match);
       if (found.length === 0)
-        throw new BuildError(`${ins.keyword} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
+        throw new BuildError(`${ins.kind} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
       paths.push(...found);
     }
     const sum = await sourcesChecksum(root, paths);
-    const cacheKey = key([st.image.id, ins.keyword, ins.flags, sum, dest]);
+    const cacheKey = key([st.image.id, ins.kind, ins.kind === 'COPY' ? (ins.from ?? '') : '', ins.chown ?? '', ins.chmod ?? '', sum, dest]);
     if (await this.cached(st, cacheKey)) return;
     const archives = new Set<string>();
     if (extract) for (const p of paths) if (await isLocalArchive(root, p)) archives.add(p);
@@ -409,7 +422,7 @@ export class Executor {
     });
     await this.commit(st, cacheKey, {
       config: st.config,
-      createdBy: `/bin/sh -c #(nop) ${ins.keyword} ${paths.length === 1 ? 'file' : 'multi'}:${sum.slice('sha256:'.length)} in ${dest} `,
+      createdBy: `/bin/sh -c #(nop) ${ins.kind} ${paths.length === 1 ? 'file' : 'multi'}:${sum.slice('sha256:'.length)} in ${dest} `,
       layer,
       ...(st.image.config.author ? { author: st.image.config.author } : {}),
     });

@@ -3,18 +3,20 @@
  * dockerfile, ...), the context received into a temporary directory, the Dockerfile parsed, the
  * executor run under one lease, and the tags set only when the whole build succeeded.
  */
+import { compileDockerignore, matchGlob, parseDockerfile } from '@gantry/dockerfile';
 import { errdefs, KindError } from '@gantry/linux';
+import { registryKeyHost, type Credentials } from '@gantry/registry';
+import { decodeAuth } from '../api/bodies';
+import { credentialsOf } from '../routes/distribution';
 import type { ContainerManager } from '../containers/manager';
 import { toHttpError } from '../http/errors';
 import { Reply, type RequestContext } from '../http/router';
 import { danglingName, familiar, normalizeOrBadRequest } from '../images/names';
 import { BuildContext } from './build-context';
 import { tagImage, withLease, type ImageDeps } from './commit';
-import { parseDockerfile } from './dockerfile-model';
-import { Executor, type BuildOptions } from './executor';
+import { asBuildError, Executor, type BuildOptions } from './executor';
 import { ImageWriter, type WrittenImage } from './image-writer';
 import { BuildError, BuildOutput } from './output';
-import { matchGlob } from './glob';
 
 const truthy = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
@@ -78,10 +80,22 @@ export async function serveBuild(c: RequestContext, deps: ImageDeps, containers:
     const text = ctx.readText(req.dockerfile);
     if (text === undefined) throw errdefs.invalidArgument(`Cannot locate specified Dockerfile: ${req.dockerfile}`);
     const df = parseDockerfile(text);
+    // .dockerignore also on this side (API clients other than the CLI send whole directories)
+    const ignore = ctx.readText('.dockerignore');
+    if (ignore !== undefined) ctx.exclude(compileDockerignore(ignore));
+    const credentials = registryConfig(c);
     const context = ctx;
     const img = await withLease(deps, 'build', async (store) => {
       const writer = new ImageWriter(deps.ctx.cd, store, deps.images);
-      const x = new Executor(deps, containers, writer, store, context, { ...req.opts, match: matchGlob }, out);
+      const x = new Executor(
+        deps,
+        containers,
+        writer,
+        store,
+        context,
+        { ...req.opts, match: matchGlob, credentials: (domain) => credentials.get(domain) },
+        out,
+      );
       const built = await x.build(df);
       if (!built.id) throw new BuildError('No image was generated. Is your Dockerfile empty?');
       return built;
@@ -98,7 +112,8 @@ export async function serveBuild(c: RequestContext, deps: ImageDeps, containers:
     deps.images.forget();
     out.end();
     return Reply.handled;
-  } catch (e) {
+  } catch (caught) {
+    const e = asBuildError(caught);
     deps.images.forget();
     if (!out.started && !(e instanceof BuildError)) throw e;
     const message = e instanceof KindError || e instanceof BuildError ? e.message : toHttpError(e).message;
@@ -109,4 +124,24 @@ export async function serveBuild(c: RequestContext, deps: ImageDeps, containers:
   } finally {
     ctx?.dispose();
   }
+}
+
+/** X-Registry-Config: base64url JSON of registry → AuthConfig (what FROM may pull with); used for this build only. */
+function registryConfig(c: RequestContext): Map<string, Credentials> {
+  const raw = c.req.headers['x-registry-config'];
+  const text = Array.isArray(raw) ? raw[0] : raw;
+  const out = new Map<string, Credentials>();
+  if (!text) return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+  } catch {
+    throw errdefs.invalidArgument('invalid X-Registry-Config header: it must be base64url-encoded JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return out;
+  for (const [server, auth] of Object.entries(parsed)) {
+    const creds = credentialsOf(decodeAuth(auth));
+    if (creds) out.set(registryKeyHost(server), creds);
+  }
+  return out;
 }
