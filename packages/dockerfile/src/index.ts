@@ -37,3 +37,13 @@ export { compileDockerignore, readDockerignore, DockerignoreError } from './dock
 export type { IgnoreMatcher, IgnorePattern } from './dockerignore';
 export { matchGlob, hasGlob, cleanPath, BadPatternError } from './glob';
 export { parseDuration, formatDuration } from './duration';
+export { stagesFor, stageDependencies } from './stages';
+export type { StageOptions } from './stages';
+export { BuildArgs, StageArgs, PROXY_ARGS } from './build-args';
+export type { BuildArgValues } from './build-args';
+export { applyToConfig, resolveCommand, healthcheckConfig, DEFAULT_SHELL } from './config';
+export type { ApplyState, ApplyOptions } from './config';
+export { parseChanges } from './changes';
+export { historyCreatedBy, multiSourceHash } from './history';
+export type { HistoryContext } from './history';
+export { checkSignal } from './signals';

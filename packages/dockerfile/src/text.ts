@@ -91,3 +91,16 @@ const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
 function isPrintable(ch: string): boolean {
   return PRINTABLE.test(ch);
 }
+
+/** Go's %q of a []string: `["a" "b"]`. */
+export function goQuoteList(list: readonly string[]): string {
+  return `[${list.map(goQuote).join(' ')}]`;
+}
+
+/** Go's %q of an int (strconv.QuoteRune): `'\x03'`, `'A'`. */
+export function goQuoteRune(n: number): string {
+  const ch = String.fromCodePoint(n);
+  if (ch === "'") return "'\\''";
+  if (ch === '"') return `'"'`;
+  return `'${goQuote(ch).slice(1, -1)}'`;
+}

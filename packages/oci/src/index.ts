@@ -4,4 +4,4 @@ export type { Reference } from './reference';
 export { hostPlatform, parsePlatform, formatPlatform, platformMatches } from './platform';
 export type { Platform } from './platform';
 export { chainIds, referenceLabels } from './manifest';
-export type { Descriptor, IndexDoc, ManifestDoc, ImageConfig } from './manifest';
+export type { Descriptor, IndexDoc, ManifestDoc, ImageConfig, ContainerConfig, HealthcheckConfig, HistoryEntry } from './manifest';

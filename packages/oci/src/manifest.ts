@@ -27,12 +27,52 @@ export interface ManifestDoc {
   layers: Descriptor[];
 }
 
+/** An image's container defaults, the config's `config` (Docker's field names; durations in nanoseconds). */
+export interface ContainerConfig {
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, object>;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  ArgsEscaped?: boolean;
+  Healthcheck?: HealthcheckConfig;
+  OnBuild?: string[] | null;
+  Shell?: string[];
+}
+
+export interface HealthcheckConfig {
+  /** `["NONE"]`, `["CMD", ...argv]` or `["CMD-SHELL", command]`. */
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** One step of an image's history (`docker history`). */
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
 export interface ImageConfig {
+  created?: string;
+  author?: string;
   architecture?: string;
+  variant?: string;
   os?: string;
-  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string; Labels?: Record<string, string> };
+  'os.version'?: string;
+  config?: ContainerConfig;
   rootfs: { type: string; diff_ids: string[] };
-  history?: unknown[];
+  history?: HistoryEntry[];
 }
 
 /**
