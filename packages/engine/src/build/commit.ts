@@ -12,8 +12,8 @@ import type { ContainerManager } from '../containers/manager';
 import type { EngineContext } from '../context';
 import type { ImageStore } from '../backend/images';
 import type { DistributionBackend } from '../backend/distribution';
-import type { ImageCatalog, OciContainerConfig } from '../images/catalog';
-import { applyChanges } from '../images/changes';
+import type { ImageCatalog, OciContainerConfig, OciImageConfig } from '../images/catalog';
+import { applyToConfig, parseChanges, type Instruction } from '@gantry/dockerfile';
 import { danglingName, familiar, repoTagReference } from '../images/names';
 import type { BuilderStore } from './builder-store';
 import { ImageWriter, type WrittenImage } from './image-writer';
@@ -80,7 +80,7 @@ export async function tagImage(images: ImageStore, img: WrittenImage, name: stri
 
 export async function commitContainer(deps: ImageDeps, containers: ContainerManager, o: CommitOptions): Promise<string> {
   const name = o.repo ? repoTagReference(o.repo, o.tag) : undefined;
-  applyChanges({}, o.changes); // a bad --change is refused before any work
+  const changes = parseChangesOrBadRequest(o.changes); // a bad --change is refused before any work
   const rec = containers.store.get(o.container);
   const pause = o.pause && rec.State.Running && !rec.State.Paused;
   const cd = deps.ctx.cd;
@@ -108,7 +108,7 @@ export async function commitContainer(deps: ImageDeps, containers: ContainerMana
         (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
       if (!empty) (merged as Record<string, unknown>)[k] = v;
     }
-    const config = applyChanges(imageConfigOf(merged), o.changes);
+    const config = applyChanges(base.config, imageConfigOf(merged), changes);
     const written = await writer.write(base, {
       layer,
       config,
@@ -124,4 +124,27 @@ export async function commitContainer(deps: ImageDeps, containers: ContainerMana
   deps.images.forget();
   deps.ctx.events.emit('container', 'commit', rec.Id, { comment: o.comment, imageID: img.id, imageRef: name ? familiar(name) : '' });
   return img.id;
+}
+
+function parseChangesOrBadRequest(changes: string[]): Instruction[] {
+  try {
+    return parseChanges(changes);
+  } catch (e) {
+    throw errdefs.invalidArgument((e as Error).message);
+  }
+}
+
+/** The `--change` instructions applied in order, each expanded with the config's Env as it stands. */
+function applyChanges(image: OciImageConfig, config: OciContainerConfig, changes: Instruction[]): OciContainerConfig {
+  let cur: OciImageConfig = { ...image, config };
+  const state = { cmdSet: false };
+  for (const ins of changes) {
+    const env = new Map((cur.config?.Env ?? []).map((e) => [e.split('=', 1)[0]!, e.slice(e.indexOf('=') + 1)] as [string, string]));
+    try {
+      cur = applyToConfig(cur, ins, env, { state });
+    } catch (e) {
+      throw errdefs.invalidArgument((e as Error).message);
+    }
+  }
+  return cur.config ?? {};
 }

@@ -139,6 +139,12 @@ export async function sourcesChecksum(root: Root, paths: readonly string[]): Pro
   return `sha256:${h.digest('hex')}`;
 }
 
+/** One source's hash as Docker's history names it: `file:<hex>` or `dir:<hex>` (content, not times). */
+export async function sourceHash(root: Root, p: string): Promise<string> {
+  const sum = await sourcesChecksum(root, [p]);
+  return `${isDir(root, p) ? 'dir' : 'file'}:${sum.slice('sha256:'.length)}`;
+}
+
 export interface CopyOptions {
   /** Owner of everything copied (default 0:0, as Docker). */
   chown?: { uid: number; gid: number };

@@ -22,19 +22,26 @@ import type { OciContainerConfig } from '../images/catalog';
 import { danglingName, parseName, shortId } from '../images/names';
 import type { BuildContext } from './build-context';
 import type { ImageDeps } from './commit';
-import { copyInto, expandSource, extractArchiveInto, isLocalArchive, sourcesChecksum, type CopyOptions, type Root } from './copy-step';
+import { copyInto, expandSource, extractArchiveInto, isLocalArchive, sourceHash, type CopyOptions, type Root } from './copy-step';
 import {
+  applyToConfig,
+  BuildArgs,
+  DEFAULT_SHELL,
   expandInstruction,
+  historyCreatedBy,
+  multiSourceHash,
+  resolveCommand,
+  stagesFor,
+  type ApplyState,
+  type StageArgs,
   isExpanded,
   type AddInstruction,
-  type ArgInstruction,
   type CopyInstruction,
   type Dockerfile,
   type Instruction,
   type RunInstruction,
   type Stage,
 } from '@gantry/dockerfile';
-import { applyMetadata, commandArgv, metadataCreatedBy } from './metadata';
 import { scratchImage, type BaseImage, type ImageWriter, type NewLayer } from './image-writer';
 import { BuildError, type BuildOutput } from './output';
 import { RunContainer } from './run-step';
@@ -57,14 +64,11 @@ export interface BuildOptions {
 interface StageState {
   image: BaseImage;
   config: OciContainerConfig;
-  /** ARGs declared in this stage, with their values (undefined: declared without one). */
-  args: Map<string, string | undefined>;
-  /** CMD was set in this stage (an ENTRYPOINT then keeps it). */
-  cmdSet: boolean;
+  /** The build args this stage declared (and those given for the proxy variables). */
+  args: StageArgs;
+  /** Whether this stage set CMD (an ENTRYPOINT then keeps it). */
+  apply: ApplyState;
 }
-
-/** The values of the args that have one. */
-const mapOf = (args: ReadonlyMap<string, string | undefined>) => new Map([...args].filter((e): e is [string, string] => e[1] !== undefined));
 
 const quote = (s: string) => (/^[\w.\-/]+$/.test(s) ? s : JSON.stringify(s));
 
@@ -92,7 +96,7 @@ export function asBuildError(e: unknown): unknown {
 
 export class Executor {
   private readonly stageImages = new Map<string, BaseImage>();
-  private readonly usedArgs = new Set<string>();
+  private args = new BuildArgs();
   private step = 0;
   private total = 0;
   private escapeChar = '\\';
@@ -110,17 +114,11 @@ export class Executor {
   /** Build every stage up to the target; the last one's image. */
   async build(df: Dockerfile): Promise<BaseImage> {
     this.escapeChar = df.escapeChar;
-    let stages = df.stages;
-    if (this.opts.target) {
-      const t = this.opts.target.toLowerCase();
-      const i = stages.findIndex((s) => s.name === t);
-      if (i < 0) throw new BuildError(`failed to reach build target ${this.opts.target} in Dockerfile`);
-      stages = stages.slice(0, i + 1);
-    }
+    this.args = new BuildArgs(this.opts.buildArgs, df.args, df.escapeChar);
+    // every stage up to the target, in order, as the classic builder runs them
+    const stages = stagesFor(df, { ...(this.opts.target ? { target: this.opts.target } : {}), buildArgs: this.args, all: true });
     const labels = Object.entries(this.opts.labels);
     this.total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0) + (labels.length > 0 ? 1 : 0);
-    const globals = new Map<string, string | undefined>();
-    for (const a of df.args) this.declareArgs(expandInstruction(a, mapOf(globals), this.escapeChar), globals);
     let last: BaseImage | undefined;
     for (const [i, stage] of stages.entries()) {
       // the `labels` query parameter: one more LABEL step at the end of the target stage, as dockerd
@@ -137,11 +135,11 @@ export class Executor {
               },
             ]
           : [];
-      last = await this.buildStage(stage, globals, extra);
+      last = await this.buildStage(stage, extra);
       this.stageImages.set(String(stage.index), last);
       if (stage.name) this.stageImages.set(stage.name, last);
     }
-    const unused = Object.keys(this.opts.buildArgs).filter((k) => !this.usedArgs.has(k));
+    const unused = this.args.unconsumed();
     if (unused.length > 0) this.out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     return last!;
   }
@@ -151,26 +149,17 @@ export class Executor {
     this.out.stream(`Step ${this.step}/${this.total} : ${ins.original}\n`);
   }
 
-  /** ARG: each name in scope with the build arg given for it, else its default (else the global's). */
-  private declareArgs(ins: ArgInstruction, into: Map<string, string | undefined>, globals?: Map<string, string | undefined>): void {
-    for (const a of ins.args) {
-      const given = this.opts.buildArgs[a.key];
-      if (given !== undefined) this.usedArgs.add(a.key);
-      into.set(a.key, given ?? a.value ?? globals?.get(a.key));
-    }
-  }
-
-  private async buildStage(stage: Stage, globals: Map<string, string | undefined>, extra: Instruction[]): Promise<BaseImage> {
+  private async buildStage(stage: Stage, extra: Instruction[]): Promise<BaseImage> {
     this.header(stage.from);
-    const from = expandInstruction(stage.from, mapOf(globals), this.escapeChar);
+    const from = expandInstruction(stage.from, this.args.globalEnv(), this.escapeChar);
     if (from.platform && from.platform !== 'linux' && !from.platform.startsWith('linux/'))
       throw new BuildError(`FROM --platform=${from.platform}: this builder builds for the host's platform only`);
     const image = await this.fromImage(from.image);
     this.out.stream(image.id ? ` ---> ${shortId(image.id)}\n` : '');
-    const st: StageState = { image, config: structuredClone(image.config.config ?? {}), args: new Map(), cmdSet: false };
+    const st: StageState = { image, config: structuredClone(image.config.config ?? {}), args: this.args.stage(), apply: { cmdSet: false } };
     for (const ins of [...stage.instructions, ...extra]) {
       this.header(ins);
-      await this.dispatch(st, ins, globals);
+      await this.dispatch(st, ins);
       this.out.stream(` ---> ${shortId(st.image.id)}\n`);
     }
     return st.image;
@@ -209,24 +198,14 @@ export class Executor {
     return this.writer.base(name);
   }
 
-  /** The environment $VAR sees: the stage's ARGs, then its ENV over them. */
+  /** What $VAR means in the stage's next instruction: its Env, then the build args in scope. */
   private env(st: StageState): Map<string, string> {
-    const env = mapOf(st.args);
-    for (const e of st.config.Env ?? []) {
-      const i = e.indexOf('=');
-      env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
-    }
-    return env;
+    return st.args.expansionEnv(st.config.Env ?? []);
   }
 
-  /** Build args in scope that ENV does not set: the RUN environment's extra entries. */
-  private argEnv(st: StageState): string[] {
-    const envKeys = new Set((st.config.Env ?? []).map((e) => e.split('=')[0]));
-    return [...st.args].filter((e): e is [string, string] => e[1] !== undefined && !envKeys.has(e[0])).map(([k, v]) => `${k}=${v}`);
-  }
-
-  private async dispatch(st: StageState, raw: Instruction, globals: Map<string, string | undefined>): Promise<void> {
-    const ins = isExpanded(raw.kind) ? expandInstruction(raw, this.env(st), this.escapeChar) : raw;
+  private async dispatch(st: StageState, raw: Instruction): Promise<void> {
+    const env = this.env(st);
+    const ins = isExpanded(raw.kind) ? expandInstruction(raw, env, this.escapeChar) : raw;
     switch (ins.kind) {
       case 'FROM':
         throw new BuildError('FROM inside a stage');
@@ -239,13 +218,13 @@ export class Executor {
         break;
     }
     // declared before the cache is asked: a cached ARG step still brings its value into scope
-    if (ins.kind === 'ARG') this.declareArgs(ins, st.args, globals);
-    if (ins.kind === 'CMD') st.cmdSet = true;
+    if (ins.kind === 'ARG') st.args.declare(ins.args);
     const cacheKey = key([st.image.id, essence(ins)]);
+    const applied = applyToConfig({ ...st.image.config, config: st.config }, raw, env, { escapeChar: this.escapeChar, state: st.apply });
     if (await this.cached(st, cacheKey)) return;
-    const config = applyMetadata(st.config, ins, st.cmdSet);
-    const author = ins.kind === 'MAINTAINER' ? ins.maintainer : st.image.config.author;
-    await this.commit(st, cacheKey, { config, createdBy: metadataCreatedBy(ins, config), ...(author ? { author } : {}) });
+    const config = applied.config ?? {};
+    const createdBy = historyCreatedBy(raw, { env, escapeChar: this.escapeChar, config }) ?? '';
+    await this.commit(st, cacheKey, { config, createdBy, ...(applied.author ? { author: applied.author } : {}) });
   }
 
   private async cached(st: StageState, cacheKey: string): Promise<boolean> {
@@ -288,9 +267,10 @@ export class Executor {
         `the --${ins.flagsUsed[0]} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`,
       );
     if (ins.heredocs.length > 0) throw new BuildError('heredocs in RUN require BuildKit: the classic builder does not run them');
-    const argv = commandArgv(ins.command, st.config.Shell ?? ['/bin/sh', '-c']);
-    const extraEnv = this.argEnv(st);
-    const createdBy = `${extraEnv.length > 0 ? `|${extraEnv.length} ${extraEnv.join(' ')} ` : ''}${argv.join(' ')}`;
+    const argv = resolveCommand(ins.command, st.config.Shell ?? DEFAULT_SHELL);
+    const extraEnv = st.args.inScope(st.config.Env ?? []);
+    const historyArgs = st.args.historyArgs(st.config.Env ?? []);
+    const createdBy = historyCreatedBy(ins, { config: st.config, ...(historyArgs ? { buildArgs: historyArgs } : {}) }) ?? argv.join(' ');
     const cacheKey = key([st.image.id, 'RUN', argv, extraEnv]);
     if (await this.cached(st, cacheKey)) return;
     if (!st.image.id) throw new BuildError(`The command '${argv.join(' ')}' cannot run: the image has no filesystem (FROM scratch)`);
@@ -408,7 +388,9 @@ export class Executor {
         throw new BuildError(`${ins.kind} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
       paths.push(...found);
     }
-    const sum = await sourcesChecksum(root, paths);
+    const hashes: string[] = [];
+    for (const p of paths) hashes.push(await sourceHash(root, p));
+    const sum = multiSourceHash(hashes);
     const cacheKey = key([st.image.id, ins.kind, ins.kind === 'COPY' ? (ins.from ?? '') : '', ins.chown ?? '', ins.chmod ?? '', sum, dest]);
     if (await this.cached(st, cacheKey)) return;
     const archives = new Set<string>();
@@ -422,7 +404,7 @@ export class Executor {
     });
     await this.commit(st, cacheKey, {
       config: st.config,
-      createdBy: `/bin/sh -c #(nop) ${ins.kind} ${paths.length === 1 ? 'file' : 'multi'}:${sum.slice('sha256:'.length)} in ${dest} `,
+      createdBy: historyCreatedBy(ins, { config: st.config, sourceHash: sum }) ?? '',
       layer,
       ...(st.image.config.author ? { author: st.image.config.author } : {}),
     });
