@@ -368,5 +368,12 @@ describe('the build cache survives a gantryd restart', () => {
     const again = run();
     expect(again.match(/ ---> Using cache/g)).toHaveLength(3);
     expect(h.ok(['image', 'inspect', '--format', '{{.Id}}', 'restart:v1']).trim()).toBe(id);
+    // the intermediate images are listed with -a only, and go with the image they led to
+    const busybox = h.ok(['image', 'inspect', '--format', '{{.Id}}', 'busybox']).trim();
+    expect(h.ok(['images', '-q', '--no-trunc']).trim().split('\n').sort()).toEqual([busybox, id].sort());
+    expect(new Set(h.ok(['images', '-aq', '--no-trunc']).trim().split('\n')).size).toBe(4); // busybox, COPY, RUN, ENV
+    const removed = h.ok(['rmi', 'restart:v1']);
+    expect(removed.match(/^Deleted: /gm)).toHaveLength(3);
+    expect(h.ok(['images', '-aq', '--no-trunc']).trim()).toBe(busybox);
   }, 180000);
 });

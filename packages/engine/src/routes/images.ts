@@ -272,6 +272,27 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     if (deleteImage) {
       out.push({ Deleted: e.id });
       ctx.events.emit('image', 'delete', e.id, { name: e.id });
+      await removeUntaggedParents(e.id, out);
+    }
+  };
+
+  /**
+   * After a built or committed image goes: its parents that are untagged, the parent of no other
+   * image and used by no container go too (the intermediate images of a build), as dockerd does.
+   */
+  const removeUntaggedParents = async (id: string, out: DeleteItem[]): Promise<void> => {
+    const parents = deps.parents;
+    if (!parents) return;
+    for (let p = parents.parentOf(id); p; p = parents.parentOf(p)) {
+      cat.forget();
+      const all = await cat.entries();
+      const entry = all.find((x) => x.id === p);
+      if (!entry || !isDangling(entry) || entry.records.some((r) => !isDanglingName(r.name))) return;
+      if (all.some((x) => x.id !== p && parents.parentOf(x.id) === p)) return;
+      if (deps.inUse(entry.id, '').length > 0) return;
+      for (const r of entry.records) await cat.deleteRecord(r.name, false);
+      out.push({ Deleted: entry.id });
+      ctx.events.emit('image', 'delete', entry.id, { name: entry.id });
     }
   };
 
