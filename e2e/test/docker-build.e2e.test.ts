@@ -10,6 +10,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '@gantry/testkit';
 import { GantrydHarness, sharedGantryd } from '../src/gantryd';
 
 interface Built {
@@ -207,6 +208,21 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     }
     expect(h.ok(['run', '--rm', 'gbuild/add:v1'])).toBe('payload\nserved\n600\npkg.tar.gz\n');
   }, 180000);
+
+  it('an interrupted build stops its RUN container and leaves nothing behind', async () => {
+    const dir = join(h.dir, 'build-cancel');
+    write(dir, { Dockerfile: 'FROM busybox\nRUN echo started; sleep 60\n' });
+    const before = h.ok(['ps', '-aq']);
+    const c = spawn('docker', ['build', '-t', 'gbuild/cancelled:v1', dir], { env: { ...h.env(), DOCKER_BUILDKIT: '0' } });
+    let out = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise((r) => c.once('exit', r));
+    await waitFor('the RUN step to start', () => /^started$/m.test(out), 60000);
+    c.kill('SIGKILL');
+    await exited;
+    await waitFor('the RUN container to go', () => h.ok(['ps', '-aq']) === before, 30000);
+    expect(h.docker(['image', 'inspect', 'gbuild/cancelled:v1']).status).not.toBe(0);
+  }, 120000);
 
   describe('bad input fails clearly and leaves no tagged image or container', () => {
     const cases: [string, string, RegExp, number][] = [

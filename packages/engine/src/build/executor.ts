@@ -57,6 +57,8 @@ export interface BuildOptions {
   networkMode: string;
   /** Credentials for a registry a FROM pulls from (the X-Registry-Config header). */
   credentials?: (domain: string) => Credentials | undefined;
+  /** Aborted when the client goes away (docker build interrupted): the build stops at once. */
+  signal?: AbortSignal;
   /** Go's filepath.Match, for COPY/ADD sources with wildcards. */
   match: (pattern: string, name: string) => boolean;
 }
@@ -145,6 +147,7 @@ export class Executor {
   }
 
   private header(ins: Instruction): void {
+    if (this.opts.signal?.aborted) throw new BuildError('the build was cancelled: the client went away');
     this.step++;
     this.out.stream(`Step ${this.step}/${this.total} : ${ins.original}\n`);
   }
@@ -190,6 +193,7 @@ export class Executor {
       await client.pull(this.deps.dist.store(), name, {
         progress: (m) => this.out.stream(m.status ? `${m.id ? `${m.id}: ` : ''}${m.status}\n` : ''),
         danglingName,
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       });
     } finally {
       client.close();
@@ -276,7 +280,14 @@ export class Executor {
     if (!st.image.id) throw new BuildError(`The command '${argv.join(' ')}' cannot run: the image has no filesystem (FROM scratch)`);
     const rc = await RunContainer.run(
       this.containers,
-      { imageId: st.image.id, argv, config: st.config, extraEnv, networkMode: this.opts.networkMode },
+      {
+        imageId: st.image.id,
+        argv,
+        config: st.config,
+        extraEnv,
+        networkMode: this.opts.networkMode,
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      },
       this.out,
     );
     let layer: NewLayer;

@@ -16,6 +16,8 @@ export interface RunSpec {
   /** Build args in scope: in the command's environment, not in the image. */
   extraEnv: string[];
   networkMode: string;
+  /** The build was cancelled: the container is killed. */
+  signal?: AbortSignal;
 }
 
 export class RunContainer {
@@ -46,9 +48,13 @@ export class RunContainer {
       io.subscribe((chunk) => void out.stream(chunk.data.toString('utf8')));
       drained = io.ended;
     });
+    const cancel = () => void m.kill(id, 'SIGKILL').catch(() => undefined);
+    spec.signal?.addEventListener('abort', cancel);
     try {
+      if (spec.signal?.aborted) throw new BuildError('the build was cancelled: the client went away');
       const exited = m.wait(id, 'next-exit');
       await m.start(id);
+      if (spec.signal?.aborted) cancel();
       const r = await exited;
       await drained;
       if (r.StatusCode !== 0) throw new BuildError(`The command '${spec.argv.join(' ')}' returned a non-zero code: ${r.StatusCode}`, r.StatusCode);
@@ -57,6 +63,7 @@ export class RunContainer {
       await m.remove(id, { force: true, removeVolumes: true }).catch(() => undefined);
       throw e;
     } finally {
+      spec.signal?.removeEventListener('abort', cancel);
       m.ioWatchers.delete(id);
     }
     return rc;

@@ -75,6 +75,12 @@ export async function serveBuild(c: RequestContext, deps: ImageDeps, containers:
   const req = parseBuildQuery(c.query);
   const out = new BuildOutput(c.res, req.quiet);
   let ctx: BuildContext | undefined;
+  // docker build interrupted: the client closes the connection and the build stops, leaving nothing running
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!c.res.writableEnded) abort.abort();
+  };
+  c.res.once('close', onClose);
   try {
     ctx = await BuildContext.receive(deps.ctx.dataRoot, c.req);
     const text = ctx.readText(req.dockerfile);
@@ -93,7 +99,7 @@ export async function serveBuild(c: RequestContext, deps: ImageDeps, containers:
         writer,
         store,
         context,
-        { ...req.opts, match: matchGlob, credentials: (domain) => credentials.get(domain) },
+        { ...req.opts, match: matchGlob, credentials: (domain) => credentials.get(domain), signal: abort.signal },
         out,
       );
       const built = await x.build(df);
@@ -122,6 +128,7 @@ export async function serveBuild(c: RequestContext, deps: ImageDeps, containers:
     out.end();
     return Reply.handled;
   } finally {
+    c.res.off('close', onClose);
     ctx?.dispose();
   }
 }
