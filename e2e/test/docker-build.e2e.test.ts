@@ -249,6 +249,14 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
         expect(r.status).toBe(code);
         expect(h.docker(['image', 'inspect', 'gbuild/bad:v1']).status).not.toBe(0);
         expect(h.ok(['ps', '-aq'])).toBe(before);
+        // no step or view snapshot of the builder's, no lease left in gantry-containerd
+        const ctr = (...args: string[]) => {
+          const c = spawnSync('ctr', ['--address', join(h.dir, 'run', 'containerd', 'containerd.sock'), '-n', 'gantry', ...args], { encoding: 'utf8' });
+          if (c.status !== 0) throw new Error(c.stderr);
+          return c.stdout;
+        };
+        expect(ctr('snapshots', 'ls').match(/^build-\S+/gm)).toBeNull();
+        expect(ctr('leases', 'ls').match(/^(build|commit)-\S+/gm)).toBeNull();
       },
       180000,
     );
