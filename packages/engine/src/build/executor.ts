@@ -332,6 +332,8 @@ export class Executor {
     if (ins.inline.length > 0) throw new BuildError(`heredocs in ${ins.kind} require BuildKit: the classic builder does not copy them`);
     if (ins.link || ins.exclude.length > 0 || (ins.kind === 'COPY' && ins.parents))
       throw new BuildError(`${ins.kind} --${ins.link ? 'link' : ins.exclude.length > 0 ? 'exclude' : 'parents'} requires BuildKit`);
+    if (ins.kind === 'ADD' && (ins.checksum !== undefined || ins.keepGitDir !== undefined))
+      throw new BuildError(`ADD --${ins.checksum !== undefined ? 'checksum' : 'keep-git-dir'} requires BuildKit`);
     const from = ins.kind === 'COPY' ? ins.from : undefined;
     const opts: CopyOptions = {};
     const chownSpec = ins.chown || undefined;
