@@ -110,8 +110,8 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     expect(img!.Config.WorkingDir).toBe('/app');
     expect(Object.keys(img!.Config.ExposedPorts)).toEqual(['8080/tcp']);
     expect(img!.Config.Labels).toEqual({ 'org.example.kind': 'demo', 'org.example.stage': 'final' });
-    // busybox's layer + the two COPYs
-    expect(img!.RootFS.Layers).toHaveLength(3);
+    // busybox's layer, WORKDIR's (it made /app) and the two COPYs
+    expect(img!.RootFS.Layers).toHaveLength(4);
     // the ARG's value is not kept in the image
     expect(img!.Config.Env.some((e) => e.startsWith('WHO='))).toBe(false);
     // --chown by name, looked up in the image's /etc/passwd and /etc/group
@@ -167,6 +167,13 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     const listed = h.ok(['run', '--rm', 'gbuild/ctx:v1']).split('\n');
     expect(listed).toContain('data.txt');
     expect(listed).not.toContain('secret.txt');
+
+    // WORKDIR makes its directory in the image (seen from another working directory)
+    write(ctx, { 'Dockerfile.wd': 'FROM busybox\nWORKDIR /made/here\nWORKDIR /etc\n' });
+    buildOk(['-f', join(ctx, 'Dockerfile.wd'), '-t', 'gbuild/wd:v1']);
+    expect(h.ok(['run', '--rm', '-w', '/', 'gbuild/wd:v1', 'ls', '-d', '/made/here'])).toBe('/made/here\n');
+    const wdLayers = JSON.parse(h.ok(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', 'gbuild/wd:v1'])) as string[];
+    expect(wdLayers).toHaveLength(2); // busybox's and /made/here's: /etc was there already
 
     buildOk(['--target', 'artifact', '-t', 'gbuild/artifact:v1', '--build-arg', 'WHO=gantry']);
     const layers = JSON.parse(h.ok(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', 'gbuild/artifact:v1'])) as string[];

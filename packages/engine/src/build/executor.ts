@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { snapshots as spb } from '@gantry/api';
-import { errdefs, linuxSys, openRoot, withTempMounts, type MountSpec } from '@gantry/linux';
+import { errdefs, linuxSys, mkdirAllInRoot, openRoot, withTempMounts, type MountSpec } from '@gantry/linux';
 import { normalizeReference } from '@gantry/oci';
 import type { ContainerdStore, Credentials } from '@gantry/registry';
 import type { ContainerManager } from '../containers/manager';
@@ -228,7 +228,10 @@ export class Executor {
     if (await this.cached(st, cacheKey)) return;
     const config = applied.config ?? {};
     const createdBy = historyCreatedBy(raw, { env, escapeChar: this.escapeChar, config }) ?? '';
-    await this.commit(st, cacheKey, { config, createdBy, ...(applied.author ? { author: applied.author } : {}) });
+    // WORKDIR makes its directory when the image lacks it (a layer then), as Docker's builder does
+    const layer =
+      ins.kind === 'WORKDIR' && config.WorkingDir ? await this.withStepRoot(st.image, async (root) => makeDir(root, config.WorkingDir!)) : undefined;
+    await this.commit(st, cacheKey, { config, createdBy, ...(layer ? { layer } : {}), ...(applied.author ? { author: applied.author } : {}) });
   }
 
   private async cached(st: StageState, cacheKey: string): Promise<boolean> {
@@ -424,7 +427,10 @@ export class Executor {
   }
 
   /** A fresh snapshot of `base`, mounted writable for `fn`, made into a layer, then removed. */
-  private async withStepRoot(base: BaseImage, fn: (root: Root) => Promise<void>): Promise<NewLayer> {
+  private async withStepRoot(base: BaseImage, fn: (root: Root) => Promise<boolean>): Promise<NewLayer | undefined>;
+  private async withStepRoot(base: BaseImage, fn: (root: Root) => Promise<void>): Promise<NewLayer>;
+  /** `fn` may answer false: it changed nothing, and no layer is made. */
+  private async withStepRoot(base: BaseImage, fn: (root: Root) => Promise<boolean | void>): Promise<NewLayer | undefined> {
     const cd = this.deps.ctx.cd;
     const stepKey = `build-step-${randomBytes(8).toString('hex')}`;
     const mounts = (
@@ -436,14 +442,15 @@ export class Executor {
     ).mounts;
     try {
       const sys = linuxSys();
-      await withTempMounts(sys, path.join(this.deps.ctx.dataRoot, 'tmp', 'build-mounts'), toSpecs(mounts), false, async (dir) => {
+      const changed = await withTempMounts(sys, path.join(this.deps.ctx.dataRoot, 'tmp', 'build-mounts'), toSpecs(mounts), false, async (dir) => {
         const fd = openRoot(sys, dir);
         try {
-          await fn({ sys, fd });
+          return await fn({ sys, fd });
         } finally {
           sys.close(fd);
         }
       });
+      if (changed === false) return undefined;
       return await this.writer.layerOf(stepKey, base);
     } finally {
       await cd.call(cd.snapshots, cd.snapshots.remove, { snapshotter: SNAPSHOTTER, key: stepKey }).catch(() => undefined);
@@ -453,6 +460,13 @@ export class Executor {
 
 const toSpecs = (mounts: { type: string; source: string; options: string[]; target?: string }[]): MountSpec[] =>
   mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
+
+/** Make `dir` (and its parents) inside `root` unless it is there; whether anything was made. */
+function makeDir(root: Root, dir: string): boolean {
+  let made = false;
+  root.sys.close(mkdirAllInRoot(root.sys, root.fd, dir, 0o755, () => (made = true)));
+  return made;
+}
 
 const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
