@@ -183,6 +183,18 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     expect(bad.out).toContain('failed to reach build target nope in Dockerfile');
   }, 180000);
 
+  it('ONBUILD triggers run when an image is built FROM the image that has them, and are not inherited', () => {
+    write(ctx, {
+      'Dockerfile.onbase': 'FROM busybox\nONBUILD COPY data.txt /onbuild/\nONBUILD RUN wc -c < /onbuild/data.txt > /onbuild/size\n',
+      'Dockerfile.onchild': 'FROM gbuild/onbase:v1\nCMD ["cat", "/onbuild/size"]\n',
+    });
+    buildOk(['-f', join(ctx, 'Dockerfile.onbase'), '-t', 'gbuild/onbase:v1']);
+    const out = buildOk(['-f', join(ctx, 'Dockerfile.onchild'), '-t', 'gbuild/onchild:v1']);
+    expect(out).toContain('# Executing 2 build triggers');
+    expect(h.ok(['run', '--rm', 'gbuild/onchild:v1']).trim()).toBe(String(fs.statSync(join(ctx, 'data.txt')).size));
+    expect(h.ok(['image', 'inspect', '--format', '{{json .Config.OnBuild}}', 'gbuild/onchild:v1']).trim()).toBe('null');
+  }, 180000);
+
   it('ADD extracts a local tar.gz and downloads a URL (mode 0600); COPY copies the archive as it is', async () => {
     const dir = join(h.dir, 'build-add');
     write(dir, { 'pkg/inner/p.txt': 'payload\n' });

@@ -35,6 +35,7 @@ import {
   type ApplyState,
   type StageArgs,
   isExpanded,
+  parseDockerfile,
   type AddInstruction,
   type CopyInstruction,
   type Dockerfile,
@@ -160,6 +161,13 @@ export class Executor {
     const image = await this.fromImage(from.image);
     this.out.stream(image.id ? ` ---> ${shortId(image.id)}\n` : '');
     const st: StageState = { image, config: structuredClone(image.config.config ?? {}), args: this.args.stage(), apply: { cmdSet: false } };
+    // the base image's ONBUILD triggers run first, and are not inherited
+    const triggers = st.config.OnBuild ?? [];
+    if (triggers.length > 0) {
+      st.config.OnBuild = null;
+      this.out.stream(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}\n`);
+      for (const t of triggers) await this.dispatch(st, parseTrigger(t));
+    }
     for (const ins of [...stage.instructions, ...extra]) {
       this.header(ins);
       await this.dispatch(st, ins);
@@ -460,6 +468,19 @@ export class Executor {
 
 const toSpecs = (mounts: { type: string; source: string; options: string[]; target?: string }[]): MountSpec[] =>
   mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));
+
+/** An ONBUILD trigger stored in an image config, as the instruction it is. */
+function parseTrigger(text: string): Instruction {
+  let ins: Instruction | undefined;
+  try {
+    ins = parseDockerfile(`FROM scratch\n${text}\n`).stages[0]!.instructions[0];
+  } catch (e) {
+    throw new BuildError(`failed to parse the ONBUILD trigger ${JSON.stringify(text)}: ${(e as Error).message}`);
+  }
+  if (!ins || ins.kind === 'FROM' || ins.kind === 'ONBUILD' || ins.kind === 'MAINTAINER')
+    throw new BuildError(`${ins?.kind ?? 'an empty'} isn't allowed as an ONBUILD trigger`);
+  return ins;
+}
 
 /** Make `dir` (and its parents) inside `root` unless it is there; whether anything was made. */
 function makeDir(root: Root, dir: string): boolean {
