@@ -6,6 +6,7 @@
  * pattern that matches a path (or one of its parent directories) decides.
  */
 import { BadPatternError, cleanPath, matchGlob } from './glob';
+import { Nfa, type Token } from './nfa';
 import { trimSpace } from './text';
 
 export interface IgnorePattern {
@@ -52,18 +53,26 @@ export function readDockerignore(text: string): string[] {
   return out;
 }
 
-type MatchType = 'exact' | 'prefix' | 'suffix' | 'regexp';
+type MatchType = 'exact' | 'prefix' | 'suffix' | 'automaton';
 
+/**
+ * One pattern, matched as Docker's pattern matcher matches it: Docker turns the pattern into a
+ * Go regular expression (`*` is `[^/]*`, `?` is `[^/]`, `**` spans directories, other regexp
+ * characters escaped, brackets kept), with shortcuts for the exact, `prefix**` and `**suffix`
+ * shapes. Gantry keeps the shortcuts and runs the rest as an automaton (nfa.ts), never as a
+ * backtracking JavaScript expression; bracket expressions follow filepath.Match's syntax, which
+ * the pattern was checked against.
+ */
 class Pattern {
   private readonly type: MatchType;
-  private readonly regexp?: RegExp;
+  private readonly nfa?: Nfa;
 
   constructor(
     readonly pattern: string,
     readonly exclusion: boolean,
   ) {
     const chars = Array.from(pattern);
-    let re = '^';
+    const tokens: Token[] = [];
     let type: MatchType = 'exact';
     for (let k = 0, i = 0; k < chars.length; i++) {
       const ch = chars[k++]!;
@@ -75,38 +84,38 @@ class Pattern {
             // a trailing ** matches everything below, as in .gitignore
             if (type === 'exact') type = 'prefix';
             else {
-              re += '[^\\n]*';
-              type = 'regexp';
+              tokens.push({ t: 'star', not: '\n' });
+              type = 'automaton';
             }
           } else {
-            re += '(?:[^\\n]*/)?';
-            type = 'regexp';
+            tokens.push({ t: 'dirs' });
+            type = 'automaton';
           }
           if (i === 0) type = 'suffix';
         } else {
-          re += '[^/]*';
-          type = 'regexp';
+          tokens.push({ t: 'star', not: '/' });
+          type = 'automaton';
         }
       } else if (ch === '?') {
-        re += '[^/]';
-        type = 'regexp';
-      } else if ('.+()|{}$'.includes(ch)) re += `\\${ch}`;
-      else if (ch === '\\') {
-        if (k < chars.length) re += `\\${chars[k++]!}`;
-        else re += '\\\\';
-      } else if (ch === '[' || ch === ']') {
-        re += ch;
-        type = 'regexp';
-      } else re += ch; // as Docker: other regexp characters (`^`) keep their regexp meaning
+        tokens.push({ t: 'one', not: '/' });
+        type = 'automaton';
+      } else if (ch === '\\') {
+        tokens.push({ t: 'lit', c: k < chars.length ? chars[k++]! : '\\' });
+        type = 'automaton';
+      } else if (ch === '[') {
+        const [test, next] = bracket(chars, k);
+        tokens.push({ t: 'class', test });
+        k = next;
+        type = 'automaton';
+      } else if (ch === ']') {
+        tokens.push({ t: 'lit', c: ch });
+        type = 'automaton';
+      } else if (ch === '^')
+        tokens.push({ t: 'bol' }); // unescaped in Docker's expression: an anchor
+      else tokens.push({ t: 'lit', c: ch });
     }
     this.type = type;
-    if (type === 'regexp') {
-      try {
-        this.regexp = new RegExp(re + '$');
-      } catch (e) {
-        throw new DockerignoreError(`error parsing regexp: ${(e as Error).message}`);
-      }
-    }
+    if (type === 'automaton') this.nfa = new Nfa(tokens);
   }
 
   matches(path: string): boolean {
@@ -120,10 +129,40 @@ class Pattern {
         if (path.endsWith(suffix)) return true;
         return suffix.startsWith('/') && path === suffix.slice(1);
       }
-      case 'regexp':
-        return this.regexp!.test(path);
+      case 'automaton':
+        return this.nfa!.matches(path);
     }
   }
+}
+
+/** A bracket expression starting after its `[` (already checked by filepath.Match): its test and the index after `]`. */
+function bracket(chars: readonly string[], k: number): [(ch: string) => boolean, number] {
+  let negated = false;
+  if (chars[k] === '^') {
+    negated = true;
+    k++;
+  }
+  const ranges: [number, number][] = [];
+  const esc = (): number => {
+    if (chars[k] === '\\') k++;
+    return (chars[k++] ?? '').codePointAt(0) ?? -1;
+  };
+  while (k < chars.length && !(chars[k] === ']' && ranges.length > 0)) {
+    const lo = esc();
+    let hi = lo;
+    if (chars[k] === '-') {
+      k++;
+      hi = esc();
+    }
+    // filepath.Match lets `[z-a]` pass; the Go expression Docker then builds does not compile
+    if (hi < lo) throw new DockerignoreError('syntax error in pattern');
+    ranges.push([lo, hi]);
+  }
+  const test = (ch: string): boolean => {
+    const c = ch.codePointAt(0)!;
+    return ranges.some(([lo, hi]) => lo <= c && c <= hi) !== negated;
+  };
+  return [test, k + 1];
 }
 
 /** Compile patterns (as readDockerignore returns them) into Docker's matcher. */

@@ -14,7 +14,11 @@ export interface ParsedFlags {
   lists: Map<string, string[]>;
 }
 
+const NONE: ParsedFlags = Object.freeze({ used: new Set<string>(), bools: new Map(), strings: new Map(), lists: new Map() });
+
 export function parseFlags(words: readonly string[], spec: Readonly<Record<string, FlagKind>>): ParsedFlags {
+  // most instructions have no flags: share one empty (never written) result
+  if (words.length === 0) return NONE;
   const out: ParsedFlags = { used: new Set(), bools: new Map(), strings: new Map(), lists: new Map() };
   for (const a of words) {
     if (a === '--') break;

@@ -61,35 +61,58 @@ export class LineError extends Error {
 /** Docker's bufio.Scanner refuses longer lines (64 KiB token, newline included). */
 const MAX_LINE_BYTES = 65535;
 
+const NO_FLAGS: string[] = [];
 const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
 
 type ArgParser = (rest: string, escape: string) => { args: string[]; json?: boolean; child?: RawNode };
 
-const DISPATCH: Record<string, ArgParser> = {
-  add: maybeJSONToList,
-  arg: (rest, esc) => ({ args: parseWords(rest, esc) }),
-  cmd: maybeJSON,
-  copy: maybeJSONToList,
-  entrypoint: maybeJSON,
-  env: (rest, esc) => ({ args: nameVal(rest, 'ENV', esc) }),
-  expose: (rest) => ({ args: whitespaceDelimited(rest) }),
-  from: (rest) => ({ args: whitespaceDelimited(rest) }),
-  healthcheck: healthConfig,
-  label: (rest, esc) => ({ args: nameVal(rest, 'LABEL', esc) }),
-  maintainer: plainString,
-  onbuild: subCommand,
-  run: maybeJSON,
-  shell: maybeJSON,
-  stopsignal: plainString,
-  user: plainString,
-  volume: maybeJSONToList,
-  workdir: plainString,
-};
+const DISPATCH = new Map<string, ArgParser>(
+  Object.entries<ArgParser>({
+    add: maybeJSONToList,
+    arg: (rest, esc) => ({ args: parseWords(rest, esc) }),
+    cmd: maybeJSON,
+    copy: maybeJSONToList,
+    entrypoint: maybeJSON,
+    env: (rest, esc) => ({ args: nameVal(rest, 'ENV', esc) }),
+    expose: (rest) => ({ args: whitespaceDelimited(rest) }),
+    from: (rest) => ({ args: whitespaceDelimited(rest) }),
+    healthcheck: healthConfig,
+    label: (rest, esc) => ({ args: nameVal(rest, 'LABEL', esc) }),
+    maintainer: plainString,
+    onbuild: subCommand,
+    run: maybeJSON,
+    shell: maybeJSON,
+    stopsignal: plainString,
+    user: plainString,
+    volume: maybeJSONToList,
+    workdir: plainString,
+  }),
+);
 
 const HEREDOC_INSTRUCTIONS = new Set(['add', 'copy', 'run']);
 const HEREDOC_WORD = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/;
-const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
 const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
+
+const isDirectiveSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\f' || c === '\r';
+
+/**
+ * `name = value` after a directive's `#`: what Docker's `^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`
+ * matches, scanned by hand (that expression backtracks quadratically in JavaScript; RE2 does not).
+ */
+function directiveLine(s: string): { name: string; value: string } | undefined {
+  const name = /^[a-zA-Z][a-zA-Z0-9]*/.exec(s)?.[0];
+  if (name === undefined) return undefined;
+  let i = name.length;
+  while (isDirectiveSpace(s[i])) i++;
+  if (s[i] !== '=') return undefined;
+  const eq = ++i;
+  while (isDirectiveSpace(s[i])) i++;
+  let end = s.length;
+  while (end > i && isDirectiveSpace(s[end - 1])) end--;
+  // all blanks after `=`: the lazy group still takes the last one
+  if (end === i) return i > eq ? { name, value: s[i - 1]! } : undefined;
+  return { name, value: s.slice(i, end) };
+}
 
 /** Split into lines as Go's scanner does, each keeping its "\n". */
 function splitLines(text: string): string[] {
@@ -146,17 +169,17 @@ export function parseLines(text: string): ParsedLines {
       directivesDone = true;
       return false;
     }
-    const m = DIRECTIVE.exec(trimLeftSpace(line.slice(1)));
-    const key = m?.[1]!.toLowerCase();
+    const m = directiveLine(trimLeftSpace(line.slice(1)));
+    const key = m?.name.toLowerCase();
     if (!m || !KNOWN_DIRECTIVES.has(key!)) {
       directivesDone = true;
       return false;
     }
     if (key! in directives) throw new LineError(`only one ${key} parser directive can be used`, lineNo);
-    directives[key!] = m[2]!;
+    directives[key!] = m.value;
     if (key === 'escape') {
-      if (m[2] !== '`' && m[2] !== '\\') throw new LineError(`invalid escape token '${m[2]}' does not match \` or \\`, lineNo);
-      escape = m[2];
+      if (m.value !== '`' && m.value !== '\\') throw new LineError(`invalid escape token '${m.value}' does not match \` or \\`, lineNo);
+      escape = m.value;
     }
     return true;
   };
@@ -248,11 +271,17 @@ function canContainHeredoc(node: RawNode): boolean {
 
 /** Split an instruction's text into keyword, flags and the arguments its parser shapes. */
 function nodeFromLine(line: string, escape: string): RawNode {
-  const [keyword, rest] = splitOnce(trimSpace(line));
+  const parts = splitOnce(trimSpace(line));
+  const keyword = parts[0];
   let args = '';
-  let flags: string[] = [];
-  if (rest !== undefined) [args, flags] = extractFlags(rest, escape);
-  const parse = DISPATCH[keyword.toLowerCase()];
+  let flags: string[] = NO_FLAGS;
+  if (parts.length === 2) {
+    const rest = parts[1];
+    // the common case, no `--flag`, without the flag scanner
+    if (rest.startsWith('--') || isSpace(rest[0]!)) [args, flags] = extractFlags(rest, escape);
+    else args = rest;
+  }
+  const parse = DISPATCH.get(keyword.toLowerCase());
   // unknown instructions are reported by the second pass, with the line
   const parsed = parse ? parse(trimSpace(args), escape) : { args: [] };
   const node: RawNode = {

@@ -9,6 +9,8 @@
  * RUN, CMD and ENTRYPOINT are never expanded by the builder (the shell does that at run time).
  */
 
+import { Nfa, type Token } from './nfa';
+
 export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
 
 /** A word Docker's lexer refuses (`failed to process "${a": syntax error: missing '}'`). */
@@ -17,7 +19,8 @@ export class ShellExpansionError extends Error {
     readonly word: string,
     readonly reason: string,
   ) {
-    super(`failed to process ${JSON.stringify(word)}: ${reason}`);
+    // the word in full is `word`; the message quotes a bounded part of it
+    super(`failed to process ${JSON.stringify(word.length > 256 ? `${word.slice(0, 256)}...` : word)}: ${reason}`);
     this.name = 'ShellExpansionError';
   }
 }
@@ -45,6 +48,8 @@ function lookupEnv(env: Env, name: string): string | undefined {
 }
 
 const EOF = '';
+/** Nesting of `${...}` words Gantry follows (Go's growable stacks have no such limit; no real Dockerfile nears it). */
+const MAX_DEPTH = 1000;
 const LETTER = /^\p{L}$/u;
 const DIGIT = /^\p{Nd}$/u;
 
@@ -94,6 +99,7 @@ function isLexSpace(ch: string): boolean {
 class Lexer {
   private readonly chars: string[];
   private pos = 0;
+  private depth = 0;
   private rawEscapes: boolean;
   private readonly escape: string;
 
@@ -116,6 +122,8 @@ class Lexer {
 
   /** Process up to `stop` (consumed) or the end; returns the text and its words. */
   processStopOn(stop: string, rawEscapes: boolean): { text: string; words: string[] } {
+    // `${a:-${a:-${a:-...` nests a call per level: refuse what would exhaust the stack
+    if (++this.depth > MAX_DEPTH) throw new LexFailure('substitutions nested too deeply');
     let text = '';
     const words = new Words();
     const saved = this.rawEscapes;
@@ -151,6 +159,7 @@ class Lexer {
       return { text, words: words.finish() };
     } finally {
       this.rawEscapes = saved;
+      this.depth--;
     }
   }
 
@@ -302,9 +311,7 @@ class Lexer {
     const replacement = this.untilClose('}', true);
     const value = this.get(name);
     if (this.opts.skipUnsetEnv && value === undefined) return `\${${name}/${pattern}/${replacement}}`;
-    const re = shellPatternRegex(pattern, true, false, all);
-    // a function, so that `$&` and friends in the replacement stay literal
-    return (value ?? '').replace(re, () => replacement);
+    return replaceMatches(shellPattern(pattern), value ?? '', replacement, all);
   }
 
   private name(): string {
@@ -323,32 +330,30 @@ class Lexer {
   }
 }
 
-/** A shell pattern (`*`, `?`, `\` escapes; everything else literal) as a regular expression. */
-function shellPatternRegex(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
+/** A shell pattern (`*`, `?`, `\` escapes; everything else literal) as an automaton. */
+function shellPattern(pattern: string): Nfa {
   const chars = Array.from(pattern);
-  let out = anchored ? '^' : '';
+  const tokens: Token[] = [];
   for (let i = 0; i < chars.length; i++) {
     const tok = chars[i]!;
-    if (tok === '*') out += greedy ? '[^\\n]*' : '[^\\n]*?';
-    else if (tok === '?') out += '[^\\n]';
+    if (tok === '*') tokens.push({ t: 'star', not: '\n' });
+    else if (tok === '?') tokens.push({ t: 'one', not: '\n' });
     else if (tok === '\\') {
       const n = chars[i + 1];
       if (n === '}' || n === '/') continue;
       i++;
-      if (n !== '*' && n !== '?' && n !== '\\') throw new LexFailure(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? ''}'`);
-      out += '\\' + n;
-    } else out += tok.replace(/[[\]{}.+()|^$/]/g, '\\$&');
+      if (n !== '*' && n !== '?' && n !== '\\') throw new LexFailure(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? '\ufffd'}'`);
+      tokens.push({ t: 'lit', c: n });
+    } else tokens.push({ t: 'lit', c: tok });
   }
-  try {
-    return new RegExp(out, global ? 'gu' : 'u');
-  } catch (e) {
-    throw new LexFailure(`invalid pattern (${pattern}) in substitution: ${(e as Error).message}`);
-  }
+  return new Nfa(tokens);
 }
 
 function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const m = shellPatternRegex(pattern, greedy, true).exec(value);
-  return m ? value.slice(m.index + m[0].length) : value;
+  const chars = Array.from(value);
+  const ends = shellPattern(pattern).prefixEnds(chars);
+  if (ends.length === 0) return value;
+  return chars.slice(greedy ? ends[ends.length - 1] : ends[0]).join('');
 }
 
 /** A pattern reversed with its `\x` escapes kept in order, so a suffix is trimmed as a prefix. */
@@ -370,6 +375,35 @@ function reverse(s: string): string {
 
 function trimSuffix(pattern: string, value: string, greedy: boolean): string {
   return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy));
+}
+
+/** `${V/p/r}` and `${V//p/r}`: leftmost, longest matches; an empty match next to the previous one is skipped, as in Go. */
+function replaceMatches(nfa: Nfa, value: string, replacement: string, all: boolean): string {
+  const chars = Array.from(value);
+  let out = '';
+  let pos = 0;
+  let prevEnd = -1;
+  while (pos <= chars.length) {
+    const m = nfa.search(chars, pos);
+    if (!m) break;
+    const [s, e] = m;
+    if (s === e && s === prevEnd) {
+      if (s >= chars.length) break;
+      out += chars[s];
+      pos = s + 1;
+      continue;
+    }
+    out += chars.slice(pos, s).join('') + replacement;
+    prevEnd = e;
+    pos = e;
+    if (!all) break;
+    if (s === e) {
+      if (s >= chars.length) break;
+      out += chars[s];
+      pos = s + 1;
+    }
+  }
+  return out + chars.slice(pos).join('');
 }
 
 function run<T>(word: string, f: () => T): T {

@@ -65,6 +65,18 @@ describe('compileDockerignore: the reference examples', () => {
   it('refuses `!` alone and malformed patterns', () => {
     expect(() => compileDockerignore('!')).toThrow(new DockerignoreError('illegal exclusion pattern: "!"'));
     expect(() => compileDockerignore('a[')).toThrow(DockerignoreError);
+    // filepath.Match accepts an inverted range; the expression Docker builds from it does not compile
+    expect(() => compileDockerignore('[Local-Only]/')).toThrow('syntax error in pattern');
+  });
+
+  it('escapes, brackets and regexp characters', () => {
+    expect(compileDockerignore('a\\*b')('a*b')).toBe(true);
+    expect(compileDockerignore('a\\*b')('axb')).toBe(false);
+    expect(compileDockerignore('a[b-d]e')('ace')).toBe(true);
+    expect(compileDockerignore('a[^b-d]e')('ace')).toBe(false);
+    expect(compileDockerignore('a.|)$(}+{bc')('a.|)$(}+{bc')).toBe(true);
+    expect(compileDockerignore('.*')('.env')).toBe(true);
+    expect(compileDockerignore('.*')('env')).toBe(false);
   });
 
   it('an empty file excludes nothing', () => {
