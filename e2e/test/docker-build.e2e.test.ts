@@ -183,6 +183,17 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
     expect(bad.out).toContain('failed to reach build target nope in Dockerfile');
   }, 180000);
 
+  it('-q prints only the image ID; --label adds a LABEL step; an unused --build-arg is warned about', () => {
+    write(ctx, { 'Dockerfile.small': 'FROM busybox\nENV SMALL=1\n' });
+    const id = buildOk(['-q', '-f', join(ctx, 'Dockerfile.small'), '--label', 'built.by=gantry', '-t', 'gbuild/small:v1'])
+      .split('\n')
+      .filter((l) => l.startsWith('sha256:'));
+    expect(id).toEqual([h.ok(['image', 'inspect', '--format', '{{.Id}}', 'gbuild/small:v1']).trim()]);
+    expect(h.ok(['image', 'inspect', '--format', '{{json .Config.Labels}}', 'gbuild/small:v1']).trim()).toBe('{"built.by":"gantry"}');
+    const out = buildOk(['-f', join(ctx, 'Dockerfile.small'), '--build-arg', 'UNUSED=1', '-t', 'gbuild/small:v1']);
+    expect(out).toContain('[Warning] One or more build-args [UNUSED] were not consumed');
+  }, 180000);
+
   it('ONBUILD triggers run when an image is built FROM the image that has them, and are not inherited', () => {
     write(ctx, {
       'Dockerfile.onbase': 'FROM busybox\nONBUILD COPY data.txt /onbuild/\nONBUILD RUN wc -c < /onbuild/data.txt > /onbuild/size\n',

@@ -102,7 +102,7 @@ describe('build output', () => {
     expect(rec.status).toBe(200);
     expect(rec.chunks.map((c) => JSON.parse(c) as unknown)).toEqual([
       { stream: 'Step 1/2 : FROM busybox\n' },
-      { aux: { ID: 'sha256:abc' } },
+      { id: 'moby.image.id', aux: { ID: 'sha256:abc' } },
       {
         errorDetail: { code: 1, message: "The command '/bin/sh -c false' returned a non-zero code: 1" },
         error: "The command '/bin/sh -c false' returned a non-zero code: 1",
@@ -112,13 +112,14 @@ describe('build output', () => {
     expect(rec.ended).toBe(true);
   });
 
-  it('quiet: only the image ID and errors', () => {
+  it('quiet: only the image ID (aux, then as text) and errors', () => {
     const { res, rec } = fakeResponse();
     const out = new BuildOutput(res, true);
     out.stream('Step 1/1 : FROM busybox\n');
     expect(out.started).toBe(false);
     out.aux('sha256:abc');
-    expect(rec.chunks).toEqual([`${JSON.stringify({ aux: { ID: 'sha256:abc' } })}\n`]);
+    out.quietResult('sha256:abc');
+    expect(rec.chunks).toEqual([`${JSON.stringify({ id: 'moby.image.id', aux: { ID: 'sha256:abc' } })}\n`, `${JSON.stringify({ stream: 'sha256:abc\n' })}\n`]);
   });
 });
 

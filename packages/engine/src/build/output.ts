@@ -21,7 +21,7 @@ export class BuildError extends Error {
 export class BuildOutput {
   constructor(
     private readonly res: ServerResponse,
-    /** q=1: only the image ID (aux) and errors are sent. */
+    /** q=1: only the image ID (aux, then as text at the end) and errors are sent. */
     private readonly quiet: boolean,
   ) {}
 
@@ -41,8 +41,14 @@ export class BuildOutput {
     if (!this.quiet && text !== '') this.send({ stream: text });
   }
 
+  /** The built image's ID, as dockerd's builder emits it (`"id": "moby.image.id"`). */
   aux(id: string): void {
-    this.send({ aux: { ID: id } });
+    this.send({ id: 'moby.image.id', aux: { ID: id } });
+  }
+
+  /** q=1: the image ID as the only text, once everything worked (what `docker build -q` prints). */
+  quietResult(id: string): void {
+    if (this.quiet) this.send({ stream: `${id}\n` });
   }
 
   error(message: string, code?: number): void {

@@ -115,6 +115,7 @@ export async function serveBuild(c: RequestContext, deps: ImageDeps, containers:
       out.stream(`Successfully tagged ${familiar(t)}\n`);
     }
     if (req.tags.length > 0 && written.target) await deps.images.deleteRecord(danglingName(written.target.digest), false);
+    out.quietResult(img.id);
     deps.images.forget();
     out.end();
     return Reply.handled;
