@@ -37,7 +37,7 @@ export { compileDockerignore, readDockerignore, DockerignoreError } from './dock
 export type { IgnoreMatcher, IgnorePattern } from './dockerignore';
 export { matchGlob, hasGlob, cleanPath, BadPatternError } from './glob';
 export { parseDuration, formatDuration } from './duration';
-export { stagesFor, stageDependencies } from './stages';
+export { stagesFor, stageDependencies, resolveFrom } from './stages';
 export type { StageOptions } from './stages';
 export { BuildArgs, StageArgs, PROXY_ARGS } from './build-args';
 export type { BuildArgValues } from './build-args';

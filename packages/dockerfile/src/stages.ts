@@ -76,3 +76,20 @@ export function stagesFor(df: Dockerfile, opts: StageOptions = {}): Stage[] {
   }
   return df.stages.filter((s) => needed.has(s.index));
 }
+
+/**
+ * A stage's base as the classic builder resolves it: FROM's image and --platform expanded with
+ * the global ARGs; `stage` is set when the image names an earlier stage (build on its result),
+ * otherwise `image` is an image reference or `scratch`. An empty expansion is Docker's
+ * `base name ($X) should not be blank`.
+ */
+export function resolveFrom(df: Dockerfile, stage: Stage, buildArgs?: BuildArgs): { image: string; platform?: string; stage?: Stage } {
+  const env = buildArgs?.globalEnv() ?? new Map<string, string>();
+  const image = expandWord(stage.from.image, env, df.escapeChar);
+  if (image === '') throw new InstructionValueError(`base name (${stage.from.image}) should not be blank`);
+  const out: { image: string; platform?: string; stage?: Stage } = { image };
+  if (stage.from.platform !== undefined) out.platform = expandWord(stage.from.platform, env, df.escapeChar);
+  const named = stageNamed(df, image, stage.index);
+  if (named) out.stage = named;
+  return out;
+}

@@ -1,4 +1,4 @@
-import { BuildArgs, InstructionValueError, parseDockerfile, stageDependencies, stagesFor, UnknownTargetError } from '../src';
+import { BuildArgs, InstructionValueError, parseDockerfile, resolveFrom, stageDependencies, stagesFor, UnknownTargetError } from '../src';
 
 const df = parseDockerfile(
   [
@@ -48,5 +48,15 @@ describe('stagesFor', () => {
   it('a FROM naming a later stage is an image, not a dependency', () => {
     const d = parseDockerfile('FROM later\nFROM alpine AS later');
     expect(stageDependencies(d, d.stages[0]!)).toEqual([]);
+  });
+});
+
+describe('resolveFrom', () => {
+  it('expands FROM with the global ARGs and names the stage it builds on', () => {
+    const d = parseDockerfile('ARG V=3.19\nARG P=linux/arm64\nFROM --platform=$P alpine:$V AS base\nFROM base\nFROM ${MISSING}');
+    const args = new BuildArgs({ V: '3.20' }, d.args);
+    expect(resolveFrom(d, d.stages[0]!, args)).toEqual({ image: 'alpine:3.20', platform: 'linux/arm64' });
+    expect(resolveFrom(d, d.stages[1]!, args)).toMatchObject({ image: 'base', stage: { index: 0 } });
+    expect(() => resolveFrom(d, d.stages[2]!, args)).toThrow(new InstructionValueError('base name (${MISSING}) should not be blank'));
   });
 });
