@@ -265,7 +265,7 @@ describe('docker build (classic builder) and docker commit against gantryd', () 
       ],
       ['failing RUN', 'FROM busybox\nRUN echo before && false\n', /The command '\/bin\/sh -c echo before && false' returned a non-zero code: 1/, 1],
       ['RUN exit code', 'FROM busybox\nRUN exit 7\n', /returned a non-zero code: 7/, 7],
-      ['FROM of an empty reference', 'ARG IMAGE\nFROM $IMAGE\n', /invalid reference format/, 1],
+      ['FROM of an empty reference', 'ARG IMAGE\nFROM $IMAGE\n', /base name \(\$IMAGE\) should not be blank/, 1],
       ['FROM without an image', 'FROM busybox\nRUN true\nFROM\n', /line 3: FROM requires either one or three arguments/, 1],
     ];
     it.each(cases)(

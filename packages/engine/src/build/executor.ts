@@ -36,6 +36,7 @@ import {
   type StageArgs,
   isExpanded,
   parseDockerfile,
+  resolveFrom,
   type AddInstruction,
   type CopyInstruction,
   type Dockerfile,
@@ -103,6 +104,7 @@ export class Executor {
   private step = 0;
   private total = 0;
   private escapeChar = '\\';
+  private df: Dockerfile | undefined;
 
   constructor(
     private readonly deps: ImageDeps,
@@ -117,6 +119,7 @@ export class Executor {
   /** Build every stage up to the target; the last one's image. */
   async build(df: Dockerfile): Promise<BaseImage> {
     this.escapeChar = df.escapeChar;
+    this.df = df;
     this.args = new BuildArgs(this.opts.buildArgs, df.args, df.escapeChar);
     // every stage up to the target, in order, as the classic builder runs them
     const stages = stagesFor(df, { ...(this.opts.target ? { target: this.opts.target } : {}), buildArgs: this.args, all: true });
@@ -155,10 +158,11 @@ export class Executor {
 
   private async buildStage(stage: Stage, extra: Instruction[]): Promise<BaseImage> {
     this.header(stage.from);
-    const from = expandInstruction(stage.from, this.args.globalEnv(), this.escapeChar);
+    const from = resolveFrom(this.df!, stage, this.args);
     if (from.platform && from.platform !== 'linux' && !from.platform.startsWith('linux/'))
       throw new BuildError(`FROM --platform=${from.platform}: this builder builds for the host's platform only`);
-    const image = await this.fromImage(from.image);
+    const built = from.stage ? this.stageImages.get(String(from.stage.index)) : undefined;
+    const image = built ?? (await this.fromImage(from.image));
     this.out.stream(image.id ? ` ---> ${shortId(image.id)}\n` : '');
     const st: StageState = { image, config: structuredClone(image.config.config ?? {}), args: this.args.stage(), apply: { cmdSet: false } };
     // the base image's ONBUILD triggers run first, and are not inherited
