@@ -26,6 +26,8 @@ import { ExecManager } from './containers/exec';
 import { EventMonitor } from './containers/monitor';
 import { NetworkController } from './networks/controller';
 import { registerNetworkRoutes } from './routes/networks';
+import { registerBuildRoutes } from './routes/build';
+import { BuilderStore } from './build/builder-store';
 import { ContainerMounts } from './volumes/container-mounts';
 import { VolumeStore } from './volumes/store';
 
@@ -138,10 +140,12 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
   registerContainerFileRoutes(router, ctx, containers, new RootfsAccess(ctx));
   registerExecRoutes(router, ctx, execs);
   const distribution = new Distribution(cd, opts.insecureRegistries ?? []);
-  registerImageRoutes(router, ctx, { images: imageService, inUse }, distribution);
+  const builderStore = new BuilderStore(opts.dataRoot, opts.log);
+  registerImageRoutes(router, ctx, { images: imageService, inUse, parents: builderStore }, distribution);
   registerEventRoutes(router, ctx, store, imageService, () => volumeUsage(volumes));
   registerDistributionRoutes(router, ctx, distribution);
   registerNetworkRoutes(router, ctx, networks);
+  registerBuildRoutes(router, { ctx, images: imageService, store: () => distribution.store(), dist: distribution, builder: builderStore }, containers);
   // Sweep stale sandboxes first: once restore() runs, automatic restarts set up fresh ones that a
   // later sweep would take for stale (a container being restarted is not running yet).
   await networks.sweep();

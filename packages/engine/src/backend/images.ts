@@ -25,4 +25,13 @@ export interface ImagesBackend {
   readonly images: ImageStore;
   /** The ids of the containers made from image `imageId` (or named `name`): rmi refuses, ps -a counts them. */
   inUse(imageId: string, name: string): string[];
+  /** Parents of built and committed images (the builder's records), when there is a builder. */
+  parents?: ImageParents;
+}
+
+/** Which image a built or committed image was made on. */
+interface ImageParents {
+  parentOf(id: string): string | undefined;
+  /** Every image that is some image's parent. */
+  parentIds(): Set<string>;
 }

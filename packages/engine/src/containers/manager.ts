@@ -49,6 +49,8 @@ export class ContainerManager {
   /** Exits being handled, so an event and a reconcile do not settle the same exit twice. */
   readonly settling = new Set<string>();
   readonly exitListeners: ((id: string) => Promise<void>)[] = [];
+  /** Told of a container's io as soon as it is opened, before its task starts (the builder streams RUN output). */
+  readonly ioWatchers = new Map<string, (io: ContainerIO) => void>();
   /** Set by close(): nothing is retried or restarted any more. */
   closing = false;
   readonly health: HealthMonitor;

@@ -76,6 +76,7 @@ async function createAndStartTask(m: ContainerManager, rec: ContainerRecord, may
   const log = new JsonFileWriter(rec.LogPath, parseLogOpts(logOpts));
   const io = ContainerIO.open(fifos, { terminal: tty, log });
   m.ios.set(rec.Id, io);
+  m.ioWatchers.get(rec.Id)?.(io);
   m.logWriters.set(rec.Id, log);
   // which step failed decides how dockerd words the error (see below)
   let step: 'prepare' | 'create' | 'start' = 'prepare';

@@ -49,6 +49,9 @@ const CONFIG_FIELDS: Record<string, Schema> = {
   Shell: S.strslice,
 };
 
+/** `POST /commit`'s body: a container config (moby's container.Config). */
+export const CONFIG_BODY = S.object('Config', CONFIG_FIELDS);
+
 const THROTTLE_DEVICE = S.object('ThrottleDevice', { Path: S.string, Rate: S.uint64 });
 
 const RESOURCES_FIELDS: Record<string, Schema> = {

@@ -17,7 +17,7 @@ import { Reply } from '../http/router';
 import { danglingName, familiar, normalizeOrBadRequest, parseName } from '../images/names';
 
 /** Docker's AuthConfig (X-Registry-Auth and the body of POST /auth), decoded by `decodeAuth`. */
-function credentialsOf(a: AuthBody): Credentials | undefined {
+export function credentialsOf(a: AuthBody): Credentials | undefined {
   if (a.identitytoken) return { identityToken: a.identitytoken };
   if (a.registrytoken) return { registryToken: a.registrytoken };
   let { username, password } = a;

@@ -61,7 +61,7 @@ function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown
 async function summaries(
   cat: ImageStore,
   entries: ImageEntry[],
-  opts: { inUse?: ImagesBackend['inUse']; sharedSize: boolean; apiVersion: string },
+  opts: { inUse?: ImagesBackend['inUse']; sharedSize: boolean; apiVersion: string; parentOf?: (id: string) => string | undefined },
 ): Promise<Record<string, unknown>[]> {
   // how many images use each layer: shared size is what a layer used by several images takes
   const users = new Map<string, number>();
@@ -74,7 +74,7 @@ async function summaries(
     const name = repoTags(e)[0] ?? '';
     out.push({
       Id: e.id,
-      ParentId: '',
+      ParentId: opts.parentOf?.(e.id) ?? '',
       RepoTags: repoTags(e),
       RepoDigests: repoDigests(e),
       Created: imageCreated(e),
@@ -128,6 +128,13 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const dangling = danglingFilter(f);
     let entries = await cat.entries();
     const all = entries;
+    // untagged images other images were built on (a build's steps) are listed with -a only, as dockerd
+    if (!truthy(c.query.get('all')) && deps.parents) {
+      const parentIds = deps.parents.parentIds();
+      const present = new Set(all.map((e) => e.id));
+      const hasChild = new Set([...parentIds].filter((p) => all.some((e) => present.has(e.id) && deps.parents!.parentOf(e.id) === p)));
+      entries = entries.filter((e) => !(hasChild.has(e.id) && isDangling(e)));
+    }
     if (dangling !== undefined) entries = entries.filter((e) => isDangling(e) === dangling);
     if (f.label) entries = entries.filter((e) => labelsMatch({ label: f.label! }, e.config.config?.Labels));
     for (const [key, cmp] of [
@@ -155,7 +162,12 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
         }),
       );
     }
-    return summaries(cat, entries, { inUse: deps.inUse, sharedSize: truthy(c.query.get('shared-size')), apiVersion: c.apiVersion });
+    return summaries(cat, entries, {
+      inUse: deps.inUse,
+      sharedSize: truthy(c.query.get('shared-size')),
+      apiVersion: c.apiVersion,
+      ...(deps.parents ? { parentOf: (id: string) => deps.parents!.parentOf(id) } : {}),
+    });
   });
 
   router.get('/images/*name/json', async (c) => {
@@ -171,7 +183,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       Id: e.id,
       RepoTags: repoTags(e),
       RepoDigests: repoDigests(e),
-      Parent: '',
+      Parent: deps.parents?.parentOf(e.id) ?? '',
       Comment: comment,
       Created: cfg.created ?? '0001-01-01T00:00:00Z',
       DockerVersion: '',
@@ -212,6 +224,17 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       rows[0].Id = e.id;
       rows[0].Tags = repoTags(e);
     }
+    // the images a build or commit went through name their rows (from the top: each image's
+    // history is a prefix of its child's)
+    const all = deps.parents ? await cat.entries() : [];
+    for (let id = deps.parents?.parentOf(e.id); id; id = deps.parents?.parentOf(id)) {
+      const p = all.find((x) => x.id === id);
+      if (!p) break;
+      const row = rows[rows.length - (p.config.history?.length ?? 0)];
+      if (!row) break;
+      row.Id = p.id;
+      row.Tags = repoTags(p);
+    }
     return rows;
   });
 
@@ -249,6 +272,27 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     if (deleteImage) {
       out.push({ Deleted: e.id });
       ctx.events.emit('image', 'delete', e.id, { name: e.id });
+      await removeUntaggedParents(e.id, out);
+    }
+  };
+
+  /**
+   * After a built or committed image goes: its parents that are untagged, the parent of no other
+   * image and used by no container go too (the intermediate images of a build), as dockerd does.
+   */
+  const removeUntaggedParents = async (id: string, out: DeleteItem[]): Promise<void> => {
+    const parents = deps.parents;
+    if (!parents) return;
+    for (let p = parents.parentOf(id); p; p = parents.parentOf(p)) {
+      cat.forget();
+      const all = await cat.entries();
+      const entry = all.find((x) => x.id === p);
+      if (!entry || !isDangling(entry) || entry.records.some((r) => !isDanglingName(r.name))) return;
+      if (all.some((x) => x.id !== p && parents.parentOf(x.id) === p)) return;
+      if (deps.inUse(entry.id, '').length > 0) return;
+      for (const r of entry.records) await cat.deleteRecord(r.name, false);
+      out.push({ Deleted: entry.id });
+      ctx.events.emit('image', 'delete', entry.id, { name: entry.id });
     }
   };
 
