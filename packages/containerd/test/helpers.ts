@@ -74,6 +74,12 @@ export class TestDaemon {
   async stop(): Promise<void> {
     this.closeClients();
     const p = this.proc;
+    if (p && (p.exitCode !== null || p.signalCode !== null) && p.signalCode !== 'SIGKILL') {
+      // died on its own: keep what it said, the directory goes below
+      process.stderr.write(
+        `gantry-containerd exited (${p.exitCode ?? p.signalCode}) before stop; its log:\n${fs.readFileSync(this.logFile, 'utf8').slice(-8000)}\n`,
+      );
+    }
     if (p && p.exitCode === null && p.signalCode === null) {
       p.kill('SIGTERM');
       await new Promise((r) => p.once('exit', r));
