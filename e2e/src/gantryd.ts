@@ -31,11 +31,23 @@ export interface HttpResult {
  * the shared directory (a bench script, another runner) a gantryd of its own.
  */
 export async function sharedGantryd(): Promise<GantrydHarness> {
-  const dir = process.env[SHARED_GANTRYD];
-  if (dir !== undefined) return GantrydHarness.shared(dir);
+  const base = process.env[SHARED_GANTRYD];
+  if (base !== undefined) return GantrydHarness.shared(sharedDirOfThisWorker(base));
   const h = await GantrydHarness.start('gsh-');
   h.loadBusybox();
   return h;
+}
+
+/**
+ * One shared gantryd per jest worker (suites of different workers run at the same time; each
+ * suite's stop() compares its gantryd with what it found, so two suites must never share one at
+ * once). The `.d` ends the name, so no worker's directory is a prefix of another's (`w1.d`,
+ * `w10.d`): the harness finds its processes and mounts by their paths.
+ */
+function sharedDirOfThisWorker(base: string): string {
+  const dir = join(base, `w${process.env.JEST_WORKER_ID ?? '1'}.d`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** What a suite sharing a gantryd may add, to be removed again when it is done (see `sharedGantryd`). */
@@ -52,7 +64,10 @@ interface Inventory {
 
 /** Env var naming a directory for cached busybox archives (set by the jest globalSetup). */
 export const ARCHIVE_CACHE = 'GANTRY_E2E_ARCHIVE_CACHE';
-/** Env var naming the directory of the gantryd the suites of a jest run share (set by the jest globalSetup). */
+/**
+ * Env var naming the directory under which each jest worker's shared gantryd lives (set by the
+ * jest globalSetup; see `sharedDirOfThisWorker`).
+ */
 export const SHARED_GANTRYD = 'GANTRY_E2E_SHARED_GANTRYD';
 
 export class GantrydHarness {
@@ -105,8 +120,15 @@ export class GantrydHarness {
     );
   }
 
+  /** Stop every worker's shared gantryd under `base` (those a suite started) and delete the directories. */
+  static async stopAllShared(base: string): Promise<void> {
+    const dirs = fs.readdirSync(base).filter((e) => /^w\d+\.d$/.test(e));
+    await Promise.all(dirs.map((d) => GantrydHarness.stopShared(join(base, d))));
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+
   /** Stop the shared gantryd in `dir` (if a suite started it) and delete the directory. */
-  static async stopShared(dir: string): Promise<void> {
+  private static async stopShared(dir: string): Promise<void> {
     const h = new GantrydHarness(dir);
     const pid = h.sharedPid();
     if (pid !== undefined) {
@@ -212,10 +234,14 @@ export class GantrydHarness {
     const out = join(cache ?? this.dir, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
     if (cache !== undefined && fs.existsSync(out)) return out;
     const bundle = fs.mkdtempSync(join(cache ?? this.dir, 'b-'));
-    const made = spawnSync('bash', [bundleTool, bundle, '--args', 'sh', '--docker-archive', out, '--name', name], {
+    // written aside and renamed into place: a suite in another jest worker may be reading `out`
+    const part = join(bundle, 'archive.tar');
+    const made = spawnSync('bash', [bundleTool, join(bundle, 'bundle'), '--args', 'sh', '--docker-archive', part, '--name', name], {
       encoding: 'utf8',
     });
     if (made.status !== 0) throw new Error(made.stderr);
+    fs.renameSync(part, out);
+    if (cache !== undefined) fs.rmSync(bundle, { recursive: true, force: true });
     return out;
   }
 

@@ -1,6 +1,6 @@
 /**
- * jest globalSetup: directories the suites of one run share: the shared gantryd's (started by the
- * first suite that asks for it, `sharedGantryd`) and the busybox archive cache. Short /tmp paths:
+ * jest globalSetup: directories the suites of one run share: the shared gantryds' (one per jest
+ * worker, started by the first suite of that worker that asks for it, `sharedGantryd`) and the busybox archive cache. Short /tmp paths:
  * unix sockets are limited to 108 bytes.
  */
 import * as fs from 'node:fs';

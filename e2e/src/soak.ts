@@ -60,10 +60,32 @@ export class SoakEnv {
     this.ipamDirs.push(join('/run/gantry-cni', defaultBridge), join(h.dir, 'data', 'network', 'ipam'));
   }
 
-  /** Start gantryd with a default bridge of its own and load busybox. */
+  /**
+   * Start gantryd with a default bridge of its own and load busybox. The bridge is made here, on
+   * a random /24 of 10/8 (gantryd adopts an existing link as it is): left to gantryd, it would take
+   * the first free 172.x/16, which a gantryd starting at the same time in another jest worker
+   * would take as well, and each run would count the other's rules and leases as its own.
+   */
   static async start(prefix: string): Promise<SoakEnv> {
     const br = `gs${randomBytes(3).toString('hex')}`;
-    const h = await GantrydHarness.start(prefix, ['--bridge', br]);
+    const gateway = `10.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}.1/24`;
+    for (const args of [
+      ['link', 'add', 'name', br, 'type', 'bridge'],
+      ['addr', 'add', gateway, 'dev', br],
+    ]) {
+      const r = spawnSync('ip', args, { encoding: 'utf8' });
+      if (r.status !== 0) {
+        removeBridge(br);
+        throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+      }
+    }
+    let h: GantrydHarness;
+    try {
+      h = await GantrydHarness.start(prefix, ['--bridge', br]);
+    } catch (e) {
+      removeBridge(br);
+      throw e;
+    }
     const env = new SoakEnv(h, br);
     try {
       h.loadBusybox();
