@@ -111,9 +111,11 @@ describe('hostile archives through docker import, load, cp and pull', () => {
     expect(footprint()).toEqual(before);
     expect(footprint().images).toEqual(baseline.images);
     expect(footprint().ingests).toEqual([]);
-    // no spool file; rootfs/ is where gantryd mounts stopped containers for cp (kept, empty, once a cp ran on this gantryd)
-    expect(listing(join(h.dir, 'data', 'tmp')).filter((n) => n !== 'rootfs')).toEqual([]);
-    expect(listing(join(h.dir, 'data', 'tmp', 'rootfs'))).toEqual([]);
+    // no spool file; rootfs/ and build-mounts/ are where gantryd mounts a stopped container for cp and a build step's
+    // rootfs (kept, and empty between uses, once a cp or a build ran on this shared gantryd)
+    const kept = ['rootfs', 'build-mounts'];
+    expect(listing(join(h.dir, 'data', 'tmp')).filter((n) => !kept.includes(n))).toEqual([]);
+    for (const k of kept) expect(listing(join(h.dir, 'data', 'tmp', k))).toEqual([]);
     for (const p of ['/tmp/gantry-hostile-dotdot', '/tmp/gantry-hostile-abs', '/escape']) expect(fs.existsSync(p)).toBe(false);
     const run = await dockerWithInput(h, ['run', '--rm', 'busybox', 'true'], nothing(), 60_000);
     if (run.status !== 0) throw new Error(`docker run --rm busybox true after ${what}: exit ${run.status} after ${run.ms} ms: ${run.stderr}\n${h.logTail()}`);
