@@ -52,9 +52,13 @@ export class TestDaemon {
     this.containers = new containers.ContainersClient(addr, credentials.createInsecure());
     this.tasks = new tasks.TasksClient(addr, credentials.createInsecure());
     this.events = new events.EventsClient(addr, credentials.createInsecure());
-    // the socket file is there from bind(); the first call must not race the daemon's start-up
-    await new Promise<void>((resolve, reject) =>
-      this.namespaces.waitForReady(deadline, (err) => (err ? reject(new Error(`daemon not ready: ${err.message}`)) : resolve())),
+    // the socket file is there from bind(); the first call must not race the daemon's start-up. Each
+    // client has its own channel, and a call on a channel that is still connecting fails UNAVAILABLE
+    // (a test saw it once after a restart under load): every one of them waits until it is ready.
+    await Promise.all(
+      [this.namespaces, this.containers, this.tasks, this.events].map(
+        (c) => new Promise<void>((resolve, reject) => c.waitForReady(deadline, (err) => (err ? reject(new Error(`daemon not ready: ${err.message}`)) : resolve()))),
+      ),
     );
   }
 
