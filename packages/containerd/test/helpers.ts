@@ -57,7 +57,8 @@ export class TestDaemon {
     // (a test saw it once after a restart under load): every one of them waits until it is ready.
     await Promise.all(
       [this.namespaces, this.containers, this.tasks, this.events].map(
-        (c) => new Promise<void>((resolve, reject) => c.waitForReady(deadline, (err) => (err ? reject(new Error(`daemon not ready: ${err.message}`)) : resolve()))),
+        (c) =>
+          new Promise<void>((resolve, reject) => c.waitForReady(deadline, (err) => (err ? reject(new Error(`daemon not ready: ${err.message}`)) : resolve()))),
       ),
     );
   }

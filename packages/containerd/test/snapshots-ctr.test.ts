@@ -109,7 +109,7 @@ describeIfTool('ctr', 'containerd')('ctr snapshots against gantry-containerd', (
     expect(rows(await ctr('snapshots', 'ls'))).toEqual([['KEY', 'PARENT', 'KIND']]);
     // the records go at once; a removed snapshot's directory is deleted in the background (moved aside as rm-<id>-*)
     const dirs = path.join(s.dir, 'root', 'snapshots', 'overlayfs', 'snapshots');
-    await waitFor('the removed snapshots\' directories deleted', () => fs.readdirSync(dirs).length === 0);
+    await waitFor("the removed snapshots' directories deleted", () => fs.readdirSync(dirs).length === 0);
     expect(fs.readdirSync(dirs)).toEqual([]);
   });
 });
