@@ -15,7 +15,7 @@ import { Containerd } from '../src/containerd/client';
 import { Distribution } from '../src/images/distribution';
 import { ImageService } from '../src/images/service';
 import { ImageWriter, scratchImage } from '../src/build/image-writer';
-import { withLease } from '../src/build/commit';
+import { tagImage, withLease } from '../src/build/commit';
 import { copyInto, expandSource, sourcesChecksum } from '../src/build/copy-step';
 import { matchGlob } from '@gantry/dockerfile';
 
@@ -137,6 +137,33 @@ d('image writer over gantry-containerd (root)', () => {
     });
     expect(img.config.rootfs.diff_ids).toHaveLength(1);
     expect(await readFromImage(img.chainId, 'only.txt')).toBe('alone\n');
+  }, 120000);
+
+  it('base() asks its listing of the images again only for an image not in it, or whose record was removed or moved since', async () => {
+    await withLease({ store: () => dist.store() }, 'test', async (store) => {
+      const w = new ImageWriter(cd, store, images);
+      const listings = jest.spyOn(images, 'entries');
+      try {
+        const base = await w.base('busybox');
+        expect((await w.base(base.id)).id).toBe(base.id);
+        expect(listings).toHaveBeenCalledTimes(1);
+        const one = await w.write(base, { config: { Env: ['V=1'] }, history: { created_by: 'one' } });
+        const two = await w.write(base, { config: { Env: ['V=2'] }, history: { created_by: 'two' } });
+        // written after the listing: found in a new one
+        expect((await w.base(one.id)).id).toBe(one.id);
+        expect(listings).toHaveBeenCalledTimes(2);
+        await tagImage(images, one, 'docker.io/library/writer-test:v');
+        expect((await w.base('writer-test:v')).id).toBe(one.id);
+        // the tag moved by someone else after this writer listed it
+        await tagImage(images, two, 'docker.io/library/writer-test:v');
+        expect((await w.base('writer-test:v')).id).toBe(two.id);
+        // and removed
+        await images.deleteRecord('docker.io/library/writer-test:v', true);
+        await expect(w.base('writer-test:v')).rejects.toThrow(/No such image: writer-test:v/);
+      } finally {
+        listings.mockRestore();
+      }
+    });
   }, 120000);
 
   it("COPY by fd: globs, a directory's contents, a file renamed, owners and modes set, a link out of the context stays inside", async () => {

@@ -314,12 +314,17 @@ export class Executor {
     await this.commit(st, cacheKey, { config: st.config, createdBy, layer, ...(st.image.config.author ? { author: st.image.config.author } : {}) });
   }
 
+  /** The stage or image a `COPY --from` names. */
+  private async sourceImage(from: string): Promise<BaseImage> {
+    return this.stageImages.get(from.toLowerCase()) ?? (await this.fromImage(from));
+  }
+
   /** A root to copy from: the build context, or a stage's or image's filesystem (read-only). */
-  private async withSource<T>(from: string | undefined, fn: (root: Root) => Promise<T>): Promise<T> {
+  private async withSource<T>(from: { name: string; image: BaseImage } | undefined, fn: (root: Root) => Promise<T>): Promise<T> {
     if (from === undefined) return fn({ sys: this.context.sys, fd: this.context.rootFd });
-    const img = this.stageImages.get(from.toLowerCase()) ?? (await this.fromImage(from));
+    const { name: fromName, image: img } = from;
     const sys = linuxSys();
-    if (!img.chainId) throw new BuildError(`COPY --from=${from}: the image has no filesystem`);
+    if (!img.chainId) throw new BuildError(`COPY --from=${fromName}: the image has no filesystem`);
     const viewKey = `build-from-${randomBytes(8).toString('hex')}`;
     const cd = this.deps.ctx.cd;
     const mounts = (
@@ -362,7 +367,15 @@ export class Executor {
       if (urls.length !== srcs.length) throw new BuildError('ADD of URLs cannot be mixed with local sources in this builder');
       return this.withDownloads(urls, dest, (root, names) => this.copyFrom(st, ins, root, names, dest, opts, false, chownSpec));
     }
-    await this.withSource(from, (root) => this.copyFrom(st, ins, root, srcs, dest, opts, ins.kind === 'ADD' && ins.unpack !== false, chownSpec));
+    const image = from === undefined ? undefined : await this.sourceImage(from);
+    // an image's filesystem never changes (its ID names its layers): the checksum of its sources,
+    // once taken, answers the cache without mounting it again
+    const sumKey = image?.id ? key([image.id, srcs]) : undefined;
+    const known = sumKey === undefined ? undefined : this.deps.builder.sourceSum(sumKey);
+    if (known !== undefined && (await this.cached(st, copyCacheKey(st, ins, known, dest)))) return;
+    await this.withSource(from !== undefined && image ? { name: from, image } : undefined, async (root) => {
+      await this.copyFrom(st, ins, root, srcs, dest, opts, ins.kind === 'ADD' && ins.unpack !== false, chownSpec, sumKey);
+    });
   }
 
   /** Download `urls` into a private directory as ADD does (mode 0600 files named by the URL's last element); their names there. */
@@ -408,6 +421,8 @@ export class Executor {
     opts: CopyOptions,
     extract: boolean,
     chownSpec: string | undefined,
+    /** Set when `root` is an image's: where to remember the sources' checksum. */
+    sumKey?: string,
   ): Promise<void> {
     const paths: string[] = [];
     for (const s of srcs) {
@@ -419,7 +434,8 @@ export class Executor {
     const hashes: string[] = [];
     for (const p of paths) hashes.push(await sourceHash(root, p));
     const sum = multiSourceHash(hashes);
-    const cacheKey = key([st.image.id, ins.kind, ins.kind === 'COPY' ? (ins.from ?? '') : '', ins.chown ?? '', ins.chmod ?? '', sum, dest]);
+    if (sumKey !== undefined) this.deps.builder.setSourceSum(sumKey, sum);
+    const cacheKey = copyCacheKey(st, ins, sum, dest);
     if (await this.cached(st, cacheKey)) return;
     const archives = new Set<string>();
     if (extract) for (const p of paths) if (await isLocalArchive(root, p)) archives.add(p);
@@ -469,6 +485,10 @@ export class Executor {
     }
   }
 }
+
+/** The cache key of a COPY/ADD step: its parent image, flags, the sources' checksum and the destination. */
+const copyCacheKey = (st: StageState, ins: CopyInstruction | AddInstruction, sum: string, dest: string) =>
+  key([st.image.id, ins.kind, ins.kind === 'COPY' ? (ins.from ?? '') : '', ins.chown ?? '', ins.chmod ?? '', sum, dest]);
 
 const toSpecs = (mounts: { type: string; source: string; options: string[]; target?: string }[]): MountSpec[] =>
   mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options], ...(m.target ? { target: m.target } : {}) }));

@@ -9,12 +9,12 @@
  * parent is recorded in the BuilderStore so `docker history` can name the intermediate images.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { diff as dpb, snapshots as spb, type types } from '@gantry/api';
+import { diff as dpb, snapshots as spb, type images, type types } from '@gantry/api';
 import { chainIds, hostPlatform, referenceLabels, type ManifestDoc } from '@gantry/oci';
 import type { ContainerdStore } from '@gantry/registry';
 import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
-import type { Descriptor, ImageCatalog, OciContainerConfig, OciHistory, OciImageConfig } from '../images/catalog';
+import type { Descriptor, ImageCatalog, ImageEntry, OciContainerConfig, OciHistory, OciImageConfig } from '../images/catalog';
 import { danglingName } from '../images/names';
 
 const SNAPSHOTTER = 'overlayfs';
@@ -80,12 +80,47 @@ export class ImageWriter {
     private readonly catalog: ImageCatalog,
   ) {}
 
+  /**
+   * The images as this writer last listed them. A build asks for an image at every cached step,
+   * and listing them all each time made a warm build slower the more images there were.
+   */
+  private listed: ImageEntry[] | undefined;
+
   /** The image an ID or reference names, as a base for a new one. */
   async base(ref: string): Promise<BaseImage & { target: Descriptor }> {
-    const { entry } = await this.catalog.resolve(ref);
+    const { entry } = await this.resolve(ref);
     const rec = entry.records[0]!;
     const target: Descriptor = { mediaType: rec.target!.mediaType, digest: rec.target!.digest, size: Number(rec.target!.size) };
     return { id: entry.id, config: entry.config, layers: entry.layers, chainId: entry.chainIds[entry.chainIds.length - 1] ?? '', target };
+  }
+
+  /**
+   * `ref` in the listing when it is there and the record found still points where it did (one
+   * lookup: someone may have removed or re-tagged it since); otherwise in a fresh listing.
+   */
+  private async resolve(ref: string): Promise<{ entry: ImageEntry; matched: images.Image[] }> {
+    if (this.listed) {
+      const found = await this.catalog.resolve(ref, this.listed).catch((e: unknown) => {
+        if (errdefs.ownKind(e) === 'not-found') return undefined;
+        throw e;
+      });
+      const rec = found && (found.matched[0] ?? found.entry.records[0]);
+      if (found && rec && (await this.recordTarget(rec.name)) === rec.target?.digest) return found;
+    }
+    this.listed = await this.catalog.entries();
+    return this.catalog.resolve(ref, this.listed);
+  }
+
+  /** The digest image record `name` points at now; undefined when there is no such record. */
+  private async recordTarget(name: string): Promise<string | undefined> {
+    const cd = this.cd;
+    try {
+      return (await cd.call(cd.images, cd.images.get, { name })).image?.target?.digest;
+    } catch (e) {
+      const err = errdefs.fromGrpc(e);
+      if (err.kind === 'not-found') return undefined;
+      throw err;
+    }
   }
 
   /**
