@@ -119,6 +119,19 @@ fi
 node=$(command -v node 2>/dev/null) || die "node not found on PATH (Gantry runs on Node.js >= 20)"
 node=$(readlink -f "$node")
 
+# nothing of someone else's is replaced: checked before anything is written
+for b in "$repo"/bin/*; do
+  name=$(basename "$b")
+  dest=$root$prefix/bin/$name
+  if [ -e "$dest" ] || [ -L "$dest" ]; then
+    [ -L "$dest" ] && [ "$(readlink "$dest")" = "../lib/gantry/bin/$name" ] || die "$dest exists and is not Gantry's: not replacing it"
+  fi
+done
+for u in gantry-containerd.service gantryd.service gantryd.socket; do
+  dest=$root$unitdir/$u
+  if [ -e "$dest" ] && ! head -n 1 "$dest" | grep -qxF "$marker"; then die "$dest exists and is not Gantry's: not replacing it"; fi
+done
+
 # Directories created here are recorded (with those an earlier install created) so that
 # uninstall removes them again, and only them.
 created=$(mktemp)
@@ -173,9 +186,6 @@ for b in "$root$lib"/bin/*; do
   name=$(basename "$b")
   target=../lib/gantry/bin/$name
   dest=$root$prefix/bin/$name
-  if [ -e "$dest" ] || [ -L "$dest" ]; then
-    [ -L "$dest" ] && [ "$(readlink "$dest")" = "$target" ] || die "$dest exists and is not Gantry's: not replacing it"
-  fi
   ln -sfn "$target" "$dest"
   links="$links $prefix/bin/$name"
 done
@@ -184,9 +194,6 @@ done
 make_dir "$unitdir"
 write_unit() {
   dest=$root$unitdir/$1
-  if [ -e "$dest" ] && ! head -n 1 "$dest" | grep -qxF "$marker"; then
-    die "$dest exists and is not Gantry's: not replacing it"
-  fi
   cat >"$dest.tmp"
   chmod 0644 "$dest.tmp"
   mv "$dest.tmp" "$dest"
