@@ -6,10 +6,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describeIf, needRoot, needTool, waitFor } from '@gantry/testkit';
 import { unixRequest } from '../src/http';
-import { repoRoot } from '../src/paths';
+import { bundleTool, repoRoot } from '../src/paths';
 
 const INSTALL = join(repoRoot, 'tools', 'install.sh');
 const UNITS = ['gantry-containerd.service', 'gantryd.service', 'gantryd.socket'];
@@ -123,14 +123,17 @@ d('tools/install.sh', () => {
 
   describe('the installed gantryd, socket-activated', () => {
     let daemon: ChildProcess | undefined;
+    let containerd: ChildProcess | undefined;
     const sock = () => join(dir, 'api.sock');
     const log = () => join(dir, 'gantryd.log');
     const logTail = () => (fs.existsSync(log()) ? fs.readFileSync(log(), 'utf8').split('\n').slice(-15).join('\n') : '');
 
     afterAll(async () => {
-      if (daemon && daemon.exitCode === null) {
-        daemon.kill('SIGTERM');
-        await new Promise((r) => daemon!.once('exit', r));
+      for (const p of [daemon, containerd]) {
+        if (p && p.exitCode === null && p.signalCode === null) {
+          p.kill('SIGTERM');
+          await new Promise((r) => p.once('exit', r));
+        }
       }
     });
 
@@ -210,6 +213,62 @@ d('tools/install.sh', () => {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon!.once('exit', r));
     }, 120_000);
+
+    it('runs a container as the units run the daemons: gantry-containerd on its own, gantryd -H fd:// --containerd', async () => {
+      const made = spawnSync('bash', [bundleTool, join(dir, 'b'), '--args', 'sh', '--docker-archive', join(dir, 'bb.tar'), '--name', 'busybox:latest'], {
+        encoding: 'utf8',
+      });
+      expect(made.stderr).not.toMatch(/error/i);
+      expect(made.status).toBe(0);
+      const cdSock = join(dir, 'cd', 'containerd.sock');
+      const out = fs.openSync(log(), 'a');
+      containerd = spawn(join(stage, 'usr/local/bin/gantry-containerd'), ['--address', cdSock, '--root', join(dir, 'cd-root'), '--state', join(dir, 'cd')], {
+        stdio: ['ignore', out, out],
+      });
+      const api = join(dir, 'api2.sock');
+      daemon = spawn(
+        'systemd-socket-activate',
+        [
+          '-l',
+          api,
+          join(stage, 'usr/local/bin/gantryd'),
+          '-H',
+          'fd://',
+          `--containerd=${cdSock}`,
+          '--data-root',
+          join(dir, 'data2'),
+          '--exec-root',
+          join(dir, 'run2'),
+        ],
+        { stdio: ['ignore', out, out] },
+      );
+      fs.closeSync(out);
+      await waitFor('systemd-socket-activate to listen', () => fs.existsSync(api));
+      const docker = (...args: string[]) =>
+        spawnSync('docker', args, {
+          encoding: 'utf8',
+          timeout: 90000,
+          env: { ...process.env, DOCKER_HOST: `unix://${api}`, DOCKER_CONFIG: join(dir, 'cfg'), DOCKER_CLI_HINTS: 'false' },
+        });
+      const loaded = docker('load', '-i', join(dir, 'bb.tar'));
+      expect({ status: loaded.status, stderr: loaded.stderr, tail: loaded.status === 0 ? '' : logTail() }).toEqual({ status: 0, stderr: '', tail: '' });
+      const run = docker('run', '--rm', 'busybox', 'sh', '-c', 'echo from-the-installed-tree; exit 3');
+      expect({ status: run.status, stdout: run.stdout, tail: run.status === 3 ? '' : logTail() }).toEqual({
+        status: 3,
+        stdout: 'from-the-installed-tree\n',
+        tail: '',
+      });
+      // both daemons run from the installed tree (and gantry-containerd finds gantry-shim beside itself there)
+      const tree = join(stage, 'usr/local/lib/gantry/packages');
+      const argv = (pid: number | undefined) =>
+        fs
+          .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .split('\0')
+          .filter(Boolean)
+          .map((a) => resolve(a));
+      expect(argv(containerd.pid)).toContain(join(tree, 'containerd/dist/main.js'));
+      expect(argv(daemon.pid)).toContain(join(tree, 'engine/dist/main.js'));
+    }, 180_000);
   });
 
   it('--uninstall leaves exactly what was there before, and a second one is harmless', () => {

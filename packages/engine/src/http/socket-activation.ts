@@ -7,7 +7,7 @@
 import { ListenerConfigError } from './listeners-error';
 
 /** The first fd systemd passes (SD_LISTEN_FDS_START). */
-export const LISTEN_FDS_START = 3;
+const LISTEN_FDS_START = 3;
 
 /** One socket systemd passed: its fd and its name ("unknown" when LISTEN_FDNAMES does not say). */
 export interface ActivatedSocket {
