@@ -295,7 +295,7 @@ fi
 mv "$root$manifest.tmp" "$root$manifest"
 
 if live_systemd; then systemctl daemon-reload; fi
-echo "$prog: installed Gantry into ${root:-}$lib, commands in ${root:-}$prefix/bin, units in ${root:-}$unitdir $group_note"
+echo "$prog: installed Gantry into ${root:-}$lib, commands in ${root:-}$prefix/bin, units in ${root:-}$unitdir${group_note:+ $group_note}"
 if [ -z "$root" ]; then
   echo "  start it: systemctl enable --now gantry-containerd.service gantryd.socket"
   echo "  use it:   DOCKER_HOST=unix:///run/gantry/gantry.sock docker version"

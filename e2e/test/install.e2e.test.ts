@@ -280,6 +280,30 @@ d('tools/install.sh', () => {
     expect(listTree(stage)).toEqual(before);
   });
 
+  it('creates group docker when it is missing and removes it again; keeps one that was there (in a mount namespace with a copy of /etc)', () => {
+    const etc = join(dir, 'etc');
+    const script = `
+      set -e
+      cp -a /etc ${etc}
+      mount --bind ${etc} /etc
+      sed -i '/^docker:/d' /etc/group /etc/gshadow
+      p=${dir}/grp-prefix u=${dir}/grp-units
+      sh ${INSTALL} --prefix $p --unitdir $u >/dev/null
+      echo "created: $(getent group docker | cut -d: -f1) manifest: $(grep '^group' $p/lib/gantry/install-manifest)"
+      sh ${INSTALL} --prefix $p --unitdir $u --uninstall >/dev/null
+      echo "after uninstall: $(getent group docker || echo none)"
+      groupadd --system docker
+      sh ${INSTALL} --prefix $p --unitdir $u >/dev/null
+      echo "present before: $(grep -c '^group' $p/lib/gantry/install-manifest || true)"
+      sh ${INSTALL} --prefix $p --unitdir $u --uninstall >/dev/null
+      echo "kept: $(getent group docker | cut -d: -f1)"
+    `;
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(r.stdout.trim().split('\n')).toEqual(['created: docker manifest: group docker', 'after uninstall: none', 'present before: 0', 'kept: docker']);
+    expect(fs.existsSync(join(dir, 'grp-prefix'))).toBe(false);
+  });
+
   it('refuses clearly: a relative prefix, an unknown flag, a command of someone else in the way', () => {
     expect(install('--prefix', 'usr').stderr).toContain('--prefix must be an absolute path');
     expect(install('--frobnicate').stderr).toContain('unknown argument --frobnicate');
