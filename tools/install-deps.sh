@@ -24,6 +24,7 @@ APT_PACKAGES=(
   python3-docker             # the Docker SDK for Python, for e2e/test/python-sdk (a real SDK driving gantryd)
   ca-certificates            # npm over https
   openssl                    # throw-away CAs and certificates for the TLS tests (packages/testkit/src/certs.ts)
+  systemd                    # systemd-analyze verify and systemd-socket-activate for tools/install.sh's units (e2e/test/install); not run as init
   tar coreutils findutils util-linux   # bundle/archive building, umount
 )
 

@@ -181,7 +181,8 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
       const where = await server.listen(l);
       opts.log.info('API listening', {
         host: where,
-        ...(l.proto === 'tcp' ? { tls: l.tls ? (l.tls.verify ? 'verify' : 'no client verification') : 'none' } : { gid: l.gid }),
+        ...(l.proto === 'unix' ? { gid: l.gid } : { tls: l.tls ? (l.tls.verify ? 'verify' : 'no client verification') : 'none' }),
+        ...(l.proto === 'fd' ? { socketName: l.name } : {}),
         containerd: address,
       });
     }

@@ -14,7 +14,7 @@ const FLAGS = {
     short: 'H',
     arg: 'ADDR',
     multiple: true,
-    help: `where the API listens, repeatable: unix:///path (default\nunix://${DEFAULT_UNIX_SOCKET}) or tcp://HOST:PORT`,
+    help: `where the API listens, repeatable: unix:///path (default\nunix://${DEFAULT_UNIX_SOCKET}), tcp://HOST:PORT, or fd:// (the\nsockets systemd passed; fd://3 or fd://NAME for one)`,
   },
   group: { type: 'string', short: 'G', arg: 'NAME|GID', help: 'group of the unix socket (default docker if it exists, else root only)' },
   tls: { type: 'boolean', help: 'serve TLS on tcp:// (implied by --tlsverify)' },

@@ -41,7 +41,7 @@ describe('-H and the TLS flags', () => {
     expect(parseHost('tcp://[::1]:9')).toEqual({ proto: 'tcp', host: '::1', port: 9 });
     expect(parseHost('10.0.0.1:2375')).toEqual({ proto: 'tcp', host: '10.0.0.1', port: 2375 });
     expect(parseHost('tcp://host.example:2376/')).toEqual({ proto: 'tcp', host: 'host.example', port: 2376 });
-    for (const bad of ['', 'fd://', 'ssh://me@host', 'unix://relative.sock', 'tcp://1.2.3.4:99999', 'tcp://[zz]:1', 'tcp://a:b']) {
+    for (const bad of ['', 'ssh://me@host', 'unix://relative.sock', 'tcp://1.2.3.4:99999', 'tcp://[zz]:1', 'tcp://a:b']) {
       expect(() => parseHost(bad)).toThrow(ListenerConfigError);
     }
   });
@@ -83,7 +83,7 @@ describe('-H and the TLS flags', () => {
     });
     expect(() => parseFlags(['--log-level', 'loud'])).toThrow('invalid --log-level loud');
     expect(parseFlags(['--help'])).toBe('help');
-    expect(() => parseFlags(['-H', 'fd://'])).toThrow(/unsupported/);
+    expect(() => parseFlags(['-H', 'ssh://me@host'])).toThrow(/unsupported/);
   });
 
   it('resolves --group by name or number; a missing default group means root only, a missing explicit one is an error', () => {

@@ -11,6 +11,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isIP } from 'node:net';
+import { linuxSys } from '@gantry/linux';
+import { ListenerConfigError } from './listeners-error';
+import { selectActivated, takeActivatedSockets, type ActivatedSocket } from './socket-activation';
 
 export const DEFAULT_UNIX_SOCKET = '/run/gantry/gantry.sock';
 /** dockerd's default ports: 2375 for plain HTTP, 2376 with TLS. */
@@ -19,17 +22,19 @@ const DEFAULT_TLS_PORT = 2376;
 /** The default `--group`: used when it exists, else the socket stays root's group. */
 const DEFAULT_SOCKET_GROUP = 'docker';
 
-/** A `-H` address as given (a TCP port may be left to the default, which depends on TLS). */
-export type HostAddress = { proto: 'unix'; path: string } | { proto: 'tcp'; host: string; port?: number };
+/**
+ * A `-H` address as given (a TCP port may be left to the default, which depends on TLS; `fd`
+ * names sockets passed by systemd: '' for all of them, else an fd number or a socket name).
+ */
+export type HostAddress = { proto: 'unix'; path: string } | { proto: 'tcp'; host: string; port?: number } | { proto: 'fd'; which: string };
 
-export class ListenerConfigError extends Error {
-  override name = 'ListenerConfigError';
-}
+export { ListenerConfigError };
 
 /**
  * Parse one `-H` value as dockerd does: `unix:///path`, `unix://` (the default socket), `/path`,
- * `tcp://host:port`, `tcp://:port`, `host:port` (TCP), `tcp://[::1]:port`. An empty TCP host is
- * 127.0.0.1. fd:// (socket activation), ssh:// and npipe:// are not supported.
+ * `tcp://host:port`, `tcp://:port`, `host:port` (TCP), `tcp://[::1]:port`, `fd://` (every socket
+ * systemd passed), `fd://3` or `fd://gantryd.socket` (one of them). An empty TCP host is
+ * 127.0.0.1. ssh:// and npipe:// are not supported.
  */
 export function parseHost(value: string): HostAddress {
   const v = value.trim();
@@ -43,7 +48,12 @@ export function parseHost(value: string): HostAddress {
     if (!p.startsWith('/')) throw new ListenerConfigError(`unix socket path must be absolute: ${value}`);
     return { proto: 'unix', path: p };
   }
-  if (proto !== 'tcp') throw new ListenerConfigError(`unsupported -H protocol ${proto}:// in ${value} (gantryd listens on unix:// and tcp://)`);
+  if (proto === 'fd') {
+    if (rest !== '' && !/^[^:\s/]{1,255}$/.test(rest))
+      throw new ListenerConfigError(`invalid socket name or fd in ${value} (expected fd://, fd://3 or fd://NAME)`);
+    return { proto: 'fd', which: rest };
+  }
+  if (proto !== 'tcp') throw new ListenerConfigError(`unsupported -H protocol ${proto}:// in ${value} (gantryd listens on unix://, tcp:// and fd://)`);
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:/[\]\s]*))(?::(\d*))?\/?$/.exec(rest);
   if (!m) throw new ListenerConfigError(`invalid tcp address ${value} (expected tcp://HOST:PORT)`);
   const host = m[1] ?? m[2] ?? '';
@@ -118,8 +128,15 @@ export interface TlsMaterial {
   ca?: Buffer;
 }
 
-/** Where listen() binds: a unix socket with its group, or a resolved TCP address with optional TLS. */
-export type ListenSpec = { proto: 'unix'; path: string; gid: number } | { proto: 'tcp'; address: string; port: number; tls?: TlsMaterial };
+/**
+ * Where listen() binds: a unix socket with its group, a resolved TCP address with optional TLS,
+ * or a socket systemd passed (kept as systemd made it; TLS when the flags ask for it, and the
+ * TCP policy checked once its address is known).
+ */
+export type ListenSpec =
+  | { proto: 'unix'; path: string; gid: number }
+  | { proto: 'tcp'; address: string; port: number; tls?: TlsMaterial }
+  | { proto: 'fd'; fd: number; name: string; tls?: TlsMaterial; insecureTcp: boolean };
 
 /** dockerd's default certificate directory: $DOCKER_CERT_PATH, else ~/.docker. */
 function defaultCertDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -161,6 +178,14 @@ export interface ListenerOptions {
   warn?: (msg: string, fields?: Record<string, unknown>) => void;
   /** Name resolution for TCP hosts (tests replace it). */
   lookup?: (host: string) => Promise<string>;
+  /** The sockets systemd passed (default: taken from process.env, which loses the variables). */
+  activated?: () => ActivatedSocket[];
+  /**
+   * Marks a passed fd close-on-exec, so children do not hold the API socket. systemd passes them
+   * without it; Node 20 measured already setting it at start-up for every fd above 2, which this
+   * does not rely on (tests replace it).
+   */
+  cloexec?: (fd: number) => void;
 }
 
 async function lookupFirst(host: string): Promise<string> {
@@ -180,12 +205,25 @@ async function lookupFirst(host: string): Promise<string> {
  */
 export async function prepareListeners(o: ListenerOptions): Promise<ListenSpec[]> {
   if (o.hosts.length === 0) throw new ListenerConfigError('no -H address to listen on');
-  const tcp = o.hosts.some((h) => h.proto === 'tcp');
+  // a socket systemd passed may be TCP too: load what --tls asks for whenever one may be
+  const tcp = o.hosts.some((h) => h.proto === 'tcp' || h.proto === 'fd');
   const tls = tcp ? loadTlsMaterial(o.tls ?? { tls: false, verify: false }, process.env, (m) => o.warn?.(m)) : undefined;
   const needsGid = o.hosts.some((h) => h.proto === 'unix');
   const gid = needsGid ? resolveSocketGroup(o.group, { groupFile: o.groupFile, warn: (m) => o.warn?.(m) }) : 0;
   const specs: ListenSpec[] = [];
+  let activated: ActivatedSocket[] | undefined;
+  const taken = new Set<number>();
   for (const h of o.hosts) {
+    if (h.proto === 'fd') {
+      activated ??= (o.activated ?? takeActivatedSockets)();
+      for (const s of selectActivated(activated, h.which)) {
+        if (taken.has(s.fd)) continue; // `-H fd:// -H fd://3`: fd 3 once
+        taken.add(s.fd);
+        (o.cloexec ?? ((fd) => linuxSys().setCloexec(fd, true)))(s.fd);
+        specs.push({ proto: 'fd', fd: s.fd, name: s.name, tls, insecureTcp: o.insecureTcp ?? false });
+      }
+      continue;
+    }
     if (h.proto === 'unix') {
       specs.push({ proto: 'unix', path: h.path, gid });
       continue;

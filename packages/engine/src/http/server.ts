@@ -8,7 +8,7 @@ import type { Logger } from '@gantry/linux';
 import { traced, traceEnabled } from '@gantry/linux';
 import { HttpError, badRequest, toHttpError } from './errors';
 import { Reply, type RequestContext, type Router } from './router';
-import type { ListenSpec, TlsMaterial } from './listeners';
+import { isLoopbackIp, ListenerConfigError, type ListenSpec, type TlsMaterial } from './listeners';
 
 export { API_VERSION, MIN_API_VERSION } from './api-version';
 import { API_VERSION, MIN_API_VERSION } from './api-version';
@@ -267,26 +267,48 @@ export class ApiServer {
 
   /**
    * Listen on a unix socket (a path: the daemon's own group) or a spec. Returns the address as a
-   * URL ("unix:///run/gantry/gantry.sock", "tcp://127.0.0.1:2376").
+   * URL ("unix:///run/gantry/gantry.sock", "tcp://127.0.0.1:2376", "fd://3").
    */
   async listen(where: string | ListenSpec): Promise<string> {
     const spec: ListenSpec = typeof where === 'string' ? { proto: 'unix', path: where, gid: process.getgid?.() ?? 0 } : where;
-    const server = this.createServer(spec.proto === 'tcp' ? spec.tls : undefined);
+    const server = this.createServer(spec.proto === 'unix' ? undefined : spec.tls);
     if (spec.proto === 'unix') {
       const unix = await listenUnixSocket(server, spec.path, spec.gid);
       this.bound.push({ server, unix });
       return `unix://${spec.path}`;
     }
+    const listenOn = spec.proto === 'fd' ? { fd: spec.fd } : { host: spec.address, port: spec.port, exclusive: true };
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: spec.address, port: spec.port, exclusive: true }, () => {
+      server.listen(listenOn, () => {
         server.off('error', reject);
         resolve();
       });
     });
+    // a passed socket is systemd's: its mode, owner and file stay as the .socket unit made them
     this.bound.push({ server });
+    if (spec.proto === 'fd') {
+      this.checkPassedTcp(server, spec);
+      return `fd://${spec.fd}`;
+    }
     const a = server.address() as net.AddressInfo;
     return `tcp://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** A passed TCP socket meets the rule -H tcp:// does: no unauthenticated clients off loopback. */
+  private checkPassedTcp(server: net.Server, spec: Extract<ListenSpec, { proto: 'fd' }>): void {
+    const a = server.address();
+    if (a === null || typeof a === 'string') return; // a unix socket: systemd's SocketMode/SocketGroup guard it
+    if (spec.tls?.verify) return;
+    const shown = `fd://${spec.fd} (tcp ${a.address}:${a.port})`;
+    if (!isLoopbackIp(a.address) && !spec.insecureTcp) {
+      server.close();
+      this.bound.pop();
+      throw new ListenerConfigError(
+        `refusing to serve ${shown}: no client is authenticated without --tlsverify, and anyone who can reach it would have root on this machine (or pass --insecure-tcp)`,
+      );
+    }
+    this.log.warn(`API on ${shown} without --tlsverify: anyone who can reach it is root on this machine`, { host: shown });
   }
 
   async close(): Promise<void> {
