@@ -7,7 +7,7 @@ import { ALL_CAPABILITIES } from './capabilities';
 import { startFailure } from './start-error';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerManager } from './manager';
-import type { ContainerConfig } from './docker-types';
+import type { ContainerConfig } from '@gantry/engine-api';
 import { decode } from './decode';
 import { EXEC_BODY } from './validate';
 

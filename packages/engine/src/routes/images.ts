@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { errdefs } from '@gantry/linux';
-import { API_VERSION } from '../http/api-version';
+import { API_VERSION } from '@gantry/engine-api';
 import type { images } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { drainedOrGone } from '../http/backpressure';
