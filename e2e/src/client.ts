@@ -34,3 +34,10 @@ export async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
   for await (const c of stream) chunks.push(c);
   return Buffer.concat(chunks);
 }
+
+/** All output of frames (stdout and stderr) as one string. */
+export async function collect(frames: AsyncIterable<{ data: Buffer }>): Promise<string> {
+  const out: Buffer[] = [];
+  for await (const f of frames) out.push(f.data);
+  return Buffer.concat(out).toString('utf8');
+}
