@@ -101,7 +101,9 @@ export class Transport {
   private wrap(e: Error, signal: AbortSignal | undefined): Error {
     if (signal?.aborted) return abortReason(signal);
     const code = (e as NodeJS.ErrnoException).code;
-    if ((code !== undefined && UNREACHABLE.has(code)) || /certificate|SSL|TLS/i.test(e.message)) return new ConnectionError(this.host, e);
+    if (code !== undefined && UNREACHABLE.has(code)) return new ConnectionError(this.host, e);
+    // a TLS daemon that refuses our certificate may reset the connection instead of sending an alert
+    if (this.tls && (code === 'ECONNRESET' || /certificate|SSL|TLS|alert/i.test(e.message))) return new ConnectionError(this.host, e);
     return e;
   }
 }
