@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { collectOutput, ConflictError, EngineClient, NotFoundError } from '@gantry/client';
+import { collectOutput, ConflictError, type EngineClient, NotFoundError } from '@gantry/client';
 import { describeIf, needRoot } from '@gantry/testkit';
 import { clientFor, drain, readAll, tarNames, tarOf } from '../src/client';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
@@ -169,7 +169,12 @@ d('client: containers', () => {
     await expect(client.containers.statPath(Id, '/no/such/path')).rejects.toBeInstanceOf(NotFoundError);
 
     const changes = await client.containers.changes(Id);
-    expect(changes).toEqual(expect.arrayContaining([{ Path: '/made.txt', Kind: 1 }, { Path: '/tmp/hello.txt', Kind: 1 }]));
+    expect(changes).toEqual(
+      expect.arrayContaining([
+        { Path: '/made.txt', Kind: 1 },
+        { Path: '/tmp/hello.txt', Kind: 1 },
+      ]),
+    );
 
     const exported = tarNames(await readAll(await client.containers.export(Id)));
     expect(exported).toEqual(expect.arrayContaining(['made.txt', 'bin/busybox']));
@@ -196,4 +201,3 @@ d('client: containers', () => {
     await client.containers.remove(Id, { force: true });
   });
 });
-

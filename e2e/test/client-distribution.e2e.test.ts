@@ -4,7 +4,7 @@
  * the failures (wrong password, unknown tag, no credentials) as typed errors.
  */
 import { join } from 'node:path';
-import { EngineClient, UnauthorizedError, type AuthConfig, type JsonMessage } from '@gantry/client';
+import { type EngineClient, UnauthorizedError, type AuthConfig, type JsonMessage } from '@gantry/client';
 import { describeIf, LocalRegistry, needRegistry, needRoot } from '@gantry/testkit';
 import { clientFor, drain } from '../src/client';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';

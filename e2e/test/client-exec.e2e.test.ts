@@ -3,7 +3,7 @@
  * stdin closed by a write shutdown), a TTY exec's raw output and resize, a detached exec, inspect,
  * and the errors of an exec in a stopped container.
  */
-import { collectOutput, ConflictError, EngineClient, NotFoundError } from '@gantry/client';
+import { collectOutput, ConflictError, type EngineClient, NotFoundError } from '@gantry/client';
 import { describeIf, needRoot, waitFor } from '@gantry/testkit';
 import { clientFor, drain } from '../src/client';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { ConflictError, EngineClient, NotFoundError, ProgressError, type JsonMessage } from '@gantry/client';
+import { ConflictError, type EngineClient, NotFoundError, ProgressError, type JsonMessage } from '@gantry/client';
 import { describeIf, needRoot } from '@gantry/testkit';
 import { clientFor, drain, readAll, tarNames, tarOf } from '../src/client';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
@@ -62,7 +62,9 @@ d('client: images and build', () => {
   it('imports a filesystem tar as an image, with changes', async () => {
     const dir = fs.mkdtempSync(join(h.dir, 'client-import-'));
     fs.writeFileSync(join(dir, 'file.txt'), 'imported\n');
-    const msgs = await drain(client.images.import(tarOf(dir), { repo: `${repo}/imported`, tag: 'v1', changes: ['ENV FROM_IMPORT=1'], message: 'by the client' }));
+    const msgs = await drain(
+      client.images.import(tarOf(dir), { repo: `${repo}/imported`, tag: 'v1', changes: ['ENV FROM_IMPORT=1'], message: 'by the client' }),
+    );
     const id = msgs.map((m) => m.status ?? '').find((s) => s.startsWith('sha256:'));
     expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
     const info = await client.images.inspect(`${repo}/imported:v1`);
@@ -75,7 +77,13 @@ d('client: images and build', () => {
     const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo committed > /c.txt'] });
     await client.containers.start(Id);
     await client.containers.wait(Id);
-    const img = await client.images.commit({ container: Id, repo: `${repo}/committed`, tag: 'v1', changes: ['CMD ["cat", "/c.txt"]'], comment: 'client commit' });
+    const img = await client.images.commit({
+      container: Id,
+      repo: `${repo}/committed`,
+      tag: 'v1',
+      changes: ['CMD ["cat", "/c.txt"]'],
+      comment: 'client commit',
+    });
     expect(img.Id).toMatch(/^sha256:/);
     const info = await client.images.inspect(`${repo}/committed:v1`);
     expect(info.Config.Cmd).toEqual(['cat', '/c.txt']);
@@ -90,9 +98,14 @@ d('client: images and build', () => {
 
   it('builds from a tar context: the output stream, the image ID in aux, tags and build args', async () => {
     const ctx = fs.mkdtempSync(join(h.dir, 'client-build-'));
-    fs.writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nARG GREETING=none\nCOPY hello.txt /hello.txt\nRUN echo "$GREETING" > /greeting\nCMD ["cat", "/greeting"]\n');
+    fs.writeFileSync(
+      join(ctx, 'Dockerfile'),
+      'FROM busybox\nARG GREETING=none\nCOPY hello.txt /hello.txt\nRUN echo "$GREETING" > /greeting\nCMD ["cat", "/greeting"]\n',
+    );
     fs.writeFileSync(join(ctx, 'hello.txt'), 'hi\n');
-    const msgs: JsonMessage[] = await drain(client.images.build(tarOf(ctx), { tags: [`${repo}/built:v1`], buildargs: { GREETING: 'from-client' }, labels: { by: 'client' } }));
+    const msgs: JsonMessage[] = await drain(
+      client.images.build(tarOf(ctx), { tags: [`${repo}/built:v1`], buildargs: { GREETING: 'from-client' }, labels: { by: 'client' } }),
+    );
     const text = msgs.map((m) => m.stream ?? '').join('');
     expect(text).toContain('Step 1/');
     expect(text).toContain(`Successfully tagged ${repo}/built:v1`);

@@ -3,7 +3,7 @@
  * filters, inspect, connect/disconnect a running container (seen in its inspect), remove, prune,
  * and a volume mounted into a container.
  */
-import { ConflictError, EngineClient, ForbiddenError, NotFoundError } from '@gantry/client';
+import { ConflictError, type EngineClient, ForbiddenError, NotFoundError } from '@gantry/client';
 import { describeIf, needRoot } from '@gantry/testkit';
 import { clientFor, collect } from '../src/client';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
@@ -77,7 +77,11 @@ d('client: networks and volumes', () => {
     const writer = await client.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo kept > /data/f'], HostConfig: { Binds: [`${name}:/data`] } });
     await client.containers.start(writer.Id);
     await client.containers.wait(writer.Id);
-    const reader = await client.containers.create({ Image: 'busybox', Cmd: ['cat', '/data/f'], HostConfig: { Mounts: [{ Type: 'volume', Source: name, Target: '/data' }] } });
+    const reader = await client.containers.create({
+      Image: 'busybox',
+      Cmd: ['cat', '/data/f'],
+      HostConfig: { Mounts: [{ Type: 'volume', Source: name, Target: '/data' }] },
+    });
     await client.containers.start(reader.Id);
     await client.containers.wait(reader.Id);
     expect(await collect(client.containers.logs(reader.Id))).toBe('kept\n');

@@ -191,12 +191,7 @@ export class Containers {
   }
 
   /** Extract a tar into directory `path` of the container. */
-  async putArchive(
-    id: string,
-    path: string,
-    tar: RequestBody,
-    o: CallOptions & { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {},
-  ): Promise<void> {
+  async putArchive(id: string, path: string, tar: RequestBody, o: CallOptions & { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     await this.core.empty('PUT', `/containers/${seg(id)}/archive`, {
       query: { path, noOverwriteDirNonDir: o.noOverwriteDirNonDir, copyUIDGID: o.copyUIDGID },
       body: tar,

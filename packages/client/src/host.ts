@@ -35,7 +35,8 @@ export function parseHost(value: string, tls = false): HostAddress {
     if (!rest.startsWith('/')) throw new HostParseError(`invalid host ${JSON.stringify(value)}: the socket path must be absolute`);
     return { proto: 'unix', socketPath: rest };
   }
-  if (scheme !== 'tcp' && scheme !== 'http' && scheme !== 'https') throw new HostParseError(`invalid host ${JSON.stringify(value)}: unsupported scheme ${scheme}`);
+  if (scheme !== 'tcp' && scheme !== 'http' && scheme !== 'https')
+    throw new HostParseError(`invalid host ${JSON.stringify(value)}: unsupported scheme ${scheme}`);
   const slash = rest.indexOf('/');
   if (slash >= 0 && rest.slice(slash) !== '/') throw new HostParseError(`invalid host ${JSON.stringify(value)}: a path is not supported`);
   const hostport = slash >= 0 ? rest.slice(0, slash) : rest;

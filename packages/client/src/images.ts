@@ -54,7 +54,10 @@ export class Images {
   constructor(private readonly core: Core) {}
 
   list(o: CallOptions & { all?: boolean; filters?: Filters; sharedSize?: boolean; digests?: boolean } = {}): Promise<ImageSummary[]> {
-    return this.core.json('GET', '/images/json', { query: { all: o.all, filters: o.filters, 'shared-size': o.sharedSize, digests: o.digests }, signal: o.signal });
+    return this.core.json('GET', '/images/json', {
+      query: { all: o.all, filters: o.filters, 'shared-size': o.sharedSize, digests: o.digests },
+      signal: o.signal,
+    });
   }
 
   inspect(name: string, o: CallOptions = {}): Promise<ImageInspect> {
@@ -169,5 +172,4 @@ export class Images {
   distribution(name: string, o: CallOptions & { auth?: AuthConfig } = {}): Promise<DistributionInspect> {
     return this.core.json('GET', `/distribution/${imageSeg(name)}/json`, { headers: registryAuthHeader(o.auth), signal: o.signal });
   }
-
 }

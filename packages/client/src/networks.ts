@@ -1,5 +1,12 @@
 /** `/networks/…`. */
-import type { Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse } from '@gantry/engine-api';
+import type {
+  Network,
+  NetworkConnectRequest,
+  NetworkCreateRequest,
+  NetworkCreateResponse,
+  NetworkDisconnectRequest,
+  NetworkPruneResponse,
+} from '@gantry/engine-api';
 import { seg, type CallOptions, type Core, type Filters } from './core';
 
 export class Networks {

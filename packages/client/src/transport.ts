@@ -66,7 +66,12 @@ export class Transport {
       });
       r.once('response', (res: http.IncomingMessage) => {
         void readAll(res).then(
-          (body) => reject((res.statusCode ?? 0) >= 400 ? errorFromResponse(res.statusCode ?? 0, body) : new EngineError(res.statusCode ?? 0, 'the daemon did not upgrade the connection')),
+          (body) =>
+            reject(
+              (res.statusCode ?? 0) >= 400
+                ? errorFromResponse(res.statusCode ?? 0, body)
+                : new EngineError(res.statusCode ?? 0, 'the daemon did not upgrade the connection'),
+            ),
           reject,
         );
       });

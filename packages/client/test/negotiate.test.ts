@@ -64,7 +64,10 @@ describe('JSON streams', () => {
   it('throws the first error message of a progress stream, after the messages before it', async () => {
     const seen: unknown[] = [];
     const run = async () => {
-      for await (const m of progressMessages(pieces('{"status":"Pulling"}\n', '{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}\n{"status":"x"}\n'))) seen.push(m);
+      for await (const m of progressMessages(
+        pieces('{"status":"Pulling"}\n', '{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}\n{"status":"x"}\n'),
+      ))
+        seen.push(m);
     };
     await expect(run()).rejects.toMatchObject({ name: 'ProgressError', message: 'manifest unknown' });
     expect(seen).toEqual([{ status: 'Pulling' }]);

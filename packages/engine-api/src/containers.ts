@@ -211,6 +211,3 @@ export interface CpuStats {
   online_cpus?: number;
   throttling_data?: { periods: number; throttled_periods: number; throttled_time: number };
 }
-
-
-
