@@ -15,7 +15,7 @@ export interface ClientOptions {
   host?: string;
   /**
    * TLS for a TCP host: the files themselves, or a directory with ca.pem, cert.pem and key.pem.
-   * Default: DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, when the environment also chose the host.
+   * Default, as the docker CLI (whatever chose the host): DOCKER_TLS_VERIFY + DOCKER_CERT_PATH.
    */
   tls?: TlsFiles | { certPath: string; verify?: boolean };
   /** A fixed API version (no negotiation); default DOCKER_API_VERSION, else negotiated. */
@@ -42,7 +42,7 @@ export class EngineClient {
 
   constructor(o: ClientOptions = {}) {
     const env = configFromEnv(o.env ?? process.env);
-    const tlsOpt = o.tls ?? (o.host === undefined ? env.tls : undefined);
+    const tlsOpt = o.tls ?? env.tls;
     const tls = tlsOpt === undefined ? undefined : 'certPath' in tlsOpt ? { ...readCertDir(tlsOpt.certPath), verify: tlsOpt.verify ?? true } : tlsOpt;
     const address = parseHost(o.host ?? env.host, tls !== undefined);
     const transport = new Transport(address, address.proto === 'tcp' ? tls : undefined);

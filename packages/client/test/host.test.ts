@@ -60,3 +60,17 @@ describe('configFromEnv', () => {
     expect(new EngineClient({ env: { DOCKER_HOST: 'tcp://1.2.3.4:5' }, host: '/x.sock' }).host).toBe('unix:///x.sock');
   });
 });
+
+describe('TLS from the environment', () => {
+  it('applies DOCKER_TLS_VERIFY to a host given as an option too, as the docker CLI does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-tls-'));
+    try {
+      const env = { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir };
+      // TLS picks 2376 as the default port
+      expect(new EngineClient({ env, host: 'tcp://h' }).host).toBe('tcp://h:2376');
+      expect(new EngineClient({ env: {}, host: 'tcp://h' }).host).toBe('tcp://h:2375');
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+});
