@@ -93,6 +93,20 @@ d('client: containers', () => {
     await client.containers.remove(Id);
   });
 
+  it('attaches to a TTY container: raw output, stdin through the terminal', async () => {
+    const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['sh'], Tty: true, OpenStdin: true, AttachStdin: true, AttachStdout: true });
+    const att = await client.containers.attach(Id, { stdin: true });
+    expect(att.tty).toBe(true);
+    const output = drain(att.output);
+    await client.containers.start(Id);
+    att.socket.write('echo via-tty-$((6*7)); exit 5\n');
+    const text = Buffer.concat((await output).map((f) => f.data)).toString();
+    expect(text).toContain('via-tty-42\r\n');
+    expect((await output).every((f) => f.stream === 'stdout')).toBe(true);
+    expect((await client.containers.wait(Id)).StatusCode).toBe(5);
+    await client.containers.remove(Id);
+  });
+
   it('top, stats, pause/unpause, rename, update, resize, restart, kill, stop on a running container', async () => {
     const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['sleep', '300'], Tty: true }, { name: name('long') });
     await client.containers.start(Id);
