@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import { join } from 'node:path';
+import { collectOutput, ConnectionError, EngineClient } from '@gantry/client';
 import { GANTRYD, GantrydHarness } from '../src/gantryd';
 import { freePort } from '@gantry/testkit';
 import { makePki, type Pki } from '@gantry/testkit';
@@ -113,6 +114,27 @@ d('gantryd over TCP with mutual TLS, and its unix socket', () => {
     });
     expect(r.status).not.toBe(0);
     expect(r.stdout).not.toContain('1.45');
+  });
+
+  it('@gantry/client over tcp:// with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: calls, logs and a hijacked exec with stdin half-closed', async () => {
+    const client = new EngineClient({ env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: pki.dir } });
+    expect(client.host).toBe(`tcp://127.0.0.1:${port}`);
+    expect(await client.apiVersion()).toBe('1.45');
+    const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['sleep', '300'] });
+    try {
+      await client.containers.start(Id);
+      const ex = await client.exec.create(Id, { Cmd: ['sh', '-c', 'cat; echo eof-seen >&2'], AttachStdin: true, AttachStdout: true, AttachStderr: true });
+      const s = await client.exec.start(ex.Id);
+      s.socket.end('through TLS\n'); // close_notify + FIN: stdin ends, the output still comes back
+      expect(await collectOutput(s.output)).toEqual({ stdout: 'through TLS\n', stderr: 'eof-seen\n' });
+    } finally {
+      await client.containers.remove(Id, { force: true });
+    }
+    // without a client certificate the daemon refuses the connection: a ConnectionError naming the host
+    const noCert = new EngineClient({ host: `tcp://127.0.0.1:${port}`, tls: { ca: fs.readFileSync(pki.ca), verify: true }, env: {} });
+    const err = await noCert.system.version().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(String(err)).toContain(`Cannot connect to the Gantry daemon at tcp://127.0.0.1:${port}`);
   });
 
   it('plain TCP on a non-loopback address is refused at start, before anything runs', () => {

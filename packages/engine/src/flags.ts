@@ -6,7 +6,8 @@
  */
 import { FlagError, parseFlags as parseCommandLine, type CommandLine, type FlagDefs, type Level } from '@gantry/linux';
 import type { EngineOptions } from './daemon';
-import { DEFAULT_UNIX_SOCKET, ListenerConfigError, parseHost, type HostAddress, type TlsFlags } from './http/listeners';
+import { DEFAULT_UNIX_SOCKET } from '@gantry/engine-api';
+import { ListenerConfigError, parseHost, type HostAddress, type TlsFlags } from './http/listeners';
 
 const FLAGS = {
   host: {

@@ -2,7 +2,7 @@ import { decode } from '../src/containers/decode';
 import { EXEC_BODY, UPDATE_BODY } from '../src/containers/validate';
 import { KindError } from '@gantry/linux';
 import { toHttpError } from '../src/http/errors';
-import { HOST_CONFIG_DEFAULTS, withDefaults } from '../src/api/defaults';
+import { HOST_CONFIG_DEFAULTS, withDefaults } from '@gantry/engine-api';
 import { decodeAuth, decodeNetworkCreate, decodeVolumeCreate } from '../src/api/bodies';
 
 const status = (f: () => unknown): [number, string] => {

@@ -2,7 +2,7 @@ import { validateSpec, type Spec } from '@gantry/runtime';
 import { KindError } from '@gantry/linux';
 import { toHttpError, type HttpError } from '../src/http/errors';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../src/containers/capabilities';
-import type { ContainerConfig, HostConfig, ImageConfigFields } from '../src/containers/docker-types';
+import type { ContainerConfig, HostConfig, ImageConfigFields } from '@gantry/engine-api';
 import { buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, RLIM_UNLIMITED, type BuildSpecInput } from '../src/containers/spec';
 import { validateCreate } from '../src/containers/validate';
 

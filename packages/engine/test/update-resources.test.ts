@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Logger } from '@gantry/linux';
 import { KindError } from '@gantry/linux';
 import type { Containerd } from '../src/containerd/client';
-import type { HostConfig } from '../src/containers/docker-types';
+import type { HostConfig } from '@gantry/engine-api';
 import { ContainerManager } from '../src/containers/manager';
 import { initialState, setRunning, type ContainerRecord } from '../src/containers/record';
 import { buildSpec } from '../src/containers/spec';

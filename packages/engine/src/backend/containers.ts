@@ -3,6 +3,7 @@
  * the daemon hands them the ContainerManager, ExecManager and ContainerStore behind these types.
  * Types only, as moby's api/server/router/container/backend.go.
  */
+import type { ContainerCreateResponse, ExecInspectResponse, IdResponse } from '@gantry/engine-api';
 import type { ContainerRecord } from '../containers/record';
 import type { ExecRecord } from '../containers/exec';
 import type { ContainerIO } from '../streams/fifo-stdio';
@@ -24,7 +25,7 @@ export interface ContainersBackend {
   readonly store: ContainerRecords;
   /** The container's live stdio while its task runs (attach). */
   io(id: string): ContainerIO | undefined;
-  create(body: unknown, name: string | null): Promise<{ Id: string; Warnings: string[] }>;
+  create(body: unknown, name: string | null): Promise<ContainerCreateResponse>;
   start(ref: string): Promise<void>;
   stop(ref: string, timeoutSec?: number, signal?: string): Promise<void>;
   restart(ref: string, timeoutSec?: number, signal?: string): Promise<void>;
@@ -51,10 +52,10 @@ export interface ContainerRootfs {
 }
 
 export interface ExecBackend {
-  create(ref: string, body: unknown): { Id: string };
+  create(ref: string, body: unknown): IdResponse;
   start(id: string, opts: { detach: boolean; tty?: boolean; beforeStart?: (e: ExecRecord) => void }): Promise<ExecRecord>;
   resize(id: string, height: number, width: number): Promise<void>;
-  inspect(id: string): Record<string, unknown>;
+  inspect(id: string): ExecInspectResponse;
   /** Close a running exec's stdin (attach with stdin-once reached EOF). */
   closeStdin(e: ExecRecord): Promise<void>;
   /** The exec ids of a container (inspect's ExecIDs). */

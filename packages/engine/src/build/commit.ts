@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { errdefs } from '@gantry/linux';
 import type { ContainerdStore } from '@gantry/registry';
-import type { ContainerConfig } from '../containers/docker-types';
+import type { ContainerConfig } from '@gantry/engine-api';
 import type { ContainerManager } from '../containers/manager';
 import type { EngineContext } from '../context';
 import type { ImageStore } from '../backend/images';

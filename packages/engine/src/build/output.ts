@@ -5,7 +5,7 @@
  * HTTP error response (what dockerd does for a Dockerfile that does not parse).
  */
 import type { ServerResponse } from 'node:http';
-import { API_VERSION } from '../http/api-version';
+import { API_VERSION } from '@gantry/engine-api';
 
 /** A failure Docker reports with a status code (a RUN's exit code: the CLI exits with it). */
 export class BuildError extends Error {

@@ -8,7 +8,7 @@ import { noSuchImage } from '../images/catalog';
 import type { PreparedMounts } from '../volumes/container-mounts';
 import type { EndpointConfig } from '../networks/controller';
 import { CutByRestart, MAX_ATTEMPTS_ACROSS_RESTARTS, RUNTIME_NAME, SNAPSHOTTER, SPEC_TYPE } from './containerd-objects';
-import type { ContainerConfig, HostConfig } from './docker-types';
+import type { ContainerConfig, HostConfig } from '@gantry/engine-api';
 import { resolveImage, type ResolvedImage } from './image-config';
 import type { ContainerManager } from './manager';
 import { initialState, type ContainerRecord } from './record';

@@ -7,7 +7,7 @@ import { ALL_CAPABILITIES } from './capabilities';
 import { startFailure } from './start-error';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import type { ContainerManager } from './manager';
-import type { ContainerConfig } from './docker-types';
+import type { ContainerConfig, ExecInspectResponse, IdResponse } from '@gantry/engine-api';
 import { decode } from './decode';
 import { EXEC_BODY } from './validate';
 
@@ -119,7 +119,7 @@ export class ExecManager {
     return e;
   }
 
-  create(ref: string, body: unknown): { Id: string } {
+  create(ref: string, body: unknown): IdResponse {
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw errdefs.invalidArgument('json: cannot unmarshal into Go value of type container.ExecOptions');
     const cfg = decode(body, EXEC_BODY, 'ExecOptions') as ExecConfig;
@@ -250,7 +250,7 @@ export class ExecManager {
     );
   }
 
-  inspect(id: string): Record<string, unknown> {
+  inspect(id: string): ExecInspectResponse {
     const e = this.get(id);
     return {
       ID: e.ID,

@@ -3,7 +3,7 @@
  * record and waiters settled, io and mounts released, then auto-remove or the restart policy.
  */
 import { traced } from '@gantry/linux';
-import type { HostConfig } from './docker-types';
+import type { HostConfig } from '@gantry/engine-api';
 import type { ContainerManager } from './manager';
 import { setExited, setOomKilled, setRestarting, type ContainerRecord } from './record';
 import { nextRestartDelay, policyRestarts } from './restart-policy';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { tasks as tpb } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
-import type { ContainerConfig, HealthConfig } from './docker-types';
+import type { ContainerConfig, HealthConfig } from '@gantry/engine-api';
 import { setHealth, type ContainerRecord, type HealthState } from './record';
 import type { ContainerStore } from './store';
 

@@ -1,7 +1,7 @@
 /** `docker kill`, and the SIGKILL-and-wait that stop and rm -f end with. */
 import { isUnavailable, tasks as tpb } from '@gantry/api';
 import { errdefs, parseSignal } from '@gantry/linux';
-import type { ContainerConfig } from './docker-types';
+import type { ContainerConfig } from '@gantry/engine-api';
 import type { ContainerManager } from './manager';
 import type { ContainerRecord } from './record';
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path/posix';
 import { mountFlagWord } from '@gantry/linux';
 import type { Mount as OciMount } from '@gantry/runtime';
-import type { Mount, TmpfsOptions } from './docker-types';
+import type { Mount, TmpfsOptions } from '@gantry/engine-api';
 
 /** A mount Docker-side, before it becomes an OCI mount (Docker's `container.Mount`). */
 export interface UserMount {

@@ -1,4 +1,4 @@
-import type { RestartPolicy } from './docker-types';
+import type { RestartPolicy } from '@gantry/engine-api';
 
 /** Docker's restart back-off: 100 ms, doubling per restart, at most a minute. */
 const FIRST_RESTART_DELAY_MS = 100;

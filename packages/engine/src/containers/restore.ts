@@ -6,7 +6,7 @@ import { types } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
 import { JsonFileWriter, parseLogOpts } from '../logs/json-file';
 import { ContainerIO, createFifos } from '../streams/fifo-stdio';
-import type { ContainerConfig, HostConfig } from './docker-types';
+import type { ContainerConfig, HostConfig } from '@gantry/engine-api';
 import { restartPending, scheduleRestart, settleExit } from './exit';
 import type { ContainerManager } from './manager';
 import { NULL_TIME, setAdopted } from './record';

@@ -1,7 +1,7 @@
 import type { Device, DeviceCgroupRule, Linux, Mount, Namespace, Process, Resources, Rlimit, Seccomp, Spec } from '@gantry/runtime';
 import { errdefs } from '@gantry/linux';
 import { containerCapabilities } from './capabilities';
-import { DEFAULT_SHM_SIZE, type ContainerConfig, type HostConfig, type ImageConfigFields } from './docker-types';
+import { DEFAULT_SHM_SIZE, type ContainerConfig, type HostConfig, type ImageConfigFields } from '@gantry/engine-api';
 import { parseBind, parseMountSpec, sortMounts, toOciMount, type UserMount } from './mounts';
 import { defaultSeccompProfile, parseSeccompProfile, resolveSeccompProfile } from './seccomp';
 import { DEVICE_CGROUP_RULE, parseSecurityOpts } from './validate';

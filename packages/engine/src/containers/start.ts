@@ -5,7 +5,7 @@ import { oneLine } from '../one-line';
 import { JsonFileWriter, parseLogOpts } from '../logs/json-file';
 import { ContainerIO, createFifos, removeFifos, type StdioFifos } from '../streams/fifo-stdio';
 import { CutByRestart, MAX_ATTEMPTS_ACROSS_RESTARTS, SNAPSHOTTER } from './containerd-objects';
-import type { ContainerConfig, HostConfig } from './docker-types';
+import type { ContainerConfig, HostConfig } from '@gantry/engine-api';
 import { resetRestartManager } from './exit';
 import type { ContainerManager } from './manager';
 import { setRunning, setStartFailed, type ContainerRecord } from './record';

@@ -1,7 +1,7 @@
 /** `docker stop`: the stop signal, then SIGKILL after the grace period. */
 import { tasks as tpb } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
-import type { ContainerConfig } from './docker-types';
+import type { ContainerConfig } from '@gantry/engine-api';
 import { killAndWaitExit, signalNumber } from './kill';
 import type { ContainerManager } from './manager';
 import { setRestartCancelled } from './record';

@@ -2,7 +2,7 @@
 import { tasks as tpb } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
 import { decode } from './decode';
-import { MIN_MEMORY, type HostConfig } from './docker-types';
+import { MIN_MEMORY, type HostConfig } from '@gantry/engine-api';
 import type { ContainerManager } from './manager';
 import { cgroupResources } from './spec';
 import { defaultMemorySwap, UPDATE_BODY } from './validate';

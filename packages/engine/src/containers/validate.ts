@@ -4,7 +4,7 @@ import * as path from 'node:path/posix';
 import { errdefs } from '@gantry/linux';
 import { normalizeCapabilities } from './capabilities';
 import { decode, S, type Schema } from './decode';
-import { DEFAULT_SHM_SIZE, MIN_MEMORY, type ContainerConfig, type HostConfig } from './docker-types';
+import { DEFAULT_SHM_SIZE, MIN_MEMORY, type ContainerConfig, type HostConfig } from '@gantry/engine-api';
 import { checkTarget, mergeTmpfsOptions, parseBind, parseMountSpec } from './mounts';
 import { parseSeccompProfile } from './seccomp';
 

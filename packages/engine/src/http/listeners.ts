@@ -11,11 +11,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isIP } from 'node:net';
+import { DEFAULT_UNIX_SOCKET } from '@gantry/engine-api';
 import { linuxSys } from '@gantry/linux';
 import { ListenerConfigError } from './listeners-error';
 import { selectActivated, takeActivatedSockets, type ActivatedSocket } from './socket-activation';
 
-export const DEFAULT_UNIX_SOCKET = '/run/gantry/gantry.sock';
 /** dockerd's default ports: 2375 for plain HTTP, 2376 with TLS. */
 const DEFAULT_TCP_PORT = 2375;
 const DEFAULT_TLS_PORT = 2376;

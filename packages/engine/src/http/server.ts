@@ -9,18 +9,11 @@ import { traced, traceEnabled } from '@gantry/linux';
 import { HttpError, badRequest, toHttpError } from './errors';
 import { Reply, type RequestContext, type Router } from './router';
 import { isLoopbackIp, ListenerConfigError, type ListenSpec, type TlsMaterial } from './listeners';
+import { API_VERSION, MIN_API_VERSION, compareApiVersions } from '@gantry/engine-api';
 
-export { API_VERSION, MIN_API_VERSION } from './api-version';
-import { API_VERSION, MIN_API_VERSION } from './api-version';
 export const ENGINE_VERSION = '0.1.0';
 /** JSON request bodies above this are refused (413): nothing the API takes as JSON is larger. */
 const MAX_JSON_BODY = 4 * 1024 * 1024;
-
-function cmpVersion(a: string, b: string): number {
-  const [a1, a2] = a.split('.').map(Number);
-  const [b1, b2] = b.split('.').map(Number);
-  return a1! - b1! || a2! - b2!;
-}
 
 function standardHeaders(): Record<string, string> {
   return {
@@ -116,12 +109,12 @@ function versionOf(url: string): { version: string; path: string } {
   const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(url);
   if (!m) return { version: API_VERSION, path: url };
   const version = m[1]!;
-  if (cmpVersion(version, MIN_API_VERSION) < 0) {
+  if (compareApiVersions(version, MIN_API_VERSION) < 0) {
     throw badRequest(
       `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
     );
   }
-  if (cmpVersion(version, API_VERSION) > 0) throw badRequest(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+  if (compareApiVersions(version, API_VERSION) > 0) throw badRequest(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
   return { version, path: m[2]! };
 }
 

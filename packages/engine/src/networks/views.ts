@@ -3,7 +3,7 @@
  * NetworkSettings (inspect), and its `Ports` and summary `NetworkSettings` (GET /containers/json).
  */
 import type { NetworkRecord, NetworkStore } from '@gantry/network';
-import { NETWORK_SETTINGS_DEFAULTS } from '../api/defaults';
+import { NETWORK_SETTINGS_DEFAULTS } from '@gantry/engine-api';
 import type { Attachment, ContainerLookup, SandboxStore } from './sandbox';
 
 export interface ViewSources {

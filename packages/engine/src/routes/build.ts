@@ -3,7 +3,7 @@
  * build`): thin handlers over src/build/.
  */
 import { decode } from '../containers/decode';
-import type { ContainerConfig } from '../containers/docker-types';
+import type { ContainerConfig } from '@gantry/engine-api';
 import type { ContainerManager } from '../containers/manager';
 import { CONFIG_BODY } from '../containers/validate';
 import type { Router } from '../http/router';

@@ -1,12 +1,19 @@
 import { existsSync } from 'node:fs';
 import { errdefs } from '@gantry/linux';
-import { API_VERSION } from '../http/api-version';
+import { API_VERSION } from '@gantry/engine-api';
 import type { EngineContext } from '../context';
 import type { ContainersBackend } from '../backend/containers';
 import type { ContainerNetworkView } from '../backend/networks';
 import type { ContainerRecord } from '../containers/record';
-import type { ContainerConfig, HostConfig } from '../containers/docker-types';
-import { CONTAINER_CONFIG_DEFAULTS, ENDPOINT_DEFAULTS, HOST_CONFIG_DEFAULTS, NETWORK_SETTINGS_DEFAULTS, STATE_DEFAULTS, withDefaults } from '../api/defaults';
+import type { ContainerConfig, HostConfig } from '@gantry/engine-api';
+import {
+  CONTAINER_CONFIG_DEFAULTS,
+  ENDPOINT_DEFAULTS,
+  HOST_CONFIG_DEFAULTS,
+  NETWORK_SETTINGS_DEFAULTS,
+  STATE_DEFAULTS,
+  withDefaults,
+} from '@gantry/engine-api';
 import { matchLabel, parseFilters } from './list-filters';
 import { drainedOrGone } from '../http/backpressure';
 import { Reply, type RequestContext, type Router } from '../http/router';

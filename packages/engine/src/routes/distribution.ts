@@ -7,7 +7,7 @@
 import { InvalidReferenceError, parsePlatform, type Platform } from '@gantry/oci';
 import { decodeAuth, type AuthBody } from '../api/bodies';
 import { errdefs, KindError } from '@gantry/linux';
-import { API_VERSION } from '../http/api-version';
+import { API_VERSION } from '@gantry/engine-api';
 import { RegistryError, registryKeyHost, type Credentials, type JsonMessage } from '@gantry/registry';
 import type { DistributionBackend } from '../backend/distribution';
 import type { EngineContext } from '../context';

@@ -1,6 +1,6 @@
 import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
-import { API_VERSION } from '../http/api-version';
+import { API_VERSION } from '@gantry/engine-api';
 import type { ContainerRecords } from '../backend/containers';
 import type { ImageStore } from '../backend/images';
 import type { EngineEvent } from '../events';

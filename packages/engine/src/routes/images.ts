@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { errdefs } from '@gantry/linux';
-import { API_VERSION } from '../http/api-version';
+import { API_VERSION, compareApiVersions } from '@gantry/engine-api';
 import type { images } from '@gantry/api';
 import type { EngineContext } from '../context';
 import { drainedOrGone } from '../http/backpressure';
@@ -22,11 +22,7 @@ import { danglingName, familiar, familiarRepo, isDanglingName, parseName, repoTa
 
 const truthy = (v: string | null) => v !== null && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
-const older = (apiVersion: string, than: string) => {
-  const [a1, a2] = apiVersion.split('.').map(Number);
-  const [b1, b2] = than.split('.').map(Number);
-  return a1! - b1! < 0 || (a1 === b1 && a2! < b2!);
-};
+const older = (apiVersion: string, than: string) => compareApiVersions(apiVersion, than) < 0;
 
 /** Docker's image Config, from the OCI config's "config" (absent fields as dockerd writes them). */
 function dockerConfig(c: OciContainerConfig | undefined): Record<string, unknown> {

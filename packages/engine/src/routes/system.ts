@@ -2,7 +2,8 @@ import * as os from 'node:os';
 import * as fs from 'node:fs';
 import type { SystemBackend } from '../backend/system';
 import type { EngineContext } from '../context';
-import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION } from '../http/server';
+import { API_VERSION, MIN_API_VERSION, type SystemInfo, type SystemVersion } from '@gantry/engine-api';
+import { ENGINE_VERSION } from '../http/server';
 import { Reply, type Router } from '../http/router';
 
 function kernelVersion(): string {
@@ -44,7 +45,7 @@ export function registerSystemRoutes(router: Router, ctx: EngineContext, system:
   });
   router.head('/_ping', () => ping());
 
-  router.get('/version', () => ({
+  router.get('/version', (): SystemVersion => ({
     Platform: { Name: 'Gantry Engine' },
     Components: [
       {
@@ -72,7 +73,7 @@ export function registerSystemRoutes(router: Router, ctx: EngineContext, system:
     BuildTime: ctx.started.toISOString(),
   }));
 
-  router.get('/info', async () => {
+  router.get('/info', async (): Promise<SystemInfo> => {
     const n = await system.counts();
     return {
       ID: fs.existsSync(`${ctx.dataRoot}/engine-id`) ? fs.readFileSync(`${ctx.dataRoot}/engine-id`, 'utf8').trim() : '',

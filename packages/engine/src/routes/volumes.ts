@@ -1,3 +1,4 @@
+import { compareApiVersions, type Volume } from '@gantry/engine-api';
 import { decodeVolumeCreate } from '../api/bodies';
 import { errdefs } from '@gantry/linux';
 import type { EngineContext } from '../context';
@@ -10,19 +11,13 @@ function bool(v: string | null | undefined): boolean {
   return v === '1' || v === 'true' || v === 'True';
 }
 
-function versionLess(a: string, b: string): boolean {
-  const [a1 = 0, a2 = 0] = a.split('.').map(Number);
-  const [b1 = 0, b2 = 0] = b.split('.').map(Number);
-  return a1 < b1 || (a1 === b1 && a2 < b2);
-}
-
 const LIST_FILTERS = new Set(['name', 'label', 'driver', 'dangling']);
 const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
 
 /** Docker's volume endpoints over the volumes backend (the daemon's VolumeStore and ContainerMounts). */
 export function registerVolumeRoutes(router: Router, ctx: EngineContext, mounts: VolumesBackend): void {
   const store = mounts.volumes;
-  const json = (v: VolumeRecord) => ({
+  const json = (v: VolumeRecord): Volume => ({
     CreatedAt: v.CreatedAt,
     Driver: v.Driver,
     Labels: v.Labels,
@@ -71,7 +66,7 @@ export function registerVolumeRoutes(router: Router, ctx: EngineContext, mounts:
     const f = parseFilters(c.query, PRUNE_FILTERS);
     for (const a of f.all ?? []) if (!['true', 'false', '1', '0'].includes(a)) throw errdefs.invalidArgument(`invalid filter 'all=${a}'`);
     // before API 1.42 prune took every unused volume, named or not
-    const all = (f.all ?? []).some(bool) || versionLess(c.apiVersion, '1.42');
+    const all = (f.all ?? []).some(bool) || compareApiVersions(c.apiVersion, '1.42') < 0;
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of store.all()) {

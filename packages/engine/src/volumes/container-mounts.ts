@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { types } from '@gantry/api';
 import { errdefs, linuxSys, MS } from '@gantry/linux';
 import type { EngineContext } from '../context';
-import type { HostConfig } from '../containers/docker-types';
+import type { HostConfig } from '@gantry/engine-api';
 import { checkTarget, cleanPath, parseBind, parseMountSpec, type UserMount } from '../containers/mounts';
 import type { ContainerRecord } from '../containers/record';
 import type { ContainerStore } from '../containers/store';

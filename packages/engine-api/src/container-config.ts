@@ -1,5 +1,5 @@
 /**
- * Docker Engine API types for creating a container (API 1.45: `ContainerConfig`, `HostConfig` =
+ * Docker Engine API types for a container's configuration (API 1.45: `ContainerConfig`, `HostConfig` =
  * `Resources` + host fields, `Mount`, `HealthConfig`), with the field names and JSON shapes of the
  * API. Fields the create request may carry but gantryd does not act on yet are typed too, so a
  * request that names them is accepted (and validated) rather than refused as unknown.
@@ -9,7 +9,7 @@
  */
 
 /** `{"<port>/<tcp|udp|sctp>": {}}` */
-type PortSet = Record<string, Record<string, never>>;
+export type PortSet = Record<string, Record<string, never>>;
 
 export interface HealthConfig {
   /** `[]` inherit, `["NONE"]` disable, `["CMD", args...]`, `["CMD-SHELL", command]` */
@@ -72,38 +72,38 @@ export interface ImageConfigFields {
   Labels?: Record<string, string>;
 }
 
-type RestartPolicyName = '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+export type RestartPolicyName = '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
 
 export interface RestartPolicy {
   Name?: RestartPolicyName | (string & {}); // (string & {}): any string, the known names still offered by editors
   MaximumRetryCount?: number;
 }
 
-interface LogConfig {
+export interface LogConfig {
   Type?: string;
   Config?: Record<string, string>;
 }
 
-interface PortBinding {
+export interface PortBinding {
   HostIp?: string;
   HostPort?: string;
 }
 
-type PortMap = Record<string, PortBinding[] | null>;
+export type PortMap = Record<string, PortBinding[] | null>;
 
-interface Ulimit {
+export interface Ulimit {
   Name: string;
   Soft: number;
   Hard: number;
 }
 
-interface DeviceMapping {
+export interface DeviceMapping {
   PathOnHost?: string;
   PathInContainer?: string;
   CgroupPermissions?: string;
 }
 
-interface DeviceRequest {
+export interface DeviceRequest {
   Driver?: string;
   Count?: number;
   DeviceIDs?: string[];
@@ -111,21 +111,21 @@ interface DeviceRequest {
   Options?: Record<string, string>;
 }
 
-interface ThrottleDevice {
+export interface ThrottleDevice {
   Path?: string;
   Rate?: number;
 }
 
-interface WeightDevice {
+export interface WeightDevice {
   Path?: string;
   Weight?: number;
 }
 
-type MountType = 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image';
+export type MountType = 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image';
 
-type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
+export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
 
-interface BindOptions {
+export interface BindOptions {
   Propagation?: Propagation | (string & {});
   NonRecursive?: boolean;
   CreateMountpoint?: boolean;
@@ -133,7 +133,7 @@ interface BindOptions {
   ReadOnlyForceRecursive?: boolean;
 }
 
-interface VolumeOptions {
+export interface VolumeOptions {
   NoCopy?: boolean;
   Labels?: Record<string, string>;
   DriverConfig?: { Name?: string; Options?: Record<string, string> };
@@ -163,7 +163,7 @@ export interface Mount {
 }
 
 /** A container's resources (cgroups config, ulimits); part of HostConfig. */
-interface Resources {
+export interface Resources {
   CpuShares?: number;
   Memory?: number;
   NanoCpus?: number;

@@ -1,0 +1,16 @@
+export { EngineClient, type ClientOptions } from './client';
+export * from './errors';
+export { parseHost, formatHost, configFromEnv, readCertDir, HostParseError, type HostAddress, type TlsFiles, type EnvConfig } from './host';
+export { negotiateVersion, FALLBACK_API_VERSION } from './negotiate';
+export { demultiplex, rawFrames, collectOutput, StreamFormatError, type OutputFrame, type StreamName } from './stdcopy';
+export { jsonLines, progressMessages } from './json-lines';
+export { buildQuery, type CallOptions, type Filters } from './core';
+export type { HijackedStream } from './streams';
+export type { ListContainersOptions, LogsOptions, AttachOptions, ArchiveResult, Containers } from './containers';
+export type { ExecStartOptions, Exec } from './exec';
+export type { PullOptions, BuildOptions, ImportOptions, Images } from './images';
+export type { Networks } from './networks';
+export type { Volumes } from './volumes';
+export type { EventsOptions, System } from './system';
+export type { RequestBody } from './transport';
+export * from '@gantry/engine-api';
