@@ -8,6 +8,8 @@
 /** Any error of parsing or executing a template. */
 export class TemplateError extends Error {
   override name = 'TemplateError';
+  /** What an execution wrote before it failed (docker keeps it for a table's header row). */
+  partial?: string;
 }
 
 /** The template text is not a template (`line` is 1-based). */

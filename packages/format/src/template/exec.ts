@@ -72,8 +72,9 @@ export class Executor {
       this.walkList(data, this.tmpl.root);
     } catch (e) {
       if (e instanceof BreakSignal || e instanceof ContinueSignal) this.fail('break or continue outside range');
-      if (e instanceof RangeError && /call stack/i.test(e.message)) throw new TemplateLimitError('maxDepth', this.opts.limits.maxDepth);
-      throw e;
+      const err = e instanceof RangeError && /call stack/i.test(e.message) ? new TemplateLimitError('maxDepth', this.opts.limits.maxDepth) : e;
+      if (err instanceof TemplateError) err.partial = this.out.join('');
+      throw err;
     }
     return this.out.join('');
   }

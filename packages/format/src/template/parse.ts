@@ -94,14 +94,14 @@ class Parser {
       if (t.type === 'eof') return { nodes };
       if (t.type === 'left') {
         // define is only allowed at the top level
+        const save = this.i;
         this.next();
-        const k = this.peekNonSpace();
+        const k = this.nextNonSpace();
         if (k.type === 'keyword' && k.val === 'define') {
-          this.nextNonSpace();
           this.parseDefine();
           continue;
         }
-        this.backup();
+        this.i = save;
       }
       const r = this.textOrAction();
       if ('kind' in r) this.error(r.tok.pos, `unexpected ${r.kind === 'eof' ? 'EOF' : `{{${r.kind}}}`}`);
