@@ -14,6 +14,8 @@ export interface TabwriterOptions {
   alignRight?: boolean;
   /** Give columns whose cells are all empty no width (Go's DiscardEmptyColumns). */
   discardEmptyColumns?: boolean;
+  /** Print '|' between columns (Go's Debug flag). */
+  debug?: boolean;
 }
 
 /** docker's table writer settings. */
@@ -48,6 +50,7 @@ export function tabwrite(text: string, opts: TabwriterOptions = DOCKER_TABWRITER
       let s = '';
       line.forEach((c, j) => {
         const w = runes(c);
+        if (j > 0 && opts.debug) s += '|';
         if (j < widths.length) {
           if (opts.alignRight) s += padding(w, widths[j]) + c;
           else s += c + padding(w, widths[j]);
