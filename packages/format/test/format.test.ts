@@ -173,7 +173,9 @@ describe('--format handling', () => {
     );
   });
   test('header functions keep the header text; a failing header cell stops the header row', () => {
-    expect(DockerFormat.parse('table {{upper .Names}}\\t{{.Label "app"}}').render(rows, header)).toBe('NAMES                \nWEB                  demo\nA-MUCH-LONGER-NAME   demo\n');
+    expect(DockerFormat.parse('table {{upper .Names}}\\t{{.Label "app"}}').render(rows, header)).toBe(
+      'NAMES                \nWEB                  demo\nA-MUCH-LONGER-NAME   demo\n',
+    );
   });
   test('plain formats are not aligned and have no header', () => {
     expect(DockerFormat.parse('{{.ID}}\\t{{.Names}}').render(rows, header)).toBe('0123456789ab\tweb\nfedcba987654\ta-much-longer-name\n');

@@ -146,7 +146,7 @@ describe('errors have the shape of Go`s', () => {
     ['{{.A | 3}}', 'template: :1: non executable command in pipeline stage 2'],
     ['{{break}}', 'template: :1: {{break}} outside {{range}}'],
     ['{{3k}}', 'template: :1: illegal number syntax: "3k"'],
-    ['a\n{{)}}', 'template: :2: unexpected right paren U+0029 \')\''],
+    ['a\n{{)}}', "template: :2: unexpected right paren U+0029 ')'"],
     ['{{.A %}}', "template: :1: unrecognized character in action: U+0025 '%'"],
   ];
   test.each(parse)('parse %s', (t, msg) => {
@@ -182,9 +182,7 @@ describe('limits', () => {
     expect(() => Template.parse('{{range .}}xxxxxxxxxx{{end}}', { limits: { maxOutput: 1000 } }).execute(new Array(200).fill(0))).toThrow(TemplateLimitError);
   });
   test('steps', () => {
-    expect(() => Template.parse('{{range .}}{{range $}}{{end}}{{end}}', { limits: { maxSteps: 10_000 } }).execute(new Array(1000).fill(0))).toThrow(
-      /maxSteps/,
-    );
+    expect(() => Template.parse('{{range .}}{{range $}}{{end}}{{end}}', { limits: { maxSteps: 10_000 } }).execute(new Array(1000).fill(0))).toThrow(/maxSteps/);
   });
   test('range over a huge int stops at the step limit', () => {
     expect(() => run('{{range 1000000000000}}{{end}}', null)).toThrow(/maxSteps/);

@@ -339,7 +339,8 @@ export class Executor {
     if (k === 'nil') this.fail(`nil pointer evaluating ${typeName(recv)}.${name}`);
     if (k === 'struct') {
       const m = structMember(recv as object, name);
-      if (m.kind === 'method' && isExported(name)) return this.call(dot, name, { params: [], variadic: 'any', fn: (a) => m.fn(...a) }, node, args.slice(1), final, false);
+      if (m.kind === 'method' && isExported(name))
+        return this.call(dot, name, { params: [], variadic: 'any', fn: (a) => m.fn(...a) }, node, args.slice(1), final, false);
       if (m.kind === 'field') {
         if (!isExported(name)) this.fail(`${name} is an unexported field of struct type ${typeName(recv)}`);
         if (hasArgs) this.fail(`${name} has arguments but cannot be invoked as function`);
@@ -435,4 +436,3 @@ export class Executor {
     }
   }
 }
-

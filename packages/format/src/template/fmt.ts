@@ -333,7 +333,11 @@ function formatArg(v: unknown, verb: string, spec: Spec, budget: FmtBudget, dept
       if (verb === 'v' || verb === 's') {
         if (v instanceof Date) return pad(v.toISOString(), spec, false);
         const inner = { ...spec, width: undefined };
-        return '{' + seq(structFields(v as object), ([k, x]) => (spec.plus && isExported(k) ? `${k}:` : '') + formatArg(x, verb, inner, budget, depth + 1), budget) + '}';
+        return (
+          '{' +
+          seq(structFields(v as object), ([k, x]) => (spec.plus && isExported(k) ? `${k}:` : '') + formatArg(x, verb, inner, budget, depth + 1), budget) +
+          '}'
+        );
       }
       return badVerb(verb, v, budget);
     }
@@ -347,7 +351,7 @@ export function sprintf(format: string, args: unknown[], budget: FmtBudget): str
   const check = (n: number): void => {
     if (n > budget.maxOutput) throw new TemplateLimitError('maxOutput', budget.maxOutput);
   };
-  for (let i = 0; i < format.length; ) {
+  for (let i = 0; i < format.length;) {
     const pct = format.indexOf('%', i);
     if (pct < 0) {
       out += format.slice(i);

@@ -117,7 +117,8 @@ function index(args: unknown[]): unknown {
       if (n < 0 || n >= arr.length) throw new FuncError(`index out of range: ${n}`);
       item = arr[n];
     } else if (k === 'map') {
-      if (idx !== null && idx !== undefined && kindOf(idx) !== 'string' && !(item instanceof Map)) throw new FuncError(`value has type ${typeName(idx)}; should be string`);
+      if (idx !== null && idx !== undefined && kindOf(idx) !== 'string' && !(item instanceof Map))
+        throw new FuncError(`value has type ${typeName(idx)}; should be string`);
       item = mapHas(item, idx) ? mapGet(item, idx) : undefined;
     } else if (k === 'nil' || k === 'invalid') throw new FuncError('index of untyped nil');
     else throw new FuncError(`can't index item of type ${typeName(item)}`);

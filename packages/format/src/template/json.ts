@@ -78,8 +78,20 @@ export function goJson(v: unknown, limits: { maxDepth: number; maxOutput: number
         seen.add(o);
         const k = kindOf(x);
         if (k === 'slice') s = '[' + Array.from(o as ArrayLike<unknown>, (e) => enc(e, depth + 1)).join(',') + ']';
-        else if (k === 'map') s = '{' + mapKeys(o).map((key) => `${jsonString(String(key))}:${enc(mapGet(o, key), depth + 1)}`).join(',') + '}';
-        else s = '{' + structFields(o).map(([key, val]) => `${jsonString(key)}:${enc(val, depth + 1)}`).join(',') + '}';
+        else if (k === 'map')
+          s =
+            '{' +
+            mapKeys(o)
+              .map((key) => `${jsonString(String(key))}:${enc(mapGet(o, key), depth + 1)}`)
+              .join(',') +
+            '}';
+        else
+          s =
+            '{' +
+            structFields(o)
+              .map(([key, val]) => `${jsonString(key)}:${enc(val, depth + 1)}`)
+              .join(',') +
+            '}';
         seen.delete(o);
         break;
       }

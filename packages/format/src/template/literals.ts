@@ -6,7 +6,7 @@ const SIMPLE_ESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13
 function unescape(body: string, quote: '"' | "'"): string | undefined {
   const bytes: number[] = [];
   const enc = new TextEncoder();
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     const c = body[i];
     if (c !== '\\') {
       const cp = body.codePointAt(i) ?? 0;

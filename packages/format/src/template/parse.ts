@@ -128,8 +128,7 @@ class Parser {
     // Go: a redefinition replaces the template unless both are non-empty
     const isEmpty = (l: ListNode): boolean => l.nodes.every((n) => n.type === 'text' && n.text.trim() === '');
     if (old && !isEmpty(old) && isEmpty(list)) return;
-    if (old && !isEmpty(old))
-      this.error(pos, `template: multiple definition of template ${JSON.stringify(name)}`);
+    if (old && !isEmpty(old)) this.error(pos, `template: multiple definition of template ${JSON.stringify(name)}`);
     this.defs.set(name, list);
   }
 
@@ -366,7 +365,10 @@ class Parser {
       case 'number':
       case 'nil':
       case 'dot':
-        this.error(node.pos, `unexpected . after term ${JSON.stringify(node.type === 'string' ? node.quoted : node.type === 'number' ? node.text : node.type === 'dot' ? '.' : String(node.type === 'bool' ? node.value : 'nil'))}`);
+        this.error(
+          node.pos,
+          `unexpected . after term ${JSON.stringify(node.type === 'string' ? node.quoted : node.type === 'number' ? node.text : node.type === 'dot' ? '.' : String(node.type === 'bool' ? node.value : 'nil'))}`,
+        );
         break;
       default:
         break;
