@@ -17,3 +17,29 @@ export {
   type ContainerStateLike,
 } from './docker';
 export { DockerFormat, type DockerFormatOptions } from './docker-format';
+export type {
+  Node,
+  ListNode,
+  TextNode,
+  ActionNode,
+  IfNode,
+  WithNode,
+  RangeNode,
+  TemplateNode,
+  BreakNode,
+  ContinueNode,
+  PipeNode,
+  CommandNode,
+  Arg,
+  FieldNode,
+  VariableNode,
+  DotNode,
+  NilNode,
+  BoolNode,
+  NumberNode,
+  StringNode,
+  IdentifierNode,
+  ChainNode,
+  Pos,
+} from './template/ast';
+export type { ParsedTemplate } from './template/parse';

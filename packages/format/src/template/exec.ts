@@ -24,8 +24,9 @@ export interface ExecOptions {
 const MISSING = Symbol('missing');
 type Final = unknown;
 
-class BreakSignal {}
-class ContinueSignal {}
+/** {{break}} and {{continue}} unwind to their range as exceptions. */
+class BreakSignal extends Error {}
+class ContinueSignal extends Error {}
 
 type CtxNode = Arg | CommandNode | PipeNode | Node;
 

@@ -276,6 +276,15 @@ function formatFloatVerb(v: number, verb: string, spec: Spec): string {
   return pad(s, spec, true);
 }
 
+/** strconv.CanBackquote: no backquote and no control character but tab. */
+function canBackquote(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x60 || c === 0x7f || (c < 0x20 && c !== 0x09)) return false;
+  }
+  return true;
+}
+
 function formatString(s: string, verb: string, spec: Spec, budget: FmtBudget): string {
   if (spec.prec !== undefined) s = [...s].slice(0, spec.prec).join('');
   switch (verb) {
@@ -283,7 +292,7 @@ function formatString(s: string, verb: string, spec: Spec, budget: FmtBudget): s
     case 's':
       return pad(s, spec, false);
     case 'q':
-      if (spec.sharp && !s.includes('`') && !/[\x00-\x08\x0a-\x1f\x7f]/.test(s)) return pad('`' + s + '`', spec, false);
+      if (spec.sharp && canBackquote(s)) return pad('`' + s + '`', spec, false);
       return pad(goQuote(s), spec, false);
     case 'x':
     case 'X': {

@@ -20,7 +20,7 @@ export interface FuncSpec {
 }
 
 /** A function's own failure (the executor adds `error calling NAME: `). */
-export class FuncError extends Error {
+class FuncError extends Error {
   override name = 'FuncError';
 }
 

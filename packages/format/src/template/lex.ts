@@ -5,7 +5,7 @@
  * offset where they were found; the parser turns them into Go's messages.
  */
 
-export type TokenType =
+type TokenType =
   | 'text'
   | 'left'
   | 'right'
@@ -38,11 +38,14 @@ export interface Token {
   pos: number;
 }
 
-export class LexError {
+export class LexError extends Error {
+  override name = 'LexError';
   constructor(
     readonly pos: number,
     readonly reason: string,
-  ) {}
+  ) {
+    super(reason);
+  }
 }
 
 const KEYWORDS = new Set(['block', 'break', 'continue', 'define', 'else', 'end', 'if', 'range', 'template', 'with']);
@@ -65,16 +68,14 @@ export function lex(input: string): Token[] {
   let trimNextText = false;
   while (i < input.length) {
     const open = input.indexOf('{{', i);
-    let textEnd = open < 0 ? input.length : open;
+    const textEnd = open < 0 ? input.length : open;
     let trimLeft = false;
     if (open >= 0 && input[open + 2] === '-' && SPACE.has(input[open + 3] ?? '')) trimLeft = true;
     let text = input.slice(i, textEnd);
     if (trimNextText) text = text.replace(/^[ \t\r\n]+/, '');
     if (trimLeft) text = text.replace(/[ \t\r\n]+$/, '');
     if (text.length > 0) toks.push({ type: 'text', val: text, pos: i });
-    trimNextText = false;
     if (open < 0) break;
-    textEnd = open;
     const r = lexAction(input, open, trimLeft, toks);
     i = r.end;
     trimNextText = r.trimRight;
