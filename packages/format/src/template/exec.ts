@@ -145,7 +145,7 @@ export class Executor {
         throw new ContinueSignal();
       case 'template': {
         const list = this.tmpl.defs.get(n.name);
-        if (!list) this.fail(`no such template ${JSON.stringify(n.name)}`);
+        if (!list) this.fail(`template ${JSON.stringify(n.name)} not defined`);
         const newDot = n.pipe ? this.evalPipeline(dot, n.pipe) : undefined;
         if (this.depth >= this.opts.limits.maxDepth) this.fail(`exceeded maximum template depth (${this.opts.limits.maxDepth})`);
         const saved = this.vars;
@@ -220,7 +220,6 @@ export class Executor {
       case 'nil':
         break;
       default:
-        this.at(r);
         this.fail(`range can't iterate over ${formatV(val, this.budget)}`);
     }
     if (!ran && r.elseList) this.walkList(dot, r.elseList);
@@ -310,7 +309,6 @@ export class Executor {
     this.at(chain);
     if (chain.node.type === 'nil') this.fail(`indirection through explicit nil in ${argString(chain)}`);
     const recv = this.evalArg(dot, chain.node);
-    this.at(chain);
     return this.evalFieldChain(dot, recv, chain, chain.fields, args, final);
   }
 
@@ -330,7 +328,8 @@ export class Executor {
   }
 
   private evalField(dot: unknown, name: string, node: Arg, args: Arg[], final: Final, recv: unknown): unknown {
-    this.at(node);
+    // no at(node) here: as Go, errors name the last node evaluated (for a chain, its inner pipeline's)
+    void node;
     const hasArgs = args.length > 1 || final !== MISSING;
     const k = kindOf(recv);
     if (k === 'invalid') {
@@ -344,6 +343,8 @@ export class Executor {
         return this.call(dot, name, { params: [], variadic: 'any', fn: (a) => m.fn(...a) }, node, args.slice(1), final, false);
       if (m.kind === 'field') {
         if (!isExported(name)) this.fail(`${name} is an unexported field of struct type ${typeName(recv)}`);
+        // a getter stands for one of docker's context methods, which take no arguments
+        if (hasArgs && m.getter) this.fail(`wrong number of args for ${name}: want 0 got ${args.length - 1 + (final !== MISSING ? 1 : 0)}`);
         if (hasArgs) this.fail(`${name} has arguments but cannot be invoked as function`);
         return m.value;
       }
@@ -388,17 +389,30 @@ export class Executor {
       return final !== MISSING ? final : v;
     }
     const values: unknown[] = [];
-    for (let i = 0; i < argNodes.length; i++) values.push(this.checked(this.evalArg(dot, argNodes[i]), typeAt(i), argNodes[i]));
+    for (let i = 0; i < argNodes.length; i++) {
+      const a = argNodes[i];
+      const t = typeAt(i);
+      if (t !== 'any' && (a.type === 'bool' || a.type === 'number' || a.type === 'string' || a.type === 'nil')) this.checkLiteral(a, t);
+      values.push(this.checked(this.evalArg(dot, a), t, a));
+    }
     if (final !== MISSING) values.push(this.checked(final, typeAt(values.length), node));
-    this.at(node);
     try {
-      const r = spec.fn(values, this.budget);
-      return r;
+      return spec.fn(values, this.budget);
     } catch (e) {
       if (e instanceof TemplateError) throw e;
       if (e instanceof RangeError && /call stack/i.test(e.message)) throw e;
+      this.at(node);
       this.fail(`error calling ${name}: ${e instanceof Error ? e.message : String(e)}`);
     }
+  }
+
+  /** A literal argument of the wrong type: Go refuses it with the literal's text. */
+  private checkLiteral(a: Extract<Arg, { type: 'bool' | 'number' | 'string' | 'nil' }>, t: 'string' | 'int' | 'strings'): void {
+    this.at(a);
+    if (a.type === 'nil') this.fail(`cannot assign nil to ${t === 'strings' ? '[]string' : t}`);
+    if (t === 'string' && a.type !== 'string') this.fail(`expected string; found ${argString(a)}`);
+    if (t === 'int' && !(a.type === 'number' && a.isInt)) this.fail(`expected integer; found ${argString(a)}`);
+    if (t === 'strings') this.fail(`can't handle ${argString(a)} for arg of type []string`);
   }
 
   private checked(v: unknown, t: 'any' | 'string' | 'int' | 'strings', node: CtxNode): unknown {

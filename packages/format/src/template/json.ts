@@ -85,10 +85,12 @@ export function goJson(v: unknown, limits: { maxDepth: number; maxOutput: number
               .map((key) => `${jsonString(String(key))}:${enc(mapGet(o, key), depth + 1)}`)
               .join(',') +
             '}';
+        // structs are docker's format contexts, whose MarshalJSON builds a map: keys sorted
         else
           s =
             '{' +
             structFields(o)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
               .map(([key, val]) => `${jsonString(key)}:${enc(val, depth + 1)}`)
               .join(',') +
             '}';

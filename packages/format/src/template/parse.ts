@@ -232,13 +232,14 @@ class Parser {
   }
 
   private templateCall(t: Token): Node {
-    const { name } = this.templateName('template clause');
+    void t;
+    const { name, pos } = this.templateName('template clause');
     let pipe: PipeNode | undefined;
     if (this.nextNonSpace().type !== 'right') {
       this.backup();
       pipe = this.pipeline('template clause', 'right');
     }
-    return { type: 'template', pos: t.pos, name, pipe };
+    return { type: 'template', pos, name, pipe };
   }
 
   private block(t: Token): Node {
@@ -354,12 +355,13 @@ class Parser {
     if (!node) return undefined;
     if (this.peek().type !== 'field') return node;
     const fields: string[] = [];
+    const chainPos = this.peek().pos;
     while (this.peek().type === 'field') fields.push(...this.next().val.slice(1).split('.'));
     switch (node.type) {
       case 'field':
-        return { type: 'field', pos: node.pos, idents: [...node.idents, ...fields] };
+        return { type: 'field', pos: chainPos, idents: [...node.idents, ...fields] };
       case 'variable':
-        return { type: 'variable', pos: node.pos, idents: [...node.idents, ...fields] };
+        return { type: 'variable', pos: chainPos, idents: [...node.idents, ...fields] };
       case 'bool':
       case 'string':
       case 'number':
@@ -373,7 +375,7 @@ class Parser {
       default:
         break;
     }
-    const chain: ChainNode = { type: 'chain', pos: node.pos, node, fields };
+    const chain: ChainNode = { type: 'chain', pos: chainPos, node, fields };
     return chain;
   }
 

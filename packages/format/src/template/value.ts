@@ -54,8 +54,11 @@ export function typeName(v: unknown): string {
       return 'float64';
     case 'string':
       return 'string';
-    case 'slice':
-      return '[]interface {}';
+    case 'slice': {
+      // a list of strings stands for Go's []string (what split returns, what docker's contexts hold)
+      const a = Array.from(v as ArrayLike<unknown>);
+      return a.length > 0 && a.every((e) => typeof e === 'string') ? '[]string' : '[]interface {}';
+    }
     case 'map':
       return 'map[string]interface {}';
     case 'func':
@@ -117,7 +120,7 @@ export function mapHas(m: unknown, key: unknown): boolean {
 }
 
 /** Where a struct member lives: an own property, a getter or a method on the class. */
-export type Member = { kind: 'field'; value: unknown } | { kind: 'method'; fn: (...args: unknown[]) => unknown } | { kind: 'none' };
+export type Member = { kind: 'field'; value: unknown; getter?: boolean } | { kind: 'method'; fn: (...args: unknown[]) => unknown } | { kind: 'none' };
 
 export function structMember(obj: object, name: string): Member {
   if (Object.prototype.hasOwnProperty.call(obj, name)) {
@@ -127,7 +130,7 @@ export function structMember(obj: object, name: string): Member {
   for (let p: unknown = Object.getPrototypeOf(obj); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
     const d = Object.getOwnPropertyDescriptor(p, name);
     if (!d || name === 'constructor') continue;
-    if (d.get) return { kind: 'field', value: (d.get as () => unknown).call(obj) };
+    if (d.get) return { kind: 'field', value: (d.get as () => unknown).call(obj), getter: true };
     if (typeof d.value === 'function') {
       const fn = d.value as (...args: unknown[]) => unknown;
       return { kind: 'method', fn: (...args: unknown[]) => fn.apply(obj, args) };
