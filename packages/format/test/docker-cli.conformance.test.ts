@@ -55,6 +55,9 @@ function viaGantry(format: string): string {
   }
 }
 
+// Not here, as they differ on purpose (README): a float constant that is whole ({{1e6}}: Go
+// prints 1e+06) and float verbs on ints ({{printf "%g" 100}}: Go prints %!g(int=100)); JS has
+// one number type. `table` alone is each command's default format (DockerFormat's defaultTable).
 const FORMATS = [
   '{{.Name}}',
   '{{.Name}}\\t{{.Current}}',
@@ -109,6 +112,42 @@ const FORMATS = [
   '{{range .Name}}{{end}}',
   '{{template "none"}}',
   '{{.Name 1}}',
+  '{{.Name |}}',
+  '{{printf "%.0f %.0f %.0f %.1f" 0.5 1.5 2.5 0.25}}',
+  '{{printf "%6.2f|%-8.3e|%G|%.3g|%.3g|%.3g" -3.14159 123456.789 1e-7 999.9 12.345 120.5}}',
+  '{{printf "%5s|%-5s|%.2s|%5.1s|%q|%#q|%x|% x|%X" "ab" "ab" "abc" "xyz" "a\\"b" "ab" "hi" "hi" "hi"}}',
+  '{{printf "%c|%U|%q|%o|%#o|%#x|%x|%b" 9731 9731 9731 8 8 255 -255 -5}}',
+  '{{printf "%t|%v|%5t|%d" true false true true}}',
+  '{{printf "%v|%d|%s|%q" (split "a b" " ") (split "a b" " ") (split "a b" " ") (split "a b" " ")}}',
+  '{{printf "%*d|%-*d|" 5 1 5 2}}',
+  '{{printf "%!" 1}}',
+  '{{printf "%z" 1}}',
+  '{{printf "%d%%" 50}}',
+  '{{printf "%"}}',
+  '{{print "a" "b" 1 2 true "c"}}',
+  '{{println}}',
+  '{{len "héllo"}} {{index "héllo" 1}} {{slice "hello" 1}}',
+  '{{index (split "a,b,c" ",") 2}} {{len (split "" ",")}} {{len (split "abc" "")}}',
+  '{{title "hello wORLD-foo_bar 1st"}}',
+  '{{upper "straße"}} {{lower "ÀÉÎ"}}',
+  '{{json "<&>\\u2028"}} {{json 1.5}} {{json (split "a b" " ")}} {{json nil}}',
+  '{{truncate "héllo" 2}}|{{truncate "abc" 0}}|{{truncate "abc" 3}}',
+  'table {{.Name}}\t{{.Description}}\t{{.Nope}}',
+  'table {{pad .Name 1 1}}\t{{truncate .Description 4}}\t{{title .Name}}',
+  'table {{.Name}}:{{.Current}}',
+  '{{.Current | not}} {{not .Error}} {{and}}',
+  '{{if eq .Name "default" | not}}a{{else}}b{{end}}',
+  '{{range $i, $c := split "x y z" " "}}{{if $i}},{{end}}{{$c}}{{end}}',
+  '{{range $c := split "x y" " "}}{{$c}}{{end}}',
+  '{{with $e := .DockerEndpoint}}{{$e}}{{end}}',
+  '{{range split "a b c" " "}}{{if eq . "b"}}{{break}}{{end}}{{.}}{{end}}',
+  '{{eq nil nil}} {{eq .Error ""}}',
+  '{{slice (split "a b c d" " ") 1 3}}',
+  '{{index .Name -1}}',
+  '{{slice .Name 3 1}}',
+  '{{"\\x41\\101\\u00e9"}}',
+  '{{`raw\\n`}}',
+  '{{0x1p4}} {{1e3}}',
 ];
 
 describeIf(needTool('docker', 'docker-ce-cli'))('Go templates as the docker CLI runs them', () => {

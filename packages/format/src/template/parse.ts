@@ -339,11 +339,8 @@ class Parser {
         this.backup();
         break;
       }
-      if (t.type === 'pipe') {
-        const n = this.peekNonSpace();
-        if (n.type === 'right' || n.type === 'rparen') this.error(n.pos, 'missing command after |');
-        break;
-      }
+      // Go accepts a trailing pipe ({{.A |}}) as if it were not there
+      if (t.type === 'pipe') break;
       this.unexpected(t, 'operand');
     }
     if (cmd.args.length === 0) this.error(cmd.pos, 'empty command');
