@@ -196,6 +196,26 @@ describe('tabwriter and float properties', () => {
   );
 });
 
+describe('float rounding', () => {
+  test(
+    "formatFloat 'f' and 'e' with a precision agree with JS's exact rounding but on ties (Go rounds them to even)",
+    () => {
+      fuzz(
+        fc.tuple(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e15, max: 1e15 }), fc.integer({ min: 0, max: 12 })),
+        ([v, p]) => {
+          const ours = formatFloat(v, 'f', p);
+          const js = v.toFixed(p);
+          if (ours !== js && ours !== js.replace(/^-/, '')) expect(Math.abs(Number(ours) - Number(js))).toBeLessThanOrEqual(1.0000001 * 10 ** -p);
+          const e = formatFloat(v, 'e', p);
+          expect(Math.abs(Number(e) - v)).toBeLessThanOrEqual(Math.abs(v) * 10 ** -p + Number.MIN_VALUE);
+        },
+        { numRuns: 2000 },
+      );
+    },
+    fuzzTimeout,
+  );
+});
+
 describe('fuzz corpus replay', () => {
   const files = corpusFiles(CORPUS);
   test.each(files.length > 0 ? files.map((f) => [f.name, f.bytes] as const) : [['(empty)', Buffer.alloc(0)] as const])('%s', (_n, bytes) => {

@@ -91,6 +91,14 @@ describe('go-units', () => {
     expect(formatFloat(2.5, 'f', 0)).toBe('2');
     expect(formatFloat(-1.5, 'e', 2)).toBe('-1.50e+00');
     expect(formatFloat(NaN, 'g', -1)).toBe('NaN');
+    // exact ties round to even, as Go's strconv (JS rounds them up)
+    expect(formatFloat(120.5, 'g', 3)).toBe('120');
+    expect(formatFloat(0.125, 'f', 2)).toBe('0.12');
+    expect(formatFloat(0.375, 'f', 2)).toBe('0.38');
+    expect(formatFloat(0.6, 'f', 0)).toBe('1');
+    expect(formatFloat(0.001, 'f', 1)).toBe('0.0');
+    expect(formatFloat(9.999, 'f', 2)).toBe('10.00');
+    expect(formatFloat(1e22, 'f', 1)).toBe('10000000000000000000000.0');
   });
 });
 

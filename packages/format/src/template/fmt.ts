@@ -17,14 +17,61 @@ export interface FmtBudget {
 
 // ---------- floats ----------
 
+/** The exact decimal expansion of a finite |v|: digits (no leading/trailing zeros) and the point's position. */
+function exactDecimal(v: number): { digs: string; dp: number } {
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, Math.abs(v));
+  const bits = dv.getBigUint64(0);
+  const exp = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & 0xfffffffffffffn;
+  if (exp !== 0) mant |= 1n << 52n;
+  if (mant === 0n) return { digs: '0', dp: 1 };
+  const e = (exp === 0 ? 1 : exp) - 1075;
+  let str: string;
+  let dp: number;
+  if (e >= 0) {
+    str = (mant << BigInt(e)).toString();
+    dp = str.length;
+  } else {
+    // mant * 2^e = mant * 5^-e / 10^-e
+    str = (mant * 5n ** BigInt(-e)).toString();
+    dp = str.length + e;
+  }
+  const lead = str.length - str.replace(/^0+/, '').length;
+  return { digs: str.slice(lead).replace(/0+$/, '') || '0', dp: dp - lead };
+}
+
+/** Round exact digits to `keep` digits (may be <= 0), half to even as Go's strconv. */
+function roundDigits(digs: string, dp: number, keep: number): { digs: string; dp: number } {
+  if (keep >= digs.length) return { digs, dp };
+  if (keep < 0) return { digs: '0', dp: 1 };
+  const next = digs.charCodeAt(keep) - 48;
+  const rest = digs.slice(keep + 1);
+  const prev = keep > 0 ? digs.charCodeAt(keep - 1) - 48 : 0;
+  const up = next > 5 || (next === 5 && (/[1-9]/.test(rest) || prev % 2 === 1));
+  let kept = digs.slice(0, keep);
+  if (up) {
+    const n = (BigInt(kept || '0') + 1n).toString();
+    if (n.length > kept.length) {
+      dp++;
+      kept = n.slice(0, Math.max(keep, 1));
+      if (keep === 0) kept = '1';
+    } else kept = n.padStart(keep, '0');
+  }
+  kept = kept.replace(/0+$/, '');
+  return kept === '' ? { digs: '0', dp: 1 } : { digs: kept, dp };
+}
+
 /** Digits (no trailing zeros) and decimal point position of |v|, shortest or rounded to `sig` digits. */
 function decimalDigits(v: number, sig: number): { digs: string; dp: number } {
-  const e = sig < 0 ? Math.abs(v).toExponential() : Math.abs(v).toExponential(Math.min(Math.max(sig - 1, 0), 100));
-  const [m, x] = e.split('e');
-  let digs = m.replace('.', '').replace(/0+$/, '');
-  if (digs === '') digs = '0';
-  const dp = digs === '0' ? 1 : Number(x) + 1;
-  return { digs, dp };
+  if (sig < 0) {
+    const [m, x] = Math.abs(v).toExponential().split('e');
+    const digs = m.replace('.', '').replace(/0+$/, '') || '0';
+    return { digs, dp: digs === '0' ? 1 : Number(x) + 1 };
+  }
+  const ex = exactDecimal(v);
+  if (ex.digs === '0') return ex;
+  return roundDigits(ex.digs, ex.dp, Math.max(sig, 1));
 }
 
 function fmtE(neg: boolean, digs: string, prec: number, e: 'e' | 'E', dp: number): string {
@@ -52,19 +99,9 @@ function fmtF(neg: boolean, digs: string, dp: number, frac: number): string {
 /** %f with `prec` decimals (round half to even on exact ties, as Go). */
 function fixed(v: number, prec: number): string {
   const neg = v < 0 || Object.is(v, -0);
-  const a = Math.abs(v);
-  if (a >= 1e21) return (neg ? '-' : '') + BigInt(Math.trunc(a)).toString() + (prec > 0 ? '.' + '0'.repeat(prec) : '');
-  let s = a.toFixed(Math.min(prec, 100));
-  const scaled = a * 10 ** prec;
-  if (prec <= 20 && Math.abs(scaled) < 2 ** 52 && scaled * 2 === Math.floor(scaled * 2) && scaled !== Math.floor(scaled) && scaled / 10 ** prec === a) {
-    // exact tie: JS rounds up, Go to even
-    const down = Math.floor(scaled);
-    const n = down % 2 === 0 ? down : down + 1;
-    const str = String(n).padStart(prec + 1, '0');
-    s = prec > 0 ? str.slice(0, str.length - prec) + '.' + str.slice(str.length - prec) : str;
-  }
-  if (prec > 100) s += '0'.repeat(prec - 100);
-  return (neg ? '-' : '') + s;
+  const ex = exactDecimal(v);
+  const r = ex.digs === '0' ? ex : roundDigits(ex.digs, ex.dp, ex.dp + prec);
+  return fmtF(neg, r.digs, r.dp, prec);
 }
 
 /** strconv.FormatFloat(v, verb, prec, 64); prec -1 is the shortest representation. */
