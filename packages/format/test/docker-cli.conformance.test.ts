@@ -55,8 +55,7 @@ function viaGantry(format: string): string {
   }
 }
 
-// Not here, as they differ on purpose (README): a float constant that is whole ({{1e6}}: Go
-// prints 1e+06) and float verbs on ints ({{printf "%g" 100}}: Go prints %!g(int=100)); JS has
+// Not here, as they differ on purpose (README): float verbs on ints ({{printf "%g" 100}}: Go prints %!g(int=100)); JS has
 // one number type. `table` alone is each command's default format (DockerFormat's defaultTable).
 const FORMATS = [
   '{{.Name}}',
@@ -147,7 +146,7 @@ const FORMATS = [
   '{{slice .Name 3 1}}',
   '{{"\\x41\\101\\u00e9"}}',
   '{{`raw\\n`}}',
-  '{{0x1p4}} {{1e3}}',
+  '{{0x1p4}} {{1e3}} {{1e6}} {{2.0}} {{printf "%v %d %T" 1e6 1e6 2.0}} {{truncate "abcdef" 2e0}} {{eq 1e6 1000000.0}} {{json 1e6}} {{print 1e21}}',
 ];
 
 describeIf(needTool('docker', 'docker-ce-cli'))('Go templates as the docker CLI runs them', () => {

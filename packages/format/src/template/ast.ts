@@ -89,6 +89,8 @@ export interface NumberNode extends Pos {
   text: string;
   value: number;
   isInt: boolean;
+  /** Go types the constant float64 (written with a point or an exponent, not hex, not a char). */
+  isFloat?: boolean;
 }
 export interface StringNode extends Pos {
   type: 'string';

@@ -5,12 +5,12 @@
  * truthiness and printing, and Go's error messages with their `name:line:col` location and
  * `<node>` context. Every execution is bounded in steps, output and depth (TemplateLimits).
  */
-import { argString, commandString, pipeString, type Arg, type CommandNode, type ListNode, type Node, type PipeNode } from './ast';
+import { argString, commandString, pipeString, type Arg, type NumberNode, type CommandNode, type ListNode, type Node, type PipeNode } from './ast';
 import { TemplateError, TemplateExecError, TemplateLimitError, type TemplateLimits } from './errors';
 import { formatV } from './fmt';
 import { ArgTypeError, checkArg, type FuncSpec } from './funcs';
 import type { ParsedTemplate } from './parse';
-import { isExported, isTrue, kindOf, mapGet, mapHas, mapKeys, structMember, typeName } from './value';
+import { Float64, isExported, isTrue, unbox, kindOf, mapGet, mapHas, mapKeys, structMember, typeName } from './value';
 
 /** What a missing map key gives: Go's missingkey=default (`<no value>`), =zero, or =error. */
 export type MissingKey = 'default' | 'zero' | 'error';
@@ -52,6 +52,11 @@ function nodeString(n: CtxNode): string {
     default:
       return argString(n);
   }
+}
+
+/** A number literal's value: a whole float constant keeps its float type (Float64). */
+function numberValue(n: NumberNode): unknown {
+  return n.isFloat && Number.isInteger(n.value) ? new Float64(n.value) : n.value;
 }
 
 export class Executor {
@@ -298,7 +303,7 @@ export class Executor {
         this.fail('nil is not a command');
         break;
       case 'number':
-        return first.value;
+        return numberValue(first);
       case 'string':
         return first.value;
     }
@@ -340,7 +345,7 @@ export class Executor {
     if (k === 'struct') {
       const m = structMember(recv as object, name);
       if (m.kind === 'method' && isExported(name))
-        return this.call(dot, name, { params: [], variadic: 'any', fn: (a) => m.fn(...a) }, node, args.slice(1), final, false);
+        return this.call(dot, name, { params: [], variadic: 'any', fn: (a) => m.fn(...a.map(unbox)) }, node, args.slice(1), final, false);
       if (m.kind === 'field') {
         if (!isExported(name)) this.fail(`${name} is an unexported field of struct type ${typeName(recv)}`);
         // a getter stands for one of docker's context methods, which take no arguments
@@ -393,7 +398,9 @@ export class Executor {
       const a = argNodes[i];
       const t = typeAt(i);
       if (t !== 'any' && (a.type === 'bool' || a.type === 'number' || a.type === 'string' || a.type === 'nil')) this.checkLiteral(a, t);
-      values.push(this.checked(this.evalArg(dot, a), t, a));
+      // a typed parameter takes the constant itself (Go: 1e3 is an integer constant too)
+      if (t !== 'any' && a.type === 'number') values.push(this.checked(a.value, t, a));
+      else values.push(this.checked(this.evalArg(dot, a), t, a));
     }
     if (final !== MISSING) values.push(this.checked(final, typeAt(values.length), node));
     try {
@@ -445,7 +452,7 @@ export class Executor {
       case 'bool':
         return n.value;
       case 'number':
-        return n.value;
+        return numberValue(n);
       case 'string':
         return n.value;
     }

@@ -157,7 +157,7 @@ export function formatV(v: unknown, budget: FmtBudget, depth = 0, plus = false):
     case 'int':
       return intString(v as number | bigint);
     case 'float':
-      return formatFloat(v as number, 'g', -1);
+      return formatFloat(Number(v), 'g', -1);
     case 'string':
       return typeof v === 'symbol' ? v.toString() : (v as string);
     case 'func':
@@ -357,7 +357,7 @@ function formatArg(v: unknown, verb: string, spec: Spec, budget: FmtBudget, dept
     case 'int':
       return formatInt(v as number | bigint, verb, spec, budget);
     case 'float':
-      return 'vbeEfFgGxX'.includes(verb) && verb !== 'b' && verb !== 'x' && verb !== 'X' ? formatFloatVerb(v as number, verb, spec) : badVerb(verb, v, budget);
+      return 'vbeEfFgGxX'.includes(verb) && verb !== 'b' && verb !== 'x' && verb !== 'X' ? formatFloatVerb(Number(v), verb, spec) : badVerb(verb, v, budget);
     case 'string':
       return formatString(String(v), verb, spec, budget);
     case 'func':

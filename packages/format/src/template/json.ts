@@ -59,7 +59,7 @@ export function goJson(v: unknown, limits: { maxDepth: number; maxOutput: number
         break;
       case 'int':
       case 'float':
-        s = jsonNumber(x as number);
+        s = jsonNumber(typeof x === 'bigint' ? x : Number(x));
         break;
       case 'string':
         s = jsonString(String(x));

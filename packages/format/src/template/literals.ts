@@ -65,6 +65,8 @@ export function unquoteChar(quoted: string): number | undefined {
 export interface ParsedNumber {
   value: number;
   isInt: boolean;
+  /** Written as a float (point or exponent): Go's constant is float64 where a float is accepted. */
+  isFloat: boolean;
 }
 
 const INT_PATTERNS: [RegExp, number][] = [
@@ -90,12 +92,12 @@ export function parseGoNumber(text: string): ParsedNumber | undefined {
     let digits = t.replace(/_/g, '');
     if (base !== 10) digits = digits.replace(/^0[xXbBoO]?/, '') || '0';
     const v = sign * parseInt(digits, base);
-    return { value: v, isInt: true };
+    return { value: v, isInt: true, isFloat: false };
   }
   if (DEC_FLOAT.test(t)) {
     const v = sign * Number(t.replace(/_/g, ''));
     if (!Number.isFinite(v)) return undefined;
-    return { value: v, isInt: Number.isInteger(v) };
+    return { value: v, isInt: Number.isInteger(v), isFloat: /[.eE]/.test(t) };
   }
   const h = HEX_FLOAT.exec(t);
   if (h) {
@@ -104,7 +106,7 @@ export function parseGoNumber(text: string): ParsedNumber | undefined {
     const m = parseInt(ip || '0', 16) + (fp ? parseInt(fp, 16) / 16 ** fp.length : 0);
     const v = sign * m * 2 ** Number(exp);
     if (!Number.isFinite(v)) return undefined;
-    return { value: v, isInt: Number.isInteger(v) };
+    return { value: v, isInt: Number.isInteger(v), isFloat: true };
   }
   return undefined;
 }

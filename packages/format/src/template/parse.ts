@@ -401,7 +401,7 @@ class Parser {
         if (t.val.endsWith('i')) this.error(t.pos, `complex numbers are not supported: ${JSON.stringify(t.val)}`);
         const n = parseGoNumber(t.val);
         if (!n) this.error(t.pos, `illegal number syntax: ${JSON.stringify(t.val)}`);
-        return { type: 'number', pos: t.pos, text: t.val, value: n.value, isInt: n.isInt };
+        return { type: 'number', pos: t.pos, text: t.val, value: n.value, isInt: n.isInt, isFloat: n.isFloat };
       }
       case 'lparen': {
         this.enter(t.pos);

@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, type TemplateLimits } from './errors';
 import { Executor, type MissingKey } from './exec';
 import { BUILTINS, DOCKER_FUNCS, type FuncSpec } from './funcs';
 import { parseTemplate, type ParsedTemplate } from './parse';
+import { unbox } from './value';
 
 /** A function a template may call: it gets the evaluated arguments; a throw becomes `error calling NAME: message`. */
 export type TemplateFunc = (...args: unknown[]) => unknown;
@@ -29,7 +30,7 @@ export interface ExecuteOptions {
 }
 
 function userSpec(f: TemplateFunc): FuncSpec {
-  return { params: [], variadic: 'any', fn: (args) => f(...args) };
+  return { params: [], variadic: 'any', fn: (args) => f(...args.map(unbox)) };
 }
 
 export class Template {

@@ -13,6 +13,22 @@
  *   unexported: an error, and not printed.
  */
 
+/**
+ * A float constant of the template text that is whole (`1e6`, `2.0`): Go types it float64 and
+ * prints `1e+06`, where the JS number alone would be an int.
+ */
+export class Float64 {
+  constructor(readonly value: number) {}
+  valueOf(): number {
+    return this.value;
+  }
+}
+
+/** What JavaScript code (user functions, methods) gets for a template value. */
+export function unbox(v: unknown): unknown {
+  return v instanceof Float64 ? v.value : v;
+}
+
 export type Kind = 'invalid' | 'nil' | 'bool' | 'int' | 'float' | 'string' | 'slice' | 'map' | 'struct' | 'func';
 
 export function kindOf(v: unknown): Kind {
@@ -33,6 +49,7 @@ export function kindOf(v: unknown): Kind {
       return 'string';
   }
   if (v === null) return 'nil';
+  if (v instanceof Float64) return 'float';
   if (Array.isArray(v) || ArrayBuffer.isView(v)) return 'slice';
   if (v instanceof Map) return 'map';
   const proto: unknown = Object.getPrototypeOf(v);
@@ -82,7 +99,7 @@ export function isTrue(v: unknown): boolean {
       return v as boolean;
     case 'int':
     case 'float':
-      return typeof v === 'bigint' ? v !== 0n : v !== 0;
+      return typeof v === 'bigint' ? v !== 0n : Number(v) !== 0;
     case 'string':
       return (v as string).length > 0;
     case 'slice':
