@@ -332,9 +332,8 @@ export class Executor {
     return this.evalField(dot, idents[idents.length - 1], node, args, final, recv);
   }
 
+  /** No at() here: as Go's, errors name the last node evaluated (for a chain, its inner pipeline's). */
   private evalField(dot: unknown, name: string, node: Arg, args: Arg[], final: Final, recv: unknown): unknown {
-    // no at(node) here: as Go, errors name the last node evaluated (for a chain, its inner pipeline's)
-    void node;
     const hasArgs = args.length > 1 || final !== MISSING;
     const k = kindOf(recv);
     if (k === 'invalid') {

@@ -80,11 +80,8 @@ class Parser {
     if (t.type !== 'right') this.unexpected(t, context);
     return t;
   }
-  private enter(pos: number): void {
-    if (++this.nesting > this.limits.maxNesting) {
-      void pos;
-      throw new TemplateLimitError('maxNesting', this.limits.maxNesting);
-    }
+  private enter(): void {
+    if (++this.nesting > this.limits.maxNesting) throw new TemplateLimitError('maxNesting', this.limits.maxNesting);
   }
 
   parseRoot(): ListNode {
@@ -152,13 +149,13 @@ class Parser {
       case 'comment':
         return {};
       case 'left':
-        return this.action(t);
+        return this.action();
       default:
         this.unexpected(t, 'input');
     }
   }
 
-  private action(left: Token): { node?: Node } | End {
+  private action(): { node?: Node } | End {
     const t = this.nextNonSpace();
     if (t.type === 'keyword') {
       switch (t.val) {
@@ -179,7 +176,7 @@ class Parser {
         case 'block':
           return { node: this.block(t) };
         case 'template':
-          return { node: this.templateCall(t) };
+          return { node: this.templateCall() };
         case 'break':
         case 'continue':
           if (this.rangeDepth === 0) this.error(t.pos, `{{${t.val}}} outside {{range}}`);
@@ -193,12 +190,11 @@ class Parser {
       }
     }
     this.backup();
-    void left;
     return { node: { type: 'action', pos: t.pos, pipe: this.pipeline('command', 'right') } };
   }
 
   private control(kind: string, pos: number): IfNode | WithNode | RangeNode {
-    this.enter(pos);
+    this.enter();
     const mark = this.vars.length;
     const pipe = this.pipeline(kind, 'right');
     if (kind === 'range') this.rangeDepth++;
@@ -231,8 +227,7 @@ class Parser {
     return { name, pos: t.pos };
   }
 
-  private templateCall(t: Token): Node {
-    void t;
+  private templateCall(): Node {
     const { name, pos } = this.templateName('template clause');
     let pipe: PipeNode | undefined;
     if (this.nextNonSpace().type !== 'right') {
@@ -243,7 +238,7 @@ class Parser {
   }
 
   private block(t: Token): Node {
-    this.enter(t.pos);
+    this.enter();
     const { name, pos } = this.templateName('block clause');
     const pipe = this.pipeline('block clause', 'right');
     const saved = this.vars;
@@ -265,7 +260,6 @@ class Parser {
       if (v.type !== 'variable') break;
       const save = this.i;
       this.nextNonSpace();
-      const after = this.peek();
       const next = this.peekNonSpace();
       if (next.type === 'declare' || next.type === 'assign') {
         this.nextNonSpace();
@@ -285,7 +279,6 @@ class Parser {
         }
         this.error(v.pos, `too many declarations in ${context}`);
       }
-      void after;
       this.i = save;
       break;
     }
@@ -404,7 +397,7 @@ class Parser {
         return { type: 'number', pos: t.pos, text: t.val, value: n.value, isInt: n.isInt, isFloat: n.isFloat };
       }
       case 'lparen': {
-        this.enter(t.pos);
+        this.enter();
         const p = this.pipeline('parenthesized pipeline', 'rparen');
         this.nesting--;
         return p;
