@@ -20,11 +20,27 @@ function parseTime(v: string | null, now: number): number | undefined {
   return t * 1e6;
 }
 
+/**
+ * dockerd's fuzzy name match (moby events/filter.go): with no values for `key` everything matches;
+ * otherwise the actor's ID or its `name` attribute must equal or start with one of them, whatever
+ * the event's type (so `volume=x` keeps only events of a volume named x).
+ */
+function fuzzyName(e: EngineEvent, f: Record<string, string[]>, key: string): boolean {
+  const want = f[key];
+  if (!want) return true;
+  const name = e.Actor.Attributes.name;
+  return want.some((x) => e.Actor.ID.startsWith(x) || (name !== undefined && name.startsWith(x)));
+}
+
+const BY_NAME = ['daemon', 'volume', 'network', 'plugin', 'node', 'service', 'secret', 'config'] as const;
+
 function matches(e: EngineEvent, f: Record<string, string[]>): boolean {
   if (f.type && !f.type.includes(e.Type)) return false;
+  if (f.scope && !f.scope.includes(e.scope)) return false;
   if (f.event && !f.event.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
   if (f.container && (e.Type !== 'container' || !f.container.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
   if (f.image && !f.image.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x || e.Actor.Attributes.name === x)) return false;
+  if (!BY_NAME.every((k) => fuzzyName(e, f, k))) return false;
   if (f.label && !f.label.every((l) => matchLabel(e.Actor.Attributes, l))) return false;
   return true;
 }
