@@ -4,8 +4,10 @@
 // (bench/engine-memory.mjs: smaps_rollup; the containers' own processes are left out, they are the
 // same on both). The memory case of bench/engine.mjs alone, quicker to repeat while tuning the shim.
 //
-//   node bench/shim-memory.mjs [--containers N] [--no-dockerd] [--json [FILE]]
+//   node bench/shim-memory.mjs [--containers N] [--settle S] [--no-dockerd] [--json [FILE]]
 //
+// --settle: seconds to wait after the last container started (default 5): idle means idle, and a
+// gantry-shim collects its garbage 2 s after its last call (packages/shim/src/idle-gc.ts).
 // --json writes bench/results/shim-memory.json (or FILE). Needs root and `npm run build`.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,15 +18,18 @@ import { memoryRows, settledMemory } from './engine-memory.mjs';
 import { loadHarness } from './harness.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const USAGE = 'usage: node bench/shim-memory.mjs [--containers N] [--no-dockerd] [--json [FILE]]';
+const USAGE = 'usage: node bench/shim-memory.mjs [--containers N] [--settle S] [--no-dockerd] [--json [FILE]]';
 
 function parseArgs(argv) {
-  const o = { containers: 50, dockerd: true, out: undefined };
+  const o = { containers: 50, settle: 5, dockerd: true, out: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--containers') {
       o.containers = Number(argv[++i]);
       if (!Number.isInteger(o.containers) || o.containers < 1) throw new Error(`--containers needs an integer >= 1 (${USAGE})`);
+    } else if (a === '--settle') {
+      o.settle = Number(argv[++i]);
+      if (!Number.isFinite(o.settle) || o.settle < 0) throw new Error(`--settle needs a number of seconds >= 0 (${USAGE})`);
     } else if (a === '--no-dockerd') o.dockerd = false;
     else if (a === '--json') o.out = argv[i + 1] && !argv[i + 1].startsWith('--') ? resolve(argv[++i]) : join(repo, 'bench', 'results', 'shim-memory.json');
     else if (a === '-h' || a === '--help') {
@@ -82,6 +87,7 @@ async function main() {
       memory[t.name] = { base: await settledMemory(t) };
       console.log(`${t.name}: starting ${opts.containers} idle containers ...`);
       await inBatches(names, 10, (n) => docker(t.env, ['run', '-d', '--network', 'none', '--name', n, 'busybox', 'sleep', '3600']));
+      await new Promise((r) => setTimeout(r, opts.settle * 1000));
       memory[t.name].loaded = await settledMemory(t);
       await inBatches(names, 10, (n) => docker(t.env, ['rm', '-f', n]));
     }
@@ -96,7 +102,7 @@ async function main() {
     console.log(`  ${name}: ${kinds.join(', ')}`);
   }
   if (opts.out) {
-    const out = { date: new Date().toISOString(), kernel: release(), loadavg: loadavg(), containers: opts.containers, rows, snapshots: memory };
+    const out = { date: new Date().toISOString(), kernel: release(), loadavg: loadavg(), containers: opts.containers, settleS: opts.settle, rows, snapshots: memory };
     mkdirSync(dirname(opts.out), { recursive: true });
     writeFileSync(opts.out, JSON.stringify(out, null, 2) + '\n');
     console.log(`wrote ${opts.out}`);

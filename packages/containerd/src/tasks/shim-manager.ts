@@ -68,10 +68,10 @@ function shimMain(): string {
  * Node flags of a shim, which is idle nearly all its life: memory counts more than peak speed.
  * Semi-spaces of 1 MB (the young generation otherwise grows and stays resident); --v8-pool-size=0,
  * 4 threads instead of 7; --lite-mode, no optimizing JIT nor feedback vectors (a shim's work is
- * syscalls and stream pipes, not hot JavaScript). Together ~1 MB of private memory less per shim,
- * with exec timings unchanged (packages/shim/README.md).
+ * syscalls and stream pipes, not hot JavaScript). --expose-gc: the shim collects once idle (its
+ * IdleCollector). Each measured in packages/shim/README.md.
  */
-const SHIM_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode'];
+const SHIM_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode', '--expose-gc'];
 
 /**
  * Starts one gantry-shim per task, detached from the daemon (own session, stdio to a log file),
