@@ -163,7 +163,7 @@ async function serve(o: ServeOptions): Promise<void> {
     });
   };
   // gantry-containerd starts shims with --expose-gc (see IdleCollector)
-  const idle = new IdleCollector((globalThis as { gc?: () => void }).gc, IDLE_GC_MS);
+  const idle = new IdleCollector((globalThis as { gc?: () => void }).gc, () => sys.mallocTrim(), IDLE_GC_MS);
   idle.poke();
   server.addService(
     shim.TaskService,

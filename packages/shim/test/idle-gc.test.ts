@@ -6,7 +6,8 @@ describe('IdleCollector', () => {
 
   it('collects `rounds` times once no call came for idleMs, and again after the next activity', () => {
     const gc = jest.fn();
-    const idle = new IdleCollector(gc, 1000, 3);
+    const trim = jest.fn();
+    const idle = new IdleCollector(gc, trim, 1000, 3);
     idle.poke();
     jest.advanceTimersByTime(600);
     idle.poke(); // activity restarts the quiet time
@@ -14,6 +15,8 @@ describe('IdleCollector', () => {
     expect(gc).not.toHaveBeenCalled();
     jest.advanceTimersByTime(400);
     expect(gc).toHaveBeenCalledTimes(3);
+    expect(trim).toHaveBeenCalledTimes(1); // after the collections
+    expect(trim.mock.invocationCallOrder[0]).toBeGreaterThan(gc.mock.invocationCallOrder[2]!);
     jest.advanceTimersByTime(5000);
     expect(gc).toHaveBeenCalledTimes(3); // idle stays idle: no collection without activity
     idle.poke();
@@ -22,14 +25,14 @@ describe('IdleCollector', () => {
   });
 
   it('does nothing without gc (node without --expose-gc)', () => {
-    const idle = new IdleCollector(undefined, 10);
+    const idle = new IdleCollector(undefined, () => undefined, 10);
     idle.poke();
     expect(jest.getTimerCount()).toBe(0);
   });
 
   it('pokes on every handler call and passes the call through', () => {
     const gc = jest.fn();
-    const idle = new IdleCollector(gc, 100, 1);
+    const idle = new IdleCollector(gc, () => undefined, 100, 1);
     const impl = pokingService(idle, { echo: (a: number, b: number) => a + b });
     expect(impl.echo(2, 3)).toBe(5);
     jest.advanceTimersByTime(100);

@@ -71,7 +71,13 @@ function shimMain(): string {
  * syscalls and stream pipes, not hot JavaScript). --expose-gc: the shim collects once idle (its
  * IdleCollector). Each measured in packages/shim/README.md.
  */
-const SHIM_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode', '--expose-gc'];
+const SHIM_NODE_FLAGS = shimNodeFlags(['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode', '--expose-gc']);
+
+/** GANTRY_SHIM_NODE_FLAGS (space-separated) replaces the defaults: to measure them one by one. */
+function shimNodeFlags(defaults: string[]): string[] {
+  const v = process.env.GANTRY_SHIM_NODE_FLAGS;
+  return v === undefined ? defaults : v.split(/\s+/).filter(Boolean);
+}
 
 /**
  * Starts one gantry-shim per task, detached from the daemon (own session, stdio to a log file),
