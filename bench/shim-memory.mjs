@@ -98,11 +98,21 @@ async function main() {
   console.log(`memory (PSS, MiB) with ${opts.containers} idle containers; ratio = gantryd/dockerd`);
   console.table(rows);
   for (const [name, m] of Object.entries(memory)) {
-    const kinds = Object.entries(m.loaded.kinds).map(([kind, v]) => `${kind} ${(v.kib / 1024).toFixed(1)} MiB (${v.count}, ${(v.kib / v.count / 1024).toFixed(2)} each)`);
+    const kinds = Object.entries(m.loaded.kinds).map(
+      ([kind, v]) => `${kind} ${(v.kib / 1024).toFixed(1)} MiB (${v.count}, ${(v.kib / v.count / 1024).toFixed(2)} each)`,
+    );
     console.log(`  ${name}: ${kinds.join(', ')}`);
   }
   if (opts.out) {
-    const out = { date: new Date().toISOString(), kernel: release(), loadavg: loadavg(), containers: opts.containers, settleS: opts.settle, rows, snapshots: memory };
+    const out = {
+      date: new Date().toISOString(),
+      kernel: release(),
+      loadavg: loadavg(),
+      containers: opts.containers,
+      settleS: opts.settle,
+      rows,
+      snapshots: memory,
+    };
     mkdirSync(dirname(opts.out), { recursive: true });
     writeFileSync(opts.out, JSON.stringify(out, null, 2) + '\n');
     console.log(`wrote ${opts.out}`);
