@@ -66,12 +66,14 @@ function shimMain(): string {
 
 /**
  * Node flags of a shim, which is idle nearly all its life: memory counts more than peak speed.
- * Semi-spaces of 1 MB (the young generation otherwise grows and stays resident); --v8-pool-size=0,
- * 4 threads instead of 7; --lite-mode, no optimizing JIT nor feedback vectors (a shim's work is
- * syscalls and stream pipes, not hot JavaScript). --expose-gc: the shim collects once idle (its
- * IdleCollector). Each measured in packages/shim/README.md.
+ * Semi-spaces of 1 MB (the young generation otherwise grows during a create and stays resident);
+ * --v8-pool-size=0, 4 threads instead of 7; --lite-mode, which in Node 20's V8 implies --jitless:
+ * bytecode only, no compiled code (a shim's work is syscalls and stream pipes, not hot JavaScript;
+ * koffi needs no JIT); --no-expose-wasm, which jitless turns off anyway, said so the shim's log
+ * does not get V8's warning about it; --expose-gc for the shim's IdleCollector. Each measured in
+ * packages/shim/README.md.
  */
-const SHIM_NODE_FLAGS = shimNodeFlags(['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode', '--expose-gc']);
+const SHIM_NODE_FLAGS = shimNodeFlags(['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode', '--no-expose-wasm', '--expose-gc']);
 
 /** GANTRY_SHIM_NODE_FLAGS (space-separated) replaces the defaults: to measure them one by one. */
 function shimNodeFlags(defaults: string[]): string[] {
