@@ -45,7 +45,8 @@ function kindOf(argv) {
   const prog = basename(argv[0]);
   if (prog === 'node' || prog.startsWith('node')) {
     const script = argv.slice(1).find((a) => !a.startsWith('-'));
-    const m = script && /packages\/([^/]+)\/dist\/([^/]+)\.js$/.exec(script);
+    // tsc's output (dist/main.js) or a bundle (dist/bundle/main.js)
+    const m = script && /packages\/([^/]+)\/dist\/(?:bundle\/)?([^/]+)\.js$/.exec(script);
     if (m) return m[1] === 'engine' ? 'gantryd' : `gantry-${m[1]}${m[2] === 'main' ? '' : `:${m[2]}`}`;
     return script ? `node ${basename(script)}` : 'node';
   }
@@ -86,4 +87,44 @@ export function memorySnapshot(daemonPid, dir) {
     total += kib;
   }
   return { kinds, totalKiB: total };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const round1 = (x) => Math.round(x * 10) / 10;
+const ratio = (g, d) => (d === undefined || d === null || d === 0 ? null : Number((g / d).toFixed(2)));
+
+/** Memory of an engine ({ daemonPid(), dir }), settled: the median-total of three snapshots one second apart. */
+export async function settledMemory(t) {
+  const snaps = [];
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await sleep(1000);
+    snaps.push(memorySnapshot(t.daemonPid(), t.dir));
+  }
+  return snaps.sort((a, b) => a.totalKiB - b.totalKiB)[1];
+}
+
+/** PSS (KiB) of a snapshot's daemons (daemon true) or of its per-container processes (false). */
+export const sumKinds = (snap, daemon) =>
+  Object.entries(snap.kinds)
+    .filter(([k]) => DAEMON_KINDS.has(k) === daemon)
+    .reduce((s, [, v]) => s + v.kib, 0);
+
+/**
+ * Memory rows (MiB) from the snapshots ({ gantryd, dockerd? }: { base, loaded }) before and after
+ * `n` idle containers started; `running`: the containers running when `loaded` was taken.
+ */
+export function memoryRows(mem, n, running = n) {
+  const row = (what, f) => {
+    const g = f(mem.gantryd);
+    const d = mem.dockerd ? f(mem.dockerd) : undefined;
+    return { what, gantryd_mib: round1(g / 1024), dockerd_mib: d === undefined ? null : round1(d / 1024), ratio: ratio(g, d) };
+  };
+  return [
+    // what one more container costs: all of the engine's processes, daemons' growth included
+    row('per container', (m) => (m.loaded.totalKiB - m.base.totalKiB) / n),
+    // the processes that live as long as a container (shims), per running container
+    row('shims per container', (m) => sumKinds(m.loaded, false) / running),
+    row('daemons', (m) => sumKinds(m.loaded, true)),
+    row('all processes', (m) => m.loaded.totalKiB),
+  ];
 }

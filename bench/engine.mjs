@@ -29,7 +29,7 @@ import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeChart } from './engine-chart.mjs';
-import { DAEMON_KINDS, memorySnapshot } from './engine-memory.mjs';
+import { memoryRows, settledMemory } from './engine-memory.mjs';
 import { loadHarness } from './harness.mjs';
 import { makeLayeredArchive } from './layered-image.mjs';
 
@@ -121,47 +121,12 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round1 = (x) => Math.round(x * 10) / 10;
 const ratio = (g, d) => (d === undefined || d === null || d === 0 ? null : Number((g / d).toFixed(2)));
 
 /** `docker <verb> name...` in batches of `size` names run in parallel. */
 async function inBatches(names, size, fn) {
   for (let i = 0; i < names.length; i += size) await Promise.all(names.slice(i, i + size).map(fn));
-}
-
-/** Memory of an engine, settled: the median-total of three snapshots one second apart. */
-async function settledMemory(t) {
-  const snaps = [];
-  for (let i = 0; i < 3; i++) {
-    if (i > 0) await sleep(1000);
-    snaps.push(memorySnapshot(t.daemonPid(), t.dir));
-  }
-  return snaps.sort((a, b) => a.totalKiB - b.totalKiB)[1];
-}
-
-const sumKinds = (snap, daemon) =>
-  Object.entries(snap.kinds)
-    .filter(([k]) => DAEMON_KINDS.has(k) === daemon)
-    .reduce((s, [, v]) => s + v.kib, 0);
-
-/** Memory rows (MiB) from the snapshots before and after the idle containers started. */
-function memoryRows(mem, n) {
-  const row = (what, f) => {
-    const g = f(mem.gantryd);
-    const d = mem.dockerd ? f(mem.dockerd) : undefined;
-    return { what, gantryd_mib: round1(g / 1024), dockerd_mib: d === undefined ? null : round1(d / 1024), ratio: ratio(g, d) };
-  };
-  // every container's processes (bench-exec too) are counted by the per-container kinds
-  const running = n + 1;
-  return [
-    // what one more container costs: all of the engine's processes, daemons' growth included
-    row('per container', (m) => (m.loaded.totalKiB - m.base.totalKiB) / n),
-    // the processes that live as long as a container (shims), per running container
-    row('shims per container', (m) => sumKinds(m.loaded, false) / running),
-    row('daemons', (m) => sumKinds(m.loaded, true)),
-    row('all processes', (m) => m.loaded.totalKiB),
-  ];
 }
 
 async function main() {
@@ -331,7 +296,8 @@ async function main() {
   let mem;
   if (memory.gantryd?.loaded) {
     const kinds = Object.fromEntries(Object.entries(memory).map(([name, m]) => [name, m.loaded.kinds]));
-    mem = { containers: opts.containers, rows: memoryRows(memory, opts.containers), kinds, snapshots: memory };
+    // every container's processes (bench-exec too) are counted by the per-container kinds
+    mem = { containers: opts.containers, rows: memoryRows(memory, opts.containers, opts.containers + 1), kinds, snapshots: memory };
     console.log(`memory (PSS, MiB) with ${opts.containers} idle containers (+ bench-exec); ratio = gantryd/dockerd`);
     console.table(mem.rows);
     console.log('PSS per process kind (KiB, count):');

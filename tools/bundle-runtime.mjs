@@ -10,27 +10,8 @@
 // faster (`perf` CPU samples of 6 runs, interleaved with the unminified bundle).
 // koffi stays external: it carries a native addon.
 import { build } from 'esbuild';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** Resolves @gantry/linux's fake-sys module to an empty one: production code never constructs it. */
-const withoutFakeSys = {
-  name: 'without-fake-sys',
-  setup(b) {
-    b.onResolve({ filter: /[\\/]fake-sys(\.js)?$/ }, () => ({ path: 'fake-sys', namespace: 'without-fake-sys' }));
-    b.onLoad({ filter: /.*/, namespace: 'without-fake-sys' }, () => ({ contents: 'export {};', loader: 'js' }));
-  },
-};
-
-const packages = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages');
-
-/** @gantry/linux from its sources too (its package entry is tsc's CommonJS, which cannot be tree-shaken). */
-const linuxFromSource = {
-  name: 'linux-from-source',
-  setup(b) {
-    b.onResolve({ filter: /^@gantry\/linux$/ }, () => ({ path: join(packages, 'linux', 'src', 'index.ts') }));
-  },
-};
+import { join } from 'node:path';
+import { fromSource, packages, withoutFakeSys } from './esbuild-plugins.mjs';
 
 const src = join(packages, 'runtime', 'src');
 const dist = join(packages, 'runtime', 'dist');
@@ -42,7 +23,7 @@ const common = {
   external: ['koffi'],
   logLevel: 'warning',
   sourcemap: false,
-  plugins: [withoutFakeSys, linuxFromSource],
+  plugins: [withoutFakeSys, fromSource('linux')],
 };
 await build({ ...common, entryPoints: [join(src, 'cli', 'main.ts')], outfile: join(dist, 'bundle', 'main.js') });
 await build({ ...common, entryPoints: [join(src, 'process', 'stage-main.ts')], outfile: join(dist, 'bundle', 'stage-main.js') });

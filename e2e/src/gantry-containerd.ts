@@ -23,7 +23,8 @@ export const RUNTIME_NAME = 'io.containerd.gantry.v1';
 
 export const DAEMON_BIN = join(repoRoot, 'bin', 'gantry-containerd');
 const DAEMON_MAIN = join(repoRoot, 'packages', 'containerd', 'dist', 'main.js');
-const SHIM_MAIN = join(repoRoot, 'packages', 'shim', 'dist', 'main.js');
+/** The shim gantry-containerd spawns: its bundle (tools/bundle-shim.mjs). */
+const SHIM_MAIN = join(repoRoot, 'packages', 'shim', 'dist', 'bundle', 'main.js');
 
 export interface CtrOptions {
   /** containerd namespace (`ctr -n`); default the harness's. */
@@ -237,7 +238,7 @@ export class TestGantryContainerd {
       } catch {
         continue;
       }
-      const isShim = argv.some((a) => a === SHIM_MAIN || a.endsWith('/shim/dist/main.js') || a.endsWith('/gantry-shim'));
+      const isShim = argv.some((a) => a === SHIM_MAIN || /\/shim\/dist\/(bundle\/)?main\.js$/.test(a) || a.endsWith('/gantry-shim'));
       if (isShim && argv.some((a) => a === this.dir || a.startsWith(this.dir + '/'))) pids.push(Number(entry));
     }
     return pids;

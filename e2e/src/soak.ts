@@ -144,7 +144,7 @@ export class SoakEnv {
   /** gantry-shim processes started under our directory. */
   shims(): number[] {
     return procs()
-      .filter((p) => p.cmdline.includes(this.h.dir) && /shim\/dist\/main\.js|gantry-shim/.test(p.cmdline))
+      .filter((p) => p.cmdline.includes(this.h.dir) && /shim\/dist\/(bundle\/)?main\.js|gantry-shim/.test(p.cmdline))
       .map((p) => p.pid);
   }
 

@@ -93,7 +93,7 @@ export class TestDaemon {
     for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
       try {
         const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (cmd.includes('/shim/dist/main.js') && cmd.includes(this.dir)) process.kill(Number(pid), 'SIGKILL');
+        if (/\/shim\/dist\/(bundle\/)?main\.js/.test(cmd) && cmd.includes(this.dir)) process.kill(Number(pid), 'SIGKILL');
       } catch {
         // gone
       }

@@ -565,6 +565,9 @@ export class FakeSys implements Sys {
     }
     return 0;
   }
+  mallocTrim(): void {
+    this.record('mallocTrim', []);
+  }
   capget(): CapabilitySets {
     this.record('capget', []);
     return { ...this.caps };

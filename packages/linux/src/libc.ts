@@ -66,6 +66,7 @@ export interface Libc {
   sethostname(name: string, len: number): number;
   setdomainname(name: string, len: number): number;
   prctl(option: number, a2: number, a3: number, a4: number, a5: number): number;
+  malloc_trim(pad: number): number;
   capget(header: Buffer, data: Buffer): number;
   capset(header: Buffer, data: Buffer): number;
   setgroups(size: number, list: Buffer | null): number;
@@ -178,6 +179,7 @@ export function libc(): Libc {
     sethostname: f('int sethostname(const char *name, size_t len)'),
     setdomainname: f('int setdomainname(const char *name, size_t len)'),
     prctl: f('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+    malloc_trim: f('int malloc_trim(size_t pad)'),
     capget: f('int capget(void *header, _Inout_ void *data)'),
     capset: f('int capset(void *header, void *data)'),
     setgroups: f('int setgroups(size_t size, const void *list)'),

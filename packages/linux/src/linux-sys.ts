@@ -472,6 +472,9 @@ export class LinuxSys implements Sys {
   prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
     return check(libc().prctl(option, a2, a3, a4, a5), 'prctl', String(option));
   }
+  mallocTrim(): void {
+    libc().malloc_trim(0); // returns whether memory was released: never an error
+  }
   capget(): CapabilitySets {
     const header = Buffer.alloc(8);
     header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);

@@ -237,6 +237,8 @@ export interface Sys {
   sethostname(name: string): void;
   setdomainname(name: string): void;
   prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number;
+  /** glibc's malloc_trim(0): give the free memory of every malloc arena back to the kernel. */
+  mallocTrim(): void;
   capget(): CapabilitySets;
   capset(sets: CapabilitySets): void;
   setgroups(gids: number[]): void;

@@ -19,6 +19,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { commandLineOrExit, FlagError, linuxSys, PR, traceProcess, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
 import { shim, tracedService } from '@gantry/api';
 import { taskServer } from './grpc-service';
+import { IdleCollector, pokingService } from './idle-gc';
 import { Publisher } from './publisher';
 import { StrayReaper } from './reaper';
 import { TaskService } from './task-service';
@@ -131,6 +132,9 @@ function adopt(a: WarmAssignment): void {
   process.chdir(a.stateDir);
 }
 
+/** Quiet time (ms) after the last call before an idle shim collects its garbage. */
+const IDLE_GC_MS = 2000;
+
 async function serve(o: ServeOptions): Promise<void> {
   const sys = linuxSys();
   // Orphans of the container come to us, not to the host's init.
@@ -158,23 +162,29 @@ async function serve(o: ServeOptions): Promise<void> {
       });
     });
   };
+  // gantry-containerd starts shims with --expose-gc (see IdleCollector)
+  const idle = new IdleCollector((globalThis as { gc?: () => void }).gc, () => sys.mallocTrim(), IDLE_GC_MS);
+  idle.poke();
   server.addService(
     shim.TaskService,
     // each call a span `shim.<method>` under GANTRY_TRACE
     tracedService(
       'shim',
       shim.TaskService,
-      taskServer(svc, {
-        shutdown,
-        taskPid: () => {
-          try {
-            taskPid = svc.state('').pid;
-          } catch {
-            // no task
-          }
-          return taskPid;
-        },
-      }),
+      pokingService(
+        idle,
+        taskServer(svc, {
+          shutdown,
+          taskPid: () => {
+            try {
+              taskPid = svc.state('').pid;
+            } catch {
+              // no task
+            }
+            return taskPid;
+          },
+        }),
+      ),
     ),
   );
   fs.rmSync(o.socket, { force: true });

@@ -9,7 +9,8 @@ import { fifoReader, makeBundle, waitFor } from './helpers';
 import { describeIf, needRoot } from '@gantry/testkit';
 
 const d = describeIf(needRoot());
-const MAIN = path.resolve(__dirname, '../dist/main.js');
+// the bundle gantry-containerd spawns (tools/bundle-shim.mjs), with the runtime's stage beside it
+const MAIN = path.resolve(__dirname, '../dist/bundle/main.js');
 
 function call<Req, Res>(fn: UnaryMethod<Req, Res>, client: shim.TaskClient, req: Req): Promise<Res> {
   return unaryCall(client, fn, req, new Metadata());
