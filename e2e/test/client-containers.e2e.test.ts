@@ -72,6 +72,22 @@ d('client: containers', () => {
     await client.containers.remove(Id, { force: true });
   });
 
+  it('attach with logs=1 to an exited container replays its log, and with stream=1 sends it before waiting', async () => {
+    const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo err >&2'] });
+    await client.containers.start(Id);
+    await client.containers.wait(Id);
+    const replay = await client.containers.attach(Id, { logs: true, stream: false });
+    expect(await collectOutput(replay.output)).toEqual({ stdout: 'out\n', stderr: 'err\n' });
+    const onlyErr = await client.containers.attach(Id, { logs: true, stream: false, stdout: false });
+    expect(await collectOutput(onlyErr.output)).toEqual({ stdout: '', stderr: 'err\n' });
+    // stream=1: dockerd replays, then waits for the next run's output (docker start -a)
+    const live = await client.containers.attach(Id, { logs: true, stream: true, stderr: false });
+    const first = await live.output[Symbol.asyncIterator]().next();
+    expect(first.done ? '' : first.value.data.toString()).toBe('out\n');
+    live.socket.destroy();
+    await client.containers.remove(Id);
+  });
+
   it('attaches with stdin; ending stdin (a write shutdown) lets the process finish and its output arrive', async () => {
     const { Id } = await client.containers.create({
       Image: 'busybox',

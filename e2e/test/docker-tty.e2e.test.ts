@@ -114,6 +114,24 @@ describe('docker -it through a real terminal (tmux)', () => {
     expect(state('tty2').Running).toBe(true);
   }, 60000);
 
+  it('docker run -t / exec -t: the first command already sees the console size (no resize needed)', async () => {
+    // busybox stty fails ("stty: standard input") on a 0x0 terminal: the size must be set before the
+    // process starts, from the ConsoleSize the CLI sends, not by its resize after the start
+    const r = session('run -t --rm busybox stty size');
+    await waitScreen(r, /^40 120\s*$/m);
+    await waitScreen(r, /EXIT=0/);
+    h.ok(['run', '-d', '--name', 'tty4', 'busybox', 'sleep', '1000']);
+    const e = session('exec -t tty4 stty size');
+    await waitScreen(e, /^40 120\s*$/m);
+    await waitScreen(e, /EXIT=0/);
+    // as with dockerd, the CLI refuses to attach to a stopped container (logs=1 replays are API-only)
+    h.ok(['rm', '-f', 'tty4']);
+    h.ok(['run', '--name', 'tty5', 'busybox', 'true']);
+    const a = h.docker(['attach', 'tty5']);
+    expect(a.status).not.toBe(0);
+    expect(a.stderr).toContain('You cannot attach to a stopped container, start it first');
+  }, 60000);
+
   it('docker attach to a running non-tty container streams its output', async () => {
     // it prints once it has read a line, which only an attached client can send: nothing is printed before the attach
     h.ok(['run', '-d', '-i', '--name', 'tty3', 'busybox', 'sh', '-c', 'read go; for i in 1 2 3; do echo line$i; done; echo err >&2']);

@@ -3,8 +3,9 @@
  * - a running container's rootfs is the overlay its shim mounted at
  *   <containerd state>/tasks/gantry/<id>/rootfs (in the host's mount namespace, without the
  *   container's own /proc, /sys, /dev, bind mounts); used as it is for reading and writing.
- *   When gantryd talks to a containerd it does not run (no state dir), reads mount the snapshot
- *   read-only and writes go through /proc/<pid>/root.
+ *   With a containerd gantryd does not run (--containerd: no state dir) that mount is found in
+ *   /proc/self/mountinfo; only when it cannot be found (the shim in another mount namespace) do
+ *   reads mount the snapshot read-only and writes go through /proc/<pid>/root.
  * - a stopped container's snapshot is mounted on a temporary directory (read-only: its upper dir
  *   folded into the lower stack; for writing: the overlay with its upper dir) and always unmounted.
  * Volumes and bind mounts are not part of this view.
@@ -27,6 +28,35 @@ function isMountRoot(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+function readMountinfo(): string {
+  try {
+    return fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Where a containerd shim mounted task `id`'s rootfs (<state>/tasks/gantry/<id>/rootfs), from
+ * /proc/self/mountinfo's text; the last such mount wins, as it is the one on top.
+ */
+export function taskRootfsMount(mountinfo: string, id: string): string | undefined {
+  const suffix = `/tasks/${ENGINE_NAMESPACE}/${id}/rootfs`;
+  let found: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const mountPoint = line.split(' ')[4];
+    if (mountPoint === undefined) continue;
+    const p = unescapeMountPath(mountPoint);
+    if (p.endsWith(suffix)) found = p;
+  }
+  return found;
 }
 
 export class RootfsAccess {
@@ -57,11 +87,17 @@ export class RootfsAccess {
     return { upper, lowers };
   }
 
-  /** The live rootfs mount of a running container's task, when this gantryd's containerd keeps it. */
+  /**
+   * The live rootfs mount of a running container's task. With a containerd gantryd runs, its state
+   * dir is known; with another (--containerd) the mount is found in our mount table, so both read
+   * and write the same view.
+   */
   private taskRootfs(rec: ContainerRecord): string | undefined {
-    if (!rec.State.Running || !this.ctx.containerdState) return undefined;
-    const dir = path.join(this.ctx.containerdState, 'tasks', ENGINE_NAMESPACE, rec.Id, 'rootfs');
-    return isMountRoot(dir) ? dir : undefined;
+    if (!rec.State.Running) return undefined;
+    const dir = this.ctx.containerdState
+      ? path.join(this.ctx.containerdState, 'tasks', ENGINE_NAMESPACE, rec.Id, 'rootfs')
+      : taskRootfsMount(readMountinfo(), rec.Id);
+    return dir !== undefined && isMountRoot(dir) ? dir : undefined;
   }
 
   /**

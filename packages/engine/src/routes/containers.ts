@@ -19,35 +19,14 @@ import { drainedOrGone } from '../http/backpressure';
 import { Reply, type RequestContext, type Router } from '../http/router';
 import { readLogs } from '../logs/json-file';
 import { frame, StdStream } from '../streams/stdcopy';
-import { serveAttach } from '../streams/attach';
+import { sendReplay, serveAttach } from '../streams/attach';
+import { statusText } from '../containers/status';
 import { mountsJson, usesVolume } from '../volumes/container-mounts';
 import { signalParam, stopTimeout } from './query-params';
 
 function bool(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
   return v === '1' || v === 'true' || v === 'True';
-}
-
-function ago(iso: string): string {
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (s < 1) return 'Less than a second';
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
-  const h = Math.round(m / 60);
-  if (h < 48) return `${h} hour${h === 1 ? '' : 's'}`;
-  return `${Math.round(h / 24)} days`;
-}
-
-/** The "Status" column of `docker ps`. */
-function statusText(r: ContainerRecord): string {
-  const st = r.State;
-  if (st.Restarting) return `Restarting (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
-  if (st.Running)
-    return `Up ${ago(st.StartedAt)}${st.Paused ? ' (Paused)' : ''}${st.Health && st.Health.Status !== 'none' ? (st.Health.Status === 'starting' ? ' (health: starting)' : ` (${st.Health.Status})`) : ''}`;
-  if (st.Status === 'removing') return 'Removal In Progress';
-  if (st.Status === 'created') return 'Created';
-  return `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
 }
 
 /** moby's container prune filters */
@@ -90,7 +69,7 @@ function summary(r: ContainerRecord): Record<string, unknown> {
     Ports: networkHooks.ports(r),
     Labels: cfg.Labels ?? {},
     State: r.State.Status,
-    Status: statusText(r),
+    Status: statusText(r.State),
     HostConfig: { NetworkMode: host.NetworkMode || 'default' },
     NetworkSettings: { Networks: networkHooks.networks(r) },
     Mounts: mountsJson(r),
@@ -316,11 +295,24 @@ export function registerContainerRoutes(
     const tty = cfg.Tty === true;
     const conn = c.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const logs = bool(c.query, 'logs');
+    const stdout = bool(c.query, 'stdout');
+    const stderr = bool(c.query, 'stderr');
+    const replay = logs
+      ? async function* () {
+          for await (const m of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: false, tail: 'all', timestamps: false }))
+            yield { stream: m.stream, line: m.line };
+        }
+      : undefined;
     if (!io) {
-      // not running yet (docker run attaches before start): wait for the task's IO to exist
+      // not running: dockerd replays the log first, then (stream=1) waits for the next run's output
+      if (replay) await sendReplay(conn, replay, { tty, stdout, stderr });
+      if (!wantStream) {
+        conn.end();
+        return Reply.handled;
+      }
+      // docker run / start -a attach before the start: wait for the task's IO to exist
       const deadline = Date.now() + 60000;
-      while (!mgr.io(rec.Id) && Date.now() < deadline && store.find(rec.Id)) {
-        if (store.find(rec.Id)?.State.Status === 'exited' && !wantStream) break;
+      while (!mgr.io(rec.Id) && Date.now() < deadline && store.find(rec.Id) && !conn.destroyed) {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
@@ -331,19 +323,15 @@ export function registerContainerRoutes(
     }
     await serveAttach(conn, live, {
       stdin: bool(c.query, 'stdin') && cfg.OpenStdin === true,
-      stdout: bool(c.query, 'stdout'),
-      stderr: bool(c.query, 'stderr'),
+      stdout,
+      stderr,
       tty,
       stream: wantStream,
       detachKeys: c.query.get('detachKeys') ?? undefined,
       stdinOnce: cfg.StdinOnce === true,
       onStdinClosed: () => mgr.closeStdin(rec.Id),
-      replay: logs
-        ? async function* () {
-            for await (const m of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: false, tail: 'all', timestamps: false }))
-              yield { stream: m.stream, line: m.line };
-          }
-        : undefined,
+      // already sent when the IO appeared only after the replay
+      replay: io ? replay : undefined,
     });
     return Reply.handled;
   });

@@ -110,6 +110,27 @@ export interface AttachOptions {
   trailer?: () => string | undefined;
 }
 
+/**
+ * The log replay alone, for a container with no live output (stopped, or not started yet): the
+ * messages of the wanted streams, raw with a terminal, stdcopy-framed without.
+ */
+export async function sendReplay(
+  conn: Duplex,
+  replay: () => AsyncIterable<ReplayMessage>,
+  opts: Pick<AttachOptions, 'tty' | 'stdout' | 'stderr'>,
+): Promise<void> {
+  try {
+    for await (const m of replay()) {
+      if (conn.destroyed) return;
+      if (!(m.stream === 'stdout' ? opts.stdout : opts.stderr)) continue;
+      const data = opts.tty ? m.line : frame(m.stream === 'stdout' ? StdStream.Stdout : StdStream.Stderr, m.line);
+      if (!conn.write(data)) await drainedOrGone(conn);
+    }
+  } catch (e) {
+    if (!opts.tty && !conn.destroyed) conn.write(frame(StdStream.SystemErr, `error reading logs: ${(e as Error).message}\n`));
+  }
+}
+
 export type AttachEnd =
   /** The process's output ended (or, without `stream`, the replay did). */
   | 'ended'
