@@ -40,6 +40,7 @@ services:
       interval: 1s
       timeout: 2s
       retries: 30
+    stop_grace_period: 1s
   worker:
     build: ./worker
     depends_on:
@@ -47,6 +48,7 @@ services:
         condition: service_healthy
     environment:
       GREETING: ${greeting}
+    stop_grace_period: 1s # sh as pid 1 ignores SIGTERM: no 10 s wait on each recreate and down
 volumes:
   site: {}
 networks:
