@@ -4,7 +4,7 @@
  * Dockerfile by gantryd's classic builder (POST /build, from compose itself) that fetches from it by
  * service name once web's healthcheck passes (`depends_on: condition: service_healthy`, file format 2.4),
  * a port published on loopback; then `ps`, `logs`, `up -d` again (nothing recreated), a changed service
- * recreated alone, `--scale worker=3`, and `down -v` leaving no container, network, volume, bridge,
+ * recreated alone, `--scale worker=3`, `run --rm` (legacy links), and `down -v` leaving no container, network, volume, bridge,
  * veth or netns behind.
  */
 import { spawnSync } from 'node:child_process';
@@ -190,6 +190,13 @@ describeIf(needRoot(), needTool('docker-compose'))('Debian docker-compose 1.29 a
       return [1, 2, 3].every((n) => new RegExp(`worker_${n} +\\| hello-from-web`).test(l));
     });
   }, 180000);
+
+  test('run --rm: a one-off worker reaches web and its own service by the link compose gives it', async () => {
+    // compose links the one-off container to its service's containers (HostConfig.Links: worker_1 and others)
+    const out = composeOk(['run', '--rm', '-T', 'worker', 'sh', '-c', 'wget -q -O - http://web/index.html && nslookup worker_1 >/dev/null && echo linked']);
+    expect(out).toContain('hello-from-web\nlinked');
+    expect((await containers()).filter((c) => c.Labels['com.docker.compose.oneoff'] === 'True')).toEqual([]);
+  }, 120000);
 
   test('down -v leaves no container, network, volume, bridge, veth or netns', async () => {
     const net = JSON.parse((await h.request('GET', `/v1.45/networks/${PROJECT}_default`)).body) as { Id: string };
