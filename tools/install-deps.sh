@@ -22,6 +22,7 @@ APT_PACKAGES=(
   containernetworking-plugins         # CNI bridge/host-local/loopback/portmap/firewall for container networks
   tmux                       # a real terminal for `docker run -it` e2e tests
   python3-docker             # the Docker SDK for Python, for e2e/test/python-sdk (a real SDK driving gantryd)
+  docker-compose             # Compose v1 (1.29, Python, on the SDK above), for e2e/test/docker-compose (a second client)
   ca-certificates            # npm over https
   openssl                    # throw-away CAs and certificates for the TLS tests (packages/testkit/src/certs.ts)
   systemd                    # systemd-analyze verify and systemd-socket-activate for tools/install.sh's units (e2e/test/install); not run as init

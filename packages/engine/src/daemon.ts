@@ -102,7 +102,7 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     containers: {
       find: (ref) => {
         const c = store.find(ref);
-        return c && { Id: c.Id, Name: c.Name, running: c.State.Running };
+        return c && { Id: c.Id, Name: c.Name, running: c.State.Running, links: (c.HostConfig as { Links?: string[] | null }).Links ?? [] };
       },
     },
   });

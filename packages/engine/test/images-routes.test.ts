@@ -161,6 +161,12 @@ d('image routes driven by the docker CLI (root)', () => {
     expect((await inspect(id))[0]!.Id).toBe(id);
     const hist = await ok('history', '--no-trunc', '--format', '{{.ID}}|{{.Size}}', 'gantry/busybox:latest');
     expect(hist.trim().split('\n')[0]).toContain(id);
+    // Container and ContainerConfig (dropped by dockerd at 1.45) at every version: docker-compose 1.29 negotiates 1.45 and reads them
+    for (const v of ['1.38', '1.45']) {
+      const at = JSON.parse((await request('GET', `/v${v}/images/gantry%2Fbusybox/json`)).body.toString()) as Record<string, unknown>;
+      expect(at.Container).toBe('');
+      expect(at.ContainerConfig).toMatchObject({ Volumes: null, Cmd: null, Image: '' });
+    }
   }, 60000);
 
   it('docker tag adds a name; docker rmi of one tag only untags; rmi of an image in use is refused', async () => {

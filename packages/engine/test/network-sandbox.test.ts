@@ -90,6 +90,18 @@ describe('names on a network', () => {
     expect(ask('db')).toBeUndefined();
   });
 
+  it('resolves a container’s legacy link aliases for that container only (HostConfig.Links on a user-defined network)', () => {
+    const THIRD = 'c'.repeat(64);
+    containers.set(THIRD, { Id: THIRD, Name: '/app_run', running: true, links: ['/web:/app_run/web_1', 'db:store'] });
+    const run = planSandbox({ id: THIRD, hostname: '', dir, networkMode: 'app' }, ctx);
+    run.attachments[0]!.ipAddress = '10.77.0.4';
+    sandboxes.add({ ...run, up: true });
+    expect(resolveName(sandboxes, store, ctx.containers, app.Id, 'web_1', '10.77.0.4')).toEqual(['10.77.0.2']);
+    expect(resolveName(sandboxes, store, ctx.containers, app.Id, 'WEB_1.app', '10.77.0.4')).toEqual(['10.77.0.2']);
+    expect(resolveName(sandboxes, store, ctx.containers, app.Id, 'web_1', '10.77.0.2')).toBeUndefined(); // not web's link
+    expect(resolveName(sandboxes, store, ctx.containers, app.Id, 'store', '10.77.0.4')).toBeUndefined(); // db is not running
+  });
+
   it('serves only the network’s running endpoints, and forwards to their own --dns', () => {
     expect(isEndpointOf(sandboxes, app.Id, '10.77.0.2')).toBe(true);
     expect(isEndpointOf(sandboxes, app.Id, '10.77.0.3')).toBe(false);

@@ -637,7 +637,9 @@ function checkGantry(hc: HostConfig): void {
       'per-device block IO limits are not supported yet',
     ],
     [(hc.VolumesFrom?.length ?? 0) > 0, 'VolumesFrom is not supported yet'],
-    [(hc.Links?.length ?? 0) > 0, 'links are not supported yet'],
+    // on a user-defined network a link is a name only this container resolves (networks/dns-wiring.ts);
+    // the default bridge's /etc/hosts entries and environment variables are not done
+    [(hc.Links?.length ?? 0) > 0 && ['', 'default', 'bridge'].includes(hc.NetworkMode ?? ''), 'links on the default bridge network are not supported yet'],
     [Object.keys(hc.StorageOpt ?? {}).length > 0, 'storage options (HostConfig.StorageOpt) are not supported'],
     [!!hc.CgroupParent, 'CgroupParent is not supported yet'],
     [!!hc.VolumeDriver && hc.VolumeDriver !== 'local', `volume driver ${hc.VolumeDriver} is not supported`],

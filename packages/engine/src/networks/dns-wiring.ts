@@ -8,11 +8,25 @@ import * as fs from 'node:fs';
 import { allowedUpstreams, DnsServer, type NetworkRecord, type NetworkStore, upstreamNameservers } from '@gantry/network';
 import type { ContainerLookup, SandboxStore } from './sandbox';
 
-/** The addresses `name` has on the network: its running containers' by name, short id or alias (and `<name>.<network>`). */
-export function resolveName(sandboxes: SandboxStore, store: NetworkStore, containers: ContainerLookup, netId: string, name: string): string[] | undefined {
+/**
+ * The addresses `name` has on the network: its running containers' by name, short id or alias (and
+ * `<name>.<network>`), and for `client` the aliases of its legacy links (HostConfig.Links, which
+ * dockerd keeps on user-defined networks as names only the linking container resolves; docker-compose
+ * 1.29's `run` links the one-off container to its service's containers).
+ */
+export function resolveName(
+  sandboxes: SandboxStore,
+  store: NetworkStore,
+  containers: ContainerLookup,
+  netId: string,
+  name: string,
+  client = '',
+): string[] | undefined {
   const net = store.find(netId);
   let q = name.replace(/\.$/, '').toLowerCase();
   if (net && q.endsWith(`.${net.Name.toLowerCase()}`)) q = q.slice(0, -(net.Name.length + 1));
+  const linked = client ? linkTarget(sandboxes, containers, netId, client, q) : undefined;
+  if (linked !== undefined) return resolveName(sandboxes, store, containers, netId, linked);
   const ips: string[] = [];
   for (const [sb, a] of sandboxes.endpointsOn(netId)) {
     const c = containers.find(sb.containerId);
@@ -20,6 +34,18 @@ export function resolveName(sandboxes: SandboxStore, store: NetworkStore, contai
     if (names.includes(q)) ips.push(a.ipAddress);
   }
   return ips.length ? ips : undefined;
+}
+
+/** The container a link alias of the container at `client` names (`<container>:<alias>`, either with a leading /). */
+function linkTarget(sandboxes: SandboxStore, containers: ContainerLookup, netId: string, client: string, alias: string): string | undefined {
+  for (const [sb, a] of sandboxes.endpointsOn(netId)) {
+    if (a.ipAddress !== client) continue;
+    for (const link of containers.find(sb.containerId)?.links ?? []) {
+      const [target, as = target] = link.split(':');
+      if (target && as.split('/').pop()!.toLowerCase() === alias) return target.replace(/^\//, '');
+    }
+  }
+  return undefined;
 }
 
 /** Whether `address` is the address of a container attached to the network now. */
@@ -66,7 +92,7 @@ export class NetworkResolvers {
     const dns = new DnsServer({
       address: pool.Gateway,
       port: this.o.port,
-      lookup: (name) => resolveName(sandboxes, store, containers, net.Id, name),
+      lookup: (name, client) => resolveName(sandboxes, store, containers, net.Id, name, client),
       // only this network's containers: the gateway is a host address others can reach too
       allowClient: (client) => isEndpointOf(sandboxes, net.Id, client),
       // an internal network's resolver must not be its way out

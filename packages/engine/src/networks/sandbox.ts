@@ -15,6 +15,8 @@ export interface ContainerView {
   /** "/name" */
   Name: string;
   running: boolean;
+  /** HostConfig.Links ("<container>:<alias>"): on a user-defined network, names only this container resolves. */
+  links?: string[];
 }
 
 export interface ContainerLookup {

@@ -182,6 +182,11 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       Parent: deps.parents?.parentOf(e.id) ?? '',
       Comment: comment,
       Created: cfg.created ?? '0001-01-01T00:00:00Z',
+      // Deprecated fields dockerd stops answering at API 1.45, kept at every version (empty: gantry keeps
+      // no build container's config) because docker-compose 1.29 negotiates the server's API version and
+      // reads ContainerConfig.Volumes on every recreate (KeyError without it); other clients ignore them.
+      Container: '',
+      ContainerConfig: dockerConfig(undefined),
       DockerVersion: '',
       Author: cfg.author ?? '',
       Config: dockerConfig(cfg.config),

@@ -33,7 +33,8 @@ import {
 } from './message';
 
 /** IPv4 addresses of a name the network owns, or undefined when it is not one of ours. */
-export type Lookup = (name: string) => string[] | undefined;
+/** The addresses of a name the network owns, as seen by `client` (a container's legacy links are its own). */
+export type Lookup = (name: string, client: string) => string[] | undefined;
 
 export interface Peer {
   address: string;
@@ -223,7 +224,7 @@ export class DnsServer {
     }
     if (q.opcode !== 0 || q.questions.length !== 1) return buildResponse(q, RCODE_NOTIMP);
     const question = q.questions[0]!;
-    const ips = this.opts.lookup(question.name);
+    const ips = this.opts.lookup(question.name, client);
     if (ips !== undefined) {
       // a name we own: A records, and an empty NOERROR for other types (no AAAA: IPv4 networks)
       return buildResponse(q, RCODE_NOERROR, { a: question.type === TYPE_A ? ips : [], ttl: this.opts.ttl ?? 600 });
