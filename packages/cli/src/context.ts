@@ -1,7 +1,7 @@
 /** What every command runs with: where to write, and a client made on first use (usage errors never connect). */
 import { EngineClient } from '@gantry/client';
 
-export interface Output {
+interface Output {
   write(s: string | Uint8Array): unknown;
 }
 

@@ -3,7 +3,7 @@
  * status 125 (docker's flag errors), an unknown command or missing arguments status 1, each one
  * line (with commander's nearest suggestion) and a pointer to the command's --help.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, type CommanderError } from 'commander';
 import type { CliContext } from './context';
 import { CliError } from './errors';
 import { CLI_VERSION } from './meta';

@@ -21,7 +21,7 @@ const HEADER = {
   VirtualSize: 'VIRTUAL SIZE',
 };
 
-export class ImageRow {
+class ImageRow {
   constructor(
     private readonly i: ImageSummary,
     readonly Repository: string,
@@ -56,7 +56,7 @@ export class ImageRow {
 }
 
 /** docker's rows: each tag its own row (with its repository's digest), an untagged image one `<none>` row per digest or one `<none>:<none>`. */
-export function imageRows(images: readonly ImageSummary[], trunc: boolean): ImageRow[] {
+function imageRows(images: readonly ImageSummary[], trunc: boolean): ImageRow[] {
   const rows: ImageRow[] = [];
   const split = (ref: string, sep: string): [string, string] => {
     const i = ref.lastIndexOf(sep);

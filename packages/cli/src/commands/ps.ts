@@ -25,7 +25,7 @@ const HEADER = {
 };
 
 /** A row of the template: capitalised getters are docker's container context fields. */
-export class ContainerRow {
+class ContainerRow {
   constructor(
     private readonly c: ContainerSummary,
     private readonly trunc: boolean,
