@@ -27,3 +27,15 @@ const common = {
 };
 await build({ ...common, entryPoints: [join(src, 'cli', 'main.ts')], outfile: join(dist, 'bundle', 'main.js') });
 await build({ ...common, entryPoints: [join(src, 'process', 'stage-main.ts')], outfile: join(dist, 'bundle', 'stage-main.js') });
+
+// The gantry CLI: one file, so `gantry ps` does not spend its start-up resolving modules.
+await build({
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  logLevel: 'warning',
+  sourcemap: false,
+  entryPoints: [join(packages, 'cli', 'src', 'main.ts')],
+  outfile: join(packages, 'cli', 'dist', 'bundle', 'main.js'),
+});

@@ -1,0 +1,25 @@
+/** Option value parsers shared by commands (commander's argParser signature). */
+import { InvalidArgumentError } from 'commander';
+import type { Filters } from '@gantry/client';
+
+/** For options that repeat (`-f a=b -f c=d`). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function integer(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`invalid syntax`);
+  return Number(value);
+}
+
+/** docker's `--filter key=value` list as the API's filters map. */
+export function toFilters(values: readonly string[] | undefined): Filters | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  const out: Filters = {};
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`bad format of filter (expected name=value)`);
+    (out[v.slice(0, i).trim().toLowerCase()] ??= []).push(v.slice(i + 1));
+  }
+  return out;
+}

@@ -1,0 +1,70 @@
+/** Parsing and exit statuses without a daemon (docker's statuses: 125 flag errors, 1 otherwise, 64 bad inspect template). */
+import { runCli } from '../src/run';
+import { sinceValue } from '../src/commands/logs';
+import { splitReference } from '../src/commands/image-ops';
+import { toFilters } from '../src/options';
+
+async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const status = await runCli(argv, {
+    stdout: { write: (s) => (out += String(s)) },
+    stderr: { write: (s) => (err += String(s)) },
+    env: {},
+    client: () => {
+      throw new Error('no daemon in unit tests');
+    },
+  });
+  return { status, out, err };
+}
+
+describe('usage errors', () => {
+  it('an unknown flag is one line with the command, status 125', async () => {
+    const r = await run('ps', '--bogus');
+    expect(r.status).toBe(125);
+    expect(r.err).toBe("unknown flag: --bogus\nSee 'gantry ps --help'.\n");
+  });
+
+  it('an unknown command suggests the nearest, status 1', async () => {
+    const r = await run('psx');
+    expect(r.status).toBe(1);
+    expect(r.err.split('\n')[0]).toBe('gantry: unknown command: gantry psx (did you mean ps?)');
+  });
+
+  it('missing arguments, status 1', async () => {
+    const r = await run('rm');
+    expect(r.status).toBe(1);
+    expect(r.err.split('\n')[0]).toBe("gantry: 'gantry rm' requires at least 1 argument");
+  });
+
+  it('a bad --format never reaches the daemon: list commands status 1, inspect status 64', async () => {
+    expect(await run('ps', '--format', '{{.Foo')).toMatchObject({ status: 1, err: 'failed to parse template: template: :1: unclosed action\n' });
+    expect(await run('inspect', '-f', '{{.Foo', 'x')).toMatchObject({ status: 64, err: 'template parsing error: template: :1: unclosed action\n' });
+  });
+
+  it('bundled short flags and repeated options parse (-aq, -f twice) before the client is asked for', async () => {
+    const r = await run('ps', '-aq', '-f', 'status=exited', '-f', 'label=a=b');
+    expect(r).toMatchObject({ status: 1, err: 'no daemon in unit tests\n' });
+  });
+
+  it('an invalid --type is a usage error', async () => {
+    expect((await run('inspect', '--type', 'volume', 'x')).status).toBe(125);
+  });
+});
+
+describe('option values', () => {
+  it('filters group by key', () => {
+    expect(toFilters(['status=exited', 'label=a=b', 'label=c'])).toEqual({ status: ['exited'], label: ['a=b', 'c'] });
+    expect(() => toFilters(['nokey'])).toThrow('bad format of filter');
+  });
+
+  it('--since takes Go durations relative to now, passes timestamps on', () => {
+    expect(sinceValue('1m30s', 100_000)).toBe('10.000000000');
+    expect(sinceValue('2026-01-02T13:23:37Z')).toBe('2026-01-02T13:23:37Z');
+  });
+
+  it('tag targets split at the colon after the last slash', () => {
+    expect(splitReference('localhost:5000/app')).toEqual({ repo: 'localhost:5000/app', tag: 'latest' });
+    expect(splitReference('app:v1')).toEqual({ repo: 'app', tag: 'v1' });
+  });
+});
