@@ -80,7 +80,8 @@ function imageRows(images: readonly ImageSummary[], trunc: boolean): ImageRow[] 
 interface ImagesOptions {
   all?: boolean;
   quiet?: boolean;
-  noTrunc?: boolean;
+  /** commander turns `--no-trunc` into `trunc: false` (a negatable flag; true by default) */
+  trunc?: boolean;
   digests?: boolean;
   format?: string;
   filter?: string[];
@@ -102,7 +103,7 @@ export function imagesCommand(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'Only show image IDs')
     .action(async (ref: string | undefined, _o: unknown, cmd: Command) => {
       const o = cmd.opts<ImagesOptions>();
-      const trunc = o.noTrunc !== true;
+      const trunc = o.trunc !== false;
       const table =
         o.digests === true
           ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'

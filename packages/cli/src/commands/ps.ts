@@ -87,7 +87,8 @@ class ContainerRow {
 interface PsOptions {
   all?: boolean;
   quiet?: boolean;
-  noTrunc?: boolean;
+  /** commander turns `--no-trunc` into `trunc: false` (a negatable flag; true by default) */
+  trunc?: boolean;
   format?: string;
   filter?: string[];
   last?: number;
@@ -112,7 +113,7 @@ export function psCommand(program: Command, ctx: CliContext): void {
     .option('-s, --size', 'Display total file sizes')
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.opts<PsOptions>();
-      const trunc = o.noTrunc !== true;
+      const trunc = o.trunc !== false;
       let table = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
       if (o.size === true) table += '\t{{.Size}}';
       const fmt = listFormat(o.format ?? '', { defaultTable: table, quiet: o.quiet === true && (o.format === undefined || o.format === '') });

@@ -86,7 +86,9 @@ export function versionCommand(program: Command, ctx: CliContext): void {
       if (template === 'json') ctx.stdout.write(JSON.stringify(data) + '\n');
       else {
         try {
-          const text = template.execute(data);
+          // templates see docker's Go field names: types.Version's APIVersion is "ApiVersion" only in JSON
+          const view = { ...data, Server: data.Server && { ...data.Server, APIVersion: data.Server.ApiVersion } };
+          const text = template.execute(view);
           ctx.stdout.write(custom ? text + '\n' : tabwrite(text, { minwidth: 20, tabwidth: 1, padding: 1, padchar: ' ' }));
         } catch (e) {
           // as docker: a template that fails on the missing server part is reported after the daemon's error
