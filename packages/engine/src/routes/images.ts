@@ -149,14 +149,15 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const patterns = f.reference ?? [];
     if (patterns.length > 0) {
       const res = patterns.map((p) => ({ re: globToRegExp(p), tagless: !/:[^/]*$/.test(p) && !p.includes('@') }));
-      entries = entries.filter((e) =>
-        e.records.some((r) => {
-          const tag = repoTagOf(r.name);
-          const p = parseName(r.name);
-          if (!tag || !p) return false;
-          return res.some(({ re, tagless }) => re.test(tag) || (tagless && re.test(familiarRepo(p))));
-        }),
-      );
+      const matching = (r: (typeof entries)[number]['records'][number]) => {
+        const tag = repoTagOf(r.name);
+        const p = parseName(r.name);
+        if (!tag || !p) return false;
+        return res.some(({ re, tagless }) => re.test(tag) || (tagless && re.test(familiarRepo(p))));
+      };
+      // as dockerd: an image is listed with only the tags that matched (`docker images busybox` shows
+      // busybox:latest, not the other names of the same image); digests stay
+      entries = entries.filter((e) => e.records.some(matching)).map((e) => ({ ...e, records: e.records.filter((r) => !repoTagOf(r.name) || matching(r)) }));
     }
     return summaries(cat, entries, {
       inUse: deps.inUse,
