@@ -1,28 +1,9 @@
 /** A container as gantryd keeps it (the shape behind `docker inspect`), persisted per container. */
+import type { ContainerState, Health as HealthState } from '@gantry/engine-api';
 import type { MountPoint } from '../volumes/container-mounts';
 
-type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
-
-export interface HealthState {
-  Status: 'starting' | 'healthy' | 'unhealthy' | 'none';
-  FailingStreak: number;
-  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
-}
-
-export interface ContainerState {
-  Status: ContainerStatus;
-  Running: boolean;
-  Paused: boolean;
-  Restarting: boolean;
-  OOMKilled: boolean;
-  Dead: boolean;
-  Pid: number;
-  ExitCode: number;
-  Error: string;
-  StartedAt: string;
-  FinishedAt: string;
-  Health?: HealthState;
-}
+// the State's shape is the Engine API's, one copy in @gantry/engine-api
+export type { ContainerState, Health as HealthState } from '@gantry/engine-api';
 
 export interface ContainerRecord {
   Id: string;
