@@ -7,6 +7,8 @@
  * The records gantryd stores keep only what the client sent; the views fill the rest from here.
  */
 
+import type { ContainerState } from './containers';
+
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -115,9 +117,11 @@ export const CONTAINER_CONFIG_DEFAULTS: Record<string, Json> = {
   Labels: {},
 };
 
-/** State of `GET /containers/{id}/json`. */
-export const STATE_DEFAULTS: Record<string, Json> = {
-  Status: 'created',
+/** Go's zero time.Time as JSON: StartedAt/FinishedAt of a container that never ran. */
+export const NULL_TIME = '0001-01-01T00:00:00Z';
+
+const INITIAL_STATE = {
+  Status: 'created' as const,
   Running: false,
   Paused: false,
   Restarting: false,
@@ -126,9 +130,17 @@ export const STATE_DEFAULTS: Record<string, Json> = {
   Pid: 0,
   ExitCode: 0,
   Error: '',
-  StartedAt: '0001-01-01T00:00:00Z',
-  FinishedAt: '0001-01-01T00:00:00Z',
+  StartedAt: NULL_TIME,
+  FinishedAt: NULL_TIME,
 };
+
+/** State of a container just created, as `GET /containers/{id}/json` reports it (a new object each call). */
+export function initialContainerState(): ContainerState {
+  return { ...INITIAL_STATE };
+}
+
+/** State of `GET /containers/{id}/json`. */
+export const STATE_DEFAULTS: Record<string, Json> = { ...INITIAL_STATE };
 
 /** NetworkSettings of `GET /containers/{id}/json` (the deprecated top-level endpoint fields included). */
 export const NETWORK_SETTINGS_DEFAULTS: Record<string, Json> = {

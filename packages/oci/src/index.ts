@@ -5,3 +5,4 @@ export { hostPlatform, parsePlatform, formatPlatform, platformMatches } from './
 export type { Platform } from './platform';
 export { chainIds, referenceLabels } from './manifest';
 export type { Descriptor, IndexDoc, ManifestDoc, ImageConfig, ContainerConfig, HealthcheckConfig, HistoryEntry } from './manifest';
+export { isDockerSignal } from './signals';

@@ -4,6 +4,7 @@
  * Go os.FileMode (type bits high, permission bits low), not a Unix st_mode.
  */
 import type * as fs from 'node:fs';
+import type { ContainerPathStat } from '@gantry/engine-api';
 
 export const PATH_STAT_HEADER = 'X-Docker-Container-Path-Stat';
 
@@ -66,14 +67,7 @@ export function goFileMode(stMode: number): number {
   return m;
 }
 
-export interface ContainerPathStat {
-  name: string;
-  size: number;
-  mode: number;
-  /** RFC 3339 with nanoseconds, as Go's time.Time marshals. */
-  mtime: string;
-  linkTarget: string;
-}
+export type { ContainerPathStat } from '@gantry/engine-api';
 
 /** A Go-style RFC 3339 timestamp (UTC, trailing zeros of the fraction dropped) from nanoseconds. */
 export function goTime(ns: bigint): string {

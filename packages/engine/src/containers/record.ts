@@ -1,5 +1,6 @@
 /** A container as gantryd keeps it (the shape behind `docker inspect`), persisted per container. */
 import type { ContainerState, Health as HealthState } from '@gantry/engine-api';
+import { NULL_TIME } from '@gantry/engine-api';
 import type { MountPoint } from '../volumes/container-mounts';
 
 // the State's shape is the Engine API's, one copy in @gantry/engine-api
@@ -27,23 +28,8 @@ export interface ContainerRecord {
   MountPoints?: MountPoint[];
 }
 
-export const NULL_TIME = '0001-01-01T00:00:00Z';
-
-export function initialState(): ContainerState {
-  return {
-    Status: 'created',
-    Running: false,
-    Paused: false,
-    Restarting: false,
-    OOMKilled: false,
-    Dead: false,
-    Pid: 0,
-    ExitCode: 0,
-    Error: '',
-    StartedAt: NULL_TIME,
-    FinishedAt: NULL_TIME,
-  };
-}
+/** A created container's State: the API's defaults. */
+export { NULL_TIME, initialContainerState as initialState } from '@gantry/engine-api';
 
 // ---------------------------------------------------------------------------------------------
 // State transitions: the only places a record's State changes. Each replaces rec.State with a new

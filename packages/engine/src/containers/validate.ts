@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path/posix';
 import { errdefs } from '@gantry/linux';
+import { isDockerSignal } from '@gantry/oci';
 import { normalizeCapabilities } from './capabilities';
 import { decode, S, type Schema } from './decode';
 import { DEFAULT_SHM_SIZE, MIN_MEMORY, type ContainerConfig, type HostConfig } from '@gantry/engine-api';
@@ -290,54 +291,6 @@ const ULIMIT_NAMES: ReadonlySet<string> = new Set([
   'stack',
 ]);
 
-const SIGNAL_NAMES: ReadonlySet<string> = new Set([
-  'ABRT',
-  'ALRM',
-  'BUS',
-  'CHLD',
-  'CLD',
-  'CONT',
-  'FPE',
-  'HUP',
-  'ILL',
-  'INT',
-  'IO',
-  'IOT',
-  'KILL',
-  'PIPE',
-  'POLL',
-  'PROF',
-  'PWR',
-  'QUIT',
-  'SEGV',
-  'STKFLT',
-  'STOP',
-  'SYS',
-  'TERM',
-  'TRAP',
-  'TSTP',
-  'TTIN',
-  'TTOU',
-  'UNUSED',
-  'URG',
-  'USR1',
-  'USR2',
-  'VTALRM',
-  'WINCH',
-  'XCPU',
-  'XFSZ',
-  'RTMIN',
-  'RTMAX',
-  ...Array.from({ length: 15 }, (_, i) => `RTMIN+${i + 1}`),
-  ...Array.from({ length: 14 }, (_, i) => `RTMAX-${i + 1}`),
-]);
-
-/** moby/sys/signal.ParseSignal's acceptance: a non-zero number, or a name with or without SIG. */
-function validSignal(raw: string): boolean {
-  if (/^[+-]?\d+$/.test(raw)) return Number(raw) !== 0;
-  return SIGNAL_NAMES.has(raw.toUpperCase().replace(/^SIG/, ''));
-}
-
 const PORT_RANGE = /^(\d+)(?:-(\d+))?$/;
 
 function validPortRange(s: string): boolean {
@@ -461,7 +414,7 @@ function checkConfig(c: ContainerConfig): void {
     if (!path.isAbsolute(c.WorkingDir)) throw errdefs.invalidArgument(`the working directory '${c.WorkingDir}' is invalid, it needs to be an absolute path`);
     c.WorkingDir = path.normalize(c.WorkingDir).replace(/(.)\/$/, '$1');
   }
-  if (c.StopSignal && !validSignal(c.StopSignal)) throw errdefs.invalidArgument(`invalid signal: ${c.StopSignal}`);
+  if (c.StopSignal && !isDockerSignal(c.StopSignal)) throw errdefs.invalidArgument(`invalid signal: ${c.StopSignal}`);
   for (const e of c.Env ?? []) {
     if (e.split('=')[0] === '') throw errdefs.invalidArgument(`invalid environment variable: ${e}`);
   }

@@ -10,19 +10,11 @@ import type { ContainerRecord } from '../containers/record';
 import type { ContainerStore } from '../containers/store';
 import { copyImageContent } from './copyup';
 import type { VolumeStore } from './store';
+import type { MountPoint as ApiMountPoint } from '@gantry/engine-api';
 
-/** One of a container's mounts as dockerd records it (its `MountPoints`), behind `Mounts` in inspect. */
-export interface MountPoint {
+/** One of a container's mounts as dockerd records it (its `MountPoints`), behind `Mounts` in inspect: the API's fields and what gantryd keeps beside them. */
+export interface MountPoint extends ApiMountPoint {
   Type: 'volume' | 'bind' | 'tmpfs';
-  /** volume: its name. */
-  Name?: string;
-  /** Host path ('' for tmpfs). */
-  Source: string;
-  Destination: string;
-  Driver?: string;
-  Mode: string;
-  RW: boolean;
-  Propagation: string;
   /** volume: copy the image's content into it when empty. */
   CopyData?: boolean;
   /** volume: made for this container without a name (`docker rm -v` removes it). */
