@@ -13,7 +13,8 @@ import { DEFAULT_SHELL, healthcheckConfig, resolveCommand } from './config';
 import { expandInstruction, type Env } from './expand';
 import { formatDuration } from './duration';
 import type { Instruction } from './instructions';
-import { goQuote, goQuoteList, goQuoteRune } from './text';
+import { goQuote, goQuoteRune } from '@gantry/format';
+import { goQuoteList } from './text';
 
 export interface HistoryContext {
   /** The environment the instruction was expanded with (before it ran). */

@@ -7,7 +7,8 @@
  * Instructions are checked and typed in instructions.ts.
  */
 import { processWords } from './shell-lex';
-import { isSpace, splitOnce, trimLeftSpace, trimSpace, goQuote, WHITESPACE_RUN } from './text';
+import { goQuote } from '@gantry/format';
+import { isSpace, splitOnce, trimLeftSpace, trimSpace, WHITESPACE_RUN } from './text';
 
 /** A heredoc attached to an instruction: `<<EOF`, `<<-EOF` (tabs chomped), `<<"EOF"` (not expanded), `3<<EOF`. */
 export interface Heredoc {

@@ -3,6 +3,7 @@
  * splits and trims exactly where Docker does: Go's `unicode.IsSpace` (the Unicode White_Space
  * property: JavaScript's `\s` adds U+FEFF and lacks U+0085) and the trims built on it.
  */
+import { goQuote } from '@gantry/format';
 
 /** Go's unicode.IsSpace for one UTF-16 unit (every White_Space character is in the BMP). */
 export function isSpace(ch: string): boolean {
@@ -40,67 +41,7 @@ export function splitOnce(s: string): [string] | [string, string] {
   return [s.slice(0, m.index), s.slice(m.index + m[0].length)];
 }
 
-/**
- * Go's %q of one string (strconv.Quote): how the classic builder quotes commands in image history
- * (`CMD ["/bin/sh" "-c" "echo hi"]`). Printable characters stay as they are, the rest are escaped
- * as Go escapes them.
- */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case '\\':
-        out += '\\\\';
-        continue;
-      case '\x07':
-        out += '\\a';
-        continue;
-      case '\b':
-        out += '\\b';
-        continue;
-      case '\f':
-        out += '\\f';
-        continue;
-      case '\n':
-        out += '\\n';
-        continue;
-      case '\r':
-        out += '\\r';
-        continue;
-      case '\t':
-        out += '\\t';
-        continue;
-      case '\v':
-        out += '\\v';
-        continue;
-    }
-    if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd';
-    else if (!isPrintable(ch)) out += c > 0xffff ? `\\U${c.toString(16).padStart(8, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
-    else out += ch;
-  }
-  return out + '"';
-}
-
-const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
-
-function isPrintable(ch: string): boolean {
-  return PRINTABLE.test(ch);
-}
-
 /** Go's %q of a []string: `["a" "b"]`. */
 export function goQuoteList(list: readonly string[]): string {
   return `[${list.map(goQuote).join(' ')}]`;
-}
-
-/** Go's %q of an int (strconv.QuoteRune): `'\x03'`, `'A'`. */
-export function goQuoteRune(n: number): string {
-  const ch = String.fromCodePoint(n);
-  if (ch === "'") return "'\\''";
-  if (ch === '"') return `'"'`;
-  return `'${goQuote(ch).slice(1, -1)}'`;
 }

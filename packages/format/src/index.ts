@@ -1,5 +1,6 @@
 export { Template, type TemplateFunc, type TemplateOptions, type ExecuteOptions } from './template/template';
-export { TemplateError, TemplateParseError, TemplateExecError, TemplateLimitError, DEFAULT_LIMITS, goQuote, type TemplateLimits } from './template/errors';
+export { TemplateError, TemplateParseError, TemplateExecError, TemplateLimitError, DEFAULT_LIMITS, type TemplateLimits } from './template/errors';
+export { goQuote, goQuoteRune } from './template/quote';
 export type { MissingKey } from './template/exec';
 export { BUILTINS, DOCKER_FUNCS, DOCKER_HEADER_FUNCS, type FuncSpec, type ParamType } from './template/funcs';
 export { sprintf, formatFloat } from './template/fmt';

@@ -1,4 +1,4 @@
-import { Template, TemplateExecError, TemplateLimitError, TemplateParseError } from '../src';
+import { Template, TemplateExecError, TemplateLimitError, TemplateParseError, goQuote } from '../src';
 
 class Ctx {
   Name = 'web';
@@ -210,5 +210,18 @@ describe('limits', () => {
     a.self = a;
     expect(() => run('{{.}}', a)).toThrow(/maxDepth/);
     expect(run('[{{json .}}]', a)).toBe('[]');
+  });
+});
+
+describe('goQuote (Go strconv.Quote)', () => {
+  it.each([
+    ['plain', '"plain"'],
+    ['a"b\\c', '"a\\"b\\\\c"'],
+    ['\x07\b\f\n\r\t\v', '"\\a\\b\\f\\n\\r\\t\\v"'],
+    ['\x01\x7f', '"\\x01\\x7f"'],
+    ['\u00a0\u0085\u00ad\u200b\ufeff', '"\\u00a0\\u0085\\u00ad\\u200b\\ufeff"'],
+    ['héllo ✓ 日本', '"héllo ✓ 日本"'],
+  ])('%j', (input, quoted) => {
+    expect(goQuote(input)).toBe(quoted);
   });
 });

@@ -5,6 +5,7 @@
  * API (content-addressed, so cached by digest); sizes come from the unpacked snapshots.
  */
 import { chainIds, hostPlatform } from '@gantry/oci';
+import type { ContainerConfig, Descriptor, HistoryEntry, ImageConfig, IndexDoc, ManifestDoc } from '@gantry/oci';
 import type { images } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
 import type { Containerd } from '../containerd/client';
@@ -12,59 +13,11 @@ import { isDanglingName, parseName, repoDigestOf, repoTagOf } from './names';
 
 const SNAPSHOTTER = 'overlayfs';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: { os?: string; architecture?: string; variant?: string };
-}
-
-/** The "config" object of an OCI image config (Docker's field names). */
-export interface OciContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Volumes?: Record<string, object>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  ArgsEscaped?: boolean;
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
-  OnBuild?: string[] | null;
-  Shell?: string[];
-}
-
-export interface OciHistory {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
-
-export interface OciImageConfig {
-  created?: string;
-  author?: string;
-  architecture?: string;
-  variant?: string;
-  os?: string;
-  'os.version'?: string;
-  config?: OciContainerConfig;
-  rootfs: { type: string; diff_ids: string[] };
-  history?: OciHistory[];
-}
-
-interface ManifestDoc {
-  config: Descriptor;
-  layers: Descriptor[];
-}
-
-interface IndexDoc {
-  manifests: Descriptor[];
-}
+// The OCI documents' shapes are @gantry/oci's; the engine's names for them stay as aliases.
+export type { Descriptor };
+export type OciContainerConfig = ContainerConfig;
+export type OciHistory = HistoryEntry;
+export type OciImageConfig = ImageConfig;
 
 /** One image: its ID, config, resolved manifest and every record (name) pointing at it. */
 export interface ImageEntry {

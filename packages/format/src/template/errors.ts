@@ -6,6 +6,7 @@
  */
 
 /** Any error of parsing or executing a template. */
+import { goQuote } from './quote';
 export class TemplateError extends Error {
   override name = 'TemplateError';
   /** What an execution wrote before it failed (docker keeps it for a table's header row). */
@@ -70,44 +71,4 @@ export const DEFAULT_LIMITS: TemplateLimits = {
   maxDepth: 100,
 };
 
-/** Go's strconv.Quote: double-quoted with Go escapes (printable Unicode stays as is). */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case '\\':
-        out += '\\\\';
-        continue;
-      case '\x07':
-        out += '\\a';
-        continue;
-      case '\b':
-        out += '\\b';
-        continue;
-      case '\f':
-        out += '\\f';
-        continue;
-      case '\n':
-        out += '\\n';
-        continue;
-      case '\r':
-        out += '\\r';
-        continue;
-      case '\t':
-        out += '\\t';
-        continue;
-      case '\v':
-        out += '\\v';
-        continue;
-    }
-    if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || (c >= 0xd800 && c <= 0xdfff) || c === 0xfeff || c === 0x2028 || c === 0x2029)
-      out += `\\u${c.toString(16).padStart(4, '0')}`;
-    else out += ch;
-  }
-  return out + '"';
-}
+export { goQuote } from './quote';

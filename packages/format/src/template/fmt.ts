@@ -6,7 +6,7 @@
  * float verbs accept integers too (Go would print `%!f(int=3)` for an int constant).
  */
 import { TemplateLimitError } from './errors';
-import { goQuote } from './errors';
+import { goQuote, goQuoteRune } from './quote';
 import { isExported, kindOf, mapGet, mapKeys, structFields, typeName } from './value';
 
 /** Bounds for one formatting call: width/precision and nesting. */
@@ -293,12 +293,6 @@ function formatInt(v: number | bigint, verb: string, spec: Spec, budget: FmtBudg
   }
   if (spec.prec !== undefined) body = body.padStart(spec.prec, '0');
   return pad(signed(body, neg, spec), spec, spec.prec === undefined);
-}
-
-function goQuoteRune(cp: number): string {
-  const q = goQuote(String.fromCodePoint(cp));
-  const inner = q.slice(1, -1).replace(/\\"/g, '"');
-  return `'${inner === "'" ? "\\'" : inner}'`;
 }
 
 function formatFloatVerb(v: number, verb: string, spec: Spec): string {
