@@ -12,9 +12,8 @@ import { credentials, status, type ClientReadableStream, type ServiceError } fro
 import { archives, images, introspection, namespaceMetadata } from '@gantry/api';
 import { Logger } from '@gantry/linux';
 import { startDaemon, type Daemon } from '../src/server';
-import { REPO } from './helpers';
 import { rpc } from './services-harness';
-import { describeIf, needRoot, needTool } from '@gantry/testkit';
+import { busyboxArchive, describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needTool('skopeo'));
 
@@ -68,16 +67,7 @@ d('Archives service (root, skopeo)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garch-'));
     const file = path.join(dir, 'busybox.tar');
-    run('bash', [
-      path.join(REPO, 'tools/make-busybox-bundle.sh'),
-      path.join(dir, 'bundle'),
-      '--args',
-      'sh',
-      '--docker-archive',
-      file,
-      '--name',
-      'gantry/busybox:arch',
-    ]);
+    busyboxArchive(file, 'gantry/busybox:arch');
     archive = fs.readFileSync(file);
     daemon = await startDaemon({ address: path.join(dir, 'c.sock'), root: path.join(dir, 'root'), state: path.join(dir, 'state'), log: new Logger('error') });
     const addr = `unix://${path.join(dir, 'c.sock')}`;

@@ -7,6 +7,7 @@ import { callMetadata, containers, events, namespaces, tasks, unaryCall, type Un
 
 export const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.resolve(__dirname, '../dist/main.js');
+import { busyboxBundle } from '@gantry/testkit';
 export { waitFor } from '@gantry/testkit';
 
 /** A gantry-containerd started by a test on temporary dirs, with generated clients. */
@@ -111,8 +112,7 @@ export function call<Req, Res>(client: object, fn: UnaryMethod<Req, Res>, req: R
 /** A busybox bundle made by the repository's tool; returns its config.json (root.path absolute). */
 export function busyboxSpec(dir: string, args: string[]): Record<string, unknown> {
   const bundle = path.join(dir, `bundle-${Math.random().toString(36).slice(2, 8)}`);
-  const r = spawnSync('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), bundle, '--', ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`make-busybox-bundle: ${r.stderr}`);
+  busyboxBundle(bundle, args);
   const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { root: { path: string } } & Record<string, unknown>;
   spec.root.path = path.join(bundle, 'rootfs');
   return spec;

@@ -23,8 +23,7 @@ import { unpackImage } from '../src/images/unpack';
 import { Logger } from '@gantry/linux';
 import { startDaemon, type Daemon } from '../src/server';
 import { SPEC_TYPE } from '../src/services/tasks';
-import { REPO } from './helpers';
-import { describeIf, needRoot, needTool } from '@gantry/testkit';
+import { busyboxArchive, describeIf, needRoot, needTool } from '@gantry/testkit';
 
 const d = describeIf(needRoot(), needTool('skopeo'));
 const NS = 'img';
@@ -50,16 +49,7 @@ d('image storage with archives from skopeo (root)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gimg-'));
     toolArchive = path.join(dir, 'tool.tar');
-    run('bash', [
-      path.join(REPO, 'tools/make-busybox-bundle.sh'),
-      path.join(dir, 'bundle'),
-      '--args',
-      'sh',
-      '--docker-archive',
-      toolArchive,
-      '--name',
-      'gantry/busybox:tool',
-    ]);
+    busyboxArchive(toolArchive, 'gantry/busybox:tool', { bundle: path.join(dir, 'bundle') });
     daemon = await startDaemon({ address: path.join(dir, 'c.sock'), root: path.join(dir, 'root'), state: path.join(dir, 'state'), log: new Logger('error') });
   }, 60000);
 

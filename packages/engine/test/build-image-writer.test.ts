@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { snapshots as spb } from '@gantry/api';
 import { linuxSys, openRoot, withTempMounts } from '@gantry/linux';
-import { describeIf, needRoot, waitFor } from '@gantry/testkit';
+import { busyboxArchive, describeIf, needRoot, waitFor } from '@gantry/testkit';
 import { Containerd } from '../src/containerd/client';
 import { Distribution } from '../src/images/distribution';
 import { ImageService } from '../src/images/service';
@@ -34,14 +34,7 @@ d('image writer over gantry-containerd (root)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gbiw-'));
     const archive = path.join(dir, 'busybox.tar');
-    const made = spawnSync(
-      'bash',
-      [path.join(REPO, 'tools/make-busybox-bundle.sh'), path.join(dir, 'bundle'), '--args', 'sh', '--docker-archive', archive, '--name', 'busybox:latest'],
-      {
-        encoding: 'utf8',
-      },
-    );
-    if (made.status !== 0) throw new Error(made.stderr);
+    busyboxArchive(archive, 'busybox:latest');
     const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'a');
     daemon = spawn(
       process.execPath,

@@ -19,7 +19,7 @@ import { imageUsage, registerImageRoutes } from '../src/routes/images';
 import { Distribution } from '../src/images/distribution';
 import { ImageService } from '../src/images/service';
 import { registerSystemRoutes } from '../src/routes/system';
-import { describeIf, needRoot, needTool, waitFor } from '@gantry/testkit';
+import { busyboxArchive, describeIf, needRoot, needTool, waitFor } from '@gantry/testkit';
 
 const REPO = path.resolve(__dirname, '../../..');
 const CONTAINERD_MAIN = path.join(REPO, 'packages/containerd/dist/main.js');
@@ -77,21 +77,7 @@ d('image routes driven by the docker CLI (root)', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gimgr-'));
     sock = path.join(dir, 'docker.sock');
     toolArchive = path.join(dir, 'tool.tar');
-    const made = spawnSync(
-      'bash',
-      [
-        path.join(REPO, 'tools/make-busybox-bundle.sh'),
-        path.join(dir, 'bundle'),
-        '--args',
-        'sh',
-        '--docker-archive',
-        toolArchive,
-        '--name',
-        'gantry/busybox:latest',
-      ],
-      { encoding: 'utf8' },
-    );
-    if (made.status !== 0) throw new Error(`make-busybox-bundle: ${made.stderr}`);
+    busyboxArchive(toolArchive, 'gantry/busybox:latest');
     const daemonLog = path.join(dir, 'containerd.log');
     const logFd = fs.openSync(daemonLog, 'a');
     daemon = spawn(

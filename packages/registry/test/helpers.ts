@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { archives, content, diff, images, leases, namespaceMetadata, snapshots } from '@gantry/api';
 import { ContainerdStore, type StoreClients } from '../src';
-import { LocalRegistry, needRegistry, waitFor } from '@gantry/testkit';
+import { busyboxArchive as makeBusyboxArchive, LocalRegistry, needRegistry, waitFor } from '@gantry/testkit';
 
 /** Debian's docker-registry on a free loopback port (the shared one from @gantry/testkit). */
 export { LocalRegistry, needRegistry };
@@ -96,16 +96,8 @@ export class TestContainerd {
 /** The offline busybox image as a docker-archive named `name`. */
 export function busyboxArchive(dir: string, name: string): Buffer {
   const file = path.join(dir, `bb-${Math.random().toString(36).slice(2, 8)}.tar`);
-  run('bash', [
-    path.join(REPO, 'tools/make-busybox-bundle.sh'),
-    path.join(dir, `bundle-${path.basename(file, '.tar')}`),
-    '--args',
-    'sh',
-    '--docker-archive',
-    file,
-    '--name',
-    name,
-  ]);
+  makeBusyboxArchive(file, name);
+
   return fs.readFileSync(file);
 }
 

@@ -4,14 +4,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const REPO = path.resolve(__dirname, '../../..');
-
 /** A busybox bundle made by the repository's tool, in a fresh temp dir. */
 export function makeBundle(args: string[], dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-shim-t-'))): string {
   const bundle = path.join(dir, 'bundle');
-  const r = spawnSync('bash', [path.join(REPO, 'tools/make-busybox-bundle.sh'), bundle, '--', ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`make-busybox-bundle: ${r.stderr}`);
-  return bundle;
+  return busyboxBundle(bundle, args);
 }
 
 /** A FIFO the test reads everything from, as ctr's side of stdout. */
@@ -28,4 +24,5 @@ export function makeFifo(p: string): string {
   return p;
 }
 
+import { busyboxBundle } from '@gantry/testkit';
 export { waitFor } from '@gantry/testkit';

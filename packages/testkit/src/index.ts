@@ -6,3 +6,4 @@ export { makePki, type Pki } from './certs';
 export { LocalRegistry, REGISTRY_BIN, needRegistry } from './registry';
 export { cgroup2Mount, needCgroup2 } from './cgroups';
 export { END, GZIP_ZERO_MIB, base256, chunked, fileMember, hostileArchives, paxHeader, paxRecord, rawHeader, zeroBomb, type RawHeader } from './tar-fixtures';
+export { REPO_ROOT, busyboxBundle, busyboxArchive } from './images';
