@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { callMetadata, containers, events, namespaces, tasks, unaryCall, type UnaryMethod } from '@gantry/api';
 
-export const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.resolve(__dirname, '../dist/main.js');
 import { busyboxBundle } from '@gantry/testkit';
 export { waitFor } from '@gantry/testkit';
