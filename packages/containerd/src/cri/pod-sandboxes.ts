@@ -104,7 +104,8 @@ export class PodSandboxes {
     const list: CniConfList | undefined = hostNet ? undefined : this.c.network.list();
     const id = newId();
     const dir = path.join(this.c.stateDir, 'pods', id);
-    const hostname = cfg.hostname || (hostNet ? fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() : meta.name);
+    // no hostname asked: the node's, as containerd does (a pod name may be longer than a hostname can be)
+    const hostname = cfg.hostname || fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
     const rec: SandboxRecord = {
       id,
       config: cri.PodSandboxConfig.toJSON(cfg),
