@@ -13,7 +13,9 @@ import { CriLogFile, FifoReader, makeFifo, type Stream } from './container-log';
 import type { CriContext } from './context';
 import { matchLabels } from './filters';
 import { sandboxConfigOf } from './pod-sandboxes';
-import { containerSpec, resourcesOf } from './spec';
+import { containerSpec, needsUserDb, nsMode, resourcesOf } from './spec';
+import { isPidHolder, startPidHolder } from './pod-namespaces';
+import { readUserDb } from './users';
 import { newId, nowNs, type ContainerRecord, type SandboxRecord } from './store';
 
 const isNotFound = (e: unknown) => (e as { code?: unknown } | null)?.code === 5;
@@ -77,25 +79,33 @@ export class Containers {
       throw errdefs.alreadyExists(`failed to reserve container name "${meta.name}_${meta.attempt}" in sandbox ${sandbox.id}: it is reserved for ${clash.id}`);
     const image = await this.c.images.find(config.image.image);
     if (!image) throw errdefs.notFound(`failed to get image ${JSON.stringify(config.image.image)}: not found`);
+    if (nsMode(config.linux?.securityContext?.namespaceOptions, 'pid') === cri.NamespaceMode.POD && !(sandbox.pidHolder && isPidHolder(sandbox.pidHolder))) {
+      sandbox.pidHolder = await startPidHolder();
+      this.c.store.saveSandbox(sandbox);
+    }
     const id = newId();
-    const sandboxConfig = req.sandboxConfig ?? sandboxConfigOf(sandbox);
-    const spec: Spec = containerSpec({ id, sandbox, sandboxConfig: sandboxConfigOf(sandbox), config, image: image.config.config ?? {} });
-    void sandboxConfig;
     const logDir = sandboxConfigOf(sandbox).logDirectory;
     const logPath = config.logPath ? (logDir ? path.join(logDir, config.logPath) : config.logPath) : '';
+    const imageConfig = image.config.config ?? {};
     let snapshotMade = false;
+    let spec: Spec;
     try {
-      await this.c.cd.call(
-        this.c.cd.snapshots,
-        this.c.cd.snapshots.prepare,
-        spb.PrepareSnapshotRequest.fromPartial({
-          snapshotter: SNAPSHOTTER,
-          key: id,
-          parent: image.chainId,
-          labels: { 'containerd.io/gc.root': new Date().toISOString() },
-        }),
-      );
+      const mounts = (
+        await this.c.cd.call(
+          this.c.cd.snapshots,
+          this.c.cd.snapshots.prepare,
+          spb.PrepareSnapshotRequest.fromPartial({
+            snapshotter: SNAPSHOTTER,
+            key: id,
+            parent: image.chainId,
+            labels: { 'containerd.io/gc.root': new Date().toISOString() },
+          }),
+        )
+      ).mounts;
       snapshotMade = true;
+      const sc = config.linux?.securityContext;
+      const userDb = needsUserDb(sc, imageConfig) ? readUserDb(mounts, path.join(this.c.stateDir, 'tmp')) : undefined;
+      spec = containerSpec({ id, sandbox, sandboxConfig: sandboxConfigOf(sandbox), config, image: imageConfig, ...(userDb && { userDb }) });
       await this.c.cd.call(this.c.cd.containers, this.c.cd.containers.create, {
         container: cpb.Container.fromPartial({
           id,

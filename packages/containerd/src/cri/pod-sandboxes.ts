@@ -10,7 +10,7 @@ import { errdefs } from '@gantry/linux';
 import type { CniConfList, CniResult } from '@gantry/network';
 import type { CriContext } from './context';
 import { matchLabels } from './filters';
-import { pinNamespaces, releaseNamespaces } from './pod-namespaces';
+import { pinNamespaces, releaseNamespaces, stopPidHolder } from './pod-namespaces';
 import { podIps, type PodNetworkRequest } from './pod-network';
 import { newId, nowNs, type SandboxRecord } from './store';
 
@@ -157,6 +157,8 @@ export class PodSandboxes {
       rec.cni = undefined;
     }
     releaseNamespaces({ net: rec.netnsPath, ipc: rec.ipcPath });
+    if (rec.pidHolder) stopPidHolder(rec.pidHolder);
+    rec.pidHolder = 0;
   }
 
   remove(rec: SandboxRecord): void {

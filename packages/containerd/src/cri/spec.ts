@@ -6,8 +6,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cri } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
-import { defaultSpec, type Mount, type Namespace, type Resources, type Spec } from '@gantry/runtime';
+import * as os from 'node:os';
+import {
+  defaultSeccompProfile,
+  defaultSpec,
+  parseSeccompProfile,
+  resolveSeccompProfile,
+  type Mount,
+  type Namespace,
+  type Resources,
+  type Seccomp,
+  type Spec,
+} from '@gantry/runtime';
 import type { SandboxRecord } from './store';
+import { lookupGroup, lookupUser, memberGroups, type UserDb } from './users';
 
 /** Docker's and containerd's default capability set. */
 const DEFAULT_CAPS = [
@@ -116,6 +128,8 @@ export interface SpecInput {
   sandboxConfig: cri.PodSandboxConfig;
   config: cri.ContainerConfig;
   image: ImageRunConfig;
+  /** The image's /etc/passwd and /etc/group, read when a user is named (see needsUserDb). */
+  userDb?: UserDb;
 }
 
 function argsOf(config: cri.ContainerConfig, image: ImageRunConfig): string[] {
@@ -138,28 +152,40 @@ function envOf(config: cri.ContainerConfig, image: ImageRunConfig): string[] {
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-/** uid/gid from the security context, else the image's numeric User ("uid" or "uid:gid"). */
-function userOf(sc: cri.LinuxContainerSecurityContext | undefined, image: ImageRunConfig): { uid: number; gid: number } {
-  let uid = 0;
-  let gid = 0;
-  const imageUser = image.User ?? '';
-  if (imageUser) {
-    const [u, g] = imageUser.split(':');
-    if (!/^\d+$/.test(u ?? '') || (g !== undefined && !/^\d+$/.test(g)))
-      throw errdefs.unimplemented(`image user ${JSON.stringify(imageUser)}: only numeric users are supported`);
-    uid = Number(u);
-    if (g !== undefined) gid = Number(g);
-  }
-  if (sc?.runAsUsername) throw errdefs.unimplemented(`run_as_username ${JSON.stringify(sc.runAsUsername)}: only numeric users are supported`);
-  if (sc?.runAsUser) uid = Number(sc.runAsUser.value);
-  if (sc?.runAsGroup) {
-    if (!sc.runAsUser && !imageUser) throw errdefs.invalidArgument('run_as_group is set without run_as_user or run_as_username');
-    gid = Number(sc.runAsGroup.value);
-  }
-  return { uid, gid };
+/** Whether the container's user needs the image's user database (a name, not a number). */
+export function needsUserDb(sc: cri.LinuxContainerSecurityContext | undefined, image: ImageRunConfig): boolean {
+  if (sc?.runAsUsername) return true;
+  if (sc?.runAsUser) return false;
+  return (image.User ?? '').split(':').some((p) => p !== '' && !/^\d+$/.test(p));
 }
 
-function nsMode(o: cri.NamespaceOption | undefined, which: 'network' | 'pid' | 'ipc'): cri.NamespaceMode {
+/** uid, gid and the groups of a named user: the security context first, else the image's User. */
+function userOf(
+  sc: cri.LinuxContainerSecurityContext | undefined,
+  image: ImageRunConfig,
+  db: UserDb | undefined,
+): { uid: number; gid: number; groups: number[] } {
+  const named = (name: string) => {
+    if (!db) throw errdefs.internal(`user ${name}: the image's user database was not read`);
+    return { ...lookupUser(db, name), groups: memberGroups(db, name) };
+  };
+  let user = { uid: 0, gid: 0, groups: [] as number[] };
+  const imageUser = image.User ?? '';
+  if (sc?.runAsUsername) user = named(sc.runAsUsername);
+  else if (sc?.runAsUser) user = { uid: Number(sc.runAsUser.value), gid: 0, groups: [] };
+  else if (imageUser) {
+    const [u = '', g] = imageUser.split(':');
+    user = /^\d+$/.test(u) ? { uid: Number(u), gid: 0, groups: [] } : named(u);
+    if (g) user.gid = /^\d+$/.test(g) ? Number(g) : lookupGroup(db!, g);
+  }
+  if (sc?.runAsGroup) {
+    if (!sc.runAsUser && !sc.runAsUsername && !imageUser) throw errdefs.invalidArgument('run_as_group is set without run_as_user or run_as_username');
+    user.gid = Number(sc.runAsGroup.value);
+  }
+  return user;
+}
+
+export function nsMode(o: cri.NamespaceOption | undefined, which: 'network' | 'pid' | 'ipc'): cri.NamespaceMode {
   return o ? o[which] : which === 'pid' ? cri.NamespaceMode.CONTAINER : cri.NamespaceMode.POD;
 }
 
@@ -167,8 +193,10 @@ function namespacesOf(input: SpecInput): Namespace[] {
   const ns: Namespace[] = [{ type: 'mount' }];
   const opts = input.config.linux?.securityContext?.namespaceOptions;
   const pid = nsMode(opts, 'pid');
-  if (pid === cri.NamespaceMode.POD)
-    throw errdefs.unimplemented('pod-shared PID namespaces (NamespaceMode POD for pid) are not supported: pods pin namespaces, they have no pause process');
+  if (pid === cri.NamespaceMode.POD) {
+    if (!input.sandbox.pidHolder) throw errdefs.internal(`sandbox ${input.sandbox.id} has no PID namespace`);
+    ns.push({ type: 'pid', path: `/proc/${input.sandbox.pidHolder}/ns/pid` });
+  }
   if (pid === cri.NamespaceMode.TARGET) throw errdefs.unimplemented('PID namespace mode TARGET is not supported');
   if (pid === cri.NamespaceMode.CONTAINER) ns.push({ type: 'pid' });
   if (input.sandbox.netnsPath) {
@@ -223,6 +251,42 @@ function mountsOf(input: SpecInput, readonlyRoot: boolean): Mount[] {
   return mounts;
 }
 
+/**
+ * The container's seccomp filter: none for privileged containers and Unconfined (and when none is
+ * asked, as containerd 1.6), Docker's default for RuntimeDefault, a Docker-format JSON profile
+ * file for Localhost (also the deprecated seccomp_profile_path forms).
+ */
+function seccompOf(sc: cri.LinuxContainerSecurityContext | undefined, caps: string[]): Seccomp | undefined {
+  if (!sc || sc.privileged) return undefined;
+  let kind: 'default' | 'unconfined' | 'localhost' = 'unconfined';
+  let file = '';
+  if (sc.seccomp) {
+    const t = sc.seccomp.profileType;
+    kind = t === cri.SecurityProfile_ProfileType.RuntimeDefault ? 'default' : t === cri.SecurityProfile_ProfileType.Localhost ? 'localhost' : 'unconfined';
+    file = sc.seccomp.localhostRef;
+  } else if (sc.seccompProfilePath === 'runtime/default' || sc.seccompProfilePath === 'docker/default') kind = 'default';
+  else if (sc.seccompProfilePath.startsWith('localhost/')) {
+    kind = 'localhost';
+    file = sc.seccompProfilePath.slice('localhost/'.length);
+  } else if (sc.seccompProfilePath && sc.seccompProfilePath !== 'unconfined')
+    throw errdefs.invalidArgument(`unknown seccomp profile path ${JSON.stringify(sc.seccompProfilePath)}`);
+  const ctx = { capabilities: caps, kernel: os.release() };
+  if (kind === 'default') return defaultSeccompProfile(ctx);
+  if (kind === 'unconfined') return undefined;
+  if (!file.startsWith('/')) throw errdefs.invalidArgument(`seccomp localhost profile ${JSON.stringify(file)} is not an absolute path`);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw errdefs.invalidArgument(`cannot load seccomp profile ${JSON.stringify(file)}: ${(e as Error).message}`);
+  }
+  try {
+    return resolveSeccompProfile(parseSeccompProfile(text), ctx);
+  } catch (e) {
+    throw errdefs.invalidArgument(`seccomp profile ${JSON.stringify(file)}: ${(e as Error).message}`);
+  }
+}
+
 export function cgroupParentOf(sandbox: SandboxRecord): string {
   return sandbox.cgroupParent;
 }
@@ -235,17 +299,19 @@ export function containerSpec(input: SpecInput): Spec {
   if (privileged && !input.sandboxConfig.linux?.securityContext?.privileged)
     throw errdefs.invalidArgument('no privileged container allowed in a sandbox that is not privileged');
   const base = defaultSpec();
-  const user = userOf(sc, image);
+  const { groups, ...user } = userOf(sc, image, input.userDb);
+  const additionalGids = [...new Set([...groups, ...(sc?.supplementalGroups ?? []).map(Number)])].filter((g) => g !== user.gid);
   let caps: string[];
-  if (privileged) {
-    const bnd = boundingCaps();
-    caps = allCaps().filter((c) => !bnd || bnd.has(c));
-  } else {
+  if (privileged) caps = allCaps();
+  else {
     const add = (sc?.capabilities?.addCapabilities ?? []).map(capName);
     const drop = new Set((sc?.capabilities?.dropCapabilities ?? []).map(capName));
     caps = add.includes('CAP_ALL') ? allCaps() : [...new Set([...DEFAULT_CAPS, ...add])];
     caps = drop.has('CAP_ALL') ? caps.filter((c) => add.includes(c)) : caps.filter((c) => !drop.has(c));
   }
+  // no process can hold a capability outside the daemon's bounding set (this host lacks some)
+  const bnd = boundingCaps();
+  if (bnd) caps = caps.filter((c) => bnd.has(c));
   const ambient = (sc?.capabilities?.addAmbientCapabilities ?? []).map(capName);
   const readonlyRoot = sc?.readonlyRootfs === true;
   const resources = resourcesOf(config.linux?.resources);
@@ -253,7 +319,7 @@ export function containerSpec(input: SpecInput): Spec {
     ociVersion: base.ociVersion,
     process: {
       terminal: config.tty,
-      user: { ...user, ...(sc?.supplementalGroups.length && { additionalGids: sc.supplementalGroups.map(Number) }) },
+      user: { ...user, ...(additionalGids.length && { additionalGids }) },
       args: argsOf(config, image),
       env: envOf(config, image),
       cwd: config.workingDir || image.WorkingDir || '/',
@@ -283,6 +349,8 @@ export function containerSpec(input: SpecInput): Spec {
       ...(Object.keys(input.sandboxConfig.linux?.sysctls ?? {}).length && { sysctl: { ...input.sandboxConfig.linux!.sysctls } }),
     },
   };
+  const seccomp = seccompOf(sc, caps);
+  if (seccomp) spec.linux!.seccomp = seccomp;
   if (privileged) {
     // a privileged container sees the host's /sys read-write
     spec.mounts = spec.mounts!.map((m) => (m.destination === '/sys' ? { ...m, options: ['nosuid', 'noexec', 'nodev', 'rw'] } : m));

@@ -19,6 +19,8 @@ export interface SandboxRecord {
   netnsPath: string;
   /** The pinned IPC namespace file; '' with host IPC. */
   ipcPath: string;
+  /** pid 1 of the pod-shared PID namespace (0: none; see startPidHolder). */
+  pidHolder?: number;
   ip: string;
   additionalIps: string[];
   /** The CNI ADD result (for DEL's prevResult) and the list it came from. */
