@@ -1,5 +1,5 @@
 /**
- * A pod's shared namespaces, pinned: a short-lived `unshare --net=<file> --ipc=<file> true`
+ * A pod's shared namespaces, pinned: a short-lived `unshare --net=<file> --ipc=<file> ip link set lo up`
  * (util-linux) bind-mounts the new namespaces on files, and containers join them by path. No
  * pause process: nothing runs in a pod that is not one of its containers, and a pod costs one
  * process start instead of a container start (see the README's CRI section).
@@ -29,7 +29,8 @@ export async function pinNamespaces(dir: string, want: { net: boolean; ipc: bool
   }
   if (args.length === 1) return files;
   try {
-    await run([...args, 'true']);
+    // the command runs inside the new namespaces: a pod's loopback is up, as CNI's loopback plugin would leave it
+    await run([...args, ...(files.net ? ['ip', 'link', 'set', 'lo', 'up'] : ['true'])]);
   } catch (e) {
     releaseNamespaces(files);
     throw e;
