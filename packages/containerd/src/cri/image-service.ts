@@ -174,15 +174,15 @@ function credentialsOf(auth: cri.AuthConfig | undefined): Credentials | undefine
   return undefined;
 }
 
-function registryErrorKind(e: unknown): Error {
+/** A failed pull as an errdefs kind, naming the image. */
+function pullError(name: string, e: unknown): Error {
+  const message = `failed to pull and unpack image ${JSON.stringify(name)}: ${(e as Error).message}`;
   if (e instanceof RegistryError) {
-    const message = `failed to pull and unpack image: ${e.message}`;
     if (e.kind === 'not-found') return errdefs.notFound(message);
     if (e.kind === 'auth') return errdefs.permissionDenied(message);
     if (e.kind === 'invalid' || e.kind === 'platform') return errdefs.invalidArgument(message);
-    return errdefs.unavailable(message);
   }
-  return e as Error;
+  return errdefs.unavailable(message);
 }
 
 export class CriImageService {
@@ -235,8 +235,11 @@ export class CriImageService {
         this.d.log.info('image pulled', { image: name, id: r.id });
         return { imageRef: r.id };
       } catch (e) {
-        throw registryErrorKind(endpoints.length && e instanceof RegistryError && e.kind === 'transport' ? lastError : e);
+        // the registry itself unreachable (offline): what a mirror answered says more
+        const upstreamAnswered = e instanceof RegistryError && (e.kind === 'not-found' || e.kind === 'auth');
+        throw pullError(name, lastError !== undefined && !upstreamAnswered ? lastError : e);
       }
+
     } finally {
       client.close();
     }
