@@ -239,7 +239,6 @@ export class CriImageService {
         const upstreamAnswered = e instanceof RegistryError && (e.kind === 'not-found' || e.kind === 'auth');
         throw pullError(name, lastError !== undefined && !upstreamAnswered ? lastError : e);
       }
-
     } finally {
       client.close();
     }
