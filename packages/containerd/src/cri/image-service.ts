@@ -138,7 +138,7 @@ function chainIdOf(config: ImageConfig): string {
   return chainIds(config.rootfs.diff_ids).at(-1) ?? '';
 }
 
-export function toCriImage(i: CriImage): cri.Image {
+function toCriImage(i: CriImage): cri.Image {
   const user = i.config.config?.User ?? '';
   const [u] = user.split(':');
   const numeric = /^\d+$/.test(u ?? '');
@@ -278,7 +278,7 @@ export class CriImageService {
 }
 
 /** Bytes and inodes used under a directory (st_blocks, hard links counted once). */
-export function dirUsage(dir: string): { bytes: bigint; inodes: bigint } {
+function dirUsage(dir: string): { bytes: bigint; inodes: bigint } {
   let bytes = 0n;
   let inodes = 0n;
   const seen = new Set<string>();

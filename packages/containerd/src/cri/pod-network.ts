@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { CniInvoker, type CniConfList, type CniResult } from '@gantry/network';
 import { errdefs } from '@gantry/linux';
 
-export interface PortMappingArg {
+interface PortMappingArg {
   hostPort: number;
   containerPort: number;
   protocol: string;

@@ -22,8 +22,8 @@ import { containerStatsOne, listContainerStats, listPodSandboxStats, podSandboxS
 import { CriStore, type SandboxRecord } from './store';
 import type { RecordStore } from '@gantry/linux';
 
-export const CRI_RUNTIME_NAME = 'gantry';
-export const CRI_RUNTIME_VERSION = '0.1.0';
+const CRI_RUNTIME_NAME = 'gantry';
+const CRI_RUNTIME_VERSION = '0.1.0';
 
 export interface CriOptions {
   log: Logger;

@@ -5,8 +5,8 @@
 import * as crypto from 'node:crypto';
 import { errdefs, type RecordStore } from '@gantry/linux';
 
-export type SandboxStateName = 'ready' | 'notready';
-export type ContainerStateName = 'created' | 'running' | 'exited' | 'unknown';
+type SandboxStateName = 'ready' | 'notready';
+type ContainerStateName = 'created' | 'running' | 'exited' | 'unknown';
 
 export interface SandboxRecord {
   id: string;
