@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cri } from '@gantry/api';
-import { describeIf, needRoot, needTool, waitFor } from '@gantry/testkit';
+import { describeIf, freePort, needRoot, needTool, waitFor } from '@gantry/testkit';
 import { BUSYBOX, CriHarness } from '../src/cri';
 
 jest.setTimeout(240_000);
@@ -35,7 +35,11 @@ function leftovers(h: CriHarness): Record<string, string[]> {
   return { netns: ls(join(h.stateDir, 'pods')), veths, leases, cgroups, mounts };
 }
 
-describeIf(needRoot(), needTool('ctr', 'containerd'))('CRI on gantry-containerd', () => {
+describeIf(
+  needRoot(),
+  needTool('ctr', 'containerd'),
+  needTool('wget'),
+)('CRI on gantry-containerd', () => {
   const h = new CriHarness({ bridge: 'gcri-e2e0', subnet: '10.211.7' });
 
   beforeAll(() => h.start());
@@ -133,6 +137,22 @@ describeIf(needRoot(), needTool('ctr', 'containerd'))('CRI on gantry-containerd'
       );
       expect(slow.code).toBe(4); // DEADLINE_EXCEEDED
       expect(Date.now() - t0).toBeLessThan(15000);
+    } finally {
+      await h.removePod(pod.id);
+    }
+  });
+
+  test("a pod's port mapping publishes a container port on the host", async () => {
+    const hostPort = await freePort();
+    const pod = await h.runPod('ports', { portMappings: [cri.PortMapping.fromPartial({ protocol: cri.Protocol.TCP, containerPort: 8080, hostPort })] });
+    try {
+      await h.runContainer(pod, 'web', 'mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 8080 -h /www');
+      // the bridge's gateway address is the host's: the portmap plugin's DNAT for local traffic
+      const body = await waitFor('the published port to answer', async () => {
+        const r = spawnSync('wget', ['-qO-', '-T', '2', `http://${h.opts.subnet}.1:${hostPort}/index.html`], { encoding: 'utf8' });
+        return r.status === 0 ? r.stdout : undefined;
+      });
+      expect(body).toBe('published\n');
     } finally {
       await h.removePod(pod.id);
     }
