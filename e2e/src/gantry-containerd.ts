@@ -42,6 +42,8 @@ export class TestGantryContainerd {
   readonly fifoDir: string;
   readonly namespace: string;
   readonly ctrBin: string;
+  /** More flags for the daemon (e.g. `--config <toml>`). */
+  readonly extraArgs: string[] = [];
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private containersClient: containers.ContainersClient | undefined;
@@ -73,10 +75,10 @@ export class TestGantryContainerd {
 
   /** Starts bin/gantry-containerd and waits until its socket exists and `ctr version` answers. */
   async start(timeoutMs = 20000): Promise<void> {
-    this.cgroupsBefore = new Set(topLevelCgroups());
+    if (!this.child) this.cgroupsBefore = new Set(topLevelCgroups()); // a restart keeps the first start's view
     const log = openSync(this.logFile, 'a');
     try {
-      this.child = spawn(DAEMON_BIN, ['--address', this.socket, '--root', this.root, '--state', this.state, '--log-level', 'debug'], {
+      this.child = spawn(DAEMON_BIN, ['--address', this.socket, '--root', this.root, '--state', this.state, '--log-level', 'debug', ...this.extraArgs], {
         stdio: ['ignore', log, log],
       });
     } finally {
@@ -94,6 +96,18 @@ export class TestGantryContainerd {
       await sleep(50);
     }
     this.containersClient = new containers.ContainersClient(`unix://${this.socket}`, credentials.createInsecure());
+  }
+
+  /** SIGTERM to the daemon only: its shims and their tasks keep running; start() brings it back. */
+  async stopDaemonOnly(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.containersClient?.close();
+    child.kill('SIGTERM');
+    if (!(await within(this.exited!, 10000))) {
+      child.kill('SIGKILL');
+      await within(this.exited!, 5000);
+    }
   }
 
   /** The daemon's pid while it runs. */

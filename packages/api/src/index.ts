@@ -22,6 +22,8 @@ export * as archives from './gen/gantry/services/archives/v1/archives';
 export * as shim from './gen/containerd/runtime/task/v2/shim';
 /** containerd.services.events.ttrpc.v1: what a shim forwards events to (ttrpc). */
 export * as ttrpcEvents from './gen/containerd/services/ttrpc/events/v1/events';
+/** runtime.v1: Kubernetes' CRI (RuntimeService, ImageService), served by gantry-containerd. */
+export * as cri from './gen/k8s/cri/runtime/v1/api';
 /** io.containerd.cgroups.v1 / .v2 Metrics (Task.Stats payloads) and their type URLs. */
 export * as cgroups from './cgroups';
 export * as types from './types';

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * gantry-containerd [--address <socket>] [--root <dir>] [--state <dir>] [--log-level info]
+ * gantry-containerd [--address <socket>] [--root <dir>] [--state <dir>] [--config <toml>] [--log-level info]
  *
  * The lifecycle daemon: containerd's v1 gRPC API on a unix socket, containers in a crash-safe
- * store under --root, tasks in one gantry-shim each under --state. JSON logs on stderr.
+ * store under --root, tasks in one gantry-shim each under --state, Kubernetes' CRI on the same
+ * socket (settings from --config). JSON logs on stderr.
  */
 import { commandLineOrExit, FlagError, traceProcess, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
 import { Logger, type Level } from '@gantry/linux';
 import { startDaemon, DEFAULTS } from './server';
+import { loadCriConfig } from './cri/config';
 
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'] satisfies Level[];
 
@@ -17,6 +19,12 @@ const COMMAND = {
     address: { type: 'string', short: 'a', arg: 'SOCKET', help: `the API's unix socket (default ${DEFAULTS.address})` },
     root: { type: 'string', arg: 'DIR', help: `persistent state: content, snapshots, metadata (default ${DEFAULTS.root})` },
     state: { type: 'string', arg: 'DIR', help: `runtime state: shim sockets, bundles (default ${DEFAULTS.state})` },
+    config: {
+      type: 'string',
+      short: 'c',
+      arg: 'FILE',
+      help: 'TOML configuration file (the [cri] table: sandbox image, CNI dirs, registry mirrors, streaming address)',
+    },
     'log-level': { type: 'string', short: 'l', arg: 'LEVEL', help: 'debug, info, warn, error (default info)' },
   },
 } as const satisfies CommandSpec<FlagDefs>;
@@ -26,19 +34,26 @@ interface Flags {
   root: string;
   state: string;
   logLevel: Level;
+  config?: string;
 }
 
 function flagsOf({ flags: f }: CommandLine<typeof COMMAND.flags>): Flags {
   const level = f['log-level'] ?? 'info';
   if (!LEVELS.includes(level)) throw new FlagError(`invalid --log-level ${level}`);
-  return { address: f.address ?? DEFAULTS.address, root: f.root ?? DEFAULTS.root, state: f.state ?? DEFAULTS.state, logLevel: level as Level };
+  return {
+    address: f.address ?? DEFAULTS.address,
+    root: f.root ?? DEFAULTS.root,
+    state: f.state ?? DEFAULTS.state,
+    logLevel: level as Level,
+    ...(f.config !== undefined && { config: f.config }),
+  };
 }
 
 async function main(): Promise<void> {
   traceProcess('gantry-containerd');
   const flags = commandLineOrExit(COMMAND, process.argv.slice(2), flagsOf);
   const log = new Logger(flags.logLevel, { component: 'gantry-containerd' });
-  const daemon = await startDaemon({ ...flags, log });
+  const daemon = await startDaemon({ ...flags, log, cri: loadCriConfig(flags.config) });
   const stop = (signal: string) => {
     log.info('stopping', { signal });
     void daemon.close().then(() => process.exit(0));

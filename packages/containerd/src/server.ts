@@ -45,6 +45,9 @@ import { namespacesService } from './services/namespaces';
 import { tasksService } from './services/tasks';
 import { versionService } from './services/version';
 import { ShimManager } from './tasks/shim-manager';
+import { cri } from '@gantry/api';
+import { DEFAULT_CRI_CONFIG, type CriConfig } from './cri/config';
+import { criService } from './cri/service';
 
 /**
  * Runs garbage collection per namespace: synchronously when a client asks (Delete with sync),
@@ -86,6 +89,8 @@ export interface DaemonOptions {
   root: string;
   state: string;
   log: Logger;
+  /** The CRI settings (the config file's [cri] table); defaults when absent. */
+  cri?: CriConfig;
 }
 
 /** The daemon's stores, for in-process users (import/export, tests). */
@@ -187,6 +192,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   );
   serve(events.EventsService, 'events', eventsService(ctx));
   serve(introspection.IntrospectionService, 'introspection', introspectionService(ctx));
+  // Kubernetes' CRI on the same socket, on top of the services above (as containerd's CRI plugin)
+  const criSvc = criService({
+    log: opts.log,
+    address: opts.address,
+    root: opts.root,
+    state: opts.state,
+    store,
+    exchange,
+    config: opts.cri ?? DEFAULT_CRI_CONFIG,
+  });
+  serve(cri.RuntimeServiceService, 'cri.runtime', criSvc.runtime);
+  serve(cri.ImageServiceService, 'cri.image', criSvc.image);
 
   fs.rmSync(opts.address, { force: true });
   await new Promise<void>((resolve, reject) =>
@@ -194,6 +211,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   );
   // root-only, like containerd's socket
   fs.chmodSync(opts.address, 0o660);
+  await criSvc.start();
   opts.log.info('serving', { address: opts.address, root: opts.root, state: opts.state, tasks: shims.list.length });
   return {
     ctx,
@@ -209,6 +227,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => {
+          criSvc.close();
           shims.closeAll();
           fs.rmSync(opts.address, { force: true });
           resolve();

@@ -46,6 +46,11 @@ export interface PullOptions {
    * name (dockerd keeps it untagged); created before the tag moves, so GC never sees it unheld.
    */
   danglingName?: (manifestDigest: string) => string;
+  /**
+   * `host` is a mirror of the reference's registry (containerd's registry mirrors): the repository
+   * is fetched from it by the same path, and the image keeps the reference's name.
+   */
+  mirror?: boolean;
 }
 
 export interface PullResult {
@@ -82,7 +87,7 @@ export function pullImage(host: RegistryHost, store: ContainerdStore, reference:
 async function pull(host: RegistryHost, store: ContainerdStore, reference: string, opts: PullOptions): Promise<PullResult> {
   const sink: ProgressSink = opts.progress ?? (() => undefined);
   const ref = parseReference(reference);
-  if (ref.domain !== host.domain) throw new RegistryError('invalid', `reference ${reference} is not on registry ${host.domain}`);
+  if (ref.domain !== host.domain && !opts.mirror) throw new RegistryError('invalid', `reference ${reference} is not on registry ${host.domain}`);
   const signal = opts.signal;
   const check = () => {
     if (signal?.aborted) throw new RegistryError('cancelled', `pull of ${reference} cancelled`);

@@ -7,6 +7,8 @@ export * from './errors';
 export type * from './spec/types';
 export { parseSpec, validateSpec } from './spec/validate';
 export { defaultSpec } from './spec/default-spec';
+export { resolveSeccompProfile, defaultSeccompProfile, parseSeccompProfile } from './spec/seccomp-profile';
+export type { SeccompProfileSource, SeccompContext } from './spec/seccomp-profile';
 export type { CgroupStats, CgroupManager } from './cgroups/types';
 export { ConsoleSocket } from './console-socket';
 export type { StdioFds } from './process/spawn-stage';

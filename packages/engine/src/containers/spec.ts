@@ -3,7 +3,7 @@ import { errdefs } from '@gantry/linux';
 import { containerCapabilities } from './capabilities';
 import { DEFAULT_SHM_SIZE, type ContainerConfig, type HostConfig, type ImageConfigFields } from '@gantry/engine-api';
 import { parseBind, parseMountSpec, sortMounts, toOciMount, type UserMount } from './mounts';
-import { defaultSeccompProfile, parseSeccompProfile, resolveSeccompProfile } from './seccomp';
+import { defaultSeccompProfile, parseSeccompProfile, resolveSeccompProfile } from '@gantry/runtime';
 import { DEVICE_CGROUP_RULE, parseSecurityOpts } from './validate';
 
 export const DEFAULT_PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -7,7 +7,7 @@ import { normalizeCapabilities } from './capabilities';
 import { decode, S, type Schema } from './decode';
 import { DEFAULT_SHM_SIZE, MIN_MEMORY, type ContainerConfig, type HostConfig } from '@gantry/engine-api';
 import { checkTarget, mergeTmpfsOptions, parseBind, parseMountSpec } from './mounts';
-import { parseSeccompProfile } from './seccomp';
+import { parseSeccompProfile } from '@gantry/runtime';
 
 // ---------------------------------------------------------------------------------------------
 // The create body's shape (API 1.45, plus the fields newer clients send), for the decoder.

@@ -1,4 +1,4 @@
-import type { Seccomp, SeccompArg, SeccompSyscall } from '@gantry/runtime';
+import type { Seccomp, SeccompArg, SeccompSyscall } from './types';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';
 
 /**

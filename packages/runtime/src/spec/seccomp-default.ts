@@ -1,10 +1,10 @@
 /**
  * Docker's default seccomp profile (moby/profiles seccomp v0.2.3), as data: which syscalls are
  * allowed, under which conditions (container capabilities, architecture, kernel version). The
- * conditions are resolved per container by `resolveSeccompProfile` (seccomp.ts). Everything not
+ * conditions are resolved per container by `resolveSeccompProfile` (seccomp-profile.ts). Everything not
  * listed fails with EPERM (defaultErrnoRet 1).
  */
-import type { SeccompProfileSource } from './seccomp';
+import type { SeccompProfileSource } from './seccomp-profile';
 
 export const DEFAULT_SECCOMP_PROFILE: SeccompProfileSource = {
   defaultAction: 'SCMP_ACT_ERRNO',

@@ -1,0 +1,360 @@
+/**
+ * The OCI runtime spec of a CRI container: the image's config, the container's config and its
+ * security context, joined to its pod's pinned namespaces, cgroup parent and /etc files.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cri } from '@gantry/api';
+import { errdefs } from '@gantry/linux';
+import * as os from 'node:os';
+import {
+  defaultSeccompProfile,
+  defaultSpec,
+  parseSeccompProfile,
+  resolveSeccompProfile,
+  type Mount,
+  type Namespace,
+  type Resources,
+  type Seccomp,
+  type Spec,
+} from '@gantry/runtime';
+import type { SandboxRecord } from './store';
+import { lookupGroup, lookupUser, memberGroups, type UserDb } from './users';
+
+/** Docker's and containerd's default capability set. */
+const DEFAULT_CAPS = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+/** Every capability this kernel knows, for privileged containers (the last one from /proc). */
+function allCaps(): string[] {
+  const names = [
+    'CHOWN',
+    'DAC_OVERRIDE',
+    'DAC_READ_SEARCH',
+    'FOWNER',
+    'FSETID',
+    'KILL',
+    'SETGID',
+    'SETUID',
+    'SETPCAP',
+    'LINUX_IMMUTABLE',
+    'NET_BIND_SERVICE',
+    'NET_BROADCAST',
+    'NET_ADMIN',
+    'NET_RAW',
+    'IPC_LOCK',
+    'IPC_OWNER',
+    'SYS_MODULE',
+    'SYS_RAWIO',
+    'SYS_CHROOT',
+    'SYS_PTRACE',
+    'SYS_PACCT',
+    'SYS_ADMIN',
+    'SYS_BOOT',
+    'SYS_NICE',
+    'SYS_RESOURCE',
+    'SYS_TIME',
+    'SYS_TTY_CONFIG',
+    'MKNOD',
+    'LEASE',
+    'AUDIT_WRITE',
+    'AUDIT_CONTROL',
+    'SETFCAP',
+    'MAC_OVERRIDE',
+    'MAC_ADMIN',
+    'SYSLOG',
+    'WAKE_ALARM',
+    'BLOCK_SUSPEND',
+    'AUDIT_READ',
+    'PERFMON',
+    'BPF',
+    'CHECKPOINT_RESTORE',
+  ];
+  let last = names.length - 1;
+  try {
+    last = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  } catch {
+    // keep the list as it is
+  }
+  return names.slice(0, last + 1).map((n) => `CAP_${n}`);
+}
+
+/** The capabilities the host's bounding set holds (a privileged container cannot get more). */
+function boundingCaps(): Set<string> | undefined {
+  try {
+    const line = fs
+      .readFileSync('/proc/self/status', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('CapBnd:'));
+    if (!line) return undefined;
+    const mask = BigInt(`0x${line.split(/\s+/)[1]}`);
+    return new Set(allCaps().filter((_, i) => (mask >> BigInt(i)) & 1n));
+  } catch {
+    return undefined;
+  }
+}
+
+function capName(c: string): string {
+  const u = c.toUpperCase();
+  return u.startsWith('CAP_') ? u : `CAP_${u}`;
+}
+
+/** The image config fields a container takes. */
+export interface ImageRunConfig {
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+}
+
+export interface SpecInput {
+  id: string;
+  sandbox: SandboxRecord;
+  sandboxConfig: cri.PodSandboxConfig;
+  config: cri.ContainerConfig;
+  image: ImageRunConfig;
+  /** The image's /etc/passwd and /etc/group, read when a user is named (see needsUserDb). */
+  userDb?: UserDb;
+}
+
+function argsOf(config: cri.ContainerConfig, image: ImageRunConfig): string[] {
+  // kubelet's rule: command replaces the entrypoint, and then the image's Cmd is not used
+  const entrypoint = config.command.length > 0 ? config.command : (image.Entrypoint ?? []);
+  const args = config.args.length > 0 ? config.args : config.command.length > 0 ? [] : (image.Cmd ?? []);
+  const all = [...entrypoint, ...args];
+  if (all.length === 0) throw errdefs.invalidArgument('no command specified: the container config and the image have none');
+  return all;
+}
+
+function envOf(config: cri.ContainerConfig, image: ImageRunConfig): string[] {
+  const env = new Map<string, string>();
+  for (const e of image.Env ?? []) {
+    const i = e.indexOf('=');
+    env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
+  }
+  for (const kv of config.envs) env.set(kv.key, kv.value);
+  if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/** Whether the container's user needs the image's user database (a name, not a number). */
+export function needsUserDb(sc: cri.LinuxContainerSecurityContext | undefined, image: ImageRunConfig): boolean {
+  if (sc?.runAsUsername) return true;
+  if (sc?.runAsUser) return false;
+  return (image.User ?? '').split(':').some((p) => p !== '' && !/^\d+$/.test(p));
+}
+
+/** uid, gid and the groups of a named user: the security context first, else the image's User. */
+function userOf(
+  sc: cri.LinuxContainerSecurityContext | undefined,
+  image: ImageRunConfig,
+  db: UserDb | undefined,
+): { uid: number; gid: number; groups: number[] } {
+  const named = (name: string) => {
+    if (!db) throw errdefs.internal(`user ${name}: the image's user database was not read`);
+    return { ...lookupUser(db, name), groups: memberGroups(db, name) };
+  };
+  let user = { uid: 0, gid: 0, groups: [] as number[] };
+  const imageUser = image.User ?? '';
+  if (sc?.runAsUsername) user = named(sc.runAsUsername);
+  else if (sc?.runAsUser) user = { uid: Number(sc.runAsUser.value), gid: 0, groups: [] };
+  else if (imageUser) {
+    const [u = '', g] = imageUser.split(':');
+    user = /^\d+$/.test(u) ? { uid: Number(u), gid: 0, groups: [] } : named(u);
+    if (g) user.gid = /^\d+$/.test(g) ? Number(g) : lookupGroup(db!, g);
+  }
+  if (sc?.runAsGroup) {
+    if (!sc.runAsUser && !sc.runAsUsername && !imageUser) throw errdefs.invalidArgument('run_as_group is set without run_as_user or run_as_username');
+    user.gid = Number(sc.runAsGroup.value);
+  }
+  return user;
+}
+
+export function nsMode(o: cri.NamespaceOption | undefined, which: 'network' | 'pid' | 'ipc'): cri.NamespaceMode {
+  return o ? o[which] : which === 'pid' ? cri.NamespaceMode.CONTAINER : cri.NamespaceMode.POD;
+}
+
+function namespacesOf(input: SpecInput): Namespace[] {
+  const ns: Namespace[] = [{ type: 'mount' }];
+  const opts = input.config.linux?.securityContext?.namespaceOptions;
+  const pid = nsMode(opts, 'pid');
+  if (pid === cri.NamespaceMode.POD) {
+    if (!input.sandbox.pidHolder) throw errdefs.internal(`sandbox ${input.sandbox.id} has no PID namespace`);
+    ns.push({ type: 'pid', path: `/proc/${input.sandbox.pidHolder}/ns/pid` });
+  }
+  if (pid === cri.NamespaceMode.TARGET) throw errdefs.unimplemented('PID namespace mode TARGET is not supported');
+  if (pid === cri.NamespaceMode.CONTAINER) ns.push({ type: 'pid' });
+  if (input.sandbox.netnsPath) {
+    ns.push({ type: 'network', path: input.sandbox.netnsPath });
+    ns.push({ type: 'uts' }); // each container sets the pod's hostname in its own UTS namespace
+  }
+  if (input.sandbox.ipcPath) ns.push({ type: 'ipc', path: input.sandbox.ipcPath });
+  return ns;
+}
+
+export function resourcesOf(r: cri.LinuxContainerResources | undefined): Resources {
+  const res: Resources = {};
+  if (!r) return res;
+  const cpu: NonNullable<Resources['cpu']> = {};
+  if (r.cpuShares) cpu.shares = Number(r.cpuShares);
+  if (r.cpuQuota) cpu.quota = Number(r.cpuQuota);
+  if (r.cpuPeriod) cpu.period = Number(r.cpuPeriod);
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (Object.keys(cpu).length) res.cpu = cpu;
+  if (r.memoryLimitInBytes) res.memory = { limit: Number(r.memoryLimitInBytes), ...(r.memorySwapLimitInBytes && { swap: Number(r.memorySwapLimitInBytes) }) };
+  if (r.hugepageLimits.length) res.hugepageLimits = r.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: Number(h.limit) }));
+  if (Object.keys(r.unified).length) res.unified = { ...r.unified };
+  return res;
+}
+
+function propagationOption(p: cri.MountPropagation): string {
+  if (p === cri.MountPropagation.PROPAGATION_BIDIRECTIONAL) return 'rshared';
+  if (p === cri.MountPropagation.PROPAGATION_HOST_TO_CONTAINER) return 'rslave';
+  return 'rprivate';
+}
+
+function mountsOf(input: SpecInput, readonlyRoot: boolean): Mount[] {
+  const wanted = new Set(input.config.mounts.map((m) => path.posix.normalize(m.containerPath)));
+  const mounts: Mount[] = (defaultSpec().mounts ?? []).filter((m) => !wanted.has(m.destination));
+  const etcOpt = readonlyRoot ? ['rbind', 'rprivate', 'ro'] : ['rbind', 'rprivate', 'rw'];
+  for (const f of ['hosts', 'resolv.conf', 'hostname'])
+    if (!wanted.has(`/etc/${f}`)) mounts.push({ destination: `/etc/${f}`, type: 'bind', source: path.join(input.sandbox.dir, f), options: etcOpt });
+  for (const m of input.config.mounts) {
+    if (!m.containerPath.startsWith('/')) throw errdefs.invalidArgument(`mount container path ${JSON.stringify(m.containerPath)} is not absolute`);
+    if (!m.hostPath) throw errdefs.invalidArgument(`mount ${m.containerPath}: host path is empty`);
+    if (m.uidMappings.length || m.gidMappings.length) throw errdefs.unimplemented('idmapped mounts are not supported');
+    let source = m.hostPath;
+    try {
+      source = fs.realpathSync(m.hostPath);
+    } catch {
+      // kubelet creates host paths before; a missing one is made as a directory, as containerd does
+      fs.mkdirSync(m.hostPath, { recursive: true });
+    }
+    mounts.push({ destination: m.containerPath, type: 'bind', source, options: ['rbind', propagationOption(m.propagation), m.readonly ? 'ro' : 'rw'] });
+  }
+  return mounts;
+}
+
+/**
+ * The container's seccomp filter: none for privileged containers and Unconfined (and when none is
+ * asked, as containerd 1.6), Docker's default for RuntimeDefault, a Docker-format JSON profile
+ * file for Localhost (also the deprecated seccomp_profile_path forms).
+ */
+function seccompOf(sc: cri.LinuxContainerSecurityContext | undefined, caps: string[]): Seccomp | undefined {
+  if (!sc || sc.privileged) return undefined;
+  let kind: 'default' | 'unconfined' | 'localhost' = 'unconfined';
+  let file = '';
+  if (sc.seccomp) {
+    const t = sc.seccomp.profileType;
+    kind = t === cri.SecurityProfile_ProfileType.RuntimeDefault ? 'default' : t === cri.SecurityProfile_ProfileType.Localhost ? 'localhost' : 'unconfined';
+    file = sc.seccomp.localhostRef;
+  } else if (sc.seccompProfilePath === 'runtime/default' || sc.seccompProfilePath === 'docker/default') kind = 'default';
+  else if (sc.seccompProfilePath.startsWith('localhost/')) {
+    kind = 'localhost';
+    file = sc.seccompProfilePath.slice('localhost/'.length);
+  } else if (sc.seccompProfilePath && sc.seccompProfilePath !== 'unconfined')
+    throw errdefs.invalidArgument(`unknown seccomp profile path ${JSON.stringify(sc.seccompProfilePath)}`);
+  const ctx = { capabilities: caps, kernel: os.release() };
+  if (kind === 'default') return defaultSeccompProfile(ctx);
+  if (kind === 'unconfined') return undefined;
+  if (!file.startsWith('/')) throw errdefs.invalidArgument(`seccomp localhost profile ${JSON.stringify(file)} is not an absolute path`);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw errdefs.invalidArgument(`cannot load seccomp profile ${JSON.stringify(file)}: ${(e as Error).message}`);
+  }
+  try {
+    return resolveSeccompProfile(parseSeccompProfile(text), ctx);
+  } catch (e) {
+    throw errdefs.invalidArgument(`seccomp profile ${JSON.stringify(file)}: ${(e as Error).message}`);
+  }
+}
+
+export function cgroupParentOf(sandbox: SandboxRecord): string {
+  return sandbox.cgroupParent;
+}
+
+/** The spec of a CRI container (seccomp is left to `seccompOf`, which may refuse). */
+export function containerSpec(input: SpecInput): Spec {
+  const { config, image } = input;
+  const sc = config.linux?.securityContext;
+  const privileged = sc?.privileged === true;
+  if (privileged && !input.sandboxConfig.linux?.securityContext?.privileged)
+    throw errdefs.invalidArgument('no privileged container allowed in a sandbox that is not privileged');
+  const base = defaultSpec();
+  const { groups, ...user } = userOf(sc, image, input.userDb);
+  const additionalGids = [...new Set([...groups, ...(sc?.supplementalGroups ?? []).map(Number)])].filter((g) => g !== user.gid);
+  let caps: string[];
+  if (privileged) caps = allCaps();
+  else {
+    const add = (sc?.capabilities?.addCapabilities ?? []).map(capName);
+    const drop = new Set((sc?.capabilities?.dropCapabilities ?? []).map(capName));
+    caps = add.includes('CAP_ALL') ? allCaps() : [...new Set([...DEFAULT_CAPS, ...add])];
+    caps = drop.has('CAP_ALL') ? caps.filter((c) => add.includes(c)) : caps.filter((c) => !drop.has(c));
+  }
+  // no process can hold a capability outside the daemon's bounding set (this host lacks some)
+  const bnd = boundingCaps();
+  if (bnd) caps = caps.filter((c) => bnd.has(c));
+  const ambient = (sc?.capabilities?.addAmbientCapabilities ?? []).map(capName);
+  const readonlyRoot = sc?.readonlyRootfs === true;
+  const resources = resourcesOf(config.linux?.resources);
+  const spec: Spec = {
+    ociVersion: base.ociVersion,
+    process: {
+      terminal: config.tty,
+      user: { ...user, ...(additionalGids.length && { additionalGids }) },
+      args: argsOf(config, image),
+      env: envOf(config, image),
+      cwd: config.workingDir || image.WorkingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps, ...(ambient.length && { ambient, inheritable: ambient }) },
+      noNewPrivileges: sc?.noNewPrivs === true,
+      ...(config.linux?.resources?.oomScoreAdj && { oomScoreAdj: Number(config.linux.resources.oomScoreAdj) }),
+    },
+    root: { path: 'rootfs', readonly: readonlyRoot },
+    hostname: input.sandbox.hostname,
+    mounts: mountsOf(input, readonlyRoot),
+    annotations: {
+      'io.kubernetes.cri.container-type': 'container',
+      'io.kubernetes.cri.sandbox-id': input.sandbox.id,
+      'io.kubernetes.cri.container-name': config.metadata?.name ?? '',
+      ...config.annotations,
+    },
+    linux: {
+      namespaces: namespacesOf(input),
+      cgroupsPath: `${cgroupParentOf(input.sandbox)}/${input.id}`,
+      resources: { devices: [{ allow: privileged, access: 'rwm' }], ...resources },
+      ...(privileged
+        ? {}
+        : {
+            maskedPaths: sc?.maskedPaths.length ? sc.maskedPaths : base.linux?.maskedPaths,
+            readonlyPaths: sc?.readonlyPaths.length ? sc.readonlyPaths : base.linux?.readonlyPaths,
+          }),
+      ...(Object.keys(input.sandboxConfig.linux?.sysctls ?? {}).length && { sysctl: { ...input.sandboxConfig.linux!.sysctls } }),
+    },
+  };
+  const seccomp = seccompOf(sc, caps);
+  if (seccomp) spec.linux!.seccomp = seccomp;
+  if (privileged) {
+    // a privileged container sees the host's /sys read-write
+    spec.mounts = spec.mounts!.map((m) => (m.destination === '/sys' ? { ...m, options: ['nosuid', 'noexec', 'nodev', 'rw'] } : m));
+  }
+  if (!input.sandbox.netnsPath) delete spec.hostname; // host network: the host's UTS namespace and name
+  return spec;
+}
