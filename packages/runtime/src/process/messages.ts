@@ -39,6 +39,12 @@ export interface InitBootstrap {
    * source, and could not bind a mount of another mount namespace anyway.
    */
   mountSources?: { index: number; fd: number }[];
+  /**
+   * A warm init stage (process/warm-init.ts), started before the container was known with
+   * /dev/null as stdio: stdin, stdout, stderr, the console socket and the seccomp agent come over
+   * the socket `socketFd` in this order, as ExecBootstrap.handover's do.
+   */
+  handover?: { socketFd: number };
 }
 
 /**
