@@ -92,7 +92,14 @@ export class TaskService {
       warmInit?: WarmInitStage;
     },
   ) {
-    this.runtime = new Runtime({ root: opts.runtimeRoot, warmExecIdleMs: opts.warmExecIdleMs, warmInit: opts.warmInit });
+    this.runtime = new Runtime({
+      root: opts.runtimeRoot,
+      warmExecIdleMs: opts.warmExecIdleMs,
+      warmInit: opts.warmInit,
+      // beside the namespaces' roots (no containerd namespace starts with a dot): every shim of the
+      // daemon compiles a profile such as Docker's default once between them
+      seccompCacheDir: path.join(path.dirname(path.resolve(opts.runtimeRoot)), '.seccomp-programs'),
+    });
   }
 
   private get sys(): Sys {

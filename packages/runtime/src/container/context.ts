@@ -47,6 +47,11 @@ export interface RuntimeOptions {
    * spare shim, started before its task was known).
    */
   warmInit?: WarmInitStage;
+  /**
+   * Where compiled seccomp programs are kept for the next process (container/seccomp-programs.ts);
+   * for callers that start one process per container (shims). Default: none, each process compiles.
+   */
+  seccompCacheDir?: string;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -77,7 +82,7 @@ export class RuntimeContext {
       bottomDir: path.resolve(this.store.root),
     });
     this.orphans = new OrphanWaiter(this.sys);
-    this.seccompPrograms = new SeccompPrograms(this.sys);
+    this.seccompPrograms = new SeccompPrograms(this.sys, { cacheDir: opts.seccompCacheDir });
     if (opts.warmExecIdleMs !== undefined && opts.warmExecIdleMs > 0) this.warmStages = new WarmStages(this.sys, this.stageExecutable, opts.warmExecIdleMs);
     this.warmInit = opts.warmInit;
     this.warn = opts.warn ?? (() => undefined);

@@ -241,6 +241,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     ctx.debug(`=> nsexec container setup: init stage ${initPid} started (pid namespace: ${pidNs.kind}${userns ? ', in a user namespace' : ''})`);
     record.pidStartTime = processStartTime(initPid) ?? '';
     ctx.store.save(record);
+    // compiled here (or read from the cache) while a cold stage boots: the stage only loads it
+    const seccompCompiled = seccomp ? traced('runtime.create.seccomp', () => ctx.seccompPrograms.compiled(seccomp)) : undefined;
     // The stage boots Node meanwhile and waits for its bootstrap message; nothing runs in the
     // container before it is in the cgroup.
     // 0622 whatever our umask: the init opens it for writing after switching to the container's user.
@@ -301,7 +303,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       cgroupPath,
       hostCgroups: parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
       lastCap: lastCap(),
-      seccomp,
+      ...(seccompCompiled ? { seccompCompiled } : { seccomp }),
       runtimeHooks: runtimeHooks.length > 0,
       ...(userns ? { userNamespace: true, mountSources: childMountSources } : {}),
       ...(warm ? { handover: { socketFd: warm.stageFdSocket } } : {}),

@@ -25,6 +25,8 @@ export interface InitBootstrap {
   hostCgroups: HostCgroupMount[];
   lastCap: number;
   seccomp?: SeccompFilter;
+  /** The filter compiled by the parent (see ExecBootstrap.seccompCompiled), set instead of `seccomp`. */
+  seccompCompiled?: CompiledSeccomp;
   seccompAgent?: SeccompAgentHandoff;
   /** True when the parent has prestart/createRuntime hooks to run once namespaces exist. */
   runtimeHooks: boolean;

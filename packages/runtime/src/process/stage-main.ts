@@ -42,7 +42,7 @@ export function main(): void {
     waitSpan.end({ mode: msg.mode });
     trace('stage bootstrap received');
     if (msg.mode === 'init') {
-      if (msg.seccomp) preloadSeccomp();
+      if (msg.seccomp || msg.seccompCompiled) preloadSeccomp();
       if (msg.spec.hooks?.createContainer?.length || msg.spec.hooks?.startContainer?.length) preloadHooks();
       started = true;
       runInit(sys, ch, msg.handover ? traced('stage.init.handover', () => receiveInitHandover(sys, msg)) : msg);
