@@ -186,17 +186,33 @@ d('gantry-containerd with gantry-shim (root)', () => {
     await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'w1' }), NS);
     await waitFor('a spare shim', () => spares().length === 1);
     const spare = Number(spares()[0]);
+    // the spare has started its task's init stage already (@gantry/runtime's WarmInitStage)
+    const childrenOf = (pid: number) =>
+      fs.readdirSync('/proc').filter((p) => {
+        try {
+          return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(pid);
+        } catch {
+          return false;
+        }
+      });
+    await waitFor("the spare's init stage", () => childrenOf(spare).length === 1);
+    const stage = Number(childrenOf(spare)[0]);
     await createContainer(daemon, 'w2', ['sh', '-c', 'exit 4']);
-    await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'w2' }), NS);
+    const created = await call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: 'w2' }), NS);
     expect(Number(fs.readFileSync(path.join(daemon.dir, 'state', 'tasks', NS, 'w2', 'shim.pid'), 'utf8'))).toBe(spare);
+    expect(created.pid).toBe(stage);
     await call(daemon.tasks, daemon.tasks.start, { containerId: 'w2', execId: '' }, NS);
     expect((await call(daemon.tasks, daemon.tasks.wait, { containerId: 'w2', execId: '' }, NS)).exitStatus).toBe(4);
     expect(fs.readFileSync(path.join(daemon.dir, 'state', 'tasks', NS, 'w2', 'shim.log'), 'utf8')).toContain('"serving"');
     // the adopted spare keeps --warm on its command line: the new spare is the other one
     await waitFor('a new spare shim', () => spares().some((p) => Number(p) !== spare));
     const next = Number(spares().find((p) => Number(p) !== spare));
+    await waitFor("the new spare's init stage", () => childrenOf(next).length === 1);
+    const nextStage = Number(childrenOf(next)[0]);
     await daemon.crash();
-    await waitFor('the spare to exit with the daemon', () => !fs.existsSync(`/proc/${next}`) || fs.readFileSync(`/proc/${next}/stat`, 'utf8').includes(') Z'));
+    const gone = (pid: number) => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
+    await waitFor('the spare to exit with the daemon', () => gone(next));
+    await waitFor("the spare's init stage to exit with it", () => gone(nextStage));
     await daemon.start();
     for (const id of ['w1', 'w2']) {
       await call(daemon.tasks, daemon.tasks.kill, tasks.KillRequest.fromPartial({ containerId: id, signal: 9 }), NS).catch(() => undefined);

@@ -13,3 +13,4 @@ export type { CgroupStats, CgroupManager } from './cgroups/types';
 export { ConsoleSocket } from './console-socket';
 export type { StdioFds } from './process/spawn-stage';
 export type { ExeSealMode } from './process/exe-guard';
+export { WarmInitStage, type WarmInitOptions } from './process/warm-init';

@@ -1,6 +1,6 @@
 import { FakeSys } from '@gantry/linux';
-import { receiveHandover } from '../src/init/handover';
-import type { ExecBootstrap } from '../src/process/messages';
+import { receiveHandover, receiveInitHandover } from '../src/init/handover';
+import type { ExecBootstrap, InitBootstrap } from '../src/process/messages';
 
 const base: ExecBootstrap = {
   mode: 'exec',
@@ -45,6 +45,52 @@ describe('a warm exec stage receives its fds', () => {
   it('leaves a cold stage bootstrap as it is', () => {
     const sys = new FakeSys();
     expect(receiveHandover(sys, base)).toBe(base);
+    expect(sys.calls).toEqual([]);
+  });
+});
+
+describe('a warm init stage receives its fds', () => {
+  const init: InitBootstrap = {
+    mode: 'init',
+    id: 'c1',
+    bundle: '/b',
+    rootfs: '/b/rootfs',
+    spec: { ociVersion: '1.0.2' },
+    stateDir: '/run/x/c1',
+    noPivot: false,
+    preserveFds: 0,
+    cgroupPath: '/c1',
+    hostCgroups: [],
+    lastCap: 40,
+    runtimeHooks: false,
+  };
+
+  it('makes the first three its stdio, then the console socket and the seccomp agent, and closes the socket', () => {
+    const sys = new FakeSys();
+    const b = receiveInitHandover(sys, { ...init, consoleSocketFd: -1, seccompAgent: { fd: -1, state: '{}' }, handover: { socketFd: 5 } });
+    expect(sys.callsOf('recvFd')).toEqual(Array.from({ length: 5 }, () => [5]));
+    expect(sys.callsOf('dup2')).toEqual([
+      [10, 0],
+      [11, 1],
+      [12, 2],
+    ]);
+    expect(b.consoleSocketFd).toBe(13);
+    expect(b.seccompAgent).toEqual({ fd: 14, state: '{}' });
+    expect(b.handover).toBeUndefined();
+    expect(sys.callsOf('close')).toEqual([[10], [11], [12], [5]]);
+  });
+
+  it('receives only stdio when there is neither a console nor an agent', () => {
+    const sys = new FakeSys();
+    const b = receiveInitHandover(sys, { ...init, handover: { socketFd: 5 } });
+    expect(sys.callsOf('recvFd')).toHaveLength(3);
+    expect(b.consoleSocketFd).toBeUndefined();
+    expect(b.seccompAgent).toBeUndefined();
+  });
+
+  it('leaves a cold stage bootstrap as it is', () => {
+    const sys = new FakeSys();
+    expect(receiveInitHandover(sys, init)).toBe(init);
     expect(sys.calls).toEqual([]);
   });
 });

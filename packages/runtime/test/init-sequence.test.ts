@@ -205,6 +205,14 @@ describe('runInit through the fake seam', () => {
     }
   });
 
+  it('loads the program the runtime compiled as it is, without compiling the filter itself', () => {
+    const sys = fakeRootfs();
+    const compiled = { program: Buffer.alloc(16).toString('base64'), flags: 0, notify: false };
+    run(sys, new FakeChannel(), bootstrap(specFor(), { seccompCompiled: compiled }));
+    expect(sys.callsOf('seccompLoadCompiled')).toEqual([[compiled]]);
+    expect(sys.callsOf('seccompLoad')).toEqual([]);
+  });
+
   it('hands a SCMP_ACT_NOTIFY listener to the seccomp agent right after loading, then closes its copies', () => {
     const filter: SeccompFilter = {
       defaultAction: 'SCMP_ACT_ALLOW',

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { commandLineOrExit, FlagError, linuxSys, PR, traceProcess, type CommandLine, type CommandSpec, type FlagDefs } from '@gantry/linux';
 import { shim, tracedService } from '@gantry/api';
+import { WarmInitStage } from '@gantry/runtime';
 import { taskServer } from './grpc-service';
 import { IdleCollector, pokingService } from './idle-gc';
 import { Publisher } from './publisher';
@@ -53,11 +54,11 @@ const COMMAND = {
   },
 } as const satisfies CommandSpec<FlagDefs>;
 
-type ShimCommand = { warm: true } | { warm: false; options: ServeOptions };
+type ShimCommand = { warm: true; pool?: string } | { warm: false; options: ServeOptions };
 
 function serveCommand({ flags: f, positionals }: CommandLine<typeof COMMAND.flags>): ShimCommand {
   if (positionals.length !== 1 || positionals[0] !== 'serve') throw new FlagError(`usage: gantry-shim ${COMMAND.synopsis}`);
-  if (f.warm) return { warm: true };
+  if (f.warm) return f.pool ? { warm: true, pool: f.pool } : { warm: true };
   const need = (name: 'socket' | 'namespace' | 'id' | 'state-dir' | 'runtime-root') => {
     const v = f[name];
     if (!v) throw new FlagError(`--${name} is required`);
@@ -119,6 +120,17 @@ function warmExecIdleMs(): number {
   return Number.isFinite(n) && n >= 0 ? n : 10_000;
 }
 
+/**
+ * A spare starts its task's init stage too, before the task is known (see @gantry/runtime's
+ * WarmInitStage): Node's start-up of the stage was the longest step of Tasks.Create.
+ * GANTRY_WARM_INIT=0 turns it off (every create starts its stage then).
+ */
+function warmInitStage(pool: string | undefined): WarmInitStage | undefined {
+  if (pool === undefined || process.env.GANTRY_WARM_INIT === '0') return undefined;
+  // the sealed node's bottom overlay layer: a directory of the daemon's, never looked into
+  return WarmInitStage.start({ bottomDir: path.join(pool, 'runtime') });
+}
+
 /** Become the shim of the assigned task: its log on stdout/stderr, its bundle as cwd, no stdin. */
 function adopt(a: WarmAssignment): void {
   const sys = linuxSys();
@@ -135,7 +147,7 @@ function adopt(a: WarmAssignment): void {
 /** Quiet time (ms) after the last call before an idle shim collects its garbage. */
 const IDLE_GC_MS = 2000;
 
-async function serve(o: ServeOptions): Promise<void> {
+async function serve(o: ServeOptions, warmInit?: WarmInitStage): Promise<void> {
   const sys = linuxSys();
   // Orphans of the container come to us, not to the host's init.
   sys.prctl(PR.SET_CHILD_SUBREAPER, 1);
@@ -147,6 +159,7 @@ async function serve(o: ServeOptions): Promise<void> {
     consoleDir: path.dirname(o.socket),
     publish: (e) => publisher.publish(e),
     warmExecIdleMs: warmExecIdleMs(),
+    warmInit,
   });
   const reaper = new StrayReaper(sys, 1000, (pid) => svc.runtime.awaits(pid));
   reaper.start();
@@ -202,13 +215,15 @@ if (require.main === module) {
   traceProcess('gantry-shim');
   const command = commandLineOrExit(COMMAND, process.argv.slice(2), serveCommand);
   let opts: ServeOptions;
+  let warmInit: WarmInitStage | undefined;
   if (command.warm) {
+    warmInit = warmInitStage(command.pool);
     const a = readAssignment();
     if (!a) process.exit(0);
     adopt(a);
     opts = a;
   } else opts = command.options;
-  serve(opts).catch((e: unknown) => {
+  serve(opts, warmInit).catch((e: unknown) => {
     log('error', e instanceof Error ? e.message : String(e));
     process.exit(1);
   });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { errdefs, linuxSys, traced, type Sys } from '@gantry/linux';
-import { ConsoleSocket, Runtime, type Process, type Resources, type CgroupStats } from '@gantry/runtime';
+import { ConsoleSocket, Runtime, type Process, type Resources, type CgroupStats, type WarmInitStage } from '@gantry/runtime';
 import { ProcessStdio, type StdioPaths } from './stdio';
 import { runtimeFailure } from './errors';
 import { mountRootfs, type RootfsMount } from './rootfs';
@@ -88,9 +88,18 @@ export class TaskService {
       consoleDir?: string;
       /** How long a warm exec stage waits for the next exec (@gantry/runtime's warmExecIdleMs); 0: none. */
       warmExecIdleMs?: number;
+      /** The init stage a warm spare started before its task was known (@gantry/runtime's warmInit). */
+      warmInit?: WarmInitStage;
     },
   ) {
-    this.runtime = new Runtime({ root: opts.runtimeRoot, warmExecIdleMs: opts.warmExecIdleMs });
+    this.runtime = new Runtime({
+      root: opts.runtimeRoot,
+      warmExecIdleMs: opts.warmExecIdleMs,
+      warmInit: opts.warmInit,
+      // beside the namespaces' roots (no containerd namespace starts with a dot): every shim of the
+      // daemon compiles a profile such as Docker's default once between them
+      seccompCacheDir: path.join(path.dirname(path.resolve(opts.runtimeRoot)), '.seccomp-programs'),
+    });
   }
 
   private get sys(): Sys {

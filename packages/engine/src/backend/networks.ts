@@ -31,7 +31,11 @@ export interface ContainerSandboxes {
   prepare(input: ContainerNetworkInput): { netns: { path: string } | 'host' | 'join'; hostname: string };
   /** The network namespace path of container `ref` (--network container:ref). */
   joinPath(ref: string): string;
-  up(id: string): Promise<void>;
+  /**
+   * Before the task starts: the namespace, then its interfaces. `namespaceReady` is called as soon
+   * as the namespace exists (the task may be created then, while the interfaces are set up).
+   */
+  up(id: string, opts?: { namespaceReady?: () => void }): Promise<void>;
   down(id: string): Promise<void>;
   /** The container is gone: release its endpoints. */
   forget(id: string): Promise<void>;

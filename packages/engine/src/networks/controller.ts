@@ -221,7 +221,7 @@ export class NetworkController {
   }
 
   /** Before the task starts: namespace, loopback, CNI ADD per network, ports, /etc files. All or nothing. */
-  async up(id: string): Promise<void> {
+  async up(id: string, opts: { namespaceReady?: () => void } = {}): Promise<void> {
     const sb = this.sandboxes.get(id);
     if (!sb) return;
     if (sb.mode === 'host' || sb.mode === 'container') {
@@ -235,6 +235,7 @@ export class NetworkController {
       await createNetns(netns);
       sb.up = true;
       this.sandboxes.save(sb);
+      opts.namespaceReady?.();
       await this.cni.add(loopbackConflist(), { containerId: id, netns, ifName: 'lo' });
       if (sb.mode === 'bridge') {
         const nets = sb.attachments.map((a) => {

@@ -7,6 +7,7 @@ import { StageExecutable, type ExeSealMode } from '../process/exe-guard';
 import { OrphanWaiter } from '../process/orphans';
 import { SeccompPrograms } from './seccomp-programs';
 import { WarmStages } from '../process/warm-stages';
+import type { WarmInitStage } from '../process/warm-init';
 import type { ContainerState } from '../spec/types';
 import { EXEC_FIFO, StateStore, processStartTime, processStateLetter, type StoredContainer } from '../state/store';
 import * as path from 'node:path';
@@ -40,6 +41,17 @@ export interface RuntimeOptions {
    * (process/warm-stages.ts); for a long-lived caller (a shim). Default: none, each exec starts its own.
    */
   warmExecIdleMs?: number;
+  /**
+   * An init stage started ahead (process/warm-init.ts) for the next `create`, which takes it when
+   * the container can use it and ends it otherwise; for a caller that creates one container (a warm
+   * spare shim, started before its task was known).
+   */
+  warmInit?: WarmInitStage;
+  /**
+   * Where compiled seccomp programs are kept for the next process (container/seccomp-programs.ts);
+   * for callers that start one process per container (shims). Default: none, each process compiles.
+   */
+  seccompCacheDir?: string;
 }
 
 /** What every operation needs: the state store, the kernel seam and how to reach a container's cgroup. */
@@ -53,6 +65,8 @@ export class RuntimeContext {
   readonly orphans: OrphanWaiter;
   /** Exec stages started ahead (`warmExecIdleMs`), or undefined. */
   readonly warmStages?: WarmStages;
+  /** The next create's init stage, started ahead, or undefined. */
+  readonly warmInit?: WarmInitStage;
   /** exec's seccomp filters, compiled once each. */
   readonly seccompPrograms: SeccompPrograms;
   readonly warn: (message: string) => void;
@@ -68,8 +82,9 @@ export class RuntimeContext {
       bottomDir: path.resolve(this.store.root),
     });
     this.orphans = new OrphanWaiter(this.sys);
-    this.seccompPrograms = new SeccompPrograms(this.sys);
+    this.seccompPrograms = new SeccompPrograms(this.sys, { cacheDir: opts.seccompCacheDir });
     if (opts.warmExecIdleMs !== undefined && opts.warmExecIdleMs > 0) this.warmStages = new WarmStages(this.sys, this.stageExecutable, opts.warmExecIdleMs);
+    this.warmInit = opts.warmInit;
     this.warn = opts.warn ?? (() => undefined);
     this.warnQuietly = opts.warnQuietly ?? (() => undefined);
     this.debug = opts.debug ?? (() => undefined);

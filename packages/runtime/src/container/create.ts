@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AT, S_IF, requestOptions, span, type Sys, writeFileAtomic } from '@gantry/linux';
+import { AT, S_IF, requestOptions, span, traced, type Sys, writeFileAtomic } from '@gantry/linux';
 import { resolveCgroupPath } from '../cgroups/path';
 import type { CgroupManager } from '../cgroups/types';
 import { ConfigError, InitError, RuntimeError } from '../errors';
@@ -10,8 +10,18 @@ import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
 import { usesSeccompAgent } from '../init/seccomp-filter';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
-import { spawnStage, stageBooted, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
-import { hostIdOf, prepareUserNamespace, spawnHolder, userNamespaceOf, type HolderSpawner, type PreparedUserNamespace } from '../process/userns';
+import { inheritable, spawnStage, stageBooted, type PidNamespace, type StageHandle, type StdioFds } from '../process/spawn-stage';
+import { endWarmStage, handOverFds } from '../process/warm-init';
+import type { WarmStage } from '../process/warm-stages';
+import {
+  hostIdOf,
+  prepareUserNamespace,
+  spawnHolder,
+  userNamespaceOf,
+  type HolderSpawner,
+  type PreparedUserNamespace,
+  type UserNamespacePlan,
+} from '../process/userns';
 import { parseSpec } from '../spec/validate';
 import { defaultDeviceRules } from '../spec/default-spec';
 import type { ContainerState, Spec } from '../spec/types';
@@ -107,6 +117,20 @@ function pidNamespaceOf(spec: Spec): PidNamespace {
 }
 
 /**
+ * The init stage started ahead (RuntimeContext.warmInit), if this container can use it: it was born
+ * pid 1 of a new pid namespace outside any user namespace, and gets only stdio, the console socket
+ * and the seccomp agent (no --preserve-fds). The first create takes it either way; one it cannot use
+ * is ended.
+ */
+function takeWarmInit(ctx: RuntimeContext, pidNs: PidNamespace, userPlan: UserNamespacePlan, opts: CreateOptions): WarmStage | undefined {
+  const warm = ctx.warmInit?.take();
+  if (!warm) return undefined;
+  if (pidNs.kind === 'new' && userPlan.kind === 'none' && !opts.preserveFds) return warm;
+  endWarmStage(ctx.sys, warm);
+  return undefined;
+}
+
+/**
  * A cgroup that exists before the container, as runc checks it: a frozen one is refused (the init
  * would freeze as soon as it joined and create would wait for it forever); a non-empty one is
  * shared with other processes, which works but deserves a warning.
@@ -168,6 +192,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   let mountSources: { index: number; fd: number }[] = [];
   const pidNs = pidNamespaceOf(spec);
   let initPid: number | undefined;
+  let warm: WarmStage | undefined;
   try {
     // The stage is spawned before the record is first written: it boots Node (the longest step of
     // create) while we write it, and one write with its pid replaces two. A
@@ -182,19 +207,30 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     // the init is then our grandchild: its parent exits at once and it comes to us (see `exited`)
     if (forked) ctx.orphans.becomeSubreaper();
 
-    trace('spawning stage');
-    const spawnSpan = span('runtime.create.stage-spawn');
     const fixedFds = [consoleFd, agentFd].filter((fd): fd is number => fd !== undefined);
-    stage = spawnStage(sys, {
-      preserveFds: opts.preserveFds ?? 0,
-      extraFds: [...fixedFds, ...mountSources.map((m) => m.fd)],
-      pidNamespace: forked ? { kind: 'host' } : pidNs,
-      detached: true,
-      stdio: opts.stdio,
-      executable: ctx.stageExecutable,
-      ...(userns ? { userNamespace: { path: userns.userPath, newPid: forked } } : {}),
-    });
+    // A warm spare shim's stage has booted while the shim waited for its task; one that died
+    // meanwhile is replaced by a cold start.
+    warm = takeWarmInit(ctx, pidNs, userPlan, opts);
+    if (warm && !(await ctx.warmInit!.booted)) {
+      endWarmStage(sys, warm);
+      warm = undefined;
+    }
+    trace('spawning stage');
+    const spawnSpan = span('runtime.create.stage-spawn', { warm: warm !== undefined });
+    stage =
+      warm?.stage ??
+      spawnStage(sys, {
+        preserveFds: opts.preserveFds ?? 0,
+        extraFds: [...fixedFds, ...mountSources.map((m) => m.fd)],
+        pidNamespace: forked ? { kind: 'host' } : pidNs,
+        detached: true,
+        stdio: opts.stdio,
+        executable: ctx.stageExecutable,
+        ...(userns ? { userNamespace: { path: userns.userPath, newPid: forked } } : {}),
+      });
     spawnSpan.end();
+    // a warm stage's fds are placeholders: it receives them over its fd socket (InitBootstrap.handover)
+    const stageFds = warm ? fixedFds.map(() => -1) : stage.childFds;
     const childMountSources = mountSources.map((m, i) => ({ index: m.index, fd: stage!.childFds[fixedFds.length + i]! }));
     for (const { fd } of mountSources) sys.close(fd);
     mountSources = [];
@@ -205,6 +241,8 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     ctx.debug(`=> nsexec container setup: init stage ${initPid} started (pid namespace: ${pidNs.kind}${userns ? ', in a user namespace' : ''})`);
     record.pidStartTime = processStartTime(initPid) ?? '';
     ctx.store.save(record);
+    // compiled here (or read from the cache) while a cold stage boots: the stage only loads it
+    const seccompCompiled = seccomp ? traced('runtime.create.seccomp', () => ctx.seccompPrograms.compiled(seccomp)) : undefined;
     // The stage boots Node meanwhile and waits for its bootstrap message; nothing runs in the
     // container before it is in the cgroup.
     // 0622 whatever our umask: the init opens it for writing after switching to the container's user.
@@ -225,11 +263,17 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
     // only once Node has booted (see 'booted' in messages.ts); the stage does nothing of the
     // container's before its bootstrap, sent below
     const bootSpan = span('runtime.create.wait-boot');
-    if (!forked) await stageBooted(stage, 'init');
+    if (!forked && !warm) await stageBooted(stage, 'init');
     bootSpan.end();
     cgroup.addProcess(initPid);
     trace('cgroup joined');
 
+    if (warm) {
+      const w = warm;
+      traced('runtime.create.handover', () => handOverFds(sys, w, opts.stdio ?? [inheritable(0), inheritable(1), inheritable(2)], fixedFds));
+      sys.close(w.fdSocket);
+      w.fdSocket = -1;
+    }
     const runtimeHooks = [...(spec.hooks?.prestart ?? []), ...(spec.hooks?.createRuntime ?? [])];
     stage.send({
       mode: 'init',
@@ -240,11 +284,11 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       stateDir: dir,
       noPivot: opts.noPivot ?? false,
       preserveFds: opts.preserveFds ?? 0,
-      consoleSocketFd: consoleFd !== undefined ? stage.childFds[0] : undefined,
+      consoleSocketFd: consoleFd !== undefined ? stageFds[0] : undefined,
       seccompAgent:
         agentFd !== undefined
           ? {
-              fd: stage.childFds[consoleFd !== undefined ? 1 : 0]!,
+              fd: stageFds[consoleFd !== undefined ? 1 : 0]!,
               state: seccompAgentState({
                 ociVersion: spec.ociVersion,
                 id,
@@ -259,9 +303,10 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
       cgroupPath,
       hostCgroups: parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8')),
       lastCap: lastCap(),
-      seccomp,
+      ...(seccompCompiled ? { seccompCompiled } : { seccomp }),
       runtimeHooks: runtimeHooks.length > 0,
       ...(userns ? { userNamespace: true, mountSources: childMountSources } : {}),
+      ...(warm ? { handover: { socketFd: warm.stageFdSocket } } : {}),
     });
     trace('bootstrap sent');
     ctx.debug(`child process in init(): bootstrap sent to init stage ${initPid}`);
@@ -297,6 +342,7 @@ export async function createContainer(ctx: RuntimeContext, id: string, opts: Cre
   } catch (e) {
     for (const fd of [consoleFd, agentFd]) if (fd !== undefined) sys.close(fd);
     for (const { fd } of mountSources) sys.close(fd);
+    if (warm && warm.fdSocket >= 0) sys.close(warm.fdSocket);
     userns?.release();
     if (stage) {
       stage.close();

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { O, span, traced, type Sys } from '@gantry/linux';
+import { O, span, traced } from '@gantry/linux';
 import { ConfigError, InitError, RuntimeError } from '../errors';
 import { capabilityWarnings } from '../init/finalize';
 import { seccompFor } from '../init/seccomp-enabled';
@@ -8,7 +8,7 @@ import { withCloneFallback } from '../init/spawn-seccomp';
 import { connectSeccompAgent, seccompAgentState } from './seccomp-agent';
 import { PROC_NS_NAME } from '../init/namespaces';
 import { spawnStage, stageBooted, type StageHandle, type StdioFds } from '../process/spawn-stage';
-import type { WarmStage } from '../process/warm-stages';
+import { handOverFds } from '../process/warm-init';
 import type { SubCgroupPaths } from '../cgroups/sub-cgroup';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
@@ -59,23 +59,6 @@ function warmable(ctx: RuntimeContext, inUserNs: boolean, opts: ExecOptions): bo
   return ctx.warmStages !== undefined && !inUserNs && !opts.preserveFds && opts.stdio !== undefined;
 }
 
-/** Send a warm stage its stdio (/dev/null for 'ignore') and the other fds, in ExecBootstrap.handover's order. */
-function handOver(sys: Sys, warm: WarmStage, stdio: StdioFds, fds: number[]): void {
-  for (const fd of stdio) {
-    if (fd !== 'ignore') {
-      sys.sendFd(warm.fdSocket, fd, '');
-      continue;
-    }
-    const devNull = sys.open('/dev/null', O.RDWR | O.CLOEXEC);
-    try {
-      sys.sendFd(warm.fdSocket, devNull, '');
-    } finally {
-      sys.close(devNull);
-    }
-  }
-  for (const fd of fds) sys.sendFd(warm.fdSocket, fd, '');
-}
-
 /**
  * Start one more process inside a running container (runc exec). The exec stage runs in the host's
  * pid namespace, so the container never sees it; it joins the container's namespaces and cgroup,
@@ -112,7 +95,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, opts: Exe
     if (warm) {
       stage = warm.stage;
       try {
-        traced('runtime.exec.handover', () => handOver(sys, warm, opts.stdio!, passed));
+        traced('runtime.exec.handover', () => handOverFds(sys, warm, opts.stdio!, passed));
       } finally {
         sys.close(warm.fdSocket);
       }

@@ -112,7 +112,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
   const keepFds = new Set([ch.fd, fifoFd, ...(b.seccompAgent ? [b.seccompAgent.fd] : []), ...traceFds()]);
   const finalOptions = {
     lastCap: b.lastCap,
-    seccomp: b.seccomp,
+    seccomp: b.seccompCompiled ?? b.seccomp,
     preserveFds: b.preserveFds,
     keepFds,
     resetSignals: true,

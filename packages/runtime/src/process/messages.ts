@@ -25,6 +25,8 @@ export interface InitBootstrap {
   hostCgroups: HostCgroupMount[];
   lastCap: number;
   seccomp?: SeccompFilter;
+  /** The filter compiled by the parent (see ExecBootstrap.seccompCompiled), set instead of `seccomp`. */
+  seccompCompiled?: CompiledSeccomp;
   seccompAgent?: SeccompAgentHandoff;
   /** True when the parent has prestart/createRuntime hooks to run once namespaces exist. */
   runtimeHooks: boolean;
@@ -39,6 +41,12 @@ export interface InitBootstrap {
    * source, and could not bind a mount of another mount namespace anyway.
    */
   mountSources?: { index: number; fd: number }[];
+  /**
+   * A warm init stage (process/warm-init.ts), started before the container was known with
+   * /dev/null as stdio: stdin, stdout, stderr, the console socket and the seccomp agent come over
+   * the socket `socketFd` in this order, as ExecBootstrap.handover's do.
+   */
+  handover?: { socketFd: number };
 }
 
 /**

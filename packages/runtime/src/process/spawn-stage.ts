@@ -68,7 +68,8 @@ function ownNode(sys: Sys): StageExecutable {
   return new StageExecutable(sys, { node: process.execPath, bottomDir: DEFAULT_ROOT });
 }
 
-function inheritable(fd: number): number | 'ignore' {
+/** `fd` of this process if it is open, else /dev/null ('ignore'). */
+export function inheritable(fd: number): number | 'ignore' {
   try {
     fs.fstatSync(fd);
     return fd;

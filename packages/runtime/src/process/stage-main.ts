@@ -6,7 +6,7 @@
 import { linuxSys, span, traceBoot, traced, traceEnabled, traceProcess } from '@gantry/linux';
 import { preloadSeccomp } from '@gantry/linux';
 import { fdChannel, ParentGoneError } from './fd-channel';
-import { receiveHandover } from '../init/handover';
+import { receiveHandover, receiveInitHandover } from '../init/handover';
 import { runExec, runInit } from '../init/init-sequence';
 import { trace } from '../trace';
 import { preloadHooks } from '../hooks';
@@ -42,10 +42,10 @@ export function main(): void {
     waitSpan.end({ mode: msg.mode });
     trace('stage bootstrap received');
     if (msg.mode === 'init') {
-      if (msg.seccomp) preloadSeccomp();
+      if (msg.seccomp || msg.seccompCompiled) preloadSeccomp();
       if (msg.spec.hooks?.createContainer?.length || msg.spec.hooks?.startContainer?.length) preloadHooks();
       started = true;
-      runInit(sys, ch, msg);
+      runInit(sys, ch, msg.handover ? traced('stage.init.handover', () => receiveInitHandover(sys, msg)) : msg);
     } else if (msg.mode === 'exec') {
       if (msg.seccomp || msg.seccompCompiled) traced('stage.exec.load-seccomp', preloadSeccomp);
       started = true;

@@ -1,11 +1,12 @@
 import type { Sys } from '@gantry/linux';
 import type { StageExecutable } from './exe-guard';
 import { spawnStage, type StageHandle } from './spawn-stage';
+import { endWarmStage } from './warm-init';
 
 /** An exec stage started ahead of an exec, and the socket its fds will come through (SCM_RIGHTS). */
 export interface WarmStage {
   stage: StageHandle;
-  /** Our end of the fd socket. */
+  /** Our end of the fd socket (-1 once closed). */
   fdSocket: number;
   /** The stage's end, as an fd of the stage. */
   stageFdSocket: number;
@@ -89,12 +90,6 @@ export class WarmStages {
 
   /** End a warm stage that was taken and not used. */
   end(warm: WarmStage): void {
-    warm.stage.close();
-    this.sys.close(warm.fdSocket);
-    try {
-      process.kill(warm.stage.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
+    endWarmStage(this.sys, warm);
   }
 }

@@ -115,6 +115,79 @@ describeRoot('library', () => {
     }
   });
 
+  it('creates a container in an init stage started ahead, which waited alone in a pid namespace of its own', async () => {
+    const h = harness();
+    const warmInit = lib.WarmInitStage.start({ bottomDir: h.root });
+    expect(warmInit).toBeDefined();
+    const warm = warmInit!.pid!;
+    const ns = (pid: number, kind: string) => fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
+    const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    // booted and waiting for its bootstrap (stage.wait-bootstrap): blocked in a read, not running Node's start-up
+    expect(await warmInit!.booted).toBe(true);
+    // pid 1 of a new, empty pid namespace: no container's process can see it
+    expect(ns(warm, 'pid')).not.toBe(ns(process.pid, 'pid'));
+    expect(status(warm)).toMatch(new RegExp(`\nNSpid:\\s+${warm}\\s+1\n`));
+    // in our other namespaces and cgroup; stdio /dev/null, every other fd a socket (no file of anyone's)
+    for (const kind of ['mnt', 'net', 'ipc', 'uts', 'user']) expect(ns(warm, kind)).toBe(ns(process.pid, kind));
+    expect(fs.readFileSync(`/proc/${warm}/cgroup`, 'utf8')).toBe(fs.readFileSync(`/proc/${process.pid}/cgroup`, 'utf8'));
+    for (const fd of fs.readdirSync(`/proc/${warm}/fd`)) {
+      const target = fs.readlinkSync(`/proc/${warm}/fd/${fd}`);
+      if (Number(fd) <= 2) expect(target).toBe('/dev/null');
+      else if (!target.startsWith('socket:') && !target.startsWith('anon_inode:') && !target.startsWith('pipe:')) expect(target).toMatch(/\.jsonl$/);
+    }
+
+    const rt = new lib.Runtime({ root: h.root, warmInit: warmInit! });
+    const id = h.id('warminit');
+    const out = path.join(h.tmp, 'warminit-out.txt');
+    const err = path.join(h.tmp, 'warminit-err.txt');
+    const outFd = fs.openSync(out, 'w');
+    const errFd = fs.openSync(err, 'w');
+    try {
+      const created = await rt.create(id, {
+        bundle: h.bundleFor(['sh', '-c', 'echo pid-$$; echo to-err >&2; read x || echo stdin-empty; exit 5']),
+        stdio: ['ignore', outFd, errFd],
+      });
+      // the warm stage is the container's init now, in its cgroup and namespaces
+      expect(created.state.pid).toBe(warm);
+      expect(warmInit!.pid).toBeUndefined();
+      expect(rt.pids(id)).toEqual([warm]);
+      expect(ns(warm, 'mnt')).not.toBe(ns(process.pid, 'mnt'));
+      const exited = created.exited();
+      await rt.start(id);
+      expect(await exited).toBe(5);
+    } finally {
+      fs.closeSync(outFd);
+      fs.closeSync(errFd);
+    }
+    expect(fs.readFileSync(out, 'utf8')).toBe('pid-1\nstdin-empty\n');
+    expect(fs.readFileSync(err, 'utf8')).toBe('to-err\n');
+    await rt.delete(id);
+  });
+
+  it('ends an init stage started ahead that the container cannot use (the host pid namespace) and starts its own', async () => {
+    const h = harness();
+    const warmInit = lib.WarmInitStage.start({ bottomDir: h.root })!;
+    const warm = warmInit.pid!;
+    const rt = new lib.Runtime({ root: h.root, warmInit });
+    const id = h.id('hostpid');
+    const created = await rt.create(id, {
+      bundle: h.bundleFor(['true'], (c) => {
+        c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+      }),
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    expect(created.state.pid).not.toBe(warm);
+    await waitFor(
+      'the unused warm stage to end',
+      () => !fs.existsSync(`/proc/${warm}`) || /\nState:\s+Z/.test(fs.readFileSync(`/proc/${warm}/status`, 'utf8')),
+      10_000,
+    );
+    const exited = created.exited();
+    await rt.start(id);
+    expect(await exited).toBe(0);
+    await rt.delete(id);
+  });
+
   it('in a user namespace, the init is reparented to us and `exited` reaps it by pid', async () => {
     const h = harness();
     // the container's root (host uid 100000) must reach the rootfs
