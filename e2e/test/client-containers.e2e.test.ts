@@ -64,6 +64,17 @@ d('client: containers', () => {
     await client.containers.remove(Id);
   });
 
+  it('two starts of one container at once: one starts it, the other finds it running (304), as dockerd', async () => {
+    const { Id } = await client.containers.create({ Image: 'busybox', Tty: true, Cmd: ['sleep', '30'] });
+    // both used to create the task: the second failed (task already exists, a duplicate IP, or the
+    // shim's console socket bind EADDRINUSE) and its clean-up deleted the first one's task
+    const started = await Promise.all([client.containers.start(Id), client.containers.start(Id)]);
+    expect(started.sort()).toEqual([false, true]);
+    const { State } = await client.containers.inspect(Id);
+    expect({ Status: State.Status, Error: State.Error }).toEqual({ Status: 'running', Error: '' });
+    await client.containers.remove(Id, { force: true });
+  });
+
   it('follows logs of a running container until it exits', async () => {
     const { Id } = await client.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'for i in 1 2 3; do echo line$i; sleep 0.2; done'] });
     await client.containers.start(Id);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errdefs, linuxSys, traced, type Sys } from '@gantry/linux';
 import { ConsoleSocket, Runtime, type Process, type Resources, type CgroupStats, type WarmInitStage } from '@gantry/runtime';
@@ -75,6 +76,8 @@ export class TaskService {
   readonly runtime: Runtime;
   private readonly processes = new Map<string, TrackedProcess>();
   private container: { id: string; bundle: string; rootfsMounted: boolean } | undefined;
+  /** A create is under way (`container` is set only once it succeeded). */
+  private creating = false;
   private oomSeen = 0;
   private oomTimer: NodeJS.Timeout | undefined;
 
@@ -128,13 +131,25 @@ export class TaskService {
   private consoleFor(execId: string): ConsoleSocket {
     const name = `console-${execId || 'init'}.sock`;
     const inState = path.join(this.opts.stateDir, name);
-    if (!this.opts.consoleDir || Buffer.byteLength(inState) < 100) return ConsoleSocket.listen(inState);
     const hash = createHash('sha256').update(`${this.opts.stateDir}\0${execId}`).digest('hex').slice(0, 24);
-    return ConsoleSocket.listen(path.join(this.opts.consoleDir, `c-${hash}.sock`));
+    const p = !this.opts.consoleDir || Buffer.byteLength(inState) < 100 ? inState : path.join(this.opts.consoleDir, `c-${hash}.sock`);
+    // The name is this task's (one shim per task), so a file there is a dead shim's: one killed
+    // (kill -9) never removed it, and bind() failed with EADDRINUSE when the task was created again.
+    fs.rmSync(p, { force: true });
+    return ConsoleSocket.listen(p);
   }
 
   async create(req: CreateRequest): Promise<number> {
-    if (this.container) throw errdefs.alreadyExists(`task ${this.container.id} already exists in this shim`);
+    if (this.container || this.creating) throw errdefs.alreadyExists(`task ${this.container?.id ?? req.id} already exists in this shim`);
+    this.creating = true;
+    try {
+      return await this.createTask(req);
+    } finally {
+      this.creating = false;
+    }
+  }
+
+  private async createTask(req: CreateRequest): Promise<number> {
     // the rootfs the client prepared (overlay, bind), mounted at <bundle>/rootfs
     const rootfsMounted = traced('shim.create.rootfs', () => mountRootfs(this.sys, req.bundle, req.rootfs)) > 0;
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);

@@ -72,6 +72,8 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
   // Deletes in flight, by namespace/id: a second Delete of the same task shares the first one's
   // result, and a Create waits for it, instead of finding the old shim half-stopped.
   const deleting = new Map<string, Promise<tasks.DeleteResponse>>();
+  // Creates in flight, by namespace/id (see create)
+  const creating = new Set<string>();
   async function deleteTask(ns: string, r: tasks.DeleteTaskRequest): Promise<tasks.DeleteResponse> {
     const dead = shims.deadTask(ns, r.containerId);
     if (dead && !shims.get(ns, r.containerId)) {
@@ -98,56 +100,69 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
     }
   }
 
+  /** Tasks.Create once the id is claimed: the bundle written, the shim started, the task created in it. */
+  async function createTask(ns: string, r: tasks.CreateTaskRequest, specAny: protobuf.Any): Promise<tasks.CreateTaskResponse> {
+    if (r.checkpoint) throw failedPrecondition('checkpoint restore is not supported');
+    let spec: OciSpecLike;
+    try {
+      spec = JSON.parse(Buffer.from(specAny.value).toString('utf8')) as OciSpecLike;
+    } catch (e) {
+      throw invalidArgument(`container ${r.containerId} has an invalid spec: ${(e as Error).message}`);
+    }
+    // With rootfs mounts the shim mounts them at <bundle>/rootfs, as containerd's shims do.
+    if (r.rootfs.length > 0) spec.root = { ...(spec.root ?? {}), path: 'rootfs' };
+    if (!spec.linux) spec.linux = {};
+    if (!spec.linux.cgroupsPath) spec.linux.cgroupsPath = `/${ns}/${r.containerId}`;
+    const bundle = shims.bundleDir(ns, r.containerId);
+    fs.mkdirSync(bundle, { recursive: true, mode: 0o711 });
+    writeJsonAtomic(path.join(bundle, 'config.json'), spec);
+    let h: ShimHandle | undefined;
+    try {
+      h = await traced('containerd.tasks.create.shim-start', () => shims.start(ns, r.containerId, bundle)).catch((e: unknown) => {
+        throw wrapError(e, 'failed to start shim');
+      });
+      const res = await callShim(
+        h,
+        h.client.create,
+        shim.CreateTaskRequest.fromPartial({
+          id: r.containerId,
+          bundle,
+          rootfs: r.rootfs,
+          terminal: r.terminal,
+          stdin: r.stdin,
+          stdout: r.stdout,
+          stderr: r.stderr,
+          options: r.options,
+        }),
+        60000,
+      ).catch((e: unknown) => {
+        // containerd's words; the shim's message (the runtime's own at its end) and code are kept
+        throw wrapError(e, 'failed to create shim task');
+      });
+      return { containerId: r.containerId, pid: res.pid };
+    } catch (e) {
+      // clean-up trouble must not hide why the create failed
+      if (h) await shims.stop(h).catch((err: unknown) => log.warn('cleanup after failed create', { id: r.containerId, error: String(err) }));
+      else fs.rmSync(bundle, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
   return {
     create: unary(log, 'Tasks.Create', async (r: tasks.CreateTaskRequest, md) => {
       const ns = requireNamespace(md);
       const specAny = containers.spec(ns, r.containerId);
       if (!specAny) throw notFound(`container ${r.containerId} not found`);
-      await deleting.get(`${ns}/${r.containerId}`)?.catch(() => undefined);
-      if (shims.get(ns, r.containerId) || shims.deadTask(ns, r.containerId)) throw alreadyExists(`task ${r.containerId} already exists`);
-      if (r.checkpoint) throw failedPrecondition('checkpoint restore is not supported');
-      let spec: OciSpecLike;
+      const key = `${ns}/${r.containerId}`;
+      await deleting.get(key)?.catch(() => undefined);
+      // checked and claimed in one step: the shim is known only once it serves, and a second Create
+      // meanwhile started a second shim on the same socket, whose console socket bind failed (EADDRINUSE)
+      if (creating.has(key) || shims.get(ns, r.containerId) || shims.deadTask(ns, r.containerId)) throw alreadyExists(`task ${r.containerId} already exists`);
+      creating.add(key);
       try {
-        spec = JSON.parse(Buffer.from(specAny.value).toString('utf8')) as OciSpecLike;
-      } catch (e) {
-        throw invalidArgument(`container ${r.containerId} has an invalid spec: ${(e as Error).message}`);
-      }
-      // With rootfs mounts the shim mounts them at <bundle>/rootfs, as containerd's shims do.
-      if (r.rootfs.length > 0) spec.root = { ...(spec.root ?? {}), path: 'rootfs' };
-      if (!spec.linux) spec.linux = {};
-      if (!spec.linux.cgroupsPath) spec.linux.cgroupsPath = `/${ns}/${r.containerId}`;
-      const bundle = shims.bundleDir(ns, r.containerId);
-      fs.mkdirSync(bundle, { recursive: true, mode: 0o711 });
-      writeJsonAtomic(path.join(bundle, 'config.json'), spec);
-      let h: ShimHandle | undefined;
-      try {
-        h = await traced('containerd.tasks.create.shim-start', () => shims.start(ns, r.containerId, bundle)).catch((e: unknown) => {
-          throw wrapError(e, 'failed to start shim');
-        });
-        const res = await callShim(
-          h,
-          h.client.create,
-          shim.CreateTaskRequest.fromPartial({
-            id: r.containerId,
-            bundle,
-            rootfs: r.rootfs,
-            terminal: r.terminal,
-            stdin: r.stdin,
-            stdout: r.stdout,
-            stderr: r.stderr,
-            options: r.options,
-          }),
-          60000,
-        ).catch((e: unknown) => {
-          // containerd's words; the shim's message (the runtime's own at its end) and code are kept
-          throw wrapError(e, 'failed to create shim task');
-        });
-        return { containerId: r.containerId, pid: res.pid };
-      } catch (e) {
-        // clean-up trouble must not hide why the create failed
-        if (h) await shims.stop(h).catch((err: unknown) => log.warn('cleanup after failed create', { id: r.containerId, error: String(err) }));
-        else fs.rmSync(bundle, { recursive: true, force: true });
-        throw e;
+        return await createTask(ns, r, specAny);
+      } finally {
+        creating.delete(key);
       }
     }),
     start: unary(log, 'Tasks.Start', async (r: tasks.StartRequest, md) => {

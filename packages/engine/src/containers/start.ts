@@ -12,7 +12,14 @@ import { setRunning, setStartFailed, type ContainerRecord } from './record';
 import { EXIT_START_FAILED, startFailure, type StartFailure } from './start-error';
 
 export async function start(m: ContainerManager, ref: string): Promise<void> {
-  const rec = m.store.get(ref);
+  let rec = m.store.get(ref);
+  // One start at a time (dockerd holds the container's lock): a second `docker start` meanwhile
+  // waits for the first, then finds the container running. Two at once both created the task: the
+  // second failed (task already exists, or a duplicate IP) and its clean-up deleted the first's.
+  for (let p = m.pendingStarts.get(rec.Id); p; p = m.pendingStarts.get(rec.Id)) {
+    await p;
+    rec = m.store.get(ref);
+  }
   if (rec.State.Running) {
     if (rec.State.Paused) throw errdefs.conflict(`cannot start a paused container, try unpause instead`);
     throw errdefs.notModified();

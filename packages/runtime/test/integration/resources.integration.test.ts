@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { CLI, describeRoot, readOr, sleep, useHarness, waitFor } from './helpers';
+import { CLI, describeRoot, pidAlive, readOr, sleep, useHarness, waitFor } from './helpers';
 
 const MiB = 1024 * 1024;
 
@@ -35,13 +35,18 @@ describeRoot('resources (root integration)', () => {
     expect(fs.existsSync(mem)).toBe(false);
   });
 
-  it("runs and execs in a 6 MiB container (Docker's smallest -m): Node's start-up in the stages is not the container's", () => {
+  it("runs and execs in a 6 MiB container (Docker's smallest -m): Node's start-up in the stages is not the container's", async () => {
     const h = H();
     const id = h.id('tiny');
     const b = h.bundleFor(['sh', '-c', 'echo started; sleep 300'], (c) => {
       c.linux.resources.memory = { limit: 6 * MiB, swap: 6 * MiB };
     });
     const log = h.runDetached(id, b);
+    // `run -d` returns once the init has been told to exec the program, not once the program has
+    // run: on a loaded machine the log was still empty then (about 1 run in 50 under two loops).
+    // Wait for the output, or for the init to die (killed at its start: the other way to an empty log).
+    const pid: number = h.state(id).pid;
+    await waitFor('the container to print "started" or die', () => readOr(log).includes('started') || !pidAlive(pid), 10_000);
     expect(readOr(log)).toContain('started');
     expect(h.ok(['exec', id, 'sh', '-c', 'echo exec-ok']).trim()).toBe('exec-ok');
     const mem = `/sys/fs/cgroup/memory/gantry/${id}`;
