@@ -19,7 +19,7 @@ function sizeOf(v: unknown): TerminalSize | undefined {
 }
 
 /** Splits concatenated JSON objects (no nesting needed: a size is flat). */
-export class JsonObjectSplitter {
+class JsonObjectSplitter {
   private buf = '';
 
   /** The complete objects `text` finishes; throws on garbage or an oversized object. */

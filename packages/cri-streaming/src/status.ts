@@ -18,8 +18,8 @@ export interface Status {
   code?: number;
 }
 
-export const NON_ZERO_EXIT_CODE_REASON = 'NonZeroExitCode';
-export const EXIT_CODE_CAUSE = 'ExitCode';
+const NON_ZERO_EXIT_CODE_REASON = 'NonZeroExitCode';
+const EXIT_CODE_CAUSE = 'ExitCode';
 
 export const successStatus = (): Status => ({ metadata: {}, status: 'Success' });
 

@@ -5,9 +5,9 @@
  */
 import { SpdyProtocolError } from './errors';
 
-export const SPDY_VERSION = 3;
+const SPDY_VERSION = 3;
 
-export const ControlType = {
+const ControlType = {
   SynStream: 1,
   SynReply: 2,
   RstStream: 3,
@@ -18,8 +18,8 @@ export const ControlType = {
   WindowUpdate: 9,
 } as const;
 
-export const FLAG_FIN = 0x01;
-export const FLAG_UNIDIRECTIONAL = 0x02;
+const FLAG_FIN = 0x01;
+const FLAG_UNIDIRECTIONAL = 0x02;
 
 /** RST_STREAM status codes. */
 export const RstStatus = {

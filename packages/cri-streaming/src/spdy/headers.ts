@@ -17,11 +17,6 @@ export function headersOf(record: Record<string, string | string[]>): SpdyHeader
   return h;
 }
 
-/** The first value of a header, by any case of its name. */
-export function headerValue(h: SpdyHeaders, name: string): string | undefined {
-  return h.get(name.toLowerCase())?.[0];
-}
-
 export function encodeHeaderBlock(h: SpdyHeaders): Buffer {
   const parts: Buffer[] = [];
   const count = Buffer.alloc(4);
