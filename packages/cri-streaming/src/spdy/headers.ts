@@ -93,6 +93,10 @@ export class HeaderCompressor {
       parts.push(h, piece);
       if (block.length === 0) break;
     }
+    // The sync-flush marker (an empty stored block), as zlib's Z_SYNC_FLUSH writes: Go's inflater
+    // hands out a stored block's bytes only once it reads the next block header, which must be
+    // inside this frame.
+    parts.push(Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]));
     return Buffer.concat(parts);
   }
 }
