@@ -14,6 +14,10 @@ import { lifecycleCommands } from './commands/lifecycle';
 import { logsCommand } from './commands/logs';
 import { psCommand } from './commands/ps';
 import { versionCommand } from './commands/version';
+import { pullCommand, pushCommand } from './commands/pull';
+import { historyCommand } from './commands/history';
+import { saveCommand, loadCommand } from './commands/save-load';
+import { commitCommand, importCommand } from './commands/commit-import';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('gantry')
@@ -29,6 +33,13 @@ export function buildProgram(ctx: CliContext): Command {
   lifecycleCommands(program, ctx);
   imageOpCommands(program, ctx);
   logsCommand(program, ctx);
+  pullCommand(program, ctx);
+  pushCommand(program, ctx);
+  historyCommand(program, ctx);
+  saveCommand(program, ctx);
+  loadCommand(program, ctx);
+  commitCommand(program, ctx);
+  importCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(silence);
   return program;

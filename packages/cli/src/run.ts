@@ -2,6 +2,7 @@
 import { CommanderError } from 'commander';
 import { processContext, type CliContext } from './context';
 import { describeError } from './errors';
+import { goBoolFlags } from './options';
 import { buildProgram, usageError } from './program';
 
 export async function runCli(argv: readonly string[], ctx?: CliContext): Promise<number> {
@@ -12,7 +13,7 @@ export async function runCli(argv: readonly string[], ctx?: CliContext): Promise
     program.hook('preAction', (root) => {
       host = root.opts<{ host?: string }>().host;
     });
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(goBoolFlags(argv), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
