@@ -20,11 +20,17 @@ import { saveCommand, loadCommand } from './commands/save-load';
 import { commitCommand, importCommand } from './commands/commit-import';
 import { networkCommand } from './commands/network';
 import { volumeCommand } from './commands/volume';
+import { systemCommands } from './commands/system';
+import { contextCommand } from './commands/context';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('gantry')
     .description('A docker-compatible command line for gantryd')
     .option('-H, --host <host>', 'Daemon socket to connect to')
+    .option(
+      '-c, --context <string>',
+      'Name of the context to use to connect to the daemon (overrides GANTRY_HOST and the default context set with "gantry context use")',
+    )
     .version(`Gantry version ${CLI_VERSION}`, '-v, --version', 'Print version information and quit')
     .showSuggestionAfterError(true)
     .enablePositionalOptions();
@@ -44,6 +50,8 @@ export function buildProgram(ctx: CliContext): Command {
   importCommand(program, ctx);
   networkCommand(program, ctx);
   volumeCommand(program, ctx);
+  systemCommands(program, ctx);
+  contextCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of allCommands(program)) c.exitOverride().configureOutput(silence);
   return program;
