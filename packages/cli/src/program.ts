@@ -22,6 +22,8 @@ import { networkCommand } from './commands/network';
 import { volumeCommand } from './commands/volume';
 import { systemCommands } from './commands/system';
 import { contextCommand } from './commands/context';
+import { imageCommand } from './commands/image';
+import { loginCommands } from './commands/login';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('gantry')
@@ -52,6 +54,8 @@ export function buildProgram(ctx: CliContext): Command {
   volumeCommand(program, ctx);
   systemCommands(program, ctx);
   contextCommand(program, ctx);
+  imageCommand(program, ctx);
+  loginCommands(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of allCommands(program)) c.exitOverride().configureOutput(silence);
   return program;
