@@ -24,6 +24,7 @@ import { systemCommands } from './commands/system';
 import { contextCommand } from './commands/context';
 import { imageCommand } from './commands/image';
 import { loginCommands } from './commands/login';
+import { buildCommand } from './commands/build';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('gantry')
@@ -54,7 +55,8 @@ export function buildProgram(ctx: CliContext): Command {
   volumeCommand(program, ctx);
   systemCommands(program, ctx);
   contextCommand(program, ctx);
-  imageCommand(program, ctx);
+  imageCommand(program, ctx, [buildCommand]);
+  buildCommand(program, ctx);
   loginCommands(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of allCommands(program)) c.exitOverride().configureOutput(silence);
