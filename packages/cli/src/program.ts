@@ -25,6 +25,7 @@ import { contextCommand } from './commands/context';
 import { imageCommand } from './commands/image';
 import { loginCommands } from './commands/login';
 import { buildCommand } from './commands/build';
+import { completionCommand } from './commands/completion';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('gantry')
@@ -57,6 +58,7 @@ export function buildProgram(ctx: CliContext): Command {
   contextCommand(program, ctx);
   imageCommand(program, ctx, [buildCommand]);
   buildCommand(program, ctx);
+  completionCommand(program, ctx);
   loginCommands(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of allCommands(program)) c.exitOverride().configureOutput(silence);
