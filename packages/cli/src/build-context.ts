@@ -11,7 +11,7 @@ import { compileDockerignore, type IgnoreMatcher } from '@gantry/dockerfile';
 import { CliError } from './errors';
 import { END_OF_ARCHIVE, padding, tarHeader } from './tar-writer';
 
-export interface ContextOptions {
+interface ContextOptions {
   /** The Dockerfile's path relative to the context (always sent). */
   dockerfile: string;
   /** A Dockerfile's text to add (from stdin): sent as `name`. */
@@ -33,7 +33,7 @@ function matcherOf(dir: string): IgnoreMatcher | undefined {
 }
 
 /** The paths a context sends, sorted as docker walks them (lexically, directories before their content). */
-export function contextPaths(dir: string, keep: readonly string[]): string[] {
+function contextPaths(dir: string, keep: readonly string[]): string[] {
   const ignore = matcherOf(dir);
   const out: string[] = [];
   const walk = (rel: string): void => {

@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { AuthConfig } from '@gantry/client';
-import { parseReference } from '@gantry/oci';
 
 export const HUB_KEY = 'https://index.docker.io/v1/';
 
@@ -17,7 +16,7 @@ interface ConfigFile {
   [key: string]: unknown;
 }
 
-export function dockerConfigPath(env: NodeJS.ProcessEnv): string {
+function dockerConfigPath(env: NodeJS.ProcessEnv): string {
   return join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'config.json');
 }
 
@@ -34,11 +33,6 @@ function readConfig(path: string): ConfigFile {
 export function registryKey(server: string): string {
   const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   return host === 'docker.io' || host === 'index.docker.io' || host === 'registry-1.docker.io' ? HUB_KEY : host;
-}
-
-/** The registry an image reference names (docker.io when it names none). */
-export function registryOf(image: string): string {
-  return parseReference(image).domain;
 }
 
 export function loadAuth(env: NodeJS.ProcessEnv, server: string): AuthConfig | undefined {

@@ -66,7 +66,7 @@ export function buildProgram(ctx: CliContext): Command {
 }
 
 /** A command and every command under it (`network ls` is a subcommand of `network`). */
-export function allCommands(c: Command): Command[] {
+function allCommands(c: Command): Command[] {
   return [c, ...c.commands.flatMap(allCommands)];
 }
 

@@ -49,7 +49,7 @@ export function progressBar(d: Detail, width: number, nowSeconds: number): strin
   return bar + numbers + left;
 }
 
-export interface ProgressOptions extends TermInfo {
+interface ProgressOptions extends TermInfo {
   /** For the time left of a bar (tests fix it). */
   now?: () => number;
 }

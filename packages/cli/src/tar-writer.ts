@@ -4,7 +4,7 @@
  * and symlinks only: what a context directory holds and the daemon reads.
  */
 
-export interface TarEntry {
+interface TarEntry {
   name: string;
   type: 'file' | 'dir' | 'symlink';
   mode: number;

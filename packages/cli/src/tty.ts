@@ -20,8 +20,3 @@ export function termInfo(out: unknown, env: NodeJS.ProcessEnv): TermInfo {
   const noColour = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
   return { tty, width, colour: tty && !noColour };
 }
-
-/** SGR-wraps text when colour is on. */
-export function paint(on: boolean, code: string, text: string): string {
-  return on ? `\x1b[${code}m${text}\x1b[0m` : text;
-}

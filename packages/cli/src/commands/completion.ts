@@ -65,7 +65,7 @@ interface Node {
 }
 
 /** Every command path with its subcommands (and aliases), flags and argument kind. */
-export function completionTable(program: Command): Node[] {
+function completionTable(program: Command): Node[] {
   const out: Node[] = [];
   const visit = (c: Command, path: string): void => {
     const visible = c.commands.filter((s) => !s.name().startsWith('__'));
@@ -137,7 +137,7 @@ function aliasPairs(program: Command): [string, string][] {
   return out;
 }
 
-export function bashCompletion(program: Command): string {
+function bashCompletion(program: Command): string {
   return `# gantry completion for bash: source it, or put it in /etc/bash_completion.d/gantry
 ${lookups(completionTable(program), aliasPairs(program))}
 _gantry() {
@@ -161,7 +161,7 @@ complete -F _gantry gantry
 `;
 }
 
-export function zshCompletion(program: Command): string {
+function zshCompletion(program: Command): string {
   return `#compdef gantry
 # gantry completion for zsh: put it on $fpath as _gantry, or source it after compinit
 ${lookups(completionTable(program), aliasPairs(program))}

@@ -11,7 +11,7 @@ import { collect, toFilters } from '../options';
 import { sinceValue } from './logs';
 
 /** docker's `info` text: the client's lines, then the server's, each as docker orders them. */
-export function infoText(info: SystemInfo, context: string): string {
+function infoText(info: SystemInfo, context: string): string {
   const l: string[] = ['Client:', ` Version:    ${CLI_VERSION}`, ` Context:    ${context}`, ' Debug Mode: false', '', 'Server:'];
   l.push(
     ` Containers: ${info.Containers}`,
@@ -103,7 +103,7 @@ class DfRow {
 }
 
 /** The four rows of `system df`, with docker's arithmetic for what is reclaimable. */
-export function dfRows(du: SystemDataUsage): DfRow[] {
+function dfRows(du: SystemDataUsage): DfRow[] {
   const images: ImageSummary[] = du.Images ?? [];
   const used = images.filter((i) => i.Containers > 0 && i.Size >= 0 && i.SharedSize >= 0).reduce((n, i) => n + i.Size - i.SharedSize, 0);
   const cs: ContainerSummary[] = du.Containers ?? [];
@@ -124,7 +124,7 @@ export function dfRows(du: SystemDataUsage): DfRow[] {
 }
 
 /** docker's event line: time, type, action, actor, sorted attributes. */
-export function eventLine(e: EventMessage): string {
+function eventLine(e: EventMessage): string {
   const at = e.timeNano !== 0 ? nanoTime(e.time, e.timeNano) : e.time !== 0 ? nanoTime(e.time, e.time * 1e9) : '';
   const attrs = Object.entries(e.Actor.Attributes ?? {})
     .map(([k, v]) => `${k}=${v}`)
