@@ -23,3 +23,17 @@ export function toFilters(values: readonly string[] | undefined): Filters | unde
   }
   return out;
 }
+
+/** docker's boolean flags that default to true, which commander spells `--no-<name>` to turn off. */
+const DEFAULT_TRUE = new Set(['pause', 'human']);
+
+/** Rewrites docker's `--pause=false` / `--human=true` (Go's bool flag syntax) into commander's `--no-pause` / `--human`. */
+export function goBoolFlags(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((a, i) => {
+    if (end >= 0 && i > end) return a;
+    const m = /^--([a-z-]+)=(true|false|1|0)$/.exec(a);
+    if (m === null || !DEFAULT_TRUE.has(m[1]!)) return a;
+    return m[2] === 'false' || m[2] === '0' ? `--no-${m[1]!}` : `--${m[1]!}`;
+  });
+}

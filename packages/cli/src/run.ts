@@ -1,7 +1,9 @@
 /** Runs one command line and returns its exit status; every error becomes docker's message on stderr. */
 import { CommanderError } from 'commander';
 import { processContext, type CliContext } from './context';
+import { resolveEndpoint } from './contexts';
 import { describeError } from './errors';
+import { goBoolFlags } from './options';
 import { buildProgram, usageError } from './program';
 
 export async function runCli(argv: readonly string[], ctx?: CliContext): Promise<number> {
@@ -10,9 +12,9 @@ export async function runCli(argv: readonly string[], ctx?: CliContext): Promise
   const program = buildProgram(c);
   try {
     program.hook('preAction', (root) => {
-      host = root.opts<{ host?: string }>().host;
+      host = resolveEndpoint(root.opts<{ host?: string; context?: string }>(), c.env).host;
     });
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(goBoolFlags(argv), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
