@@ -13,6 +13,7 @@ import { inspectCommand } from './commands/inspect';
 import { lifecycleCommands } from './commands/lifecycle';
 import { logsCommand } from './commands/logs';
 import { psCommand } from './commands/ps';
+import { createCommand, runCommand } from './commands/run';
 import { versionCommand } from './commands/version';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -29,6 +30,8 @@ export function buildProgram(ctx: CliContext): Command {
   lifecycleCommands(program, ctx);
   imageOpCommands(program, ctx);
   logsCommand(program, ctx);
+  runCommand(program, ctx);
+  createCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(silence);
   return program;
