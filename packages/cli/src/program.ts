@@ -14,6 +14,11 @@ import { lifecycleCommands } from './commands/lifecycle';
 import { logsCommand } from './commands/logs';
 import { psCommand } from './commands/ps';
 import { createCommand, runCommand } from './commands/run';
+import { startCommands } from './commands/start';
+import { attachCommand } from './commands/attach';
+import { execCommand } from './commands/exec';
+import { containerOpCommands } from './commands/container-ops';
+import { updateCommand } from './commands/update';
 import { versionCommand } from './commands/version';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -32,6 +37,11 @@ export function buildProgram(ctx: CliContext): Command {
   logsCommand(program, ctx);
   runCommand(program, ctx);
   createCommand(program, ctx);
+  startCommands(program, ctx);
+  attachCommand(program, ctx);
+  execCommand(program, ctx);
+  containerOpCommands(program, ctx);
+  updateCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(silence);
   return program;
