@@ -19,6 +19,7 @@ import { attachCommand } from './commands/attach';
 import { execCommand } from './commands/exec';
 import { containerOpCommands } from './commands/container-ops';
 import { updateCommand } from './commands/update';
+import { cpCommand } from './commands/cp';
 import { versionCommand } from './commands/version';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CliContext): Command {
   execCommand(program, ctx);
   containerOpCommands(program, ctx);
   updateCommand(program, ctx);
+  cpCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(silence);
   return program;
