@@ -20,6 +20,7 @@ import { execCommand } from './commands/exec';
 import { containerOpCommands } from './commands/container-ops';
 import { updateCommand } from './commands/update';
 import { cpCommand } from './commands/cp';
+import { statsCommand } from './commands/stats';
 import { versionCommand } from './commands/version';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
   containerOpCommands(program, ctx);
   updateCommand(program, ctx);
   cpCommand(program, ctx);
+  statsCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(silence);
   return program;
