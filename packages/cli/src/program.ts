@@ -21,6 +21,7 @@ import { containerOpCommands } from './commands/container-ops';
 import { updateCommand } from './commands/update';
 import { cpCommand } from './commands/cp';
 import { statsCommand } from './commands/stats';
+import { containerCommand } from './commands/container';
 import { versionCommand } from './commands/version';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -46,6 +47,7 @@ export function buildProgram(ctx: CliContext): Command {
   updateCommand(program, ctx);
   cpCommand(program, ctx);
   statsCommand(program, ctx);
+  containerCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(silence);
   return program;
@@ -54,8 +56,13 @@ export function buildProgram(ctx: CliContext): Command {
 /** The usage error docker would print for commander's error, or undefined for help/version (status 0). */
 export function usageError(e: CommanderError, argv: readonly string[], program: Command): CliError | undefined {
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return undefined;
-  const sub = program.commands.find((c) => argv.includes(c.name()));
-  const path = sub === undefined ? 'gantry' : `gantry ${sub.name()}`;
+  const named = (cmds: readonly Command[], w: string | undefined): Command | undefined => cmds.find((c) => c.name() === w || c.aliases().includes(w ?? ''));
+  const at = argv.findIndex((w) => named(program.commands, w) !== undefined);
+  const top = at < 0 ? undefined : named(program.commands, argv[at]);
+  // a management command's subcommand (`container run`) is the one the message is about
+  const nested = top === undefined ? undefined : named(top.commands, argv[at + 1]);
+  const sub = nested ?? top;
+  const path = ['gantry', top?.name(), nested?.name()].filter((n) => n !== undefined).join(' ');
   const suggestion = /\(Did you mean (.+)\?\)/.exec(e.message)?.[1];
   const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
   switch (e.code) {
