@@ -22,7 +22,7 @@ export interface ExecOptions {
 
 /** The exec create body docker sends for these flags. */
 export function execRequest(cmd: readonly string[], o: ExecOptions, env: NodeJS.ProcessEnv, consoleSize?: [number, number]): ExecCreateRequest {
-  const envs = [...(o.envFile ?? []).flatMap(readKeyValueFile), ...(o.env ?? [])].map((e) => envEntry(e, env));
+  const envs = [...(o.envFile ?? []).flatMap((f) => readKeyValueFile(f, env)), ...(o.env ?? [])].map((e) => envEntry(e, env));
   const body: ExecCreateRequest = {
     User: o.user ?? '',
     Privileged: o.privileged === true,

@@ -266,8 +266,8 @@ export function createRequest(
   }
   const mounts: Mount[] = (o.mount ?? []).map(mountSpec);
 
-  const envs = [...(o.envFile ?? []).flatMap(readKeyValueFile), ...(o.env ?? [])].map((e) => envEntry(e, env));
-  const labels = keyValues([...(o.labelFile ?? []).flatMap(readKeyValueFile), ...(o.label ?? [])], '--label');
+  const envs = [...(o.envFile ?? []).flatMap((f) => readKeyValueFile(f, env)), ...(o.env ?? [])].map((e) => envEntry(e, env));
+  const labels = keyValues([...(o.labelFile ?? []).flatMap((f) => readKeyValueFile(f, env)), ...(o.label ?? [])], '--label');
 
   let healthcheck: ContainerCreateRequest['Healthcheck'];
   const healthTuned = [o.healthInterval, o.healthTimeout, o.healthStartPeriod, o.healthStartInterval, o.healthRetries].some((x) => x !== undefined);

@@ -184,8 +184,11 @@ export function deviceSpec(spec: string): DeviceMapping {
   return { PathOnHost: host, PathInContainer: inContainer, CgroupPermissions: perms };
 }
 
-/** `KEY=value` lines of an env or label file (comments and blank lines skipped). */
-export function readKeyValueFile(path: string): string[] {
+/**
+ * `KEY=value` lines of an env or label file (comments and blank lines skipped); a bare `KEY` takes
+ * the CLI's own value and is dropped when that is unset (as docker reads these files).
+ */
+export function readKeyValueFile(path: string, env: NodeJS.ProcessEnv): string[] {
   let text: string;
   try {
     text = fs.readFileSync(path, 'utf8');
@@ -195,7 +198,8 @@ export function readKeyValueFile(path: string): string[] {
   return text
     .split(/\r?\n/)
     .map((l) => l.replace(/^\s+/, ''))
-    .filter((l) => l !== '' && !l.startsWith('#'));
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .flatMap((l) => (l.includes('=') ? [l] : env[l] === undefined ? [] : [`${l}=${env[l] ?? ''}`]));
 }
 
 /** An env entry: `K=v` as is, a bare `K` takes the CLI's own value (and is sent bare when unset), as docker does. */
