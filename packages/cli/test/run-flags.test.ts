@@ -16,7 +16,14 @@ import { updateRequest } from '../src/commands/update';
 import { runFailureStatus } from '../src/commands/run';
 import { portLines } from '../src/commands/container-ops';
 import { splitCpArg } from '../src/commands/cp';
-import captured from './fixtures/docker-create-bodies.json';
+import * as fs from 'node:fs';
+
+interface Captured {
+  args: string[];
+  request: string;
+  body: unknown;
+}
+const captured = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'docker-create-bodies.json'), 'utf8')) as Captured[];
 
 const MAPS = new Set(['ExposedPorts', 'Volumes', 'Labels', 'Sysctls', 'Tmpfs', 'StorageOpt', 'Annotations']);
 
@@ -60,7 +67,7 @@ describe('run/create bodies are what docker sends', () => {
   beforeAll(() => process.chdir(path.join(__dirname, 'fixtures')));
   afterAll(() => process.chdir(cwd));
 
-  it.each(captured.map((c) => [c.args.join(' '), c] as const))('%s', (_n, c) => {
+  it.each(captured.map((c): [string, Captured] => [c.args.join(' '), c]))('%s', (_n: string, c: Captured) => {
     const r = bodyFor(c.args);
     expect(norm(r.body)).toEqual(c.body);
     expect(`/v1.45/containers/create?name=${r.name}`).toBe(c.request);
