@@ -16,6 +16,8 @@ import { updateRequest } from '../src/commands/update';
 import { runFailureStatus } from '../src/commands/run';
 import { portLines } from '../src/commands/container-ops';
 import { splitCpArg } from '../src/commands/cp';
+import { progressLine, withTag } from '../src/container/pull';
+import { cpuPercent, memoryUsage } from '../src/container/stats-row';
 import * as fs from 'node:fs';
 
 interface Captured {
@@ -173,5 +175,31 @@ describe('values', () => {
     expect(splitCpArg('c1:/etc')).toEqual({ container: 'c1', path: '/etc' });
     expect(splitCpArg('./a:b')).toEqual({ path: './a:b' });
     expect(splitCpArg('-')).toEqual({ path: '-' });
+  });
+});
+
+describe('pull lines and stats columns', () => {
+  it('names the image as docker does, prints progress without bars', () => {
+    expect(withTag('busybox')).toBe('busybox:latest');
+    expect(withTag('reg:5000/a/b')).toBe('reg:5000/a/b:latest');
+    expect(withTag('a@sha256:00')).toBe('a@sha256:00');
+    expect(progressLine({ id: 'abc', status: 'Pull complete' })).toBe('abc: Pull complete');
+    expect(progressLine({ id: 'abc', status: 'Downloading', progressDetail: { current: 10, total: 20 } })).toBeUndefined();
+    expect(progressLine({ status: 'Digest: sha256:00' })).toBe('Digest: sha256:00');
+  });
+
+  it('CPU % from two readings, memory without the inactive page cache', () => {
+    const s = {
+      read: '',
+      preread: '',
+      num_procs: 0,
+      pids_stats: {},
+      cpu_stats: { cpu_usage: { total_usage: 3e9, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: 20e9, online_cpus: 2 },
+      precpu_stats: { cpu_usage: { total_usage: 2e9, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: 10e9 },
+      memory_stats: { usage: 1000, limit: 4000, stats: { inactive_file: 200 } },
+      blkio_stats: {},
+    };
+    expect(cpuPercent(s)).toBeCloseTo(20);
+    expect(memoryUsage(s)).toBe(800);
   });
 });

@@ -16,7 +16,7 @@ export function progressLine(m: JsonMessage): string | undefined {
   return m.id !== undefined && m.id !== '' ? `${m.id}: ${m.status}` : m.status;
 }
 
-export async function pullImage(ctx: CliContext, image: string, platform: string | undefined, quiet: boolean): Promise<void> {
+async function pullImage(ctx: CliContext, image: string, platform: string | undefined, quiet: boolean): Promise<void> {
   const ref = withTag(image);
   const at = ref.indexOf('@');
   const colon = ref.lastIndexOf(':');
