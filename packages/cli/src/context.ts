@@ -8,6 +8,8 @@ interface Output {
 export interface CliContext {
   stdout: Output;
   stderr: Output;
+  /** What `-i` forwards (process.stdin; absent in unit tests). */
+  stdin?: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
   client(): EngineClient;
 }
@@ -17,6 +19,10 @@ export function processContext(env: NodeJS.ProcessEnv = process.env, host?: () =
   return {
     stdout: process.stdout,
     stderr: process.stderr,
+    // a getter: process.stdin is made on first use, and most commands never read it
+    get stdin() {
+      return process.stdin;
+    },
     env,
     client: () => (client ??= new EngineClient({ host: host?.(), env })),
   };

@@ -16,6 +16,14 @@ export class CliError extends Error {
   }
 }
 
+/** A status with nothing to print: the container's (or exec's) own exit status for run, start -a, attach, exec. */
+export class ExitStatus extends CliError {
+  constructor(status: number) {
+    super('', status);
+    this.name = 'ExitStatus';
+  }
+}
+
 /** The line docker prints for an error a command did not handle itself, and its exit status. */
 export function describeError(e: unknown): { message: string; status: number } {
   if (e instanceof CliError) return { message: e.message, status: e.status };

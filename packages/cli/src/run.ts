@@ -24,7 +24,7 @@ export async function runCli(argv: readonly string[], ctx?: CliContext): Promise
       return u.status;
     }
     const d = describeError(e);
-    c.stderr.write(d.message + '\n');
+    if (d.message !== '') c.stderr.write(d.message + '\n');
     return d.status;
   }
 }
