@@ -14,6 +14,7 @@ import { lifecycleCommands } from './commands/lifecycle';
 import { logsCommand } from './commands/logs';
 import { psCommand } from './commands/ps';
 import { versionCommand } from './commands/version';
+import { composeCommand } from '@gantry/compose';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('gantry')
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CliContext): Command {
   lifecycleCommands(program, ctx);
   imageOpCommands(program, ctx);
   logsCommand(program, ctx);
+  composeCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of [program, ...program.commands]) c.exitOverride().configureOutput(silence);
   return program;

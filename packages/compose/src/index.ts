@@ -9,3 +9,5 @@ export { serviceHash } from './hash';
 export { dependencyOrder } from './graph';
 export { projectYaml, projectJson } from './render';
 export type * from './model';
+export { composeCommand } from './cli/command';
+export type { ComposeContext } from './engine/output';

@@ -89,7 +89,7 @@ function substitute(body: string, lookup: Lookup, where: string, whole: string):
 /** Every string in `v` interpolated; `path` names where `v` sits (e.g. `services.web`). */
 export function interpolateValue(v: unknown, lookup: Lookup, path: string[] = []): unknown {
   if (typeof v === 'string') return interpolateString(v, lookup, path.join('.'));
-  if (Array.isArray(v)) return v.map((x, i) => interpolateValue(x, lookup, [...path, `[${i}]`]));
+  if (Array.isArray(v)) return v.map((x, i) => interpolateValue(x, lookup, [...path.slice(0, -1), `${path.at(-1) ?? ''}[${i}]`]));
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) out[k] = interpolateValue(x, lookup, [...path, k]);
