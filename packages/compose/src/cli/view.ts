@@ -1,4 +1,5 @@
 /** `config`, `ps`, `logs`, `top`, `ls`: what a project is and what it is doing. */
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { ContainerSummary } from '@gantry/client';
@@ -100,6 +101,16 @@ function status(cs: ContainerSummary[]): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([s, n]) => `${s}(${n})`)
     .join(', ');
+}
+
+/** The project's files, absolute (docker-compose 1.x labels them relative to the working directory). */
+function configFiles(labels: Record<string, string>): string {
+  const dir = labels[LABEL.workingDir] ?? '';
+  return (labels[LABEL.configFiles] ?? '')
+    .split(',')
+    .filter((f) => f !== '')
+    .map((f) => (dir === '' ? f : path.resolve(dir, f)))
+    .join(',');
 }
 
 export function viewCommands(compose: Command, ctx: ComposeContext): void {
@@ -225,7 +236,7 @@ export function viewCommands(compose: Command, ctx: ComposeContext): void {
         .filter(([, cs]) => o.all === true || cs.some((c) => c.State === 'running'))
         .filter(([name]) => nameFilter === undefined || name.includes(nameFilter))
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, cs]) => ({ Name: name, Status: status(cs), ConfigFiles: cs[0]?.Labels[LABEL.configFiles] ?? '' }));
+        .map(([name, cs]) => ({ Name: name, Status: status(cs), ConfigFiles: configFiles(cs[0]?.Labels ?? {}) }));
       if (o.quiet === true) ctx.stdout.write(rows.map((r) => `${r.Name}\n`).join(''));
       else if (o.format === 'json') ctx.stdout.write(JSON.stringify(rows) + '\n');
       else
