@@ -32,7 +32,7 @@ const APPENDED = new Set([
 ]);
 
 /** Later wins; nested mappings merged; sequences replaced. */
-export function deepMerge(base: unknown, over: unknown): unknown {
+function deepMerge(base: unknown, over: unknown): unknown {
   if (!isObj(base) || !isObj(over)) return over === undefined ? base : over;
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(over)) out[k] = k in base ? deepMerge(base[k], v) : v;

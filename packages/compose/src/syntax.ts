@@ -14,8 +14,13 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** A scalar as text (the schema admits numbers and booleans where strings are meant). */
+function scalar(x: unknown): string {
+  return typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' ? String(x) : JSON.stringify(x);
+}
+
 /** `["A=b", "C"]` or `{A: b}` as a map; a value-less entry is null. */
-export function toMap(v: unknown, sep = '='): Record<string, string | null> {
+function toMap(v: unknown, sep = '='): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   if (Array.isArray(v)) {
     for (const item of v) {
@@ -25,7 +30,7 @@ export function toMap(v: unknown, sep = '='): Record<string, string | null> {
       else out[s.slice(0, i)] = s.slice(i + 1);
     }
   } else if (isObj(v)) {
-    for (const [k, x] of Object.entries(v)) out[k] = x === null || x === undefined ? null : String(x);
+    for (const [k, x] of Object.entries(v)) out[k] = x === null || x === undefined ? null : scalar(x);
   }
   return out;
 }
@@ -131,7 +136,7 @@ export function longSyntax(raw: Obj, baseDir: string, where: string): ServiceCon
       return m;
     });
   if (raw.build !== undefined) {
-    const b: Obj = isObj(raw.build) ? { ...raw.build } : { context: String(raw.build) };
+    const b: Obj = isObj(raw.build) ? { ...raw.build } : { context: scalar(raw.build) };
     const ctx = typeof b.context === 'string' ? b.context : '.';
     b.context = /^(https?|git):\/\/|^git@/.test(ctx) ? ctx : absolute(ctx, baseDir);
     if (b.args !== undefined) b.args = toMap(b.args);

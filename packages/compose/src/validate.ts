@@ -29,7 +29,7 @@ function rank(e: ErrorObject): number {
   return depth + kind;
 }
 
-export function describeSchemaError(e: ErrorObject): string {
+function describeSchemaError(e: ErrorObject): string {
   const where = dotted(e.instancePath);
   const at = where === '' ? '' : `${where}: `;
   switch (e.keyword) {

@@ -38,7 +38,7 @@ export function serviceNetworks(p: Project, name: string, s: ServiceConfig): { n
   }));
 }
 
-export function projectLabels(p: Project): Record<string, string> {
+function projectLabels(p: Project): Record<string, string> {
   return {
     [LABEL.project]: p.name,
     [LABEL.workingDir]: p.workingDir,

@@ -32,14 +32,14 @@ export interface UpOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The services `up` touches: those named (or all) and, unless --no-deps, what they depend on. */
-export function selectedServices(p: Project, names: string[] | undefined, noDeps = false): string[] {
+function selectedServices(p: Project, names: string[] | undefined, noDeps = false): string[] {
   for (const n of names ?? []) if (!(n in p.services)) throw new ComposeError(`no such service: ${n}`);
   const chosen = names === undefined || names.length === 0 ? new Set(Object.keys(p.services)) : noDeps ? new Set(names) : withDependencies(p.services, names);
   return dependencyOrder(p.services).filter((n) => chosen.has(n));
 }
 
 /** Images built when missing (or with --build), pulled when missing; their IDs by service. */
-export async function ensureImages(client: EngineClient, p: Project, services: string[], o: UpOptions, out: Output, err: Output): Promise<Map<string, string>> {
+async function ensureImages(client: EngineClient, p: Project, services: string[], o: UpOptions, out: Output, err: Output): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   for (const name of services) {
     const s = p.services[name];
