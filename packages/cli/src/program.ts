@@ -35,6 +35,7 @@ import { imageCommand } from './commands/image';
 import { loginCommands } from './commands/login';
 import { buildCommand } from './commands/build';
 import { completionCommand } from './commands/completion';
+import { composeCommand } from '@gantry/compose';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('gantry')
@@ -79,6 +80,7 @@ export function buildProgram(ctx: CliContext): Command {
   cpCommand(program, ctx);
   statsCommand(program, ctx);
   containerCommand(program, ctx);
+  composeCommand(program, ctx);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of allCommands(program)) c.exitOverride().configureOutput(silence);
   return program;

@@ -1,0 +1,13 @@
+export { loadProject, findComposeFiles, normalizeProjectName, parseYaml, type LoadOptions } from './load';
+export { ComposeError } from './errors';
+export { interpolateString, interpolateValue, type Lookup } from './interpolate';
+export { parseDotenv } from './dotenv';
+export { mergeFiles, mergeService } from './merge';
+export { parsePort, parseVolume } from './syntax';
+export { validateCompose } from './validate';
+export { serviceHash } from './hash';
+export { dependencyOrder } from './graph';
+export { projectYaml, projectJson } from './render';
+export type * from './model';
+export { composeCommand } from './cli/command';
+export type { ComposeContext } from './engine/output';
