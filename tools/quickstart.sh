@@ -38,7 +38,7 @@ id_sleeper=quickstart-sleeper-$$
 gantryd_pid=
 cleanup() {
   if [ -n "$gantryd_pid" ]; then
-    DOCKER_HOST=unix://$work/g.sock docker rm -f qs-web >/dev/null 2>&1 || true
+    GANTRY_HOST=unix://$work/g.sock bin/gantry rm -f qs-web >/dev/null 2>&1 || true
     kill "$gantryd_pid" 2>/dev/null || true
     wait "$gantryd_pid" 2>/dev/null || true
     grep -o " $work[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -71,18 +71,26 @@ done
 "$runtime" --root "$root" delete "$id_sleeper"
 "$runtime" --root "$root" list
 
-step "The whole stack: gantryd (with its gantry-containerd and shims) driven by the docker CLI"
+step "The whole stack: gantryd (with its gantry-containerd and shims) driven by the gantry CLI"
 bin/gantryd -H "unix://$work/g.sock" --data-root "$work/data" --exec-root "$work/run" >"$work/gantryd.log" 2>&1 &
 gantryd_pid=$!
+export GANTRY_HOST=unix://$work/g.sock GANTRY_CONFIG=$work/gantry-cli
 export DOCKER_HOST=unix://$work/g.sock DOCKER_CONFIG=$work/docker-cli DOCKER_CLI_HINTS=false
-for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do bin/gantry version >/dev/null 2>&1 && break; sleep 0.1; done
 tools/make-busybox-bundle.sh "$work/img" --docker-archive "$work/busybox.tar" --name busybox:latest >/dev/null
-docker load -i "$work/busybox.tar"
-docker run --rm busybox sh -c 'echo Hello from gantryd: $(hostname), $(ip -4 -o addr show eth0 2>/dev/null | awk "{print \$4}")'
-docker run -d --name qs-web -p 127.0.0.1:18080:80 busybox httpd -f -p 80 -h /etc >/dev/null
-docker ps
-sleep 0.5
-printf 'GET /hostname through a published port: '; wget -qO- http://127.0.0.1:18080/hostname 2>/dev/null || curl -s http://127.0.0.1:18080/hostname || echo '(no wget/curl on the host)'
-docker rm -f qs-web >/dev/null
+bin/gantry load -i "$work/busybox.tar"
+bin/gantry run --rm busybox sh -c 'echo Hello from gantryd: $(hostname), $(ip -4 -o addr show eth0 2>/dev/null | awk "{print \$4}")'
+bin/gantry run -d --name qs-web -p 127.0.0.1:18080:80 busybox httpd -f -p 80 -h /etc >/dev/null
+bin/gantry ps
+printf 'GET /hostname through a published port: '
+answered=
+for _ in $(seq 50); do
+  if busybox wget -qO- http://127.0.0.1:18080/hostname 2>/dev/null; then answered=1; break; fi
+  sleep 0.1
+done
+[ -n "$answered" ] || echo '(no answer)'
+echo "The docker CLI drives the same daemon (DOCKER_HOST=$DOCKER_HOST):"
+docker ps --format '{{.Names}} {{.Image}} {{.Status}}'
+bin/gantry rm -f qs-web >/dev/null
 
 step "Done. Run the test suite with: npm test"
