@@ -62,8 +62,9 @@ export class CriStreamingRuntime implements StreamingRuntime {
         terminal: streams.tty,
         spec: { typeUrl: PROCESS_TYPE, value: Buffer.from(JSON.stringify(process)) },
       });
-      reader.shimOpened();
       await call.call(call.tasks, call.tasks.start, { containerId: rec.id, execId });
+      // with a terminal the shim opens stdout only once it has the console, during Start
+      reader.shimOpened();
       if (streams.stdin && stdinPath) {
         stdinFd = fs.openSync(stdinPath, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
         const toShim = new net.Socket({ fd: stdinFd, readable: false, writable: true });
