@@ -85,6 +85,15 @@ describeIf(needRoot(), needTool('ctr', 'containerd'))('CRI streaming on gantry-c
     expect(r.exitCode).toBe(0);
   });
 
+  test.each(TRANSPORTS)('Attach over %s with stdin_once: input reaches the container, its end closes the container stdin', async (transport) => {
+    const id = await h.runContainer(pod, `cat-${transport}`, 'cat; echo stdin-closed', { stdin: true, stdinOnce: true });
+    const { url } = await h.call(h.runtime, h.runtime.attach, cri.AttachRequest.fromPartial({ containerId: id, stdin: true, stdout: true, stderr: true }));
+    const r = await remoteCommand(url, { transport, stdin: 'through attach\n' });
+    expect(r.stdout.toString()).toBe('through attach\nstdin-closed\n');
+    const st = await h.call(h.runtime, h.runtime.containerStatus, { containerId: id, verbose: false });
+    expect(st.status?.exitCode).toBe(0);
+  });
+
   test.each(TRANSPORTS)('PortForward over %s reaches httpd on the pod loopback', async (transport) => {
     const { url } = await h.call(h.runtime, h.runtime.portForward, cri.PortForwardRequest.fromPartial({ podSandboxId: pod.id, port: [8080] }));
     const fwd = await portForward(url, 8080, { transport });

@@ -53,6 +53,11 @@ export class Containers {
     return [{ stream: 'stdout' as const, path: path.join(dir, 'stdout') }, ...(tty ? [] : [{ stream: 'stderr' as const, path: path.join(dir, 'stderr') }])];
   }
 
+  /** The stdin FIFO of a container created with `stdin` (the shim holds a writer: it sees EOF only through CloseIO). */
+  stdinFifo(id: string): string {
+    return path.join(this.fifoDir(id), 'stdin');
+  }
+
   private output(id: string, log: CriLogFile, s: Stream, d: Buffer): void {
     log.write(s, d);
     for (const f of this.followers.get(id) ?? []) f.data(s, d);
@@ -171,6 +176,7 @@ export class Containers {
     const config = containerConfigOf(rec);
     const fifos = this.fifos(rec.id, config.tty);
     for (const f of fifos) makeFifo(f.path);
+    if (config.stdin) makeFifo(this.stdinFifo(rec.id));
     const log = new CriLogFile(rec.logPath);
     const reader = new FifoReader(fifos, (s, d) => this.output(rec.id, log, s, d), false);
     this.io.set(rec.id, { log, reader });
@@ -182,6 +188,7 @@ export class Containers {
         tpb.CreateTaskRequest.fromPartial({
           containerId: rec.id,
           rootfs: mounts,
+          stdin: config.stdin ? this.stdinFifo(rec.id) : '',
           stdout: fifos[0]!.path,
           stderr: fifos[1]?.path ?? '',
           terminal: config.tty,

@@ -15,7 +15,7 @@ import { errdefs } from '@gantry/linux';
 import type { Process, Spec } from '@gantry/runtime';
 import { PROCESS_TYPE } from './clients';
 import { FifoReader, makeFifo, type Stream } from './container-log';
-import type { Containers } from './containers';
+import { containerConfigOf, type Containers } from './containers';
 import type { CriContext } from './context';
 
 /** Run in the pod's netns by nsenter: joins its stdio to 127.0.0.1:<port>. */
@@ -98,13 +98,22 @@ export class CriStreamingRuntime implements StreamingRuntime {
     }
   }
 
-  /** The container's output from now on, until it exits or the client goes away. */
+  /**
+   * The container's output from now on, and the client's input to its stdin. It ends when the
+   * container exits or the client goes away; when the client's stdin ends, it ends too, except
+   * with stdin_once and no TTY, where the container's stdin is closed and output follows to the
+   * exit (what kubectl expects, as containerd does).
+   */
   async attach(containerId: string, streams: ExecStreams): Promise<void> {
     const rec = this.c.store.container(containerId);
     if (rec.state !== 'running') throw errdefs.failedPrecondition(`container ${rec.id} is not running`);
-    if (streams.stdin) throw errdefs.invalidArgument(`container ${rec.id}: attaching stdin is not supported (containers run without a stdin FIFO)`);
+    const config = containerConfigOf(rec);
+    if (streams.stdin && !config.stdin) throw errdefs.invalidArgument(`container ${rec.id} was not created with stdin`);
     const sinks: Record<Stream, Writable | undefined> = { stdout: streams.stdout, stderr: streams.stderr };
     await new Promise<void>((resolve) => {
+      const toShim = streams.stdin
+        ? new net.Socket({ fd: fs.openSync(this.ctrs.stdinFifo(rec.id), fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: false, writable: true })
+        : undefined;
       const off = this.ctrs.follow(
         rec.id,
         (s, d) => sinks[s]?.write(d),
@@ -112,9 +121,18 @@ export class CriStreamingRuntime implements StreamingRuntime {
       );
       const done = () => {
         off();
+        toShim?.destroy();
         resolve();
       };
       for (const w of [streams.stdout, streams.stderr]) w?.on('close', done);
+      if (!streams.stdin || !toShim) return;
+      toShim.on('error', () => undefined);
+      streams.stdin.pipe(toShim);
+      toShim.on('finish', () => {
+        if (!config.stdinOnce || config.tty) return done();
+        const cd = this.c.cd;
+        void cd.call(cd.tasks, cd.tasks.closeIo, { containerId: rec.id, execId: '', stdin: true }).catch(() => undefined);
+      });
     });
   }
 
