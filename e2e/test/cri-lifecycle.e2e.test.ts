@@ -234,7 +234,7 @@ describeIf(
       expect(noImage.code).toBe(5);
       expect(noImage.details).toContain('nosuch/image:1');
       const exec = await code(h.call(h.runtime, h.runtime.exec, cri.ExecRequest.fromPartial({ containerId: missing, cmd: ['true'] })));
-      expect(exec.code).toBe(12); // UNIMPLEMENTED until the streaming server is wired in
+      expect(exec.code).toBe(5); // NOT_FOUND: the streaming server hands out no URL for a missing container
     } finally {
       await h.removePod(pod.id);
     }

@@ -39,6 +39,8 @@ interface LiveIO {
 export class Containers {
   private readonly io = new Map<string, LiveIO>();
   private readonly exitWaiters = new Map<string, (() => void)[]>();
+  /** Attach: who else reads a container's output besides its log. */
+  private readonly followers = new Map<string, Set<{ data: (s: Stream, d: Buffer) => void; end: () => void }>>();
 
   constructor(private readonly c: CriContext) {}
 
@@ -49,6 +51,28 @@ export class Containers {
   private fifos(id: string, tty: boolean): { stream: Stream; path: string }[] {
     const dir = this.fifoDir(id);
     return [{ stream: 'stdout' as const, path: path.join(dir, 'stdout') }, ...(tty ? [] : [{ stream: 'stderr' as const, path: path.join(dir, 'stderr') }])];
+  }
+
+  /** The stdin FIFO of a container created with `stdin` (the shim holds a writer: it sees EOF only through CloseIO). */
+  stdinFifo(id: string): string {
+    return path.join(this.fifoDir(id), 'stdin');
+  }
+
+  private output(id: string, log: CriLogFile, s: Stream, d: Buffer): void {
+    log.write(s, d);
+    for (const f of this.followers.get(id) ?? []) f.data(s, d);
+  }
+
+  /** Output of a running container from now on; `end` when it exits. Returns the unsubscribe. */
+  follow(id: string, data: (s: Stream, d: Buffer) => void, end: () => void): () => void {
+    const f = { data, end };
+    const set = this.followers.get(id) ?? new Set();
+    this.followers.set(id, set);
+    set.add(f);
+    return () => {
+      set.delete(f);
+      if (set.size === 0 && this.followers.get(id) === set) this.followers.delete(id);
+    };
   }
 
   private emit(rec: ContainerRecord, type: cri.ContainerEventType, sandbox?: SandboxRecord, sandboxStatus?: cri.PodSandboxStatus): void {
@@ -152,8 +176,9 @@ export class Containers {
     const config = containerConfigOf(rec);
     const fifos = this.fifos(rec.id, config.tty);
     for (const f of fifos) makeFifo(f.path);
+    if (config.stdin) makeFifo(this.stdinFifo(rec.id));
     const log = new CriLogFile(rec.logPath);
-    const reader = new FifoReader(fifos, (s, d) => log.write(s, d), false);
+    const reader = new FifoReader(fifos, (s, d) => this.output(rec.id, log, s, d), false);
     this.io.set(rec.id, { log, reader });
     try {
       const mounts = (await this.c.cd.call(this.c.cd.snapshots, this.c.cd.snapshots.mounts, { snapshotter: SNAPSHOTTER, key: rec.id })).mounts;
@@ -163,6 +188,7 @@ export class Containers {
         tpb.CreateTaskRequest.fromPartial({
           containerId: rec.id,
           rootfs: mounts,
+          stdin: config.stdin ? this.stdinFifo(rec.id) : '',
           stdout: fifos[0]!.path,
           stderr: fifos[1]?.path ?? '',
           terminal: config.tty,
@@ -219,6 +245,8 @@ export class Containers {
       io.log.close();
       this.io.delete(rec.id);
     }
+    for (const f of this.followers.get(rec.id) ?? []) f.end();
+    this.followers.delete(rec.id);
     this.emit(rec, cri.ContainerEventType.CONTAINER_STOPPED_EVENT);
     for (const w of this.exitWaiters.get(rec.id) ?? []) w();
     this.exitWaiters.delete(rec.id);
@@ -378,7 +406,7 @@ export class Containers {
         const config = containerConfigOf(rec);
         const fifos = this.fifos(rec.id, config.tty).filter((f) => fs.existsSync(f.path));
         const log = new CriLogFile(rec.logPath);
-        this.io.set(rec.id, { log, reader: new FifoReader(fifos, (s, d) => log.write(s, d), true) });
+        this.io.set(rec.id, { log, reader: new FifoReader(fifos, (s, d) => this.output(rec.id, log, s, d), true) });
         continue;
       }
       await this.onExit(

@@ -1,11 +1,12 @@
 /**
  * Kubernetes' CRI v1 (runtime.v1.RuntimeService and ImageService) on gantry-containerd's socket,
- * built on the daemon's own services through DaemonClients. Exec, Attach and PortForward need the
- * streaming server (a separate package) and answer UNIMPLEMENTED until it is wired in.
+ * built on the daemon's own services through DaemonClients. Exec, Attach and PortForward answer
+ * with one-time URLs on the streaming server (@gantry/cri-streaming), started with the service.
  */
 import * as path from 'node:path';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { cri, events as epb } from '@gantry/api';
+import { StreamingServer } from '@gantry/cri-streaming';
 import { errdefs, type Logger } from '@gantry/linux';
 import type { Exchange } from '../events/exchange';
 import { unary } from '../rpc';
@@ -18,6 +19,7 @@ import { execSync } from './exec-sync';
 import { CriImageService, ImageResolver } from './image-service';
 import { PodNetwork } from './pod-network';
 import { PodSandboxes } from './pod-sandboxes';
+import { CriStreamingRuntime } from './streaming-runtime';
 import { containerStatsOne, listContainerStats, listPodSandboxStats, podSandboxStatsOne } from './stats';
 import { CriStore, type SandboxRecord } from './store';
 import type { RecordStore } from '@gantry/linux';
@@ -44,9 +46,6 @@ export interface CriService {
   close(): void;
 }
 
-const STREAMING =
-  'is not available: the CRI streaming server (exec, attach, port-forward over SPDY/WebSocket) is not part of this gantry-containerd yet; ExecSync works';
-
 export function criService(o: CriOptions): CriService {
   const log = o.log.with({ service: 'cri' });
   const cd = new DaemonClients(o.address);
@@ -62,12 +61,22 @@ export function criService(o: CriOptions): CriService {
   };
   const pods = new PodSandboxes(c);
   const ctrs = new Containers(c);
+  const streaming = new StreamingServer({
+    runtime: new CriStreamingRuntime(c, ctrs),
+    address: o.config.streamingAddress,
+    log: log.with({ component: 'cri-streaming' }),
+  });
   const images = new CriImageService({ cd, resolver: c.images, log, mirrors: o.config.mirrors, root: o.root });
   const sandboxStatus = (s: SandboxRecord) => pods.status(s, false).status!;
   let unsubscribe: (() => void) | undefined;
   const u = <Req, Res>(name: string, fn: (req: Req) => Res | Promise<Res>) => unary<Req, Res>(log, `runtime.v1.${name}`, (req) => fn(req));
   const unimplemented = (what: string) => () => {
     throw errdefs.unimplemented(what);
+  };
+
+  const running = (id: string) => {
+    const rec = c.store.container(id);
+    if (rec.state !== 'running') throw errdefs.failedPrecondition(`container ${rec.id} is not running`);
   };
 
   const stopPod = async (id: string) => {
@@ -115,9 +124,9 @@ export function criService(o: CriOptions): CriService {
     updateContainerResources: u('UpdateContainerResources', async (r: cri.UpdateContainerResourcesRequest) => (await ctrs.updateResources(r), {})),
     reopenContainerLog: u('ReopenContainerLog', (r: cri.ReopenContainerLogRequest) => (ctrs.reopenLog(r.containerId), {})),
     execSync: u('ExecSync', (r: cri.ExecSyncRequest) => execSync(c, r)),
-    exec: u('Exec', unimplemented(`Exec ${STREAMING}`)),
-    attach: u('Attach', unimplemented(`Attach ${STREAMING}`)),
-    portForward: u('PortForward', unimplemented(`PortForward ${STREAMING}`)),
+    exec: u('Exec', (r: cri.ExecRequest) => (running(r.containerId), streaming.getExec(r))),
+    attach: u('Attach', (r: cri.AttachRequest) => (running(r.containerId), streaming.getAttach(r))),
+    portForward: u('PortForward', (r: cri.PortForwardRequest) => (c.store.sandbox(r.podSandboxId), streaming.getPortForward(r))),
     containerStats: u('ContainerStats', async (r: cri.ContainerStatsRequest) => ({ stats: await containerStatsOne(c, r.containerId) })),
     listContainerStats: u('ListContainerStats', async (r: cri.ListContainerStatsRequest) => ({ stats: await listContainerStats(c, r.filter) })),
     podSandboxStats: u('PodSandboxStats', async (r: cri.PodSandboxStatsRequest) => ({ stats: await podSandboxStatsOne(c, r.podSandboxId) })),
@@ -174,9 +183,12 @@ export function criService(o: CriOptions): CriService {
           .catch((err: unknown) => log.error('settling a container exit failed', { container: exit.containerId, error: (err as Error).message }));
       });
       await ctrs.recover();
+      await streaming.start();
+      log.info('CRI streaming server listening', { url: streaming.url });
     },
     close() {
       unsubscribe?.();
+      void streaming.stop();
       ctrs.close();
       cd.close();
     },
