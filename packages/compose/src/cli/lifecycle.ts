@@ -5,7 +5,7 @@ import { ComposeError } from '../errors';
 import { dependencyOrder } from '../graph';
 import { projectContainers, nameOf, serviceOf } from '../engine/containers';
 import { projectFilter } from '../engine/labels';
-import { streamLogs } from '../engine/logs';
+import { colourFor, streamLogs } from '../engine/logs';
 import { progress, type ComposeContext } from '../engine/output';
 import { removeContainer, up, waitRunning } from '../engine/up';
 import { collect, globals, load, positiveInt, target } from './project-options';
@@ -48,7 +48,7 @@ async function attached(ctx: ComposeContext, client: EngineClient, project: stri
   };
   process.on('SIGINT', onSignal);
   try {
-    await streamLogs(client, mine, { follow: true, colour: ctx.stdout.isTTY === true, signal: abort.signal }, ctx.stdout);
+    await streamLogs(client, mine, { follow: true, colour: colourFor(ctx.stdout.isTTY), signal: abort.signal }, ctx.stdout);
   } finally {
     process.removeListener('SIGINT', onSignal);
   }

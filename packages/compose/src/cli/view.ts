@@ -9,7 +9,7 @@ import { serviceHash } from '../hash';
 import { projectJson, projectYaml } from '../render';
 import { nameOf, projectContainers, serviceOf } from '../engine/containers';
 import { LABEL } from '../engine/labels';
-import { streamLogs } from '../engine/logs';
+import { colourFor, streamLogs } from '../engine/logs';
 import type { ComposeContext } from '../engine/output';
 import { globals, load, target } from './project-options';
 
@@ -197,7 +197,7 @@ export function viewCommands(compose: Command, ctx: ComposeContext): void {
         await streamLogs(
           client,
           cs,
-          { follow: o.follow, tail: o.tail, timestamps: o.timestamps, colour: o.color && ctx.stdout.isTTY === true, prefix: o.logPrefix },
+          { follow: o.follow, tail: o.tail, timestamps: o.timestamps, colour: o.color && colourFor(ctx.stdout.isTTY), prefix: o.logPrefix },
           ctx.stdout,
         );
       },

@@ -14,6 +14,11 @@ export interface LogsOptions {
   signal?: AbortSignal;
 }
 
+/** Colour for a terminal unless NO_COLOR is set (no-color.org), as the gantry CLI decides. */
+export function colourFor(isTTY: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === '');
+}
+
 export async function streamLogs(client: EngineClient, containers: ContainerSummary[], o: LogsOptions, out: Output): Promise<void> {
   const width = Math.max(0, ...containers.map((c) => nameOf(c).length));
   await Promise.all(
