@@ -1,4 +1,5 @@
 /** Parsing and exit statuses without a daemon (docker's statuses: 125 flag errors, 1 otherwise, 64 bad inspect template). */
+import { API_VERSION, EngineClient } from '@gantry/client';
 import { runCli } from '../src/run';
 import { sinceValue } from '../src/commands/logs';
 import { splitReference } from '../src/commands/image-ops';
@@ -66,5 +67,21 @@ describe('option values', () => {
   it('tag targets split at the colon after the last slash', () => {
     expect(splitReference('localhost:5000/app')).toEqual({ repo: 'localhost:5000/app', tag: 'latest' });
     expect(splitReference('app:v1')).toEqual({ repo: 'app', tag: 'v1' });
+  });
+});
+
+describe('version without a daemon', () => {
+  it("prints the client's own API version and the connection error, status 1", async () => {
+    let out = '';
+    let err = '';
+    const status = await runCli(['version'], {
+      stdout: { write: (s) => (out += String(s)) },
+      stderr: { write: (s) => (err += String(s)) },
+      env: {},
+      client: () => new EngineClient({ host: 'unix:///nonexistent/gantry-cli-test.sock', env: {} }),
+    });
+    expect(status).toBe(1);
+    expect(out).toMatch(new RegExp(`API version: +${API_VERSION.replace('.', '\\.')}\\n`));
+    expect(err).toContain('/nonexistent/gantry-cli-test.sock');
   });
 });

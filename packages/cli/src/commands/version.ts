@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { tabwrite, Template, TemplateError } from '@gantry/format';
-import type { SystemVersion } from '@gantry/client';
+import { API_VERSION, type SystemVersion } from '@gantry/client';
 import type { CliContext } from '../context';
 import { describeError, CliError } from '../errors';
 import { plainTemplate } from '../format';
@@ -80,7 +80,8 @@ export function versionCommand(program: Command, ctx: CliContext): void {
       try {
         data.Client.ApiVersion = await client.apiVersion();
       } catch {
-        data.Client.ApiVersion = '';
+        // no daemon to negotiate with: the version this client speaks, as docker prints its own
+        data.Client.ApiVersion = API_VERSION;
       }
       data.Client.APIVersion = data.Client.ApiVersion;
       if (template === 'json') ctx.stdout.write(JSON.stringify(data) + '\n');
