@@ -14,6 +14,11 @@ export interface EngineEvent {
   from?: string;
 }
 
+/** A copy with its keys in byte order: dockerd marshals Attributes as a Go map, which encodes sorted. */
+function sortedByKey(attributes: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 /** The engine's event bus, with a bounded history so `docker events --since` can look back. */
 export class EngineEvents {
   private readonly emitter = new EventEmitter();
@@ -28,7 +33,7 @@ export class EngineEvents {
     const e: EngineEvent = {
       Type: type,
       Action: action,
-      Actor: { ID: id, Attributes: attributes },
+      Actor: { ID: id, Attributes: sortedByKey(attributes) },
       scope: 'local',
       time: Number(nowNs / 1_000_000_000n),
       timeNano: Number(nowNs),
