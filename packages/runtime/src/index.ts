@@ -8,6 +8,7 @@ export type * from './spec/types';
 export { parseSpec, validateSpec } from './spec/validate';
 export { defaultSpec } from './spec/default-spec';
 export { resolveSeccompProfile, defaultSeccompProfile, parseSeccompProfile } from './spec/seccomp-profile';
+export { CONTAINER_DEFAULT_CAPABILITIES } from './spec/default-capabilities';
 export type { SeccompProfileSource, SeccompContext } from './spec/seccomp-profile';
 export type { CgroupStats, CgroupManager } from './cgroups/types';
 export { ConsoleSocket } from './console-socket';

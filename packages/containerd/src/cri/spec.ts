@@ -17,27 +17,10 @@ import {
   type Resources,
   type Seccomp,
   type Spec,
+  CONTAINER_DEFAULT_CAPABILITIES,
 } from '@gantry/runtime';
 import type { SandboxRecord } from './store';
 import { lookupGroup, lookupUser, memberGroups, type UserDb } from './users';
-
-/** Docker's and containerd's default capability set. */
-const DEFAULT_CAPS = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
 
 /** Every capability this kernel knows, for privileged containers (the last one from /proc). */
 function allCaps(): string[] {
@@ -306,7 +289,7 @@ export function containerSpec(input: SpecInput): Spec {
   else {
     const add = (sc?.capabilities?.addCapabilities ?? []).map(capName);
     const drop = new Set((sc?.capabilities?.dropCapabilities ?? []).map(capName));
-    caps = add.includes('CAP_ALL') ? allCaps() : [...new Set([...DEFAULT_CAPS, ...add])];
+    caps = add.includes('CAP_ALL') ? allCaps() : [...new Set([...CONTAINER_DEFAULT_CAPABILITIES, ...add])];
     caps = drop.has('CAP_ALL') ? caps.filter((c) => add.includes(c)) : caps.filter((c) => !drop.has(c));
   }
   // no process can hold a capability outside the daemon's bounding set (this host lacks some)

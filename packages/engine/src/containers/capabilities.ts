@@ -1,3 +1,4 @@
+import { CONTAINER_DEFAULT_CAPABILITIES } from '@gantry/runtime';
 import { errdefs } from '@gantry/linux';
 
 /** Every capability Linux defines (as of 5.9), in bit order: what a privileged container gets. */
@@ -47,23 +48,8 @@ export const ALL_CAPABILITIES: readonly string[] = [
 
 const KNOWN: ReadonlySet<string> = new Set(ALL_CAPABILITIES);
 
-/** Docker's default set for an unprivileged container (bounding = effective = permitted). */
-export const DEFAULT_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
+/** Docker's default set for an unprivileged container (bounding = effective = permitted): the runtime's one copy. */
+export const DEFAULT_CAPABILITIES: readonly string[] = CONTAINER_DEFAULT_CAPABILITIES;
 
 /**
  * CapAdd/CapDrop names as Docker reads them: case-insensitive, `CAP_` optional, `ALL` special.
