@@ -38,4 +38,7 @@ await build({
   sourcemap: false,
   entryPoints: [join(packages, 'cli', 'src', 'main.ts')],
   outfile: join(packages, 'cli', 'dist', 'bundle', 'main.js'),
+  // the CLI and @gantry/compose each get their own commander 14 from npm (the root's is another
+  // package's 7.x): one copy in the bundle, so its error classes are one class and it loads once
+  alias: { commander: join(packages, 'cli', 'node_modules', 'commander') },
 });

@@ -5,7 +5,7 @@
  * layer differ write with it.
  */
 import * as fs from 'node:fs';
-import { SysError, childNames, openForReading, withChild, type Sys, type TreeNode } from '@gantry/linux';
+import { SysError, childNames, deviceMajor, deviceMinor, openForReading, withChild, type Sys, type TreeNode } from '@gantry/linux';
 import { padding, tarHeader, type EntryType, type TarWriteEntry } from './tar';
 
 const READ_CHUNK = 1 << 20;
@@ -20,13 +20,6 @@ export function entryType(st: fs.BigIntStats | fs.Stats): EntryType | undefined 
   if (st.isBlockDevice()) return 'blk';
   if (st.isFIFO()) return 'fifo';
   return undefined;
-}
-
-function major(rdev: bigint): number {
-  return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-}
-function minor(rdev: bigint): number {
-  return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
 }
 
 export interface TreeWriterOptions {
@@ -130,8 +123,8 @@ export class TreeWriter {
     }
     if (type === 'symlink') e.linkname = this.sys.readlinkat(n.fd, '');
     if (type === 'chr' || type === 'blk') {
-      e.devmajor = major(st.rdev);
-      e.devminor = minor(st.rdev);
+      e.devmajor = deviceMajor(st.rdev);
+      e.devminor = deviceMinor(st.rdev);
     }
     if (type !== 'file') {
       yield tarHeader(e);

@@ -8,7 +8,7 @@ export function collect(value: string, previous: string[] | undefined): string[]
 }
 
 export function integer(value: string): number {
-  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`invalid syntax`);
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`strconv.ParseInt: parsing "${value}": invalid syntax`);
   return Number(value);
 }
 

@@ -1,7 +1,7 @@
 /**
- * The command tree (commander) and how its usage errors become docker's: an unknown flag is
- * status 125 (docker's flag errors), an unknown command or missing arguments status 1, each one
- * line (with commander's nearest suggestion) and a pointer to the command's --help.
+ * The command tree (commander) and how its usage errors become docker 28's: a flag error is
+ * status 125, an unknown command or a wrong number of arguments status 1, each followed by the
+ * command's usage line and a pointer to its --help (`usageError`).
  */
 import { Command, type CommanderError } from 'commander';
 import type { CliContext } from './context';
@@ -109,36 +109,86 @@ function commandOf(argv: readonly string[], program: Command): { cmd: Command; p
   return cmd === undefined ? undefined : { cmd, path };
 }
 
-/** The usage error docker would print for commander's error, or undefined for help/version (status 0). */
+/** The usage line docker prints under an error: `gantry run [OPTIONS] IMAGE [COMMAND] [ARG...]`. */
+export function usageLine(cmd: Command, path: string): string {
+  const words = cmd
+    .usage()
+    // commander counts --help as an option; docker shows [OPTIONS] only for commands with flags of their own
+    .replace(/\[options\] ?/g, cmd.options.length > 0 ? '[OPTIONS] ' : '')
+    .replace(/\[command\]/g, 'COMMAND')
+    .replace(/<([^>]+)\.\.\.>/g, '$1 [$1...]')
+    .replace(/<([^>]+)>/g, '$1');
+  return `${path} ${words}`.trim();
+}
+
+const plural = (n: number): string => `${n} argument${n === 1 ? '' : 's'}`;
+
+/**
+ * docker's argument-count messages (`cli.NoArgs`, `RequiresMinArgs`, `ExactArgs`, `RequiresMaxArgs`,
+ * `RequiresRangeArgs`) for the command's arguments, and the word its pointer to --help starts with
+ * (docker says "See" after a minimum only).
+ */
+function argumentCountMessage(cmd: Command | undefined, path: string): { message: string; verb: string } {
+  const args = cmd?.registeredArguments ?? [];
+  const required = args.filter((a) => a.required).length;
+  const optional = args.length - required;
+  const variadic = args.some((a) => a.variadic);
+  if (args.length === 0) return { message: `'${path}' accepts no arguments`, verb: 'Run' };
+  if (variadic) return { message: `'${path}' requires at least ${plural(required)}`, verb: 'See' };
+  if (optional === 0) return { message: `'${path}' requires ${plural(required)}`, verb: 'Run' };
+  if (required === 0) return { message: `'${path}' requires at most ${plural(optional)}`, verb: 'Run' };
+  return { message: `'${path}' requires at least ${required} and at most ${plural(required + optional)}`, verb: 'Run' };
+}
+
+/** The flag as typed: `--memory`, or `'m' in -m` for a shorthand (cobra's wording). */
+function typedFlag(flags: string, argv: readonly string[]): string {
+  const long = /--[\w-]+/.exec(flags)?.[0];
+  const short = /(?:^|[ ,])(-\w)\b/.exec(flags)?.[1];
+  if (long !== undefined && argv.some((a) => a === long || a.startsWith(`${long}=`))) return long;
+  if (short !== undefined) return `'${short.slice(1)}' in ${short}`;
+  return long ?? flags;
+}
+
+/**
+ * The usage error docker 28 prints for commander's error, or undefined for help/version (status
+ * 0): the message, the command's usage line and a pointer to its --help. Flag errors are status
+ * 125, argument-count errors and unknown commands status 1.
+ */
 export function usageError(e: CommanderError, argv: readonly string[], program: Command): CliError | undefined {
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return undefined;
   const found = commandOf(argv, program);
   const sub = found?.cmd;
   const path = found?.path ?? 'gantry';
-  const suggestion = /\(Did you mean (.+)\?\)/.exec(e.message)?.[1];
-  const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
+  const usage = sub === undefined ? '' : `\n\nUsage:  ${usageLine(sub, path)}`;
+  const flagError = (message: string) => new CliError(`${message}${usage}\n\nRun '${path} --help' for more information`, 125);
+  const message = e.message.replace(/^error: /, '');
   switch (e.code) {
     case 'commander.unknownOption': {
-      const flag = /'([^']+)'/.exec(e.message)?.[1] ?? '';
-      return new CliError(`unknown flag: ${flag}${hint}\nSee '${path} --help'.`, 125);
+      const flag = /'([^']+)'/.exec(message)?.[1] ?? '';
+      return flagError(/^-[^-]/.test(flag) ? `unknown shorthand flag: '${flag[1] ?? ''}' in ${flag}` : `unknown flag: ${flag}`);
     }
-    case 'commander.invalidArgument':
-    case 'commander.optionMissingArgument':
-      return new CliError(`${e.message.replace(/^error: /, '')}\nSee '${path} --help'.`, 125);
+    case 'commander.invalidArgument': {
+      // commander: option '-m, --memory <bytes>' argument 'xx' is invalid. <reason>
+      const m = /^option '(.+?)(?: [<[][^']*)?' argument '([\s\S]*)' is invalid\. ?([\s\S]*)$/.exec(message);
+      return flagError(m === null ? message : `invalid argument "${m[2] ?? ''}" for "${m[1] ?? ''}" flag: ${m[3] ?? ''}`);
+    }
+    case 'commander.optionMissingArgument': {
+      const flags = /^option '(.+?)(?: [<[][^']*)?' argument missing/.exec(message)?.[1] ?? '';
+      return flagError(`flag needs an argument: ${typedFlag(flags, argv)}`);
+    }
     case 'commander.unknownCommand': {
-      const name = /'([^']+)'/.exec(e.message)?.[1] ?? '';
-      return new CliError(`gantry: unknown command: ${path} ${name}${hint}\n\nRun '${path} --help' for more information`, 1);
+      const name = /'([^']+)'/.exec(message)?.[1] ?? '';
+      const suggestion = /\(Did you mean (.+)\?\)/.exec(message)?.[1];
+      const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
+      const groupUsage = sub === undefined ? '' : `\n\nUsage:  ${path}`;
+      return new CliError(`gantry: unknown command: ${path} ${name}${hint}${groupUsage}\n\nRun '${path} --help' for more information`, 1);
     }
-    case 'commander.missingArgument': {
-      const many = sub?.registeredArguments.some((a) => a.variadic) ?? false;
-      return new CliError(
-        `gantry: '${path}' requires ${many ? 'at least ' : 'exactly '}${sub?.registeredArguments.filter((a) => a.required).length ?? 1} argument${many || (sub?.registeredArguments.length ?? 1) === 1 ? '' : 's'}\n\nSee '${path} --help' for more information`,
-        1,
-      );
+    case 'commander.missingArgument':
+    case 'commander.excessArguments': {
+      const { message: what, verb } = argumentCountMessage(sub, path);
+      return new CliError(`gantry: ${what}${usage}\n\n${verb} '${path} --help' for more information`, 1);
     }
-    case 'commander.excessArguments':
-      return new CliError(`gantry: '${path}' accepts no more arguments\n\nSee '${path} --help' for more information`, 1);
     default:
-      return new CliError(e.message.replace(/^error: /, ''), e.exitCode === 0 ? 0 : 125);
+      return new CliError(message, e.exitCode === 0 ? 0 : 125);
   }
 }

@@ -6,6 +6,17 @@ import { describeError } from './errors';
 import { goBoolFlags } from './options';
 import { buildProgram, usageError } from './program';
 
+/**
+ * commander's errors, by shape: @gantry/compose's commands throw those of its own copy of
+ * commander when run unbundled, which `instanceof` in this package's copy does not match.
+ */
+function isCommanderError(e: unknown): e is CommanderError {
+  return (
+    e instanceof CommanderError ||
+    (e instanceof Error && typeof (e as Partial<CommanderError>).code === 'string' && (e as CommanderError).code.startsWith('commander.'))
+  );
+}
+
 export async function runCli(argv: readonly string[], ctx?: CliContext): Promise<number> {
   let host: string | undefined;
   const c = ctx ?? processContext(process.env, () => host);
@@ -17,7 +28,7 @@ export async function runCli(argv: readonly string[], ctx?: CliContext): Promise
     await program.parseAsync(goBoolFlags(argv), { from: 'user' });
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
+    if (isCommanderError(e)) {
       const u = usageError(e, argv, program);
       if (u === undefined) return 0;
       c.stderr.write(u.message + '\n');

@@ -20,10 +20,43 @@ async function run(...argv: string[]): Promise<{ status: number; out: string; er
 }
 
 describe('usage errors', () => {
-  it('an unknown flag is one line with the command, status 125', async () => {
-    const r = await run('ps', '--bogus');
-    expect(r.status).toBe(125);
-    expect(r.err).toBe("unknown flag: --bogus\nSee 'gantry ps --help'.\n");
+  // the texts are docker 28's (checked against it by hand: `docker run --memory`, `docker tag a`, ...)
+  it('flag errors: the message, the usage line and a pointer to --help, status 125', async () => {
+    const usage = (line: string, path: string) => `\n\nUsage:  ${line}\n\nRun '${path} --help' for more information\n`;
+    const runUsage = usage('gantry run [OPTIONS] IMAGE [COMMAND] [ARG...]', 'gantry run');
+    expect(await run('ps', '--bogus')).toMatchObject({ status: 125, err: `unknown flag: --bogus${usage('gantry ps [OPTIONS]', 'gantry ps')}` });
+    expect(await run('ps', '-z')).toMatchObject({ status: 125, err: `unknown shorthand flag: 'z' in -z${usage('gantry ps [OPTIONS]', 'gantry ps')}` });
+    expect(await run('run', '--memory')).toMatchObject({ status: 125, err: `flag needs an argument: --memory${runUsage}` });
+    expect(await run('run', '-m')).toMatchObject({ status: 125, err: `flag needs an argument: 'm' in -m${runUsage}` });
+    expect(await run('run', '-m', 'xx', 'busybox')).toMatchObject({
+      status: 125,
+      err: `invalid argument "xx" for "-m, --memory" flag: invalid size: 'xx'${runUsage}`,
+    });
+    expect((await run('stop', '-t', 'x', 'c')).err.split('\n')[0]).toBe(
+      'invalid argument "x" for "-t, --timeout" flag: strconv.ParseInt: parsing "x": invalid syntax',
+    );
+  });
+
+  it('argument counts: as cobra words them, status 1', async () => {
+    expect(await run('ps', 'extra')).toMatchObject({
+      status: 1,
+      err: "gantry: 'gantry ps' accepts no arguments\n\nUsage:  gantry ps [OPTIONS]\n\nRun 'gantry ps --help' for more information\n",
+    });
+    expect((await run('tag', 'a')).err).toBe(
+      "gantry: 'gantry tag' requires 2 arguments\n\nUsage:  gantry tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nRun 'gantry tag --help' for more information\n",
+    );
+    expect((await run('port', 'a', 'b', 'c')).err.split('\n')[0]).toBe("gantry: 'gantry port' requires at least 1 and at most 2 arguments");
+    expect((await run('image', 'ls', 'a', 'b')).err.split('\n')[0]).toBe("gantry: 'gantry image ls' requires at most 1 argument");
+    expect((await run('rm')).err).toBe(
+      "gantry: 'gantry rm' requires at least 1 argument\n\nUsage:  gantry rm [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'gantry rm --help' for more information\n",
+    );
+  });
+
+  it("compose's commands are parsed by the same rules", async () => {
+    expect(await run('compose', 'up', '--bogus')).toMatchObject({
+      status: 125,
+      err: expect.stringMatching(/^unknown flag: --bogus\n\nUsage: {2}gantry compose up /),
+    });
   });
 
   it('an unknown command suggests the nearest, status 1', async () => {

@@ -1,10 +1,11 @@
 import { validateSpec, type Spec } from '@gantry/runtime';
-import { KindError } from '@gantry/linux';
+import { errdefs, KindError } from '@gantry/linux';
 import { toHttpError, type HttpError } from '../src/http/errors';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../src/containers/capabilities';
 import type { ContainerConfig, HostConfig, ImageConfigFields } from '@gantry/engine-api';
 import { buildSpec, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, RLIM_UNLIMITED, type BuildSpecInput } from '../src/containers/spec';
 import { validateCreate } from '../src/containers/validate';
+import type { DeviceLookup } from '../src/containers/devices';
 
 const ID = '4f66ad4a1bc3d9a2e1f0c7b8a9d6e5f4c3b2a1908f7e6d5c4b3a29180f7e6d5c';
 
@@ -273,10 +274,94 @@ describe('buildSpec: mounts', () => {
   });
 });
 
-describe('buildSpec: privileged', () => {
-  const s = build({}, { Privileged: true }, undefined, {
-    hostDevices: [{ type: 'c', path: '/dev/kmsg', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 }],
+/** A host with /dev/kmsg, /dev/sda (8:0), /dev/snd/{controlC0,timer} and /dev/by-name/disk -> /dev/sda. */
+const KMSG = { type: 'c', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 };
+const fakeDevices: DeviceLookup = {
+  mapped(onHost, inContainer) {
+    const sda = { type: 'b', major: 8, minor: 0, fileMode: 0o660, uid: 0, gid: 6 };
+    if (onHost === '/dev/sda' || onHost === '/dev/by-name/disk') return [{ ...sda, path: inContainer }];
+    if (onHost === '/dev/snd')
+      return [
+        { type: 'c', path: `${inContainer}/controlC0`, major: 116, minor: 2, fileMode: 0o660, uid: 0, gid: 29 },
+        { type: 'c', path: `${inContainer}/timer`, major: 116, minor: 33, fileMode: 0o660, uid: 0, gid: 29 },
+      ];
+    throw errdefs.invalidArgument(`error gathering device information while adding custom device "${onHost}": no such file or directory`);
+  },
+  host: () => [{ ...KMSG, path: '/dev/kmsg' }],
+  numbers(p) {
+    if (p === '/dev/sda') return { major: 8, minor: 0 };
+    throw errdefs.invalidArgument(`blkio device "${p}" is not a device node`);
+  },
+};
+
+describe('buildSpec: devices and per-device blkio', () => {
+  test('--device: the node at its container path and a cgroup rule with its permissions', () => {
+    const s = build({}, { Devices: [{ PathOnHost: '/dev/by-name/disk', PathInContainer: '/dev/xvda', CgroupPermissions: 'r' }] }, undefined, {
+      devices: fakeDevices,
+    });
+    expect(s.linux!.devices).toEqual([{ type: 'b', path: '/dev/xvda', major: 8, minor: 0, fileMode: 0o660, uid: 0, gid: 6 }]);
+    expect(s.linux!.resources!.devices!.at(-1)).toEqual({ allow: true, type: 'b', major: 8, minor: 0, access: 'r' });
   });
+  test('a directory maps every node under it; permissions default to rwm; the container path defaults to the host one', () => {
+    const s = build({}, { Devices: [{ PathOnHost: '/dev/snd', PathInContainer: '', CgroupPermissions: '' }] }, undefined, { devices: fakeDevices });
+    expect(s.linux!.devices!.map((d) => d.path)).toEqual(['/dev/snd/controlC0', '/dev/snd/timer']);
+    expect(s.linux!.resources!.devices!.slice(-2)).toEqual([
+      { allow: true, type: 'c', major: 116, minor: 2, access: 'rwm' },
+      { allow: true, type: 'c', major: 116, minor: 33, access: 'rwm' },
+    ]);
+  });
+  test('privileged: the host nodes and the mapped ones', () => {
+    const s = build({}, { Privileged: true, Devices: [{ PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rwm' }] }, undefined, {
+      devices: fakeDevices,
+    });
+    expect(s.linux!.devices!.map((d) => d.path)).toEqual(['/dev/kmsg', '/dev/sda']);
+    expect(s.linux!.resources!.devices).toEqual([{ allow: true, access: 'rwm' }]);
+  });
+  test('a host path that is no device: 400 naming it', () => {
+    const e = httpError(() =>
+      build({}, { Devices: [{ PathOnHost: '/dev/nope', PathInContainer: '/dev/nope', CgroupPermissions: 'rwm' }] }, undefined, { devices: fakeDevices }),
+    );
+    expect(e.status).toBe(400);
+    expect(e.message).toBe('error gathering device information while adding custom device "/dev/nope": no such file or directory');
+  });
+  test('per-device weights and throttles keyed by major:minor', () => {
+    const s = build(
+      {},
+      {
+        BlkioWeight: 300,
+        BlkioWeightDevice: [{ Path: '/dev/sda', Weight: 200 }],
+        BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: 1048576 }],
+        BlkioDeviceWriteBps: [{ Path: '/dev/sda', Rate: 2097152 }],
+        BlkioDeviceReadIOps: [{ Path: '/dev/sda', Rate: 100 }],
+        BlkioDeviceWriteIOps: [{ Path: '/dev/sda', Rate: 200 }],
+      },
+      undefined,
+      { devices: fakeDevices },
+    );
+    expect(s.linux!.resources!.blockIO).toEqual({
+      weight: 300,
+      weightDevice: [{ major: 8, minor: 0, weight: 200 }],
+      throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }],
+      throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 2097152 }],
+      throttleReadIOPSDevice: [{ major: 8, minor: 0, rate: 100 }],
+      throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 200 }],
+    });
+    expect(httpError(() => build({}, { BlkioDeviceReadBps: [{ Path: '/etc/passwd', Rate: 1 }] }, undefined, { devices: fakeDevices })).message).toBe(
+      'blkio device "/etc/passwd" is not a device node',
+    );
+  });
+  test('validation: device requests fail as dockerd without a GPU driver; bad modes refused', () => {
+    const v = (hc: HostConfig) => httpError(() => validateCreate({ Image: 'busybox', HostConfig: hc }, null));
+    expect(v({ DeviceRequests: [{ Driver: '', Count: -1, Capabilities: [['gpu']] }] }).message).toBe(
+      'could not select device driver "" with capabilities: [[gpu]]',
+    );
+    expect(v({ Devices: [{ PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rwx' }] }).message).toBe('invalid device mode: rwx');
+    expect(v({ Devices: [{ PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rr' }] }).message).toBe('invalid device mode: rr');
+  });
+});
+
+describe('buildSpec: privileged', () => {
+  const s = build({}, { Privileged: true }, undefined, { devices: fakeDevices });
   test('all devices allowed, host devices given', () => {
     expect(s.linux!.resources!.devices).toEqual([{ allow: true, access: 'rwm' }]);
     expect(s.linux!.devices).toEqual([{ type: 'c', path: '/dev/kmsg', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 }]);
@@ -640,9 +725,9 @@ describe('validateCreate', () => {
     ['isolation', { Image: 'x', HostConfig: { Isolation: 'hyperv' } }, `Invalid isolation: "hyperv" - linux only supports 'default'`],
     ['port binding', { Image: 'x', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '99999' }] } } }, 'invalid port specification: "99999"'],
     [
-      'device mappings not yet',
-      { Image: 'x', HostConfig: { Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }] } },
-      /not supported yet/,
+      'device mapping without a host path',
+      { Image: 'x', HostConfig: { Devices: [{ PathOnHost: '', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }] } },
+      'invalid device mapping: no host path',
     ],
   ])('%s → 400', (_n, body, message) => {
     const e = httpError(() => ok(body));

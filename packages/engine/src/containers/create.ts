@@ -13,6 +13,7 @@ import { resolveImage, type ResolvedImage } from './image-config';
 import type { ContainerManager } from './manager';
 import { initialState, type ContainerRecord } from './record';
 import { buildSpec, mergeImageConfig } from './spec';
+import { hostDeviceLookup } from './devices';
 import { userResolver } from './users';
 import { validateCreate } from './validate';
 import { etcPaths, writeStandaloneEtc } from '../networks/etc-files';
@@ -79,6 +80,7 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
         resolveUser: await userResolver(m.cd, mounts, m.ctx.dataRoot),
         volumeSource: prepared?.volumeSource,
         configVolumes: prepared?.configVolumes,
+        devices: hostDeviceLookup,
       }),
     );
     prepared?.copyUp(mounts);

@@ -1,10 +1,11 @@
-import type { Device, DeviceCgroupRule, Linux, Mount, Namespace, Process, Resources, Rlimit, Seccomp, Spec } from '@gantry/runtime';
+import type { BlockIOResources, Device, DeviceCgroupRule, Linux, Mount, Namespace, Process, Resources, Rlimit, Seccomp, Spec } from '@gantry/runtime';
 import { errdefs } from '@gantry/linux';
 import { containerCapabilities } from './capabilities';
 import { DEFAULT_SHM_SIZE, type ContainerConfig, type HostConfig, type ImageConfigFields } from '@gantry/engine-api';
 import { parseBind, parseMountSpec, sortMounts, toOciMount, type UserMount } from './mounts';
 import { defaultSeccompProfile, parseSeccompProfile, resolveSeccompProfile } from '@gantry/runtime';
 import { DEVICE_CGROUP_RULE, parseSecurityOpts } from './validate';
+import type { DeviceLookup } from './devices';
 
 export const DEFAULT_PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Where dockerd mounts its init (`--init`) inside the container. */
@@ -53,8 +54,8 @@ export interface BuildSpecInput {
   recursiveReadOnly?: boolean;
   /** Host path of the init binary for HostConfig.Init (docker-init / tini). */
   initPath?: string;
-  /** The host's device nodes, given to privileged containers. */
-  hostDevices?: Device[];
+  /** Host device nodes: `--device` mappings, a privileged container's /dev, blkio device numbers. */
+  devices?: DeviceLookup;
   /** Host path of the volume planned at a destination (named and anonymous volumes of Binds and Mounts). */
   volumeSource?: (destination: string) => string | undefined;
   /** Anonymous volumes of Config.Volumes (the image's VOLUMEs, `-v /path`), already resolved to binds. */
@@ -347,11 +348,31 @@ function namespaces(input: BuildSpecInput): Namespace[] {
   return list;
 }
 
-function resources(hc: HostConfig, privileged: boolean, cgroupVersion: 1 | 2): Resources {
+function lookup(input: BuildSpecInput): DeviceLookup {
+  if (!input.devices) throw errdefs.invalidArgument('host devices cannot be looked up here');
+  return input.devices;
+}
+
+/** HostConfig.Devices as nodes in the container and the cgroup rules that let it use them (dockerd's order). */
+function mappedDevices(input: BuildSpecInput): { devices: Device[]; rules: DeviceCgroupRule[] } {
+  const devices: Device[] = [];
+  const rules: DeviceCgroupRule[] = [];
+  for (const m of input.hostConfig.Devices ?? []) {
+    const access = m.CgroupPermissions || 'rwm';
+    for (const d of lookup(input).mapped(m.PathOnHost ?? '', m.PathInContainer || (m.PathOnHost ?? ''))) {
+      devices.push(d);
+      rules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access });
+    }
+  }
+  return { devices, rules };
+}
+
+function resources(input: BuildSpecInput, privileged: boolean, cgroupVersion: 1 | 2, mapped: DeviceCgroupRule[]): Resources {
+  const hc = input.hostConfig;
   const r: Resources = {};
   if (privileged) r.devices = [{ allow: true, access: 'rwm' }];
   else {
-    r.devices = defaultDeviceRules();
+    r.devices = [...defaultDeviceRules(), ...mapped];
     for (const rule of hc.DeviceCgroupRules ?? []) {
       const m = DEVICE_CGROUP_RULE.exec(rule);
       if (!m) throw errdefs.invalidArgument(`invalid device cgroup rule format: '${rule}'`);
@@ -359,7 +380,7 @@ function resources(hc: HostConfig, privileged: boolean, cgroupVersion: 1 | 2): R
       r.devices.push({ allow: true, type: m[1]!, major: num(m[2]!), minor: num(m[3]!), access: m[4]! });
     }
   }
-  return { ...r, ...cgroupResources(hc, cgroupVersion) };
+  return { ...r, ...cgroupResources(hc, cgroupVersion, input.devices) };
 }
 
 /**
@@ -368,7 +389,7 @@ function resources(hc: HostConfig, privileged: boolean, cgroupVersion: 1 | 2): R
  * values. As dockerd: swap 2 × Memory when unset, -1 (unlimited) passed on, NanoCpus as a quota
  * over a 100 ms period (truncated).
  */
-export function cgroupResources(hc: HostConfig, cgroupVersion: 1 | 2 = 2): Omit<Resources, 'devices'> {
+export function cgroupResources(hc: HostConfig, cgroupVersion: 1 | 2 = 2, devices?: DeviceLookup): Omit<Resources, 'devices'> {
   const r: Omit<Resources, 'devices'> = {};
   const memory: NonNullable<Resources['memory']> = {};
   const mem = hc.Memory ?? 0;
@@ -399,8 +420,30 @@ export function cgroupResources(hc: HostConfig, cgroupVersion: 1 | 2 = 2): Omit<
   if (Object.keys(cpu).length > 0) r.cpu = cpu;
 
   if (hc.PidsLimit !== undefined) r.pids = { limit: hc.PidsLimit <= 0 ? -1 : hc.PidsLimit };
-  if (hc.BlkioWeight) r.blockIO = { weight: hc.BlkioWeight };
+  const blockIO = blkio(hc, devices);
+  if (blockIO) r.blockIO = blockIO;
   return r;
+}
+
+/** BlkioWeight and the per-device weights and throttles, keyed by the devices' major:minor. */
+function blkio(hc: HostConfig, devices: DeviceLookup | undefined): BlockIOResources | undefined {
+  const b: BlockIOResources = {};
+  if (hc.BlkioWeight) b.weight = hc.BlkioWeight;
+  const numbers = (p: string) => {
+    if (!devices) throw errdefs.invalidArgument('per-device blkio limits need the host devices');
+    return devices.numbers(p);
+  };
+  if (hc.BlkioWeightDevice?.length) b.weightDevice = hc.BlkioWeightDevice.map((d) => ({ ...numbers(d.Path ?? ''), weight: d.Weight }));
+  const throttles: [keyof BlockIOResources, HostConfig['BlkioDeviceReadBps']][] = [
+    ['throttleReadBpsDevice', hc.BlkioDeviceReadBps],
+    ['throttleWriteBpsDevice', hc.BlkioDeviceWriteBps],
+    ['throttleReadIOPSDevice', hc.BlkioDeviceReadIOps],
+    ['throttleWriteIOPSDevice', hc.BlkioDeviceWriteIOps],
+  ];
+  for (const [key, list] of throttles) {
+    if (list?.length) (b as Record<string, unknown>)[key] = list.map((d) => ({ ...numbers(d.Path ?? ''), rate: d.Rate }));
+  }
+  return Object.keys(b).length > 0 ? b : undefined;
 }
 
 function seccompFor(profile: string | undefined, privileged: boolean, caps: string[], input: BuildSpecInput): Seccomp | undefined {
@@ -468,10 +511,11 @@ export function buildSpec(input: BuildSpecInput): Spec {
   if (merged.Domainname) sysctl['kernel.domainname'] = merged.Domainname;
   Object.assign(sysctl, hc.Sysctls ?? {});
 
+  const mapped = mappedDevices(input);
   const linux: Linux = {
     namespaces: namespaces(input),
-    devices: privileged ? [...(input.hostDevices ?? [])] : [],
-    resources: resources(hc, privileged, cgroupVersion),
+    devices: [...(privileged ? (input.devices?.host() ?? []) : []), ...mapped.devices],
+    resources: resources(input, privileged, cgroupVersion, mapped.rules),
     maskedPaths: hc.MaskedPaths ? [...hc.MaskedPaths] : privileged ? [] : [...DEFAULT_MASKED_PATHS],
     readonlyPaths: hc.ReadonlyPaths ? [...hc.ReadonlyPaths] : privileged ? [] : [...DEFAULT_READONLY_PATHS],
   };

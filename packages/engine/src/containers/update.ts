@@ -5,6 +5,7 @@ import { decode } from './decode';
 import { MIN_MEMORY, type HostConfig } from '@gantry/engine-api';
 import type { ContainerManager } from './manager';
 import { cgroupResources } from './spec';
+import { hostDeviceLookup } from './devices';
 import { defaultMemorySwap, UPDATE_BODY } from './validate';
 
 const RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
@@ -39,7 +40,7 @@ export async function update(m: ContainerManager, ref: string, raw: unknown): Pr
   const host = updatedHostConfig(rec.HostConfig as HostConfig, raw);
   if (rec.State.Running) {
     // the same limits a create of this HostConfig would have put in the spec (containers/spec.ts)
-    const resources = cgroupResources(host);
+    const resources = cgroupResources(host, 2, hostDeviceLookup);
     await m.cd
       .call(
         m.cd.tasks,

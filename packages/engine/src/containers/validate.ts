@@ -583,12 +583,6 @@ function checkGantry(hc: HostConfig): void {
     if (!DEVICE_CGROUP_RULE.test(r)) throw errdefs.invalidArgument(`invalid device cgroup rule format: '${r}'`);
   }
   const unsupported: [boolean, string][] = [
-    [(hc.Devices?.length ?? 0) > 0, 'device mappings (HostConfig.Devices) are not supported yet'],
-    [(hc.DeviceRequests?.length ?? 0) > 0, 'device requests (HostConfig.DeviceRequests) are not supported yet'],
-    [
-      [hc.BlkioWeightDevice, hc.BlkioDeviceReadBps, hc.BlkioDeviceWriteBps, hc.BlkioDeviceReadIOps, hc.BlkioDeviceWriteIOps].some((l) => (l?.length ?? 0) > 0),
-      'per-device block IO limits are not supported yet',
-    ],
     [(hc.VolumesFrom?.length ?? 0) > 0, 'VolumesFrom is not supported yet'],
     // on a user-defined network a link is a name only this container resolves (networks/dns-wiring.ts);
     // the default bridge's /etc/hosts entries and environment variables are not done
@@ -600,4 +594,14 @@ function checkGantry(hc: HostConfig): void {
     [!['', 'runc', 'io.containerd.runc.v2', 'gantry', 'gantry-runtime'].includes(hc.Runtime ?? ''), `unknown or invalid runtime name: ${hc.Runtime}`],
   ];
   for (const [bad, message] of unsupported) if (bad) throw errdefs.invalidArgument(message);
+  // no device driver is installed (dockerd's are NVIDIA's and CDI): every request fails as there
+  for (const req of hc.DeviceRequests ?? []) {
+    const caps = `[${(req.Capabilities ?? []).map((g) => `[${g.join(' ')}]`).join(' ')}]`;
+    throw errdefs.invalidArgument(`could not select device driver ${JSON.stringify(req.Driver ?? '')} with capabilities: ${caps}`);
+  }
+  for (const d of hc.Devices ?? []) {
+    if (!d.PathOnHost) throw errdefs.invalidArgument('invalid device mapping: no host path');
+    if (d.CgroupPermissions && !/^(?!.*(.).*\1)[rwm]{1,3}$/.test(d.CgroupPermissions))
+      throw errdefs.invalidArgument(`invalid device mode: ${d.CgroupPermissions}`);
+  }
 }

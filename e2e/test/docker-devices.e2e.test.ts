@@ -1,0 +1,125 @@
+/**
+ * Host devices through the docker CLI against gantryd: `--device` (a node, a directory of nodes,
+ * cgroup permissions), per-device blkio limits in the container's cgroup, and the refusals dockerd
+ * gives (a path that is no device, `--gpus` without a driver). A privileged container's host /dev
+ * is in the engine's unit tests: this machine's capability bounding set lacks CAP_SYS_RESOURCE, so
+ * `--privileged` cannot start here with gantryd or dockerd (runtime-errors.e2e.test.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
+
+/** A block device of this machine with a driver behind it (vda, sda, nvme0n1): blkio limits need a real queue. */
+function physicalDisk(): { name: string; major: number; minor: number } {
+  const name = fs.readdirSync('/sys/block').find((n) => fs.existsSync(`/sys/block/${n}/device`) && fs.existsSync(`/dev/${n}`));
+  if (name === undefined) throw new Error('no block device with a driver in /sys/block');
+  const [major, minor] = fs.readFileSync(`/sys/block/${name}/dev`, 'utf8').trim().split(':').map(Number);
+  return { name, major: major!, minor: minor! };
+}
+
+/** The file of a cgroup v1 controller (this machine) or of the unified hierarchy for a pid. */
+function cgroupFile(pid: number, controller: string, file: string): string {
+  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const v1 = lines.find((l) => l.split(':')[1]!.split(',').includes(controller));
+  const mounts = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '));
+  if (v1) {
+    const mnt = mounts.find((m) => m[2] === 'cgroup' && m[3]!.split(',').includes(controller))!;
+    return join(mnt[1]!, v1.split(':')[2]!, file);
+  }
+  const mnt = mounts.find((m) => m[2] === 'cgroup2')!;
+  return join(mnt[1]!, lines.find((l) => l.startsWith('0::'))!.slice(3), file);
+}
+
+describe('host devices with the docker CLI', () => {
+  let g: GantrydHarness;
+  let scratch: string;
+  const made: string[] = [];
+
+  beforeAll(async () => {
+    g = await sharedGantryd();
+    scratch = fs.mkdtempSync(join(os.tmpdir(), 'gantry-devices-'));
+  }, 60000);
+
+  afterAll(async () => {
+    if (made.length > 0) g?.docker(['rm', '-f', ...made]);
+    fs.rmSync(scratch, { recursive: true, force: true });
+    await g?.stop();
+  }, 60000);
+
+  it('--device maps a node at another path, usable in the container', () => {
+    const out = g.ok([
+      'run',
+      '--rm',
+      '--device',
+      '/dev/null:/dev/mynull',
+      'busybox',
+      'sh',
+      '-c',
+      "stat -c '%t:%T %a %F' /dev/mynull && echo hi > /dev/mynull && echo wrote",
+    ]);
+    expect(out).toBe('1:3 666 character special file\nwrote\n');
+  });
+
+  it('--device permissions are what the device cgroup allows: r cannot write, rw can', () => {
+    // /dev/kmsg (1:11) is outside Docker's default device rules; a line written there is only a kernel log line
+    const write = (perms: string) =>
+      g.docker(['run', '--rm', '--device', `/dev/kmsg:/dev/k:${perms}`, 'busybox', 'sh', '-c', 'echo gantry-e2e-device-test > /dev/k && echo wrote']);
+    const ro = write('r');
+    expect(ro.stdout).toBe('');
+    expect(ro.stderr).toMatch(/Operation not permitted/);
+    expect(write('rw')).toMatchObject({ status: 0, stdout: 'wrote\n' });
+  });
+
+  it('--device naming a directory maps every node under it', () => {
+    const dir = join(scratch, 'devdir');
+    fs.mkdirSync(join(dir, 'sub'), { recursive: true });
+    for (const [p, mm] of [
+      ['null', ['1', '3']],
+      ['sub/zero', ['1', '5']],
+    ] as const) {
+      const r = spawnSync('mknod', ['-m', '0666', join(dir, p), 'c', ...mm], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+    }
+    fs.writeFileSync(join(dir, 'not-a-device'), 'x');
+    const out = g.ok(['run', '--rm', '--device', `${dir}:/dev/mine`, 'busybox', 'sh', '-c', "find /dev/mine | sort; stat -c '%t:%T' /dev/mine/sub/zero"]);
+    expect(out).toBe('/dev/mine\n/dev/mine/null\n/dev/mine/sub\n/dev/mine/sub/zero\n1:5\n');
+  });
+
+  it('per-device blkio throttles land in the container cgroup, keyed by major:minor', () => {
+    const disk = physicalDisk();
+    const dev = `/dev/${disk.name}`;
+    made.push('blk');
+    g.ok(['run', '-d', '--name', 'blk', '--device-write-bps', `${dev}:1mb`, '--device-read-iops', `${dev}:100`, 'busybox', 'sleep', '300']);
+    const pid = Number(g.ok(['inspect', '-f', '{{.State.Pid}}', 'blk']).trim());
+    const v1 = fs.existsSync('/sys/fs/cgroup/blkio');
+    if (v1) {
+      expect(fs.readFileSync(cgroupFile(pid, 'blkio', 'blkio.throttle.write_bps_device'), 'utf8').trim()).toBe(`${disk.major}:${disk.minor} 1048576`);
+      expect(fs.readFileSync(cgroupFile(pid, 'blkio', 'blkio.throttle.read_iops_device'), 'utf8').trim()).toBe(`${disk.major}:${disk.minor} 100`);
+    } else {
+      expect(fs.readFileSync(cgroupFile(pid, 'io', 'io.max'), 'utf8')).toMatch(new RegExp(`^${disk.major}:${disk.minor} .*wbps=1048576 .*riops=100`, 'm'));
+    }
+    expect(JSON.parse(g.ok(['inspect', '-f', '{{json .HostConfig.BlkioDeviceWriteBps}}', 'blk']))).toEqual([{ Path: dev, Rate: 1048576 }]);
+    g.ok(['rm', '-f', 'blk']);
+    made.pop();
+  });
+
+  it('refuses as dockerd: a path that is no device, --gpus without a driver', () => {
+    const refused = (args: string[], status: number, says: string) =>
+      expect(g.docker(['run', '--rm', ...args, 'busybox', 'true'])).toMatchObject({ status, stderr: expect.stringContaining(says) as string });
+    // 127: the docker CLI's status for any run error that says "no such file or directory" (dockerd's too)
+    refused(
+      ['--device', '/dev/no-such-device'],
+      127,
+      'error gathering device information while adding custom device "/dev/no-such-device": no such file or directory',
+    );
+    refused(['--gpus', 'all'], 125, 'could not select device driver "" with capabilities: [[gpu]]');
+    refused(['--device', '/etc/hostname'], 125, 'error gathering device information while adding custom device "/etc/hostname": not a device node');
+    // nothing was left behind by the refusals
+    expect(g.ok(['ps', '-aq', '--filter', 'ancestor=busybox', '--filter', 'status=created'])).toBe('');
+  });
+});
