@@ -171,10 +171,15 @@ export class GantrydHarness {
       { stdio: ['ignore', log, log] },
     );
     fs.closeSync(log);
-    const deadline = Date.now() + 30000;
+    // an upper bound only: at load 20+ on two cores gantryd and its gantry-containerd took over 30 s
+    const deadline = Date.now() + 120000;
     for (;;) {
       if (fs.existsSync(this.sock) && (await this.pings())) return;
-      if (Date.now() > deadline || this.daemon.exitCode !== null) throw new Error(`gantryd did not start: ${this.logTail(40)}`);
+      const exited = this.daemon.exitCode ?? this.daemon.signalCode;
+      if (Date.now() > deadline || exited !== null) {
+        const why = exited !== null ? `exited (${exited})` : 'not answering /_ping after 120 s';
+        throw new Error(`gantryd did not start: ${why}: ${this.logTail(40)}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }

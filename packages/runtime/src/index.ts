@@ -11,6 +11,7 @@ export { resolveSeccompProfile, defaultSeccompProfile, parseSeccompProfile } fro
 export { CONTAINER_DEFAULT_CAPABILITIES } from './spec/default-capabilities';
 export type { SeccompProfileSource, SeccompContext } from './spec/seccomp-profile';
 export type { CgroupStats, CgroupManager } from './cgroups/types';
+export { detectCgroupVersion } from './cgroups';
 export { ConsoleSocket } from './console-socket';
 export type { StdioFds } from './process/spawn-stage';
 export type { ExeSealMode } from './process/exe-guard';

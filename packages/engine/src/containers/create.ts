@@ -14,6 +14,7 @@ import type { ContainerManager } from './manager';
 import { initialState, type ContainerRecord } from './record';
 import { buildSpec, mergeImageConfig } from './spec';
 import { hostDeviceLookup } from './devices';
+import { hostCgroupVersion, hostPlatform } from './host-facts';
 import { userResolver } from './users';
 import { validateCreate } from './validate';
 import { etcPaths, writeStandaloneEtc } from '../networks/etc-files';
@@ -41,6 +42,8 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
   const id = m.store.newId();
   const containerName = m.store.claimName(v.name);
   const hostConfig = v.hostConfig as HostConfig & Record<string, unknown>;
+  // dockerd records the default it applied: private on cgroup v2, host on v1
+  if (!hostConfig.CgroupnsMode) hostConfig.CgroupnsMode = hostCgroupVersion() === 2 ? 'private' : 'host';
   const dir = m.store.containerDir(id);
   fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
   let hostname = config.Hostname || id.slice(0, 12);
@@ -81,6 +84,8 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
         volumeSource: prepared?.volumeSource,
         configVolumes: prepared?.configVolumes,
         devices: hostDeviceLookup,
+        cgroupVersion: hostCgroupVersion(),
+        ...hostPlatform(),
       }),
     );
     prepared?.copyUp(mounts);

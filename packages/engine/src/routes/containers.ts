@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { hostCgroupVersion } from '../containers/host-facts';
 import { errdefs } from '@gantry/linux';
 import { API_VERSION } from '@gantry/engine-api';
 import type { EngineContext } from '../context';
@@ -76,9 +76,6 @@ function summary(r: ContainerRecord): Record<string, unknown> {
   };
 }
 
-/** What an unset CgroupnsMode means (spec.ts): dockerd's default is private on cgroup v2, host on v1. */
-const CGROUP_V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
-
 /** NetworkSettings with every field dockerd returns, in each endpoint too. */
 function inspectNetworkSettings(ns: Record<string, unknown>): Record<string, unknown> {
   const out = withDefaults(ns, NETWORK_SETTINGS_DEFAULTS);
@@ -107,7 +104,7 @@ function inspect(r: ContainerRecord, execIds: string[]): Record<string, unknown>
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: execIds.length ? execIds : null,
-    HostConfig: withDefaults(r.HostConfig, { ...HOST_CONFIG_DEFAULTS, CgroupnsMode: CGROUP_V2 ? 'private' : 'host' }),
+    HostConfig: withDefaults(r.HostConfig, { ...HOST_CONFIG_DEFAULTS, CgroupnsMode: hostCgroupVersion() === 2 ? 'private' : 'host' }),
     GraphDriver: { Name: 'overlayfs', Data: null },
     Mounts: mountsJson(r),
     Config: withDefaults(r.Config, { ...CONTAINER_CONFIG_DEFAULTS, Hostname: r.Id.slice(0, 12), Image: r.Image }),

@@ -1,3 +1,4 @@
+import { hostCgroupVersion } from '../containers/host-facts';
 import * as os from 'node:os';
 import * as fs from 'node:fs';
 import type { SystemBackend } from '../backend/system';
@@ -102,7 +103,7 @@ export function registerSystemRoutes(router: Router, ctx: EngineContext, system:
       SystemTime: new Date().toISOString(),
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
-      CgroupVersion: fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1',
+      CgroupVersion: String(hostCgroupVersion()),
       NEventsListener: 0,
       KernelVersion: kernelVersion(),
       OperatingSystem: osName(),

@@ -1,7 +1,8 @@
 /**
- * Host devices through the docker CLI against gantryd: `--device` (a node, a directory of nodes,
- * cgroup permissions), per-device blkio limits in the container's cgroup, and the refusals dockerd
- * gives (a path that is no device, `--gpus` without a driver). A privileged container's host /dev
+ * Host resources through the docker CLI against gantryd: `--device` (a node, a directory of nodes,
+ * cgroup permissions), per-device blkio limits in the container's cgroup, the refusals dockerd
+ * gives (a path that is no device, `--gpus` without a driver), and the cgroup namespace default
+ * (the host's on cgroup v1, a private one on v2, as dockerd). A privileged container's host /dev
  * is in the engine's unit tests: this machine's capability bounding set lacks CAP_SYS_RESOURCE, so
  * `--privileged` cannot start here with gantryd or dockerd (runtime-errors.e2e.test.ts).
  */
@@ -35,7 +36,7 @@ function cgroupFile(pid: number, controller: string, file: string): string {
   return join(mnt[1]!, lines.find((l) => l.startsWith('0::'))!.slice(3), file);
 }
 
-describe('host devices with the docker CLI', () => {
+describe('host devices and cgroups with the docker CLI', () => {
   let g: GantrydHarness;
   let scratch: string;
   const made: string[] = [];
@@ -105,6 +106,20 @@ describe('host devices with the docker CLI', () => {
     }
     expect(JSON.parse(g.ok(['inspect', '-f', '{{json .HostConfig.BlkioDeviceWriteBps}}', 'blk']))).toEqual([{ Path: dev, Rate: 1048576 }]);
     g.ok(['rm', '-f', 'blk']);
+    made.pop();
+  });
+
+  it("the cgroup namespace: the host's on cgroup v1, a private one on v2 (dockerd's defaults); --cgroupns overrides", () => {
+    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const host = fs.readlinkSync('/proc/self/ns/cgroup');
+    const ns = (...flags: string[]) => g.ok(['run', '--rm', ...flags, 'busybox', 'readlink', '/proc/self/ns/cgroup']).trim();
+    expect(ns() === host).toBe(!v2);
+    expect(ns('--cgroupns', 'private')).not.toBe(host);
+    expect(ns('--cgroupns', 'host')).toBe(host);
+    made.push('cgns');
+    g.ok(['create', '--name', 'cgns', 'busybox']);
+    expect(g.ok(['inspect', '-f', '{{.HostConfig.CgroupnsMode}}', 'cgns'])).toBe(v2 ? 'private\n' : 'host\n');
+    g.ok(['rm', 'cgns']);
     made.pop();
   });
 
