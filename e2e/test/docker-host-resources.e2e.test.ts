@@ -116,6 +116,12 @@ describe('host devices and cgroups with the docker CLI', () => {
     expect(ns() === host).toBe(!v2);
     expect(ns('--cgroupns', 'private')).not.toBe(host);
     expect(ns('--cgroupns', 'host')).toBe(host);
+    // either way the container's own cgroup is what it sees at /sys/fs/cgroup (read-only)
+    for (const mode of ['host', 'private']) {
+      const file = v2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+      const r = g.docker(['run', '--rm', '-m', '64m', '--cgroupns', mode, 'busybox', 'sh', '-c', `cat ${file}; touch /sys/fs/cgroup/x`]);
+      expect({ mode, out: r.stdout, err: r.stderr.trim() }).toEqual({ mode, out: '67108864\n', err: 'touch: /sys/fs/cgroup/x: Read-only file system' });
+    }
     made.push('cgns');
     g.ok(['create', '--name', 'cgns', 'busybox']);
     expect(g.ok(['inspect', '-f', '{{.HostConfig.CgroupnsMode}}', 'cgns'])).toBe(v2 ? 'private\n' : 'host\n');
