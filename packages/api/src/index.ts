@@ -31,3 +31,4 @@ export * as protobuf from './protobuf';
 export * from './util';
 export * from './client';
 export { tracedService } from './trace-service';
+export { ContainerdClient, type ContainerdClientOptions } from './containerd-client';
