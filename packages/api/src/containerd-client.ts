@@ -21,6 +21,7 @@ import * as leases from './gen/containerd/services/leases/v1/leases';
 import * as snapshots from './gen/containerd/services/snapshots/v1/snapshots';
 import * as tasks from './gen/containerd/services/tasks/v1/tasks';
 import * as version from './gen/containerd/services/version/v1/version';
+import type * as types from './types';
 
 export interface ContainerdClientOptions {
   /** The `containerd-namespace` of every call. */
@@ -109,6 +110,16 @@ export class ContainerdClient {
       }
       await new Promise((r) => setTimeout(r, delay));
     }
+  }
+
+  /**
+   * A container's writable snapshot on `parent` (the image's chain id) and its mounts. The
+   * gc.root label keeps it from a garbage collection that runs before the container record names
+   * it (an empty label value is no label in containerd).
+   */
+  async prepareContainerSnapshot(snapshotter: string, key: string, parent: string): Promise<types.Mount[]> {
+    const req = snapshots.PrepareSnapshotRequest.fromPartial({ snapshotter, key, parent, labels: { 'containerd.io/gc.root': new Date().toISOString() } });
+    return (await this.call(this.snapshots, this.snapshots.prepare, req)).mounts;
   }
 
   /** Resolves once the channel is connected (the daemon answers), rejects after `timeoutMs`. */

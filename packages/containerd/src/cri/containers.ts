@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { containers as cpb, cri, events as epb, snapshots as spb, tasks as tpb, types } from '@gantry/api';
+import { containers as cpb, cri, events as epb, tasks as tpb, types } from '@gantry/api';
 import { errdefs } from '@gantry/linux';
 import type { Spec } from '@gantry/runtime';
 import { RUNTIME_NAME, SNAPSHOTTER, SPEC_TYPE } from './clients';
@@ -114,18 +114,7 @@ export class Containers {
     let snapshotMade = false;
     let spec: Spec;
     try {
-      const mounts = (
-        await this.c.cd.call(
-          this.c.cd.snapshots,
-          this.c.cd.snapshots.prepare,
-          spb.PrepareSnapshotRequest.fromPartial({
-            snapshotter: SNAPSHOTTER,
-            key: id,
-            parent: image.chainId,
-            labels: { 'containerd.io/gc.root': new Date().toISOString() },
-          }),
-        )
-      ).mounts;
+      const mounts = await this.c.cd.prepareContainerSnapshot(SNAPSHOTTER, id, image.chainId);
       snapshotMade = true;
       const sc = config.linux?.securityContext;
       const userDb = needsUserDb(sc, imageConfig) ? readUserDb(mounts, path.join(this.c.stateDir, 'tmp')) : undefined;

@@ -1,6 +1,6 @@
 /** `docker create`: validate, resolve the image, prepare snapshot, networks and mounts, write the containerd container and the record. */
 import * as fs from 'node:fs';
-import { containers as cpb, isUnavailable, snapshots as spb } from '@gantry/api';
+import { containers as cpb, isUnavailable } from '@gantry/api';
 import { errdefs, traced } from '@gantry/linux';
 import type { PortBinding } from '@gantry/network';
 import { jsonLogPath } from '../logs/json-file';
@@ -53,20 +53,7 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
     const net = traced('engine.create.network', () => prepareNetwork(m, id, dir, v.endpoints, config, hostConfig, image.config.config?.ExposedPorts));
     if (net) hostname = net.hostname;
     const etc = net ? net.etc : writeStandaloneEtc(dir, hostname);
-    // gc.root keeps the snapshot until the container record names it (an empty label value is no
-    // label in containerd: a collection between the two calls removed it)
-    const mounts = (
-      await m.cd.call(
-        m.cd.snapshots,
-        m.cd.snapshots.prepare,
-        spb.PrepareSnapshotRequest.fromPartial({
-          snapshotter: SNAPSHOTTER,
-          key: id,
-          parent: image.chainId,
-          labels: { 'containerd.io/gc.root': new Date().toISOString() },
-        }),
-      )
-    ).mounts;
+    const mounts = await m.cd.prepareContainerSnapshot(SNAPSHOTTER, id, image.chainId);
     snapshotMade = true;
     prepared = m.mounts?.prepare(hostConfig, Object.keys({ ...(image.config.config?.Volumes ?? {}), ...(config.Volumes ?? {}) }));
     const spec = await traced('engine.create.spec', async () =>
