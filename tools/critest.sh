@@ -18,7 +18,7 @@
 # there. Skipped then: the pull by digest (its manifest digest cannot be reproduced offline) and
 # MaskedPaths (Debian's busybox shell runs `ls` as a built-in, so masking /bin/ls shows nothing).
 # Without docker-registry or skopeo, the specs that need those images are skipped too, as in
-# containerd's reference run.
+# containerd's reference run; without gcc (which builds the nonewprivs image), the NoNewPrivs ones.
 #
 # gantry-containerd runs in private mount, network and IPC namespaces (as the containerd reference
 # script does), so the CNI bridge, host ports, iptables rules and critest's SysV IPC objects stay
@@ -38,6 +38,10 @@ if [ "${CRITEST_REGISTRY:-1}" != 0 ]; then
   else
     echo "critest.sh: no docker-registry or skopeo: the specs that need critest's test images are skipped" >&2
   fi
+fi
+if [ "$serve" = 1 ] && ! command -v gcc >/dev/null; then
+  echo "critest.sh: no gcc for the nonewprivs image: the NoNewPrivs specs are skipped" >&2
+  registry_skip="$registry_skip|NoNewPrivs"
 fi
 if [ "$serve" = 1 ]; then skip="${SKIP:-$registry_skip}"; else skip="${SKIP:-$offline_skip}"; fi
 mkimage="${MKIMAGE:-/work/shared/cri/mkimage.py}"
