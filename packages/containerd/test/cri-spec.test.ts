@@ -9,7 +9,7 @@ import type { SandboxRecord } from '../src/cri/store';
 const SANDBOX: SandboxRecord = {
   id: 'pod1',
   config: {},
-  state: 'SANDBOX_READY',
+  state: 'ready',
   createdAt: '0',
   netnsPath: '/run/netns/pod1',
   ipcPath: '/run/ipc/pod1',
@@ -83,7 +83,10 @@ describe('CRI container devices', () => {
   test("a privileged container gets the host's nodes and every device; a mapped one replaces the host's at its path", () => {
     const spec = containerSpec(
       input(
-        { linux: { securityContext: { privileged: true } }, devices: [{ hostPath: '/dev/fuse', containerPath: '/dev/null', permissions: 'rwm' }] },
+        {
+          linux: cri.LinuxContainerConfig.fromPartial({ securityContext: { privileged: true } }),
+          devices: [{ hostPath: '/dev/fuse', containerPath: '/dev/null', permissions: 'rwm' }],
+        },
         {},
         true,
       ),
@@ -111,7 +114,9 @@ describe('CRI container user', () => {
   };
 
   test("a uid the image's passwd names takes that user's gid and groups, beside the supplemental ones", () => {
-    const spec = containerSpec(input({ linux: { securityContext: { runAsUser: { value: 1000n }, supplementalGroups: [1234n] } } }, { userDb }));
+    const spec = containerSpec(
+      input({ linux: cri.LinuxContainerConfig.fromPartial({ securityContext: { runAsUser: { value: 1000n }, supplementalGroups: [1234n] } }) }, { userDb }),
+    );
     expect(spec.process?.user).toEqual({ uid: 1000, gid: 1000, additionalGids: [50000, 1234] });
   });
 
