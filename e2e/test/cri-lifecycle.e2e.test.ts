@@ -1,8 +1,8 @@
 /**
  * Kubernetes' CRI on gantry-containerd through the generated gRPC client: pod and container
- * lifecycle with an event for each transition, two containers sharing a pod's localhost, ExecSync,
- * CRI-format logs, stats, bad input, a daemon restart with pods running, and nothing left after
- * 20 pods are removed.
+ * lifecycle with an event for each transition, two containers sharing a pod's localhost, host
+ * devices, ExecSync, CRI-format logs, stats, bad input, a daemon restart with pods running, and
+ * nothing left after 20 pods are removed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -153,6 +153,41 @@ describeIf(
         return r.status === 0 ? r.stdout : undefined;
       });
       expect(body).toBe('published\n');
+    } finally {
+      await h.removePod(pod.id);
+    }
+  });
+
+  test("a container's devices: a host directory's nodes at its container path, usable with rwm and refused with m only", async () => {
+    // /dev/net/tun (10:200) is outside the runtime's default devices; read on an unattached tun
+    // fails with EBADFD once the cgroup lets it open, with EPERM when it does not
+    expect(existsSync('/dev/net/tun')).toBe(true);
+    const pod = await h.runPod('devices');
+    try {
+      const run = async (name: string, device: cri.Device) => {
+        const id = await h.runContainer(pod, name, 'sleep 1000', { devices: [device] });
+        const r = await h.call(
+          h.runtime,
+          h.runtime.execSync,
+          cri.ExecSyncRequest.fromPartial({
+            containerId: id,
+            cmd: ['sh', '-c', `stat -c '%F %t:%T' ${device.containerPath}/tun; cat ${device.containerPath}/tun`],
+            timeout: 10n,
+          }),
+        );
+        return { out: r.stdout.toString(), err: r.stderr.toString() };
+      };
+      const rwm = await run('rwm', { hostPath: '/dev/net', containerPath: '/dev/hostnet', permissions: 'rwm' });
+      expect(rwm.out).toBe('character special file a:c8\n');
+      expect(rwm.err).toMatch(/bad state/);
+      const m = await run('m', { hostPath: '/dev/net', containerPath: '/dev/mknod-only', permissions: 'm' });
+      expect(m.out).toBe('character special file a:c8\n');
+      expect(m.err).toMatch(/Operation not permitted/);
+      // a missing host device is refused at create
+      const missing = await code(
+        h.runContainer(pod, 'missing', 'true', { devices: [{ hostPath: '/dev/no-such-node', containerPath: '/dev/x', permissions: 'rwm' }] }),
+      );
+      expect(missing).toMatchObject({ code: 3, details: expect.stringMatching(/failed to add device "\/dev\/no-such-node": no such file or directory/) });
     } finally {
       await h.removePod(pod.id);
     }

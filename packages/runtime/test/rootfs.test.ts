@@ -52,6 +52,42 @@ describe('prepareRootfs', () => {
     });
   }
 
+  it('with a shared root propagation, makes a shared mount holding the rootfs private before binding it (pivot_root refuses a shared parent)', () => {
+    const mountinfo = (bShared: boolean) =>
+      '1 0 8:1 / / rw shared:1 - ext4 /dev/sda rw\n' +
+      `2 1 0:40 / /b rw ${bShared ? 'shared:7' : 'master:7'} - tmpfs t rw\n` +
+      '3 1 0:41 / /bx rw shared:8 - tmpfs t rw\n';
+    const pathMounts = (sys: FakeSys) =>
+      sys
+        .callsOf('mount')
+        .filter((c) => !String(c[1]).startsWith('/proc/self/fd/'))
+        .slice(0, 3);
+    const shared = rootfs('dir');
+    shared.addFile('/proc/self/mountinfo', mountinfo(true));
+    prepareRootfs(
+      shared,
+      spec((x) => (x.linux!.rootfsPropagation = 'rshared')),
+      OPTS,
+    );
+    expect(pathMounts(shared)).toEqual([
+      [null, '/', null, MS.SHARED | MS.REC, null],
+      [null, '/b', null, MS.PRIVATE, null],
+      ['/b/rootfs', '/b/rootfs', 'bind', MS.BIND | MS.REC, null],
+    ]);
+    // a parent that is not shared is left as it is
+    const slave = rootfs('dir');
+    slave.addFile('/proc/self/mountinfo', mountinfo(false));
+    prepareRootfs(
+      slave,
+      spec((x) => (x.linux!.rootfsPropagation = 'rshared')),
+      OPTS,
+    );
+    expect(pathMounts(slave).slice(0, 2)).toEqual([
+      [null, '/', null, MS.SHARED | MS.REC, null],
+      ['/b/rootfs', '/b/rootfs', 'bind', MS.BIND | MS.REC, null],
+    ]);
+  });
+
   it('keeps a bind mount destination below a symlinked parent inside the rootfs', () => {
     const sys = rootfs('dir');
     sys.symlink('/host-marker', '/b/rootfs/mnt');

@@ -11,6 +11,7 @@ import type { Spec } from '@gantry/runtime';
 import { RUNTIME_NAME, SNAPSHOTTER, SPEC_TYPE } from './clients';
 import { CriLogFile, FifoReader, makeFifo, type Stream } from './container-log';
 import type { CriContext } from './context';
+import { hostDeviceLookup } from './devices';
 import { matchLabels } from './filters';
 import { sandboxConfigOf } from './pod-sandboxes';
 import { containerSpec, needsUserDb, nsMode, resourcesOf } from './spec';
@@ -118,7 +119,15 @@ export class Containers {
       snapshotMade = true;
       const sc = config.linux?.securityContext;
       const userDb = needsUserDb(sc, imageConfig) ? readUserDb(mounts, path.join(this.c.stateDir, 'tmp')) : undefined;
-      spec = containerSpec({ id, sandbox, sandboxConfig: sandboxConfigOf(sandbox), config, image: imageConfig, ...(userDb && { userDb }) });
+      spec = containerSpec({
+        id,
+        sandbox,
+        sandboxConfig: sandboxConfigOf(sandbox),
+        config,
+        image: imageConfig,
+        devices: hostDeviceLookup,
+        ...(userDb && { userDb }),
+      });
       await this.c.cd.call(this.c.cd.containers, this.c.cd.containers.create, {
         container: cpb.Container.fromPartial({
           id,

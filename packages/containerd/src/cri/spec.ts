@@ -12,6 +12,8 @@ import {
   defaultSpec,
   parseSeccompProfile,
   resolveSeccompProfile,
+  type Device,
+  type DeviceCgroupRule,
   type Mount,
   type Namespace,
   type Resources,
@@ -19,8 +21,9 @@ import {
   type Spec,
   CONTAINER_DEFAULT_CAPABILITIES,
 } from '@gantry/runtime';
+import type { DeviceLookup } from './devices';
 import type { SandboxRecord } from './store';
-import { lookupGroup, lookupUser, memberGroups, type UserDb } from './users';
+import { lookupGroup, lookupUser, memberGroups, userByUid, type UserDb } from './users';
 
 /** Every capability this kernel knows, for privileged containers (the last one from /proc). */
 function allCaps(): string[] {
@@ -113,6 +116,8 @@ export interface SpecInput {
   image: ImageRunConfig;
   /** The image's /etc/passwd and /etc/group, read when a user is named (see needsUserDb). */
   userDb?: UserDb;
+  /** Host device nodes: the config's devices and a privileged container's /dev. */
+  devices?: DeviceLookup;
 }
 
 function argsOf(config: cri.ContainerConfig, image: ImageRunConfig): string[] {
@@ -135,11 +140,12 @@ function envOf(config: cri.ContainerConfig, image: ImageRunConfig): string[] {
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-/** Whether the container's user needs the image's user database (a name, not a number). */
+/**
+ * Whether the container's user needs the image's user database: a name, and also a uid, whose
+ * primary gid and groups come from the image's passwd and group files (as containerd does).
+ */
 export function needsUserDb(sc: cri.LinuxContainerSecurityContext | undefined, image: ImageRunConfig): boolean {
-  if (sc?.runAsUsername) return true;
-  if (sc?.runAsUser) return false;
-  return (image.User ?? '').split(':').some((p) => p !== '' && !/^\d+$/.test(p));
+  return Boolean(sc?.runAsUsername || sc?.runAsUser || image.User);
 }
 
 /** uid, gid and the groups of a named user: the security context first, else the image's User. */
@@ -152,13 +158,18 @@ function userOf(
     if (!db) throw errdefs.internal(`user ${name}: the image's user database was not read`);
     return { ...lookupUser(db, name), groups: memberGroups(db, name) };
   };
+  // a uid the image's passwd names has that user's primary gid and groups; another has gid 0
+  const numbered = (uid: number) => {
+    const u = db && userByUid(db, uid);
+    return u ? { uid, gid: u.gid, groups: memberGroups(db!, u.name) } : { uid, gid: 0, groups: [] };
+  };
   let user = { uid: 0, gid: 0, groups: [] as number[] };
   const imageUser = image.User ?? '';
   if (sc?.runAsUsername) user = named(sc.runAsUsername);
-  else if (sc?.runAsUser) user = { uid: Number(sc.runAsUser.value), gid: 0, groups: [] };
+  else if (sc?.runAsUser) user = numbered(Number(sc.runAsUser.value));
   else if (imageUser) {
     const [u = '', g] = imageUser.split(':');
-    user = /^\d+$/.test(u) ? { uid: Number(u), gid: 0, groups: [] } : named(u);
+    user = /^\d+$/.test(u) ? numbered(Number(u)) : named(u);
     if (g) user.gid = /^\d+$/.test(g) ? Number(g) : lookupGroup(db!, g);
   }
   if (sc?.runAsGroup) {
@@ -206,10 +217,48 @@ export function resourcesOf(r: cri.LinuxContainerResources | undefined): Resourc
   return res;
 }
 
+/**
+ * The container's device nodes and the cgroup rules that let it use them: a privileged container
+ * gets the host's /dev and every device, the config's devices are added at their container paths
+ * (a later one at the same path replaces an earlier one) with their permissions, default rwm.
+ */
+function devicesOf(input: SpecInput, privileged: boolean): { devices: Device[]; rules: DeviceCgroupRule[] } {
+  const wanted = input.config.devices;
+  if (!privileged && wanted.length === 0) return { devices: [], rules: [{ allow: false, access: 'rwm' }] };
+  const lookup = input.devices;
+  if (!lookup) throw errdefs.invalidArgument('host devices cannot be looked up here');
+  const byPath = new Map<string, Device>();
+  if (privileged) for (const d of lookup.host()) byPath.set(d.path, d);
+  const rules: DeviceCgroupRule[] = [{ allow: privileged, access: 'rwm' }];
+  for (const w of wanted) {
+    if (!w.hostPath) throw errdefs.invalidArgument('device host path is empty');
+    const at = w.containerPath || w.hostPath;
+    if (!at.startsWith('/')) throw errdefs.invalidArgument(`device container path ${JSON.stringify(at)} is not absolute`);
+    const access = w.permissions || 'rwm';
+    if (!/^[rwm]{1,3}$/.test(access)) throw errdefs.invalidArgument(`device ${w.hostPath}: invalid permissions ${JSON.stringify(w.permissions)}`);
+    for (const d of lookup.mapped(w.hostPath, at)) {
+      byPath.set(d.path, d);
+      if (!privileged) rules.push({ allow: true, type: d.type, major: d.major ?? null, minor: d.minor ?? null, access });
+    }
+  }
+  return { devices: [...byPath.values()], rules };
+}
+
 function propagationOption(p: cri.MountPropagation): string {
   if (p === cri.MountPropagation.PROPAGATION_BIDIRECTIONAL) return 'rshared';
   if (p === cri.MountPropagation.PROPAGATION_HOST_TO_CONTAINER) return 'rslave';
   return 'rprivate';
+}
+
+/**
+ * The container's root mount propagation: a bidirectional mount is one of its source's peers only
+ * if the container's mounts stay shared with the host's (rshared); a host-to-container one needs
+ * them at least slaves (rslave, the runtime's default too). Else the runtime's default.
+ */
+function rootfsPropagationOf(mounts: cri.Mount[]): string | undefined {
+  if (mounts.some((m) => m.propagation === cri.MountPropagation.PROPAGATION_BIDIRECTIONAL)) return 'rshared';
+  if (mounts.some((m) => m.propagation === cri.MountPropagation.PROPAGATION_HOST_TO_CONTAINER)) return 'rslave';
+  return undefined;
 }
 
 function mountsOf(input: SpecInput, readonlyRoot: boolean): Mount[] {
@@ -298,6 +347,7 @@ export function containerSpec(input: SpecInput): Spec {
   const ambient = (sc?.capabilities?.addAmbientCapabilities ?? []).map(capName);
   const readonlyRoot = sc?.readonlyRootfs === true;
   const resources = resourcesOf(config.linux?.resources);
+  const { devices, rules } = devicesOf(input, privileged);
   const spec: Spec = {
     ociVersion: base.ociVersion,
     process: {
@@ -322,7 +372,8 @@ export function containerSpec(input: SpecInput): Spec {
     linux: {
       namespaces: namespacesOf(input),
       cgroupsPath: `${cgroupParentOf(input.sandbox)}/${input.id}`,
-      resources: { devices: [{ allow: privileged, access: 'rwm' }], ...resources },
+      ...(devices.length && { devices }),
+      resources: { devices: rules, ...resources },
       ...(privileged
         ? {}
         : {
@@ -338,6 +389,8 @@ export function containerSpec(input: SpecInput): Spec {
     // a privileged container sees the host's /sys read-write
     spec.mounts = spec.mounts!.map((m) => (m.destination === '/sys' ? { ...m, options: ['nosuid', 'noexec', 'nodev', 'rw'] } : m));
   }
+  const rootfsPropagation = rootfsPropagationOf(input.config.mounts);
+  if (rootfsPropagation) spec.linux!.rootfsPropagation = rootfsPropagation;
   if (!input.sandbox.netnsPath) delete spec.hostname; // host network: the host's UTS namespace and name
   return spec;
 }

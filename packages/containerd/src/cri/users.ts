@@ -46,6 +46,12 @@ export function lookupUser(db: UserDb, name: string): { uid: number; gid: number
   return { uid: Number(f[2]), gid: Number(f[3]) };
 }
 
+/** The name and primary gid of the user with this uid, if the image's passwd has one. */
+export function userByUid(db: UserDb, uid: number): { name: string; gid: number } | undefined {
+  const f = fields(db.passwd).find((x) => x.length >= 4 && x[2] === String(uid) && /^\d+$/.test(x[3]!));
+  return f ? { name: f[0]!, gid: Number(f[3]) } : undefined;
+}
+
 /** The gid of a group name. */
 export function lookupGroup(db: UserDb, name: string): number {
   const f = fields(db.group).find((x) => x[0] === name && x.length >= 3 && /^\d+$/.test(x[2]!));

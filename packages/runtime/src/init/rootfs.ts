@@ -20,6 +20,7 @@ import {
   remountReadonly,
   reopenMountTarget,
   requestOptions,
+  type MountInfo,
   type MountRoot,
   type MountTarget,
   type Sys,
@@ -98,7 +99,9 @@ const isErrno = (e: unknown, errno: number) => e instanceof SysError && e.errno 
  */
 export function prepareRootfs(sys: Sys, spec: Spec, opts: RootfsOptions): void {
   // Keep our mounts from propagating back to the host, then make the rootfs a mount point for pivot_root.
-  sys.mount(null, '/', null, rootfsPropagationFlags(spec.linux?.rootfsPropagation), null);
+  const propagation = rootfsPropagationFlags(spec.linux?.rootfsPropagation);
+  sys.mount(null, '/', null, propagation, null);
+  if (propagation & MS.SHARED) privateRootfsParent(sys, opts.rootfs);
   sys.mount(opts.rootfs, opts.rootfs, 'bind', MS.BIND | MS.REC, null);
   // opened after the bind, so lookups from it start on the bind mount, below which the mounts go
   const root = openMountRoot(sys, opts.rootfs);
@@ -113,6 +116,21 @@ export function prepareRootfs(sys: Sys, spec: Spec, opts: RootfsOptions): void {
   } finally {
     sys.close(root.fd);
   }
+}
+
+/**
+ * pivot_root refuses a new root whose parent mount is shared, and a bind of a shared mount is
+ * shared too: with a shared root propagation, the mount holding the rootfs is made private first
+ * (runc does the same), so the rootfs bind and its parent are private and the container's other
+ * mounts stay shared with the host.
+ */
+function privateRootfsParent(sys: Sys, rootfs: string): void {
+  const under = (dir: string) => dir === '/' || rootfs === dir || rootfs.startsWith(`${dir}/`);
+  let parent: MountInfo | undefined;
+  // the deepest mount point at or above the rootfs; of mounts stacked on one point the last is on top
+  for (const m of parseMountinfo(sys.readFile('/proc/self/mountinfo')))
+    if (under(m.mountPoint) && (parent === undefined || m.mountPoint.length >= parent.mountPoint.length)) parent = m;
+  if (parent?.optional.some((o) => o.startsWith('shared:'))) sys.mount(null, parent.mountPoint, null, MS.PRIVATE, null);
 }
 
 function closing(sys: Sys, t: MountTarget): void {
