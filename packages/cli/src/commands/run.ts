@@ -6,6 +6,9 @@ import { CliError, ExitStatus, describeError } from '../errors';
 import { startAttached, writeCidFile } from '../container/attached';
 import { addCreateOptions, createRequest, type CreateOptions } from '../container/flags';
 import { createPulling } from '../container/pull';
+import { addApiSocket, copyCredentials } from '../container/api-socket';
+import { allCredentials } from '../credentials';
+import type { ContainerCreateResponse } from '@gantry/client';
 
 interface RunOptions extends CreateOptions {
   detach?: boolean;
@@ -33,6 +36,24 @@ function runError(path: string, e: unknown): CliError {
   return new CliError(`gantry: ${d.message}\n\nRun '${path} --help' for more information`, runFailureStatus(d.message));
 }
 
+/** The create request, a pull when the image is missing, and what `--use-api-socket` copies in afterwards. */
+async function createContainer(
+  ctx: CliContext,
+  image: string,
+  args: readonly string[],
+  o: CreateOptions,
+  detach: boolean,
+): Promise<{ created: ContainerCreateResponse; req: ReturnType<typeof createRequest> }> {
+  const req = createRequest(image, args, o, ctx.env, detach);
+  const credentials = o.useApiSocket === true ? allCredentials(ctx.env) : {};
+  if (o.useApiSocket === true) addApiSocket(req.body, ctx.client().host, credentials);
+  const created = await createPulling(ctx, req.body, { name: req.name, platform: req.platform, pull: o.pull, quiet: o.quiet });
+  for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
+  writeCidFile(o.cidfile, created.Id);
+  await copyCredentials(ctx, created.Id, credentials);
+  return { created, req };
+}
+
 export function runCommand(program: Command, ctx: CliContext, path = 'gantry run'): void {
   addCreateOptions(
     program
@@ -47,14 +68,12 @@ export function runCommand(program: Command, ctx: CliContext, path = 'gantry run
       .addOption(new Option('--sig-proxy [bool]', 'Proxy received signals to the process (default true)').argParser(boolFlag)),
   ).action(async (image: string, args: string[], o: RunOptions) => {
     try {
-      const req = createRequest(image, args, o, ctx.env, o.detach === true);
-      const created = await createPulling(ctx, req.body, { name: req.name, platform: req.platform, pull: o.pull, quiet: o.quiet });
-      for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
-      writeCidFile(o.cidfile, created.Id);
+      const { created, req } = await createContainer(ctx, image, args, o, o.detach === true);
       const client = ctx.client();
       if (o.detach === true) {
-        await client.containers.start(created.Id);
+        // docker 28 prints the ID alongside the start, so it is there even when the start fails
         ctx.stdout.write(`${created.Id}\n`);
+        await client.containers.start(created.Id);
         return;
       }
       const body = req.body;
@@ -87,10 +106,7 @@ export function createCommand(program: Command, ctx: CliContext): void {
       .argument('[COMMAND...]')
       .passThroughOptions(),
   ).action(async (image: string, args: string[], o: CreateOptions) => {
-    const req = createRequest(image, args, o, ctx.env);
-    const created = await createPulling(ctx, req.body, { name: req.name, platform: req.platform, pull: o.pull, quiet: o.quiet });
-    for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
-    writeCidFile(o.cidfile, created.Id);
+    const { created } = await createContainer(ctx, image, args, o, false);
     ctx.stdout.write(`${created.Id}\n`);
   });
 }
