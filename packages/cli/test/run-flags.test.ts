@@ -5,7 +5,7 @@
  * daemon), and `exec`/`update` bodies, detach keys, units and specs.
  */
 import * as path from 'node:path';
-import { createRequest, type CreateOptions } from '../src/container/flags';
+import { createRequest, unsupportedOsFlags, type CreateOptions } from '../src/container/flags';
 import { Command } from 'commander';
 import { addCreateOptions } from '../src/container/flags';
 import { DetachKeyDetector, parseDetachKeys } from '../src/container/detach-keys';
@@ -134,6 +134,19 @@ describe('run/create bodies are what docker sends', () => {
     expect(() => addApiSocket(r.body, 'tcp://127.0.0.1:2375', {})).toThrow(
       'flag --use-api-socket can only be used with unix sockets: docker endpoint tcp://127.0.0.1:2375 incompatible',
     );
+  });
+
+  it('Windows-only flags are refused for a Linux daemon, as docker lists them', () => {
+    const o = { cpuPercent: 50, ioMaxiops: 3, cpuCount: 2 };
+    expect(unsupportedOsFlags(o, 'linux')).toBe(
+      [
+        '"--cpu-count" is only supported on a Docker daemon running on windows, but the Docker daemon is running on linux',
+        '"--cpu-percent" is only supported on a Docker daemon running on windows, but the Docker daemon is running on linux',
+        '"--io-maxiops" is only supported on a Docker daemon running on windows, but the Docker daemon is running on linux',
+      ].join('\n'),
+    );
+    expect(unsupportedOsFlags(o, 'windows')).toBeUndefined();
+    expect(unsupportedOsFlags({ isolation: 'default' }, 'linux')).toBeUndefined();
   });
 
   it("--use-api-socket's config.json tar is the one docker sends", () => {

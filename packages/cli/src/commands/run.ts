@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import type { CliContext } from '../context';
 import { CliError, ExitStatus, describeError } from '../errors';
 import { startAttached, writeCidFile } from '../container/attached';
-import { addCreateOptions, createRequest, type CreateOptions } from '../container/flags';
+import { addCreateOptions, createRequest, hasOsFlags, unsupportedOsFlags, type CreateOptions } from '../container/flags';
 import { createPulling } from '../container/pull';
 import { addApiSocket, copyCredentials } from '../container/api-socket';
 import { allCredentials } from '../credentials';
@@ -34,6 +34,13 @@ function runError(path: string, e: unknown): CliError {
   const d = describeError(e);
   if (d.message.startsWith('Cannot connect')) return new CliError(d.message, 1);
   return new CliError(`gantry: ${d.message}\n\nRun '${path} --help' for more information`, runFailureStatus(d.message));
+}
+
+/** docker's check of OS-specific flags against the daemon's OS (asked only when such a flag is given). */
+async function checkOsFlags(ctx: CliContext, o: CreateOptions): Promise<void> {
+  if (!hasOsFlags(o)) return;
+  const refused = unsupportedOsFlags(o, (await ctx.client().system.ping()).osType);
+  if (refused !== undefined) throw new CliError(refused, 1);
 }
 
 /** The create request, a pull when the image is missing, and what `--use-api-socket` copies in afterwards. */
@@ -67,6 +74,7 @@ export function runCommand(program: Command, ctx: CliContext, path = 'gantry run
       .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
       .addOption(new Option('--sig-proxy [bool]', 'Proxy received signals to the process (default true)').argParser(boolFlag)),
   ).action(async (image: string, args: string[], o: RunOptions) => {
+    await checkOsFlags(ctx, o);
     try {
       const { created, req } = await createContainer(ctx, image, args, o, o.detach === true);
       const client = ctx.client();
@@ -106,6 +114,7 @@ export function createCommand(program: Command, ctx: CliContext): void {
       .argument('[COMMAND...]')
       .passThroughOptions(),
   ).action(async (image: string, args: string[], o: CreateOptions) => {
+    await checkOsFlags(ctx, o);
     const { created } = await createContainer(ctx, image, args, o, false);
     ctx.stdout.write(`${created.Id}\n`);
   });

@@ -234,6 +234,28 @@ export function addCreateOptions(cmd: Command): Command {
     .option('-w, --workdir <string>', 'Working directory inside the container');
 }
 
+/** The create flags docker's CLI keeps for a Windows daemon (its "ostype" annotation), in its (sorted) order. */
+const WINDOWS_ONLY: [keyof CreateOptions, string][] = [
+  ['cpuCount', '--cpu-count'],
+  ['cpuPercent', '--cpu-percent'],
+  ['ioMaxbandwidth', '--io-maxbandwidth'],
+  ['ioMaxiops', '--io-maxiops'],
+];
+
+/** Windows-only flags given while the daemon runs `osType` (docker refuses them before anything is created, status 1). */
+export function unsupportedOsFlags(o: CreateOptions, osType: string | undefined): string | undefined {
+  if (osType === undefined || osType === '' || osType === 'windows') return undefined;
+  const lines = WINDOWS_ONLY.filter(([k]) => o[k] !== undefined).map(
+    ([, flag]) => `"${flag}" is only supported on a Docker daemon running on windows, but the Docker daemon is running on ${osType}`,
+  );
+  return lines.length > 0 ? lines.join('\n') : undefined;
+}
+
+/** Whether any flag needs the daemon's OS to be checked first. */
+export function hasOsFlags(o: CreateOptions): boolean {
+  return WINDOWS_ONLY.some(([k]) => o[k] !== undefined);
+}
+
 function restartPolicy(v: string | undefined, rm: boolean): HostConfig['RestartPolicy'] {
   if (v === undefined || v === '' || v === 'no') return { Name: 'no', MaximumRetryCount: 0 };
   if (rm) throw new CliError('conflicting options: cannot specify both --restart and --rm', 125);
