@@ -101,7 +101,8 @@ describeIf(needTool('script'))('gantry cp on a terminal, import from a URL, syst
 
   it('system df -v prints docker’s four tables', () => {
     // times can tick between the two calls: compared without the CREATED columns' words and the padding
-    const norm = (s: string): string => s.replace(/(Less than a second|About a minute|About an hour|\d+ (seconds?|minutes?|hours?)) ago/g, 'X ago').replace(/ {2,}/g, '  ');
+    const norm = (s: string): string =>
+      s.replace(/(Less than a second|About a minute|About an hour|\d+ (seconds?|minutes?|hours?)) ago/g, 'X ago').replace(/ {2,}/g, '  ');
     const d = run('docker', ['system', 'df', '-v']);
     const g = run(GANTRY, ['system', 'df', '-v']);
     expect(g.status).toBe(0);
