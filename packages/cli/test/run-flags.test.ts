@@ -15,7 +15,7 @@ import { execRequest } from '../src/commands/exec';
 import { updateRequest } from '../src/commands/update';
 import { runFailureStatus } from '../src/commands/run';
 import { portLines } from '../src/commands/container-ops';
-import { splitCpArg } from '../src/commands/cp';
+import { copiedLine, splitCpArg } from '../src/commands/cp';
 import { withTag } from '../src/container/pull';
 import { cpuPercent, memoryUsage } from '../src/container/stats-row';
 import * as fs from 'node:fs';
@@ -250,6 +250,10 @@ describe('values', () => {
     expect(splitCpArg('c1:/etc')).toEqual({ container: 'c1', path: '/etc' });
     expect(splitCpArg('./a:b')).toEqual({ path: './a:b' });
     expect(splitCpArg('-')).toEqual({ path: '-' });
+    // docker's closing line: the tar's size with three significant digits
+    expect(copiedLine(3072, 'c1:/tmp/x')).toBe('Successfully copied 3.07kB to c1:/tmp/x\n');
+    expect(copiedLine(0, 'c1:/tmp/')).toBe('Successfully copied 0B to c1:/tmp/\n');
+    expect(copiedLine(3001856, '/tmp/big')).toBe('Successfully copied 3MB to /tmp/big\n');
   });
 });
 
