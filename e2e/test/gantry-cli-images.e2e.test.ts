@@ -185,6 +185,33 @@ describeIf(
     // eslint-disable-next-line no-control-regex -- the terminal's escapes are what is checked
     expect(drawn).toMatch(/\x1b\[\d+A\x1b\[2K\r[0-9a-f]{12}: (Downloading|Extracting) \[=*>\s*\]\s+[\d.]+[kM]?B\/[\d.]+[kM]?B/);
     fs.rmSync(raw, { force: true });
+  }, 120000);
+
+  it("run's implicit pull: the same bars on a terminal, plain lines piped, with the stored credentials", async () => {
+    h.ok(['rmi', `${repo}:v1`]);
+    const piped = gantry(['run', '--rm', `${repo}:v1`, 'true']);
+    expect(piped.status).toBe(0);
+    expect(piped.stderr).toContain(`Unable to find image '${repo}:v1' locally\nv1: Pulling from cli/big\n`);
+    expect(piped.stderr).toMatch(/[0-9a-f]{12}: Pull complete\n/);
+    expect(piped.stderr).not.toContain('\x1b[');
+    h.ok(['rmi', `${repo}:v1`]);
+    const raw = join(h.dir, `${session}-run.raw`);
+    const env = h.env();
+    spawnSync('tmux', ['pipe-pane', '-t', session]);
+    spawnSync('tmux', ['send-keys', '-t', session, 'clear', 'Enter']);
+    spawnSync('tmux', ['pipe-pane', '-t', session, '-o', `cat > ${raw}`]);
+    const cmd = `DOCKER_HOST=${env.DOCKER_HOST ?? ''} DOCKER_CONFIG=${env.DOCKER_CONFIG ?? ''} ${GANTRY} run --rm ${repo}:v1 echo ran; echo "exit=$?"`;
+    spawnSync('tmux', ['send-keys', '-t', session, cmd, 'Enter']);
+    const pane = (): string => spawnSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' }).stdout;
+    await waitFor('the run to finish in tmux', () => /exit=\d+/.test(pane()), 60000);
+    const screen = pane();
+    expect(screen).toContain('exit=0');
+    expect(screen).toContain(`Unable to find image '${repo}:v1' locally`);
+    expect(screen).toMatch(/[0-9a-f]{12}: Pull complete/);
+    expect(screen).toContain('\nran\n');
+    // eslint-disable-next-line no-control-regex -- the terminal's escapes are what is checked
+    expect(fs.readFileSync(raw, 'latin1')).toMatch(/\x1b\[\d+A\x1b\[2K\r[0-9a-f]{12}: (Downloading|Extracting) \[=*>\s*\]\s+[\d.]+[kM]?B\/[\d.]+[kM]?B/);
+    fs.rmSync(raw, { force: true });
     expect(gantry(['logout', reg.host]).stdout).toBe(`Removing login credentials for ${reg.host}\n`);
     expect(gantry(['logout', reg.host]).stdout).toBe(`Not logged in to ${reg.host}\n`);
   }, 120000);

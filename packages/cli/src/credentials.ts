@@ -51,6 +51,16 @@ export function loadAuth(env: NodeJS.ProcessEnv, server: string): AuthConfig | u
   return out;
 }
 
+/** Every stored credential (`auths` entries with an auth or a token), as docker's config.json holds them. */
+export function allCredentials(env: NodeJS.ProcessEnv): Record<string, { auth?: string; identitytoken?: string }> {
+  const out: Record<string, { auth?: string; identitytoken?: string }> = {};
+  for (const [key, entry] of Object.entries(readConfig(dockerConfigPath(env)).auths ?? {})) {
+    const kept = Object.fromEntries(Object.entries({ auth: entry.auth, identitytoken: entry.identitytoken }).filter(([, v]) => v !== undefined && v !== ''));
+    if (Object.keys(kept).length > 0) out[key] = kept;
+  }
+  return out;
+}
+
 export function storeAuth(env: NodeJS.ProcessEnv, server: string, username: string, password: string): string {
   const path = dockerConfigPath(env);
   const cfg = readConfig(path);

@@ -25,7 +25,7 @@ export function toFilters(values: readonly string[] | undefined): Filters | unde
 }
 
 /** docker's boolean flags that default to true, which commander spells `--no-<name>` to turn off. */
-const DEFAULT_TRUE = new Set(['pause', 'human']);
+const DEFAULT_TRUE = new Set(['pause', 'human', 'disable-content-trust']);
 
 /** Rewrites docker's `--pause=false` / `--human=true` (Go's bool flag syntax) into commander's `--no-pause` / `--human`. */
 export function goBoolFlags(argv: readonly string[]): string[] {

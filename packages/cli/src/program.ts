@@ -35,9 +35,18 @@ import { imageCommand } from './commands/image';
 import { loginCommands } from './commands/login';
 import { buildCommand } from './commands/build';
 import { completionCommand } from './commands/completion';
-import { composeCommand } from '@gantry/compose';
 
-export function buildProgram(ctx: CliContext): Command {
+/** What the CLI uses of @gantry/compose: loaded only for a command line that may need it (see run.ts). */
+export interface ComposeModule {
+  composeCommand(program: Command, ctx: CliContext): Command;
+}
+
+/** `compose` in `gantry --help` when @gantry/compose is not loaded (same line as the real command's). */
+function composePlaceholder(program: Command): void {
+  program.addCommand(new Command('compose').description('Define and run multi-container applications').option('-f, --file <path>'));
+}
+
+export function buildProgram(ctx: CliContext, compose?: ComposeModule): Command {
   const program = new Command('gantry')
     .description('A docker-compatible command line for gantryd')
     .option('-H, --host <host>', 'Daemon socket to connect to')
@@ -80,7 +89,8 @@ export function buildProgram(ctx: CliContext): Command {
   cpCommand(program, ctx);
   statsCommand(program, ctx);
   containerCommand(program, ctx);
-  composeCommand(program, ctx);
+  if (compose !== undefined) compose.composeCommand(program, ctx);
+  else composePlaceholder(program);
   const silence = { writeErr: () => undefined, writeOut: (s: string) => void ctx.stdout.write(s) };
   for (const c of allCommands(program)) c.exitOverride().configureOutput(silence);
   return program;

@@ -5,7 +5,7 @@
  * daemon), and `exec`/`update` bodies, detach keys, units and specs.
  */
 import * as path from 'node:path';
-import { createRequest, type CreateOptions } from '../src/container/flags';
+import { createRequest, unsupportedOsFlags, type CreateOptions } from '../src/container/flags';
 import { Command } from 'commander';
 import { addCreateOptions } from '../src/container/flags';
 import { DetachKeyDetector, parseDetachKeys } from '../src/container/detach-keys';
@@ -15,15 +15,19 @@ import { execRequest } from '../src/commands/exec';
 import { updateRequest } from '../src/commands/update';
 import { runFailureStatus } from '../src/commands/run';
 import { portLines } from '../src/commands/container-ops';
-import { splitCpArg } from '../src/commands/cp';
-import { progressLine, withTag } from '../src/container/pull';
+import { copiedLine, splitCpArg } from '../src/commands/cp';
+import { withTag } from '../src/container/pull';
 import { cpuPercent, memoryUsage } from '../src/container/stats-row';
 import * as fs from 'node:fs';
+import { addApiSocket, configTar } from '../src/container/api-socket';
+import { csvFields, gpuRequest } from '../src/container/resource-specs';
 
 interface Captured {
   args: string[];
   request: string;
   body: unknown;
+  /** the socket docker's CLI talked to (for --use-api-socket) */
+  host?: string;
 }
 const captured = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'docker-create-bodies.json'), 'utf8')) as Captured[];
 
@@ -50,13 +54,21 @@ function norm(v: unknown, isMap = false): unknown {
 }
 
 /** Parses `run`/`create` arguments as the command does, then builds the body. */
-function bodyFor(args: string[]): { body: unknown; name?: string } {
+function bodyFor(args: string[], host = 'unix:///run/gantry/gantry.sock'): { body: unknown; name?: string } {
   const [verb, ...rest] = args;
   let result: { body: unknown; name?: string } | undefined;
-  const cmd = addCreateOptions(new Command('x').argument('<IMAGE>').argument('[COMMAND...]').passThroughOptions().exitOverride());
+  const cmd = addCreateOptions(
+    new Command('x')
+      .argument('<IMAGE>')
+      .argument('[COMMAND...]')
+      .passThroughOptions()
+      .exitOverride()
+      .configureOutput({ writeErr: () => undefined }),
+  );
   if (verb === 'run') cmd.option('-d, --detach');
   cmd.action((image: string, cmdArgs: string[], o: CreateOptions & { detach?: boolean }) => {
     const r = createRequest(image, cmdArgs, o, {}, o.detach === true);
+    if (o.useApiSocket === true) addApiSocket(r.body, host, {});
     result = { body: r.body, name: r.name };
   });
   cmd.parse(rest, { from: 'user' });
@@ -70,7 +82,7 @@ describe('run/create bodies are what docker sends', () => {
   afterAll(() => process.chdir(cwd));
 
   it.each(captured.map((c): [string, Captured] => [c.args.join(' '), c]))('%s', (_n: string, c: Captured) => {
-    const r = bodyFor(c.args);
+    const r = bodyFor(c.args, c.host);
     expect(norm(r.body)).toEqual(c.body);
     expect(`/v1.45/containers/create?name=${r.name}`).toBe(c.request);
   });
@@ -81,6 +93,69 @@ describe('run/create bodies are what docker sends', () => {
     expect(() => bodyFor(['run', '--restart', 'sometimes', 'busybox'])).toThrow("invalid restart policy 'sometimes'");
     expect(() => bodyFor(['run', '-p', '80:80:80:80', 'busybox'])).toThrow('invalid port format');
     expect(() => bodyFor(['run', '--no-healthcheck', '--health-cmd', 'true', 'busybox'])).toThrow('conflicts');
+  });
+
+  it('refuses bad device, rate, rule and GPU values in docker words', () => {
+    const bad: [string[], string][] = [
+      [['--blkio-weight-device', 'x'], 'bad format: x'],
+      [['--blkio-weight-device', 'vda:20'], 'bad format for device path: vda:20'],
+      [['--blkio-weight-device', '/dev/vda:5'], 'invalid weight for device: /dev/vda:5'],
+      [['--blkio-weight-device', '/dev/vda:abc'], 'invalid weight for device: /dev/vda:abc'],
+      [['--device-read-bps', '/dev/vda:xx'], 'invalid rate for device: /dev/vda:xx. The correct format is <device-path>:<number>[<unit>]'],
+      [
+        ['--device-write-iops', '/dev/vda:1k'],
+        'invalid rate for device: /dev/vda:1k. The correct format is <device-path>:<number>. Number must be a positive integer',
+      ],
+      [['--device-cgroup-rule', 'bad'], "invalid device cgroup format 'bad'"],
+      [['--blkio-weight', '70000'], 'strconv.ParseUint: parsing "70000": value out of range'],
+      [['--io-maxiops', '-1'], 'strconv.ParseUint: parsing "-1": invalid syntax'],
+      [['--gpus', 'foo=bar'], "unexpected key 'foo' in 'foo=bar'"],
+      [['--gpus', 'count=2,count=3'], "gpu request key 'count' can be specified only once"],
+      [['--gpus', 'x'], 'invalid count (x): value must be either "all" or an integer: invalid syntax'],
+    ];
+    for (const [flags, message] of bad) expect(() => bodyFor(['create', ...flags, 'busybox'])).toThrow(message);
+  });
+
+  it('--gpus forms docker accepts, --kernel-memory accepted and not sent', () => {
+    expect(gpuRequest('2', undefined)).toEqual([{ Driver: '', Count: 2, Capabilities: [['gpu']], Options: {} }]);
+    expect(gpuRequest('device=0,driver=nvidia,"options=a=b,c=d"', undefined)).toEqual([
+      { Driver: 'nvidia', Count: 0, DeviceIDs: ['0'], Capabilities: [['gpu']], Options: { a: 'b', c: 'd' } },
+    ]);
+    expect(csvFields('"a,""b""",c')).toEqual(['a,"b"', 'c']);
+    const hc = (bodyFor(['create', '--kernel-memory', '10m', 'busybox']).body as { HostConfig: Record<string, unknown> }).HostConfig;
+    expect(hc).not.toHaveProperty('KernelMemory');
+  });
+
+  it('--use-api-socket: the socket mount, DOCKER_CONFIG with credentials, a TCP host refused', () => {
+    const r = createRequest('busybox', [], { env: ['A=1'] }, {});
+    addApiSocket(r.body, 'unix:///tmp/d.sock', { 'localhost:5000': { auth: 'dTpw' } });
+    expect(r.body.Env).toEqual(['A=1', 'DOCKER_CONFIG=/run/secrets/docker']);
+    expect(r.body.HostConfig?.Mounts).toEqual([{ Type: 'bind', Source: '/tmp/d.sock', Target: '/var/run/docker.sock', BindOptions: {} }]);
+    expect(() => addApiSocket(r.body, 'tcp://127.0.0.1:2375', {})).toThrow(
+      'flag --use-api-socket can only be used with unix sockets: docker endpoint tcp://127.0.0.1:2375 incompatible',
+    );
+  });
+
+  it('Windows-only flags are refused for a Linux daemon, as docker lists them', () => {
+    const o = { cpuPercent: 50, ioMaxiops: 3, cpuCount: 2 };
+    expect(unsupportedOsFlags(o, 'linux')).toBe(
+      [
+        '"--cpu-count" is only supported on a Docker daemon running on windows, but the Docker daemon is running on linux',
+        '"--cpu-percent" is only supported on a Docker daemon running on windows, but the Docker daemon is running on linux',
+        '"--io-maxiops" is only supported on a Docker daemon running on windows, but the Docker daemon is running on linux',
+      ].join('\n'),
+    );
+    expect(unsupportedOsFlags(o, 'windows')).toBeUndefined();
+    expect(unsupportedOsFlags({ isolation: 'default' }, 'linux')).toBeUndefined();
+  });
+
+  it("--use-api-socket's config.json tar is the one docker sends", () => {
+    const tar = configTar({ 'localhost:5000': { auth: 'dTpw' } });
+    const text = '{\n\t"auths": {\n\t\t"localhost:5000": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t}\n}';
+    expect(tar.length).toBe(512 + 512 + 1024);
+    expect(tar.subarray(0, 100).toString().replace(/\0+$/, '')).toBe('/run/secrets/docker/config.json');
+    expect(tar.subarray(100, 148).toString()).toBe('0000600\x000000000\x000000000\x0000000000076\x0000000000000\x00');
+    expect(tar.subarray(512, 512 + text.length).toString()).toBe(text);
   });
 
   it('flags after the image are the container command', () => {
@@ -175,17 +250,18 @@ describe('values', () => {
     expect(splitCpArg('c1:/etc')).toEqual({ container: 'c1', path: '/etc' });
     expect(splitCpArg('./a:b')).toEqual({ path: './a:b' });
     expect(splitCpArg('-')).toEqual({ path: '-' });
+    // docker's closing line: the tar's size with three significant digits
+    expect(copiedLine(3072, 'c1:/tmp/x')).toBe('Successfully copied 3.07kB to c1:/tmp/x\n');
+    expect(copiedLine(0, 'c1:/tmp/')).toBe('Successfully copied 0B to c1:/tmp/\n');
+    expect(copiedLine(3001856, '/tmp/big')).toBe('Successfully copied 3MB to /tmp/big\n');
   });
 });
 
 describe('pull lines and stats columns', () => {
-  it('names the image as docker does, prints progress without bars', () => {
+  it('names the image as docker does', () => {
     expect(withTag('busybox')).toBe('busybox:latest');
     expect(withTag('reg:5000/a/b')).toBe('reg:5000/a/b:latest');
     expect(withTag('a@sha256:00')).toBe('a@sha256:00');
-    expect(progressLine({ id: 'abc', status: 'Pull complete' })).toBe('abc: Pull complete');
-    expect(progressLine({ id: 'abc', status: 'Downloading', progressDetail: { current: 10, total: 20 } })).toBeUndefined();
-    expect(progressLine({ status: 'Digest: sha256:00' })).toBe('Digest: sha256:00');
   });
 
   it('CPU % from two readings, memory without the inactive page cache', () => {

@@ -1,6 +1,6 @@
 /** Parsing and exit statuses without a daemon (docker's statuses: 125 flag errors, 1 otherwise, 64 bad inspect template). */
 import { API_VERSION, EngineClient } from '@gantry/client';
-import { runCli } from '../src/run';
+import { needsCompose, runCli } from '../src/run';
 import { sinceValue } from '../src/commands/logs';
 import { splitReference } from '../src/commands/image-ops';
 import { toFilters } from '../src/options';
@@ -116,5 +116,24 @@ describe('version without a daemon', () => {
     expect(status).toBe(1);
     expect(out).toMatch(new RegExp(`API version: +${API_VERSION.replace('.', '\\.')}\\n`));
     expect(err).toContain('/nonexistent/gantry-cli-test.sock');
+  });
+});
+
+describe('start-up without @gantry/compose', () => {
+  it('only command lines that may run compose (or list every command) load it', () => {
+    expect(needsCompose(['ps', '-a'])).toBe(false);
+    expect(needsCompose(['-H', 'unix:///x.sock', 'version'])).toBe(false);
+    expect(needsCompose(['-H', 'unix:///x.sock', 'compose', 'up'])).toBe(true);
+    expect(needsCompose(['completion', 'bash'])).toBe(true);
+    expect(needsCompose(['help', 'compose'])).toBe(true);
+  });
+
+  it('`--help` lists compose as the loaded command does; `compose --help` is the real one', async () => {
+    const top = await run('--help');
+    expect(top.out).toMatch(/\n {2}compose \[options\] +Define and run multi-container applications\n/);
+    const compose = await run('compose', '--help');
+    expect(compose.status).toBe(0);
+    expect(compose.out).toContain('Usage: gantry compose [options] [command]');
+    expect(compose.out).toMatch(/\n {2}up /);
   });
 });

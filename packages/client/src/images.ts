@@ -93,10 +93,19 @@ export class Images {
 
   /** Import a filesystem tar as an image (`POST /images/create?fromSrc=-`). */
   async *import(tar: RequestBody, o: ImportOptions = {}): AsyncGenerator<JsonMessage> {
+    yield* this.importFrom('-', tar, o);
+  }
+
+  /** Import a filesystem tar the daemon downloads itself from `url` (`docker import http://…`). */
+  async *importUrl(url: string, o: ImportOptions = {}): AsyncGenerator<JsonMessage> {
+    yield* this.importFrom(url, undefined, o);
+  }
+
+  private async *importFrom(fromSrc: string, tar: RequestBody | undefined, o: ImportOptions): AsyncGenerator<JsonMessage> {
     const res = await this.core.call('POST', '/images/create', {
-      query: { fromSrc: '-', repo: o.repo, tag: o.tag, message: o.message, changes: o.changes, platform: o.platform },
+      query: { fromSrc, repo: o.repo, tag: o.tag, message: o.message, changes: o.changes, platform: o.platform },
       body: tar,
-      contentType: 'application/x-tar',
+      contentType: tar === undefined ? undefined : 'application/x-tar',
       signal: o.signal,
       stream: true,
     });

@@ -259,5 +259,12 @@ d('image routes driven by the docker CLI (root)', () => {
     const badChange = await request('POST', '/v1.45/images/create?fromSrc=-&changes=FROM%20x', Buffer.alloc(1024));
     expect(badChange.status).toBe(400);
     expect(JSON.parse(badChange.body.toString()).message).toBe('FROM is not a valid change command');
+    // a URL import is downloaded by the daemon: http(s) only; an unreachable one is the daemon's error
+    const ftp = await request('POST', `/v1.45/images/create?fromSrc=${encodeURIComponent('ftp://127.0.0.1/a.tar')}`);
+    expect(ftp.status).toBe(400);
+    expect(JSON.parse(ftp.body.toString()).message).toBe('unsupported import source scheme ftp');
+    const gone = await request('POST', `/v1.45/images/create?fromSrc=${encodeURIComponent('127.0.0.1:1/a.tar')}`);
+    expect(gone.status).toBeGreaterThanOrEqual(500);
+    expect(JSON.parse(gone.body.toString()).message).toMatch(/^error downloading http:\/\/127\.0\.0\.1:1\/a\.tar: /);
   }, 60000);
 });

@@ -49,7 +49,12 @@ export function importCommand(parent: Command, ctx: CliContext): void {
     .option('-m, --message <string>', 'Set commit message for imported image')
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .action(async (source: string, ref: string | undefined, o: { change?: string[]; message?: string; platform?: string }) => {
-      if (/^https?:\/\//.test(source)) throw new CliError('importing from a URL is not supported by gantry; download it and import the file', 1);
+      const options = { ...target(ref), message: o.message, changes: o.change, platform: o.platform };
+      if (/^https?:\/\//.test(source)) {
+        // the daemon downloads it, as dockerd does
+        await printProgress(ctx.stdout, ctx.client().images.importUrl(source, options), termInfo(ctx.stdout, ctx.env));
+        return;
+      }
       let body: Readable;
       if (source === '-') body = process.stdin;
       else {
@@ -60,7 +65,7 @@ export function importCommand(parent: Command, ctx: CliContext): void {
         }
         body = fs.createReadStream(source);
       }
-      const messages = ctx.client().images.import(body, { ...target(ref), message: o.message, changes: o.change, platform: o.platform });
+      const messages = ctx.client().images.import(body, options);
       await printProgress(ctx.stdout, messages, termInfo(ctx.stdout, ctx.env));
     });
 }

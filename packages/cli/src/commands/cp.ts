@@ -1,16 +1,19 @@
 /**
  * `gantry cp`: files between a container and here, either way, or a tar on stdin/stdout with `-`.
  * The local side is packed and unpacked by the system's GNU tar (the daemon speaks tar already);
- * a destination that is not an existing directory is the copy's new name, as docker's.
+ * a destination that is not an existing directory is the copy's new name, as docker's. When stdout
+ * is a terminal (and without -q) docker ends with `Successfully copied <tar size> to <dest>` on
+ * stderr; so does this.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { CliError } from '../errors';
+import { humanSizeWithPrecision } from '@gantry/format';
 
 interface CpOptions {
   archive?: boolean;
@@ -39,6 +42,20 @@ function tar(args: string[], input?: Readable): { done: Promise<void>; stdout: R
   return { done, stdout: child.stdout };
 }
 
+/** A stream passed through unchanged, its bytes counted (what docker reports as copied: the tar's size). */
+function counted(input: Readable, total: { bytes: number }): Readable {
+  const through = new PassThrough();
+  input.on('data', (chunk: Buffer) => (total.bytes += chunk.length));
+  input.on('error', (e) => through.destroy(e));
+  input.pipe(through);
+  return through;
+}
+
+/** docker's closing line: only when stdout is a terminal, the size with 3 significant digits. */
+export function copiedLine(bytes: number, dest: string): string {
+  return `Successfully copied ${humanSizeWithPrecision(bytes, 3)} to ${dest}\n`;
+}
+
 function lstatOrUndefined(p: string): fs.Stats | undefined {
   try {
     return fs.statSync(p);
@@ -47,18 +64,21 @@ function lstatOrUndefined(p: string): fs.Stats | undefined {
   }
 }
 
-async function fromContainer(ctx: CliContext, container: string, src: string, dest: string, o: CpOptions): Promise<void> {
+async function fromContainer(ctx: CliContext, container: string, src: string, dest: string, o: CpOptions, total: { bytes: number }): Promise<void> {
   const client = ctx.client();
   let srcPath = src;
   if (o.followLink === true) {
     const st = await client.containers.statPath(container, src);
     if (st.linkTarget !== '') srcPath = st.linkTarget;
   }
-  const { stat, stream } = await client.containers.getArchive(container, srcPath);
+  const archive = await client.containers.getArchive(container, srcPath);
+  const stat = archive.stat;
   if (dest === '-') {
+    const stream = archive.stream;
     for await (const chunk of stream) ctx.stdout.write(chunk as Buffer);
     return;
   }
+  const stream = counted(archive.stream, total);
   const owner = o.archive === true ? ['--same-owner'] : ['--no-same-owner'];
   const existing = lstatOrUndefined(dest);
   if (existing?.isDirectory() === true && !src.endsWith('/.')) {
@@ -87,7 +107,7 @@ async function fromContainer(ctx: CliContext, container: string, src: string, de
   }
 }
 
-async function toContainer(ctx: CliContext, src: string, container: string, dest: string, o: CpOptions): Promise<void> {
+async function toContainer(ctx: CliContext, src: string, container: string, dest: string, o: CpOptions, total: { bytes: number }): Promise<void> {
   const client = ctx.client();
   if (src === '-') {
     const stdin = ctx.stdin;
@@ -115,6 +135,9 @@ async function toContainer(ctx: CliContext, src: string, container: string, dest
   const base = path.basename(local);
   const args = [
     '-c',
+    // 512-byte records, no padding to tar's default 10 KiB: the archive (and the size reported) as docker's
+    '-b',
+    '1',
     '-C',
     path.dirname(local),
     ...(o.followLink === true ? ['-h'] : []),
@@ -123,7 +146,7 @@ async function toContainer(ctx: CliContext, src: string, container: string, dest
   if (name !== base) args.push(`--transform=s|^${base.replace(/[|\\^$.*[\]]/g, '\\$&')}|${name.replace(/[|\\&]/g, '\\$&')}|`);
   args.push(base);
   const t = tar(args);
-  await Promise.all([client.containers.putArchive(container, target, t.stdout, { noOverwriteDirNonDir: true, copyUIDGID: o.archive }), t.done]);
+  await Promise.all([client.containers.putArchive(container, target, counted(t.stdout, total), { noOverwriteDirNonDir: true, copyUIDGID: o.archive }), t.done]);
 }
 
 export function cpCommand(program: Command, ctx: CliContext): void {
@@ -141,12 +164,18 @@ export function cpCommand(program: Command, ctx: CliContext): void {
       const dest = splitCpArg(destArg);
       if (src.container !== undefined && dest.container !== undefined) throw new CliError('copying between containers is not supported', 1);
       if (src.container === undefined && dest.container === undefined) throw new CliError('must specify at least one container source', 1);
+      const total = { bytes: 0 };
+      const report = o.quiet !== true && (ctx.stdout as { isTTY?: boolean }).isTTY === true;
       if (src.container !== undefined) {
         if (src.path === '') throw new CliError('filesystem path cannot be empty', 1);
-        await fromContainer(ctx, src.container, src.path, dest.path, o);
+        await fromContainer(ctx, src.container, src.path, dest.path, o, total);
+        // a tar written to stdout is not reported
+        if (report && dest.path !== '-') ctx.stderr.write(copiedLine(total.bytes, dest.path));
       } else if (dest.container !== undefined) {
         if (dest.path === '') throw new CliError('filesystem path cannot be empty', 1);
-        await toContainer(ctx, src.path, dest.container, dest.path, o);
+        await toContainer(ctx, src.path, dest.container, dest.path, o, total);
+        // from stdin docker counts nothing and says 0B
+        if (report) ctx.stderr.write(copiedLine(total.bytes, destArg));
       }
     });
 }

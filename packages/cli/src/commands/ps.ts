@@ -25,7 +25,7 @@ const HEADER = {
 };
 
 /** A row of the template: capitalised getters are docker's container context fields. */
-class ContainerRow {
+export class ContainerRow {
   constructor(
     private readonly c: ContainerSummary,
     private readonly trunc: boolean,

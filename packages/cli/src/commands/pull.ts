@@ -1,5 +1,5 @@
 /** `gantry pull` and `gantry push`: a registry transfer with docker's progress, then the full reference. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { JsonMessage } from '@gantry/client';
 import { parseReference, formatReference, InvalidReferenceError } from '@gantry/oci';
 import type { CliContext } from '../context';
@@ -48,6 +48,7 @@ export function pullCommand(parent: Command, ctx: CliContext): void {
     .argument('<NAME[:TAG|@DIGEST]>')
     .option('-a, --all-tags', 'Download all tagged images in the repository')
     .option('--disable-content-trust', 'Skip image verification (default true)')
+    .addOption(new Option('--no-disable-content-trust').hideHelp())
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (name: string, o: TransferOptions) => {
@@ -65,6 +66,7 @@ export function pushCommand(parent: Command, ctx: CliContext): void {
     .argument('<NAME[:TAG]>')
     .option('-a, --all-tags', 'Push all tags of an image to the repository')
     .option('--disable-content-trust', 'Skip image signing (default true)')
+    .addOption(new Option('--no-disable-content-trust').hideHelp())
     .option('--platform <string>', 'Push a platform-specific manifest as a single-platform image to the registry')
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (name: string, o: TransferOptions) => {

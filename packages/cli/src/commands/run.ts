@@ -4,8 +4,11 @@ import { Option } from 'commander';
 import type { CliContext } from '../context';
 import { CliError, ExitStatus, describeError } from '../errors';
 import { startAttached, writeCidFile } from '../container/attached';
-import { addCreateOptions, createRequest, type CreateOptions } from '../container/flags';
+import { addCreateOptions, createRequest, hasOsFlags, unsupportedOsFlags, type CreateOptions } from '../container/flags';
 import { createPulling } from '../container/pull';
+import { addApiSocket, copyCredentials } from '../container/api-socket';
+import { allCredentials } from '../credentials';
+import type { ContainerCreateResponse } from '@gantry/client';
 
 interface RunOptions extends CreateOptions {
   detach?: boolean;
@@ -33,6 +36,31 @@ function runError(path: string, e: unknown): CliError {
   return new CliError(`gantry: ${d.message}\n\nRun '${path} --help' for more information`, runFailureStatus(d.message));
 }
 
+/** docker's check of OS-specific flags against the daemon's OS (asked only when such a flag is given). */
+async function checkOsFlags(ctx: CliContext, o: CreateOptions): Promise<void> {
+  if (!hasOsFlags(o)) return;
+  const refused = unsupportedOsFlags(o, (await ctx.client().system.ping()).osType);
+  if (refused !== undefined) throw new CliError(refused, 1);
+}
+
+/** The create request, a pull when the image is missing, and what `--use-api-socket` copies in afterwards. */
+async function createContainer(
+  ctx: CliContext,
+  image: string,
+  args: readonly string[],
+  o: CreateOptions,
+  detach: boolean,
+): Promise<{ created: ContainerCreateResponse; req: ReturnType<typeof createRequest> }> {
+  const req = createRequest(image, args, o, ctx.env, detach);
+  const credentials = o.useApiSocket === true ? allCredentials(ctx.env) : {};
+  if (o.useApiSocket === true) addApiSocket(req.body, ctx.client().host, credentials);
+  const created = await createPulling(ctx, req.body, { name: req.name, platform: req.platform, pull: o.pull, quiet: o.quiet });
+  for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
+  writeCidFile(o.cidfile, created.Id);
+  await copyCredentials(ctx, created.Id, credentials);
+  return { created, req };
+}
+
 export function runCommand(program: Command, ctx: CliContext, path = 'gantry run'): void {
   addCreateOptions(
     program
@@ -46,15 +74,14 @@ export function runCommand(program: Command, ctx: CliContext, path = 'gantry run
       .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
       .addOption(new Option('--sig-proxy [bool]', 'Proxy received signals to the process (default true)').argParser(boolFlag)),
   ).action(async (image: string, args: string[], o: RunOptions) => {
+    await checkOsFlags(ctx, o);
     try {
-      const req = createRequest(image, args, o, ctx.env, o.detach === true);
-      const created = await createPulling(ctx, req.body, { name: req.name, platform: req.platform, pull: o.pull, quiet: o.quiet });
-      for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
-      writeCidFile(o.cidfile, created.Id);
+      const { created, req } = await createContainer(ctx, image, args, o, o.detach === true);
       const client = ctx.client();
       if (o.detach === true) {
-        await client.containers.start(created.Id);
+        // docker 28 prints the ID alongside the start, so it is there even when the start fails
         ctx.stdout.write(`${created.Id}\n`);
+        await client.containers.start(created.Id);
         return;
       }
       const body = req.body;
@@ -87,10 +114,8 @@ export function createCommand(program: Command, ctx: CliContext): void {
       .argument('[COMMAND...]')
       .passThroughOptions(),
   ).action(async (image: string, args: string[], o: CreateOptions) => {
-    const req = createRequest(image, args, o, ctx.env);
-    const created = await createPulling(ctx, req.body, { name: req.name, platform: req.platform, pull: o.pull, quiet: o.quiet });
-    for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
-    writeCidFile(o.cidfile, created.Id);
+    await checkOsFlags(ctx, o);
+    const { created } = await createContainer(ctx, image, args, o, false);
     ctx.stdout.write(`${created.Id}\n`);
   });
 }

@@ -9,6 +9,7 @@ import { CLI_VERSION } from '../meta';
 import { confirm } from '../objects';
 import { collect, toFilters } from '../options';
 import { sinceValue } from './logs';
+import { verboseDf } from './df-verbose';
 
 /** docker's `info` text: the client's lines, then the server's, each as docker orders them. */
 function infoText(info: SystemInfo, context: string): string {
@@ -196,6 +197,10 @@ function dfCommand(parent: Command, ctx: CliContext): void {
     .action(async (o: { format?: string; verbose?: boolean }) => {
       const fmt = listFormat(o.format ?? '', { defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}' });
       const du = await ctx.client().system.df();
+      if (o.verbose === true && (o.format ?? '') === '') {
+        ctx.stdout.write(verboseDf(du));
+        return;
+      }
       ctx.stdout.write(fmt.render(dfRows(du), { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' }));
     });
 }

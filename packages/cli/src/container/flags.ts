@@ -3,29 +3,43 @@
  * body docker's CLI sends for the same flags (compared with a capture of it in the unit tests).
  */
 import { Option, type Command } from 'commander';
-import type { ContainerCreateRequest, EndpointSettings, HostConfig, Mount, PortBinding } from '@gantry/client';
+import type { ContainerCreateRequest, DeviceRequest, EndpointSettings, HostConfig, Mount, PortBinding, ThrottleDevice, WeightDevice } from '@gantry/client';
 import { CliError } from '../errors';
 import { collect } from '../options';
 import { bytes, durationNs, int, nanoCpus, swapBytes } from './units';
+import { cgroupRule, gpuRequest, throttleBps, throttleIops, uintParser, weightDevice } from './resource-specs';
 import { deviceSpec, envEntry, exposedPorts, mountSpec, publishedPorts, readKeyValueFile, tmpfsSpec, ulimitSpec, volumeSpec } from './specs';
 
 export interface CreateOptions {
   addHost?: string[];
   annotation?: string[];
   attach?: string[];
+  blkioWeight?: number;
+  blkioWeightDevice?: WeightDevice[];
   capAdd?: string[];
   capDrop?: string[];
   cgroupParent?: string;
   cgroupns?: string;
   cidfile?: string;
+  cpuCount?: number;
+  cpuPercent?: number;
   cpuPeriod?: number;
   cpuQuota?: number;
+  cpuRtPeriod?: number;
+  cpuRtRuntime?: number;
   cpuShares?: number;
   cpus?: number;
   cpusetCpus?: string;
   cpusetMems?: string;
   detachKeys?: string;
   device?: string[];
+  deviceCgroupRule?: string[];
+  deviceReadBps?: ThrottleDevice[];
+  deviceReadIops?: ThrottleDevice[];
+  deviceWriteBps?: ThrottleDevice[];
+  deviceWriteIops?: ThrottleDevice[];
+  /** docker's content trust is not implemented by either CLI against gantryd: accepted, no effect */
+  disableContentTrust?: boolean;
   dns?: string[];
   dnsOption?: string[];
   dnsSearch?: string[];
@@ -34,6 +48,7 @@ export interface CreateOptions {
   env?: string[];
   envFile?: string[];
   expose?: string[];
+  gpus?: DeviceRequest[];
   groupAdd?: string[];
   healthCmd?: string;
   healthInterval?: number;
@@ -46,12 +61,18 @@ export interface CreateOptions {
   hostname?: string;
   init?: boolean;
   interactive?: boolean;
+  ioMaxbandwidth?: number;
+  ioMaxiops?: number;
   ip?: string;
   ip6?: string;
   ipc?: string;
+  isolation?: string;
+  /** accepted and dropped, as docker 28 does */
+  kernelMemory?: number;
   label?: string[];
   labelFile?: string[];
   link?: string[];
+  linkLocalIp?: string[];
   logDriver?: string;
   logOpt?: string[];
   macAddress?: string;
@@ -86,6 +107,7 @@ export interface CreateOptions {
   tmpfs?: string[];
   tty?: boolean;
   ulimit?: string[];
+  useApiSocket?: boolean;
   user?: string;
   userns?: string;
   uts?: string;
@@ -108,18 +130,31 @@ export function addCreateOptions(cmd: Command): Command {
     .addOption(list('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)'))
     .addOption(list('--annotation <map>', 'Add an annotation to the container (passed through to the OCI runtime)'))
     .addOption(list('-a, --attach <list>', 'Attach to STDIN, STDOUT or STDERR'))
+    .option('--blkio-weight <uint16>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)', uintParser(16))
+    .option('--blkio-weight-device <list>', 'Block IO weight (relative device weight) (default [])', weightDevice)
     .addOption(list('--cap-add <list>', 'Add Linux capabilities'))
     .addOption(list('--cap-drop <list>', 'Drop Linux capabilities'))
     .option('--cgroup-parent <string>', 'Optional parent cgroup for the container')
     .option('--cgroupns <string>', 'Cgroup namespace to use (host|private)')
     .option('--cidfile <string>', 'Write the container ID to the file')
+    .option('--cpu-count <int>', 'CPU count (Windows only)', int)
+    .option('--cpu-percent <int>', 'CPU percent (Windows only)', int)
     .option('--cpu-period <int>', 'Limit CPU CFS (Completely Fair Scheduler) period', int)
     .option('--cpu-quota <int>', 'Limit CPU CFS (Completely Fair Scheduler) quota', int)
+    .option('--cpu-rt-period <int>', 'Limit CPU real-time period in microseconds', int)
+    .option('--cpu-rt-runtime <int>', 'Limit CPU real-time runtime in microseconds', int)
     .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)', int)
     .option('--cpus <decimal>', 'Number of CPUs', nanoCpus)
     .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
     .addOption(list('--device <list>', 'Add a host device to the container'))
+    .option('--device-cgroup-rule <list>', 'Add a rule to the cgroup allowed devices list', cgroupRule)
+    .option('--device-read-bps <list>', 'Limit read rate (bytes per second) from a device (default [])', throttleBps)
+    .option('--device-read-iops <list>', 'Limit read rate (IO per second) from a device (default [])', throttleIops)
+    .option('--device-write-bps <list>', 'Limit write rate (bytes per second) to a device (default [])', throttleBps)
+    .option('--device-write-iops <list>', 'Limit write rate (IO per second) to a device (default [])', throttleIops)
+    .option('--disable-content-trust', 'Skip image verification (default true)')
+    .addOption(new Option('--no-disable-content-trust').hideHelp())
     .addOption(list('--dns <list>', 'Set custom DNS servers'))
     .addOption(list('--dns-option <list>', 'Set DNS options'))
     .addOption(list('--dns-search <list>', 'Set custom DNS search domains'))
@@ -128,6 +163,7 @@ export function addCreateOptions(cmd: Command): Command {
     .addOption(list('-e, --env <list>', 'Set environment variables'))
     .addOption(list('--env-file <list>', 'Read in a file of environment variables'))
     .addOption(list('--expose <list>', 'Expose a port or a range of ports'))
+    .option('--gpus <gpu-request>', "GPU devices to add to the container ('all' to pass all GPUs)", gpuRequest)
     .addOption(list('--group-add <list>', 'Add additional groups to join'))
     .option('--health-cmd <string>', 'Command to run to check health')
     .option('--health-interval <duration>', 'Time between running the check (ms|s|m|h) (default 0s)', durationNs)
@@ -142,12 +178,17 @@ export function addCreateOptions(cmd: Command): Command {
     .option('-h, --hostname <string>', 'Container host name')
     .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
+    .option('--io-maxbandwidth <bytes>', 'Maximum IO bandwidth limit for the system drive (Windows only)', bytes)
+    .option('--io-maxiops <uint>', 'Maximum IOps limit for the system drive (Windows only)', uintParser(64))
     .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
     .option('--ip6 <string>', 'IPv6 address (e.g., 2001:db8::33)')
     .option('--ipc <string>', 'IPC mode to use')
+    .option('--isolation <string>', 'Container isolation technology')
+    .option('--kernel-memory <bytes>', 'Kernel memory limit', bytes)
     .addOption(list('-l, --label <list>', 'Set meta data on a container'))
     .addOption(list('--label-file <list>', 'Read in a line delimited file of labels'))
     .addOption(list('--link <list>', 'Add link to another container'))
+    .addOption(list('--link-local-ip <list>', 'Container IPv4/IPv6 link-local addresses'))
     .option('--log-driver <string>', 'Logging driver for the container')
     .addOption(list('--log-opt <list>', 'Log driver options'))
     .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
@@ -183,6 +224,7 @@ export function addCreateOptions(cmd: Command): Command {
     .addOption(list('--tmpfs <list>', 'Mount a tmpfs directory'))
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .addOption(list('--ulimit <ulimit>', 'Ulimit options'))
+    .option('--use-api-socket', 'Bind mount Docker API socket and required auth')
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('--userns <string>', 'User namespace to use')
     .option('--uts <string>', 'UTS namespace to use')
@@ -190,6 +232,28 @@ export function addCreateOptions(cmd: Command): Command {
     .option('--volume-driver <string>', 'Optional volume driver for the container')
     .addOption(list('--volumes-from <list>', 'Mount volumes from the specified container(s)'))
     .option('-w, --workdir <string>', 'Working directory inside the container');
+}
+
+/** The create flags docker's CLI keeps for a Windows daemon (its "ostype" annotation), in its (sorted) order. */
+const WINDOWS_ONLY: [keyof CreateOptions, string][] = [
+  ['cpuCount', '--cpu-count'],
+  ['cpuPercent', '--cpu-percent'],
+  ['ioMaxbandwidth', '--io-maxbandwidth'],
+  ['ioMaxiops', '--io-maxiops'],
+];
+
+/** Windows-only flags given while the daemon runs `osType` (docker refuses them before anything is created, status 1). */
+export function unsupportedOsFlags(o: CreateOptions, osType: string | undefined): string | undefined {
+  if (osType === undefined || osType === '' || osType === 'windows') return undefined;
+  const lines = WINDOWS_ONLY.filter(([k]) => o[k] !== undefined).map(
+    ([, flag]) => `"${flag}" is only supported on a Docker daemon running on windows, but the Docker daemon is running on ${osType}`,
+  );
+  return lines.length > 0 ? lines.join('\n') : undefined;
+}
+
+/** Whether any flag needs the daemon's OS to be checked first. */
+export function hasOsFlags(o: CreateOptions): boolean {
+  return WINDOWS_ONLY.some(([k]) => o[k] !== undefined);
 }
 
 function restartPolicy(v: string | undefined, rm: boolean): HostConfig['RestartPolicy'] {
@@ -290,7 +354,8 @@ export function createRequest(
   if (!['none', 'host'].includes(networkMode) && !networkMode.startsWith('container:')) {
     const ep: EndpointSettings = {};
     if (o.networkAlias !== undefined) ep.Aliases = o.networkAlias;
-    if (o.ip !== undefined || o.ip6 !== undefined) ep.IPAMConfig = withoutEmpty({ IPv4Address: o.ip, IPv6Address: o.ip6 });
+    if (o.ip !== undefined || o.ip6 !== undefined || o.linkLocalIp !== undefined)
+      ep.IPAMConfig = withoutEmpty({ IPv4Address: o.ip, IPv6Address: o.ip6, LinkLocalIPs: o.linkLocalIp });
     if (o.macAddress !== undefined) ep.MacAddress = o.macAddress;
     endpoints[networkMode] = ep;
   } else if (o.networkAlias !== undefined) {
@@ -331,23 +396,38 @@ export function createRequest(
     UTSMode: o.uts,
     UsernsMode: o.userns,
     ShmSize: o.shmSize,
+    Isolation: o.isolation,
     Sysctls: o.sysctl === undefined ? undefined : keyValues(o.sysctl, '--sysctl'),
     Runtime: o.runtime,
     CpuShares: o.cpuShares,
     Memory: o.memory,
     NanoCpus: o.cpus,
     CgroupParent: o.cgroupParent,
+    BlkioWeight: o.blkioWeight,
+    BlkioWeightDevice: o.blkioWeightDevice,
+    BlkioDeviceReadBps: o.deviceReadBps,
+    BlkioDeviceWriteBps: o.deviceWriteBps,
+    BlkioDeviceReadIOps: o.deviceReadIops,
+    BlkioDeviceWriteIOps: o.deviceWriteIops,
     CpuPeriod: o.cpuPeriod,
     CpuQuota: o.cpuQuota,
+    CpuRealtimePeriod: o.cpuRtPeriod,
+    CpuRealtimeRuntime: o.cpuRtRuntime,
     CpusetCpus: o.cpusetCpus,
     CpusetMems: o.cpusetMems,
     Devices: o.device?.map(deviceSpec),
+    DeviceCgroupRules: o.deviceCgroupRule,
+    DeviceRequests: o.gpus,
     MemoryReservation: o.memoryReservation,
     MemorySwap: o.memorySwap,
     MemorySwappiness: o.memorySwappiness ?? -1,
     OomKillDisable: o.oomKillDisable,
     PidsLimit: o.pidsLimit,
     Ulimits: o.ulimit?.map(ulimitSpec),
+    CpuCount: o.cpuCount,
+    CpuPercent: o.cpuPercent,
+    IOMaximumIOps: o.ioMaxiops,
+    IOMaximumBandwidth: o.ioMaxbandwidth,
     Mounts: mounts.length > 0 ? mounts : undefined,
     Init: o.init,
   });

@@ -1,7 +1,15 @@
-/** Pulling an image for `run`/`create` as docker does: a missing image is pulled, its progress on stderr. */
-import type { ContainerCreateRequest, ContainerCreateResponse, JsonMessage } from '@gantry/client';
+/**
+ * Pulling an image for `run`/`create` as docker does: a missing image is pulled with the registry's
+ * stored credentials, its progress on stderr rendered as `pull` renders it (redrawn per-layer bars
+ * when stderr is a terminal, plain lines when not).
+ */
+import type { ContainerCreateRequest, ContainerCreateResponse } from '@gantry/client';
 import { NotFoundError } from '@gantry/client';
 import type { CliContext } from '../context';
+import { loadAuth } from '../credentials';
+import { printProgress } from '../progress';
+import { termInfo } from '../tty';
+import { parseReference } from '@gantry/oci';
 
 /** `busybox` → `busybox:latest`; a tag or digest is kept. */
 export function withTag(image: string): string {
@@ -9,22 +17,19 @@ export function withTag(image: string): string {
   return image.lastIndexOf(':') > image.lastIndexOf('/') ? image : `${image}:latest`;
 }
 
-/** One progress message as docker prints it without a terminal (no progress bars). */
-export function progressLine(m: JsonMessage): string | undefined {
-  if (m.status === undefined) return undefined;
-  if (m.progressDetail !== undefined && (m.progressDetail.current ?? 0) > 0) return undefined;
-  return m.id !== undefined && m.id !== '' ? `${m.id}: ${m.status}` : m.status;
-}
-
 async function pullImage(ctx: CliContext, image: string, platform: string | undefined, quiet: boolean): Promise<void> {
   const ref = withTag(image);
   const at = ref.indexOf('@');
   const colon = ref.lastIndexOf(':');
   const [name, tag] = at >= 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref.slice(0, colon), ref.slice(colon + 1)];
-  for await (const m of ctx.client().images.pull(name, { tag, platform })) {
-    const line = progressLine(m);
-    if (!quiet && line !== undefined) ctx.stderr.write(line + '\n');
+  let auth;
+  try {
+    auth = loadAuth(ctx.env, parseReference(image).domain);
+  } catch {
+    auth = undefined; // a name the registry parser refuses: the daemon says why
   }
+  const messages = ctx.client().images.pull(name, { tag, platform, auth });
+  await printProgress(quiet ? { write: () => undefined } : ctx.stderr, messages, termInfo(ctx.stderr, ctx.env));
 }
 
 /** Create, pulling first as `--pull` says (missing: only when the daemon has no such image). */

@@ -13,6 +13,7 @@ import { Reply, type RequestContext, type Router } from '../http/router';
 import { buildImage, ociLayout, spoolLayer, tempPath } from '../images/archive';
 import { imageCreated, isDangling, repoDigests, repoTags, type ImageEntry, type OciContainerConfig, type OciHistory } from '../images/catalog';
 import { applyChanges } from '../images/changes';
+import { downloadLayer, importUrl } from '../images/import-source';
 import { danglingFilter, globToRegExp, labelsMatch, parseTimeFilter } from '../images/filters';
 import { parseFilters } from './list-filters';
 import { pullFromRegistry } from './distribution';
@@ -466,15 +467,14 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
     const fromSrc = c.query.get('fromSrc');
     if (fromImage) return pullFromRegistry(c, ctx, dist);
     if (!fromSrc) throw errdefs.invalidArgument('fromImage or fromSrc is required');
-    if (fromSrc !== '-')
-      throw errdefs.unimplemented(`importing from a URL (${fromSrc}) is not implemented yet: send the tarball as the request body with fromSrc=-`);
+    const url = fromSrc === '-' ? undefined : importUrl(fromSrc);
     const repo = c.query.get('repo') ?? '';
     const ref = repo ? repoTagReference(repo, c.query.get('tag') ?? '') : undefined;
     const config = applyChanges({}, c.query.getAll('changes'));
     const message = c.query.get('message') ?? '';
     const file = tempPath(ctx.dataRoot, 'import');
     try {
-      const layer = await spoolLayer(c.req, file);
+      const layer = await spoolLayer(url === undefined ? c.req : await downloadLayer(url), file);
       const img = buildImage(layer, config, message || `Imported from ${fromSrc}`, new Date());
       const name = ref ?? danglingName(img.manifestDigest);
       const before = new Map((await cat.records()).map((r) => [r.name, r]));
@@ -482,7 +482,7 @@ export function registerImageRoutes(router: Router, ctx: EngineContext, deps: Im
       await keepOrphans(before);
       cat.forget();
       ctx.events.emit('image', 'import', img.configDigest, { name: ref ? familiar(ref) : img.configDigest });
-      return jsonStream(c, [{ status: img.configDigest }]);
+      return jsonStream(c, [...(url === undefined ? [] : [{ status: `Downloading from ${url.href}` }]), { status: img.configDigest }]);
     } finally {
       fs.rmSync(file, { force: true });
     }
