@@ -6,7 +6,7 @@ import { callMetadata, clientOn, events, packAny, shim, timestampFromDate, unary
 import { linuxSys, traceEnv, writeFileAtomic } from '@gantry/linux';
 import { Runtime } from '@gantry/runtime';
 import type { DaemonContext } from '../context';
-import { findShimProcesses, processGone } from './shim-processes';
+import { findShimProcesses, processGone, type ShimProcess } from './shim-processes';
 
 /** A task whose shim died: kept (as stopped) until the client deletes it, so it learns why. */
 export interface DeadTask {
@@ -357,14 +357,7 @@ export class ShimManager {
           unnamed.push(bundle);
           continue;
         }
-        let recordedPid = 0;
-        try {
-          recordedPid = Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8')) || 0;
-        } catch {
-          // the daemon died before it wrote it: the shim's process names the bundle
-          recordedPid = running.find((p) => p.bundle === path.resolve(bundle))?.pid ?? 0;
-          if (recordedPid) writeFileAtomic(path.join(bundle, 'shim.pid'), String(recordedPid));
-        }
+        const recordedPid = this.shimPidOf(bundle, running);
         const client = shimClient(socket);
         const h: ShimHandle = { namespace: ns, id, bundle, socket, client, shimPid: recordedPid };
         try {
@@ -391,7 +384,7 @@ export class ShimManager {
     }
     // first the orphans, so none of them is still starting (and making its bundle again) when the
     // bundles go
-    const orphans = running.filter((p) => !kept.has(p.pid));
+    const orphans = running.filter((p) => !kept.has(p.pid) && !p.parentDaemon);
     for (const p of orphans) {
       this.ctx.log.warn('orphan shim killed', { shim_pid: p.pid, bundle: p.bundle ?? null, warm: p.warm, cmdline: p.cmdline });
       try {
@@ -406,6 +399,17 @@ export class ShimManager {
     for (const bundle of unnamed) this.removeUnusedBundle(bundle);
     for (const p of orphans) if (p.bundle && !owned.has(p.bundle)) this.removeUnusedBundle(p.bundle);
     return found;
+  }
+
+  /** The pid in the bundle's `shim.pid`, else (the daemon died before it wrote it) of the shim process naming the bundle. */
+  private shimPidOf(bundle: string, running: ShimProcess[]): number {
+    try {
+      return Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8')) || 0;
+    } catch {
+      const pid = running.find((p) => p.bundle === path.resolve(bundle))?.pid ?? 0;
+      if (pid) writeFileAtomic(path.join(bundle, 'shim.pid'), String(pid));
+      return pid;
+    }
   }
 
   /** A bundle whose shim never held a task: its rootfs was never mounted, no task state exists. */

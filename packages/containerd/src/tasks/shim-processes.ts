@@ -14,12 +14,18 @@ export interface ShimProcess {
   bundle?: string;
   /** its command line, spaces between arguments (for logs) */
   cmdline: string;
+  /**
+   * Its parent is another live gantry-containerd of this state dir (one still shutting down): the
+   * shim is that daemon's, not an orphan. A daemon's shims are its children until it dies.
+   */
+  parentDaemon: boolean;
 }
 
-/** The value after `flag` in `argv`. */
+/** The value of `flag` in `argv` (`--flag value` or `--flag=value`). */
 function flagValue(argv: string[], flag: string): string | undefined {
   const i = argv.indexOf(flag);
-  return i >= 0 ? argv[i + 1] : undefined;
+  if (i >= 0) return argv[i + 1];
+  return argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
 }
 
 /**
@@ -39,28 +45,45 @@ export function findShimProcesses(state: string): ShimProcess[] {
     const pid = Number(entry);
     if (pid === process.pid) continue;
     let argv: string[];
+    let ppid: number;
     try {
       argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (isZombie(pid)) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z') continue;
+      ppid = Number(fields[1]);
     } catch {
       continue;
     }
     if (!argv.includes('serve')) continue;
     const cmdline = argv.filter(Boolean).join(' ');
+    const parentDaemon = ppid !== process.pid && daemonOf(ppid, pool);
     if (argv.includes('--warm')) {
       const p = flagValue(argv, '--pool');
       if (p === undefined || path.resolve(p) !== pool) continue;
       const cwd = safeReadlink(`/proc/${pid}/cwd`);
       const bundle = cwd?.startsWith(realTasks) ? path.join(tasks, cwd.slice(realTasks.length)) : undefined;
-      out.push({ pid, warm: true, ...(bundle ? { bundle } : {}), cmdline });
+      out.push({ pid, warm: true, ...(bundle ? { bundle } : {}), cmdline, parentDaemon });
       continue;
     }
     const bundle = flagValue(argv, '--state-dir');
     const root = flagValue(argv, '--runtime-root');
     if (bundle === undefined || root === undefined) continue;
-    if (path.resolve(bundle).startsWith(tasks) && path.resolve(root).startsWith(runtime)) out.push({ pid, warm: false, bundle: path.resolve(bundle), cmdline });
+    if (path.resolve(bundle).startsWith(tasks) && path.resolve(root).startsWith(runtime))
+      out.push({ pid, warm: false, bundle: path.resolve(bundle), cmdline, parentDaemon });
   }
   return out;
+}
+
+/** Whether process `pid` runs with `--state <state>` (a gantry-containerd of that state dir). */
+function daemonOf(pid: number, state: string): boolean {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const v = flagValue(argv, '--state');
+    return v !== undefined && path.resolve(v) === state;
+  } catch {
+    return false;
+  }
 }
 
 function isZombie(pid: number): boolean {
