@@ -1,5 +1,5 @@
 /**
- * kill -9 of gantry-containerd inside a shim's start-up, at points the test chooses (freeze-point.ts):
+ * kill -9 of gantry-containerd inside a shim's start-up, at points the test chooses (@gantry/testkit's freezeAt):
  * the restarted daemon must stop or adopt every shim the dead one started, so that none is left
  * running after its container is gone (the fault test found one 30 s after every container was
  * removed). Each case checks the shim's process right after the restarted daemon serves, then runs
@@ -8,10 +8,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { containers, tasks } from '@gantry/api';
-import { describeIf, needRoot } from '@gantry/testkit';
+import { describeIf, freezeAt, needRoot } from '@gantry/testkit';
 import { SPEC_TYPE } from '../src/services/tasks';
 import { findShimProcesses, processGone } from '../src/tasks/shim-processes';
-import { freezeAt, shimGate } from './freeze-point';
+import { shimGate } from './shim-gate';
 import { busyboxSpec, call, TestDaemon, waitFor } from './helpers';
 
 const d = describeIf(needRoot());
