@@ -68,7 +68,7 @@ export class SoakEnv {
    * the first free 172.x/16, which a gantryd starting at the same time in another jest worker
    * would take as well, and each run would count the other's rules and leases as its own.
    */
-  static async start(prefix: string): Promise<SoakEnv> {
+  static async start(prefix: string, daemonEnv: NodeJS.ProcessEnv = {}): Promise<SoakEnv> {
     const br = `gs${randomBytes(3).toString('hex')}`;
     const gateway = `10.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}.1/24`;
     for (const args of [
@@ -83,7 +83,7 @@ export class SoakEnv {
     }
     let h: GantrydHarness;
     try {
-      h = await GantrydHarness.start(prefix, ['--bridge', br]);
+      h = await GantrydHarness.start(prefix, ['--bridge', br], [], daemonEnv);
     } catch (e) {
       removeBridge(br);
       throw e;
@@ -332,7 +332,7 @@ export interface SoakResult {
   rssTrace: { done: number; gantryd: number; containerd: number }[];
 }
 
-const TRAP_SLEEP = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
+export const TRAP_SLEEP = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
 
 /**
  * The leak soak: `count` containers, `parallel` at a time, each created, started, stopped and
@@ -764,9 +764,10 @@ export function describeShim(pid: number): string {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ppid = Number(fields[1]);
   const ageS = Math.round(uptimeS() - Number(fields[19]) / 100);
+  // a removed file or directory reads as `<path> (deleted)`
   const cwd = safeReadlink(`/proc/${pid}/cwd`);
-  const fds = safeReaddir(`/proc/${pid}/fd`).map((fd) => safeReadlink(`/proc/${pid}/fd/${fd}`));
-  const bundle = /\/tasks\/([^/]+)\/([^/]+)/.exec([cwd, ...fds].find((t) => /\/tasks\/[^/]+\/[^/]+/.test(t)) ?? '');
+  const fds = safeReaddir(`/proc/${pid}/fd`).map((fd) => safeReadlink(`/proc/${pid}/fd/${fd}`).replace(/ \(deleted\)$/, ''));
+  const bundle = /\/tasks\/([^/]+)\/([^/ ]+)/.exec([cwd, ...fds].find((t) => /\/tasks\/[^/]+\/[^/]+/.test(t)) ?? '');
   const task = flag('--id')
     ? `${flag('--namespace') ?? '?'}/${flag('--id')}`
     : bundle
@@ -794,12 +795,13 @@ export function describeShim(pid: number): string {
       return false;
     }
   });
-  const logFile = safeReadlink(`/proc/${pid}/fd/2`).replace(/ \(deleted\)$/, '');
+  const logFile = safeReadlink(`/proc/${pid}/fd/2`);
   let lastLog = '';
   try {
-    lastLog = fs.readFileSync(logFile, 'utf8').trim().split('\n').pop()!.slice(0, 300);
+    // through the fd: the log may have been removed with its bundle (a file only: a pipe would block)
+    if (logFile.startsWith('/')) lastLog = fs.readFileSync(`/proc/${pid}/fd/2`, 'utf8').trim().split('\n').pop()!.slice(0, 300);
   } catch {
-    // not a file, or gone
+    // gone
   }
   return [
     `task ${task}`,
@@ -808,7 +810,7 @@ export function describeShim(pid: number): string {
     `children [${children.join(', ')}]`,
     `cwd ${cwd}`,
     `listens on [${sockets.join(', ')}]`,
-    `log ${safeReadlink(`/proc/${pid}/fd/2`)}: ${lastLog}`,
+    `log ${logFile}: ${lastLog}`,
     `cmdline ${argv.join(' ')}`,
   ].join('; ');
 }
