@@ -110,7 +110,7 @@ function commandOf(argv: readonly string[], program: Command): { cmd: Command; p
 }
 
 /** The usage line docker prints under an error: `gantry run [OPTIONS] IMAGE [COMMAND] [ARG...]`. */
-export function usageLine(cmd: Command, path: string): string {
+function usageLine(cmd: Command, path: string): string {
   const words = cmd
     .usage()
     // commander counts --help as an option; docker shows [OPTIONS] only for commands with flags of their own
