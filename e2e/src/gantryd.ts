@@ -80,6 +80,8 @@ export class GantrydHarness {
     readonly dir: string,
     /** A command gantryd runs under (it execs gantryd), e.g. setpriv with a smaller bounding set. */
     private readonly wrapper: string[] = [],
+    /** Variables added to gantryd's environment (its gantry-containerd inherits them). */
+    private readonly daemonEnv: NodeJS.ProcessEnv = {},
   ) {
     this.sock = join(dir, 'g.sock');
   }
@@ -145,8 +147,8 @@ export class GantrydHarness {
   }
 
   /** Start gantryd in a fresh /tmp directory (short path: unix sockets are limited to 108 bytes). */
-  static async start(prefix = 'gdx-', extraArgs: string[] = [], wrapper: string[] = []): Promise<GantrydHarness> {
-    const h = new GantrydHarness(fs.mkdtempSync(join('/tmp', prefix)), wrapper);
+  static async start(prefix = 'gdx-', extraArgs: string[] = [], wrapper: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<GantrydHarness> {
+    const h = new GantrydHarness(fs.mkdtempSync(join('/tmp', prefix)), wrapper, env);
     await h.startDaemon(extraArgs);
     return h;
   }
@@ -168,7 +170,7 @@ export class GantrydHarness {
     this.daemon = spawn(
       cmd!,
       [...pre, '-H', `unix://${this.sock}`, '--data-root', join(this.dir, 'data'), '--exec-root', join(this.dir, 'run'), ...extraArgs],
-      { stdio: ['ignore', log, log] },
+      { stdio: ['ignore', log, log], env: { ...process.env, ...this.daemonEnv } },
     );
     fs.closeSync(log);
     // an upper bound only: at load 20+ on two cores gantryd and its gantry-containerd took over 30 s

@@ -31,6 +31,8 @@ export interface Snapshot {
   shims: number[];
   /** idle warm spare shims (gantry-shim --warm, waiting for the next task: at most one, by design) */
   spareShims: number[];
+  /** what each of those shims is (describeShim), so a leak report explains itself */
+  shimInfo: Record<number, string>;
   /** processes in one of our containers' cgroups */
   containerProcs: number[];
   fds: { gantryd: number; containerd: number };
@@ -66,7 +68,7 @@ export class SoakEnv {
    * the first free 172.x/16, which a gantryd starting at the same time in another jest worker
    * would take as well, and each run would count the other's rules and leases as its own.
    */
-  static async start(prefix: string): Promise<SoakEnv> {
+  static async start(prefix: string, daemonEnv: NodeJS.ProcessEnv = {}): Promise<SoakEnv> {
     const br = `gs${randomBytes(3).toString('hex')}`;
     const gateway = `10.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}.1/24`;
     for (const args of [
@@ -81,7 +83,7 @@ export class SoakEnv {
     }
     let h: GantrydHarness;
     try {
-      h = await GantrydHarness.start(prefix, ['--bridge', br]);
+      h = await GantrydHarness.start(prefix, ['--bridge', br], [], daemonEnv);
     } catch (e) {
       removeBridge(br);
       throw e;
@@ -217,6 +219,9 @@ export class SoakEnv {
       .sort();
     const gpid = this.h.daemon?.pid;
     const cpid = this.containerdPid();
+    const all = this.shims();
+    const shims = all.filter((p) => !this.isIdleSpare(p));
+    const spareShims = all.filter((p) => !shims.includes(p));
     return {
       label,
       at: Date.now() - this.t0,
@@ -226,8 +231,9 @@ export class SoakEnv {
       netns: safeReaddir(join(dir, 'run', 'netns')).sort(),
       iptables,
       leases,
-      shims: this.shims().filter((p) => !this.isIdleSpare(p)),
-      spareShims: this.shims().filter((p) => this.isIdleSpare(p)),
+      shims,
+      spareShims,
+      shimInfo: Object.fromEntries([...shims, ...spareShims].map((p) => [p, describeShim(p)])),
       containerProcs: [...this.containerProcs().keys()],
       fds: { gantryd: fdCount(gpid), containerd: fdCount(cpid) },
       pids: { gantryd: gpid ?? 0, containerd: cpid ?? 0 },
@@ -285,8 +291,9 @@ export function diff(base: Snapshot, end: Snapshot): string[] {
   extra('link', base.links, end.links);
   extra('netns', base.netns, end.netns);
   extra('lease', base.leases, end.leases);
-  extra('shim', base.shims, end.shims);
-  if (end.spareShims.length > 1) leaks.push(`shim: ${end.spareShims.length} idle spare shims (${end.spareShims.join(', ')})`);
+  for (const pid of end.shims) if (!base.shims.includes(pid)) leaks.push(`shim: ${pid} (${end.shimInfo[pid] ?? 'gone'})`);
+  if (end.spareShims.length > 1)
+    leaks.push(`shim: ${end.spareShims.length} idle spare shims (${end.spareShims.map((p) => `${p}: ${end.shimInfo[p] ?? 'gone'}`).join('; ')})`);
   extra('container process', base.containerProcs, end.containerProcs);
   for (const [k, n] of Object.entries(end.iptables))
     if (n > (base.iptables[k] ?? 0)) leaks.push(`iptables: ${k} has ${n} rules of ours (was ${base.iptables[k] ?? 0})`);
@@ -325,7 +332,7 @@ export interface SoakResult {
   rssTrace: { done: number; gantryd: number; containerd: number }[];
 }
 
-const TRAP_SLEEP = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
+export const TRAP_SLEEP = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
 
 /**
  * The leak soak: `count` containers, `parallel` at a time, each created, started, stopped and
@@ -736,6 +743,80 @@ function procs(): { pid: number; cmdline: string }[] {
     }
   }
   return out;
+}
+
+/**
+ * What a shim process is, for a leak report: its task (namespace/id from its command line, else the
+ * bundle it works in or holds open), the unix sockets it listens on, its parent, state and age, its
+ * children, the last line of its log, and its command line.
+ */
+export function describeShim(pid: number): string {
+  let argv: string[];
+  let stat: string;
+  try {
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 'gone';
+  }
+  const flag = (f: string) => (argv.indexOf(f) >= 0 ? argv[argv.indexOf(f) + 1] : undefined);
+  // fields after the command name: state, ppid, ... starttime (22nd field overall, in USER_HZ = 100 ticks/s)
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ppid = Number(fields[1]);
+  const ageS = Math.round(uptimeS() - Number(fields[19]) / 100);
+  // a removed file or directory reads as `<path> (deleted)`
+  const cwd = safeReadlink(`/proc/${pid}/cwd`);
+  const fds = safeReaddir(`/proc/${pid}/fd`).map((fd) => safeReadlink(`/proc/${pid}/fd/${fd}`).replace(/ \(deleted\)$/, ''));
+  const bundle = /\/tasks\/([^/]+)\/([^/ ]+)/.exec([cwd, ...fds].find((t) => /\/tasks\/[^/]+\/[^/]+/.test(t)) ?? '');
+  const task = flag('--id')
+    ? `${flag('--namespace') ?? '?'}/${flag('--id')}`
+    : bundle
+      ? `${bundle[1]}/${bundle[2]} (from its bundle)`
+      : 'none (an idle spare?)';
+  const inodes = new Set(fds.map((t) => /^socket:\[(\d+)\]$/.exec(t)?.[1]).filter((i): i is string => i !== undefined));
+  const sockets = fs
+    .readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((c) => c.length >= 8 && inodes.has(c[6]!))
+    .map((c) => c[7]!);
+  const parent = (() => {
+    try {
+      return `${ppid} ${fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).join(' ').slice(0, 160)}`;
+    } catch {
+      return String(ppid);
+    }
+  })();
+  const children = safeReaddir('/proc').filter((c) => {
+    try {
+      const st = fs.readFileSync(`/proc/${c}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2).split(' ')[1] === String(pid);
+    } catch {
+      return false;
+    }
+  });
+  const logFile = safeReadlink(`/proc/${pid}/fd/2`);
+  let lastLog = '';
+  try {
+    // through the fd: the log may have been removed with its bundle (a file only: a pipe would block)
+    if (logFile.startsWith('/')) lastLog = fs.readFileSync(`/proc/${pid}/fd/2`, 'utf8').trim().split('\n').pop()!.slice(0, 300);
+  } catch {
+    // gone
+  }
+  return [
+    `task ${task}`,
+    `state ${fields[0]}, ${ageS} s old`,
+    `parent ${parent}`,
+    `children [${children.join(', ')}]`,
+    `cwd ${cwd}`,
+    `listens on [${sockets.join(', ')}]`,
+    `log ${logFile}: ${lastLog}`,
+    `cmdline ${argv.join(' ')}`,
+  ].join('; ');
+}
+
+function uptimeS(): number {
+  return Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 }
 
 function alive(pid: number): boolean {

@@ -30,14 +30,28 @@ export class TestDaemon {
     return path.join(this.dir, 'daemon.log');
   }
 
-  async start(): Promise<void> {
+  /** `opts`: Node flags before the daemon's script (a `--require` preload) and variables added to its environment. */
+  async start(opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
     const [cmd, ...pre] = [...this.wrapper, process.execPath];
     this.proc = spawn(
       cmd!,
-      [...pre, MAIN, '--address', this.socket, '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--log-level', 'debug'],
+      [
+        ...pre,
+        ...(opts.nodeArgs ?? []),
+        MAIN,
+        '--address',
+        this.socket,
+        '--root',
+        path.join(this.dir, 'root'),
+        '--state',
+        path.join(this.dir, 'state'),
+        '--log-level',
+        'debug',
+      ],
       {
         stdio: ['ignore', log, log],
+        env: { ...process.env, ...opts.env },
       },
     );
     fs.closeSync(log);

@@ -2,6 +2,7 @@ export { waitFor, until, type WaitOptions } from './wait';
 export { isRoot, haveTool, needRoot, needTool, needFile, unmet, describeIf, itIf, type Unmet } from './requirements';
 export { freePort } from './net';
 export { CRASH_HOOK, runChild, crashAtEachPoint, type ChildResult, type CrashPoint } from './crash';
+export { freezeAt, type Freeze, type FreezePoint } from './freeze';
 export { makePki, type Pki } from './certs';
 export { LocalRegistry, REGISTRY_BIN, needRegistry } from './registry';
 export { cgroup2Mount, needCgroup2 } from './cgroups';

@@ -6,6 +6,7 @@ import { callMetadata, clientOn, events, packAny, shim, timestampFromDate, unary
 import { linuxSys, traceEnv, writeFileAtomic } from '@gantry/linux';
 import { Runtime } from '@gantry/runtime';
 import type { DaemonContext } from '../context';
+import { findShimProcesses, processGone, type ShimProcess } from './shim-processes';
 
 /** A task whose shim died: kept (as stopped) until the client deletes it, so it learns why. */
 export interface DeadTask {
@@ -73,12 +74,13 @@ function shimMain(): string {
  * does not get V8's warning about it; --expose-gc for the shim's IdleCollector. Each measured in
  * packages/shim/README.md.
  */
-const SHIM_NODE_FLAGS = shimNodeFlags(['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode', '--no-expose-wasm', '--expose-gc']);
+export const DEFAULT_SHIM_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=0', '--lite-mode', '--no-expose-wasm', '--expose-gc'];
+const SHIM_NODE_FLAGS = shimNodeFlags(DEFAULT_SHIM_NODE_FLAGS);
 
 /** GANTRY_SHIM_NODE_FLAGS (space-separated) replaces the defaults: to measure them one by one. */
-function shimNodeFlags(defaults: string[]): string[] {
+function shimNodeFlags(defaults: readonly string[]): string[] {
   const v = process.env.GANTRY_SHIM_NODE_FLAGS;
-  return v === undefined ? defaults : v.split(/\s+/).filter(Boolean);
+  return v === undefined ? [...defaults] : v.split(/\s+/).filter(Boolean);
 }
 
 /**
@@ -331,10 +333,18 @@ export class ShimManager {
 
   /**
    * After a restart: reconnect to every shim that still answers; bundles whose shim is gone are
-   * removed (their task can no longer be reached).
+   * removed (their task can no longer be reached). Shim processes of this state dir that no bundle
+   * leads to are killed: the previous daemon started them (a task's shim, or a spare it had just
+   * handed a task) and died before the bundle named them, so no task was ever created in them, and
+   * nobody else would ever stop them (found by the fault test: a shim left 30 s after every
+   * container was removed). The previous daemon's idle spare goes the same way.
    */
   async reconnect(): Promise<ShimHandle[]> {
     const found: ShimHandle[] = [];
+    const running = findShimProcesses(this.ctx.state);
+    const kept = new Set<number>();
+    const gone: { ns: string; id: string; bundle: string; socket: string; pid: number }[] = [];
+    const unnamed: string[] = [];
     const tasksDir = path.join(this.ctx.state, 'tasks');
     for (const ns of safeReaddir(tasksDir)) {
       for (const id of safeReaddir(path.join(tasksDir, ns))) {
@@ -343,26 +353,24 @@ export class ShimManager {
         try {
           socket = fs.readFileSync(path.join(bundle, 'address'), 'utf8').trim();
         } catch {
-          fs.rmSync(bundle, { recursive: true, force: true });
+          // the daemon died before the bundle named its shim: no task was created in it
+          unnamed.push(bundle);
           continue;
         }
-        let recordedPid = 0;
-        try {
-          recordedPid = Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8')) || 0;
-        } catch {
-          // older bundle
-        }
+        const recordedPid = this.shimPidOf(bundle, running);
         const client = shimClient(socket);
         const h: ShimHandle = { namespace: ns, id, bundle, socket, client, shimPid: recordedPid };
         try {
           const c = await callShim(h, client.connect, { id }, 3000);
           h.shimPid = c.shimPid;
+          kept.add(c.shimPid);
           this.shims.set(this.key(ns, id), h);
           found.push(h);
           this.ctx.log.info('shim reconnected', { namespace: ns, id, shim_pid: c.shimPid, task_pid: c.taskPid });
         } catch (e) {
           if (processAlive(recordedPid, this.ctx.state)) {
             // alive but slow to answer: keep it; the monitor notices if it dies
+            kept.add(recordedPid);
             this.shims.set(this.key(ns, id), h);
             found.push(h);
             this.ctx.log.warn('shim did not answer, keeping it', { namespace: ns, id, shim_pid: recordedPid, error: (e as Error).message });
@@ -370,11 +378,45 @@ export class ShimManager {
           }
           client.close();
           this.ctx.log.warn('shim gone, cleaning up its task', { namespace: ns, id, error: (e as Error).message });
-          await this.cleanupAfterShim(ns, id, bundle, socket, recordedPid);
+          gone.push({ ns, id, bundle, socket, pid: recordedPid });
         }
       }
     }
+    // first the orphans, so none of them is still starting (and making its bundle again) when the
+    // bundles go
+    const orphans = running.filter((p) => !kept.has(p.pid) && !p.parentDaemon);
+    for (const p of orphans) {
+      this.ctx.log.warn('orphan shim killed', { shim_pid: p.pid, bundle: p.bundle ?? null, warm: p.warm, cmdline: p.cmdline });
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    for (const p of orphans) await waitUntil(() => processGone(p.pid), 5000);
+    const owned = new Set(found.map((h) => path.resolve(h.bundle)));
+    for (const g of gone) await this.cleanupAfterShim(g.ns, g.id, g.bundle, g.socket, g.pid);
+    for (const bundle of unnamed) this.removeUnusedBundle(bundle);
+    for (const p of orphans) if (p.bundle && !owned.has(p.bundle)) this.removeUnusedBundle(p.bundle);
     return found;
+  }
+
+  /** The pid in the bundle's `shim.pid`, else (the daemon died before it wrote it) of the shim process naming the bundle. */
+  private shimPidOf(bundle: string, running: ShimProcess[]): number {
+    try {
+      return Number(fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8')) || 0;
+    } catch {
+      const pid = running.find((p) => p.bundle === path.resolve(bundle))?.pid ?? 0;
+      if (pid) writeFileAtomic(path.join(bundle, 'shim.pid'), String(pid));
+      return pid;
+    }
+  }
+
+  /** A bundle whose shim never held a task: its rootfs was never mounted, no task state exists. */
+  private removeUnusedBundle(bundle: string): void {
+    const rel = path.relative(path.join(this.ctx.state, 'tasks'), bundle).split(path.sep);
+    if (rel.length === 2) fs.rmSync(this.socketPath(rel[0]!, rel[1]!), { force: true });
+    fs.rmSync(bundle, { recursive: true, force: true });
   }
 
   closeAll(): void {
@@ -390,6 +432,16 @@ export class ShimManager {
 function shimEnv(): NodeJS.ProcessEnv {
   const warm = process.env.GANTRY_WARM_EXEC_MS;
   return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...traceEnv(), ...(warm !== undefined ? { GANTRY_WARM_EXEC_MS: warm } : {}) };
+}
+
+/** Poll `done` every 10 ms until it holds or `timeoutMs` passed. */
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
 }
 
 function safeReaddir(dir: string): string[] {
