@@ -91,3 +91,44 @@ export function hostDevicesUnder(dir: string, opts: { all?: boolean } = {}): Hos
   walk(dir);
   return out;
 }
+
+/** Why a host path gave no device node: `reason` in the words dockerd and containerd use. */
+export class DeviceLookupError extends Error {
+  constructor(
+    readonly hostPath: string,
+    readonly reason: string,
+  ) {
+    super(`${hostPath}: ${reason}`);
+    this.name = 'DeviceLookupError';
+  }
+}
+
+function errnoReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EACCES') return 'permission denied';
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * The nodes a device mapping's host path names, placed at `containerPath`: the node itself, or
+ * every node under a directory (at the same place below `containerPath`). A symlink
+ * (/dev/disk/by-id/...) names its target's node. Throws DeviceLookupError for a path that is
+ * missing, unreadable, or holds no device node.
+ */
+export function devicesAt(hostPath: string, containerPath: string): HostDevice[] {
+  let resolved: string;
+  let node: HostDevice | undefined;
+  try {
+    resolved = fs.realpathSync(hostPath);
+    node = hostDevice(resolved, false);
+  } catch (e) {
+    throw new DeviceLookupError(hostPath, errnoReason(e));
+  }
+  if (node) return [{ ...node, path: containerPath }];
+  if (fs.statSync(resolved).isDirectory()) {
+    const under = hostDevicesUnder(resolved, { all: true });
+    if (under.length > 0) return under.map((d) => ({ ...d, path: containerPath + d.path.slice(resolved.length) }));
+  }
+  throw new DeviceLookupError(hostPath, 'not a device node');
+}

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { deviceMajor, deviceMinor, hostDevice, hostDevicesUnder } from '../src/devices';
+import { DeviceLookupError, deviceMajor, deviceMinor, devicesAt, hostDevice, hostDevicesUnder } from '../src/devices';
 
 /** glibc's makedev, to check the split the other way. */
 function makedev(major: number, minor: number): bigint {
@@ -54,5 +54,35 @@ describe('host devices', () => {
     for (const d of all) expect(['c', 'b']).toContain(d.type);
     // /dev/stdin and friends are symlinks
     expect(paths).not.toContain('/dev/stdin');
+  });
+});
+
+describe('devicesAt (a --device mapping)', () => {
+  const reason = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(DeviceLookupError);
+      return (e as DeviceLookupError).reason;
+    }
+    throw new Error('expected a DeviceLookupError');
+  };
+
+  test('a node at the container path; through a symlink, the target node at the link-named path', () => {
+    expect(devicesAt('/dev/null', '/dev/mine')).toEqual([expect.objectContaining({ path: '/dev/mine', type: 'c', major: 1, minor: 3 })]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devices-'));
+    try {
+      fs.symlinkSync('/dev/zero', path.join(dir, 'z'));
+      expect(devicesAt(path.join(dir, 'z'), '/dev/z')).toEqual([expect.objectContaining({ path: '/dev/z', major: 1, minor: 5 })]);
+      // a directory of links holds no node of its own
+      expect(reason(() => devicesAt(dir, '/dev/d'))).toBe('not a device node');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('missing path and regular file: the reasons dockerd prints', () => {
+    expect(reason(() => devicesAt('/dev/no-such-device', '/dev/x'))).toBe('no such file or directory');
+    expect(reason(() => devicesAt('/etc/hostname', '/dev/x'))).toBe('not a device node');
   });
 });
