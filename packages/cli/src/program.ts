@@ -175,7 +175,10 @@ export function usageError(e: CommanderError, argv: readonly string[], program: 
   switch (e.code) {
     case 'commander.unknownOption': {
       const flag = /'([^']+)'/.exec(message)?.[1] ?? '';
-      return flagError(/^-[^-]/.test(flag) ? `unknown shorthand flag: '${flag[1] ?? ''}' in ${flag}` : `unknown flag: ${flag}`);
+      // docker names no nearest flag; gantry does (commander's suggestion), as it does for commands
+      const nearest = /\(Did you mean (.+)\?\)/.exec(message)?.[1];
+      const hint = nearest === undefined ? '' : ` (did you mean ${nearest}?)`;
+      return flagError(/^-[^-]/.test(flag) ? `unknown shorthand flag: '${flag[1] ?? ''}' in ${flag}${hint}` : `unknown flag: ${flag}${hint}`);
     }
     case 'commander.invalidArgument': {
       // commander: option '-m, --memory <bytes>' argument 'xx' is invalid. <reason>

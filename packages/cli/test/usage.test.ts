@@ -25,6 +25,8 @@ describe('usage errors', () => {
     const usage = (line: string, path: string) => `\n\nUsage:  ${line}\n\nRun '${path} --help' for more information\n`;
     const runUsage = usage('gantry run [OPTIONS] IMAGE [COMMAND] [ARG...]', 'gantry run');
     expect(await run('ps', '--bogus')).toMatchObject({ status: 125, err: `unknown flag: --bogus${usage('gantry ps [OPTIONS]', 'gantry ps')}` });
+    // the nearest flag is named, as for commands
+    expect((await run('run', '--nme', 'x', 'busybox')).err.split('\n')[0]).toBe('unknown flag: --nme (did you mean --name?)');
     expect(await run('ps', '-z')).toMatchObject({ status: 125, err: `unknown shorthand flag: 'z' in -z${usage('gantry ps [OPTIONS]', 'gantry ps')}` });
     expect(await run('run', '--memory')).toMatchObject({ status: 125, err: `flag needs an argument: --memory${runUsage}` });
     expect(await run('run', '-m')).toMatchObject({ status: 125, err: `flag needs an argument: 'm' in -m${runUsage}` });
