@@ -34,7 +34,7 @@ for i in $(seq 1 "$runs"); do
   load_after=$(cut -d' ' -f1 /proc/loadavg)
   plain=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
   tests=$(grep -Eo '^.*Tests: +.*total' <<<"$plain" | grep -Eo '[0-9]+ total' | awk '{s += $1} END {print s + 0}')
-  failed=$(grep -E '● ' <<<"$plain" | sed 's/^.*● //' | sort -u | paste -sd ';' -)
+  failed=$(grep -E '● ' <<<"$plain" | sed 's/^.*● //' | grep -v '^Console$' | sort -u | paste -sd ';' -)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$commit" "$started" "$secs" "$status" "$load_before" "$load_after" "$tests" "${failed:-}" >>"$summary"
   echo "run $i: status $status, ${secs}s, $tests tests, load $load_before -> $load_after ${failed:+failed: $failed}"
   if [ "$status" = 0 ]; then passed=$((passed + 1)); elif [ "$keep" = 0 ]; then break; fi

@@ -227,6 +227,29 @@ describe('DnsServer on loopback (real sockets)', () => {
     expect(server.stats.refusedClients).toBe(2);
   });
 
+  it('with port 0, picks another port when the TCP side of the one UDP got is taken', async () => {
+    // the kernel's free UDP port may be any TCP socket's local port: the first TCP listen fails
+    const listen = net.Server.prototype.listen;
+    let failed = 0;
+    const spy = jest.spyOn(net.Server.prototype, 'listen').mockImplementation(function (this: net.Server, ...args: unknown[]) {
+      if (failed++ === 0) {
+        process.nextTick(() => this.emit('error', Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })));
+        return this;
+      }
+      return (listen as (...a: unknown[]) => net.Server).apply(this, args);
+    });
+    try {
+      const server = await start({});
+      expect(failed).toBe(2);
+      const client = await udp();
+      const got = nextMessage(client);
+      client.send(query(9, 'web'), server.port, '127.0.0.1');
+      expect(lastA((await got)[0])).toBe('10.1.2.3');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('takes the upstream reply only from the socket it asked, with the id it sent', async () => {
     const upstream = await udp();
     const attacker = await udp();

@@ -146,6 +146,18 @@ export class DnsServer {
   }
 
   async start(): Promise<void> {
+    // with port 0 the kernel picks a free UDP port, which a TCP socket of anyone may hold: pick again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.bindBoth();
+      } catch (e) {
+        if (this.opts.port !== 0 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw e;
+      }
+    }
+  }
+
+  /** UDP and TCP on one port number. */
+  private async bindBoth(): Promise<void> {
     const udp = dgram.createSocket({ type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
