@@ -212,7 +212,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // root-only, like containerd's socket
   fs.chmodSync(opts.address, 0o660);
   await criSvc.start();
-  opts.log.info('serving', { address: opts.address, root: opts.root, state: opts.state, tasks: shims.list.length });
+  opts.log.info('serving', { address: opts.address, root: opts.root, state: opts.state, tasks: shims.size });
   return {
     ctx,
     shims,

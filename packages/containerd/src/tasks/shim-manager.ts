@@ -186,6 +186,11 @@ export class ShimManager {
     return this.shims.get(this.key(ns, id));
   }
 
+  /** How many tasks' shims are known, in every namespace. */
+  get size(): number {
+    return this.shims.size;
+  }
+
   list(ns: string): ShimHandle[] {
     return [...this.shims.values()].filter((h) => h.namespace === ns);
   }
