@@ -204,7 +204,10 @@ export class GantrydHarness {
   }
 
   env(): NodeJS.ProcessEnv {
-    return { ...process.env, DOCKER_HOST: `unix://${this.sock}`, DOCKER_CONFIG: join(this.dir, 'cfg'), DOCKER_CLI_HINTS: 'false' };
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${this.sock}`, DOCKER_CONFIG: join(this.dir, 'cfg'), DOCKER_CLI_HINTS: 'false' };
+    // the gantry CLI reads GANTRY_HOST before DOCKER_HOST: a developer's own would send it elsewhere
+    delete env.GANTRY_HOST;
+    return env;
   }
 
   docker(args: string[], input?: string, timeout = 60000): CliResult {
