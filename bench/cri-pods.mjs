@@ -87,6 +87,9 @@ const gantry = {
     sh('ctr', ['-a', this.socket, '-n', 'k8s.io', 'images', 'import', tar]);
   },
   async stop() {
+    // a start that timed out waiting for the socket still left a pid file
+    const pidf = join(GBASE, 'daemon.pid');
+    if (!this.pid && existsSync(pidf)) this.pid = Number(readFileSync(pidf, 'utf8').trim());
     if (!this.pid) return;
     let mnt;
     try {
@@ -95,8 +98,8 @@ const gantry = {
       return;
     }
     process.kill(this.pid, 'SIGTERM');
-    await until('gantry-containerd exit', () => !existsSync(`/proc/${this.pid}`), 20000).catch(() => process.kill(this.pid, 'SIGKILL'));
-    killNamespace(mnt);
+    await until('gantry-containerd exit', () => !existsSync(`/proc/${this.pid}`), 20000).catch(() => undefined);
+    killNamespace(mnt); // the daemon too, if it did not exit
     this.pid = 0;
   },
 };
