@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
+import { cgroupFile } from '../src/cgroups';
 
 /** A block device of this machine with a driver behind it (vda, sda, nvme0n1): blkio limits need a real queue. */
 function physicalDisk(): { name: string; major: number; minor: number } {
@@ -18,22 +19,6 @@ function physicalDisk(): { name: string; major: number; minor: number } {
   if (name === undefined) throw new Error('no block device with a driver in /sys/block');
   const [major, minor] = fs.readFileSync(`/sys/block/${name}/dev`, 'utf8').trim().split(':').map(Number);
   return { name, major: major!, minor: minor! };
-}
-
-/** The file of a cgroup v1 controller (this machine) or of the unified hierarchy for a pid. */
-function cgroupFile(pid: number, controller: string, file: string): string {
-  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
-  const v1 = lines.find((l) => l.split(':')[1]!.split(',').includes(controller));
-  const mounts = fs
-    .readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '));
-  if (v1) {
-    const mnt = mounts.find((m) => m[2] === 'cgroup' && m[3]!.split(',').includes(controller))!;
-    return join(mnt[1]!, v1.split(':')[2]!, file);
-  }
-  const mnt = mounts.find((m) => m[2] === 'cgroup2')!;
-  return join(mnt[1]!, lines.find((l) => l.startsWith('0::'))!.slice(3), file);
 }
 
 describe('host devices and cgroups with the docker CLI', () => {
@@ -97,12 +82,12 @@ describe('host devices and cgroups with the docker CLI', () => {
     made.push('blk');
     g.ok(['run', '-d', '--name', 'blk', '--device-write-bps', `${dev}:1mb`, '--device-read-iops', `${dev}:100`, 'busybox', 'sleep', '300']);
     const pid = Number(g.ok(['inspect', '-f', '{{.State.Pid}}', 'blk']).trim());
-    const v1 = fs.existsSync('/sys/fs/cgroup/blkio');
-    if (v1) {
-      expect(fs.readFileSync(cgroupFile(pid, 'blkio', 'blkio.throttle.write_bps_device'), 'utf8').trim()).toBe(`${disk.major}:${disk.minor} 1048576`);
-      expect(fs.readFileSync(cgroupFile(pid, 'blkio', 'blkio.throttle.read_iops_device'), 'utf8').trim()).toBe(`${disk.major}:${disk.minor} 100`);
+    const read = (v1File: string) => fs.readFileSync(cgroupFile(pid, 'blkio', v1File, 'io.max'), 'utf8');
+    if (fs.existsSync('/sys/fs/cgroup/blkio')) {
+      expect(read('blkio.throttle.write_bps_device').trim()).toBe(`${disk.major}:${disk.minor} 1048576`);
+      expect(read('blkio.throttle.read_iops_device').trim()).toBe(`${disk.major}:${disk.minor} 100`);
     } else {
-      expect(fs.readFileSync(cgroupFile(pid, 'io', 'io.max'), 'utf8')).toMatch(new RegExp(`^${disk.major}:${disk.minor} .*wbps=1048576 .*riops=100`, 'm'));
+      expect(read('io.max')).toMatch(new RegExp(`^${disk.major}:${disk.minor} .*wbps=1048576 .*riops=100`, 'm'));
     }
     expect(JSON.parse(g.ok(['inspect', '-f', '{{json .HostConfig.BlkioDeviceWriteBps}}', 'blk']))).toEqual([{ Path: dev, Rate: 1048576 }]);
     g.ok(['rm', '-f', 'blk']);

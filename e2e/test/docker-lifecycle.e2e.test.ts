@@ -10,6 +10,7 @@ import { until as waitUntil } from '@gantry/testkit';
 import { type GantrydHarness, sharedGantryd } from '../src/gantryd';
 import { unixRequest } from '../src/http';
 import { bundleTool } from '../src/paths';
+import { cgroupFile } from '../src/cgroups';
 
 interface Health {
   Status: string;
@@ -19,22 +20,6 @@ interface Health {
 
 /** docker CLI calls are polled every 150 ms: each one is a process start. */
 const until = <T>(what: string, get: () => T, ok: (v: T) => boolean, timeoutMs = 20000): Promise<T> => waitUntil(what, get, ok, { timeoutMs, stepMs: 150 });
-
-/** The directory of a cgroup v1 controller's hierarchy, or of the v2 unified one. */
-function cgroupFile(pid: number, controller: string, v1File: string, v2File: string): string {
-  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
-  const mounts = fs
-    .readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '));
-  const v1 = lines.find((l) => l.split(':')[1]!.split(',').includes(controller));
-  if (v1) {
-    const mnt = mounts.find((m) => m[2] === 'cgroup' && m[3]!.split(',').includes(controller))!;
-    return join(mnt[1]!, v1.split(':')[2]!, v1File);
-  }
-  const mnt = mounts.find((m) => m[2] === 'cgroup2')!;
-  return join(mnt[1]!, lines.find((l) => l.startsWith('0::'))!.slice(3), v2File);
-}
 
 describe('container lifecycle with the docker CLI', () => {
   let g: GantrydHarness;

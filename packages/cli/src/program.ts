@@ -172,12 +172,13 @@ export function usageError(e: CommanderError, argv: readonly string[], program: 
   const usage = sub === undefined ? '' : `\n\nUsage:  ${usageLine(sub, path)}`;
   const flagError = (message: string) => new CliError(`${message}${usage}\n\nRun '${path} --help' for more information`, 125);
   const message = e.message.replace(/^error: /, '');
+  // commander's nearest command or flag, as docker words it
+  const nearest = /\(Did you mean (.+)\?\)/.exec(message)?.[1];
+  const hint = nearest === undefined ? '' : ` (did you mean ${nearest}?)`;
   switch (e.code) {
     case 'commander.unknownOption': {
       const flag = /'([^']+)'/.exec(message)?.[1] ?? '';
-      // docker names no nearest flag; gantry does (commander's suggestion), as it does for commands
-      const nearest = /\(Did you mean (.+)\?\)/.exec(message)?.[1];
-      const hint = nearest === undefined ? '' : ` (did you mean ${nearest}?)`;
+      // docker names no nearest flag; gantry does, as it does for commands
       return flagError(/^-[^-]/.test(flag) ? `unknown shorthand flag: '${flag[1] ?? ''}' in ${flag}${hint}` : `unknown flag: ${flag}${hint}`);
     }
     case 'commander.invalidArgument': {
@@ -191,8 +192,6 @@ export function usageError(e: CommanderError, argv: readonly string[], program: 
     }
     case 'commander.unknownCommand': {
       const name = /'([^']+)'/.exec(message)?.[1] ?? '';
-      const suggestion = /\(Did you mean (.+)\?\)/.exec(message)?.[1];
-      const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
       const groupUsage = sub === undefined ? '' : `\n\nUsage:  ${path}`;
       return new CliError(`gantry: unknown command: ${path} ${name}${hint}${groupUsage}\n\nRun '${path} --help' for more information`, 1);
     }

@@ -110,6 +110,18 @@ function errnoReason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** The major:minor of the node at `p` (symlinks followed). Throws DeviceLookupError as `devicesAt`. */
+export function deviceNumbers(p: string): { major: number; minor: number } {
+  let node: HostDevice | undefined;
+  try {
+    node = hostDevice(p);
+  } catch (e) {
+    throw new DeviceLookupError(p, errnoReason(e));
+  }
+  if (!node) throw new DeviceLookupError(p, 'not a device node');
+  return { major: node.major, minor: node.minor };
+}
+
 /**
  * The nodes a device mapping's host path names, placed at `containerPath`: the node itself, or
  * every node under a directory (at the same place below `containerPath`). A symlink
@@ -118,15 +130,16 @@ function errnoReason(e: unknown): string {
  */
 export function devicesAt(hostPath: string, containerPath: string): HostDevice[] {
   let resolved: string;
-  let node: HostDevice | undefined;
+  let st: fs.BigIntStats;
   try {
     resolved = fs.realpathSync(hostPath);
-    node = hostDevice(resolved, false);
+    st = fs.lstatSync(resolved, { bigint: true });
   } catch (e) {
     throw new DeviceLookupError(hostPath, errnoReason(e));
   }
-  if (node) return [{ ...node, path: containerPath }];
-  if (fs.statSync(resolved).isDirectory()) {
+  const node = fromStat(containerPath, st);
+  if (node) return [node];
+  if (st.isDirectory()) {
     const under = hostDevicesUnder(resolved, { all: true });
     if (under.length > 0) return under.map((d) => ({ ...d, path: containerPath + d.path.slice(resolved.length) }));
   }

@@ -37,5 +37,5 @@ export { span, traced, traceBoot, traceMark, traceProcess, traceEnv, traceFd, tr
 export type { Span, TraceArgs } from './trace';
 export { mergeTraceDir, readTraceFile } from './trace-merge';
 export type { TraceEvent, MergeOptions } from './trace-merge';
-export { deviceMajor, deviceMinor, devicesAt, DeviceLookupError, hostDevice, hostDevicesUnder } from './devices';
+export { deviceMajor, deviceMinor, deviceNumbers, devicesAt, DeviceLookupError, hostDevice, hostDevicesUnder } from './devices';
 export type { HostDevice } from './devices';

@@ -6,7 +6,7 @@ import { callMetadata, clientOn, events, packAny, shim, timestampFromDate, unary
 import { linuxSys, traceEnv, writeFileAtomic } from '@gantry/linux';
 import { Runtime } from '@gantry/runtime';
 import type { DaemonContext } from '../context';
-import { findShimProcesses, processGone, type ShimProcess } from './shim-processes';
+import { findShimProcesses, processGone, safeReaddir, type ShimProcess } from './shim-processes';
 
 /** A task whose shim died: kept (as stopped) until the client deletes it, so it learns why. */
 export interface DeadTask {
@@ -447,14 +447,6 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolea
     await new Promise((r) => setTimeout(r, 10));
   }
   return true;
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 function tail(file: string): string {

@@ -100,7 +100,8 @@ export function processGone(pid: number): boolean {
   }
 }
 
-function safeReaddir(dir: string): string[] {
+/** A directory's entries, or none when it cannot be read (gone, or never made). */
+export function safeReaddir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
   } catch {

@@ -3,7 +3,7 @@
  * and the major:minor numbers per-device blkio limits are keyed by. The spec builder takes these
  * through `DeviceLookup`, so it stays pure and its tests give it a fake.
  */
-import { DeviceLookupError, devicesAt, errdefs, hostDevice, hostDevicesUnder, type HostDevice } from '@gantry/linux';
+import { DeviceLookupError, deviceNumbers, devicesAt, errdefs, hostDevicesUnder } from '@gantry/linux';
 import type { Device } from '@gantry/runtime';
 
 export interface DeviceLookup {
@@ -29,14 +29,12 @@ export const hostDeviceLookup: DeviceLookup = {
     return hostDevicesUnder('/dev');
   },
   numbers(path) {
-    let node: HostDevice | undefined;
     try {
-      node = hostDevice(path);
+      return deviceNumbers(path);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw errdefs.invalidArgument(`failed to get device numbers of blkio device "${path}": ${code === 'ENOENT' ? 'no such file or directory' : String(e)}`);
+      if (!(e instanceof DeviceLookupError)) throw e;
+      if (e.reason === 'not a device node') throw errdefs.invalidArgument(`blkio device "${path}" is not a device node`);
+      throw errdefs.invalidArgument(`failed to get device numbers of blkio device "${path}": ${e.reason}`);
     }
-    if (!node) throw errdefs.invalidArgument(`blkio device "${path}" is not a device node`);
-    return { major: node.major, minor: node.minor };
   },
 };
