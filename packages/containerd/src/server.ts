@@ -177,7 +177,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   serve(leases.LeasesService, 'leases', leasesService(ctx, leaseStore, { collectGarbage: collect }));
   serve(content.ContentService, 'content', contentService(ctx, contentStore, { onLeaseResource }));
   serve(snapshots.SnapshotsService, 'snapshots', snapshotsService(ctx, snapshotters, { onLeaseResource }));
-  serve(diff.DiffService, 'diff', diffService(ctx, { content: contentStore, sys: linuxSys() }));
+  serve(diff.DiffService, 'diff', diffService(ctx, { content: contentStore, sys: linuxSys(), onLeaseResource }));
   serve(
     archives.ArchivesService,
     'archives',

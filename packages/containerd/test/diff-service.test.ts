@@ -59,6 +59,7 @@ class MemoryContent implements ContentStore {
       commit: async (size: number, expected: string, labels: Record<string, string> = {}) => {
         const data = Buffer.concat(parts);
         if (data.length !== size || sha256(data) !== expected) throw errdefs.failedPrecondition('size or digest mismatch');
+        if (this.infos.has(`${ns}/${expected}`)) throw errdefs.alreadyExists(`content ${expected}: already exists`);
         const digest = this.add(ns, data);
         const info = { ...this.info(ns, digest), labels };
         this.infos.set(`${ns}/${digest}`, info);
@@ -72,8 +73,13 @@ class MemoryContent implements ContentStore {
   abort(_ns: string, ref: string): void {
     this.aborted.push(ref);
   }
-  update(): ContentInfo {
-    throw new Error('unused');
+  update(ns: string, info: Pick<ContentInfo, 'digest' | 'labels'>, fieldpaths: string[]): ContentInfo {
+    const cur = this.info(ns, info.digest);
+    const labels = { ...cur.labels };
+    for (const f of fieldpaths) labels[f.slice('labels.'.length)] = info.labels[f.slice('labels.'.length)]!;
+    const next = { ...cur, labels };
+    this.infos.set(`${ns}/${info.digest}`, next);
+    return next;
   }
   blobs(): string[] {
     return [...this.bytes.keys()];
@@ -96,9 +102,15 @@ class MemoryContent implements ContentStore {
   }
 }
 
-const call = <Req, Res>(fn: (req: Req, md: Metadata, cb: (e: ServiceError | null, r?: Res) => void) => void, req: Req, ns = 'default'): Promise<Res> => {
+const call = <Req, Res>(
+  fn: (req: Req, md: Metadata, cb: (e: ServiceError | null, r?: Res) => void) => void,
+  req: Req,
+  ns = 'default',
+  lease?: string,
+): Promise<Res> => {
   const md = new Metadata();
   if (ns) md.set('containerd-namespace', ns);
+  if (lease) md.set('containerd-lease', lease);
   return new Promise((resolve, reject) => fn(req, md, (e, r) => (e ? reject(e) : resolve(r!))));
 };
 
@@ -107,6 +119,7 @@ describeIf(needRoot())('Diff service (root)', () => {
   let server: Server;
   let client: diff.DiffClient;
   let content: MemoryContent;
+  const leased: string[] = [];
 
   beforeAll(async () => {
     dir = tmpDir('gantry-diffsvc-');
@@ -122,7 +135,8 @@ describeIf(needRoot())('Diff service (root)', () => {
     };
     content = new MemoryContent();
     server = new Server();
-    server.addService(diff.DiffService, diffService(ctx, { content }));
+    const onLeaseResource = (ns: string, lease: string, r: { id: string; type: string }) => void leased.push(`${ns}/${lease}/${r.type}/${r.id}`);
+    server.addService(diff.DiffService, diffService(ctx, { content, onLeaseResource }));
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix://${ctx.address}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
     );
@@ -135,7 +149,7 @@ describeIf(needRoot())('Diff service (root)', () => {
   });
 
   const apply = (req: diff.ApplyRequest, ns?: string) => call<diff.ApplyRequest, diff.ApplyResponse>(client.apply.bind(client), req, ns);
-  const compare = (req: diff.DiffRequest) => call<diff.DiffRequest, diff.DiffResponse>(client.diff.bind(client), req);
+  const compare = (req: diff.DiffRequest, lease?: string) => call<diff.DiffRequest, diff.DiffResponse>(client.diff.bind(client), req, 'default', lease);
 
   test('Apply a gzip layer onto a bind mount, then a second one through an overlay', async () => {
     const layer1 = makeTar([
@@ -199,6 +213,24 @@ describeIf(needRoot())('Diff service (root)', () => {
     fs.writeFileSync(f, ptar);
     expect(sh('tar', ['-tf', f]).trim().split('\n')).toEqual(['etc/', 'etc/hosts', 'etc/old']);
     expect(fs.readdirSync(path.join(dir, 'root', 'tmpmounts'))).toEqual([]);
+  });
+
+  test('a Diff under a lease puts its blob in the lease; a blob stored before without the uncompressed label gets it', async () => {
+    const snap = fs.mkdtempSync(path.join(dir, 'snap-'));
+    fs.writeFileSync(path.join(snap, 'f'), 'leased');
+    const req = { left: [], right: [{ type: 'bind', source: snap, target: '', options: ['rbind'] }], mediaType: '', ref: '', labels: {} };
+    const first = await compare(req, 'build-lease');
+    const digest = first.diff!.digest;
+    expect(leased).toEqual([`default/build-lease/content/${digest}`]);
+    const uncompressed = content.info('default', digest).labels[UNCOMPRESSED_LABEL];
+    expect(uncompressed).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+    // as a pull stores a layer: the same bytes, no labels yet
+    content.infos.set(`default/${digest}`, { ...content.info('default', digest), labels: {} });
+    const again = await compare(req);
+    expect(again.diff!.digest).toBe(digest);
+    expect(content.info('default', digest).labels).toEqual({ [UNCOMPRESSED_LABEL]: uncompressed });
+    expect(leased).toHaveLength(1); // no lease on that call, nothing added
   });
 
   test('errors: media types, missing blob, hostile layer, no namespace', async () => {

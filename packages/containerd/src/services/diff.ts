@@ -20,6 +20,7 @@ import { layerLimits, LayerError } from '@gantry/archive';
 import { applyLayer } from '../diff/apply';
 import { layerErrorKind } from '../diff/error-code';
 import { diffMounts } from '../diff/compare';
+import { leaseOf } from '../content/lease-header';
 import { invalidArgument } from '../errors';
 import { requireNamespace, unary } from '../rpc';
 
@@ -51,6 +52,11 @@ export interface DiffServiceDeps {
   sys?: Sys;
   /** Where temporary mount points go (default `<root>/tmpmounts`, as containerd). */
   tmpRoot?: string;
+  /**
+   * A Diff under a lease (header `containerd-lease`) stored a blob: the lease holds it, or a
+   * collection could remove it before the caller's manifest names it.
+   */
+  onLeaseResource?(ns: string, leaseId: string, resource: { id: string; type: 'content' }): void | Promise<void>;
 }
 
 const toMountSpecs = (mounts: readonly types.Mount[]): MountSpec[] =>
@@ -102,6 +108,7 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
       const ref = req.ref || `diff-${Date.now()}-${randomBytes(6).toString('hex')}`;
       const epoch = req.sourceDateEpoch ? new Date(Number(req.sourceDateEpoch.seconds) * 1000 + Math.floor(req.sourceDateEpoch.nanos / 1e6)) : undefined;
 
+      const lease = leaseOf(md);
       const writer = await deps.content.writer(ns, ref);
       let committed = false;
       try {
@@ -144,14 +151,18 @@ export function diffService(ctx: DaemonContext, deps: DiffServiceDeps): diff.Dif
           await writer.commit(blobSize, digest, labels);
         } catch (e) {
           if (!errdefs.isAlreadyExists(e)) throw e;
-          // the same layer is already stored: drop this ingest, answer with the existing blob
+          // the same layer is already stored: drop this ingest, answer with the existing blob, which
+          // gets the label a caller needs if whoever stored it (a pull, a load) did not set it
           await writer.close().catch(() => {});
           try {
             deps.content.abort(ns, ref);
           } catch {
             /* already gone */
           }
+          if (deps.content.info(ns, digest).labels[UNCOMPRESSED_LABEL] !== uncompressed)
+            deps.content.update(ns, { digest, labels: { [UNCOMPRESSED_LABEL]: uncompressed } }, [`labels.${UNCOMPRESSED_LABEL}`]);
         }
+        if (lease) await deps.onLeaseResource?.(ns, lease, { id: digest, type: 'content' });
         committed = true;
         log.debug('diff written', { ref, digest, uncompressed, size: blobSize });
         return { diff: { mediaType, digest, size: BigInt(blobSize), annotations: {} } };
