@@ -13,6 +13,7 @@ APT_PACKAGES=(
   runc containerd            # reference runtime and the daemon the e2e tests drive
   docker.io iptables         # dockerd + docker CLI for e2e/test/dockerd-runtime (a private dockerd, never the system one)
   busybox-static             # tools/make-busybox-bundle.sh: the whole rootfs
+  tini                       # tini-static, which Debian links as /usr/bin/docker-init: gantryd's `run --init`
   skopeo umoci               # cross-check image formats
   libseccomp2                # seccomp filters (loaded through koffi)
   iproute2                   # network namespaces, veth, bridges

@@ -362,6 +362,24 @@ describe('container lifecycle with the docker CLI', () => {
     g.ok(['rm', 'ks']);
   });
 
+  it("--init: docker-init is pid 1 with the command under it, and passes docker stop's SIGTERM on", () => {
+    expect(g.ok(['info', '--format', '{{.InitBinary}}']).trim()).toBe('docker-init');
+    const ps = g.ok(['run', '--rm', '--init', 'busybox', 'ps', '-o', 'pid,comm']);
+    expect(ps).toMatch(/^\s*1 docker-init$/m);
+    expect(ps).toMatch(/^\s*([2-9]|\d\d+) ps$/m);
+    // sleep as pid 1 ignores SIGTERM (pid 1 has no default actions), so stop kills it after -t;
+    // under the init it is an ordinary process that SIGTERM ends: the init exits 128+15
+    g.ok(['run', '-d', '--name', 'init-stop', '--init', 'busybox', 'sleep', '300']);
+    g.ok(['stop', '-t', '120', 'init-stop']);
+    expect(inspect<number>('init-stop', '.State.ExitCode')).toBe(143);
+    expect(inspect<boolean | null>('init-stop', '.HostConfig.Init')).toBe(true);
+    g.ok(['run', '-d', '--name', 'noinit-stop', 'busybox', 'sleep', '300']);
+    g.ok(['stop', '-t', '1', 'noinit-stop']);
+    expect(inspect<number>('noinit-stop', '.State.ExitCode')).toBe(137);
+    expect(inspect<boolean | null>('noinit-stop', '.HostConfig.Init')).toBeNull();
+    g.ok(['rm', 'init-stop', 'noinit-stop']);
+  });
+
   it('update changes the memory and cpu-shares of a running container in its cgroup', () => {
     g.ok(['run', '-d', '--name', 'upd', 'busybox', 'sleep', '300']);
     const pid = inspect<number>('upd', '.State.Pid');

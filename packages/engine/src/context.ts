@@ -13,6 +13,12 @@ export interface EngineContext {
   /** gantry-containerd's state dir, when gantryd runs it (task bundles: rootfs mounted while running). */
   containerdState?: string;
   started: Date;
+  /** Host path of docker-init (undefined: none found; `--init` containers are refused). */
+  initPath?: string;
+  /** What `docker info` names as the init binary: --init-path, or docker-init. */
+  initBinary?: string;
+  /** --init: containers whose HostConfig.Init is unset get the init too. */
+  defaultInit?: boolean;
   /** Containers' network sandboxes, the daemon's NetworkController (absent in unit tests that need none). */
   networks?: ContainerSandboxes;
 }

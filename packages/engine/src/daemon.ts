@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Containerd } from './containerd/client';
 import { ContainerdSupervisor } from './containerd/supervisor';
+import { DEFAULT_INIT_BINARY, findInitBinary } from './containers/init-binary';
 import type { EngineContext } from './context';
 import { EngineEvents } from './events';
 import { ApiServer, type ApiTimeouts } from './http/server';
@@ -51,6 +52,10 @@ export interface EngineOptions {
   log?: Logger;
   /** Linux bridge of the default `bridge` network (default gantry0). */
   defaultBridge?: string;
+  /** --init-path: the init binary for `--init` containers (default docker-init, looked up as dockerd does). */
+  initPath?: string;
+  /** --init: every container whose HostConfig.Init is unset runs under the init. */
+  init?: boolean;
 }
 
 export interface Engine {
@@ -91,7 +96,11 @@ export async function startEngine(opts: EngineOptions & { log: Logger }): Promis
     dataRoot: opts.dataRoot,
     containerdState: supervisor ? path.join(opts.execRoot, 'containerd') : undefined,
     started: new Date(),
+    initPath: findInitBinary(opts.initPath),
+    initBinary: opts.initPath ?? DEFAULT_INIT_BINARY,
+    defaultInit: opts.init ?? false,
   };
+  if (!ctx.initPath) opts.log.warn('no init binary: containers asking for --init are refused', { initBinary: ctx.initBinary });
   const router = new Router();
   const store = new ContainerStore(opts.dataRoot, opts.log);
   const networks = new NetworkController({

@@ -1,7 +1,7 @@
 /**
  * gantryd's command line, with dockerd's names for what both have: -H/--host (repeatable),
  * -G/--group, --tls, --tlsverify, --tlscacert, --tlscert, --tlskey, --data-root, --exec-root,
- * -b/--bridge, --insecure-registry, -l/--log-level. Boolean flags take `--flag`, `--flag=true`
+ * -b/--bridge, --insecure-registry, --init, --init-path, -l/--log-level. Boolean flags take `--flag`, `--flag=true`
  * or `--flag=false`. Parsing is @gantry/linux's flags module; this file says what the values mean.
  */
 import { FlagError, parseFlags as parseCommandLine, type CommandLine, type FlagDefs, type Level } from '@gantry/linux';
@@ -28,6 +28,8 @@ const FLAGS = {
   'exec-root': { type: 'string', arg: 'DIR', help: '(default /run/gantry)' },
   containerd: { type: 'string', arg: 'SOCKET', help: 'use this gantry-containerd instead of running one' },
   'insecure-registry': { type: 'string', arg: 'H', multiple: true, help: 'registry host[:port] reached over plain HTTP / unverified TLS' },
+  init: { type: 'boolean', help: 'run an init (docker-init) in every container that does not say otherwise' },
+  'init-path': { type: 'string', arg: 'PATH', help: 'the init binary (default docker-init, on PATH or in\n/usr/libexec/docker)' },
   bridge: { type: 'string', short: 'b', arg: 'NAME', help: 'bridge of the default network (default gantry0)' },
   'log-level': { type: 'string', short: 'l', arg: 'LEVEL', help: 'debug, info, warn, error (default info)' },
 } as const satisfies FlagDefs;
@@ -61,6 +63,8 @@ export function daemonFlags({ flags: f }: CommandLine<typeof FLAGS>): DaemonFlag
     if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(f.bridge)) throw new FlagError(`invalid --bridge ${f.bridge}`);
     o.defaultBridge = f.bridge;
   }
+  if (f.init !== undefined) o.init = f.init;
+  if (f['init-path'] !== undefined) o.initPath = f['init-path'];
   if (f.containerd !== undefined) o.containerd = f.containerd.replace(/^unix:\/\//, '');
   if (f['insecure-registry'].length) o.insecureRegistries = f['insecure-registry'];
   if (f['log-level'] !== undefined) {

@@ -73,6 +73,8 @@ describe('-H and the TLS flags', () => {
     });
     expect(parseFlags(['--tls', '--tlsverify=false', '--insecure-tcp'])).toMatchObject({ tls: { tls: true, verify: false }, insecureTcp: true });
     expect(parseFlags(['--group='])).toMatchObject({ socketGroup: '' });
+    expect(parseFlags(['--init', '--init-path', '/usr/bin/tini-static'])).toMatchObject({ init: true, initPath: '/usr/bin/tini-static' });
+    expect(d !== 'help' && [d.init, d.initPath]).toEqual([undefined, undefined]);
     expect(() => parseFlags(['--tlsverify=maybe'])).toThrow(/true or false/);
     expect(() => parseFlags(['-H'])).toThrow('flag needs an argument: -H');
     expect(() => parseFlags(['--foo'])).toThrow('unknown flag: --foo');

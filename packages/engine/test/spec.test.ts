@@ -272,6 +272,15 @@ describe('buildSpec: mounts', () => {
     });
     expect(httpError(() => build({}, { Init: true })).status).toBe(400);
   });
+
+  test("the daemon's --init applies where HostConfig.Init is unset, not where it is false or the pid namespace is shared", () => {
+    const daemon = { initPath: '/usr/bin/tini-static', defaultInit: true };
+    expect(build({}, {}, undefined, daemon).process!.args).toEqual(['/sbin/docker-init', '--', 'sh']);
+    expect(build({}, { Init: false }, undefined, daemon).process!.args).toEqual(['sh']);
+    expect(mount(build({}, { Init: false }, undefined, daemon), '/sbin/docker-init')).toBeUndefined();
+    expect(build({}, { PidMode: 'host' }, undefined, daemon).process!.args).toEqual(['sh']);
+    expect(build({}, {}, undefined, { initPath: '/usr/bin/tini-static' }).process!.args).toEqual(['sh']);
+  });
 });
 
 /** A host with /dev/kmsg, /dev/sda (8:0), /dev/snd/{controlC0,timer} and /dev/by-name/disk -> /dev/sda. */

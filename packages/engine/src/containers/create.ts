@@ -71,6 +71,8 @@ async function createOnce(m: ContainerManager, body: unknown, name: string | nul
         volumeSource: prepared?.volumeSource,
         configVolumes: prepared?.configVolumes,
         devices: hostDeviceLookup,
+        initPath: m.ctx.initPath,
+        defaultInit: m.ctx.defaultInit,
         cgroupVersion: hostCgroupVersion(),
         ...hostPlatform(),
       }),

@@ -54,6 +54,8 @@ export interface BuildSpecInput {
   recursiveReadOnly?: boolean;
   /** Host path of the init binary for HostConfig.Init (docker-init / tini). */
   initPath?: string;
+  /** The daemon's --init: an init for containers whose HostConfig.Init is unset. */
+  defaultInit?: boolean;
   /** Host device nodes: `--device` mappings, a privileged container's /dev, blkio device numbers. */
   devices?: DeviceLookup;
   /** Host path of the volume planned at a destination (named and anonymous volumes of Binds and Mounts). */
@@ -63,6 +65,12 @@ export interface BuildSpecInput {
 }
 
 /** A volume mount as the bind of its host directory; 400 when the engine planned none. */
+/** Whether an init runs as pid 1: HostConfig.Init, else the daemon's --init; only in a private pid namespace (dockerd's rule). */
+function withInit(input: BuildSpecInput): boolean {
+  const hc = input.hostConfig;
+  return (hc.Init ?? input.defaultInit ?? false) && !(hc.PidMode ?? '');
+}
+
 function resolveVolume(input: BuildSpecInput, m: UserMount): UserMount {
   if (m.kind !== 'volume') return m;
   const source = input.volumeSource?.(m.destination);
@@ -262,8 +270,11 @@ function buildMounts(input: BuildSpecInput, privileged: boolean, writableCgroups
     }
     mounts.push(m);
   }
-  if (hc.Init && !(hc.PidMode ?? '')) {
-    if (!input.initPath) throw errdefs.invalidArgument('HostConfig.Init: no init binary is configured on this daemon');
+  if (withInit(input)) {
+    if (!input.initPath)
+      throw errdefs.invalidArgument(
+        'HostConfig.Init: no docker-init on this host (install tini, whose tini-static Debian links as docker-init, or start gantryd with --init-path)',
+      );
     if (!userDest.has(CONTAINER_INIT_PATH)) mounts.push({ destination: CONTAINER_INIT_PATH, type: 'bind', source: input.initPath, options: ['bind', 'ro'] });
   }
   for (const m of user) {
@@ -479,7 +490,7 @@ export function buildSpec(input: BuildSpecInput): Spec {
   const hostname = input.hostname || merged.Hostname || input.id.slice(0, 12);
   const utsHost = hc.UTSMode === 'host';
 
-  if (hc.Init && !(hc.PidMode ?? '')) args = [CONTAINER_INIT_PATH, '--', ...args];
+  if (withInit(input)) args = [CONTAINER_INIT_PATH, '--', ...args];
 
   const caps = containerCapabilities(hc.CapAdd, hc.CapDrop, privileged);
   const envDefaults = [`PATH=${DEFAULT_PATH_ENV}`, `HOSTNAME=${hostname}`, ...(merged.Tty ? ['TERM=xterm'] : [])];

@@ -128,7 +128,7 @@ export function registerSystemRoutes(router: Router, ctx: EngineContext, system:
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true,
       Isolation: '',
-      InitBinary: '',
+      InitBinary: ctx.initBinary ?? '',
       // Expected: what the daemon was built against (deprecated in the API, still sent by dockerd)
       ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' },
