@@ -128,6 +128,11 @@ describe('runInit through the fake seam', () => {
     const fifoFd = 10 + fifoOpen;
     const reopen = sys.calls.findIndex((c) => c.op === 'open' && c.args[0] === `/proc/self/fd/${fifoFd}`);
     expect(sys.calls[reopen]!.args[1]).toBe(O.WRONLY | O.CLOEXEC);
+    // ... and left open: execve closes it, which is when `start` returns
+    const writes = sys.calls.filter((c) => c.op === 'write' && Buffer.from(c.args[1] as Buffer | string).toString() === '0');
+    expect(writes).toHaveLength(1);
+    expect(sys.callsOf('close').map(([fd]) => fd)).not.toContain(writes[0]!.args[0]);
+    expect(sys.callsOf('close').map(([fd]) => fd)).toContain(fifoFd);
     expect(sys.callsOf('openat').filter((a) => a[1] === 'exec.fifo')).toEqual([]);
     // everything that can fail comes before `ready`, so create reports it: ready is announced
     // after the cwd is entered and checked, and after the privileges are dropped

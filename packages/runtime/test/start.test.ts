@@ -63,6 +63,30 @@ describe('startContainer', () => {
     expect(fs.existsSync(fifo)).toBe(false);
   });
 
+  it('returns once the init closed its end of the fifo (its execve), not at its answer', async () => {
+    const events: string[] = [];
+    let writer: number | undefined;
+    let sleeps = 0;
+    jest.spyOn(context, 'isAlive').mockReturnValue(true);
+    jest.spyOn(context, 'sleep').mockImplementation(async () => {
+      sleeps++;
+      if (writer === undefined) {
+        // the init's answer, its end kept open as the stage keeps it until execve
+        writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        fs.writeSync(writer, '0');
+        events.push('answered');
+      } else if (sleeps === 5) {
+        fs.closeSync(writer);
+        events.push('execve');
+      }
+    });
+    await startContainer(ctx, 'c1');
+    events.push('started');
+    expect(events).toEqual(['answered', 'execve', 'started']);
+    expect(sleeps).toBe(5);
+    expect(ctx.store.load('c1').recorded).toBe('running');
+  });
+
   it("fails with the init's own error when it could not start the process", async () => {
     let told = false;
     jest.spyOn(context, 'isAlive').mockImplementation(() => {

@@ -5,19 +5,22 @@ import { runHooks } from '../hooks';
 import { EXEC_FIFO, EXEC_FIFO_FAILED, EXEC_FIFO_GO, PIPE_BUF, toOciState } from '../state/store';
 import { isAlive, sleep, type RuntimeContext } from './context';
 
-/** One non-blocking read of exec.fifo: 0 while the init has written nothing. */
-function readFifo(fd: number, buf: Buffer): number {
+/** What one non-blocking read of exec.fifo found: bytes, the end (no writer: none yet, or gone), or a writer with nothing to say yet. */
+function readFifo(fd: number, buf: Buffer): number | 'eof' | 'empty' {
   try {
-    return fs.readSync(fd, buf, 0, buf.length, null);
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    return n === 0 ? 'eof' : n;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+    if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 'empty';
     throw e;
   }
 }
 
 /**
  * Start a created container: open exec.fifo for reading, which releases the init stage blocked in
- * open(O_WRONLY), read its answer, remove the fifo. Non-blocking, so a dead init cannot hang us.
+ * open(O_WRONLY), read its answer, then wait for the end of file: the stage keeps its end open
+ * until execve closes it, so `start` returns once the container runs its program, as `runc start`
+ * (which reads the fifo to its end). Non-blocking, so a dead init cannot hang us.
  */
 export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
   const { c, status } = ctx.loadWithStatus(id);
@@ -29,20 +32,22 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
   try {
     const buf = Buffer.alloc(PIPE_BUF);
     for (;;) {
-      let n = readFifo(fd, buf);
-      if (n === 0 && !isAlive(c.pid, c.pidStartTime)) {
+      let r = readFifo(fd, buf);
+      if (typeof r !== 'number' && !isAlive(c.pid, c.pidStartTime)) {
         // Between that read and this check the init may have answered and execve'd a program
         // that has already exited (`true`): its answer is in the fifo, read it once more.
-        n = readFifo(fd, buf);
-        if (n === 0) throw new InitError(`container ${id} init exited before start`);
+        r = readFifo(fd, buf);
+        if (typeof r !== 'number') throw new InitError(`container ${id} init exited before start`);
       }
-      if (n > 0) {
-        const answer = buf.subarray(0, n).toString();
+      if (typeof r === 'number') {
+        const answer = buf.subarray(0, r).toString();
         if (answer.startsWith(EXEC_FIFO_GO)) break;
         throw new InitError(`container ${id} could not start: ${answer.startsWith(EXEC_FIFO_FAILED) ? answer.slice(1) : JSON.stringify(answer)}`);
       }
       await sleep(1);
     }
+    // the answer was "go": the stage's end closes at its execve (or its death)
+    while (readFifo(fd, buf) !== 'eof') await sleep(1);
   } finally {
     fs.closeSync(fd);
   }

@@ -131,7 +131,8 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
     const fifo = sys.open(fifoPath, O.WRONLY | O.CLOEXEC);
     waitSpan.end();
     sys.write(fifo, EXEC_FIFO_GO);
-    sys.close(fifo);
+    // left open: execve closes it (close-on-exec), and `start` returns at that end of file, once
+    // the program replaced this stage (as runc's init and `runc start`)
   } else {
     // As runc: the process is confined first (user, capabilities, seccomp: a failure there still
     // fails `create`), so startContainer hooks run confined like the program (runc's tests check
@@ -150,8 +151,7 @@ export function runInit(sys: Sys, ch: StageChannel, b: InitBootstrap, hooks: Hoo
       throw e;
     }
     sys.resetSignals();
-    sys.write(fifo, EXEC_FIFO_GO);
-    sys.close(fifo);
+    sys.write(fifo, EXEC_FIFO_GO); // left open for execve to close, as above
   }
   sys.close(fifoFd);
   trace('init execve');
