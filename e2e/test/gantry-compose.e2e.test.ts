@@ -32,6 +32,7 @@ function composeFile(port: number): string {
   web:
     image: busybox:latest
     command: ["sh", "-c", "echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"]
+    init: true
     volumes:
       - site:/www
     ports:
@@ -227,6 +228,7 @@ describeIf(needRoot())('gantry compose against gantryd', () => {
   test('exec runs in the service container; run --rm runs a one-off that reaches web and is gone after', async () => {
     expect(compose(['exec', '-T', 'web', 'cat', '/www/index.html']).stdout).toBe('hello-from-web\n');
     expect(compose(['exec', '-T', 'web', 'sh', '-c', 'exit 7']).status).toBe(7);
+    expect(compose(['exec', '-T', 'web', 'cat', '/proc/1/comm']).stdout).toBe('docker-init\n'); // init: true
     const r = compose(['run', '--rm', '-T', '-e', 'X=ran', 'worker', 'sh', '-c', 'wget -q -O - http://web/index.html && echo $X']);
     expect(r).toMatchObject({ status: 0, stdout: 'hello-from-web\nran\n' });
     expect((await containers()).filter((c) => c.Labels['com.docker.compose.oneoff'] === 'True')).toEqual([]);

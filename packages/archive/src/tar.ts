@@ -423,6 +423,35 @@ export class BodyReader {
   }
 }
 
+/**
+ * Every member of a small archive with its data, in memory (manifests, test archives). More
+ * than `maxBytes` of member data in all is a TarFormatError: a stream of unknown size is never
+ * buffered without bound.
+ */
+export async function readTarMembers(
+  src: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer>,
+  maxBytes = 64 << 20,
+): Promise<{ header: TarHeader; data: Buffer }[]> {
+  const it: AsyncIterable<Buffer | Uint8Array | string> =
+    Symbol.asyncIterator in src
+      ? src
+      : (async function* () {
+          yield* src;
+        })();
+  const out: { header: TarHeader; data: Buffer }[] = [];
+  let total = 0;
+  for await (const { header, body } of readTar(new ByteSource(it))) {
+    const parts: Buffer[] = [];
+    for (let c = await body.chunk(); c; c = await body.chunk()) {
+      total += c.length;
+      if (total > maxBytes) throw new TarFormatError(`member data over the ${maxBytes}-byte limit of an in-memory read`, header.name);
+      parts.push(c);
+    }
+    out.push({ header, data: Buffer.concat(parts) });
+  }
+  return out;
+}
+
 // ---- writing ----
 
 export interface TarWriteEntry {

@@ -3,18 +3,12 @@
  * TarFormatError (never a hang, never a silent misread), PAX headers apply as Go's archive/tar
  * applies them, and a long read lets the event loop run.
  */
-import { ByteSource, MAX_TRAILING, readTar, TarFormatError, type TarHeader } from '../src/tar';
+import { ByteSource, MAX_TRAILING, readTar, readTarMembers, TarFormatError, type TarHeader } from '../src/tar';
 import { chunked, END, fileMember, hostileArchives, paxHeader, paxRecord, rawHeader } from '@gantry/testkit';
 
 /** Every member (header and data) of `tar`, or the error. */
 async function readAll(src: AsyncIterable<Buffer>): Promise<{ header: TarHeader; data: string }[]> {
-  const out: { header: TarHeader; data: string }[] = [];
-  for await (const { header, body } of readTar(new ByteSource(src))) {
-    const parts: Buffer[] = [];
-    for (let c = await body.chunk(); c; c = await body.chunk()) parts.push(c);
-    out.push({ header, data: Buffer.concat(parts).toString('latin1') });
-  }
-  return out;
+  return (await readTarMembers(src)).map(({ header, data }) => ({ header, data: data.toString('latin1') }));
 }
 
 describe('tar reader: hostile sizes and records', () => {
@@ -123,6 +117,16 @@ describe('tar reader: hostile sizes and records', () => {
   it('refuses a NUL in a PAX path or key', async () => {
     await expect(readAll(chunked(Buffer.concat([paxHeader(paxRecord('path', 'a\0b')), fileMember('f', ''), END])))).rejects.toThrow(/NUL/);
     await expect(readAll(chunked(Buffer.concat([paxHeader(paxRecord('k\0y', 'v')), fileMember('f', ''), END])))).rejects.toThrow(/NUL/);
+  });
+
+  it('readTarMembers reads a small archive from an array or a stream, and refuses more data than its bound', async () => {
+    const tar = Buffer.concat([fileMember('a', 'x'.repeat(600)), fileMember('b', 'y'.repeat(600)), END]);
+    expect((await readTarMembers([tar])).map((m) => [m.header.name, m.data.length])).toEqual([
+      ['a', 600],
+      ['b', 600],
+    ]);
+    await expect(readTarMembers(chunked(tar), 1199)).rejects.toThrow(/b: member data over the 1199-byte limit/);
+    expect(await readTarMembers(chunked(tar), 1200)).toHaveLength(2);
   });
 
   it('ByteSource refuses counts that cannot progress', async () => {

@@ -21,7 +21,7 @@ import * as fc from 'fast-check';
 import { corpusFiles, fuzz, fuzzAsync, fuzzTimeout } from '../../../tools/fuzz/support';
 import { itIf, needRoot, needTool } from '@gantry/testkit';
 import { decompressed, ExpansionError } from '../src/decompress';
-import { ByteSource, END_OF_ARCHIVE, padding, readTar, tarHeader, TarFormatError, type TarHeader, type TarWriteEntry } from '../src/tar';
+import { END_OF_ARCHIVE, padding, readTarMembers, tarHeader, TarFormatError, type TarHeader, type TarWriteEntry } from '../src/tar';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'tar');
 
@@ -34,14 +34,8 @@ async function* pieces(buf: Buffer, piece: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += piece) yield buf.subarray(i, i + piece);
 }
 
-async function readAll(buf: Buffer, piece = 4096): Promise<Member[]> {
-  const out: Member[] = [];
-  for await (const { header, body } of readTar(new ByteSource(pieces(buf, piece)))) {
-    const parts: Buffer[] = [];
-    for (let c = await body.chunk(); c; c = await body.chunk()) parts.push(c);
-    out.push({ header, data: Buffer.concat(parts) });
-  }
-  return out;
+function readAll(buf: Buffer, piece = 4096): Promise<Member[]> {
+  return readTarMembers(pieces(buf, piece));
 }
 
 /** Reading `buf` ends in members or a TarFormatError, nothing else. */

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diffTarChunks } from '../src/diff/diff';
-import { ByteSource, readTar } from '@gantry/archive';
+import { readTarMembers } from '@gantry/archive';
 import { tmpDir } from './diff-helpers';
 
 let work: string;
@@ -39,18 +39,7 @@ test('a directory swapped for a host link after its header is still read from th
     }
   }
   expect(swapped).toBe(true);
-  const members: Record<string, string> = {};
-  for await (const { header, body } of readTar(
-    new ByteSource(
-      (async function* () {
-        yield* chunks;
-      })(),
-    ),
-  )) {
-    const parts: Buffer[] = [];
-    for (let c = await body.chunk(); c; c = await body.chunk()) parts.push(c);
-    members[header.name] = Buffer.concat(parts).toString();
-  }
+  const members = Object.fromEntries((await readTarMembers(chunks)).map((m) => [m.header.name, m.data.toString()]));
   expect(Object.keys(members).sort()).toEqual(['z/', 'z/mine']);
   expect(members['z/mine']).toBe('container data');
   expect(Buffer.concat(chunks).includes('HOST SECRET')).toBe(false);

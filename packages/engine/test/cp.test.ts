@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ByteSource, readTar } from '@gantry/archive';
+import { readTarMembers } from '@gantry/archive';
 import { linuxSys, openRoot } from '@gantry/linux';
 import { tarTree } from '../src/containers/archive';
 import { containerAbsPath, containerBaseName, cpDestination, openCpSource } from '../src/containers/cp';
@@ -66,18 +66,9 @@ async function members(p: string): Promise<Record<string, string>> {
   } finally {
     sys.close(s.node.fd);
   }
-  const out: Record<string, string> = {};
-  for await (const { header, body } of readTar(
-    new ByteSource(
-      (async function* () {
-        yield* chunks;
-      })(),
-    ),
-  )) {
-    const parts: Buffer[] = [];
-    for (let c = await body.chunk(); c; c = await body.chunk()) parts.push(c);
-    out[header.name] = header.type === 'symlink' ? `-> ${header.linkname}` : Buffer.concat(parts).toString();
-  }
+  const out = Object.fromEntries(
+    (await readTarMembers(chunks)).map(({ header, data }) => [header.name, header.type === 'symlink' ? `-> ${header.linkname}` : data.toString()]),
+  );
   expect(Buffer.concat(chunks).includes('HOST SECRET')).toBe(false);
   return out;
 }

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContainerStore, type StoreLog } from '../src/containers/store';
 import { VolumeStore } from '../src/volumes/store';
-import { NetworkStore, type NetworkRecord } from '@gantry/network';
+import { networkRecord, NetworkStore } from '@gantry/network';
 import { initialState, type ContainerRecord } from '../src/containers/record';
 
 const tmpDirs: string[] = [];
@@ -138,24 +138,10 @@ describe('NetworkStore with a corrupt network record at start-up', () => {
   it('quarantines it beside the others and serves the rest', () => {
     const dir = path.join(tmp(), 'networks');
     const s = new NetworkStore(dir);
-    const base: Omit<NetworkRecord, 'Name' | 'Id'> = {
-      Created: '',
-      Scope: 'local',
-      Driver: 'bridge',
-      EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: null, Config: [] },
-      Internal: false,
-      Attachable: false,
-      Ingress: false,
-      ConfigFrom: { Network: '' },
-      ConfigOnly: false,
-      Options: {},
-      Labels: {},
-    };
     const a = NetworkStore.newId();
     const b = NetworkStore.newId();
-    s.save({ ...base, Name: 'a', Id: a });
-    s.save({ ...base, Name: 'b', Id: b });
+    s.save(networkRecord({ Name: 'a', Id: a, Driver: 'bridge' }));
+    s.save(networkRecord({ Name: 'b', Id: b, Driver: 'bridge' }));
     fs.writeFileSync(path.join(dir, `${b}.json`), '{"Name":"b","Id":');
     const reports: string[] = [];
     const again = new NetworkStore(dir, { onQuarantine: (r) => reports.push(path.relative(dir, r.quarantinedAs)) });

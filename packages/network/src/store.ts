@@ -33,6 +33,29 @@ export interface NetworkRecord {
   Bridge?: string;
 }
 
+/**
+ * A record with dockerd's defaults for what `fields` leave out: local scope, no IPv6, default
+ * IPAM without pools, not internal, attachable or ingress, no options or labels; a new id and
+ * the current time unless given.
+ */
+export function networkRecord(fields: Pick<NetworkRecord, 'Name' | 'Driver'> & Partial<NetworkRecord>): NetworkRecord {
+  return {
+    Id: NetworkStore.newId(),
+    Created: new Date().toISOString(),
+    Scope: 'local',
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: [] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Options: {},
+    Labels: {},
+    ...fields,
+  };
+}
+
 /** The always-present networks Docker calls predefined: they cannot be removed. */
 export const PREDEFINED = new Set(['bridge', 'host', 'none']);
 

@@ -12,7 +12,7 @@ import { bridgeConflist, loopbackConflist } from '../src/conflist';
 import { createNetns, isNetnsMounted, removeNetns } from '../src/netns';
 import { deleteLink, ensureBridge } from '../src/link';
 import { addBridgeRules, removeBridgeRules } from '../src/firewall';
-import type { NetworkRecord } from '../src/store';
+import { networkRecord } from '../src/store';
 import { describeIf, needFile, needRoot } from '@gantry/testkit';
 
 const d = describeIf(
@@ -26,23 +26,13 @@ d('CNI plugins in a namespace of our own (root)', () => {
   const sub = `10.${100 + Math.floor(Math.random() * 150)}.${third}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnc-'));
   const nsFile = path.join(dir, 'netns', 'c1');
-  const net: NetworkRecord = {
+  const net = networkRecord({
     Name: `it-${tag}`,
     Id: `${tag}${'0'.repeat(56)}`,
-    Created: '',
-    Scope: 'local',
     Driver: 'bridge',
-    EnableIPv6: false,
     IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: `${sub}.0/24`, Gateway: `${sub}.1` }] },
-    Internal: false,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
-    Options: {},
-    Labels: {},
     Bridge: `gti${tag}`,
-  };
+  });
   const list = bridgeConflist(net, { ipamDir: path.join(dir, 'ipam') });
   const cni = new CniInvoker();
   const inNs = (...cmd: string[]) => execFileSync('nsenter', [`--net=${nsFile}`, ...cmd], { encoding: 'utf8' });

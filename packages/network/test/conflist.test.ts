@@ -1,25 +1,16 @@
 import { bridgeConflist, cniNetworkName } from '../src/conflist';
 import { CniInvoker, type CniConfList, type ExecOutput } from '../src/cni';
-import type { NetworkRecord } from '../src/store';
+import { networkRecord, type NetworkRecord } from '../src/store';
 
-const net = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({
-  Name: 'app',
-  Id: 'abcdef0123456789'.repeat(4),
-  Created: '',
-  Scope: 'local',
-  Driver: 'bridge',
-  EnableIPv6: false,
-  IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '10.5.0.0/24', Gateway: '10.5.0.1' }] },
-  Internal: false,
-  Attachable: false,
-  Ingress: false,
-  ConfigFrom: { Network: '' },
-  ConfigOnly: false,
-  Options: {},
-  Labels: {},
-  Bridge: 'gt-abcdef012345',
-  ...over,
-});
+const net = (over: Partial<NetworkRecord> = {}): NetworkRecord =>
+  networkRecord({
+    Name: 'app',
+    Id: 'abcdef0123456789'.repeat(4),
+    Driver: 'bridge',
+    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '10.5.0.0/24', Gateway: '10.5.0.1' }] },
+    Bridge: 'gt-abcdef012345',
+    ...over,
+  });
 
 describe('bridgeConflist', () => {
   it('chains bridge (host-local IPAM, masquerade, default route) and portmap', () => {

@@ -14,7 +14,7 @@ import { bridgeConflist } from '../src/conflist';
 import { NetworkError } from '../src/errors';
 import { AddressError, formatIPv4, lastAddress, parseCidr, parseIPv4 } from '../src/ip';
 import { checkStaticAddress, hostLocalRange, resolvePool, type PoolRequest } from '../src/ipam';
-import type { IpamPool, NetworkRecord } from '../src/store';
+import { networkRecord, type IpamPool, type NetworkRecord } from '../src/store';
 
 const CORPUS = path.join(__dirname, 'fuzz-corpus', 'ipam');
 
@@ -55,23 +55,13 @@ const nearPool: fc.Arbitrary<PoolRequest> = fc
 const anyPool: fc.Arbitrary<PoolRequest> = fc.oneof(nearPool, fc.record({ Subnet: cidrText, Gateway: addressText, IPRange: cidrText }, { requiredKeys: [] }));
 
 function network(pools: IpamPool[]): NetworkRecord {
-  return {
+  return networkRecord({
     Name: 'fuzz',
     Id: 'f'.repeat(64),
-    Created: '',
-    Scope: 'local',
     Driver: 'bridge',
-    EnableIPv6: false,
     IPAM: { Driver: 'default', Options: null, Config: pools },
-    Internal: false,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
-    Options: {},
-    Labels: {},
     Bridge: 'gt-ffffffffffff',
-  };
+  });
 }
 
 /** resolvePool's answer is a pool host-local can use, or a 4xx NetworkError. */

@@ -23,7 +23,7 @@ import { bridgeConflist, loopbackConflist } from '../src/conflist';
 import { createNetns, removeNetns } from '../src/netns';
 import { deleteLink, ensureBridge } from '../src/link';
 import { addBridgeRules, FORWARD_CHAIN, INPUT_CHAIN, removeBridgeRules, RAW_PREROUTING, USER_CHAIN, type BridgeRules } from '../src/firewall';
-import type { NetworkRecord } from '../src/store';
+import { networkRecord, type NetworkRecord } from '../src/store';
 import type { PortMapping } from '../src/ports';
 import { describeIf, needFile, needRoot, needTool } from '@gantry/testkit';
 
@@ -53,23 +53,14 @@ d('network isolation with namespaces of our own (root)', () => {
   const subO = `10.${a}.${b + 2}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gni-'));
   const ns = { c1: path.join(dir, 'c1'), c2: path.join(dir, 'c2'), out: path.join(dir, 'out') };
-  const record = (sub: string, bridge: string, id: string): NetworkRecord => ({
-    Name: `iso-${id}`,
-    Id: `${id}${'0'.repeat(64 - id.length)}`,
-    Created: '',
-    Scope: 'local',
-    Driver: 'bridge',
-    EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: `${sub}.0/24`, Gateway: `${sub}.1` }] },
-    Internal: false,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
-    Options: {},
-    Labels: {},
-    Bridge: bridge,
-  });
+  const record = (sub: string, bridge: string, id: string): NetworkRecord =>
+    networkRecord({
+      Name: `iso-${id}`,
+      Id: `${id}${'0'.repeat(64 - id.length)}`,
+      Driver: 'bridge',
+      IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: `${sub}.0/24`, Gateway: `${sub}.1` }] },
+      Bridge: bridge,
+    });
   const netA = record(subA, `gia${tag}`, `a${tag}`);
   const netB = record(subB, `gib${tag}`, `b${tag}`);
   const listA = bridgeConflist(netA, { ipamDir: path.join(dir, 'ipam') });

@@ -5,12 +5,12 @@ import {
   hostRoutes,
   linkAddresses,
   deleteLink,
+  networkRecord,
   type NetworkRecord,
   type NetworkStore,
   pickDefaultSubnet,
   resolvePool,
 } from '@gantry/network';
-import { baseRecord } from './store';
 
 /**
  * The default `bridge` network on the link `bridge`: an existing link is adopted as it is (another
@@ -35,7 +35,7 @@ export async function ensureDefaultBridge(store: NetworkStore, bridge: string): 
   }
   if (!net)
     net = {
-      ...baseRecord('bridge', 'bridge'),
+      ...networkRecord({ Name: 'bridge', Driver: 'bridge' }),
       Options: { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': bridge },
     };
   net.Bridge = bridge;

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { errdefs } from '@gantry/linux';
-import { hostRoutes, type NetworkRecord, NetworkStore, pickUserSubnet, type PoolRequest, PREDEFINED, resolvePool } from '@gantry/network';
+import { hostRoutes, networkRecord, type NetworkRecord, type NetworkStore, pickUserSubnet, type PoolRequest, PREDEFINED, resolvePool } from '@gantry/network';
 import { kindError } from './errors';
 
 export interface CreateNetworkRequest {
@@ -22,33 +22,13 @@ export interface CreateNetworkRequest {
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-/** A record with dockerd's defaults. */
-export function baseRecord(name: string, driver: NetworkRecord['Driver']): NetworkRecord {
-  return {
-    Name: name,
-    Id: NetworkStore.newId(),
-    Created: new Date().toISOString(),
-    Scope: 'local',
-    Driver: driver,
-    EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [] },
-    Internal: false,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
-    Options: {},
-    Labels: {},
-  };
-}
-
 /** The `host` and `none` networks, made once. */
 export function ensurePredefined(store: NetworkStore): void {
   for (const [name, driver] of [
     ['host', 'host'],
     ['none', 'null'],
   ] as const) {
-    if (!store.find(name)) store.save(baseRecord(name, driver));
+    if (!store.find(name)) store.save(networkRecord({ Name: name, Driver: driver }));
   }
 }
 
@@ -88,7 +68,7 @@ export async function newUserNetwork(store: NetworkStore, req: CreateNetworkRequ
     const wanted = pools[0] ?? {};
     const pool = resolvePool({ ...wanted, Subnet: wanted.Subnet || pickUserSubnet(await hostRoutes(), taken) }, taken);
     const net: NetworkRecord = {
-      ...baseRecord(name, 'bridge'),
+      ...networkRecord({ Name: name, Driver: 'bridge' }),
       IPAM: { Driver: 'default', Options: req.IPAM?.Options ?? {}, Config: [pool] },
       Internal: req.Internal ?? false,
       Attachable: req.Attachable ?? false,
