@@ -7,10 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KindError } from '@gantry/linux';
 import { Logger } from '@gantry/linux';
-import { NetworkStore, type NetworkRecord } from '@gantry/network';
+import { networkRecord, NetworkStore, type NetworkRecord } from '@gantry/network';
 import { NetworkController } from '../src/networks/controller';
 import type { ContainerView } from '../src/networks/sandbox';
-import { baseRecord } from '../src/networks/store';
 
 const ID = 'c'.repeat(64);
 let root: string;
@@ -33,8 +32,14 @@ beforeEach(() => {
   fs.mkdirSync(cdir);
   // records as a previous gantryd left them (init, which makes bridges, is not run here)
   const store = new NetworkStore(path.join(root, 'network', 'networks'));
-  store.save({ ...baseRecord('bridge', 'bridge'), IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] } });
-  app = { ...baseRecord('app', 'bridge'), IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } };
+  store.save(
+    networkRecord({
+      Name: 'bridge',
+      Driver: 'bridge',
+      IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] },
+    }),
+  );
+  app = networkRecord({ Name: 'app', Driver: 'bridge', IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } });
   store.save(app);
   containers.clear();
   containers.set(ID, { Id: ID, Name: '/web', running: false });

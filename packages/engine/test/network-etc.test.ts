@@ -2,10 +2,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { NetworkStore, type NetworkRecord } from '@gantry/network';
+import { networkRecord, NetworkStore, type NetworkRecord } from '@gantry/network';
 import { containerEtcContent, etcPaths, standaloneEtcContent, writeContainerEtc, writeStandaloneEtc } from '../src/networks/etc-files';
 import { etcOf, type Sandbox } from '../src/networks/sandbox';
-import { baseRecord } from '../src/networks/store';
 
 const HOST = { hosts: '127.0.0.1\tlocalhost\n10.9.9.9\tthehost\n', resolvConf: 'nameserver 127.0.0.53\nnameserver 9.9.9.9\nsearch corp.example\n' };
 
@@ -16,8 +15,12 @@ let bridge: NetworkRecord;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnetc-'));
   store = new NetworkStore(path.join(dir, 'networks'));
-  bridge = { ...baseRecord('bridge', 'bridge'), IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] } };
-  user = { ...baseRecord('app', 'bridge'), IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } };
+  bridge = networkRecord({
+    Name: 'bridge',
+    Driver: 'bridge',
+    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] },
+  });
+  user = networkRecord({ Name: 'app', Driver: 'bridge', IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } });
   store.save(bridge);
   store.save(user);
 });

@@ -3,11 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KindError } from '@gantry/linux';
-import { NetworkStore, type NetworkRecord } from '@gantry/network';
+import { networkRecord, NetworkStore, type NetworkRecord } from '@gantry/network';
 import { forwardersFor, isEndpointOf, resolveName } from '../src/networks/dns-wiring';
 import { type ContainerView, SandboxStore } from '../src/networks/sandbox';
 import { planSandbox, type PlanContext } from '../src/networks/sandbox-plan';
-import { baseRecord } from '../src/networks/store';
 import { endpointsOf } from '../src/networks/views';
 
 const ID = 'a'.repeat(64);
@@ -23,9 +22,15 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnsb-'));
   store = new NetworkStore(path.join(dir, 'networks'));
   sandboxes = new SandboxStore(path.join(dir, 'sandboxes'), () => undefined);
-  store.save({ ...baseRecord('bridge', 'bridge'), IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] } });
-  store.save(baseRecord('host', 'host'));
-  app = { ...baseRecord('app', 'bridge'), IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } };
+  store.save(
+    networkRecord({
+      Name: 'bridge',
+      Driver: 'bridge',
+      IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '172.30.0.0/16', Gateway: '172.30.0.1' }] },
+    }),
+  );
+  store.save(networkRecord({ Name: 'host', Driver: 'host' }));
+  app = networkRecord({ Name: 'app', Driver: 'bridge', IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] } });
   store.save(app);
   containers.clear();
   containers.set(ID, { Id: ID, Name: '/web', running: true });
