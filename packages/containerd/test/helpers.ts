@@ -30,6 +30,30 @@ export class TestDaemon {
     return path.join(this.dir, 'daemon.log');
   }
 
+  /**
+   * `p`, whose failure carries the daemon's last log lines and every shim log still in its state
+   * dir: a shim that dies during a call leaves its reason there, and stop() removes the dir.
+   */
+  async explain<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      const tail = (f: string, n: number) => {
+        try {
+          return fs.readFileSync(f, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+        } catch {
+          return '(none)';
+        }
+      };
+      const shimLogs = spawnSync('find', [path.join(this.dir, 'state'), '-name', '*.log'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean)
+        .map((f) => `--- ${f}\n${tail(f, 20)}`);
+      if (e instanceof Error) e.message += `\n--- daemon log\n${tail(this.logFile, 40)}\n${shimLogs.join('\n')}`;
+      throw e;
+    }
+  }
+
   /** `opts`: Node flags before the daemon's script (a `--require` preload) and variables added to its environment. */
   async start(opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');

@@ -50,7 +50,8 @@ d('gantry-containerd: tasks created again and at once (root)', () => {
     );
   }
 
-  const create = (id: string) => call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: id, terminal: true }), NS);
+  const create = (id: string) =>
+    daemon.explain(call(daemon.tasks, daemon.tasks.create, tasks.CreateTaskRequest.fromPartial({ containerId: id, terminal: true }), NS));
 
   async function runToEnd(id: string): Promise<number> {
     await call(daemon.tasks, daemon.tasks.start, { containerId: id, execId: '' }, NS);

@@ -6,7 +6,7 @@ import type { DaemonContext } from '../context';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, wrapError } from '../errors';
 import { compileFilters } from '../events/filters';
 import { requireNamespace, unary } from '../rpc';
-import { callShim, type DeadTask, type ShimHandle, type ShimManager } from '../tasks/shim-manager';
+import { callShim, type DeadTask, type ShimHandle, type ShimManager, tail } from '../tasks/shim-manager';
 
 export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 
@@ -141,6 +141,9 @@ export function tasksService(ctx: DaemonContext, shims: ShimManager, containers:
       });
       return { containerId: r.containerId, pid: res.pid };
     } catch (e) {
+      // a shim that went away mid-create: its log says why, and goes with the bundle
+      if (h && errdefs.isUnavailable(e))
+        log.warn('shim gone during create', { id: r.containerId, shim_pid: h.shimPid, shim_log: tail(path.join(bundle, 'shim.log'), 20) });
       // clean-up trouble must not hide why the create failed
       if (h) await shims.stop(h).catch((err: unknown) => log.warn('cleanup after failed create', { id: r.containerId, error: String(err) }));
       else fs.rmSync(bundle, { recursive: true, force: true });

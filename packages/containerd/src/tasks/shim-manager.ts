@@ -449,9 +449,10 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolea
   return true;
 }
 
-function tail(file: string): string {
+/** The last `lines` lines of a shim's log, one line (` | ` between them). */
+export function tail(file: string, lines = 3): string {
   try {
-    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' | ');
   } catch {
     return '(no log)';
   }
