@@ -69,6 +69,16 @@ interface TrackedProcess {
 }
 
 /**
+ * `p` with a handler attached: a console's receive() is awaited only once the runtime succeeded,
+ * and a failed create or exec closes the socket, which rejects it; unhandled, that rejection
+ * would end the shim (Node's default) and drop the daemon's connection mid-call.
+ */
+function handled<T>(p: Promise<T> | undefined): Promise<T> | undefined {
+  p?.catch(() => undefined);
+  return p;
+}
+
+/**
  * The task API of one container, over @gantry/runtime used as a library (no runc process per
  * call). The shim process serves this over its socket; tests drive it directly.
  */
@@ -128,6 +138,14 @@ export class TaskService {
     return t;
   }
 
+  /** The pty master of a process that failed to start: closed if it came (the stage sent it before failing). */
+  private discardMaster(master: Promise<{ master: number }> | undefined): void {
+    void master?.then(
+      (m) => this.sys.close(m.master),
+      () => undefined,
+    );
+  }
+
   private consoleFor(execId: string): ConsoleSocket {
     const name = `console-${execId || 'init'}.sock`;
     const inState = path.join(this.opts.stateDir, name);
@@ -154,7 +172,7 @@ export class TaskService {
     const rootfsMounted = traced('shim.create.rootfs', () => mountRootfs(this.sys, req.bundle, req.rootfs)) > 0;
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
     const cons = req.terminal ? this.consoleFor('') : undefined;
-    const master = cons?.receive();
+    const master = handled(cons?.receive());
     try {
       const created = await this.runtime
         .create(req.id, {
@@ -191,6 +209,7 @@ export class TaskService {
       stdio.releaseChildFds();
       stdio.close();
       cons?.close();
+      this.discardMaster(master);
       if (rootfsMounted) this.unmountRootfs(req.bundle);
       throw e;
     }
@@ -243,7 +262,7 @@ export class TaskService {
       return t.info.pid;
     }
     if (t.exitStatus) throw errdefs.failedPrecondition(`exec ${execId} was already started`);
-    const master = t.console?.receive();
+    const master = handled(t.console?.receive());
     try {
       const ex = await this.runtime
         .exec(this.id, {
@@ -267,6 +286,7 @@ export class TaskService {
       t.stdio.releaseChildFds();
       t.stdio.close();
       t.console?.close();
+      this.discardMaster(master);
       this.processes.delete(execId);
       throw e;
     }

@@ -168,6 +168,32 @@ d('TaskService over the runtime library (root)', () => {
     expect((await svc.wait('')).exitStatus).toBe(0);
   });
 
+  it('a terminal create the runtime refuses before the pty is made fails with its message, and nothing rejects unhandled', async () => {
+    // unhandled, the console's pending receive() ended the shim process (Node's default) and the
+    // daemon saw "Connection dropped" instead of the runtime's error
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const bundle = setup(['sh']);
+      const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+      cfg.process.terminal = true;
+      cfg.mounts.push({ destination: '/missing-source', type: 'bind', source: path.join(dir, 'no-such-dir'), options: ['rbind'] });
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
+      const err = await svc.create({ id, bundle, rootfs: [], terminal: true, stdin: '', stdout: '', stderr: '' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(grpcError(err)).toMatchObject({ code: Code.UNKNOWN, details: expect.stringContaining('no-such-dir') });
+      // the console socket's accept is woken on a worker thread: let its rejection arrive
+      for (let i = 0; i < 20 && unhandled.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(unhandled).toEqual([]);
+      expect(leftovers(bundle)).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it("an exec the runtime refuses fails Start with the runtime's message; the exec is gone and the task runs on", async () => {
     const bundle = setup(['sleep', '300']);
     await svc.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' });
