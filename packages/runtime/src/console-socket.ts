@@ -19,8 +19,19 @@ export class ConsoleSocket {
     return new ConsoleSocket(path, sys.listenUnix(path), sys);
   }
 
-  /** Wait for one connection and return the pty master it carries (owned by the caller). */
-  async receive(): Promise<{ master: number; name: string }> {
+  /**
+   * Wait for one connection and return the pty master it carries (owned by the caller). The
+   * promise comes marked as handled: close() before a sender came rejects it, and a caller that
+   * gave up on it (its create failed) does not await it; unhandled, that rejection would end the
+   * process (Node's default).
+   */
+  receive(): Promise<{ master: number; name: string }> {
+    const p = this.receiveOne();
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private async receiveOne(): Promise<{ master: number; name: string }> {
     this.accepting = true;
     let conn: number;
     try {

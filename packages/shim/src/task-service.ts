@@ -69,16 +69,6 @@ interface TrackedProcess {
 }
 
 /**
- * `p` with a handler attached: a console's receive() is awaited only once the runtime succeeded,
- * and a failed create or exec closes the socket, which rejects it; unhandled, that rejection
- * would end the shim (Node's default) and drop the daemon's connection mid-call.
- */
-function handled<T>(p: Promise<T> | undefined): Promise<T> | undefined {
-  p?.catch(() => undefined);
-  return p;
-}
-
-/**
  * The task API of one container, over @gantry/runtime used as a library (no runc process per
  * call). The shim process serves this over its socket; tests drive it directly.
  */
@@ -172,7 +162,7 @@ export class TaskService {
     const rootfsMounted = traced('shim.create.rootfs', () => mountRootfs(this.sys, req.bundle, req.rootfs)) > 0;
     const stdio = req.terminal ? ProcessStdio.terminal(req) : ProcessStdio.pipes(req);
     const cons = req.terminal ? this.consoleFor('') : undefined;
-    const master = handled(cons?.receive());
+    const master = cons?.receive();
     try {
       const created = await this.runtime
         .create(req.id, {
@@ -262,7 +252,7 @@ export class TaskService {
       return t.info.pid;
     }
     if (t.exitStatus) throw errdefs.failedPrecondition(`exec ${execId} was already started`);
-    const master = handled(t.console?.receive());
+    const master = t.console?.receive();
     try {
       const ex = await this.runtime
         .exec(this.id, {

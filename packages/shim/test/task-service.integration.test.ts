@@ -6,6 +6,7 @@ import { grpcError } from '../src/grpc-service';
 import { TaskService, TaskStatus, type ShimEvent } from '../src/task-service';
 import { fifoReader, makeBundle, makeFifo, waitFor } from './helpers';
 import { describeIf, needRoot } from '@gantry/testkit';
+import { linuxSys } from '@gantry/linux';
 
 const d = describeIf(needRoot());
 
@@ -174,6 +175,19 @@ d('TaskService over the runtime library (root)', () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
+    // the console socket's receive ends in recvFdAsync (woken by close() on a worker thread): its
+    // settling is the event the check below waits for
+    const sys = linuxSys();
+    const recvFdAsync = sys.recvFdAsync.bind(sys);
+    let received: Promise<void> | undefined;
+    const spy = jest.spyOn(sys, 'recvFdAsync').mockImplementation((fd) => {
+      const r = recvFdAsync(fd);
+      received = r.then(
+        () => undefined,
+        () => undefined,
+      );
+      return r;
+    });
     try {
       const bundle = setup(['sh']);
       const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
@@ -185,11 +199,14 @@ d('TaskService over the runtime library (root)', () => {
         (e: unknown) => e,
       );
       expect(grpcError(err)).toMatchObject({ code: Code.UNKNOWN, details: expect.stringContaining('no-such-dir') });
-      // the console socket's accept is woken on a worker thread: let its rejection arrive
-      for (let i = 0; i < 20 && unhandled.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(received).toBeDefined();
+      await received;
+      // an unhandled rejection is reported once the microtasks after its settling have run
+      await new Promise((r) => setImmediate(r));
       expect(unhandled).toEqual([]);
       expect(leftovers(bundle)).toEqual([]);
     } finally {
+      spy.mockRestore();
       process.off('unhandledRejection', onUnhandled);
     }
   });
