@@ -26,10 +26,7 @@ function executable(p: string): boolean {
  * there is none (a container asking for --init is then refused at create).
  */
 export function findInitBinary(configured: string | undefined, searchPath = process.env.PATH ?? ''): string | undefined {
-  if (configured !== undefined) {
-    const p = path.isAbsolute(configured) ? configured : undefined;
-    if (p) return executable(p) ? fs.realpathSync(p) : undefined;
-  }
+  if (configured !== undefined && path.isAbsolute(configured)) return executable(configured) ? fs.realpathSync(configured) : undefined;
   const name = configured ?? DEFAULT_INIT_BINARY;
   for (const dir of [...searchPath.split(':').filter((d) => d !== ''), ...LIBEXEC_DIRS]) {
     const p = path.join(dir, name);

@@ -64,13 +64,13 @@ export interface BuildSpecInput {
   configVolumes?: UserMount[];
 }
 
-/** A volume mount as the bind of its host directory; 400 when the engine planned none. */
 /** Whether an init runs as pid 1: HostConfig.Init, else the daemon's --init; only in a private pid namespace (dockerd's rule). */
 function withInit(input: BuildSpecInput): boolean {
   const hc = input.hostConfig;
   return (hc.Init ?? input.defaultInit ?? false) && !(hc.PidMode ?? '');
 }
 
+/** A volume mount as the bind of its host directory; 400 when the engine planned none. */
 function resolveVolume(input: BuildSpecInput, m: UserMount): UserMount {
   if (m.kind !== 'volume') return m;
   const source = input.volumeSource?.(m.destination);
