@@ -273,7 +273,7 @@ function buildMounts(input: BuildSpecInput, privileged: boolean, writableCgroups
   if (withInit(input)) {
     if (!input.initPath)
       throw errdefs.invalidArgument(
-        'HostConfig.Init: no docker-init on this host (install tini, whose tini-static Debian links as docker-init, or start gantryd with --init-path)',
+        'HostConfig.Init: gantryd found no init binary (docker-init on PATH, or its --init-path): install tini, whose tini-static Debian links as docker-init',
       );
     if (!userDest.has(CONTAINER_INIT_PATH)) mounts.push({ destination: CONTAINER_INIT_PATH, type: 'bind', source: input.initPath, options: ['bind', 'ro'] });
   }
